@@ -1,0 +1,169 @@
+//! Workspaces, users and their roles (PRODUCT.md §3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::Email;
+use crate::ids::{UserId, WorkspaceId};
+use crate::phone::{Region, parse_region};
+use crate::time::Timestamp;
+use crate::validation::Invalid;
+
+/// What a user may do in a workspace. Owners do everything; managers run the team (users, tokens,
+/// channels) but cannot create or change owners; agents work conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Agent,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Manager => "manager",
+            Role::Agent => "agent",
+        }
+    }
+
+    /// Owners and managers administer the workspace: users, tokens, settings.
+    pub fn can_administer(self) -> bool {
+        matches!(self, Role::Owner | Role::Manager)
+    }
+
+    /// Whether a user with this role may create (or change someone into) a user of `other` role.
+    pub fn can_grant(self, other: Role) -> bool {
+        match self {
+            Role::Owner => true,
+            Role::Manager => other != Role::Owner,
+            Role::Agent => false,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "manager" => Ok(Role::Manager),
+            "agent" => Ok(Role::Agent),
+            _ => Err(Invalid::request("role", "role must be owner, manager or agent")),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// Two-letter region used to read national-format phone numbers; `None` means numbers must
+    /// carry their country code (the default).
+    pub default_region: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl Workspace {
+    pub fn region(&self) -> Option<Region> {
+        self.default_region.as_deref().and_then(parse_region)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub workspace_id: WorkspaceId,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Checks a new password: long enough to resist guessing, short enough not to be a DoS on argon2.
+pub fn check_password(password: &str) -> Result<(), Invalid> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Invalid::new("weak_password", Some("password".into()), format!("a password needs at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Invalid::request("password", format!("a password is at most {MAX_PASSWORD_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+/// A display name (workspace, user, token): trimmed, 1 to 200 characters, no control characters.
+pub fn check_name(field: &str, name: &str) -> Result<String, Invalid> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Invalid::request(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > 200 {
+        return Err(Invalid::request(field, "must be at most 200 characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Invalid::request(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Validates a workspace default region (`FR`, `vn`) into its stored upper-case form.
+pub fn check_region(code: &str) -> Result<String, Invalid> {
+    parse_region(code)
+        .map(|r| r.as_region_str().to_string())
+        .ok_or_else(|| Invalid::request("default_region", format!("{code:?} is not a two-letter region code with phone numbering rules")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants() {
+        assert!(Role::Owner.can_grant(Role::Owner));
+        assert!(Role::Manager.can_grant(Role::Manager));
+        assert!(Role::Manager.can_grant(Role::Agent));
+        assert!(!Role::Manager.can_grant(Role::Owner));
+        assert!(!Role::Agent.can_grant(Role::Agent));
+        assert!(Role::Manager.can_administer());
+        assert!(!Role::Agent.can_administer());
+    }
+
+    #[test]
+    fn roles_parse() {
+        assert_eq!("agent".parse::<Role>().unwrap(), Role::Agent);
+        assert!("admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(check_password("short").is_err());
+        assert!(check_password("long enough password").is_ok());
+        assert!(check_password(&"x".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(check_name("name", "  Acme  ").unwrap(), "Acme");
+        assert!(check_name("name", "   ").is_err());
+        assert!(check_name("name", "a\u{0007}b").is_err());
+        assert!(check_name("name", &"a".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn regions() {
+        assert_eq!(check_region("fr").unwrap(), "FR");
+        assert!(check_region("XX").is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! `parley-core` — Parley's domain: typed values (`E164`, `Email`, ids, timestamps), workspaces,
+//! users and roles, contacts and their validation. Pure: no I/O, no async; time is passed in.
+
+pub mod account;
+pub mod contact;
+pub mod email;
+pub mod ids;
+pub mod phone;
+pub mod serde_util;
+pub mod time;
+pub mod validation;
+
+pub use email::Email;
+pub use phone::E164;
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use validation::Invalid;
