@@ -95,7 +95,11 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// Checks a new password: long enough to resist guessing, short enough not to be a DoS on argon2.
 pub fn check_password(password: &str) -> Result<(), Invalid> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Invalid::new("weak_password", Some("password".into()), format!("a password needs at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(Invalid::new(
+            "weak_password",
+            Some("password".into()),
+            format!("a password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(Invalid::request("password", format!("a password is at most {MAX_PASSWORD_BYTES} bytes")));
@@ -120,9 +124,12 @@ pub fn check_name(field: &str, name: &str) -> Result<String, Invalid> {
 
 /// Validates a workspace default region (`FR`, `vn`) into its stored upper-case form.
 pub fn check_region(code: &str) -> Result<String, Invalid> {
-    parse_region(code)
-        .map(|r| r.as_region_str().to_string())
-        .ok_or_else(|| Invalid::request("default_region", format!("{code:?} is not a two-letter region code with phone numbering rules")))
+    parse_region(code).map(|r| r.as_region_str().to_string()).ok_or_else(|| {
+        Invalid::request(
+            "default_region",
+            format!("{code:?} is not a two-letter region code with phone numbering rules"),
+        )
+    })
 }
 
 #[cfg(test)]

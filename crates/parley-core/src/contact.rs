@@ -118,6 +118,9 @@ pub struct ContactPatch {
     /// Fields to set (`Some`) or remove (`None`).
     pub fields: Vec<(String, Option<Value>)>,
     pub tags: Option<Vec<String>>,
+    /// Tags to add and to remove after `tags` is applied (the tag endpoints use these).
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
 }
 
 impl ContactPatch {
@@ -147,7 +150,7 @@ impl ContactPatch {
             }
         }
         let tags = input.tags.map(check_tags).transpose()?;
-        Ok(ContactPatch { name, phone, email, fields, tags })
+        Ok(ContactPatch { name, phone, email, fields, tags, ..ContactPatch::default() })
     }
 
     /// Applies the patch to `contact` in memory (the store persists the result). Fails when the
@@ -173,6 +176,17 @@ impl ContactPatch {
         }
         if let Some(tags) = &self.tags {
             contact.tags.clone_from(tags);
+        }
+        if !self.add_tags.is_empty() || !self.remove_tags.is_empty() {
+            let mut set: BTreeSet<String> = contact.tags.drain(..).collect();
+            set.extend(self.add_tags.iter().cloned());
+            for tag in &self.remove_tags {
+                set.remove(tag);
+            }
+            if set.len() > MAX_TAGS {
+                return Err(Invalid::request("tags", format!("at most {MAX_TAGS} tags")));
+            }
+            contact.tags = set.into_iter().collect();
         }
         if contact.name.is_none() && contact.phone.is_none() && contact.email.is_none() {
             return Err(Invalid::new("invalid_request", None, "a contact needs at least a name, a phone or an email"));
@@ -262,16 +276,19 @@ pub fn check_field_key(key: &str) -> Result<String, Invalid> {
     } else {
         Err(Invalid::request(
             &format!("fields.{key}"),
-            format!("a field name is a lowercase letter followed by lowercase letters, digits or _ (at most {MAX_FIELD_KEY_CHARS})"),
+            format!(
+                "a field name is a lowercase letter followed by lowercase letters, digits or _ (at most {MAX_FIELD_KEY_CHARS})"
+            ),
         ))
     }
 }
 
 fn check_field_value(key: &str, value: Value) -> Result<Value, Invalid> {
     match &value {
-        Value::String(s) if s.chars().count() > MAX_FIELD_VALUE_CHARS => {
-            Err(Invalid::request(&format!("fields.{key}"), format!("a field value is at most {MAX_FIELD_VALUE_CHARS} characters")))
-        }
+        Value::String(s) if s.chars().count() > MAX_FIELD_VALUE_CHARS => Err(Invalid::request(
+            &format!("fields.{key}"),
+            format!("a field value is at most {MAX_FIELD_VALUE_CHARS} characters"),
+        )),
         Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(value),
         _ => Err(Invalid::request(&format!("fields.{key}"), "a field value is a string, a number or a boolean")),
     }
@@ -368,7 +385,8 @@ mod tests {
 
     #[test]
     fn patch_distinguishes_absent_from_null() {
-        let p: ContactPatchInput = serde_json::from_value(json!({"email": null, "fields": {"a": 1, "b": null}})).unwrap();
+        let p: ContactPatchInput =
+            serde_json::from_value(json!({"email": null, "fields": {"a": 1, "b": null}})).unwrap();
         let p = ContactPatch::from_input(p, None).unwrap();
         assert_eq!(p.name, None);
         assert_eq!(p.email, Some(None));
@@ -393,10 +411,38 @@ mod tests {
     }
 
     #[test]
+    fn tag_changes_merge() {
+        let mut c = Contact {
+            id: ContactId(1),
+            workspace_id: WorkspaceId(1),
+            name: Some("A".into()),
+            phone: None,
+            email: None,
+            fields: Map::new(),
+            tags: vec!["a".into(), "b".into()],
+            created_at: Timestamp::from_secs(0),
+            updated_at: Timestamp::from_secs(0),
+        };
+        let p = ContactPatch {
+            add_tags: vec!["c".into(), "a".into()],
+            remove_tags: vec!["b".into()],
+            ..Default::default()
+        };
+        p.apply(&mut c).unwrap();
+        assert_eq!(c.tags, vec!["a", "c"]);
+    }
+
+    #[test]
     fn refs() {
         assert_eq!(ContactRef::parse("42", None).unwrap(), ContactRef::Id(ContactId(42)));
-        assert_eq!(ContactRef::parse("phone:0033 6 12 34 56 78", None).unwrap(), ContactRef::Phone(E164::parse("+33612345678").unwrap()));
-        assert_eq!(ContactRef::parse("email:ANA@x.com", None).unwrap(), ContactRef::Email(Email::parse("ana@x.com").unwrap()));
+        assert_eq!(
+            ContactRef::parse("phone:0033 6 12 34 56 78", None).unwrap(),
+            ContactRef::Phone(E164::parse("+33612345678").unwrap())
+        );
+        assert_eq!(
+            ContactRef::parse("email:ANA@x.com", None).unwrap(),
+            ContactRef::Email(Email::parse("ana@x.com").unwrap())
+        );
         assert!(ContactRef::parse("0", None).is_err());
         assert!(ContactRef::parse("ana", None).is_err());
         assert_eq!(ContactRef::parse("phone:abc", None).unwrap_err().code, "invalid_phone");

@@ -36,8 +36,14 @@ impl Email {
         // Strict: no display names (`Ana <ana@x.com>`), no bare hosts (`ana@localhost`), no
         // domain literals (`ana@[1.2.3.4]`).
         let options = Options::default().without_display_text().with_required_tld().without_domain_literal();
-        let parsed = EmailAddress::parse_with_options(trimmed, options).map_err(|e| EmailError::Syntax(e.to_string()))?;
+        let parsed =
+            EmailAddress::parse_with_options(trimmed, options).map_err(|e| EmailError::Syntax(e.to_string()))?;
         Ok(Email(parsed.as_str().to_lowercase()))
+    }
+
+    /// Wraps an address read back from the store, which only ever holds parsed addresses.
+    pub fn from_stored(stored: String) -> Self {
+        Email(stored)
     }
 
     pub fn as_str(&self) -> &str {

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod email;
 pub mod ids;
 pub mod phone;
+pub mod search;
 pub mod serde_util;
 pub mod time;
 pub mod validation;

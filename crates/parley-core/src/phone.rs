@@ -32,6 +32,12 @@ impl E164 {
         normalize(input, None)
     }
 
+    /// Wraps a number read back from the store, which only ever holds normalized numbers. Not
+    /// re-validated: a metadata update must not make stored contacts unreadable.
+    pub fn from_stored(stored: String) -> Self {
+        E164(stored)
+    }
+
     /// The number with its leading `+`.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -125,7 +131,8 @@ struct Cleaned {
 fn is_separator(c: char) -> bool {
     matches!(
         c,
-        ' ' | '\t' | '-' | '.' | '(' | ')' | '/' | '\u{00A0}' | '\u{202F}' | '\u{2007}' | '\u{2010}'..='\u{2015}' | '\u{2212}'
+        ' ' | '\t' | '-' | '.' | '(' | ')' | '/' | '\u{00A0}' | '\u{202F}' | '\u{2007}' | '\u{2010}'
+            ..='\u{2015}' | '\u{2212}'
     )
 }
 
@@ -181,7 +188,11 @@ fn has_extension(s: &str) -> bool {
 fn read_international(cleaned: &Cleaned) -> Result<E164, PhoneError> {
     if cleaned.digits.starts_with('0') {
         // Country codes never start with 0: this is a national number (trunk prefix 0).
-        return Err(if cleaned.explicit_plus { PhoneError::InvalidCountryCode } else { PhoneError::MissingCountryCode });
+        return Err(if cleaned.explicit_plus {
+            PhoneError::InvalidCountryCode
+        } else {
+            PhoneError::MissingCountryCode
+        });
     }
     if cleaned.digits.len() > 17 {
         return Err(PhoneError::TooLong);

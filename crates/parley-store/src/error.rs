@@ -1,0 +1,69 @@
+//! The store's error type. The server maps it to HTTP in one place.
+
+use parley_core::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist in this workspace (other workspaces' rows look the same).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was hit; `field` names the identifier (`phone`, `email`, …).
+    #[error("{field} is already used")]
+    Conflict { field: &'static str },
+    /// A domain rule refused the change (checked inside the transaction).
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The configuration cannot work (unknown URL scheme, data dir in use, …).
+    #[error("{0}")]
+    Config(String),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the constraint (`contacts_phone_unique`); SQLite names the
+                // columns (`UNIQUE constraint failed: contacts.workspace_id, contacts.phone`).
+                let text = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                StoreError::Conflict { field: conflict_field(&text) }
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+fn conflict_field(text: &str) -> &'static str {
+    for field in ["phone", "email", "token_hash", "wa_id"] {
+        if text.contains(field) {
+            return field;
+        }
+    }
+    "id"
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_fields_from_both_engines() {
+        assert_eq!(conflict_field("contacts_phone_unique"), "phone");
+        assert_eq!(conflict_field("UNIQUE constraint failed: contacts.workspace_id, contacts.email"), "email");
+        assert_eq!(conflict_field("something_else"), "id");
+    }
+}

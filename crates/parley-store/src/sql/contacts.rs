@@ -1,0 +1,299 @@
+//! Contacts, their tags and notes.
+
+use async_trait::async_trait;
+use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
+use parley_core::ids::{ContactId, NoteId, UserId, WorkspaceId};
+use parley_core::search::{contact_search_text, like_patterns};
+use parley_core::{E164, Email, Timestamp};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::{StoreError, StoreResult};
+use crate::{ContactQuery, Contacts, Page};
+
+macro_rules! contact_columns {
+    () => {
+        "id, workspace_id, name, phone, email, fields, tags, created_at, updated_at"
+    };
+}
+const MAX_PAGE: u32 = 200;
+
+#[derive(FromRow)]
+struct ContactRow {
+    id: i64,
+    workspace_id: i64,
+    name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    fields: String,
+    tags: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+    fn try_from(r: ContactRow) -> StoreResult<Self> {
+        Ok(Contact {
+            id: ContactId(r.id),
+            workspace_id: WorkspaceId(r.workspace_id),
+            name: r.name,
+            phone: r.phone.map(E164::from_stored),
+            email: r.email.map(Email::from_stored),
+            fields: serde_json::from_str(&r.fields)?,
+            tags: serde_json::from_str(&r.tags)?,
+            created_at: Timestamp::from_micros(r.created_at),
+            updated_at: Timestamp::from_micros(r.updated_at),
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct NoteRow {
+    id: i64,
+    contact_id: i64,
+    author_id: Option<i64>,
+    body: String,
+    created_at: i64,
+}
+
+impl From<NoteRow> for Note {
+    fn from(r: NoteRow) -> Self {
+        Note {
+            id: NoteId(r.id),
+            contact_id: ContactId(r.contact_id),
+            author_id: r.author_id.map(UserId),
+            body: r.body,
+            created_at: Timestamp::from_micros(r.created_at),
+        }
+    }
+}
+
+fn search_text(c: &Contact) -> String {
+    contact_search_text(c.name.as_deref(), c.email.as_ref().map(Email::as_str), c.phone.as_ref().map(E164::digits))
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// Finds a contact by any of its references, within the caller's transaction.
+    async fn find_contact(conn: &mut DB::Connection, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Contact> {
+        const BY_ID: &str =
+            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND id = $2");
+        const BY_PHONE: &str =
+            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND phone = $2");
+        const BY_EMAIL: &str =
+            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND email = $2");
+        let query = match by {
+            ContactRef::Id(id) => sqlx::query_as::<DB, ContactRow>(BY_ID).bind(ws.get()).bind(id.get()),
+            ContactRef::Phone(phone) => sqlx::query_as(BY_PHONE).bind(ws.get()).bind(phone.as_str().to_owned()),
+            ContactRef::Email(email) => sqlx::query_as(BY_EMAIL).bind(ws.get()).bind(email.as_str().to_owned()),
+        };
+        query.fetch_one(&mut *conn).await?.try_into()
+    }
+
+    async fn write_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
+        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
+            .bind(contact.id.get())
+            .execute(&mut *conn)
+            .await?;
+        for tag in &contact.tags {
+            sqlx::query("INSERT INTO contact_tags (contact_id, workspace_id, tag) VALUES ($1, $2, $3)")
+                .bind(contact.id.get())
+                .bind(ws.get())
+                .bind(tag.clone())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> Contacts for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn create_contact(&self, ws: WorkspaceId, new: NewContact, now: Timestamp) -> StoreResult<Contact> {
+        let mut contact = Contact {
+            id: ContactId(0),
+            workspace_id: ws,
+            name: new.name,
+            phone: new.phone,
+            email: new.email,
+            fields: new.fields,
+            tags: new.tags,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO contacts (workspace_id, name, phone, email, fields, tags, search, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(contact.name.clone())
+        .bind(contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(contact.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(serde_json::to_string(&contact.fields)?)
+        .bind(serde_json::to_string(&contact.tags)?)
+        .bind(search_text(&contact))
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        contact.id = ContactId(id);
+        Self::write_tags(&mut tx, ws, &contact).await?;
+        Self::append_event(&mut tx, ws, "contact.created", Some(id), &json!(contact), now).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn contact(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Contact> {
+        let mut conn = self.read.acquire().await?;
+        Self::find_contact(&mut conn, ws, by).await
+    }
+
+    async fn update_contact(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        patch: &ContactPatch,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        let mut tx = self.begin_write().await?;
+        let mut contact = Self::find_contact(&mut tx, ws, by).await?;
+        let tags_before = contact.tags.clone();
+        patch.apply(&mut contact)?;
+        contact.updated_at = now;
+        sqlx::query(
+            "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7
+             WHERE workspace_id = $8 AND id = $9",
+        )
+        .bind(contact.name.clone())
+        .bind(contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(contact.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(serde_json::to_string(&contact.fields)?)
+        .bind(serde_json::to_string(&contact.tags)?)
+        .bind(search_text(&contact))
+        .bind(now.as_micros())
+        .bind(ws.get())
+        .bind(contact.id.get())
+        .execute(&mut *tx)
+        .await?;
+        if contact.tags != tags_before {
+            Self::write_tags(&mut tx, ws, &contact).await?;
+        }
+        Self::append_event(&mut tx, ws, "contact.updated", Some(contact.id.get()), &json!(contact), now).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    async fn delete_contact(&self, ws: WorkspaceId, by: &ContactRef, now: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::find_contact(&mut tx, ws, by).await?;
+        sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.get())
+            .bind(contact.id.get())
+            .execute(&mut *tx)
+            .await?;
+        Self::append_event(&mut tx, ws, "contact.deleted", Some(contact.id.get()), &json!({"id": contact.id}), now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn contacts(&self, ws: WorkspaceId, query: &ContactQuery) -> StoreResult<Page<Contact>> {
+        let limit = clamp_limit(query.limit, MAX_PAGE);
+        let (text, digits) = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            Some(q) => {
+                let (text, digits) = like_patterns(q);
+                (Some(text), digits)
+            }
+            None => (None, None),
+        };
+        let sql = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts c
+             WHERE c.workspace_id = $1
+               AND ($2 IS NULL OR c.id < $2)
+               AND ($3 IS NULL OR c.search LIKE $3 ESCAPE '\\' OR c.search LIKE $4 ESCAPE '\\')
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $5))
+             ORDER BY c.id DESC LIMIT $6"
+        );
+        let rows: Vec<ContactRow> = sqlx::query_as(sql)
+            .bind(ws.get())
+            .bind(query.before.map(ContactId::get))
+            .bind(text)
+            .bind(digits)
+            .bind(query.tag.clone())
+            .bind(limit + 1)
+            .fetch_all(&self.read)
+            .await?;
+        let mut items = rows.into_iter().map(Contact::try_from).collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|c| c.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn add_note(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        author: Option<UserId>,
+        body: &str,
+        now: Timestamp,
+    ) -> StoreResult<Note> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::find_contact(&mut tx, ws, by).await?;
+        let row: NoteRow = sqlx::query_as(
+            "INSERT INTO contact_notes (workspace_id, contact_id, author_id, body, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id, contact_id, author_id, body, created_at",
+        )
+        .bind(ws.get())
+        .bind(contact.id.get())
+        .bind(author.map(UserId::get))
+        .bind(body.to_owned())
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let note = Note::from(row);
+        Self::append_event(&mut tx, ws, "contact.note_added", Some(contact.id.get()), &json!(note), now).await?;
+        tx.commit().await?;
+        Ok(note)
+    }
+
+    async fn notes(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<Note>> {
+        let mut conn = self.read.acquire().await?;
+        let contact = Self::find_contact(&mut conn, ws, by).await?;
+        let rows: Vec<NoteRow> = sqlx::query_as(
+            "SELECT id, contact_id, author_id, body, created_at FROM contact_notes
+             WHERE workspace_id = $1 AND contact_id = $2 ORDER BY id",
+        )
+        .bind(ws.get())
+        .bind(contact.id.get())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(Note::from).collect())
+    }
+}

@@ -1,0 +1,84 @@
+//! The event log: every state change appends here in the same transaction.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::ids::{EventId, WorkspaceId};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::StoreResult;
+use crate::{Event, Events};
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    kind: String,
+    subject_id: Option<i64>,
+    payload: String,
+    created_at: i64,
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    /// Appends one event inside the caller's transaction.
+    pub(crate) async fn append_event(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        kind: &str,
+        subject_id: Option<i64>,
+        payload: &serde_json::Value,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO events (workspace_id, kind, subject_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ws.get())
+        .bind(kind.to_owned())
+        .bind(subject_id)
+        .bind(payload.to_string())
+        .bind(now.as_micros())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> Events for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Decode<'q, DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+{
+    async fn events(&self, ws: WorkspaceId, after: EventId, limit: u32) -> StoreResult<Vec<Event>> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, kind, subject_id, payload, created_at FROM events
+             WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(ws.get())
+        .bind(after.get())
+        .bind(clamp_limit(limit, 1000))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Event {
+                    id: EventId(r.id),
+                    kind: r.kind,
+                    subject_id: r.subject_id,
+                    payload: serde_json::from_str(&r.payload)?,
+                    created_at: Timestamp::from_micros(r.created_at),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,77 @@
+//! The store implementation shared by both engines. [`SqlStore`] is generic over the sqlx
+//! database; each `impl` block repeats the same `where` clause, which says "this engine can run
+//! our queries and bind/read our column types" (Rust cannot bundle such bounds into one name).
+//! SQL here must run unchanged on SQLite and PostgreSQL: `$n` parameters, `RETURNING`, integers
+//! for timestamps, text for JSON.
+
+mod accounts;
+mod contacts;
+mod events;
+
+use std::fs::File;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::migrate::Migrator;
+use sqlx::{Database, IntoArguments, Pool, Transaction};
+
+use crate::error::StoreResult;
+
+/// What differs between the engines that the shared code needs to know.
+pub trait Engine: Database<Arguments: IntoArguments<Self>> {
+    /// `sqlite` or `postgres`.
+    const ENGINE: &'static str;
+    /// SQLite opens write transactions with `BEGIN IMMEDIATE`: a deferred transaction that later
+    /// writes fails at once with `SQLITE_BUSY` instead of waiting for the writer lock.
+    const BEGIN_WRITE: &'static str;
+    /// Rows changed by an `execute` (each engine has its own result type).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+    /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
+    fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl Engine for sqlx::Sqlite {
+    const ENGINE: &'static str = "sqlite";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+    fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { Ok(migrator.run(pool).await?) })
+    }
+}
+
+impl Engine for sqlx::Postgres {
+    const ENGINE: &'static str = "postgres";
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+    fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { Ok(migrator.run(pool).await?) })
+    }
+}
+
+/// The store over one engine. SQLite has a one-connection writer pool and a reader pool;
+/// PostgreSQL uses one pool for both.
+pub struct SqlStore<DB: Database> {
+    pub(crate) write: Pool<DB>,
+    pub(crate) read: Pool<DB>,
+    pub(crate) migrator: Migrator,
+    /// Held for the process's lifetime: one server per SQLite file.
+    pub(crate) _lock: Option<File>,
+}
+
+impl<DB: Engine> SqlStore<DB> {
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
+        Ok(self.write.begin_with(DB::BEGIN_WRITE).await?)
+    }
+}
+
+/// A `LIMIT` in range: at least 1, at most `max`.
+pub(crate) fn clamp_limit(limit: u32, max: u32) -> i64 {
+    i64::from(limit.clamp(1, max))
+}

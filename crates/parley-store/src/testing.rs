@@ -1,0 +1,113 @@
+//! Fresh databases for tests: a SQLite file in a temporary directory always, and a PostgreSQL
+//! schema of its own when `PARLEY_TEST_DATABASE_URL` is set. Under `CI=true` that variable is
+//! required, so a CI run can never silently skip PostgreSQL.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rand::Rng;
+use sqlx::Connection;
+
+use crate::{DatabaseUrl, Store, open_url};
+
+pub const DATABASE_URL_VAR: &str = "PARLEY_TEST_DATABASE_URL";
+
+/// One fresh, migrated database; dropped (file or schema) when this value is dropped.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    /// The PostgreSQL schema this test owns.
+    pub schema: Option<String>,
+    pub store: Arc<dyn Store>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// Every engine this run tests: SQLite, plus PostgreSQL when configured.
+    pub async fn all() -> Vec<TestDatabase> {
+        let mut out = vec![TestDatabase::sqlite().await];
+        if let Some(pg) = TestDatabase::postgres().await {
+            out.push(pg);
+        }
+        out
+    }
+
+    pub async fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = DatabaseUrl::Sqlite(dir.path().join("parley.db"));
+        let store = open_url(&url, None).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDatabase { url, schema: None, store, dir: Some(dir) }
+    }
+
+    /// `None` when `PARLEY_TEST_DATABASE_URL` is unset (and we are not in CI).
+    pub async fn postgres() -> Option<TestDatabase> {
+        let url = match std::env::var(DATABASE_URL_VAR) {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but {DATABASE_URL_VAR} is not set: PostgreSQL tests must run in CI")
+            }
+            _ => return None,
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let schema = format!("parley_t_{now}_{:08x}", rand::rng().random::<u32>());
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to PARLEY_TEST_DATABASE_URL");
+        drop_stale_schemas(&mut admin, now).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        admin.close().await.ok();
+        let db_url = DatabaseUrl::Postgres(url);
+        let store = open_url(&db_url, Some(&schema)).await.expect("open PostgreSQL");
+        store.migrate().await.expect("migrate PostgreSQL");
+        Some(TestDatabase { url: db_url, schema: Some(schema), store, dir: None })
+    }
+
+    pub fn engine(&self) -> &'static str {
+        self.store.engine()
+    }
+
+    /// The data directory of a SQLite test database.
+    pub fn dir(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().to_owned())
+    }
+}
+
+/// Schemas of earlier runs that did not get to drop theirs (a killed test, a panic): anything
+/// older than an hour is garbage.
+async fn drop_stale_schemas(admin: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'parley\\_t\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let created = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        if created + 3600 < now {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
+                .execute(&mut *admin)
+                .await;
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (DatabaseUrl::Postgres(url), Some(schema)) = (&self.url, self.schema.take()) else { return };
+        let url = url.clone();
+        // Not joined: the test's runtime must keep running so the pool can roll back and release
+        // its connections, or the DROP would wait on their locks. If the process exits first,
+        // `drop_stale_schemas` collects the schema later.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
+                sqlx::query("SET lock_timeout = '10s'").execute(&mut conn).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        });
+    }
+}
