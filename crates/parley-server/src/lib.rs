@@ -1,1 +1,98 @@
-//! stub
+//! `parley-server` — the HTTP side of Parley: the REST API under `/api/v1` (documented by the
+//! OpenAPI document at `/api/openapi.json`, generated from the handlers), token auth, health
+//! checks. `app` builds the router; `serve` runs it until shutdown.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod password;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use state::AppState;
+
+use crate::error::ApiError;
+
+/// Largest API request body. Contact payloads are small; imports will have their own limit.
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Parley API", description = "Self-hosted WhatsApp Business conversation platform."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "contacts", description = "Contacts, tags and notes"),
+        (name = "accounts", description = "Workspace, users and API tokens"),
+        (name = "events", description = "The event log"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and the OpenAPI document describing it.
+pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
+    let api = OpenApiRouter::new()
+        .merge(routes::contacts::router())
+        .merge(routes::accounts::router())
+        .merge(routes::events::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .merge(routes::health::router())
+        .split_for_parts()
+}
+
+/// The whole application with its middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = router_and_openapi();
+    router
+        .route("/api/openapi.json", get(move || async move { Json(openapi) }))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .with_state(state)
+}
+
+/// Serves `app(state)` on `listener` until `shutdown` completes, then drains requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -34,12 +34,14 @@ pub struct ApiToken {
 }
 
 /// Who a presented token belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenOwner {
     pub token_id: TokenId,
     pub workspace_id: WorkspaceId,
     pub user_id: UserId,
     pub role: Role,
+    /// The workspace's default region for national phone numbers (saves a query per request).
+    pub default_region: Option<String>,
 }
 
 #[derive(Clone, Debug)]

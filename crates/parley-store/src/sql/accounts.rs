@@ -292,20 +292,21 @@ where
     }
 
     async fn token_owner(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>> {
-        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
-            "SELECT t.id, t.workspace_id, t.user_id, u.role
-             FROM api_tokens t JOIN users u ON u.id = t.user_id
+        let row: Option<(i64, i64, i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT t.id, t.workspace_id, t.user_id, u.role, w.default_region
+             FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN workspaces w ON w.id = t.workspace_id
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(token_hash.to_owned())
         .fetch_optional(&self.read)
         .await?;
-        row.map(|(token_id, ws, user_id, role)| {
+        row.map(|(token_id, ws, user_id, role, default_region)| {
             Ok(TokenOwner {
                 token_id: TokenId(token_id),
                 workspace_id: WorkspaceId(ws),
                 user_id: UserId(user_id),
                 role: parse_role(&role)?,
+                default_region,
             })
         })
         .transpose()

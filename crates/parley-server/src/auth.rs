@@ -1,0 +1,109 @@
+//! API tokens: how they are made, hashed and checked. A token is `pk_` followed by 64 hex digits
+//! (256 random bits); only its SHA-256 is stored, which is enough for a secret of that entropy
+//! (passwords, with little entropy, get argon2id instead: see `password.rs`).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use parley_core::account::Role;
+use parley_core::ids::{UserId, WorkspaceId};
+use parley_core::phone::{Region, parse_region};
+use parley_store::{NewToken, TokenOwner};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const TOKEN_PREFIX: &str = "pk_";
+const DISPLAY_PREFIX_CHARS: usize = 10;
+
+/// A freshly generated token: the secret to hand out once, and what the store keeps.
+pub struct IssuedToken {
+    pub secret: String,
+    pub record: NewToken,
+}
+
+pub fn issue_token(name: String) -> IssuedToken {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+    let record = NewToken { name, hash: hash_token(&secret), prefix: secret[..DISPLAY_PREFIX_CHARS].to_owned() };
+    IssuedToken { secret, record }
+}
+
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The authenticated caller of an API route.
+#[derive(Clone, Copy, Debug)]
+pub struct Auth {
+    pub workspace_id: WorkspaceId,
+    pub user_id: UserId,
+    pub role: Role,
+    /// The workspace's default region for national-format phone numbers, if it set one.
+    pub region: Option<Region>,
+}
+
+impl Auth {
+    /// Owners and managers only.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.role.can_administer() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only owners and managers may do this"))
+        }
+    }
+}
+
+impl From<TokenOwner> for Auth {
+    fn from(o: TokenOwner) -> Self {
+        Auth {
+            workspace_id: o.workspace_id,
+            user_id: o.user_id,
+            role: o.role,
+            region: o.default_region.as_deref().and_then(parse_region),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send an API token: Authorization: Bearer <token>"))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| t.starts_with(TOKEN_PREFIX))
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be: Bearer <token>"))?;
+        let owner = state
+            .store
+            .token_owner(&hash_token(secret))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the API token is unknown or revoked"))?;
+        Ok(owner.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = issue_token("a".into());
+        let b = issue_token("b".into());
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.secret.len(), 3 + 64);
+        assert_eq!(a.record.hash, hash_token(&a.secret));
+        assert!(!a.record.hash.contains(&a.secret[3..]));
+        assert_eq!(a.record.prefix, a.secret[..10]);
+    }
+}

@@ -1,0 +1,123 @@
+//! Spawning the real server on 127.0.0.1:0 against a fresh database, with a bootstrapped
+//! workspace, and a small client for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parley_core::{ManualClock, Timestamp};
+use parley_server::AppState;
+use parley_server::admin::bootstrap;
+use parley_store::testing::TestDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub const START: Timestamp = Timestamp::from_secs(1_750_000_000);
+pub const OWNER_PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    /// The bootstrapped owner's token.
+    pub token: String,
+    pub db: TestDatabase,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The stable error code of an error reply.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDatabase) -> TestApp {
+        TestApp::spawn_named(db, "acme").await
+    }
+
+    pub async fn spawn_named(db: TestDatabase, workspace: &str) -> TestApp {
+        let clock = Arc::new(ManualClock::new(START));
+        let boot =
+            bootstrap(&*db.store, workspace, &format!("owner@{workspace}.example"), OWNER_PASSWORD.into(), START)
+                .await
+                .expect("bootstrap");
+        let state = AppState { store: db.store.clone(), clock: clock.clone() };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(parley_server::serve(listener, state, std::future::pending()));
+        TestApp { addr, client: reqwest::Client::new(), clock, token: boot.token, db }
+    }
+
+    /// One app per engine under test.
+    pub async fn all() -> Vec<TestApp> {
+        let mut apps = Vec::new();
+        for db in TestDatabase::all().await {
+            apps.push(TestApp::spawn(db).await);
+        }
+        apps
+    }
+
+    pub fn engine(&self) -> &'static str {
+        self.db.engine()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends `body` (JSON) with `token` (None: no Authorization header).
+    pub async fn call_as(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, body }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call_as(Some(&self.token.clone()), method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user of `role` and returns a token acting as them.
+    pub async fn token_for(&self, role: &str, email: &str) -> String {
+        let user = self.post("/api/v1/users", serde_json::json!({"email": email, "name": role, "role": role})).await;
+        assert_eq!(user.status, StatusCode::CREATED, "{:?}", user.body);
+        let token = self.post("/api/v1/tokens", serde_json::json!({"name": "t", "user_id": user.body["id"]})).await;
+        assert_eq!(token.status, StatusCode::CREATED, "{:?}", token.body);
+        token.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// How many contacts the workspace has (through the API).
+    pub async fn contact_count(&self) -> usize {
+        self.get("/api/v1/contacts?limit=200").await.body["items"].as_array().map_or(0, Vec::len)
+    }
+}

@@ -1,0 +1,7 @@
+//! API integration tests: the real server on a random port, over HTTP, against SQLite and (when
+//! `PARLEY_TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod accounts;
+mod contacts;
+mod helpers;
+mod http;
