@@ -1,1 +1,157 @@
-fn main() {}
+//! `parley` — the one binary: the server, its administration and its tools.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ConfigArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Self-hosted WhatsApp Business conversation platform",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrations are applied on start).
+    Serve,
+    /// Run Parley with demo data on SQLite in ./parley-demo, and print how to use it.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Workspace administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Phone number tools.
+    Phone {
+        #[command(subcommand)]
+        command: PhoneCommand,
+    },
+    /// Benchmarks (figures for BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a workspace, its owner (password read from stdin) and an API token; prints one
+    /// JSON line {"workspace_id":…,"user_id":…,"token":"…"}.
+    Bootstrap {
+        /// The workspace's name.
+        #[arg(long)]
+        workspace: String,
+        /// The owner's email address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PhoneCommand {
+    /// Read one number per line on stdin; write its E.164 form or INVALID<TAB>reason per line.
+    Normalize {
+        /// Two-letter region for national-format numbers (off by default: a country code is required).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Write COUNT generated phone inputs (mixed formats, some invalid) to stdout.
+    PhoneInputs {
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Normalize phone inputs in memory and report numbers per second.
+    Phone {
+        /// Read inputs from this file (one per line) instead of generating them.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        // Commands that need neither configuration nor a runtime.
+        Command::Version => {
+            println!("parley {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Phone { command: PhoneCommand::Normalize { region } } => commands::phone::run(region.as_deref()),
+        Command::Bench { command: BenchCommand::PhoneInputs { count, seed } } => {
+            commands::bench::phone_inputs(count, seed, std::io::stdout().lock()).or_else(ignore_broken_pipe)
+        }
+        Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
+            commands::bench::phone(input.as_deref(), count, seed)
+        }
+        command => {
+            let mut args = cli.config;
+            if matches!(command, Command::Demo) && args.data_dir.is_none() && args.database_url.is_none() {
+                args.data_dir = Some(PathBuf::from("./parley-demo"));
+            }
+            let config = args.resolve()?;
+            init_logging(&config.log);
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                match command {
+                    Command::Serve => commands::serve::serve(&config).await,
+                    Command::Demo => commands::demo::run(&config).await,
+                    Command::Migrate => commands::serve::migrate(&config).await,
+                    Command::Admin { command: AdminCommand::Bootstrap { workspace, email } } => {
+                        commands::admin::bootstrap(&config, &workspace, &email).await
+                    }
+                    Command::Version | Command::Phone { .. } | Command::Bench { .. } => unreachable!("handled above"),
+                }
+            })
+        }
+    }
+}
+
+fn ignore_broken_pipe(e: std::io::Error) -> anyhow::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e.into()) }
+}
+
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr: stdout carries command output (bootstrap's JSON line).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+}

@@ -1,0 +1,7 @@
+//! One module per top-level command.
+
+pub mod admin;
+pub mod bench;
+pub mod demo;
+pub mod phone;
+pub mod serve;

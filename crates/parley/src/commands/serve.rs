@@ -1,0 +1,56 @@
+//! `parley serve` and `parley migrate`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use parley_core::SystemClock;
+use parley_server::AppState;
+use parley_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Opens the store (creating the data dir and applying migrations).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    tracing::info!(database = %config.database.redacted(), "opening the database");
+    let store = parley_store::open(&config.database).await.context("opening the database")?;
+    Ok(store)
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    open_store(config).await?;
+    println!("migrations applied: {}", config.database.redacted());
+    Ok(())
+}
+
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Parley is listening; API docs at http://{addr}/api/openapi.json");
+    let state = AppState { store, clock: Arc::new(SystemClock) };
+    parley_server::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,168 @@
+//! Configuration: command-line flags win over `PARLEY_*` environment variables, which win over
+//! `parley.toml`, which wins over the defaults below.
+//!
+//! | setting        | flag             | environment           | parley.toml    | default          |
+//! |----------------|------------------|-----------------------|----------------|------------------|
+//! | listen address | `--listen`       | `PARLEY_LISTEN`       | `listen`       | `127.0.0.1:8080` |
+//! | data directory | `--data-dir`     | `PARLEY_DATA_DIR`     | `data_dir`     | `./parley-data`  |
+//! | database URL   | `--database-url` | `PARLEY_DATABASE_URL` | `database_url` | SQLite file `parley.db` in the data dir |
+//! | log filter     | `--log`          | `PARLEY_LOG`          | `log`          | `info`           |
+//!
+//! The config file is `--config FILE` (or `PARLEY_CONFIG`); without it, `./parley.toml` is read
+//! when it exists.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use parley_store::DatabaseUrl;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./parley-data";
+pub const DEFAULT_CONFIG: &str = "parley.toml";
+
+/// Options every command that touches the database or the network shares.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML). Default: ./parley.toml when it exists.
+    #[arg(long, env = "PARLEY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PARLEY_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Directory for the SQLite database and files [default: ./parley-data].
+    #[arg(long, env = "PARLEY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB [default: SQLite in the data dir].
+    #[arg(long, env = "PARLEY_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log filter, e.g. info, debug, parley_server=debug [default: info].
+    #[arg(long, env = "PARLEY_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+/// What `parley.toml` may contain. Unknown keys are an error, so typos do not go unnoticed.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub log: String,
+}
+
+impl ConfigArgs {
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        self.resolve_with_default_file(Path::new(DEFAULT_CONFIG))
+    }
+
+    /// `default_file` is read, when it exists, if no `--config` was given.
+    fn resolve_with_default_file(&self, default_file: &Path) -> anyhow::Result<Config> {
+        let file = self.read_file(default_file)?;
+        let listen_text = self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .with_context(|| format!("listen address {listen_text:?} is not HOST:PORT (e.g. 127.0.0.1:8080)"))?;
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let url = self.database_url.clone().or(file.database_url);
+        let database = DatabaseUrl::parse(url.as_deref(), &data_dir)?;
+        let log = self.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned());
+        Ok(Config { listen, data_dir, database, log })
+    }
+
+    fn read_file(&self, default_file: &Path) -> anyhow::Result<FileConfig> {
+        let (path, required) = match &self.config {
+            Some(path) => (path.clone(), true),
+            None => (default_file.to_owned(), false),
+        };
+        if !required && !path.exists() {
+            return Ok(FileConfig::default());
+        }
+        parse_file(&path)
+    }
+}
+
+fn parse_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => bail!("cannot read the config file {}: {e}", path.display()),
+    };
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ConfigArgs {
+        ConfigArgs::default()
+    }
+
+    #[test]
+    fn defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolved = args().resolve_with_default_file(&dir.path().join("parley.toml")).unwrap();
+        assert_eq!(resolved.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(resolved.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(resolved.database, DatabaseUrl::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join("parley.db")));
+        assert_eq!(resolved.log, "info");
+    }
+
+    #[test]
+    fn the_default_file_is_read_when_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\n").unwrap();
+        assert_eq!(args().resolve_with_default_file(&file).unwrap().listen.to_string(), "127.0.0.1:7000");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/parley\"\nlog = \"debug\"\n").unwrap();
+        let c = ConfigArgs { config: Some(file.clone()), listen: Some("127.0.0.1:9999".into()), ..args() }
+            .resolve()
+            .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/parley"));
+        assert_eq!(c.log, "debug");
+        assert_eq!(c.database, DatabaseUrl::Sqlite(PathBuf::from("/srv/parley/parley.db")));
+    }
+
+    #[test]
+    fn bad_files_and_values_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(&file, "listne = \"x\"\n").unwrap();
+        let err = format!("{:#}", ConfigArgs { config: Some(file.clone()), ..args() }.resolve().unwrap_err());
+        assert!(err.contains("listne"), "{err}");
+        let err = format!(
+            "{:#}",
+            ConfigArgs { config: Some(dir.path().join("missing.toml")), ..args() }.resolve().unwrap_err()
+        );
+        assert!(err.contains("missing.toml"), "{err}");
+        std::fs::write(&file, "").unwrap();
+        let err = format!(
+            "{:#}",
+            ConfigArgs { config: Some(file.clone()), listen: Some("nowhere".into()), ..args() }.resolve().unwrap_err()
+        );
+        assert!(err.contains("nowhere"), "{err}");
+        let err = format!(
+            "{:#}",
+            ConfigArgs { config: Some(file), database_url: Some("mysql://x".into()), ..args() }.resolve().unwrap_err()
+        );
+        assert!(err.contains("mysql"), "{err}");
+    }
+}
