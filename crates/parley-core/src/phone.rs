@@ -172,8 +172,13 @@ fn clean(input: &str) -> Result<Cleaned, PhoneError> {
 
 /// Extensions are written `ext. 12`, `x12`, `#12` or `;ext=12` (RFC 3966).
 fn has_extension(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    // Fast path: most inputs have none of the marker characters.
+    if !bytes.iter().any(|b| matches!(b, b'x' | b'X' | b'#' | b';' | b'e' | b'E')) {
+        return false;
+    }
     let lower = s.to_ascii_lowercase();
-    if lower.contains("ext") || lower.contains('#') || lower.contains(";") {
+    if lower.contains("ext") || lower.contains('#') || lower.contains(';') {
         return true;
     }
     // `x` followed by digits, after at least one digit: `555-0173 x89`.
@@ -220,18 +225,17 @@ fn validate(parsed: Result<rlibphonenumber::PhoneNumber, ParseError>) -> Result<
     if number.extension.as_deref().is_some_and(|x| !x.is_empty()) {
         return Err(PhoneError::Extension);
     }
-    if let Err(reason) = number.is_possible_with_reason() {
-        return Err(match reason {
-            ValidationError::InvalidCountryCode => PhoneError::InvalidCountryCode,
-            ValidationError::TooShort => PhoneError::TooShort,
-            ValidationError::TooLong => PhoneError::TooLong,
-            ValidationError::InvalidLength => PhoneError::InvalidLength,
-        });
+    if number.is_valid() {
+        return Ok(E164(number.format_as(PhoneNumberFormat::E164).into_owned()));
     }
-    if !number.is_valid() {
-        return Err(PhoneError::NotValid);
-    }
-    Ok(E164(number.format_as(PhoneNumberFormat::E164).into_owned()))
+    // Only invalid numbers pay for the finer diagnosis.
+    Err(match number.is_possible_with_reason() {
+        Err(ValidationError::InvalidCountryCode) => PhoneError::InvalidCountryCode,
+        Err(ValidationError::TooShort) => PhoneError::TooShort,
+        Err(ValidationError::TooLong) => PhoneError::TooLong,
+        Err(ValidationError::InvalidLength) => PhoneError::InvalidLength,
+        Ok(_) => PhoneError::NotValid,
+    })
 }
 
 /// Parses a two-letter region code (`FR`, `vn`) for the workspace default region.
