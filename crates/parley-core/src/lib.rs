@@ -5,11 +5,13 @@ pub mod account;
 pub mod contact;
 pub mod email;
 pub mod ids;
+pub mod message;
 pub mod phone;
 pub mod search;
 pub mod serde_util;
 pub mod time;
 pub mod validation;
+pub mod whatsapp;
 
 pub use email::Email;
 pub use phone::E164;

@@ -1,0 +1,6 @@
+//! `parley-providers` — one module per WhatsApp provider. A provider module verifies a webhook
+//! on its raw bytes, parses it into `parley_core::message::InboundEvent`s, and calls the
+//! provider's API (media today; sending comes with the outbound dispatcher). Providers never
+//! touch the store.
+
+pub mod meta;
