@@ -247,7 +247,7 @@ pub struct StatusUpdate {
 /// Everything a provider webhook can tell us about one channel.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum InboundEvent {
-    Message(InboundMessage),
+    Message(Box<InboundMessage>),
     Status(StatusUpdate),
     /// A marketing opt-out (`stop`) or opt-in (`resume`) from the user.
     UserPreference {

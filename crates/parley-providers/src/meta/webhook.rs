@@ -102,7 +102,7 @@ fn parse_messages_value(value: &Map<String, Value>) -> Vec<InboundEvent> {
     let contacts: &[Value] = value.get("contacts").and_then(Value::as_array).map_or(&[], Vec::as_slice);
     for message in value.get("messages").and_then(Value::as_array).into_iter().flatten() {
         events.push(match parse_message(message, contacts) {
-            Some(m) => InboundEvent::Message(m),
+            Some(m) => InboundEvent::Message(Box::new(m)),
             None => InboundEvent::Other { field: "messages.unreadable".into(), value: message.clone() },
         });
     }

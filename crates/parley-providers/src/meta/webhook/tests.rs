@@ -20,7 +20,7 @@ fn messages(msgs: Vec<Value>) -> Vec<u8> {
 fn one(msg: Value) -> InboundMessage {
     let parsed = parse(&messages(vec![msg])).unwrap();
     match &parsed.changes[0].events[0] {
-        InboundEvent::Message(m) => m.clone(),
+        InboundEvent::Message(m) => (**m).clone(),
         other => panic!("not a message: {other:?}"),
     }
 }
