@@ -35,4 +35,8 @@ id_type!(
     NoteId,
     /// Position in the ordered event log.
     EventId,
+    ChannelId,
+    ConversationId,
+    MessageId,
+    MediaId,
 );

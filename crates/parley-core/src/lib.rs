@@ -2,7 +2,9 @@
 //! users and roles, contacts and their validation. Pure: no I/O, no async; time is passed in.
 
 pub mod account;
+pub mod channel;
 pub mod contact;
+pub mod conversation;
 pub mod email;
 pub mod ids;
 pub mod message;

@@ -40,7 +40,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 fn conflict_field(text: &str) -> &'static str {
-    for field in ["phone", "email", "token_hash", "wa_id"] {
+    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id"] {
         if text.contains(field) {
             return field;
         }

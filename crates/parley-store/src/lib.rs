@@ -24,8 +24,13 @@ pub mod testing;
 
 use async_trait::async_trait;
 use parley_core::account::{User, Workspace};
+use parley_core::channel::{Channel, Provider};
 use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
-use parley_core::ids::{EventId, TokenId, UserId, WorkspaceId};
+use parley_core::conversation::{Conversation, ConversationStatus, Message};
+use parley_core::ids::{
+    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
+};
+use parley_core::message::Content;
 use parley_core::{Email, Timestamp};
 
 pub use error::{StoreError, StoreResult};
@@ -91,6 +96,85 @@ pub trait Contacts {
     async fn notes(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<Note>>;
 }
 
+/// WhatsApp channels (numbers). Secrets arrive sealed; the store never sees them in clear.
+#[async_trait]
+pub trait Channels {
+    async fn create_channel(&self, ws: WorkspaceId, channel: NewChannel, now: Timestamp) -> StoreResult<Channel>;
+    /// Live (not deleted) channels.
+    async fn channels(&self, ws: WorkspaceId) -> StoreResult<Vec<Channel>>;
+    /// A channel, deleted ones included (their history stays readable).
+    async fn channel(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel>;
+    async fn update_channel(
+        &self,
+        ws: WorkspaceId,
+        id: ChannelId,
+        patch: ChannelPatch,
+        now: Timestamp,
+    ) -> StoreResult<Channel>;
+    /// Marks the channel deleted: its webhook stops, its conversations stay.
+    async fn delete_channel(&self, ws: WorkspaceId, id: ChannelId, now: Timestamp) -> StoreResult<()>;
+    /// The live channel a webhook URL belongs to (webhooks carry no token: the key is the route).
+    async fn channel_by_webhook_key(&self, key: &str) -> StoreResult<Option<Channel>>;
+    /// Live channels of `provider` with these provider phone number ids.
+    async fn channels_by_phone_number_ids(&self, provider: Provider, ids: &[String]) -> StoreResult<Vec<Channel>>;
+}
+
+/// Inbound WhatsApp traffic: applying webhooks, reading conversations and messages, media.
+#[async_trait]
+pub trait Inbox {
+    /// Applies every event in one transaction: contacts resolved or created, conversations
+    /// opened or reopened, messages inserted once (duplicates are no-ops), statuses moved forward
+    /// only, events appended. Nothing is written unless everything is.
+    async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome>;
+    /// Newest activity first.
+    async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>>;
+    async fn conversation(&self, ws: WorkspaceId, id: ConversationId) -> StoreResult<Conversation>;
+    /// The thread in provider-time order.
+    async fn messages(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        query: &MessageQuery,
+    ) -> StoreResult<Page<Message>>;
+    /// Leases up to `limit` attachments due for download until `lease_until`.
+    async fn claim_media(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<MediaJob>>;
+    /// Records a downloaded attachment.
+    async fn media_downloaded(
+        &self,
+        id: MediaId,
+        sha256: &str,
+        size: i64,
+        mime_type: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    async fn media_failed(
+        &self,
+        id: MediaId,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    async fn media_file(&self, ws: WorkspaceId, message: MessageId) -> StoreResult<MediaFile>;
+    /// Records a message that already left through the provider (e.g. sent from the WhatsApp
+    /// Business app) with its provider id; statuses reported before it are applied.
+    async fn record_outbound(
+        &self,
+        channel: &Channel,
+        contact: ContactId,
+        content: &Content,
+        provider_message_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Message>;
+    async fn set_conversation_status(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        now: Timestamp,
+    ) -> StoreResult<Conversation>;
+}
+
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
@@ -99,7 +183,7 @@ pub trait Events {
 
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Accounts + Contacts + Events + Send + Sync {
+pub trait Store: Accounts + Contacts + Channels + Inbox + Events + Send + Sync {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// Checks that the database answers (for `/readyz`).

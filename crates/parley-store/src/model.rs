@@ -1,7 +1,10 @@
 //! Values the store traits take and return that are not domain types of their own.
 
 use parley_core::account::{Role, User, Workspace};
-use parley_core::ids::{ContactId, EventId, TokenId, UserId, WorkspaceId};
+use parley_core::channel::{Channel, Provider, Visibility};
+use parley_core::conversation::{ConversationStatus, MediaState};
+use parley_core::ids::{ChannelId, ContactId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId};
+use parley_core::message::InboundEvent;
 use parley_core::{Email, Timestamp};
 use serde::Serialize;
 
@@ -83,4 +86,108 @@ pub struct Event {
     pub subject_id: Option<i64>,
     pub payload: serde_json::Value,
     pub created_at: Timestamp,
+}
+
+/// A channel to create; secrets already sealed by the caller.
+#[derive(Clone, Debug)]
+pub struct NewChannel {
+    pub provider: Provider,
+    pub name: String,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub graph_base_url: String,
+    pub sealed_secrets: String,
+    pub webhook_key: String,
+    pub visibility: Visibility,
+    pub throughput: i64,
+}
+
+/// Changes to a channel; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub sealed_secrets: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub throughput: Option<i64>,
+}
+
+/// An inbound event and the channel it belongs to.
+#[derive(Clone, Copy, Debug)]
+pub struct RoutedEvent<'a> {
+    pub channel: &'a Channel,
+    pub event: &'a InboundEvent,
+}
+
+/// What applying a webhook did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InboundOutcome {
+    /// New messages stored.
+    pub messages: u32,
+    /// Messages and statuses already stored: no-ops.
+    pub duplicates: u32,
+    /// Status reports recorded.
+    pub statuses: u32,
+    /// Other events recorded (preferences, template and account updates, …).
+    pub others: u32,
+}
+
+/// A conversation list query; `cursor` is the last item of the previous page.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationQuery {
+    pub contact: Option<ContactId>,
+    pub channel: Option<ChannelId>,
+    pub status: Option<ConversationStatus>,
+    pub limit: u32,
+    pub cursor: Option<SortKey>,
+}
+
+/// A thread page: messages after `cursor`, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct MessageQuery {
+    pub limit: u32,
+    pub cursor: Option<SortKey>,
+}
+
+/// A keyset position: a time and an id to break ties. Rendered as `time.id` in cursors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    pub at: i64,
+    pub id: i64,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (at, id) = s.split_once('.')?;
+        Some(SortKey { at: at.parse().ok()?, id: id.parse().ok()? })
+    }
+
+    pub fn render(&self) -> String {
+        format!("{}.{}", self.at, self.id)
+    }
+}
+
+/// An inbound attachment to download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaJob {
+    pub id: MediaId,
+    pub workspace_id: WorkspaceId,
+    pub channel_id: ChannelId,
+    pub message_id: MessageId,
+    pub provider_media_id: String,
+    pub mime_type: Option<String>,
+    /// Including the current one.
+    pub attempts: i64,
+}
+
+/// A downloaded attachment's description; the bytes live under the data dir by `sha256`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaFile {
+    pub state: MediaState,
+    pub sha256: Option<String>,
+    pub mime_type: Option<String>,
+    pub size: Option<i64>,
+    pub last_error: Option<String>,
 }

@@ -8,6 +8,7 @@ use parley_core::{E164, Email, Timestamp};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
+use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{ContactQuery, Contacts, Page};
@@ -70,7 +71,7 @@ impl From<NoteRow> for Note {
     }
 }
 
-fn search_text(c: &Contact) -> String {
+pub(crate) fn search_text(c: &Contact) -> String {
     contact_search_text(c.name.as_deref(), c.email.as_ref().map(Email::as_str), c.phone.as_ref().map(E164::digits))
 }
 
@@ -86,7 +87,11 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
     /// Finds a contact by any of its references, within the caller's transaction.
-    async fn find_contact(conn: &mut DB::Connection, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Contact> {
+    pub(crate) async fn find_contact(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        by: &ContactRef,
+    ) -> StoreResult<Contact> {
         const BY_ID: &str =
             concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND id = $2");
         const BY_PHONE: &str =
@@ -99,6 +104,27 @@ where
             ContactRef::Email(email) => sqlx::query_as(BY_EMAIL).bind(ws.get()).bind(email.as_str().to_owned()),
         };
         query.fetch_one(&mut *conn).await?.try_into()
+    }
+
+    /// Inserts `contact` (its id is set from the database) with its tags.
+    pub(crate) async fn insert_contact(conn: &mut DB::Connection, contact: &mut Contact) -> StoreResult<()> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO contacts (workspace_id, name, phone, email, fields, tags, search, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(contact.workspace_id.get())
+        .bind(contact.name.clone())
+        .bind(contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(contact.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(serde_json::to_string(&contact.fields)?)
+        .bind(serde_json::to_string(&contact.tags)?)
+        .bind(search_text(contact))
+        .bind(contact.created_at.as_micros())
+        .bind(contact.updated_at.as_micros())
+        .fetch_one(&mut *conn)
+        .await?;
+        contact.id = ContactId(id);
+        Self::write_tags(conn, contact.workspace_id, contact).await
     }
 
     async fn write_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
@@ -143,23 +169,9 @@ where
             updated_at: now,
         };
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO contacts (workspace_id, name, phone, email, fields, tags, search, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
-        )
-        .bind(ws.get())
-        .bind(contact.name.clone())
-        .bind(contact.phone.as_ref().map(|p| p.as_str().to_owned()))
-        .bind(contact.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(serde_json::to_string(&contact.fields)?)
-        .bind(serde_json::to_string(&contact.tags)?)
-        .bind(search_text(&contact))
-        .bind(now.as_micros())
-        .fetch_one(&mut *tx)
-        .await?;
-        contact.id = ContactId(id);
-        Self::write_tags(&mut tx, ws, &contact).await?;
-        Self::append_event(&mut tx, ws, "contact.created", Some(id), &json!(contact), now).await?;
+        Self::insert_contact(&mut tx, &mut contact).await?;
+        let id = contact.id.get();
+        Self::append_event(&mut tx, ws, NewEvent::new("contact.created", id, &json!(contact)), now).await?;
         tx.commit().await?;
         Ok(contact)
     }
@@ -199,7 +211,8 @@ where
         if contact.tags != tags_before {
             Self::write_tags(&mut tx, ws, &contact).await?;
         }
-        Self::append_event(&mut tx, ws, "contact.updated", Some(contact.id.get()), &json!(contact), now).await?;
+        Self::append_event(&mut tx, ws, NewEvent::new("contact.updated", contact.id.get(), &json!(contact)), now)
+            .await?;
         tx.commit().await?;
         Ok(contact)
     }
@@ -212,8 +225,8 @@ where
             .bind(contact.id.get())
             .execute(&mut *tx)
             .await?;
-        Self::append_event(&mut tx, ws, "contact.deleted", Some(contact.id.get()), &json!({"id": contact.id}), now)
-            .await?;
+        let payload = json!({"id": contact.id});
+        Self::append_event(&mut tx, ws, NewEvent::new("contact.deleted", contact.id.get(), &payload), now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -278,7 +291,8 @@ where
         .fetch_one(&mut *tx)
         .await?;
         let note = Note::from(row);
-        Self::append_event(&mut tx, ws, "contact.note_added", Some(contact.id.get()), &json!(note), now).await?;
+        Self::append_event(&mut tx, ws, NewEvent::new("contact.note_added", contact.id.get(), &json!(note)), now)
+            .await?;
         tx.commit().await?;
         Ok(note)
     }

@@ -2,12 +2,31 @@
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
-use parley_core::ids::{EventId, WorkspaceId};
+use parley_core::ids::{ChannelId, EventId, WorkspaceId};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::StoreResult;
 use crate::{Event, Events};
+
+/// An event to append: what happened (`kind`), to which record, on which channel.
+pub(crate) struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub subject_id: Option<i64>,
+    pub channel_id: Option<ChannelId>,
+    pub payload: &'a serde_json::Value,
+}
+
+impl<'a> NewEvent<'a> {
+    pub fn new(kind: &'a str, subject_id: i64, payload: &'a serde_json::Value) -> Self {
+        NewEvent { kind, subject_id: Some(subject_id), channel_id: None, payload }
+    }
+
+    pub fn on_channel(mut self, channel: ChannelId) -> Self {
+        self.channel_id = Some(channel);
+        self
+    }
+}
 
 #[derive(FromRow)]
 struct EventRow {
@@ -30,18 +49,17 @@ where
     pub(crate) async fn append_event(
         conn: &mut DB::Connection,
         ws: WorkspaceId,
-        kind: &str,
-        subject_id: Option<i64>,
-        payload: &serde_json::Value,
+        event: NewEvent<'_>,
         now: Timestamp,
     ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO events (workspace_id, kind, subject_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(ws.get())
-        .bind(kind.to_owned())
-        .bind(subject_id)
-        .bind(payload.to_string())
+        .bind(event.kind.to_owned())
+        .bind(event.subject_id)
+        .bind(event.channel_id.map(ChannelId::get))
+        .bind(event.payload.to_string())
         .bind(now.as_micros())
         .execute(&mut *conn)
         .await?;

@@ -5,8 +5,11 @@
 //! for timestamps, text for JSON.
 
 mod accounts;
-mod contacts;
-mod events;
+mod channels;
+pub(crate) mod contacts;
+mod conversations;
+pub(crate) mod events;
+mod inbound;
 
 use std::fs::File;
 

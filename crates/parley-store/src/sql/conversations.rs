@@ -1,0 +1,487 @@
+//! Reading conversations and threads, and the inbound media download queue.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::channel::Channel;
+use parley_core::conversation::{Conversation, ConversationStatus, Direction, MediaState, Message};
+use parley_core::ids::{ChannelId, ContactId, ConversationId, MediaId, MessageId, UserId, WorkspaceId};
+use parley_core::message::{Content, DeliveryStatus, ProviderError, StatusUpdate};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::events::NewEvent;
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::{StoreError, StoreResult};
+use crate::{ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, Page, RoutedEvent, SortKey};
+
+const MAX_PAGE: u32 = 200;
+
+macro_rules! conversation_columns {
+    () => {
+        "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_message_at, c.last_inbound_at,
+         c.last_referral_at, c.created_at, c.updated_at"
+    };
+}
+
+/// A message's columns, with its media state, and the `FROM` they come from.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.conversation_id, m.channel_id, m.direction, m.provider_message_id, m.type, m.text, m.content,
+         m.context, m.referral, m.status, m.status_at, m.error_code, m.error_title, m.error_details, m.pricing,
+         m.sent_at, m.created_at, m.edited_at, m.revoked_at, md.state AS media_state
+         FROM messages m LEFT JOIN media md ON md.message_id = m.id"
+    };
+}
+
+#[derive(FromRow)]
+struct ConversationRow {
+    id: i64,
+    workspace_id: i64,
+    channel_id: i64,
+    contact_id: i64,
+    status: String,
+    assignee_id: Option<i64>,
+    last_message_at: i64,
+    last_inbound_at: Option<i64>,
+    last_referral_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<ConversationRow> for Conversation {
+    type Error = StoreError;
+    fn try_from(r: ConversationRow) -> StoreResult<Self> {
+        Ok(Conversation {
+            id: ConversationId(r.id),
+            workspace_id: WorkspaceId(r.workspace_id),
+            channel_id: ChannelId(r.channel_id),
+            contact_id: ContactId(r.contact_id),
+            status: ConversationStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("conversation status {:?}", r.status)))?,
+            assignee_id: r.assignee_id.map(UserId),
+            last_message_at: Timestamp::from_micros(r.last_message_at),
+            last_inbound_at: r.last_inbound_at.map(Timestamp::from_micros),
+            last_referral_at: r.last_referral_at.map(Timestamp::from_micros),
+            created_at: Timestamp::from_micros(r.created_at),
+            updated_at: Timestamp::from_micros(r.updated_at),
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct MessageRow {
+    id: i64,
+    conversation_id: i64,
+    channel_id: i64,
+    direction: String,
+    provider_message_id: Option<String>,
+    #[sqlx(rename = "type")]
+    kind: String,
+    text: Option<String>,
+    content: String,
+    context: Option<String>,
+    referral: Option<String>,
+    status: String,
+    status_at: Option<i64>,
+    error_code: Option<i64>,
+    error_title: Option<String>,
+    error_details: Option<String>,
+    pricing: Option<String>,
+    sent_at: i64,
+    created_at: i64,
+    edited_at: Option<i64>,
+    revoked_at: Option<i64>,
+    media_state: Option<String>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(r: MessageRow) -> StoreResult<Self> {
+        Ok(Message {
+            id: MessageId(r.id),
+            conversation_id: ConversationId(r.conversation_id),
+            channel_id: ChannelId(r.channel_id),
+            direction: if r.direction == "in" { Direction::In } else { Direction::Out },
+            provider_message_id: r.provider_message_id,
+            kind: r.kind,
+            text: r.text,
+            content: serde_json::from_str::<Content>(&r.content)?,
+            context: r.context.as_deref().map(serde_json::from_str).transpose()?,
+            referral: r.referral.as_deref().map(serde_json::from_str).transpose()?,
+            status: DeliveryStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("message status {:?}", r.status)))?,
+            status_at: r.status_at.map(Timestamp::from_micros),
+            error: r.error_code.map(|code| ProviderError {
+                code,
+                title: r.error_title.unwrap_or_default(),
+                details: r.error_details,
+            }),
+            pricing: r.pricing.as_deref().map(serde_json::from_str).transpose()?,
+            sent_at: Timestamp::from_micros(r.sent_at),
+            created_at: Timestamp::from_micros(r.created_at),
+            edited_at: r.edited_at.map(Timestamp::from_micros),
+            revoked_at: r.revoked_at.map(Timestamp::from_micros),
+            media: r.media_state.as_deref().and_then(MediaState::parse),
+        })
+    }
+}
+
+#[async_trait]
+impl<DB> Inbox for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
+        self.apply_inbound_events(events, now).await
+    }
+
+    async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>> {
+        let limit = clamp_limit(query.limit, MAX_PAGE);
+        let sql = concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c
+             WHERE c.workspace_id = $1
+               AND ($2 IS NULL OR c.contact_id = $2)
+               AND ($3 IS NULL OR c.channel_id = $3)
+               AND ($4 IS NULL OR c.status = $4)
+               AND ($5 IS NULL OR c.last_message_at < $5 OR (c.last_message_at = $5 AND c.id < $6))
+             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
+        );
+        let rows: Vec<ConversationRow> = sqlx::query_as(sql)
+            .bind(ws.get())
+            .bind(query.contact.map(ContactId::get))
+            .bind(query.channel.map(ChannelId::get))
+            .bind(query.status.map(|s| s.as_str().to_owned()))
+            .bind(query.cursor.map(|c| c.at))
+            .bind(query.cursor.map(|c| c.id))
+            .bind(limit + 1)
+            .fetch_all(&self.read)
+            .await?;
+        let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, limit, |c| SortKey { at: c.last_message_at.as_micros(), id: c.id.get() }))
+    }
+
+    async fn conversation(&self, ws: WorkspaceId, id: ConversationId) -> StoreResult<Conversation> {
+        let sql = concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2"
+        );
+        let row: ConversationRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&self.read).await?;
+        row.try_into()
+    }
+
+    async fn messages(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        query: &MessageQuery,
+    ) -> StoreResult<Page<Message>> {
+        // Not found (here or in another workspace) before anything else.
+        self.conversation(ws, conversation).await?;
+        let limit = clamp_limit(query.limit, MAX_PAGE);
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " WHERE m.workspace_id = $1 AND m.conversation_id = $2
+               AND ($3 IS NULL OR m.sent_at > $3 OR (m.sent_at = $3 AND m.id > $4))
+             ORDER BY m.sent_at, m.id LIMIT $5"
+        ))
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(query.cursor.map(|c| c.at))
+        .bind(query.cursor.map(|c| c.id))
+        .bind(limit + 1)
+        .fetch_all(&self.read)
+        .await?;
+        let items = rows.into_iter().map(Message::try_from).collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, limit, |m| SortKey { at: m.sent_at.as_micros(), id: m.id.get() }))
+    }
+
+    async fn claim_media(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<MediaJob>> {
+        let mut tx = self.begin_write().await?;
+        // The re-check of the lease in the outer WHERE makes a concurrent claimer on PostgreSQL
+        // skip rows another process just leased.
+        let rows: Vec<(i64, i64, i64, i64, String, Option<String>, i64)> = sqlx::query_as(
+            "UPDATE media SET lease_until = $1, attempts = attempts + 1, updated_at = $2
+             WHERE id IN (SELECT id FROM media WHERE state = 'pending' AND next_attempt_at <= $2
+                            AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3)
+               AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+             RETURNING id, workspace_id, channel_id, message_id, provider_media_id, mime_type, attempts",
+        )
+        .bind(lease_until.as_micros())
+        .bind(now.as_micros())
+        .bind(clamp_limit(limit, 100))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, ws, channel, message, provider_media_id, mime_type, attempts)| MediaJob {
+                id: MediaId(id),
+                workspace_id: WorkspaceId(ws),
+                channel_id: ChannelId(channel),
+                message_id: MessageId(message),
+                provider_media_id,
+                mime_type,
+                attempts,
+            })
+            .collect())
+    }
+
+    async fn media_downloaded(
+        &self,
+        id: MediaId,
+        sha256: &str,
+        size: i64,
+        mime_type: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let row: (i64, i64, i64) = sqlx::query_as(
+            "UPDATE media SET state = 'available', sha256 = $1, size = $2, mime_type = COALESCE($3, mime_type), lease_until = NULL,
+                last_error = NULL, updated_at = $4
+             WHERE id = $5 RETURNING workspace_id, channel_id, message_id",
+        )
+        .bind(sha256.to_owned())
+        .bind(size)
+        .bind(mime_type.map(str::to_owned))
+        .bind(now.as_micros())
+        .bind(id.get())
+        .fetch_one(&mut *tx)
+        .await?;
+        let payload = json!({"message_id": row.2, "media": "available", "size": size});
+        let event = NewEvent::new("message.media", row.2, &payload).on_channel(ChannelId(row.1));
+        Self::append_event(&mut tx, WorkspaceId(row.0), event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn media_failed(
+        &self,
+        id: MediaId,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let state = if retry_at.is_some() { "pending" } else { "failed" };
+        let row: (i64, i64, i64) = sqlx::query_as(
+            "UPDATE media SET state = $1, last_error = $2, next_attempt_at = COALESCE($3, next_attempt_at), lease_until = NULL,
+                updated_at = $4
+             WHERE id = $5 RETURNING workspace_id, channel_id, message_id",
+        )
+        .bind(state.to_owned())
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(retry_at.map(Timestamp::as_micros))
+        .bind(now.as_micros())
+        .bind(id.get())
+        .fetch_one(&mut *tx)
+        .await?;
+        if retry_at.is_none() {
+            let payload = json!({"message_id": row.2, "media": "failed", "error": error});
+            let event = NewEvent::new("message.media", row.2, &payload).on_channel(ChannelId(row.1));
+            Self::append_event(&mut tx, WorkspaceId(row.0), event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_outbound(
+        &self,
+        channel: &Channel,
+        contact: ContactId,
+        content: &Content,
+        provider_message_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<Message> {
+        let ws = channel.workspace_id;
+        let mut tx = self.begin_write().await?;
+        let conversation = Self::ensure_conversation(&mut tx, channel, contact, now).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text, content,
+                target_provider_id, status, status_at, sent_at, created_at)
+             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'sent', $9, $9, $9) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(conversation)
+        .bind(channel.id.get())
+        .bind(provider_message_id.to_owned())
+        .bind(content.type_name().to_owned())
+        .bind(content.text().map(str::to_owned))
+        .bind(serde_json::to_string(content)?)
+        .bind(super::inbound::target_of(content).map(str::to_owned))
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let payload = json!({"message_id": id, "conversation_id": conversation, "type": content.type_name(), "text": content.text()});
+        Self::append_event(&mut tx, ws, NewEvent::new("message.sent", id, &payload).on_channel(channel.id), now)
+            .await?;
+        Self::apply_early_statuses(&mut tx, channel, provider_message_id, now).await?;
+        let message = Self::message_by_id(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    async fn set_conversation_status(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query("UPDATE conversations SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
+                .bind(status.as_str().to_owned())
+                .bind(now.as_micros())
+                .bind(ws.get())
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
+        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
+        let conversation = Conversation::try_from(row)?;
+        let payload = json!({"conversation_id": id, "status": status.as_str()});
+        let event =
+            NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
+        Self::append_event(&mut tx, ws, event, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    async fn media_file(&self, ws: WorkspaceId, message: MessageId) -> StoreResult<MediaFile> {
+        let row: (String, Option<String>, Option<String>, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT state, sha256, mime_type, size, last_error FROM media WHERE workspace_id = $1 AND message_id = $2",
+        )
+        .bind(ws.get())
+        .bind(message.get())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(MediaFile {
+            state: MediaState::parse(&row.0).ok_or_else(|| StoreError::Corrupt(format!("media state {:?}", row.0)))?,
+            sha256: row.1,
+            mime_type: row.2,
+            size: row.3,
+            last_error: row.4,
+        })
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// The contact × channel conversation, created (open) if there is none yet.
+    pub(crate) async fn ensure_conversation(
+        conn: &mut DB::Connection,
+        channel: &Channel,
+        contact: ContactId,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2")
+                .bind(channel.id.get())
+                .bind(contact.get())
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(id) = found {
+            sqlx::query(
+                "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2 AND last_message_at < $1",
+            )
+            .bind(now.as_micros())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            return Ok(id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, created_at, updated_at)
+             SELECT $1, $2, id, 'open', $4, $4, $4 FROM contacts WHERE workspace_id = $1 AND id = $3 RETURNING id",
+        )
+        .bind(channel.workspace_id.get())
+        .bind(channel.id.get())
+        .bind(contact.get())
+        .bind(now.as_micros())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel.id});
+        Self::append_event(
+            conn,
+            channel.workspace_id,
+            NewEvent::new("conversation.opened", id, &payload).on_channel(channel.id),
+            now,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Statuses the provider reported before we recorded the message's provider id.
+    pub(crate) async fn apply_early_statuses(
+        conn: &mut DB::Connection,
+        channel: &Channel,
+        provider_message_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let logged: Vec<(String, i64, Option<String>, Option<String>, String)> = sqlx::query_as(
+            "SELECT status, status_at, errors, pricing, raw FROM message_statuses
+             WHERE channel_id = $1 AND provider_message_id = $2 ORDER BY id",
+        )
+        .bind(channel.id.get())
+        .bind(provider_message_id.to_owned())
+        .fetch_all(&mut *conn)
+        .await?;
+        for (status, at, errors, pricing, raw) in logged {
+            let Some(status) = DeliveryStatus::parse(&status) else { continue };
+            let update = StatusUpdate {
+                provider_message_id: provider_message_id.to_owned(),
+                status,
+                at: Timestamp::from_micros(at),
+                recipient: None,
+                errors: errors.as_deref().map(serde_json::from_str).transpose()?.unwrap_or_default(),
+                pricing: pricing.as_deref().map(serde_json::from_str).transpose()?,
+                raw: serde_json::from_str(&raw)?,
+            };
+            Self::apply_logged_status(conn, channel, &update, now).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn message_by_id(conn: &mut DB::Connection, id: i64) -> StoreResult<Message> {
+        let row: MessageRow = sqlx::query_as(concat!("SELECT ", message_columns!(), " WHERE m.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+        row.try_into()
+    }
+}
+
+/// Cuts the extra row a query fetched to learn whether there is a next page.
+fn page<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> SortKey) -> Page<T> {
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|last| key(last).render())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}

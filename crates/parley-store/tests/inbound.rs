@@ -1,0 +1,507 @@
+//! The inbound contract on both engines: contacts resolved by WhatsApp identity and phone,
+//! conversations opened and reopened, messages stored once in provider-time order, statuses only
+//! moving forward, edits and revokes in any order, media jobs, atomic batches.
+
+use parley_core::Timestamp;
+use parley_core::account::Role;
+use parley_core::channel::{Channel, ChannelId, Provider, Visibility};
+use parley_core::contact::{ContactInput, ContactRef, NewContact};
+use parley_core::conversation::{ConversationStatus, Direction, MediaState};
+use parley_core::ids::{ContactId, EventId, WorkspaceId};
+use parley_core::message::{
+    Content, DeliveryStatus, InboundEvent, InboundMessage, Media, ProviderError, Sender, StatusUpdate,
+};
+use parley_core::whatsapp::{Bsuid, WaId};
+use parley_core::{E164, Email};
+use parley_store::testing::TestDatabase;
+use parley_store::{ConversationQuery, MessageQuery, NewChannel, NewToken, NewUser, RoutedEvent, Store};
+use serde_json::json;
+
+const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
+
+async fn setup(store: &dyn Store, name: &str) -> (WorkspaceId, Channel) {
+    let owner = NewUser {
+        email: Email::parse(&format!("o@{name}.example")).unwrap(),
+        name: "O".into(),
+        role: Role::Owner,
+        password_hash: None,
+    };
+    let token = NewToken { name: "t".into(), hash: format!("h-{name}"), prefix: "p".into() };
+    let ws = store.bootstrap(name, owner, token, NOW).await.unwrap().workspace.id;
+    let channel = store
+        .create_channel(
+            ws,
+            NewChannel {
+                provider: Provider::Meta,
+                name: "Main".into(),
+                phone_number_id: format!("PN-{name}"),
+                waba_id: "WABA".into(),
+                display_phone_number: "15550001111".into(),
+                graph_base_url: "http://127.0.0.1:1".into(),
+                sealed_secrets: "sealed".into(),
+                webhook_key: format!("key-{name}"),
+                visibility: Visibility::Shared,
+                throughput: 80,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    (ws, channel)
+}
+
+fn from(wa: &str) -> Sender {
+    Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: Some("Ana".into()), username: None }
+}
+
+fn message(id: &str, sender: Sender, secs: i64, content: Content) -> InboundEvent {
+    InboundEvent::Message(Box::new(InboundMessage {
+        provider_message_id: id.into(),
+        from: sender,
+        sent_at: Timestamp::from_secs(secs),
+        content,
+        context: None,
+        referral: None,
+        errors: vec![],
+        raw: json!({"id": id}),
+    }))
+}
+
+fn text(id: &str, wa: &str, secs: i64, body: &str) -> InboundEvent {
+    message(id, from(wa), secs, Content::Text { body: body.into(), preview_url: None })
+}
+
+fn status(id: &str, s: DeliveryStatus, secs: i64) -> InboundEvent {
+    InboundEvent::Status(StatusUpdate {
+        provider_message_id: id.into(),
+        status: s,
+        at: Timestamp::from_secs(secs),
+        recipient: None,
+        errors: if s == DeliveryStatus::Failed {
+            vec![ProviderError { code: 131026, title: "Message undeliverable".into(), details: None }]
+        } else {
+            vec![]
+        },
+        pricing: (s == DeliveryStatus::Sent).then(|| json!({"category": "service", "type": "free_customer_service"})),
+        raw: json!({}),
+    })
+}
+
+async fn apply(store: &dyn Store, channel: &Channel, events: &[InboundEvent]) -> parley_store::InboundOutcome {
+    let routed: Vec<RoutedEvent> = events.iter().map(|event| RoutedEvent { channel, event }).collect();
+    store.apply_inbound(&routed, NOW).await.unwrap()
+}
+
+async fn thread(store: &dyn Store, ws: WorkspaceId) -> Vec<parley_core::conversation::Message> {
+    let convs = store.conversations(ws, &ConversationQuery { limit: 10, ..Default::default() }).await.unwrap().items;
+    assert_eq!(convs.len(), 1, "one conversation");
+    store.messages(ws, convs[0].id, &MessageQuery { limit: 200, cursor: None }).await.unwrap().items
+}
+
+#[tokio::test]
+async fn first_message_creates_contact_conversation_and_message() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let out = apply(store, &channel, &[text("wamid.1", "33612345678", 1_750_000_000, "bonjour")]).await;
+        assert_eq!((out.messages, out.duplicates), (1, 0));
+        let contact = store.contact(ws, &ContactRef::Phone(E164::parse("+33612345678").unwrap())).await.unwrap();
+        assert_eq!(contact.name.as_deref(), Some("Ana"), "{}", db.engine());
+        let convs = store
+            .conversations(ws, &ConversationQuery { contact: Some(contact.id), limit: 10, ..Default::default() })
+            .await
+            .unwrap();
+        let conv = &convs.items[0];
+        assert_eq!(
+            (conv.status, conv.channel_id, conv.last_inbound_at),
+            (ConversationStatus::Open, channel.id, Some(Timestamp::from_secs(1_750_000_000)))
+        );
+        let msgs = thread(store, ws).await;
+        assert_eq!(
+            (msgs[0].direction, msgs[0].kind.as_str(), msgs[0].text.as_deref()),
+            (Direction::In, "text", Some("bonjour"))
+        );
+        assert_eq!(
+            (msgs[0].status, msgs[0].provider_message_id.as_deref()),
+            (DeliveryStatus::Received, Some("wamid.1"))
+        );
+        let kinds: Vec<String> = store.events(ws, EventId(0), 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        for k in ["contact.created", "conversation.opened", "message.received"] {
+            assert!(kinds.iter().any(|x| x == k), "{}: no {k} in {kinds:?}", db.engine());
+        }
+    }
+}
+
+#[tokio::test]
+async fn duplicates_are_no_ops_even_after_closing() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        apply(store, &channel, &[text("wamid.1", "33612345678", 1_750_000_000, "hi")]).await;
+        let conv = store
+            .conversations(ws, &ConversationQuery { limit: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        store.set_conversation_status(ws, conv.id, ConversationStatus::Closed, NOW).await.unwrap();
+        let events_before = store.events(ws, EventId(0), 1000).await.unwrap().len();
+        let out = apply(
+            store,
+            &channel,
+            &[text("wamid.1", "33612345678", 1_750_000_000, "hi"), text("wamid.1", "33612345678", 1_750_000_000, "hi")],
+        )
+        .await;
+        assert_eq!((out.messages, out.duplicates), (0, 2), "{}", db.engine());
+        assert_eq!(
+            store.conversation(ws, conv.id).await.unwrap().status,
+            ConversationStatus::Closed,
+            "a redelivery must not reopen"
+        );
+        assert_eq!(
+            store.events(ws, EventId(0), 1000).await.unwrap().len(),
+            events_before,
+            "a redelivery appends nothing"
+        );
+        // A new message does reopen.
+        apply(store, &channel, &[text("wamid.2", "33612345678", 1_750_000_100, "again")]).await;
+        assert_eq!(store.conversation(ws, conv.id).await.unwrap().status, ConversationStatus::Open);
+        assert_eq!(thread(store, ws).await.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn thread_is_ordered_by_provider_time() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        apply(
+            store,
+            &channel,
+            &[text("wamid.c", "33612345678", 300, "third"), text("wamid.a", "33612345678", 100, "first")],
+        )
+        .await;
+        apply(store, &channel, &[text("wamid.b", "33612345678", 200, "second")]).await;
+        let texts: Vec<_> = thread(store, ws).await.into_iter().map(|m| m.text.unwrap()).collect();
+        assert_eq!(texts, ["first", "second", "third"], "{}", db.engine());
+        let conv = store
+            .conversations(ws, &ConversationQuery { limit: 1, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        assert_eq!(
+            conv.last_inbound_at,
+            Some(Timestamp::from_secs(300)),
+            "a late older message does not move the window back"
+        );
+        // Paging through the thread.
+        let first = store.messages(ws, conv.id, &MessageQuery { limit: 2, cursor: None }).await.unwrap();
+        let cursor = parley_store::SortKey::parse(first.next_cursor.as_deref().unwrap()).unwrap();
+        let rest = store.messages(ws, conv.id, &MessageQuery { limit: 2, cursor: Some(cursor) }).await.unwrap();
+        assert_eq!((first.items.len(), rest.items.len(), rest.next_cursor), (2, 1, None));
+    }
+}
+
+#[tokio::test]
+async fn senders_match_existing_contacts_through_quirks() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let mk = |phone: &str, name: &str| {
+            NewContact::from_input(
+                serde_json::from_value::<ContactInput>(json!({"phone": phone, "name": name})).unwrap(),
+                None,
+            )
+            .unwrap()
+        };
+        let fr = store.create_contact(ws, mk("+33 6 12 34 56 78", "Élodie"), NOW).await.unwrap();
+        let br = store.create_contact(ws, mk("+55 11 99123-4567", "João"), NOW).await.unwrap();
+        let mx = store.create_contact(ws, mk("+52 55 1234 5678", "Lupe"), NOW).await.unwrap();
+        apply(
+            store,
+            &channel,
+            &[
+                text("w1", "33612345678", 100, "fr"),
+                text("w2", "551191234567", 100, "br old id without the ninth digit"),
+                text("w3", "5215512345678", 100, "mx id with the 1"),
+            ],
+        )
+        .await;
+        for (c, name) in [(fr.id, "Élodie"), (br.id, "João"), (mx.id, "Lupe")] {
+            let convs = store
+                .conversations(ws, &ConversationQuery { contact: Some(c), limit: 5, ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(convs.items.len(), 1, "{}: {name} got no conversation", db.engine());
+            assert_eq!(
+                store.contact(ws, &ContactRef::Id(c)).await.unwrap().name.as_deref(),
+                Some(name),
+                "a typed name wins over the profile"
+            );
+        }
+        assert_eq!(
+            store
+                .contacts(ws, &parley_store::ContactQuery { limit: 50, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .len(),
+            3,
+            "no duplicate contacts"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bsuid_only_users_and_later_reveal() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let hidden = Sender {
+            wa_id: None,
+            bsuid: Some(Bsuid::parse("US.1349").unwrap()),
+            profile_name: None,
+            username: Some("zed.k".into()),
+        };
+        apply(store, &channel, &[message("w1", hidden, 100, Content::Text { body: "hi".into(), preview_url: None })])
+            .await;
+        let all =
+            store.contacts(ws, &parley_store::ContactQuery { limit: 50, ..Default::default() }).await.unwrap().items;
+        assert_eq!(
+            (all.len(), all[0].phone.as_ref(), all[0].name.as_deref()),
+            (1, None, Some("zed.k")),
+            "{}",
+            db.engine()
+        );
+        // The same user later with both ids: same contact.
+        let both = Sender {
+            wa_id: Some(WaId::parse("14155550123").unwrap()),
+            bsuid: Some(Bsuid::parse("US.1349").unwrap()),
+            profile_name: None,
+            username: None,
+        };
+        apply(store, &channel, &[message("w2", both, 200, Content::Text { body: "again".into(), preview_url: None })])
+            .await;
+        assert_eq!(
+            store
+                .contacts(ws, &parley_store::ContactQuery { limit: 50, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        // And now by wa_id alone.
+        apply(store, &channel, &[text("w3", "14155550123", 300, "third")]).await;
+        assert_eq!(thread(store, ws).await.len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn statuses_move_forward_only_and_can_come_first() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        apply(store, &channel, &[text("in.1", "33612345678", 100, "hi")]).await;
+        let contact = store.contact(ws, &ContactRef::Phone(E164::parse("+33612345678").unwrap())).await.unwrap();
+        // `read` arrives before we even recorded the message: kept and applied later.
+        apply(store, &channel, &[status("out.1", DeliveryStatus::Read, 130)]).await;
+        let sent = store
+            .record_outbound(
+                &channel,
+                contact.id,
+                &Content::Text { body: "hello".into(), preview_url: None },
+                "out.1",
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(sent.status, DeliveryStatus::Read, "{}: early read applied", db.engine());
+        let out = apply(
+            store,
+            &channel,
+            &[
+                status("out.1", DeliveryStatus::Sent, 110),
+                status("out.1", DeliveryStatus::Delivered, 120),
+                status("out.1", DeliveryStatus::Sent, 110),
+            ],
+        )
+        .await;
+        assert_eq!((out.statuses, out.duplicates), (2, 1));
+        let msg = thread(store, ws).await.into_iter().find(|m| m.id == sent.id).unwrap();
+        assert_eq!(msg.status, DeliveryStatus::Read, "late sent/delivered never downgrade");
+        assert_eq!(msg.pricing.unwrap()["category"], "service", "pricing recorded from the sent status");
+
+        let second = store
+            .record_outbound(&channel, contact.id, &Content::Text { body: "2".into(), preview_url: None }, "out.2", NOW)
+            .await
+            .unwrap();
+        apply(store, &channel, &[status("out.2", DeliveryStatus::Failed, 140)]).await;
+        let msg = thread(store, ws).await.into_iter().find(|m| m.id == second.id).unwrap();
+        assert_eq!((msg.status, msg.error.as_ref().map(|e| e.code)), (DeliveryStatus::Failed, Some(131026)));
+        assert_eq!(msg.error.unwrap().title, "Message undeliverable");
+    }
+}
+
+#[tokio::test]
+async fn edits_and_revokes_in_either_order() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let edit = |id: &str, target: &str, secs, body: &str| {
+            message(
+                id,
+                from("33612345678"),
+                secs,
+                Content::Edit {
+                    original_message_id: target.into(),
+                    message: Box::new(Content::Text { body: body.into(), preview_url: None }),
+                },
+            )
+        };
+        apply(store, &channel, &[text("w.a", "33612345678", 100, "helo"), edit("w.e1", "w.a", 110, "hello")]).await;
+        // The edit of w.b arrives before w.b itself.
+        apply(store, &channel, &[edit("w.e2", "w.b", 210, "fixed later")]).await;
+        apply(store, &channel, &[text("w.b", "33612345678", 200, "oops")]).await;
+        apply(
+            store,
+            &channel,
+            &[message("w.r", from("33612345678"), 220, Content::Revoke { original_message_id: "w.a".into() })],
+        )
+        .await;
+        let msgs = thread(store, ws).await;
+        let a = msgs.iter().find(|m| m.provider_message_id.as_deref() == Some("w.a")).unwrap();
+        let b = msgs.iter().find(|m| m.provider_message_id.as_deref() == Some("w.b")).unwrap();
+        assert_eq!(
+            (a.text.as_deref(), a.edited_at.is_some(), a.revoked_at.is_some()),
+            (Some("hello"), true, true),
+            "{}",
+            db.engine()
+        );
+        assert_eq!((b.text.as_deref(), b.edited_at), (Some("fixed later"), Some(Timestamp::from_secs(210))));
+    }
+}
+
+#[tokio::test]
+async fn changed_number_marks_the_contact() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let sys = Content::System {
+            kind: "user_changed_number".into(),
+            body: Some("changed".into()),
+            new_wa_id: Some("33698765432".into()),
+            new_user_id: None,
+        };
+        apply(store, &channel, &[text("w1", "33612345678", 100, "hi"), message("w2", from("33612345678"), 200, sys)])
+            .await;
+        let kinds: Vec<String> = store.events(ws, EventId(0), 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert!(kinds.contains(&"contact.identity_changed".to_owned()), "{}", db.engine());
+        // The new id now finds the same contact.
+        apply(store, &channel, &[text("w3", "33698765432", 300, "from my new number")]).await;
+        assert_eq!(thread(store, ws).await.len(), 3);
+        assert_eq!(
+            store
+                .contacts(ws, &parley_store::ContactQuery { limit: 50, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn media_jobs_lease_retry_and_complete() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let image = Content::Image(Media {
+            id: Some("MEDIA1".into()),
+            mime_type: Some("image/jpeg".into()),
+            ..Media::default()
+        });
+        apply(store, &channel, &[message("w.img", from("33612345678"), 100, image)]).await;
+        let msg = thread(store, ws).await.remove(0);
+        assert_eq!(msg.media, Some(MediaState::Pending));
+        let jobs = store.claim_media(NOW, NOW.plus_secs(60), 10).await.unwrap();
+        assert_eq!(jobs.len(), 1, "{}", db.engine());
+        assert_eq!((jobs[0].provider_media_id.as_str(), jobs[0].attempts), ("MEDIA1", 1));
+        assert!(
+            store.claim_media(NOW.plus_secs(1), NOW.plus_secs(61), 10).await.unwrap().is_empty(),
+            "leased jobs are not claimed twice"
+        );
+        store.media_failed(jobs[0].id, "timeout", Some(NOW.plus_secs(30)), NOW).await.unwrap();
+        assert!(
+            store.claim_media(NOW.plus_secs(10), NOW.plus_secs(70), 10).await.unwrap().is_empty(),
+            "not before its retry time"
+        );
+        let again = store.claim_media(NOW.plus_secs(31), NOW.plus_secs(91), 10).await.unwrap();
+        assert_eq!(again[0].attempts, 2);
+        store.media_downloaded(again[0].id, "abc123", 42, Some("image/jpeg"), NOW).await.unwrap();
+        let file = store.media_file(ws, msg.id).await.unwrap();
+        assert_eq!((file.state, file.sha256.as_deref(), file.size), (MediaState::Available, Some("abc123"), Some(42)));
+        let (other, _) = setup(store, "other").await;
+        assert!(store.media_file(other, msg.id).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_batch_is_all_or_nothing() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let ghost = Channel { id: ChannelId(999_999), ..channel.clone() };
+        let good = text("w1", "33612345678", 100, "kept?");
+        let bad = text("w2", "33612345679", 100, "no such channel");
+        let routed = [RoutedEvent { channel: &channel, event: &good }, RoutedEvent { channel: &ghost, event: &bad }];
+        assert!(store.apply_inbound(&routed, NOW).await.is_err(), "{}", db.engine());
+        assert!(
+            store
+                .conversations(ws, &ConversationQuery { limit: 10, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(
+            store
+                .contacts(ws, &parley_store::ContactQuery { limit: 10, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(store.events(ws, EventId(0), 100).await.unwrap().iter().all(|e| e.kind == "channel.created"));
+    }
+}
+
+#[tokio::test]
+async fn other_workspaces_see_nothing() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let (other, _) = setup(store, "other").await;
+        apply(store, &channel, &[text("w1", "33612345678", 100, "hi")]).await;
+        let conv = store
+            .conversations(ws, &ConversationQuery { limit: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        assert!(store.conversation(other, conv.id).await.is_err());
+        assert!(store.messages(other, conv.id, &MessageQuery { limit: 10, cursor: None }).await.is_err());
+        assert!(
+            store
+                .conversations(other, &ConversationQuery { limit: 10, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(store.channel(other, channel.id).await.is_err(), "{}", db.engine());
+        let _ = ContactId(0);
+    }
+}
