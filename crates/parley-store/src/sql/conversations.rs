@@ -442,7 +442,7 @@ where
         provider_message_id: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let logged: Vec<(String, i64, Option<String>, Option<String>, String)> = sqlx::query_as(
+        let logged: Vec<LoggedStatus> = sqlx::query_as(
             "SELECT status, status_at, errors, pricing, raw FROM message_statuses
              WHERE channel_id = $1 AND provider_message_id = $2 ORDER BY id",
         )
@@ -450,7 +450,7 @@ where
         .bind(provider_message_id.to_owned())
         .fetch_all(&mut *conn)
         .await?;
-        for (status, at, errors, pricing, raw) in logged {
+        for LoggedStatus { status, status_at: at, errors, pricing, raw } in logged {
             let Some(status) = DeliveryStatus::parse(&status) else { continue };
             let update = StatusUpdate {
                 provider_message_id: provider_message_id.to_owned(),
@@ -473,6 +473,15 @@ where
             .await?;
         row.try_into()
     }
+}
+
+#[derive(FromRow)]
+struct LoggedStatus {
+    status: String,
+    status_at: i64,
+    errors: Option<String>,
+    pricing: Option<String>,
+    raw: String,
 }
 
 /// Cuts the extra row a query fetched to learn whether there is a next page.

@@ -330,7 +330,7 @@ where
         let ws = channel.workspace_id;
         let at = m.sent_at.as_micros();
         let referral_at = m.referral.as_ref().map(|_| at);
-        let current: Option<(i64, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let current: Option<ConversationClock> = sqlx::query_as(
             "SELECT id, status, last_message_at, last_inbound_at, last_referral_at FROM conversations
              WHERE channel_id = $1 AND contact_id = $2",
         )
@@ -338,7 +338,7 @@ where
         .bind(contact)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some((id, status, last_message_at, last_inbound_at, last_referral_at)) = current else {
+        let Some(ConversationClock { id, status, last_message_at, last_inbound_at, last_referral_at }) = current else {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, last_inbound_at,
                     last_referral_at, created_at, updated_at)
@@ -598,6 +598,15 @@ where
         )
         .await
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationClock {
+    id: i64,
+    status: String,
+    last_message_at: i64,
+    last_inbound_at: Option<i64>,
+    last_referral_at: Option<i64>,
 }
 
 /// The identities a sender presents, most specific first.
