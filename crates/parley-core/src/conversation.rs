@@ -133,6 +133,8 @@ pub struct Message {
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// Whether the attachment is in Parley's storage yet (the API shows it with its URL).
+    #[serde(skip)]
     pub media: Option<MediaState>,
 }
 

@@ -8,7 +8,9 @@ pub mod error;
 pub mod extract;
 pub mod password;
 mod routes;
+pub mod secrets;
 pub mod state;
+pub mod workers;
 
 use std::future::Future;
 use std::time::Duration;
@@ -42,6 +44,9 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
     tags(
         (name = "contacts", description = "Contacts, tags and notes"),
         (name = "accounts", description = "Workspace, users and API tokens"),
+        (name = "channels", description = "WhatsApp numbers"),
+        (name = "conversations", description = "Conversations and messages"),
+        (name = "webhooks", description = "Provider webhooks (signed, no token)"),
         (name = "events", description = "The event log"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -65,9 +70,12 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
     let api = OpenApiRouter::new()
         .merge(routes::contacts::router())
         .merge(routes::accounts::router())
+        .merge(routes::channels::router())
+        .merge(routes::conversations::router())
         .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
+        .merge(routes::webhooks::router())
         .merge(routes::health::router())
         .split_for_parts()
 }
@@ -88,11 +96,19 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app(state)` on `listener` until `shutdown` completes, then drains requests.
+/// Serves `app(state)` on `listener`, with the background workers, until `shutdown` completes;
+/// then drains requests and stops the workers.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = workers::spawn_all(state.clone(), stopped);
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    served
 }

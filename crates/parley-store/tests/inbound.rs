@@ -505,3 +505,40 @@ async fn other_workspaces_see_nothing() {
         let _ = ContactId(0);
     }
 }
+
+#[tokio::test]
+async fn concurrent_status_reports_never_downgrade() {
+    for db in TestDatabase::all().await {
+        let store = db.store.clone();
+        let (ws, channel) = setup(&*store, "acme").await;
+        apply(&*store, &channel, &[text("in.1", "33612345678", 100, "hi")]).await;
+        let contact = store.contact(ws, &ContactRef::Phone(E164::parse("+33612345678").unwrap())).await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..10 {
+            let id = format!("out.{i}");
+            store
+                .record_outbound(&channel, contact.id, &Content::Text { body: "x".into(), preview_url: None }, &id, NOW)
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        // Every message gets read, delivered and sent, from parallel webhooks in every order.
+        let mut tasks = Vec::new();
+        for id in &ids {
+            for s in [DeliveryStatus::Read, DeliveryStatus::Delivered, DeliveryStatus::Sent] {
+                let (store, channel, id) = (store.clone(), channel.clone(), id.clone());
+                tasks.push(tokio::spawn(async move {
+                    let event = status(&id, s, 200);
+                    store.apply_inbound(&[RoutedEvent { channel: &channel, event: &event }], NOW).await
+                }));
+            }
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let msgs = thread(&*store, ws).await;
+        for m in msgs.iter().filter(|m| m.direction == Direction::Out) {
+            assert_eq!(m.status, DeliveryStatus::Read, "{}: {:?}", db.engine(), m.provider_message_id);
+        }
+    }
+}

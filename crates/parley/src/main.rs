@@ -33,6 +33,8 @@ enum Command {
     Demo,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the Meta Cloud API simulator alone (listens on --listen, default 127.0.0.1:9090).
+    Sandbox,
     /// Workspace administration.
     Admin {
         #[command(subcommand)]
@@ -122,6 +124,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
             commands::bench::phone(input.as_deref(), count, seed)
         }
+        Command::Sandbox => {
+            let listen = cli.config.listen.as_deref().unwrap_or(commands::sandbox::DEFAULT_LISTEN);
+            let listen = listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen:?} is not HOST:PORT"))?;
+            init_logging(cli.config.log.as_deref().unwrap_or("info"));
+            tokio::runtime::Runtime::new()?.block_on(commands::sandbox::run(listen))
+        }
         command => {
             let mut args = cli.config;
             if matches!(command, Command::Demo) && args.data_dir.is_none() && args.database_url.is_none() {
@@ -138,7 +146,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Admin { command: AdminCommand::Bootstrap { workspace, email } } => {
                         commands::admin::bootstrap(&config, &workspace, &email).await
                     }
-                    Command::Version | Command::Phone { .. } | Command::Bench { .. } => unreachable!("handled above"),
+                    Command::Version | Command::Phone { .. } | Command::Bench { .. } | Command::Sandbox => {
+                        unreachable!("handled above")
+                    }
                 }
             })
         }

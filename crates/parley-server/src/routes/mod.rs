@@ -1,6 +1,9 @@
 //! One router per resource; `lib.rs` nests them under `/api/v1`.
 
 pub mod accounts;
+pub mod channels;
 pub mod contacts;
+pub mod conversations;
 pub mod events;
 pub mod health;
+pub mod webhooks;

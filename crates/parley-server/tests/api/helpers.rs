@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parley_core::{ManualClock, Timestamp};
 use parley_server::AppState;
 use parley_server::admin::bootstrap;
+use parley_server::secrets::SecretBox;
 use parley_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -20,7 +21,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The bootstrapped owner's token.
     pub token: String,
+    pub state: AppState,
     pub db: TestDatabase,
+    _data_dir: tempfile::TempDir,
 }
 
 pub struct Reply {
@@ -46,11 +49,12 @@ impl TestApp {
             bootstrap(&*db.store, workspace, &format!("owner@{workspace}.example"), OWNER_PASSWORD.into(), START)
                 .await
                 .expect("bootstrap");
-        let state = AppState { store: db.store.clone(), clock: clock.clone() };
+        let data_dir = tempfile::tempdir().unwrap();
+        let state = AppState::new(db.store.clone(), clock.clone(), SecretBox::random(), data_dir.path());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(parley_server::serve(listener, state, std::future::pending()));
-        TestApp { addr, client: reqwest::Client::new(), clock, token: boot.token, db }
+        tokio::spawn(parley_server::serve(listener, state.clone(), std::future::pending()));
+        TestApp { addr, client: reqwest::Client::new(), clock, token: boot.token, state, db, _data_dir: data_dir }
     }
 
     /// One app per engine under test.
@@ -120,4 +124,100 @@ impl TestApp {
     pub async fn contact_count(&self) -> usize {
         self.get("/api/v1/contacts?limit=200").await.body["items"].as_array().map_or(0, Vec::len)
     }
+}
+
+/// A sandbox number wired to a channel of the app.
+pub struct Wired {
+    pub sandbox: parley_sandbox::Sandbox,
+    pub number: parley_sandbox::Number,
+    /// The channel as the API returned it.
+    pub channel: Value,
+}
+
+impl TestApp {
+    /// A sandbox sharing the app's clock, with fast retries.
+    pub async fn sandbox(&self) -> parley_sandbox::Sandbox {
+        let config = parley_sandbox::SandboxConfig {
+            clock: self.clock.clone(),
+            emitter: parley_sandbox::EmitterConfig {
+                retry_base: std::time::Duration::from_millis(20),
+                max_retry_delay: std::time::Duration::from_millis(200),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        parley_sandbox::Sandbox::start(config).await.unwrap()
+    }
+
+    /// Connects a channel for `phone_number_id` through the API and registers the number with
+    /// the sandbox, pointing its webhooks at the channel's webhook path.
+    pub async fn connect(
+        &self,
+        sandbox: &parley_sandbox::Sandbox,
+        phone_number_id: &str,
+        app_secret: &str,
+    ) -> (Value, parley_sandbox::Number) {
+        let created = self
+            .post(
+                "/api/v1/channels",
+                serde_json::json!({
+                    "provider": "meta", "name": format!("Number {phone_number_id}"), "phone_number_id": phone_number_id,
+                    "waba_id": "WABA-1", "display_phone_number": "15550001111", "access_token": format!("token-{phone_number_id}"),
+                    "app_secret": app_secret, "verify_token": "verify-me", "graph_base_url": sandbox.graph_base_url(),
+                }),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+        let number = parley_sandbox::Number {
+            phone_number_id: phone_number_id.to_owned(),
+            waba_id: "WABA-1".into(),
+            display_phone_number: "15550001111".into(),
+            access_token: format!("token-{phone_number_id}"),
+            app_secret: app_secret.to_owned(),
+            webhook_url: self.url(created.body["webhook_path"].as_str().unwrap()),
+        };
+        sandbox.add_number(number.clone());
+        (created.body, number)
+    }
+
+    pub async fn wired(&self) -> Wired {
+        let sandbox = self.sandbox().await;
+        let (channel, number) = self.connect(&sandbox, "300000000000001", "app-secret-1").await;
+        Wired { sandbox, number, channel }
+    }
+
+    /// All messages of all conversations, in thread order per conversation.
+    pub async fn all_messages(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        let convs = self.get("/api/v1/conversations?limit=200").await;
+        for c in convs.body["items"].as_array().unwrap() {
+            let mut cursor = String::new();
+            loop {
+                let page =
+                    self.get(&format!("/api/v1/conversations/{}/messages?limit=200&cursor={cursor}", c["id"])).await;
+                out.extend(page.body["items"].as_array().unwrap().iter().cloned());
+                match page.body["next_cursor"].as_str() {
+                    Some(next) => cursor = next.to_owned(),
+                    None => break,
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Polls `check` until it returns true or `secs` pass (for work done by background workers).
+pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
 }

@@ -2,6 +2,8 @@
 //! `PARLEY_TEST_DATABASE_URL` is set) PostgreSQL.
 
 mod accounts;
+mod channels;
 mod contacts;
 mod helpers;
 mod http;
+mod webhooks;

@@ -75,6 +75,9 @@ CREATE TABLE messages (
     -- Reactions, edits and revokes: the provider id of the message they are about.
     target_provider_id  TEXT,
     status              TEXT NOT NULL,
+    -- The status's place in the lattice (parley_core::message::DeliveryStatus::rank): updates
+    -- only move it up, atomically, even when two webhooks race.
+    status_rank         BIGINT NOT NULL DEFAULT 0,
     status_at           BIGINT,
     error_code          BIGINT,
     error_title         TEXT,

@@ -139,7 +139,19 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
-        self.apply_inbound_events(events, now).await
+        // Two deliveries of the same new customer can race on PostgreSQL (both create the
+        // contact or the conversation; one hits the unique constraint). Running the loser again
+        // sees the winner's rows and turns its work into duplicates.
+        let mut attempt = 0;
+        loop {
+            match self.apply_inbound_events(events, now).await {
+                Err(StoreError::Conflict { field }) if attempt < 3 => {
+                    attempt += 1;
+                    tracing::debug!(field, attempt, "inbound batch raced another delivery; retrying");
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>> {
@@ -308,8 +320,8 @@ where
         let conversation = Self::ensure_conversation(&mut tx, channel, contact, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text, content,
-                target_provider_id, status, status_at, sent_at, created_at)
-             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'sent', $9, $9, $9) RETURNING id",
+                target_provider_id, status, status_rank, status_at, sent_at, created_at)
+             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'sent', $9, $10, $10, $10) RETURNING id",
         )
         .bind(ws.get())
         .bind(conversation)
@@ -319,6 +331,7 @@ where
         .bind(content.text().map(str::to_owned))
         .bind(serde_json::to_string(content)?)
         .bind(super::inbound::target_of(content).map(str::to_owned))
+        .bind(i64::from(DeliveryStatus::Sent.rank()))
         .bind(now.as_micros())
         .fetch_one(&mut *tx)
         .await?;

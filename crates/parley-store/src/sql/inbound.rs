@@ -330,15 +330,13 @@ where
         let ws = channel.workspace_id;
         let at = m.sent_at.as_micros();
         let referral_at = m.referral.as_ref().map(|_| at);
-        let current: Option<ConversationClock> = sqlx::query_as(
-            "SELECT id, status, last_message_at, last_inbound_at, last_referral_at FROM conversations
-             WHERE channel_id = $1 AND contact_id = $2",
-        )
-        .bind(channel.id.get())
-        .bind(contact)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(ConversationClock { id, status, last_message_at, last_inbound_at, last_referral_at }) = current else {
+        let current: Option<ConversationClock> =
+            sqlx::query_as("SELECT id, status FROM conversations WHERE channel_id = $1 AND contact_id = $2")
+                .bind(channel.id.get())
+                .bind(contact)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(ConversationClock { id, status }) = current else {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, last_inbound_at,
                     last_referral_at, created_at, updated_at)
@@ -362,18 +360,19 @@ where
             .await?;
             return Ok(id);
         };
-        // Provider times, not arrival order: a late delivery of an older message moves nothing back.
-        let later = |old: Option<i64>, new: Option<i64>| match (old, new) {
-            (Some(o), Some(n)) => Some(o.max(n)),
-            (o, n) => o.or(n),
-        };
+        // Provider times, not arrival order: a late delivery of an older message moves nothing
+        // back. The maxima are taken in SQL so that concurrent deliveries cannot undo each other.
         sqlx::query(
-            "UPDATE conversations SET status = 'open', last_message_at = $1, last_inbound_at = $2, last_referral_at = $3,
-                updated_at = $4 WHERE id = $5",
+            "UPDATE conversations SET status = 'open',
+                last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END,
+                last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $1 THEN $1 ELSE last_inbound_at END,
+                last_referral_at = CASE WHEN $2 IS NOT NULL AND (last_referral_at IS NULL OR last_referral_at < $2) THEN $2
+                                        ELSE last_referral_at END,
+                updated_at = $3
+             WHERE id = $4",
         )
-        .bind(last_message_at.max(at))
-        .bind(later(last_inbound_at, Some(at)))
-        .bind(later(last_referral_at, referral_at))
+        .bind(at)
+        .bind(referral_at)
         .bind(now.as_micros())
         .bind(id)
         .execute(&mut *conn)
@@ -556,39 +555,38 @@ where
         s: &StatusUpdate,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let current: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, status FROM messages WHERE channel_id = $1 AND provider_message_id = $2")
+        let pricing = s.pricing.as_ref().map(Value::to_string);
+        let error = s.errors.first().filter(|_| s.status == DeliveryStatus::Failed);
+        // The rank test in the WHERE makes "only forward" atomic, even for concurrent webhooks;
+        // the rank itself comes from the domain (DeliveryStatus::rank).
+        let advanced: Option<i64> = sqlx::query_scalar(
+            "UPDATE messages SET status = $1, status_rank = $2, status_at = $3, pricing = COALESCE(pricing, $4),
+                error_code = COALESCE($5, error_code), error_title = COALESCE($6, error_title),
+                error_details = COALESCE($7, error_details)
+             WHERE channel_id = $8 AND provider_message_id = $9 AND status_rank < $2 RETURNING id",
+        )
+        .bind(s.status.as_str().to_owned())
+        .bind(i64::from(s.status.rank()))
+        .bind(s.at.as_micros())
+        .bind(pricing.clone())
+        .bind(error.map(|e| e.code))
+        .bind(error.map(|e| e.title.clone()))
+        .bind(error.and_then(|e| e.details.clone()))
+        .bind(channel.id.get())
+        .bind(s.provider_message_id.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(id) = advanced else {
+            // Old news (or no such message yet), but pricing may come on any status.
+            sqlx::query("UPDATE messages SET pricing = COALESCE(pricing, $1) WHERE channel_id = $2 AND provider_message_id = $3")
+                .bind(pricing)
                 .bind(channel.id.get())
                 .bind(s.provider_message_id.clone())
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some((id, status)) = current else { return Ok(()) };
-        let current = DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Unknown);
-        let pricing = s.pricing.as_ref().map(Value::to_string);
-        let Some(next) = current.advance(s.status) else {
-            // Old news for the status, but pricing may come on any of them.
-            sqlx::query("UPDATE messages SET pricing = COALESCE(pricing, $1) WHERE id = $2")
-                .bind(pricing)
-                .bind(id)
                 .execute(&mut *conn)
                 .await?;
             return Ok(());
         };
-        let error = s.errors.first().filter(|_| next == DeliveryStatus::Failed);
-        sqlx::query(
-            "UPDATE messages SET status = $1, status_at = $2, pricing = COALESCE(pricing, $3),
-                error_code = COALESCE($4, error_code), error_title = COALESCE($5, error_title), error_details = COALESCE($6, error_details)
-             WHERE id = $7",
-        )
-        .bind(next.as_str().to_owned())
-        .bind(s.at.as_micros())
-        .bind(pricing)
-        .bind(error.map(|e| e.code))
-        .bind(error.map(|e| e.title.clone()))
-        .bind(error.and_then(|e| e.details.clone()))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        let next = s.status;
         let payload = json!({"message_id": id, "status": next.as_str(), "at": s.at, "error": error});
         Self::append_event(
             conn,
@@ -604,9 +602,6 @@ where
 struct ConversationClock {
     id: i64,
     status: String,
-    last_message_at: i64,
-    last_inbound_at: Option<i64>,
-    last_referral_at: Option<i64>,
 }
 
 /// The identities a sender presents, most specific first.

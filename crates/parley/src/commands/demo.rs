@@ -1,30 +1,49 @@
-//! `parley demo`: Parley on SQLite in `./parley-demo` with a demo workspace, an owner and a few
-//! contacts, so the whole API can be tried at once. Re-running keeps the data and issues a fresh
-//! token. (The sandbox and the inbox join the demo as they are built.)
+//! `parley demo`: Parley on SQLite in `./parley-demo` with the sandbox playing Meta, a demo
+//! workspace, a connected WhatsApp number and customers writing in, so the whole product can be
+//! tried on one machine with no Meta account. Re-running keeps the data and issues a fresh token.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use parley_core::channel::{ChannelSecrets, Provider, Visibility};
 use parley_core::contact::{ContactInput, NewContact};
 use parley_core::{Clock, Email, SystemClock};
+use parley_sandbox::{Customer, Number, Sandbox, SandboxConfig, Say};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
-use parley_store::{DatabaseUrl, Store};
+use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, Store};
+use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::commands::serve::shutdown_signal;
+use crate::commands::serve::{secret_box, shutdown_signal};
 use crate::config::Config;
 
 pub const DEMO_EMAIL: &str = "demo@parley.local";
 pub const DEMO_PASSWORD: &str = "parley-demo-password";
+const DEMO_NUMBER_ID: &str = "100000000000001";
+const DEMO_SECRETS: (&str, &str, &str) = ("demo-access-token", "demo-app-secret", "demo-verify-token");
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = parley_store::open(&config.database).await.context("opening the demo database")?;
-    let token = demo_token(&*store).await?;
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
+
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
+    let token = demo_token(&*store).await?;
+    let webhook_path = demo_channel(&state, &sandbox).await?;
+    sandbox.add_number(Number {
+        phone_number_id: DEMO_NUMBER_ID.into(),
+        waba_id: "200000000000001".into(),
+        display_phone_number: "15550001111".into(),
+        access_token: DEMO_SECRETS.0.into(),
+        app_secret: DEMO_SECRETS.1.into(),
+        webhook_url: format!("http://{addr}{webhook_path}"),
+    });
+
     let db = match &config.database {
         DatabaseUrl::Sqlite(path) => path.display().to_string(),
         other => other.redacted(),
@@ -32,10 +51,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     println!("Parley demo is running at http://{addr}  (database: {db})");
     println!("  login:     {DEMO_EMAIL} / {DEMO_PASSWORD}");
     println!("  API token: {token}");
-    println!("  try:       curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/contacts?q=ana'");
+    println!("  try:       curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/conversations");
     println!("  API docs:  http://{addr}/api/openapi.json");
+    println!("  sandbox:   {} (plays Meta; customers write in every few seconds)", sandbox.graph_base_url());
     println!("Press Ctrl-C to stop.");
-    let state = AppState { store, clock: Arc::new(SystemClock) };
+
+    tokio::spawn(customers_write(sandbox));
     parley_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
@@ -55,9 +76,7 @@ async fn demo_token(store: &dyn Store) -> anyhow::Result<String> {
     let ws = boot.created.workspace.id;
     let people = [
         json!({"name": "Ana Lopez", "phone": "+34 612 345 678", "email": "ana@example.com", "tags": ["vip"], "fields": {"city": "Madrid"}}),
-        json!({"name": "Nguyễn Văn An", "phone": "+84 912 345 678", "tags": ["lead"], "fields": {"city": "Hà Nội"}}),
         json!({"name": "Élodie Martin", "phone": "0033 6 12 34 56 78", "email": "Elodie.Martin@example.fr", "tags": ["lead"]}),
-        json!({"name": "João Silva", "phone": "55 11 91234-5678", "fields": {"plan": "pro"}}),
         json!({"name": "Sam Carter", "phone": "+1 (202) 555-0173", "email": "sam@example.com"}),
     ];
     for person in people {
@@ -65,4 +84,79 @@ async fn demo_token(store: &dyn Store) -> anyhow::Result<String> {
         store.create_contact(ws, NewContact::from_input(input, None)?, now).await?;
     }
     Ok(boot.token)
+}
+
+/// The demo channel, created on first run and pointed at this run's sandbox; its webhook path.
+async fn demo_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<String> {
+    let store = &state.store;
+    let now = SystemClock.now();
+    let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
+    let ws = owner.workspace_id;
+    let existing = store.channels(ws).await?.into_iter().find(|c| c.phone_number_id == DEMO_NUMBER_ID);
+    let channel = match existing {
+        Some(c) => {
+            let patch = ChannelPatch { graph_base_url: Some(sandbox.graph_base_url()), ..ChannelPatch::default() };
+            store.update_channel(ws, c.id, patch, now).await?
+        }
+        None => {
+            let secrets = ChannelSecrets {
+                access_token: DEMO_SECRETS.0.into(),
+                app_secret: DEMO_SECRETS.1.into(),
+                verify_token: DEMO_SECRETS.2.into(),
+            };
+            let new = NewChannel {
+                provider: Provider::Meta,
+                name: "Demo WhatsApp".into(),
+                phone_number_id: DEMO_NUMBER_ID.into(),
+                waba_id: "200000000000001".into(),
+                display_phone_number: "15550001111".into(),
+                graph_base_url: sandbox.graph_base_url(),
+                sealed_secrets: state.seal_secrets(&secrets),
+                webhook_key: format!("demo{:040x}", rand::rng().random::<u128>()),
+                visibility: Visibility::Shared,
+                throughput: 80,
+            };
+            store.create_channel(ws, new, now).await?
+        }
+    };
+    Ok(channel.webhook_path())
+}
+
+/// A few customers write in at start, then one every few seconds.
+async fn customers_write(sandbox: Sandbox) {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let customers = [
+        Customer::new("34612345678", "Ana Lopez"),
+        Customer::new("84912345678", "Nguyễn Văn An"),
+        Customer::new("5511991234567", "João Silva"),
+        Customer::new("33612345678", "Élodie"),
+        Customer::new("12025550173", "Sam"),
+    ];
+    let photo = sandbox.add_media(demo_image(), "image/png");
+    let first = sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::text("Hola! Do you have the blue one in size M?"));
+    sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::media("image", &photo, "image/png").caption("this one"));
+    sandbox.say(DEMO_NUMBER_ID, &customers[1], Say::text("Xin chào, cửa hàng mở cửa lúc mấy giờ?"));
+    sandbox.say(DEMO_NUMBER_ID, &customers[2], Say::location(-23.5505, -46.6333, "Loja Paulista").from_ad("AD-42"));
+    sandbox.say(DEMO_NUMBER_ID, &customers[3], Say::text("Bonjour, ma commande n'est pas arrivée."));
+    sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::reaction(&first, Some("👍")));
+    let lines = ["Any news?", "Thanks!", "Can I pay by card?", "Is delivery free?", "Merci beaucoup", "Cảm ơn bạn"];
+    loop {
+        let pause = rand::rng().random_range(8..20);
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+        let who = &customers[rand::rng().random_range(0..customers.len())];
+        let line = lines[rand::rng().random_range(0..lines.len())];
+        sandbox.say(DEMO_NUMBER_ID, who, Say::text(line));
+    }
+}
+
+/// A tiny valid PNG (a 1×1 green pixel), so the demo has a real image attachment.
+fn demo_image() -> Vec<u8> {
+    const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108020000009077\
+                       53de0000000c4944415408d763f8cff00000030101006b5ba8390000000049454e44ae426082";
+    hex_decode(PNG)
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    let clean: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+    clean.chunks(2).filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect()
 }

@@ -4,4 +4,5 @@ pub mod admin;
 pub mod bench;
 pub mod demo;
 pub mod phone;
+pub mod sandbox;
 pub mod serve;

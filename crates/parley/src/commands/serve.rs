@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use parley_core::SystemClock;
 use parley_server::AppState;
+use parley_server::secrets::{KEY_ENV, SecretBox};
 use parley_store::Store;
 use tokio::net::TcpListener;
 
@@ -15,6 +16,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     tracing::info!(database = %config.database.redacted(), "opening the database");
     let store = parley_store::open(&config.database).await.context("opening the database")?;
     Ok(store)
+}
+
+/// The key that seals channel credentials: `PARLEY_SECRET_KEY`, or a key file in the data dir.
+pub fn secret_box(config: &Config) -> anyhow::Result<SecretBox> {
+    Ok(SecretBox::load(std::env::var(KEY_ENV).ok().as_deref(), &config.data_dir)?)
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
@@ -29,7 +35,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Parley is listening; API docs at http://{addr}/api/openapi.json");
-    let state = AppState { store, clock: Arc::new(SystemClock) };
+    let state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

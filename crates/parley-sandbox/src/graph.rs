@@ -1,0 +1,172 @@
+//! HTTP: the Graph API surface the sandbox plays (media, for now) and the control API that
+//! tests, the demo and people (`parley sandbox`) use to register numbers and make customers write.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{Batching, Customer, Inner, Item, Number, Say};
+
+/// Media URLs expire like Meta's: after five minutes.
+const URL_TTL_SECS: i64 = 300;
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/media-download/{token}", get(download))
+        .route("/sandbox/numbers", post(add_number))
+        .route("/sandbox/say", post(say))
+        .route("/sandbox/media", post(upload))
+        .route("/sandbox/stats", get(stats))
+        .route("/{version}/{id}", get(media_info))
+        .with_state(inner)
+}
+
+/// A Graph API error body (spec §4.3).
+fn graph_error(status: StatusCode, code: i64, title: &str) -> Response {
+    let body = json!({"error": {"message": format!("(#{code}) {title}"), "type": "OAuthException", "code": code, "fbtrace_id": "SANDBOX"}});
+    (status, Json(body)).into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some(token) = bearer(headers) else { return false };
+    inner.numbers.lock().expect("numbers").values().any(|n| n.access_token == token)
+}
+
+/// `GET /<version>/<media id>`: a fresh download URL.
+async fn media_info(
+    State(inner): State<Arc<Inner>>,
+    Path((_version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
+    }
+    let Some(media) = inner.media.lock().expect("media").get(&id).cloned() else {
+        return graph_error(StatusCode::NOT_FOUND, 100, "Unsupported get request. Object does not exist");
+    };
+    let token = format!("{:032x}", rand::random::<u128>());
+    let expires = inner.clock.now().as_secs() + URL_TTL_SECS;
+    inner.urls.lock().expect("urls").insert(token.clone(), (id.clone(), expires));
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("{}/media-download/{token}", inner.base_url),
+        "mime_type": media.mime_type,
+        "sha256": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&media.bytes)),
+        "file_size": media.bytes.len().to_string(),
+        "id": id,
+    }))
+    .into_response()
+}
+
+/// `GET <media url>`: the bytes, while the URL has not expired.
+async fn download(State(inner): State<Arc<Inner>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+    if !authorized(&inner, &headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Some((id, expires)) = inner.urls.lock().expect("urls").get(&token).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if inner.clock.now().as_secs() > expires {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    {
+        let mut failures = inner.media_failures.lock().expect("failures");
+        if let Some(left) = failures.get_mut(&id).filter(|n| **n > 0) {
+            *left -= 1;
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    }
+    let Some(media) = inner.media.lock().expect("media").get(&id).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    ([(header::CONTENT_TYPE, media.mime_type)], media.bytes).into_response()
+}
+
+async fn add_number(State(inner): State<Arc<Inner>>, Json(number): Json<Number>) -> StatusCode {
+    inner.numbers.lock().expect("numbers").insert(number.phone_number_id.clone(), number);
+    StatusCode::CREATED
+}
+
+#[derive(Deserialize)]
+struct CustomerInput {
+    wa_id: Option<String>,
+    user_id: Option<String>,
+    name: Option<String>,
+    username: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SayInput {
+    phone_number_id: String,
+    customer: CustomerInput,
+    /// A message object without `id`, `from` and `timestamp`: `{"type": "text", "text": {"body": "hi"}}`.
+    message: Value,
+    #[serde(default)]
+    duplicate: bool,
+}
+
+/// `POST /sandbox/say`: the customer sends `message` now.
+async fn say(State(inner): State<Arc<Inner>>, Json(input): Json<SayInput>) -> Response {
+    let Some(kind) = input.message.get("type").and_then(Value::as_str).map(str::to_owned) else {
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "message.type is required"}))).into_response();
+    };
+    if !inner.numbers.lock().expect("numbers").contains_key(&input.phone_number_id) {
+        return (StatusCode::NOT_FOUND, Json(json!({"error": "unknown phone_number_id"}))).into_response();
+    }
+    let customer = Customer {
+        wa_id: input.customer.wa_id,
+        bsuid: input.customer.user_id,
+        name: input.customer.name,
+        username: input.customer.username,
+    };
+    let say = Say {
+        body: input.message.get(&kind).cloned().unwrap_or(Value::Null),
+        context: input.message.get("context").cloned(),
+        referral: input.message.get("referral").cloned(),
+        errors: input.message.get("errors").cloned(),
+        kind,
+    };
+    let id = inner.message_id();
+    let item = Item::Message {
+        phone_number_id: input.phone_number_id,
+        message: say.message_json(&customer, &id, inner.clock.now().as_secs()),
+        customer,
+    };
+    let batching = Batching { duplicate: input.duplicate, ..Batching::default() };
+    let mut deliveries = inner.build(&[item], 1, false);
+    if batching.duplicate {
+        deliveries = deliveries.into_iter().flat_map(|d| [d.clone(), d]).collect();
+    }
+    inner.emitter.enqueue(deliveries, batching.delay);
+    (StatusCode::ACCEPTED, Json(json!({"id": id}))).into_response()
+}
+
+/// `POST /sandbox/media`: stores the body as a file customers can send.
+async fn upload(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mime = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let id = inner.add_media(body.to_vec(), &mime);
+    (StatusCode::CREATED, Json(json!({"id": id}))).into_response()
+}
+
+async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
+    let s = inner.emitter.stats();
+    Json(json!({"posts": s.posts, "acked": s.acked, "refused": s.refused, "errors": s.errors, "given_up": s.given_up,
+        "pending": inner.emitter.pending()}))
+}

@@ -1,0 +1,368 @@
+//! `parley-sandbox` — a stand-in for Meta's WhatsApp Cloud API (PRODUCT.md §9), in-process for
+//! tests and as `parley sandbox` for people. Part 1 (this version): business numbers, customers
+//! who write any message type, signed webhook deliveries with batching, duplicates, reordering,
+//! delays and retries until acknowledged, and media served like the Graph API serves it.
+//!
+//! - `customer.rs` — Meta-shaped inbound messages.
+//! - `emitter.rs` — signed webhook posts with retries.
+//! - `graph.rs` — the Graph API surface (media) and the HTTP control API.
+
+pub mod customer;
+pub mod emitter;
+mod graph;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use parley_core::{Clock, SystemClock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use customer::{Customer, Say};
+pub use emitter::{Delivery, EmitterConfig, EmitterStats};
+
+use crate::emitter::Emitter;
+
+/// The Graph API version the sandbox answers under.
+pub const GRAPH_VERSION: &str = "v24.0";
+
+/// A business number registered with the sandbox.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Number {
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub access_token: String,
+    pub app_secret: String,
+    /// Where webhooks go (the app's callback URL).
+    pub webhook_url: String,
+}
+
+/// One update to put in a webhook.
+#[derive(Clone, Debug)]
+pub enum Item {
+    Message {
+        phone_number_id: String,
+        customer: Customer,
+        message: Value,
+    },
+    Status {
+        phone_number_id: String,
+        status: Value,
+    },
+    /// Any other field (`message_template_status_update`, `user_preferences`, …) with its value.
+    Change {
+        waba_id: String,
+        field: String,
+        value: Value,
+    },
+}
+
+impl Item {
+    fn id(&self) -> Option<String> {
+        match self {
+            Item::Message { message, .. } => message.get("id").and_then(Value::as_str).map(str::to_owned),
+            Item::Status { status, .. } => Some(format!(
+                "{}:{}",
+                status["id"].as_str().unwrap_or_default(),
+                status["status"].as_str().unwrap_or_default()
+            )),
+            Item::Change { .. } => None,
+        }
+    }
+}
+
+/// How a list of items becomes posts.
+#[derive(Clone, Debug)]
+pub struct Batching {
+    /// Items per post (Meta: up to 1,000).
+    pub per_post: usize,
+    /// Post every batch twice.
+    pub duplicate: bool,
+    /// Post the batches in reverse order.
+    pub reverse: bool,
+    pub delay: Duration,
+    /// Sign with the wrong secret.
+    pub forge: bool,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching { per_post: 1000, duplicate: false, reverse: false, delay: Duration::ZERO, forge: false }
+    }
+}
+
+/// The `messages` change of one number inside a webhook being built.
+struct NumberChange {
+    number: Number,
+    contacts: Vec<Value>,
+    messages: Vec<Value>,
+    statuses: Vec<Value>,
+}
+
+#[derive(Clone)]
+struct StoredMedia {
+    bytes: Vec<u8>,
+    mime_type: String,
+}
+
+pub(crate) struct Inner {
+    numbers: Mutex<HashMap<String, Number>>,
+    media: Mutex<HashMap<String, StoredMedia>>,
+    /// Download token → (media id, expiry in clock seconds).
+    urls: Mutex<HashMap<String, (String, i64)>>,
+    /// Media id → how many more downloads fail with a 500.
+    media_failures: Mutex<HashMap<String, u32>>,
+    emitter: Arc<Emitter>,
+    clock: Arc<dyn Clock>,
+    next_id: AtomicU64,
+    base_url: String,
+}
+
+/// A running sandbox.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+    pub addr: SocketAddr,
+}
+
+pub struct SandboxConfig {
+    pub listen: SocketAddr,
+    pub clock: Arc<dyn Clock>,
+    pub emitter: EmitterConfig,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            clock: Arc::new(SystemClock),
+            emitter: EmitterConfig::default(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// Starts the sandbox's HTTP server (Graph API + control API) and its webhook emitter.
+    pub async fn start(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            numbers: Mutex::default(),
+            media: Mutex::default(),
+            urls: Mutex::default(),
+            media_failures: Mutex::default(),
+            emitter: Emitter::start(config.emitter),
+            clock: config.clock,
+            next_id: AtomicU64::new(1),
+            base_url: format!("http://{addr}"),
+        });
+        let app = graph::router(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Sandbox { inner, addr })
+    }
+
+    /// What a channel's `graph_base_url` should be to talk to this sandbox.
+    pub fn graph_base_url(&self) -> String {
+        format!("{}/{GRAPH_VERSION}", self.inner.base_url)
+    }
+
+    pub fn add_number(&self, number: Number) {
+        self.inner.numbers.lock().expect("numbers").insert(number.phone_number_id.clone(), number);
+    }
+
+    pub fn number(&self, phone_number_id: &str) -> Option<Number> {
+        self.inner.numbers.lock().expect("numbers").get(phone_number_id).cloned()
+    }
+
+    /// Stores a file customers can send; returns its media id.
+    pub fn add_media(&self, bytes: Vec<u8>, mime_type: &str) -> String {
+        self.inner.add_media(bytes, mime_type)
+    }
+
+    /// Meta's checksum of a stored file (base64 SHA-256).
+    pub fn media_sha256(&self, media_id: &str) -> Option<String> {
+        self.inner
+            .media
+            .lock()
+            .expect("media")
+            .get(media_id)
+            .map(|m| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&m.bytes)))
+    }
+
+    /// Makes the next `times` downloads of this media fail with a 500.
+    pub fn fail_media(&self, media_id: &str, times: u32) {
+        self.inner.media_failures.lock().expect("failures").insert(media_id.to_owned(), times);
+    }
+
+    /// A fresh `wamid.…`.
+    pub fn message_id(&self) -> String {
+        self.inner.message_id()
+    }
+
+    /// The customer's message as an item, stamped now.
+    pub fn message(&self, phone_number_id: &str, customer: &Customer, say: &Say) -> Item {
+        self.message_at(phone_number_id, customer, say, self.inner.clock.now().as_secs())
+    }
+
+    /// The customer's message as an item, with a given provider timestamp (Unix seconds).
+    pub fn message_at(&self, phone_number_id: &str, customer: &Customer, say: &Say, timestamp: i64) -> Item {
+        let id = self.message_id();
+        Item::Message {
+            phone_number_id: phone_number_id.to_owned(),
+            customer: customer.clone(),
+            message: say.message_json(customer, &id, timestamp),
+        }
+    }
+
+    /// A status report for a message the business sent.
+    pub fn status(
+        &self,
+        phone_number_id: &str,
+        message_id: &str,
+        status: &str,
+        recipient: &str,
+        errors: Option<Value>,
+    ) -> Item {
+        let mut s = json!({"id": message_id, "status": status, "timestamp": self.inner.clock.now().as_secs().to_string(), "recipient_id": recipient});
+        if let Some(e) = errors {
+            s["errors"] = e;
+        }
+        Item::Status { phone_number_id: phone_number_id.to_owned(), status: s }
+    }
+
+    /// The customer writes: one webhook, delivered now. Returns the message id.
+    pub fn say(&self, phone_number_id: &str, customer: &Customer, say: Say) -> String {
+        let item = self.message(phone_number_id, customer, &say);
+        let id = item.id().unwrap_or_default();
+        self.deliver(vec![item], Batching::default());
+        id
+    }
+
+    /// Turns `items` into signed posts and queues them.
+    pub fn deliver(&self, items: Vec<Item>, batching: Batching) {
+        let mut deliveries = self.inner.build(&items, batching.per_post.max(1), batching.forge);
+        if batching.reverse {
+            deliveries.reverse();
+        }
+        if batching.duplicate {
+            deliveries = deliveries.into_iter().flat_map(|d| [d.clone(), d]).collect();
+        }
+        self.inner.emitter.enqueue(deliveries, batching.delay);
+    }
+
+    pub fn stats(&self) -> EmitterStats {
+        self.inner.emitter.stats()
+    }
+
+    /// Waits until every delivery was acknowledged (or given up); false on timeout.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.inner.emitter.wait_idle(timeout).await
+    }
+}
+
+impl Inner {
+    fn message_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("wamid.SBX{:016X}{}", n, rand::random::<u32>())
+    }
+
+    fn add_media(&self, bytes: Vec<u8>, mime_type: &str) -> String {
+        let id = format!("{}", 1_000_000_000_000u64 + self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.media.lock().expect("media").insert(id.clone(), StoredMedia { bytes, mime_type: mime_type.to_owned() });
+        id
+    }
+
+    fn number_for(&self, item: &Item) -> Option<Number> {
+        let numbers = self.numbers.lock().expect("numbers");
+        match item {
+            Item::Message { phone_number_id, .. } | Item::Status { phone_number_id, .. } => {
+                numbers.get(phone_number_id).cloned()
+            }
+            Item::Change { waba_id, .. } => numbers.values().find(|n| &n.waba_id == waba_id).cloned(),
+        }
+    }
+
+    /// Posts of at most `per_post` items; each goes to the URL of its first item's number.
+    fn build(&self, items: &[Item], per_post: usize, forge: bool) -> Vec<Delivery> {
+        items
+            .chunks(per_post)
+            .filter_map(|chunk| {
+                let first = self.number_for(&chunk[0])?;
+                Some(Delivery {
+                    url: first.webhook_url.clone(),
+                    app_secret: first.app_secret.clone(),
+                    body: self.webhook_body(chunk).to_string().into_bytes(),
+                    item_ids: chunk.iter().filter_map(Item::id).collect(),
+                    forge,
+                })
+            })
+            .collect()
+    }
+
+    /// The webhook JSON for `items`: an entry per WABA, a change per number (and per raw change).
+    fn webhook_body(&self, items: &[Item]) -> Value {
+        let mut entries: Vec<(String, Vec<Value>)> = Vec::new();
+        let mut push = |waba: &str, change: Value| match entries.iter_mut().find(|(w, _)| w == waba) {
+            Some((_, changes)) => changes.push(change),
+            None => entries.push((waba.to_owned(), vec![change])),
+        };
+        let mut by_number: Vec<NumberChange> = Vec::new();
+        for item in items {
+            match item {
+                Item::Change { waba_id, field, value } => push(waba_id, json!({"field": field, "value": value})),
+                _ => {
+                    let Some(number) = self.number_for(item) else { continue };
+                    let slot = match by_number.iter().position(|c| c.number.phone_number_id == number.phone_number_id) {
+                        Some(i) => i,
+                        None => {
+                            by_number.push(NumberChange {
+                                number,
+                                contacts: vec![],
+                                messages: vec![],
+                                statuses: vec![],
+                            });
+                            by_number.len() - 1
+                        }
+                    };
+                    let NumberChange { contacts, messages, statuses, .. } = &mut by_number[slot];
+                    match item {
+                        Item::Message { customer, message, .. } => {
+                            let c = customer.contact_json();
+                            if !contacts.contains(&c) {
+                                contacts.push(c);
+                            }
+                            messages.push(message.clone());
+                        }
+                        Item::Status { status, .. } => statuses.push(status.clone()),
+                        Item::Change { .. } => {}
+                    }
+                }
+            }
+        }
+        for NumberChange { number, contacts, messages, statuses } in by_number {
+            let mut value = json!({
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": number.display_phone_number, "phone_number_id": number.phone_number_id},
+            });
+            if !messages.is_empty() {
+                value["contacts"] = json!(contacts);
+                value["messages"] = json!(messages);
+            }
+            if !statuses.is_empty() {
+                value["statuses"] = json!(statuses);
+            }
+            push(&number.waba_id, json!({"field": "messages", "value": value}));
+        }
+        let entry: Vec<Value> =
+            entries.into_iter().map(|(id, changes)| json!({"id": id, "changes": changes})).collect();
+        json!({"object": "whatsapp_business_account", "entry": entry})
+    }
+}

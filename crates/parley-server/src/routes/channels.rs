@@ -1,0 +1,239 @@
+//! `/api/v1/channels`: connecting WhatsApp numbers (owners and managers). Credentials are sealed
+//! before they reach the store and never come back out of the API.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use parley_core::Invalid;
+use parley_core::account::check_name;
+use parley_core::channel::{
+    Channel, ChannelId, ChannelSecrets, DEFAULT_THROUGHPUT, Provider, Visibility, check_base_url, check_provider_id,
+    check_secret, check_throughput,
+};
+use parley_providers::meta::DEFAULT_GRAPH_BASE_URL;
+use parley_store::{ChannelPatch, NewChannel};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_channel, list_channels)).routes(routes!(
+        get_channel,
+        update_channel,
+        delete_channel
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    /// `meta` (WhatsApp Cloud API).
+    provider: String,
+    name: String,
+    phone_number_id: String,
+    waba_id: String,
+    /// The number as WhatsApp shows it, e.g. `15550001111`.
+    display_phone_number: String,
+    access_token: String,
+    /// Verifies `X-Hub-Signature-256` on every webhook.
+    app_secret: String,
+    /// Answers the `hub.challenge` handshake.
+    verify_token: String,
+    /// Default: Meta's Graph API (`https://graph.facebook.com/v24.0`).
+    graph_base_url: Option<String>,
+    /// `shared` (default) or `private`.
+    visibility: Option<String>,
+    /// Messages per second, 1 to 1000; 80 by default.
+    throughput: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatchInput {
+    name: Option<String>,
+    display_phone_number: Option<String>,
+    graph_base_url: Option<String>,
+    visibility: Option<String>,
+    throughput: Option<i64>,
+    /// Rotating a credential replaces it; absent ones are kept.
+    access_token: Option<String>,
+    app_secret: Option<String>,
+    verify_token: Option<String>,
+}
+
+/// A channel as the API shows it: no credentials, ever.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelView {
+    id: i64,
+    provider: String,
+    name: String,
+    phone_number_id: String,
+    waba_id: String,
+    display_phone_number: String,
+    graph_base_url: String,
+    visibility: String,
+    throughput: i64,
+    /// The path to configure as the webhook callback at the provider (prefix your public URL).
+    webhook_path: String,
+    created_at: String,
+    updated_at: String,
+    deleted_at: Option<String>,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(c: Channel) -> Self {
+        ChannelView {
+            id: c.id.get(),
+            provider: c.provider.as_str().to_owned(),
+            webhook_path: c.webhook_path(),
+            name: c.name,
+            phone_number_id: c.phone_number_id,
+            waba_id: c.waba_id,
+            display_phone_number: c.display_phone_number,
+            graph_base_url: c.graph_base_url,
+            visibility: c.visibility.as_str().to_owned(),
+            throughput: c.throughput,
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+            deleted_at: c.deleted_at.map(|d| d.to_rfc3339()),
+        }
+    }
+}
+
+fn check_display_number(value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let good = !v.is_empty()
+        && v.len() <= 32
+        && v.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')'));
+    if good {
+        Ok(v.to_owned())
+    } else {
+        Err(Invalid::request("display_phone_number", "must be a phone number (digits, +, spaces, dashes)"))
+    }
+}
+
+fn check_visibility(value: &str) -> Result<Visibility, Invalid> {
+    Visibility::parse(value).ok_or_else(|| Invalid::request("visibility", "must be shared or private"))
+}
+
+fn new_webhook_key() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn channel_id(raw: &str) -> ApiResult<ChannelId> {
+    raw.parse::<i64>().map(ChannelId).map_err(|_| ApiError::not_found())
+}
+
+/// Connect a WhatsApp number (owners and managers).
+#[utoipa::path(post, path = "/channels", tag = "channels", request_body = ChannelInput,
+    responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the number is already connected (`identifier_taken`)")),
+    security(("bearer" = [])))]
+async fn create_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<ChannelInput>,
+) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+    auth.require_admin()?;
+    let provider =
+        Provider::parse(&input.provider).ok_or_else(|| Invalid::request("provider", "supported providers: meta"))?;
+    let secrets = ChannelSecrets {
+        access_token: check_secret("access_token", &input.access_token)?,
+        app_secret: check_secret("app_secret", &input.app_secret)?,
+        verify_token: check_secret("verify_token", &input.verify_token)?,
+    };
+    let channel = NewChannel {
+        provider,
+        name: check_name("name", &input.name)?,
+        phone_number_id: check_provider_id("phone_number_id", &input.phone_number_id)?,
+        waba_id: check_provider_id("waba_id", &input.waba_id)?,
+        display_phone_number: check_display_number(&input.display_phone_number)?,
+        graph_base_url: check_base_url(input.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL))?,
+        sealed_secrets: state.seal_secrets(&secrets),
+        webhook_key: new_webhook_key(),
+        visibility: input.visibility.as_deref().map(check_visibility).transpose()?.unwrap_or_default(),
+        throughput: check_throughput(input.throughput.unwrap_or(DEFAULT_THROUGHPUT))?,
+    };
+    let created = state.store.create_channel(auth.workspace_id, channel, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// List connected channels (owners and managers).
+#[utoipa::path(get, path = "/channels", tag = "channels", responses((status = 200, body = Vec<ChannelView>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_channels(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ChannelView>>> {
+    auth.require_admin()?;
+    Ok(Json(state.store.channels(auth.workspace_id).await?.into_iter().map(ChannelView::from).collect()))
+}
+
+/// Get a channel, deleted ones included (owners and managers).
+#[utoipa::path(get, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = ChannelView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<ChannelView>> {
+    auth.require_admin()?;
+    Ok(Json(state.store.channel(auth.workspace_id, channel_id(&raw)?).await?.into()))
+}
+
+/// Change a channel's settings or rotate its credentials (owners and managers).
+#[utoipa::path(patch, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)), request_body = ChannelPatchInput,
+    responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(input): ApiJson<ChannelPatchInput>,
+) -> ApiResult<Json<ChannelView>> {
+    auth.require_admin()?;
+    let id = channel_id(&raw)?;
+    let rotating = input.access_token.is_some() || input.app_secret.is_some() || input.verify_token.is_some();
+    let sealed_secrets = if rotating {
+        let current = state.store.channel(auth.workspace_id, id).await?;
+        let mut secrets = state.channel_secrets(&current)?;
+        if let Some(t) = &input.access_token {
+            secrets.access_token = check_secret("access_token", t)?;
+        }
+        if let Some(t) = &input.app_secret {
+            secrets.app_secret = check_secret("app_secret", t)?;
+        }
+        if let Some(t) = &input.verify_token {
+            secrets.verify_token = check_secret("verify_token", t)?;
+        }
+        Some(state.seal_secrets(&secrets))
+    } else {
+        None
+    };
+    let patch = ChannelPatch {
+        name: input.name.as_deref().map(|n| check_name("name", n)).transpose()?,
+        display_phone_number: input.display_phone_number.as_deref().map(check_display_number).transpose()?,
+        graph_base_url: input.graph_base_url.as_deref().map(check_base_url).transpose()?,
+        sealed_secrets,
+        visibility: input.visibility.as_deref().map(check_visibility).transpose()?,
+        throughput: input.throughput.map(check_throughput).transpose()?,
+    };
+    Ok(Json(state.store.update_channel(auth.workspace_id, id, patch, state.clock.now()).await?.into()))
+}
+
+/// Disconnect a channel: its webhook stops; its conversations and messages stay readable.
+#[utoipa::path(delete, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_channel(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    state.store.delete_channel(auth.workspace_id, channel_id(&raw)?, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

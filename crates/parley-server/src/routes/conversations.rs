@@ -1,0 +1,206 @@
+//! `/api/v1/conversations` and their messages: reading the inbox. Agents see conversations of
+//! the whole workspace for now; channel visibility rules arrive with the team inbox.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use parley_core::contact::ContactRef;
+use parley_core::conversation::{Conversation, ConversationStatus, MediaState, Message};
+use parley_core::ids::{ChannelId, ConversationId, MessageId};
+use parley_store::{ConversationQuery, MessageQuery, SortKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+use crate::workers::media::media_path;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(list_messages))
+        .routes(routes!(get_media))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationParams {
+    /// A contact id, `phone:<number>` or `email:<address>`.
+    contact: Option<String>,
+    channel: Option<i64>,
+    /// `open`, `pending`, `snoozed` or `closed`.
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationPage {
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<Conversation>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MessageParams {
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A message as the API shows it: the stored message plus where its attachment is.
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    message: Message,
+    /// `{state: pending|available|failed, url}` for messages with an attachment.
+    #[schema(value_type = Option<Object>)]
+    media: Option<Value>,
+}
+
+impl From<Message> for MessageView {
+    fn from(message: Message) -> Self {
+        let media = message.media.map(|state| {
+            let url = (state == MediaState::Available).then(|| format!("/api/v1/messages/{}/media", message.id));
+            serde_json::json!({"state": state.as_str(), "url": url})
+        });
+        MessageView { message, media }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessagePage {
+    items: Vec<MessageView>,
+    next_cursor: Option<String>,
+}
+
+fn limit(raw: Option<u32>) -> ApiResult<u32> {
+    let limit = raw.unwrap_or(50);
+    if (1..=200).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"))
+    }
+}
+
+fn cursor(raw: Option<&str>) -> ApiResult<Option<SortKey>> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(c) => SortKey::parse(c).map(Some).ok_or_else(|| ApiError::bad_request("bad cursor").with_field("cursor")),
+    }
+}
+
+fn path_id(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>().map_err(|_| ApiError::not_found())
+}
+
+/// List conversations, most recent activity first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ConversationParams),
+    responses((status = 200, body = ConversationPage), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_conversations(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<ConversationParams>,
+) -> ApiResult<Json<ConversationPage>> {
+    let contact = match params.contact.as_deref() {
+        Some(raw) => {
+            let by = ContactRef::parse(raw, auth.region).map_err(|e| ApiError::from(e).with_field("contact"))?;
+            match state.store.contact(auth.workspace_id, &by).await {
+                Ok(c) => Some(c.id),
+                // An unknown contact simply has no conversations.
+                Err(parley_store::StoreError::NotFound) => {
+                    return Ok(Json(ConversationPage { items: vec![], next_cursor: None }));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => None,
+    };
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| {
+            ConversationStatus::parse(s)
+                .ok_or_else(|| ApiError::bad_request("status is open, pending, snoozed or closed").with_field("status"))
+        })
+        .transpose()?;
+    let query = ConversationQuery {
+        contact,
+        channel: params.channel.map(ChannelId),
+        status,
+        limit: limit(params.limit)?,
+        cursor: cursor(params.cursor.as_deref())?,
+    };
+    let page = state.store.conversations(auth.workspace_id, &query).await?;
+    Ok(Json(ConversationPage { items: page.items, next_cursor: page.next_cursor }))
+}
+
+/// Get a conversation.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_conversation(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Conversation>> {
+    Ok(Json(state.store.conversation(auth.workspace_id, ConversationId(path_id(&raw)?)).await?))
+}
+
+/// A conversation's messages in the order the customer sent them (provider time), oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path), MessageParams),
+    responses((status = 200, body = MessagePage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_messages(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiQuery(params): ApiQuery<MessageParams>,
+) -> ApiResult<Json<MessagePage>> {
+    let query = MessageQuery { limit: limit(params.limit)?, cursor: cursor(params.cursor.as_deref())? };
+    let page = state.store.messages(auth.workspace_id, ConversationId(path_id(&raw)?), &query).await?;
+    Ok(Json(MessagePage {
+        items: page.items.into_iter().map(MessageView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Download a message's attachment once Parley has fetched it.
+#[utoipa::path(get, path = "/messages/{id}/media", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, description = "the file"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not downloaded yet, or the download failed (`media_not_available`)")),
+    security(("bearer" = [])))]
+async fn get_media(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Response> {
+    let file = state.store.media_file(auth.workspace_id, MessageId(path_id(&raw)?)).await?;
+    let Some(sha) = file.sha256.filter(|_| file.state == MediaState::Available) else {
+        let why = file.last_error.map(|e| format!(" ({e})")).unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "media_not_available",
+            format!("the attachment is {}{why}", file.state.as_str()),
+        ));
+    };
+    let bytes = tokio::fs::read(media_path(&state.media_dir, &sha)).await.map_err(|e| {
+        tracing::error!(error = %e, sha, "stored media file missing");
+        ApiError::internal()
+    })?;
+    let mime = file.mime_type.unwrap_or_else(|| "application/octet-stream".into());
+    Response::builder()
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::CACHE_CONTROL, "private, max-age=31536000, immutable")
+        .body(Body::from(bytes))
+        .map_err(|_| ApiError::internal())
+}

@@ -1,0 +1,170 @@
+//! `/webhooks/meta/{key}`: where Meta delivers a channel's webhooks. The key in the path picks
+//! the channel; the signature (`X-Hub-Signature-256`, HMAC of the raw body with the channel's app
+//! secret) is checked before anything is parsed; every change of the batch is routed to its
+//! channel by `metadata.phone_number_id` and applied in one transaction; the answer is 200 only
+//! after the commit, so a crash before it makes Meta retry and the retry is a no-op.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use parley_core::channel::{Channel, ChannelId, Provider};
+use parley_core::message::InboundEvent;
+use parley_providers::meta::{signature, webhook};
+use parley_store::RoutedEvent;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+/// Meta sends up to 3 MB per POST; a little headroom, then 413.
+pub const WEBHOOK_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify, receive)).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Handshake {
+    #[serde(rename = "hub.mode")]
+    #[param(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    #[param(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    #[param(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+async fn live_channel(state: &AppState, key: &str) -> ApiResult<Channel> {
+    state.store.channel_by_webhook_key(key).await?.ok_or_else(ApiError::not_found)
+}
+
+/// The subscription handshake: echoes `hub.challenge` when `hub.verify_token` is the channel's.
+#[utoipa::path(get, path = "/webhooks/meta/{key}", tag = "webhooks", params(("key" = String, Path), Handshake),
+    responses((status = 200, description = "the challenge, as text"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn verify(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(hub): Query<Handshake>,
+) -> ApiResult<Response> {
+    let channel = live_channel(&state, &key).await?;
+    let secrets = state.channel_secrets(&channel)?;
+    let token_ok =
+        hub.verify_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(secrets.verify_token.as_bytes())));
+    match (hub.mode.as_deref(), token_ok, hub.challenge) {
+        (Some("subscribe"), true, Some(challenge)) => Ok((StatusCode::OK, challenge).into_response()),
+        _ => Err(ApiError::forbidden("wrong hub.verify_token or hub.mode")),
+    }
+}
+
+/// Receive a webhook batch (signed with the channel's app secret).
+#[utoipa::path(post, path = "/webhooks/meta/{key}", tag = "webhooks", params(("key" = String, Path)),
+    request_body(content = String, description = "Meta's webhook JSON, signed in X-Hub-Signature-256", content_type = "application/json"),
+    responses((status = 200, description = "stored"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn receive(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the webhook body is too large")
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
+    let channel = live_channel(&state, &key).await?;
+    let app_secret = state.channel_secrets(&channel)?.app_secret;
+    let signature_header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
+    if !signature::verify(&app_secret, &body, signature_header) {
+        return Err(ApiError::unauthorized("missing or invalid X-Hub-Signature-256"));
+    }
+    let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+
+    let channels = route(&state, &channel, &parsed, &body, signature_header).await?;
+    let mut unroutable: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut routed = Vec::with_capacity(parsed.event_count());
+    for change in &parsed.changes {
+        let target = match &change.phone_number_id {
+            None => Some(&channel),
+            Some(pnid) => channels.get(pnid.as_str()),
+        };
+        match target {
+            Some(target) => routed.extend(change.events.iter().map(|event| RoutedEvent { channel: target, event })),
+            None => unroutable.push((
+                change.field.clone(),
+                json!({"phone_number_id": change.phone_number_id, "waba_id": change.waba_id, "field": change.field, "events": change.events.len()}),
+            )),
+        }
+    }
+    // Changes for numbers we do not know are acknowledged (Meta would retry them for a week)
+    // and recorded on the receiving channel, so nothing disappears silently.
+    let unroutable_events: Vec<InboundEvent> = unroutable
+        .into_iter()
+        .map(|(_, value)| InboundEvent::Other { field: "webhook.unroutable".into(), value })
+        .collect();
+    routed.extend(unroutable_events.iter().map(|event| RoutedEvent { channel: &channel, event }));
+
+    let outcome = state.store.apply_inbound(&routed, state.clock.now()).await?;
+    if outcome.messages > 0 {
+        state.media_wakeup.notify_one();
+    }
+    tracing::debug!(
+        channel = channel.id.get(),
+        messages = outcome.messages,
+        duplicates = outcome.duplicates,
+        statuses = outcome.statuses,
+        "webhook stored"
+    );
+    Ok(Json(
+        json!({"messages": outcome.messages, "duplicates": outcome.duplicates, "statuses": outcome.statuses, "others": outcome.others}),
+    ))
+}
+
+/// The channels a batch's changes go to, by phone number id. Another channel than the receiving
+/// one only counts if its own app secret also verifies the signature: a webhook signed for one
+/// app can never write into a number of another app (or another workspace).
+async fn route(
+    state: &AppState,
+    receiving: &Channel,
+    parsed: &webhook::Webhook,
+    body: &[u8],
+    signature_header: Option<&str>,
+) -> ApiResult<HashMap<String, Channel>> {
+    let ids: BTreeSet<String> = parsed.changes.iter().filter_map(|c| c.phone_number_id.clone()).collect();
+    let mut out = HashMap::new();
+    let others: Vec<String> = ids.into_iter().filter(|id| *id != receiving.phone_number_id).collect();
+    out.insert(receiving.phone_number_id.clone(), receiving.clone());
+    if others.is_empty() {
+        return Ok(out);
+    }
+    let mut checked: HashMap<ChannelId, bool> = HashMap::new();
+    for candidate in state.store.channels_by_phone_number_ids(Provider::Meta, &others).await? {
+        let same_app = match checked.get(&candidate.id) {
+            Some(ok) => *ok,
+            None => {
+                let ok = signature::verify(&state.channel_secrets(&candidate)?.app_secret, body, signature_header);
+                checked.insert(candidate.id, ok);
+                ok
+            }
+        };
+        if same_app {
+            out.insert(candidate.phone_number_id.clone(), candidate);
+        }
+    }
+    Ok(out)
+}
