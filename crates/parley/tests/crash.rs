@@ -1,0 +1,241 @@
+//! The crash test of the inbound issue: the sandbox delivers many webhook events (with retries)
+//! while the real `parley serve` process is killed with SIGKILL and restarted, several times.
+//! Afterwards every event the server acknowledged with 200 must be in the store exactly once,
+//! and (since the sandbox retries until acknowledged) every event must be there.
+//!
+//! Short by default so CI runs it; the full run of the issue is
+//! `PARLEY_CRASH_EVENTS=50000 PARLEY_CRASH_KILLS=8 cargo test --release -p parley --test crash -- --nocapture`
+//! (see `bench/crash.sh`). Runs on SQLite, and on PostgreSQL when `PARLEY_TEST_DATABASE_URL` is set.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use parley_sandbox::{Batching, Customer, Number, Sandbox, SandboxConfig, Say};
+use sqlx::Connection;
+
+const BIN: &str = env!("CARGO_BIN_EXE_parley");
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start(args: Vec<String>) -> Server {
+        let mut s = Server { args, child: None };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(BIN)
+            .args(&self.args)
+            .arg("serve")
+            .env("PARLEY_LOG", "warn,parley=info")
+            .env("PARLEY_SECRET_KEY", "42".repeat(32))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait for "listening" so kills land on a working server.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(60)).expect("server started");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no graceful shutdown, no flush, mid-transaction.
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn create_channel(base: &str, token: &str, sandbox: &Sandbox) -> String {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = client
+            .post(format!("{base}/api/v1/channels"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"provider": "meta", "name": "Crash", "phone_number_id": "PN-CRASH", "waba_id": "W",
+                "display_phone_number": "15550001111", "access_token": "tok", "app_secret": "crash-secret", "verify_token": "v",
+                "graph_base_url": sandbox.graph_base_url()}))
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status() == 201 => {
+                let body: serde_json::Value = r.json().await.unwrap();
+                return body["webhook_path"].as_str().unwrap().to_owned();
+            }
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("cannot create the channel: {other:?}"),
+        }
+    }
+}
+
+/// Runs the whole story against one database; returns nothing, asserts everything.
+async fn crash_story(db_args: Vec<String>, read_ids: impl AsyncFnOnce() -> Vec<String>, bootstrap_args: Vec<String>) {
+    let events = env_number("PARLEY_CRASH_EVENTS", 2_000);
+    let kills = env_number("PARLEY_CRASH_KILLS", 3);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+
+    let mut boot = Command::new(BIN)
+        .args(&bootstrap_args)
+        .args(["admin", "bootstrap", "--workspace", "Crash", "--email", "crash@example.com"])
+        .env("PARLEY_SECRET_KEY", "42".repeat(32))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    boot.stdin.take().unwrap().write_all(b"crash test password\n").unwrap();
+    let out = boot.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let token = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned();
+
+    let mut args = db_args.clone();
+    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    let mut server = Server::start(args);
+    let sandbox = Sandbox::start(SandboxConfig {
+        emitter: parley_sandbox::EmitterConfig {
+            retry_base: Duration::from_millis(50),
+            max_retry_delay: Duration::from_millis(500),
+            concurrency: 4,
+            timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let path = create_channel(&base, &token, &sandbox).await;
+    sandbox.add_number(Number {
+        phone_number_id: "PN-CRASH".into(),
+        waba_id: "W".into(),
+        display_phone_number: "15550001111".into(),
+        access_token: "tok".into(),
+        app_secret: "crash-secret".into(),
+        webhook_url: format!("{base}{path}"),
+    });
+
+    let items: Vec<_> = (0..events)
+        .map(|i| {
+            let customer = Customer::new(&format!("336{:08}", i % 500), "C");
+            sandbox.message("PN-CRASH", &customer, &Say::text(&format!("event {i}")))
+        })
+        .collect();
+    let sent_ids: HashSet<String> = items
+        .iter()
+        .map(|item| match item {
+            parley_sandbox::Item::Message { message, .. } => message["id"].as_str().unwrap().to_owned(),
+            _ => unreachable!(),
+        })
+        .collect();
+    // Batches of 50, some duplicated, as Meta does.
+    let (first, second) = items.split_at(events / 2);
+    sandbox.deliver(first.to_vec(), Batching { per_post: 50, ..Batching::default() });
+    sandbox.deliver(second.to_vec(), Batching { per_post: 50, duplicate: true, ..Batching::default() });
+
+    let started = Instant::now();
+    for k in 0..kills {
+        tokio::time::sleep(Duration::from_millis(300 + 137 * k as u64 % 400)).await;
+        server.kill();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.spawn();
+    }
+    assert!(sandbox.wait_idle(Duration::from_secs(600)).await, "deliveries still pending after the kills");
+    server.kill();
+    let stats = sandbox.stats();
+    eprintln!(
+        "crash test: {events} events, {kills} kills, {} posts, {} acked, {} refused/errors, {:.1}s",
+        stats.posts,
+        stats.acked,
+        stats.refused + stats.errors,
+        started.elapsed().as_secs_f64()
+    );
+
+    let stored = read_ids().await;
+    let unique: HashSet<&String> = stored.iter().collect();
+    assert_eq!(stored.len(), unique.len(), "a message is stored twice");
+    let stored: HashSet<String> = stored.into_iter().collect();
+    let acked_missing: Vec<&String> = stats.acked_items.iter().filter(|id| !stored.contains(*id)).take(5).collect();
+    assert!(acked_missing.is_empty(), "acknowledged but not stored: {acked_missing:?}");
+    assert_eq!(stored, sent_ids, "every event ends up stored exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_delivery_loses_nothing_and_duplicates_nothing_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let db = dir.path().join("parley.db");
+    let args = vec!["--data-dir".to_owned(), data.clone()];
+    crash_story(
+        args.clone(),
+        async || {
+            let url = format!("sqlite://{}", db.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar("SELECT provider_message_id FROM messages").fetch_all(&mut conn).await.unwrap()
+        },
+        args,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_delivery_loses_nothing_and_duplicates_nothing_postgres() {
+    let Ok(url) = std::env::var("PARLEY_TEST_DATABASE_URL") else { return };
+    let schema = format!(
+        "parley_t_{}_crash{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        std::process::id()
+    );
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+    let scoped = format!("{url}{}options=-csearch_path%3D{schema}", if url.contains('?') { "&" } else { "?" });
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec![
+        "--data-dir".to_owned(),
+        dir.path().to_str().unwrap().to_owned(),
+        "--database-url".to_owned(),
+        scoped.clone(),
+    ];
+    crash_story(
+        args.clone(),
+        async || {
+            let mut conn = sqlx::PgConnection::connect(&scoped).await.unwrap();
+            sqlx::query_scalar("SELECT provider_message_id FROM messages").fetch_all(&mut conn).await.unwrap()
+        },
+        args,
+    )
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
+}
