@@ -87,6 +87,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Post signed webhook batches to the real server and to a do-nothing endpoint; report
+    /// events/s and latency of both.
+    Webhooks {
+        /// Events per webhook POST.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
+        /// SQLite in a temporary directory otherwise.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Normalize phone inputs in memory and report numbers per second.
     Phone {
         /// Read inputs from this file (one per line) instead of generating them.
@@ -123,6 +138,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
             commands::bench::phone(input.as_deref(), count, seed)
+        }
+        Command::Bench { command: BenchCommand::Webhooks { batch, requests, concurrency, postgres } } => {
+            init_logging(cli.config.log.as_deref().unwrap_or("warn"));
+            let opts = commands::bench_webhooks::WebhookBench { database_url: postgres, batch, requests, concurrency };
+            tokio::runtime::Runtime::new()?.block_on(commands::bench_webhooks::run(opts))
         }
         Command::Sandbox => {
             let listen = cli.config.listen.as_deref().unwrap_or(commands::sandbox::DEFAULT_LISTEN);
