@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod password;
 mod routes;
 pub mod secrets;

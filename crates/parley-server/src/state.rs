@@ -1,7 +1,9 @@
 //! What every handler and worker can reach.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets};
@@ -9,6 +11,7 @@ use parley_store::Store;
 use tokio::sync::Notify;
 
 use crate::error::ApiError;
+use crate::ingest::Ingest;
 use crate::secrets::SecretBox;
 
 #[derive(Clone)]
@@ -23,17 +26,52 @@ pub struct AppState {
     pub media_dir: PathBuf,
     /// Wakes the media worker when a webhook brought attachments.
     pub media_wakeup: Arc<Notify>,
+    /// Applies webhooks, many per transaction under load.
+    pub ingest: Ingest,
+    /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
+    /// need a query and a decryption each time.
+    pub webhook_channels: Arc<ChannelCache>,
+}
+
+/// A short-lived cache of webhook channels. Changes through this server's API clear it; other
+/// servers sharing a PostgreSQL database see a change within `TTL`.
+#[derive(Default)]
+pub struct ChannelCache(Mutex<HashMap<String, (Instant, Arc<Channel>, Arc<ChannelSecrets>)>>);
+
+impl ChannelCache {
+    const TTL: Duration = Duration::from_secs(5);
+
+    pub fn get(&self, key: &str) -> Option<(Arc<Channel>, Arc<ChannelSecrets>)> {
+        let map = self.0.lock().expect("channel cache");
+        map.get(key).filter(|(at, ..)| at.elapsed() < Self::TTL).map(|(_, c, s)| (c.clone(), s.clone()))
+    }
+
+    pub fn put(&self, key: &str, channel: Arc<Channel>, secrets: Arc<ChannelSecrets>) {
+        let mut map = self.0.lock().expect("channel cache");
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (Instant::now(), channel, secrets));
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().expect("channel cache").clear();
+    }
 }
 
 impl AppState {
+    /// The state, and the ingest task it needs (so: call inside a Tokio runtime).
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox, data_dir: &Path) -> Self {
+        let media_wakeup = Arc::new(Notify::new());
         AppState {
+            ingest: Ingest::start(store.clone(), clock.clone(), media_wakeup.clone()),
             store,
             clock,
             secrets: Arc::new(secrets),
             http: parley_providers::meta::client::GraphClient::http_client(),
             media_dir: data_dir.join("media"),
-            media_wakeup: Arc::new(Notify::new()),
+            media_wakeup,
+            webhook_channels: Arc::default(),
         }
     }
 

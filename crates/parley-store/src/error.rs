@@ -16,6 +16,10 @@ pub enum StoreError {
     /// The configuration cannot work (unknown URL scheme, data dir in use, …).
     #[error("{0}")]
     Config(String),
+    /// Two transactions got in each other's way (deadlock, serialization failure, busy): the
+    /// same work can simply be tried again.
+    #[error("transaction conflict, try again: {0}")]
+    Contention(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
@@ -33,6 +37,12 @@ impl From<sqlx::Error> for StoreError {
                 // columns (`UNIQUE constraint failed: contacts.workspace_id, contacts.phone`).
                 let text = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                 StoreError::Conflict { field: conflict_field(&text) }
+            }
+            // PostgreSQL deadlock / serialization failure; SQLite busy / locked.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001" | "5" | "6" | "517")) =>
+            {
+                StoreError::Contention(db.message().to_owned())
             }
             _ => StoreError::Database(e),
         }

@@ -13,6 +13,10 @@ const CONNECTIONS: u32 = 16;
 pub(crate) async fn open(url: &str, schema: Option<&str>) -> StoreResult<SqlStore<sqlx::Postgres>> {
     let mut options =
         PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+    // Prepared statements are cached per connection; a generic plan made while a table was
+    // small (a fresh install) would keep scanning it sequentially as it grows. Custom plans
+    // cost a little planning and always use the indexes.
+    options = options.options([("plan_cache_mode", "force_custom_plan")]);
     if let Some(schema) = schema {
         // Tests isolate themselves in a schema of their own.
         options = options.options([("search_path", schema)]);

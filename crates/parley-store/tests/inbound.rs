@@ -542,3 +542,28 @@ async fn concurrent_status_reports_never_downgrade() {
         }
     }
 }
+
+#[tokio::test]
+async fn one_batch_with_repeats_and_two_ids_of_one_new_customer() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        // Brazil: the old id (without the ninth digit) and the new one are the same person.
+        let out = apply(
+            store,
+            &channel,
+            &[
+                text("w1", "551191234567", 100, "old id"),
+                text("w2", "5511991234567", 110, "new id"),
+                text("w1", "551191234567", 100, "old id again"),
+            ],
+        )
+        .await;
+        assert_eq!((out.messages, out.duplicates), (2, 1), "{}", db.engine());
+        let all =
+            store.contacts(ws, &parley_store::ContactQuery { limit: 10, ..Default::default() }).await.unwrap().items;
+        assert_eq!(all.len(), 1, "{}: one contact for both ids", db.engine());
+        assert_eq!(all[0].phone.as_ref().unwrap().as_str(), "+5511991234567");
+        assert_eq!(thread(store, ws).await.len(), 2);
+    }
+}

@@ -11,6 +11,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::ConfigArgs;
 
+/// mimalloc: the server allocates many small short-lived buffers on several threads, where it
+/// is markedly faster than the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "parley",

@@ -225,7 +225,9 @@ async fn update_channel(
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?,
         throughput: input.throughput.map(check_throughput).transpose()?,
     };
-    Ok(Json(state.store.update_channel(auth.workspace_id, id, patch, state.clock.now()).await?.into()))
+    let updated = state.store.update_channel(auth.workspace_id, id, patch, state.clock.now()).await?;
+    state.webhook_channels.clear();
+    Ok(Json(updated.into()))
 }
 
 /// Disconnect a channel: its webhook stops; its conversations and messages stay readable.
@@ -235,5 +237,6 @@ async fn update_channel(
 async fn delete_channel(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     auth.require_admin()?;
     state.store.delete_channel(auth.workspace_id, channel_id(&raw)?, state.clock.now()).await?;
+    state.webhook_channels.clear();
     Ok(StatusCode::NO_CONTENT)
 }

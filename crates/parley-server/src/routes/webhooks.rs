@@ -5,6 +5,7 @@
 //! after the commit, so a crash before it makes Meta retry and the retry is a no-op.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,10 +13,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_core::channel::{Channel, ChannelId, Provider};
+use parley_core::channel::{Channel, ChannelId, ChannelSecrets, Provider};
 use parley_core::message::InboundEvent;
 use parley_providers::meta::{signature, webhook};
-use parley_store::RoutedEvent;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ingest::Batch;
 use crate::state::AppState;
 
 /// Meta sends up to 3 MB per POST; a little headroom, then 413.
@@ -47,8 +48,16 @@ pub struct Handshake {
     challenge: Option<String>,
 }
 
-async fn live_channel(state: &AppState, key: &str) -> ApiResult<Channel> {
-    state.store.channel_by_webhook_key(key).await?.ok_or_else(ApiError::not_found)
+/// The live channel of a webhook key and its opened secrets (cached for a few seconds).
+async fn live_channel(state: &AppState, key: &str) -> ApiResult<(Arc<Channel>, Arc<ChannelSecrets>)> {
+    if let Some(hit) = state.webhook_channels.get(key) {
+        return Ok(hit);
+    }
+    let channel = state.store.channel_by_webhook_key(key).await?.ok_or_else(ApiError::not_found)?;
+    let secrets = Arc::new(state.channel_secrets(&channel)?);
+    let channel = Arc::new(channel);
+    state.webhook_channels.put(key, channel.clone(), secrets.clone());
+    Ok((channel, secrets))
 }
 
 /// The subscription handshake: echoes `hub.challenge` when `hub.verify_token` is the channel's.
@@ -59,8 +68,7 @@ async fn verify(
     Path(key): Path<String>,
     Query(hub): Query<Handshake>,
 ) -> ApiResult<Response> {
-    let channel = live_channel(&state, &key).await?;
-    let secrets = state.channel_secrets(&channel)?;
+    let (_, secrets) = live_channel(&state, &key).await?;
     let token_ok =
         hub.verify_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(secrets.verify_token.as_bytes())));
     match (hub.mode.as_deref(), token_ok, hub.challenge) {
@@ -87,52 +95,36 @@ async fn receive(
             ApiError::bad_request(e.body_text())
         }
     })?;
-    let channel = live_channel(&state, &key).await?;
-    let app_secret = state.channel_secrets(&channel)?.app_secret;
+    let (channel, secrets) = live_channel(&state, &key).await?;
     let signature_header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
-    if !signature::verify(&app_secret, &body, signature_header) {
+    if !signature::verify(&secrets.app_secret, &body, signature_header) {
         return Err(ApiError::unauthorized("missing or invalid X-Hub-Signature-256"));
     }
     let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-
     let channels = route(&state, &channel, &parsed, &body, signature_header).await?;
-    let mut unroutable: Vec<(String, serde_json::Value)> = Vec::new();
-    let mut routed = Vec::with_capacity(parsed.event_count());
-    for change in &parsed.changes {
+
+    let mut events = Vec::with_capacity(parsed.event_count());
+    for change in parsed.changes {
         let target = match &change.phone_number_id {
-            None => Some(&channel),
-            Some(pnid) => channels.get(pnid.as_str()),
+            None => Some(channel.clone()),
+            Some(pnid) => channels.get(pnid.as_str()).cloned(),
         };
         match target {
-            Some(target) => routed.extend(change.events.iter().map(|event| RoutedEvent { channel: target, event })),
-            None => unroutable.push((
-                change.field.clone(),
-                json!({"phone_number_id": change.phone_number_id, "waba_id": change.waba_id, "field": change.field, "events": change.events.len()}),
-            )),
+            Some(target) => events.extend(change.events.into_iter().map(|event| (target.clone(), event))),
+            // Changes for numbers we do not know (or another app's) are acknowledged (Meta would
+            // retry them for a week) and recorded on the receiving channel: nothing disappears
+            // silently, nothing is written into the wrong number.
+            None => {
+                let value = json!({"phone_number_id": change.phone_number_id, "waba_id": change.waba_id, "field": change.field,
+                    "events": change.events.len()});
+                events.push((channel.clone(), InboundEvent::Other { field: "webhook.unroutable".into(), value }));
+            }
         }
     }
-    // Changes for numbers we do not know are acknowledged (Meta would retry them for a week)
-    // and recorded on the receiving channel, so nothing disappears silently.
-    let unroutable_events: Vec<InboundEvent> = unroutable
-        .into_iter()
-        .map(|(_, value)| InboundEvent::Other { field: "webhook.unroutable".into(), value })
-        .collect();
-    routed.extend(unroutable_events.iter().map(|event| RoutedEvent { channel: &channel, event }));
-
-    let outcome = state.store.apply_inbound(&routed, state.clock.now()).await?;
-    if outcome.messages > 0 {
-        state.media_wakeup.notify_one();
-    }
-    tracing::debug!(
-        channel = channel.id.get(),
-        messages = outcome.messages,
-        duplicates = outcome.duplicates,
-        statuses = outcome.statuses,
-        "webhook stored"
-    );
-    Ok(Json(
-        json!({"messages": outcome.messages, "duplicates": outcome.duplicates, "statuses": outcome.statuses, "others": outcome.others}),
-    ))
+    let count = events.len();
+    let outcome = state.ingest.apply(Batch { events }).await?;
+    tracing::debug!(channel = channel.id.get(), events = count, "webhook stored");
+    Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
 }
 
 /// The channels a batch's changes go to, by phone number id. Another channel than the receiving
@@ -140,11 +132,11 @@ async fn receive(
 /// app can never write into a number of another app (or another workspace).
 async fn route(
     state: &AppState,
-    receiving: &Channel,
+    receiving: &Arc<Channel>,
     parsed: &webhook::Webhook,
     body: &[u8],
     signature_header: Option<&str>,
-) -> ApiResult<HashMap<String, Channel>> {
+) -> ApiResult<HashMap<String, Arc<Channel>>> {
     let ids: BTreeSet<String> = parsed.changes.iter().filter_map(|c| c.phone_number_id.clone()).collect();
     let mut out = HashMap::new();
     let others: Vec<String> = ids.into_iter().filter(|id| *id != receiving.phone_number_id).collect();
@@ -163,7 +155,7 @@ async fn route(
             }
         };
         if same_app {
-            out.insert(candidate.phone_number_id.clone(), candidate);
+            out.insert(candidate.phone_number_id.clone(), Arc::new(candidate));
         }
     }
     Ok(out)

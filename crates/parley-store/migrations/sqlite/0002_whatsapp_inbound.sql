@@ -94,6 +94,16 @@ CREATE TABLE messages (
 CREATE INDEX messages_thread ON messages (conversation_id, sent_at, id);
 CREATE INDEX messages_target ON messages (channel_id, target_provider_id);
 
+-- Edits and revokes that arrived before the message they change: applied when it arrives
+-- (looked at for 7 days, Meta's longest retry; an edit of a message older than our history
+-- waits in vain and is then ignored).
+CREATE TABLE pending_changes (
+    channel_id         BIGINT NOT NULL,
+    target_provider_id TEXT NOT NULL,
+    created_at         BIGINT NOT NULL,
+    PRIMARY KEY (channel_id, target_provider_id)
+);
+
 -- Every status report received, once: the dedup key, and statuses that arrive before we know
 -- the message (applied when it is recorded).
 CREATE TABLE message_statuses (

@@ -124,14 +124,20 @@ where
         .fetch_one(&mut *conn)
         .await?;
         contact.id = ContactId(id);
-        Self::write_tags(conn, contact.workspace_id, contact).await
+        Self::insert_tags(conn, contact.workspace_id, contact).await
     }
 
+    /// Replaces the contact's tag rows with its tags.
     async fn write_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
         sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
             .bind(contact.id.get())
             .execute(&mut *conn)
             .await?;
+        Self::insert_tags(conn, ws, contact).await
+    }
+
+    /// Adds the tag rows of a contact that has none yet.
+    async fn insert_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
         for tag in &contact.tags {
             sqlx::query("INSERT INTO contact_tags (contact_id, workspace_id, tag) VALUES ($1, $2, $3)")
                 .bind(contact.id.get())

@@ -140,14 +140,15 @@ where
 {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
         // Two deliveries of the same new customer can race on PostgreSQL (both create the
-        // contact or the conversation; one hits the unique constraint). Running the loser again
-        // sees the winner's rows and turns its work into duplicates.
+        // contact or the conversation; one hits the unique constraint), or two batches can
+        // deadlock on conversation rows. Running the loser again sees the winner's rows and
+        // turns its work into duplicates.
         let mut attempt = 0;
         loop {
             match self.apply_inbound_events(events, now).await {
-                Err(StoreError::Conflict { field }) if attempt < 3 => {
+                Err(StoreError::Conflict { .. } | StoreError::Contention(_)) if attempt < 5 => {
                     attempt += 1;
-                    tracing::debug!(field, attempt, "inbound batch raced another delivery; retrying");
+                    tracing::debug!(attempt, "inbound batch raced another transaction; retrying");
                 }
                 other => return other,
             }
@@ -455,6 +456,7 @@ where
         provider_message_id: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
+        let mut events = super::inbound::EventBuffer::default();
         let logged: Vec<LoggedStatus> = sqlx::query_as(
             "SELECT status, status_at, errors, pricing, raw FROM message_statuses
              WHERE channel_id = $1 AND provider_message_id = $2 ORDER BY id",
@@ -474,9 +476,9 @@ where
                 pricing: pricing.as_deref().map(serde_json::from_str).transpose()?,
                 raw: serde_json::from_str(&raw)?,
             };
-            Self::apply_logged_status(conn, channel, &update, now).await?;
+            Self::apply_logged_status(conn, channel, &update, &mut events).await?;
         }
-        Ok(())
+        Self::flush_events(conn, events, now).await
     }
 
     pub(crate) async fn message_by_id(conn: &mut DB::Connection, id: i64) -> StoreResult<Message> {

@@ -34,9 +34,9 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
             let schema = format!("parley_bench_{}", std::process::id());
             let mut admin =
                 <sqlx::PgConnection as sqlx::Connection>::connect(u).await.context("connecting to PostgreSQL")?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")))
-                .execute(&mut admin)
-                .await?;
+            for sql in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await?;
+            }
             (DatabaseUrl::Postgres(u.clone()), Some(schema))
         }
         None => (DatabaseUrl::Sqlite(dir.path().join("parley.db")), None),

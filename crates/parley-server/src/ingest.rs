@@ -1,0 +1,124 @@
+//! Group commit for webhooks. Handlers verify and parse a webhook, then hand its routed events to
+//! the ingest task, which applies everything that is waiting in one store transaction and answers
+//! each handler after the commit. Under load, many small webhooks share one transaction (and the
+//! store's batched statements); alone, a webhook is applied at once. If a shared transaction
+//! fails, each webhook is retried on its own so one bad batch cannot fail the others.
+
+use std::sync::Arc;
+
+use parley_core::Clock;
+use parley_core::channel::Channel;
+use parley_core::message::InboundEvent;
+use parley_store::{InboundOutcome, RoutedEvent, Store, StoreError};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+
+/// How many events one transaction takes at most.
+const MAX_EVENTS_PER_COMMIT: usize = 2_000;
+/// Webhooks waiting for the ingest task before handlers wait to enqueue.
+const QUEUE: usize = 1_024;
+/// Ingest tasks per process.
+const WORKERS: usize = 1;
+
+/// One webhook's events, each with the channel it goes to.
+pub struct Batch {
+    pub events: Vec<(Arc<Channel>, InboundEvent)>,
+}
+
+struct Job {
+    batch: Batch,
+    reply: oneshot::Sender<Result<InboundOutcome, StoreError>>,
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Ingest {
+    /// Starts the ingest tasks; they end when every `Ingest` handle is dropped. One task per
+    /// process on both engines: SQLite has a single writer anyway, and on PostgreSQL parallel
+    /// batches touching the same conversations mostly wait on each other's row locks (and can
+    /// deadlock), while one task batching everything that waits is faster.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, media_wakeup: Arc<Notify>) -> Ingest {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..WORKERS {
+            tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone()));
+        }
+        Ingest { jobs }
+    }
+
+    /// Stores `batch`; returns after the commit (or with the store's error).
+    pub async fn apply(&self, batch: Batch) -> Result<InboundOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { batch, reply }).await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?
+    }
+}
+
+async fn run(
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    media_wakeup: Arc<Notify>,
+) {
+    loop {
+        // Take what is waiting (at least one webhook), then let another worker take the rest.
+        let (jobs, events) = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else { return };
+            let mut events = first.batch.events.len();
+            let mut jobs = vec![first];
+            while events < MAX_EVENTS_PER_COMMIT {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        events += job.batch.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            (jobs, events)
+        };
+        let mut jobs = jobs;
+        let all: Vec<RoutedEvent> = jobs
+            .iter()
+            .flat_map(|j| j.batch.events.iter().map(|(channel, event)| RoutedEvent { channel, event }))
+            .collect();
+        match store.apply_inbound(&all, clock.now()).await {
+            Ok(outcome) => {
+                if outcome.messages > 0 {
+                    media_wakeup.notify_one();
+                }
+                tracing::debug!(
+                    webhooks = jobs.len(),
+                    events,
+                    messages = outcome.messages,
+                    duplicates = outcome.duplicates,
+                    "committed"
+                );
+                for job in jobs {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(shared) if jobs.len() > 1 => {
+                tracing::warn!(error = %shared, webhooks = jobs.len(), "shared commit failed; applying webhooks one by one");
+                for job in jobs {
+                    let routed: Vec<RoutedEvent> =
+                        job.batch.events.iter().map(|(channel, event)| RoutedEvent { channel, event }).collect();
+                    let result = store.apply_inbound(&routed, clock.now()).await;
+                    if matches!(&result, Ok(o) if o.messages > 0) {
+                        media_wakeup.notify_one();
+                    }
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                // A single webhook: its own error.
+                if let Some(job) = jobs.pop() {
+                    let _ = job.reply.send(Err(e));
+                }
+            }
+        }
+    }
+}

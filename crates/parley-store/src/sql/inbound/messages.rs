@@ -1,0 +1,536 @@
+//! The inbound message pipeline, a batch at a time: drop what is already stored, resolve senders
+//! to contacts, open or reopen conversations, insert the messages, queue media, then apply the
+//! edits, revokes and notices.
+
+use std::collections::{HashMap, HashSet};
+
+use parley_core::Timestamp;
+use parley_core::channel::Channel;
+use parley_core::contact::Contact;
+use parley_core::ids::{ContactId, WorkspaceId};
+use parley_core::message::{Content, InboundMessage, Sender};
+use parley_core::whatsapp::phone_candidates;
+use serde_json::{Value, json};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+
+use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
+use crate::InboundOutcome;
+use crate::error::StoreResult;
+use crate::sql::{Engine, SqlStore};
+
+/// A message as it arrives, with its channel.
+pub(crate) struct Arrival<'a> {
+    pub channel: &'a Channel,
+    pub m: &'a InboundMessage,
+}
+
+/// A known contact: its id and whether it still has no name.
+#[derive(Clone, Copy)]
+struct Known {
+    id: i64,
+    nameless: bool,
+}
+
+/// The identities a sender presents, most specific first.
+fn identities(from: &Sender) -> Vec<(&'static str, &str)> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(w) = &from.wa_id {
+        out.push((WA_ID, w.as_str()));
+    }
+    if let Some(b) = &from.bsuid {
+        out.push((BSUID, b.as_str()));
+    }
+    out
+}
+
+fn profile_name(from: &Sender) -> Option<String> {
+    from.profile_name
+        .clone()
+        .or_else(|| from.username.clone())
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty())
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    pub(crate) async fn apply_messages(
+        conn: &mut DB::Connection,
+        arrivals: Vec<Arrival<'_>>,
+        now: Timestamp,
+        out: &mut InboundOutcome,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        // A redelivery changes nothing: not the contact, not the conversation's status.
+        let fresh = Self::drop_known(conn, arrivals, out).await?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let contacts = Self::resolve_senders(conn, &fresh, now, events).await?;
+        let conversations = Self::touch_conversations(conn, &fresh, &contacts, now, events).await?;
+        let ids = Self::insert_messages(conn, &fresh, &conversations, now).await?;
+
+        let mut media = Vec::new();
+        let mut inserted_here: HashSet<(i64, &str)> = HashSet::new();
+        for (i, a) in fresh.iter().enumerate() {
+            let Some(id) = ids[i] else {
+                // Lost a race with a concurrent delivery of the same message (PostgreSQL).
+                out.duplicates += 1;
+                continue;
+            };
+            out.messages += 1;
+            inserted_here.insert((a.channel.id.get(), a.m.provider_message_id.as_str()));
+            if let Some(md) = a.m.content.media().filter(|md| md.id.is_some()) {
+                media.push((a.channel, id, md.id.clone().unwrap_or_default(), md.mime_type.clone()));
+            }
+            let payload = json!({
+                "message_id": id, "conversation_id": conversations[i], "contact_id": contacts[i],
+                "provider_message_id": a.m.provider_message_id, "type": a.m.content.type_name(), "text": a.m.content.text(),
+                "sent_at": a.m.sent_at,
+            });
+            events.push(a.channel.workspace_id, "message.received", Some(id), Some(a.channel), &payload);
+        }
+        Self::queue_media(conn, &media, now).await?;
+
+        // Edits, revokes and notices change other rows; an original that arrives after its
+        // edit or revoke gets them applied now.
+        let mut originals: HashMap<i64, (&Channel, Vec<&str>)> = HashMap::new();
+        for (i, a) in fresh.iter().enumerate() {
+            if ids[i].is_none() {
+                continue;
+            }
+            match &a.m.content {
+                Content::Edit { original_message_id, message } => {
+                    Self::apply_edit(conn, a.channel, original_message_id, message, a.m.sent_at, now, events).await?;
+                }
+                Content::Revoke { original_message_id } => {
+                    Self::apply_revoke(conn, a.channel, original_message_id, a.m.sent_at, now, events).await?;
+                }
+                Content::Reaction { .. } => {}
+                Content::System { kind, new_wa_id, new_user_id, .. } => {
+                    Self::apply_system(
+                        conn,
+                        a.channel.workspace_id,
+                        contacts[i],
+                        kind,
+                        new_wa_id.as_deref(),
+                        new_user_id.as_deref(),
+                        a.m,
+                        now,
+                        events,
+                    )
+                    .await?;
+                }
+                _ => originals
+                    .entry(a.channel.id.get())
+                    .or_insert((a.channel, Vec::new()))
+                    .1
+                    .push(&a.m.provider_message_id),
+            }
+        }
+        for (channel, ids) in originals.into_values() {
+            Self::apply_earlier_changes(conn, channel, &ids, &inserted_here, now, events).await?;
+        }
+        Ok(())
+    }
+
+    /// The arrivals not stored yet, each once.
+    async fn drop_known<'a>(
+        conn: &mut DB::Connection,
+        arrivals: Vec<Arrival<'a>>,
+        out: &mut InboundOutcome,
+    ) -> StoreResult<Vec<Arrival<'a>>> {
+        let mut by_channel: HashMap<i64, Vec<&str>> = HashMap::new();
+        for a in &arrivals {
+            by_channel.entry(a.channel.id.get()).or_default().push(&a.m.provider_message_id);
+        }
+        let mut known: HashSet<(i64, String)> = HashSet::new();
+        for (channel, ids) in by_channel {
+            for chunk in statement_chunks(&ids) {
+                let mut qb = QueryBuilder::<DB>::new("SELECT provider_message_id FROM messages WHERE channel_id = ");
+                qb.push_bind(channel).push(" AND provider_message_id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).to_owned());
+                }
+                qb.push(")");
+                let found: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+                known.extend(found.into_iter().map(|id| (channel, id)));
+            }
+        }
+        let mut fresh = Vec::with_capacity(arrivals.len());
+        for a in arrivals {
+            // `insert` is false for a stored message and for a repeat inside this batch.
+            if known.insert((a.channel.id.get(), a.m.provider_message_id.clone())) {
+                fresh.push(a);
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Contact id per arrival: by WhatsApp identity, then by phone number (with the Brazil,
+    /// Mexico and Argentina quirks), else a new contact. Records identities not known yet.
+    async fn resolve_senders(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<Vec<i64>> {
+        let mut by_identity: HashMap<(WorkspaceId, &str, String), Known> = HashMap::new();
+        let mut values: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
+        for a in fresh {
+            values.entry(a.channel.workspace_id).or_default().extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
+        }
+        for (ws, vals) in &values {
+            let vals: Vec<&str> = vals.iter().copied().collect();
+            for chunk in statement_chunks(&vals) {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci JOIN contacts c ON c.id = ci.contact_id
+                     WHERE ci.workspace_id = ",
+                );
+                qb.push_bind(ws.get()).push(" AND ci.value IN (");
+                let mut list = qb.separated(", ");
+                for v in chunk {
+                    list.push_bind((*v).to_owned());
+                }
+                qb.push(")");
+                let rows: Vec<(String, String, i64, Option<String>)> =
+                    qb.build_query_as().fetch_all(&mut *conn).await?;
+                for (kind, value, id, name) in rows {
+                    let kind = if kind == WA_ID { WA_ID } else { BSUID };
+                    by_identity.insert((*ws, kind, value), Known { id, nameless: name.is_none() });
+                }
+            }
+        }
+        let mut by_phone = Self::contacts_by_phone(conn, fresh, &by_identity).await?;
+
+        let mut contacts = Vec::with_capacity(fresh.len());
+        let mut new_identities: Vec<(WorkspaceId, i64, &str, String)> = Vec::new();
+        for a in fresh {
+            let ws = a.channel.workspace_id;
+            let from = &a.m.from;
+            let found = identities(from)
+                .into_iter()
+                .find_map(|(k, v)| by_identity.get(&(ws, k, v.to_owned())).copied())
+                .or_else(|| {
+                    let candidates = from.wa_id.as_ref().map(phone_candidates).unwrap_or_default();
+                    candidates.iter().find_map(|p| by_phone.get(&(ws, p.as_str().to_owned())).copied())
+                });
+            let known = match found {
+                Some(k) if k.nameless => match profile_name(from) {
+                    Some(name) => {
+                        Self::fill_empty_name(conn, ws, k.id, &name, now, events).await?;
+                        Known { id: k.id, nameless: false }
+                    }
+                    None => k,
+                },
+                Some(k) => k,
+                None => {
+                    let (id, phone) = Self::new_contact(conn, ws, from, now, events).await?;
+                    let known = Known { id, nameless: profile_name(from).is_none() };
+                    // Another id of the same number later in this batch finds this contact.
+                    if let Some(phone) = phone {
+                        by_phone.insert((ws, phone), known);
+                    }
+                    known
+                }
+            };
+            for (kind, value) in identities(from) {
+                let key = (ws, kind, value.to_owned());
+                if !by_identity.contains_key(&key) {
+                    new_identities.push((ws, known.id, kind, value.to_owned()));
+                }
+                by_identity.insert(key, known);
+            }
+            contacts.push(known.id);
+        }
+        for chunk in statement_chunks(&new_identities) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO contact_identities (workspace_id, contact_id, kind, value, created_at) ",
+            );
+            qb.push_values(chunk, |mut row, (ws, contact, kind, value)| {
+                row.push_bind(ws.get())
+                    .push_bind(*contact)
+                    .push_bind((*kind).to_owned())
+                    .push_bind(value.clone())
+                    .push_bind(now.as_micros());
+            });
+            // An identity already known (for this or another contact) is left as is.
+            qb.push(" ON CONFLICT (workspace_id, kind, value) DO NOTHING");
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(contacts)
+    }
+
+    /// Contacts whose phone is one of the candidates of senders not known by identity.
+    async fn contacts_by_phone(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        by_identity: &HashMap<(WorkspaceId, &str, String), Known>,
+    ) -> StoreResult<HashMap<(WorkspaceId, String), Known>> {
+        let mut wanted: HashMap<WorkspaceId, HashSet<String>> = HashMap::new();
+        for a in fresh {
+            let ws = a.channel.workspace_id;
+            let known =
+                identities(&a.m.from).into_iter().any(|(k, v)| by_identity.contains_key(&(ws, k, v.to_owned())));
+            if let (false, Some(wa)) = (known, &a.m.from.wa_id) {
+                wanted.entry(ws).or_default().extend(phone_candidates(wa).into_iter().map(|p| p.into_string()));
+            }
+        }
+        let mut out = HashMap::new();
+        for (ws, phones) in wanted {
+            let phones: Vec<String> = phones.into_iter().collect();
+            for chunk in statement_chunks(&phones) {
+                let mut qb = QueryBuilder::<DB>::new("SELECT id, phone, name FROM contacts WHERE workspace_id = ");
+                qb.push_bind(ws.get()).push(" AND phone IN (");
+                let mut list = qb.separated(", ");
+                for p in chunk {
+                    list.push_bind(p.clone());
+                }
+                qb.push(")");
+                let rows: Vec<(i64, String, Option<String>)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                for (id, phone, name) in rows {
+                    out.insert((ws, phone), Known { id, nameless: name.is_none() });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates the sender's contact; returns its id and phone.
+    async fn new_contact(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        from: &Sender,
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<(i64, Option<String>)> {
+        let mut contact = Contact {
+            id: ContactId(0),
+            workspace_id: ws,
+            name: profile_name(from),
+            phone: from.wa_id.as_ref().and_then(|w| phone_candidates(w).into_iter().next()),
+            email: None,
+            fields: Default::default(),
+            tags: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        Self::insert_contact(conn, &mut contact).await?;
+        events.push(ws, "contact.created", Some(contact.id.get()), None, &json!(contact));
+        Ok((contact.id.get(), contact.phone.map(|p| p.into_string())))
+    }
+
+    /// The WhatsApp profile name fills a contact that has none; a name someone typed wins.
+    async fn fill_empty_name(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: i64,
+        name: &str,
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let mut contact = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(ContactId(id))).await?;
+        if contact.name.is_some() {
+            return Ok(());
+        }
+        contact.name = Some(name.to_owned());
+        contact.updated_at = now;
+        sqlx::query("UPDATE contacts SET name = $1, search = $2, updated_at = $3 WHERE id = $4")
+            .bind(contact.name.clone())
+            .bind(crate::sql::contacts::search_text(&contact))
+            .bind(now.as_micros())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        events.push(ws, "contact.updated", Some(id), None, &json!(contact));
+        Ok(())
+    }
+
+    /// Conversation id per arrival: opened for a new contact × channel pair, else reopened and
+    /// its clocks moved forward (to the provider time of its newest message).
+    async fn touch_conversations(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        contacts: &[i64],
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<Vec<i64>> {
+        // Per (channel, contact): its channel, the newest message time, the newest referral.
+        let mut pairs: HashMap<(i64, i64), (&Channel, i64, Option<i64>)> = HashMap::new();
+        for (a, contact) in fresh.iter().zip(contacts) {
+            let at = a.m.sent_at.as_micros();
+            let referral = a.m.referral.as_ref().map(|_| at);
+            let entry = pairs.entry((a.channel.id.get(), *contact)).or_insert((a.channel, at, referral));
+            entry.1 = entry.1.max(at);
+            entry.2 = entry.2.max(referral);
+        }
+        let mut existing: HashMap<(i64, i64), (i64, String)> = HashMap::new();
+        let mut by_channel: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (channel, contact) in pairs.keys() {
+            by_channel.entry(*channel).or_default().push(*contact);
+        }
+        for (channel, list) in by_channel {
+            for chunk in statement_chunks(&list) {
+                let mut qb =
+                    QueryBuilder::<DB>::new("SELECT id, contact_id, status FROM conversations WHERE channel_id = ");
+                qb.push_bind(channel).push(" AND contact_id IN (");
+                let mut sep = qb.separated(", ");
+                for c in chunk {
+                    sep.push_bind(*c);
+                }
+                qb.push(")");
+                let rows: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                existing.extend(rows.into_iter().map(|(id, contact, status)| ((channel, contact), (id, status))));
+            }
+        }
+        let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
+        let mut touched: Vec<(i64, i64, Option<i64>)> = Vec::new();
+        for ((channel_id, contact), (channel, at, referral)) in pairs {
+            let ws = channel.workspace_id;
+            let id = match existing.get(&(channel_id, contact)) {
+                None => {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, last_inbound_at,
+                            last_referral_at, created_at, updated_at)
+                         VALUES ($1, $2, $3, 'open', $4, $4, $5, $6, $6) RETURNING id",
+                    )
+                    .bind(ws.get())
+                    .bind(channel_id)
+                    .bind(contact)
+                    .bind(at)
+                    .bind(referral)
+                    .bind(now.as_micros())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel_id});
+                    events.push(ws, "conversation.opened", Some(id), Some(channel), &payload);
+                    id
+                }
+                Some((id, status)) => {
+                    touched.push((*id, at, referral));
+                    if status != "open" {
+                        let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel_id, "previous_status": status});
+                        events.push(ws, "conversation.reopened", Some(*id), Some(channel), &payload);
+                    }
+                    *id
+                }
+            };
+            ids.insert((channel_id, contact), id);
+        }
+        // Reopen and move the clocks of every existing conversation in one statement per chunk.
+        // Provider times, not arrival order: a late delivery of an older message moves nothing
+        // back. The maxima are taken in SQL so that concurrent deliveries cannot undo each other.
+        // In id order, so that concurrent writers (several processes on PostgreSQL) take row
+        // locks in the same order.
+        touched.sort_unstable();
+        for chunk in statement_chunks(&touched) {
+            let mut qb = QueryBuilder::<DB>::new("WITH v (id, at, referral) AS (");
+            qb.push_values(chunk, |mut row, (id, at, referral)| {
+                row.push_bind(*id).push_bind(*at).push_bind(*referral);
+            });
+            qb.push(
+                ") UPDATE conversations SET status = 'open',
+                    last_message_at = CASE WHEN conversations.last_message_at < v.at THEN v.at ELSE conversations.last_message_at END,
+                    last_inbound_at = CASE WHEN conversations.last_inbound_at IS NULL OR conversations.last_inbound_at < v.at
+                                           THEN v.at ELSE conversations.last_inbound_at END,
+                    last_referral_at = CASE WHEN v.referral IS NOT NULL
+                                             AND (conversations.last_referral_at IS NULL OR conversations.last_referral_at < v.referral)
+                                            THEN v.referral ELSE conversations.last_referral_at END,
+                    updated_at = ",
+            );
+            qb.push_bind(now.as_micros()).push(" FROM v WHERE conversations.id = v.id");
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(fresh.iter().zip(contacts).map(|(a, c)| ids[&(a.channel.id.get(), *c)]).collect())
+    }
+
+    /// Inserts the messages; the id of each, or `None` where a concurrent delivery won.
+    async fn insert_messages(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        conversations: &[i64],
+        now: Timestamp,
+    ) -> StoreResult<Vec<Option<i64>>> {
+        let mut rows = Vec::with_capacity(fresh.len());
+        for (a, conversation) in fresh.iter().zip(conversations) {
+            let m = a.m;
+            rows.push((
+                a.channel,
+                *conversation,
+                m,
+                json_text(&m.content)?,
+                m.context.as_ref().map(json_text).transpose()?,
+                m.referral.as_ref().map(Value::to_string),
+            ));
+        }
+        let mut inserted: HashMap<(i64, String), i64> = HashMap::new();
+        for chunk in statement_chunks(&rows) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text,
+                    content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at) ",
+            );
+            qb.push_values(chunk, |mut row, (channel, conversation, m, content, context, referral)| {
+                row.push_bind(channel.workspace_id.get())
+                    .push_bind(*conversation)
+                    .push_bind(channel.id.get())
+                    .push_bind("in".to_owned())
+                    .push_bind(m.provider_message_id.clone())
+                    .push_bind(m.content.type_name().to_owned())
+                    .push_bind(m.content.text().map(str::to_owned))
+                    .push_bind(content.clone())
+                    .push_bind(context.clone())
+                    .push_bind(referral.clone())
+                    .push_bind(m.raw.to_string())
+                    .push_bind(target_of(&m.content).map(str::to_owned))
+                    .push_bind("received".to_owned())
+                    .push_bind(m.sent_at.as_micros())
+                    .push_bind(m.sent_at.as_micros())
+                    .push_bind(now.as_micros());
+            });
+            qb.push(" ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id");
+            let done: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+            inserted.extend(done.into_iter().map(|(id, channel, pid)| ((channel, pid), id)));
+        }
+        Ok(fresh
+            .iter()
+            .map(|a| inserted.get(&(a.channel.id.get(), a.m.provider_message_id.clone())).copied())
+            .collect())
+    }
+
+    async fn queue_media(
+        conn: &mut DB::Connection,
+        media: &[(&Channel, i64, String, Option<String>)],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        for chunk in statement_chunks(&media) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO media (workspace_id, channel_id, message_id, provider_media_id, mime_type, state, next_attempt_at,
+                    created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut row, (channel, message, media_id, mime)| {
+                row.push_bind(channel.workspace_id.get())
+                    .push_bind(channel.id.get())
+                    .push_bind(*message)
+                    .push_bind(media_id.clone())
+                    .push_bind(mime.clone())
+                    .push_bind("pending".to_owned())
+                    .push_bind(now.as_micros())
+                    .push_bind(now.as_micros())
+                    .push_bind(now.as_micros());
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}

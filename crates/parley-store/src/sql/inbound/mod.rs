@@ -1,0 +1,272 @@
+//! Applying a webhook's events in one transaction (ARCHITECTURE.md "In"): senders resolved to
+//! contacts, conversations opened or reopened, messages inserted under their unique
+//! `(channel, provider_message_id)`, statuses moved forward only, events appended.
+//!
+//! Work is done per batch, not per message: one query finds the already-stored messages, one the
+//! known senders, multi-row inserts store messages, statuses and events. SQLite runs every
+//! statement on its own thread, so the number of statements, not their cost, bounds ingest.
+//!
+//! - `messages.rs` — the message pipeline (dedup, senders, conversations, inserts).
+//! - `changes.rs` — edits, revokes and system notices that change other rows.
+
+mod changes;
+mod messages;
+
+use std::collections::HashSet;
+
+use parley_core::Timestamp;
+use parley_core::channel::Channel;
+use parley_core::ids::WorkspaceId;
+use parley_core::message::{Content, DeliveryStatus, InboundEvent, StatusUpdate};
+use serde_json::{Value, json};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+
+use super::{Engine, SqlStore};
+use crate::error::StoreResult;
+use crate::{InboundOutcome, RoutedEvent};
+
+pub(crate) const WA_ID: &str = "wa_id";
+pub(crate) const BSUID: &str = "bsuid";
+/// Most rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits.
+const MAX_ROWS: usize = 128;
+
+/// Cuts `items` into slices whose lengths are powers of two (at most `MAX_ROWS`): multi-row
+/// statements then come in a handful of shapes, so their prepared statements are reused instead
+/// of parsed and planned anew for every batch size (a large cost on PostgreSQL).
+pub(crate) fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let fit = rest.len().min(MAX_ROWS);
+        let n = if fit.is_power_of_two() { fit } else { fit.next_power_of_two() / 2 };
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
+}
+
+/// Content types that point at another message instead of standing on their own.
+pub(crate) fn target_of(content: &Content) -> Option<&str> {
+    match content {
+        Content::Reaction { message_id, .. } => Some(message_id),
+        Content::Edit { original_message_id, .. } | Content::Revoke { original_message_id } => {
+            Some(original_message_id)
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    Ok(serde_json::to_string(v)?)
+}
+
+/// Events of a transaction, appended together (multi-row) before it commits, in push order.
+#[derive(Default)]
+pub(crate) struct EventBuffer(Vec<(WorkspaceId, String, Option<i64>, Option<i64>, String)>);
+
+impl EventBuffer {
+    pub fn push(
+        &mut self,
+        ws: WorkspaceId,
+        kind: &str,
+        subject: Option<i64>,
+        channel: Option<&Channel>,
+        payload: &Value,
+    ) {
+        self.0.push((ws, kind.to_owned(), subject, channel.map(|c| c.id.get()), payload.to_string()));
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    pub(crate) async fn apply_inbound_events(
+        &self,
+        events: &[RoutedEvent<'_>],
+        now: Timestamp,
+    ) -> StoreResult<InboundOutcome> {
+        let mut tx = self.begin_write().await?;
+        let mut out = InboundOutcome::default();
+        let mut buffer = EventBuffer::default();
+        let mut arrivals = Vec::new();
+        let mut statuses = Vec::new();
+        for routed in events {
+            let channel = routed.channel;
+            match routed.event {
+                InboundEvent::Message(m) => arrivals.push(messages::Arrival { channel, m }),
+                InboundEvent::Status(s) => statuses.push((channel, s)),
+                InboundEvent::UserPreference { wa_id, bsuid, category, value, at, raw } => {
+                    let identity =
+                        wa_id.as_ref().map(|w| (WA_ID, w.as_str())).or(bsuid.as_ref().map(|b| (BSUID, b.as_str())));
+                    if let Some((kind, id)) = identity {
+                        sqlx::query(
+                            "INSERT INTO user_preferences (workspace_id, channel_id, identity_kind, identity_value, category, value, at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)
+                             ON CONFLICT (channel_id, identity_kind, identity_value, category)
+                             DO UPDATE SET value = excluded.value, at = excluded.at WHERE user_preferences.at <= excluded.at",
+                        )
+                        .bind(channel.workspace_id.get())
+                        .bind(channel.id.get())
+                        .bind(kind.to_owned())
+                        .bind(id.to_owned())
+                        .bind(category.clone())
+                        .bind(value.clone())
+                        .bind(at.as_micros())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    buffer.push(channel.workspace_id, "contact.marketing_preference", None, Some(channel), raw);
+                    out.others += 1;
+                }
+                InboundEvent::Other { field, value } => {
+                    buffer.push(channel.workspace_id, &format!("whatsapp.{field}"), None, Some(channel), value);
+                    out.others += 1;
+                }
+            }
+        }
+        Self::apply_messages(&mut tx, arrivals, now, &mut out, &mut buffer).await?;
+        Self::apply_statuses(&mut tx, &statuses, now, &mut out, &mut buffer).await?;
+        Self::flush_events(&mut tx, buffer, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Appends buffered events with multi-row inserts.
+    pub(crate) async fn flush_events(
+        conn: &mut DB::Connection,
+        buffer: EventBuffer,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        for chunk in statement_chunks(&buffer.0) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) ",
+            );
+            qb.push_values(chunk, |mut row, (ws, kind, subject, channel, payload)| {
+                row.push_bind(ws.get())
+                    .push_bind(kind.clone())
+                    .push_bind(*subject)
+                    .push_bind(*channel)
+                    .push_bind(payload.clone())
+                    .push_bind(now.as_micros());
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Logs every status report once (the dedup key), then moves each message forward.
+    async fn apply_statuses(
+        conn: &mut DB::Connection,
+        statuses: &[(&Channel, &StatusUpdate)],
+        now: Timestamp,
+        out: &mut InboundOutcome,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let mut fresh: HashSet<(i64, String, String)> = HashSet::new();
+        for chunk in statement_chunks(statuses) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO message_statuses (channel_id, provider_message_id, status, status_at, errors, pricing, raw, received_at) ",
+            );
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (channel, s) in chunk {
+                let errors = (!s.errors.is_empty()).then(|| json_text(&s.errors)).transpose()?;
+                rows.push((channel.id.get(), s, errors));
+            }
+            qb.push_values(&rows, |mut row, (channel, s, errors)| {
+                row.push_bind(*channel)
+                    .push_bind(s.provider_message_id.clone())
+                    .push_bind(s.status.as_str().to_owned())
+                    .push_bind(s.at.as_micros())
+                    .push_bind(errors.clone())
+                    .push_bind(s.pricing.as_ref().map(Value::to_string))
+                    .push_bind(s.raw.to_string())
+                    .push_bind(now.as_micros());
+            });
+            qb.push(" ON CONFLICT (channel_id, provider_message_id, status) DO NOTHING RETURNING channel_id, provider_message_id, status");
+            let logged: Vec<(i64, String, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+            fresh.extend(logged);
+        }
+        for (channel, s) in statuses {
+            // Take each logged report once (the same report twice in one batch is a duplicate).
+            if !fresh.remove(&(channel.id.get(), s.provider_message_id.clone(), s.status.as_str().to_owned())) {
+                out.duplicates += 1;
+                continue;
+            }
+            out.statuses += 1;
+            Self::apply_logged_status(conn, channel, s, events).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the message (if we have it yet) forward to `s.status`; records pricing once.
+    pub(crate) async fn apply_logged_status(
+        conn: &mut DB::Connection,
+        channel: &Channel,
+        s: &StatusUpdate,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let pricing = s.pricing.as_ref().map(Value::to_string);
+        let error = s.errors.first().filter(|_| s.status == DeliveryStatus::Failed);
+        // The rank test in the WHERE makes "only forward" atomic, even for concurrent webhooks;
+        // the rank itself comes from the domain (DeliveryStatus::rank).
+        let advanced: Option<i64> = sqlx::query_scalar(
+            "UPDATE messages SET status = $1, status_rank = $2, status_at = $3, pricing = COALESCE(pricing, $4),
+                error_code = COALESCE($5, error_code), error_title = COALESCE($6, error_title),
+                error_details = COALESCE($7, error_details)
+             WHERE channel_id = $8 AND provider_message_id = $9 AND status_rank < $2 RETURNING id",
+        )
+        .bind(s.status.as_str().to_owned())
+        .bind(i64::from(s.status.rank()))
+        .bind(s.at.as_micros())
+        .bind(pricing.clone())
+        .bind(error.map(|e| e.code))
+        .bind(error.map(|e| e.title.clone()))
+        .bind(error.and_then(|e| e.details.clone()))
+        .bind(channel.id.get())
+        .bind(s.provider_message_id.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+        match advanced {
+            Some(id) => {
+                let payload = json!({"message_id": id, "status": s.status.as_str(), "at": s.at, "error": error});
+                events.push(channel.workspace_id, "message.status", Some(id), Some(channel), &payload);
+            }
+            // Old news (or no such message yet), but pricing may come on any status.
+            None if pricing.is_some() => {
+                sqlx::query("UPDATE messages SET pricing = COALESCE(pricing, $1) WHERE channel_id = $2 AND provider_message_id = $3")
+                    .bind(pricing)
+                    .bind(channel.id.get())
+                    .bind(s.provider_message_id.clone())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_covering_everything() {
+        for len in 0..600 {
+            let items: Vec<usize> = (0..len).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&items).collect();
+            assert!(chunks.iter().all(|c| c.len().is_power_of_two() && c.len() <= 128), "{len}");
+            assert_eq!(chunks.concat(), items);
+        }
+    }
+}
