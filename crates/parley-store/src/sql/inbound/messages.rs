@@ -513,7 +513,7 @@ where
         media: &[(&Channel, i64, String, Option<String>)],
         now: Timestamp,
     ) -> StoreResult<()> {
-        for chunk in statement_chunks(&media) {
+        for chunk in statement_chunks(media) {
             let mut qb = QueryBuilder::<DB>::new(
                 "INSERT INTO media (workspace_id, channel_id, message_id, provider_media_id, mime_type, state, next_attempt_at,
                     created_at, updated_at) ",

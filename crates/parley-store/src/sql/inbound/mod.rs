@@ -151,12 +151,12 @@ where
             let mut qb = QueryBuilder::<DB>::new(
                 "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) ",
             );
-            qb.push_values(chunk, |mut row, (ws, kind, subject, channel, payload)| {
-                row.push_bind(ws.get())
-                    .push_bind(kind.clone())
-                    .push_bind(*subject)
-                    .push_bind(*channel)
-                    .push_bind(payload.clone())
+            qb.push_values(chunk, |mut row, e| {
+                row.push_bind(e.ws.get())
+                    .push_bind(e.kind.clone())
+                    .push_bind(e.subject)
+                    .push_bind(e.channel)
+                    .push_bind(e.payload.clone())
                     .push_bind(now.as_micros());
             });
             qb.build().execute(&mut *conn).await?;
