@@ -36,7 +36,9 @@ pub struct AppState {
 /// A short-lived cache of webhook channels. Changes through this server's API clear it; other
 /// servers sharing a PostgreSQL database see a change within `TTL`.
 #[derive(Default)]
-pub struct ChannelCache(Mutex<HashMap<String, (Instant, Arc<Channel>, Arc<ChannelSecrets>)>>);
+pub struct ChannelCache(Mutex<HashMap<String, CachedChannel>>);
+
+type CachedChannel = (Instant, Arc<Channel>, Arc<ChannelSecrets>);
 
 impl ChannelCache {
     const TTL: Duration = Duration::from_secs(5);

@@ -64,7 +64,15 @@ pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
 
 /// Events of a transaction, appended together (multi-row) before it commits, in push order.
 #[derive(Default)]
-pub(crate) struct EventBuffer(Vec<(WorkspaceId, String, Option<i64>, Option<i64>, String)>);
+pub(crate) struct EventBuffer(Vec<BufferedEvent>);
+
+pub(crate) struct BufferedEvent {
+    ws: WorkspaceId,
+    kind: String,
+    subject: Option<i64>,
+    channel: Option<i64>,
+    payload: String,
+}
 
 impl EventBuffer {
     pub fn push(
@@ -75,7 +83,8 @@ impl EventBuffer {
         channel: Option<&Channel>,
         payload: &Value,
     ) {
-        self.0.push((ws, kind.to_owned(), subject, channel.map(|c| c.id.get()), payload.to_string()));
+        let channel = channel.map(|c| c.id.get());
+        self.0.push(BufferedEvent { ws, kind: kind.to_owned(), subject, channel, payload: payload.to_string() });
     }
 }
 
