@@ -51,6 +51,12 @@ impl E164 {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// The two-letter region the number belongs to (`US`, `FR`…), when libphonenumber knows it.
+    pub fn region(&self) -> Option<String> {
+        let number = PHONE_NUMBER_UTIL.parse(&self.0, None).ok()?;
+        number.get_region_code().map(|r| r.as_region_str().to_string())
+    }
 }
 
 impl fmt::Display for E164 {
@@ -354,6 +360,13 @@ mod tests {
         // WhatsApp-id mapping handles, not the E.164 rule.
         assert_eq!(err("+52 1 55 1234 5678"), PhoneError::TooLong);
         assert_eq!(ok("+49 30 901820"), "+4930901820");
+    }
+
+    #[test]
+    fn regions_of_numbers() {
+        assert_eq!(E164::parse("+1 202 555 0173").unwrap().region().as_deref(), Some("US"));
+        assert_eq!(E164::parse("+1 416 555 0199").unwrap().region().as_deref(), Some("CA"));
+        assert_eq!(E164::parse("+33612345678").unwrap().region().as_deref(), Some("FR"));
     }
 
     #[test]

@@ -1,0 +1,255 @@
+//! WhatsApp's rules, checked before a message is queued (PRODUCT.md §4, spec/meta-cloud-api.md
+//! §9): a send is allowed with its pricing, or refused with a typed [`Refusal`] that carries a
+//! stable code. Pure: everything the rules look at is in [`SendCheck`], time included.
+
+use serde::Serialize;
+
+use crate::conversation::SERVICE_WINDOW_SECS;
+use crate::phone::E164;
+use crate::template::{TemplateCategory, TemplateStatus};
+use crate::time::Timestamp;
+
+/// A reply to a click-to-WhatsApp ad within this long opens a free entry point.
+pub const ENTRY_POINT_REPLY_SECS: i64 = 24 * 3600;
+/// How long a free entry point stays open.
+pub const ENTRY_POINT_SECS: i64 = 72 * 3600;
+/// From this instant (1 Oct 2026, UTC) service messages and utility templates inside the
+/// window are charged (spec §9.6); before it they were free.
+pub const SERVICE_CHARGED_FROM: Timestamp = Timestamp::from_secs(1_790_812_800);
+
+/// What kind of message is going out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outbound {
+    /// Anything but a template: text, media, interactive, reactions… (only inside the window).
+    Session,
+    Template(TemplateFacts),
+}
+
+/// What the rules need to know about the template being sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateFacts {
+    pub name: String,
+    /// `None` when no template of that name and language is synced.
+    pub status: Option<TemplateStatus>,
+    pub category: TemplateCategory,
+    /// `Err` with what does not match, from `ParamShape::check`.
+    pub params: Result<(), String>,
+}
+
+/// Everything a send is judged on.
+#[derive(Clone, Debug)]
+pub struct SendCheck {
+    pub now: Timestamp,
+    pub outbound: Outbound,
+    /// The channel is connected (not deleted or disabled).
+    pub channel_active: bool,
+    pub recipient_phone: Option<E164>,
+    pub blocked: bool,
+    /// The number was re-registered and no agent acknowledged it yet.
+    pub identity_unacknowledged: bool,
+    /// Opted in to this channel (or all channels), or wrote to the business at some point.
+    pub opted_in: bool,
+    /// The workspace requires an opt-in before templates (on by default).
+    pub require_opt_in: bool,
+    /// Pressed "stop promotions" for this number.
+    pub marketing_opt_out: bool,
+    /// The customer's last message on this channel (provider time).
+    pub last_inbound_at: Option<Timestamp>,
+    /// The last inbound message that came from a click-to-WhatsApp ad.
+    pub last_referral_at: Option<Timestamp>,
+    /// When the current free entry point opened, if one did.
+    pub entry_point_opened_at: Option<Timestamp>,
+    /// Unique business-initiated recipients allowed per rolling 24 h (`None`: unlimited).
+    pub messaging_limit: Option<u64>,
+    /// Unique business-initiated recipients in the last 24 h, on this business account.
+    pub recipients_last_24h: u64,
+    /// This recipient is already one of them (sending again costs no budget).
+    pub recipient_counted: bool,
+}
+
+/// How Meta will price the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingType {
+    Regular,
+    FreeCustomerService,
+    FreeEntryPoint,
+}
+
+/// A send the rules allow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Allowed {
+    /// `service`, `marketing`, `utility` or `authentication`.
+    pub category: &'static str,
+    pub pricing_type: PricingType,
+    /// Sent outside the service window: counts toward the messaging limit.
+    pub business_initiated: bool,
+    /// This reply opens a 72 h free entry point.
+    pub opens_free_entry_point: bool,
+    /// When the service window closes (`None`: closed).
+    pub window_closes_at: Option<Timestamp>,
+}
+
+/// Why a send is refused. `code()` is the stable API code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    ChannelDisabled,
+    BlockedContact,
+    IdentityChanged,
+    NoPhone,
+    WindowClosed { closed_at: Option<Timestamp> },
+    TemplateNotApproved { name: String, status: Option<TemplateStatus> },
+    TemplatePaused { name: String },
+    TemplateParamsMismatch { detail: String },
+    NoOptIn,
+    MarketingOptOut,
+    UsMarketingBlocked,
+    LimitReached { limit: u64 },
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ChannelDisabled => "channel_disabled",
+            Refusal::BlockedContact => "blocked_contact",
+            Refusal::IdentityChanged => "identity_changed",
+            Refusal::NoPhone => "no_phone",
+            Refusal::WindowClosed { .. } => "window_closed",
+            Refusal::TemplateNotApproved { .. } => "template_not_approved",
+            Refusal::TemplatePaused { .. } => "template_paused",
+            Refusal::TemplateParamsMismatch { .. } => "template_params_mismatch",
+            Refusal::NoOptIn => "no_opt_in",
+            Refusal::MarketingOptOut => "marketing_opt_out",
+            Refusal::UsMarketingBlocked => "us_marketing_blocked",
+            Refusal::LimitReached { .. } => "limit_reached",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::ChannelDisabled => "this channel is disconnected".into(),
+            Refusal::BlockedContact => "this contact is blocked".into(),
+            Refusal::IdentityChanged => {
+                "this contact's WhatsApp number was re-registered; an agent must acknowledge the change first".into()
+            }
+            Refusal::NoPhone => "this contact has no WhatsApp number to send to".into(),
+            Refusal::WindowClosed { closed_at: Some(t) } => {
+                format!("the 24-hour customer service window closed at {t}: only approved templates can be sent")
+            }
+            Refusal::WindowClosed { closed_at: None } => {
+                "the customer has not written on this channel: start the conversation with an approved template".into()
+            }
+            Refusal::TemplateNotApproved { name, status: Some(s) } => {
+                format!("template {name:?} is {}, not approved", s.as_str())
+            }
+            Refusal::TemplateNotApproved { name, status: None } => {
+                format!("no template {name:?} in this language is synced for this number")
+            }
+            Refusal::TemplatePaused { name } => format!("template {name:?} is paused for low quality"),
+            Refusal::TemplateParamsMismatch { detail } => {
+                format!("the parameters do not match the approved template: {detail}")
+            }
+            Refusal::NoOptIn => "this contact has no recorded opt-in and never wrote to you".into(),
+            Refusal::MarketingOptOut => "this contact stopped marketing messages from this number".into(),
+            Refusal::UsMarketingBlocked => "WhatsApp does not deliver marketing templates to US (+1) numbers".into(),
+            Refusal::LimitReached { limit } => {
+                format!("the messaging limit of {limit} business-initiated recipients per 24 hours is reached")
+            }
+        }
+    }
+}
+
+/// Whether the customer service window is open at `now`: strictly less than 24 hours since the
+/// customer's last message (at exactly 24:00:00 it is closed).
+pub fn window_open(last_inbound_at: Option<Timestamp>, now: Timestamp) -> bool {
+    last_inbound_at.is_some_and(|t| now < t.plus_secs(SERVICE_WINDOW_SECS))
+}
+
+/// US numbers: country code 1 in the United States (NANP area codes of other countries excluded
+/// by libphonenumber's region).
+pub fn is_us_number(phone: &E164) -> bool {
+    phone.region().as_deref() == Some("US")
+}
+
+pub fn check_send(c: &SendCheck) -> Result<Allowed, Refusal> {
+    if !c.channel_active {
+        return Err(Refusal::ChannelDisabled);
+    }
+    if c.blocked {
+        return Err(Refusal::BlockedContact);
+    }
+    if c.identity_unacknowledged {
+        return Err(Refusal::IdentityChanged);
+    }
+    let open = window_open(c.last_inbound_at, c.now);
+    let template = match &c.outbound {
+        Outbound::Session => None,
+        Outbound::Template(t) => {
+            match t.status {
+                Some(TemplateStatus::Approved) => {}
+                Some(TemplateStatus::Paused) => return Err(Refusal::TemplatePaused { name: t.name.clone() }),
+                status => return Err(Refusal::TemplateNotApproved { name: t.name.clone(), status }),
+            }
+            if let Err(detail) = &t.params {
+                return Err(Refusal::TemplateParamsMismatch { detail: detail.clone() });
+            }
+            Some(t)
+        }
+    };
+    if template.is_none() && !open {
+        return Err(Refusal::WindowClosed { closed_at: c.last_inbound_at.map(|t| t.plus_secs(SERVICE_WINDOW_SECS)) });
+    }
+    if let Some(t) = template {
+        if c.require_opt_in && !c.opted_in && c.last_inbound_at.is_none() {
+            return Err(Refusal::NoOptIn);
+        }
+        if t.category == TemplateCategory::Marketing {
+            if c.marketing_opt_out {
+                return Err(Refusal::MarketingOptOut);
+            }
+            if c.recipient_phone.as_ref().is_some_and(is_us_number) {
+                return Err(Refusal::UsMarketingBlocked);
+            }
+        }
+    }
+    let business_initiated = template.is_some() && !open;
+    if business_initiated
+        && !c.recipient_counted
+        && let Some(limit) = c.messaging_limit
+        && c.recipients_last_24h >= limit
+    {
+        return Err(Refusal::LimitReached { limit });
+    }
+
+    let in_entry_point = c.entry_point_opened_at.is_some_and(|t| c.now < t.plus_secs(ENTRY_POINT_SECS));
+    // Replying (inside the window) within 24 h of an ad referral opens a free entry point.
+    let opens_free_entry_point = !in_entry_point
+        && open
+        && c.last_referral_at.is_some_and(|r| {
+            c.now < r.plus_secs(ENTRY_POINT_REPLY_SECS) && c.entry_point_opened_at.is_none_or(|t| t < r)
+        });
+    let category = match template {
+        None => "service",
+        Some(t) => t.category.as_str(),
+    };
+    let service_free = c.now < SERVICE_CHARGED_FROM;
+    let pricing_type = if in_entry_point || opens_free_entry_point {
+        PricingType::FreeEntryPoint
+    } else {
+        match template.map(|t| t.category) {
+            None if service_free => PricingType::FreeCustomerService,
+            Some(TemplateCategory::Utility) if open && service_free => PricingType::FreeCustomerService,
+            _ => PricingType::Regular,
+        }
+    };
+    Ok(Allowed {
+        category,
+        pricing_type,
+        business_initiated,
+        opens_free_entry_point,
+        window_closes_at: open.then(|| c.last_inbound_at.map(|t| t.plus_secs(SERVICE_WINDOW_SECS))).flatten(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
