@@ -8,6 +8,7 @@ pub mod conversation;
 pub mod email;
 pub mod ids;
 pub mod message;
+pub mod outbound;
 pub mod phone;
 pub mod rules;
 pub mod search;

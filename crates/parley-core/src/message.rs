@@ -98,6 +98,11 @@ pub enum Content {
         language: String,
         components: Vec<Value>,
     },
+    /// An interactive message the business sends (buttons, list, call-to-action URL), in the
+    /// Cloud API's shape.
+    InteractiveMessage {
+        interactive: Value,
+    },
     /// A type this version does not know; the raw JSON keeps everything.
     Unknown {
         provider_type: String,
@@ -150,6 +155,7 @@ impl Content {
             Content::Unsupported { .. } => "unsupported",
             Content::RequestWelcome => "request_welcome",
             Content::Template { .. } => "template",
+            Content::InteractiveMessage { .. } => "interactive",
             Content::Unknown { provider_type } => provider_type,
         }
     }
@@ -168,6 +174,8 @@ impl Content {
             Content::Order { text, .. } => text.as_deref(),
             Content::System { body, .. } => body.as_deref(),
             Content::Edit { message, .. } => message.text(),
+            Content::InteractiveMessage { interactive } => interactive.pointer("/body/text").and_then(Value::as_str),
+            Content::Template { name, .. } => Some(name),
             _ => None,
         }
     }
