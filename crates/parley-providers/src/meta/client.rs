@@ -1,9 +1,12 @@
-//! Calls to the Graph API. Today: fetching inbound media (`GET /<media id>` for a short-lived
-//! URL, then `GET <url>` with the same token).
+//! Calls to the Graph API: sending messages and read receipts, uploading media, and fetching
+//! inbound media (`GET /<media id>` for a short-lived URL, then `GET <url>` with the same token).
 
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value;
+
+use super::send::{SendError, classify};
 
 /// A Graph API client for one channel.
 #[derive(Clone)]
@@ -75,6 +78,80 @@ impl GraphClient {
         let mime = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes = resp.bytes().await.map_err(|e| GraphError::Transient(e.to_string()))?;
         Ok((bytes.to_vec(), mime))
+    }
+}
+
+impl GraphClient {
+    /// `POST /<phone number id>/messages`: the provider's message id (`wamid.…`).
+    pub async fn send_message(&self, phone_number_id: &str, body: &Value) -> Result<String, SendError> {
+        let answer = self.post_json(phone_number_id, body).await?;
+        answer
+            .pointer("/messages/0/id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| SendError::Ambiguous("the provider accepted the request but returned no message id".into()))
+    }
+
+    /// Marks an inbound message (and the earlier ones) read.
+    pub async fn mark_read(&self, phone_number_id: &str, message_id: &str) -> Result<(), SendError> {
+        let body = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id});
+        self.post_json(phone_number_id, &body).await.map(|_| ())
+    }
+
+    async fn post_json(&self, phone_number_id: &str, body: &Value) -> Result<Value, SendError> {
+        let url = format!("{}/{}/messages", self.base_url, phone_number_id);
+        let resp = match self.http.post(&url).bearer_auth(&self.token).json(body).send().await {
+            Ok(r) => r,
+            // Never reached the provider: safe to try again.
+            Err(e) if e.is_connect() => {
+                return Err(SendError::Retry { code: None, title: format!("connection failed: {e}"), after: None });
+            }
+            // The request may have left: the outcome is unknown.
+            Err(e) => return Err(SendError::Ambiguous(e.to_string())),
+        };
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().await.map_err(|e| SendError::Ambiguous(format!("reading the answer: {e}")))?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.chars().take(300).collect()));
+        if status.is_success() { Ok(json) } else { Err(classify(status.as_u16(), &json, retry_after)) }
+    }
+
+    /// `POST /<phone number id>/media`: uploads a file, returns the provider's media id.
+    pub async fn upload_media(
+        &self,
+        phone_number_id: &str,
+        bytes: Vec<u8>,
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, GraphError> {
+        let url = format!("{}/{}/media", self.base_url, phone_number_id);
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str(mime_type)
+            .map_err(|e| GraphError::Refused(format!("bad MIME type: {e}")))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_owned())
+            .part("file", part);
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .map_err(|e| GraphError::Transient(e.to_string()))?;
+        let resp = check(resp).await?;
+        let json: Value = resp.json().await.map_err(|e| GraphError::Transient(e.to_string()))?;
+        json.get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| GraphError::Refused("no media id in the answer".into()))
     }
 }
 
