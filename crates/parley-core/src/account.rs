@@ -70,6 +70,8 @@ pub struct Workspace {
     /// Two-letter region used to read national-format phone numbers; `None` means numbers must
     /// carry their country code (the default).
     pub default_region: Option<String>,
+    /// Templates need a recorded opt-in (or an inbound message) first. On by default.
+    pub require_opt_in: bool,
     pub created_at: Timestamp,
 }
 

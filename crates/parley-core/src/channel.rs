@@ -91,6 +91,8 @@ pub struct Channel {
     pub webhook_key: String,
     pub visibility: Visibility,
     pub throughput: i64,
+    /// Unique business-initiated recipients per rolling 24 h (`None`: unlimited).
+    pub messaging_limit: Option<i64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub deleted_at: Option<Timestamp>,

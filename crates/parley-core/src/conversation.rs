@@ -54,6 +54,8 @@ pub struct Conversation {
     /// The customer's last message (provider time); the 24 h window runs from here.
     pub last_inbound_at: Option<Timestamp>,
     pub last_referral_at: Option<Timestamp>,
+    /// When the current 72 h free entry point opened.
+    pub entry_point_opened_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -154,6 +156,7 @@ mod tests {
             last_message_at: Timestamp::from_secs(100),
             last_inbound_at: Some(Timestamp::from_secs(100)),
             last_referral_at: None,
+            entry_point_opened_at: None,
             created_at: Timestamp::from_secs(100),
             updated_at: Timestamp::from_secs(100),
         };

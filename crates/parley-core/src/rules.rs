@@ -4,9 +4,13 @@
 
 use serde::Serialize;
 
-use crate::conversation::SERVICE_WINDOW_SECS;
+use crate::channel::Channel;
+use crate::contact::Contact;
+use crate::conversation::{Conversation, SERVICE_WINDOW_SECS};
+use crate::message::Content;
+use crate::outbound::OutboundMessage;
 use crate::phone::E164;
-use crate::template::{TemplateCategory, TemplateStatus};
+use crate::template::{ParamShape, TemplateCategory, TemplateRecord, TemplateStatus};
 use crate::time::Timestamp;
 
 /// A reply to a click-to-WhatsApp ad within this long opens a free entry point.
@@ -249,6 +253,70 @@ pub fn check_send(c: &SendCheck) -> Result<Allowed, Refusal> {
         opens_free_entry_point,
         window_closes_at: open.then(|| c.last_inbound_at.map(|t| t.plus_secs(SERVICE_WINDOW_SECS))).flatten(),
     })
+}
+
+/// Facts about a send, gathered by the store inside the transaction that queues it.
+#[derive(Clone, Debug)]
+pub struct SendFacts {
+    pub channel: Channel,
+    pub contact: Contact,
+    /// The WhatsApp id (or number) to deliver to; `None` when the contact has neither.
+    pub recipient: Option<String>,
+    pub conversation: Option<Conversation>,
+    /// An explicit opt-in for this channel (or all), or an inbound message on any channel.
+    pub opted_in: bool,
+    pub require_opt_in: bool,
+    pub marketing_opt_out: bool,
+    pub identity_unacknowledged: bool,
+    pub blocked: bool,
+    pub recipients_last_24h: u64,
+    pub recipient_counted: bool,
+    /// The synced templates the request names.
+    pub templates: Vec<TemplateRecord>,
+}
+
+/// Judges one message of a send from the facts the store gathered.
+pub fn judge(facts: &SendFacts, message: &OutboundMessage, now: Timestamp) -> Result<Allowed, Refusal> {
+    if facts.recipient.is_none() {
+        return Err(Refusal::NoPhone);
+    }
+    let outbound = match &message.content {
+        Content::Template { name, language, components } => {
+            let synced = facts.templates.iter().find(|t| &t.name == name && &t.language == language);
+            Outbound::Template(TemplateFacts {
+                name: name.clone(),
+                status: synced.and_then(|t| TemplateStatus::parse(&t.status)),
+                category: synced
+                    .and_then(|t| TemplateCategory::parse(&t.category))
+                    .unwrap_or(TemplateCategory::Marketing),
+                params: match synced {
+                    Some(t) => ParamShape::of_components(t.components.as_array().map_or(&[][..], Vec::as_slice))
+                        .check(components),
+                    None => Ok(()),
+                },
+            })
+        }
+        _ => Outbound::Session,
+    };
+    let conversation = facts.conversation.as_ref();
+    let check = SendCheck {
+        now,
+        outbound,
+        channel_active: facts.channel.deleted_at.is_none(),
+        recipient_phone: facts.contact.phone.clone(),
+        blocked: facts.blocked,
+        identity_unacknowledged: facts.identity_unacknowledged,
+        opted_in: facts.opted_in,
+        require_opt_in: facts.require_opt_in,
+        marketing_opt_out: facts.marketing_opt_out,
+        last_inbound_at: conversation.and_then(|c| c.last_inbound_at),
+        last_referral_at: conversation.and_then(|c| c.last_referral_at),
+        entry_point_opened_at: conversation.and_then(|c| c.entry_point_opened_at),
+        messaging_limit: facts.channel.messaging_limit.map(|l| l.max(0) as u64),
+        recipients_last_24h: facts.recipients_last_24h,
+        recipient_counted: facts.recipient_counted,
+    };
+    check_send(&check)
 }
 
 #[cfg(test)]

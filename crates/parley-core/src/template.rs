@@ -85,6 +85,18 @@ impl TemplateStatus {
     }
 }
 
+/// A template as synced from the provider (Meta's names, kept as given: `MARKETING`, `APPROVED`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateRecord {
+    pub waba_id: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub components: Value,
+    pub provider_template_id: Option<String>,
+}
+
 /// How many parameters each component of a template takes: the header's, the body's, and each
 /// button's (by index). Counted from `{{…}}` placeholders in Meta's component JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,9 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/sandbox/media", post(upload))
         .route("/sandbox/stats", get(stats))
         .route("/{version}/{id}", get(media_info))
+        .route("/{version}/{id}/messages", post(send))
+        .route("/{version}/{id}/media", post(upload_media))
+        .route("/{version}/{id}/message_templates", get(list_templates))
         .with_state(inner)
 }
 
@@ -38,6 +41,90 @@ fn graph_error(status: StatusCode, code: i64, title: &str) -> Response {
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+/// The number whose token this is, if it is `phone_number_id`'s.
+fn number_token_ok(inner: &Inner, headers: &HeaderMap, phone_number_id: &str) -> bool {
+    let Some(token) = bearer(headers) else { return false };
+    inner.numbers.lock().expect("numbers").get(phone_number_id).is_some_and(|n| n.access_token == token)
+}
+
+/// `POST /<version>/<phone number id>/messages`.
+async fn send(
+    State(inner): State<Arc<Inner>>,
+    Path((_version, pnid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !number_token_ok(&inner, &headers, &pnid) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter: the body is not JSON");
+    };
+    match inner.handle_send(&pnid, &body) {
+        crate::business::Answer::Reply(status, json, retry_after) => {
+            let mut resp =
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json)).into_response();
+            if let Some(secs) = retry_after
+                && let Ok(v) = secs.to_string().parse()
+            {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+        crate::business::Answer::Hang => {
+            // Never answer: the client times out (and does not know whether it was sent).
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+    }
+}
+
+/// `POST /<version>/<phone number id>/media`: a multipart upload; answers the media id.
+async fn upload_media(
+    State(inner): State<Arc<Inner>>,
+    Path((_version, pnid)): Path<(String, String)>,
+    headers: HeaderMap,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    if !number_token_ok(&inner, &headers, &pnid) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
+    }
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("file") {
+            let mime = field.content_type().unwrap_or("application/octet-stream").to_owned();
+            let Ok(bytes) = field.bytes().await else { break };
+            let id = inner.add_media(bytes.to_vec(), &mime);
+            return Json(json!({"id": id})).into_response();
+        }
+    }
+    graph_error(StatusCode::BAD_REQUEST, 131008, "Required parameter is missing: file")
+}
+
+/// `GET /<version>/<waba id>/message_templates`.
+async fn list_templates(
+    State(inner): State<Arc<Inner>>,
+    Path((_version, waba)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&inner, &headers) {
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
+    }
+    let data: Vec<Value> = inner
+        .business
+        .lock()
+        .expect("business state")
+        .templates
+        .iter()
+        .filter(|t| t.waba_id == waba)
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"id": format!("{}", 900_000 + i), "name": t.name, "language": t.language, "category": t.category,
+            "status": t.status, "components": t.components})
+        })
+        .collect();
+    Json(json!({"data": data, "paging": {"cursors": {"before": "", "after": ""}}})).into_response()
 }
 
 fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {

@@ -7,6 +7,7 @@
 //! - `emitter.rs` — signed webhook posts with retries.
 //! - `graph.rs` — the Graph API surface (media) and the HTTP control API.
 
+mod business;
 pub mod customer;
 pub mod emitter;
 mod graph;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub use business::{Fault, NumberPolicy, SandboxTemplate, Sent};
 pub use customer::{Customer, Say};
 pub use emitter::{Delivery, EmitterConfig, EmitterStats};
 
@@ -122,6 +124,7 @@ pub(crate) struct Inner {
     clock: Arc<dyn Clock>,
     next_id: AtomicU64,
     base_url: String,
+    business: Mutex<business::BusinessState>,
 }
 
 /// A running sandbox.
@@ -161,6 +164,7 @@ impl Sandbox {
             clock: config.clock,
             next_id: AtomicU64::new(1),
             base_url: format!("http://{addr}"),
+            business: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -212,9 +216,18 @@ impl Sandbox {
         self.message_at(phone_number_id, customer, say, self.inner.clock.now().as_secs())
     }
 
-    /// The customer's message as an item, with a given provider timestamp (Unix seconds).
+    /// The customer's message as an item, with a given provider timestamp (Unix seconds). The
+    /// sandbox remembers it: the 24 h window of this user opens, and the id can be marked read.
     pub fn message_at(&self, phone_number_id: &str, customer: &Customer, say: &Say, timestamp: i64) -> Item {
         let id = self.message_id();
+        {
+            let mut b = self.inner.business.lock().expect("business state");
+            b.inbound_ids.insert(id.clone());
+            if let Some(wa) = &customer.wa_id {
+                let last = b.last_inbound.entry((phone_number_id.to_owned(), wa.clone())).or_insert(timestamp);
+                *last = (*last).max(timestamp);
+            }
+        }
         Item::Message {
             phone_number_id: phone_number_id.to_owned(),
             customer: customer.clone(),
@@ -256,6 +269,50 @@ impl Sandbox {
             deliveries = deliveries.into_iter().flat_map(|d| [d.clone(), d]).collect();
         }
         self.inner.emitter.enqueue(deliveries, batching.delay);
+    }
+
+    /// How this number behaves (throughput, pair limit, automatic statuses…).
+    pub fn set_policy(&self, phone_number_id: &str, policy: NumberPolicy) {
+        self.inner.business.lock().expect("business state").policies.insert(phone_number_id.to_owned(), policy);
+    }
+
+    /// Makes the next sends on this number fail as given, in order.
+    pub fn inject(&self, phone_number_id: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.inner
+            .business
+            .lock()
+            .expect("business state")
+            .faults
+            .entry(phone_number_id.to_owned())
+            .or_default()
+            .extend(faults);
+    }
+
+    pub fn add_template(&self, template: SandboxTemplate) {
+        let mut b = self.inner.business.lock().expect("business state");
+        b.templates
+            .retain(|t| !(t.waba_id == template.waba_id && t.name == template.name && t.language == template.language));
+        b.templates.push(template);
+    }
+
+    /// The user pressed "stop promotions" for this number (no webhook: see `Item::Change`).
+    pub fn stop_marketing(&self, phone_number_id: &str, wa_id: &str) {
+        self.inner
+            .business
+            .lock()
+            .expect("business state")
+            .marketing_stopped
+            .push((phone_number_id.to_owned(), wa_id.to_owned()));
+    }
+
+    /// Every accepted send, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.inner.business.lock().expect("business state").sent.clone()
+    }
+
+    /// Posts a status webhook for a message the business sent (tests driving statuses by hand).
+    pub fn report(&self, phone_number_id: &str, message_id: &str, to: &str, status: &str, error: Option<i64>) {
+        self.inner.report(phone_number_id, message_id, to, status, error);
     }
 
     pub fn stats(&self) -> EmitterStats {

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// A domain rule refused the change (checked inside the transaction).
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// A WhatsApp rule refused the send.
+    #[error("{}", .0.message())]
+    Refused(parley_core::rules::Refusal),
     /// The configuration cannot work (unknown URL scheme, data dir in use, …).
     #[error("{0}")]
     Config(String),

@@ -175,6 +175,76 @@ pub trait Inbox {
     ) -> StoreResult<Conversation>;
 }
 
+/// Outbound messages: judged and queued atomically, then dispatched from the outbox.
+#[async_trait]
+pub trait Outbox {
+    /// Gathers the facts of the send inside one write transaction, asks `decide` about each
+    /// message, and unless it is a dry run stores the messages (queued) with their outbox jobs.
+    async fn queue_send(
+        &self,
+        request: SendRequest<'_>,
+        decide: Decide<'_>,
+        now: Timestamp,
+    ) -> StoreResult<SendOutcome>;
+    /// Leases due jobs, only the oldest unfinished one of each conversation, and marks their
+    /// messages `sending`.
+    async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<OutboxJob>>;
+    async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()>;
+    async fn outbox_failed(
+        &self,
+        job: i64,
+        error: parley_core::message::ProviderError,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// The request may or may not have reached the provider: never resent automatically.
+    async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()>;
+    async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()>;
+    /// Jobs still `sending` after their lease (the process died mid-send) become `unknown`.
+    async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64>;
+    /// An agent retries a failed or unknown message: back to the queue.
+    async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message>;
+    async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message>;
+}
+
+/// Consent and contact flags, synced templates, uploads.
+#[async_trait]
+pub trait Consents {
+    async fn record_opt_in(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        opt_in: NewOptIn,
+        now: Timestamp,
+    ) -> StoreResult<OptIn>;
+    async fn opt_ins(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<OptIn>>;
+    async fn revoke_opt_in(&self, ws: WorkspaceId, by: &ContactRef, id: i64, now: Timestamp) -> StoreResult<()>;
+    /// An agent saw the identity change; sends are allowed again.
+    async fn acknowledge_identity(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Contact>;
+    async fn set_blocked(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        blocked: bool,
+        now: Timestamp,
+    ) -> StoreResult<Contact>;
+    /// Replaces the synced templates of a WABA with `templates`; returns how many are stored.
+    async fn sync_templates(
+        &self,
+        ws: WorkspaceId,
+        waba_id: &str,
+        templates: &[TemplateRecord],
+        now: Timestamp,
+    ) -> StoreResult<usize>;
+    async fn templates(&self, ws: WorkspaceId, waba_id: &str) -> StoreResult<Vec<TemplateRecord>>;
+    async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
+}
+
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
@@ -183,7 +253,7 @@ pub trait Events {
 
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Accounts + Contacts + Channels + Inbox + Events + Send + Sync {
+pub trait Store: Accounts + Contacts + Channels + Inbox + Outbox + Consents + Events + Send + Sync {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// Checks that the database answers (for `/readyz`).

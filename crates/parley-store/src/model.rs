@@ -2,8 +2,10 @@
 
 use parley_core::account::{Role, User, Workspace};
 use parley_core::channel::{Channel, Provider, Visibility};
-use parley_core::conversation::{ConversationStatus, MediaState};
-use parley_core::ids::{ChannelId, ContactId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId};
+use parley_core::conversation::{ConversationStatus, MediaState, Message};
+use parley_core::ids::{
+    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
+};
 use parley_core::message::InboundEvent;
 use parley_core::{Email, Timestamp};
 use serde::Serialize;
@@ -59,6 +61,8 @@ pub struct WorkspacePatch {
     pub name: Option<String>,
     /// `Some(None)` turns national-number input off.
     pub default_region: Option<Option<String>>,
+    /// Whether templates need a recorded opt-in (or an inbound message).
+    pub require_opt_in: Option<bool>,
 }
 
 /// A contact search. `before` is the keyset cursor: the last id of the previous page.
@@ -112,6 +116,8 @@ pub struct ChannelPatch {
     pub sealed_secrets: Option<String>,
     pub visibility: Option<Visibility>,
     pub throughput: Option<i64>,
+    /// Unique business-initiated recipients per 24 h; `Some(None)`: unlimited.
+    pub messaging_limit: Option<Option<i64>>,
 }
 
 /// An inbound event and the channel it belongs to.
@@ -190,4 +196,93 @@ pub struct MediaFile {
     pub mime_type: Option<String>,
     pub size: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// A send to queue (or to judge only, when `dry_run`).
+#[derive(Clone, Debug)]
+pub struct SendRequest<'a> {
+    pub ws: WorkspaceId,
+    pub channel: ChannelId,
+    pub to: &'a parley_core::contact::ContactRef,
+    pub messages: &'a [parley_core::outbound::OutboundMessage],
+    pub idempotency_key: Option<&'a str>,
+    pub author: Option<UserId>,
+    pub dry_run: bool,
+}
+
+/// What a send came to.
+#[derive(Clone, Debug)]
+pub enum SendOutcome {
+    /// Stored and queued, in order.
+    Queued(Vec<Message>),
+    /// The idempotency key was seen before: the messages queued then.
+    Replayed(Vec<Message>),
+    /// A dry run: what each message would be.
+    Allowed(Vec<parley_core::rules::Allowed>),
+    /// Message `index` breaks a rule; nothing was stored.
+    Refused { index: usize, refusal: parley_core::rules::Refusal },
+}
+
+/// The rule deciding each message of a send (parley_core::rules::check_send behind a closure,
+/// so the store stays free of policy).
+pub type Decide<'a> = &'a (
+        dyn Fn(
+    &SendFacts,
+    &parley_core::outbound::OutboundMessage,
+) -> Result<parley_core::rules::Allowed, parley_core::rules::Refusal>
+            + Send
+            + Sync
+    );
+
+pub use parley_core::rules::SendFacts;
+pub use parley_core::template::TemplateRecord;
+
+/// A claimed outbox job with what the dispatcher needs to send it.
+#[derive(Clone, Debug)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub message_id: MessageId,
+    pub channel_id: ChannelId,
+    pub conversation_id: ConversationId,
+    pub contact_id: ContactId,
+    pub recipient: String,
+    pub attempts: i64,
+    pub content: parley_core::message::Content,
+    pub reply_to: Option<String>,
+}
+
+/// An opt-in record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OptIn {
+    pub id: i64,
+    pub contact_id: ContactId,
+    /// `None`: every channel.
+    pub channel_id: Option<ChannelId>,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub opted_in_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub recorded_by: Option<UserId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOptIn {
+    pub channel_id: Option<ChannelId>,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub opted_in_at: Timestamp,
+    pub recorded_by: Option<UserId>,
+}
+
+/// A file uploaded for sending.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Upload {
+    pub id: i64,
+    pub channel_id: ChannelId,
+    pub provider_media_id: String,
+    pub sha256: String,
+    pub mime_type: String,
+    pub size: i64,
+    pub filename: Option<String>,
 }

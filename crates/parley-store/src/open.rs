@@ -70,7 +70,13 @@ pub async fn open_url(url: &DatabaseUrl, schema: Option<&str>) -> StoreResult<Ar
 impl<DB> Store for SqlStore<DB>
 where
     DB: Engine,
-    SqlStore<DB>: crate::Accounts + crate::Contacts + crate::Channels + crate::Inbox + crate::Events,
+    SqlStore<DB>: crate::Accounts
+        + crate::Contacts
+        + crate::Channels
+        + crate::Inbox
+        + crate::Outbox
+        + crate::Consents
+        + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

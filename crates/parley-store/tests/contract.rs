@@ -137,11 +137,18 @@ async fn workspace_settings() {
     for db in TestDatabase::all().await {
         let store = &*db.store;
         let b = workspace(store, "acme").await;
-        let patch = WorkspacePatch { name: Some("Acme Inc".into()), default_region: Some(Some("FR".into())) };
+        let patch = WorkspacePatch {
+            name: Some("Acme Inc".into()),
+            default_region: Some(Some("FR".into())),
+            require_opt_in: Some(false),
+        };
         let ws = store.update_workspace(b.workspace.id, patch, NOW).await.unwrap();
-        assert_eq!((ws.name.as_str(), ws.default_region.as_deref()), ("Acme Inc", Some("FR")));
+        assert_eq!(
+            (ws.name.as_str(), ws.default_region.as_deref(), ws.require_opt_in),
+            ("Acme Inc", Some("FR"), false)
+        );
         let ws = store
-            .update_workspace(b.workspace.id, WorkspacePatch { name: None, default_region: Some(None) }, NOW)
+            .update_workspace(b.workspace.id, WorkspacePatch { default_region: Some(None), ..Default::default() }, NOW)
             .await
             .unwrap();
         assert_eq!((ws.name.as_str(), ws.default_region), ("Acme Inc", None));

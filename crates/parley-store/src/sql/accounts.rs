@@ -15,6 +15,7 @@ struct WorkspaceRow {
     id: i64,
     name: String,
     default_region: Option<String>,
+    require_opt_in: i64,
     created_at: i64,
 }
 
@@ -24,6 +25,7 @@ impl From<WorkspaceRow> for Workspace {
             id: WorkspaceId(r.id),
             name: r.name,
             default_region: r.default_region,
+            require_opt_in: r.require_opt_in != 0,
             created_at: Timestamp::from_micros(r.created_at),
         }
     }
@@ -169,7 +171,7 @@ where
     ) -> StoreResult<Bootstrapped> {
         let mut tx = self.begin_write().await?;
         let workspace: WorkspaceRow = sqlx::query_as(
-            "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id, name, default_region, created_at",
+            "INSERT INTO workspaces (name, created_at) VALUES ($1, $2) RETURNING id, name, default_region, require_opt_in, created_at",
         )
         .bind(workspace_name.to_owned())
         .bind(now.as_micros())
@@ -184,7 +186,7 @@ where
 
     async fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace> {
         let row: WorkspaceRow =
-            sqlx::query_as("SELECT id, name, default_region, created_at FROM workspaces WHERE id = $1")
+            sqlx::query_as("SELECT id, name, default_region, require_opt_in, created_at FROM workspaces WHERE id = $1")
                 .bind(id.get())
                 .fetch_one(&self.read)
                 .await?;
@@ -199,18 +201,20 @@ where
     ) -> StoreResult<Workspace> {
         let mut tx = self.begin_write().await?;
         let current: WorkspaceRow =
-            sqlx::query_as("SELECT id, name, default_region, created_at FROM workspaces WHERE id = $1")
+            sqlx::query_as("SELECT id, name, default_region, require_opt_in, created_at FROM workspaces WHERE id = $1")
                 .bind(id.get())
                 .fetch_one(&mut *tx)
                 .await?;
         let name = patch.name.unwrap_or(current.name);
         let region = patch.default_region.unwrap_or(current.default_region);
+        let require_opt_in = patch.require_opt_in.map_or(current.require_opt_in, i64::from);
         let row: WorkspaceRow = sqlx::query_as(
-            "UPDATE workspaces SET name = $1, default_region = $2 WHERE id = $3
-             RETURNING id, name, default_region, created_at",
+            "UPDATE workspaces SET name = $1, default_region = $2, require_opt_in = $3 WHERE id = $4
+             RETURNING id, name, default_region, require_opt_in, created_at",
         )
         .bind(name)
         .bind(region)
+        .bind(require_opt_in)
         .bind(id.get())
         .fetch_one(&mut *tx)
         .await?;

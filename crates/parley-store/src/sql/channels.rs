@@ -15,12 +15,12 @@ use crate::{ChannelPatch, Channels, NewChannel};
 macro_rules! channel_columns {
     () => {
         "id, workspace_id, provider, name, phone_number_id, waba_id, display_phone_number, graph_base_url, secrets,
-         webhook_key, visibility, throughput, created_at, updated_at, deleted_at"
+         webhook_key, visibility, throughput, messaging_limit, created_at, updated_at, deleted_at"
     };
 }
 
 #[derive(FromRow)]
-pub(crate) struct ChannelRow {
+struct ChannelRow {
     id: i64,
     workspace_id: i64,
     provider: String,
@@ -33,6 +33,7 @@ pub(crate) struct ChannelRow {
     webhook_key: String,
     visibility: String,
     throughput: i64,
+    messaging_limit: Option<i64>,
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
@@ -56,6 +57,7 @@ impl TryFrom<ChannelRow> for Channel {
             visibility: Visibility::parse(&r.visibility)
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown visibility {:?}", r.visibility)))?,
             throughput: r.throughput,
+            messaging_limit: r.messaging_limit,
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
             deleted_at: r.deleted_at.map(Timestamp::from_micros),
@@ -69,6 +71,24 @@ fn channel_payload(c: &Channel) -> serde_json::Value {
         "id": c.id, "name": c.name, "provider": c.provider.as_str(), "phone_number_id": c.phone_number_id,
         "waba_id": c.waba_id, "display_phone_number": c.display_phone_number, "visibility": c.visibility.as_str(),
     })
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// A channel (deleted ones included) inside the caller's transaction.
+    pub(crate) async fn channel_in(conn: &mut DB::Connection, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
+        let sql = concat!("SELECT ", channel_columns!(), " FROM channels WHERE workspace_id = $1 AND id = $2");
+        let row: ChannelRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&mut *conn).await?;
+        row.try_into()
+    }
 }
 
 #[async_trait]
@@ -154,8 +174,8 @@ where
             .try_into()?;
         let row: ChannelRow = sqlx::query_as(concat!(
             "UPDATE channels SET name = $1, display_phone_number = $2, graph_base_url = $3, secrets = $4, visibility = $5,
-                throughput = $6, updated_at = $7
-             WHERE workspace_id = $8 AND id = $9 RETURNING ",
+                throughput = $6, messaging_limit = $7, updated_at = $8
+             WHERE workspace_id = $9 AND id = $10 RETURNING ",
             channel_columns!()
         ))
         .bind(patch.name.unwrap_or(current.name))
@@ -164,6 +184,7 @@ where
         .bind(patch.sealed_secrets.unwrap_or(current.sealed_secrets))
         .bind(patch.visibility.unwrap_or(current.visibility).as_str().to_owned())
         .bind(patch.throughput.unwrap_or(current.throughput))
+        .bind(patch.messaging_limit.unwrap_or(current.messaging_limit))
         .bind(now.as_micros())
         .bind(ws.get())
         .bind(id.get())

@@ -19,7 +19,7 @@ const MAX_PAGE: u32 = 200;
 macro_rules! conversation_columns {
     () => {
         "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_message_at, c.last_inbound_at,
-         c.last_referral_at, c.created_at, c.updated_at"
+         c.last_referral_at, c.entry_point_opened_at, c.created_at, c.updated_at"
     };
 }
 
@@ -44,6 +44,7 @@ struct ConversationRow {
     last_message_at: i64,
     last_inbound_at: Option<i64>,
     last_referral_at: Option<i64>,
+    entry_point_opened_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -62,6 +63,7 @@ impl TryFrom<ConversationRow> for Conversation {
             last_message_at: Timestamp::from_micros(r.last_message_at),
             last_inbound_at: r.last_inbound_at.map(Timestamp::from_micros),
             last_referral_at: r.last_referral_at.map(Timestamp::from_micros),
+            entry_point_opened_at: r.entry_point_opened_at.map(Timestamp::from_micros),
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
         })
@@ -479,6 +481,12 @@ where
             Self::apply_logged_status(conn, channel, &update, &mut events).await?;
         }
         Self::flush_events(conn, events, now).await
+    }
+
+    pub(crate) async fn conversation_by_id(conn: &mut DB::Connection, id: i64) -> StoreResult<Conversation> {
+        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
+        let row: ConversationRow = sqlx::query_as(sql).bind(id).fetch_one(&mut *conn).await?;
+        row.try_into()
     }
 
     pub(crate) async fn message_by_id(conn: &mut DB::Connection, id: i64) -> StoreResult<Message> {

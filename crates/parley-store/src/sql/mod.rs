@@ -6,10 +6,12 @@
 
 mod accounts;
 mod channels;
+mod consents;
 pub(crate) mod contacts;
 mod conversations;
 pub(crate) mod events;
 mod inbound;
+mod outbox;
 
 use std::fs::File;
 

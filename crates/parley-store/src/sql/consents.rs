@@ -1,0 +1,275 @@
+//! Opt-ins, contact flags the send rules read (blocked, identity change acknowledged), templates
+//! synced from the provider, and files uploaded for sending.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::contact::{Contact, ContactRef};
+use parley_core::ids::{ChannelId, ContactId, UserId, WorkspaceId};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::inbound::EventBuffer;
+use super::{Engine, SqlStore};
+use crate::error::{StoreError, StoreResult};
+use crate::{Consents, NewOptIn, OptIn, TemplateRecord, Upload};
+
+#[derive(FromRow)]
+struct OptInRow {
+    id: i64,
+    contact_id: i64,
+    channel_id: Option<i64>,
+    source: String,
+    evidence: Option<String>,
+    opted_in_at: i64,
+    revoked_at: Option<i64>,
+    recorded_by: Option<i64>,
+}
+
+impl From<OptInRow> for OptIn {
+    fn from(r: OptInRow) -> Self {
+        OptIn {
+            id: r.id,
+            contact_id: ContactId(r.contact_id),
+            channel_id: r.channel_id.map(ChannelId),
+            source: r.source,
+            evidence: r.evidence,
+            opted_in_at: Timestamp::from_micros(r.opted_in_at),
+            revoked_at: r.revoked_at.map(Timestamp::from_micros),
+            recorded_by: r.recorded_by.map(UserId),
+        }
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// Sets one of the contact's flag columns and records the change.
+    async fn set_contact_flag(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        sql: &'static str,
+        value: Option<i64>,
+        kind: &str,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::find_contact(&mut tx, ws, by).await?;
+        sqlx::query(sql).bind(value).bind(now.as_micros()).bind(contact.id.get()).execute(&mut *tx).await?;
+        let mut events = EventBuffer::default();
+        events.push(ws, kind, Some(contact.id.get()), None, &json!({"contact_id": contact.id, "at": now}));
+        Self::flush_events(&mut tx, events, now).await?;
+        let contact = Self::find_contact(&mut tx, ws, &ContactRef::Id(contact.id)).await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+}
+
+#[async_trait]
+impl<DB> Consents for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn record_opt_in(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        opt_in: NewOptIn,
+        now: Timestamp,
+    ) -> StoreResult<OptIn> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::find_contact(&mut tx, ws, by).await?;
+        if let Some(channel) = opt_in.channel_id {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM channels WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(channel.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::Invalid(parley_core::Invalid::request(
+                    "channel_id",
+                    "no such channel in this workspace",
+                )));
+            }
+        }
+        let row: OptInRow = sqlx::query_as(
+            "INSERT INTO opt_ins (workspace_id, contact_id, channel_id, source, evidence, opted_in_at, recorded_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             RETURNING id, contact_id, channel_id, source, evidence, opted_in_at, revoked_at, recorded_by",
+        )
+        .bind(ws.get())
+        .bind(contact.id.get())
+        .bind(opt_in.channel_id.map(ChannelId::get))
+        .bind(opt_in.source)
+        .bind(opt_in.evidence)
+        .bind(opt_in.opted_in_at.as_micros())
+        .bind(opt_in.recorded_by.map(UserId::get))
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let opt_in = OptIn::from(row);
+        let mut events = EventBuffer::default();
+        events.push(ws, "contact.opted_in", Some(contact.id.get()), None, &json!(opt_in));
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(opt_in)
+    }
+
+    async fn opt_ins(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<OptIn>> {
+        let mut conn = self.read.acquire().await?;
+        let contact = Self::find_contact(&mut conn, ws, by).await?;
+        let rows: Vec<OptInRow> = sqlx::query_as(
+            "SELECT id, contact_id, channel_id, source, evidence, opted_in_at, revoked_at, recorded_by FROM opt_ins
+             WHERE workspace_id = $1 AND contact_id = $2 ORDER BY id",
+        )
+        .bind(ws.get())
+        .bind(contact.id.get())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(OptIn::from).collect())
+    }
+
+    async fn revoke_opt_in(&self, ws: WorkspaceId, by: &ContactRef, id: i64, now: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let contact = Self::find_contact(&mut tx, ws, by).await?;
+        let done = sqlx::query("UPDATE opt_ins SET revoked_at = $1 WHERE workspace_id = $2 AND contact_id = $3 AND id = $4 AND revoked_at IS NULL")
+            .bind(now.as_micros())
+            .bind(ws.get())
+            .bind(contact.id.get())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let mut events = EventBuffer::default();
+        events.push(
+            ws,
+            "contact.opt_in_revoked",
+            Some(contact.id.get()),
+            None,
+            &json!({"contact_id": contact.id, "opt_in_id": id}),
+        );
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn acknowledge_identity(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        _user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        let sql = "UPDATE contacts SET identity_changed_at = $1, updated_at = $2 WHERE id = $3";
+        self.set_contact_flag(ws, by, sql, None, "contact.identity_acknowledged", now).await
+    }
+
+    async fn set_blocked(
+        &self,
+        ws: WorkspaceId,
+        by: &ContactRef,
+        blocked: bool,
+        now: Timestamp,
+    ) -> StoreResult<Contact> {
+        let sql = "UPDATE contacts SET blocked_at = $1, updated_at = $2 WHERE id = $3";
+        let kind = if blocked { "contact.blocked" } else { "contact.unblocked" };
+        self.set_contact_flag(ws, by, sql, blocked.then(|| now.as_micros()), kind, now).await
+    }
+
+    async fn sync_templates(
+        &self,
+        ws: WorkspaceId,
+        waba_id: &str,
+        templates: &[TemplateRecord],
+        now: Timestamp,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin_write().await?;
+        for t in templates {
+            sqlx::query(
+                "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components, provider_template_id,
+                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                 ON CONFLICT (workspace_id, waba_id, name, language) DO UPDATE SET category = excluded.category,
+                    status = excluded.status, components = excluded.components,
+                    provider_template_id = excluded.provider_template_id, updated_at = excluded.updated_at",
+            )
+            .bind(ws.get())
+            .bind(waba_id.to_owned())
+            .bind(t.name.clone())
+            .bind(t.language.clone())
+            .bind(t.category.clone())
+            .bind(t.status.clone())
+            .bind(t.components.to_string())
+            .bind(t.provider_template_id.clone())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut events = EventBuffer::default();
+        events.push(ws, "templates.synced", None, None, &json!({"waba_id": waba_id, "count": templates.len()}));
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(templates.len())
+    }
+
+    async fn templates(&self, ws: WorkspaceId, waba_id: &str) -> StoreResult<Vec<TemplateRecord>> {
+        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT name, language, category, status, components, provider_template_id FROM templates
+             WHERE workspace_id = $1 AND waba_id = $2 ORDER BY name, language",
+        )
+        .bind(ws.get())
+        .bind(waba_id.to_owned())
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(name, language, category, status, components, provider_template_id)| {
+                Ok(TemplateRecord {
+                    waba_id: waba_id.to_owned(),
+                    name,
+                    language,
+                    category,
+                    status,
+                    components: serde_json::from_str(&components)?,
+                    provider_template_id,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO uploads (workspace_id, channel_id, provider_media_id, sha256, mime_type, size, filename, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(upload.channel_id.get())
+        .bind(upload.provider_media_id.clone())
+        .bind(upload.sha256.clone())
+        .bind(upload.mime_type.clone())
+        .bind(upload.size)
+        .bind(upload.filename.clone())
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Upload { id, ..upload })
+    }
+}

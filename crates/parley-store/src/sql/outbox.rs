@@ -1,0 +1,553 @@
+//! Outbound sends: judging and queueing a send in one transaction (facts gathered, the rule
+//! asked, message and outbox job stored together), and the outbox the dispatcher works from.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::conversation::{Conversation, Message};
+use parley_core::ids::{ChannelId, ContactId, ConversationId, MessageId, WorkspaceId};
+use parley_core::message::{Content, DeliveryStatus, ProviderError};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
+
+use super::inbound::EventBuffer;
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::{StoreError, StoreResult};
+use crate::{Decide, Outbox, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
+
+const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+#[derive(FromRow)]
+struct JobRow {
+    id: i64,
+    workspace_id: i64,
+    message_id: i64,
+    channel_id: i64,
+    conversation_id: i64,
+    contact_id: i64,
+    recipient: String,
+    attempts: i64,
+    content: String,
+    context: Option<String>,
+}
+
+impl TryFrom<JobRow> for OutboxJob {
+    type Error = StoreError;
+    fn try_from(r: JobRow) -> StoreResult<Self> {
+        let context: Option<parley_core::message::Context> =
+            r.context.as_deref().map(serde_json::from_str).transpose()?;
+        Ok(OutboxJob {
+            id: r.id,
+            workspace_id: WorkspaceId(r.workspace_id),
+            message_id: MessageId(r.message_id),
+            channel_id: ChannelId(r.channel_id),
+            conversation_id: ConversationId(r.conversation_id),
+            contact_id: ContactId(r.contact_id),
+            recipient: r.recipient,
+            attempts: r.attempts,
+            content: serde_json::from_str::<Content>(&r.content)?,
+            reply_to: context.and_then(|c| c.reply_to),
+        })
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// Everything the send rules look at, read inside the caller's transaction.
+    async fn send_facts(conn: &mut DB::Connection, req: &SendRequest<'_>, now: Timestamp) -> StoreResult<SendFacts> {
+        let channel = Self::channel_in(conn, req.ws, req.channel).await?;
+        let contact = Self::find_contact(conn, req.ws, req.to).await?;
+        let cid = contact.id.get();
+        let conversation = Self::conversation_of(conn, channel.id, contact.id).await?;
+        let wa_id: Option<String> = sqlx::query_scalar(
+            "SELECT value FROM contact_identities WHERE contact_id = $1 AND kind = 'wa_id' ORDER BY id LIMIT 1",
+        )
+        .bind(cid)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let recipient = wa_id.clone().or_else(|| contact.phone.as_ref().map(|p| p.digits().to_owned()));
+        let (require_opt_in, blocked_at, identity_changed_at): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT w.require_opt_in, c.blocked_at, c.identity_changed_at FROM contacts c JOIN workspaces w ON w.id = c.workspace_id
+             WHERE c.id = $1",
+        )
+        .bind(cid)
+        .fetch_one(&mut *conn)
+        .await?;
+        let consent: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(1 AS BIGINT) FROM opt_ins WHERE contact_id = $1 AND revoked_at IS NULL AND (channel_id IS NULL OR channel_id = $2)
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM conversations WHERE contact_id = $1 AND last_inbound_at IS NOT NULL LIMIT 1",
+        )
+        .bind(cid)
+        .bind(channel.id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let stop: Option<String> = sqlx::query_scalar(
+            "SELECT p.value FROM user_preferences p JOIN contact_identities i ON i.value = p.identity_value AND i.kind = p.identity_kind
+             WHERE i.contact_id = $1 AND p.channel_id = $2 AND p.category = 'marketing_messages' ORDER BY p.at DESC LIMIT 1",
+        )
+        .bind(cid)
+        .bind(channel.id.get())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let since = now.as_micros() - DAY_MICROS;
+        let (recipients, counted): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT contact_id), CAST(COALESCE(MAX(CASE WHEN contact_id = $4 THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM business_initiated
+             WHERE workspace_id = $1 AND waba_id = $2 AND at > $3",
+        )
+        .bind(req.ws.get())
+        .bind(channel.waba_id.clone())
+        .bind(since)
+        .bind(cid)
+        .fetch_one(&mut *conn)
+        .await?;
+        let mut templates = Vec::new();
+        for (name, language) in req.messages.iter().filter_map(|m| m.template()) {
+            let row: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT category, status, components, provider_template_id FROM templates
+                 WHERE workspace_id = $1 AND waba_id = $2 AND name = $3 AND language = $4",
+            )
+            .bind(req.ws.get())
+            .bind(channel.waba_id.clone())
+            .bind(name.to_owned())
+            .bind(language.to_owned())
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some((category, status, components, provider_template_id)) = row {
+                templates.push(TemplateRecord {
+                    waba_id: channel.waba_id.clone(),
+                    name: name.to_owned(),
+                    language: language.to_owned(),
+                    category,
+                    status,
+                    components: serde_json::from_str(&components)?,
+                    provider_template_id,
+                });
+            }
+        }
+        Ok(SendFacts {
+            recipient,
+            conversation,
+            opted_in: consent.is_some(),
+            require_opt_in: require_opt_in != 0,
+            marketing_opt_out: stop.as_deref() == Some("stop"),
+            identity_unacknowledged: identity_changed_at.is_some(),
+            blocked: blocked_at.is_some(),
+            recipients_last_24h: recipients.max(0) as u64,
+            recipient_counted: counted != 0,
+            templates,
+            channel,
+            contact,
+        })
+    }
+
+    async fn conversation_of(
+        conn: &mut DB::Connection,
+        channel: ChannelId,
+        contact: ContactId,
+    ) -> StoreResult<Option<Conversation>> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE channel_id = $1 AND contact_id = $2")
+                .bind(channel.get())
+                .bind(contact.get())
+                .fetch_optional(&mut *conn)
+                .await?;
+        match id {
+            Some(id) => Ok(Some(Self::conversation_by_id(conn, id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The messages already queued under this idempotency key, in order.
+    async fn replayed(conn: &mut DB::Connection, ws: WorkspaceId, key: &str) -> StoreResult<Vec<Message>> {
+        // The first message carries the key, the others `key#1`, `key#2`… (exact matches only).
+        let mut qb = QueryBuilder::<DB>::new("SELECT id FROM messages WHERE workspace_id = ");
+        qb.push_bind(ws.get()).push(" AND idempotency_key IN (");
+        let mut list = qb.separated(", ");
+        list.push_bind(key.to_owned());
+        for i in 1..=parley_core::outbound::MAX_ATTACHMENTS {
+            list.push_bind(format!("{key}#{i}"));
+        }
+        qb.push(") ORDER BY id");
+        let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(Self::message_by_id(conn, id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Marks a message with a new status, whatever its rank (retry resets it to queued).
+    async fn set_message_status(
+        conn: &mut DB::Connection,
+        message: i64,
+        status: DeliveryStatus,
+        error: Option<&ProviderError>,
+        now: Timestamp,
+        only_forward: bool,
+    ) -> StoreResult<bool> {
+        let sql = if only_forward {
+            "UPDATE messages SET status = $1, status_rank = $2, status_at = $3, error_code = COALESCE($4, error_code),
+                error_title = COALESCE($5, error_title), error_details = COALESCE($6, error_details)
+             WHERE id = $7 AND status_rank < $2"
+        } else {
+            "UPDATE messages SET status = $1, status_rank = $2, status_at = $3, error_code = $4, error_title = $5, error_details = $6
+             WHERE id = $7"
+        };
+        let done = sqlx::query(sql)
+            .bind(status.as_str().to_owned())
+            .bind(i64::from(status.rank()))
+            .bind(now.as_micros())
+            .bind(error.map(|e| e.code))
+            .bind(error.map(|e| e.title.clone()))
+            .bind(error.and_then(|e| e.details.clone()))
+            .bind(message)
+            .execute(&mut *conn)
+            .await?;
+        Ok(DB::rows_affected(&done) > 0)
+    }
+
+    /// Closes an outbox job and records the outcome on its message, with an event.
+    async fn finish_job(
+        &self,
+        job: i64,
+        state: &str,
+        status: DeliveryStatus,
+        error: Option<ProviderError>,
+        provider_message_id: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "UPDATE outbox SET state = $1, lease_until = NULL, last_error = $2, updated_at = $3 WHERE id = $4
+             RETURNING workspace_id, channel_id, message_id",
+        )
+        .bind(state.to_owned())
+        .bind(error.as_ref().map(|e| format!("{} ({})", e.title, e.code)))
+        .bind(now.as_micros())
+        .bind(job)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (ws, channel_id, message) = row.ok_or(StoreError::NotFound)?;
+        let ws = WorkspaceId(ws);
+        if let Some(pid) = provider_message_id {
+            sqlx::query("UPDATE messages SET provider_message_id = $1 WHERE id = $2")
+                .bind(pid.to_owned())
+                .bind(message)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let moved = Self::set_message_status(&mut tx, message, status, error.as_ref(), now, true).await?;
+        let channel = Self::channel_in(&mut tx, ws, ChannelId(channel_id)).await?;
+        let mut events = EventBuffer::default();
+        if moved {
+            let payload = json!({"message_id": message, "status": status.as_str(), "at": now, "error": error});
+            events.push(ws, "message.status", Some(message), Some(&channel), &payload);
+        }
+        Self::flush_events(&mut tx, events, now).await?;
+        if let Some(pid) = provider_message_id {
+            // Statuses Meta reported before we recorded the id.
+            Self::apply_early_statuses(&mut tx, &channel, pid, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> Outbox for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn queue_send(&self, req: SendRequest<'_>, decide: Decide<'_>, now: Timestamp) -> StoreResult<SendOutcome> {
+        // Facts and writes in one write transaction: two sends cannot both take the last slot
+        // of the messaging limit.
+        let mut tx = self.begin_write().await?;
+        if let Some(key) = req.idempotency_key.filter(|_| !req.dry_run) {
+            let earlier = Self::replayed(&mut tx, req.ws, key).await?;
+            if !earlier.is_empty() {
+                return Ok(SendOutcome::Replayed(earlier));
+            }
+        }
+        let mut facts = Self::send_facts(&mut tx, &req, now).await?;
+        let mut decisions = Vec::with_capacity(req.messages.len());
+        for (index, message) in req.messages.iter().enumerate() {
+            // Replies and reactions must point at a message of this conversation.
+            let target = message.reply_to.as_deref().or(match &message.content {
+                Content::Reaction { message_id, .. } => Some(message_id.as_str()),
+                _ => None,
+            });
+            if let Some(target) = target {
+                let known: Option<i64> = match &facts.conversation {
+                    Some(c) => {
+                        sqlx::query_scalar(
+                            "SELECT id FROM messages WHERE conversation_id = $1 AND provider_message_id = $2",
+                        )
+                        .bind(c.id.get())
+                        .bind(target.to_owned())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    None => None,
+                };
+                if known.is_none() {
+                    return Err(StoreError::Invalid(parley_core::Invalid::new(
+                        "invalid_message",
+                        Some("context.message_id".into()),
+                        format!("{target:?} is not a message of this conversation"),
+                    )));
+                }
+            }
+            match decide(&facts, message) {
+                Ok(allowed) => {
+                    // The next message of this send costs no new budget.
+                    facts.recipient_counted |= allowed.business_initiated;
+                    decisions.push(allowed);
+                }
+                Err(refusal) => return Ok(SendOutcome::Refused { index, refusal }),
+            }
+        }
+        if req.dry_run {
+            return Ok(SendOutcome::Allowed(decisions));
+        }
+        let recipient = facts.recipient.clone().ok_or(StoreError::Refused(parley_core::rules::Refusal::NoPhone))?;
+        let channel = &facts.channel;
+        let ws = req.ws;
+        let conversation = Self::ensure_conversation(&mut tx, channel, facts.contact.id, now).await?;
+        let mut events = EventBuffer::default();
+        let mut ids = Vec::with_capacity(req.messages.len());
+        for (i, (message, allowed)) in req.messages.iter().zip(&decisions).enumerate() {
+            // Strictly increasing times keep the request's order in the thread.
+            let at = now.plus_micros(i as i64);
+            let context = message.reply_to.as_ref().map(|r| json!({"reply_to": r}).to_string());
+            let key = req.idempotency_key.map(|k| if i == 0 { k.to_owned() } else { format!("{k}#{i}") });
+            let pricing = json!({"category": allowed.category, "type": allowed.pricing_type}).to_string();
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, content, context,
+                    target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key, pricing_estimate)
+                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14) RETURNING id",
+            )
+            .bind(ws.get())
+            .bind(conversation)
+            .bind(channel.id.get())
+            .bind(message.content.type_name().to_owned())
+            .bind(message.content.text().map(str::to_owned))
+            .bind(serde_json::to_string(&message.content)?)
+            .bind(context)
+            .bind(super::inbound::target_of(&message.content).map(str::to_owned))
+            .bind(i64::from(DeliveryStatus::Queued.rank()))
+            .bind(at.as_micros())
+            .bind(now.as_micros())
+            .bind(req.author.map(|a| a.get()))
+            .bind(key)
+            .bind(pricing)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO outbox (workspace_id, message_id, channel_id, conversation_id, contact_id, recipient, state,
+                    next_attempt_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7)",
+            )
+            .bind(ws.get())
+            .bind(id)
+            .bind(channel.id.get())
+            .bind(conversation)
+            .bind(facts.contact.id.get())
+            .bind(recipient.clone())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            if allowed.business_initiated {
+                sqlx::query("INSERT INTO business_initiated (workspace_id, waba_id, contact_id, message_id, at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(ws.get())
+                    .bind(channel.waba_id.clone())
+                    .bind(facts.contact.id.get())
+                    .bind(id)
+                    .bind(now.as_micros())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if allowed.opens_free_entry_point {
+                sqlx::query("UPDATE conversations SET entry_point_opened_at = $1 WHERE id = $2")
+                    .bind(now.as_micros())
+                    .bind(conversation)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let payload = json!({"message_id": id, "conversation_id": conversation, "type": message.content.type_name(),
+                "text": message.content.text(), "pricing": {"category": allowed.category, "type": allowed.pricing_type}});
+            events.push(ws, "message.queued", Some(id), Some(channel), &payload);
+            ids.push(id);
+        }
+        Self::flush_events(&mut tx, events, now).await?;
+        let mut messages = Vec::with_capacity(ids.len());
+        for id in ids {
+            messages.push(Self::message_by_id(&mut tx, id).await?);
+        }
+        tx.commit().await?;
+        Ok(SendOutcome::Queued(messages))
+    }
+
+    async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<OutboxJob>> {
+        let mut tx = self.begin_write().await?;
+        // Only the oldest unfinished job of each conversation: sends keep their order.
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2
+             WHERE id IN (
+                SELECT o.id FROM outbox o
+                WHERE o.state = 'pending' AND o.next_attempt_at <= $2
+                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.id < o.id
+                                    AND p.state IN ('pending', 'sending'))
+                ORDER BY o.id LIMIT $3)
+               AND state = 'pending'
+             RETURNING id",
+        )
+        .bind(lease_until.as_micros())
+        .bind(now.as_micros())
+        .bind(clamp_limit(limit, 500))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut jobs: Vec<OutboxJob> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: JobRow = sqlx::query_as(
+                "SELECT o.id, o.workspace_id, o.message_id, o.channel_id, o.conversation_id, o.contact_id, o.recipient, o.attempts,
+                    m.content, m.context
+                 FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            jobs.push(row.try_into()?);
+        }
+        let mut events = EventBuffer::default();
+        for job in &jobs {
+            if Self::set_message_status(&mut tx, job.message_id.get(), DeliveryStatus::Sending, None, now, true).await?
+            {
+                events.push(
+                    job.workspace_id,
+                    "message.status",
+                    Some(job.message_id.get()),
+                    None,
+                    &json!({"message_id": job.message_id, "status": "sending"}),
+                );
+            }
+        }
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()> {
+        self.finish_job(job, "sent", DeliveryStatus::Sent, None, Some(provider_message_id), now).await
+    }
+
+    async fn outbox_failed(&self, job: i64, error: ProviderError, now: Timestamp) -> StoreResult<()> {
+        self.finish_job(job, "failed", DeliveryStatus::Failed, Some(error), None, now).await
+    }
+
+    async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()> {
+        let error = ProviderError { code: 0, title: "outcome unknown".into(), details: Some(reason.to_owned()) };
+        self.finish_job(job, "unknown", DeliveryStatus::Unknown, Some(error), None, now).await
+    }
+
+    async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE outbox SET state = 'pending', lease_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4")
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(retry_at.as_micros())
+            .bind(now.as_micros())
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64> {
+        let jobs: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1")
+            .bind(now.as_micros())
+            .fetch_all(&self.read)
+            .await?;
+        for job in &jobs {
+            // A job whose lease ran out may have been sent before the process died: never resent
+            // by itself; an agent decides.
+            self.outbox_unknown(
+                *job,
+                "the dispatcher stopped while sending; check with the customer before retrying",
+                now,
+            )
+            .await?;
+        }
+        Ok(jobs.len() as u64)
+    }
+
+    async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message> {
+        let mut tx = self.begin_write().await?;
+        let job: Option<i64> = sqlx::query_scalar(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL, updated_at = $1
+             WHERE workspace_id = $2 AND message_id = $3 AND state IN ('unknown', 'failed') RETURNING id",
+        )
+        .bind(now.as_micros())
+        .bind(ws.get())
+        .bind(message.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if job.is_none() {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(message.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match exists {
+                None => StoreError::NotFound,
+                Some(_) => StoreError::Invalid(parley_core::Invalid::new(
+                    "not_retryable",
+                    None,
+                    "only a failed message, or one whose outcome is unknown, can be retried",
+                )),
+            });
+        }
+        Self::set_message_status(&mut tx, message.get(), DeliveryStatus::Queued, None, now, false).await?;
+        let mut events = EventBuffer::default();
+        events.push(
+            ws,
+            "message.status",
+            Some(message.get()),
+            None,
+            &json!({"message_id": message, "status": "queued", "retry": true}),
+        );
+        Self::flush_events(&mut tx, events, now).await?;
+        let m = Self::message_by_id(&mut tx, message.get()).await?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message> {
+        let mut conn = self.read.acquire().await?;
+        let m = Self::message_by_id(&mut conn, id.get()).await?;
+        let owner: i64 = sqlx::query_scalar("SELECT workspace_id FROM messages WHERE id = $1")
+            .bind(id.get())
+            .fetch_one(&mut *conn)
+            .await?;
+        if owner != ws.get() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(m)
+    }
+}
