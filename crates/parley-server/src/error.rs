@@ -95,6 +95,9 @@ impl From<StoreError> for ApiError {
             )
             .with_field(field),
             StoreError::Invalid(invalid) => invalid.into(),
+            StoreError::Refused(refusal) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.message())
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

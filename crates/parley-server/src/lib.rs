@@ -47,6 +47,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "accounts", description = "Workspace, users and API tokens"),
         (name = "channels", description = "WhatsApp numbers"),
         (name = "conversations", description = "Conversations and messages"),
+        (name = "messages", description = "Sending, with WhatsApp's rules checked first"),
         (name = "webhooks", description = "Provider webhooks (signed, no token)"),
         (name = "events", description = "The event log"),
         (name = "health", description = "Liveness and readiness"),
@@ -73,6 +74,8 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::accounts::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())
+        .merge(routes::messages::router())
+        .merge(routes::consents::router())
         .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)

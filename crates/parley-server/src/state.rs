@@ -26,6 +26,10 @@ pub struct AppState {
     pub media_dir: PathBuf,
     /// Wakes the media worker when a webhook brought attachments.
     pub media_wakeup: Arc<Notify>,
+    /// Wakes the dispatcher when messages were queued.
+    pub dispatch_wakeup: Arc<Notify>,
+    /// How the dispatcher sends (timeouts, concurrency); tests shorten the timeout.
+    pub dispatch: crate::workers::dispatch::DispatchConfig,
     /// Applies webhooks, many per transaction under load.
     pub ingest: Ingest,
     /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
@@ -73,6 +77,8 @@ impl AppState {
             http: parley_providers::meta::client::GraphClient::http_client(),
             media_dir: data_dir.join("media"),
             media_wakeup,
+            dispatch_wakeup: Arc::new(Notify::new()),
+            dispatch: crate::workers::dispatch::DispatchConfig::default(),
             webhook_channels: Arc::default(),
         }
     }

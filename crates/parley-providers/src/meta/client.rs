@@ -121,6 +121,28 @@ impl GraphClient {
         if status.is_success() { Ok(json) } else { Err(classify(status.as_u16(), &json, retry_after)) }
     }
 
+    /// `GET /<WABA id>/message_templates`, every page.
+    pub async fn list_templates(&self, waba_id: &str) -> Result<Vec<Value>, GraphError> {
+        let mut out = Vec::new();
+        let mut url = format!("{}/{}/message_templates?limit=100", self.base_url, waba_id);
+        for _ in 0..100 {
+            let resp = self
+                .http
+                .get(&url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| GraphError::Transient(e.to_string()))?;
+            let page: Value = check(resp).await?.json().await.map_err(|e| GraphError::Transient(e.to_string()))?;
+            out.extend(page.get("data").and_then(Value::as_array).cloned().unwrap_or_default());
+            match page.pointer("/paging/next").and_then(Value::as_str) {
+                Some(next) if !next.is_empty() => url = next.to_owned(),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// `POST /<phone number id>/media`: uploads a file, returns the provider's media id.
     pub async fn upload_media(
         &self,

@@ -57,6 +57,8 @@ pub struct WorkspaceView {
     name: String,
     /// Region used to read national-format phone numbers; `null` when numbers need a country code.
     default_region: Option<String>,
+    /// Templates need a recorded opt-in (or an inbound message) first.
+    require_opt_in: bool,
     created_at: String,
 }
 
@@ -66,6 +68,7 @@ impl From<Workspace> for WorkspaceView {
             id: w.id.get(),
             name: w.name,
             default_region: w.default_region,
+            require_opt_in: w.require_opt_in,
             created_at: w.created_at.to_rfc3339(),
         }
     }
@@ -101,6 +104,8 @@ pub struct WorkspaceInput {
     #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
     #[schema(value_type = Option<String>)]
     default_region: Option<Option<String>>,
+    /// Templates need a recorded opt-in (or an inbound message) first; on by default.
+    require_opt_in: Option<bool>,
 }
 
 /// Change the workspace's name or default region (owners and managers).
@@ -116,6 +121,7 @@ async fn update_workspace(
     let patch = WorkspacePatch {
         name: input.name.as_deref().map(|n| check_name("name", n)).transpose()?,
         default_region: input.default_region.map(|r| r.as_deref().map(check_region).transpose()).transpose()?,
+        require_opt_in: input.require_opt_in,
     };
     Ok(Json(state.store.update_workspace(auth.workspace_id, patch, state.clock.now()).await?.into()))
 }

@@ -62,6 +62,11 @@ pub struct ChannelPatchInput {
     graph_base_url: Option<String>,
     visibility: Option<String>,
     throughput: Option<i64>,
+    /// Unique business-initiated recipients per rolling 24 h; `null`: unlimited. Normally set
+    /// from Meta's webhooks and number fields.
+    #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
+    #[schema(value_type = Option<i64>)]
+    messaging_limit: Option<Option<i64>>,
     /// Rotating a credential replaces it; absent ones are kept.
     access_token: Option<String>,
     app_secret: Option<String>,
@@ -80,6 +85,8 @@ pub struct ChannelView {
     graph_base_url: String,
     visibility: String,
     throughput: i64,
+    /// Unique business-initiated recipients per rolling 24 h (`null`: unlimited).
+    messaging_limit: Option<i64>,
     /// The path to configure as the webhook callback at the provider (prefix your public URL).
     webhook_path: String,
     created_at: String,
@@ -100,6 +107,7 @@ impl From<Channel> for ChannelView {
             graph_base_url: c.graph_base_url,
             visibility: c.visibility.as_str().to_owned(),
             throughput: c.throughput,
+            messaging_limit: c.messaging_limit,
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
             deleted_at: c.deleted_at.map(|d| d.to_rfc3339()),
@@ -224,6 +232,12 @@ async fn update_channel(
         sealed_secrets,
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?,
         throughput: input.throughput.map(check_throughput).transpose()?,
+        messaging_limit: match input.messaging_limit {
+            Some(Some(l)) if l < 0 => {
+                return Err(ApiError::bad_request("the limit is not negative").with_field("messaging_limit"));
+            }
+            other => other,
+        },
     };
     let updated = state.store.update_channel(auth.workspace_id, id, patch, state.clock.now()).await?;
     state.webhook_channels.clear();

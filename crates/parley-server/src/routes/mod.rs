@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod channels;
+pub mod consents;
 pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod health;
+pub mod messages;
 pub mod webhooks;

@@ -126,7 +126,7 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
 
 /// Writes the file atomically (temp file, then rename); an existing file with the same hash is
 /// the same content and is kept.
-async fn store_file(media_dir: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub async fn store_file(media_dir: &Path, sha: &str, bytes: &[u8]) -> std::io::Result<()> {
     let path = media_path(media_dir, sha);
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Ok(());

@@ -1,10 +1,11 @@
 //! Background workers: they run beside the HTTP server in the same process and stop with it.
 
+pub mod dispatch;
 pub mod media;
 
 use tokio::sync::watch;
 
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(media::run(state, shutdown))]
+    vec![tokio::spawn(media::run(state.clone(), shutdown.clone())), tokio::spawn(dispatch::run(state, shutdown))]
 }

@@ -50,7 +50,9 @@ impl TestApp {
                 .await
                 .expect("bootstrap");
         let data_dir = tempfile::tempdir().unwrap();
-        let state = AppState::new(db.store.clone(), clock.clone(), SecretBox::random(), data_dir.path());
+        let mut state = AppState::new(db.store.clone(), clock.clone(), SecretBox::random(), data_dir.path());
+        // A hung provider call becomes `unknown` quickly in tests.
+        state.dispatch.send_timeout = std::time::Duration::from_secs(2);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(parley_server::serve(listener, state.clone(), std::future::pending()));
@@ -220,4 +222,29 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     false
+}
+
+impl TestApp {
+    /// Moves the clock (retries are scheduled on it) and wakes the workers, until `done`.
+    pub async fn drive_until<F, Fut>(&self, secs: u64, mut done: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if done().await {
+                return true;
+            }
+            self.clock.advance_secs(5);
+            self.state.dispatch_wakeup.notify_one();
+            self.state.media_wakeup.notify_one();
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        }
+        false
+    }
+
+    pub async fn message_status(&self, id: i64) -> String {
+        self.get(&format!("/api/v1/messages/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
+    }
 }

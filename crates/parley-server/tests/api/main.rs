@@ -6,4 +6,5 @@ mod channels;
 mod contacts;
 mod helpers;
 mod http;
+mod outbound;
 mod webhooks;

@@ -1,0 +1,196 @@
+//! Consent and the contact flags WhatsApp's rules read: opt-ins (`/contacts/{ref}/opt-ins`),
+//! acknowledging a changed number, blocking; templates synced from the provider
+//! (`/channels/{id}/templates`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use parley_core::Timestamp;
+use parley_core::contact::{Contact, ContactRef};
+use parley_core::ids::ChannelId;
+use parley_providers::meta::client::GraphClient;
+use parley_store::{NewOptIn, OptIn, TemplateRecord};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record_opt_in, list_opt_ins))
+        .routes(routes!(revoke_opt_in))
+        .routes(routes!(acknowledge_identity))
+        .routes(routes!(block))
+        .routes(routes!(unblock))
+        .routes(routes!(sync_templates, list_templates))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptInInput {
+    /// Where consent was given: `web form`, `checkout`, `in store`, …
+    source: String,
+    /// Proof: a form id, a screenshot URL, the wording shown.
+    evidence: Option<String>,
+    /// When consent was given (RFC 3339); now by default.
+    opted_in_at: Option<String>,
+    /// Only this channel; every channel of the workspace by default.
+    channel_id: Option<i64>,
+}
+
+fn contact_ref(auth: &Auth, raw: &str) -> ApiResult<ContactRef> {
+    Ok(ContactRef::parse(raw, auth.region)?)
+}
+
+/// Record that the contact agreed to receive messages (required before templates, unless they
+/// wrote first or the workspace turned the check off).
+#[utoipa::path(post, path = "/contacts/{ref}/opt-ins", tag = "contacts", request_body = OptInInput,
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn record_opt_in(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(input): ApiJson<OptInInput>,
+) -> ApiResult<(StatusCode, Json<OptIn>)> {
+    let by = contact_ref(&auth, &raw)?;
+    let source = input.source.trim();
+    if source.is_empty() || source.chars().count() > 200 {
+        return Err(ApiError::bad_request("the source has 1 to 200 characters").with_field("source"));
+    }
+    if input.evidence.as_ref().is_some_and(|e| e.chars().count() > 2000) {
+        return Err(ApiError::bad_request("evidence is at most 2000 characters").with_field("evidence"));
+    }
+    let now = state.clock.now();
+    let opted_in_at = match input.opted_in_at.as_deref() {
+        None => now,
+        Some(t) => Timestamp::parse_rfc3339(t).filter(|t| *t <= now).ok_or_else(|| {
+            ApiError::bad_request("an RFC 3339 date-time, not in the future").with_field("opted_in_at")
+        })?,
+    };
+    let opt_in = NewOptIn {
+        channel_id: input.channel_id.map(ChannelId),
+        source: source.to_owned(),
+        evidence: input.evidence,
+        opted_in_at,
+        recorded_by: Some(auth.user_id),
+    };
+    Ok((StatusCode::CREATED, Json(state.store.record_opt_in(auth.workspace_id, &by, opt_in, now).await?)))
+}
+
+/// The contact's opt-ins, revoked ones included.
+#[utoipa::path(get, path = "/contacts/{ref}/opt-ins", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_opt_ins(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<OptIn>>> {
+    let by = contact_ref(&auth, &raw)?;
+    Ok(Json(state.store.opt_ins(auth.workspace_id, &by).await?))
+}
+
+/// Revoke an opt-in.
+#[utoipa::path(delete, path = "/contacts/{ref}/opt-ins/{id}", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`"), ("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn revoke_opt_in(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let by = contact_ref(&auth, &raw)?;
+    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
+    state.store.revoke_opt_in(auth.workspace_id, &by, id, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An agent saw that the contact's WhatsApp number was re-registered: sends are allowed again.
+#[utoipa::path(post, path = "/contacts/{ref}/acknowledge-identity", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn acknowledge_identity(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Contact>> {
+    let by = contact_ref(&auth, &raw)?;
+    Ok(Json(state.store.acknowledge_identity(auth.workspace_id, &by, auth.user_id, state.clock.now()).await?))
+}
+
+/// Block a contact: nothing is sent to them until unblocked.
+#[utoipa::path(post, path = "/contacts/{ref}/block", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn block(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
+    let by = contact_ref(&auth, &raw)?;
+    Ok(Json(state.store.set_blocked(auth.workspace_id, &by, true, state.clock.now()).await?))
+}
+
+/// Unblock a contact.
+#[utoipa::path(post, path = "/contacts/{ref}/unblock", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn unblock(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
+    let by = contact_ref(&auth, &raw)?;
+    Ok(Json(state.store.set_blocked(auth.workspace_id, &by, false, state.clock.now()).await?))
+}
+
+/// A template as Meta lists it, turned into the stored record.
+fn template_record(waba_id: &str, t: &Value) -> Option<TemplateRecord> {
+    Some(TemplateRecord {
+        waba_id: waba_id.to_owned(),
+        name: t.get("name")?.as_str()?.to_owned(),
+        language: t.get("language")?.as_str()?.to_owned(),
+        category: t.get("category").and_then(Value::as_str).unwrap_or("MARKETING").to_owned(),
+        status: t.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
+        components: t.get("components").cloned().unwrap_or_else(|| json!([])),
+        provider_template_id: t.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+    })
+}
+
+/// Fetch the number's templates from the provider now (owners and managers).
+#[utoipa::path(post, path = "/channels/{id}/templates/sync", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn sync_templates(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let channel = state.store.channel(auth.workspace_id, id).await?;
+    let secrets = state.channel_secrets(&channel)?;
+    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
+    let listed = client
+        .list_templates(&channel.waba_id)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", format!("the provider refused: {e}")))?;
+    let records: Vec<TemplateRecord> = listed.iter().filter_map(|t| template_record(&channel.waba_id, t)).collect();
+    let count = state.store.sync_templates(auth.workspace_id, &channel.waba_id, &records, state.clock.now()).await?;
+    Ok(Json(json!({"synced": count})))
+}
+
+/// The number's templates as last synced.
+#[utoipa::path(get, path = "/channels/{id}/templates", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_templates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<TemplateRecord>>> {
+    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let channel = state.store.channel(auth.workspace_id, id).await?;
+    Ok(Json(state.store.templates(auth.workspace_id, &channel.waba_id).await?))
+}
