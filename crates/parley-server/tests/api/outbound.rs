@@ -449,3 +449,51 @@ async fn mark_read_and_idempotent_sends() {
         assert_eq!(wired.sandbox.sent().len(), 1, "{}: the retried request sent nothing more", app.engine());
     }
 }
+
+#[tokio::test]
+async fn replies_inside_the_window_never_count_toward_the_limit() {
+    for app in TestApp::all().await {
+        let wired = with_customer(&app, 60).await;
+        add_template(&wired, "hello", "UTILITY", "APPROVED");
+        sync(&app, &wired).await;
+        app.patch(&format!("/api/v1/channels/{}", wired.channel["id"]), json!({"messaging_limit": 1})).await;
+        app.patch("/api/v1/workspace", json!({"require_opt_in": false})).await;
+        let ana = format!("phone:+{ANA}");
+        // Ana wrote a minute ago: a reply and even a template to her are inside the window.
+        for body in [text_to(&wired.channel, &ana, "reply"), template_to(&wired.channel, &ana, "hello", 2)] {
+            let dry = app.post("/api/v1/messages?dry_run=true", body.clone()).await;
+            assert_eq!(dry.body["messages"][0]["business_initiated"], false, "{:?}", dry.body);
+            assert_eq!(app.post("/api/v1/messages", body).await.status, StatusCode::ACCEPTED);
+        }
+        // A template to a new contact is business-initiated and takes the only slot…
+        app.post("/api/v1/contacts", json!({"phone": "+33 6 22 22 22 22"})).await;
+        let dry = app
+            .post("/api/v1/messages?dry_run=true", template_to(&wired.channel, "phone:+33622222222", "hello", 2))
+            .await;
+        assert_eq!(dry.body["messages"][0]["business_initiated"], true);
+        assert_eq!(
+            app.post("/api/v1/messages", template_to(&wired.channel, "phone:+33622222222", "hello", 2)).await.status,
+            StatusCode::ACCEPTED
+        );
+        // …so the next new contact is refused, while Ana can still be answered.
+        app.post("/api/v1/contacts", json!({"phone": "+33 6 33 33 33 33"})).await;
+        assert_eq!(
+            app.post("/api/v1/messages", template_to(&wired.channel, "phone:+33633333333", "hello", 2)).await.code(),
+            "limit_reached",
+            "{}",
+            app.engine()
+        );
+        assert_eq!(
+            app.post("/api/v1/messages", text_to(&wired.channel, &ana, "still fine")).await.status,
+            StatusCode::ACCEPTED
+        );
+        // 24 hours later the slot is free again (and Ana's window has closed).
+        app.clock.advance_secs(24 * 3600 + 1);
+        assert_eq!(
+            app.post("/api/v1/messages?dry_run=true", template_to(&wired.channel, "phone:+33633333333", "hello", 2))
+                .await
+                .body["allowed"],
+            true
+        );
+    }
+}
