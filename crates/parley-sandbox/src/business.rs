@@ -24,6 +24,9 @@ pub struct NumberPolicy {
     pub status_delay: Duration,
     /// Read receipts on (otherwise statuses stop at delivered).
     pub read_receipts: bool,
+    /// How long the Graph API takes to answer a send (it has accepted the message meanwhile):
+    /// Meta's answers take a few hundred milliseconds, so sends are in flight at any moment.
+    pub send_latency: Duration,
 }
 
 impl Default for NumberPolicy {
@@ -35,6 +38,7 @@ impl Default for NumberPolicy {
             auto_status: true,
             status_delay: Duration::from_millis(50),
             read_receipts: true,
+            send_latency: Duration::ZERO,
         }
     }
 }
@@ -103,6 +107,12 @@ pub(crate) enum Answer {
 }
 
 impl Inner {
+    /// The number's answer delay for sends.
+    pub(crate) fn send_latency(&self, phone_number_id: &str) -> Duration {
+        let state = self.business.lock().expect("business state");
+        state.policies.get(phone_number_id).map_or(Duration::ZERO, |p| p.send_latency)
+    }
+
     pub(crate) fn handle_send(self: &Arc<Self>, phone_number_id: &str, body: &Value) -> Answer {
         let now = Instant::now();
         let clock_now = self.clock.now().as_secs();

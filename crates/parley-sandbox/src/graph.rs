@@ -62,7 +62,12 @@ async fn send(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter: the body is not JSON");
     };
-    match inner.handle_send(&pnid, &body) {
+    let answer = inner.handle_send(&pnid, &body);
+    let latency = inner.send_latency(&pnid);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match answer {
         crate::business::Answer::Reply(status, json, retry_after) => {
             let mut resp =
                 (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(json)).into_response();

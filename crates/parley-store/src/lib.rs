@@ -186,9 +186,11 @@ pub trait Outbox {
         decide: Decide<'_>,
         now: Timestamp,
     ) -> StoreResult<SendOutcome>;
-    /// Leases due jobs, only the oldest unfinished one of each conversation, and marks their
-    /// messages `sending`.
+    /// Leases due jobs (`claimed`), only the oldest unfinished one of each conversation.
     async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<OutboxJob>>;
+    /// Marks a claimed job `sending` right before its request leaves; `false` when the job is
+    /// no longer ours (its lease ran out): then it must not be sent.
+    async fn outbox_sending(&self, job: i64, now: Timestamp) -> StoreResult<bool>;
     async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()>;
     async fn outbox_failed(
         &self,
@@ -199,7 +201,8 @@ pub trait Outbox {
     /// The request may or may not have reached the provider: never resent automatically.
     async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()>;
     async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()>;
-    /// Jobs still `sending` after their lease (the process died mid-send) become `unknown`.
+    /// Expired leases: `claimed` jobs go back to the queue (never sent); `sending` ones (the
+    /// process died mid-send) become `unknown`.
     async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64>;
     /// An agent retries a failed or unknown message: back to the queue.
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message>;

@@ -300,18 +300,28 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
         customer(store, &channel, "33612345678", 60).await;
         let msg = queued(send(store, ws, &channel, "phone:+33612345678", &[text("hi")], None, false).await.unwrap())
             .remove(0);
-        store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap();
-        assert_eq!(store.expire_outbox_leases(NOW.plus_secs(30)).await.unwrap(), 0, "lease still running");
-        assert_eq!(store.expire_outbox_leases(NOW.plus_secs(61)).await.unwrap(), 1);
+        // Claimed but never started: an expired lease puts the job back in the queue.
+        let job = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
+        assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Queued, "claimed is still queued");
+        assert_eq!(store.expire_outbox_leases(NOW.plus_secs(61)).await.unwrap(), 0);
+        assert!(!store.outbox_sending(job.id, NOW.plus_secs(62)).await.unwrap(), "a job no longer claimed is not sent");
+        // Claimed again and started: an expired lease means it may have gone out, so unknown.
+        let job = store.claim_outbox(NOW.plus_secs(62), NOW.plus_secs(122), 10).await.unwrap().remove(0);
+        assert!(!store.outbox_sending(job.id, NOW.plus_secs(123)).await.unwrap(), "an expired lease cannot start");
+        assert!(store.outbox_sending(job.id, NOW.plus_secs(63)).await.unwrap());
+        assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Sending);
+        assert!(!store.outbox_sending(job.id, NOW.plus_secs(64)).await.unwrap(), "started only once");
+        assert_eq!(store.expire_outbox_leases(NOW.plus_secs(90)).await.unwrap(), 0, "lease still running");
+        assert_eq!(store.expire_outbox_leases(NOW.plus_secs(123)).await.unwrap(), 1);
         assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Unknown, "{}", db.engine());
         assert!(
-            store.claim_outbox(NOW.plus_secs(62), NOW.plus_secs(120), 10).await.unwrap().is_empty(),
+            store.claim_outbox(NOW.plus_secs(124), NOW.plus_secs(180), 10).await.unwrap().is_empty(),
             "unknown is never resent by itself"
         );
-        let back = store.requeue_message(ws, msg.id, NOW.plus_secs(70)).await.unwrap();
+        let back = store.requeue_message(ws, msg.id, NOW.plus_secs(130)).await.unwrap();
         assert_eq!(back.status, DeliveryStatus::Queued);
-        let job = store.claim_outbox(NOW.plus_secs(70), NOW.plus_secs(130), 10).await.unwrap().remove(0);
-        assert_eq!(job.attempts, 2);
+        let job = store.claim_outbox(NOW.plus_secs(130), NOW.plus_secs(190), 10).await.unwrap().remove(0);
+        assert_eq!(job.attempts, 3);
         store
             .outbox_failed(
                 job.id,

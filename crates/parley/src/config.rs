@@ -7,6 +7,7 @@
 //! | data directory | `--data-dir`     | `PARLEY_DATA_DIR`     | `data_dir`     | `./parley-data`  |
 //! | database URL   | `--database-url` | `PARLEY_DATABASE_URL` | `database_url` | SQLite file `parley.db` in the data dir |
 //! | log filter     | `--log`          | `PARLEY_LOG`          | `log`          | `info`           |
+//! | send timeout   | `--send-timeout` | `PARLEY_SEND_TIMEOUT` | `send_timeout` | `30` (seconds)   |
 //!
 //! The config file is `--config FILE` (or `PARLEY_CONFIG`); without it, `./parley.toml` is read
 //! when it exists.
@@ -41,6 +42,10 @@ pub struct ConfigArgs {
     /// Log filter, e.g. info, debug, parley_server=debug [default: info].
     #[arg(long, env = "PARLEY_LOG", global = true)]
     pub log: Option<String>,
+    /// Seconds to wait for the provider's answer to a send before its outcome is "unknown"
+    /// (never resent by itself) [default: 30].
+    #[arg(long, env = "PARLEY_SEND_TIMEOUT", global = true)]
+    pub send_timeout: Option<u64>,
 }
 
 /// What `parley.toml` may contain. Unknown keys are an error, so typos do not go unnoticed.
@@ -51,6 +56,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     log: Option<String>,
+    send_timeout: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -60,6 +66,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseUrl,
     pub log: String,
+    pub send_timeout: std::time::Duration,
 }
 
 impl ConfigArgs {
@@ -78,7 +85,11 @@ impl ConfigArgs {
         let url = self.database_url.clone().or(file.database_url);
         let database = DatabaseUrl::parse(url.as_deref(), &data_dir)?;
         let log = self.log.clone().or(file.log).unwrap_or_else(|| "info".to_owned());
-        Ok(Config { listen, data_dir, database, log })
+        let send_timeout = self.send_timeout.or(file.send_timeout).unwrap_or(30);
+        if !(1..=600).contains(&send_timeout) {
+            bail!("the send timeout is 1 to 600 seconds ({send_timeout} given)");
+        }
+        Ok(Config { listen, data_dir, database, log, send_timeout: std::time::Duration::from_secs(send_timeout) })
     }
 
     fn read_file(&self, default_file: &Path) -> anyhow::Result<FileConfig> {

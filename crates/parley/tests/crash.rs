@@ -7,98 +7,14 @@
 //! `PARLEY_CRASH_EVENTS=50000 PARLEY_CRASH_KILLS=8 cargo test --release -p parley --test crash -- --nocapture`
 //! (see `bench/crash.sh`). Runs on SQLite, and on PostgreSQL when `PARLEY_TEST_DATABASE_URL` is set.
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Server, bootstrap, create_channel, env_number, free_port};
 use parley_sandbox::{Batching, Customer, Number, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
-
-const BIN: &str = env!("CARGO_BIN_EXE_parley");
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server {
-    args: Vec<String>,
-    child: Option<Child>,
-}
-
-impl Server {
-    fn start(args: Vec<String>) -> Server {
-        let mut s = Server { args, child: None };
-        s.spawn();
-        s
-    }
-
-    fn spawn(&mut self) {
-        let mut child = Command::new(BIN)
-            .args(&self.args)
-            .arg("serve")
-            .env("PARLEY_LOG", "warn,parley=info")
-            .env("PARLEY_SECRET_KEY", "42".repeat(32))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Wait for "listening" so kills land on a working server.
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(60)).expect("server started");
-        self.child = Some(child);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // SIGKILL: no graceful shutdown, no flush, mid-transaction.
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn create_channel(base: &str, token: &str, sandbox: &Sandbox) -> String {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = client
-            .post(format!("{base}/api/v1/channels"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"provider": "meta", "name": "Crash", "phone_number_id": "PN-CRASH", "waba_id": "W",
-                "display_phone_number": "15550001111", "access_token": "tok", "app_secret": "crash-secret", "verify_token": "v",
-                "graph_base_url": sandbox.graph_base_url()}))
-            .send()
-            .await;
-        match r {
-            Ok(r) if r.status() == 201 => {
-                let body: serde_json::Value = r.json().await.unwrap();
-                return body["webhook_path"].as_str().unwrap().to_owned();
-            }
-            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            other => panic!("cannot create the channel: {other:?}"),
-        }
-    }
-}
 
 /// Runs the whole story against one database; returns nothing, asserts everything.
 async fn crash_story(db_args: Vec<String>, read_ids: impl AsyncFnOnce() -> Vec<String>, bootstrap_args: Vec<String>) {
@@ -107,20 +23,7 @@ async fn crash_story(db_args: Vec<String>, read_ids: impl AsyncFnOnce() -> Vec<S
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
 
-    let mut boot = Command::new(BIN)
-        .args(&bootstrap_args)
-        .args(["admin", "bootstrap", "--workspace", "Crash", "--email", "crash@example.com"])
-        .env("PARLEY_SECRET_KEY", "42".repeat(32))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    boot.stdin.take().unwrap().write_all(b"crash test password\n").unwrap();
-    let out = boot.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let token = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned();
+    let token = bootstrap(&bootstrap_args);
 
     let mut args = db_args.clone();
     args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);

@@ -92,7 +92,15 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             continue;
         }
+        let claimed_at = Instant::now();
         for job in jobs {
+            // A job that waited half its lease for its turn goes back to the queue unsent, so its
+            // lease cannot run out while it is still about to be sent.
+            if claimed_at.elapsed() > Duration::from_secs(lease as u64 / 2) {
+                let now = state.clock.now();
+                let _ = state.store.outbox_retry(job.id, "waited too long for its turn; queued again", now, now).await;
+                continue;
+            }
             let Some((channel, secrets)) = channel_for(&state, &mut channels, &job).await else { continue };
             // The recipient's bucket: too many messages to one person waits its turn.
             let bucket = buckets
@@ -133,8 +141,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 fn lease_for(config: &DispatchConfig) -> i64 {
-    // Longer than a send can take, so a live dispatcher never sees its own job expire.
-    (config.send_timeout.as_secs() as i64) * 2 + 30
+    // Longer than a send can take (the timeout bounds it), so a live dispatcher never sees its
+    // own job expire.
+    config.send_timeout.as_secs() as i64 + 10
 }
 
 /// The job's channel and its credentials, cached for a minute.
@@ -181,6 +190,19 @@ async fn deliver(
     secrets: &ChannelSecrets,
     job: OutboxJob,
 ) {
+    // The last check before the request leaves: the job must still be ours. If its lease ran out
+    // (this process stalled) it may already be queued elsewhere, and it must not go out twice.
+    match state.store.outbox_sending(job.id, state.clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(message = job.message_id.get(), "send skipped: the job's lease ran out before it went out");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(message = job.message_id.get(), error = %e, "send skipped: cannot mark it as sending");
+            return;
+        }
+    }
     let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
     let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
     // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.

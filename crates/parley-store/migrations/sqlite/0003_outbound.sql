@@ -19,7 +19,9 @@ ALTER TABLE messages ADD COLUMN idempotency_key TEXT;
 ALTER TABLE messages ADD COLUMN pricing_estimate TEXT;
 CREATE UNIQUE INDEX messages_idempotency_unique ON messages (workspace_id, idempotency_key);
 
--- One job per outbound message. States: pending → sending → sent | failed | unknown.
+-- One job per outbound message. States: pending → claimed (leased by a dispatcher) → sending
+-- (the request is leaving) → sent | failed | unknown. A claimed job whose lease runs out was never
+-- sent and goes back to pending; a sending one may have been sent and becomes unknown.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     workspace_id    BIGINT NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE outbox (
     contact_id      BIGINT NOT NULL,
     -- The WhatsApp id or number the provider is asked to deliver to.
     recipient       TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'unknown')),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'sending', 'sent', 'failed', 'unknown')),
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     lease_until     BIGINT,

@@ -407,12 +407,12 @@ where
         let mut tx = self.begin_write().await?;
         // Only the oldest unfinished job of each conversation: sends keep their order.
         let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2
+            "UPDATE outbox SET state = 'claimed', lease_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id IN (
                 SELECT o.id FROM outbox o
                 WHERE o.state = 'pending' AND o.next_attempt_at <= $2
                   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.id < o.id
-                                    AND p.state IN ('pending', 'sending'))
+                                    AND p.state IN ('pending', 'claimed', 'sending'))
                 ORDER BY o.id LIMIT $3)
                AND state = 'pending'
              RETURNING id",
@@ -434,23 +434,37 @@ where
             .await?;
             jobs.push(row.try_into()?);
         }
-        let mut events = EventBuffer::default();
-        for job in &jobs {
-            if Self::set_message_status(&mut tx, job.message_id.get(), DeliveryStatus::Sending, None, now, true).await?
-            {
-                events.push(
-                    job.workspace_id,
-                    "message.status",
-                    Some(job.message_id.get()),
-                    None,
-                    &json!({"message_id": job.message_id, "status": "sending"}),
-                );
-            }
-        }
-        Self::flush_events(&mut tx, events, now).await?;
         tx.commit().await?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
+    }
+
+    async fn outbox_sending(&self, job: i64, now: Timestamp) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        // Only a job still claimed by us: if its lease ran out and another dispatcher took it,
+        // it must not be sent here too.
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "UPDATE outbox SET state = 'sending', updated_at = $1 WHERE id = $2 AND state = 'claimed' AND lease_until > $1
+             RETURNING workspace_id, message_id",
+        )
+        .bind(now.as_micros())
+        .bind(job)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((ws, message)) = row else { return Ok(false) };
+        if Self::set_message_status(&mut tx, message, DeliveryStatus::Sending, None, now, true).await? {
+            let mut events = EventBuffer::default();
+            events.push(
+                WorkspaceId(ws),
+                "message.status",
+                Some(message),
+                None,
+                &json!({"message_id": message, "status": "sending"}),
+            );
+            Self::flush_events(&mut tx, events, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()> {
@@ -480,6 +494,13 @@ where
     }
 
     async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64> {
+        // Claimed but never started: certainly not sent, back in the queue.
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE outbox SET state = 'pending', lease_until = NULL, updated_at = $1 WHERE state = 'claimed' AND lease_until < $1")
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         let jobs: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1")
             .bind(now.as_micros())
             .fetch_all(&self.read)

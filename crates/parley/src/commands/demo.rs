@@ -30,7 +30,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
+    let mut state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
+    state.dispatch.send_timeout = config.send_timeout;
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
     let token = demo_token(&*store).await?;

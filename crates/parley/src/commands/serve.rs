@@ -35,7 +35,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Parley is listening; API docs at http://{addr}/api/openapi.json");
-    let state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
+    let mut state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
+    state.dispatch.send_timeout = config.send_timeout;
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
