@@ -204,6 +204,8 @@ pub trait Outbox {
     /// Expired leases: `claimed` jobs go back to the queue (never sent); `sending` ones (the
     /// process died mid-send) become `unknown`.
     async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64>;
+    /// How many of the channel's jobs wait, are in flight, failed or are unknown.
+    async fn outbox_counts(&self, ws: WorkspaceId, channel: ChannelId) -> StoreResult<OutboxCounts>;
     /// An agent retries a failed or unknown message: back to the queue.
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message>;
     async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message>;

@@ -237,6 +237,19 @@ pub type Decide<'a> = &'a (
 pub use parley_core::rules::SendFacts;
 pub use parley_core::template::TemplateRecord;
 
+/// A channel's outbox at a glance: what is waiting, on its way, or needs an agent. Sent jobs are
+/// not counted (they only grow; message statuses tell that story).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    /// Waiting for their turn (including retries not due yet).
+    pub queued: i64,
+    /// Claimed by a dispatcher or being sent right now.
+    pub in_flight: i64,
+    pub failed: i64,
+    /// Possibly sent, outcome never recorded: an agent decides.
+    pub unknown: i64,
+}
+
 /// A claimed outbox job with what the dispatcher needs to send it.
 #[derive(Clone, Debug)]
 pub struct OutboxJob {

@@ -24,11 +24,10 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_channel, list_channels)).routes(routes!(
-        get_channel,
-        update_channel,
-        delete_channel
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(create_channel, list_channels))
+        .routes(routes!(get_channel, update_channel, delete_channel))
+        .routes(routes!(channel_outbox))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -253,4 +252,31 @@ async fn delete_channel(State(state): State<AppState>, auth: Auth, Path(raw): Pa
     state.store.delete_channel(auth.workspace_id, channel_id(&raw)?, state.clock.now()).await?;
     state.webhook_channels.clear();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the channel's outbox holds: messages waiting for their turn, in flight, failed, or with
+/// an unknown outcome (owners and managers). Sent messages are not counted.
+#[utoipa::path(get, path = "/channels/{id}/outbox", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = OutboxCountsView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn channel_outbox(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<OutboxCountsView>> {
+    auth.require_admin()?;
+    let channel = state.store.channel(auth.workspace_id, channel_id(&raw)?).await?;
+    let c = state.store.outbox_counts(auth.workspace_id, channel.id).await?;
+    Ok(Json(OutboxCountsView { queued: c.queued, in_flight: c.in_flight, failed: c.failed, unknown: c.unknown }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OutboxCountsView {
+    /// Waiting for their turn (retries not yet due included).
+    queued: i64,
+    /// Claimed by the dispatcher or being sent.
+    in_flight: i64,
+    failed: i64,
+    /// Possibly sent: an agent checks and retries or not.
+    unknown: i64,
 }

@@ -341,6 +341,8 @@ async fn permanent_errors_stop_and_timeouts_become_unknown() {
         app.state.dispatch_wakeup.notify_one();
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.message_status(id).await, "unknown");
+        let outbox = app.get(&format!("/api/v1/channels/{}/outbox", wired.channel["id"])).await.body;
+        assert_eq!(outbox, json!({"queued": 0, "in_flight": 0, "failed": 1, "unknown": 1}), "{}", app.engine());
         let retried = app.post(&format!("/api/v1/messages/{id}/retry"), json!({})).await;
         assert_eq!(retried.status, StatusCode::ACCEPTED, "{:?}", retried.body);
         assert!(app.drive_until(20, || async { app.message_status(id).await == "read" }).await);

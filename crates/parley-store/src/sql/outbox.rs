@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
-use crate::{Decide, Outbox, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
+use crate::{Decide, Outbox, OutboxCounts, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
 
@@ -516,6 +516,28 @@ where
             .await?;
         }
         Ok(jobs.len() as u64)
+    }
+
+    async fn outbox_counts(&self, ws: WorkspaceId, channel: ChannelId) -> StoreResult<OutboxCounts> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM outbox
+             WHERE state IN ('pending', 'claimed', 'sending', 'failed', 'unknown') AND workspace_id = $1 AND channel_id = $2
+             GROUP BY state",
+        )
+        .bind(ws.get())
+        .bind(channel.get())
+        .fetch_all(&self.read)
+        .await?;
+        let mut counts = OutboxCounts::default();
+        for (state, n) in rows {
+            match state.as_str() {
+                "pending" => counts.queued += n,
+                "claimed" | "sending" => counts.in_flight += n,
+                "failed" => counts.failed += n,
+                _ => counts.unknown += n,
+            }
+        }
+        Ok(counts)
     }
 
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message> {
