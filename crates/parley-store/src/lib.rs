@@ -177,7 +177,7 @@ pub trait Inbox {
 
 /// Outbound messages: judged and queued atomically, then dispatched from the outbox.
 #[async_trait]
-pub trait Outbox {
+pub trait Outbox: Sync {
     /// Gathers the facts of the send inside one write transaction, asks `decide` about each
     /// message, and unless it is a dry run stores the messages (queued) with their outbox jobs.
     async fn queue_send(
@@ -186,21 +186,40 @@ pub trait Outbox {
         decide: Decide<'_>,
         now: Timestamp,
     ) -> StoreResult<SendOutcome>;
-    /// Leases due jobs (`claimed`), only the oldest unfinished one of each conversation.
-    async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<OutboxJob>>;
-    /// Marks a claimed job `sending` right before its request leaves; `false` when the job is
-    /// no longer ours (its lease ran out): then it must not be sent.
-    async fn outbox_sending(&self, job: i64, now: Timestamp) -> StoreResult<bool>;
-    async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()>;
+    /// Channels with jobs due now (each gets a dispatcher lane).
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<ChannelId>>;
+    /// Leases the channel's due jobs (`claimed`), only the oldest unfinished one of each
+    /// conversation.
+    async fn claim_outbox(
+        &self,
+        channel: ChannelId,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxJob>>;
+    /// Marks claimed jobs `sending` right before their requests leave; answers the ids still
+    /// ours. A job whose lease ran out may be queued again elsewhere: it must not be sent here.
+    async fn outbox_start(&self, jobs: &[i64], now: Timestamp) -> StoreResult<Vec<i64>>;
+    /// Records what became of sends, all in one transaction (the dispatcher groups them).
+    async fn outbox_record(&self, outcomes: &[JobOutcome], now: Timestamp) -> StoreResult<()>;
+    async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()> {
+        self.outbox_record(&[JobOutcome::Sent { job, provider_message_id: provider_message_id.to_owned() }], now).await
+    }
     async fn outbox_failed(
         &self,
         job: i64,
         error: parley_core::message::ProviderError,
         now: Timestamp,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        self.outbox_record(&[JobOutcome::Failed { job, error }], now).await
+    }
     /// The request may or may not have reached the provider: never resent automatically.
-    async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()>;
-    async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()>;
+    async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()> {
+        self.outbox_record(&[JobOutcome::Unknown { job, reason: reason.to_owned() }], now).await
+    }
+    async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()> {
+        self.outbox_record(&[JobOutcome::Retry { job, error: error.to_owned(), at: retry_at }], now).await
+    }
     /// Expired leases: `claimed` jobs go back to the queue (never sent); `sending` ones (the
     /// process died mid-send) become `unknown`.
     async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64>;

@@ -250,6 +250,19 @@ pub struct OutboxCounts {
     pub unknown: i64,
 }
 
+/// What became of one send.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobOutcome {
+    /// Accepted by the provider, with its message id.
+    Sent { job: i64, provider_message_id: String },
+    /// Refused for good, with the provider's code and title.
+    Failed { job: i64, error: parley_core::message::ProviderError },
+    /// The request may have reached the provider: never resent by itself.
+    Unknown { job: i64, reason: String },
+    /// Not sent (throttled, provider overloaded…): back in the queue until `at`.
+    Retry { job: i64, error: String, at: Timestamp },
+}
+
 /// A claimed outbox job with what the dispatcher needs to send it.
 #[derive(Clone, Debug)]
 pub struct OutboxJob {

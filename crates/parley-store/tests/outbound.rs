@@ -15,8 +15,8 @@ use parley_core::whatsapp::WaId;
 use parley_core::{Email, Invalid};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, NewChannel, NewToken, NewUser, RoutedEvent, SendOutcome, SendRequest, Store, StoreError,
-    TemplateRecord,
+    ChannelPatch, JobOutcome, NewChannel, NewToken, NewUser, OutboxCounts, RoutedEvent, SendOutcome, SendRequest,
+    Store, StoreError, TemplateRecord,
 };
 use serde_json::json;
 
@@ -119,15 +119,15 @@ async fn replies_queue_in_order_and_the_outbox_keeps_it() {
         );
         assert!(msgs[0].sent_at < msgs[1].sent_at);
         // Only the oldest unfinished job of a conversation is claimable.
-        let jobs = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap();
+        let jobs = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap();
         assert_eq!(jobs.len(), 1, "{}", db.engine());
         assert_eq!((jobs[0].message_id, jobs[0].recipient.as_str(), jobs[0].attempts), (msgs[0].id, "33612345678", 1));
         assert!(
-            store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty(),
+            store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty(),
             "the second waits for the first"
         );
         store.outbox_sent(jobs[0].id, "wamid.OUT1", NOW).await.unwrap();
-        let next = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap();
+        let next = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap();
         assert_eq!(next[0].message_id, msgs[1].id);
         let sent = store.message(ws, msgs[0].id).await.unwrap();
         assert_eq!((sent.status, sent.provider_message_id.as_deref()), (DeliveryStatus::Sent, Some("wamid.OUT1")));
@@ -142,7 +142,7 @@ async fn statuses_that_came_first_are_applied_when_the_id_is_recorded() {
         customer(store, &channel, "33612345678", 60).await;
         let msg = queued(send(store, ws, &channel, "phone:+33612345678", &[text("hi")], None, false).await.unwrap())
             .remove(0);
-        let job = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
+        let job = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
         let delivered = InboundEvent::Status(StatusUpdate {
             provider_message_id: "wamid.EARLY".into(),
             status: DeliveryStatus::Delivered,
@@ -196,7 +196,7 @@ async fn refusals_store_nothing_and_dry_runs_write_nothing() {
             other => panic!("{other:?}"),
         }
         assert!(
-            store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty(),
+            store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty(),
             "{}: a dry run queued something",
             db.engine()
         );
@@ -285,7 +285,7 @@ async fn idempotency_keys_replay_the_first_send() {
             other => panic!("{}: {other:?}", db.engine()),
         }
         assert_eq!(
-            store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().len(),
+            store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().len(),
             1,
             "still one conversation queue"
         );
@@ -301,26 +301,32 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
         let msg = queued(send(store, ws, &channel, "phone:+33612345678", &[text("hi")], None, false).await.unwrap())
             .remove(0);
         // Claimed but never started: an expired lease puts the job back in the queue.
-        let job = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
+        let job = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
         assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Queued, "claimed is still queued");
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(61)).await.unwrap(), 0);
-        assert!(!store.outbox_sending(job.id, NOW.plus_secs(62)).await.unwrap(), "a job no longer claimed is not sent");
+        assert!(
+            store.outbox_start(&[job.id], NOW.plus_secs(62)).await.unwrap().is_empty(),
+            "a job no longer claimed is not sent"
+        );
         // Claimed again and started: an expired lease means it may have gone out, so unknown.
-        let job = store.claim_outbox(NOW.plus_secs(62), NOW.plus_secs(122), 10).await.unwrap().remove(0);
-        assert!(!store.outbox_sending(job.id, NOW.plus_secs(123)).await.unwrap(), "an expired lease cannot start");
-        assert!(store.outbox_sending(job.id, NOW.plus_secs(63)).await.unwrap());
+        let job = store.claim_outbox(channel.id, NOW.plus_secs(62), NOW.plus_secs(122), 10).await.unwrap().remove(0);
+        assert!(
+            store.outbox_start(&[job.id], NOW.plus_secs(123)).await.unwrap().is_empty(),
+            "an expired lease cannot start"
+        );
+        assert_eq!(store.outbox_start(&[job.id], NOW.plus_secs(63)).await.unwrap(), [job.id]);
         assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Sending);
-        assert!(!store.outbox_sending(job.id, NOW.plus_secs(64)).await.unwrap(), "started only once");
+        assert!(store.outbox_start(&[job.id], NOW.plus_secs(64)).await.unwrap().is_empty(), "started only once");
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(90)).await.unwrap(), 0, "lease still running");
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(123)).await.unwrap(), 1);
         assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Unknown, "{}", db.engine());
         assert!(
-            store.claim_outbox(NOW.plus_secs(124), NOW.plus_secs(180), 10).await.unwrap().is_empty(),
+            store.claim_outbox(channel.id, NOW.plus_secs(124), NOW.plus_secs(180), 10).await.unwrap().is_empty(),
             "unknown is never resent by itself"
         );
         let back = store.requeue_message(ws, msg.id, NOW.plus_secs(130)).await.unwrap();
         assert_eq!(back.status, DeliveryStatus::Queued);
-        let job = store.claim_outbox(NOW.plus_secs(130), NOW.plus_secs(190), 10).await.unwrap().remove(0);
+        let job = store.claim_outbox(channel.id, NOW.plus_secs(130), NOW.plus_secs(190), 10).await.unwrap().remove(0);
         assert_eq!(job.attempts, 3);
         store
             .outbox_failed(
@@ -335,7 +341,7 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
         let sent_msg =
             queued(send(store, ws, &channel, "phone:+33612345678", &[text("ok")], None, false).await.unwrap())
                 .remove(0);
-        let job = store.claim_outbox(NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
+        let job = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
         store.outbox_sent(job.id, "wamid.S", NOW).await.unwrap();
         let err = store.requeue_message(ws, sent_msg.id, NOW).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(Invalid { code: "not_retryable", .. })), "{err:?}");
@@ -363,5 +369,86 @@ async fn replies_must_point_into_the_conversation() {
             "{}: {err:?}",
             db.engine()
         );
+    }
+}
+
+#[tokio::test]
+async fn outcomes_are_recorded_as_a_group_and_channels_are_claimed_apart() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store).await;
+        let other = store
+            .create_channel(
+                ws,
+                NewChannel {
+                    provider: Provider::Meta,
+                    name: "Second".into(),
+                    phone_number_id: "PN2".into(),
+                    waba_id: "WABA".into(),
+                    display_phone_number: "15550002222".into(),
+                    graph_base_url: "http://127.0.0.1:1".into(),
+                    sealed_secrets: "sealed".into(),
+                    webhook_key: "key2".into(),
+                    visibility: Visibility::Shared,
+                    throughput: 80,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let numbers = ["33612345671", "33612345672", "33612345673", "33612345674", "33612345675"];
+        let mut messages = Vec::new();
+        for wa in numbers {
+            customer(store, &channel, wa, 60).await;
+            let to = format!("phone:+{wa}");
+            messages.push(queued(send(store, ws, &channel, &to, &[text("hi")], None, false).await.unwrap()).remove(0));
+        }
+        customer(store, &other, "33612345679", 60).await;
+        queued(send(store, ws, &other, "phone:+33612345679", &[text("hi")], None, false).await.unwrap());
+        let mut due = store.due_channels(NOW).await.unwrap();
+        due.sort();
+        assert_eq!(due, [channel.id, other.id], "{}", db.engine());
+
+        let jobs = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap();
+        assert_eq!(jobs.len(), 5, "only this channel's jobs");
+        assert!(jobs.iter().all(|j| j.channel_id == channel.id));
+        assert_eq!(store.due_channels(NOW).await.unwrap(), [other.id]);
+        let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+        assert_eq!(store.outbox_start(&ids, NOW).await.unwrap().len(), 5);
+        let error = ProviderError { code: 131026, title: "Message undeliverable".into(), details: None };
+        let outcomes = [
+            JobOutcome::Sent { job: ids[0], provider_message_id: "wamid.A".into() },
+            JobOutcome::Sent { job: ids[1], provider_message_id: "wamid.B".into() },
+            JobOutcome::Failed { job: ids[2], error },
+            JobOutcome::Unknown { job: ids[3], reason: "timeout".into() },
+            JobOutcome::Retry { job: ids[4], error: "throttled".into(), at: NOW.plus_secs(30) },
+        ];
+        store.outbox_record(&outcomes, NOW).await.unwrap();
+        let status = |i: usize| {
+            let id = messages[i].id;
+            async move { store.message(ws, id).await.unwrap() }
+        };
+        assert_eq!(status(0).await.provider_message_id.as_deref(), Some("wamid.A"));
+        assert_eq!(status(1).await.provider_message_id.as_deref(), Some("wamid.B"));
+        assert_eq!(status(1).await.status, DeliveryStatus::Sent);
+        assert_eq!(status(2).await.error.map(|e| e.code), Some(131026));
+        assert_eq!(status(3).await.status, DeliveryStatus::Unknown);
+        assert_eq!(status(4).await.status, DeliveryStatus::Sending, "a retry keeps its status until it leaves");
+        let counts = store.outbox_counts(ws, channel.id).await.unwrap();
+        assert_eq!(counts, OutboxCounts { queued: 1, in_flight: 0, failed: 1, unknown: 1 });
+        // The retry is due later, not now.
+        assert!(store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty());
+        let again = store.claim_outbox(channel.id, NOW.plus_secs(30), NOW.plus_secs(90), 10).await.unwrap();
+        assert_eq!((again.len(), again[0].id, again[0].attempts), (1, ids[4], 2));
+        // Recording a sent outcome twice changes nothing more, and events say each move once.
+        let events = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap();
+        let sent_events = events.iter().filter(|e| e.kind == "message.status" && e.payload["status"] == "sent").count();
+        store.outbox_record(&outcomes[..1], NOW).await.unwrap();
+        let events = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap();
+        assert_eq!(
+            events.iter().filter(|e| e.kind == "message.status" && e.payload["status"] == "sent").count(),
+            sent_events
+        );
+        assert_eq!(sent_events, 2);
     }
 }

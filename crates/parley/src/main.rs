@@ -107,6 +107,22 @@ enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Dispatch a full outbox from a real server to the sandbox at a configured rate; report the
+    /// achieved rate, the server's CPU time and the busiest second the provider saw.
+    Dispatch {
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// The channel's throughput, messages per second (up to 1,000).
+        #[arg(long, default_value_t = 1000)]
+        rate: i64,
+        /// How long the sandbox takes to answer each send, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
+        /// SQLite in a temporary directory otherwise.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Normalize phone inputs in memory and report numbers per second.
     Phone {
         /// Read inputs from this file (one per line) instead of generating them.
@@ -148,6 +164,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(cli.config.log.as_deref().unwrap_or("warn"));
             let opts = commands::bench_webhooks::WebhookBench { database_url: postgres, batch, requests, concurrency };
             tokio::runtime::Runtime::new()?.block_on(commands::bench_webhooks::run(opts))
+        }
+        Command::Bench { command: BenchCommand::Dispatch { messages, rate, latency_ms, postgres } } => {
+            init_logging(cli.config.log.as_deref().unwrap_or("warn"));
+            let opts = commands::bench_dispatch::DispatchBench {
+                database_url: postgres,
+                messages,
+                rate,
+                latency: std::time::Duration::from_millis(latency_ms),
+            };
+            tokio::runtime::Runtime::new()?.block_on(commands::bench_dispatch::run(opts))
         }
         Command::Sandbox => {
             let listen = cli.config.listen.as_deref().unwrap_or(commands::sandbox::DEFAULT_LISTEN);

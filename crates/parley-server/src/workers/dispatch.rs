@@ -1,12 +1,16 @@
-//! The dispatcher (ARCHITECTURE.md "Out"): claims queued messages from the outbox (only the
-//! oldest unfinished one of each conversation, so order is kept), paces each channel at its
-//! throughput and each recipient at Meta's pair limit, sends outside any transaction, and records
-//! the outcome: `sent` with the provider id, a retry later (throughput, overload, 5xx) with
-//! exponential backoff and jitter (honouring `Retry-After`), `failed` with Meta's code and title,
-//! or `unknown` when the request may have been sent (timeouts, a crash: never resent by itself).
+//! The dispatcher (ARCHITECTURE.md "Out"). A supervisor starts one lane per channel with due
+//! messages. A lane claims its channel's due jobs (only the oldest unfinished one of each
+//! conversation, so order is kept), paces them at the channel's throughput and each recipient at
+//! Meta's pair limit, marks each short wave `sending` just before it leaves, and sends outside
+//! any transaction. The recorder writes outcomes in groups: `sent` with the provider id, a retry
+//! later (throughput, overload, 5xx) with exponential backoff and jitter (honouring
+//! `Retry-After`), `failed` with Meta's code and title, or `unknown` when the request may have
+//! been sent (timeouts, a crash: never resent by itself).
+//!
+//! Lanes keep channels independent: a slow channel does not hold back a fast one.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parley_core::Timestamp;
@@ -15,10 +19,12 @@ use parley_core::ids::ChannelId;
 use parley_core::message::ProviderError;
 use parley_providers::meta::client::GraphClient;
 use parley_providers::meta::send::{SendError, message_body};
-use parley_store::OutboxJob;
+use parley_store::{JobOutcome, OutboxJob};
 use rand::Rng;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
 
+use super::pacing::{Pace, Pacer, PairLimits};
 use crate::AppState;
 
 /// Dispatcher settings.
@@ -26,7 +32,7 @@ use crate::AppState;
 pub struct DispatchConfig {
     /// A send without an answer after this long is `unknown` (it may have been delivered).
     pub send_timeout: Duration,
-    /// Sends in flight at once.
+    /// Sends in flight at once, all channels together.
     pub concurrency: usize,
     /// Give up retrying after this many attempts.
     pub max_attempts: i64,
@@ -37,107 +43,74 @@ pub struct DispatchConfig {
 
 impl Default for DispatchConfig {
     fn default() -> Self {
-        DispatchConfig { send_timeout: Duration::from_secs(30), concurrency: 64, max_attempts: 8, pacing_margin: 0.97 }
+        // 1,000 messages/s with Graph answering in up to half a second needs 500 sends in flight.
+        DispatchConfig { send_timeout: Duration::from_secs(30), concurrency: 512, max_attempts: 8, pacing_margin: 0.97 }
     }
 }
 
-/// Meta's pair rate limit: about one message every 6 s to the same user, bursts of up to 45.
-const PAIR_BURST: f64 = 45.0;
-const PAIR_REFILL_SECS: f64 = 6.0;
+/// Jobs a lane claims at once.
 const BATCH: u32 = 200;
+/// A wave: the jobs whose turns come within this time are marked `sending` together. A crash
+/// leaves at most one wave `unknown` that had not actually left yet.
+const WAVE: Duration = Duration::from_millis(50);
+/// Outcomes written in one transaction at most.
+const MAX_OUTCOMES_PER_COMMIT: usize = 500;
 
-/// Spacing between sends on one channel.
-struct Pacer {
-    next: Instant,
-}
-
-/// A token bucket per recipient.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+/// What the supervisor shares with its lanes and their sends.
+struct Shared {
+    slots: Arc<Semaphore>,
+    pair_limits: Mutex<PairLimits>,
+    /// Each channel's pacer outlives its lanes, so a new lane continues the old one's pace.
+    pacers: Mutex<HashMap<ChannelId, Pacer>>,
+    recorder: Recorder,
 }
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let config = state.dispatch.clone();
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let mut pacers: HashMap<ChannelId, Pacer> = HashMap::new();
-    let mut buckets: HashMap<(ChannelId, String), Bucket> = HashMap::new();
-    let mut channels: HashMap<ChannelId, (Instant, Channel, ChannelSecrets)> = HashMap::new();
+    let (recorder, recorder_task) = Recorder::start(state.clone());
+    let shared = Arc::new(Shared {
+        slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+        pair_limits: Mutex::new(PairLimits::default()),
+        pacers: Mutex::new(HashMap::new()),
+        recorder,
+    });
+    let mut lanes: HashMap<ChannelId, JoinHandle<()>> = HashMap::new();
     let mut last_expiry = Instant::now() - Duration::from_secs(60);
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        // Jobs whose process died mid-send become unknown (first thing after a restart).
+    while !*shutdown.borrow() {
+        // Jobs whose process died mid-send become unknown (first thing after a restart), and
+        // claims that ran out go back to the queue.
         if last_expiry.elapsed() > Duration::from_secs(5) {
             last_expiry = Instant::now();
             if let Err(e) = state.store.expire_outbox_leases(state.clock.now()).await {
                 tracing::warn!(error = %e, "dispatcher: lease expiry failed");
             }
         }
-        let now = state.clock.now();
-        let lease = lease_for(&config);
-        let jobs = match state.store.claim_outbox(now, now.plus_secs(lease), BATCH).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::warn!(error = %e, "dispatcher: claim failed");
-                Vec::new()
+        lanes.retain(|_, lane| !lane.is_finished());
+        match state.store.due_channels(state.clock.now()).await {
+            Ok(channels) => {
+                for channel in channels {
+                    lanes.entry(channel).or_insert_with(|| {
+                        tokio::spawn(lane(state.clone(), shared.clone(), channel, shutdown.clone()))
+                    });
+                }
             }
-        };
-        if jobs.is_empty() {
-            tokio::select! {
-                _ = state.dispatch_wakeup.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = shutdown.changed() => {}
-            }
-            continue;
+            Err(e) => tracing::warn!(error = %e, "dispatcher: cannot look for due messages"),
         }
-        let claimed_at = Instant::now();
-        for job in jobs {
-            // A job that waited half its lease for its turn goes back to the queue unsent, so its
-            // lease cannot run out while it is still about to be sent.
-            if claimed_at.elapsed() > Duration::from_secs(lease as u64 / 2) {
-                let now = state.clock.now();
-                let _ = state.store.outbox_retry(job.id, "waited too long for its turn; queued again", now, now).await;
-                continue;
-            }
-            let Some((channel, secrets)) = channel_for(&state, &mut channels, &job).await else { continue };
-            // The recipient's bucket: too many messages to one person waits its turn.
-            let bucket = buckets
-                .entry((job.channel_id, job.recipient.clone()))
-                .or_insert(Bucket { tokens: PAIR_BURST, at: Instant::now() });
-            let elapsed = bucket.at.elapsed().as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed / PAIR_REFILL_SECS).min(PAIR_BURST);
-            bucket.at = Instant::now();
-            if bucket.tokens < 1.0 {
-                let wait = ((1.0 - bucket.tokens) * PAIR_REFILL_SECS).ceil() as i64;
-                let _ = state
-                    .store
-                    .outbox_retry(
-                        job.id,
-                        "paced: pair rate limit",
-                        state.clock.now().plus_secs(wait.max(1)),
-                        state.clock.now(),
-                    )
-                    .await;
-                continue;
-            }
-            bucket.tokens -= 1.0;
-            // The channel's pace.
-            let spacing = Duration::from_secs_f64(1.0 / (channel.throughput.max(1) as f64 * config.pacing_margin));
-            let pacer = pacers.entry(channel.id).or_insert(Pacer { next: Instant::now() });
-            let at = pacer.next.max(Instant::now());
-            pacer.next = at + spacing;
-            tokio::time::sleep_until(at.into()).await;
-            let Ok(permit) = slots.clone().acquire_owned().await else { return };
-            let (state, config) = (state.clone(), config.clone());
-            let (channel, secrets) = (channel.clone(), secrets.clone());
-            tokio::spawn(async move {
-                deliver(&state, &config, &channel, &secrets, job).await;
-                drop(permit);
-            });
+        tokio::select! {
+            _ = state.dispatch_wakeup.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = shutdown.changed() => {}
         }
     }
+    // Stopping: lanes stop claiming; sends in flight finish (bounded by the send timeout) and
+    // their outcomes are written before the process ends.
+    for (_, lane) in lanes {
+        let _ = lane.await;
+    }
+    let all = u32::try_from(config.concurrency.max(1)).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(config.send_timeout + Duration::from_secs(1), shared.slots.acquire_many(all)).await;
+    drop(shared);
+    let _ = tokio::time::timeout(Duration::from_secs(10), recorder_task).await;
 }
 
 fn lease_for(config: &DispatchConfig) -> i64 {
@@ -146,63 +119,124 @@ fn lease_for(config: &DispatchConfig) -> i64 {
     config.send_timeout.as_secs() as i64 + 10
 }
 
-/// The job's channel and its credentials, cached for a minute.
-async fn channel_for(
-    state: &AppState,
-    cache: &mut HashMap<ChannelId, (Instant, Channel, ChannelSecrets)>,
-    job: &OutboxJob,
-) -> Option<(Channel, ChannelSecrets)> {
-    if let Some((at, c, s)) = cache.get(&job.channel_id)
-        && at.elapsed() < Duration::from_secs(60)
-    {
-        return Some((c.clone(), s.clone()));
-    }
-    let now = state.clock.now();
-    let loaded = async {
-        let channel =
-            state.store.channel(job.workspace_id, job.channel_id).await.ok().filter(|c| c.deleted_at.is_none())?;
-        let secrets = state.channel_secrets(&channel).ok()?;
-        Some((channel, secrets))
-    }
-    .await;
-    match loaded {
-        Some((c, s)) => {
-            cache.insert(job.channel_id, (Instant::now(), c.clone(), s.clone()));
-            Some((c, s))
+/// Sends one channel's due messages until there are none (or the process stops).
+async fn lane(state: AppState, shared: Arc<Shared>, channel_id: ChannelId, shutdown: watch::Receiver<bool>) {
+    let config = state.dispatch.clone();
+    let lease = lease_for(&config);
+    let mut pacer = shared.pacers.lock().expect("pacers").remove(&channel_id).unwrap_or(Pacer::new(Instant::now()));
+    loop {
+        if *shutdown.borrow() {
+            break;
         }
-        None => {
+        let now = state.clock.now();
+        let jobs = match state.store.claim_outbox(channel_id, now, now.plus_secs(lease), BATCH).await {
+            Ok(jobs) if !jobs.is_empty() => jobs,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(channel = channel_id.get(), error = %e, "dispatcher: claim failed");
+                break;
+            }
+        };
+        // The channel is read again for every batch: a new throughput applies within a batch.
+        let Some((channel, secrets)) = usable_channel(&state, &jobs[0]).await else {
             let error = ProviderError {
                 code: 0,
                 title: "the channel cannot be used (deleted, or its credentials cannot be opened)".into(),
                 details: None,
             };
-            let _ = state.store.outbox_failed(job.id, error, now).await;
-            None
+            for job in jobs {
+                shared.recorder.record(JobOutcome::Failed { job: job.id, error: error.clone() }).await;
+            }
+            continue;
+        };
+        let pace = Pace::new(channel.throughput, config.pacing_margin);
+        let wave_len = ((WAVE.as_secs_f64() / pace.spacing.as_secs_f64()).ceil() as usize).clamp(1, BATCH as usize);
+        let claimed_at = Instant::now();
+        let mut jobs = jobs.into_iter();
+        loop {
+            let wave: Vec<OutboxJob> = jobs.by_ref().take(wave_len).collect();
+            if wave.is_empty() {
+                break;
+            }
+            if *shutdown.borrow() {
+                // Never started: straight back to the queue.
+                for job in wave.into_iter().chain(jobs.by_ref()) {
+                    release(&shared, &state, job.id, "the dispatcher stopped; queued again", 0).await;
+                }
+                break;
+            }
+            let mut ready = Vec::with_capacity(wave.len());
+            for job in wave {
+                // A job that waited half its lease for its turn goes back to the queue unsent,
+                // so its lease cannot run out while it is still about to be sent.
+                if claimed_at.elapsed() > Duration::from_secs(lease as u64 / 2) {
+                    release(&shared, &state, job.id, "waited too long for its turn; queued again", 0).await;
+                    continue;
+                }
+                let wait =
+                    shared.pair_limits.lock().expect("pair limits").take(channel.id, &job.recipient, Instant::now());
+                match wait {
+                    Ok(()) => ready.push(job),
+                    Err(wait) => {
+                        let secs = wait.as_secs_f64().ceil() as i64;
+                        release(&shared, &state, job.id, "paced: pair rate limit", secs.max(1)).await;
+                    }
+                }
+            }
+            if ready.is_empty() {
+                continue;
+            }
+            // The last check before the requests leave: the jobs must still be ours.
+            let ids: Vec<i64> = ready.iter().map(|j| j.id).collect();
+            let started: HashSet<i64> = match state.store.outbox_start(&ids, state.clock.now()).await {
+                Ok(started) => started.into_iter().collect(),
+                Err(e) => {
+                    // Still claimed: they return to the queue when the claim runs out.
+                    tracing::warn!(channel = channel.id.get(), error = %e, "dispatcher: cannot mark sends as started");
+                    HashSet::new()
+                }
+            };
+            for job in ready.into_iter().filter(|j| started.contains(&j.id)) {
+                let at = pacer.reserve(Instant::now(), &pace);
+                if at > Instant::now() {
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                let Ok(permit) = shared.slots.clone().acquire_owned().await else { break };
+                let (state, shared, config) = (state.clone(), shared.clone(), config.clone());
+                let (channel, secrets) = (channel.clone(), secrets.clone());
+                tokio::spawn(async move {
+                    let outcome = deliver(&state, &config, &channel, &secrets, &job).await;
+                    shared.recorder.record(outcome).await;
+                    drop(permit);
+                });
+            }
         }
     }
+    shared.pacers.lock().expect("pacers").insert(channel_id, pacer);
 }
 
-/// Sends one job and records what happened.
+/// Puts a claimed job back in the queue, due in `after_secs`.
+async fn release(shared: &Shared, state: &AppState, job: i64, why: &str, after_secs: i64) {
+    let at = state.clock.now().plus_secs(after_secs);
+    shared.recorder.record(JobOutcome::Retry { job, error: why.to_owned(), at }).await;
+}
+
+/// The job's channel and its credentials, unless it was deleted or its secrets cannot be opened.
+async fn usable_channel(state: &AppState, job: &OutboxJob) -> Option<(Channel, ChannelSecrets)> {
+    let channel =
+        state.store.channel(job.workspace_id, job.channel_id).await.ok().filter(|c| c.deleted_at.is_none())?;
+    let secrets = state.channel_secrets(&channel).ok()?;
+    Some((channel, secrets))
+}
+
+/// Sends one job; what became of it.
 async fn deliver(
     state: &AppState,
     config: &DispatchConfig,
     channel: &Channel,
     secrets: &ChannelSecrets,
-    job: OutboxJob,
-) {
-    // The last check before the request leaves: the job must still be ours. If its lease ran out
-    // (this process stalled) it may already be queued elsewhere, and it must not go out twice.
-    match state.store.outbox_sending(job.id, state.clock.now()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(message = job.message_id.get(), "send skipped: the job's lease ran out before it went out");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(message = job.message_id.get(), error = %e, "send skipped: cannot mark it as sending");
-            return;
-        }
-    }
+    job: &OutboxJob,
+) -> JobOutcome {
     let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
     let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
     // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.
@@ -212,30 +246,61 @@ async fn deliver(
             Ok(r) => r,
             Err(_) => Err(SendError::Ambiguous(format!("no answer within {:?}", config.send_timeout))),
         };
-    let now = state.clock.now();
-    let recorded = match result {
-        Ok(provider_id) => state.store.outbox_sent(job.id, &provider_id, now).await,
+    match result {
+        Ok(provider_message_id) => JobOutcome::Sent { job: job.id, provider_message_id },
         Err(SendError::Permanent { code, title, details }) => {
-            state.store.outbox_failed(job.id, ProviderError { code, title, details }, now).await
+            JobOutcome::Failed { job: job.id, error: ProviderError { code, title, details } }
         }
-        Err(SendError::Ambiguous(reason)) => state.store.outbox_unknown(job.id, &reason, now).await,
+        Err(SendError::Ambiguous(reason)) => JobOutcome::Unknown { job: job.id, reason },
         Err(SendError::Retry { code, title, .. }) if job.attempts >= config.max_attempts => {
-            let error = ProviderError {
-                code: code.unwrap_or(0),
-                title: format!("gave up after {} attempts: {title}", job.attempts),
-                details: None,
-            };
-            state.store.outbox_failed(job.id, error, now).await
+            let title = format!("gave up after {} attempts: {title}", job.attempts);
+            JobOutcome::Failed { job: job.id, error: ProviderError { code: code.unwrap_or(0), title, details: None } }
         }
         Err(SendError::Retry { code, title, after }) => {
-            let at = retry_at(now, job.attempts, code, after);
+            let at = retry_at(state.clock.now(), job.attempts, code, after);
             tracing::info!(message = job.message_id.get(), attempts = job.attempts, ?code, %title, "send will be retried");
-            state.store.outbox_retry(job.id, &title, at, now).await
+            JobOutcome::Retry { job: job.id, error: title, at }
         }
-    };
-    if let Err(e) = recorded {
-        // The lease will expire and the message become unknown: never sent twice.
-        tracing::error!(message = job.message_id.get(), error = %e, "cannot record a send's outcome");
+    }
+}
+
+/// Writes outcomes in groups: whatever waits when the previous group committed goes in the next
+/// transaction. If a group fails, each outcome is written on its own.
+#[derive(Clone)]
+struct Recorder {
+    outcomes: mpsc::Sender<JobOutcome>,
+}
+
+impl Recorder {
+    fn start(state: AppState) -> (Recorder, JoinHandle<()>) {
+        let (outcomes, mut queue) = mpsc::channel::<JobOutcome>(4096);
+        let task = tokio::spawn(async move {
+            while let Some(first) = queue.recv().await {
+                let mut group = vec![first];
+                while group.len() < MAX_OUTCOMES_PER_COMMIT
+                    && let Ok(more) = queue.try_recv()
+                {
+                    group.push(more);
+                }
+                let now = state.clock.now();
+                if let Err(e) = state.store.outbox_record(&group, now).await {
+                    tracing::warn!(error = %e, outcomes = group.len(), "recording outcomes together failed; one by one");
+                    for outcome in &group {
+                        if let Err(e) = state.store.outbox_record(std::slice::from_ref(outcome), now).await {
+                            // The lease will expire and the message become unknown: never sent twice.
+                            tracing::error!(?outcome, error = %e, "cannot record a send's outcome");
+                        }
+                    }
+                }
+            }
+        });
+        (Recorder { outcomes }, task)
+    }
+
+    async fn record(&self, outcome: JobOutcome) {
+        if self.outcomes.send(outcome).await.is_err() {
+            tracing::error!("the outcome recorder stopped; the send's lease will expire");
+        }
     }
 }
 

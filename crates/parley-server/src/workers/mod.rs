@@ -2,6 +2,7 @@
 
 pub mod dispatch;
 pub mod media;
+pub mod pacing;
 
 use tokio::sync::watch;
 

@@ -434,6 +434,39 @@ async fn throughput_is_never_exceeded_in_any_second() {
 }
 
 #[tokio::test]
+async fn a_slow_channel_does_not_hold_back_a_fast_one() {
+    let app = TestApp::spawn(parley_store::testing::TestDatabase::sqlite().await).await;
+    let wired = app.wired().await;
+    let (fast, fast_number) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+    let (slow, slow_pnid) = (&wired.channel, wired.number.phone_number_id.clone());
+    let fast_pnid = fast_number.phone_number_id.clone();
+    app.patch(&format!("/api/v1/channels/{}", slow["id"]), json!({"throughput": 2})).await;
+    app.patch(&format!("/api/v1/channels/{}", fast["id"]), json!({"throughput": 50})).await;
+    for pnid in [&slow_pnid, &fast_pnid] {
+        wired
+            .sandbox
+            .set_policy(pnid, NumberPolicy { throughput: 1000, auto_status: false, ..NumberPolicy::default() });
+    }
+    let customers: Vec<Customer> = (0..40).map(|i| Customer::new(&format!("336130000{i:02}"), "C")).collect();
+    let mut items: Vec<Item> =
+        customers.iter().map(|c| wired.sandbox.message(&slow_pnid, c, &Say::text("hi"))).collect();
+    items.extend(customers.iter().map(|c| wired.sandbox.message(&fast_pnid, c, &Say::text("hi"))));
+    wired.sandbox.deliver(items, Batching { per_post: 1, ..Batching::default() });
+    assert!(wired.sandbox.wait_idle(WAIT).await);
+    // Interleaved: one to the slow channel, one to the fast one.
+    for c in &customers {
+        let to = format!("phone:+{}", c.wa_id.as_ref().unwrap());
+        for channel in [slow, &fast] {
+            assert_eq!(app.post("/api/v1/messages", text_to(channel, &to, "reply")).await.status, StatusCode::ACCEPTED);
+        }
+    }
+    let on = |pnid: &str| wired.sandbox.sent().iter().filter(|s| s.phone_number_id == pnid).count();
+    assert!(eventually(20, || async { on(&fast_pnid) == 40 }).await, "fast: {}", on(&fast_pnid));
+    // 40 at 50/s take under a second; the slow channel (2/s) has sent only a few meanwhile.
+    assert!(on(&slow_pnid) <= 10, "slow: {}", on(&slow_pnid));
+}
+
+#[tokio::test]
 async fn mark_read_and_idempotent_sends() {
     for app in TestApp::all().await {
         let wired = with_customer(&app, 60).await;

@@ -41,6 +41,8 @@ CREATE TABLE outbox (
     CONSTRAINT outbox_message_unique UNIQUE (message_id)
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at, id);
+-- Each channel's dispatcher lane claims its own due jobs.
+CREATE INDEX outbox_channel_due ON outbox (channel_id, state, next_attempt_at, id);
 CREATE INDEX outbox_conversation ON outbox (conversation_id, id);
 
 -- Business-initiated sends (templates outside the service window): the messaging limit counts

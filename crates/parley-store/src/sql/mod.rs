@@ -9,6 +9,7 @@ mod channels;
 mod consents;
 pub(crate) mod contacts;
 mod conversations;
+mod dispatch;
 pub(crate) mod events;
 mod inbound;
 mod outbox;
@@ -30,6 +31,12 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// SQLite opens write transactions with `BEGIN IMMEDIATE`: a deferred transaction that later
     /// writes fails at once with `SQLITE_BUSY` instead of waiting for the writer lock.
     const BEGIN_WRITE: &'static str;
+    /// The outbox as the target of a claim. SQLite must not use the `state` index there: it
+    /// would walk every pending job of a deep queue instead of looking up the few claimed ids.
+    const OUTBOX_BY_ID: &'static str;
+    /// Appended to the claim's job selection: PostgreSQL locks the picked rows and skips those
+    /// another dispatcher is claiming (SQLite has one writer at a time anyway).
+    const SKIP_LOCKED: &'static str;
     /// Rows changed by an `execute` (each engine has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
@@ -41,6 +48,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 impl Engine for sqlx::Sqlite {
     const ENGINE: &'static str = "sqlite";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
+    const SKIP_LOCKED: &'static str = "";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -52,6 +61,8 @@ impl Engine for sqlx::Sqlite {
 impl Engine for sqlx::Postgres {
     const ENGINE: &'static str = "postgres";
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const OUTBOX_BY_ID: &'static str = "outbox";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

@@ -1,54 +1,21 @@
 //! Outbound sends: judging and queueing a send in one transaction (facts gathered, the rule
-//! asked, message and outbox job stored together), and the outbox the dispatcher works from.
+//! asked, message and outbox job stored together), and agents' retries. The dispatcher's side of
+//! the outbox lives in `dispatch.rs`.
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::conversation::{Conversation, Message};
-use parley_core::ids::{ChannelId, ContactId, ConversationId, MessageId, WorkspaceId};
+use parley_core::ids::{ChannelId, ContactId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 
 use super::inbound::EventBuffer;
-use super::{Engine, SqlStore, clamp_limit};
+use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{Decide, Outbox, OutboxCounts, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
+use crate::{Decide, JobOutcome, Outbox, OutboxCounts, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
-
-#[derive(FromRow)]
-struct JobRow {
-    id: i64,
-    workspace_id: i64,
-    message_id: i64,
-    channel_id: i64,
-    conversation_id: i64,
-    contact_id: i64,
-    recipient: String,
-    attempts: i64,
-    content: String,
-    context: Option<String>,
-}
-
-impl TryFrom<JobRow> for OutboxJob {
-    type Error = StoreError;
-    fn try_from(r: JobRow) -> StoreResult<Self> {
-        let context: Option<parley_core::message::Context> =
-            r.context.as_deref().map(serde_json::from_str).transpose()?;
-        Ok(OutboxJob {
-            id: r.id,
-            workspace_id: WorkspaceId(r.workspace_id),
-            message_id: MessageId(r.message_id),
-            channel_id: ChannelId(r.channel_id),
-            conversation_id: ConversationId(r.conversation_id),
-            contact_id: ContactId(r.contact_id),
-            recipient: r.recipient,
-            attempts: r.attempts,
-            content: serde_json::from_str::<Content>(&r.content)?,
-            reply_to: context.and_then(|c| c.reply_to),
-        })
-    }
-}
 
 impl<DB> SqlStore<DB>
 where
@@ -186,7 +153,7 @@ where
     }
 
     /// Marks a message with a new status, whatever its rank (retry resets it to queued).
-    async fn set_message_status(
+    pub(crate) async fn set_message_status(
         conn: &mut DB::Connection,
         message: i64,
         status: DeliveryStatus,
@@ -213,52 +180,6 @@ where
             .execute(&mut *conn)
             .await?;
         Ok(DB::rows_affected(&done) > 0)
-    }
-
-    /// Closes an outbox job and records the outcome on its message, with an event.
-    async fn finish_job(
-        &self,
-        job: i64,
-        state: &str,
-        status: DeliveryStatus,
-        error: Option<ProviderError>,
-        provider_message_id: Option<&str>,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        let row: Option<(i64, i64, i64)> = sqlx::query_as(
-            "UPDATE outbox SET state = $1, lease_until = NULL, last_error = $2, updated_at = $3 WHERE id = $4
-             RETURNING workspace_id, channel_id, message_id",
-        )
-        .bind(state.to_owned())
-        .bind(error.as_ref().map(|e| format!("{} ({})", e.title, e.code)))
-        .bind(now.as_micros())
-        .bind(job)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (ws, channel_id, message) = row.ok_or(StoreError::NotFound)?;
-        let ws = WorkspaceId(ws);
-        if let Some(pid) = provider_message_id {
-            sqlx::query("UPDATE messages SET provider_message_id = $1 WHERE id = $2")
-                .bind(pid.to_owned())
-                .bind(message)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let moved = Self::set_message_status(&mut tx, message, status, error.as_ref(), now, true).await?;
-        let channel = Self::channel_in(&mut tx, ws, ChannelId(channel_id)).await?;
-        let mut events = EventBuffer::default();
-        if moved {
-            let payload = json!({"message_id": message, "status": status.as_str(), "at": now, "error": error});
-            events.push(ws, "message.status", Some(message), Some(&channel), &payload);
-        }
-        Self::flush_events(&mut tx, events, now).await?;
-        if let Some(pid) = provider_message_id {
-            // Statuses Meta reported before we recorded the id.
-            Self::apply_early_statuses(&mut tx, &channel, pid, now).await?;
-        }
-        tx.commit().await?;
-        Ok(())
     }
 }
 
@@ -403,141 +324,34 @@ where
         Ok(SendOutcome::Queued(messages))
     }
 
-    async fn claim_outbox(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<OutboxJob>> {
-        let mut tx = self.begin_write().await?;
-        // Only the oldest unfinished job of each conversation: sends keep their order.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE outbox SET state = 'claimed', lease_until = $1, attempts = attempts + 1, updated_at = $2
-             WHERE id IN (
-                SELECT o.id FROM outbox o
-                WHERE o.state = 'pending' AND o.next_attempt_at <= $2
-                  AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.conversation_id = o.conversation_id AND p.id < o.id
-                                    AND p.state IN ('pending', 'claimed', 'sending'))
-                ORDER BY o.id LIMIT $3)
-               AND state = 'pending'
-             RETURNING id",
-        )
-        .bind(lease_until.as_micros())
-        .bind(now.as_micros())
-        .bind(clamp_limit(limit, 500))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut jobs: Vec<OutboxJob> = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row: JobRow = sqlx::query_as(
-                "SELECT o.id, o.workspace_id, o.message_id, o.channel_id, o.conversation_id, o.contact_id, o.recipient, o.attempts,
-                    m.content, m.context
-                 FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = $1",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            jobs.push(row.try_into()?);
-        }
-        tx.commit().await?;
-        jobs.sort_by_key(|j| j.id);
-        Ok(jobs)
+    async fn due_channels(&self, now: Timestamp) -> StoreResult<Vec<ChannelId>> {
+        self.channels_with_due_jobs(now).await
     }
 
-    async fn outbox_sending(&self, job: i64, now: Timestamp) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        // Only a job still claimed by us: if its lease ran out and another dispatcher took it,
-        // it must not be sent here too.
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE outbox SET state = 'sending', updated_at = $1 WHERE id = $2 AND state = 'claimed' AND lease_until > $1
-             RETURNING workspace_id, message_id",
-        )
-        .bind(now.as_micros())
-        .bind(job)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((ws, message)) = row else { return Ok(false) };
-        if Self::set_message_status(&mut tx, message, DeliveryStatus::Sending, None, now, true).await? {
-            let mut events = EventBuffer::default();
-            events.push(
-                WorkspaceId(ws),
-                "message.status",
-                Some(message),
-                None,
-                &json!({"message_id": message, "status": "sending"}),
-            );
-            Self::flush_events(&mut tx, events, now).await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+    async fn claim_outbox(
+        &self,
+        channel: ChannelId,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxJob>> {
+        self.claim_jobs(channel, now, lease_until, limit).await
     }
 
-    async fn outbox_sent(&self, job: i64, provider_message_id: &str, now: Timestamp) -> StoreResult<()> {
-        self.finish_job(job, "sent", DeliveryStatus::Sent, None, Some(provider_message_id), now).await
+    async fn outbox_start(&self, jobs: &[i64], now: Timestamp) -> StoreResult<Vec<i64>> {
+        self.start_jobs(jobs, now).await
     }
 
-    async fn outbox_failed(&self, job: i64, error: ProviderError, now: Timestamp) -> StoreResult<()> {
-        self.finish_job(job, "failed", DeliveryStatus::Failed, Some(error), None, now).await
-    }
-
-    async fn outbox_unknown(&self, job: i64, reason: &str, now: Timestamp) -> StoreResult<()> {
-        let error = ProviderError { code: 0, title: "outcome unknown".into(), details: Some(reason.to_owned()) };
-        self.finish_job(job, "unknown", DeliveryStatus::Unknown, Some(error), None, now).await
-    }
-
-    async fn outbox_retry(&self, job: i64, error: &str, retry_at: Timestamp, now: Timestamp) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE outbox SET state = 'pending', lease_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4")
-            .bind(error.chars().take(500).collect::<String>())
-            .bind(retry_at.as_micros())
-            .bind(now.as_micros())
-            .bind(job)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+    async fn outbox_record(&self, outcomes: &[JobOutcome], now: Timestamp) -> StoreResult<()> {
+        self.record_outcomes(outcomes, now).await
     }
 
     async fn expire_outbox_leases(&self, now: Timestamp) -> StoreResult<u64> {
-        // Claimed but never started: certainly not sent, back in the queue.
-        let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE outbox SET state = 'pending', lease_until = NULL, updated_at = $1 WHERE state = 'claimed' AND lease_until < $1")
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let jobs: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE state = 'sending' AND lease_until < $1")
-            .bind(now.as_micros())
-            .fetch_all(&self.read)
-            .await?;
-        for job in &jobs {
-            // A job whose lease ran out may have been sent before the process died: never resent
-            // by itself; an agent decides.
-            self.outbox_unknown(
-                *job,
-                "the dispatcher stopped while sending; check with the customer before retrying",
-                now,
-            )
-            .await?;
-        }
-        Ok(jobs.len() as u64)
+        self.expire_leases(now).await
     }
 
     async fn outbox_counts(&self, ws: WorkspaceId, channel: ChannelId) -> StoreResult<OutboxCounts> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, COUNT(*) FROM outbox
-             WHERE state IN ('pending', 'claimed', 'sending', 'failed', 'unknown') AND workspace_id = $1 AND channel_id = $2
-             GROUP BY state",
-        )
-        .bind(ws.get())
-        .bind(channel.get())
-        .fetch_all(&self.read)
-        .await?;
-        let mut counts = OutboxCounts::default();
-        for (state, n) in rows {
-            match state.as_str() {
-                "pending" => counts.queued += n,
-                "claimed" | "sending" => counts.in_flight += n,
-                "failed" => counts.failed += n,
-                _ => counts.unknown += n,
-            }
-        }
-        Ok(counts)
+        self.count_outbox(ws, channel).await
     }
 
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message> {

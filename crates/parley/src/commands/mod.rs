@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bench;
+pub mod bench_dispatch;
 pub mod bench_webhooks;
 pub mod demo;
 pub mod phone;
