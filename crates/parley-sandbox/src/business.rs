@@ -90,7 +90,12 @@ pub(crate) struct BusinessState {
     /// Every call to the send endpoint (accepted or not), by number, for rate checks.
     pub calls: HashMap<String, VecDeque<Instant>>,
     pub pair_calls: HashMap<(String, String), VecDeque<Instant>>,
-    pub sent: Vec<Sent>,
+    /// When `pair_calls` was last cleared of users with no call in their window: kept small, it
+    /// never has to grow (and rehash under the lock, stalling every send) during a long run.
+    pub pairs_pruned_at: Option<Instant>,
+    /// Boxed, so growing the list moves pointers, not records (no stall at 65,536 sends).
+    #[allow(clippy::vec_box)]
+    pub sent: Vec<Box<Sent>>,
     /// Inbound message ids the sandbox generated (mark-as-read checks them).
     pub inbound_ids: std::collections::HashSet<String>,
 }
@@ -168,6 +173,12 @@ impl Inner {
         if let Err((code, title)) = validate(body) {
             return Answer::Reply(400, graph_error(code, title, title), None);
         }
+        if state.pairs_pruned_at.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            state.pairs_pruned_at = Some(now);
+            let window =
+                state.policies.values().map(|p| p.pair_window).max().unwrap_or_default().max(policy.pair_window);
+            state.pair_calls.retain(|_, calls| calls.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
         let pair = state.pair_calls.entry((phone_number_id.to_owned(), to.clone())).or_default();
         while pair.front().is_some_and(|t| now.duration_since(*t) >= policy.pair_window) {
             pair.pop_front();
@@ -198,13 +209,13 @@ impl Inner {
             .last_inbound
             .get(&(phone_number_id.to_owned(), to.clone()))
             .is_some_and(|t| clock_now - t < 24 * 3600);
-        state.sent.push(Sent {
+        state.sent.push(Box::new(Sent {
             at: now,
             phone_number_id: phone_number_id.to_owned(),
             to: to.clone(),
             message_id: id.clone(),
             body: body.clone(),
-        });
+        }));
         let stopped = state.marketing_stopped.contains(&(phone_number_id.to_owned(), to.clone()));
         drop(state);
 

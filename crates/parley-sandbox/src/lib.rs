@@ -307,7 +307,7 @@ impl Sandbox {
 
     /// Every accepted send, in order.
     pub fn sent(&self) -> Vec<Sent> {
-        self.inner.business.lock().expect("business state").sent.clone()
+        self.inner.business.lock().expect("business state").sent.iter().map(|s| Sent::clone(s)).collect()
     }
 
     /// How many sends were accepted so far (cheaper than `sent()` for progress).

@@ -36,15 +36,15 @@ pub struct DispatchConfig {
     pub concurrency: usize,
     /// Give up retrying after this many attempts.
     pub max_attempts: i64,
-    /// Pace a little under the configured throughput, so network jitter cannot push a
-    /// one-second window over it.
+    /// Pace a little under the configured throughput (95 %), so catching up and network
+    /// jitter cannot push a one-second window over it.
     pub pacing_margin: f64,
 }
 
 impl Default for DispatchConfig {
     fn default() -> Self {
         // 1,000 messages/s with Graph answering in up to half a second needs 500 sends in flight.
-        DispatchConfig { send_timeout: Duration::from_secs(30), concurrency: 512, max_attempts: 8, pacing_margin: 0.97 }
+        DispatchConfig { send_timeout: Duration::from_secs(30), concurrency: 512, max_attempts: 8, pacing_margin: 0.95 }
     }
 }
 

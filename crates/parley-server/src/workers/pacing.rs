@@ -14,23 +14,19 @@ pub struct Pace {
     pub spacing: Duration,
     /// How far behind schedule a late sender may catch up.
     pub slack: Duration,
-    /// How far ahead of its slot a send may leave, so the sender wakes up for a few sends at a
-    /// time instead of once per send (at 1,000 messages/s, that is most of its CPU time).
-    pub early: Duration,
 }
 
 impl Pace {
-    /// For a channel allowed `throughput` messages per second, paced at `margin` (e.g. 0.97) of
-    /// it. The rest of each second, the headroom, absorbs slack and early sends: any one-second
-    /// window then holds at most `(1 s + slack + early) / spacing + 1` sends, which stays under
-    /// the throughput as long as slack + early < headroom.
+    /// For a channel allowed `throughput` messages per second, paced at `margin` (e.g. 0.95) of
+    /// it. The rest of each second, the headroom, absorbs the slack and the jitter between a send
+    /// leaving and reaching the provider (a stalled process or network): any one-second window of
+    /// departures holds at most `(1 s + slack) / spacing + 1` sends; the slack takes a fifth of
+    /// the headroom, the rest is left for jitter (40 ms at 0.95).
     pub fn new(throughput: i64, margin: f64) -> Pace {
         let margin = margin.clamp(0.5, 1.0);
-        let headroom = 1.0 - margin;
         Pace {
             spacing: Duration::from_secs_f64(1.0 / (throughput.max(1) as f64 * margin)),
-            slack: Duration::from_secs_f64(0.5 * headroom),
-            early: Duration::from_secs_f64(0.33 * headroom),
+            slack: Duration::from_secs_f64(0.2 * (1.0 - margin)),
         }
     }
 }
@@ -47,14 +43,13 @@ impl Pacer {
         Pacer { next: now }
     }
 
-    /// Reserves the next slot; answers when the send may leave (now, or a little before the
-    /// slot).
+    /// Reserves the next slot; answers when the send may leave (now when catching up).
     pub fn reserve(&mut self, now: Instant, pace: &Pace) -> Instant {
         // Idle for longer than the slack: start afresh from now (no burst from saved-up time).
         let earliest = now.checked_sub(pace.slack).unwrap_or(now);
         let slot = self.next.max(earliest);
         self.next = slot + pace.spacing;
-        slot.checked_sub(pace.early).unwrap_or(slot).max(now)
+        slot.max(now)
     }
 }
 
@@ -91,13 +86,18 @@ impl PairLimits {
         Ok(())
     }
 
+    /// Once a second, forgets the buckets that are full again (a broadcast's recipients, one
+    /// message each, are forgotten after 6 s), so the map stays small and never stalls the
+    /// dispatcher to grow.
     fn prune(&mut self, now: Instant) {
-        if self.pruned_at.is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(60)) {
+        if self.pruned_at.is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1)) {
             return;
         }
         self.pruned_at = Some(now);
-        let refill_all = Duration::from_secs_f64(PAIR_BURST * PAIR_REFILL_SECS);
-        self.buckets.retain(|_, b| now.saturating_duration_since(b.at) < refill_all);
+        self.buckets.retain(|_, b| {
+            let refilled = now.saturating_duration_since(b.at).as_secs_f64() / PAIR_REFILL_SECS;
+            b.tokens + refilled < PAIR_BURST
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -116,7 +116,7 @@ mod tests {
     /// Sends as fast as the pacer allows while waking up late by `lag` each time; returns the
     /// send times.
     fn paced(count: usize, rate: i64, lag: Duration) -> Vec<Instant> {
-        let pace = Pace::new(rate, 0.97);
+        let pace = Pace::new(rate, 0.95);
         let start = Instant::now();
         let mut pacer = Pacer::new(start);
         let mut now = start;
@@ -152,33 +152,26 @@ mod tests {
             for lag in [Duration::ZERO, Duration::from_micros(300), Duration::from_millis(1), Duration::from_millis(7)]
             {
                 let times = paced(rate as usize * 5, rate, lag);
+                // Within the bound, which leaves most of the headroom for the way to the provider.
                 let busiest = busiest_second(&times);
-                assert!(busiest <= rate as usize, "{rate}/s, lag {lag:?}: {busiest}");
+                let bound = (rate as f64 * 0.95 * 1.01 + 1.0).floor() as usize;
+                assert!(busiest <= bound.min(rate as usize), "{rate}/s, lag {lag:?}: {busiest}");
                 // Late wakeups do not slow the channel down.
                 let span = times.last().unwrap().duration_since(times[0]).as_secs_f64();
-                assert!(span < 5.0 / 0.97 * 1.01, "{rate}/s, lag {lag:?}: {span}");
+                assert!(span < 5.0 / 0.95 * 1.01, "{rate}/s, lag {lag:?}: {span}");
             }
         }
     }
 
     #[test]
-    fn sends_leave_a_few_at_a_time() {
-        let pace = Pace::new(1000, 0.97);
-        let start = Instant::now();
-        let mut pacer = Pacer::new(start);
-        let at_once = (0..100).take_while(|_| pacer.reserve(start, &pace) <= start).count();
-        assert!((5..=15).contains(&at_once), "{at_once}");
-    }
-
-    #[test]
     fn a_pause_gives_no_burst_afterwards() {
-        let pace = Pace::new(1000, 0.97);
+        let pace = Pace::new(1000, 0.95);
         let start = Instant::now();
         let mut pacer = Pacer::new(start);
         pacer.reserve(start, &pace);
         let later = start + Duration::from_secs(10);
         let burst = (0..100).filter(|_| pacer.reserve(later, &pace) <= later).count();
-        assert!(burst <= 30, "{burst} sends at once after a pause");
+        assert!(burst <= 12, "{burst} sends at once after a pause");
     }
 
     #[test]
@@ -194,9 +187,13 @@ mod tests {
         assert_eq!(limits.take(ChannelId(2), "336", t0), Ok(()), "and so has another channel");
         assert_eq!(limits.take(ch, "336", t0 + Duration::from_secs(6)), Ok(()));
         assert!(limits.take(ch, "336", t0 + Duration::from_secs(7)).is_err());
-        // Buckets idle long enough to be full again are forgotten.
-        assert_eq!(limits.len(), 3);
-        assert_eq!(limits.take(ch, "999", t0 + Duration::from_secs(400)), Ok(()));
+        // Buckets full again are forgotten: "447" and channel 2 took one token at t0 (full
+        // again at t0 + 6 s), "336" is empty at t0 + 7 s (full again at t0 + 277 s).
+        assert_eq!(limits.len(), 1);
+        assert_eq!(limits.take(ch, "999", t0 + Duration::from_secs(8)), Ok(()));
+        assert_eq!(limits.len(), 2);
+        assert!(limits.take(ch, "336", t0 + Duration::from_secs(8)).is_err(), "not forgotten while it refills");
+        assert_eq!(limits.take(ch, "777", t0 + Duration::from_secs(300)), Ok(()));
         assert_eq!(limits.len(), 1);
     }
 }

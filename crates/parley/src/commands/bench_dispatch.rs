@@ -7,7 +7,8 @@
 //! open) and is stopped; the messages are queued straight into the store (the same judged,
 //! transactional path the send API uses), so the measured server finds a full outbox and does
 //! nothing but dispatch. The sandbox runs in this process, the server in its own, so the CPU
-//! figure is Parley's alone.
+//! figure is Parley's alone. `PARLEY_BENCH_DUMP=FILE` writes each send's arrival (µs after the
+//! first) to FILE, to look for stalls.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -214,7 +215,13 @@ async fn bench(
     ensure!(counts["failed"] == 0 && counts["unknown"] == 0, "not everything was sent: {counts}");
     let span = arrivals.last().zip(arrivals.first()).map_or(0.0, |(l, f)| l.duration_since(*f).as_secs_f64());
     let achieved = if span > 0.0 { (arrivals.len() - 1) as f64 / span } else { 0.0 };
-    let max_window = max_in_window(&arrivals, Duration::from_secs(1));
+    if let Ok(path) = std::env::var("PARLEY_BENCH_DUMP") {
+        let t0 = arrivals[0];
+        let lines: Vec<String> = arrivals.iter().map(|t| format!("{}", t.duration_since(t0).as_micros())).collect();
+        std::fs::write(path, lines.join("\n"))?;
+    }
+    let (max_window, busiest_from) = busiest_window(&arrivals, Duration::from_secs(1));
+    let (busiest_profile, gap_before) = profile(&arrivals, busiest_from);
     let report = json!({
         "engine": engine, "messages": opts.messages, "configured_rate": opts.rate,
         "provider_latency_ms": opts.latency.as_millis() as u64,
@@ -223,6 +230,8 @@ async fn bench(
         "achieved_rate": round(achieved, 1),
         "start_to_drained_seconds": round(drained, 2),
         "max_sends_in_any_1s_window": max_window,
+        "busiest_second_per_100ms": busiest_profile,
+        "longest_gap_before_it_ms": round(gap_before, 1),
         "parley_cpu_seconds": round(cpu, 2),
         "parley_cpu_percent_of_one_core": round(100.0 * cpu / drained, 1),
         "within_configured_rate": max_window as i64 <= opts.rate,
@@ -237,17 +246,40 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// The most arrivals (sorted) within any window `[t, t + width)`.
-pub fn max_in_window(sorted: &[Instant], width: Duration) -> usize {
-    let mut best = 0;
+/// The most arrivals (sorted) within any window `[t, t + width)`, and the index of the first.
+pub fn busiest_window(sorted: &[Instant], width: Duration) -> (usize, usize) {
+    let (mut best, mut best_start) = (0, 0);
     let mut start = 0;
     for end in 0..sorted.len() {
         while sorted[end].duration_since(sorted[start]) >= width {
             start += 1;
         }
-        best = best.max(end - start + 1);
+        if end - start + 1 > best {
+            (best, best_start) = (end - start + 1, start);
+        }
     }
-    best
+    (best, best_start)
+}
+
+/// Arrivals per 100 ms through the second starting at `sorted[from]`, and the longest gap
+/// before it within the previous second: a gap then a crowd means something stalled.
+fn profile(sorted: &[Instant], from: usize) -> (Vec<usize>, f64) {
+    let Some(t0) = sorted.get(from) else { return (vec![], 0.0) };
+    let mut buckets = vec![0; 10];
+    for t in &sorted[from..] {
+        let ms = t.duration_since(*t0).as_millis() as usize;
+        if ms >= 1000 {
+            break;
+        }
+        buckets[ms / 100] += 1;
+    }
+    let gap = sorted[..=from]
+        .windows(2)
+        .rev()
+        .take_while(|w| t0.duration_since(w[0]) < Duration::from_secs(1))
+        .map(|w| w[1].duration_since(w[0]).as_secs_f64() * 1000.0)
+        .fold(0.0, f64::max);
+    (buckets, gap)
 }
 
 /// `parley admin bootstrap`; the owner's API token.
@@ -350,8 +382,11 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let arrivals = [at(0), at(100), at(999), at(1000), at(1500), at(1900), at(1999), at(3000)];
         // [999, 1999) holds 999, 1000, 1500, 1900: four; [1000, 2000) also holds 1999: four.
-        assert_eq!(max_in_window(&arrivals, Duration::from_secs(1)), 4);
-        assert_eq!(max_in_window(&[], Duration::from_secs(1)), 0);
-        assert_eq!(max_in_window(&[at(5)], Duration::from_secs(1)), 1);
+        assert_eq!(busiest_window(&arrivals, Duration::from_secs(1)), (4, 2));
+        assert_eq!(busiest_window(&[], Duration::from_secs(1)), (0, 0));
+        assert_eq!(busiest_window(&[at(5)], Duration::from_secs(1)), (1, 0));
+        let (buckets, gap) = profile(&arrivals, 2);
+        assert_eq!(buckets, [2, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        assert_eq!(gap, 899.0);
     }
 }
