@@ -75,6 +75,66 @@ async fn a_reply_goes_out_and_its_ticks_come_back() {
 }
 
 #[tokio::test]
+async fn every_message_type_goes_out_as_the_cloud_api_expects() {
+    for app in TestApp::all().await {
+        let wired = with_customer(&app, 60).await;
+        let inbound = app.all_messages().await[0]["provider_message_id"].as_str().unwrap().to_owned();
+        let bodies = [
+            json!({"type": "text", "text": {"body": "see https://x.test", "preview_url": true}, "context": {"message_id": inbound}}),
+            json!({"type": "image", "image": {"link": "https://x.test/p.png", "caption": "the blue one"}}),
+            json!({"type": "audio", "audio": {"link": "https://x.test/a.ogg"}}),
+            json!({"type": "video", "video": {"link": "https://x.test/v.mp4", "caption": "how to"}}),
+            json!({"type": "document", "document": {"link": "https://x.test/i.pdf", "filename": "invoice.pdf"}}),
+            json!({"type": "sticker", "sticker": {"link": "https://x.test/s.webp"}}),
+            json!({"type": "location", "location": {"latitude": 48.8584, "longitude": 2.2945, "name": "Shop"}}),
+            json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Support", "first_name": "Support"},
+                "phones": [{"phone": "+33612345679", "type": "WORK"}]}]}),
+            json!({"type": "interactive", "interactive": {"type": "button", "body": {"text": "Which size?"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": "s", "title": "S"}}, {"type": "reply", "reply": {"id": "m", "title": "M"}}]}}}),
+            json!({"type": "interactive", "interactive": {"type": "list", "body": {"text": "Menu"}, "action": {"button": "See",
+                "sections": [{"title": "Shoes", "rows": [{"id": "r1", "title": "Runners"}]}]}}}),
+            json!({"type": "interactive", "interactive": {"type": "cta_url", "body": {"text": "Track it"},
+                "action": {"name": "cta_url", "parameters": {"display_text": "Open", "url": "https://x.test/t"}}}}),
+            json!({"type": "reaction", "reaction": {"message_id": inbound, "emoji": "👍"}}),
+        ];
+        for body in &bodies {
+            let mut request = body.clone();
+            request["channel_id"] = wired.channel["id"].clone();
+            request["to"] = json!(format!("phone:+{ANA}"));
+            let r = app.post("/api/v1/messages", request).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{}: {body}: {:?}", app.engine(), r.body);
+        }
+        assert!(eventually(30, || async { wired.sandbox.sent().len() == bodies.len() }).await, "{}", app.engine());
+        let sent = wired.sandbox.sent();
+        for (body, got) in bodies.iter().zip(&sent) {
+            let kind = body["type"].as_str().unwrap();
+            assert_eq!(got.body["type"], kind);
+            assert_eq!(got.body["messaging_product"], "whatsapp");
+            assert_eq!(got.body["to"].as_str().map(|t| t.trim_start_matches('+')), Some(ANA));
+            for (key, value) in body[kind].as_object().into_iter().flatten() {
+                assert_eq!(&got.body[kind][key], value, "{kind}.{key}");
+            }
+            if kind == "contacts" {
+                assert_eq!(got.body["contacts"], body["contacts"]);
+            }
+        }
+        assert_eq!(sent[0].body["context"]["message_id"], inbound.as_str(), "the reply points at Ana's message");
+        // Every one was accepted: none ends failed.
+        let outs: Vec<Value> = app.all_messages().await.into_iter().filter(|m| m["direction"] == "out").collect();
+        assert_eq!(outs.len(), bodies.len());
+        assert!(
+            eventually(20, || async {
+                let all = app.all_messages().await;
+                all.iter()
+                    .filter(|m| m["direction"] == "out")
+                    .all(|m| ["sent", "delivered", "read"].contains(&m["status"].as_str().unwrap()))
+            })
+            .await
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_window_closes_at_exactly_24_hours() {
     for app in TestApp::all().await {
         let wired = with_customer(&app, 0).await;
