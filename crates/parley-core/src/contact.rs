@@ -36,6 +36,12 @@ pub struct Contact {
     /// Lowercase.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "ana@example.com"))]
     pub email: Option<Email>,
+    /// A stored phone that could not be made valid (`parley contacts normalize`), kept as found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_phone: Option<String>,
+    /// A stored email that could not be made valid, kept as found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_email: Option<String>,
     /// Custom fields: keys are `snake_case`, values are strings, numbers or booleans.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub fields: Map<String, Value>,
@@ -159,11 +165,14 @@ impl ContactPatch {
         if let Some(name) = &self.name {
             contact.name.clone_from(name);
         }
+        // A phone or email given now replaces the one re-cleaning could not make valid.
         if let Some(phone) = &self.phone {
             contact.phone.clone_from(phone);
+            contact.invalid_phone = None;
         }
         if let Some(email) = &self.email {
             contact.email.clone_from(email);
+            contact.invalid_email = None;
         }
         for (key, value) in &self.fields {
             match value {
@@ -401,6 +410,8 @@ mod tests {
             name: None,
             phone: Some(E164::parse("+33612345678").unwrap()),
             email: None,
+            invalid_phone: None,
+            invalid_email: None,
             fields: Map::new(),
             tags: vec![],
             created_at: Timestamp::from_secs(0),
@@ -418,6 +429,8 @@ mod tests {
             name: Some("A".into()),
             phone: None,
             email: None,
+            invalid_phone: None,
+            invalid_email: None,
             fields: Map::new(),
             tags: vec!["a".into(), "b".into()],
             created_at: Timestamp::from_secs(0),

@@ -4,7 +4,9 @@
 pub mod account;
 pub mod channel;
 pub mod contact;
+pub mod contacts_csv;
 pub mod conversation;
+pub mod dedupe;
 pub mod email;
 pub mod ids;
 pub mod message;

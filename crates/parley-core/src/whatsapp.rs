@@ -104,6 +104,16 @@ pub fn equivalent_numbers(phone: &E164) -> Vec<E164> {
         .collect()
 }
 
+/// The digit forms of one WhatsApp number, the preferred one first: both forms of a quirky
+/// number (Brazil's ninth digit, Mexico's `521`, Argentina's `549`), or the digits alone. Forms
+/// need not be valid numbers (old WhatsApp ids are not).
+pub fn number_forms(digits: &str) -> Vec<String> {
+    match quirk_alternative(digits) {
+        Some(alt) => vec![alt.preferred, alt.other],
+        None => vec![digits.to_owned()],
+    }
+}
+
 struct Alternative {
     preferred: String,
     other: String,

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod contacts_io;
 pub mod error;
 pub mod extract;
 pub mod ingest;
@@ -71,6 +72,8 @@ impl Modify for BearerAuth {
 pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
     let api = OpenApiRouter::new()
         .merge(routes::contacts::router())
+        .merge(routes::imports::router())
+        .merge(routes::merges::router())
         .merge(routes::accounts::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())

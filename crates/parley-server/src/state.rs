@@ -26,6 +26,10 @@ pub struct AppState {
     pub media_dir: PathBuf,
     /// Wakes the media worker when a webhook brought attachments.
     pub media_wakeup: Arc<Notify>,
+    /// Where uploaded CSV files wait for their import.
+    pub imports_dir: PathBuf,
+    /// Wakes the import worker when a file was uploaded.
+    pub imports_wakeup: Arc<Notify>,
     /// Wakes the dispatcher when messages were queued.
     pub dispatch_wakeup: Arc<Notify>,
     /// How the dispatcher sends (timeouts, concurrency); tests shorten the timeout.
@@ -76,6 +80,8 @@ impl AppState {
             secrets: Arc::new(secrets),
             http: parley_providers::meta::client::GraphClient::http_client(),
             media_dir: data_dir.join("media"),
+            imports_dir: data_dir.join("imports"),
+            imports_wakeup: Arc::new(Notify::new()),
             media_wakeup,
             dispatch_wakeup: Arc::new(Notify::new()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),

@@ -13,6 +13,7 @@
 //! Both engines live in this one crate (ARCHITECTURE.md sketched a crate per engine): the shared
 //! generic implementation would otherwise need a fourth crate and orphan-rule workarounds.
 
+mod contacts_model;
 mod error;
 mod model;
 mod open;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use parley_core::account::{User, Workspace};
 use parley_core::channel::{Channel, Provider};
 use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
+use parley_core::contacts_csv::RowProblem;
 use parley_core::conversation::{Conversation, ConversationStatus, Message};
 use parley_core::ids::{
     ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
@@ -33,6 +35,7 @@ use parley_core::ids::{
 use parley_core::message::Content;
 use parley_core::{Email, Timestamp};
 
+pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use open::{DatabaseUrl, open, open_url};
@@ -94,6 +97,66 @@ pub trait Contacts {
     ) -> StoreResult<Note>;
     /// Oldest first.
     async fn notes(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<Note>>;
+}
+
+/// CSV imports and exports of contacts.
+#[async_trait]
+pub trait ContactImports {
+    async fn create_import(&self, ws: WorkspaceId, import: NewImport, now: Timestamp) -> StoreResult<Import>;
+    async fn import(&self, ws: WorkspaceId, id: i64) -> StoreResult<Import>;
+    /// Newest first.
+    async fn imports(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<Import>>;
+    /// The refused rows' problems, by line.
+    async fn import_rejects(&self, ws: WorkspaceId, id: i64) -> StoreResult<Vec<RowProblem>>;
+    /// Takes a queued import, or a running one whose worker's lease ran out (it resumes after
+    /// its last committed batch), leasing it until `lease_until`.
+    async fn claim_import(&self, now: Timestamp, lease_until: Timestamp) -> StoreResult<Option<Import>>;
+    /// Marks the import running (a worker or the CLI holds it) with the file's columns no field
+    /// takes, and extends its lease.
+    async fn start_import(
+        &self,
+        import: &Import,
+        ignored: &[String],
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Applies one batch in one transaction: contacts created and updated per the mode, refused
+    /// rows recorded, duplicate suggestions updated, the import's counters and progress moved.
+    /// A dry run records only the import's report.
+    async fn import_batch(
+        &self,
+        batch: ImportBatch<'_>,
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<BatchCounts>;
+    /// Ends the import: `done`, or `failed` with `error`.
+    async fn finish_import(&self, ws: WorkspaceId, id: i64, error: Option<&str>, now: Timestamp)
+    -> StoreResult<Import>;
+    /// Contacts in id order after `after`, for exports (streamed page by page).
+    async fn contacts_after(&self, ws: WorkspaceId, after: i64, limit: u32) -> StoreResult<Vec<Contact>>;
+}
+
+/// Duplicate suggestions, merges, and re-cleaning stored phones and emails.
+#[async_trait]
+pub trait ContactMerges {
+    /// Open suggestions, oldest first after `after`.
+    async fn merge_suggestions(&self, ws: WorkspaceId, after: i64, limit: u32) -> StoreResult<Page<MergeSuggestion>>;
+    async fn dismiss_suggestion(&self, ws: WorkspaceId, id: i64, by: Option<UserId>, now: Timestamp)
+    -> StoreResult<()>;
+    /// Recomputes suggestions over every contact of the workspace; answers how many are new.
+    async fn dedupe_all(&self, ws: WorkspaceId, now: Timestamp) -> StoreResult<u64>;
+    /// Moves everything of the secondary to the primary in one transaction (see `sql/merge.rs`).
+    async fn merge_contacts(&self, ws: WorkspaceId, request: MergeRequest, now: Timestamp) -> StoreResult<Merged>;
+    /// The merges into this contact, newest first.
+    async fn contact_history(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<Vec<MergeRecord>>;
+    /// Re-cleans stored phones and emails (`region` reads national numbers).
+    async fn normalize_contacts(
+        &self,
+        ws: WorkspaceId,
+        region: Option<parley_core::phone::Region>,
+        dry_run: bool,
+        now: Timestamp,
+    ) -> StoreResult<NormalizeReport>;
 }
 
 /// WhatsApp channels (numbers). Secrets arrive sealed; the store never sees them in clear.
@@ -277,7 +340,9 @@ pub trait Events {
 
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Accounts + Contacts + Channels + Inbox + Outbox + Consents + Events + Send + Sync {
+pub trait Store:
+    Accounts + Contacts + ContactImports + ContactMerges + Channels + Inbox + Outbox + Consents + Events + Send + Sync
+{
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// Checks that the database answers (for `/readyz`).

@@ -72,6 +72,8 @@ where
     DB: Engine,
     SqlStore<DB>: crate::Accounts
         + crate::Contacts
+        + crate::ContactImports
+        + crate::ContactMerges
         + crate::Channels
         + crate::Inbox
         + crate::Outbox

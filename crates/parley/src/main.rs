@@ -45,6 +45,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Contacts: CSV import and export, re-cleaning, duplicate suggestions (on the database
+    /// directly; with SQLite, stop the server first or use the API).
+    Contacts {
+        #[command(subcommand)]
+        command: ContactsCommand,
+    },
     /// Phone number tools.
     Phone {
         #[command(subcommand)]
@@ -71,6 +77,88 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Import contacts from a CSV file, with a progress bar. Batches of 5,000 rows commit one at
+    /// a time; an interrupted import resumes with --resume ID.
+    Import {
+        /// The CSV file (ignored with --resume).
+        #[arg(required_unless_present = "resume")]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        workspace: i64,
+        /// add (new only), update (existing only), upsert (both), add-all (duplicates allowed).
+        #[arg(long, value_enum, default_value = "upsert")]
+        mode: CliImportMode,
+        /// The column that says which contact a row is: id, phone or email.
+        #[arg(long, value_enum, default_value = "phone")]
+        identifier: CliIdentifier,
+        /// COLUMN=TARGET (name, phone, email, tags, id, fields.KEY[:number|:boolean]); COLUMN= ignores it.
+        #[arg(long)]
+        map: Vec<String>,
+        /// In the update modes, only fill values the contact does not have.
+        #[arg(long)]
+        no_overwrite: bool,
+        /// Report what would happen; write no contact.
+        #[arg(long)]
+        dry_run: bool,
+        /// , ; | or \t (guessed from the header otherwise).
+        #[arg(long)]
+        delimiter: Option<char>,
+        /// utf-8 or windows-1252.
+        #[arg(long, value_enum, default_value = "utf-8")]
+        encoding: CliEncoding,
+        /// Write the refused rows (line, column, value, code, reason) to this CSV file.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Resume the interrupted import with this id (same file, same options).
+        #[arg(long)]
+        resume: Option<i64>,
+    },
+    /// Export every contact as CSV (stdout unless --output).
+    Export {
+        #[arg(long)]
+        workspace: i64,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Re-clean stored phones and emails; values that cannot be made valid are kept aside.
+    Normalize {
+        #[arg(long)]
+        workspace: i64,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Recompute duplicate suggestions over every contact.
+    Dedupe {
+        #[arg(long)]
+        workspace: i64,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliImportMode {
+    Add,
+    Update,
+    Upsert,
+    AddAll,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliIdentifier {
+    Id,
+    Phone,
+    Email,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliEncoding {
+    #[value(name = "utf-8")]
+    Utf8,
+    #[value(name = "windows-1252")]
+    Windows1252,
 }
 
 #[derive(Subcommand)]
@@ -197,12 +285,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Admin { command: AdminCommand::Bootstrap { workspace, email } } => {
                         commands::admin::bootstrap(&config, &workspace, &email).await
                     }
+                    Command::Contacts { command } => run_contacts(&config, command).await,
                     Command::Version | Command::Phone { .. } | Command::Bench { .. } | Command::Sandbox => {
                         unreachable!("handled above")
                     }
                 }
             })
         }
+    }
+}
+
+async fn run_contacts(config: &config::Config, command: ContactsCommand) -> anyhow::Result<()> {
+    use parley_core::contacts_csv::{Encoding, Identifier, ImportMode};
+    match command {
+        ContactsCommand::Import {
+            file,
+            workspace,
+            mode,
+            identifier,
+            map,
+            no_overwrite,
+            dry_run,
+            delimiter,
+            encoding,
+            rejects,
+            resume,
+        } => {
+            let args = commands::contacts::ImportArgs {
+                file: file.unwrap_or_default(),
+                workspace,
+                mode: match mode {
+                    CliImportMode::Add => ImportMode::Add,
+                    CliImportMode::Update => ImportMode::Update,
+                    CliImportMode::Upsert => ImportMode::Upsert,
+                    CliImportMode::AddAll => ImportMode::AddAll,
+                },
+                identifier: match identifier {
+                    CliIdentifier::Id => Identifier::Id,
+                    CliIdentifier::Phone => Identifier::Phone,
+                    CliIdentifier::Email => Identifier::Email,
+                },
+                map,
+                no_overwrite,
+                dry_run,
+                delimiter,
+                encoding: match encoding {
+                    CliEncoding::Utf8 => Encoding::Utf8,
+                    CliEncoding::Windows1252 => Encoding::Windows1252,
+                },
+                rejects,
+                resume,
+            };
+            commands::contacts::import(config, args).await
+        }
+        ContactsCommand::Export { workspace, output } => {
+            commands::contacts::export(config, workspace, output.as_deref()).await
+        }
+        ContactsCommand::Normalize { workspace, dry_run } => {
+            commands::contacts::normalize(config, workspace, dry_run).await
+        }
+        ContactsCommand::Dedupe { workspace } => commands::contacts::dedupe(config, workspace).await,
     }
 }
 

@@ -7,5 +7,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod health;
+pub mod imports;
+pub mod merges;
 pub mod messages;
 pub mod webhooks;

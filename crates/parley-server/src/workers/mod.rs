@@ -1,6 +1,7 @@
 //! Background workers: they run beside the HTTP server in the same process and stop with it.
 
 pub mod dispatch;
+pub mod imports;
 pub mod media;
 pub mod pacing;
 
@@ -8,5 +9,9 @@ use tokio::sync::watch;
 
 /// Starts every worker; they stop when `shutdown` turns true.
 pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(media::run(state.clone(), shutdown.clone())), tokio::spawn(dispatch::run(state, shutdown))]
+    vec![
+        tokio::spawn(media::run(state.clone(), shutdown.clone())),
+        tokio::spawn(imports::run(state.clone(), shutdown.clone())),
+        tokio::spawn(dispatch::run(state, shutdown)),
+    ]
 }

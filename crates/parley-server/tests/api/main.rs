@@ -6,5 +6,6 @@ mod channels;
 mod contacts;
 mod helpers;
 mod http;
+mod imports;
 mod outbound;
 mod webhooks;

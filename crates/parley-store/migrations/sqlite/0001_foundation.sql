@@ -47,11 +47,14 @@ CREATE TABLE contacts (
     -- Folded (lowercase, no diacritics) name, email and phone digits that `q` searches.
     search       TEXT NOT NULL DEFAULT '',
     created_at   BIGINT NOT NULL,
-    updated_at   BIGINT NOT NULL,
-    CONSTRAINT contacts_phone_unique UNIQUE (workspace_id, phone),
-    CONSTRAINT contacts_email_unique UNIQUE (workspace_id, email)
+    updated_at   BIGINT NOT NULL
 );
 CREATE INDEX contacts_workspace_id ON contacts (workspace_id, id);
+-- Not unique: an import may add duplicates on purpose ("add all", merged later) and re-cleaning
+-- old data may reveal some; the API refuses to create one, lookups take the oldest, and the
+-- duplicate suggestions list them for merging.
+CREATE INDEX contacts_phone ON contacts (workspace_id, phone);
+CREATE INDEX contacts_email ON contacts (workspace_id, email);
 
 CREATE TABLE contact_tags (
     contact_id   BIGINT NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,

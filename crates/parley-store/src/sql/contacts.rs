@@ -15,18 +15,21 @@ use crate::{ContactQuery, Contacts, Page};
 
 macro_rules! contact_columns {
     () => {
-        "id, workspace_id, name, phone, email, fields, tags, created_at, updated_at"
+        "id, workspace_id, name, phone, email, invalid_phone, invalid_email, fields, tags, created_at, updated_at"
     };
 }
+pub(crate) use contact_columns;
 const MAX_PAGE: u32 = 200;
 
 #[derive(FromRow)]
-struct ContactRow {
+pub(crate) struct ContactRow {
     id: i64,
     workspace_id: i64,
     name: Option<String>,
     phone: Option<String>,
     email: Option<String>,
+    invalid_phone: Option<String>,
+    invalid_email: Option<String>,
     fields: String,
     tags: String,
     created_at: i64,
@@ -42,6 +45,8 @@ impl TryFrom<ContactRow> for Contact {
             name: r.name,
             phone: r.phone.map(E164::from_stored),
             email: r.email.map(Email::from_stored),
+            invalid_phone: r.invalid_phone,
+            invalid_email: r.invalid_email,
             fields: serde_json::from_str(&r.fields)?,
             tags: serde_json::from_str(&r.tags)?,
             created_at: Timestamp::from_micros(r.created_at),
@@ -94,16 +99,39 @@ where
     ) -> StoreResult<Contact> {
         const BY_ID: &str =
             concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND id = $2");
-        const BY_PHONE: &str =
-            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND phone = $2");
-        const BY_EMAIL: &str =
-            concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = $1 AND email = $2");
+        // Duplicates may share a phone or an email (until merged): the oldest answers.
+        const BY_PHONE: &str = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE workspace_id = $1 AND phone = $2 ORDER BY id LIMIT 1"
+        );
+        const BY_EMAIL: &str = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE workspace_id = $1 AND email = $2 ORDER BY id LIMIT 1"
+        );
+        // A merged contact's id resolves to the contact it went into.
+        const BY_REDIRECT: &str = concat!(
+            "SELECT ",
+            contact_columns!(),
+            " FROM contacts WHERE workspace_id = $1
+               AND id = (SELECT to_id FROM contact_redirects WHERE workspace_id = $1 AND from_id = $2)"
+        );
         let query = match by {
             ContactRef::Id(id) => sqlx::query_as::<DB, ContactRow>(BY_ID).bind(ws.get()).bind(id.get()),
             ContactRef::Phone(phone) => sqlx::query_as(BY_PHONE).bind(ws.get()).bind(phone.as_str().to_owned()),
             ContactRef::Email(email) => sqlx::query_as(BY_EMAIL).bind(ws.get()).bind(email.as_str().to_owned()),
         };
-        query.fetch_one(&mut *conn).await?.try_into()
+        match (query.fetch_optional(&mut *conn).await?, by) {
+            (Some(row), _) => row.try_into(),
+            (None, ContactRef::Id(id)) => sqlx::query_as::<DB, ContactRow>(BY_REDIRECT)
+                .bind(ws.get())
+                .bind(id.get())
+                .fetch_one(&mut *conn)
+                .await?
+                .try_into(),
+            (None, _) => Err(StoreError::NotFound),
+        }
     }
 
     /// Inserts `contact` (its id is set from the database) with its tags.
@@ -127,8 +155,46 @@ where
         Self::insert_tags(conn, contact.workspace_id, contact).await
     }
 
+    /// Refuses a phone or email another contact of the workspace already has (the columns are
+    /// not unique, so that imports may add duplicates on purpose; the API does not).
+    pub(crate) async fn ensure_unused(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        contact: &Contact,
+        except: Option<ContactId>,
+    ) -> StoreResult<()> {
+        let except = except.map_or(0, ContactId::get);
+        if let Some(phone) = &contact.phone {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND phone = $2 AND id <> $3 LIMIT 1",
+            )
+            .bind(ws.get())
+            .bind(phone.as_str().to_owned())
+            .bind(except)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict { field: "phone" });
+            }
+        }
+        if let Some(email) = &contact.email {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM contacts WHERE workspace_id = $1 AND email = $2 AND id <> $3 LIMIT 1",
+            )
+            .bind(ws.get())
+            .bind(email.as_str().to_owned())
+            .bind(except)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict { field: "email" });
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces the contact's tag rows with its tags.
-    async fn write_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
+    pub(crate) async fn write_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
         sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
             .bind(contact.id.get())
             .execute(&mut *conn)
@@ -137,7 +203,7 @@ where
     }
 
     /// Adds the tag rows of a contact that has none yet.
-    async fn insert_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
+    pub(crate) async fn insert_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
         for tag in &contact.tags {
             sqlx::query("INSERT INTO contact_tags (contact_id, workspace_id, tag) VALUES ($1, $2, $3)")
                 .bind(contact.id.get())
@@ -169,13 +235,17 @@ where
             name: new.name,
             phone: new.phone,
             email: new.email,
+            invalid_phone: None,
+            invalid_email: None,
             fields: new.fields,
             tags: new.tags,
             created_at: now,
             updated_at: now,
         };
         let mut tx = self.begin_write().await?;
+        Self::ensure_unused(&mut tx, ws, &contact, None).await?;
         Self::insert_contact(&mut tx, &mut contact).await?;
+        Self::suggest_duplicates(&mut tx, ws, std::slice::from_ref(&contact), now).await?;
         let id = contact.id.get();
         Self::append_event(&mut tx, ws, NewEvent::new("contact.created", id, &json!(contact)), now).await?;
         tx.commit().await?;
@@ -197,10 +267,16 @@ where
         let mut tx = self.begin_write().await?;
         let mut contact = Self::find_contact(&mut tx, ws, by).await?;
         let tags_before = contact.tags.clone();
+        let identifiers_before = (contact.phone.clone(), contact.email.clone());
         patch.apply(&mut contact)?;
         contact.updated_at = now;
+        let identifiers_changed = identifiers_before != (contact.phone.clone(), contact.email.clone());
+        if identifiers_changed {
+            Self::ensure_unused(&mut tx, ws, &contact, Some(contact.id)).await?;
+        }
         sqlx::query(
-            "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7
+            "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7,
+                invalid_phone = $10, invalid_email = $11
              WHERE workspace_id = $8 AND id = $9",
         )
         .bind(contact.name.clone())
@@ -212,10 +288,15 @@ where
         .bind(now.as_micros())
         .bind(ws.get())
         .bind(contact.id.get())
+        .bind(contact.invalid_phone.clone())
+        .bind(contact.invalid_email.clone())
         .execute(&mut *tx)
         .await?;
         if contact.tags != tags_before {
             Self::write_tags(&mut tx, ws, &contact).await?;
+        }
+        if identifiers_changed {
+            Self::suggest_duplicates(&mut tx, ws, std::slice::from_ref(&contact), now).await?;
         }
         Self::append_event(&mut tx, ws, NewEvent::new("contact.updated", contact.id.get(), &json!(contact)), now)
             .await?;

@@ -10,8 +10,11 @@ mod consents;
 pub(crate) mod contacts;
 mod conversations;
 mod dispatch;
+mod duplicates;
 pub(crate) mod events;
+mod imports;
 mod inbound;
+mod merge;
 mod outbox;
 
 use std::fs::File;
@@ -37,6 +40,10 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Appended to the claim's job selection: PostgreSQL locks the picked rows and skips those
     /// another dispatcher is claiming (SQLite has one writer at a time anyway).
     const SKIP_LOCKED: &'static str;
+    /// `n` ($1) fresh contact ids, for multi-row inserts that must know each row's id. SQLite
+    /// counts on from the largest id (the caller holds the one write lock); PostgreSQL takes
+    /// them from the identity sequence.
+    const RESERVE_CONTACT_IDS: &'static str;
     /// Rows changed by an `execute` (each engine has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
@@ -50,6 +57,9 @@ impl Engine for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
+    const RESERVE_CONTACT_IDS: &'static str =
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1)
+         SELECT (SELECT COALESCE(MAX(id), 0) FROM contacts) + n FROM seq";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -63,6 +73,8 @@ impl Engine for sqlx::Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
+    const RESERVE_CONTACT_IDS: &'static str =
+        "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -90,4 +102,21 @@ impl<DB: Engine> SqlStore<DB> {
 /// A `LIMIT` in range: at least 1, at most `max`.
 pub(crate) fn clamp_limit(limit: u32, max: u32) -> i64 {
     i64::from(limit.clamp(1, max))
+}
+
+/// Cuts `items` into slices whose lengths are powers of two, at most `max_rows`: multi-row
+/// statements then come in a handful of shapes, so their prepared statements are reused instead
+/// of parsed and planned anew for every batch size (a large cost on PostgreSQL).
+pub(crate) fn pow2_chunks<T>(items: &[T], max_rows: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let fit = rest.len().min(max_rows);
+        let n = if fit.is_power_of_two() { fit } else { fit.next_power_of_two() / 2 };
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
 }

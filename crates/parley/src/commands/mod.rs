@@ -4,6 +4,7 @@ pub mod admin;
 pub mod bench;
 pub mod bench_dispatch;
 pub mod bench_webhooks;
+pub mod contacts;
 pub mod demo;
 pub mod phone;
 pub mod sandbox;

@@ -321,6 +321,8 @@ where
             name: profile_name(from),
             phone: from.wa_id.as_ref().and_then(|w| phone_candidates(w).into_iter().next()),
             email: None,
+            invalid_phone: None,
+            invalid_email: None,
             fields: Default::default(),
             tags: Vec::new(),
             created_at: now,

@@ -30,21 +30,9 @@ pub(crate) const BSUID: &str = "bsuid";
 /// Most rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits.
 const MAX_ROWS: usize = 128;
 
-/// Cuts `items` into slices whose lengths are powers of two (at most `MAX_ROWS`): multi-row
-/// statements then come in a handful of shapes, so their prepared statements are reused instead
-/// of parsed and planned anew for every batch size (a large cost on PostgreSQL).
+/// [`super::pow2_chunks`] at `MAX_ROWS`.
 pub(crate) fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let fit = rest.len().min(MAX_ROWS);
-        let n = if fit.is_power_of_two() { fit } else { fit.next_power_of_two() / 2 };
-        let (head, tail) = rest.split_at(n);
-        rest = tail;
-        Some(head)
-    })
+    super::pow2_chunks(items, MAX_ROWS)
 }
 
 /// Content types that point at another message instead of standing on their own.

@@ -1,0 +1,202 @@
+//! `/api/v1/imports`: upload a CSV file of contacts to import in the background, follow its
+//! progress, download its refused rows. `/api/v1/contacts/export`: every contact as CSV. Owners
+//! and managers only (a whole contact base goes in or out).
+
+use std::io::Write;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use parley_core::contacts_csv::ImportOptions;
+use parley_store::{Import, NewImport};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::contacts_io::{export_csv, rejects_csv};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// Largest CSV file accepted (a million contacts with a few fields is about 100 MB).
+pub const IMPORT_LIMIT: usize = 512 * 1024 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(create_import))
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .routes(routes!(list_imports))
+        .routes(routes!(get_import))
+        .routes(routes!(get_rejects))
+        .routes(routes!(export_contacts))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 200; 20 by default.
+    limit: Option<u32>,
+}
+
+/// Import contacts from a CSV file, in the background. Multipart parts: `file` (the CSV),
+/// `options` (JSON: `mode` add | update | upsert | add_all, `identifier` id | phone | email,
+/// `mapping` {column: target or null}, `overwrite`, `delimiter`, `encoding` utf-8 | windows-1252),
+/// `dry_run` (`true`: the full report, nothing written). Answers 202 with the import; follow it
+/// at `GET /imports/{id}`.
+#[utoipa::path(post, path = "/imports", tag = "contacts",
+    request_body(content = String, description = "multipart: file, options, dry_run", content_type = "multipart/form-data"),
+    responses((status = 202, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Import>)> {
+    auth.require_admin()?;
+    let mut options = ImportOptions::default();
+    let mut dry_run = false;
+    let mut upload: Option<(String, std::path::PathBuf, i64)> = None;
+    let bad = |m: &str| ApiError::bad_request(m.to_owned());
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| bad(&format!("bad multipart body: {e}")))? {
+        match field.name().unwrap_or_default() {
+            "options" => {
+                let text = field.text().await.map_err(|e| bad(&e.to_string()))?;
+                options = serde_json::from_str(&text)
+                    .map_err(|e| ApiError::bad_request(format!("options: {e}")).with_field("options"))?;
+                options.delimiter_byte()?;
+            }
+            "dry_run" => {
+                let text = field.text().await.map_err(|e| bad(&e.to_string()))?;
+                dry_run = match text.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(bad("dry_run is true or false").with_field("dry_run")),
+                };
+            }
+            "file" => {
+                let filename = field.file_name().unwrap_or("contacts.csv").chars().take(200).collect::<String>();
+                std::fs::create_dir_all(&state.imports_dir).map_err(|e| {
+                    tracing::error!(error = %e, "cannot create the imports directory");
+                    ApiError::internal()
+                })?;
+                let path = state.imports_dir.join(format!("upload-{}.csv", random_name()));
+                let mut file = std::fs::File::create(&path).map_err(|e| {
+                    tracing::error!(error = %e, "cannot store an import upload");
+                    ApiError::internal()
+                })?;
+                let mut size = 0i64;
+                while let Some(chunk) = field.chunk().await.map_err(|e| bad(&format!("upload interrupted: {e}")))? {
+                    size += chunk.len() as i64;
+                    file.write_all(&chunk).map_err(|e| {
+                        tracing::error!(error = %e, "cannot store an import upload");
+                        ApiError::internal()
+                    })?;
+                }
+                upload = Some((filename, path, size));
+            }
+            other => return Err(bad(&format!("unknown part {other:?}: use file, options and dry_run"))),
+        }
+    }
+    let Some((filename, path, size)) = upload else {
+        return Err(bad("the CSV file goes in a part named file").with_field("file"));
+    };
+    if size == 0 {
+        let _ = std::fs::remove_file(&path);
+        return Err(bad("the file is empty").with_field("file"));
+    }
+    let new = NewImport {
+        filename,
+        path: path.to_string_lossy().into_owned(),
+        options,
+        dry_run,
+        bytes_total: size,
+        created_by: Some(auth.user_id),
+        held_until: None,
+    };
+    let import = state.store.create_import(auth.workspace_id, new, state.clock.now()).await?;
+    state.imports_wakeup.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(import)))
+}
+
+fn random_name() -> String {
+    use rand::Rng;
+    let bytes: [u8; 12] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// Recent imports, newest first.
+#[utoipa::path(get, path = "/imports", tag = "contacts", params(ListParams),
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_imports(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<Vec<Import>>> {
+    auth.require_admin()?;
+    Ok(Json(state.store.imports(auth.workspace_id, params.limit.unwrap_or(20)).await?))
+}
+
+/// An import's progress and result: state, bytes and rows read, rows created, updated,
+/// unchanged, skipped and rejected, columns ignored, and the error when it failed.
+#[utoipa::path(get, path = "/imports/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_import(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> ApiResult<Json<Import>> {
+    auth.require_admin()?;
+    Ok(Json(state.store.import(auth.workspace_id, id).await?))
+}
+
+/// The refused rows as CSV: line, column, value, code, reason (one line per problem).
+#[utoipa::path(get, path = "/imports/{id}/rejects", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_rejects(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let problems = state.store.import_rejects(auth.workspace_id, id).await?;
+    let body = rejects_csv(&problems).map_err(|_| ApiError::internal())?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"import-{id}-rejects.csv\"")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Every contact as CSV, streamed: `id,name,phone,email,tags` and a column per custom field
+/// (`key:number` / `key:boolean` for typed fields). The import reads it back unchanged.
+#[utoipa::path(get, path = "/contacts/export", tag = "contacts",
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn export_contacts(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let store = state.store.clone();
+    let ws = auth.workspace_id;
+    tokio::spawn(async move {
+        if let Err(e) = export_csv(&*store, ws, tx).await {
+            tracing::warn!(error = %e, "export stopped");
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)), rx))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\""),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
