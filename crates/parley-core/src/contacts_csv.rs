@@ -268,6 +268,15 @@ impl ImportRow {
         set(&mut contact.name, &self.name, overwrite, &mut changed);
         set(&mut contact.phone, &self.phone, overwrite, &mut changed);
         set(&mut contact.email, &self.email, overwrite, &mut changed);
+        // A valid value now replaces the one re-cleaning had to set aside.
+        if contact.phone.is_some() && contact.invalid_phone.is_some() {
+            contact.invalid_phone = None;
+            changed = true;
+        }
+        if contact.email.is_some() && contact.invalid_email.is_some() {
+            contact.invalid_email = None;
+            changed = true;
+        }
         for (key, value) in &self.fields {
             let slot = contact.fields.get(key);
             if (overwrite || slot.is_none()) && slot != Some(value) {

@@ -26,7 +26,10 @@ use parley_store::{Import, ImportBatch, Store, StoreError};
 use tokio::sync::mpsc;
 
 /// Rows per batch (one transaction each).
-pub const BATCH_ROWS: usize = 5_000;
+pub const BATCH_ROWS: usize = 20_000;
+/// From this file size on (about 50,000 rows), duplicate suggestions are computed once, over the
+/// whole workspace, when the import ends, instead of looked up batch by batch.
+pub const DEFERRED_DEDUPE_BYTES: i64 = 4 << 20;
 /// How long a running import is held by its worker without progress before another may resume it.
 pub const LEASE: Duration = Duration::from_secs(30);
 
@@ -70,6 +73,7 @@ pub async fn run_import(
     let skip = import.rows_done.max(0) as u64;
     let reader = tokio::task::spawn_blocking(move || read_file(Path::new(&path), &options, region, skip, &tx));
     let mut dry_run_keys: HashSet<String> = HashSet::new();
+    let deferred_dedupe = import.bytes_total >= DEFERRED_DEDUPE_BYTES;
     let outcome: Result<(), ImportError> = async {
         while let Some(message) = rx.recv().await {
             match message.map_err(ImportError::File)? {
@@ -85,6 +89,7 @@ pub async fn run_import(
                         rows_done,
                         bytes_done,
                         dry_run_keys: import.dry_run.then_some(&mut dry_run_keys),
+                        suggest: !deferred_dedupe,
                     };
                     let counts = store.import_batch(batch, lease_end(clock), clock.now()).await?;
                     import.rows_done = rows_done;
@@ -106,7 +111,12 @@ pub async fn run_import(
     drop(rx);
     let _ = reader.await;
     match outcome {
-        Ok(()) => Ok(store.finish_import(import.workspace_id, import.id, None, clock.now()).await?),
+        Ok(()) => {
+            if deferred_dedupe && !import.dry_run {
+                store.dedupe_all(import.workspace_id, clock.now()).await?;
+            }
+            Ok(store.finish_import(import.workspace_id, import.id, None, clock.now()).await?)
+        }
         Err(ImportError::File(reason)) => {
             Ok(store.finish_import(import.workspace_id, import.id, Some(&reason), clock.now()).await?)
         }

@@ -92,6 +92,9 @@ pub struct ImportBatch<'a> {
     pub bytes_done: i64,
     /// Dry runs only: identifiers "created" by earlier batches, so later rows match them.
     pub dry_run_keys: Option<&'a mut HashSet<String>>,
+    /// Update duplicate suggestions for this batch's contacts. Large imports leave it off and
+    /// recompute suggestions in one pass at the end (much cheaper than a lookup per row).
+    pub suggest: bool,
 }
 
 /// What one batch did.

@@ -107,7 +107,7 @@ async fn new_import(
 /// Applies one batch and moves the caller's copy of the import on.
 async fn apply(store: &dyn Store, import: &mut Import, rows: &[ImportRow], problems: &[RowProblem]) -> BatchCounts {
     let rows_done = import.rows_done + (rows.len() + problems.len()) as i64;
-    let batch = ImportBatch { import, rows, problems, rows_done, bytes_done: 10, dry_run_keys: None };
+    let batch = ImportBatch { import, rows, problems, rows_done, bytes_done: 10, dry_run_keys: None, suggest: true };
     let counts = store.import_batch(batch, NOW.plus_secs(60), NOW).await.unwrap();
     import.rows_done = rows_done;
     counts
@@ -282,6 +282,7 @@ async fn a_dry_run_reports_everything_and_writes_no_contact() {
             rows_done: 2,
             bytes_done: 5,
             dry_run_keys: Some(&mut keys),
+            suggest: true,
         };
         assert_eq!(store.import_batch(batch, NOW, NOW).await.unwrap(), counts(1, 1, 0, 0, 0));
         import.rows_done = 2;
@@ -294,6 +295,7 @@ async fn a_dry_run_reports_everything_and_writes_no_contact() {
             rows_done: 3,
             bytes_done: 9,
             dry_run_keys: Some(&mut keys),
+            suggest: true,
         };
         assert_eq!(store.import_batch(batch, NOW, NOW).await.unwrap(), counts(0, 1, 0, 0, 0));
         assert_eq!(raw.count("SELECT COUNT(*) FROM contacts").await, contacts, "{}", db.engine());
@@ -322,6 +324,7 @@ async fn a_batch_applies_once_even_when_two_workers_hold_the_import() {
             rows_done: 1,
             bytes_done: 5,
             dry_run_keys: None,
+            suggest: true,
         };
         store.import_batch(first, NOW, NOW).await.unwrap();
         // A second worker with the same view of the import (it took over after a lease ran out)
@@ -333,6 +336,7 @@ async fn a_batch_applies_once_even_when_two_workers_hold_the_import() {
             rows_done: 1,
             bytes_done: 5,
             dry_run_keys: None,
+            suggest: true,
         };
         match store.import_batch(again, NOW, NOW).await {
             Err(StoreError::Invalid(e)) => assert_eq!(e.code, "import_taken_over"),

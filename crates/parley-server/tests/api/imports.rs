@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 
 use parley_core::contacts_csv::{Identifier, ImportMode, ImportOptions};
-use parley_server::contacts_io::{ImportError, run_import};
+use parley_server::contacts_io::{BATCH_ROWS, ImportError, run_import};
 use parley_store::NewImport;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -196,7 +196,8 @@ async fn an_interrupted_import_resumes_after_its_last_batch() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.csv");
         let mut csv = String::from("name,phone\n");
-        for i in 0..12_000 {
+        let rows = 2 * BATCH_ROWS + 5_000;
+        for i in 0..rows {
             csv.push_str(&format!("C{i},+336{:08}\n", 10_000_000 + i));
         }
         std::fs::write(&path, &csv).unwrap();
@@ -219,7 +220,7 @@ async fn an_interrupted_import_resumes_after_its_last_batch() {
         let run = run_import(store, &*app.clock, import.clone(), None, &mut stop).await;
         assert!(matches!(run, Err(ImportError::Stopped)), "{e}");
         let half = store.import(ws, import.id).await.unwrap();
-        assert_eq!((half.rows_done, half.created), (5_000, 5_000), "{e}");
+        assert_eq!((half.rows_done, half.created), (BATCH_ROWS as i64, BATCH_ROWS as i64), "{e}");
         // Once its hold runs out, the server's worker takes it over and finishes it.
         app.clock.advance_secs(31);
         app.state.imports_wakeup.notify_one();
@@ -231,7 +232,7 @@ async fn an_interrupted_import_resumes_after_its_last_batch() {
         let end = store.import(ws, import.id).await.unwrap();
         assert_eq!(
             (end.rows_done, end.created, end.updated, end.unchanged, end.rejected),
-            (12_000, 12_000, 0, 0, 0),
+            (rows as i64, rows as i64, 0, 0, 0),
             "{e}"
         );
         assert_eq!(store.dedupe_all(ws, at(&app, 0)).await.unwrap(), 0, "{e}: no row was applied twice");

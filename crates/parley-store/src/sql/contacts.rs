@@ -202,6 +202,29 @@ where
         Self::insert_tags(conn, ws, contact).await
     }
 
+    /// Writes a contact's values (not its tag rows) back to its row.
+    pub(crate) async fn save_contact(conn: &mut DB::Connection, c: &Contact) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7,
+                invalid_phone = $8, invalid_email = $9
+             WHERE workspace_id = $10 AND id = $11",
+        )
+        .bind(c.name.clone())
+        .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(serde_json::to_string(&c.fields)?)
+        .bind(serde_json::to_string(&c.tags)?)
+        .bind(search_text(c))
+        .bind(c.updated_at.as_micros())
+        .bind(c.invalid_phone.clone())
+        .bind(c.invalid_email.clone())
+        .bind(c.workspace_id.get())
+        .bind(c.id.get())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// Adds the tag rows of a contact that has none yet.
     pub(crate) async fn insert_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
         for tag in &contact.tags {
@@ -274,24 +297,7 @@ where
         if identifiers_changed {
             Self::ensure_unused(&mut tx, ws, &contact, Some(contact.id)).await?;
         }
-        sqlx::query(
-            "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7,
-                invalid_phone = $10, invalid_email = $11
-             WHERE workspace_id = $8 AND id = $9",
-        )
-        .bind(contact.name.clone())
-        .bind(contact.phone.as_ref().map(|p| p.as_str().to_owned()))
-        .bind(contact.email.as_ref().map(|e| e.as_str().to_owned()))
-        .bind(serde_json::to_string(&contact.fields)?)
-        .bind(serde_json::to_string(&contact.tags)?)
-        .bind(search_text(&contact))
-        .bind(now.as_micros())
-        .bind(ws.get())
-        .bind(contact.id.get())
-        .bind(contact.invalid_phone.clone())
-        .bind(contact.invalid_email.clone())
-        .execute(&mut *tx)
-        .await?;
+        Self::save_contact(&mut tx, &contact).await?;
         if contact.tags != tags_before {
             Self::write_tags(&mut tx, ws, &contact).await?;
         }

@@ -20,7 +20,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
 
 use super::contacts::{ContactRow, contact_columns, search_text};
 use super::events::NewEvent;
-use super::{Engine, SqlStore, clamp_limit, pow2_chunks};
+use super::{ContactInsert, Engine, SqlStore, clamp_limit, pow2_chunks};
 use crate::error::{StoreError, StoreResult};
 use crate::{BatchCounts, ContactImports, Import, ImportBatch, ImportState, NewImport};
 
@@ -251,7 +251,9 @@ where
                     _ => list.push_bind(key.clone()),
                 };
             }
-            qb.push(") ORDER BY id DESC");
+            // No ORDER BY: SQLite would walk the table in id order to honour it; the oldest of
+            // several matches is picked below.
+            qb.push(")");
             for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await? {
                 let contact = Contact::try_from(row)?;
                 let key = match identifier {
@@ -262,7 +264,12 @@ where
                 if let Some(from) = redirected.get(&key) {
                     out.insert(from.clone(), contact.clone());
                 }
-                out.insert(key, contact);
+                match out.get(&key) {
+                    Some(older) if older.id < contact.id => {}
+                    _ => {
+                        out.insert(key, contact);
+                    }
+                }
             }
         }
         Ok(out)
@@ -276,20 +283,63 @@ where
         if creates.is_empty() {
             return Ok(());
         }
-        let ids: Vec<i64> =
-            sqlx::query_scalar(DB::RESERVE_CONTACT_IDS).bind(creates.len() as i64).fetch_all(&mut *conn).await?;
+        let ids = DB::reserve_contact_ids(conn, creates.len() as i64).await?;
         if ids.len() != creates.len() {
             return Err(StoreError::Corrupt("could not reserve contact ids".into()));
         }
         for (contact, id) in creates.iter_mut().zip(ids) {
             contact.id = ContactId(id);
         }
-        for chunk in pow2_chunks(creates, 256) {
+        let rows = creates
+            .iter()
+            .map(|c| {
+                Ok(ContactInsert {
+                    id: c.id.get(),
+                    workspace_id: ws.get(),
+                    name: c.name.clone(),
+                    phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
+                    email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+                    fields: serde_json::to_string(&c.fields)?,
+                    tags: serde_json::to_string(&c.tags)?,
+                    search: search_text(c),
+                    created_at: c.created_at.as_micros(),
+                    updated_at: c.updated_at.as_micros(),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        DB::insert_contact_rows(conn, rows).await?;
+        Self::insert_tag_rows(conn, ws, creates.iter()).await
+    }
+
+    /// The tag rows of these contacts, in multi-row statements.
+    async fn insert_tag_rows<'c>(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        contacts: impl Iterator<Item = &'c Contact>,
+    ) -> StoreResult<()> {
+        let tags: Vec<(i64, i64, String)> =
+            contacts.flat_map(|c| c.tags.iter().map(move |t| (c.id.get(), ws.get(), t.clone()))).collect();
+        DB::insert_tag_rows(conn, tags).await?;
+        Ok(())
+    }
+
+    /// Writes changed contacts back, many per statement (`UPDATE … FROM (VALUES …)`, whose
+    /// columns both engines name `column1`, `column2`, …), and replaces the tag rows of those
+    /// whose tags changed.
+    async fn write_updated_contacts(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        updates: &[(Contact, Vec<String>)],
+    ) -> StoreResult<()> {
+        for chunk in pow2_chunks(updates, 256) {
             let mut qb = QueryBuilder::<DB>::new(
-                "INSERT INTO contacts (id, workspace_id, name, phone, email, fields, tags, search, created_at, updated_at) ",
+                "UPDATE contacts SET name = v.column2, phone = v.column3, email = v.column4, fields = v.column5,
+                    tags = v.column6, search = v.column7, updated_at = v.column8, invalid_phone = v.column9,
+                    invalid_email = v.column10
+                 FROM (",
             );
             let mut failed = None;
-            qb.push_values(chunk, |mut row, c| {
+            qb.push_values(chunk, |mut row, (c, _)| {
                 let (fields, tags) = match (serde_json::to_string(&c.fields), serde_json::to_string(&c.tags)) {
                     (Ok(f), Ok(t)) => (f, t),
                     (Err(e), _) | (_, Err(e)) => {
@@ -298,59 +348,34 @@ where
                     }
                 };
                 row.push_bind(c.id.get())
-                    .push_bind(ws.get())
                     .push_bind(c.name.clone())
                     .push_bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
                     .push_bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
                     .push_bind(fields)
                     .push_bind(tags)
                     .push_bind(search_text(c))
-                    .push_bind(c.created_at.as_micros())
-                    .push_bind(c.updated_at.as_micros());
+                    .push_bind(c.updated_at.as_micros())
+                    .push_bind(c.invalid_phone.clone())
+                    .push_bind(c.invalid_email.clone());
             });
             if let Some(e) = failed {
                 return Err(e.into());
             }
+            qb.push(") AS v WHERE contacts.id = v.column1 AND contacts.workspace_id = ").push_bind(ws.get());
             qb.build().execute(&mut *conn).await?;
         }
-        let tags: Vec<(i64, &String)> =
-            creates.iter().flat_map(|c| c.tags.iter().map(move |t| (c.id.get(), t))).collect();
-        for chunk in pow2_chunks(&tags, 512) {
-            let mut qb = QueryBuilder::<DB>::new("INSERT INTO contact_tags (contact_id, workspace_id, tag) ");
-            qb.push_values(chunk, |mut row, (id, tag)| {
-                row.push_bind(*id).push_bind(ws.get()).push_bind((*tag).clone());
-            });
-            qb.build().execute(&mut *conn).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_updated_contacts(
-        conn: &mut DB::Connection,
-        ws: WorkspaceId,
-        updates: &[(Contact, Vec<String>)],
-    ) -> StoreResult<()> {
-        for (c, tags_before) in updates {
-            sqlx::query(
-                "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7
-                 WHERE workspace_id = $8 AND id = $9",
-            )
-            .bind(c.name.clone())
-            .bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
-            .bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
-            .bind(serde_json::to_string(&c.fields)?)
-            .bind(serde_json::to_string(&c.tags)?)
-            .bind(search_text(c))
-            .bind(c.updated_at.as_micros())
-            .bind(ws.get())
-            .bind(c.id.get())
-            .execute(&mut *conn)
-            .await?;
-            if &c.tags != tags_before {
-                Self::write_tags(conn, ws, c).await?;
+        let retagged: Vec<&Contact> = updates.iter().filter(|(c, before)| &c.tags != before).map(|(c, _)| c).collect();
+        let ids: Vec<i64> = retagged.iter().map(|c| c.id.get()).collect();
+        for chunk in pow2_chunks(&ids, IN_LIST) {
+            let mut qb = QueryBuilder::<DB>::new("DELETE FROM contact_tags WHERE contact_id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
             }
+            qb.push(")");
+            qb.build().execute(&mut *conn).await?;
         }
-        Ok(())
+        Self::insert_tag_rows(conn, ws, retagged.into_iter()).await
     }
 
     async fn insert_rejects(conn: &mut DB::Connection, import: i64, problems: &[&RowProblem]) -> StoreResult<()> {
@@ -529,7 +554,9 @@ where
             }
             let mut changed = std::mem::take(&mut plan.creates);
             changed.extend(plan.updates.drain(..).map(|(c, _)| c));
-            Self::suggest_duplicates(&mut tx, ws, &changed, now).await?;
+            if batch.suggest {
+                Self::suggest_duplicates(&mut tx, ws, &changed, now).await?;
+            }
         }
         Self::insert_rejects(&mut tx, import.id, &problems).await?;
         let c = plan.counts;

@@ -40,14 +40,33 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Appended to the claim's job selection: PostgreSQL locks the picked rows and skips those
     /// another dispatcher is claiming (SQLite has one writer at a time anyway).
     const SKIP_LOCKED: &'static str;
-    /// `n` ($1) fresh contact ids, for multi-row inserts that must know each row's id. SQLite
-    /// counts on from the largest id (the caller holds the one write lock); PostgreSQL takes
-    /// them from the identity sequence.
-    const RESERVE_CONTACT_IDS: &'static str;
+    /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
+    /// on from the largest id (the caller holds the one write lock); PostgreSQL takes them from
+    /// the identity sequence.
+    fn reserve_contact_ids(conn: &mut Self::Connection, n: i64) -> BoxFuture<'_, StoreResult<Vec<i64>>>;
+    /// Inserts many contact rows (imports). SQLite: multi-row `VALUES`; PostgreSQL: one
+    /// `UNNEST` of column arrays, far cheaper to plan than thousands of parameters.
+    fn insert_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
+    /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
+    fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
     fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+/// One contact row as the bulk insert writes it.
+pub struct ContactInsert {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub fields: String,
+    pub tags: String,
+    pub search: String,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -57,14 +76,54 @@ impl Engine for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
-    const RESERVE_CONTACT_IDS: &'static str =
-        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1)
-         SELECT (SELECT COALESCE(MAX(id), 0) FROM contacts) + n FROM seq";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
     fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move { Ok(migrator.run(pool).await?) })
+    }
+    fn reserve_contact_ids(conn: &mut Self::Connection, n: i64) -> BoxFuture<'_, StoreResult<Vec<i64>>> {
+        Box::pin(async move {
+            let max: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts").fetch_one(&mut *conn).await?;
+            Ok((max + 1..=max + n).collect())
+        })
+    }
+    fn insert_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            for chunk in pow2_chunks(&rows, 256) {
+                let mut qb = sqlx::QueryBuilder::<Self>::new(
+                    "INSERT INTO contacts (id, workspace_id, name, phone, email, fields, tags, search, created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut row, c| {
+                    row.push_bind(c.id)
+                        .push_bind(c.workspace_id)
+                        .push_bind(c.name.clone())
+                        .push_bind(c.phone.clone())
+                        .push_bind(c.email.clone())
+                        .push_bind(c.fields.clone())
+                        .push_bind(c.tags.clone())
+                        .push_bind(c.search.clone())
+                        .push_bind(c.created_at)
+                        .push_bind(c.updated_at);
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
+    fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            for chunk in pow2_chunks(&rows, 512) {
+                let mut qb =
+                    sqlx::QueryBuilder::<Self>::new("INSERT INTO contact_tags (contact_id, workspace_id, tag) ");
+                qb.push_values(chunk, |mut row, (id, ws, tag)| {
+                    row.push_bind(*id).push_bind(*ws).push_bind(tag.clone());
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -73,13 +132,89 @@ impl Engine for sqlx::Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
-    const RESERVE_CONTACT_IDS: &'static str =
-        "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)";
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
     fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move { Ok(migrator.run(pool).await?) })
+    }
+    fn reserve_contact_ids(conn: &mut Self::Connection, n: i64) -> BoxFuture<'_, StoreResult<Vec<i64>>> {
+        Box::pin(async move {
+            Ok(sqlx::query_scalar(
+                "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)",
+            )
+            .bind(n)
+            .fetch_all(&mut *conn)
+            .await?)
+        })
+    }
+    fn insert_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let (mut ids, mut wss, mut names, mut phones, mut emails) = (
+                Vec::new(),
+                Vec::new(),
+                Vec::<Option<String>>::new(),
+                Vec::<Option<String>>::new(),
+                Vec::<Option<String>>::new(),
+            );
+            let (mut fields, mut tags, mut search, mut created, mut updated) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for c in rows {
+                ids.push(c.id);
+                wss.push(c.workspace_id);
+                names.push(c.name);
+                phones.push(c.phone);
+                emails.push(c.email);
+                fields.push(c.fields);
+                tags.push(c.tags);
+                search.push(c.search);
+                created.push(c.created_at);
+                updated.push(c.updated_at);
+            }
+            sqlx::query(
+                "INSERT INTO contacts (id, workspace_id, name, phone, email, fields, tags, search, created_at, updated_at)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+                                      $7::TEXT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[])",
+            )
+            .bind(ids)
+            .bind(wss)
+            .bind(names)
+            .bind(phones)
+            .bind(emails)
+            .bind(fields)
+            .bind(tags)
+            .bind(search)
+            .bind(created)
+            .bind(updated)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+    fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let (mut ids, mut wss, mut tags) = (Vec::new(), Vec::new(), Vec::new());
+            for (id, ws, tag) in rows {
+                ids.push(id);
+                wss.push(ws);
+                tags.push(tag);
+            }
+            sqlx::query(
+                "INSERT INTO contact_tags (contact_id, workspace_id, tag) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[])",
+            )
+            .bind(ids)
+            .bind(wss)
+            .bind(tags)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
     }
 }
 

@@ -69,6 +69,75 @@ pub fn phone_inputs(count: u64, seed: u64, out: impl Write) -> io::Result<()> {
     out.flush()
 }
 
+/// A valid mobile number of one of the shapes: (country code, national number).
+fn valid_number(rng: &mut StdRng) -> (&'static str, String) {
+    loop {
+        let (cc, shape) = SHAPES[rng.random_range(0..SHAPES.len())];
+        let nsn: String =
+            shape.chars().map(|c| if c == 'X' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect();
+        if normalize(&format!("+{cc}{nsn}"), None).is_ok() {
+            return (cc, nsn);
+        }
+    }
+}
+
+/// The same number written another way: spaces, dashes, `00`, no `+`, parentheses.
+fn formatted(rng: &mut StdRng, cc: &str, nsn: &str) -> String {
+    let sep = [" ", "-", ".", ""][rng.random_range(0..4usize)];
+    match rng.random_range(0..5u32) {
+        0 => format!("+{cc}{sep}{}", group(nsn, sep)),
+        1 => format!("00{cc}{sep}{}", group(nsn, sep)),
+        2 => format!("{cc}{nsn}"),
+        3 => format!("+{cc} ({}) {}", &nsn[..3], group(&nsn[3..], sep)),
+        _ => format!("+{cc}{nsn}"),
+    }
+}
+
+/// `parley bench contacts-csv`: a contact file like the ones users bring: `rows` rows, about
+/// 10 % of them repeating an earlier person with the number (and email) written differently,
+/// 2 % invalid (a number with letters, too short, or a broken email), the rest new people.
+pub fn contacts_csv(rows: u64, seed: u64, out: impl Write) -> io::Result<()> {
+    const FIRST: &[&str] = &["Ana", "Bao", "Chloé", "Diego", "Emma", "Fatima", "Giulia", "Hoang", "Inès", "João"];
+    const LAST: &[&str] = &["Souza", "Nguyen", "Martin", "García", "Dupont", "Tran", "Silva", "Rossi", "Le", "Costa"];
+    const PLANS: &[&str] = &["free", "silver", "gold"];
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = BufWriter::new(out);
+    writeln!(out, "name,phone,email,tags,plan,city")?;
+    let mut people: Vec<(&str, String, u64)> = Vec::with_capacity(rows as usize);
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(rows as usize);
+    for i in 0..rows {
+        let roll = rng.random_range(0..100u32);
+        let name = format!("{} {}", FIRST[rng.random_range(0..FIRST.len())], LAST[rng.random_range(0..LAST.len())]);
+        let plan = PLANS[rng.random_range(0..PLANS.len())];
+        if roll < 10 && !people.is_empty() {
+            let (cc, nsn, n) = people[rng.random_range(0..people.len())].clone();
+            let phone = formatted(&mut rng, cc, &nsn);
+            writeln!(out, "{name},{phone},Person.{n}@Example.com,returning,{plan},")?;
+        } else if roll < 12 {
+            let (cc, nsn) = valid_number(&mut rng);
+            let line = match rng.random_range(0..3u32) {
+                0 => format!("{name},+{cc} {}ABC,,,{plan},", &nsn[..4]),
+                1 => format!("{name},+{cc} {},,,{plan},", &nsn[..2]),
+                _ => format!("{name},+{cc}{nsn},person.{i}@,,{plan},"),
+            };
+            writeln!(out, "{line}")?;
+        } else {
+            // A new person: a number nobody in the file has yet.
+            let (cc, nsn) = loop {
+                let (cc, nsn) = valid_number(&mut rng);
+                if seen.insert(format!("{cc}{nsn}")) {
+                    break (cc, nsn);
+                }
+            };
+            let phone = formatted(&mut rng, cc, &nsn);
+            let city = ["Paris", "Hà Nội", "São Paulo", "\"Lyon, France\""][rng.random_range(0..4usize)];
+            writeln!(out, "{name},{phone},person.{i}@example.com,\"new,{plan}\",{plan},{city}")?;
+            people.push((cc, nsn, i));
+        }
+    }
+    out.flush()
+}
+
 /// `parley bench phone`: normalizes the inputs (from `file`, or `count` generated ones) in memory
 /// and reports numbers per second (single thread: what one request or import worker gets).
 pub fn phone(file: Option<&Path>, count: u64, seed: u64) -> anyhow::Result<()> {

@@ -300,7 +300,11 @@ where
                 qb.push(")");
                 let rows: Vec<(i64, String, Option<String>)> = qb.build_query_as().fetch_all(&mut *conn).await?;
                 for (id, phone, name) in rows {
-                    out.insert((ws, phone), Known { id, nameless: name.is_none() });
+                    // Duplicates (until merged) may share the number: the oldest answers.
+                    let key = (ws, phone);
+                    if out.get(&key).is_none_or(|k: &Known| k.id > id) {
+                        out.insert(key, Known { id, nameless: name.is_none() });
+                    }
                 }
             }
         }
