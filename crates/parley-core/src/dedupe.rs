@@ -63,7 +63,6 @@ pub struct DuplicatePair {
 enum Source {
     Phone,
     WhatsApp,
-    Email,
 }
 
 /// The number's digits, whatever the formatting of the stored value.
@@ -71,13 +70,14 @@ fn digits(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// The key every form of one WhatsApp number shares.
-fn number_key(digits: &str) -> String {
-    number_forms(digits).swap_remove(0)
+/// Digits as an integer (numbers have at most 15 digits, WhatsApp ids 20; longer values are not
+/// numbers anyone can share and are left out).
+fn as_int(digits: &str) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 { None } else { digits.parse().ok() }
 }
 
-/// The phones and WhatsApp ids under which look-alikes of a contact with `phone` may be stored
-/// (for incremental lookups): every form of the number, with and without `+`.
+/// The lookup forms of a contact with `phone`, for incremental lookups: every form of the number
+/// with `+` (and the stored value itself), and every form as a WhatsApp id.
 pub fn lookup_forms(phone: &str) -> (Vec<String>, Vec<String>) {
     let forms = number_forms(&digits(phone));
     let phones = forms.iter().map(|f| format!("+{f}")).chain(std::iter::once(phone.to_owned())).collect();
@@ -90,66 +90,93 @@ pub fn lookup_forms_of_wa_id(wa_id: &str) -> (Vec<String>, Vec<String>) {
     (forms.iter().map(|f| format!("+{f}")).collect(), forms)
 }
 
-/// The pairs `entries` form. `only_with`, when given, keeps the pairs that involve one of these
-/// contacts (incremental runs look at the contacts that changed and their look-alikes).
-pub fn duplicate_pairs(entries: &[DedupeEntry], only_with: Option<&HashSet<i64>>) -> Vec<DuplicatePair> {
-    // (key, id, source, exact value): sorting brings each key's members together, oldest first.
-    let mut keyed: Vec<(String, i64, Source, String)> = Vec::with_capacity(entries.len() * 2);
-    for e in entries {
-        if let Some(phone) = e.phone.as_deref().filter(|p| !p.trim().is_empty()) {
-            let d = digits(phone);
-            if !d.is_empty() {
-                keyed.push((format!("n{}", number_key(&d)), e.id, Source::Phone, d));
-            }
+/// Collects what dedupe compares, compactly (a full run holds every contact of a workspace:
+/// numbers are kept as integers), then finds the pairs.
+#[derive(Default)]
+pub struct DuplicateFinder {
+    /// (key every form of the number shares, contact, where it came from, the exact digits).
+    numbers: Vec<(u64, i64, Source, u64)>,
+    /// (lowercased email, contact).
+    emails: Vec<(Box<str>, i64)>,
+}
+
+impl DuplicateFinder {
+    pub fn add_phone(&mut self, id: i64, phone: &str) {
+        let d = digits(phone);
+        if let (Some(key), Some(exact)) = (as_int(&number_forms(&d)[0]), as_int(&d)) {
+            self.numbers.push((key, id, Source::Phone, exact));
+        }
+    }
+
+    pub fn add_wa_id(&mut self, id: i64, wa_id: &str) {
+        if let (Some(key), Some(exact)) = (as_int(&number_forms(wa_id)[0]), as_int(wa_id)) {
+            self.numbers.push((key, id, Source::WhatsApp, exact));
+        }
+    }
+
+    pub fn add_email(&mut self, id: i64, email: &str) {
+        let email = email.trim().to_lowercase();
+        if !email.is_empty() {
+            self.emails.push((email.into_boxed_str(), id));
+        }
+    }
+
+    pub fn add(&mut self, e: &DedupeEntry) {
+        if let Some(phone) = &e.phone {
+            self.add_phone(e.id, phone);
         }
         for wa in &e.wa_ids {
-            keyed.push((format!("n{}", number_key(wa)), e.id, Source::WhatsApp, wa.clone()));
+            self.add_wa_id(e.id, wa);
         }
-        if let Some(email) = e.email.as_deref().map(|m| m.trim().to_lowercase()).filter(|m| !m.is_empty()) {
-            keyed.push((format!("e{email}"), e.id, Source::Email, email));
+        if let Some(email) = &e.email {
+            self.add_email(e.id, email);
         }
     }
-    keyed.sort_unstable();
-    let mut pairs: Vec<DuplicatePair> = Vec::new();
-    let mut start = 0;
-    while start < keyed.len() {
-        let mut end = start + 1;
-        while end < keyed.len() && keyed[end].0 == keyed[start].0 {
-            end += 1;
-        }
-        let group = &keyed[start..end];
-        let anchor = group[0].1;
-        let anchor_members: Vec<_> = group.iter().filter(|m| m.1 == anchor).collect();
-        for member in group.iter().filter(|m| m.1 != anchor) {
-            if let Some(only) = only_with
-                && !only.contains(&anchor)
-                && !only.contains(&member.1)
-            {
-                continue;
+
+    /// The pairs, one per couple of contacts with its strongest reason. `only_with`, when
+    /// given, keeps those that involve one of these contacts (incremental runs).
+    pub fn pairs(mut self, only_with: Option<&HashSet<i64>>) -> Vec<DuplicatePair> {
+        let wanted = |a: i64, b: i64| only_with.is_none_or(|only| only.contains(&a) || only.contains(&b));
+        let mut pairs: Vec<DuplicatePair> = Vec::new();
+        self.numbers.sort_unstable();
+        for group in self.numbers.chunk_by(|x, y| x.0 == y.0) {
+            let anchor = group[0].1;
+            let anchor_members: Vec<_> = group.iter().filter(|m| m.1 == anchor).collect();
+            for member in group.iter().filter(|m| m.1 != anchor && wanted(anchor, m.1)) {
+                let reason = anchor_members
+                    .iter()
+                    .map(|a| match (a.2, member.2) {
+                        (Source::Phone, Source::Phone) if a.3 == member.3 => DuplicateReason::SamePhone,
+                        (Source::Phone, Source::Phone) => DuplicateReason::PhoneVariant,
+                        _ => DuplicateReason::SameWhatsappId,
+                    })
+                    .min()
+                    .unwrap_or(DuplicateReason::SamePhone);
+                pairs.push(DuplicatePair { a: anchor, b: member.1, reason, matched: format!("+{}", group[0].0) });
             }
-            let reason = anchor_members
-                .iter()
-                .map(|a| match (a.2, member.2) {
-                    (Source::Email, _) => DuplicateReason::SameEmail,
-                    (Source::Phone, Source::Phone) if a.3 == member.3 => DuplicateReason::SamePhone,
-                    (Source::Phone, Source::Phone) => DuplicateReason::PhoneVariant,
-                    _ => DuplicateReason::SameWhatsappId,
-                })
-                .min()
-                .unwrap_or(DuplicateReason::SamePhone);
-            let key = &group[0].0;
-            let matched = match key.strip_prefix('e') {
-                Some(email) => email.to_owned(),
-                None => format!("+{}", &key[1..]),
-            };
-            pairs.push(DuplicatePair { a: anchor, b: member.1, reason, matched });
         }
-        start = end;
+        self.numbers = Vec::new();
+        self.emails.sort_unstable();
+        for group in self.emails.chunk_by(|x, y| x.0 == y.0) {
+            let anchor = group[0].1;
+            for member in group.iter().filter(|m| m.1 != anchor && wanted(anchor, m.1)) {
+                let matched = group[0].0.to_string();
+                pairs.push(DuplicatePair { a: anchor, b: member.1, reason: DuplicateReason::SameEmail, matched });
+            }
+        }
+        pairs.sort_unstable_by_key(|p| (p.a, p.b, p.reason));
+        pairs.dedup_by(|later, first| (later.a, later.b) == (first.a, first.b));
+        pairs
     }
-    // One pair per couple of contacts: the strongest reason.
-    pairs.sort_unstable_by_key(|p| (p.a, p.b, p.reason));
-    pairs.dedup_by(|later, first| (later.a, later.b) == (first.a, first.b));
-    pairs
+}
+
+/// The pairs `entries` form (see [`DuplicateFinder::pairs`]).
+pub fn duplicate_pairs(entries: &[DedupeEntry], only_with: Option<&HashSet<i64>>) -> Vec<DuplicatePair> {
+    let mut finder = DuplicateFinder::default();
+    for e in entries {
+        finder.add(e);
+    }
+    finder.pairs(only_with)
 }
 
 #[cfg(test)]

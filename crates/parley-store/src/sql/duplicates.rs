@@ -5,9 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use parley_core::contact::{Contact, ContactRef};
 use parley_core::dedupe::{
-    DedupeEntry, DuplicatePair, DuplicateReason, duplicate_pairs, lookup_forms, lookup_forms_of_wa_id,
+    DedupeEntry, DuplicateFinder, DuplicatePair, DuplicateReason, duplicate_pairs, lookup_forms, lookup_forms_of_wa_id,
 };
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::phone::{Region, normalize};
@@ -291,33 +292,37 @@ where
     }
 
     async fn dedupe_all(&self, ws: WorkspaceId, now: Timestamp) -> StoreResult<u64> {
+        // Streamed into a compact finder: a full run holds every contact of the workspace.
+        let mut finder = DuplicateFinder::default();
         let mut conn = self.read.acquire().await?;
-        let rows: Vec<(i64, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT id, phone, email FROM contacts WHERE workspace_id = $1")
-                .bind(ws.get())
-                .fetch_all(&mut *conn)
-                .await?;
-        let mut at: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
-        let mut entries: Vec<DedupeEntry> = Vec::with_capacity(rows.len());
-        for (id, phone, email) in rows {
-            at.insert(id, entries.len());
-            entries.push(DedupeEntry { id, phone, email, wa_ids: Vec::new() });
-        }
-        let identities: Vec<(i64, String)> =
-            sqlx::query_as("SELECT contact_id, value FROM contact_identities WHERE workspace_id = $1 AND kind = $2")
-                .bind(ws.get())
-                .bind(WA_ID.to_owned())
-                .fetch_all(&mut *conn)
-                .await?;
-        drop(conn);
-        for (id, wa) in identities {
-            if let Some(&i) = at.get(&id) {
-                entries[i].wa_ids.push(wa);
+        {
+            let mut rows = sqlx::query_as::<DB, (i64, Option<String>, Option<String>)>(
+                "SELECT id, phone, email FROM contacts WHERE workspace_id = $1",
+            )
+            .bind(ws.get())
+            .fetch(&mut *conn);
+            while let Some((id, phone, email)) = rows.try_next().await? {
+                if let Some(phone) = phone {
+                    finder.add_phone(id, &phone);
+                }
+                if let Some(email) = email {
+                    finder.add_email(id, &email);
+                }
             }
         }
-        drop(at);
-        let pairs = duplicate_pairs(&entries, None);
-        drop(entries);
+        {
+            let mut rows = sqlx::query_as::<DB, (i64, String)>(
+                "SELECT contact_id, value FROM contact_identities WHERE workspace_id = $1 AND kind = $2",
+            )
+            .bind(ws.get())
+            .bind(WA_ID.to_owned())
+            .fetch(&mut *conn);
+            while let Some((id, wa)) = rows.try_next().await? {
+                finder.add_wa_id(id, &wa);
+            }
+        }
+        drop(conn);
+        let pairs = finder.pairs(None);
         let mut tx = self.begin_write().await?;
         let added = Self::insert_suggestions(&mut tx, ws, &pairs, now).await?;
         Self::append_event(

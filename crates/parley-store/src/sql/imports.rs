@@ -584,6 +584,14 @@ where
             );
         }
         tx.commit().await?;
+        // The table doubled since the statistics were last refreshed (first batch, second,
+        // fourth, …): refresh them, so lookups keep using the indexes.
+        if let Some(analyze) = DB::ANALYZE_CONTACTS
+            && !import.dry_run
+            && batch.rows_done >= 2 * import.rows_done
+        {
+            sqlx::query(analyze).execute(&self.write).await?;
+        }
         Ok(c)
     }
 

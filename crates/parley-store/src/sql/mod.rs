@@ -40,6 +40,9 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Appended to the claim's job selection: PostgreSQL locks the picked rows and skips those
     /// another dispatcher is claiming (SQLite has one writer at a time anyway).
     const SKIP_LOCKED: &'static str;
+    /// Refreshes the planner's statistics after a bulk load (PostgreSQL plans from them: without
+    /// it, a table that grew from empty is read in full for every lookup). `None` on SQLite.
+    const ANALYZE_CONTACTS: Option<&'static str>;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
     /// on from the largest id (the caller holds the one write lock); PostgreSQL takes them from
     /// the identity sequence.
@@ -76,6 +79,7 @@ impl Engine for sqlx::Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
+    const ANALYZE_CONTACTS: Option<&'static str> = None;
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -132,6 +136,7 @@ impl Engine for sqlx::Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
+    const ANALYZE_CONTACTS: Option<&'static str> = Some("ANALYZE contacts, contact_tags");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
