@@ -175,3 +175,91 @@ async fn exec(url: &str, sql: String) {
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
 }
+
+#[test]
+fn contact_files_go_in_and_out_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let boot = run_with_stdin(
+        parley(&["--data-dir", data, "admin", "bootstrap", "--workspace", "Acme", "--email", "o@acme.example"]),
+        "correct horse battery\n",
+    );
+    assert!(boot.status.success(), "{}", String::from_utf8_lossy(&boot.stderr));
+    let file = dir.path().join("in.csv");
+    std::fs::write(
+        &file,
+        "Name;Mobile;Email\nAna;+33 6 12 34 56 78;Ana@X.com\nBob;12;bob@x.com\nCy;0044 7911 123456;\n",
+    )
+    .unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let imported = json(
+        &parley(&[
+            "--data-dir",
+            data,
+            "contacts",
+            "import",
+            file.to_str().unwrap(),
+            "--workspace",
+            "1",
+            "--map",
+            "Mobile=phone",
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap(),
+    );
+    assert_eq!((imported["created"].as_i64(), imported["rejected"].as_i64()), (Some(2), Some(1)), "{imported}");
+    let refused = std::fs::read_to_string(&rejects).unwrap();
+    assert!(refused.lines().nth(1).unwrap().starts_with("3,Mobile,12,invalid_phone"), "{refused}");
+
+    let out_file = dir.path().join("out.csv");
+    let export =
+        parley(&["--data-dir", data, "contacts", "export", "--workspace", "1", "--output", out_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+    assert!(export.status.success());
+    let exported = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(exported.lines().count(), 3, "{exported}");
+    assert!(exported.contains(",Ana,+33612345678,ana@x.com,"), "{exported}");
+    // Read back by id: nothing changes, and a second export is the same file.
+    let again = json(
+        &parley(&[
+            "--data-dir",
+            data,
+            "contacts",
+            "import",
+            out_file.to_str().unwrap(),
+            "--workspace",
+            "1",
+            "--identifier",
+            "id",
+            "--mode",
+            "update",
+        ])
+        .output()
+        .unwrap(),
+    );
+    assert_eq!((again["unchanged"].as_i64(), again["updated"].as_i64()), (Some(2), Some(0)), "{again}");
+    let second = parley(&["--data-dir", data, "contacts", "export", "--workspace", "1"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&second.stdout), exported);
+
+    let dry = json(
+        &parley(&["--data-dir", data, "contacts", "normalize", "--workspace", "1", "--dry-run"]).output().unwrap(),
+    );
+    assert_eq!((dry["contacts_seen"].as_u64(), dry["cleaned"].as_u64()), (Some(2), Some(0)));
+    let dedupe = json(&parley(&["--data-dir", data, "contacts", "dedupe", "--workspace", "1"]).output().unwrap());
+    assert_eq!(dedupe["new_suggestions"], 0);
+
+    let missing = parley(&["--data-dir", data, "contacts", "import", "nope.csv", "--workspace", "1"]).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.csv"));
+    let other = parley(&["--data-dir", data, "contacts", "export", "--workspace", "9"]).output().unwrap();
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("workspace 9"));
+}

@@ -37,11 +37,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                     Ok(done) => {
                         tracing::info!(import = id, state = ?done.state, created = done.created, updated = done.updated,
                             rejected = done.rejected, "import finished");
-                        if !done.dry_run || done.error.is_none() {
-                            // The upload is not needed any more (the report stays).
-                            if done.path.starts_with(&*state.imports_dir.to_string_lossy()) {
-                                let _ = tokio::fs::remove_file(&done.path).await;
-                            }
+                        // The uploaded file is not needed any more (the report stays).
+                        if done.path.starts_with(&*state.imports_dir.to_string_lossy()) {
+                            let _ = tokio::fs::remove_file(&done.path).await;
                         }
                     }
                     Err(ImportError::Stopped) => return,
