@@ -130,6 +130,24 @@ fn new_contact(ws: WorkspaceId, row: &ImportRow, now: Timestamp) -> Contact {
     }
 }
 
+/// A contact's columns as the bulk statements write them.
+fn contact_row(ws: WorkspaceId, c: &Contact) -> StoreResult<ContactInsert> {
+    Ok(ContactInsert {
+        id: c.id.get(),
+        workspace_id: ws.get(),
+        name: c.name.clone(),
+        phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
+        email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+        invalid_phone: c.invalid_phone.clone(),
+        invalid_email: c.invalid_email.clone(),
+        fields: serde_json::to_string(&c.fields)?,
+        tags: serde_json::to_string(&c.tags)?,
+        search: search_text(c),
+        created_at: c.created_at.as_micros(),
+        updated_at: c.updated_at.as_micros(),
+    })
+}
+
 /// Decides what each row does; writes nothing.
 fn plan_batch(ws: WorkspaceId, batch: &ImportBatch<'_>, existing: &HashMap<String, Contact>, now: Timestamp) -> Plan {
     let options = &batch.import.options;
@@ -290,23 +308,7 @@ where
         for (contact, id) in creates.iter_mut().zip(ids) {
             contact.id = ContactId(id);
         }
-        let rows = creates
-            .iter()
-            .map(|c| {
-                Ok(ContactInsert {
-                    id: c.id.get(),
-                    workspace_id: ws.get(),
-                    name: c.name.clone(),
-                    phone: c.phone.as_ref().map(|p| p.as_str().to_owned()),
-                    email: c.email.as_ref().map(|e| e.as_str().to_owned()),
-                    fields: serde_json::to_string(&c.fields)?,
-                    tags: serde_json::to_string(&c.tags)?,
-                    search: search_text(c),
-                    created_at: c.created_at.as_micros(),
-                    updated_at: c.updated_at.as_micros(),
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let rows = creates.iter().map(|c| contact_row(ws, c)).collect::<StoreResult<Vec<_>>>()?;
         DB::insert_contact_rows(conn, rows).await?;
         Self::insert_tag_rows(conn, ws, creates.iter()).await
     }
@@ -331,39 +333,8 @@ where
         ws: WorkspaceId,
         updates: &[(Contact, Vec<String>)],
     ) -> StoreResult<()> {
-        for chunk in pow2_chunks(updates, 256) {
-            let mut qb = QueryBuilder::<DB>::new(
-                "UPDATE contacts SET name = v.column2, phone = v.column3, email = v.column4, fields = v.column5,
-                    tags = v.column6, search = v.column7, updated_at = v.column8, invalid_phone = v.column9,
-                    invalid_email = v.column10
-                 FROM (",
-            );
-            let mut failed = None;
-            qb.push_values(chunk, |mut row, (c, _)| {
-                let (fields, tags) = match (serde_json::to_string(&c.fields), serde_json::to_string(&c.tags)) {
-                    (Ok(f), Ok(t)) => (f, t),
-                    (Err(e), _) | (_, Err(e)) => {
-                        failed = Some(e);
-                        (String::new(), String::new())
-                    }
-                };
-                row.push_bind(c.id.get())
-                    .push_bind(c.name.clone())
-                    .push_bind(c.phone.as_ref().map(|p| p.as_str().to_owned()))
-                    .push_bind(c.email.as_ref().map(|e| e.as_str().to_owned()))
-                    .push_bind(fields)
-                    .push_bind(tags)
-                    .push_bind(search_text(c))
-                    .push_bind(c.updated_at.as_micros())
-                    .push_bind(c.invalid_phone.clone())
-                    .push_bind(c.invalid_email.clone());
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
-            qb.push(") AS v WHERE contacts.id = v.column1 AND contacts.workspace_id = ").push_bind(ws.get());
-            qb.build().execute(&mut *conn).await?;
-        }
+        let rows = updates.iter().map(|(c, _)| contact_row(ws, c)).collect::<StoreResult<Vec<_>>>()?;
+        DB::update_contact_rows(conn, rows).await?;
         let retagged: Vec<&Contact> = updates.iter().filter(|(c, before)| &c.tags != before).map(|(c, _)| c).collect();
         let ids: Vec<i64> = retagged.iter().map(|c| c.id.get()).collect();
         for chunk in pow2_chunks(&ids, IN_LIST) {
@@ -525,6 +496,9 @@ where
         let ws = import.workspace_id;
         let options = &import.options;
         let mut tx = self.begin_write().await?;
+        if let Some(setup) = DB::BULK_WRITE_SETUP {
+            sqlx::query(setup).execute(&mut *tx).await?;
+        }
         let keys: Vec<String> = if options.mode == ImportMode::AddAll {
             Vec::new()
         } else {

@@ -43,6 +43,11 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL plans from them: without
     /// it, a table that grew from empty is read in full for every lookup). `None` on SQLite.
     const ANALYZE_CONTACTS: Option<&'static str>;
+    /// Run first in a bulk write transaction. PostgreSQL: the connections force custom plans
+    /// (see `postgres.rs`), which also re-plans every foreign-key check of every inserted row;
+    /// a bulk load lets the server cache those plans (its statistics are kept fresh by
+    /// `ANALYZE_CONTACTS`).
+    const BULK_WRITE_SETUP: Option<&'static str>;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
     /// on from the largest id (the caller holds the one write lock); PostgreSQL takes them from
     /// the identity sequence.
@@ -50,6 +55,8 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Inserts many contact rows (imports). SQLite: multi-row `VALUES`; PostgreSQL: one
     /// `UNNEST` of column arrays, far cheaper to plan than thousands of parameters.
     fn insert_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
+    /// Writes many contacts' values back (by id, within their workspace), as above.
+    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
@@ -58,13 +65,15 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>>;
 }
 
-/// One contact row as the bulk insert writes it.
+/// One contact row as the bulk insert and update write it.
 pub struct ContactInsert {
     pub id: i64,
     pub workspace_id: i64,
     pub name: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    pub invalid_phone: Option<String>,
+    pub invalid_email: Option<String>,
     pub fields: String,
     pub tags: String,
     pub search: String,
@@ -80,6 +89,7 @@ impl Engine for sqlx::Sqlite {
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
     const ANALYZE_CONTACTS: Option<&'static str> = None;
+    const BULK_WRITE_SETUP: Option<&'static str> = None;
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -116,6 +126,35 @@ impl Engine for sqlx::Sqlite {
             Ok(())
         })
     }
+    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            // The columns of a `VALUES` list are `column1`, `column2`, … on both engines.
+            for chunk in pow2_chunks(&rows, 256) {
+                let mut qb = sqlx::QueryBuilder::<Self>::new(
+                    "UPDATE contacts SET name = v.column3, phone = v.column4, email = v.column5, fields = v.column6,
+                        tags = v.column7, search = v.column8, updated_at = v.column9, invalid_phone = v.column10,
+                        invalid_email = v.column11
+                     FROM (",
+                );
+                qb.push_values(chunk, |mut row, c| {
+                    row.push_bind(c.id)
+                        .push_bind(c.workspace_id)
+                        .push_bind(c.name.clone())
+                        .push_bind(c.phone.clone())
+                        .push_bind(c.email.clone())
+                        .push_bind(c.fields.clone())
+                        .push_bind(c.tags.clone())
+                        .push_bind(c.search.clone())
+                        .push_bind(c.updated_at)
+                        .push_bind(c.invalid_phone.clone())
+                        .push_bind(c.invalid_email.clone());
+                });
+                qb.push(") AS v WHERE contacts.id = v.column1 AND contacts.workspace_id = v.column2");
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {
             for chunk in pow2_chunks(&rows, 512) {
@@ -137,6 +176,7 @@ impl Engine for sqlx::Postgres {
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
     const ANALYZE_CONTACTS: Option<&'static str> = Some("ANALYZE contacts, contact_tags");
+    const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -194,6 +234,57 @@ impl Engine for sqlx::Postgres {
             .bind(search)
             .bind(created)
             .bind(updated)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let (mut ids, mut wss, mut names, mut phones, mut emails) = (
+                Vec::new(),
+                Vec::new(),
+                Vec::<Option<String>>::new(),
+                Vec::<Option<String>>::new(),
+                Vec::<Option<String>>::new(),
+            );
+            let (mut fields, mut tags, mut search, mut updated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut bad_phones, mut bad_emails) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
+            for c in rows {
+                ids.push(c.id);
+                wss.push(c.workspace_id);
+                names.push(c.name);
+                phones.push(c.phone);
+                emails.push(c.email);
+                fields.push(c.fields);
+                tags.push(c.tags);
+                search.push(c.search);
+                updated.push(c.updated_at);
+                bad_phones.push(c.invalid_phone);
+                bad_emails.push(c.invalid_email);
+            }
+            sqlx::query(
+                "UPDATE contacts SET name = v.name, phone = v.phone, email = v.email, fields = v.fields, tags = v.tags,
+                    search = v.search, updated_at = v.updated_at, invalid_phone = v.invalid_phone, invalid_email = v.invalid_email
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                             $8::TEXT[], $9::BIGINT[], $10::TEXT[], $11::TEXT[])
+                      AS v(id, workspace_id, name, phone, email, fields, tags, search, updated_at, invalid_phone, invalid_email)
+                 WHERE contacts.id = v.id AND contacts.workspace_id = v.workspace_id",
+            )
+            .bind(ids)
+            .bind(wss)
+            .bind(names)
+            .bind(phones)
+            .bind(emails)
+            .bind(fields)
+            .bind(tags)
+            .bind(search)
+            .bind(updated)
+            .bind(bad_phones)
+            .bind(bad_emails)
             .execute(&mut *conn)
             .await?;
             Ok(())
