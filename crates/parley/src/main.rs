@@ -218,6 +218,9 @@ enum BenchCommand {
         rows: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Give new people two tags and returning ones a third (the tags column is empty otherwise).
+        #[arg(long)]
+        tags: bool,
     },
     /// Normalize phone inputs in memory and report numbers per second.
     Phone {
@@ -253,8 +256,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::PhoneInputs { count, seed } } => {
             commands::bench::phone_inputs(count, seed, std::io::stdout().lock()).or_else(ignore_broken_pipe)
         }
-        Command::Bench { command: BenchCommand::ContactsCsv { rows, seed } } => {
-            commands::bench::contacts_csv(rows, seed, std::io::stdout().lock()).or_else(ignore_broken_pipe)
+        Command::Bench { command: BenchCommand::ContactsCsv { rows, seed, tags } } => {
+            commands::bench::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(ignore_broken_pipe)
         }
         Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
             commands::bench::phone(input.as_deref(), count, seed)

@@ -95,8 +95,9 @@ fn formatted(rng: &mut StdRng, cc: &str, nsn: &str) -> String {
 
 /// `parley bench contacts-csv`: a contact file like the ones users bring: `rows` rows, about
 /// 10 % of them repeating an earlier person with the number (and email) written differently,
-/// 2 % invalid (a number with letters, too short, or a broken email), the rest new people.
-pub fn contacts_csv(rows: u64, seed: u64, out: impl Write) -> io::Result<()> {
+/// 2 % invalid (a number with letters, too short, or a broken email), the rest new people. With
+/// `tags`, new people carry two tags and returning ones a third.
+pub fn contacts_csv(rows: u64, seed: u64, tags: bool, out: impl Write) -> io::Result<()> {
     const FIRST: &[&str] = &["Ana", "Bao", "Chloé", "Diego", "Emma", "Fatima", "Giulia", "Hoang", "Inès", "João"];
     const LAST: &[&str] = &["Souza", "Nguyen", "Martin", "García", "Dupont", "Tran", "Silva", "Rossi", "Le", "Costa"];
     const PLANS: &[&str] = &["free", "silver", "gold"];
@@ -112,7 +113,8 @@ pub fn contacts_csv(rows: u64, seed: u64, out: impl Write) -> io::Result<()> {
         if roll < 10 && !people.is_empty() {
             let (cc, nsn, n) = people[rng.random_range(0..people.len())].clone();
             let phone = formatted(&mut rng, cc, &nsn);
-            writeln!(out, "{name},{phone},Person.{n}@Example.com,returning,{plan},")?;
+            let tag = if tags { "returning" } else { "" };
+            writeln!(out, "{name},{phone},Person.{n}@Example.com,{tag},{plan},")?;
         } else if roll < 12 {
             let (cc, nsn) = valid_number(&mut rng);
             let line = match rng.random_range(0..3u32) {
@@ -131,7 +133,8 @@ pub fn contacts_csv(rows: u64, seed: u64, out: impl Write) -> io::Result<()> {
             };
             let phone = formatted(&mut rng, cc, &nsn);
             let city = ["Paris", "Hà Nội", "São Paulo", "\"Lyon, France\""][rng.random_range(0..4usize)];
-            writeln!(out, "{name},{phone},person.{i}@example.com,\"new,{plan}\",{plan},{city}")?;
+            let tag = if tags { format!("\"new,{plan}\"") } else { String::new() };
+            writeln!(out, "{name},{phone},person.{i}@example.com,{tag},{plan},{city}")?;
             people.push((cc, nsn, i));
         }
     }
