@@ -257,36 +257,45 @@ where
                 }
             }
         }
-        let column = identifier.column();
-        for chunk in pow2_chunks(&wanted, IN_LIST) {
-            let mut qb =
-                QueryBuilder::<DB>::new(concat!("SELECT ", contact_columns!(), " FROM contacts WHERE workspace_id = "));
-            qb.push_bind(ws.get()).push(format!(" AND {column} IN ("));
-            let mut list = qb.separated(", ");
-            for key in chunk {
-                match identifier {
-                    Identifier::Id => list.push_bind(key.parse::<i64>().unwrap_or(0)),
-                    _ => list.push_bind(key.clone()),
-                };
+        let rows: Vec<ContactRow> = match identifier {
+            Identifier::Phone | Identifier::Email => {
+                DB::contacts_with(conn, ws.get(), identifier == Identifier::Email, wanted).await?
             }
-            // No ORDER BY: SQLite would walk the table in id order to honour it; the oldest of
-            // several matches is picked below.
-            qb.push(")");
-            for row in qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await? {
-                let contact = Contact::try_from(row)?;
-                let key = match identifier {
-                    Identifier::Id => contact.id.get().to_string(),
-                    Identifier::Phone => contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
-                    Identifier::Email => contact.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
-                };
-                if let Some(from) = redirected.get(&key) {
-                    out.insert(from.clone(), contact.clone());
-                }
-                match out.get(&key) {
-                    Some(older) if older.id < contact.id => {}
-                    _ => {
-                        out.insert(key, contact);
+            Identifier::Id => {
+                let mut rows = Vec::new();
+                for chunk in pow2_chunks(&wanted, IN_LIST) {
+                    let mut qb = QueryBuilder::<DB>::new(concat!(
+                        "SELECT ",
+                        contact_columns!(),
+                        " FROM contacts WHERE workspace_id = "
+                    ));
+                    qb.push_bind(ws.get()).push(" AND id IN (");
+                    let mut list = qb.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key.parse::<i64>().unwrap_or(0));
                     }
+                    qb.push(")");
+                    rows.extend(qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await?);
+                }
+                rows
+            }
+        };
+        // No ORDER BY in those lookups: SQLite would walk the table in id order to honour it;
+        // the oldest of several matches is picked here.
+        for row in rows {
+            let contact = Contact::try_from(row)?;
+            let key = match identifier {
+                Identifier::Id => contact.id.get().to_string(),
+                Identifier::Phone => contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                Identifier::Email => contact.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
+            };
+            if let Some(from) = redirected.get(&key) {
+                out.insert(from.clone(), contact.clone());
+            }
+            match out.get(&key) {
+                Some(older) if older.id < contact.id => {}
+                _ => {
+                    out.insert(key, contact);
                 }
             }
         }

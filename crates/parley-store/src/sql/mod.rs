@@ -55,6 +55,14 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Inserts many contact rows (imports). SQLite: multi-row `VALUES`; PostgreSQL: one
     /// `UNNEST` of column arrays, far cheaper to plan than thousands of parameters.
     fn insert_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
+    /// The contacts of workspace `ws` whose phone (`by_email` false) or email is one of `values`.
+    /// SQLite: `IN` lists of a few hundred values; PostgreSQL: one `= ANY($2)` with an array.
+    fn contacts_with(
+        conn: &mut Self::Connection,
+        ws: i64,
+        by_email: bool,
+        values: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>>;
     /// Writes many contacts' values back (by id, within their workspace), as above.
     fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
@@ -124,6 +132,31 @@ impl Engine for sqlx::Sqlite {
                 qb.build().execute(&mut *conn).await?;
             }
             Ok(())
+        })
+    }
+    fn contacts_with(
+        conn: &mut Self::Connection,
+        ws: i64,
+        by_email: bool,
+        values: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for chunk in pow2_chunks(&values, 512) {
+                let mut qb = sqlx::QueryBuilder::<Self>::new(concat!(
+                    "SELECT ",
+                    contacts::contact_columns!(),
+                    " FROM contacts WHERE workspace_id = "
+                ));
+                qb.push_bind(ws).push(if by_email { " AND email IN (" } else { " AND phone IN (" });
+                let mut list = qb.separated(", ");
+                for v in chunk {
+                    list.push_bind(v.clone());
+                }
+                qb.push(")");
+                out.extend(qb.build_query_as::<contacts::ContactRow>().fetch_all(&mut *conn).await?);
+            }
+            Ok(out)
         })
     }
     fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
@@ -237,6 +270,30 @@ impl Engine for sqlx::Postgres {
             .execute(&mut *conn)
             .await?;
             Ok(())
+        })
+    }
+    fn contacts_with(
+        conn: &mut Self::Connection,
+        ws: i64,
+        by_email: bool,
+        values: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>> {
+        Box::pin(async move {
+            const BY_PHONE: &str = concat!(
+                "SELECT ",
+                contacts::contact_columns!(),
+                " FROM contacts WHERE workspace_id = $1 AND phone = ANY($2)"
+            );
+            const BY_EMAIL: &str = concat!(
+                "SELECT ",
+                contacts::contact_columns!(),
+                " FROM contacts WHERE workspace_id = $1 AND email = ANY($2)"
+            );
+            if values.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = if by_email { BY_EMAIL } else { BY_PHONE };
+            Ok(sqlx::query_as(sql).bind(ws).bind(values).fetch_all(&mut *conn).await?)
         })
     }
     fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
