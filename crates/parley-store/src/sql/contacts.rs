@@ -227,15 +227,8 @@ where
 
     /// Adds the tag rows of a contact that has none yet.
     pub(crate) async fn insert_tags(conn: &mut DB::Connection, ws: WorkspaceId, contact: &Contact) -> StoreResult<()> {
-        for tag in &contact.tags {
-            sqlx::query("INSERT INTO contact_tags (contact_id, workspace_id, tag) VALUES ($1, $2, $3)")
-                .bind(contact.id.get())
-                .bind(ws.get())
-                .bind(tag.clone())
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
+        let rows = contact.tags.iter().map(|t| (contact.id.get(), ws.get(), t.clone())).collect();
+        DB::insert_tag_rows(conn, rows).await
     }
 }
 

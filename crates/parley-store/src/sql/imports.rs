@@ -257,33 +257,22 @@ where
                 }
             }
         }
-        let rows: Vec<ContactRow> = match identifier {
+        let found: Vec<Contact> = match identifier {
             Identifier::Phone | Identifier::Email => {
-                DB::contacts_with(conn, ws.get(), identifier == Identifier::Email, wanted).await?
+                DB::contacts_with(conn, ws.get(), identifier == Identifier::Email, wanted)
+                    .await?
+                    .into_iter()
+                    .map(Contact::try_from)
+                    .collect::<StoreResult<_>>()?
             }
             Identifier::Id => {
-                let mut rows = Vec::new();
-                for chunk in pow2_chunks(&wanted, IN_LIST) {
-                    let mut qb = QueryBuilder::<DB>::new(concat!(
-                        "SELECT ",
-                        contact_columns!(),
-                        " FROM contacts WHERE workspace_id = "
-                    ));
-                    qb.push_bind(ws.get()).push(" AND id IN (");
-                    let mut list = qb.separated(", ");
-                    for key in chunk {
-                        list.push_bind(key.parse::<i64>().unwrap_or(0));
-                    }
-                    qb.push(")");
-                    rows.extend(qb.build_query_as::<ContactRow>().fetch_all(&mut *conn).await?);
-                }
-                rows
+                let ids: Vec<i64> = wanted.iter().filter_map(|k| k.parse().ok()).collect();
+                Self::contacts_by_ids(conn, ws, &ids).await?.into_values().collect()
             }
         };
         // No ORDER BY in those lookups: SQLite would walk the table in id order to honour it;
         // the oldest of several matches is picked here.
-        for row in rows {
-            let contact = Contact::try_from(row)?;
+        for contact in found {
             let key = match identifier {
                 Identifier::Id => contact.id.get().to_string(),
                 Identifier::Phone => contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
@@ -343,7 +332,31 @@ where
         updates: &[(Contact, Vec<String>)],
     ) -> StoreResult<()> {
         let rows = updates.iter().map(|(c, _)| contact_row(ws, c)).collect::<StoreResult<Vec<_>>>()?;
-        DB::update_contact_rows(conn, rows).await?;
+        // `UPDATE … FROM (VALUES …)`: the columns of a `VALUES` list are `column1`, `column2`, …
+        // on both engines.
+        for chunk in pow2_chunks(&rows, 256) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "UPDATE contacts SET name = v.column3, phone = v.column4, email = v.column5, fields = v.column6,
+                    tags = v.column7, search = v.column8, updated_at = v.column9, invalid_phone = v.column10,
+                    invalid_email = v.column11
+                 FROM (",
+            );
+            qb.push_values(chunk, |mut row, c| {
+                row.push_bind(c.id)
+                    .push_bind(c.workspace_id)
+                    .push_bind(c.name.clone())
+                    .push_bind(c.phone.clone())
+                    .push_bind(c.email.clone())
+                    .push_bind(c.fields.clone())
+                    .push_bind(c.tags.clone())
+                    .push_bind(c.search.clone())
+                    .push_bind(c.updated_at)
+                    .push_bind(c.invalid_phone.clone())
+                    .push_bind(c.invalid_email.clone());
+            });
+            qb.push(") AS v WHERE contacts.id = v.column1 AND contacts.workspace_id = v.column2");
+            qb.build().execute(&mut *conn).await?;
+        }
         let retagged: Vec<&Contact> = updates.iter().filter(|(c, before)| &c.tags != before).map(|(c, _)| c).collect();
         let ids: Vec<i64> = retagged.iter().map(|c| c.id.get()).collect();
         for chunk in pow2_chunks(&ids, IN_LIST) {

@@ -63,8 +63,6 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         by_email: bool,
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>>;
-    /// Writes many contacts' values back (by id, within their workspace), as above.
-    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
@@ -157,35 +155,6 @@ impl Engine for sqlx::Sqlite {
                 out.extend(qb.build_query_as::<contacts::ContactRow>().fetch_all(&mut *conn).await?);
             }
             Ok(out)
-        })
-    }
-    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
-        Box::pin(async move {
-            // The columns of a `VALUES` list are `column1`, `column2`, … on both engines.
-            for chunk in pow2_chunks(&rows, 256) {
-                let mut qb = sqlx::QueryBuilder::<Self>::new(
-                    "UPDATE contacts SET name = v.column3, phone = v.column4, email = v.column5, fields = v.column6,
-                        tags = v.column7, search = v.column8, updated_at = v.column9, invalid_phone = v.column10,
-                        invalid_email = v.column11
-                     FROM (",
-                );
-                qb.push_values(chunk, |mut row, c| {
-                    row.push_bind(c.id)
-                        .push_bind(c.workspace_id)
-                        .push_bind(c.name.clone())
-                        .push_bind(c.phone.clone())
-                        .push_bind(c.email.clone())
-                        .push_bind(c.fields.clone())
-                        .push_bind(c.tags.clone())
-                        .push_bind(c.search.clone())
-                        .push_bind(c.updated_at)
-                        .push_bind(c.invalid_phone.clone())
-                        .push_bind(c.invalid_email.clone());
-                });
-                qb.push(") AS v WHERE contacts.id = v.column1 AND contacts.workspace_id = v.column2");
-                qb.build().execute(&mut *conn).await?;
-            }
-            Ok(())
         })
     }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
@@ -294,57 +263,6 @@ impl Engine for sqlx::Postgres {
             }
             let sql = if by_email { BY_EMAIL } else { BY_PHONE };
             Ok(sqlx::query_as(sql).bind(ws).bind(values).fetch_all(&mut *conn).await?)
-        })
-    }
-    fn update_contact_rows(conn: &mut Self::Connection, rows: Vec<ContactInsert>) -> BoxFuture<'_, StoreResult<()>> {
-        Box::pin(async move {
-            if rows.is_empty() {
-                return Ok(());
-            }
-            let (mut ids, mut wss, mut names, mut phones, mut emails) = (
-                Vec::new(),
-                Vec::new(),
-                Vec::<Option<String>>::new(),
-                Vec::<Option<String>>::new(),
-                Vec::<Option<String>>::new(),
-            );
-            let (mut fields, mut tags, mut search, mut updated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let (mut bad_phones, mut bad_emails) = (Vec::<Option<String>>::new(), Vec::<Option<String>>::new());
-            for c in rows {
-                ids.push(c.id);
-                wss.push(c.workspace_id);
-                names.push(c.name);
-                phones.push(c.phone);
-                emails.push(c.email);
-                fields.push(c.fields);
-                tags.push(c.tags);
-                search.push(c.search);
-                updated.push(c.updated_at);
-                bad_phones.push(c.invalid_phone);
-                bad_emails.push(c.invalid_email);
-            }
-            sqlx::query(
-                "UPDATE contacts SET name = v.name, phone = v.phone, email = v.email, fields = v.fields, tags = v.tags,
-                    search = v.search, updated_at = v.updated_at, invalid_phone = v.invalid_phone, invalid_email = v.invalid_email
-                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                             $8::TEXT[], $9::BIGINT[], $10::TEXT[], $11::TEXT[])
-                      AS v(id, workspace_id, name, phone, email, fields, tags, search, updated_at, invalid_phone, invalid_email)
-                 WHERE contacts.id = v.id AND contacts.workspace_id = v.workspace_id",
-            )
-            .bind(ids)
-            .bind(wss)
-            .bind(names)
-            .bind(phones)
-            .bind(emails)
-            .bind(fields)
-            .bind(tags)
-            .bind(search)
-            .bind(updated)
-            .bind(bad_phones)
-            .bind(bad_emails)
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
         })
     }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
