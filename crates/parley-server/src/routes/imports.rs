@@ -46,24 +46,15 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-/// Import contacts from a CSV file, in the background. Multipart parts: `file` (the CSV),
-/// `options` (JSON: `mode` add | update | upsert | add_all, `identifier` id | phone | email,
-/// `mapping` {column: target or null}, `overwrite`, `delimiter`, `encoding` utf-8 | windows-1252),
-/// `dry_run` (`true`: the full report, nothing written). Answers 202 with the import; follow it
-/// at `GET /imports/{id}`.
-#[utoipa::path(post, path = "/imports", tag = "contacts",
-    request_body(content = String, description = "multipart: file, options, dry_run", content_type = "multipart/form-data"),
-    responses((status = 202, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn create_import(
-    State(state): State<AppState>,
-    auth: Auth,
-    mut multipart: Multipart,
-) -> ApiResult<(StatusCode, Json<Import>)> {
-    auth.require_admin()?;
+/// Reads the multipart parts; the file goes to `upload` as it arrives (so that the caller can
+/// remove it whatever goes wrong later).
+async fn read_parts(
+    state: &AppState,
+    multipart: &mut Multipart,
+    upload: &mut Option<(String, std::path::PathBuf, i64)>,
+) -> ApiResult<(ImportOptions, bool)> {
     let mut options = ImportOptions::default();
     let mut dry_run = false;
-    let mut upload: Option<(String, std::path::PathBuf, i64)> = None;
     let bad = |m: &str| ApiError::bad_request(m.to_owned());
     while let Some(mut field) = multipart.next_field().await.map_err(|e| bad(&format!("bad multipart body: {e}")))? {
         match field.name().unwrap_or_default() {
@@ -88,29 +79,61 @@ async fn create_import(
                     ApiError::internal()
                 })?;
                 let path = state.imports_dir.join(format!("upload-{}.csv", random_name()));
+                if upload.is_some() {
+                    return Err(bad("send one file").with_field("file"));
+                }
                 let mut file = std::fs::File::create(&path).map_err(|e| {
                     tracing::error!(error = %e, "cannot store an import upload");
                     ApiError::internal()
                 })?;
-                let mut size = 0i64;
+                let (_, _, size) = upload.insert((filename, path, 0));
                 while let Some(chunk) = field.chunk().await.map_err(|e| bad(&format!("upload interrupted: {e}")))? {
-                    size += chunk.len() as i64;
+                    *size += chunk.len() as i64;
                     file.write_all(&chunk).map_err(|e| {
                         tracing::error!(error = %e, "cannot store an import upload");
                         ApiError::internal()
                     })?;
                 }
-                upload = Some((filename, path, size));
             }
             other => return Err(bad(&format!("unknown part {other:?}: use file, options and dry_run"))),
         }
     }
+    Ok((options, dry_run))
+}
+
+/// Import contacts from a CSV file, in the background. Multipart parts: `file` (the CSV),
+/// `options` (JSON: `mode` add | update | upsert | add_all, `identifier` id | phone | email,
+/// `mapping` {column: target or null}, `overwrite`, `delimiter`, `encoding` utf-8 | windows-1252),
+/// `dry_run` (`true`: the full report, nothing written). Answers 202 with the import; follow it
+/// at `GET /imports/{id}`.
+#[utoipa::path(post, path = "/imports", tag = "contacts",
+    request_body(content = String, description = "multipart: file, options, dry_run", content_type = "multipart/form-data"),
+    responses((status = 202, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Import>)> {
+    auth.require_admin()?;
+    let mut upload = None;
+    let parts = read_parts(&state, &mut multipart, &mut upload).await;
+    let (options, dry_run) = match parts {
+        Ok(parts) => parts,
+        Err(e) => {
+            // Bad input changes nothing: the part of the file already written goes too.
+            if let Some((_, path, _)) = upload {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     let Some((filename, path, size)) = upload else {
-        return Err(bad("the CSV file goes in a part named file").with_field("file"));
+        return Err(ApiError::bad_request("the CSV file goes in a part named file").with_field("file"));
     };
     if size == 0 {
         let _ = std::fs::remove_file(&path);
-        return Err(bad("the file is empty").with_field("file"));
+        return Err(ApiError::bad_request("the file is empty").with_field("file"));
     }
     let new = NewImport {
         filename,
@@ -121,7 +144,13 @@ async fn create_import(
         created_by: Some(auth.user_id),
         held_until: None,
     };
-    let import = state.store.create_import(auth.workspace_id, new, state.clock.now()).await?;
+    let import = match state.store.create_import(auth.workspace_id, new, state.clock.now()).await {
+        Ok(import) => import,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e.into());
+        }
+    };
     state.imports_wakeup.notify_one();
     Ok((StatusCode::ACCEPTED, Json(import)))
 }

@@ -170,6 +170,9 @@ async fn bad_imports_are_refused_clearly() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _) = upload(&app, &app.token, b"name\nAna\n", json!({"delimiter": "x"}), false).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+        // The file part came first and was written; a refused upload leaves nothing behind.
+        let left = std::fs::read_dir(&app.state.imports_dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "{e}: refused uploads left files");
         let form = reqwest::multipart::Form::new().text("options", "{}");
         let resp =
             app.client.post(app.url("/api/v1/imports")).bearer_auth(&app.token).multipart(form).send().await.unwrap();
