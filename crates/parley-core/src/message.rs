@@ -266,8 +266,16 @@ pub enum InboundEvent {
         at: Timestamp,
         raw: Value,
     },
-    /// Anything else the provider sent (template status, quality, account updates, errors…):
-    /// kept as an event for later issues to act on.
+    /// A template's review status, quality or category changed.
+    Template(crate::template_review::TemplateUpdate),
+    /// A number's (or the whole account's) health changed: quality, status, limit tier…
+    Health {
+        field: String,
+        scope: crate::health::HealthScope,
+        change: crate::health::HealthChange,
+        raw: Value,
+    },
+    /// Anything else the provider sent (account alerts, errors…): kept as an event.
     Other {
         field: String,
         value: Value,

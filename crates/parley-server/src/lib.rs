@@ -79,6 +79,9 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::conversations::router())
         .merge(routes::messages::router())
         .merge(routes::consents::router())
+        .merge(routes::templates::router())
+        .merge(routes::numbers::router())
+        .merge(routes::notifications::router())
         .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)

@@ -36,6 +36,8 @@ pub struct AppState {
     pub dispatch: crate::workers::dispatch::DispatchConfig,
     /// Applies webhooks, many per transaction under load.
     pub ingest: Ingest,
+    /// How often numbers and templates are checked with the provider (webhooks come first).
+    pub provider_sync: crate::workers::provider_sync::ProviderSyncConfig,
     /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
     /// need a query and a decryption each time.
     pub webhook_channels: Arc<ChannelCache>,
@@ -85,6 +87,7 @@ impl AppState {
             media_wakeup,
             dispatch_wakeup: Arc::new(Notify::new()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),
+            provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             webhook_channels: Arc::default(),
         }
     }

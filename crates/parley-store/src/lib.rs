@@ -20,6 +20,7 @@ mod open;
 mod postgres;
 mod sql;
 mod sqlite;
+mod templates_model;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -39,6 +40,7 @@ pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use open::{DatabaseUrl, open, open_url};
+pub use templates_model::*;
 
 /// Workspaces, users and API tokens.
 #[async_trait]
@@ -165,6 +167,8 @@ pub trait Channels {
     async fn create_channel(&self, ws: WorkspaceId, channel: NewChannel, now: Timestamp) -> StoreResult<Channel>;
     /// Live (not deleted) channels.
     async fn channels(&self, ws: WorkspaceId) -> StoreResult<Vec<Channel>>;
+    /// Live channels of every workspace (periodic checks with the provider).
+    async fn live_channels(&self) -> StoreResult<Vec<Channel>>;
     /// A channel, deleted ones included (their history stays readable).
     async fn channel(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel>;
     async fn update_channel(
@@ -293,7 +297,7 @@ pub trait Outbox: Sync {
     async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message>;
 }
 
-/// Consent and contact flags, synced templates, uploads.
+/// Consent and contact flags, uploads.
 #[async_trait]
 pub trait Consents {
     async fn record_opt_in(
@@ -320,16 +324,87 @@ pub trait Consents {
         blocked: bool,
         now: Timestamp,
     ) -> StoreResult<Contact>;
-    /// Replaces the synced templates of a WABA with `templates`; returns how many are stored.
+    async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
+}
+
+/// Message templates per WhatsApp Business Account: versions submitted here, the provider's
+/// list (syncs), review outcomes (webhooks, applied with the rest of a webhook in `apply_inbound`).
+#[async_trait]
+pub trait Templates {
+    /// Stores version 1 of a new template, `submitting`, before it goes to the provider (so a
+    /// review webhook that overtakes the provider's answer finds it). `Conflict { field: "name" }`
+    /// when the name exists in that language.
+    async fn create_template(
+        &self,
+        ws: WorkspaceId,
+        submission: TemplateSubmission,
+        now: Timestamp,
+    ) -> StoreResult<StoredTemplate>;
+    /// Stores the next version of template `id`, `submitting`.
+    async fn add_template_version(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        submission: TemplateSubmission,
+        now: Timestamp,
+    ) -> StoreResult<StoredTemplate>;
+    /// Records the provider's answer to the submission of `version`.
+    async fn finish_template_submission(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        version: i64,
+        result: SubmissionResult,
+        now: Timestamp,
+    ) -> StoreResult<Option<StoredTemplate>>;
+    /// One template with its versions (newest first).
+    async fn template(&self, ws: WorkspaceId, waba_id: &str, name: &str, language: &str)
+    -> StoreResult<StoredTemplate>;
+    /// The WABA's templates (without versions), by name and language.
+    async fn templates(&self, ws: WorkspaceId, waba_id: &str) -> StoreResult<Vec<StoredTemplate>>;
+    /// Brings the stored templates in line with the provider's list.
     async fn sync_templates(
         &self,
         ws: WorkspaceId,
         waba_id: &str,
-        templates: &[TemplateRecord],
+        listed: &[ListedTemplate],
         now: Timestamp,
-    ) -> StoreResult<usize>;
-    async fn templates(&self, ws: WorkspaceId, waba_id: &str) -> StoreResult<Vec<TemplateRecord>>;
-    async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
+    ) -> StoreResult<SyncReport>;
+    /// Removes every language of template `name` (after the provider deleted it); answers how many.
+    async fn delete_templates(&self, ws: WorkspaceId, waba_id: &str, name: &str, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Each number's health (quality, status, limit tier, throughput, name) and the messaging
+/// limit's use.
+#[async_trait]
+pub trait Numbers {
+    /// Applies what the provider said (`checked`: read from the number's fields) to one channel;
+    /// every field that changed becomes an event and a notification. Answers those fields.
+    async fn apply_health(
+        &self,
+        ws: WorkspaceId,
+        channel: ChannelId,
+        change: &parley_core::health::HealthChange,
+        checked: bool,
+        now: Timestamp,
+    ) -> StoreResult<Vec<HealthFieldChange>>;
+    async fn channel_health(&self, ws: WorkspaceId, channel: ChannelId) -> StoreResult<HealthRecord>;
+    /// Unique business-initiated recipients of the WABA in the 24 h before `now`.
+    async fn limit_usage(&self, ws: WorkspaceId, waba_id: &str, now: Timestamp) -> StoreResult<LimitUsage>;
+}
+
+/// Notices for owners and managers (number health, template reviews).
+#[async_trait]
+pub trait Notifications {
+    /// Newest first, before id `before`, with whether `user` read each.
+    async fn notifications(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>>;
+    async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()>;
 }
 
 /// The ordered event log that realtime, workflows and webhooks read.
@@ -341,7 +416,20 @@ pub trait Events {
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    Accounts + Contacts + ContactImports + ContactMerges + Channels + Inbox + Outbox + Consents + Events + Send + Sync
+    Accounts
+    + Contacts
+    + ContactImports
+    + ContactMerges
+    + Channels
+    + Inbox
+    + Outbox
+    + Consents
+    + Templates
+    + Numbers
+    + Notifications
+    + Events
+    + Send
+    + Sync
 {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

@@ -78,6 +78,9 @@ where
         + crate::Inbox
         + crate::Outbox
         + crate::Consents
+        + crate::Templates
+        + crate::Numbers
+        + crate::Notifications
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

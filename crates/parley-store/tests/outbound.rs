@@ -15,8 +15,8 @@ use parley_core::whatsapp::WaId;
 use parley_core::{Email, Invalid};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, JobOutcome, NewChannel, NewToken, NewUser, OutboxCounts, RoutedEvent, SendOutcome, SendRequest,
-    Store, StoreError, TemplateRecord,
+    ChannelPatch, JobOutcome, ListedTemplate, NewChannel, NewToken, NewUser, OutboxCounts, RoutedEvent, SendOutcome,
+    SendRequest, Store, StoreError,
 };
 use serde_json::json;
 
@@ -178,14 +178,16 @@ async fn refusals_store_nothing_and_dry_runs_write_nothing() {
             .sync_templates(
                 ws,
                 "WABA",
-                &[TemplateRecord {
-                    waba_id: "WABA".into(),
+                &[ListedTemplate {
                     name: "order_update".into(),
                     language: "en".into(),
                     category: "UTILITY".into(),
                     status: "APPROVED".into(),
                     components: json!([{"type": "BODY", "text": "Your order shipped."}]),
                     provider_template_id: Some("9".into()),
+                    quality: None,
+                    rejected_reason: None,
+                    parameter_format: None,
                 }],
                 NOW,
             )
@@ -218,14 +220,16 @@ async fn the_messaging_limit_counts_unique_recipients() {
             .sync_templates(
                 ws,
                 "WABA",
-                &[TemplateRecord {
-                    waba_id: "WABA".into(),
+                &[ListedTemplate {
                     name: "promo".into(),
                     language: "en".into(),
                     category: "UTILITY".into(),
                     status: "APPROVED".into(),
                     components: json!([]),
                     provider_template_id: None,
+                    quality: None,
+                    rejected_reason: None,
+                    parameter_format: None,
                 }],
                 NOW,
             )

@@ -11,9 +11,9 @@ use super::send::{SendError, classify};
 /// A Graph API client for one channel.
 #[derive(Clone)]
 pub struct GraphClient {
-    http: reqwest::Client,
-    base_url: String,
-    token: String,
+    pub(super) http: reqwest::Client,
+    pub(super) base_url: String,
+    pub(super) token: String,
 }
 
 /// What went wrong talking to the provider, classified for retrying.

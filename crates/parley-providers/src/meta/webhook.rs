@@ -5,9 +5,11 @@
 //! the batch. Only a body that is not a webhook at all is an error.
 
 use parley_core::Timestamp;
+use parley_core::health::health_change;
 use parley_core::message::{
     Content, Context, DeliveryStatus, InboundEvent, InboundMessage, Media, ProviderError, Sender, StatusUpdate,
 };
+use parley_core::template_review::template_update;
 use parley_core::whatsapp::{Bsuid, WaId};
 use serde_json::{Map, Value};
 
@@ -69,7 +71,15 @@ fn parse_change(waba_id: &str, change: &Value) -> Change {
     let events = match (field.as_str(), value.as_object()) {
         ("messages", Some(v)) => parse_messages_value(v),
         ("user_preferences", Some(v)) => parse_user_preferences(v),
-        _ => vec![InboundEvent::Other { field: field.clone(), value }],
+        _ => {
+            if let Some(update) = template_update(&field, &value) {
+                vec![InboundEvent::Template(update)]
+            } else if let Some((scope, change)) = health_change(&field, &value) {
+                vec![InboundEvent::Health { field: field.clone(), scope, change, raw: value }]
+            } else {
+                vec![InboundEvent::Other { field: field.clone(), value }]
+            }
+        }
     };
     Change { waba_id: waba_id.to_owned(), field, phone_number_id, events }
 }

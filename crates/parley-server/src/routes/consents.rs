@@ -1,6 +1,5 @@
 //! Consent and the contact flags WhatsApp's rules read: opt-ins (`/contacts/{ref}/opt-ins`),
-//! acknowledging a changed number, blocking; templates synced from the provider
-//! (`/channels/{id}/templates`).
+//! acknowledging a changed number, blocking.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -8,10 +7,8 @@ use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::{Contact, ContactRef};
 use parley_core::ids::ChannelId;
-use parley_providers::meta::client::GraphClient;
-use parley_store::{NewOptIn, OptIn, TemplateRecord};
+use parley_store::{NewOptIn, OptIn};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,7 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_identity))
         .routes(routes!(block))
         .routes(routes!(unblock))
-        .routes(routes!(sync_templates, list_templates))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -147,50 +143,4 @@ async fn block(State(state): State<AppState>, auth: Auth, Path(raw): Path<String
 async fn unblock(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.set_blocked(auth.workspace_id, &by, false, state.clock.now()).await?))
-}
-
-/// A template as Meta lists it, turned into the stored record.
-fn template_record(waba_id: &str, t: &Value) -> Option<TemplateRecord> {
-    Some(TemplateRecord {
-        waba_id: waba_id.to_owned(),
-        name: t.get("name")?.as_str()?.to_owned(),
-        language: t.get("language")?.as_str()?.to_owned(),
-        category: t.get("category").and_then(Value::as_str).unwrap_or("MARKETING").to_owned(),
-        status: t.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
-        components: t.get("components").cloned().unwrap_or_else(|| json!([])),
-        provider_template_id: t.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
-    })
-}
-
-/// Fetch the number's templates from the provider now (owners and managers).
-#[utoipa::path(post, path = "/channels/{id}/templates/sync", tag = "channels", params(("id" = i64, Path)),
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn sync_templates(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    auth.require_admin()?;
-    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let channel = state.store.channel(auth.workspace_id, id).await?;
-    let secrets = state.channel_secrets(&channel)?;
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
-    let listed = client
-        .list_templates(&channel.waba_id)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", format!("the provider refused: {e}")))?;
-    let records: Vec<TemplateRecord> = listed.iter().filter_map(|t| template_record(&channel.waba_id, t)).collect();
-    let count = state.store.sync_templates(auth.workspace_id, &channel.waba_id, &records, state.clock.now()).await?;
-    Ok(Json(json!({"synced": count})))
-}
-
-/// The number's templates as last synced.
-#[utoipa::path(get, path = "/channels/{id}/templates", tag = "channels", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn list_templates(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(raw): Path<String>,
-) -> ApiResult<Json<Vec<TemplateRecord>>> {
-    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let channel = state.store.channel(auth.workspace_id, id).await?;
-    Ok(Json(state.store.templates(auth.workspace_id, &channel.waba_id).await?))
 }

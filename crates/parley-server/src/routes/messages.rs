@@ -8,8 +8,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Direction, Message};
 use parley_core::ids::{ChannelId, MessageId};
+use parley_core::message::Content;
 use parley_core::outbound::{OutboundMessage, SendInput};
 use parley_core::rules::{Allowed, judge};
+use parley_core::template::{fill_contact_params, uses_contact_params};
 use parley_providers::meta::client::GraphClient;
 use parley_store::{SendOutcome, SendRequest, Upload};
 use serde::{Deserialize, Serialize};
@@ -115,8 +117,9 @@ async fn send_message(
     ApiQuery(params): ApiQuery<SendParams>,
     ApiJson(input): ApiJson<SendInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let messages = input.messages()?;
+    let mut messages = input.messages()?;
     let to = ContactRef::parse(&input.to, auth.region).map_err(|e| ApiError::from(e).with_field("to"))?;
+    fill_contact_fields(&state, &auth, &to, &mut messages).await?;
     let outcome = submit(
         &state,
         &auth,
@@ -142,6 +145,30 @@ async fn send_message(
         }
         SendOutcome::Refused { index, refusal } => return Err(refusal_error(&refusal, index)),
     })
+}
+
+/// Template parameters written `{{contact.first_name}}` (or `{{contact.fields.plan|fallback}}`)
+/// take the recipient's value before the send is judged and stored.
+async fn fill_contact_fields(
+    state: &AppState,
+    auth: &Auth,
+    to: &ContactRef,
+    messages: &mut [OutboundMessage],
+) -> ApiResult<()> {
+    let uses = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
+    if !messages.iter().any(uses) {
+        return Ok(());
+    }
+    let contact = state.store.contact(auth.workspace_id, to).await?;
+    for (index, m) in messages.iter_mut().enumerate() {
+        if let Content::Template { components, .. } = &mut m.content {
+            fill_contact_params(components, &contact).map_err(|detail| {
+                let refusal = parley_core::rules::Refusal::TemplateParamsMismatch { detail };
+                refusal_error(&refusal, index)
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Get a message with its delivery status.

@@ -10,4 +10,7 @@ pub mod health;
 pub mod imports;
 pub mod merges;
 pub mod messages;
+pub mod notifications;
+pub mod numbers;
+pub mod templates;
 pub mod webhooks;

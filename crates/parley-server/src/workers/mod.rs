@@ -4,6 +4,7 @@ pub mod dispatch;
 pub mod imports;
 pub mod media;
 pub mod pacing;
+pub mod provider_sync;
 
 use tokio::sync::watch;
 
@@ -12,6 +13,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
     vec![
         tokio::spawn(media::run(state.clone(), shutdown.clone())),
         tokio::spawn(imports::run(state.clone(), shutdown.clone())),
+        tokio::spawn(provider_sync::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]
 }

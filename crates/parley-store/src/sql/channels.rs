@@ -147,6 +147,12 @@ where
         rows.into_iter().map(Channel::try_from).collect()
     }
 
+    async fn live_channels(&self) -> StoreResult<Vec<Channel>> {
+        let sql = concat!("SELECT ", channel_columns!(), " FROM channels WHERE deleted_at IS NULL ORDER BY id");
+        let rows: Vec<ChannelRow> = sqlx::query_as(sql).fetch_all(&self.read).await?;
+        rows.into_iter().map(Channel::try_from).collect()
+    }
+
     async fn channel(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
         let sql = concat!("SELECT ", channel_columns!(), " FROM channels WHERE workspace_id = $1 AND id = $2");
         let row: ChannelRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&self.read).await?;

@@ -1,5 +1,5 @@
-//! Opt-ins, contact flags the send rules read (blocked, identity change acknowledged), templates
-//! synced from the provider, and files uploaded for sending.
+//! Opt-ins, contact flags the send rules read (blocked, identity change acknowledged), and files
+//! uploaded for sending.
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{Consents, NewOptIn, OptIn, TemplateRecord, Upload};
+use crate::{Consents, NewOptIn, OptIn, Upload};
 
 #[derive(FromRow)]
 struct OptInRow {
@@ -191,66 +191,6 @@ where
         let sql = "UPDATE contacts SET blocked_at = $1, updated_at = $2 WHERE id = $3";
         let kind = if blocked { "contact.blocked" } else { "contact.unblocked" };
         self.set_contact_flag(ws, by, sql, blocked.then(|| now.as_micros()), kind, now).await
-    }
-
-    async fn sync_templates(
-        &self,
-        ws: WorkspaceId,
-        waba_id: &str,
-        templates: &[TemplateRecord],
-        now: Timestamp,
-    ) -> StoreResult<usize> {
-        let mut tx = self.begin_write().await?;
-        for t in templates {
-            sqlx::query(
-                "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components, provider_template_id,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-                 ON CONFLICT (workspace_id, waba_id, name, language) DO UPDATE SET category = excluded.category,
-                    status = excluded.status, components = excluded.components,
-                    provider_template_id = excluded.provider_template_id, updated_at = excluded.updated_at",
-            )
-            .bind(ws.get())
-            .bind(waba_id.to_owned())
-            .bind(t.name.clone())
-            .bind(t.language.clone())
-            .bind(t.category.clone())
-            .bind(t.status.clone())
-            .bind(t.components.to_string())
-            .bind(t.provider_template_id.clone())
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut events = EventBuffer::default();
-        events.push(ws, "templates.synced", None, None, &json!({"waba_id": waba_id, "count": templates.len()}));
-        Self::flush_events(&mut tx, events, now).await?;
-        tx.commit().await?;
-        Ok(templates.len())
-    }
-
-    async fn templates(&self, ws: WorkspaceId, waba_id: &str) -> StoreResult<Vec<TemplateRecord>> {
-        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT name, language, category, status, components, provider_template_id FROM templates
-             WHERE workspace_id = $1 AND waba_id = $2 ORDER BY name, language",
-        )
-        .bind(ws.get())
-        .bind(waba_id.to_owned())
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter()
-            .map(|(name, language, category, status, components, provider_template_id)| {
-                Ok(TemplateRecord {
-                    waba_id: waba_id.to_owned(),
-                    name,
-                    language,
-                    category,
-                    status,
-                    components: serde_json::from_str(&components)?,
-                    provider_template_id,
-                })
-            })
-            .collect()
     }
 
     async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload> {

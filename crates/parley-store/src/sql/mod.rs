@@ -12,10 +12,13 @@ mod conversations;
 mod dispatch;
 mod duplicates;
 pub(crate) mod events;
+mod health;
 mod imports;
 mod inbound;
 mod merge;
+pub(crate) mod notifications;
 mod outbox;
+mod templates;
 
 use std::fs::File;
 

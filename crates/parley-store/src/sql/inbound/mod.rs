@@ -125,6 +125,15 @@ where
                     buffer.push(channel.workspace_id, "contact.marketing_preference", None, Some(channel), raw);
                     out.others += 1;
                 }
+                InboundEvent::Template(update) => {
+                    Self::apply_template_update(&mut tx, channel, update, now, &mut buffer).await?;
+                    out.others += 1;
+                }
+                InboundEvent::Health { field, scope, change, raw } => {
+                    buffer.push(channel.workspace_id, &format!("whatsapp.{field}"), None, Some(channel), raw);
+                    Self::apply_health_event(&mut tx, channel, scope, change, now, &mut buffer).await?;
+                    out.others += 1;
+                }
                 InboundEvent::Other { field, value } => {
                     buffer.push(channel.workspace_id, &format!("whatsapp.{field}"), None, Some(channel), value);
                     out.others += 1;

@@ -1,0 +1,131 @@
+//! Management calls of the Graph API (spec/meta-cloud-api.md §6.13, §6.14, §7): templates
+//! (create, edit, delete, unpause), the business profile, and the phone number's fields. Their
+//! refusals keep Meta's code and message, so a user sees why.
+
+use serde_json::Value;
+
+use super::client::GraphClient;
+
+/// The fields of the phone number node Parley reads for its health.
+pub const NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,status,name_status,\
+code_verification_status,whatsapp_business_manager_messaging_limit,messaging_limit_tier,throughput,platform_type,account_mode";
+
+/// The business profile fields.
+pub const PROFILE_FIELDS: &str = "about,address,description,email,profile_picture_url,websites,vertical";
+
+/// Why a management call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// Meta answered with an error: its HTTP status, code, subcode and message.
+    #[error("the provider refused (HTTP {status}, code {}): {message}", code.map_or("-".into(), |c| c.to_string()))]
+    Refused { status: u16, code: Option<i64>, subcode: Option<i64>, message: String },
+    /// No answer, a 5xx or an unreadable one: trying again later may work.
+    #[error("the provider could not be reached: {0}")]
+    Unavailable(String),
+}
+
+impl GraphClient {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ManageError> {
+        let url = format!("{}/{}", self.base_url, path_and_query.trim_start_matches('/'));
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.to_string()))?;
+        let json: Option<Value> = serde_json::from_str(&text).ok();
+        if (200..300).contains(&status) {
+            return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));
+        }
+        let error = json.as_ref().and_then(|j| j.get("error"));
+        match error {
+            Some(e) if status < 500 => Err(ManageError::Refused {
+                status,
+                code: e.get("code").and_then(Value::as_i64),
+                subcode: e.get("error_subcode").and_then(Value::as_i64),
+                message: e
+                    .get("error_user_msg")
+                    .or_else(|| e.get("message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("no message")
+                    .chars()
+                    .take(500)
+                    .collect(),
+            }),
+            _ if status < 500 && status != 408 && status != 429 => Err(ManageError::Refused {
+                status,
+                code: None,
+                subcode: None,
+                message: text.chars().take(300).collect(),
+            }),
+            _ => {
+                Err(ManageError::Unavailable(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())))
+            }
+        }
+    }
+
+    /// `POST /<WABA id>/message_templates` → `{"id", "status", "category"}`.
+    pub async fn create_template(&self, waba_id: &str, body: &Value) -> Result<Value, ManageError> {
+        self.call(reqwest::Method::POST, &format!("{waba_id}/message_templates"), Some(body)).await
+    }
+
+    /// `POST /<template id>`: replaces the components (and category) and sends it to review.
+    pub async fn edit_template(&self, template_id: &str, body: &Value) -> Result<(), ManageError> {
+        self.call(reqwest::Method::POST, template_id, Some(body)).await.map(|_| ())
+    }
+
+    /// `DELETE /<WABA id>/message_templates?name=…`: every language of the name.
+    pub async fn delete_template(&self, waba_id: &str, name: &str) -> Result<(), ManageError> {
+        let name: String = url_encode(name);
+        self.call(reqwest::Method::DELETE, &format!("{waba_id}/message_templates?name={name}"), None).await.map(|_| ())
+    }
+
+    /// `POST /<template id>/unpause`.
+    pub async fn unpause_template(&self, template_id: &str) -> Result<(), ManageError> {
+        self.call(reqwest::Method::POST, &format!("{template_id}/unpause"), None).await.map(|_| ())
+    }
+
+    /// `GET /<phone number id>?fields=…`.
+    pub async fn phone_number(&self, phone_number_id: &str) -> Result<Value, ManageError> {
+        self.call(reqwest::Method::GET, &format!("{phone_number_id}?fields={NUMBER_FIELDS}"), None).await
+    }
+
+    /// `GET /<phone number id>/whatsapp_business_profile`: the profile (Meta wraps it in `data`).
+    pub async fn business_profile(&self, phone_number_id: &str) -> Result<Value, ManageError> {
+        let answer = self
+            .call(
+                reqwest::Method::GET,
+                &format!("{phone_number_id}/whatsapp_business_profile?fields={PROFILE_FIELDS}"),
+                None,
+            )
+            .await?;
+        Ok(answer.pointer("/data/0").cloned().unwrap_or_else(|| Value::Object(Default::default())))
+    }
+
+    /// `POST /<phone number id>/whatsapp_business_profile` with the fields to change.
+    pub async fn update_business_profile(&self, phone_number_id: &str, fields: &Value) -> Result<(), ManageError> {
+        let mut body = fields.clone();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("messaging_product".into(), Value::from("whatsapp"));
+        }
+        self.call(reqwest::Method::POST, &format!("{phone_number_id}/whatsapp_business_profile"), Some(&body))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Percent-encodes a query value (template names are `[a-z0-9_]`, but be safe).
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

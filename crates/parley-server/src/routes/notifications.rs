@@ -1,0 +1,58 @@
+//! `/api/v1/notifications`: what owners and managers are told about — number health changes,
+//! template reviews, pauses and quality — newest first, with what each of them has read.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use parley_store::Notification;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_notifications)).routes(routes!(mark_read))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    /// Only notifications older than this id (the last one of the previous page).
+    before: Option<i64>,
+    /// 1 to 200; 50 by default.
+    limit: Option<u32>,
+}
+
+/// Newest first (owners and managers).
+#[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationQuery),
+    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
+) -> ApiResult<Json<Vec<Notification>>> {
+    auth.require_admin()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 200").with_field("limit"));
+    }
+    Ok(Json(state.store.notifications(auth.workspace_id, auth.user_id, q.before, limit).await?))
+}
+
+/// Mark a notification read for the caller.
+#[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    let id = raw.parse::<i64>().map_err(|_| ApiError::not_found())?;
+    state.store.mark_notification_read(auth.workspace_id, auth.user_id, id, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

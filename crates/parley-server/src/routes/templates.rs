@@ -1,0 +1,352 @@
+//! `/api/v1/channels/{id}/templates`: message templates of the channel's WhatsApp Business
+//! Account. Creating and editing validate every rule first (`invalid_template`), then submit to
+//! the provider; a submitted version is never changed (an edit is a new version). Review
+//! outcomes, pauses, quality and category changes arrive by webhook; `…/sync` (and the periodic
+//! sync in `workers/provider_sync.rs`) is the safety net.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use parley_core::channel::Channel;
+use parley_core::ids::ChannelId;
+use parley_core::template::{TemplateDraft, TemplateStatus, ValidTemplate, check_language, check_template_name};
+use parley_core::template_review::edit_allowed;
+use parley_providers::meta::client::GraphClient;
+use parley_providers::meta::manage::ManageError;
+use parley_store::{ListedTemplate, StoredTemplate, SubmissionResult, SyncReport, TemplateSubmission};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(sync_templates))
+        .routes(routes!(delete_template))
+        .routes(routes!(get_template))
+        .routes(routes!(new_version))
+        .routes(routes!(unpause_template))
+}
+
+/// A provider's refusal or silence as an API error.
+pub fn provider_error(e: ManageError) -> ApiError {
+    match e {
+        ManageError::Refused { code, subcode, message, .. } => {
+            let codes = match (code, subcode) {
+                (Some(c), Some(s)) => format!(" (code {c}, subcode {s})"),
+                (Some(c), None) => format!(" (code {c})"),
+                _ => String::new(),
+            };
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider_refused",
+                format!("the provider refused{codes}: {message}"),
+            )
+        }
+        ManageError::Unavailable(why) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_unavailable",
+            format!("the provider did not answer: {why}"),
+        ),
+    }
+}
+
+pub async fn channel_of(state: &AppState, auth: &Auth, raw: &str) -> ApiResult<Channel> {
+    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let channel = state.store.channel(auth.workspace_id, id).await?;
+    if channel.deleted_at.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "channel_disabled", "this channel is disconnected"));
+    }
+    Ok(channel)
+}
+
+pub fn graph(state: &AppState, channel: &Channel) -> ApiResult<GraphClient> {
+    let secrets = state.channel_secrets(channel)?;
+    Ok(GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token))
+}
+
+/// A template as Meta lists it, as the store takes it.
+fn listed(t: &Value) -> Option<ListedTemplate> {
+    let id = t.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    Some(ListedTemplate {
+        name: t.get("name")?.as_str()?.to_owned(),
+        language: t.get("language")?.as_str()?.to_owned(),
+        category: t.get("category").and_then(Value::as_str).unwrap_or("MARKETING").to_owned(),
+        status: t.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
+        components: t.get("components").cloned().unwrap_or_else(|| json!([])),
+        provider_template_id: id,
+        quality: t.pointer("/quality_score/score").and_then(Value::as_str).map(str::to_ascii_lowercase),
+        rejected_reason: t
+            .get("rejected_reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != "NONE")
+            .map(str::to_owned),
+        parameter_format: t.get("parameter_format").and_then(Value::as_str).map(str::to_owned),
+    })
+}
+
+/// Fetches the channel's templates from the provider and brings the stored ones in line.
+pub async fn sync_channel_templates(state: &AppState, channel: &Channel) -> ApiResult<SyncReport> {
+    let client = graph(state, channel)?;
+    let all = client.list_templates(&channel.waba_id).await.map_err(|e| {
+        ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
+    })?;
+    let records: Vec<ListedTemplate> = all.iter().filter_map(listed).collect();
+    Ok(state.store.sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now()).await?)
+}
+
+/// The number's templates: their status, quality and category as last reported.
+#[utoipa::path(get, path = "/channels/{id}/templates", tag = "templates", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_templates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<StoredTemplate>>> {
+    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let channel = state.store.channel(auth.workspace_id, id).await?;
+    Ok(Json(state.store.templates(auth.workspace_id, &channel.waba_id).await?))
+}
+
+/// Submits a new version to the provider; the stored version is removed if the provider refuses.
+async fn submit(
+    state: &AppState,
+    channel: &Channel,
+    template: &StoredTemplate,
+    valid: &ValidTemplate,
+    edit: bool,
+) -> ApiResult<StoredTemplate> {
+    let ws = channel.workspace_id;
+    let client = graph(state, channel)?;
+    let answer = match (edit, &template.provider_template_id) {
+        (true, Some(pid)) => client.edit_template(pid, &valid.edit_body()).await.map(|()| json!({"status": "PENDING"})),
+        _ => client.create_template(&channel.waba_id, &valid.create_body()).await,
+    };
+    match answer {
+        Ok(answer) => {
+            let result = SubmissionResult::Accepted {
+                provider_template_id: answer.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+                status: answer.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
+                category: answer.get("category").and_then(Value::as_str).map(str::to_owned),
+            };
+            let stored = state
+                .store
+                .finish_template_submission(ws, template.id, template.version, result, state.clock.now())
+                .await?;
+            stored.ok_or_else(ApiError::internal)
+        }
+        Err(e) => {
+            state
+                .store
+                .finish_template_submission(
+                    ws,
+                    template.id,
+                    template.version,
+                    SubmissionResult::Failed,
+                    state.clock.now(),
+                )
+                .await?;
+            Err(provider_error(e))
+        }
+    }
+}
+
+fn submission(channel: &Channel, valid: &ValidTemplate, auth: &Auth) -> TemplateSubmission {
+    TemplateSubmission {
+        waba_id: channel.waba_id.clone(),
+        name: valid.name.clone(),
+        language: valid.language.clone(),
+        category: valid.category.as_str().to_owned(),
+        parameter_format: valid.parameter_format.as_str().to_owned(),
+        components: Value::Array(valid.components.clone()),
+        submitted_by: Some(auth.user_id),
+    }
+}
+
+/// Create a template and submit it for review (owners and managers). Every rule is checked
+/// first: a broken one is a 422 `invalid_template` naming the component.
+#[utoipa::path(post, path = "/channels/{id}/templates", tag = "templates", params(("id" = i64, Path)),
+    request_body = Object,
+    responses((status = 201, body = Object), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(draft): ApiJson<TemplateDraft>,
+) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
+    auth.require_admin()?;
+    let channel = channel_of(&state, &auth, &raw).await?;
+    let valid = draft.validate()?;
+    let stored = state
+        .store
+        .create_template(auth.workspace_id, submission(&channel, &valid, &auth), state.clock.now())
+        .await
+        .map_err(|e| match e {
+            parley_store::StoreError::Conflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "template_exists",
+                format!(
+                    "template {} already exists in {}: submit a new version of it instead",
+                    valid.name, valid.language
+                ),
+            )
+            .with_field("name"),
+            other => other.into(),
+        })?;
+    let stored = submit(&state, &channel, &stored, &valid, false).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// One template in one language, with every version (newest first).
+#[utoipa::path(get, path = "/channels/{id}/templates/{name}/{language}", tag = "templates",
+    params(("id" = i64, Path), ("name" = String, Path), ("language" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, name, language)): Path<(String, String, String)>,
+) -> ApiResult<Json<StoredTemplate>> {
+    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let channel = state.store.channel(auth.workspace_id, id).await?;
+    Ok(Json(state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?))
+}
+
+/// What an edit may change: the components (all of them: they replace the old ones), and the
+/// category while the template is not approved.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateEdit {
+    #[schema(value_type = Vec<Object>)]
+    components: Vec<Value>,
+    category: Option<String>,
+    parameter_format: Option<String>,
+    message_send_ttl_seconds: Option<i64>,
+}
+
+/// Submit a changed template as a new version (owners and managers). The provider reviews it
+/// again; the versions before it stay in the history.
+#[utoipa::path(post, path = "/channels/{id}/templates/{name}/{language}/versions", tag = "templates",
+    params(("id" = i64, Path), ("name" = String, Path), ("language" = String, Path)), request_body = TemplateEdit,
+    responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn new_version(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, name, language)): Path<(String, String, String)>,
+    ApiJson(edit): ApiJson<TemplateEdit>,
+) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
+    auth.require_admin()?;
+    let channel = channel_of(&state, &auth, &raw).await?;
+    let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
+    let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
+    let now = state.clock.now();
+    // Edits submitted while it was approved count toward Meta's limits.
+    let recent: Vec<i64> = current
+        .versions
+        .iter()
+        .filter(|v| v.source == "parley" && v.version > 1)
+        .map(|v| v.submitted_at.as_secs())
+        .collect();
+    edit_allowed(status, if status == TemplateStatus::Approved { &recent } else { &[] }, now.as_secs())
+        .map_err(|why| ApiError::new(StatusCode::CONFLICT, "template_not_editable", why))?;
+    let category = edit.category.clone().unwrap_or_else(|| current.category.clone());
+    if status == TemplateStatus::Approved && !category.eq_ignore_ascii_case(&current.category) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "template_not_editable",
+            "the category of an approved template cannot change: create a new template",
+        )
+        .with_field("category"));
+    }
+    let draft = TemplateDraft {
+        name: current.name.clone(),
+        language: current.language.clone(),
+        category,
+        parameter_format: edit.parameter_format.or_else(|| Some(current.parameter_format.clone())),
+        components: edit.components,
+        message_send_ttl_seconds: edit.message_send_ttl_seconds,
+    };
+    let valid = draft.validate()?;
+    let pending = state
+        .store
+        .add_template_version(auth.workspace_id, current.id, submission(&channel, &valid, &auth), now)
+        .await?;
+    let stored = submit(&state, &channel, &pending, &valid, true).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Delete a template, every language of the name, at the provider and here (owners and managers).
+#[utoipa::path(delete, path = "/channels/{id}/templates/{name}", tag = "templates",
+    params(("id" = i64, Path), ("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    check_template_name(&name)?;
+    let channel = channel_of(&state, &auth, &raw).await?;
+    let known = state.store.templates(auth.workspace_id, &channel.waba_id).await?;
+    if !known.iter().any(|t| t.name == name) {
+        return Err(ApiError::not_found());
+    }
+    graph(&state, &channel)?.delete_template(&channel.waba_id, &name).await.map_err(provider_error)?;
+    let deleted = state.store.delete_templates(auth.workspace_id, &channel.waba_id, &name, state.clock.now()).await?;
+    Ok(Json(json!({"deleted": deleted})))
+}
+
+/// Ask the provider to lift a pacing pause (owners and managers); the status changes when its
+/// webhook arrives.
+#[utoipa::path(post, path = "/channels/{id}/templates/{name}/{language}/unpause", tag = "templates",
+    params(("id" = i64, Path), ("name" = String, Path), ("language" = String, Path)),
+    responses((status = 202, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn unpause_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, name, language)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    auth.require_admin()?;
+    check_language(&language)?;
+    let channel = channel_of(&state, &auth, &raw).await?;
+    let t = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
+    let (true, Some(pid)) = (t.status == "paused", t.provider_template_id.as_deref()) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "template_not_paused",
+            format!("template {name} is {}", t.status),
+        ));
+    };
+    graph(&state, &channel)?.unpause_template(pid).await.map_err(provider_error)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"requested": true}))))
+}
+
+/// Fetch the number's templates from the provider now (owners and managers).
+#[utoipa::path(post, path = "/channels/{id}/templates/sync", tag = "templates", params(("id" = i64, Path)),
+    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn sync_templates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<SyncReport>> {
+    auth.require_admin()?;
+    let channel = channel_of(&state, &auth, &raw).await?;
+    Ok(Json(sync_channel_templates(&state, &channel).await?))
+}

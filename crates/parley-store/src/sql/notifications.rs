@@ -1,0 +1,124 @@
+//! Notifications for owners and managers: written in the transaction of the change they tell
+//! about, read per user with whether that user has seen each.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::ids::{ChannelId, UserId, WorkspaceId};
+use serde_json::Value;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::{Engine, SqlStore};
+use crate::error::{StoreError, StoreResult};
+use crate::{Notification, Notifications};
+
+/// Records a notification (inside the caller's transaction).
+pub(crate) async fn notify<DB>(
+    conn: &mut DB::Connection,
+    ws: WorkspaceId,
+    kind: &str,
+    channel: Option<ChannelId>,
+    message: &str,
+    payload: &Value,
+    now: Timestamp,
+) -> StoreResult<()>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO notifications (workspace_id, kind, channel_id, message, payload, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ws.get())
+    .bind(kind.to_owned())
+    .bind(channel.map(|c| c.get()))
+    .bind(message.to_owned())
+    .bind(payload.to_string())
+    .bind(now.as_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct NotificationRow {
+    id: i64,
+    kind: String,
+    channel_id: Option<i64>,
+    message: String,
+    payload: String,
+    created_at: i64,
+    read: i64,
+}
+
+#[async_trait]
+impl<DB> Notifications for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn notifications(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<Notification>> {
+        let rows: Vec<NotificationRow> = sqlx::query_as(
+            "SELECT n.id, n.kind, n.channel_id, n.message, n.payload, n.created_at,
+                CAST(CASE WHEN r.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS read
+             FROM notifications n
+             LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.user_id = $2
+             WHERE n.workspace_id = $1 AND n.id < $3 ORDER BY n.id DESC LIMIT $4",
+        )
+        .bind(ws.get())
+        .bind(user.get())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Notification {
+                    id: r.id,
+                    kind: r.kind,
+                    channel_id: r.channel_id.map(ChannelId),
+                    message: r.message,
+                    payload: serde_json::from_str(&r.payload)?,
+                    created_at: Timestamp::from_micros(r.created_at),
+                    read: r.read != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM notifications WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.get())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        found.ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO notification_reads (notification_id, user_id, read_at) VALUES ($1, $2, $3)
+             ON CONFLICT (notification_id, user_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user.get())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
