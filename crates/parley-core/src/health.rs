@@ -194,7 +194,9 @@ pub fn health_change(field: &str, value: &Value) -> Option<(HealthScope, HealthC
             let event = text(value, "event").unwrap_or_default().to_ascii_uppercase();
             match event.as_str() {
                 "FLAGGED" => change.status = Some("flagged".into()),
-                "UNFLAGGED" => change.status = Some("connected".into()),
+                // The 2023 rules: a flagged number is either unflagged or, after 7 days,
+                // downgraded one tier and connected again.
+                "UNFLAGGED" | "DOWNGRADE" => change.status = Some("connected".into()),
                 "THROUGHPUT_UPGRADE" => change.throughput_level = Some("high".into()),
                 _ => {}
             }

@@ -2,6 +2,8 @@
 //! Meta answers it — validation, the 24 h window (131047), throughput (130429), the pair rate
 //! limit (131056), marketing opt-outs (131050), templates (132000/132001), injected failures —
 //! and the status lifecycle (sent → delivered → read, with pricing) posted back as webhooks.
+//! Templates are checked against the template book (`templates.rs`), and business-initiated
+//! template sends are counted for the messaging limit tiers (`numbers.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -54,7 +56,8 @@ pub enum Fault {
     FailLater(i64),
 }
 
-/// A template the sandbox knows, as Meta stores it.
+/// A template to put in the sandbox as is (`Sandbox::add_template`), or as it stands now
+/// (`Sandbox::template`).
 #[derive(Clone, Debug)]
 pub struct SandboxTemplate {
     pub waba_id: String,
@@ -82,7 +85,6 @@ pub struct Sent {
 pub(crate) struct BusinessState {
     pub policies: HashMap<String, NumberPolicy>,
     pub faults: HashMap<String, VecDeque<Fault>>,
-    pub templates: Vec<SandboxTemplate>,
     /// (phone number id, wa_id) → the user's last message (clock seconds).
     pub last_inbound: HashMap<(String, String), i64>,
     /// (phone number id, wa_id) that stopped marketing messages.
@@ -199,7 +201,7 @@ impl Inner {
         let kind = body.get("type").and_then(Value::as_str).unwrap_or_default();
         let mut category = "service";
         if kind == "template" {
-            match self.template_for(&state, phone_number_id, body) {
+            match self.template_for(phone_number_id, body) {
                 Ok(c) => category = c,
                 Err((code, title)) => return Answer::Reply(400, graph_error(code, title, title), None),
             }
@@ -218,6 +220,10 @@ impl Inner {
         }));
         let stopped = state.marketing_stopped.contains(&(phone_number_id.to_owned(), to.clone()));
         drop(state);
+        if kind == "template" && !window_open {
+            // Business-initiated: it counts toward the messaging limit (spec §9.4).
+            self.record_reach(phone_number_id, &to, clock_now);
+        }
 
         // Meta reports these asynchronously, as a failed status.
         let failure = if kind != "template" && !window_open {
@@ -254,18 +260,13 @@ impl Inner {
     }
 
     /// The template's category, or the error Meta would give.
-    fn template_for(
-        &self,
-        state: &BusinessState,
-        phone_number_id: &str,
-        body: &Value,
-    ) -> Result<&'static str, (i64, &'static str)> {
+    fn template_for(&self, phone_number_id: &str, body: &Value) -> Result<&'static str, (i64, &'static str)> {
         let waba =
             self.numbers.lock().expect("numbers").get(phone_number_id).map(|n| n.waba_id.clone()).unwrap_or_default();
         let name = body.pointer("/template/name").and_then(Value::as_str).unwrap_or_default();
         let language = body.pointer("/template/language/code").and_then(Value::as_str).unwrap_or_default();
-        let t = state.templates.iter().find(|t| t.waba_id == waba && t.name == name && t.language == language);
-        let t = t.ok_or((132001, "Template name does not exist in the translation"))?;
+        let book = self.templates.lock().expect("templates");
+        let t = book.find(&waba, name, language).ok_or((132001, "Template name does not exist in the translation"))?;
         match t.status.as_str() {
             "APPROVED" => {}
             "PAUSED" => return Err((132015, "Template is paused")),

@@ -1,10 +1,12 @@
-//! HTTP: the Graph API surface the sandbox plays (media, for now) and the control API that
-//! tests, the demo and people (`parley sandbox`) use to register numbers and make customers write.
+//! HTTP: the Graph API router (sends, media, templates, the number node, the business profile)
+//! and the part of the control API that tests, the demo and people (`parley sandbox`) use to
+//! register numbers and make customers write; the rest of it is in `control.rs`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,25 +28,91 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/sandbox/say", post(say))
         .route("/sandbox/media", post(upload))
         .route("/sandbox/stats", get(stats))
-        .route("/{version}/{id}", get(media_info))
+        .merge(crate::control::routes())
+        .route("/{version}/{id}", get(get_object).post(crate::template_api::edit))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}/media", post(upload_media))
-        .route("/{version}/{id}/message_templates", get(list_templates))
+        .route(
+            "/{version}/{id}/message_templates",
+            get(crate::template_api::list).post(crate::template_api::create).delete(crate::template_api::delete),
+        )
+        .route("/{version}/{id}/unpause", post(crate::template_api::unpause))
+        .route(
+            "/{version}/{id}/whatsapp_business_profile",
+            get(crate::profile::get_profile).post(crate::profile::set_profile),
+        )
         .with_state(inner)
+}
+
+/// A Graph API error (spec §4.3): `{"error": {"message", "type", "code", "error_subcode"?, "fbtrace_id"}}`.
+#[derive(Debug)]
+pub(crate) struct GraphError {
+    status: StatusCode,
+    code: i64,
+    subcode: Option<i64>,
+    message: String,
+}
+
+impl GraphError {
+    /// A 400 with this code.
+    pub(crate) fn bad(code: i64, message: impl Into<String>) -> Self {
+        GraphError { status: StatusCode::BAD_REQUEST, code, subcode: None, message: message.into() }
+    }
+
+    /// Meta's catch-all for bad parameters: 400, code 100.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        GraphError::bad(100, message)
+    }
+
+    pub(crate) fn subcode(mut self, subcode: i64) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+
+    pub(crate) fn unauthorized() -> Self {
+        GraphError { status: StatusCode::UNAUTHORIZED, ..GraphError::bad(190, "Invalid OAuth access token") }
+    }
+
+    /// What Meta answers for an id it does not know.
+    pub(crate) fn no_object() -> Self {
+        GraphError::invalid("Unsupported request. Object does not exist or cannot be loaded")
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"message": format!("(#{}) {}", self.code, self.message), "type": "OAuthException",
+            "code": self.code, "fbtrace_id": "SANDBOX"});
+        if let Some(sub) = self.subcode {
+            error["error_subcode"] = json!(sub);
+        }
+        (self.status, Json(json!({"error": error}))).into_response()
+    }
 }
 
 /// A Graph API error body (spec §4.3).
 fn graph_error(status: StatusCode, code: i64, title: &str) -> Response {
-    let body = json!({"error": {"message": format!("(#{code}) {title}"), "type": "OAuthException", "code": code, "fbtrace_id": "SANDBOX"}});
-    (status, Json(body)).into_response()
+    GraphError { status, code, subcode: None, message: title.to_owned() }.into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// Keeps `id` and the asked `fields` (`?fields=a,b`) of a Graph object; all of it without.
+pub(crate) fn select_fields(object: Value, params: &HashMap<String, String>) -> Value {
+    let Some(fields) = params.get("fields") else { return object };
+    let wanted: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+    match object {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(k, _)| k == "id" || wanted.contains(&k.as_str())).collect())
+        }
+        other => other,
+    }
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 /// The number whose token this is, if it is `phone_number_id`'s.
-fn number_token_ok(inner: &Inner, headers: &HeaderMap, phone_number_id: &str) -> bool {
+pub(crate) fn number_token_ok(inner: &Inner, headers: &HeaderMap, phone_number_id: &str) -> bool {
     let Some(token) = bearer(headers) else { return false };
     inner.numbers.lock().expect("numbers").get(phone_number_id).is_some_and(|n| n.access_token == token)
 }
@@ -107,43 +175,37 @@ async fn upload_media(
     graph_error(StatusCode::BAD_REQUEST, 131008, "Required parameter is missing: file")
 }
 
-/// `GET /<version>/<waba id>/message_templates`.
-async fn list_templates(
-    State(inner): State<Arc<Inner>>,
-    Path((_version, waba)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    if !authorized(&inner, &headers) {
-        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
-    }
-    let data: Vec<Value> = inner
-        .business
-        .lock()
-        .expect("business state")
-        .templates
-        .iter()
-        .filter(|t| t.waba_id == waba)
-        .enumerate()
-        .map(|(i, t)| {
-            json!({"id": format!("{}", 900_000 + i), "name": t.name, "language": t.language, "category": t.category,
-            "status": t.status, "components": t.components})
-        })
-        .collect();
-    Json(json!({"data": data, "paging": {"cursors": {"before": "", "after": ""}}})).into_response()
-}
-
 fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     let Some(token) = bearer(headers) else { return false };
     inner.numbers.lock().expect("numbers").values().any(|n| n.access_token == token)
 }
 
-/// `GET /<version>/<media id>`: a fresh download URL.
-async fn media_info(
+/// `GET /<version>/<id>`: Meta serves every object under one path, so this looks at what `id`
+/// is — a template, a registered phone number, else a media file.
+async fn get_object(
     State(inner): State<Arc<Inner>>,
     Path((_version, id)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorized(&inner, &headers) {
+    if let Some(answer) = crate::template_api::get_template(&inner, &id, &headers, &params) {
+        return answer;
+    }
+    if inner.numbers.lock().expect("numbers").contains_key(&id) {
+        if !number_token_ok(&inner, &headers, &id) {
+            return GraphError::unauthorized().into_response();
+        }
+        return match inner.number_node(&id) {
+            Some(node) => Json(select_fields(node, &params)).into_response(),
+            None => GraphError::no_object().into_response(),
+        };
+    }
+    media_info(&inner, id, &headers)
+}
+
+/// A media file's info, with a fresh download URL.
+fn media_info(inner: &Inner, id: String, headers: &HeaderMap) -> Response {
+    if !authorized(inner, headers) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
     let Some(media) = inner.media.lock().expect("media").get(&id).cloned() else {
@@ -188,7 +250,7 @@ async fn download(State(inner): State<Arc<Inner>>, Path(token): Path<String>, he
 }
 
 async fn add_number(State(inner): State<Arc<Inner>>, Json(number): Json<Number>) -> StatusCode {
-    inner.numbers.lock().expect("numbers").insert(number.phone_number_id.clone(), number);
+    inner.add_number(number);
     StatusCode::CREATED
 }
 

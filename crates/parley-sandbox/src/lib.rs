@@ -1,16 +1,33 @@
 //! `parley-sandbox` — a stand-in for Meta's WhatsApp Cloud API (PRODUCT.md §9), in-process for
-//! tests and as `parley sandbox` for people. Part 1 (this version): business numbers, customers
-//! who write any message type, signed webhook deliveries with batching, duplicates, reordering,
-//! delays and retries until acknowledged, and media served like the Graph API serves it.
+//! tests and as `parley sandbox` for people. It plays:
+//! - part 1: business numbers, customers who write any message type, signed webhook deliveries
+//!   with batching, duplicates, reordering, delays and retries until acknowledged, and media
+//!   served like the Graph API serves it;
+//! - part 2: the send endpoint as Meta answers it, and the status lifecycle;
+//! - part 3: template management (create, review, edit, delete, quality, pauses), the phone
+//!   number node, the business profile, and messaging limit tiers under the current (per
+//!   portfolio) or the 2023 (per number) rules.
+//!
+//! Time-based transitions (pause expiry, tier upgrades, flagged numbers) read the injected
+//! [`Clock`] and happen in [`Sandbox::tick`], which a background task calls every second; tests
+//! with a `ManualClock` advance it and call `tick()` themselves.
 //!
 //! - `customer.rs` — Meta-shaped inbound messages.
 //! - `emitter.rs` — signed webhook posts with retries.
-//! - `graph.rs` — the Graph API surface (media) and the HTTP control API.
+//! - `business.rs` — the send endpoint and status lifecycle.
+//! - `templates.rs`, `template_api.rs` — template lifecycle and its Graph endpoints.
+//! - `numbers.rs`, `profile.rs` — number state, quality, tiers; the business profile.
+//! - `graph.rs`, `control.rs` — the Graph API router and the HTTP control API.
 
 mod business;
+mod control;
 pub mod customer;
 pub mod emitter;
 mod graph;
+mod numbers;
+mod profile;
+mod template_api;
+mod templates;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,11 +44,33 @@ use sha2::{Digest, Sha256};
 pub use business::{Fault, NumberPolicy, SandboxTemplate, Sent};
 pub use customer::{Customer, Say};
 pub use emitter::{Delivery, EmitterConfig, EmitterStats};
+pub use numbers::LimitRules;
+pub use templates::{Decision, ReviewMode, ReviewPolicy};
 
 use crate::emitter::Emitter;
 
 /// The Graph API version the sandbox answers under.
 pub const GRAPH_VERSION: &str = "v24.0";
+
+/// Why a control call (review, quality, tier…) was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    /// No such template, number or account.
+    NotFound(String),
+    /// The value or the current state does not allow it.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::NotFound(what) => write!(f, "not found: {what}"),
+            ControlError::Invalid(why) => write!(f, "invalid: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
 
 /// A business number registered with the sandbox.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -125,6 +164,10 @@ pub(crate) struct Inner {
     next_id: AtomicU64,
     base_url: String,
     business: Mutex<business::BusinessState>,
+    /// Lock order: `business` may be held while taking `templates`, `accounts` or `numbers`;
+    /// `templates` and `accounts` are never held together.
+    templates: Mutex<templates::TemplateBook>,
+    accounts: Mutex<numbers::Accounts>,
 }
 
 /// A running sandbox.
@@ -138,6 +181,9 @@ pub struct SandboxConfig {
     pub listen: SocketAddr,
     pub clock: Arc<dyn Clock>,
     pub emitter: EmitterConfig,
+    /// Call [`Sandbox::tick`] every second by itself (on by default). Tests that decide when
+    /// time-driven changes (pauses ending, tier upgrades) happen turn it off.
+    pub auto_tick: bool,
 }
 
 impl Default for SandboxConfig {
@@ -146,6 +192,7 @@ impl Default for SandboxConfig {
             listen: ([127, 0, 0, 1], 0).into(),
             clock: Arc::new(SystemClock),
             emitter: EmitterConfig::default(),
+            auto_tick: true,
         }
     }
 }
@@ -165,10 +212,28 @@ impl Sandbox {
             next_id: AtomicU64::new(1),
             base_url: format!("http://{addr}"),
             business: Mutex::default(),
+            templates: Mutex::default(),
+            accounts: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
+        });
+        // People using the real clock get pauses and tiers moving on their own; weak, so the
+        // task ends with the sandbox.
+        let weak = Arc::downgrade(&inner);
+        let auto_tick = config.auto_tick;
+        tokio::spawn(async move {
+            if !auto_tick {
+                return;
+            }
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                match weak.upgrade() {
+                    Some(inner) => inner.tick(),
+                    None => break,
+                }
+            }
         });
         Ok(Sandbox { inner, addr })
     }
@@ -178,8 +243,16 @@ impl Sandbox {
         format!("{}/{GRAPH_VERSION}", self.inner.base_url)
     }
 
+    /// Registers a number (its quality, status, tier and profile start at their defaults).
     pub fn add_number(&self, number: Number) {
-        self.inner.numbers.lock().expect("numbers").insert(number.phone_number_id.clone(), number);
+        self.inner.add_number(number);
+    }
+
+    /// Runs the time-based transitions now: paused templates whose pause ran out are approved
+    /// again, messaging limits are upgraded (or, under the 2023 rules, flagged numbers
+    /// downgraded), with their webhooks.
+    pub fn tick(&self) {
+        self.inner.tick();
     }
 
     pub fn number(&self, phone_number_id: &str) -> Option<Number> {
@@ -288,11 +361,12 @@ impl Sandbox {
             .extend(faults);
     }
 
+    /// Puts a template in its account as is (no review, no webhook), replacing one of the same
+    /// name and language. It gets an id and is listed and sent like created ones.
     pub fn add_template(&self, template: SandboxTemplate) {
-        let mut b = self.inner.business.lock().expect("business state");
-        b.templates
-            .retain(|t| !(t.waba_id == template.waba_id && t.name == template.name && t.language == template.language));
-        b.templates.push(template);
+        let now = self.inner.clock.now().as_secs();
+        let id = self.inner.template_id();
+        self.inner.templates.lock().expect("templates").put(template, id, now);
     }
 
     /// The user pressed "stop promotions" for this number (no webhook: see `Item::Change`).
@@ -336,6 +410,39 @@ impl Inner {
         format!("wamid.SBX{:016X}{}", n, rand::random::<u32>())
     }
 
+    pub(crate) fn add_number(&self, number: Number) {
+        self.accounts.lock().expect("accounts").register(&number.phone_number_id);
+        self.numbers.lock().expect("numbers").insert(number.phone_number_id.clone(), number);
+    }
+
+    fn tick(&self) {
+        let mut items = self.tick_templates();
+        items.extend(self.tick_limits());
+        self.emit(items);
+    }
+
+    /// Posts account-level changes now: one post per run of items of the same WABA, so the
+    /// changes of one event (a quality drop and the pause it causes) arrive together, in order.
+    pub(crate) fn emit(&self, items: Vec<Item>) {
+        let waba = |item: &Item| match item {
+            Item::Change { waba_id, .. } => Some(waba_id.clone()),
+            _ => None,
+        };
+        let mut start = 0;
+        while start < items.len() {
+            let key = waba(&items[start]);
+            let len = items[start..].iter().take_while(|i| waba(i) == key).count();
+            let deliveries = self.build(&items[start..start + len], len, false);
+            self.emitter.enqueue(deliveries, Duration::ZERO);
+            start += len;
+        }
+    }
+
+    /// A fresh template id: numeric like Meta's, in a range apart from media ids.
+    pub(crate) fn template_id(&self) -> u64 {
+        1_600_000_000_000_000 + self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     fn add_media(&self, bytes: Vec<u8>, mime_type: &str) -> String {
         let id = format!("{}", 1_000_000_000_000u64 + self.next_id.fetch_add(1, Ordering::Relaxed));
         self.media.lock().expect("media").insert(id.clone(), StoredMedia { bytes, mime_type: mime_type.to_owned() });
@@ -372,6 +479,8 @@ impl Inner {
     /// The webhook JSON for `items`: an entry per WABA, a change per number (and per raw change).
     fn webhook_body(&self, items: &[Item]) -> Value {
         let mut entries: Vec<(String, Vec<Value>)> = Vec::new();
+        // Account and template fields carry `entry[].time`; `messages` ones do not (spec §2.1).
+        let mut timed: Vec<String> = Vec::new();
         let mut push = |waba: &str, change: Value| match entries.iter_mut().find(|(w, _)| w == waba) {
             Some((_, changes)) => changes.push(change),
             None => entries.push((waba.to_owned(), vec![change])),
@@ -379,7 +488,10 @@ impl Inner {
         let mut by_number: Vec<NumberChange> = Vec::new();
         for item in items {
             match item {
-                Item::Change { waba_id, field, value } => push(waba_id, json!({"field": field, "value": value})),
+                Item::Change { waba_id, field, value } => {
+                    timed.push(waba_id.clone());
+                    push(waba_id, json!({"field": field, "value": value}))
+                }
                 _ => {
                     let Some(number) = self.number_for(item) else { continue };
                     let slot = match by_number.iter().position(|c| c.number.phone_number_id == number.phone_number_id) {
@@ -423,8 +535,14 @@ impl Inner {
             }
             push(&number.waba_id, json!({"field": "messages", "value": value}));
         }
-        let entry: Vec<Value> =
-            entries.into_iter().map(|(id, changes)| json!({"id": id, "changes": changes})).collect();
+        let now = self.clock.now().as_secs();
+        let entry: Vec<Value> = entries
+            .into_iter()
+            .map(|(id, changes)| match timed.contains(&id) {
+                true => json!({"id": id, "time": now, "changes": changes}),
+                false => json!({"id": id, "changes": changes}),
+            })
+            .collect();
         json!({"object": "whatsapp_business_account", "entry": entry})
     }
 }

@@ -119,7 +119,8 @@ async fn versions_are_submitted_decided_and_kept() {
         webhook(store, &channel, rejected).await;
         let t = store.template(ws, "WABA", "order_update", "en").await.unwrap();
         assert_eq!(t.status, "rejected");
-        assert_eq!(t.rejected_reason.as_deref(), Some("Variables are adjacent"));
+        assert_eq!(t.rejected_reason.as_deref(), Some("INVALID_FORMAT"));
+        assert_eq!(t.status_detail.as_deref(), Some("Variables are adjacent"));
         let statuses: Vec<(i64, &str)> = t.versions.iter().map(|v| (v.version, v.status.as_str())).collect();
         assert_eq!(statuses, [(2, "rejected"), (1, "approved")], "history kept, newest first");
         assert_eq!(t.components, body("Your order shipped."), "sends still know the approved version");

@@ -137,7 +137,8 @@ pub struct Wired {
 }
 
 impl TestApp {
-    /// A sandbox sharing the app's clock, with fast retries.
+    /// A sandbox sharing the app's clock, with fast retries; time-driven changes happen when a
+    /// test calls `tick()`.
     pub async fn sandbox(&self) -> parley_sandbox::Sandbox {
         let config = parley_sandbox::SandboxConfig {
             clock: self.clock.clone(),
@@ -146,6 +147,7 @@ impl TestApp {
                 max_retry_delay: std::time::Duration::from_millis(200),
                 ..Default::default()
             },
+            auto_tick: false,
             ..Default::default()
         };
         parley_sandbox::Sandbox::start(config).await.unwrap()

@@ -7,5 +7,7 @@ mod contacts;
 mod helpers;
 mod http;
 mod imports;
+mod numbers;
 mod outbound;
+mod templates;
 mod webhooks;

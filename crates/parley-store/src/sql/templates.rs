@@ -288,8 +288,10 @@ where
         let message = match &update.change {
             TemplateChange::Status { status, reason, detail, category } => {
                 let status_text = status.as_str();
-                let rejected =
-                    (*status == TemplateStatus::Rejected).then(|| detail.clone().or_else(|| reason.clone())).flatten();
+                // Meta's reason code (`PROMOTIONAL`, `INVALID_FORMAT`…); its explanation is the detail.
+                let rejected = (*status == TemplateStatus::Rejected)
+                    .then(|| reason.clone().filter(|r| r != "NONE").or_else(|| detail.clone()))
+                    .flatten();
                 sqlx::query(
                     "UPDATE templates SET status = $1, status_detail = $2, rejected_reason = $3,
                         category = COALESCE($4, category), updated_at = $5 WHERE id = $6",
@@ -308,6 +310,9 @@ where
                     Self::decide_version(conn, id, version, &components, status_text, rejected.as_deref(), now).await?;
                 }
                 match (status, detail, &rejected) {
+                    (TemplateStatus::Rejected, Some(d), Some(why)) if d != why => {
+                        format!("{label} was rejected: {why} ({d})")
+                    }
                     (TemplateStatus::Rejected, _, Some(why)) => format!("{label} was rejected: {why}"),
                     (_, Some(d), _) if d != "NONE" => format!("{label} is now {status_text} ({d})"),
                     _ => format!("{label} is now {status_text}"),
