@@ -9,7 +9,7 @@ use anyhow::Context;
 use parley_core::channel::{ChannelSecrets, Provider, Visibility};
 use parley_core::contact::{ContactInput, NewContact};
 use parley_core::{Clock, Email, SystemClock};
-use parley_sandbox::{Customer, Number, Sandbox, SandboxConfig, Say};
+use parley_sandbox::{Customer, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
 use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, Store};
@@ -23,6 +23,7 @@ use crate::config::Config;
 pub const DEMO_EMAIL: &str = "demo@parley.local";
 pub const DEMO_PASSWORD: &str = "parley-demo-password";
 const DEMO_NUMBER_ID: &str = "100000000000001";
+const DEMO_WABA_ID: &str = "200000000000001";
 const DEMO_SECRETS: (&str, &str, &str) = ("demo-access-token", "demo-app-secret", "demo-verify-token");
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
@@ -38,12 +39,19 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let webhook_path = demo_channel(&state, &sandbox).await?;
     sandbox.add_number(Number {
         phone_number_id: DEMO_NUMBER_ID.into(),
-        waba_id: "200000000000001".into(),
+        waba_id: DEMO_WABA_ID.into(),
         display_phone_number: "15550001111".into(),
         access_token: DEMO_SECRETS.0.into(),
         app_secret: DEMO_SECRETS.1.into(),
         webhook_url: format!("http://{addr}{webhook_path}"),
     });
+
+    demo_templates(&sandbox);
+    // Templates and the number's health, as a real number would show them.
+    let round = parley_server::workers::provider_sync::sync_once(&state, true, true).await;
+    if round.failures > 0 {
+        eprintln!("warning: the first check with the sandbox failed; templates appear at the next sync");
+    }
 
     let db = match &config.database {
         DatabaseUrl::Sqlite(path) => path.display().to_string(),
@@ -109,7 +117,7 @@ async fn demo_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<Str
                 provider: Provider::Meta,
                 name: "Demo WhatsApp".into(),
                 phone_number_id: DEMO_NUMBER_ID.into(),
-                waba_id: "200000000000001".into(),
+                waba_id: DEMO_WABA_ID.into(),
                 display_phone_number: "15550001111".into(),
                 graph_base_url: sandbox.graph_base_url(),
                 sealed_secrets: state.seal_secrets(&secrets),
@@ -121,6 +129,26 @@ async fn demo_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<Str
         }
     };
     Ok(channel.webhook_path())
+}
+
+/// Templates the demo business already has at "Meta": one to reach customers outside the 24 h
+/// window, one marketing template. More can be created from the API; the sandbox approves them
+/// (names containing `reject` are rejected, to see that too).
+fn demo_templates(sandbox: &Sandbox) {
+    let templates = [
+        ("order_update", "UTILITY", "Hello {{1}}, your order {{2}} has shipped and arrives tomorrow."),
+        ("spring_sale", "MARKETING", "Hi {{1}}, our spring collection is in store: 20% off this week."),
+    ];
+    for (name, category, body) in templates {
+        sandbox.add_template(SandboxTemplate {
+            waba_id: DEMO_WABA_ID.into(),
+            name: name.into(),
+            language: "en".into(),
+            category: category.into(),
+            status: "APPROVED".into(),
+            components: json!([{"type": "BODY", "text": body}]),
+        });
+    }
 }
 
 /// A few customers write in at start, then one every few seconds.

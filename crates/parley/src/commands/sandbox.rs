@@ -22,7 +22,9 @@ pub async fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(SandboxConfig { listen, ..SandboxConfig::default() }).await?;
     println!("Parley sandbox (Meta Cloud API simulator) at http://{}", sandbox.addr);
     println!("  Graph API base URL for channels: {}", sandbox.graph_base_url());
-    println!("  control API: POST /sandbox/numbers, POST /sandbox/say, POST /sandbox/media, GET /sandbox/stats");
+    println!("  control API: POST /sandbox/numbers, POST /sandbox/say, POST /sandbox/media, GET /sandbox/stats,");
+    println!("    POST /sandbox/templates/review|quality|category, POST /sandbox/review-policy,");
+    println!("    POST /sandbox/numbers/{{id}}/quality|status|tier, POST /sandbox/limit-rules, POST /sandbox/tick");
     println!("Press Ctrl-C to stop.");
     shutdown_signal().await;
     Ok(())

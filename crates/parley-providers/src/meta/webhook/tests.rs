@@ -1,3 +1,6 @@
+use parley_core::health::HealthScope;
+use parley_core::template::TemplateStatus;
+use parley_core::template_review::TemplateChange;
 use serde_json::{Value, json};
 
 use super::*;
@@ -333,4 +336,44 @@ mod fuzz {
             let _ = parse(&bytes);
         }
     }
+}
+
+#[test]
+fn template_and_health_changes_become_typed_events() {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W1", "time": 1750000000, "changes": [
+        {"field": "message_template_status_update", "value": {"event": "PAUSED", "message_template_id": 1689556908129835_i64,
+            "message_template_name": "order_update", "message_template_language": "en", "reason": "NONE",
+            "other_info": {"title": "FIRST_PAUSE", "description": "paused for 3 hours"}}},
+        {"field": "message_template_quality_update", "value": {"previous_quality_score": "GREEN", "new_quality_score": "RED",
+            "message_template_id": 1689556908129835_i64, "message_template_name": "order_update", "message_template_language": "en"}},
+        {"field": "phone_number_quality_update", "value": {"display_phone_number": "15550001111", "event": "UPGRADE",
+            "old_limit": "TIER_250", "current_limit": "TIER_2K"}},
+        {"field": "business_capability_update", "value": {"max_daily_conversations_per_business": -1}},
+        {"field": "account_alerts", "value": {"entity_type": "BUSINESS", "entity_id": "1", "alert_info": {}}},
+    ]}]});
+    let parsed = parse(body.to_string().as_bytes()).unwrap();
+    let events: Vec<&InboundEvent> = parsed.changes.iter().flat_map(|c| &c.events).collect();
+    assert_eq!(events.len(), 5);
+    match events[0] {
+        InboundEvent::Template(u) => {
+            assert_eq!((u.name.as_str(), u.language.as_str()), ("order_update", "en"));
+            assert_eq!(u.provider_template_id.as_deref(), Some("1689556908129835"));
+            assert!(matches!(
+                &u.change,
+                TemplateChange::Status { status: TemplateStatus::Paused, detail: Some(d), .. } if d == "FIRST_PAUSE"
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(events[1], InboundEvent::Template(u) if matches!(u.change, TemplateChange::Quality { .. })));
+    match events[2] {
+        InboundEvent::Health { scope, change, .. } => {
+            assert_eq!(scope, &HealthScope::Number("15550001111".into()));
+            assert_eq!(change.messaging_limit, Some(Some(2000)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(events[3], InboundEvent::Health { scope: HealthScope::Account, change, .. }
+        if change.messaging_limit == Some(None)));
+    assert!(matches!(events[4], InboundEvent::Other { field, .. } if field == "account_alerts"));
 }
