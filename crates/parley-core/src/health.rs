@@ -89,7 +89,7 @@ impl MessagingTier {
                     None => (rest, 1),
                 };
                 let n: i64 = digits.parse().ok()?;
-                (n > 0).then_some(MessagingTier::Limited(n * factor))
+                n.checked_mul(factor).filter(|n| *n > 0).map(MessagingTier::Limited)
             }
             _ => None,
         }
@@ -123,6 +123,8 @@ pub struct HealthChange {
     pub verified_name: Option<String>,
     pub throughput_level: Option<String>,
     pub messaging_limit: Option<Option<i64>>,
+    /// A flagged number is no longer flagged (connected again); any other status stays.
+    pub unflag: bool,
 }
 
 impl HealthChange {
@@ -149,7 +151,8 @@ impl HealthChange {
             }
         }
         set(&mut changed, "quality_rating", &mut health.quality_rating, &self.quality_rating);
-        set(&mut changed, "status", &mut health.status, &self.status);
+        let unflagged = (self.unflag && health.status.as_deref() == Some("flagged")).then(|| "connected".to_owned());
+        set(&mut changed, "status", &mut health.status, &self.status.clone().or(unflagged));
         set(&mut changed, "name_status", &mut health.name_status, &self.name_status);
         set(&mut changed, "verified_name", &mut health.verified_name, &self.verified_name);
         set(&mut changed, "throughput_level", &mut health.throughput_level, &self.throughput_level);
@@ -185,9 +188,13 @@ fn lower(v: &Value, key: &str) -> Option<String> {
     text(v, key).map(|s| s.to_ascii_lowercase())
 }
 
-/// A webhook `field` and its `value` as a health change, when the field is about health.
-pub fn health_change(field: &str, value: &Value) -> Option<(HealthScope, HealthChange)> {
+/// A webhook `field` and its `value` as health changes (what concerns one number, and what
+/// concerns every number of the account), when the field is about health; empty otherwise.
+pub fn health_change(field: &str, value: &Value) -> Vec<(HealthScope, HealthChange)> {
     let number = || text(value, "display_phone_number").map(HealthScope::Number).unwrap_or(HealthScope::Account);
+    let account_limit = |tier: MessagingTier| {
+        (HealthScope::Account, HealthChange { messaging_limit: Some(tier.limit()), ..Default::default() })
+    };
     match field {
         "phone_number_quality_update" => {
             let mut change = HealthChange::default();
@@ -195,27 +202,35 @@ pub fn health_change(field: &str, value: &Value) -> Option<(HealthScope, HealthC
             match event.as_str() {
                 "FLAGGED" => change.status = Some("flagged".into()),
                 // The 2023 rules: a flagged number is either unflagged or, after 7 days,
-                // downgraded one tier and connected again.
-                "UNFLAGGED" | "DOWNGRADE" => change.status = Some("connected".into()),
+                // downgraded one tier and connected again. Other statuses stay.
+                "UNFLAGGED" | "DOWNGRADE" => change.unflag = true,
                 "THROUGHPUT_UPGRADE" => change.throughput_level = Some("high".into()),
                 _ => {}
             }
-            // The portfolio limit first: `current_limit` is being removed (spec §5.5).
-            let tier = value
-                .get("max_daily_conversations_per_business")
-                .and_then(MessagingTier::parse)
-                .or_else(|| value.get("current_limit").and_then(MessagingTier::parse));
-            change.messaging_limit = tier.map(MessagingTier::limit);
-            Some((number(), change))
+            // The portfolio limit is the whole account's; `current_limit`, the number's own, is
+            // being removed (spec §5.5) and only counts without it.
+            let portfolio = value.get("max_daily_conversations_per_business").and_then(MessagingTier::parse);
+            if portfolio.is_none() {
+                change.messaging_limit =
+                    value.get("current_limit").and_then(MessagingTier::parse).map(MessagingTier::limit);
+            }
+            let mut out = Vec::new();
+            if !change.is_empty() {
+                out.push((number(), change));
+            }
+            out.extend(portfolio.map(account_limit));
+            out
         }
-        "business_capability_update" => {
-            let tier = value.get("max_daily_conversations_per_business").and_then(MessagingTier::parse)?;
-            Some((HealthScope::Account, HealthChange { messaging_limit: Some(tier.limit()), ..Default::default() }))
-        }
+        "business_capability_update" => value
+            .get("max_daily_conversations_per_business")
+            .and_then(MessagingTier::parse)
+            .map(account_limit)
+            .into_iter()
+            .collect(),
         "phone_number_name_update" => {
-            let decision = lower(value, "decision")?;
+            let Some(decision) = lower(value, "decision") else { return Vec::new() };
             let verified_name = if decision == "approved" { text(value, "requested_verified_name") } else { None };
-            Some((number(), HealthChange { name_status: Some(decision), verified_name, ..Default::default() }))
+            vec![(number(), HealthChange { name_status: Some(decision), verified_name, ..Default::default() })]
         }
         "account_update" => {
             let event = text(value, "event").unwrap_or_default().to_ascii_uppercase();
@@ -227,13 +242,13 @@ pub fn health_change(field: &str, value: &Value) -> Option<(HealthScope, HealthC
                 "DISABLED_UPDATE" => match value.pointer("/ban_info/waba_ban_state").and_then(Value::as_str) {
                     Some("DISABLE") => "banned",
                     Some("REINSTATE") => "connected",
-                    _ => return None,
+                    _ => return Vec::new(),
                 },
-                _ => return None,
+                _ => return Vec::new(),
             };
-            Some((HealthScope::Account, HealthChange { status: Some(status.into()), ..Default::default() }))
+            vec![(HealthScope::Account, HealthChange { status: Some(status.into()), ..Default::default() })]
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 
@@ -250,6 +265,7 @@ pub fn health_from_number_node(node: &Value) -> HealthChange {
         verified_name: text(node, "verified_name"),
         throughput_level: node.pointer("/throughput/level").and_then(Value::as_str).map(str::to_ascii_lowercase),
         messaging_limit: tier.map(MessagingTier::limit),
+        unflag: false,
     }
 }
 
@@ -291,60 +307,69 @@ mod tests {
         assert_eq!(QualityRating::parse("purple"), None);
     }
 
+    fn one(field: &str, value: Value) -> (HealthScope, HealthChange) {
+        let mut all = health_change(field, &value);
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
     #[test]
     fn quality_update_webhooks() {
-        let (scope, change) = health_change(
+        let (scope, change) = one(
             "phone_number_quality_update",
-            &json!({"display_phone_number": "15550001111", "event": "UPGRADE", "old_limit": "TIER_250", "current_limit": "TIER_2K"}),
-        )
-        .unwrap();
+            json!({"display_phone_number": "15550001111", "event": "UPGRADE", "old_limit": "TIER_250", "current_limit": "TIER_2K"}),
+        );
         assert_eq!(scope, HealthScope::Number("15550001111".into()));
         assert_eq!(change.messaging_limit, Some(Some(2000)));
-        let (_, flagged) = health_change(
+        let (_, flagged) = one(
             "phone_number_quality_update",
-            &json!({"display_phone_number": "1", "event": "FLAGGED", "current_limit": "TIER_10K"}),
-        )
-        .unwrap();
+            json!({"display_phone_number": "1", "event": "FLAGGED", "current_limit": "TIER_10K"}),
+        );
         assert_eq!(flagged.status.as_deref(), Some("flagged"));
-        let (_, portfolio) = health_change(
+        let (_, down) = one(
             "phone_number_quality_update",
-            &json!({"display_phone_number": "1", "event": "ONBOARDING", "current_limit": "TIER_250", "max_daily_conversations_per_business": "TIER_10K"}),
-        )
-        .unwrap();
-        assert_eq!(portfolio.messaging_limit, Some(Some(10_000)), "the portfolio limit wins");
-        let (_, throughput) = health_change(
+            json!({"display_phone_number": "1", "event": "DOWNGRADE", "old_limit": "TIER_10K", "current_limit": "TIER_1K"}),
+        );
+        assert!(down.unflag && down.status.is_none(), "only a flagged number becomes connected");
+        // The portfolio limit is the whole account's; the event's own part stays with the number.
+        let both = health_change(
             "phone_number_quality_update",
-            &json!({"display_phone_number": "1", "event": "THROUGHPUT_UPGRADE", "max_daily_conversations_per_business": "TIER_UNLIMITED"}),
-        )
-        .unwrap();
-        assert_eq!(throughput.throughput_level.as_deref(), Some("high"));
-        assert_eq!(throughput.messaging_limit, Some(None));
+            &json!({"display_phone_number": "1", "event": "THROUGHPUT_UPGRADE", "current_limit": "TIER_250",
+                "max_daily_conversations_per_business": "TIER_UNLIMITED"}),
+        );
+        assert_eq!(both.len(), 2);
+        assert_eq!(
+            (&both[0].0, both[0].1.throughput_level.as_deref()),
+            (&HealthScope::Number("1".into()), Some("high"))
+        );
+        assert_eq!(
+            (&both[0].1.messaging_limit, &both[1].0, both[1].1.messaging_limit),
+            (&None, &HealthScope::Account, Some(None))
+        );
+        assert!(
+            health_change("phone_number_quality_update", &json!({"display_phone_number": "1", "event": "ONBOARDING"}))
+                .is_empty()
+        );
+        assert_eq!(MessagingTier::parse(&json!("TIER_9223372036854776K")), None, "no overflow");
     }
 
     #[test]
     fn account_level_webhooks() {
-        let (scope, c) =
-            health_change("business_capability_update", &json!({"max_daily_conversations_per_business": 2000}))
-                .unwrap();
+        let (scope, c) = one("business_capability_update", json!({"max_daily_conversations_per_business": 2000}));
         assert_eq!((scope, c.messaging_limit), (HealthScope::Account, Some(Some(2000))));
-        assert!(health_change("business_capability_update", &json!({"max_phone_numbers_per_business": 2})).is_none());
-        let (_, c) =
-            health_change("account_update", &json!({"event": "ACCOUNT_RESTRICTION", "restriction_info": []})).unwrap();
+        assert!(health_change("business_capability_update", &json!({"max_phone_numbers_per_business": 2})).is_empty());
+        let (_, c) = one("account_update", json!({"event": "ACCOUNT_RESTRICTION", "restriction_info": []}));
         assert_eq!(c.status.as_deref(), Some("restricted"));
-        let (_, c) = health_change(
-            "account_update",
-            &json!({"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "DISABLE"}}),
-        )
-        .unwrap();
+        let (_, c) =
+            one("account_update", json!({"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "DISABLE"}}));
         assert_eq!(c.status.as_deref(), Some("banned"));
-        assert!(health_change("account_update", &json!({"event": "PARTNER_ADDED"})).is_none());
-        let (_, c) = health_change(
+        assert!(health_change("account_update", &json!({"event": "PARTNER_ADDED"})).is_empty());
+        let (_, c) = one(
             "phone_number_name_update",
-            &json!({"display_phone_number": "1", "decision": "APPROVED", "requested_verified_name": "Acme"}),
-        )
-        .unwrap();
+            json!({"display_phone_number": "1", "decision": "APPROVED", "requested_verified_name": "Acme"}),
+        );
         assert_eq!((c.name_status.as_deref(), c.verified_name.as_deref()), (Some("approved"), Some("Acme")));
-        assert!(health_change("messages", &json!({})).is_none());
+        assert!(health_change("messages", &json!({})).is_empty());
     }
 
     #[test]
@@ -375,6 +400,12 @@ mod tests {
         assert_eq!(changed[1].2, json!("TIER_2K"));
         assert_eq!(limit, Some(2000));
         assert!(change.apply(&mut health, &mut limit).is_empty(), "the same report twice changes nothing");
+        let unflag = HealthChange { unflag: true, ..Default::default() };
+        assert!(unflag.apply(&mut health, &mut limit).is_empty(), "a connected number stays as it is");
+        health.status = Some("banned".into());
+        assert!(unflag.apply(&mut health, &mut limit).is_empty(), "a banned one too");
+        health.status = Some("flagged".into());
+        assert_eq!(unflag.apply(&mut health, &mut limit)[0].2, json!("connected"));
     }
 
     #[test]

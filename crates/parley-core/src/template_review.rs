@@ -35,10 +35,15 @@ pub enum TemplateChange {
         previous: Option<QualityRating>,
         score: QualityRating,
     },
-    /// The category changed (`at` is `None`), or will change at `at` (Unix seconds).
+    /// The category changed.
     Category {
         category: TemplateCategory,
         previous: Option<TemplateCategory>,
+    },
+    /// The category will change (about a day ahead), at `at` (Unix seconds) when Meta says.
+    CategoryNotice {
+        category: TemplateCategory,
+        current: Option<TemplateCategory>,
         at: Option<i64>,
     },
     /// The components changed outside Parley (edited in WhatsApp Manager): a sync picks them up.
@@ -99,15 +104,14 @@ pub fn template_update(field: &str, value: &Value) -> Option<TemplateUpdate> {
             // The notice a day ahead names the future category `correct_category` (and, oddly,
             // the current one `new_category`); the change itself has `previous_category`.
             match (text(value, "correct_category"), value.get("category_update_timestamp").and_then(Value::as_i64)) {
-                (Some(future), at) => TemplateChange::Category {
+                (Some(future), at) => TemplateChange::CategoryNotice {
                     category: TemplateCategory::parse(future)?,
-                    previous: text(value, "new_category").and_then(TemplateCategory::parse),
-                    at: at.or(Some(0)),
+                    current: text(value, "new_category").and_then(TemplateCategory::parse),
+                    at,
                 },
                 (None, _) => TemplateChange::Category {
                     category: text(value, "new_category").and_then(TemplateCategory::parse)?,
                     previous: text(value, "previous_category").and_then(TemplateCategory::parse),
-                    at: None,
                 },
             }
         }
@@ -261,7 +265,6 @@ mod tests {
             TemplateChange::Category {
                 category: TemplateCategory::Marketing,
                 previous: Some(TemplateCategory::Utility),
-                at: None
             }
         );
         let notice = template_update(
@@ -271,12 +274,18 @@ mod tests {
         .unwrap();
         assert_eq!(
             notice.change,
-            TemplateChange::Category {
+            TemplateChange::CategoryNotice {
                 category: TemplateCategory::Marketing,
-                previous: Some(TemplateCategory::Utility),
+                current: Some(TemplateCategory::Utility),
                 at: Some(1_750_086_400)
             }
         );
+        let untimed = template_update(
+            "template_category_update",
+            &named(json!({"new_category": "UTILITY", "correct_category": "MARKETING"})),
+        )
+        .unwrap();
+        assert!(matches!(untimed.change, TemplateChange::CategoryNotice { at: None, .. }), "still a notice");
         assert!(template_update("messages", &named(json!({}))).is_none());
     }
 }

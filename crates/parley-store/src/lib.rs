@@ -184,6 +184,8 @@ pub trait Channels {
     async fn channel_by_webhook_key(&self, key: &str) -> StoreResult<Option<Channel>>;
     /// Live channels of `provider` with these provider phone number ids.
     async fn channels_by_phone_number_ids(&self, provider: Provider, ids: &[String]) -> StoreResult<Vec<Channel>>;
+    /// Live channels of `provider` in this WhatsApp Business Account, every workspace's.
+    async fn channels_by_waba_id(&self, provider: Provider, waba_id: &str) -> StoreResult<Vec<Channel>>;
 }
 
 /// Inbound WhatsApp traffic: applying webhooks, reading conversations and messages, media.

@@ -183,9 +183,9 @@ async fn quality_pauses_and_categories_update_at_once_and_notify() {
         webhook(
             store,
             &channel,
-            TemplateChange::Category {
+            TemplateChange::CategoryNotice {
                 category: parley_core::template::TemplateCategory::Marketing,
-                previous: None,
+                current: None,
                 at: Some(1_800_086_400),
             },
         )
@@ -195,11 +195,7 @@ async fn quality_pauses_and_categories_update_at_once_and_notify() {
         webhook(
             store,
             &channel,
-            TemplateChange::Category {
-                category: parley_core::template::TemplateCategory::Marketing,
-                previous: None,
-                at: None,
-            },
+            TemplateChange::Category { category: parley_core::template::TemplateCategory::Marketing, previous: None },
         )
         .await;
         let t = store.template(ws, "WABA", "order_update", "en").await.unwrap();
@@ -284,7 +280,7 @@ async fn health_reports_move_the_limit_and_notify() {
         assert_eq!(store.channel_health(ws, channel.id).await.unwrap().messaging_limit, Some(250));
         let (scope, change) =
             health::health_change("business_capability_update", &json!({"max_daily_conversations_per_business": 2000}))
-                .unwrap();
+                .remove(0);
         let event = InboundEvent::Health { field: "business_capability_update".into(), scope, change, raw: json!({}) };
         store.apply_inbound(&[RoutedEvent { channel: &channel, event: &event }], NOW).await.unwrap();
         assert_eq!(store.channel(ws, channel.id).await.unwrap().messaging_limit, Some(2000), "{}", db.engine());

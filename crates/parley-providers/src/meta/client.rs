@@ -121,10 +121,13 @@ impl GraphClient {
         if status.is_success() { Ok(json) } else { Err(classify(status.as_u16(), &json, retry_after)) }
     }
 
-    /// `GET /<WABA id>/message_templates`, every page.
+    /// `GET /<WABA id>/message_templates`, every page. The `after` cursor is followed on our own
+    /// base URL, never a host the answer names; errors carry no URL (Meta's `next` links hold the
+    /// access token).
     pub async fn list_templates(&self, waba_id: &str) -> Result<Vec<Value>, GraphError> {
         let mut out = Vec::new();
-        let mut url = format!("{}/{}/message_templates?limit=100", self.base_url, waba_id);
+        let first = format!("{}/{}/message_templates?limit=100", self.base_url, waba_id);
+        let mut url = first.clone();
         for _ in 0..100 {
             let resp = self
                 .http
@@ -132,13 +135,16 @@ impl GraphClient {
                 .bearer_auth(&self.token)
                 .send()
                 .await
-                .map_err(|e| GraphError::Transient(e.to_string()))?;
-            let page: Value = check(resp).await?.json().await.map_err(|e| GraphError::Transient(e.to_string()))?;
+                .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
+            let page: Value =
+                check(resp).await?.json().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
             out.extend(page.get("data").and_then(Value::as_array).cloned().unwrap_or_default());
-            match page.pointer("/paging/next").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() => url = next.to_owned(),
-                _ => break,
+            let more = page.pointer("/paging/next").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let cursor = page.pointer("/paging/cursors/after").and_then(Value::as_str).unwrap_or_default();
+            if !more || cursor.is_empty() || !cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b)) {
+                break;
             }
+            url = format!("{first}&after={cursor}");
         }
         Ok(out)
     }

@@ -36,9 +36,9 @@ impl GraphClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.to_string()))?;
+        let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.to_string()))?;
+        let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
         let json: Option<Value> = serde_json::from_str(&text).ok();
         if (200..300).contains(&status) {
             return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));

@@ -74,10 +74,17 @@ fn parse_change(waba_id: &str, change: &Value) -> Change {
         _ => {
             if let Some(update) = template_update(&field, &value) {
                 vec![InboundEvent::Template(update)]
-            } else if let Some((scope, change)) = health_change(&field, &value) {
-                vec![InboundEvent::Health { field: field.clone(), scope, change, raw: value }]
             } else {
-                vec![InboundEvent::Other { field: field.clone(), value }]
+                let health: Vec<InboundEvent> = health_change(&field, &value)
+                    .into_iter()
+                    .map(|(scope, change)| InboundEvent::Health {
+                        field: field.clone(),
+                        scope,
+                        change,
+                        raw: value.clone(),
+                    })
+                    .collect();
+                if health.is_empty() { vec![InboundEvent::Other { field: field.clone(), value }] } else { health }
             }
         }
     };

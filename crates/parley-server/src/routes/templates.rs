@@ -127,7 +127,16 @@ async fn submit(
     let ws = channel.workspace_id;
     let client = graph(state, channel)?;
     let answer = match (edit, &template.provider_template_id) {
-        (true, Some(pid)) => client.edit_template(pid, &valid.edit_body()).await.map(|()| json!({"status": "PENDING"})),
+        (true, Some(pid)) => {
+            let mut body = valid.edit_body();
+            // Meta refuses any category on an approved template's edit (it cannot change anyway).
+            if template.status == "approved"
+                && let Some(o) = body.as_object_mut()
+            {
+                o.remove("category");
+            }
+            client.edit_template(pid, &body).await.map(|()| json!({"status": "PENDING"}))
+        }
         _ => client.create_template(&channel.waba_id, &valid.create_body()).await,
     };
     match answer {
@@ -143,18 +152,26 @@ async fn submit(
                 .await?;
             stored.ok_or_else(ApiError::internal)
         }
-        Err(e) => {
+        // Refused: the version never existed at the provider.
+        Err(e @ ManageError::Refused { .. }) => {
+            let now = state.clock.now();
             state
                 .store
-                .finish_template_submission(
-                    ws,
-                    template.id,
-                    template.version,
-                    SubmissionResult::Failed,
-                    state.clock.now(),
-                )
+                .finish_template_submission(ws, template.id, template.version, SubmissionResult::Failed, now)
                 .await?;
             Err(provider_error(e))
+        }
+        // No answer: it may have arrived. It stays `submitting`; the review webhook or the next
+        // sync settles it (a sync drops it if the provider never got it).
+        Err(e) => {
+            let why = provider_error(e).message;
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                format!(
+                    "{why}; the version stays `submitting` until the provider's answer or the next sync settles it"
+                ),
+            ))
         }
     }
 }
@@ -252,15 +269,31 @@ async fn new_version(
     let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
     let now = state.clock.now();
-    // Edits submitted while it was approved count toward Meta's limits.
+    if current.versions.iter().any(|v| matches!(v.status.as_str(), "submitting" | "pending")) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "template_not_editable",
+            "a version of this template is still in review: wait for its outcome",
+        ));
+    }
+    // Meta's limits count the edits of an approved template (made here or in WhatsApp Manager):
+    // the versions whose previous version was approved.
     let recent: Vec<i64> = current
         .versions
-        .iter()
-        .filter(|v| v.source == "parley" && v.version > 1)
-        .map(|v| v.submitted_at.as_secs())
+        .windows(2)
+        .filter(|pair| pair[1].status == "approved")
+        .map(|pair| pair[0].submitted_at.as_secs())
         .collect();
     edit_allowed(status, if status == TemplateStatus::Approved { &recent } else { &[] }, now.as_secs())
         .map_err(|why| ApiError::new(StatusCode::CONFLICT, "template_not_editable", why))?;
+    if edit.parameter_format.as_deref().is_some_and(|f| !f.eq_ignore_ascii_case(&current.parameter_format)) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "template_not_editable",
+            "the parameter format of a submitted template cannot change: create a new template",
+        )
+        .with_field("parameter_format"));
+    }
     let category = edit.category.clone().unwrap_or_else(|| current.category.clone());
     if status == TemplateStatus::Approved && !category.eq_ignore_ascii_case(&current.category) {
         return Err(ApiError::new(
@@ -274,7 +307,7 @@ async fn new_version(
         name: current.name.clone(),
         language: current.language.clone(),
         category,
-        parameter_format: edit.parameter_format.or_else(|| Some(current.parameter_format.clone())),
+        parameter_format: Some(current.parameter_format.clone()),
         components: edit.components,
         message_send_ttl_seconds: edit.message_send_ttl_seconds,
     };

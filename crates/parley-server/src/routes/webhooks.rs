@@ -102,29 +102,68 @@ async fn receive(
     }
     let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let channels = route(&state, &channel, &parsed, &body, signature_header).await?;
+    let accounts = route_accounts(&state, &channel, &parsed, &body, signature_header).await?;
 
     let mut events = Vec::with_capacity(parsed.event_count());
     for change in parsed.changes {
-        let target = match &change.phone_number_id {
-            None => Some(channel.clone()),
-            Some(pnid) => channels.get(pnid.as_str()).cloned(),
+        // Number changes go to their number; account changes (templates, limits, bans) to one
+        // number of that account in each workspace that has it.
+        let targets: Vec<Arc<Channel>> = match &change.phone_number_id {
+            None => accounts.get(change.waba_id.as_str()).cloned().unwrap_or_default(),
+            Some(pnid) => channels.get(pnid.as_str()).cloned().into_iter().collect(),
         };
-        match target {
-            Some(target) => events.extend(change.events.into_iter().map(|event| (target.clone(), event))),
-            // Changes for numbers we do not know (or another app's) are acknowledged (Meta would
-            // retry them for a week) and recorded on the receiving channel: nothing disappears
-            // silently, nothing is written into the wrong number.
-            None => {
-                let value = json!({"phone_number_id": change.phone_number_id, "waba_id": change.waba_id, "field": change.field,
-                    "events": change.events.len()});
-                events.push((channel.clone(), InboundEvent::Other { field: "webhook.unroutable".into(), value }));
-            }
+        if targets.is_empty() {
+            // Changes for numbers or accounts we do not know (or another app's) are acknowledged
+            // (Meta would retry them for a week) and recorded on the receiving channel: nothing
+            // disappears silently, nothing is written into the wrong number.
+            let value = json!({"phone_number_id": change.phone_number_id, "waba_id": change.waba_id, "field": change.field,
+                "events": change.events.len()});
+            events.push((channel.clone(), InboundEvent::Other { field: "webhook.unroutable".into(), value }));
+            continue;
+        }
+        for target in &targets {
+            events.extend(change.events.iter().cloned().map(|event| (target.clone(), event)));
         }
     }
     let count = events.len();
     let outcome = state.ingest.apply(Batch { events }).await?;
     tracing::debug!(channel = channel.id.get(), events = count, "webhook stored");
     Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
+}
+
+/// For changes about a whole business account (no phone number id): the account's channels by
+/// WABA id, one per workspace. The receiving channel's own account needs no lookup; another one
+/// counts only where that channel's app secret also verifies the signature.
+async fn route_accounts(
+    state: &AppState,
+    receiving: &Arc<Channel>,
+    parsed: &webhook::Webhook,
+    body: &[u8],
+    signature_header: Option<&str>,
+) -> ApiResult<HashMap<String, Vec<Arc<Channel>>>> {
+    let wabas: BTreeSet<&str> =
+        parsed.changes.iter().filter(|c| c.phone_number_id.is_none()).map(|c| c.waba_id.as_str()).collect();
+    let mut out = HashMap::new();
+    for waba in wabas {
+        // Meta always names the account; a webhook without one concerns the receiving number's.
+        if waba.is_empty() || waba == receiving.waba_id {
+            out.insert(waba.to_owned(), vec![receiving.clone()]);
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        let mut targets = Vec::new();
+        for candidate in state.store.channels_by_waba_id(Provider::Meta, waba).await? {
+            if seen.contains(&candidate.workspace_id.get()) {
+                continue;
+            }
+            if signature::verify(&state.channel_secrets(&candidate)?.app_secret, body, signature_header) {
+                seen.insert(candidate.workspace_id.get());
+                targets.push(Arc::new(candidate));
+            }
+        }
+        out.insert(waba.to_owned(), targets);
+    }
+    Ok(out)
 }
 
 /// The channels a batch's changes go to, by phone number id. Another channel than the receiving

@@ -230,3 +230,36 @@ async fn rejections_deletion_and_sync() {
         assert_eq!(app.delete(&path(&wired, "/templates/Bad%20Name")).await.code(), "invalid_template");
     }
 }
+
+#[tokio::test]
+async fn another_accounts_template_news_never_touch_ours() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let created = app
+            .post(&path(&wired, "/templates"), draft("order_update", "Hello {{1}}, your order shipped.", &["Ana"]))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{e}: {}", created.body);
+        status_becomes(&app, &wired, "order_update", "approved").await;
+        // Same app, same template name, another business account: signed with our app secret.
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "SOMEONE-ELSES-WABA", "time": 1,
+            "changes": [{"field": "message_template_status_update", "value": {"event": "DISABLED",
+                "message_template_id": 42, "message_template_name": "order_update", "message_template_language": "en"}},
+                {"field": "business_capability_update", "value": {"max_daily_conversations_per_business": 100000}}]}]})
+        .to_string();
+        let signature = parley_providers::meta::signature::sign(&wired.number.app_secret, body.as_bytes());
+        let r = app
+            .client
+            .post(app.url(wired.channel["webhook_path"].as_str().unwrap()))
+            .header(parley_providers::meta::signature::HEADER, signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let t = app.get(&path(&wired, "/templates/order_update/en")).await.body;
+        assert_eq!(t["status"], "approved", "{e}: {t}");
+        assert_eq!(app.get(&path(&wired, "/health")).await.body["messaging_limit"]["limit"], 250, "{e}");
+    }
+}

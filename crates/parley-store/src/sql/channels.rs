@@ -248,4 +248,18 @@ where
         }
         Ok(out)
     }
+
+    async fn channels_by_waba_id(&self, provider: Provider, waba_id: &str) -> StoreResult<Vec<Channel>> {
+        let sql = concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM channels WHERE provider = $1 AND waba_id = $2 AND deleted_at IS NULL ORDER BY id"
+        );
+        let rows: Vec<ChannelRow> = sqlx::query_as(sql)
+            .bind(provider.as_str().to_owned())
+            .bind(waba_id.to_owned())
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(Channel::try_from).collect()
+    }
 }

@@ -275,7 +275,11 @@ where
         };
         let row = match by_id {
             Some(row) => Some(row),
-            None => Self::template_row(conn, ws, &channel.waba_id, &update.name, &update.language).await?,
+            // By name only while the provider's id is not known here (a webhook that overtook the
+            // provider's answer): a row with another id is another template.
+            None => Self::template_row(conn, ws, &channel.waba_id, &update.name, &update.language)
+                .await?
+                .filter(|r| r.provider_template_id.is_none() || update.provider_template_id.is_none()),
         };
         let Some(row) = row else {
             // Not known here yet (created elsewhere): the next sync brings it in whole.
@@ -286,6 +290,20 @@ where
         let before = json!({"status": lower_status(&row.status), "quality": row.quality, "category": lower_category(&row.category)});
         let label = format!("Template {} ({})", row.name, row.language);
         let message = match &update.change {
+            TemplateChange::Status { status, .. }
+                if lower_status(&row.status) == "disabled"
+                    && !matches!(status, TemplateStatus::Deleted | TemplateStatus::PendingDeletion) =>
+            {
+                // Disabled is for good (spec §7.3): a new template must be created.
+                events.push(
+                    ws,
+                    "template.update_ignored",
+                    Some(id),
+                    Some(channel),
+                    &json!({"template_id": id, "change": update.change}),
+                );
+                return Ok(());
+            }
             TemplateChange::Status { status, reason, detail, category } => {
                 let status_text = status.as_str();
                 // Meta's reason code (`PROMOTIONAL`, `INVALID_FORMAT`…); its explanation is the detail.
@@ -304,7 +322,10 @@ where
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
+                // A decision settles the version under review (read after the update above, which
+                // waits for a submission being recorded at the same moment). An unpause is no review.
                 if decided(status_text)
+                    && detail.as_deref() != Some("UNPAUSE")
                     && let Some((version, components)) = Self::version_in_review(conn, id).await?
                 {
                     Self::decide_version(conn, id, version, &components, status_text, rejected.as_deref(), now).await?;
@@ -327,7 +348,7 @@ where
                     .await?;
                 format!("{label}: quality is now {}", score.as_str())
             }
-            TemplateChange::Category { category, at: None, .. } => {
+            TemplateChange::Category { category, .. } => {
                 sqlx::query(
                     "UPDATE templates SET category = $1, next_category = NULL, next_category_at = NULL, updated_at = $2
                      WHERE id = $3",
@@ -339,7 +360,7 @@ where
                 .await?;
                 format!("{label} is now in category {}", category.as_str())
             }
-            TemplateChange::Category { category, at: Some(at), .. } => {
+            TemplateChange::CategoryNotice { category, at, .. } => {
                 sqlx::query(
                     "UPDATE templates SET next_category = $1, next_category_at = $2, updated_at = $3 WHERE id = $4",
                 )
@@ -380,8 +401,12 @@ where
         now: Timestamp,
     ) -> StoreResult<StoredTemplate> {
         let mut tx = self.begin_write().await?;
-        if Self::template_row(&mut tx, ws, &s.waba_id, &s.name, &s.language).await?.is_some() {
-            return Err(StoreError::Conflict { field: "name" });
+        if let Some(existing) = Self::template_row(&mut tx, ws, &s.waba_id, &s.name, &s.language).await? {
+            if lower_status(&existing.status) != "deleted" {
+                return Err(StoreError::Conflict { field: "name" });
+            }
+            // Deleted at the provider: the name is free again (after Meta's cooldown).
+            sqlx::query("DELETE FROM templates WHERE id = $1").bind(existing.id).execute(&mut *tx).await?;
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components,
@@ -447,9 +472,19 @@ where
         now: Timestamp,
     ) -> StoreResult<Option<StoredTemplate>> {
         let mut tx = self.begin_write().await?;
+        // Takes the template's row first (PostgreSQL: a row lock), as a review webhook's update
+        // does: the two never interleave, whichever comes first.
+        sqlx::query("UPDATE templates SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.get())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let current = Self::template_by_id(&mut tx, ws, id).await?;
         let mut events = EventBuffer::default();
         match result {
+            // Only a version still waiting for the answer goes (a webhook may have settled it).
+            SubmissionResult::Failed
+                if !current.versions.iter().any(|v| v.version == version && v.status == "submitting") => {}
             SubmissionResult::Failed => {
                 sqlx::query("DELETE FROM template_versions WHERE template_id = $1 AND version = $2")
                     .bind(id)
@@ -501,7 +536,8 @@ where
                         Self::decide_version(&mut tx, id, version, &components, &version_status, None, now).await?;
                     } else {
                         sqlx::query(
-                            "UPDATE template_versions SET status = 'pending' WHERE template_id = $1 AND version = $2",
+                            "UPDATE template_versions SET status = 'pending'
+                             WHERE template_id = $1 AND version = $2 AND status = 'submitting'",
                         )
                         .bind(id)
                         .bind(version)
@@ -600,7 +636,12 @@ where
             let mut version = row.version;
             let mut approved_version = row.approved_version;
             let mut components = row.components.clone();
-            if !same_content(&known, &l.components) {
+            // While an edit of ours is on its way or in review, the provider may still list the
+            // content before it: that is no edit made elsewhere.
+            let ours_in_review = newest.is_some_and(|v| matches!(v.status.as_str(), "submitting" | "pending"));
+            if ours_in_review && !same_content(&known, &l.components) {
+                // Leave the versions alone; the review's outcome settles them.
+            } else if !same_content(&known, &l.components) {
                 // Edited elsewhere (WhatsApp Manager): recorded as a version of its own.
                 version += 1;
                 let version_status = if decided(&status) { status.as_str() } else { "pending" };
@@ -631,7 +672,7 @@ where
                 )
                 .await?;
             }
-            if status == "approved" {
+            if status == "approved" && (!ours_in_review || same_content(&known, &l.components)) {
                 components = l.components.to_string();
                 approved_version = Some(version);
             }
@@ -684,6 +725,25 @@ where
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                report.removed += 1;
+            }
+        }
+        // Submissions the provider never answered (it was unreachable) and does not list: they
+        // never arrived. Ten minutes leave a submission in flight alone.
+        let lost: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, t.language FROM templates t
+             JOIN template_versions v ON v.template_id = t.id AND v.version = t.version
+             WHERE t.workspace_id = $1 AND t.waba_id = $2 AND t.provider_template_id IS NULL AND t.version = 1
+                AND v.status = 'submitting' AND v.submitted_at < $3",
+        )
+        .bind(ws.get())
+        .bind(waba_id.to_owned())
+        .bind(now.as_micros() - 600_000_000)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, name, language) in lost {
+            if !listed.iter().any(|l| l.name == name && l.language == language) {
+                sqlx::query("DELETE FROM templates WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 report.removed += 1;
             }
         }
