@@ -190,8 +190,11 @@ impl Engine for sqlx::Postgres {
     }
     fn reserve_contact_ids(conn: &mut Self::Connection, n: i64) -> BoxFuture<'_, StoreResult<Vec<i64>>> {
         Box::pin(async move {
+            // The sequence's name is looked up once (materialized), not once per row: that lookup
+            // cost ten times the `nextval` itself.
             Ok(sqlx::query_scalar(
-                "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, $1)",
+                "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('contacts', 'id')::regclass AS seq)
+                 SELECT nextval(s.seq) FROM s, generate_series(1, $1)",
             )
             .bind(n)
             .fetch_all(&mut *conn)
