@@ -26,5 +26,5 @@ pub(crate) async fn open(url: &str, schema: Option<&str>) -> StoreResult<SqlStor
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    Ok(SqlStore { write: pool.clone(), read: pool, migrator: sqlx::migrate!("./migrations/postgres"), _lock: None })
+    Ok(SqlStore::new(pool.clone(), pool, sqlx::migrate!("./migrations/postgres"), None))
 }

@@ -38,7 +38,7 @@ pub(crate) async fn open(path: &Path) -> StoreResult<SqlStore<sqlx::Sqlite>> {
     // eight of them, and the operating system caches the file for all.
     let read_options = options.read_only(true).pragma("cache_size", "-16384");
     let read = SqlitePoolOptions::new().max_connections(READERS).connect_with(read_options).await?;
-    Ok(SqlStore { write, read, migrator: sqlx::migrate!("./migrations/sqlite"), _lock: Some(lock) })
+    Ok(SqlStore::new(write, read, sqlx::migrate!("./migrations/sqlite"), Some(lock)))
 }
 
 /// Takes an exclusive lock on `<database>.lock`, released when the process exits.

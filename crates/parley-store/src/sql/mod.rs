@@ -21,6 +21,8 @@ mod outbox;
 mod templates;
 
 use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,6 +48,8 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// Refreshes the planner's statistics after a bulk load (PostgreSQL plans from them: without
     /// it, a table that grew from empty is read in full for every lookup). `None` on SQLite.
     const ANALYZE_CONTACTS: Option<&'static str>;
+    /// The same for the tables webhooks grow (messages, their statuses, conversations, senders).
+    const ANALYZE_INBOUND: Option<&'static str>;
     /// Run first in a bulk write transaction. PostgreSQL: the connections force custom plans
     /// (see `postgres.rs`), which also re-plans every foreign-key check of every inserted row;
     /// a bulk load lets the server cache those plans (its statistics are kept fresh by
@@ -98,6 +102,7 @@ impl Engine for sqlx::Sqlite {
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
     const ANALYZE_CONTACTS: Option<&'static str> = None;
+    const ANALYZE_INBOUND: Option<&'static str> = None;
     const BULK_WRITE_SETUP: Option<&'static str> = None;
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -181,6 +186,8 @@ impl Engine for sqlx::Postgres {
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
     const ANALYZE_CONTACTS: Option<&'static str> = Some("ANALYZE contacts, contact_tags");
+    const ANALYZE_INBOUND: Option<&'static str> =
+        Some("ANALYZE messages, message_statuses, conversations, contacts, contact_identities, events");
     const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -303,9 +310,26 @@ pub struct SqlStore<DB: Database> {
     pub(crate) migrator: Migrator,
     /// Held for the process's lifetime: one server per SQLite file.
     pub(crate) _lock: Option<File>,
+    /// Messages this process stored since it started, and the count at which the planner's
+    /// statistics are refreshed next (see [`SqlStore::inbound_grew`]).
+    pub(crate) inbound_rows: Arc<(AtomicU64, AtomicU64)>,
 }
 
+/// The first refresh of inbound statistics comes after this many stored messages; each next one
+/// when the count doubled.
+const FIRST_INBOUND_ANALYZE: u64 = 1_000;
+
 impl<DB: Engine> SqlStore<DB> {
+    pub(crate) fn new(write: Pool<DB>, read: Pool<DB>, migrator: Migrator, lock: Option<File>) -> Self {
+        SqlStore {
+            write,
+            read,
+            migrator,
+            _lock: lock,
+            inbound_rows: Arc::new((AtomicU64::new(0), AtomicU64::new(FIRST_INBOUND_ANALYZE))),
+        }
+    }
+
     pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
         Ok(self.write.begin_with(DB::BEGIN_WRITE).await?)
     }
