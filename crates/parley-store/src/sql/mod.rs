@@ -18,6 +18,7 @@ mod inbound;
 mod merge;
 pub(crate) mod notifications;
 mod outbox;
+mod template_updates;
 mod templates;
 
 use std::fs::File;

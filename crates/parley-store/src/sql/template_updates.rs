@@ -1,0 +1,333 @@
+//! What the provider says about templates after they were submitted: review outcomes, pauses,
+//! quality and category changes from webhooks (applied inside the webhook's transaction), and
+//! syncs of its list that catch anything a webhook missed or an edit made elsewhere.
+
+use parley_core::Timestamp;
+use parley_core::channel::Channel;
+use parley_core::ids::WorkspaceId;
+use parley_core::template::TemplateStatus;
+use parley_core::template_review::{TemplateChange, TemplateUpdate, same_content};
+use serde_json::{Value, json};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
+
+use super::inbound::EventBuffer;
+use super::notifications::notify;
+use super::templates::{TemplateRow, decided, lower_category, lower_status, template_columns};
+use super::{Engine, SqlStore};
+use crate::error::StoreResult;
+use crate::{ListedTemplate, SyncReport};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    /// Applies a provider's report about a template (inside the webhook's transaction): status,
+    /// quality or category move at once; each change is an event and a notification.
+    pub(crate) async fn apply_template_update(
+        conn: &mut DB::Connection,
+        channel: &Channel,
+        update: &TemplateUpdate,
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let ws = channel.workspace_id;
+        let by_id: Option<TemplateRow> = match &update.provider_template_id {
+            Some(pid) => {
+                sqlx::query_as(concat!(
+                    "SELECT ",
+                    template_columns!(),
+                    " FROM templates WHERE workspace_id = $1 AND waba_id = $2 AND provider_template_id = $3"
+                ))
+                .bind(ws.get())
+                .bind(channel.waba_id.clone())
+                .bind(pid.clone())
+                .fetch_optional(&mut *conn)
+                .await?
+            }
+            None => None,
+        };
+        let row = match by_id {
+            Some(row) => Some(row),
+            // By name only while the provider's id is not known here (a webhook that overtook the
+            // provider's answer): a row with another id is another template.
+            None => Self::template_row(conn, ws, &channel.waba_id, &update.name, &update.language)
+                .await?
+                .filter(|r| r.provider_template_id.is_none() || update.provider_template_id.is_none()),
+        };
+        let Some(row) = row else {
+            // Not known here yet (created elsewhere): the next sync brings it in whole.
+            events.push(ws, "template.unknown_update", None, Some(channel), &json!(update));
+            return Ok(());
+        };
+        let id = row.id;
+        let before = json!({"status": lower_status(&row.status), "quality": row.quality, "category": lower_category(&row.category)});
+        let label = format!("Template {} ({})", row.name, row.language);
+        let message = match &update.change {
+            TemplateChange::Status { status, .. }
+                if lower_status(&row.status) == "disabled"
+                    && !matches!(status, TemplateStatus::Deleted | TemplateStatus::PendingDeletion) =>
+            {
+                // Disabled is for good (spec §7.3): a new template must be created.
+                events.push(
+                    ws,
+                    "template.update_ignored",
+                    Some(id),
+                    Some(channel),
+                    &json!({"template_id": id, "change": update.change}),
+                );
+                return Ok(());
+            }
+            TemplateChange::Status { status, reason, detail, category } => {
+                let status_text = status.as_str();
+                // Meta's reason code (`PROMOTIONAL`, `INVALID_FORMAT`…); its explanation is the detail.
+                let rejected = (*status == TemplateStatus::Rejected)
+                    .then(|| reason.clone().filter(|r| r != "NONE").or_else(|| detail.clone()))
+                    .flatten();
+                sqlx::query(
+                    "UPDATE templates SET status = $1, status_detail = $2, rejected_reason = $3,
+                        category = COALESCE($4, category), updated_at = $5 WHERE id = $6",
+                )
+                .bind(status_text.to_owned())
+                .bind(detail.clone())
+                .bind(rejected.clone())
+                .bind(category.map(|c| c.as_str().to_owned()))
+                .bind(now.as_micros())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                // A decision settles the version under review (read after the update above, which
+                // waits for a submission being recorded at the same moment). An unpause is no review.
+                if decided(status_text)
+                    && detail.as_deref() != Some("UNPAUSE")
+                    && let Some((version, components)) = Self::version_in_review(conn, id).await?
+                {
+                    Self::decide_version(conn, id, version, &components, status_text, rejected.as_deref(), now).await?;
+                }
+                match (status, detail, &rejected) {
+                    (TemplateStatus::Rejected, Some(d), Some(why)) if d != why => {
+                        format!("{label} was rejected: {why} ({d})")
+                    }
+                    (TemplateStatus::Rejected, _, Some(why)) => format!("{label} was rejected: {why}"),
+                    (_, Some(d), _) if d != "NONE" => format!("{label} is now {status_text} ({d})"),
+                    _ => format!("{label} is now {status_text}"),
+                }
+            }
+            TemplateChange::Quality { score, .. } => {
+                sqlx::query("UPDATE templates SET quality = $1, updated_at = $2 WHERE id = $3")
+                    .bind(score.as_str().to_owned())
+                    .bind(now.as_micros())
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                format!("{label}: quality is now {}", score.as_str())
+            }
+            TemplateChange::Category { category, .. } => {
+                sqlx::query(
+                    "UPDATE templates SET category = $1, next_category = NULL, next_category_at = NULL, updated_at = $2
+                     WHERE id = $3",
+                )
+                .bind(category.as_str().to_owned())
+                .bind(now.as_micros())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                format!("{label} is now in category {}", category.as_str())
+            }
+            TemplateChange::CategoryNotice { category, at, .. } => {
+                sqlx::query(
+                    "UPDATE templates SET next_category = $1, next_category_at = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(category.as_str().to_owned())
+                .bind(*at)
+                .bind(now.as_micros())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                format!("{label} will move to category {}", category.as_str())
+            }
+            TemplateChange::Flagged => format!("{label} was flagged for low quality"),
+            TemplateChange::Components => format!("{label} was edited outside Parley"),
+        };
+        let payload = json!({"template_id": id, "waba_id": channel.waba_id, "name": row.name, "language": row.language,
+            "before": before, "change": update.change});
+        events.push(ws, "template.updated", Some(id), Some(channel), &payload);
+        notify::<DB>(conn, ws, "template.updated", Some(channel.id), &message, &payload, now).await
+    }
+
+    /// Brings the stored templates in line with the provider's list (see `Templates::sync_templates`).
+    pub(crate) async fn sync_listed(
+        &self,
+        ws: WorkspaceId,
+        waba_id: &str,
+        listed: &[ListedTemplate],
+        now: Timestamp,
+    ) -> StoreResult<SyncReport> {
+        let mut tx = self.begin_write().await?;
+        let mut report = SyncReport { synced: listed.len() as u64, ..SyncReport::default() };
+        let mut events = EventBuffer::default();
+        for l in listed {
+            let status = lower_status(&l.status);
+            let category = lower_category(&l.category);
+            let format = l.parameter_format.as_deref().unwrap_or("positional").to_ascii_lowercase();
+            let Some(row) = Self::template_row(&mut tx, ws, waba_id, &l.name, &l.language).await? else {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components,
+                        provider_template_id, quality, rejected_reason, parameter_format, version, approved_version,
+                        created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $13) RETURNING id",
+                )
+                .bind(ws.get())
+                .bind(waba_id.to_owned())
+                .bind(l.name.clone())
+                .bind(l.language.clone())
+                .bind(category.clone())
+                .bind(status.clone())
+                .bind(l.components.to_string())
+                .bind(l.provider_template_id.clone())
+                .bind(l.quality.clone())
+                .bind(l.rejected_reason.clone())
+                .bind(format)
+                .bind((status == "approved").then_some(1_i64))
+                .bind(now.as_micros())
+                .fetch_one(&mut *tx)
+                .await?;
+                let version_status = if decided(&status) { status.as_str() } else { "pending" };
+                Self::insert_version(&mut tx, id, 1, &category, &l.components, version_status, "provider", None, now)
+                    .await?;
+                report.created += 1;
+                continue;
+            };
+            let id = row.id;
+            let versions = Self::versions(&mut tx, id).await?;
+            let newest = versions.first();
+            let known: Value = match newest {
+                Some(v) => v.components.clone(),
+                None => serde_json::from_str(&row.components)?,
+            };
+            let mut version = row.version;
+            let mut approved_version = row.approved_version;
+            let mut components = row.components.clone();
+            // While an edit of ours is on its way or in review, the provider may still list the
+            // content before it: that is no edit made elsewhere.
+            let ours_in_review = newest.is_some_and(|v| matches!(v.status.as_str(), "submitting" | "pending"));
+            if ours_in_review && !same_content(&known, &l.components) {
+                // Leave the versions alone; the review's outcome settles them.
+            } else if !same_content(&known, &l.components) {
+                // Edited elsewhere (WhatsApp Manager): recorded as a version of its own.
+                version += 1;
+                let version_status = if decided(&status) { status.as_str() } else { "pending" };
+                Self::insert_version(
+                    &mut tx,
+                    id,
+                    version,
+                    &category,
+                    &l.components,
+                    version_status,
+                    "provider",
+                    None,
+                    now,
+                )
+                .await?;
+            } else if let Some(v) = newest.filter(|v| matches!(v.status.as_str(), "submitting" | "pending"))
+                && decided(&status)
+            {
+                // A review decision the webhook did not bring.
+                Self::decide_version(
+                    &mut tx,
+                    id,
+                    v.version,
+                    &v.components.to_string(),
+                    &status,
+                    l.rejected_reason.as_deref(),
+                    now,
+                )
+                .await?;
+            }
+            if status == "approved" && (!ours_in_review || same_content(&known, &l.components)) {
+                components = l.components.to_string();
+                approved_version = Some(version);
+            }
+            let before = (lower_status(&row.status), row.quality.clone(), lower_category(&row.category), row.version);
+            let after = (status.clone(), l.quality.clone().or(row.quality.clone()), category.clone(), version);
+            sqlx::query(
+                "UPDATE templates SET category = $1, status = $2, quality = COALESCE($3, quality), rejected_reason = $4,
+                    components = $5, provider_template_id = COALESCE($6, provider_template_id), version = $7,
+                    approved_version = $8, parameter_format = $9, updated_at = $10
+                 WHERE id = $11",
+            )
+            .bind(category.clone())
+            .bind(status.clone())
+            .bind(l.quality.clone())
+            .bind(l.rejected_reason.clone())
+            .bind(components)
+            .bind(l.provider_template_id.clone())
+            .bind(version)
+            .bind(approved_version)
+            .bind(format)
+            .bind(now.as_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if before != after {
+                report.changed += 1;
+                let payload = json!({"template_id": id, "waba_id": waba_id, "name": l.name, "language": l.language,
+                    "source": "sync", "before": {"status": before.0, "quality": before.1, "category": before.2},
+                    "after": {"status": after.0, "quality": after.1, "category": after.2, "version": after.3}});
+                events.push(ws, "template.updated", Some(id), None, &payload);
+                if before.0 != after.0 {
+                    let message = format!("Template {} ({}) is now {} (found by a sync)", l.name, l.language, after.0);
+                    notify::<DB>(&mut tx, ws, "template.updated", None, &message, &payload, now).await?;
+                }
+            }
+        }
+        // Known to the provider before, absent from its list now: deleted there.
+        let known: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, name, language FROM templates
+             WHERE workspace_id = $1 AND waba_id = $2 AND provider_template_id IS NOT NULL AND status <> 'deleted'",
+        )
+        .bind(ws.get())
+        .bind(waba_id.to_owned())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, name, language) in known {
+            if !listed.iter().any(|l| l.name == name && l.language == language) {
+                sqlx::query("UPDATE templates SET status = 'deleted', updated_at = $1 WHERE id = $2")
+                    .bind(now.as_micros())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                report.removed += 1;
+            }
+        }
+        // Submissions the provider never answered (it was unreachable) and does not list: they
+        // never arrived. Ten minutes leave a submission in flight alone.
+        let lost: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, t.language FROM templates t
+             JOIN template_versions v ON v.template_id = t.id AND v.version = t.version
+             WHERE t.workspace_id = $1 AND t.waba_id = $2 AND t.provider_template_id IS NULL AND t.version = 1
+                AND v.status = 'submitting' AND v.submitted_at < $3",
+        )
+        .bind(ws.get())
+        .bind(waba_id.to_owned())
+        .bind(now.as_micros() - 600_000_000)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, name, language) in lost {
+            if !listed.iter().any(|l| l.name == name && l.language == language) {
+                sqlx::query("DELETE FROM templates WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                report.removed += 1;
+            }
+        }
+        events.push(ws, "templates.synced", None, None, &json!({"waba_id": waba_id, "report": report}));
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
