@@ -71,12 +71,44 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         by_email: bool,
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>>;
+    /// Inserts inbound messages (a duplicate `(channel, provider id)` is skipped); answers
+    /// `(id, channel_id, provider_message_id)` of those inserted. SQLite: multi-row `VALUES`;
+    /// PostgreSQL: one `UNNEST` (its connections plan every statement anew, and a 128-row
+    /// `VALUES` has 2,048 parameters to plan).
+    fn insert_message_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<InboundMessageRow>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
     fn run_migrations<'a>(pool: &'a Pool<Self>, migrator: &'a Migrator) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+const INSERT_MESSAGES: &str =
+    "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id,
+    type, text, content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at) ";
+const MESSAGES_ON_CONFLICT: &str =
+    " ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id";
+
+/// One inbound message row as the webhook pipeline inserts it (`direction` `in`, status
+/// `received`, `status_at` = `sent_at`).
+pub struct InboundMessageRow {
+    pub workspace_id: i64,
+    pub conversation_id: i64,
+    pub channel_id: i64,
+    pub provider_message_id: String,
+    pub kind: String,
+    pub text: Option<String>,
+    pub content: String,
+    pub context: Option<String>,
+    pub referral: Option<String>,
+    pub raw: String,
+    pub target: Option<String>,
+    pub sent_at: i64,
+    pub created_at: i64,
 }
 
 /// One contact row as the bulk insert and update write it.
@@ -139,6 +171,38 @@ impl Engine for sqlx::Sqlite {
                 qb.build().execute(&mut *conn).await?;
             }
             Ok(())
+        })
+    }
+    fn insert_message_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<InboundMessageRow>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(rows.len());
+            for chunk in pow2_chunks(&rows, 128) {
+                let mut qb = sqlx::QueryBuilder::<Self>::new(INSERT_MESSAGES);
+                qb.push_values(chunk, |mut row, m| {
+                    row.push_bind(m.workspace_id)
+                        .push_bind(m.conversation_id)
+                        .push_bind(m.channel_id)
+                        .push_bind("in")
+                        .push_bind(m.provider_message_id.clone())
+                        .push_bind(m.kind.clone())
+                        .push_bind(m.text.clone())
+                        .push_bind(m.content.clone())
+                        .push_bind(m.context.clone())
+                        .push_bind(m.referral.clone())
+                        .push_bind(m.raw.clone())
+                        .push_bind(m.target.clone())
+                        .push_bind("received")
+                        .push_bind(m.sent_at)
+                        .push_bind(m.sent_at)
+                        .push_bind(m.created_at);
+                });
+                qb.push(MESSAGES_ON_CONFLICT);
+                out.extend(qb.build_query_as::<(i64, i64, String)>().fetch_all(&mut *conn).await?);
+            }
+            Ok(out)
         })
     }
     fn contacts_with(
@@ -253,6 +317,73 @@ impl Engine for sqlx::Postgres {
             .execute(&mut *conn)
             .await?;
             Ok(())
+        })
+    }
+    fn insert_message_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<InboundMessageRow>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let n = rows.len();
+            let (mut ws, mut conv, mut ch, mut pid, mut kind) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            let (mut text, mut content, mut context, mut referral, mut raw, mut target, mut sent, mut created) = (
+                Vec::<Option<String>>::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::<Option<String>>::with_capacity(n),
+                Vec::<Option<String>>::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::<Option<String>>::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            for m in rows {
+                ws.push(m.workspace_id);
+                conv.push(m.conversation_id);
+                ch.push(m.channel_id);
+                pid.push(m.provider_message_id);
+                kind.push(m.kind);
+                text.push(m.text);
+                content.push(m.content);
+                context.push(m.context);
+                referral.push(m.referral);
+                raw.push(m.raw);
+                target.push(m.target);
+                sent.push(m.sent_at);
+                created.push(m.created_at);
+            }
+            Ok(sqlx::query_as(concat!(
+                "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text,
+                    content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at)
+                 SELECT w, cv, ch, 'in', p, k, t, c, cx, r, rw, tg, 'received', s, s, cr
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                             $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::BIGINT[], $13::BIGINT[])
+                      AS u (w, cv, ch, p, k, t, c, cx, r, rw, tg, s, cr)",
+                " ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id"
+            ))
+            .bind(ws)
+            .bind(conv)
+            .bind(ch)
+            .bind(pid)
+            .bind(kind)
+            .bind(text)
+            .bind(content)
+            .bind(context)
+            .bind(referral)
+            .bind(raw)
+            .bind(target)
+            .bind(sent)
+            .bind(created)
+            .fetch_all(&mut *conn)
+            .await?)
         })
     }
     fn contacts_with(

@@ -16,7 +16,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
 use crate::InboundOutcome;
 use crate::error::StoreResult;
-use crate::sql::{Engine, SqlStore};
+use crate::sql::{Engine, InboundMessageRow, SqlStore};
 
 /// A message as it arrives, with its channel.
 pub(crate) struct Arrival<'a> {
@@ -471,43 +471,25 @@ where
         let mut rows = Vec::with_capacity(fresh.len());
         for (a, conversation) in fresh.iter().zip(conversations) {
             let m = a.m;
-            rows.push((
-                a.channel,
-                *conversation,
-                m,
-                json_text(&m.content)?,
-                m.context.as_ref().map(json_text).transpose()?,
-                m.referral.as_ref().map(Value::to_string),
-            ));
-        }
-        let mut inserted: HashMap<(i64, String), i64> = HashMap::new();
-        for chunk in statement_chunks(&rows) {
-            let mut qb = QueryBuilder::<DB>::new(
-                "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text,
-                    content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at) ",
-            );
-            qb.push_values(chunk, |mut row, (channel, conversation, m, content, context, referral)| {
-                row.push_bind(channel.workspace_id.get())
-                    .push_bind(*conversation)
-                    .push_bind(channel.id.get())
-                    .push_bind("in".to_owned())
-                    .push_bind(m.provider_message_id.clone())
-                    .push_bind(m.content.type_name().to_owned())
-                    .push_bind(m.content.text().map(str::to_owned))
-                    .push_bind(content.clone())
-                    .push_bind(context.clone())
-                    .push_bind(referral.clone())
-                    .push_bind(m.raw.to_string())
-                    .push_bind(target_of(&m.content).map(str::to_owned))
-                    .push_bind("received".to_owned())
-                    .push_bind(m.sent_at.as_micros())
-                    .push_bind(m.sent_at.as_micros())
-                    .push_bind(now.as_micros());
+            rows.push(InboundMessageRow {
+                workspace_id: a.channel.workspace_id.get(),
+                conversation_id: *conversation,
+                channel_id: a.channel.id.get(),
+                provider_message_id: m.provider_message_id.clone(),
+                kind: m.content.type_name().to_owned(),
+                text: m.content.text().map(str::to_owned),
+                content: json_text(&m.content)?,
+                context: m.context.as_ref().map(json_text).transpose()?,
+                referral: m.referral.as_ref().map(Value::to_string),
+                raw: m.raw.to_string(),
+                target: target_of(&m.content).map(str::to_owned),
+                sent_at: m.sent_at.as_micros(),
+                created_at: now.as_micros(),
             });
-            qb.push(" ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id");
-            let done: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-            inserted.extend(done.into_iter().map(|(id, channel, pid)| ((channel, pid), id)));
         }
+        let done = DB::insert_message_rows(conn, rows).await?;
+        let inserted: HashMap<(i64, String), i64> =
+            done.into_iter().map(|(id, channel, pid)| ((channel, pid), id)).collect();
         Ok(fresh
             .iter()
             .map(|a| inserted.get(&(a.channel.id.get(), a.m.provider_message_id.clone())).copied())
