@@ -204,6 +204,15 @@ async fn create_template(
     auth.require_admin()?;
     let channel = channel_of(&state, &auth, &raw).await?;
     let valid = draft.validate()?;
+    // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
+    if valid.name == "sync" {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            "the name `sync` is reserved by Parley's API: choose another",
+        )
+        .with_field("name"));
+    }
     let stored = state
         .store
         .create_template(auth.workspace_id, submission(&channel, &valid, &auth), state.clock.now())

@@ -63,6 +63,9 @@ async fn templates_are_checked_submitted_reviewed_versioned_and_paused() {
         let no_example =
             app.post(&path(&wired, "/templates"), draft("order_update", "Hello {{1}}, your order shipped.", &[])).await;
         assert_eq!(no_example.code(), "invalid_template", "{e}: examples are required");
+        let reserved =
+            app.post(&path(&wired, "/templates"), draft("sync", "Hello {{1}}, your order shipped.", &["Ana"])).await;
+        assert_eq!((reserved.code(), reserved.body["error"]["field"].as_str()), ("invalid_template", Some("name")));
         assert!(wired.sandbox.template("WABA-1", "order_update", "en").is_none(), "{e}: nothing submitted");
         let agent = app.token_for("agent", "agent@acme.example").await;
         let as_agent = app
