@@ -115,6 +115,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = workers::spawn_all(state.clone(), stopped);
+    let closing = state.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
     for worker in workers {

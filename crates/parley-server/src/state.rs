@@ -38,6 +38,9 @@ pub struct AppState {
     pub ingest: Ingest,
     /// How often numbers and templates are checked with the provider (webhooks come first).
     pub provider_sync: crate::workers::provider_sync::ProviderSyncConfig,
+    /// Turns true when the server begins to shut down: long-lived responses (event streams) end,
+    /// so the graceful shutdown does not wait for them forever.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
     /// need a query and a decryption each time.
     pub webhook_channels: Arc<ChannelCache>,
@@ -88,6 +91,7 @@ impl AppState {
             dispatch_wakeup: Arc::new(Notify::new()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
             webhook_channels: Arc::default(),
         }
     }

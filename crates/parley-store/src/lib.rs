@@ -413,6 +413,8 @@ pub trait Notifications {
 #[async_trait]
 pub trait Events {
     async fn events(&self, ws: WorkspaceId, after: EventId, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The newest event's id (0 when there is none).
+    async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId>;
 }
 
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.

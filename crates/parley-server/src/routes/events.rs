@@ -1,8 +1,17 @@
-//! `/api/v1/events`: the workspace's event log, oldest first, read with a cursor.
+//! `/api/v1/events`: the workspace's event log, oldest first, read with a cursor; and
+//! `/api/v1/events/stream`, the same log followed live as server-sent events.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use parley_core::ids::EventId;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use parley_core::ids::{EventId, WorkspaceId};
+use parley_store::Event;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +23,7 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_events))
+    OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(stream_events))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -74,4 +83,127 @@ async fn list_events(
         })
         .collect();
     Ok(Json(EventPage { items, last_id }))
+}
+
+/// How often a stream looks for new events (the log is the source: this works across several
+/// server processes sharing a PostgreSQL database).
+const POLL: Duration = Duration::from_millis(200);
+/// How long a hole in the ids is waited for. On PostgreSQL an event can commit after one with a
+/// higher id (ids are taken at insert): the stream stops before a hole until it fills, or until
+/// this long has passed (a rolled-back transaction leaves a hole for good).
+const HOLE_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// Start after this event id. A reconnecting client sends `Last-Event-ID` instead (browsers
+    /// do it by themselves); with neither, the stream starts with the next new event.
+    after: Option<i64>,
+}
+
+fn view(e: Event) -> EventView {
+    EventView {
+        id: e.id.get(),
+        kind: e.kind,
+        subject_id: e.subject_id,
+        payload: e.payload,
+        created_at: e.created_at.to_rfc3339(),
+    }
+}
+
+/// What a stream holds between two polls.
+struct Follow {
+    state: AppState,
+    ws: WorkspaceId,
+    /// The last event sent.
+    cursor: i64,
+    ready: VecDeque<Event>,
+    /// Since when the stream waits before a hole in the ids.
+    hole_since: Option<Instant>,
+    closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Follow {
+    /// The events after the cursor that may go out now: those before the first hole, unless the
+    /// hole is old enough to be given up on.
+    async fn poll(&mut self) -> Result<(), parley_store::StoreError> {
+        let events = self.state.store.events(self.ws, EventId(self.cursor), 500).await?;
+        let mut expected = self.cursor + 1;
+        for e in events {
+            if e.id.get() != expected {
+                let since = *self.hole_since.get_or_insert_with(Instant::now);
+                if since.elapsed() < HOLE_WAIT {
+                    break;
+                }
+            }
+            self.hole_since = None;
+            expected = e.id.get() + 1;
+            self.cursor = e.id.get();
+            self.ready.push_back(e);
+        }
+        Ok(())
+    }
+
+    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Follow)> {
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                let id = e.id.get().to_string();
+                let kind = e.kind.clone();
+                let event = SseEvent::default().id(id).event(kind).json_data(view(e)).unwrap_or_default();
+                return Some((Ok(event), self));
+            }
+            if *self.closing.borrow() {
+                return None;
+            }
+            if let Err(e) = self.poll().await {
+                tracing::warn!(error = %e, "event stream cannot read the log; it retries");
+            }
+            if self.ready.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = self.closing.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Follow the event log live: `text/event-stream`, one SSE event per log entry (`id` is the
+/// event id, `event` its kind, `data` the entry as `/events` shows it), a comment every 15 s to
+/// keep the connection open. Reconnecting with `Last-Event-ID` resumes right after that event,
+/// without gaps.
+#[utoipa::path(get, path = "/events/stream", tag = "events", params(StreamParams),
+    responses((status = 200, description = "server-sent events", content_type = "text/event-stream"),
+        (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn stream_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<StreamParams>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => {
+            Some(v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).filter(|id| *id >= 0).ok_or_else(|| {
+                ApiError::bad_request("Last-Event-ID must be an event id").with_field("Last-Event-ID")
+            })?)
+        }
+    };
+    let cursor = match last_event_id.or(params.after) {
+        Some(after) if after < 0 => return Err(ApiError::bad_request("after must not be negative").with_field("after")),
+        Some(after) => after,
+        None => state.store.last_event_id(auth.workspace_id).await?.get(),
+    };
+    let follow = Follow {
+        closing: state.closing.subscribe(),
+        state,
+        ws: auth.workspace_id,
+        cursor,
+        ready: VecDeque::new(),
+        hole_since: None,
+    };
+    let stream = futures_util::stream::unfold(follow, Follow::next);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

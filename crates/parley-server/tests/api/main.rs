@@ -9,5 +9,6 @@ mod http;
 mod imports;
 mod numbers;
 mod outbound;
+mod realtime;
 mod templates;
 mod webhooks;

@@ -73,6 +73,7 @@ where
     DB: Engine,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Decode<'q, DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
@@ -98,5 +99,13 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events WHERE workspace_id = $1")
+            .bind(ws.get())
+            .fetch_one(&self.read)
+            .await?;
+        Ok(EventId(id.unwrap_or(0)))
     }
 }
