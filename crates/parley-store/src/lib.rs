@@ -235,11 +235,23 @@ pub trait Inbox {
         provider_message_id: &str,
         now: Timestamp,
     ) -> StoreResult<Message>;
+    /// Moves a conversation to `status` (`by`: who did it); the assignee stays.
     async fn set_conversation_status(
         &self,
         ws: WorkspaceId,
         id: ConversationId,
         status: ConversationStatus,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation>;
+    /// Assigns a conversation to a user of the workspace, or unassigns it (`None`). A change is
+    /// an event naming who made it; the same assignee again changes nothing.
+    async fn assign_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation>;
 }

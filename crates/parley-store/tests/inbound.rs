@@ -144,7 +144,7 @@ async fn duplicates_are_no_ops_even_after_closing() {
             .unwrap()
             .items
             .remove(0);
-        store.set_conversation_status(ws, conv.id, ConversationStatus::Closed, NOW).await.unwrap();
+        store.set_conversation_status(ws, conv.id, ConversationStatus::Closed, None, NOW).await.unwrap();
         let events_before = store.events(ws, EventId(0), 1000).await.unwrap().len();
         let out = apply(
             store,

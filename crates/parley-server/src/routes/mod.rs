@@ -1,6 +1,7 @@
 //! One router per resource; `lib.rs` nests them under `/api/v1`.
 
 pub mod accounts;
+pub mod assignment;
 pub mod channels;
 pub mod consents;
 pub mod contacts;

@@ -2,6 +2,7 @@
 //! `PARLEY_TEST_DATABASE_URL` is set) PostgreSQL.
 
 mod accounts;
+mod assignment;
 mod channels;
 mod contacts;
 mod helpers;

@@ -352,6 +352,7 @@ where
         ws: WorkspaceId,
         id: ConversationId,
         status: ConversationStatus,
+        by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin_write().await?;
@@ -369,9 +370,60 @@ where
         let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
         let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
         let conversation = Conversation::try_from(row)?;
-        let payload = json!({"conversation_id": id, "status": status.as_str()});
+        let payload = json!({"conversation_id": id, "status": status.as_str(), "by": by});
         let event =
             NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
+        Self::append_event(&mut tx, ws, event, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    async fn assign_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        assignee: Option<UserId>,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin_write().await?;
+        let sql = concat!(
+            "SELECT ",
+            conversation_columns!(),
+            " FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2"
+        );
+        let row: ConversationRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&mut *tx).await?;
+        let before = Conversation::try_from(row)?;
+        if before.assignee_id == assignee {
+            return Ok(before);
+        }
+        if let Some(user) = assignee {
+            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(user.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                return Err(parley_core::Invalid::new(
+                    "unknown_user",
+                    Some("user_id".to_owned()),
+                    "no user of this workspace has this id",
+                )
+                .into());
+            }
+        }
+        sqlx::query("UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(assignee.map(|u| u.get()))
+            .bind(now.as_micros())
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await?;
+        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
+        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
+        let conversation = Conversation::try_from(row)?;
+        let payload = json!({"conversation_id": id, "from": before.assignee_id, "to": assignee, "by": by});
+        let kind = if assignee.is_some() { "conversation.assigned" } else { "conversation.unassigned" };
+        let event = NewEvent::new(kind, id.get(), &payload).on_channel(conversation.channel_id);
         Self::append_event(&mut tx, ws, event, now).await?;
         tx.commit().await?;
         Ok(conversation)

@@ -1,0 +1,98 @@
+//! Working conversations through the API on both engines: statuses, assignment and who may
+//! assign whom; closing keeps the assignee and a customer's message reopens; every change is an
+//! event naming who made it.
+
+use parley_sandbox::{Customer, Say};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, eventually};
+
+async fn user_id(app: &TestApp, token: &str) -> i64 {
+    app.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
+}
+
+async fn conversation(app: &TestApp, id: i64) -> Value {
+    app.get(&format!("/api/v1/conversations/{id}")).await.body
+}
+
+#[tokio::test]
+async fn conversations_are_assigned_closed_and_reopened_with_who_did_it() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let pnid = wired.number.phone_number_id.clone();
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+        let list = "/api/v1/conversations?limit=10";
+        assert!(
+            eventually(10, || async { app.get(list).await.body["items"].as_array().is_some_and(|i| i.len() == 1) })
+                .await
+        );
+        let id = app.get(list).await.body["items"][0]["id"].as_i64().unwrap();
+        let owner = user_id(&app, &app.token).await;
+        let agent_token = app.token_for("agent", "agent@acme.example").await;
+        let agent = user_id(&app, &agent_token).await;
+        let other_token = app.token_for("agent", "other@acme.example").await;
+        let assign = |user: Value| json!({"user_id": user});
+        let url = format!("/api/v1/conversations/{id}/assign");
+
+        // Owners and managers assign anyone.
+        let r = app.post(&url, assign(json!(agent))).await;
+        assert_eq!((r.status, r.body["assignee_id"].as_i64()), (StatusCode::OK, Some(agent)), "{e}: {}", r.body);
+        assert_eq!(app.post(&url, assign(json!(999_999))).await.code(), "unknown_user");
+        // An agent lets go of their own, takes an unassigned one, never someone else's.
+        assert_eq!(post_as(&app, &url, &other_token, assign(json!(null))).await.status, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(post_as(&app, &url, &agent_token, assign(json!(owner))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(post_as(&app, &url, &agent_token, assign(json!(null))).await.body["assignee_id"], Value::Null);
+        let other = user_id(&app, &other_token).await;
+        assert_eq!(post_as(&app, &url, &other_token, assign(json!(other))).await.body["assignee_id"], other);
+        assert_eq!(
+            post_as(&app, &url, &agent_token, assign(json!(agent))).await.status,
+            StatusCode::FORBIDDEN,
+            "{e}: taken"
+        );
+
+        // Closing keeps the assignee; the customer's next message reopens the conversation.
+        let status = format!("/api/v1/conversations/{id}/status");
+        assert_eq!(app.post(&status, json!({"status": "snoozed"})).await.status, StatusCode::BAD_REQUEST);
+        let closed = app.post(&status, json!({"status": "closed"})).await;
+        assert_eq!(
+            (closed.body["status"].as_str(), closed.body["assignee_id"].as_i64()),
+            (Some("closed"), Some(other))
+        );
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("one more thing"));
+        assert!(eventually(10, || async { conversation(&app, id).await["status"] == "open" }).await, "{e}: reopened");
+        assert_eq!(conversation(&app, id).await["assignee_id"], other, "{e}: still assigned");
+        assert_eq!(
+            app.post("/api/v1/conversations/999999/status", json!({"status": "open"})).await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        let events = app.get("/api/v1/events?after=0&limit=1000").await.body;
+        let mine: Vec<&Value> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|ev| ev["subject_id"] == id && ev["kind"].as_str().unwrap().starts_with("conversation."))
+            .collect();
+        let kinds: Vec<&str> = mine.iter().map(|ev| ev["kind"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "conversation.opened",
+                "conversation.assigned",
+                "conversation.unassigned",
+                "conversation.assigned",
+                "conversation.status_changed",
+                "conversation.reopened"
+            ],
+            "{e}"
+        );
+        assert_eq!((mine[1]["payload"]["by"].as_i64(), mine[1]["payload"]["to"].as_i64()), (Some(owner), Some(agent)));
+        assert_eq!(mine[4]["payload"]["by"], owner, "{e}: the owner closed it");
+    }
+}
+
+async fn post_as(app: &TestApp, url: &str, token: &str, body: Value) -> crate::helpers::Reply {
+    app.call_as(Some(token), Method::POST, url, Some(body)).await
+}
