@@ -56,6 +56,8 @@ pub struct Conversation {
     pub last_referral_at: Option<Timestamp>,
     /// When the current 72 h free entry point opened.
     pub entry_point_opened_at: Option<Timestamp>,
+    /// A snoozed conversation opens again at this time (or when the customer writes).
+    pub snoozed_until: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -157,6 +159,7 @@ mod tests {
             last_inbound_at: Some(Timestamp::from_secs(100)),
             last_referral_at: None,
             entry_point_opened_at: None,
+            snoozed_until: None,
             created_at: Timestamp::from_secs(100),
             updated_at: Timestamp::from_secs(100),
         };

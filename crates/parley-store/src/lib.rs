@@ -244,6 +244,18 @@ pub trait Inbox {
         by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation>;
+    /// Snoozes a conversation until `until`; it opens again then (see `wake_snoozed`), or when
+    /// the customer writes.
+    async fn snooze_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        until: Timestamp,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation>;
+    /// Opens every snoozed conversation (of every workspace) whose time came; answers how many.
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<u64>;
     /// Assigns a conversation to a user of the workspace, or unassigns it (`None`). A change is
     /// an event naming who made it; the same assignee again changes nothing.
     async fn assign_conversation(

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use parley_core::Timestamp;
 use parley_core::conversation::{Conversation, ConversationStatus};
 use parley_core::ids::{ConversationId, UserId};
 use serde::Deserialize;
@@ -27,12 +28,14 @@ fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
-    /// `open`, `pending` or `closed`.
+    /// `open`, `pending`, `snoozed` or `closed`.
     status: String,
+    /// When a snoozed conversation opens again (RFC 3339, in the future); required to snooze.
+    until: Option<String>,
 }
 
-/// Move a conversation to another status (any role). Snoozing comes with its wake-up time in a
-/// later version.
+/// Move a conversation to another status (any role). A snoozed one opens again at `until`, or
+/// when the customer writes.
 #[utoipa::path(post, path = "/conversations/{id}/status", tag = "conversations", params(("id" = i64, Path)),
     request_body = StatusInput,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -44,11 +47,20 @@ async fn set_status(
     ApiJson(input): ApiJson<StatusInput>,
 ) -> ApiResult<Json<Conversation>> {
     let id = conversation_id(&raw)?;
-    let status = match ConversationStatus::parse(&input.status) {
-        Some(s @ (ConversationStatus::Open | ConversationStatus::Pending | ConversationStatus::Closed)) => s,
-        _ => return Err(ApiError::bad_request("status is open, pending or closed").with_field("status")),
-    };
     let now = state.clock.now();
+    let status = match ConversationStatus::parse(&input.status) {
+        Some(ConversationStatus::Snoozed) => {
+            let until =
+                input.until.as_deref().and_then(Timestamp::parse_rfc3339).filter(|t| *t > now).ok_or_else(|| {
+                    ApiError::bad_request("until must be a future time (RFC 3339)").with_field("until")
+                })?;
+            let by = Some(auth.user_id);
+            return Ok(Json(state.store.snooze_conversation(auth.workspace_id, id, until, by, now).await?));
+        }
+        Some(s) if input.until.is_none() => s,
+        Some(_) => return Err(ApiError::bad_request("until only goes with snoozed").with_field("until")),
+        None => return Err(ApiError::bad_request("status is open, pending, snoozed or closed").with_field("status")),
+    };
     Ok(Json(state.store.set_conversation_status(auth.workspace_id, id, status, Some(auth.user_id), now).await?))
 }
 

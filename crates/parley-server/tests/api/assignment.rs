@@ -96,3 +96,49 @@ async fn conversations_are_assigned_closed_and_reopened_with_who_did_it() {
 async fn post_as(app: &TestApp, url: &str, token: &str, body: Value) -> crate::helpers::Reply {
     app.call_as(Some(token), Method::POST, url, Some(body)).await
 }
+
+#[tokio::test]
+async fn snoozed_conversations_wake_at_their_time_or_when_the_customer_writes() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let pnid = wired.number.phone_number_id.clone();
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+        let list = "/api/v1/conversations?limit=10";
+        assert!(
+            eventually(10, || async { app.get(list).await.body["items"].as_array().is_some_and(|i| i.len() == 1) })
+                .await
+        );
+        let id = app.get(list).await.body["items"][0]["id"].as_i64().unwrap();
+        let status = format!("/api/v1/conversations/{id}/status");
+        let in_an_hour = crate::helpers::START.plus_secs(3600).to_rfc3339();
+        let past = crate::helpers::START.plus_secs(-1).to_rfc3339();
+
+        assert_eq!(app.post(&status, json!({"status": "snoozed"})).await.body["error"]["field"], "until");
+        assert_eq!(
+            app.post(&status, json!({"status": "snoozed", "until": past})).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            app.post(&status, json!({"status": "closed", "until": in_an_hour})).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        let snoozed = app.post(&status, json!({"status": "snoozed", "until": in_an_hour})).await;
+        assert_eq!(snoozed.body["status"], "snoozed", "{e}: {}", snoozed.body);
+        assert!(!snoozed.body["snoozed_until"].is_null());
+        // Not before its time (the worker looks every second)...
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert_eq!(conversation(&app, id).await["status"], "snoozed", "{e}");
+        // ...and at it.
+        app.clock.advance_secs(3600);
+        assert!(eventually(10, || async { conversation(&app, id).await["status"] == "open" }).await, "{e}: woke up");
+        assert_eq!(conversation(&app, id).await["snoozed_until"], Value::Null);
+
+        // Snoozed again, the customer writes first: open at once.
+        let later = crate::helpers::START.plus_secs(3 * 3600).to_rfc3339();
+        app.post(&status, json!({"status": "snoozed", "until": later})).await;
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("still there?"));
+        assert!(eventually(10, || async { conversation(&app, id).await["status"] == "open" }).await, "{e}");
+        assert_eq!(conversation(&app, id).await["snoozed_until"], Value::Null);
+    }
+}

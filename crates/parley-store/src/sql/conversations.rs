@@ -19,7 +19,7 @@ const MAX_PAGE: u32 = 200;
 macro_rules! conversation_columns {
     () => {
         "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_message_at, c.last_inbound_at,
-         c.last_referral_at, c.entry_point_opened_at, c.created_at, c.updated_at"
+         c.last_referral_at, c.entry_point_opened_at, c.snoozed_until, c.created_at, c.updated_at"
     };
 }
 
@@ -45,6 +45,7 @@ struct ConversationRow {
     last_inbound_at: Option<i64>,
     last_referral_at: Option<i64>,
     entry_point_opened_at: Option<i64>,
+    snoozed_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -64,6 +65,7 @@ impl TryFrom<ConversationRow> for Conversation {
             last_inbound_at: r.last_inbound_at.map(Timestamp::from_micros),
             last_referral_at: r.last_referral_at.map(Timestamp::from_micros),
             entry_point_opened_at: r.entry_point_opened_at.map(Timestamp::from_micros),
+            snoozed_until: r.snoozed_until.map(Timestamp::from_micros),
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
         })
@@ -356,14 +358,16 @@ where
         now: Timestamp,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin_write().await?;
-        let done =
-            sqlx::query("UPDATE conversations SET status = $1, updated_at = $2 WHERE workspace_id = $3 AND id = $4")
-                .bind(status.as_str().to_owned())
-                .bind(now.as_micros())
-                .bind(ws.get())
-                .bind(id.get())
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET status = $1, snoozed_until = NULL, updated_at = $2
+                 WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(status.as_str().to_owned())
+        .bind(now.as_micros())
+        .bind(ws.get())
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
         if DB::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
@@ -376,6 +380,57 @@ where
         Self::append_event(&mut tx, ws, event, now).await?;
         tx.commit().await?;
         Ok(conversation)
+    }
+
+    async fn snooze_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        until: Timestamp,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET status = 'snoozed', snoozed_until = $1, updated_at = $2
+             WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(until.as_micros())
+        .bind(now.as_micros())
+        .bind(ws.get())
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
+        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
+        let conversation = Conversation::try_from(row)?;
+        let payload = json!({"conversation_id": id, "status": "snoozed", "until": until, "by": by});
+        let event =
+            NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
+        Self::append_event(&mut tx, ws, event, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let woken: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = $1
+             WHERE status = 'snoozed' AND snoozed_until <= $1 RETURNING id, workspace_id, channel_id",
+        )
+        .bind(now.as_micros())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, ws, channel) in &woken {
+            let payload = json!({"conversation_id": id, "status": "open", "by": null, "reason": "snooze_ended"});
+            let event = NewEvent::new("conversation.status_changed", *id, &payload).on_channel(ChannelId(*channel));
+            Self::append_event(&mut tx, WorkspaceId(*ws), event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(woken.len() as u64)
     }
 
     async fn assign_conversation(

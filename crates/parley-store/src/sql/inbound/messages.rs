@@ -446,7 +446,7 @@ where
                 row.push_bind(*id).push_bind(*at).push_bind(*referral);
             });
             qb.push(
-                ") UPDATE conversations SET status = 'open',
+                ") UPDATE conversations SET status = 'open', snoozed_until = NULL,
                     last_message_at = CASE WHEN conversations.last_message_at < v.at THEN v.at ELSE conversations.last_message_at END,
                     last_inbound_at = CASE WHEN conversations.last_inbound_at IS NULL OR conversations.last_inbound_at < v.at
                                            THEN v.at ELSE conversations.last_inbound_at END,
