@@ -12,6 +12,17 @@ async fn user_id(app: &TestApp, token: &str) -> i64 {
     app.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
 }
 
+/// Ana writes in; the id of the conversation that opens.
+async fn first_conversation(app: &TestApp, wired: &crate::helpers::Wired) -> i64 {
+    let pnid = &wired.number.phone_number_id;
+    wired.sandbox.say(pnid, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+    let list = "/api/v1/conversations?limit=10";
+    assert!(
+        eventually(10, || async { app.get(list).await.body["items"].as_array().is_some_and(|i| i.len() == 1) }).await
+    );
+    app.get(list).await.body["items"][0]["id"].as_i64().unwrap()
+}
+
 async fn conversation(app: &TestApp, id: i64) -> Value {
     app.get(&format!("/api/v1/conversations/{id}")).await.body
 }
@@ -22,13 +33,7 @@ async fn conversations_are_assigned_closed_and_reopened_with_who_did_it() {
         let e = app.engine();
         let wired = app.wired().await;
         let pnid = wired.number.phone_number_id.clone();
-        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("hello"));
-        let list = "/api/v1/conversations?limit=10";
-        assert!(
-            eventually(10, || async { app.get(list).await.body["items"].as_array().is_some_and(|i| i.len() == 1) })
-                .await
-        );
-        let id = app.get(list).await.body["items"][0]["id"].as_i64().unwrap();
+        let id = first_conversation(&app, &wired).await;
         let owner = user_id(&app, &app.token).await;
         let agent_token = app.token_for("agent", "agent@acme.example").await;
         let agent = user_id(&app, &agent_token).await;
@@ -103,13 +108,7 @@ async fn snoozed_conversations_wake_at_their_time_or_when_the_customer_writes() 
         let e = app.engine();
         let wired = app.wired().await;
         let pnid = wired.number.phone_number_id.clone();
-        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("hello"));
-        let list = "/api/v1/conversations?limit=10";
-        assert!(
-            eventually(10, || async { app.get(list).await.body["items"].as_array().is_some_and(|i| i.len() == 1) })
-                .await
-        );
-        let id = app.get(list).await.body["items"][0]["id"].as_i64().unwrap();
+        let id = first_conversation(&app, &wired).await;
         let status = format!("/api/v1/conversations/{id}/status");
         let in_an_hour = crate::helpers::START.plus_secs(3600).to_rfc3339();
         let past = crate::helpers::START.plus_secs(-1).to_rfc3339();

@@ -357,29 +357,7 @@ where
         by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE conversations SET status = $1, snoozed_until = NULL, updated_at = $2
-                 WHERE workspace_id = $3 AND id = $4",
-        )
-        .bind(status.as_str().to_owned())
-        .bind(now.as_micros())
-        .bind(ws.get())
-        .bind(id.get())
-        .execute(&mut *tx)
-        .await?;
-        if DB::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
-        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
-        let conversation = Conversation::try_from(row)?;
-        let payload = json!({"conversation_id": id, "status": status.as_str(), "by": by});
-        let event =
-            NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
-        Self::append_event(&mut tx, ws, event, now).await?;
-        tx.commit().await?;
-        Ok(conversation)
+        self.move_conversation(ws, id, status, None, by, now).await
     }
 
     async fn snooze_conversation(
@@ -390,29 +368,7 @@ where
         by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation> {
-        let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE conversations SET status = 'snoozed', snoozed_until = $1, updated_at = $2
-             WHERE workspace_id = $3 AND id = $4",
-        )
-        .bind(until.as_micros())
-        .bind(now.as_micros())
-        .bind(ws.get())
-        .bind(id.get())
-        .execute(&mut *tx)
-        .await?;
-        if DB::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
-        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
-        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
-        let conversation = Conversation::try_from(row)?;
-        let payload = json!({"conversation_id": id, "status": "snoozed", "until": until, "by": by});
-        let event =
-            NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
-        Self::append_event(&mut tx, ws, event, now).await?;
-        tx.commit().await?;
-        Ok(conversation)
+        self.move_conversation(ws, id, ConversationStatus::Snoozed, Some(until), by, now).await
     }
 
     async fn wake_snoozed(&self, now: Timestamp) -> StoreResult<u64> {
@@ -513,6 +469,41 @@ where
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
+    /// Moves a conversation to `status` (with the time a snooze ends), as an event naming who.
+    async fn move_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        until: Option<Timestamp>,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
+        )
+        .bind(status.as_str().to_owned())
+        .bind(until.map(|t| t.as_micros()))
+        .bind(now.as_micros())
+        .bind(ws.get())
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
+        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
+        let conversation = Conversation::try_from(row)?;
+        let payload = json!({"conversation_id": id, "status": status.as_str(), "until": until, "by": by});
+        let event =
+            NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
+        Self::append_event(&mut tx, ws, event, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
     /// The contact × channel conversation, created (open) if there is none yet.
     pub(crate) async fn ensure_conversation(
         conn: &mut DB::Connection,
