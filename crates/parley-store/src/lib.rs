@@ -433,6 +433,22 @@ pub trait Notifications {
     async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()>;
 }
 
+/// Automatic assignment: the workspace's mode and cap, and each user's availability.
+#[async_trait]
+pub trait Assignment {
+    async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings>;
+    async fn set_assignment_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: AssignmentSettings,
+        now: Timestamp,
+    ) -> StoreResult<AssignmentSettings>;
+    /// Unavailable agents get no conversation automatically.
+    async fn set_availability(&self, ws: WorkspaceId, user: UserId, available: bool, now: Timestamp)
+    -> StoreResult<()>;
+    async fn availability(&self, ws: WorkspaceId, user: UserId) -> StoreResult<bool>;
+}
+
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
@@ -455,6 +471,7 @@ pub trait Store:
     + Templates
     + Numbers
     + Notifications
+    + Assignment
     + Events
     + Send
     + Sync

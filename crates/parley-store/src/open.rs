@@ -81,6 +81,7 @@ where
         + crate::Templates
         + crate::Numbers
         + crate::Notifications
+        + crate::Assignment
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

@@ -1,4 +1,4 @@
-//! Values of the template, number-health and notification traits.
+//! Values of the template, number-health, notification and assignment traits.
 
 use parley_core::Timestamp;
 use parley_core::health::NumberHealth;
@@ -147,4 +147,42 @@ pub struct Notification {
     pub payload: Value,
     pub created_at: Timestamp,
     pub read: bool,
+}
+
+/// How new conversations are assigned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoAssign {
+    Off,
+    /// In turn: the available agent given one longest ago.
+    RoundRobin,
+    /// The available agent with the fewest conversations not closed.
+    LeastOpen,
+}
+
+impl AutoAssign {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoAssign::Off => "off",
+            AutoAssign::RoundRobin => "round_robin",
+            AutoAssign::LeastOpen => "least_open",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(AutoAssign::Off),
+            "round_robin" => Some(AutoAssign::RoundRobin),
+            "least_open" => Some(AutoAssign::LeastOpen),
+            _ => None,
+        }
+    }
+}
+
+/// A workspace's automatic assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AssignmentSettings {
+    pub mode: AutoAssign,
+    /// Agents with this many conversations not closed get no more automatically.
+    pub max_open: Option<i64>,
 }

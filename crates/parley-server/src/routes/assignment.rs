@@ -1,13 +1,17 @@
-//! Working a conversation: moving it between open, pending and closed, and assigning it
+//! Working a conversation: moving it between open, pending, snoozed and closed, and assigning it
 //! (`/conversations/{id}/status`, `/conversations/{id}/assign`). Every change is an event that
-//! names who made it. Closing keeps the assignee; a customer's message reopens it.
+//! names who made it. Closing keeps the assignee; a customer's message reopens it. New
+//! conversations can be assigned automatically (`/workspace/assignment`) among available agents
+//! (`/me/availability`).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use parley_core::Timestamp;
 use parley_core::conversation::{Conversation, ConversationStatus};
 use parley_core::ids::{ConversationId, UserId};
-use serde::Deserialize;
+use parley_store::{AssignmentSettings, AutoAssign};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +22,11 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(set_status)).routes(routes!(assign))
+    OpenApiRouter::new()
+        .routes(routes!(set_status))
+        .routes(routes!(assign))
+        .routes(routes!(get_availability, set_availability))
+        .routes(routes!(get_settings, set_settings))
 }
 
 fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
@@ -100,4 +108,71 @@ async fn assign(
     }
     let now = state.clock.now();
     Ok(Json(state.store.assign_conversation(auth.workspace_id, id, assignee, Some(auth.user_id), now).await?))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityInput {
+    /// Off: no conversation is assigned to you automatically.
+    available: bool,
+}
+
+/// Whether conversations may be assigned to you automatically.
+#[utoipa::path(get, path = "/me/availability", tag = "accounts",
+    responses((status = 200, body = AvailabilityInput)), security(("bearer" = [])))]
+async fn get_availability(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<AvailabilityInput>> {
+    Ok(Json(AvailabilityInput { available: state.store.availability(auth.workspace_id, auth.user_id).await? }))
+}
+
+/// Turn your availability for automatic assignment on or off.
+#[utoipa::path(put, path = "/me/availability", tag = "accounts", request_body = AvailabilityInput,
+    responses((status = 200, body = AvailabilityInput), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn set_availability(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<AvailabilityInput>,
+) -> ApiResult<Json<AvailabilityInput>> {
+    let now = state.clock.now();
+    state.store.set_availability(auth.workspace_id, auth.user_id, input.available, now).await?;
+    Ok(Json(input))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentInput {
+    /// `off`, `round_robin` (in turn) or `least_open` (fewest conversations not closed).
+    mode: String,
+    /// Agents with this many conversations not closed get no more automatically; `null`: no cap.
+    max_open: Option<i64>,
+}
+
+fn settings_view(s: AssignmentSettings) -> Value {
+    json!({"mode": s.mode.as_str(), "max_open": s.max_open})
+}
+
+/// How new conversations are assigned.
+#[utoipa::path(get, path = "/workspace/assignment", tag = "accounts",
+    responses((status = 200, body = Object)), security(("bearer" = [])))]
+async fn get_settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(settings_view(state.store.assignment_settings(auth.workspace_id).await?)))
+}
+
+/// Change how new conversations are assigned (owners and managers).
+#[utoipa::path(put, path = "/workspace/assignment", tag = "accounts", request_body = AssignmentInput,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<AssignmentInput>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let mode = AutoAssign::parse(&input.mode)
+        .ok_or_else(|| ApiError::bad_request("mode is off, round_robin or least_open").with_field("mode"))?;
+    if input.max_open.is_some_and(|m| !(1..=10_000).contains(&m)) {
+        return Err(ApiError::bad_request("max_open is between 1 and 10000").with_field("max_open"));
+    }
+    let settings = AssignmentSettings { mode, max_open: input.max_open };
+    let saved = state.store.set_assignment_settings(auth.workspace_id, settings, state.clock.now()).await?;
+    Ok(Json(settings_view(saved)))
 }

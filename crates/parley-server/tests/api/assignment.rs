@@ -141,3 +141,89 @@ async fn snoozed_conversations_wake_at_their_time_or_when_the_customer_writes() 
         assert_eq!(conversation(&app, id).await["snoozed_until"], Value::Null);
     }
 }
+
+#[tokio::test]
+async fn new_conversations_go_to_available_agents_in_turn_or_by_load() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let pnid = wired.number.phone_number_id.clone();
+        let a_token = app.token_for("agent", "a@acme.example").await;
+        let b_token = app.token_for("agent", "b@acme.example").await;
+        let (a, b) = (user_id(&app, &a_token).await, user_id(&app, &b_token).await);
+        let agent_put = app
+            .call_as(Some(&a_token), Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"})))
+            .await;
+        assert_eq!(agent_put.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "random"}))).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        let set = app
+            .call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin", "max_open": null})))
+            .await;
+        assert_eq!(set.body, json!({"mode": "round_robin", "max_open": null}), "{e}");
+
+        // Three customers, one after the other: A, B, A (the owner is no agent).
+        let customers = ["33612340001", "33612340002", "33612340003"];
+        for (i, wa) in customers.iter().enumerate() {
+            wired.sandbox.say(&pnid, &Customer::new(wa, "C"), Say::text("hi"));
+            let list = "/api/v1/conversations?limit=50";
+            assert!(
+                eventually(10, || async {
+                    app.get(list).await.body["items"].as_array().is_some_and(|v| v.len() == i + 1)
+                })
+                .await
+            );
+        }
+        let assignees = |body: Value| -> Vec<i64> {
+            let mut v: Vec<i64> =
+                body["items"].as_array().unwrap().iter().filter_map(|c| c["assignee_id"].as_i64()).collect();
+            v.sort();
+            v
+        };
+        let mut expected = vec![a, b, a];
+        expected.sort();
+        assert_eq!(assignees(app.get("/api/v1/conversations?limit=50").await.body), expected, "{e}: in turn");
+
+        // B steps away: the next one goes to A even though it is B's turn.
+        let off = app
+            .call_as(Some(&b_token), Method::PUT, "/api/v1/me/availability", Some(json!({"available": false})))
+            .await;
+        assert_eq!(off.body["available"], false);
+        wired.sandbox.say(&pnid, &Customer::new("33612340004", "D"), Say::text("hi"));
+        assert!(
+            eventually(10, || async {
+                app.get("/api/v1/conversations?limit=50").await.body["items"].as_array().is_some_and(|v| v.len() == 4)
+            })
+            .await
+        );
+        let newest = &app.get("/api/v1/conversations?limit=1").await.body["items"][0];
+        assert_eq!(newest["assignee_id"], a, "{e}: only available agents");
+
+        // A cap: A has 3 open, B is away, so the next one waits unassigned.
+        app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "least_open", "max_open": 3}))).await;
+        wired.sandbox.say(&pnid, &Customer::new("33612340005", "E"), Say::text("hi"));
+        assert!(
+            eventually(10, || async {
+                app.get("/api/v1/conversations?limit=50").await.body["items"].as_array().is_some_and(|v| v.len() == 5)
+            })
+            .await
+        );
+        let newest = &app.get("/api/v1/conversations?limit=1").await.body["items"][0];
+        assert_eq!(newest["assignee_id"], Value::Null, "{e}: nobody under the cap");
+        // Back: least-open picks B (0 open) over A (3).
+        app.call_as(Some(&b_token), Method::PUT, "/api/v1/me/availability", Some(json!({"available": true}))).await;
+        wired.sandbox.say(&pnid, &Customer::new("33612340006", "F"), Say::text("hi"));
+        assert!(
+            eventually(10, || async {
+                app.get("/api/v1/conversations?limit=50").await.body["items"].as_array().is_some_and(|v| v.len() == 6)
+            })
+            .await
+        );
+        let newest = &app.get("/api/v1/conversations?limit=1").await.body["items"][0];
+        assert_eq!(newest["assignee_id"], b, "{e}: the least loaded");
+        let me = app.call_as(Some(&b_token), Method::GET, "/api/v1/me/availability", None).await;
+        assert_eq!(me.body["available"], true);
+    }
+}

@@ -5,6 +5,7 @@
 //! for timestamps, text for JSON.
 
 mod accounts;
+mod assignment;
 mod channels;
 mod consents;
 pub(crate) mod contacts;

@@ -402,6 +402,7 @@ where
         }
         let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
         let mut touched: Vec<(i64, i64, Option<i64>)> = Vec::new();
+        let mut opened: Vec<(&Channel, i64)> = Vec::new();
         for ((channel_id, contact), (channel, at, referral)) in pairs {
             let ws = channel.workspace_id;
             let id = match existing.get(&(channel_id, contact)) {
@@ -421,6 +422,7 @@ where
                     .await?;
                     let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel_id});
                     events.push(ws, "conversation.opened", Some(id), Some(channel), &payload);
+                    opened.push((channel, id));
                     id
                 }
                 Some((id, status)) => {
@@ -433,6 +435,9 @@ where
                 }
             };
             ids.insert((channel_id, contact), id);
+        }
+        if !opened.is_empty() {
+            Self::auto_assign(conn, &opened, now, events).await?;
         }
         // Reopen and move the clocks of every existing conversation in one statement per chunk.
         // Provider times, not arrival order: a late delivery of an older message moves nothing

@@ -1,0 +1,178 @@
+//! Automatic assignment of new conversations (round-robin, or to the agent with the fewest open
+//! ones) among available agents, optionally below a cap; and the settings and availability it
+//! reads. Runs inside the webhook's transaction that opens the conversations.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::channel::Channel;
+use parley_core::ids::{UserId, WorkspaceId};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
+
+use super::inbound::EventBuffer;
+use super::{Engine, SqlStore};
+use crate::error::{StoreError, StoreResult};
+use crate::{Assignment, AssignmentSettings, AutoAssign};
+
+/// An agent who may be given a conversation: id, last time given one, conversations not closed.
+struct Candidate {
+    id: i64,
+    last_assigned_at: Option<i64>,
+    open: i64,
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn settings_in(conn: &mut DB::Connection, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
+        let (mode, max_open): (String, Option<i64>) =
+            sqlx::query_as("SELECT auto_assign, auto_assign_max_open FROM workspaces WHERE id = $1")
+                .bind(ws.get())
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        Ok(AssignmentSettings {
+            mode: AutoAssign::parse(&mode).ok_or_else(|| StoreError::Corrupt(format!("auto_assign {mode:?}")))?,
+            max_open,
+        })
+    }
+
+    /// Gives each newly opened conversation to an agent, per its workspace's settings.
+    pub(crate) async fn auto_assign(
+        conn: &mut DB::Connection,
+        opened: &[(&Channel, i64)],
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let mut workspaces: Vec<WorkspaceId> = opened.iter().map(|(c, _)| c.workspace_id).collect();
+        workspaces.sort_by_key(|w| w.get());
+        workspaces.dedup();
+        for ws in workspaces {
+            let settings = Self::settings_in(conn, ws).await?;
+            if settings.mode == AutoAssign::Off {
+                continue;
+            }
+            let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+                "SELECT u.id, u.last_assigned_at,
+                    (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status <> 'closed')
+                 FROM users u WHERE u.workspace_id = $1 AND u.role = 'agent' AND u.available = 1 ORDER BY u.id",
+            )
+            .bind(ws.get())
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut agents: Vec<Candidate> =
+                rows.into_iter().map(|(id, last_assigned_at, open)| Candidate { id, last_assigned_at, open }).collect();
+            for (channel, conversation) in opened.iter().filter(|(c, _)| c.workspace_id == ws) {
+                let eligible = agents.iter_mut().filter(|a| settings.max_open.is_none_or(|max| a.open < max));
+                // Never given one first, then the longest ago; least-open looks at the load first.
+                let pick = match settings.mode {
+                    AutoAssign::LeastOpen => eligible.min_by_key(|a| (a.open, a.last_assigned_at, a.id)),
+                    _ => eligible.min_by_key(|a| (a.last_assigned_at, a.id)),
+                };
+                let Some(agent) = pick else { break };
+                agent.open += 1;
+                agent.last_assigned_at = Some(now.as_micros());
+                sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")
+                    .bind(agent.id)
+                    .bind(*conversation)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("UPDATE users SET last_assigned_at = $1 WHERE id = $2")
+                    .bind(now.as_micros())
+                    .bind(agent.id)
+                    .execute(&mut *conn)
+                    .await?;
+                let payload = json!({"conversation_id": conversation, "from": null, "to": agent.id, "by": null,
+                    "auto": settings.mode.as_str()});
+                events.push(ws, "conversation.assigned", Some(*conversation), Some(channel), &payload);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<DB> Assignment for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
+        let mut conn = self.read.acquire().await?;
+        Self::settings_in(&mut conn, ws).await
+    }
+
+    async fn set_assignment_settings(
+        &self,
+        ws: WorkspaceId,
+        settings: AssignmentSettings,
+        now: Timestamp,
+    ) -> StoreResult<AssignmentSettings> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workspaces SET auto_assign = $1, auto_assign_max_open = $2 WHERE id = $3")
+            .bind(settings.mode.as_str().to_owned())
+            .bind(settings.max_open)
+            .bind(ws.get())
+            .execute(&mut *tx)
+            .await?;
+        let mut events = EventBuffer::default();
+        events.push(ws, "workspace.assignment_changed", None, None, &json!(settings));
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    async fn set_availability(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        available: bool,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET available = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(i64::from(available))
+            .bind(ws.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let mut events = EventBuffer::default();
+        events.push(
+            ws,
+            "user.availability_changed",
+            Some(user.get()),
+            None,
+            &json!({"user_id": user, "available": available}),
+        );
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn availability(&self, ws: WorkspaceId, user: UserId) -> StoreResult<bool> {
+        let available: Option<i64> =
+            sqlx::query_scalar("SELECT available FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(user.get())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(available.ok_or(StoreError::NotFound)? != 0)
+    }
+}
