@@ -58,6 +58,9 @@ pub struct Conversation {
     pub entry_point_opened_at: Option<Timestamp>,
     /// A snoozed conversation opens again at this time (or when the customer writes).
     pub snoozed_until: Option<Timestamp>,
+    /// The last closing note: a category from the workspace's list and a summary.
+    pub closing_category: Option<String>,
+    pub closing_summary: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -142,6 +145,100 @@ pub struct Message {
     pub media: Option<MediaState>,
 }
 
+/// Whether closing a conversation asks for a note (a category from the workspace's list and a
+/// summary): not at all, optionally, the category, or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosingNotes {
+    Off,
+    Optional,
+    Category,
+    Both,
+}
+
+impl ClosingNotes {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosingNotes::Off => "off",
+            ClosingNotes::Optional => "optional",
+            ClosingNotes::Category => "category",
+            ClosingNotes::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "off" => ClosingNotes::Off,
+            "optional" => ClosingNotes::Optional,
+            "category" => ClosingNotes::Category,
+            "both" => ClosingNotes::Both,
+            _ => return None,
+        })
+    }
+}
+
+pub const MAX_CLOSING_SUMMARY_CHARS: usize = 2000;
+pub const MAX_CLOSING_CATEGORIES: usize = 50;
+pub const MAX_CLOSING_CATEGORY_CHARS: usize = 64;
+
+/// What an agent wrote when closing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClosingNote {
+    pub category: Option<String>,
+    pub summary: Option<String>,
+}
+
+/// Checks a closing note against the workspace's mode and categories; answers it trimmed (empty
+/// parts dropped).
+pub fn check_closing_note(
+    mode: ClosingNotes,
+    categories: &[String],
+    note: &ClosingNote,
+) -> Result<ClosingNote, crate::Invalid> {
+    let clean = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let note = ClosingNote { category: clean(&note.category), summary: clean(&note.summary) };
+    let invalid =
+        |field: &str, message: &str| crate::Invalid::new("invalid_closing_note", Some(field.to_owned()), message);
+    if mode == ClosingNotes::Off && (note.category.is_some() || note.summary.is_some()) {
+        return Err(invalid("category", "closing notes are off in this workspace"));
+    }
+    if let Some(c) = &note.category
+        && !categories.iter().any(|k| k == c)
+    {
+        return Err(invalid("category", "not one of the workspace's closing categories"));
+    }
+    if note.summary.as_ref().is_some_and(|s| s.chars().count() > MAX_CLOSING_SUMMARY_CHARS) {
+        return Err(invalid("summary", "at most 2,000 characters"));
+    }
+    if matches!(mode, ClosingNotes::Category | ClosingNotes::Both) && note.category.is_none() {
+        return Err(invalid("category", "this workspace asks for a category when closing"));
+    }
+    if mode == ClosingNotes::Both && note.summary.is_none() {
+        return Err(invalid("summary", "this workspace asks for a summary when closing"));
+    }
+    Ok(note)
+}
+
+/// Checks a workspace's list of closing categories: at most 50, each 1 to 64 characters, no repeats.
+pub fn check_closing_categories(categories: &[String]) -> Result<Vec<String>, crate::Invalid> {
+    let bad = |m: &str| crate::Invalid::request("categories", m);
+    if categories.len() > MAX_CLOSING_CATEGORIES {
+        return Err(bad("at most 50 categories"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for c in categories {
+        let c = c.trim();
+        if c.is_empty() || c.chars().count() > MAX_CLOSING_CATEGORY_CHARS {
+            return Err(bad("each category has 1 to 64 characters"));
+        }
+        if out.iter().any(|k| k == c) {
+            return Err(bad("a category appears twice"));
+        }
+        out.push(c.to_owned());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,11 +257,36 @@ mod tests {
             last_referral_at: None,
             entry_point_opened_at: None,
             snoozed_until: None,
+            closing_category: None,
+            closing_summary: None,
             created_at: Timestamp::from_secs(100),
             updated_at: Timestamp::from_secs(100),
         };
         assert_eq!(c.window_closes_at(), Some(Timestamp::from_secs(100 + 86_400)));
         assert_eq!(ConversationStatus::parse("snoozed"), Some(ConversationStatus::Snoozed));
         assert_eq!(ConversationStatus::parse("archived"), None);
+    }
+
+    #[test]
+    fn closing_notes_follow_the_mode() {
+        let cats = vec!["sale".to_owned(), "support".to_owned()];
+        let note =
+            |c: Option<&str>, s: Option<&str>| ClosingNote { category: c.map(Into::into), summary: s.map(Into::into) };
+        let field = |r: Result<ClosingNote, crate::Invalid>| r.unwrap_err().field.unwrap();
+        assert_eq!(check_closing_note(ClosingNotes::Off, &cats, &note(None, Some("  "))), Ok(ClosingNote::default()));
+        assert_eq!(field(check_closing_note(ClosingNotes::Off, &cats, &note(Some("sale"), None))), "category");
+        assert!(check_closing_note(ClosingNotes::Optional, &cats, &note(None, None)).is_ok());
+        assert_eq!(field(check_closing_note(ClosingNotes::Optional, &cats, &note(Some("other"), None))), "category");
+        assert_eq!(field(check_closing_note(ClosingNotes::Category, &cats, &note(None, Some("done")))), "category");
+        assert!(check_closing_note(ClosingNotes::Category, &cats, &note(Some("sale"), None)).is_ok());
+        assert_eq!(field(check_closing_note(ClosingNotes::Both, &cats, &note(Some("sale"), None))), "summary");
+        let long = "x".repeat(2001);
+        assert_eq!(field(check_closing_note(ClosingNotes::Both, &cats, &note(Some("sale"), Some(&long)))), "summary");
+        let ok = check_closing_note(ClosingNotes::Both, &cats, &note(Some(" sale "), Some(" paid "))).unwrap();
+        assert_eq!((ok.category.as_deref(), ok.summary.as_deref()), (Some("sale"), Some("paid")));
+        assert_eq!(check_closing_categories(&[" a ".into(), "b".into()]).unwrap(), ["a", "b"]);
+        assert!(check_closing_categories(&["a".into(), "a ".into()]).is_err());
+        assert!(check_closing_categories(&["".into()]).is_err());
+        assert_eq!(ClosingNotes::parse("both"), Some(ClosingNotes::Both));
     }
 }

@@ -433,7 +433,8 @@ pub trait Notifications {
     async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()>;
 }
 
-/// Automatic assignment: the workspace's mode and cap, and each user's availability.
+/// How the team works conversations: automatic assignment (mode, cap, each user's
+/// availability) and closing notes.
 #[async_trait]
 pub trait Assignment {
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings>;
@@ -443,6 +444,27 @@ pub trait Assignment {
         settings: AssignmentSettings,
         now: Timestamp,
     ) -> StoreResult<AssignmentSettings>;
+    /// Whether closing asks for a note, and the categories it offers.
+    async fn closing_settings(
+        &self,
+        ws: WorkspaceId,
+    ) -> StoreResult<(parley_core::conversation::ClosingNotes, Vec<String>)>;
+    async fn set_closing_settings(
+        &self,
+        ws: WorkspaceId,
+        mode: parley_core::conversation::ClosingNotes,
+        categories: &[String],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Closes a conversation with its (already checked) note; the assignee stays.
+    async fn close_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        note: &parley_core::conversation::ClosingNote,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation>;
     /// Unavailable agents get no conversation automatically.
     async fn set_availability(&self, ws: WorkspaceId, user: UserId, available: bool, now: Timestamp)
     -> StoreResult<()>;

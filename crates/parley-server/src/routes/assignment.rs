@@ -7,7 +7,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use parley_core::Timestamp;
-use parley_core::conversation::{Conversation, ConversationStatus};
+use parley_core::conversation::{
+    ClosingNote, ClosingNotes, Conversation, ConversationStatus, check_closing_categories, check_closing_note,
+};
 use parley_core::ids::{ConversationId, UserId};
 use parley_store::{AssignmentSettings, AutoAssign};
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(assign))
         .routes(routes!(get_availability, set_availability))
         .routes(routes!(get_settings, set_settings))
+        .routes(routes!(get_closing_notes, set_closing_notes))
 }
 
 fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
@@ -40,6 +43,10 @@ pub struct StatusInput {
     status: String,
     /// When a snoozed conversation opens again (RFC 3339, in the future); required to snooze.
     until: Option<String>,
+    /// Closing notes (only with `closed`): a category from the workspace's list and a summary,
+    /// required or not as `/workspace/closing-notes` says.
+    category: Option<String>,
+    summary: Option<String>,
 }
 
 /// Move a conversation to another status (any role). A snoozed one opens again at `until`, or
@@ -56,6 +63,19 @@ async fn set_status(
 ) -> ApiResult<Json<Conversation>> {
     let id = conversation_id(&raw)?;
     let now = state.clock.now();
+    let note = ClosingNote { category: input.category.clone(), summary: input.summary.clone() };
+    if input.status == "closed" {
+        if input.until.is_some() {
+            return Err(ApiError::bad_request("until only goes with snoozed").with_field("until"));
+        }
+        let (mode, categories) = state.store.closing_settings(auth.workspace_id).await?;
+        let note = check_closing_note(mode, &categories, &note)?;
+        let by = Some(auth.user_id);
+        return Ok(Json(state.store.close_conversation(auth.workspace_id, id, &note, by, now).await?));
+    }
+    if note != ClosingNote::default() {
+        return Err(ApiError::bad_request("a closing note only goes with closed").with_field("category"));
+    }
     let status = match ConversationStatus::parse(&input.status) {
         Some(ConversationStatus::Snoozed) => {
             let until =
@@ -175,4 +195,43 @@ async fn set_settings(
     let settings = AssignmentSettings { mode, max_open: input.max_open };
     let saved = state.store.set_assignment_settings(auth.workspace_id, settings, state.clock.now()).await?;
     Ok(Json(settings_view(saved)))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClosingNotesInput {
+    /// `off` (default), `optional`, `category` (a category is required) or `both` (category and
+    /// summary required).
+    mode: String,
+    /// The categories agents pick from (at most 50, each 1 to 64 characters).
+    #[serde(default)]
+    categories: Vec<String>,
+}
+
+/// Whether closing a conversation asks for a note, and the categories offered.
+#[utoipa::path(get, path = "/workspace/closing-notes", tag = "accounts",
+    responses((status = 200, body = ClosingNotesInput)), security(("bearer" = [])))]
+async fn get_closing_notes(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ClosingNotesInput>> {
+    let (mode, categories) = state.store.closing_settings(auth.workspace_id).await?;
+    Ok(Json(ClosingNotesInput { mode: mode.as_str().to_owned(), categories }))
+}
+
+/// Set closing notes' mode and categories (owners and managers).
+#[utoipa::path(put, path = "/workspace/closing-notes", tag = "accounts", request_body = ClosingNotesInput,
+    responses((status = 200, body = ClosingNotesInput), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_closing_notes(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<ClosingNotesInput>,
+) -> ApiResult<Json<ClosingNotesInput>> {
+    auth.require_admin()?;
+    let mode = ClosingNotes::parse(&input.mode)
+        .ok_or_else(|| ApiError::bad_request("mode is off, optional, category or both").with_field("mode"))?;
+    let categories = check_closing_categories(&input.categories)?;
+    if matches!(mode, ClosingNotes::Category | ClosingNotes::Both) && categories.is_empty() {
+        return Err(ApiError::bad_request("a required category needs categories to pick from").with_field("categories"));
+    }
+    state.store.set_closing_settings(auth.workspace_id, mode, &categories, state.clock.now()).await?;
+    Ok(Json(ClosingNotesInput { mode: mode.as_str().to_owned(), categories }))
 }

@@ -227,3 +227,66 @@ async fn new_conversations_go_to_available_agents_in_turn_or_by_load() {
         assert_eq!(me.body["available"], true);
     }
 }
+
+#[tokio::test]
+async fn closing_notes_follow_the_workspace_mode() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let id = first_conversation(&app, &wired).await;
+        let status = format!("/api/v1/conversations/{id}/status");
+        let settings = "/api/v1/workspace/closing-notes";
+        assert_eq!(app.get(settings).await.body, json!({"mode": "off", "categories": []}), "{e}");
+        // Off: no note.
+        assert_eq!(
+            app.post(&status, json!({"status": "closed", "summary": "paid"})).await.code(),
+            "invalid_closing_note"
+        );
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let put = json!({"mode": "both", "categories": ["sale", "support"]});
+        assert_eq!(
+            app.call_as(Some(&agent), Method::PUT, settings, Some(put.clone())).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.call(Method::PUT, settings, Some(json!({"mode": "category", "categories": []}))).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(app.call(Method::PUT, settings, Some(put)).await.body["mode"], "both");
+        // Both required, the category from the list.
+        let missing = app.post(&status, json!({"status": "closed", "category": "sale"})).await;
+        assert_eq!(
+            (missing.code(), missing.body["error"]["field"].as_str()),
+            ("invalid_closing_note", Some("summary"))
+        );
+        let unknown = app.post(&status, json!({"status": "closed", "category": "fun", "summary": "x"})).await;
+        assert_eq!(unknown.body["error"]["field"], "category", "{e}");
+        assert_eq!(conversation(&app, id).await["status"], "open", "{e}: refusals change nothing");
+        assert_eq!(
+            app.post(&status, json!({"status": "pending", "category": "sale"})).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        let closed =
+            app.post(&status, json!({"status": "closed", "category": "sale", "summary": " Paid by card "})).await;
+        assert_eq!(
+            (
+                closed.body["status"].as_str(),
+                closed.body["closing_category"].as_str(),
+                closed.body["closing_summary"].as_str()
+            ),
+            (Some("closed"), Some("sale"), Some("Paid by card")),
+            "{e}: {}",
+            closed.body
+        );
+        let events = app.get("/api/v1/events?after=0&limit=1000").await.body;
+        let last = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|ev| ev["kind"] == "conversation.status_changed")
+            .unwrap()
+            .clone();
+        assert_eq!(last["payload"]["closing_note"], json!({"category": "sale", "summary": "Paid by card"}));
+    }
+}

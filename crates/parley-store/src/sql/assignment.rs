@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
-use parley_core::ids::{UserId, WorkspaceId};
+use parley_core::conversation::{ClosingNote, ClosingNotes, Conversation, ConversationStatus};
+use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
@@ -174,5 +175,68 @@ where
                 .fetch_optional(&self.read)
                 .await?;
         Ok(available.ok_or(StoreError::NotFound)? != 0)
+    }
+
+    async fn closing_settings(&self, ws: WorkspaceId) -> StoreResult<(ClosingNotes, Vec<String>)> {
+        let (mode, categories): (String, String) =
+            sqlx::query_as("SELECT closing_notes, closing_categories FROM workspaces WHERE id = $1")
+                .bind(ws.get())
+                .fetch_optional(&self.read)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        let mode = ClosingNotes::parse(&mode).ok_or_else(|| StoreError::Corrupt(format!("closing_notes {mode:?}")))?;
+        Ok((mode, serde_json::from_str(&categories)?))
+    }
+
+    async fn set_closing_settings(
+        &self,
+        ws: WorkspaceId,
+        mode: ClosingNotes,
+        categories: &[String],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workspaces SET closing_notes = $1, closing_categories = $2 WHERE id = $3")
+            .bind(mode.as_str().to_owned())
+            .bind(serde_json::to_string(categories)?)
+            .bind(ws.get())
+            .execute(&mut *tx)
+            .await?;
+        let mut events = EventBuffer::default();
+        events.push(
+            ws,
+            "workspace.closing_notes_changed",
+            None,
+            None,
+            &json!({"mode": mode, "categories": categories}),
+        );
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close_conversation(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        note: &ClosingNote,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE conversations SET closing_category = $1, closing_summary = $2 WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(note.category.clone())
+        .bind(note.summary.clone())
+        .bind(ws.get())
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
+        let extra = json!({"category": note.category, "summary": note.summary});
+        let closed =
+            Self::move_conversation_in(&mut tx, ws, id, ConversationStatus::Closed, None, by, Some(extra), now).await?;
+        tx.commit().await?;
+        Ok(closed)
     }
 }

@@ -19,7 +19,8 @@ const MAX_PAGE: u32 = 200;
 macro_rules! conversation_columns {
     () => {
         "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_message_at, c.last_inbound_at,
-         c.last_referral_at, c.entry_point_opened_at, c.snoozed_until, c.created_at, c.updated_at"
+         c.last_referral_at, c.entry_point_opened_at, c.snoozed_until, c.closing_category, c.closing_summary,
+         c.created_at, c.updated_at"
     };
 }
 
@@ -46,6 +47,8 @@ struct ConversationRow {
     last_referral_at: Option<i64>,
     entry_point_opened_at: Option<i64>,
     snoozed_until: Option<i64>,
+    closing_category: Option<String>,
+    closing_summary: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -66,6 +69,8 @@ impl TryFrom<ConversationRow> for Conversation {
             last_referral_at: r.last_referral_at.map(Timestamp::from_micros),
             entry_point_opened_at: r.entry_point_opened_at.map(Timestamp::from_micros),
             snoozed_until: r.snoozed_until.map(Timestamp::from_micros),
+            closing_category: r.closing_category,
+            closing_summary: r.closing_summary,
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
         })
@@ -480,6 +485,23 @@ where
         now: Timestamp,
     ) -> StoreResult<Conversation> {
         let mut tx = self.begin_write().await?;
+        let conversation = Self::move_conversation_in(&mut tx, ws, id, status, until, by, None, now).await?;
+        tx.commit().await?;
+        Ok(conversation)
+    }
+
+    /// The same inside the caller's transaction; `note` (a closing note) joins the event.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn move_conversation_in(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: ConversationId,
+        status: ConversationStatus,
+        until: Option<Timestamp>,
+        by: Option<UserId>,
+        note: Option<serde_json::Value>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation> {
         let done = sqlx::query(
             "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5",
         )
@@ -488,19 +510,19 @@ where
         .bind(now.as_micros())
         .bind(ws.get())
         .bind(id.get())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         if DB::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         let sql = concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE c.id = $1");
-        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *tx).await?;
+        let row: ConversationRow = sqlx::query_as(sql).bind(id.get()).fetch_one(&mut *conn).await?;
         let conversation = Conversation::try_from(row)?;
-        let payload = json!({"conversation_id": id, "status": status.as_str(), "until": until, "by": by});
+        let payload =
+            json!({"conversation_id": id, "status": status.as_str(), "until": until, "by": by, "closing_note": note});
         let event =
             NewEvent::new("conversation.status_changed", id.get(), &payload).on_channel(conversation.channel_id);
-        Self::append_event(&mut tx, ws, event, now).await?;
-        tx.commit().await?;
+        Self::append_event(&mut *conn, ws, event, now).await?;
         Ok(conversation)
     }
 
