@@ -145,6 +145,19 @@ pub struct Message {
     pub media: Option<MediaState>,
 }
 
+/// Who may (re)assign a conversation: owners and managers anyone to anyone; an agent takes a
+/// conversation nobody (or they) holds, or lets go of their own — never someone else's.
+pub fn may_assign(role: crate::account::Role, me: UserId, current: Option<UserId>, to: Option<UserId>) -> bool {
+    if role.can_administer() {
+        return true;
+    }
+    let free_or_mine = current.is_none_or(|a| a == me);
+    match to {
+        Some(user) => user == me && free_or_mine,
+        None => free_or_mine,
+    }
+}
+
 /// Whether closing a conversation asks for a note (a category from the workspace's list and a
 /// summary): not at all, optionally, the category, or both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +278,18 @@ mod tests {
         assert_eq!(c.window_closes_at(), Some(Timestamp::from_secs(100 + 86_400)));
         assert_eq!(ConversationStatus::parse("snoozed"), Some(ConversationStatus::Snoozed));
         assert_eq!(ConversationStatus::parse("archived"), None);
+    }
+
+    #[test]
+    fn who_may_assign() {
+        use crate::account::Role;
+        let (me, other) = (crate::ids::UserId(1), crate::ids::UserId(2));
+        assert!(may_assign(Role::Manager, me, Some(other), Some(crate::ids::UserId(3))));
+        assert!(may_assign(Role::Agent, me, None, Some(me)), "take a free one");
+        assert!(may_assign(Role::Agent, me, Some(me), None), "let go of one's own");
+        assert!(!may_assign(Role::Agent, me, Some(other), Some(me)), "never take someone else's");
+        assert!(!may_assign(Role::Agent, me, Some(other), None), "nor release it");
+        assert!(!may_assign(Role::Agent, me, None, Some(other)), "nor give one away");
     }
 
     #[test]

@@ -8,6 +8,20 @@ use serde_json::Value;
 use crate::health::QualityRating;
 use crate::template::{TemplateCategory, TemplateStatus};
 
+/// A template as the provider lists it (a sync).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListedTemplate {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub components: Value,
+    pub provider_template_id: Option<String>,
+    pub quality: Option<String>,
+    pub rejected_reason: Option<String>,
+    pub parameter_format: Option<String>,
+}
+
 /// One report about one template (a name in one language).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TemplateUpdate {

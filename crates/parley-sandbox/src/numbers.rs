@@ -21,6 +21,7 @@
 
 use std::collections::HashMap;
 
+use parley_core::health::MessagingTier;
 use serde_json::{Value, json};
 
 use crate::profile::Profile;
@@ -39,53 +40,34 @@ pub enum LimitRules {
     Legacy2023,
 }
 
-/// A messaging limit: unique business-initiated recipients per rolling 24 h.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Tier {
-    Limited(i64),
-    Unlimited,
-}
+/// A messaging limit: Parley's own type, so the sandbox and Parley spell tiers alike.
+type Tier = MessagingTier;
 
 const CURRENT_LADDER: [Tier; 5] =
     [Tier::Limited(250), Tier::Limited(2_000), Tier::Limited(10_000), Tier::Limited(100_000), Tier::Unlimited];
 const LEGACY_LADDER: [Tier; 5] =
     [Tier::Limited(250), Tier::Limited(1_000), Tier::Limited(10_000), Tier::Limited(100_000), Tier::Unlimited];
 
-impl Tier {
-    /// `TIER_250`, `TIER_2K`, `TIER_UNLIMITED`.
-    fn name(self) -> String {
-        match self {
-            Tier::Unlimited => "TIER_UNLIMITED".into(),
-            Tier::Limited(n) if n >= 1000 && n % 1000 == 0 => format!("TIER_{}K", n / 1000),
-            Tier::Limited(n) => format!("TIER_{n}"),
-        }
-    }
+/// One of the ladders' tiers by name (`TIER_2K`, any case).
+fn parse_tier(s: &str) -> Result<Tier, ControlError> {
+    let upper = s.trim().to_ascii_uppercase();
+    let known = CURRENT_LADDER.iter().chain(&LEGACY_LADDER).copied().find(|t| t.name() == upper);
+    known.ok_or_else(|| {
+        ControlError::Invalid(format!("tier {s}: TIER_250, TIER_1K, TIER_2K, TIER_10K, TIER_100K or TIER_UNLIMITED"))
+    })
+}
 
-    fn parse(s: &str) -> Result<Tier, ControlError> {
-        let upper = s.trim().to_ascii_uppercase();
-        let known = CURRENT_LADDER.iter().chain(&LEGACY_LADDER).copied().find(|t| t.name() == upper);
-        known.ok_or_else(|| {
-            ControlError::Invalid(format!(
-                "tier {s}: TIER_250, TIER_1K, TIER_2K, TIER_10K, TIER_100K or TIER_UNLIMITED"
-            ))
-        })
-    }
+/// `max_daily_conversations_per_business` as `business_capability_update` gives it.
+fn per_business(tier: Tier) -> i64 {
+    tier.limit().unwrap_or(-1)
+}
 
-    /// `max_daily_conversations_per_business` as `business_capability_update` gives it.
-    fn per_business(self) -> i64 {
-        match self {
-            Tier::Limited(n) => n,
-            Tier::Unlimited => -1,
-        }
-    }
+fn up(tier: Tier, ladder: &[Tier]) -> Option<Tier> {
+    ladder.iter().copied().find(|t| *t > tier)
+}
 
-    fn up(self, ladder: &[Tier]) -> Option<Tier> {
-        ladder.iter().copied().find(|t| *t > self)
-    }
-
-    fn down(self, ladder: &[Tier]) -> Option<Tier> {
-        ladder.iter().rev().copied().find(|t| *t < self)
-    }
+fn down(tier: Tier, ladder: &[Tier]) -> Option<Tier> {
+    ladder.iter().rev().copied().find(|t| *t < tier)
 }
 
 /// What Meta knows about one number.
@@ -180,7 +162,7 @@ fn waba_events(waba: &str, numbers: &[Number], old: Tier, new: Tier) -> Vec<Item
     let mut items = vec![change(
         waba,
         "business_capability_update",
-        json!({"max_daily_conversations_per_business": new.per_business()}),
+        json!({"max_daily_conversations_per_business": per_business(new)}),
     )];
     for n in numbers.iter().filter(|n| n.waba_id == waba) {
         items.push(change(
@@ -255,7 +237,7 @@ impl Inner {
                     let state = acc.wabas.entry(waba.to_owned()).or_default();
                     let Tier::Limited(limit) = state.tier else { continue };
                     let recent = state.last_upgrade.is_some_and(|t| now - t < 6 * HOUR);
-                    let Some(next) = state.tier.up(&CURRENT_LADDER) else { continue };
+                    let Some(next) = up(state.tier, &CURRENT_LADDER) else { continue };
                     if red || recent || count * 2 < limit {
                         continue;
                     }
@@ -272,12 +254,12 @@ impl Inner {
                         state.flagged_at = None;
                         state.status = "CONNECTED".into();
                         let old = state.tier;
-                        state.tier = old.down(&LEGACY_LADDER).unwrap_or(old);
+                        state.tier = down(old, &LEGACY_LADDER).unwrap_or(old);
                         items.push(legacy_event(number, "DOWNGRADE", Some(old), state.tier));
                         continue;
                     }
                     let Tier::Limited(limit) = state.tier else { continue };
-                    let Some(next) = state.tier.up(&LEGACY_LADDER) else { continue };
+                    let Some(next) = up(state.tier, &LEGACY_LADDER) else { continue };
                     if state.status == "CONNECTED" && state.quality != "RED" && count >= 2 * limit {
                         let old = std::mem::replace(&mut state.tier, next);
                         items.push(legacy_event(number, "UPGRADE", Some(old), next));
@@ -349,7 +331,7 @@ impl Inner {
 
     /// Forces a number's own limit (2023 rules); `UPGRADE`/`DOWNGRADE` when it changed.
     pub(crate) fn set_tier(&self, phone_number_id: &str, tier: &str) -> Result<(), ControlError> {
-        let tier = Tier::parse(tier)?;
+        let tier = parse_tier(tier)?;
         let number = self.registered_number(phone_number_id)?;
         let mut accounts = self.accounts.lock().expect("accounts");
         let state = accounts.number(phone_number_id);
@@ -364,7 +346,7 @@ impl Inner {
 
     /// Forces a WABA's limit (current rules). An upgrade counts as the last one for the 6 h rule.
     pub(crate) fn set_tier_waba(&self, waba_id: &str, tier: &str) -> Result<(), ControlError> {
-        let tier = Tier::parse(tier)?;
+        let tier = parse_tier(tier)?;
         let numbers = self.registered();
         if !numbers.iter().any(|n| n.waba_id == waba_id) {
             return Err(ControlError::NotFound(format!("account {waba_id} (no registered number)")));

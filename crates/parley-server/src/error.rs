@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::Invalid;
+use parley_providers::meta::manage::ManageError;
 use parley_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -102,6 +103,32 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+/// A management call's failure: Meta's refusal with its code (422 `provider_refused`), or no
+/// usable answer (502 `provider_unavailable`).
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Refused { code, subcode, message, .. } => {
+                let codes = match (code, subcode) {
+                    (Some(c), Some(s)) => format!(" (code {c}, subcode {s})"),
+                    (Some(c), None) => format!(" (code {c})"),
+                    _ => String::new(),
+                };
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "provider_refused",
+                    format!("the provider refused{codes}: {message}"),
+                )
+            }
+            ManageError::Unavailable(why) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unavailable",
+                format!("the provider did not answer: {why}"),
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets};
+use parley_providers::meta::client::GraphClient;
 use parley_store::Store;
 use tokio::sync::Notify;
 
@@ -103,6 +104,12 @@ impl AppState {
             ApiError::internal()
         })?;
         serde_json::from_slice(&plain).map_err(|_| ApiError::internal())
+    }
+
+    /// A Graph API client with the channel's credentials.
+    pub fn graph_client(&self, channel: &Channel) -> Result<GraphClient, ApiError> {
+        let secrets = self.channel_secrets(channel)?;
+        Ok(GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token))
     }
 
     pub fn seal_secrets(&self, secrets: &ChannelSecrets) -> String {

@@ -78,19 +78,7 @@ pub enum SubmissionResult {
     Failed,
 }
 
-/// A template as the provider lists it (a sync).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ListedTemplate {
-    pub name: String,
-    pub language: String,
-    pub category: String,
-    pub status: String,
-    pub components: Value,
-    pub provider_template_id: Option<String>,
-    pub quality: Option<String>,
-    pub rejected_reason: Option<String>,
-    pub parameter_format: Option<String>,
-}
+pub use parley_core::template_review::ListedTemplate;
 
 /// What a sync did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -2,7 +2,8 @@
 //! (create, edit, delete, unpause), the business profile, and the phone number's fields. Their
 //! refusals keep Meta's code and message, so a user sees why.
 
-use serde_json::Value;
+use parley_core::template_review::ListedTemplate;
+use serde_json::{Value, json};
 
 use super::client::GraphClient;
 
@@ -118,6 +119,27 @@ impl GraphClient {
             .await
             .map(|_| ())
     }
+}
+
+/// A template object of `GET /<WABA id>/message_templates` (spec §7.1); `None` without a name
+/// or language.
+pub fn listed_template(t: &Value) -> Option<ListedTemplate> {
+    let id = t.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+    Some(ListedTemplate {
+        name: t.get("name")?.as_str()?.to_owned(),
+        language: t.get("language")?.as_str()?.to_owned(),
+        category: t.get("category").and_then(Value::as_str).unwrap_or("MARKETING").to_owned(),
+        status: t.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
+        components: t.get("components").cloned().unwrap_or_else(|| json!([])),
+        provider_template_id: id,
+        quality: t.pointer("/quality_score/score").and_then(Value::as_str).map(str::to_ascii_lowercase),
+        rejected_reason: t
+            .get("rejected_reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty() && *r != "NONE")
+            .map(str::to_owned),
+        parameter_format: t.get("parameter_format").and_then(Value::as_str).map(str::to_owned),
+    })
 }
 
 /// Percent-encodes a query value (template names are `[a-z0-9_]`, but be safe).

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use parley_core::Timestamp;
 use parley_core::conversation::{
     ClosingNote, ClosingNotes, Conversation, ConversationStatus, check_closing_categories, check_closing_note,
+    may_assign,
 };
 use parley_core::ids::{ConversationId, UserId};
 use parley_store::{AssignmentSettings, AutoAssign};
@@ -116,11 +117,7 @@ async fn assign(
     let assignee = input.user_id.map(UserId);
     if !auth.role.can_administer() {
         let current = state.store.conversation(auth.workspace_id, id).await?;
-        let own = match assignee {
-            Some(user) => user == auth.user_id && current.assignee_id.is_none_or(|a| a == auth.user_id),
-            None => current.assignee_id.is_none_or(|a| a == auth.user_id),
-        };
-        if !own {
+        if !may_assign(auth.role, auth.user_id, current.assignee_id, assignee) {
             return Err(ApiError::forbidden(
                 "agents take unassigned conversations for themselves and let go of their own; owners and managers assign others",
             ));

@@ -93,6 +93,24 @@ const POLL: Duration = Duration::from_millis(200);
 /// this long has passed (a rolled-back transaction leaves a hole for good).
 const HOLE_WAIT: Duration = Duration::from_secs(2);
 
+/// How many of `ids` (ascending, all after `cursor`) may go out now: those before the first hole
+/// in the sequence — past it too once that hole was `waited` for long enough, up to the next one.
+/// Also says whether the stream now stops before a hole.
+fn before_hole(cursor: i64, ids: &[i64], waited: bool) -> (usize, bool) {
+    let mut expected = cursor + 1;
+    let mut give_up = waited;
+    for (i, id) in ids.iter().enumerate() {
+        if *id != expected {
+            if !give_up {
+                return (i, true);
+            }
+            give_up = false;
+        }
+        expected = id + 1;
+    }
+    (ids.len(), false)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -129,16 +147,18 @@ impl Follow {
     /// hole is old enough to be given up on.
     async fn poll(&mut self) -> Result<(), parley_store::StoreError> {
         let events = self.state.store.events(self.ws, EventId(self.cursor), 500).await?;
-        let mut expected = self.cursor + 1;
-        for e in events {
-            if e.id.get() != expected {
-                let since = *self.hole_since.get_or_insert_with(Instant::now);
-                if since.elapsed() < HOLE_WAIT {
-                    break;
-                }
-            }
+        let ids: Vec<i64> = events.iter().map(|e| e.id.get()).collect();
+        let waited = self.hole_since.is_some_and(|t| t.elapsed() >= HOLE_WAIT);
+        let (ready, held) = before_hole(self.cursor, &ids, waited);
+        if held && waited {
+            // Past the hole given up on, stopped before another: its own wait starts now.
+            self.hole_since = Some(Instant::now());
+        } else if held {
+            self.hole_since.get_or_insert_with(Instant::now);
+        } else {
             self.hole_since = None;
-            expected = e.id.get() + 1;
+        }
+        for e in events.into_iter().take(ready) {
             self.cursor = e.id.get();
             self.ready.push_back(e);
         }
@@ -206,4 +226,19 @@ async fn stream_events(
     };
     let stream = futures_util::stream::unfold(follow, Follow::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::before_hole;
+
+    #[test]
+    fn a_stream_stops_before_a_hole_until_it_fills_or_is_given_up() {
+        assert_eq!(before_hole(10, &[11, 12, 13], false), (3, false), "no hole");
+        assert_eq!(before_hole(10, &[11, 13, 14], false), (1, true), "12 may still commit");
+        assert_eq!(before_hole(10, &[12, 13], false), (0, true));
+        assert_eq!(before_hole(10, &[11, 13, 14], true), (3, false), "12 was rolled back: go on");
+        assert_eq!(before_hole(10, &[11, 13, 15], true), (2, true), "only the hole waited for is skipped");
+        assert_eq!(before_hole(10, &[], false), (0, false));
+    }
 }

@@ -12,7 +12,6 @@ use parley_core::message::Content;
 use parley_core::outbound::{OutboundMessage, SendInput};
 use parley_core::rules::{Allowed, judge};
 use parley_core::template::{fill_contact_params, uses_contact_params};
-use parley_providers::meta::client::GraphClient;
 use parley_store::{SendOutcome, SendRequest, Upload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -232,8 +231,7 @@ async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<St
         ));
     };
     let channel = state.store.channel(auth.workspace_id, message.channel_id).await?;
-    let secrets = state.channel_secrets(&channel)?;
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
+    let client = state.graph_client(&channel)?;
     client.mark_read(&channel.phone_number_id, &provider_id).await.map_err(|e| provider_error(&e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -297,14 +295,13 @@ async fn upload_media(
         return Err(ApiError::bad_request("the file is empty"));
     }
     let channel = state.store.channel(auth.workspace_id, ChannelId(params.channel_id)).await?;
-    let secrets = state.channel_secrets(&channel)?;
+    let client = state.graph_client(&channel)?;
     let sha = hex::encode(Sha256::digest(&body));
     crate::workers::media::store_file(&state.media_dir, &sha, &body).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store an upload");
         ApiError::internal()
     })?;
     let filename = params.filename.clone().unwrap_or_else(|| "file".into());
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
     let provider_media_id = client
         .upload_media(&channel.phone_number_id, body.to_vec(), &mime, &filename)
         .await

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::routes::templates::{channel_of, graph, provider_error};
+use crate::routes::templates::channel_of;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -103,7 +103,7 @@ async fn health_view(state: &AppState, channel: &Channel, changes: Vec<HealthFie
 
 /// Reads the number's fields from the provider and records what changed.
 pub async fn refresh_channel_health(state: &AppState, channel: &Channel) -> ApiResult<Vec<HealthFieldChange>> {
-    let node = graph(state, channel)?.phone_number(&channel.phone_number_id).await.map_err(provider_error)?;
+    let node = state.graph_client(channel)?.phone_number(&channel.phone_number_id).await?;
     let change = health_from_number_node(&node);
     Ok(state.store.apply_health(channel.workspace_id, channel.id, &change, true, state.clock.now()).await?)
 }
@@ -139,7 +139,7 @@ async fn refresh_health(
     security(("bearer" = [])))]
 async fn get_profile(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let channel = channel_of(&state, &auth, &raw).await?;
-    let profile = graph(&state, &channel)?.business_profile(&channel.phone_number_id).await.map_err(provider_error)?;
+    let profile = state.graph_client(&channel)?.business_profile(&channel.phone_number_id).await?;
     Ok(Json(profile))
 }
 
@@ -159,7 +159,7 @@ async fn update_profile(
     auth.require_admin()?;
     let channel = channel_of(&state, &auth, &raw).await?;
     let body = patch.validate()?;
-    let client = graph(&state, &channel)?;
-    client.update_business_profile(&channel.phone_number_id, &body).await.map_err(provider_error)?;
-    Ok(Json(client.business_profile(&channel.phone_number_id).await.map_err(provider_error)?))
+    let client = state.graph_client(&channel)?;
+    client.update_business_profile(&channel.phone_number_id, &body).await?;
+    Ok(Json(client.business_profile(&channel.phone_number_id).await?))
 }

@@ -11,8 +11,7 @@ use parley_core::channel::Channel;
 use parley_core::ids::ChannelId;
 use parley_core::template::{TemplateDraft, TemplateStatus, ValidTemplate, check_language, check_template_name};
 use parley_core::template_review::edit_allowed;
-use parley_providers::meta::client::GraphClient;
-use parley_providers::meta::manage::ManageError;
+use parley_providers::meta::manage::{ManageError, listed_template};
 use parley_store::{ListedTemplate, StoredTemplate, SubmissionResult, SyncReport, TemplateSubmission};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,29 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unpause_template))
 }
 
-/// A provider's refusal or silence as an API error.
-pub fn provider_error(e: ManageError) -> ApiError {
-    match e {
-        ManageError::Refused { code, subcode, message, .. } => {
-            let codes = match (code, subcode) {
-                (Some(c), Some(s)) => format!(" (code {c}, subcode {s})"),
-                (Some(c), None) => format!(" (code {c})"),
-                _ => String::new(),
-            };
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "provider_refused",
-                format!("the provider refused{codes}: {message}"),
-            )
-        }
-        ManageError::Unavailable(why) => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "provider_unavailable",
-            format!("the provider did not answer: {why}"),
-        ),
-    }
-}
-
 pub async fn channel_of(state: &AppState, auth: &Auth, raw: &str) -> ApiResult<Channel> {
     let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
     let channel = state.store.channel(auth.workspace_id, id).await?;
@@ -67,38 +43,13 @@ pub async fn channel_of(state: &AppState, auth: &Auth, raw: &str) -> ApiResult<C
     Ok(channel)
 }
 
-pub fn graph(state: &AppState, channel: &Channel) -> ApiResult<GraphClient> {
-    let secrets = state.channel_secrets(channel)?;
-    Ok(GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token))
-}
-
-/// A template as Meta lists it, as the store takes it.
-fn listed(t: &Value) -> Option<ListedTemplate> {
-    let id = t.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
-    Some(ListedTemplate {
-        name: t.get("name")?.as_str()?.to_owned(),
-        language: t.get("language")?.as_str()?.to_owned(),
-        category: t.get("category").and_then(Value::as_str).unwrap_or("MARKETING").to_owned(),
-        status: t.get("status").and_then(Value::as_str).unwrap_or("PENDING").to_owned(),
-        components: t.get("components").cloned().unwrap_or_else(|| json!([])),
-        provider_template_id: id,
-        quality: t.pointer("/quality_score/score").and_then(Value::as_str).map(str::to_ascii_lowercase),
-        rejected_reason: t
-            .get("rejected_reason")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty() && *r != "NONE")
-            .map(str::to_owned),
-        parameter_format: t.get("parameter_format").and_then(Value::as_str).map(str::to_owned),
-    })
-}
-
 /// Fetches the channel's templates from the provider and brings the stored ones in line.
 pub async fn sync_channel_templates(state: &AppState, channel: &Channel) -> ApiResult<SyncReport> {
-    let client = graph(state, channel)?;
+    let client = state.graph_client(channel)?;
     let all = client.list_templates(&channel.waba_id).await.map_err(|e| {
         ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
     })?;
-    let records: Vec<ListedTemplate> = all.iter().filter_map(listed).collect();
+    let records: Vec<ListedTemplate> = all.iter().filter_map(listed_template).collect();
     Ok(state.store.sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now()).await?)
 }
 
@@ -125,7 +76,7 @@ async fn submit(
     edit: bool,
 ) -> ApiResult<StoredTemplate> {
     let ws = channel.workspace_id;
-    let client = graph(state, channel)?;
+    let client = state.graph_client(channel)?;
     let answer = match (edit, &template.provider_template_id) {
         (true, Some(pid)) => {
             let mut body = valid.edit_body();
@@ -159,12 +110,12 @@ async fn submit(
                 .store
                 .finish_template_submission(ws, template.id, template.version, SubmissionResult::Failed, now)
                 .await?;
-            Err(provider_error(e))
+            Err(e.into())
         }
         // No answer: it may have arrived. It stays `submitting`; the review webhook or the next
         // sync settles it (a sync drops it if the provider never got it).
         Err(e) => {
-            let why = provider_error(e).message;
+            let why = ApiError::from(e).message;
             Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "provider_unavailable",
@@ -347,7 +298,7 @@ async fn delete_template(
     if !known.iter().any(|t| t.name == name) {
         return Err(ApiError::not_found());
     }
-    graph(&state, &channel)?.delete_template(&channel.waba_id, &name).await.map_err(provider_error)?;
+    state.graph_client(&channel)?.delete_template(&channel.waba_id, &name).await?;
     let deleted = state.store.delete_templates(auth.workspace_id, &channel.waba_id, &name, state.clock.now()).await?;
     Ok(Json(json!({"deleted": deleted})))
 }
@@ -375,7 +326,7 @@ async fn unpause_template(
             format!("template {name} is {}", t.status),
         ));
     };
-    graph(&state, &channel)?.unpause_template(pid).await.map_err(provider_error)?;
+    state.graph_client(&channel)?.unpause_template(pid).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"requested": true}))))
 }
 
