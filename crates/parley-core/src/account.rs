@@ -88,6 +88,8 @@ pub struct User {
     pub email: Email,
     pub name: String,
     pub role: Role,
+    /// The web inbox's language (`en`, `fr`, `vi`); `None`: the browser's.
+    pub locale: Option<String>,
     pub created_at: Timestamp,
 }
 

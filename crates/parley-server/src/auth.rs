@@ -1,19 +1,23 @@
-//! API tokens: how they are made, hashed and checked. A token is `pk_` followed by 64 hex digits
-//! (256 random bits); only its SHA-256 is stored, which is enough for a secret of that entropy
-//! (passwords, with little entropy, get argon2id instead: see `password.rs`).
+//! Who calls the API. With an API token: `pk_` followed by 64 hex digits (256 random bits), of
+//! which only the SHA-256 is stored, enough for a secret of that entropy (passwords, with little
+//! entropy, get argon2id instead: see `password.rs`). Or, for the web inbox's scripts, with the
+//! session cookie: then every state-changing request must carry the session's CSRF token in
+//! `X-CSRF-Token` (see `web/session.rs`).
 
 use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use parley_core::account::Role;
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::phone::{Region, parse_region};
-use parley_store::{NewToken, TokenOwner};
+use parley_store::{NewToken, TokenOwner, Viewer};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::web::session;
 
 const TOKEN_PREFIX: &str = "pk_";
 const DISPLAY_PREFIX_CHARS: usize = 10;
@@ -47,6 +51,12 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// What the caller may see: owners and managers every channel, agents shared channels and
+    /// the private ones they are a member of. Store queries apply it.
+    pub fn viewer(&self) -> Viewer {
+        Viewer::of(self.user_id, self.role)
+    }
+
     /// Owners and managers only.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role.can_administer() {
@@ -72,10 +82,12 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send an API token: Authorization: Bearer <token>"))?;
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            if let Some(secret) = session::cookie(&parts.headers, session::SESSION_COOKIE) {
+                return session_auth(parts, state, &secret).await;
+            }
+            return Err(ApiError::unauthorized("send an API token: Authorization: Bearer <token>"));
+        };
         let secret = header
             .to_str()
             .ok()
@@ -90,6 +102,31 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| ApiError::unauthorized("the API token is unknown or revoked"))?;
         Ok(owner.into())
     }
+}
+
+/// The caller of a request that came with the web inbox's session cookie.
+async fn session_auth(parts: &Parts, state: &AppState, secret: &str) -> Result<Auth, ApiError> {
+    let owner = state
+        .store
+        .session_owner(&session::session_hash(secret), state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the session ended: log in again"))?;
+    if !parts.method.is_safe() {
+        let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !session::csrf_matches(secret, sent) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "send the page's CSRF token in X-CSRF-Token with the session cookie",
+            ));
+        }
+    }
+    Ok(Auth {
+        workspace_id: owner.user.workspace_id,
+        user_id: owner.user.id,
+        role: owner.user.role,
+        region: owner.default_region.as_deref().and_then(parse_region),
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod password;
 mod routes;
 pub mod secrets;
 pub mod state;
+pub mod web;
 pub mod workers;
 
 use std::future::Future;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
     let (router, openapi) = router_and_openapi();
     router
         .route("/api/openapi.json", get(move || async move { Json(openapi) }))
+        .merge(web::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -121,7 +123,8 @@ pub async fn serve(
         shutdown.await;
         closing.send_replace(true);
     };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = stop.send(true);
     for worker in workers {
         let _ = worker.await;

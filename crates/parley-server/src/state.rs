@@ -45,6 +45,8 @@ pub struct AppState {
     /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
     /// need a query and a decryption each time.
     pub webhook_channels: Arc<ChannelCache>,
+    /// Login attempts allowed per address and per email.
+    pub login_limiter: crate::web::session::LoginLimiter,
 }
 
 /// A short-lived cache of webhook channels. Changes through this server's API clear it; other
@@ -94,6 +96,7 @@ impl AppState {
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             webhook_channels: Arc::default(),
+            login_limiter: Default::default(),
         }
     }
 

@@ -73,6 +73,24 @@ pub trait Accounts {
     async fn token_owner(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>>;
 }
 
+/// Browser sessions of the web inbox, and each user's UI language.
+#[async_trait]
+pub trait Sessions {
+    /// Stores a session (only the SHA-256 of its cookie secret); removes the user's expired ones.
+    async fn create_session(
+        &self,
+        user: &User,
+        token_hash: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Who holds the unexpired session with this hash.
+    async fn session_owner(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<SessionOwner>>;
+    async fn end_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// `None`: the browser's language.
+    async fn set_locale(&self, ws: WorkspaceId, user: UserId, locale: Option<&str>) -> StoreResult<User>;
+}
+
 /// Contacts, their tags and notes. Every method is scoped to one workspace.
 #[async_trait]
 pub trait Contacts {
@@ -165,12 +183,23 @@ pub trait ContactMerges {
 #[async_trait]
 pub trait Channels {
     async fn create_channel(&self, ws: WorkspaceId, channel: NewChannel, now: Timestamp) -> StoreResult<Channel>;
-    /// Live (not deleted) channels.
-    async fn channels(&self, ws: WorkspaceId) -> StoreResult<Vec<Channel>>;
+    /// Live (not deleted) channels the viewer may see.
+    async fn channels(&self, ws: WorkspaceId, viewer: Viewer) -> StoreResult<Vec<Channel>>;
     /// Live channels of every workspace (periodic checks with the provider).
     async fn live_channels(&self) -> StoreResult<Vec<Channel>>;
-    /// A channel, deleted ones included (their history stays readable).
-    async fn channel(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel>;
+    /// A channel the viewer may see, deleted ones included (their history stays readable).
+    async fn channel(&self, ws: WorkspaceId, id: ChannelId, viewer: Viewer) -> StoreResult<Channel>;
+    /// The members of a channel (who sees it when it is private).
+    async fn channel_members(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Vec<UserId>>;
+    /// Replaces the channel's members; `Invalid { code: "unknown_user" }` for a user not of the
+    /// workspace. Answers the members, sorted.
+    async fn set_channel_members(
+        &self,
+        ws: WorkspaceId,
+        id: ChannelId,
+        members: &[UserId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserId>>;
     async fn update_channel(
         &self,
         ws: WorkspaceId,
@@ -197,7 +226,8 @@ pub trait Inbox {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome>;
     /// Newest activity first.
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>>;
-    async fn conversation(&self, ws: WorkspaceId, id: ConversationId) -> StoreResult<Conversation>;
+    /// Not found when the viewer may not see its channel.
+    async fn conversation(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Conversation>;
     /// The thread in provider-time order.
     async fn messages(
         &self,
@@ -224,7 +254,7 @@ pub trait Inbox {
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> StoreResult<()>;
-    async fn media_file(&self, ws: WorkspaceId, message: MessageId) -> StoreResult<MediaFile>;
+    async fn media_file(&self, ws: WorkspaceId, message: MessageId, viewer: Viewer) -> StoreResult<MediaFile>;
     /// Records a message that already left through the provider (e.g. sent from the WhatsApp
     /// Business app) with its provider id; statuses reported before it are applied.
     async fn record_outbound(
@@ -266,6 +296,26 @@ pub trait Inbox {
         by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Conversation>;
+}
+
+/// What the inbox list shows beside each conversation, and what agents read.
+#[async_trait]
+pub trait InboxViews {
+    /// The contact, last message and unread count of each conversation (in the order of `ids`;
+    /// ids not of the workspace are left out). The caller lists `ids` with its viewer first.
+    async fn conversation_summaries(
+        &self,
+        ws: WorkspaceId,
+        ids: &[ConversationId],
+    ) -> StoreResult<Vec<ConversationSummary>>;
+    /// Every message of the conversation so far counts as read (for the whole team).
+    async fn mark_conversation_read(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        by: UserId,
+    ) -> StoreResult<()>;
 }
 
 /// Outbound messages: judged and queued atomically, then dispatched from the outbox.
@@ -320,7 +370,8 @@ pub trait Outbox: Sync {
     async fn outbox_counts(&self, ws: WorkspaceId, channel: ChannelId) -> StoreResult<OutboxCounts>;
     /// An agent retries a failed or unknown message: back to the queue.
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message>;
-    async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message>;
+    /// Not found when the viewer may not see its channel.
+    async fn message(&self, ws: WorkspaceId, id: MessageId, viewer: Viewer) -> StoreResult<Message>;
 }
 
 /// Consent and contact flags, uploads.
@@ -350,6 +401,9 @@ pub trait Consents {
         blocked: bool,
         now: Timestamp,
     ) -> StoreResult<Contact>;
+    /// Whether sends to the contact are blocked, and since when its number belongs to someone
+    /// new (until an agent acknowledges it).
+    async fn contact_flags(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<ContactFlags>;
     async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
 }
 
@@ -474,7 +528,19 @@ pub trait Assignment {
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
-    async fn events(&self, ws: WorkspaceId, after: EventId, limit: u32) -> StoreResult<Vec<Event>>;
+    /// The workspace's events after `after` (up to `upto` when given) that the viewer may see:
+    /// events of a channel only for those who see the channel.
+    async fn events(
+        &self,
+        ws: WorkspaceId,
+        viewer: Viewer,
+        after: EventId,
+        upto: Option<EventId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+    /// The ids of every committed event after `after`, any workspace's, ascending: a follower
+    /// finds holes (transactions still committing) in this sequence, which has none otherwise.
+    async fn event_ids_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<i64>>;
     /// The newest event's id (0 when there is none).
     async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId>;
 }
@@ -483,11 +549,13 @@ pub trait Events {
 #[async_trait]
 pub trait Store:
     Accounts
+    + Sessions
     + Contacts
     + ContactImports
     + ContactMerges
     + Channels
     + Inbox
+    + InboxViews
     + Outbox
     + Consents
     + Templates

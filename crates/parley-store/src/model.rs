@@ -49,6 +49,21 @@ pub struct TokenOwner {
     pub default_region: Option<String>,
 }
 
+/// A contact's flags that WhatsApp's rules read.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContactFlags {
+    pub blocked_at: Option<Timestamp>,
+    /// Set when WhatsApp said the number now belongs to someone else; cleared by acknowledging.
+    pub identity_changed_at: Option<Timestamp>,
+}
+
+/// The user behind a web session, with what each request needs.
+#[derive(Clone, Debug)]
+pub struct SessionOwner {
+    pub user: User,
+    pub default_region: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Bootstrapped {
     pub workspace: Workspace,
@@ -107,6 +122,33 @@ pub struct NewChannel {
     pub throughput: i64,
 }
 
+/// Who is reading, for channel visibility: owners, managers and the server's own workers see
+/// every channel of the workspace; an agent sees shared channels and the private ones they are a
+/// member of. Every query that returns conversations, messages or channel events takes one, so
+/// the rule is applied in SQL, not left to the caller.
+/// The default (`All`) is for the server's own work and tests; API handlers always say who reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Viewer {
+    #[default]
+    All,
+    Agent(UserId),
+}
+
+impl Viewer {
+    /// The viewer a user of `role` is.
+    pub fn of(user: UserId, role: Role) -> Viewer {
+        if role.can_administer() { Viewer::All } else { Viewer::Agent(user) }
+    }
+
+    /// The agent to restrict to, bound into the visibility condition (`NULL`: no restriction).
+    pub(crate) fn agent(self) -> Option<i64> {
+        match self {
+            Viewer::All => None,
+            Viewer::Agent(user) => Some(user.get()),
+        }
+    }
+}
+
 /// Changes to a channel; `None` keeps the current value.
 #[derive(Clone, Debug, Default)]
 pub struct ChannelPatch {
@@ -143,6 +185,8 @@ pub struct InboundOutcome {
 /// A conversation list query; `cursor` is the last item of the previous page.
 #[derive(Clone, Debug, Default)]
 pub struct ConversationQuery {
+    pub viewer: Viewer,
+    pub assignee: Option<AssigneeFilter>,
     pub contact: Option<ContactId>,
     pub channel: Option<ChannelId>,
     pub status: Option<ConversationStatus>,
@@ -150,9 +194,40 @@ pub struct ConversationQuery {
     pub cursor: Option<SortKey>,
 }
 
+/// Whose conversations a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    User(UserId),
+}
+
+/// What the inbox list shows beside a conversation.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConversationSummary {
+    pub conversation_id: ConversationId,
+    pub contact_id: ContactId,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub last_message: Option<LastMessage>,
+    /// The customer's messages since an agent last read the conversation.
+    pub unread: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LastMessage {
+    /// `in` or `out`.
+    pub direction: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    pub status: String,
+    pub sent_at: Timestamp,
+}
+
 /// A thread page: messages after `cursor`, oldest first.
 #[derive(Clone, Debug, Default)]
 pub struct MessageQuery {
+    pub viewer: Viewer,
     pub limit: u32,
     pub cursor: Option<SortKey>,
 }
@@ -202,6 +277,8 @@ pub struct MediaFile {
 #[derive(Clone, Debug)]
 pub struct SendRequest<'a> {
     pub ws: WorkspaceId,
+    /// Who sends: an agent may only send on a channel they can see.
+    pub viewer: Viewer,
     pub channel: ChannelId,
     pub to: &'a parley_core::contact::ContactRef,
     pub messages: &'a [parley_core::outbound::OutboundMessage],

@@ -71,11 +71,13 @@ impl<DB> Store for SqlStore<DB>
 where
     DB: Engine,
     SqlStore<DB>: crate::Accounts
+        + crate::Sessions
         + crate::Contacts
         + crate::ContactImports
         + crate::ContactMerges
         + crate::Channels
         + crate::Inbox
+        + crate::InboxViews
         + crate::Outbox
         + crate::Consents
         + crate::Templates

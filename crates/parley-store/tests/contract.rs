@@ -6,7 +6,7 @@ use parley_core::contact::{ContactInput, ContactPatch, ContactPatchInput, Contac
 use parley_core::ids::{ContactId, EventId, TokenId, UserId};
 use parley_core::{E164, Email, Timestamp};
 use parley_store::testing::TestDatabase;
-use parley_store::{Bootstrapped, ContactQuery, NewToken, NewUser, Store, StoreError, WorkspacePatch};
+use parley_store::{Bootstrapped, ContactQuery, NewToken, NewUser, Store, StoreError, Viewer, WorkspacePatch};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
@@ -330,7 +330,7 @@ async fn changes_append_ordered_events() {
         // A refused change appends nothing.
         store.update_contact(ws, &by, &patch(json!({"name": "x"})), NOW).await.unwrap_err();
 
-        let events = store.events(ws, EventId(0), 100).await.unwrap();
+        let events = store.events(ws, Viewer::All, EventId(0), None, 100).await.unwrap();
         let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         assert_eq!(
             kinds,
@@ -340,10 +340,10 @@ async fn changes_append_ordered_events() {
         );
         assert!(events.windows(2).all(|w| w[0].id < w[1].id));
         assert_eq!(events[1].payload["name"], "Ana Maria");
-        let after = store.events(ws, events[1].id, 100).await.unwrap();
+        let after = store.events(ws, Viewer::All, events[1].id, None, 100).await.unwrap();
         assert_eq!(after.len(), 2);
         let other = workspace(store, "other").await.workspace.id;
-        assert!(store.events(other, EventId(0), 100).await.unwrap().is_empty());
+        assert!(store.events(other, Viewer::All, EventId(0), None, 100).await.unwrap().is_empty());
     }
 }
 

@@ -14,7 +14,7 @@ use parley_core::message::{
 use parley_core::whatsapp::{Bsuid, WaId};
 use parley_core::{E164, Email};
 use parley_store::testing::TestDatabase;
-use parley_store::{ConversationQuery, MessageQuery, NewChannel, NewToken, NewUser, RoutedEvent, Store};
+use parley_store::{ConversationQuery, MessageQuery, NewChannel, NewToken, NewUser, RoutedEvent, Store, Viewer};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
@@ -95,7 +95,11 @@ async fn apply(store: &dyn Store, channel: &Channel, events: &[InboundEvent]) ->
 async fn thread(store: &dyn Store, ws: WorkspaceId) -> Vec<parley_core::conversation::Message> {
     let convs = store.conversations(ws, &ConversationQuery { limit: 10, ..Default::default() }).await.unwrap().items;
     assert_eq!(convs.len(), 1, "one conversation");
-    store.messages(ws, convs[0].id, &MessageQuery { limit: 200, cursor: None }).await.unwrap().items
+    store
+        .messages(ws, convs[0].id, &MessageQuery { limit: 200, cursor: None, viewer: Viewer::All })
+        .await
+        .unwrap()
+        .items
 }
 
 #[tokio::test]
@@ -125,7 +129,8 @@ async fn first_message_creates_contact_conversation_and_message() {
             (msgs[0].status, msgs[0].provider_message_id.as_deref()),
             (DeliveryStatus::Received, Some("wamid.1"))
         );
-        let kinds: Vec<String> = store.events(ws, EventId(0), 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> =
+            store.events(ws, Viewer::All, EventId(0), None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
         for k in ["contact.created", "conversation.opened", "message.received"] {
             assert!(kinds.iter().any(|x| x == k), "{}: no {k} in {kinds:?}", db.engine());
         }
@@ -145,7 +150,7 @@ async fn duplicates_are_no_ops_even_after_closing() {
             .items
             .remove(0);
         store.set_conversation_status(ws, conv.id, ConversationStatus::Closed, None, NOW).await.unwrap();
-        let events_before = store.events(ws, EventId(0), 1000).await.unwrap().len();
+        let events_before = store.events(ws, Viewer::All, EventId(0), None, 1000).await.unwrap().len();
         let out = apply(
             store,
             &channel,
@@ -154,18 +159,18 @@ async fn duplicates_are_no_ops_even_after_closing() {
         .await;
         assert_eq!((out.messages, out.duplicates), (0, 2), "{}", db.engine());
         assert_eq!(
-            store.conversation(ws, conv.id).await.unwrap().status,
+            store.conversation(ws, conv.id, Viewer::All).await.unwrap().status,
             ConversationStatus::Closed,
             "a redelivery must not reopen"
         );
         assert_eq!(
-            store.events(ws, EventId(0), 1000).await.unwrap().len(),
+            store.events(ws, Viewer::All, EventId(0), None, 1000).await.unwrap().len(),
             events_before,
             "a redelivery appends nothing"
         );
         // A new message does reopen.
         apply(store, &channel, &[text("wamid.2", "33612345678", 1_750_000_100, "again")]).await;
-        assert_eq!(store.conversation(ws, conv.id).await.unwrap().status, ConversationStatus::Open);
+        assert_eq!(store.conversation(ws, conv.id, Viewer::All).await.unwrap().status, ConversationStatus::Open);
         assert_eq!(thread(store, ws).await.len(), 2);
     }
 }
@@ -196,9 +201,13 @@ async fn thread_is_ordered_by_provider_time() {
             "a late older message does not move the window back"
         );
         // Paging through the thread.
-        let first = store.messages(ws, conv.id, &MessageQuery { limit: 2, cursor: None }).await.unwrap();
+        let first =
+            store.messages(ws, conv.id, &MessageQuery { limit: 2, cursor: None, viewer: Viewer::All }).await.unwrap();
         let cursor = parley_store::SortKey::parse(first.next_cursor.as_deref().unwrap()).unwrap();
-        let rest = store.messages(ws, conv.id, &MessageQuery { limit: 2, cursor: Some(cursor) }).await.unwrap();
+        let rest = store
+            .messages(ws, conv.id, &MessageQuery { limit: 2, cursor: Some(cursor), viewer: Viewer::All })
+            .await
+            .unwrap();
         assert_eq!((first.items.len(), rest.items.len(), rest.next_cursor), (2, 1, None));
     }
 }
@@ -396,7 +405,8 @@ async fn changed_number_marks_the_contact() {
         };
         apply(store, &channel, &[text("w1", "33612345678", 100, "hi"), message("w2", from("33612345678"), 200, sys)])
             .await;
-        let kinds: Vec<String> = store.events(ws, EventId(0), 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let kinds: Vec<String> =
+            store.events(ws, Viewer::All, EventId(0), None, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
         assert!(kinds.contains(&"contact.identity_changed".to_owned()), "{}", db.engine());
         // The new id now finds the same contact.
         apply(store, &channel, &[text("w3", "33698765432", 300, "from my new number")]).await;
@@ -441,10 +451,10 @@ async fn media_jobs_lease_retry_and_complete() {
         let again = store.claim_media(NOW.plus_secs(31), NOW.plus_secs(91), 10).await.unwrap();
         assert_eq!(again[0].attempts, 2);
         store.media_downloaded(again[0].id, "abc123", 42, Some("image/jpeg"), NOW).await.unwrap();
-        let file = store.media_file(ws, msg.id).await.unwrap();
+        let file = store.media_file(ws, msg.id, Viewer::All).await.unwrap();
         assert_eq!((file.state, file.sha256.as_deref(), file.size), (MediaState::Available, Some("abc123"), Some(42)));
         let (other, _) = setup(store, "other").await;
-        assert!(store.media_file(other, msg.id).await.is_err());
+        assert!(store.media_file(other, msg.id, Viewer::All).await.is_err());
     }
 }
 
@@ -474,7 +484,14 @@ async fn a_batch_is_all_or_nothing() {
                 .items
                 .is_empty()
         );
-        assert!(store.events(ws, EventId(0), 100).await.unwrap().iter().all(|e| e.kind == "channel.created"));
+        assert!(
+            store
+                .events(ws, Viewer::All, EventId(0), None, 100)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.kind == "channel.created")
+        );
     }
 }
 
@@ -491,8 +508,13 @@ async fn other_workspaces_see_nothing() {
             .unwrap()
             .items
             .remove(0);
-        assert!(store.conversation(other, conv.id).await.is_err());
-        assert!(store.messages(other, conv.id, &MessageQuery { limit: 10, cursor: None }).await.is_err());
+        assert!(store.conversation(other, conv.id, Viewer::All).await.is_err());
+        assert!(
+            store
+                .messages(other, conv.id, &MessageQuery { limit: 10, cursor: None, viewer: Viewer::All })
+                .await
+                .is_err()
+        );
         assert!(
             store
                 .conversations(other, &ConversationQuery { limit: 10, ..Default::default() })
@@ -501,7 +523,7 @@ async fn other_workspaces_see_nothing() {
                 .items
                 .is_empty()
         );
-        assert!(store.channel(other, channel.id).await.is_err(), "{}", db.engine());
+        assert!(store.channel(other, channel.id, Viewer::All).await.is_err(), "{}", db.engine());
         let _ = ContactId(0);
     }
 }

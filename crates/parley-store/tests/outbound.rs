@@ -16,7 +16,7 @@ use parley_core::{Email, Invalid};
 use parley_store::testing::TestDatabase;
 use parley_store::{
     ChannelPatch, JobOutcome, ListedTemplate, NewChannel, NewToken, NewUser, OutboxCounts, RoutedEvent, SendOutcome,
-    SendRequest, Store, StoreError,
+    SendRequest, Store, StoreError, Viewer,
 };
 use serde_json::json;
 
@@ -93,7 +93,16 @@ async fn send(
     dry_run: bool,
 ) -> Result<SendOutcome, StoreError> {
     let to = ContactRef::parse(to, None).unwrap();
-    let req = SendRequest { ws, channel: channel.id, to: &to, messages, idempotency_key: key, author: None, dry_run };
+    let req = SendRequest {
+        ws,
+        viewer: Viewer::All,
+        channel: channel.id,
+        to: &to,
+        messages,
+        idempotency_key: key,
+        author: None,
+        dry_run,
+    };
     store.queue_send(req, &|facts, m| judge(facts, m, NOW), NOW).await
 }
 
@@ -129,7 +138,7 @@ async fn replies_queue_in_order_and_the_outbox_keeps_it() {
         store.outbox_sent(jobs[0].id, "wamid.OUT1", NOW).await.unwrap();
         let next = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap();
         assert_eq!(next[0].message_id, msgs[1].id);
-        let sent = store.message(ws, msgs[0].id).await.unwrap();
+        let sent = store.message(ws, msgs[0].id, Viewer::All).await.unwrap();
         assert_eq!((sent.status, sent.provider_message_id.as_deref()), (DeliveryStatus::Sent, Some("wamid.OUT1")));
     }
 }
@@ -154,7 +163,7 @@ async fn statuses_that_came_first_are_applied_when_the_id_is_recorded() {
         });
         store.apply_inbound(&[RoutedEvent { channel: &channel, event: &delivered }], NOW).await.unwrap();
         store.outbox_sent(job.id, "wamid.EARLY", NOW).await.unwrap();
-        let m = store.message(ws, msg.id).await.unwrap();
+        let m = store.message(ws, msg.id, Viewer::All).await.unwrap();
         assert_eq!(m.status, DeliveryStatus::Delivered, "{}", db.engine());
     }
 }
@@ -165,7 +174,8 @@ async fn refusals_store_nothing_and_dry_runs_write_nothing() {
         let store = &*db.store;
         let (ws, channel) = setup(store).await;
         customer(store, &channel, "33612345678", 25 * 3600).await;
-        let events_before = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap().len();
+        let events_before =
+            store.events(ws, Viewer::All, parley_core::ids::EventId(0), None, 1000).await.unwrap().len();
         match send(store, ws, &channel, "phone:+33612345678", &[text("late")], None, false).await.unwrap() {
             SendOutcome::Refused { index: 0, refusal: Refusal::WindowClosed { .. } } => {}
             other => panic!("{}: {other:?}", db.engine()),
@@ -202,7 +212,7 @@ async fn refusals_store_nothing_and_dry_runs_write_nothing() {
             "{}: a dry run queued something",
             db.engine()
         );
-        let events_after = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap().len();
+        let events_after = store.events(ws, Viewer::All, parley_core::ids::EventId(0), None, 1000).await.unwrap().len();
         assert_eq!(events_after, events_before + 1, "only the template sync appended an event");
     }
 }
@@ -306,7 +316,11 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
             .remove(0);
         // Claimed but never started: an expired lease puts the job back in the queue.
         let job = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
-        assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Queued, "claimed is still queued");
+        assert_eq!(
+            store.message(ws, msg.id, Viewer::All).await.unwrap().status,
+            DeliveryStatus::Queued,
+            "claimed is still queued"
+        );
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(61)).await.unwrap(), 0);
         assert!(
             store.outbox_start(&[job.id], NOW.plus_secs(62)).await.unwrap().is_empty(),
@@ -319,11 +333,16 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
             "an expired lease cannot start"
         );
         assert_eq!(store.outbox_start(&[job.id], NOW.plus_secs(63)).await.unwrap(), [job.id]);
-        assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Sending);
+        assert_eq!(store.message(ws, msg.id, Viewer::All).await.unwrap().status, DeliveryStatus::Sending);
         assert!(store.outbox_start(&[job.id], NOW.plus_secs(64)).await.unwrap().is_empty(), "started only once");
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(90)).await.unwrap(), 0, "lease still running");
         assert_eq!(store.expire_outbox_leases(NOW.plus_secs(123)).await.unwrap(), 1);
-        assert_eq!(store.message(ws, msg.id).await.unwrap().status, DeliveryStatus::Unknown, "{}", db.engine());
+        assert_eq!(
+            store.message(ws, msg.id, Viewer::All).await.unwrap().status,
+            DeliveryStatus::Unknown,
+            "{}",
+            db.engine()
+        );
         assert!(
             store.claim_outbox(channel.id, NOW.plus_secs(124), NOW.plus_secs(180), 10).await.unwrap().is_empty(),
             "unknown is never resent by itself"
@@ -340,7 +359,7 @@ async fn leases_expire_to_unknown_and_agents_requeue() {
             )
             .await
             .unwrap();
-        let failed = store.message(ws, msg.id).await.unwrap();
+        let failed = store.message(ws, msg.id, Viewer::All).await.unwrap();
         assert_eq!((failed.status, failed.error.map(|e| e.code)), (DeliveryStatus::Failed, Some(131026)));
         let sent_msg =
             queued(send(store, ws, &channel, "phone:+33612345678", &[text("ok")], None, false).await.unwrap())
@@ -430,7 +449,7 @@ async fn outcomes_are_recorded_as_a_group_and_channels_are_claimed_apart() {
         store.outbox_record(&outcomes, NOW).await.unwrap();
         let status = |i: usize| {
             let id = messages[i].id;
-            async move { store.message(ws, id).await.unwrap() }
+            async move { store.message(ws, id, Viewer::All).await.unwrap() }
         };
         assert_eq!(status(0).await.provider_message_id.as_deref(), Some("wamid.A"));
         assert_eq!(status(1).await.provider_message_id.as_deref(), Some("wamid.B"));
@@ -445,10 +464,10 @@ async fn outcomes_are_recorded_as_a_group_and_channels_are_claimed_apart() {
         let again = store.claim_outbox(channel.id, NOW.plus_secs(30), NOW.plus_secs(90), 10).await.unwrap();
         assert_eq!((again.len(), again[0].id, again[0].attempts), (1, ids[4], 2));
         // Recording a sent outcome twice changes nothing more, and events say each move once.
-        let events = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap();
+        let events = store.events(ws, Viewer::All, parley_core::ids::EventId(0), None, 1000).await.unwrap();
         let sent_events = events.iter().filter(|e| e.kind == "message.status" && e.payload["status"] == "sent").count();
         store.outbox_record(&outcomes[..1], NOW).await.unwrap();
-        let events = store.events(ws, parley_core::ids::EventId(0), 1000).await.unwrap();
+        let events = store.events(ws, Viewer::All, parley_core::ids::EventId(0), None, 1000).await.unwrap();
         assert_eq!(
             events.iter().filter(|e| e.kind == "message.status" && e.payload["status"] == "sent").count(),
             sent_events

@@ -13,7 +13,8 @@ use parley_core::template_review::{TemplateChange, TemplateUpdate};
 use parley_core::{Email, health};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ListedTemplate, NewChannel, NewToken, NewUser, RoutedEvent, Store, StoreError, SubmissionResult, TemplateSubmission,
+    ListedTemplate, NewChannel, NewToken, NewUser, RoutedEvent, Store, StoreError, SubmissionResult,
+    TemplateSubmission, Viewer,
 };
 use serde_json::{Value, json};
 
@@ -283,7 +284,12 @@ async fn health_reports_move_the_limit_and_notify() {
                 .remove(0);
         let event = InboundEvent::Health { field: "business_capability_update".into(), scope, change, raw: json!({}) };
         store.apply_inbound(&[RoutedEvent { channel: &channel, event: &event }], NOW).await.unwrap();
-        assert_eq!(store.channel(ws, channel.id).await.unwrap().messaging_limit, Some(2000), "{}", db.engine());
+        assert_eq!(
+            store.channel(ws, channel.id, Viewer::All).await.unwrap().messaging_limit,
+            Some(2000),
+            "{}",
+            db.engine()
+        );
 
         // Another number's report changes nothing here.
         let other = InboundEvent::Health {

@@ -22,7 +22,7 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(get_workspace, update_workspace))
         .routes(routes!(create_user, list_users))
         .routes(routes!(create_token, list_tokens))
@@ -36,6 +36,8 @@ pub struct UserView {
     name: String,
     #[schema(value_type = String, example = "agent")]
     role: Role,
+    /// The web inbox's language (`en`, `fr`, `vi`); `null`: the browser's.
+    locale: Option<String>,
     created_at: String,
 }
 
@@ -46,6 +48,7 @@ impl From<User> for UserView {
             email: u.email.into_string(),
             name: u.name,
             role: u.role,
+            locale: u.locale,
             created_at: u.created_at.to_rfc3339(),
         }
     }
@@ -87,6 +90,38 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<MeView>
     let user = state.store.user(auth.workspace_id, auth.user_id).await?;
     let workspace = state.store.workspace(auth.workspace_id).await?;
     Ok(Json(MeView { user: user.into(), workspace: workspace.into() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    /// `en`, `fr`, `vi`, or `null` for the browser's language.
+    #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
+    #[schema(value_type = Option<String>)]
+    locale: Option<Option<String>>,
+}
+
+/// Change your own settings: the web inbox's language.
+#[utoipa::path(patch, path = "/me", tag = "accounts", request_body = MePatch,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_me(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<MePatch>,
+) -> ApiResult<Json<UserView>> {
+    let mut user = state.store.user(auth.workspace_id, auth.user_id).await?;
+    if let Some(locale) = input.locale {
+        let locale = match locale.as_deref() {
+            None => None,
+            Some(l) => Some(
+                crate::web::i18n::Locale::parse(l)
+                    .ok_or_else(|| ApiError::bad_request("locale is en, fr or vi").with_field("locale"))?,
+            ),
+        };
+        user = state.store.set_locale(auth.workspace_id, auth.user_id, locale.map(|l| l.as_str())).await?;
+    }
+    Ok(Json(user.into()))
 }
 
 /// The workspace's settings.

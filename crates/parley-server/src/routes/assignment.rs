@@ -63,6 +63,8 @@ async fn set_status(
     ApiJson(input): ApiJson<StatusInput>,
 ) -> ApiResult<Json<Conversation>> {
     let id = conversation_id(&raw)?;
+    // Not found for an agent who may not see its channel.
+    state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
     let now = state.clock.now();
     let note = ClosingNote { category: input.category.clone(), summary: input.summary.clone() };
     if input.status == "closed" {
@@ -115,13 +117,11 @@ async fn assign(
 ) -> ApiResult<Json<Conversation>> {
     let id = conversation_id(&raw)?;
     let assignee = input.user_id.map(UserId);
-    if !auth.role.can_administer() {
-        let current = state.store.conversation(auth.workspace_id, id).await?;
-        if !may_assign(auth.role, auth.user_id, current.assignee_id, assignee) {
-            return Err(ApiError::forbidden(
-                "agents take unassigned conversations for themselves and let go of their own; owners and managers assign others",
-            ));
-        }
+    let current = state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
+    if !may_assign(auth.role, auth.user_id, current.assignee_id, assignee) {
+        return Err(ApiError::forbidden(
+            "agents take unassigned conversations for themselves and let go of their own; owners and managers assign others",
+        ));
     }
     let now = state.clock.now();
     Ok(Json(state.store.assign_conversation(auth.workspace_id, id, assignee, Some(auth.user_id), now).await?))

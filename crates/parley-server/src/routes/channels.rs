@@ -1,4 +1,5 @@
-//! `/api/v1/channels`: connecting WhatsApp numbers (owners and managers). Credentials are sealed
+//! `/api/v1/channels`: connecting WhatsApp numbers (owners and managers; agents list and read the
+//! channels they may see), and the members who see a private channel. Credentials are sealed
 //! before they reach the store and never come back out of the API.
 
 use axum::Json;
@@ -10,8 +11,9 @@ use parley_core::channel::{
     Channel, ChannelId, ChannelSecrets, DEFAULT_THROUGHPUT, Provider, Visibility, check_base_url, check_provider_id,
     check_secret, check_throughput,
 };
+use parley_core::ids::UserId;
 use parley_providers::meta::DEFAULT_GRAPH_BASE_URL;
-use parley_store::{ChannelPatch, NewChannel};
+use parley_store::{ChannelPatch, NewChannel, Viewer};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -28,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_channel, list_channels))
         .routes(routes!(get_channel, update_channel, delete_channel))
         .routes(routes!(channel_outbox))
+        .routes(routes!(get_members, set_members))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -174,25 +177,67 @@ async fn create_channel(
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
-/// List connected channels (owners and managers).
-#[utoipa::path(get, path = "/channels", tag = "channels", responses((status = 200, body = Vec<ChannelView>), (status = 403, body = ErrorBody)),
+/// List connected channels: every one for owners and managers, those an agent may see for agents
+/// (shared ones and the private ones they are a member of).
+#[utoipa::path(get, path = "/channels", tag = "channels", responses((status = 200, body = Vec<ChannelView>)),
     security(("bearer" = [])))]
 async fn list_channels(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<ChannelView>>> {
-    auth.require_admin()?;
-    Ok(Json(state.store.channels(auth.workspace_id).await?.into_iter().map(ChannelView::from).collect()))
+    Ok(Json(state.store.channels(auth.workspace_id, auth.viewer()).await?.into_iter().map(ChannelView::from).collect()))
 }
 
-/// Get a channel, deleted ones included (owners and managers).
+/// Get a channel, deleted ones included (agents: one they may see).
 #[utoipa::path(get, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)),
-    responses((status = 200, body = ChannelView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_channel(
     State(state): State<AppState>,
     auth: Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<ChannelView>> {
+    Ok(Json(state.store.channel(auth.workspace_id, channel_id(&raw)?, auth.viewer()).await?.into()))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembersInput {
+    /// Users who see the channel when it is private (owners and managers see every channel).
+    user_ids: Vec<i64>,
+}
+
+/// The channel's members (owners and managers).
+#[utoipa::path(get, path = "/channels/{id}/members", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = MembersInput), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<MembersInput>> {
     auth.require_admin()?;
-    Ok(Json(state.store.channel(auth.workspace_id, channel_id(&raw)?).await?.into()))
+    let members = state.store.channel_members(auth.workspace_id, channel_id(&raw)?).await?;
+    Ok(Json(MembersInput { user_ids: members.into_iter().map(|u| u.get()).collect() }))
+}
+
+/// Replace the channel's members (owners and managers): who sees it when it is private.
+#[utoipa::path(put, path = "/channels/{id}/members", tag = "channels", params(("id" = i64, Path)),
+    request_body = MembersInput,
+    responses((status = 200, body = MembersInput), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "a user not of this workspace (`unknown_user`)")),
+    security(("bearer" = [])))]
+async fn set_members(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(input): ApiJson<MembersInput>,
+) -> ApiResult<Json<MembersInput>> {
+    auth.require_admin()?;
+    if input.user_ids.len() > 10_000 {
+        return Err(ApiError::bad_request("at most 10,000 members").with_field("user_ids"));
+    }
+    let users: Vec<UserId> = input.user_ids.iter().map(|id| UserId(*id)).collect();
+    let now = state.clock.now();
+    let members = state.store.set_channel_members(auth.workspace_id, channel_id(&raw)?, &users, now).await?;
+    Ok(Json(MembersInput { user_ids: members.into_iter().map(|u| u.get()).collect() }))
 }
 
 /// Change a channel's settings or rotate its credentials (owners and managers).
@@ -209,7 +254,7 @@ async fn update_channel(
     let id = channel_id(&raw)?;
     let rotating = input.access_token.is_some() || input.app_secret.is_some() || input.verify_token.is_some();
     let sealed_secrets = if rotating {
-        let current = state.store.channel(auth.workspace_id, id).await?;
+        let current = state.store.channel(auth.workspace_id, id, Viewer::All).await?;
         let mut secrets = state.channel_secrets(&current)?;
         if let Some(t) = &input.access_token {
             secrets.access_token = check_secret("access_token", t)?;
@@ -265,7 +310,7 @@ async fn channel_outbox(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<OutboxCountsView>> {
     auth.require_admin()?;
-    let channel = state.store.channel(auth.workspace_id, channel_id(&raw)?).await?;
+    let channel = state.store.channel(auth.workspace_id, channel_id(&raw)?, Viewer::All).await?;
     let c = state.store.outbox_counts(auth.workspace_id, channel.id).await?;
     Ok(Json(OutboxCountsView { queued: c.queued, in_flight: c.in_flight, failed: c.failed, unknown: c.unknown }))
 }

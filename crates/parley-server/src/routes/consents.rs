@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::{Contact, ContactRef};
 use parley_core::ids::ChannelId;
-use parley_store::{NewOptIn, OptIn};
+use parley_store::{ContactFlags, NewOptIn, OptIn};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +25,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_identity))
         .routes(routes!(block))
         .routes(routes!(unblock))
+        .routes(routes!(flags))
+}
+
+/// The contact's flags: blocked, and whether its number changed hands (sends wait for an
+/// agent's acknowledgement).
+#[utoipa::path(get, path = "/contacts/{ref}/flags", tag = "contacts",
+    params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn flags(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<ContactFlags>> {
+    Ok(Json(state.store.contact_flags(auth.workspace_id, &contact_ref(&auth, &raw)?).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

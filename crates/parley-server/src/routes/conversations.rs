@@ -1,5 +1,5 @@
-//! `/api/v1/conversations` and their messages: reading the inbox. Agents see conversations of
-//! the whole workspace for now; channel visibility rules arrive with the team inbox.
+//! `/api/v1/conversations` and their messages: reading the inbox. Agents see the conversations
+//! of shared channels and of the private channels they are a member of (the store applies it).
 
 use axum::Json;
 use axum::body::Body;
@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Conversation, ConversationStatus, MediaState, Message};
-use parley_core::ids::{ChannelId, ConversationId, MessageId};
-use parley_store::{ConversationQuery, MessageQuery, SortKey};
+use parley_core::ids::{ChannelId, ConversationId, MessageId, UserId};
+use parley_store::{AssigneeFilter, ConversationQuery, MessageQuery, SortKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages))
         .routes(routes!(get_media))
+        .routes(routes!(mark_read))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -39,15 +40,45 @@ pub struct ConversationParams {
     channel: Option<i64>,
     /// `open`, `pending`, `snoozed` or `closed`.
     status: Option<String>,
+    /// `me`, `none` (unassigned) or a user id.
+    assignee: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ConversationPage {
+    /// Each conversation with its `window`, and in lists its `contact`, `last_message` and
+    /// `unread` count.
     #[schema(value_type = Vec<Object>)]
-    items: Vec<Conversation>,
+    items: Vec<ConversationView>,
     next_cursor: Option<String>,
+}
+
+/// A conversation as the API shows it: the stored one, whether the customer service window is
+/// open now (by the server's clock), and in lists what the inbox shows beside it.
+#[derive(Serialize)]
+pub struct ConversationView {
+    #[serde(flatten)]
+    conversation: Conversation,
+    window: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_message: Option<parley_store::LastMessage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread: Option<i64>,
+}
+
+impl ConversationView {
+    pub fn new(conversation: Conversation, now: parley_core::Timestamp) -> Self {
+        let closes_at = conversation.window_closes_at();
+        let open = parley_core::rules::window_open(conversation.last_inbound_at, now);
+        let seconds_left = closes_at.filter(|_| open).map(|t| t.as_secs() - now.as_secs());
+        let window =
+            serde_json::json!({"open": open, "closes_at": closes_at.filter(|_| open), "seconds_left": seconds_left});
+        ConversationView { conversation, window, contact: None, last_message: None, unread: None }
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -138,14 +169,48 @@ async fn list_conversations(
         })
         .transpose()?;
     let query = ConversationQuery {
+        viewer: auth.viewer(),
         contact,
         channel: params.channel.map(ChannelId),
         status,
+        assignee: match params.assignee.as_deref() {
+            None | Some("") => None,
+            Some("me") => Some(AssigneeFilter::User(auth.user_id)),
+            Some("none") => Some(AssigneeFilter::Unassigned),
+            Some(id) => Some(AssigneeFilter::User(UserId(
+                id.parse()
+                    .map_err(|_| ApiError::bad_request("assignee is me, none or a user id").with_field("assignee"))?,
+            ))),
+        },
         limit: limit(params.limit)?,
         cursor: cursor(params.cursor.as_deref())?,
     };
     let page = state.store.conversations(auth.workspace_id, &query).await?;
-    Ok(Json(ConversationPage { items: page.items, next_cursor: page.next_cursor }))
+    let ids: Vec<ConversationId> = page.items.iter().map(|c| c.id).collect();
+    let mut summaries: std::collections::HashMap<ConversationId, parley_store::ConversationSummary> = state
+        .store
+        .conversation_summaries(auth.workspace_id, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.conversation_id, s))
+        .collect();
+    let now = state.clock.now();
+    let items = page
+        .items
+        .into_iter()
+        .map(|c| {
+            let summary = summaries.remove(&c.id);
+            let mut view = ConversationView::new(c, now);
+            if let Some(s) = summary {
+                view.contact =
+                    Some(serde_json::json!({"id": s.contact_id, "name": s.contact_name, "phone": s.contact_phone}));
+                view.last_message = s.last_message;
+                view.unread = Some(s.unread);
+            }
+            view
+        })
+        .collect();
+    Ok(Json(ConversationPage { items, next_cursor: page.next_cursor }))
 }
 
 /// Get a conversation.
@@ -156,8 +221,21 @@ async fn get_conversation(
     State(state): State<AppState>,
     auth: Auth,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Conversation>> {
-    Ok(Json(state.store.conversation(auth.workspace_id, ConversationId(path_id(&raw)?)).await?))
+) -> ApiResult<Json<ConversationView>> {
+    let conversation =
+        state.store.conversation(auth.workspace_id, ConversationId(path_id(&raw)?), auth.viewer()).await?;
+    Ok(Json(ConversationView::new(conversation, state.clock.now())))
+}
+
+/// Mark everything the customer wrote so far as read (for the whole team: the inbox's unread
+/// counts).
+#[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+    let id = ConversationId(path_id(&raw)?);
+    state.store.mark_conversation_read(auth.workspace_id, id, auth.viewer(), auth.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A conversation's messages in the order the customer sent them (provider time), oldest first.
@@ -170,7 +248,8 @@ async fn list_messages(
     Path(raw): Path<String>,
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> ApiResult<Json<MessagePage>> {
-    let query = MessageQuery { limit: limit(params.limit)?, cursor: cursor(params.cursor.as_deref())? };
+    let query =
+        MessageQuery { viewer: auth.viewer(), limit: limit(params.limit)?, cursor: cursor(params.cursor.as_deref())? };
     let page = state.store.messages(auth.workspace_id, ConversationId(path_id(&raw)?), &query).await?;
     Ok(Json(MessagePage {
         items: page.items.into_iter().map(MessageView::from).collect(),
@@ -184,7 +263,7 @@ async fn list_messages(
         (status = 409, body = ErrorBody, description = "not downloaded yet, or the download failed (`media_not_available`)")),
     security(("bearer" = [])))]
 async fn get_media(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Response> {
-    let file = state.store.media_file(auth.workspace_id, MessageId(path_id(&raw)?)).await?;
+    let file = state.store.media_file(auth.workspace_id, MessageId(path_id(&raw)?), auth.viewer()).await?;
     let Some(sha) = file.sha256.filter(|_| file.state == MediaState::Available) else {
         let why = file.last_error.map(|e| format!(" ({e})")).unwrap_or_default();
         return Err(ApiError::new(

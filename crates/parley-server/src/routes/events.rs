@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use parley_core::ids::{EventId, WorkspaceId};
-use parley_store::Event;
+use parley_store::{Event, Viewer};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -70,7 +70,7 @@ async fn list_events(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("limit is between 1 and 1000").with_field("limit"));
     }
-    let events = state.store.events(auth.workspace_id, EventId(after), limit).await?;
+    let events = state.store.events(auth.workspace_id, auth.viewer(), EventId(after), None, limit).await?;
     let last_id = events.last().map_or(after, |e| e.id.get());
     let items = events
         .into_iter()
@@ -134,7 +134,8 @@ fn view(e: Event) -> EventView {
 struct Follow {
     state: AppState,
     ws: WorkspaceId,
-    /// The last event sent.
+    viewer: Viewer,
+    /// The last event looked at (sent, or not for this viewer).
     cursor: i64,
     ready: VecDeque<Event>,
     /// Since when the stream waits before a hole in the ids.
@@ -146,8 +147,9 @@ impl Follow {
     /// The events after the cursor that may go out now: those before the first hole, unless the
     /// hole is old enough to be given up on.
     async fn poll(&mut self) -> Result<(), parley_store::StoreError> {
-        let events = self.state.store.events(self.ws, EventId(self.cursor), 500).await?;
-        let ids: Vec<i64> = events.iter().map(|e| e.id.get()).collect();
+        // Holes are looked for among every workspace's ids (they are one sequence); then this
+        // workspace's events up to the last id before a hole, as far as the viewer may see them.
+        let ids = self.state.store.event_ids_after(EventId(self.cursor), 500).await?;
         let waited = self.hole_since.is_some_and(|t| t.elapsed() >= HOLE_WAIT);
         let (ready, held) = before_hole(self.cursor, &ids, waited);
         if held && waited {
@@ -158,10 +160,14 @@ impl Follow {
         } else {
             self.hole_since = None;
         }
-        for e in events.into_iter().take(ready) {
-            self.cursor = e.id.get();
-            self.ready.push_back(e);
+        if ready == 0 {
+            return Ok(());
         }
+        let upto = ids[ready - 1];
+        let events =
+            self.state.store.events(self.ws, self.viewer, EventId(self.cursor), Some(EventId(upto)), 1000).await?;
+        self.ready.extend(events);
+        self.cursor = upto;
         Ok(())
     }
 
@@ -220,6 +226,7 @@ async fn stream_events(
         closing: state.closing.subscribe(),
         state,
         ws: auth.workspace_id,
+        viewer: auth.viewer(),
         cursor,
         ready: VecDeque::new(),
         hole_since: None,

@@ -85,6 +85,7 @@ pub(crate) async fn submit(
     let now = state.clock.now();
     let request = SendRequest {
         ws: auth.workspace_id,
+        viewer: auth.viewer(),
         channel,
         to,
         messages,
@@ -180,7 +181,7 @@ async fn get_message(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<MessageView>> {
     let id = raw.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    Ok(Json(state.store.message(auth.workspace_id, MessageId(id)).await?.into()))
+    Ok(Json(state.store.message(auth.workspace_id, MessageId(id), auth.viewer()).await?.into()))
 }
 
 /// Send a failed message again, or one whose outcome is unknown (after a crash). The rules are
@@ -194,7 +195,7 @@ async fn retry_message(
     Path(raw): Path<String>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
     let id = MessageId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let message = state.store.message(auth.workspace_id, id).await?;
+    let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
     if message.direction != Direction::Out {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -202,7 +203,7 @@ async fn retry_message(
             "only messages Parley sent can be retried",
         ));
     }
-    let conversation = state.store.conversation(auth.workspace_id, message.conversation_id).await?;
+    let conversation = state.store.conversation(auth.workspace_id, message.conversation_id, auth.viewer()).await?;
     let again =
         OutboundMessage { content: message.content.clone(), reply_to: message.context.and_then(|c| c.reply_to) };
     let to = ContactRef::Id(conversation.contact_id);
@@ -222,7 +223,7 @@ async fn retry_message(
     security(("bearer" = [])))]
 async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let id = MessageId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let message = state.store.message(auth.workspace_id, id).await?;
+    let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
     let Some(provider_id) = message.provider_message_id.filter(|_| message.direction == Direction::In) else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -230,7 +231,7 @@ async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<St
             "only inbound messages can be marked read",
         ));
     };
-    let channel = state.store.channel(auth.workspace_id, message.channel_id).await?;
+    let channel = state.store.channel(auth.workspace_id, message.channel_id, auth.viewer()).await?;
     let client = state.graph_client(&channel)?;
     client.mark_read(&channel.phone_number_id, &provider_id).await.map_err(|e| provider_error(&e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
@@ -294,7 +295,7 @@ async fn upload_media(
     if body.is_empty() {
         return Err(ApiError::bad_request("the file is empty"));
     }
-    let channel = state.store.channel(auth.workspace_id, ChannelId(params.channel_id)).await?;
+    let channel = state.store.channel(auth.workspace_id, ChannelId(params.channel_id), auth.viewer()).await?;
     let client = state.graph_client(&channel)?;
     let sha = hex::encode(Sha256::digest(&body));
     crate::workers::media::store_file(&state.media_dir, &sha, &body).await.map_err(|e| {

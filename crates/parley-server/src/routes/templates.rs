@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub async fn channel_of(state: &AppState, auth: &Auth, raw: &str) -> ApiResult<Channel> {
     let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let channel = state.store.channel(auth.workspace_id, id).await?;
+    let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     if channel.deleted_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "channel_disabled", "this channel is disconnected"));
     }
@@ -63,7 +63,7 @@ async fn list_templates(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<StoredTemplate>>> {
     let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let channel = state.store.channel(auth.workspace_id, id).await?;
+    let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     Ok(Json(state.store.templates(auth.workspace_id, &channel.waba_id).await?))
 }
 
@@ -195,7 +195,7 @@ async fn get_template(
     Path((raw, name, language)): Path<(String, String, String)>,
 ) -> ApiResult<Json<StoredTemplate>> {
     let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
-    let channel = state.store.channel(auth.workspace_id, id).await?;
+    let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     Ok(Json(state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?))
 }
 

@@ -19,7 +19,7 @@ use parley_core::ids::ChannelId;
 use parley_core::message::ProviderError;
 use parley_providers::meta::client::GraphClient;
 use parley_providers::meta::send::{SendError, message_body};
-use parley_store::{JobOutcome, OutboxJob};
+use parley_store::{JobOutcome, OutboxJob, Viewer};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -223,8 +223,12 @@ async fn release(shared: &Shared, state: &AppState, job: i64, why: &str, after_s
 
 /// The job's channel and its credentials, unless it was deleted or its secrets cannot be opened.
 async fn usable_channel(state: &AppState, job: &OutboxJob) -> Option<(Channel, ChannelSecrets)> {
-    let channel =
-        state.store.channel(job.workspace_id, job.channel_id).await.ok().filter(|c| c.deleted_at.is_none())?;
+    let channel = state
+        .store
+        .channel(job.workspace_id, job.channel_id, Viewer::All)
+        .await
+        .ok()
+        .filter(|c| c.deleted_at.is_none())?;
     let secrets = state.channel_secrets(&channel).ok()?;
     Some((channel, secrets))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use parley_providers::meta::client::{GraphClient, GraphError};
-use parley_store::MediaJob;
+use parley_store::{MediaJob, Viewer};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
@@ -90,8 +90,11 @@ enum Failure {
 }
 
 async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<String>), Failure> {
-    let channel =
-        state.store.channel(job.workspace_id, job.channel_id).await.map_err(|e| Failure::Retry(e.to_string()))?;
+    let channel = state
+        .store
+        .channel(job.workspace_id, job.channel_id, Viewer::All)
+        .await
+        .map_err(|e| Failure::Retry(e.to_string()))?;
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;

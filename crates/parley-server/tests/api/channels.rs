@@ -108,10 +108,16 @@ async fn only_owners_and_managers_manage_channels() {
         let r = app.call_as(Some(&manager), Method::POST, "/api/v1/channels", Some(body)).await;
         assert_eq!(r.status, StatusCode::CREATED);
         let id = r.body["id"].as_i64().unwrap();
+        // Agents read the (shared) channel, without credentials, but change nothing.
+        let list = app.call_as(Some(&agent), Method::GET, "/api/v1/channels", None).await;
+        assert_eq!((list.status, list.body[0]["id"].as_i64()), (StatusCode::OK, Some(id)));
+        let one = app.call_as(Some(&agent), Method::GET, &format!("/api/v1/channels/{id}"), None).await;
+        assert_eq!(one.status, StatusCode::OK);
+        assert!(!one.body.to_string().contains("\"s\""), "no secret in {}", one.body);
         for (method, path) in [
-            (Method::GET, "/api/v1/channels".to_owned()),
-            (Method::GET, format!("/api/v1/channels/{id}")),
             (Method::DELETE, format!("/api/v1/channels/{id}")),
+            (Method::GET, format!("/api/v1/channels/{id}/members")),
+            (Method::GET, format!("/api/v1/channels/{id}/outbox")),
         ] {
             let r = app.call_as(Some(&agent), method.clone(), &path, None).await;
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path}");

@@ -12,4 +12,6 @@ mod numbers;
 mod outbound;
 mod realtime;
 mod templates;
+mod visibility;
+mod web;
 mod webhooks;

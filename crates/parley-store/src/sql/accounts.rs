@@ -38,6 +38,7 @@ struct UserRow {
     email: String,
     name: String,
     role: String,
+    locale: Option<String>,
     created_at: i64,
 }
 
@@ -50,6 +51,7 @@ impl TryFrom<UserRow> for User {
             email: Email::from_stored(r.email),
             name: r.name,
             role: parse_role(&r.role)?,
+            locale: r.locale,
             created_at: Timestamp::from_micros(r.created_at),
         })
     }
@@ -84,7 +86,7 @@ impl From<TokenRow> for ApiToken {
 
 macro_rules! user_columns {
     () => {
-        "id, workspace_id, email, name, role, created_at"
+        "id, workspace_id, email, name, role, locale, created_at"
     };
 }
 macro_rules! token_columns {

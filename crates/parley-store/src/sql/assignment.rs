@@ -2,9 +2,11 @@
 //! ones) among available agents, optionally below a cap; and the settings and availability it
 //! reads. Runs inside the webhook's transaction that opens the conversations.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use parley_core::Timestamp;
-use parley_core::channel::Channel;
+use parley_core::channel::{Channel, Visibility};
 use parley_core::conversation::{ClosingNote, ClosingNotes, Conversation, ConversationStatus};
 use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 use serde_json::json;
@@ -71,14 +73,32 @@ where
             .await?;
             let mut agents: Vec<Candidate> =
                 rows.into_iter().map(|(id, last_assigned_at, open)| Candidate { id, last_assigned_at, open }).collect();
+            // A private channel's conversations go only to its members (the others cannot see them).
+            let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
             for (channel, conversation) in opened.iter().filter(|(c, _)| c.workspace_id == ws) {
-                let eligible = agents.iter_mut().filter(|a| settings.max_open.is_none_or(|max| a.open < max));
+                let allowed = match channel.visibility {
+                    Visibility::Shared => None,
+                    Visibility::Private => {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = members.entry(channel.id.get()) {
+                            let ids: Vec<i64> =
+                                sqlx::query_scalar("SELECT user_id FROM channel_members WHERE channel_id = $1")
+                                    .bind(channel.id.get())
+                                    .fetch_all(&mut *conn)
+                                    .await?;
+                            slot.insert(ids);
+                        }
+                        members.get(&channel.id.get())
+                    }
+                };
+                let eligible = agents.iter_mut().filter(|a| {
+                    settings.max_open.is_none_or(|max| a.open < max) && allowed.is_none_or(|m| m.contains(&a.id))
+                });
                 // Never given one first, then the longest ago; least-open looks at the load first.
                 let pick = match settings.mode {
                     AutoAssign::LeastOpen => eligible.min_by_key(|a| (a.open, a.last_assigned_at, a.id)),
                     _ => eligible.min_by_key(|a| (a.last_assigned_at, a.id)),
                 };
-                let Some(agent) = pick else { break };
+                let Some(agent) = pick else { continue };
                 agent.open += 1;
                 agent.last_assigned_at = Some(now.as_micros());
                 sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")

@@ -3,14 +3,14 @@
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::channel::{Channel, ChannelId, Provider, Visibility};
-use parley_core::ids::WorkspaceId;
+use parley_core::ids::{UserId, WorkspaceId};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{ChannelPatch, Channels, NewChannel};
+use crate::{ChannelPatch, Channels, NewChannel, Viewer};
 
 macro_rules! channel_columns {
     () => {
@@ -78,6 +78,7 @@ where
     DB: Engine,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
@@ -89,6 +90,18 @@ where
         let row: ChannelRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&mut *conn).await?;
         row.try_into()
     }
+
+    /// Whether `viewer` may see the channel (see `visible_channel!`), inside the caller's transaction.
+    pub(crate) async fn sees_channel(conn: &mut DB::Connection, id: ChannelId, viewer: Viewer) -> StoreResult<bool> {
+        let Some(agent) = viewer.agent() else { return Ok(true) };
+        let seen: Option<i64> =
+            sqlx::query_scalar(concat!("SELECT id FROM channels WHERE id = $1 AND ", visible_channel!("id", "$2")))
+                .bind(id.get())
+                .bind(Some(agent))
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(seen.is_some())
+    }
 }
 
 #[async_trait]
@@ -97,6 +110,7 @@ where
     DB: Engine,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
@@ -137,13 +151,16 @@ where
         Ok(channel)
     }
 
-    async fn channels(&self, ws: WorkspaceId) -> StoreResult<Vec<Channel>> {
+    async fn channels(&self, ws: WorkspaceId, viewer: Viewer) -> StoreResult<Vec<Channel>> {
         let sql = concat!(
             "SELECT ",
             channel_columns!(),
-            " FROM channels WHERE workspace_id = $1 AND deleted_at IS NULL ORDER BY id"
+            " FROM channels WHERE workspace_id = $1 AND deleted_at IS NULL AND ",
+            visible_channel!("id", "$2"),
+            " ORDER BY id"
         );
-        let rows: Vec<ChannelRow> = sqlx::query_as(sql).bind(ws.get()).fetch_all(&self.read).await?;
+        let rows: Vec<ChannelRow> =
+            sqlx::query_as(sql).bind(ws.get()).bind(viewer.agent()).fetch_all(&self.read).await?;
         rows.into_iter().map(Channel::try_from).collect()
     }
 
@@ -153,10 +170,72 @@ where
         rows.into_iter().map(Channel::try_from).collect()
     }
 
-    async fn channel(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
-        let sql = concat!("SELECT ", channel_columns!(), " FROM channels WHERE workspace_id = $1 AND id = $2");
-        let row: ChannelRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&self.read).await?;
+    async fn channel(&self, ws: WorkspaceId, id: ChannelId, viewer: Viewer) -> StoreResult<Channel> {
+        let sql = concat!(
+            "SELECT ",
+            channel_columns!(),
+            " FROM channels WHERE workspace_id = $1 AND id = $2 AND ",
+            visible_channel!("id", "$3")
+        );
+        let row: ChannelRow =
+            sqlx::query_as(sql).bind(ws.get()).bind(id.get()).bind(viewer.agent()).fetch_one(&self.read).await?;
         row.try_into()
+    }
+
+    async fn channel_members(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Vec<UserId>> {
+        let mut conn = self.read.acquire().await?;
+        Self::channel_in(&mut conn, ws, id).await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT user_id FROM channel_members WHERE channel_id = $1 ORDER BY user_id")
+                .bind(id.get())
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    async fn set_channel_members(
+        &self,
+        ws: WorkspaceId,
+        id: ChannelId,
+        members: &[UserId],
+        now: Timestamp,
+    ) -> StoreResult<Vec<UserId>> {
+        let mut tx = self.begin_write().await?;
+        Self::channel_in(&mut tx, ws, id).await?;
+        let mut members: Vec<i64> = members.iter().map(|u| u.get()).collect();
+        members.sort_unstable();
+        members.dedup();
+        for user in &members {
+            let known: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(*user)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if known.is_none() {
+                return Err(StoreError::Invalid(parley_core::Invalid::new(
+                    "unknown_user",
+                    Some("user_ids".into()),
+                    format!("user {user} is not a user of this workspace"),
+                )));
+            }
+        }
+        sqlx::query("DELETE FROM channel_members WHERE channel_id = $1").bind(id.get()).execute(&mut *tx).await?;
+        for user in &members {
+            sqlx::query(
+                "INSERT INTO channel_members (channel_id, user_id, workspace_id, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id.get())
+            .bind(*user)
+            .bind(ws.get())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let payload = json!({"channel_id": id, "members": members});
+        Self::append_event(&mut tx, ws, NewEvent::new("channel.members", id.get(), &payload).on_channel(id), now)
+            .await?;
+        tx.commit().await?;
+        Ok(members.into_iter().map(UserId).collect())
     }
 
     async fn update_channel(

@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{Consents, NewOptIn, OptIn, Upload};
+use crate::{Consents, ContactFlags, Contacts, NewOptIn, OptIn, Upload};
 
 #[derive(FromRow)]
 struct OptInRow {
@@ -191,6 +191,20 @@ where
         let sql = "UPDATE contacts SET blocked_at = $1, updated_at = $2 WHERE id = $3";
         let kind = if blocked { "contact.blocked" } else { "contact.unblocked" };
         self.set_contact_flag(ws, by, sql, blocked.then(|| now.as_micros()), kind, now).await
+    }
+
+    async fn contact_flags(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<ContactFlags> {
+        let contact = self.contact(ws, by).await?;
+        let (blocked_at, identity_changed_at): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT blocked_at, identity_changed_at FROM contacts WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(contact.id.get())
+                .fetch_one(&self.read)
+                .await?;
+        Ok(ContactFlags {
+            blocked_at: blocked_at.map(Timestamp::from_micros),
+            identity_changed_at: identity_changed_at.map(Timestamp::from_micros),
+        })
     }
 
     async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload> {

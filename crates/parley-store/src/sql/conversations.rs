@@ -12,7 +12,10 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
-use crate::{ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, Page, RoutedEvent, SortKey};
+use crate::{
+    AssigneeFilter, ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, Page, RoutedEvent,
+    SortKey, Viewer,
+};
 
 const MAX_PAGE: u32 = 200;
 
@@ -175,7 +178,10 @@ where
                AND ($3 IS NULL OR c.channel_id = $3)
                AND ($4 IS NULL OR c.status = $4)
                AND ($5 IS NULL OR c.last_message_at < $5 OR (c.last_message_at = $5 AND c.id < $6))
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
+               AND ($9 IS NULL OR c.assignee_id = $9) AND ($10 = 0 OR c.assignee_id IS NULL)
+               AND ",
+            visible_channel!("c.channel_id", "$8"),
+            " ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
         );
         let rows: Vec<ConversationRow> = sqlx::query_as(sql)
             .bind(ws.get())
@@ -185,19 +191,27 @@ where
             .bind(query.cursor.map(|c| c.at))
             .bind(query.cursor.map(|c| c.id))
             .bind(limit + 1)
+            .bind(query.viewer.agent())
+            .bind(match query.assignee {
+                Some(AssigneeFilter::User(u)) => Some(u.get()),
+                _ => None,
+            })
+            .bind(i64::from(query.assignee == Some(AssigneeFilter::Unassigned)))
             .fetch_all(&self.read)
             .await?;
         let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, limit, |c| SortKey { at: c.last_message_at.as_micros(), id: c.id.get() }))
     }
 
-    async fn conversation(&self, ws: WorkspaceId, id: ConversationId) -> StoreResult<Conversation> {
+    async fn conversation(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Conversation> {
         let sql = concat!(
             "SELECT ",
             conversation_columns!(),
-            " FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2"
+            " FROM conversations c WHERE c.workspace_id = $1 AND c.id = $2 AND ",
+            visible_channel!("c.channel_id", "$3")
         );
-        let row: ConversationRow = sqlx::query_as(sql).bind(ws.get()).bind(id.get()).fetch_one(&self.read).await?;
+        let row: ConversationRow =
+            sqlx::query_as(sql).bind(ws.get()).bind(id.get()).bind(viewer.agent()).fetch_one(&self.read).await?;
         row.try_into()
     }
 
@@ -208,7 +222,7 @@ where
         query: &MessageQuery,
     ) -> StoreResult<Page<Message>> {
         // Not found (here or in another workspace) before anything else.
-        self.conversation(ws, conversation).await?;
+        self.conversation(ws, conversation, query.viewer).await?;
         let limit = clamp_limit(query.limit, MAX_PAGE);
         let rows: Vec<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -414,16 +428,26 @@ where
             return Ok(before);
         }
         if let Some(user) = assignee {
-            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE workspace_id = $1 AND id = $2")
+            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
                 .bind(ws.get())
                 .bind(user.get())
                 .fetch_optional(&mut *tx)
                 .await?;
-            if found.is_none() {
+            let Some(role) = role else {
                 return Err(parley_core::Invalid::new(
                     "unknown_user",
                     Some("user_id".to_owned()),
                     "no user of this workspace has this id",
+                )
+                .into());
+            };
+            // The assignee must see the conversation: an agent of a private channel is a member.
+            let viewer = if role == "agent" { Viewer::Agent(user) } else { Viewer::All };
+            if !Self::sees_channel(&mut tx, before.channel_id, viewer).await? {
+                return Err(parley_core::Invalid::new(
+                    "assignee_cannot_see",
+                    Some("user_id".to_owned()),
+                    "this agent is not a member of the conversation's private channel",
                 )
                 .into());
             }
@@ -445,12 +469,14 @@ where
         Ok(conversation)
     }
 
-    async fn media_file(&self, ws: WorkspaceId, message: MessageId) -> StoreResult<MediaFile> {
-        let row: (String, Option<String>, Option<String>, Option<i64>, Option<String>) = sqlx::query_as(
-            "SELECT state, sha256, mime_type, size, last_error FROM media WHERE workspace_id = $1 AND message_id = $2",
-        )
+    async fn media_file(&self, ws: WorkspaceId, message: MessageId, viewer: Viewer) -> StoreResult<MediaFile> {
+        let row: (String, Option<String>, Option<String>, Option<i64>, Option<String>) = sqlx::query_as(concat!(
+            "SELECT state, sha256, mime_type, size, last_error FROM media WHERE workspace_id = $1 AND message_id = $2 AND ",
+            visible_channel!("channel_id", "$3")
+        ))
         .bind(ws.get())
         .bind(message.get())
+        .bind(viewer.agent())
         .fetch_one(&self.read)
         .await?;
         Ok(MediaFile {

@@ -7,7 +7,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::StoreResult;
-use crate::{Event, Events};
+use crate::{Event, Events, Viewer};
 
 /// An event to append: what happened (`kind`), to which record, on which channel.
 pub(crate) struct NewEvent<'a> {
@@ -75,17 +75,29 @@ where
     for<'r> &'r str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Decode<'q, DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
 {
-    async fn events(&self, ws: WorkspaceId, after: EventId, limit: u32) -> StoreResult<Vec<Event>> {
-        let rows: Vec<EventRow> = sqlx::query_as(
+    async fn events(
+        &self,
+        ws: WorkspaceId,
+        viewer: Viewer,
+        after: EventId,
+        upto: Option<EventId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let rows: Vec<EventRow> = sqlx::query_as(concat!(
             "SELECT id, kind, subject_id, payload, created_at FROM events
-             WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
+             WHERE workspace_id = $1 AND id > $2 AND ($4 IS NULL OR id <= $4)
+               AND (channel_id IS NULL OR ",
+            visible_channel!("channel_id", "$5"),
+            ") ORDER BY id LIMIT $3"
+        ))
         .bind(ws.get())
         .bind(after.get())
         .bind(clamp_limit(limit, 1000))
+        .bind(upto.map(EventId::get))
+        .bind(viewer.agent())
         .fetch_all(&self.read)
         .await?;
         rows.into_iter()
@@ -99,6 +111,14 @@ where
                 })
             })
             .collect()
+    }
+
+    async fn event_ids_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.get())
+            .bind(clamp_limit(limit, 1000))
+            .fetch_all(&self.read)
+            .await?)
     }
 
     async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId> {

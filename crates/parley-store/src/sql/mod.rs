@@ -4,6 +4,24 @@
 //! SQL here must run unchanged on SQLite and PostgreSQL: `$n` parameters, `RETURNING`, integers
 //! for timestamps, text for JSON.
 
+/// SQL condition: the channel in column `$col` is one the viewer bound as parameter `$agent` may
+/// see (`Viewer::agent`: `NULL` sees every channel; an agent sees shared channels and the private
+/// ones they are a member of). Written once so every query applies the same rule.
+macro_rules! visible_channel {
+    ($col:literal, $agent:literal) => {
+        concat!(
+            "(",
+            $agent,
+            " IS NULL OR ",
+            $col,
+            " IN (SELECT vc.id FROM channels vc WHERE vc.visibility = 'shared' OR EXISTS (",
+            "SELECT 1 FROM channel_members vm WHERE vm.channel_id = vc.id AND vm.user_id = ",
+            $agent,
+            ")))"
+        )
+    };
+}
+
 mod accounts;
 mod assignment;
 mod channels;
@@ -16,9 +34,11 @@ pub(crate) mod events;
 mod health;
 mod imports;
 mod inbound;
+mod inbox_views;
 mod merge;
 pub(crate) mod notifications;
 mod outbox;
+mod sessions;
 mod template_updates;
 mod templates;
 

@@ -13,7 +13,9 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{Decide, JobOutcome, Outbox, OutboxCounts, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord};
+use crate::{
+    Decide, JobOutcome, Outbox, OutboxCounts, OutboxJob, SendFacts, SendOutcome, SendRequest, TemplateRecord, Viewer,
+};
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
 
@@ -31,6 +33,9 @@ where
     /// Everything the send rules look at, read inside the caller's transaction.
     async fn send_facts(conn: &mut DB::Connection, req: &SendRequest<'_>, now: Timestamp) -> StoreResult<SendFacts> {
         let channel = Self::channel_in(conn, req.ws, req.channel).await?;
+        if !Self::sees_channel(conn, channel.id, req.viewer).await? {
+            return Err(StoreError::NotFound);
+        }
         let contact = Self::find_contact(conn, req.ws, req.to).await?;
         let cid = contact.id.get();
         let conversation = Self::conversation_of(conn, channel.id, contact.id).await?;
@@ -395,16 +400,20 @@ where
         Ok(m)
     }
 
-    async fn message(&self, ws: WorkspaceId, id: MessageId) -> StoreResult<Message> {
+    async fn message(&self, ws: WorkspaceId, id: MessageId, viewer: Viewer) -> StoreResult<Message> {
         let mut conn = self.read.acquire().await?;
-        let m = Self::message_by_id(&mut conn, id.get()).await?;
-        let owner: i64 = sqlx::query_scalar("SELECT workspace_id FROM messages WHERE id = $1")
-            .bind(id.get())
-            .fetch_one(&mut *conn)
-            .await?;
-        if owner != ws.get() {
+        let seen: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT id FROM messages WHERE id = $1 AND workspace_id = $2 AND ",
+            visible_channel!("channel_id", "$3")
+        ))
+        .bind(id.get())
+        .bind(ws.get())
+        .bind(viewer.agent())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if seen.is_none() {
             return Err(StoreError::NotFound);
         }
-        Ok(m)
+        Self::message_by_id(&mut conn, id.get()).await
     }
 }

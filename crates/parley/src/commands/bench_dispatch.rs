@@ -160,6 +160,7 @@ async fn bench(
                 let now = SystemClock.now();
                 let request = SendRequest {
                     ws,
+                    viewer: parley_store::Viewer::All,
                     channel,
                     to: &to,
                     messages: &reply,

@@ -7,12 +7,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use parley_core::channel::{ChannelSecrets, Provider, Visibility};
+use parley_core::contact::ContactRef;
 use parley_core::contact::{ContactInput, NewContact};
+use parley_core::contacts_csv::{ImportMode, ImportOptions};
+use parley_core::message::Content;
+use parley_core::outbound::OutboundMessage;
+use parley_core::rules::judge;
 use parley_core::{Clock, Email, SystemClock};
-use parley_sandbox::{Customer, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
+use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
-use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, Store};
+use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, NewImport, SendRequest, Store, Viewer};
 use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -35,7 +40,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     state.dispatch.send_timeout = config.send_timeout;
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
-    let token = demo_token(&*store).await?;
+    let token = demo_token(&*store, &config.data_dir).await?;
     let webhook_path = demo_channel(&state, &sandbox).await?;
     sandbox.add_number(Number {
         phone_number_id: DEMO_NUMBER_ID.into(),
@@ -58,6 +63,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         other => other.redacted(),
     };
     println!("Parley demo is running at http://{addr}  (database: {db})");
+    println!("  inbox:     http://{addr}/inbox");
     println!("  login:     {DEMO_EMAIL} / {DEMO_PASSWORD}");
     println!("  API token: {token}");
     println!("  try:       curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/conversations");
@@ -65,13 +71,14 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     println!("  sandbox:   {} (plays Meta; customers write in every few seconds)", sandbox.graph_base_url());
     println!("Press Ctrl-C to stop.");
 
+    tokio::spawn(lively(state.clone(), sandbox.clone()));
     tokio::spawn(customers_write(sandbox));
     parley_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
 
 /// Bootstraps the demo workspace on first run; afterwards issues a new token for its owner.
-async fn demo_token(store: &dyn Store) -> anyhow::Result<String> {
+async fn demo_token(store: &dyn Store, data_dir: &std::path::Path) -> anyhow::Result<String> {
     let now = SystemClock.now();
     let email = Email::parse(DEMO_EMAIL)?;
     if let Some((owner, _)) = store.user_for_login(&email).await? {
@@ -92,6 +99,7 @@ async fn demo_token(store: &dyn Store) -> anyhow::Result<String> {
         let input: ContactInput = serde_json::from_value(person)?;
         store.create_contact(ws, NewContact::from_input(input, None)?, now).await?;
     }
+    import_a_duplicate(store, ws, data_dir).await?;
     Ok(boot.token)
 }
 
@@ -101,7 +109,7 @@ async fn demo_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<Str
     let now = SystemClock.now();
     let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
     let ws = owner.workspace_id;
-    let existing = store.channels(ws).await?.into_iter().find(|c| c.phone_number_id == DEMO_NUMBER_ID);
+    let existing = store.channels(ws, Viewer::All).await?.into_iter().find(|c| c.phone_number_id == DEMO_NUMBER_ID);
     let channel = match existing {
         Some(c) => {
             let patch = ChannelPatch { graph_base_url: Some(sandbox.graph_base_url()), ..ChannelPatch::default() };
@@ -167,6 +175,7 @@ async fn customers_write(sandbox: Sandbox) {
     sandbox.say(DEMO_NUMBER_ID, &customers[1], Say::text("Xin chào, cửa hàng mở cửa lúc mấy giờ?"));
     sandbox.say(DEMO_NUMBER_ID, &customers[2], Say::location(-23.5505, -46.6333, "Loja Paulista").from_ad("AD-42"));
     sandbox.say(DEMO_NUMBER_ID, &customers[3], Say::text("Bonjour, ma commande n'est pas arrivée."));
+    sandbox.say(DEMO_NUMBER_ID, &customers[4], Say::text("Do you ship to the US?"));
     sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::reaction(&first, Some("👍")));
     let lines = ["Any news?", "Thanks!", "Can I pay by card?", "Is delivery free?", "Merci beaucoup", "Cảm ơn bạn"];
     loop {
@@ -175,6 +184,69 @@ async fn customers_write(sandbox: Sandbox) {
         let who = &customers[rand::rng().random_range(0..customers.len())];
         let line = lines[rand::rng().random_range(0..lines.len())];
         sandbox.say(DEMO_NUMBER_ID, who, Say::text(line));
+    }
+}
+
+/// An imported list that has Ana again under another name: the inbox shows a merge suggestion.
+async fn import_a_duplicate(
+    store: &dyn Store,
+    ws: parley_core::ids::WorkspaceId,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("demo-newsletter.csv");
+    std::fs::write(&path, "name,phone,email\nAna L.,+34 612 345 678,ana.lopez@newsletter.example\n")?;
+    let new = NewImport {
+        filename: "demo-newsletter.csv".into(),
+        path: path.to_string_lossy().into_owned(),
+        options: ImportOptions { mode: ImportMode::AddAll, ..ImportOptions::default() },
+        dry_run: false,
+        bytes_total: std::fs::metadata(&path)?.len() as i64,
+        created_by: None,
+        held_until: Some(SystemClock.now().plus_secs(600)),
+    };
+    let import = store.create_import(ws, new, SystemClock.now()).await?;
+    let mut on_batch = |_: &parley_store::Import| std::ops::ControlFlow::Continue(());
+    parley_server::contacts_io::run_import(store, &SystemClock, import, None, &mut on_batch)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo import: {e:?}"))?;
+    Ok(())
+}
+
+/// What makes the demo inbox look lived in: a customer who wrote two days ago (outside the
+/// 24-hour window, so the composer offers templates) and a reply that WhatsApp refused.
+async fn lively(state: AppState, sandbox: Sandbox) {
+    let two_days_ago = SystemClock.now().as_secs() - 2 * 24 * 3600;
+    let marta = Customer::new("34699111222", "Marta Gómez");
+    let old = sandbox.message_at(DEMO_NUMBER_ID, &marta, &Say::text("Do you have gift cards?"), two_days_ago);
+    sandbox.deliver(vec![old], Default::default());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let Ok(Some((owner, _))) = state.store.user_for_login(&Email::parse(DEMO_EMAIL).expect("demo email")).await else {
+        return;
+    };
+    let channels = state.store.channels(owner.workspace_id, Viewer::All).await.unwrap_or_default();
+    let Some(channel) = channels.into_iter().find(|c| c.phone_number_id == DEMO_NUMBER_ID) else { return };
+    // The customer's phone turned out unreachable: WhatsApp accepts, then reports a failure.
+    sandbox.inject(DEMO_NUMBER_ID, [Fault::FailLater(131026)]);
+    let to = ContactRef::parse("phone:+12025550173", None).expect("demo number");
+    let reply = [OutboundMessage {
+        content: Content::Text { body: "Yes, we ship to the US!".into(), preview_url: None },
+        reply_to: None,
+    }];
+    let now = SystemClock.now();
+    let request = SendRequest {
+        ws: owner.workspace_id,
+        viewer: Viewer::All,
+        channel: channel.id,
+        to: &to,
+        messages: &reply,
+        idempotency_key: Some("demo-failed-reply"),
+        author: Some(owner.id),
+        dry_run: false,
+    };
+    match state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await {
+        Ok(_) => state.dispatch_wakeup.notify_one(),
+        Err(e) => eprintln!("warning: the demo's failed reply was not queued: {e}"),
     }
 }
 

@@ -1,0 +1,285 @@
+// The inbox: the conversation list (mine, unassigned, all; by status and channel; unread counts;
+// arrow keys to move, Enter to open), the open thread with its header actions (assign, close,
+// reopen), the composer and the contact panel, the team page for owners and managers, and the
+// live event stream that keeps all of it current without reloading.
+
+import { api, boot, el, errorText, formatTime, isAdmin, t, toast } from './api.js';
+import { renderComposer } from './composer.js';
+import { renderPanel } from './panel.js';
+import { renderThread } from './thread.js';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  filter: localStorage.getItem('parley.filter') ?? 'all',
+  conversations: [],
+  selected: null, // the open conversation's id
+  channels: new Map(),
+  users: [],
+  contact: null,
+};
+
+function preview(c) {
+  const last = c.last_message;
+  if (!last) return '';
+  const text = last.text ?? t(`type.${last.type}`);
+  return last.direction === 'out' ? `${t('list.you')}: ${text}` : text;
+}
+
+function conversationItem(c) {
+  const name = c.contact?.name ?? c.contact?.phone ?? `#${c.contact_id}`;
+  const channel = state.channels.get(c.channel_id)?.name ?? '';
+  return el('li', {
+    role: 'option', id: `conversation-${c.id}`, class: `conversation${c.id === state.selected ? ' selected' : ''}`,
+    'aria-selected': c.id === state.selected ? 'true' : 'false', dataset: { id: c.id, status: c.status },
+    onclick: () => openConversation(c.id),
+  },
+  el('div', { class: 'row' }, el('strong', { class: 'name' }, name), el('time', { class: 'muted' }, formatTime(c.last_message_at))),
+  el('div', { class: 'row' }, el('span', { class: 'preview' }, preview(c)),
+    c.unread > 0 ? el('span', { class: 'unread', 'aria-label': t('list.unread', { n: c.unread }) }, String(c.unread)) : null),
+  el('div', { class: 'row meta' }, el('span', { class: `badge ${c.status}` }, t(`status.${c.status}`)),
+    el('span', { class: 'muted' }, channel), c.window.open ? null : el('span', { class: 'muted' }, t('list.window_closed'))));
+}
+
+async function loadList() {
+  const params = new URLSearchParams({ limit: '100' });
+  if (state.filter === 'mine') params.set('assignee', 'me');
+  if (state.filter === 'unassigned') params.set('assignee', 'none');
+  if ($('filter-status').value) params.set('status', $('filter-status').value);
+  if ($('filter-channel').value) params.set('channel', $('filter-channel').value);
+  try {
+    const page = await api('GET', `/conversations?${params}`);
+    state.conversations = page.items;
+    $('conversations').replaceChildren(...page.items.map(conversationItem));
+    $('list-empty').hidden = page.items.length > 0;
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
+}
+
+function setFilter(filter) {
+  state.filter = filter;
+  localStorage.setItem('parley.filter', filter);
+  for (const tab of document.querySelectorAll('[data-filter]')) {
+    tab.setAttribute('aria-selected', tab.dataset.filter === filter ? 'true' : 'false');
+  }
+  loadList();
+}
+
+async function allMessages(id) {
+  const out = [];
+  let cursor = '';
+  for (;;) {
+    const page = await api('GET', `/conversations/${id}/messages?limit=200&cursor=${encodeURIComponent(cursor)}`);
+    out.push(...page.items);
+    if (!page.next_cursor) return out;
+    cursor = page.next_cursor;
+  }
+}
+
+function renderHeader(c) {
+  $('thread-contact').textContent = state.contact?.name ?? state.contact?.phone ?? `#${c.contact_id}`;
+  $('thread-channel').textContent = state.channels.get(c.channel_id)?.name ?? '';
+  $('thread-status').textContent = t(`status.${c.status}`);
+  $('thread-status').className = `badge ${c.status}`;
+  $('thread-status').dataset.status = c.status;
+  $('close-conversation').hidden = c.status === 'closed';
+  $('reopen-conversation').hidden = c.status !== 'closed';
+  const select = $('assignee');
+  const choices = [{ id: '', name: t('thread.unassigned') }, ...state.users];
+  select.replaceChildren(...choices.map((u) => el('option', { value: String(u.id), selected: String(c.assignee_id ?? '') === String(u.id) },
+    u.id === boot.user.id ? `${u.name} (${t('thread.me')})` : u.name)));
+}
+
+/** Redraws the open thread (messages, header, composer) from the API. */
+async function refreshThread({ composer = true } = {}) {
+  const id = state.selected;
+  if (!id) return;
+  try {
+    const [conversation, messages] = await Promise.all([api('GET', `/conversations/${id}`), allMessages(id)]);
+    if (state.selected !== id) return;
+    state.conversation = conversation;
+    renderHeader(conversation);
+    renderThread($('messages'), messages);
+    if (composer) {
+      renderComposer($('composer'), { conversation, contact: state.contact, onSent: () => refreshThread({ composer: false }) });
+    }
+    await api('POST', `/conversations/${id}/read`);
+  } catch (error) {
+    toast(errorText(error), 'error');
+  }
+}
+
+async function openConversation(id) {
+  state.selected = id;
+  $('inbox').dataset.view = 'thread';
+  $('thread-none').hidden = true;
+  $('thread').hidden = false;
+  $('messages').dataset.fresh = 'yes';
+  for (const item of document.querySelectorAll('.conversation')) {
+    const on = Number(item.dataset.id) === id;
+    item.classList.toggle('selected', on);
+    item.setAttribute('aria-selected', on ? 'true' : 'false');
+  }
+  history.replaceState(null, '', `#c${id}`);
+  const conversation = await api('GET', `/conversations/${id}`).catch((error) => { toast(errorText(error), 'error'); return null; });
+  if (!conversation) return;
+  state.contact = await renderPanel($('panel'), conversation, openConversation);
+  await refreshThread();
+  loadList();
+}
+
+async function setStatus(status, note = {}) {
+  try {
+    await api('POST', `/conversations/${state.selected}/status`, { status, ...note });
+    await refreshThread();
+    loadList();
+    return null;
+  } catch (error) {
+    return error;
+  }
+}
+
+async function closeConversation() {
+  const settings = await api('GET', '/workspace/closing-notes').catch(() => ({ mode: 'off', categories: [] }));
+  if (settings.mode === 'off') {
+    const error = await setStatus('closed');
+    if (error) toast(errorText(error), 'error');
+    return;
+  }
+  const dialog = $('close-dialog');
+  $('close-category').replaceChildren(el('option', { value: '' }, '—'), ...settings.categories.map((c) => el('option', { value: c }, c)));
+  $('close-summary').value = '';
+  $('close-error').hidden = true;
+  dialog.showModal();
+}
+
+async function assign(value) {
+  try {
+    await api('POST', `/conversations/${state.selected}/assign`, { user_id: value ? Number(value) : null });
+    loadList();
+  } catch (error) {
+    toast(errorText(error), 'error');
+    refreshThread({ composer: false });
+  }
+}
+
+/** Keeps the screen current: every event of the log that concerns what is shown redraws it. */
+function follow() {
+  const source = new EventSource('/api/v1/events/stream');
+  let pending = null;
+  const later = (fn) => {
+    clearTimeout(pending);
+    pending = setTimeout(fn, 150);
+  };
+  const onEvent = (e) => {
+    const event = JSON.parse(e.data);
+    const p = event.payload ?? {};
+    const conversation = p.conversation_id ?? (event.kind.startsWith('conversation.') ? event.subject_id : null);
+    later(() => {
+      loadList();
+      if (state.selected && (conversation === state.selected || event.kind.startsWith('message.'))) {
+        refreshThread({ composer: event.kind.startsWith('conversation.') });
+      }
+    });
+  };
+  for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
+    'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed']) {
+    source.addEventListener(kind, onEvent);
+  }
+  source.addEventListener('open', () => document.body.classList.remove('offline'));
+  source.addEventListener('error', () => document.body.classList.add('offline'));
+}
+
+function keyboard() {
+  $('conversations').addEventListener('keydown', (e) => {
+    const ids = state.conversations.map((c) => c.id);
+    if (!ids.length) return;
+    const at = ids.indexOf(state.selected);
+    if (e.key === 'ArrowDown' || e.key === 'j') { e.preventDefault(); openConversation(ids[Math.min(at + 1, ids.length - 1)]); }
+    if (e.key === 'ArrowUp' || e.key === 'k') { e.preventDefault(); openConversation(ids[Math.max(at - 1, 0)]); }
+    if (e.key === 'Enter' && at < 0) { e.preventDefault(); openConversation(ids[0]); }
+  });
+}
+
+async function teamPage() {
+  const box = $('team');
+  const users = await api('GET', '/users');
+  const form = el('form', { id: 'invite-form' },
+    el('h3', {}, t('team.invite')),
+    el('input', { name: 'name', required: true, placeholder: t('team.name'), 'aria-label': t('team.name') }),
+    el('input', { name: 'email', type: 'email', required: true, placeholder: t('login.email'), 'aria-label': t('login.email') }),
+    el('input', { name: 'password', type: 'password', required: true, minlength: 10, placeholder: t('team.password'), 'aria-label': t('team.password') }),
+    el('select', { name: 'role', 'aria-label': t('team.role') }, ['agent', 'manager', 'owner'].map((r) => el('option', { value: r }, t(`role.${r}`)))),
+    el('button', { type: 'submit', class: 'primary' }, t('team.add')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    try {
+      await api('POST', '/users', data);
+      toast(t('team.added', { name: data.name }));
+      teamPage();
+    } catch (error) { toast(errorText(error), 'error'); }
+  });
+  box.replaceChildren(
+    el('h2', {}, t('team.title')),
+    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')), el('th', {}, t('team.role')))),
+      el('tbody', {}, users.map((u) => el('tr', {}, el('td', {}, u.name), el('td', {}, u.email), el('td', {}, t(`role.${u.role}`)))))),
+    form,
+    el('p', {}, el('a', { href: '#' }, t('team.back'))));
+}
+
+function route() {
+  const team = location.hash === '#team' && isAdmin;
+  $('team').hidden = !team;
+  $('inbox').hidden = team;
+  if (team) teamPage().catch((error) => toast(errorText(error), 'error'));
+}
+
+async function start() {
+  $('workspace-name').textContent = boot.workspace.name;
+  $('me-name').textContent = boot.user.name;
+  $('team-link').hidden = !isAdmin;
+  $('lang').value = boot.locale;
+  $('lang').addEventListener('change', async () => {
+    await api('PATCH', '/me', { locale: $('lang').value });
+    location.reload();
+  });
+  api('GET', '/me/availability').then((a) => { $('available').checked = a.available; });
+  $('available').addEventListener('change', () => api('PUT', '/me/availability', { available: $('available').checked }).catch((error) => toast(errorText(error), 'error')));
+  for (const tab of document.querySelectorAll('[data-filter]')) tab.addEventListener('click', () => setFilter(tab.dataset.filter));
+  $('filter-status').addEventListener('change', loadList);
+  $('filter-channel').addEventListener('change', loadList);
+  $('back').addEventListener('click', () => { $('inbox').dataset.view = 'list'; });
+  $('close-conversation').addEventListener('click', closeConversation);
+  $('reopen-conversation').addEventListener('click', () => setStatus('open'));
+  $('assignee').addEventListener('change', (e) => assign(e.target.value));
+  $('close-cancel').addEventListener('click', () => $('close-dialog').close());
+  $('close-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const note = {};
+    if ($('close-category').value) note.category = $('close-category').value;
+    if ($('close-summary').value.trim()) note.summary = $('close-summary').value.trim();
+    const error = await setStatus('closed', note);
+    if (error) {
+      $('close-error').textContent = errorText(error);
+      $('close-error').hidden = false;
+    } else {
+      $('close-dialog').close();
+    }
+  });
+  window.addEventListener('hashchange', route);
+  keyboard();
+  const [channels, users] = await Promise.all([api('GET', '/channels'), api('GET', '/users').catch(() => [])]);
+  for (const c of channels) {
+    state.channels.set(c.id, c);
+    $('filter-channel').append(el('option', { value: String(c.id) }, c.name));
+  }
+  state.users = users;
+  setFilter(state.filter);
+  route();
+  follow();
+  const linked = /^#c(\d+)$/.exec(location.hash);
+  if (linked) openConversation(Number(linked[1]));
+}
+
+start();

@@ -1,0 +1,154 @@
+// The composer knows the 24-hour customer service window (as the server's clock sees it): inside
+// it, free text with WhatsApp formatting, attachments and the time left; outside it, a picker of
+// the number's approved templates with a field per parameter, prefilled from the contact. Every
+// send is tried as a dry run first, so a refusal shows here before anything is queued.
+
+import { api, el, errorText, formatDuration, t, toast } from './api.js';
+
+/** `{{1}}` or `{{name}}` placeholders of a template's body, in order, without repeats. */
+export function placeholders(text) {
+  const seen = [];
+  for (const m of (text ?? '').matchAll(/\{\{\s*([\w.]+)\s*\}\}/g)) if (!seen.includes(m[1])) seen.push(m[1]);
+  return seen;
+}
+
+/** What a parameter starts as: the contact's value where the placeholder names a field. */
+function prefill(name, index, contact) {
+  const first = (contact?.name ?? '').split(/\s+/)[0] ?? '';
+  const fields = contact?.fields ?? {};
+  if (name in fields) return String(fields[name]);
+  if (['name', 'first_name', 'customer_name'].includes(name)) return first;
+  return index === 0 && /^\d+$/.test(name) ? first : '';
+}
+
+function showRefusal(box, text) {
+  box.hidden = !text;
+  box.textContent = text ?? '';
+}
+
+/** Tries `body` as a dry run, then sends it; answers true once queued. */
+async function trySend(body, refusal) {
+  showRefusal(refusal, null);
+  try {
+    const dry = await api('POST', '/messages?dry_run=true', body);
+    if (!dry.allowed) {
+      showRefusal(refusal, `${t('composer.refused')}: ${dry.refusal.message}`);
+      refusal.dataset.code = dry.refusal.code;
+      return false;
+    }
+    await api('POST', '/messages', body);
+    return true;
+  } catch (error) {
+    showRefusal(refusal, errorText(error));
+    return false;
+  }
+}
+
+function wrapSelection(area, mark) {
+  const { selectionStart: a, selectionEnd: b, value } = area;
+  area.value = `${value.slice(0, a)}${mark}${value.slice(a, b)}${mark}${value.slice(b)}`;
+  area.focus();
+  area.setSelectionRange(a + mark.length, b + mark.length);
+}
+
+function freeText(ctx, refusal) {
+  const { conversation, onSent } = ctx;
+  const area = el('textarea', { id: 'composer-text', rows: 3, placeholder: t('composer.placeholder'), 'aria-label': t('composer.placeholder') });
+  const file = el('input', { type: 'file', id: 'composer-file', hidden: true });
+  const send = async () => {
+    const text = area.value.trim();
+    if (!text) return;
+    const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text } };
+    if (await trySend(body, refusal)) {
+      area.value = '';
+      onSent();
+    }
+  };
+  area.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
+  });
+  file.addEventListener('change', async () => {
+    const chosen = file.files[0];
+    if (!chosen) return;
+    try {
+      const query = `?channel_id=${conversation.channel_id}&filename=${encodeURIComponent(chosen.name)}`;
+      const uploaded = await api('POST', `/media${query}`, chosen, { 'Content-Type': chosen.type || 'application/octet-stream' });
+      const kind = chosen.type.startsWith('image/') ? 'image' : chosen.type.startsWith('video/') ? 'video'
+        : chosen.type.startsWith('audio/') ? 'audio' : 'document';
+      const media = { id: uploaded.id };
+      if (kind === 'document') media.filename = chosen.name;
+      const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: kind, [kind]: media };
+      if (await trySend(body, refusal)) onSent();
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+    file.value = '';
+  });
+  const left = conversation.window.seconds_left ?? 0;
+  return [
+    el('p', { class: 'window open', id: 'window-state' }, t('composer.window_open', { left: formatDuration(left) })),
+    el('div', { class: 'format-bar' },
+      el('button', { type: 'button', title: t('composer.bold'), onclick: () => wrapSelection(area, '*') }, el('strong', {}, 'B')),
+      el('button', { type: 'button', title: t('composer.italic'), onclick: () => wrapSelection(area, '_') }, el('em', {}, 'I')),
+      el('button', { type: 'button', title: t('composer.strike'), onclick: () => wrapSelection(area, '~') }, el('s', {}, 'S')),
+      el('button', { type: 'button', title: t('composer.code'), onclick: () => wrapSelection(area, '```') }, '</>'),
+      el('button', { type: 'button', id: 'composer-attach', onclick: () => file.click() }, t('composer.attach'))),
+    area,
+    file,
+    el('button', { type: 'button', id: 'composer-send', class: 'primary', onclick: send }, t('composer.send')),
+  ];
+}
+
+function templatePicker(ctx, refusal) {
+  const { conversation, contact, onSent } = ctx;
+  const picker = el('select', { id: 'template-select', 'aria-label': t('composer.template') },
+    el('option', { value: '' }, t('composer.choose_template')));
+  const preview = el('p', { class: 'template-preview', id: 'template-preview' });
+  const params = el('div', { class: 'template-params', id: 'template-params' });
+  let templates = [];
+  const show = () => {
+    const chosen = templates[Number(picker.value)];
+    params.replaceChildren();
+    preview.textContent = '';
+    if (!chosen) return;
+    const body = (chosen.components ?? []).find((c) => c.type === 'body' || c.type === 'BODY');
+    preview.textContent = body?.text ?? '';
+    placeholders(body?.text).forEach((name, i) => {
+      params.append(el('label', {}, `{{${name}}}`,
+        el('input', { type: 'text', class: 'template-param', dataset: { name }, value: prefill(name, i, contact) })));
+    });
+  };
+  picker.addEventListener('change', show);
+  api('GET', `/channels/${conversation.channel_id}/templates`).then((list) => {
+    templates = list.filter((x) => x.status === 'approved');
+    templates.forEach((x, i) => picker.append(el('option', { value: String(i) }, `${x.name} (${x.language})`)));
+    if (!templates.length) preview.textContent = t('composer.no_templates');
+  }).catch((error) => showRefusal(refusal, errorText(error)));
+  const send = async () => {
+    const chosen = templates[Number(picker.value)];
+    if (!chosen) return;
+    const inputs = [...params.querySelectorAll('input')];
+    const named = chosen.parameter_format === 'named';
+    const parameters = inputs.map((i) => (named
+      ? { type: 'text', parameter_name: i.dataset.name, text: i.value }
+      : { type: 'text', text: i.value }));
+    const body = {
+      channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'template',
+      template: { name: chosen.name, language: { code: chosen.language }, components: parameters.length ? [{ type: 'body', parameters }] : [] },
+    };
+    if (await trySend(body, refusal)) onSent();
+  };
+  return [
+    el('p', { class: 'window closed', id: 'window-state' }, t('composer.window_closed')),
+    picker, preview, params,
+    el('button', { type: 'button', id: 'template-send', class: 'primary', onclick: send }, t('composer.send_template')),
+  ];
+}
+
+/** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it). */
+export function renderComposer(box, ctx) {
+  const refusal = el('p', { class: 'refusal error', id: 'composer-refusal', role: 'alert', hidden: true });
+  const parts = ctx.conversation.window.open ? freeText(ctx, refusal) : templatePicker(ctx, refusal);
+  box.dataset.mode = ctx.conversation.window.open ? 'text' : 'template';
+  box.replaceChildren(...parts, refusal);
+}

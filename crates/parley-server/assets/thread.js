@@ -1,0 +1,133 @@
+// The thread: every message type rendered (text with WhatsApp formatting, images, an audio
+// player, video, documents, stickers, locations, contact cards, interactive replies, reactions,
+// orders, system notices, edits and deletions), with delivery ticks whose hover tells the reason
+// of a failure.
+
+import { el, formatted, formatTime, t } from './api.js';
+
+const TICKS = {
+  queued: '🕓',
+  sending: '🕓',
+  unknown: '?',
+  sent: '✓',
+  delivered: '✓✓',
+  read: '✓✓',
+  played: '✓✓',
+  failed: '⚠',
+};
+
+/** The tick of an outbound message, with the failure's reason (Meta's code and title) on hover. */
+function tick(message) {
+  let title = t(`tick.${message.status}`);
+  if (message.status === 'failed' && message.error) {
+    title = `${t('tick.failed')}: ${message.error.title} (${message.error.code})`;
+  }
+  return el('span', { class: `tick ${message.status}`, title, dataset: { status: message.status }, 'aria-label': title },
+    TICKS[message.status] ?? '');
+}
+
+function mediaBody(message, kind) {
+  const content = message.content;
+  const available = message.media?.state === 'available' ? message.media.url : null;
+  const caption = content.caption ? el('p', { class: 'caption' }, formatted(content.caption)) : null;
+  if (!available) {
+    const state = message.media?.state === 'failed' ? t('media.failed') : t('media.pending');
+    return [el('p', { class: 'media-missing' }, `${t(`type.${kind}`)} · ${state}`), caption];
+  }
+  switch (kind) {
+    case 'image':
+    case 'sticker':
+      return [el('img', { src: available, alt: content.caption ?? t(`type.${kind}`), class: kind, loading: 'lazy' }), caption];
+    case 'audio':
+      return [el('audio', { src: available, controls: true, preload: 'none' }), caption];
+    case 'video':
+      return [el('video', { src: available, controls: true, preload: 'none' }), caption];
+    default:
+      return [el('a', { href: available, download: content.filename ?? 'document', class: 'document' },
+        content.filename ?? t('type.document')), caption];
+  }
+}
+
+function contactCard(card) {
+  const name = card.name?.formatted_name ?? card.name?.first_name ?? t('type.contacts');
+  const phones = (card.phones ?? []).map((p) => p.phone ?? p.wa_id).filter(Boolean);
+  return el('li', {}, el('strong', {}, name), phones.length ? ` · ${phones.join(', ')}` : '');
+}
+
+/** The body of a message, by its type. */
+export function messageBody(message) {
+  const c = message.content;
+  switch (c.type) {
+    case 'text':
+      return [el('p', { class: 'text' }, formatted(c.body))];
+    case 'image': case 'audio': case 'video': case 'document': case 'sticker':
+      return mediaBody(message, c.type);
+    case 'location': {
+      const label = c.name ?? c.address ?? `${c.latitude}, ${c.longitude}`;
+      const map = `https://www.openstreetmap.org/?mlat=${c.latitude}&mlon=${c.longitude}#map=16/${c.latitude}/${c.longitude}`;
+      return [el('p', { class: 'location' }, '📍 ', el('a', { href: map, target: '_blank', rel: 'noopener' }, label)),
+        c.address && c.name ? el('p', { class: 'muted' }, c.address) : null];
+    }
+    case 'contacts':
+      return [el('ul', { class: 'contact-cards' }, c.contacts.map(contactCard))];
+    case 'interactive':
+      return [el('p', { class: 'interactive' }, `↪ ${c.title ?? c.kind}`, c.description ? el('span', { class: 'muted' }, ` · ${c.description}`) : null),
+        c.response ? el('pre', { class: 'flow' }, JSON.stringify(c.response, null, 1)) : null];
+    case 'button':
+      return [el('p', { class: 'interactive' }, `↪ ${c.text}`)];
+    case 'reaction':
+      return [el('p', { class: 'reaction' }, c.emoji ? t('message.reacted', { emoji: c.emoji }) : t('message.reaction_removed'))];
+    case 'order':
+      return [el('p', {}, `${t('type.order')} · ${c.items.length}`), c.text ? el('p', {}, c.text) : null];
+    case 'system':
+      return [el('p', { class: 'system' }, c.body ?? t(`system.${c.kind}`))];
+    case 'edit':
+      return [el('p', { class: 'muted' }, t('message.edited')), ...messageBody({ ...message, content: c.message })];
+    case 'revoke':
+      return [el('p', { class: 'muted' }, t('message.deleted'))];
+    case 'template': {
+      const body = (c.components ?? []).find((x) => x.type === 'body');
+      const params = (body?.parameters ?? []).map((p) => p.text).filter(Boolean);
+      return [el('p', { class: 'template' }, `${t('type.template')}: ${c.name}`, params.length ? el('span', { class: 'muted' }, ` · ${params.join(' · ')}`) : null)];
+    }
+    case 'interactive_message':
+      return [el('p', { class: 'interactive' }, c.interactive?.body?.text ?? t('type.interactive'))];
+    case 'request_welcome':
+      return [el('p', { class: 'system' }, t('message.welcome'))];
+    default:
+      return [el('p', { class: 'muted' }, t('message.unsupported', { type: c.provider_type ?? c.kind ?? message.type }))];
+  }
+}
+
+/** One message of the thread. */
+export function messageItem(message) {
+  const out = message.direction === 'out';
+  return el('li', {
+    class: `message ${out ? 'out' : 'in'} type-${message.content.type}`,
+    id: `message-${message.id}`,
+    dataset: { id: message.id, status: message.status, type: message.content.type },
+  },
+  message.context?.message_id ? el('p', { class: 'reply-to muted' }, `↩ ${t('message.reply')}`) : null,
+  message.revoked_at ? el('p', { class: 'muted' }, t('message.deleted')) : messageBody(message),
+  el('footer', {}, el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null));
+}
+
+/** An internal note, inline in the thread and styled apart from messages. */
+export function noteItem(note) {
+  return el('li', { class: 'note', dataset: { note: note.id } },
+    el('p', { class: 'note-label' }, t('note.internal')),
+    el('p', { class: 'text' }, note.body),
+    el('footer', {}, el('time', { datetime: note.created_at }, formatTime(note.created_at))));
+}
+
+/** Renders the thread (messages and notes by time) into `list`, keeping the scroll at the end. */
+export function renderThread(list, messages, notes = []) {
+  const items = [
+    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m) })),
+    ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
+  ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren(...items.map((i) => i.node()));
+  if (atEnd || list.dataset.fresh !== 'no') list.scrollTop = list.scrollHeight;
+  list.dataset.fresh = 'no';
+}

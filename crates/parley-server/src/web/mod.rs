@@ -1,0 +1,270 @@
+//! The web inbox, served by the same binary: the login page, logging out, and the inbox page,
+//! which is an HTML shell (askama templates in `templates/`) with our own JavaScript and CSS
+//! (`assets/`, embedded). The JavaScript works through the REST API under `/api/v1` with the
+//! session cookie (see `auth.rs`), so everything the UI does is in the API too.
+//!
+//! Decision: the UI lives in this crate rather than a `parley-web` crate of its own (as
+//! ARCHITECTURE.md sketched): its pages need the server's state and session auth, and the
+//! assets are plain files that rebuild nothing but this crate.
+
+pub mod i18n;
+pub mod session;
+
+use std::net::{IpAddr, SocketAddr};
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use parley_core::Email;
+use parley_core::account::User;
+use serde::Deserialize;
+
+use crate::password::verify_password;
+use crate::state::AppState;
+use i18n::{Locale, negotiate};
+use session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/inbox", get(inbox_page))
+        .route("/assets/{file}", get(asset))
+}
+
+/// The signed-in user of a page, from the session cookie; pages redirect to `/login` without one.
+pub struct WebUser {
+    pub user: User,
+    pub secret: String,
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = session::cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/login"))?;
+        match state.store.session_owner(&session::session_hash(&secret), state.clock.now()).await {
+            Ok(Some(owner)) => Ok(WebUser { user: owner.user, secret }),
+            _ => Err(Redirect::to("/login")),
+        }
+    }
+}
+
+/// The client's address when the server runs with connection info (`serve` does).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+fn browser_locale(headers: &HeaderMap) -> Locale {
+    negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
+}
+
+/// Pages are never cached and never framed.
+fn page(status: StatusCode, html: String, cookies: &[String]) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    locale: Locale,
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+impl LoginPage<'_> {
+    fn t(&self, key: &str) -> &'static str {
+        self.locale.t(key)
+    }
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+fn render_login(locale: Locale, email: &str, error: Option<&str>, status: StatusCode, https: bool) -> Response {
+    // Each rendering gets a fresh login secret: the form must come back with its CSRF token.
+    let secret = session::new_secret();
+    let csrf = session::csrf_token(&secret);
+    let html = LoginPage { locale, csrf: &csrf, email, error }.render().unwrap_or_default();
+    page(status, html, &[session::set_cookie(LOGIN_COOKIE, Some(&secret), 3600, https)])
+}
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    if let Some(secret) = session::cookie(&headers, SESSION_COOKIE) {
+        let owner = state.store.session_owner(&session::session_hash(&secret), state.clock.now()).await;
+        if matches!(owner, Ok(Some(_))) {
+            return Redirect::to("/inbox").into_response();
+        }
+    }
+    let locale = q.lang.as_deref().and_then(Locale::parse).unwrap_or_else(|| browser_locale(&headers));
+    render_login(locale, "", None, StatusCode::OK, session::is_https(&headers))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    csrf: String,
+}
+
+/// A hash to verify against when the email is unknown, so both answers take as long.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| crate::password::hash_password_now("not a password of anyone").unwrap_or_default());
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let locale = browser_locale(&headers);
+    let https = session::is_https(&headers);
+    let login_secret = session::cookie(&headers, LOGIN_COOKIE);
+    if !login_secret.is_some_and(|s| session::csrf_matches(&s, &form.csrf)) {
+        let error = locale.t("login.expired");
+        return render_login(locale, &form.email, Some(error), StatusCode::FORBIDDEN, https);
+    }
+    if !state.login_limiter.allow(ip, &form.email) {
+        let error = locale.t("login.too_many");
+        return render_login(locale, &form.email, Some(error), StatusCode::TOO_MANY_REQUESTS, https);
+    }
+    let found = match Email::parse(&form.email) {
+        Ok(email) => state.store.user_for_login(&email).await.ok().flatten(),
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, DUMMY_HASH.clone()),
+    };
+    let verified = verify_password(form.password, hash).await;
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::info!("a login failed");
+        let error = locale.t("login.wrong");
+        return render_login(locale, &form.email, Some(error), StatusCode::UNAUTHORIZED, https);
+    };
+    let secret = session::new_secret();
+    let now = state.clock.now();
+    let expires = now.plus_secs(SESSION_SECS);
+    if let Err(e) = state.store.create_session(&user, &session::session_hash(&secret), expires, now).await {
+        tracing::error!(error = %e, "cannot store a session");
+        let error = locale.t("error.server");
+        return render_login(locale, &form.email, Some(error), StatusCode::INTERNAL_SERVER_ERROR, https);
+    }
+    tracing::info!(user = user.id.get(), "logged in");
+    let mut response = Redirect::to("/inbox").into_response();
+    for cookie in [
+        session::set_cookie(SESSION_COOKIE, Some(&secret), SESSION_SECS, https),
+        session::set_cookie(LOGIN_COOKIE, None, 0, https),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: WebUser,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if !session::csrf_matches(&user.secret, &form.csrf) {
+        return (StatusCode::FORBIDDEN, "the form expired: reload the page").into_response();
+    }
+    if let Err(e) = state.store.end_session(&session::session_hash(&user.secret)).await {
+        tracing::error!(error = %e, "cannot end a session");
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(value) = HeaderValue::from_str(&session::set_cookie(SESSION_COOKIE, None, 0, session::is_https(&headers)))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    locale: Locale,
+    csrf: &'a str,
+    /// `{user, workspace, locale, strings}` for the script, as JSON (escaped by askama).
+    boot: &'a str,
+}
+
+impl InboxPage<'_> {
+    fn t(&self, key: &str) -> &'static str {
+        self.locale.t(key)
+    }
+}
+
+async fn inbox_page(State(state): State<AppState>, headers: HeaderMap, user: WebUser) -> Response {
+    let locale = user.user.locale.as_deref().and_then(Locale::parse).unwrap_or_else(|| browser_locale(&headers));
+    let workspace = match state.store.workspace(user.user.workspace_id).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the workspace");
+            return (StatusCode::INTERNAL_SERVER_ERROR, locale.t("error.server")).into_response();
+        }
+    };
+    let boot = serde_json::json!({
+        "user": {"id": user.user.id, "name": user.user.name, "email": user.user.email.as_str(), "role": user.user.role.as_str()},
+        "workspace": {"id": workspace.id, "name": workspace.name},
+        "locale": locale.as_str(),
+        "strings": serde_json::from_str::<serde_json::Value>(locale.json()).unwrap_or_default(),
+    })
+    .to_string();
+    let csrf = session::csrf_token(&user.secret);
+    let html = InboxPage { locale, csrf: &csrf, boot: &boot }.render().unwrap_or_default();
+    page(StatusCode::OK, html, &[])
+}
+
+/// Our own scripts and styles, embedded in the binary.
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, mime): (&'static str, &str) = match file.as_str() {
+        "app.css" => (include_str!("../../assets/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (include_str!("../../assets/app.js"), "text/javascript; charset=utf-8"),
+        "api.js" => (include_str!("../../assets/api.js"), "text/javascript; charset=utf-8"),
+        "thread.js" => (include_str!("../../assets/thread.js"), "text/javascript; charset=utf-8"),
+        "composer.js" => (include_str!("../../assets/composer.js"), "text/javascript; charset=utf-8"),
+        "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}

@@ -1,0 +1,144 @@
+//! The web inbox's sessions over HTTP on both engines: the login form (its CSRF token, wrong
+//! passwords, the attempt limit), the session cookie that the inbox's scripts use for the API
+//! (CSRF token required on changes), logging out, and the user's language.
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{OWNER_PASSWORD, TestApp};
+
+/// A client that keeps cookies itself (so the test sees them) and never follows redirects.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().trim_start_matches(&format!("{name}=")).to_owned())
+}
+
+/// The login page's cookie and the form's CSRF token.
+async fn login_form(app: &TestApp) -> (String, String) {
+    let resp = client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = cookie_of(&resp, "parley_login").expect("a login cookie");
+    let html = resp.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (cookie, csrf)
+}
+
+async fn post_login(app: &TestApp, cookie: &str, csrf: &str, email: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(app.url("/login"))
+        .header(COOKIE, format!("parley_login={cookie}"))
+        .form(&[("email", email), ("password", password), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs the owner in; the session cookie's secret and the inbox's CSRF token.
+async fn session(app: &TestApp) -> (String, String) {
+    let (cookie, csrf) = login_form(app).await;
+    let resp = post_login(app, &cookie, &csrf, "owner@acme.example", OWNER_PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/inbox");
+    let raw = resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(
+        raw.iter().any(|c| c.starts_with("parley_session=") && c.contains("HttpOnly") && c.contains("SameSite=Lax"))
+    );
+    let secret = cookie_of(&resp, "parley_session").unwrap();
+    let page = client().get(app.url("/inbox")).header(COOKIE, format!("parley_session={secret}")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let html = page.text().await.unwrap();
+    let csrf = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    (secret, csrf)
+}
+
+#[tokio::test]
+async fn logging_in_gives_a_session_that_the_api_accepts_with_its_csrf_token() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        // Without a session the inbox sends to the login page.
+        let resp = client().get(app.url("/inbox")).send().await.unwrap();
+        assert_eq!((resp.status(), resp.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+
+        let (secret, csrf) = session(&app).await;
+        let with_cookie = |method: Method, path: &str| {
+            client().request(method, app.url(path)).header(COOKIE, format!("parley_session={secret}"))
+        };
+        let me = with_cookie(Method::GET, "/api/v1/me").send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK, "{e}");
+        assert_eq!(me.json::<serde_json::Value>().await.unwrap()["user"]["email"], "owner@acme.example");
+
+        // A change made with the cookie needs the CSRF token: another site cannot make one.
+        let body = json!({"locale": "vi"});
+        let forged = with_cookie(Method::PATCH, "/api/v1/me").json(&body).send().await.unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(forged.json::<serde_json::Value>().await.unwrap()["error"]["code"], "csrf_failed");
+        let wrong = with_cookie(Method::PATCH, "/api/v1/me").header("x-csrf-token", "0".repeat(32)).json(&body).send();
+        assert_eq!(wrong.await.unwrap().status(), StatusCode::FORBIDDEN, "{e}");
+        let done =
+            with_cookie(Method::PATCH, "/api/v1/me").header("x-csrf-token", &csrf).json(&body).send().await.unwrap();
+        assert_eq!(done.status(), StatusCode::OK, "{e}");
+        assert_eq!(app.get("/api/v1/me").await.body["user"]["locale"], "vi", "{e}");
+        let bad = app.patch("/api/v1/me", json!({"locale": "de"})).await;
+        assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_request"), "{e}");
+
+        // The page now speaks the saved language.
+        let page = with_cookie(Method::GET, "/inbox").send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("lang=\"vi\"") && page.contains("Cuộc trò chuyện"), "{e}");
+
+        // Logging out ends the session for the page and for the API.
+        let out = with_cookie(Method::POST, "/logout").form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        assert_eq!(out.status(), StatusCode::SEE_OTHER, "{e}");
+        assert_eq!(with_cookie(Method::GET, "/api/v1/me").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        let resp = with_cookie(Method::GET, "/inbox").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn the_login_form_refuses_wrong_passwords_forged_forms_and_too_many_attempts() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let (cookie, csrf) = login_form(&app).await;
+        let wrong = post_login(&app, &cookie, &csrf, "owner@acme.example", "not the password").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{e}");
+        assert!(cookie_of(&wrong, "parley_session").is_none());
+        assert!(wrong.text().await.unwrap().contains("Wrong email or password"));
+        let unknown = post_login(&app, &cookie, &csrf, "nobody@acme.example", OWNER_PASSWORD).await;
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED, "{e}: an unknown email looks the same");
+
+        // A form posted without the login page's cookie (another site's form) is refused.
+        let forged = client()
+            .post(app.url("/login"))
+            .form(&[("email", "owner@acme.example"), ("password", OWNER_PASSWORD), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN, "{e}");
+        assert!(cookie_of(&forged, "parley_session").is_none());
+
+        // A burst of ten attempts, then one every 6 s (per address and per email); once refused,
+        // even the right password is. (Each check costs an argon2 hash, so a few more attempts
+        // may pass while the limit refills.)
+        let mut attempts = 3;
+        while post_login(&app, &cookie, &csrf, "owner@acme.example", "guess").await.status()
+            != StatusCode::TOO_MANY_REQUESTS
+        {
+            attempts += 1;
+            assert!(attempts < 16, "{e}: still not limited after {attempts} attempts");
+        }
+        assert!(attempts >= 10, "{e}: limited after only {attempts} attempts");
+        let limited = post_login(&app, &cookie, &csrf, "owner@acme.example", OWNER_PASSWORD).await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "{e}");
+        assert!(cookie_of(&limited, "parley_session").is_none());
+    }
+}

@@ -1,0 +1,176 @@
+//! Browser tests: the web inbox in headless Chromium against the real server (random port, a
+//! fresh SQLite database) and the sandbox playing Meta. Screenshots of the main screens go to
+//! `target/screenshots/`. They run on SQLite only: the browser sees the same API either way, and
+//! every API rule is tested on both engines in `tests/api`.
+
+mod driver;
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use parley_sandbox::{Customer, SandboxTemplate, Say};
+use parley_store::testing::TestDatabase;
+use reqwest::StatusCode;
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+use driver::Browser;
+use helpers::{OWNER_PASSWORD, TestApp, eventually};
+
+async fn sqlite_app() -> TestApp {
+    TestApp::spawn(TestDatabase::sqlite().await).await
+}
+
+async fn log_in(browser: &Browser, app: &TestApp, email: &str, password: &str) {
+    browser.driver.goto(app.url("/login")).await.unwrap();
+    browser.driver.find(By::Id("email")).await.unwrap().send_keys(email).await.unwrap();
+    browser.driver.find(By::Id("password")).await.unwrap().send_keys(password).await.unwrap();
+    browser.driver.find(By::Id("login-submit")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#me-name", "").await;
+    assert!(browser.driver.current_url().await.unwrap().as_str().ends_with("/inbox"));
+}
+
+#[tokio::test]
+async fn an_owner_works_a_conversation_from_first_message_to_template() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    wired.sandbox.add_template(SandboxTemplate {
+        waba_id: wired.number.waba_id.clone(),
+        name: "order_update".into(),
+        language: "en".into(),
+        category: "UTILITY".into(),
+        status: "APPROVED".into(),
+        components: json!([{"type": "BODY", "text": "Hello {{1}}, your order {{2}} has shipped."}]),
+    });
+    let sync = app.post(&format!("/api/v1/channels/{}/templates/sync", wired.channel["id"]), json!({})).await;
+    assert_eq!(sync.status, StatusCode::OK, "{:?}", sync.body);
+
+    // A wrong password is refused on the page; the right one opens the inbox.
+    browser.driver.goto(app.url("/login")).await.unwrap();
+    browser.screenshot("login").await;
+    browser.driver.find(By::Id("email")).await.unwrap().send_keys("owner@acme.example").await.unwrap();
+    browser.driver.find(By::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
+    browser.driver.find(By::Id("login-submit")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#login-error", "Wrong email or password").await;
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.wait_text("#list-empty", "No conversation").await;
+
+    // A customer writes: the conversation appears live, without a reload.
+    wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana Lima"), Say::text("Hello, is my *order* ready?"));
+    let item = browser.wait_text("#conversations li", "Ana Lima").await;
+    assert!(item.text().await.unwrap().contains("is my *order* ready?"), "the list shows the last message");
+    browser.wait_text("#conversations li .unread", "1").await;
+    browser.screenshot("inbox-list").await;
+    item.click().await.unwrap();
+    let text = browser.wait_text("#messages li.message.in", "is my").await;
+    assert_eq!(text.find(By::Css("strong")).await.unwrap().text().await.unwrap(), "order", "WhatsApp bold is rendered");
+    browser.wait_text("#window-state", "Window open").await;
+
+    // A reply goes out and its tick moves to read.
+    browser.driver.find(By::Id("composer-text")).await.unwrap().send_keys("Yes, it ships today!").await.unwrap();
+    browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#messages li.message.out", "ships today").await;
+    browser.wait_attr("#messages li.message.out", "data-status", "read").await;
+    browser.wait_attr("#messages li.message.out .tick", "data-status", "read").await;
+    assert_eq!(wired.sandbox.sent().len(), 1, "sent once");
+    browser.screenshot("thread-read").await;
+
+    // Assigned to me, then closed: the assignee stays.
+    let owner_id = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
+    browser.choose("assignee", &owner_id.to_string()).await;
+    let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].clone();
+    let conversation = format!("/api/v1/conversations/{id}");
+    assert!(eventually(10, || async { app.get(&conversation).await.body["assignee_id"] == owner_id }).await);
+    browser.driver.find(By::Id("close-conversation")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#thread-status", "data-status", "closed").await;
+    let closed = app.get(&conversation).await.body;
+    assert_eq!((closed["status"].as_str(), closed["assignee_id"].as_i64()), (Some("closed"), Some(owner_id)));
+
+    // A day later the window is closed: the composer offers templates, prefilled from the contact.
+    app.clock.advance_secs(25 * 3600);
+    browser.driver.refresh().await.unwrap();
+    browser.wait_attr("#composer", "data-mode", "template").await;
+    browser.wait_text("#window-state", "24-hour window is closed").await;
+    browser
+        .wait_for("#template-select option", "a template to pick", async |e: &WebElement| {
+            e.text().await.is_ok_and(|t| t.contains("order_update"))
+        })
+        .await;
+    browser.choose("template-select", "0").await;
+    let first = browser.wait_attr("#template-params input", "data-name", "1").await;
+    assert_eq!(first.prop("value").await.unwrap().as_deref(), Some("Ana"), "prefilled with the first name");
+    let params = browser.driver.find_all(By::Css("#template-params input")).await.unwrap();
+    params[1].send_keys("A-1042").await.unwrap();
+    browser.screenshot("composer-template").await;
+    browser.driver.find(By::Id("template-send")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#messages li.message.out", "data-type", "template").await;
+    assert!(eventually(10, || async { wired.sandbox.sent().len() == 2 }).await);
+    let sent = &wired.sandbox.sent()[1].body;
+    assert_eq!(sent.pointer("/template/components/0/parameters/1/text"), Some(&json!("A-1042")), "{sent}");
+
+    // French, then Vietnamese: saved for the user, every label translated.
+    browser.choose("lang", "fr").await;
+    browser.wait_text("#tab-mine", "Les miennes").await;
+    assert_eq!(app.get("/api/v1/me").await.body["user"]["locale"], "fr");
+    browser.screenshot("inbox-fr").await;
+    browser.choose("lang", "vi").await;
+    browser.wait_text("#tab-mine", "Của tôi").await;
+    browser.screenshot("inbox-vi").await;
+
+    // A phone-width screen shows one pane at a time.
+    browser.driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    browser.choose("lang", "en").await;
+    browser.wait_text("#thread-contact", "Ana Lima").await;
+    browser.screenshot("thread-phone").await;
+    browser.driver.find(By::Id("back")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#tab-mine", "Mine").await;
+    browser.screenshot("inbox-phone").await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_agent_without_access_does_not_see_a_private_channel() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+    app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
+    let agent = app
+        .post(
+            "/api/v1/users",
+            json!({"email": "agent@acme.example", "name": "Binh", "role": "agent", "password": "agent password 1"}),
+        )
+        .await;
+    assert_eq!(agent.status, StatusCode::CREATED, "{:?}", agent.body);
+    wired.sandbox.say(
+        &wired.number.phone_number_id,
+        &Customer::new("33612345678", "Ana Lima"),
+        Say::text("shared hello"),
+    );
+    wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao Tran"), Say::text("private hello"));
+    assert!(
+        eventually(10, || async {
+            app.get("/api/v1/conversations").await.body["items"].as_array().is_some_and(|i| i.len() == 2)
+        })
+        .await
+    );
+
+    log_in(&browser, &app, "agent@acme.example", "agent password 1").await;
+    browser.wait_text("#conversations li", "Ana Lima").await;
+    let items = browser.driver.find_all(By::Css("#conversations li")).await.unwrap();
+    assert_eq!(items.len(), 1, "only the shared channel's conversation");
+    assert!(!browser.driver.source().await.unwrap().contains("Bao Tran"));
+    let options = browser.driver.find_all(By::Css("#filter-channel option")).await.unwrap();
+    assert_eq!(options.len(), 2, "any number, and the shared one");
+    assert!(browser.driver.find(By::Id("team-link")).await.unwrap().attr("hidden").await.unwrap().is_some());
+    browser.screenshot("agent-inbox").await;
+
+    // Made a member, the agent sees it arrive with the next message.
+    let members = format!("/api/v1/channels/{}/members", private["id"]);
+    app.call(reqwest::Method::PUT, &members, Some(json!({"user_ids": [agent.body["id"]]}))).await;
+    wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao Tran"), Say::text("still there?"));
+    browser.wait_text("#conversations li", "Bao Tran").await;
+    browser.quit().await;
+}
