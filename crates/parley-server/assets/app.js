@@ -1,7 +1,7 @@
 // The inbox: the conversation list (mine, unassigned, all; by status and channel; unread counts;
 // arrow keys to move, Enter to open), the open thread with its header actions (assign, close,
-// reopen), the composer and the contact panel, the team page for owners and managers, and the
-// live event stream that keeps all of it current without reloading.
+// reopen), the composer and the contact panel, the team page (users, canned responses) for owners
+// and managers, and the live event stream that keeps all of it current without reloading.
 
 import { api, boot, el, errorText, formatTime, isAdmin, t, toast } from './api.js';
 import { renderComposer } from './composer.js';
@@ -220,11 +220,31 @@ async function teamPage() {
       teamPage();
     } catch (error) { toast(errorText(error), 'error'); }
   });
+  const canned = await api('GET', '/canned-responses');
+  const cannedForm = el('form', { id: 'canned-form' },
+    el('input', { name: 'shortcut', required: true, placeholder: t('canned.shortcut'), 'aria-label': t('canned.shortcut') }),
+    el('input', { name: 'body', required: true, placeholder: t('canned.body'), 'aria-label': t('canned.body'), class: 'wide' }),
+    el('button', { type: 'submit', class: 'primary' }, t('canned.add')));
+  cannedForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api('POST', '/canned-responses', Object.fromEntries(new FormData(cannedForm)));
+      teamPage();
+    } catch (error) { toast(errorText(error), 'error'); }
+  });
+  const cannedList = el('ul', { class: 'canned-admin', id: 'canned-admin' }, canned.map((c) => el('li', {},
+    el('strong', {}, `/${c.shortcut}`), ' ', c.body, ' ',
+    el('button', { type: 'button', onclick: async () => {
+      try { await api('DELETE', `/canned-responses/${c.id}`); teamPage(); } catch (error) { toast(errorText(error), 'error'); }
+    } }, t('canned.delete')))));
   box.replaceChildren(
     el('h2', {}, t('team.title')),
     el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')), el('th', {}, t('team.role')))),
       el('tbody', {}, users.map((u) => el('tr', {}, el('td', {}, u.name), el('td', {}, u.email), el('td', {}, t(`role.${u.role}`)))))),
     form,
+    el('h2', {}, t('canned.title')),
+    cannedList,
+    cannedForm,
     el('p', {}, el('a', { href: '#' }, t('team.back'))));
 }
 

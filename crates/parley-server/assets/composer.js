@@ -1,7 +1,8 @@
 // The composer knows the 24-hour customer service window (as the server's clock sees it): inside
 // it, free text with WhatsApp formatting, attachments and the time left; outside it, a picker of
 // the number's approved templates with a field per parameter, prefilled from the contact. Every
-// send is tried as a dry run first, so a refusal shows here before anything is queued.
+// send is tried as a dry run first, so a refusal shows here before anything is queued. Typing
+// `/` and a shortcut offers the team's canned responses.
 
 import { api, el, errorText, formatDuration, t, toast } from './api.js';
 
@@ -51,9 +52,44 @@ function wrapSelection(area, mark) {
   area.setSelectionRange(a + mark.length, b + mark.length);
 }
 
+/** The `/shortcut` being typed just before the cursor, if any. */
+export function shortcutAt(text, cursor) {
+  const m = /(^|\s)\/([a-z0-9_-]*)$/.exec(text.slice(0, cursor));
+  return m ? { start: cursor - m[2].length - 1, prefix: m[2] } : null;
+}
+
+/** Suggests canned responses while a `/shortcut` is typed; a click (or Tab) puts the reply in. */
+function cannedSuggestions(area) {
+  const list = el('ul', { class: 'canned', id: 'canned-list', role: 'listbox', hidden: true });
+  let shown = [];
+  const insert = (reply) => {
+    const at = shortcutAt(area.value, area.selectionStart);
+    if (!at) return;
+    area.value = `${area.value.slice(0, at.start)}${reply.body}${area.value.slice(area.selectionStart)}`;
+    list.hidden = true;
+    area.focus();
+  };
+  area.addEventListener('input', async () => {
+    const at = shortcutAt(area.value, area.selectionStart);
+    if (!at) { list.hidden = true; return; }
+    try {
+      shown = await api('GET', `/canned-responses?q=${encodeURIComponent(at.prefix)}`);
+    } catch { shown = []; }
+    list.replaceChildren(...shown.slice(0, 8).map((reply) => el('li', {},
+      el('button', { type: 'button', class: 'canned-item', dataset: { shortcut: reply.shortcut }, onclick: () => insert(reply) },
+        el('strong', {}, `/${reply.shortcut}`), ' ', el('span', { class: 'muted' }, reply.body.slice(0, 80))))));
+    list.hidden = shown.length === 0;
+  });
+  area.addEventListener('keydown', (e) => {
+    if (e.key === 'Tab' && !list.hidden && shown.length) { e.preventDefault(); insert(shown[0]); }
+    if (e.key === 'Escape') list.hidden = true;
+  });
+  return list;
+}
+
 function freeText(ctx, refusal) {
   const { conversation, onSent } = ctx;
-  const area = el('textarea', { id: 'composer-text', rows: 3, placeholder: t('composer.placeholder'), 'aria-label': t('composer.placeholder') });
+  const area = el('textarea', { id: 'composer-text', rows: 3, placeholder: t('composer.placeholder'), title: t('composer.canned_hint'), 'aria-label': t('composer.placeholder') });
   const file = el('input', { type: 'file', id: 'composer-file', hidden: true });
   const send = async () => {
     const text = area.value.trim();
@@ -93,6 +129,7 @@ function freeText(ctx, refusal) {
       el('button', { type: 'button', title: t('composer.strike'), onclick: () => wrapSelection(area, '~') }, el('s', {}, 'S')),
       el('button', { type: 'button', title: t('composer.code'), onclick: () => wrapSelection(area, '```') }, '</>'),
       el('button', { type: 'button', id: 'composer-attach', onclick: () => file.click() }, t('composer.attach'))),
+    cannedSuggestions(area),
     area,
     file,
     el('button', { type: 'button', id: 'composer-send', class: 'primary', onclick: send }, t('composer.send')),

@@ -79,6 +79,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::channels::router())
         .merge(routes::conversations::router())
         .merge(routes::assignment::router())
+        .merge(routes::canned::router())
         .merge(routes::messages::router())
         .merge(routes::consents::router())
         .merge(routes::templates::router())

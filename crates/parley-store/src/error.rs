@@ -53,7 +53,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 fn conflict_field(text: &str) -> &'static str {
-    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id"] {
+    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id", "shortcut"] {
         if text.contains(field) {
             return field;
         }
@@ -77,6 +77,10 @@ mod tests {
     fn conflict_fields_from_both_engines() {
         assert_eq!(conflict_field("contacts_phone_unique"), "phone");
         assert_eq!(conflict_field("UNIQUE constraint failed: contacts.workspace_id, contacts.email"), "email");
+        assert_eq!(
+            conflict_field("UNIQUE constraint failed: canned_responses.workspace_id, canned_responses.shortcut"),
+            "shortcut"
+        );
         assert_eq!(conflict_field("something_else"), "id");
     }
 }

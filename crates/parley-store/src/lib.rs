@@ -525,6 +525,31 @@ pub trait Assignment {
     async fn availability(&self, ws: WorkspaceId, user: UserId) -> StoreResult<bool>;
 }
 
+/// Replies saved under a `/shortcut` (already checked by `parley_core::canned`).
+#[async_trait]
+pub trait CannedResponses {
+    /// By shortcut; those starting with `prefix` when given.
+    async fn canned_responses(&self, ws: WorkspaceId, prefix: Option<&str>) -> StoreResult<Vec<CannedResponse>>;
+    /// `Conflict { field: "shortcut" }` when the shortcut is taken.
+    async fn create_canned_response(
+        &self,
+        ws: WorkspaceId,
+        shortcut: &str,
+        body: &str,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<CannedResponse>;
+    async fn update_canned_response(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        shortcut: Option<&str>,
+        body: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<CannedResponse>;
+    async fn delete_canned_response(&self, ws: WorkspaceId, id: i64) -> StoreResult<()>;
+}
+
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
@@ -562,6 +587,7 @@ pub trait Store:
     + Numbers
     + Notifications
     + Assignment
+    + CannedResponses
     + Events
     + Send
     + Sync

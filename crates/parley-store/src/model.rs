@@ -49,6 +49,17 @@ pub struct TokenOwner {
     pub default_region: Option<String>,
 }
 
+/// A reply saved under a `/shortcut`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct CannedResponse {
+    pub id: i64,
+    pub shortcut: String,
+    pub body: String,
+    pub created_by: Option<i64>,
+    #[serde(skip)]
+    pub updated_at: i64,
+}
+
 /// A contact's flags that WhatsApp's rules read.
 #[derive(Clone, Debug, Serialize)]
 pub struct ContactFlags {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assignment;
+mod canned;
 mod channels;
 mod contacts;
 mod helpers;

@@ -68,8 +68,13 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     assert_eq!(text.find(By::Css("strong")).await.unwrap().text().await.unwrap(), "order", "WhatsApp bold is rendered");
     browser.wait_text("#window-state", "Window open").await;
 
-    // A reply goes out and its tick moves to read.
-    browser.driver.find(By::Id("composer-text")).await.unwrap().send_keys("Yes, it ships today!").await.unwrap();
+    // A canned response comes in by its /shortcut, then the reply goes out and its tick moves to read.
+    app.post("/api/v1/canned-responses", json!({"shortcut": "ships", "body": "Yes, it ships today!"})).await;
+    let composer = browser.driver.find(By::Id("composer-text")).await.unwrap();
+    composer.send_keys("/shi").await.unwrap();
+    browser.wait_attr("#canned-list button", "data-shortcut", "ships").await.click().await.unwrap();
+    let typed = browser.driver.find(By::Id("composer-text")).await.unwrap().prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("Yes, it ships today!"));
     browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
     browser.wait_text("#messages li.message.out", "ships today").await;
     browser.wait_attr("#messages li.message.out", "data-status", "read").await;
