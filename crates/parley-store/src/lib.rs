@@ -525,6 +525,17 @@ pub trait Assignment {
     async fn availability(&self, ws: WorkspaceId, user: UserId) -> StoreResult<bool>;
 }
 
+/// Closing conversations an agent answered and the contact never replied to, after the
+/// workspace's number of hours (off by default).
+#[async_trait]
+pub trait AutoClose {
+    /// `None`: off.
+    async fn auto_close_hours(&self, ws: WorkspaceId) -> StoreResult<Option<i64>>;
+    async fn set_auto_close_hours(&self, ws: WorkspaceId, hours: Option<i64>) -> StoreResult<()>;
+    /// Closes every such conversation of every workspace whose time came; answers how many.
+    async fn auto_close_idle(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
 /// Replies saved under a `/shortcut` (already checked by `parley_core::canned`).
 #[async_trait]
 pub trait CannedResponses {
@@ -587,6 +598,7 @@ pub trait Store:
     + Numbers
     + Notifications
     + Assignment
+    + AutoClose
     + CannedResponses
     + Events
     + Send

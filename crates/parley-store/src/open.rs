@@ -84,6 +84,7 @@ where
         + crate::Numbers
         + crate::Notifications
         + crate::Assignment
+        + crate::AutoClose
         + crate::CannedResponses
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,

@@ -2,7 +2,8 @@
 //! (`/conversations/{id}/status`, `/conversations/{id}/assign`). Every change is an event that
 //! names who made it. Closing keeps the assignee; a customer's message reopens it. New
 //! conversations can be assigned automatically (`/workspace/assignment`) among available agents
-//! (`/me/availability`).
+//! (`/me/availability`); closing notes (`/workspace/closing-notes`) and auto-close after hours
+//! without a reply (`/workspace/auto-close`) are the workspace's settings.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_availability, set_availability))
         .routes(routes!(get_settings, set_settings))
         .routes(routes!(get_closing_notes, set_closing_notes))
+        .routes(routes!(get_auto_close, set_auto_close))
 }
 
 fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
@@ -192,6 +194,38 @@ async fn set_settings(
     let settings = AssignmentSettings { mode, max_open: input.max_open };
     let saved = state.store.set_assignment_settings(auth.workspace_id, settings, state.clock.now()).await?;
     Ok(Json(settings_view(saved)))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoCloseInput {
+    /// Close a conversation whose last message is an agent's once the contact has not replied
+    /// for this many hours (1 to 720); `null`: never (the default).
+    after_hours: Option<i64>,
+}
+
+/// When conversations an agent answered close by themselves.
+#[utoipa::path(get, path = "/workspace/auto-close", tag = "accounts",
+    responses((status = 200, body = AutoCloseInput)), security(("bearer" = [])))]
+async fn get_auto_close(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<AutoCloseInput>> {
+    Ok(Json(AutoCloseInput { after_hours: state.store.auto_close_hours(auth.workspace_id).await? }))
+}
+
+/// Set auto-close (owners and managers).
+#[utoipa::path(put, path = "/workspace/auto-close", tag = "accounts", request_body = AutoCloseInput,
+    responses((status = 200, body = AutoCloseInput), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_auto_close(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<AutoCloseInput>,
+) -> ApiResult<Json<AutoCloseInput>> {
+    auth.require_admin()?;
+    if input.after_hours.is_some_and(|h| !(1..=720).contains(&h)) {
+        return Err(ApiError::bad_request("after_hours is between 1 and 720, or null").with_field("after_hours"));
+    }
+    state.store.set_auto_close_hours(auth.workspace_id, input.after_hours).await?;
+    Ok(Json(input))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

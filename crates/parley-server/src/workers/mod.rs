@@ -5,7 +5,7 @@ pub mod imports;
 pub mod media;
 pub mod pacing;
 pub mod provider_sync;
-pub mod snooze;
+pub mod timers;
 
 use tokio::sync::watch;
 
@@ -15,7 +15,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(media::run(state.clone(), shutdown.clone())),
         tokio::spawn(imports::run(state.clone(), shutdown.clone())),
         tokio::spawn(provider_sync::run(state.clone(), shutdown.clone())),
-        tokio::spawn(snooze::run(state.clone(), shutdown.clone())),
+        tokio::spawn(timers::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]
 }

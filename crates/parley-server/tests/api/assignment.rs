@@ -2,6 +2,7 @@
 //! assign whom; closing keeps the assignee and a customer's message reopens; every change is an
 //! event naming who made it.
 
+use parley_core::Clock;
 use parley_sandbox::{Customer, Say};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -288,5 +289,62 @@ async fn closing_notes_follow_the_workspace_mode() {
             .unwrap()
             .clone();
         assert_eq!(last["payload"]["closing_note"], json!({"category": "sale", "summary": "Paid by card"}));
+    }
+}
+
+#[tokio::test]
+async fn answered_conversations_close_by_themselves_after_the_workspace_hours() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let pnid = wired.number.phone_number_id.clone();
+        let ana = first_conversation(&app, &wired).await;
+        let store = app.state.store.clone();
+        assert_eq!(
+            app.get("/api/v1/workspace/auto-close").await.body["after_hours"],
+            Value::Null,
+            "{e}: off by default"
+        );
+        let bad = app.call(Method::PUT, "/api/v1/workspace/auto-close", Some(json!({"after_hours": 0}))).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{e}");
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let refused = app
+            .call_as(Some(&agent), Method::PUT, "/api/v1/workspace/auto-close", Some(json!({"after_hours": 4})))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{e}");
+
+        // An agent answers Ana; Bao writes and gets no answer.
+        let reply = json!({"channel_id": wired.channel["id"], "to": "phone:+33612345678", "type": "text", "text": {"body": "On it!"}});
+        assert_eq!(app.post("/api/v1/messages", reply).await.status, StatusCode::ACCEPTED, "{e}");
+        wired.sandbox.say(&pnid, &Customer::new("84912345678", "Bao"), Say::text("hello?"));
+        let list = "/api/v1/conversations?limit=10";
+        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
+
+        // Off: nothing closes however long the silence.
+        app.clock.advance_secs(100 * 3600);
+        assert_eq!(store.auto_close_idle(app.clock.now()).await.unwrap(), 0, "{e}");
+
+        // On at 4 h: not a second early; then only the answered one closes, keeping its assignee.
+        app.post(&format!("/api/v1/conversations/{ana}/assign"), json!({"user_id": null})).await;
+        let set = app.call(Method::PUT, "/api/v1/workspace/auto-close", Some(json!({"after_hours": 4}))).await;
+        assert_eq!(set.body["after_hours"], 4, "{e}");
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("any news?"));
+        assert!(eventually(10, || async { app.get(list).await.body["items"][0]["id"] == ana }).await);
+        let reply = json!({"channel_id": wired.channel["id"], "to": "phone:+33612345678", "type": "text", "text": {"body": "Tomorrow."}});
+        assert_eq!(app.post("/api/v1/messages", reply).await.status, StatusCode::ACCEPTED, "{e}");
+        let owner = user_id(&app, &app.token).await;
+        app.post(&format!("/api/v1/conversations/{ana}/assign"), json!({"user_id": owner})).await;
+        app.clock.advance_secs(4 * 3600 - 1);
+        assert_eq!(store.auto_close_idle(app.clock.now()).await.unwrap(), 0, "{e}: 3:59:59 is not 4 h");
+        app.clock.advance_secs(1);
+        // The server's timer closes it (the clock moved more than a minute since its last look).
+        let conv = format!("/api/v1/conversations/{ana}");
+        assert!(eventually(10, || async { app.get(&conv).await.body["status"] == "closed" }).await, "{e}");
+        assert_eq!(app.get(&conv).await.body["assignee_id"], owner, "{e}: the assignee stays");
+        let statuses: Vec<Value> =
+            app.get(list).await.body["items"].as_array().unwrap().iter().map(|c| c["status"].clone()).collect();
+        assert_eq!(statuses.iter().filter(|s| *s == "open").count(), 1, "{e}: Bao was never answered: {statuses:?}");
+        let events = app.get("/api/v1/events?limit=1000").await.body;
+        assert!(events.to_string().contains("auto_closed"), "{e}");
     }
 }

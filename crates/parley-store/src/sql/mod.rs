@@ -24,6 +24,7 @@ macro_rules! visible_channel {
 
 mod accounts;
 mod assignment;
+mod auto_close;
 mod canned;
 mod channels;
 mod consents;

@@ -1,0 +1,39 @@
+//! Conversation timers on the injected clock (tests move it instead of waiting): snoozed
+//! conversations wake when their time comes (checked every second), and conversations an agent
+//! answered without a reply close after the workspace's auto-close hours (checked once the clock
+//! moved a minute since the last check).
+
+use std::time::Duration;
+
+use parley_core::Timestamp;
+use tokio::sync::watch;
+
+use crate::AppState;
+
+const POLL: Duration = Duration::from_secs(1);
+const AUTO_CLOSE_EVERY_SECS: i64 = 60;
+
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut last_auto_close: Option<Timestamp> = None;
+    loop {
+        let now = state.clock.now();
+        if let Err(e) = state.store.wake_snoozed(now).await {
+            tracing::warn!(error = %e, "cannot wake snoozed conversations");
+        }
+        if last_auto_close.is_none_or(|t| now.as_secs() - t.as_secs() >= AUTO_CLOSE_EVERY_SECS) {
+            match state.store.auto_close_idle(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(closed = n, "auto-closed conversations without a reply"),
+                Err(e) => tracing::warn!(error = %e, "cannot auto-close conversations"),
+            }
+            last_auto_close = Some(now);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
