@@ -12,6 +12,7 @@ pub mod email;
 pub mod health;
 pub mod ids;
 pub mod message;
+pub mod note;
 pub mod outbound;
 pub mod phone;
 pub mod profile;

@@ -95,11 +95,12 @@ async function refreshThread({ composer = true } = {}) {
   const id = state.selected;
   if (!id) return;
   try {
-    const [conversation, messages] = await Promise.all([api('GET', `/conversations/${id}`), allMessages(id)]);
+    const [conversation, messages, notes] = await Promise.all([
+      api('GET', `/conversations/${id}`), allMessages(id), api('GET', `/conversations/${id}/notes`)]);
     if (state.selected !== id) return;
     state.conversation = conversation;
     renderHeader(conversation);
-    renderThread($('messages'), messages);
+    renderThread($('messages'), messages, notes);
     if (composer) {
       renderComposer($('composer'), { conversation, contact: state.contact, onSent: () => refreshThread({ composer: false }) });
     }
@@ -178,16 +179,37 @@ function follow() {
     later(() => {
       loadList();
       if (state.selected && (conversation === state.selected || event.kind.startsWith('message.'))) {
-        refreshThread({ composer: event.kind.startsWith('conversation.') });
+        refreshThread({ composer: event.kind.startsWith('conversation.') && event.kind !== 'conversation.note_added' });
       }
+      if (event.kind === 'conversation.note_added') loadNotifications();
     });
   };
   for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
-    'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed']) {
+    'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed',
+    'conversation.note_added']) {
     source.addEventListener(kind, onEvent);
   }
   source.addEventListener('open', () => document.body.classList.remove('offline'));
   source.addEventListener('error', () => document.body.classList.add('offline'));
+}
+
+/** The bell: notifications for me (mentions) and, for owners and managers, the team's notices. */
+async function loadNotifications() {
+  try {
+    const list = await api('GET', '/notifications?limit=30');
+    const unread = list.filter((n) => !n.read);
+    $('bell-count').textContent = unread.length ? String(unread.length) : '';
+    $('notifications').replaceChildren(...(list.length ? list : [null]).map((n) => (n
+      ? el('li', { class: n.read ? 'read' : 'unread', dataset: { kind: n.kind } },
+        el('a', { href: n.payload?.conversation_id ? `#c${n.payload.conversation_id}` : '#', onclick: async (e) => {
+          e.preventDefault();
+          await api('POST', `/notifications/${n.id}/read`).catch(() => {});
+          $('notifications').hidden = true;
+          if (n.payload?.conversation_id) openConversation(n.payload.conversation_id);
+          loadNotifications();
+        } }, n.message), el('time', { class: 'muted' }, ` · ${formatTime(n.created_at)}`))
+      : el('li', { class: 'muted' }, t('notifications.none')))));
+  } catch { /* the bell stays as it was */ }
 }
 
 function keyboard() {
@@ -289,6 +311,9 @@ async function start() {
   });
   window.addEventListener('hashchange', route);
   keyboard();
+  $('bell').addEventListener('click', () => { $('notifications').hidden = !$('notifications').hidden; });
+  loadNotifications();
+  setInterval(loadNotifications, 30000);
   const [channels, users] = await Promise.all([api('GET', '/channels'), api('GET', '/users').catch(() => [])]);
   for (const c of channels) {
     state.channels.set(c.id, c);

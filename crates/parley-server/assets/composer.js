@@ -182,10 +182,40 @@ function templatePicker(ctx, refusal) {
   ];
 }
 
-/** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it). */
-export function renderComposer(box, ctx) {
+/** An internal note for the team (never sent); `@Name` mentions a teammate. */
+function noteEditor(ctx, refusal) {
+  const area = el('textarea', { id: 'note-text', rows: 3, class: 'note-input', placeholder: t('composer.note_placeholder'), 'aria-label': t('composer.note_placeholder') });
+  const add = async () => {
+    const body = area.value.trim();
+    if (!body) return;
+    try {
+      await api('POST', `/conversations/${ctx.conversation.id}/notes`, { body });
+      area.value = '';
+      ctx.onSent();
+    } catch (error) {
+      showRefusal(refusal, errorText(error));
+    }
+  };
+  return [area, el('button', { type: 'button', id: 'note-send', onclick: add }, t('composer.add_note'))];
+}
+
+/** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it): a reply
+ *  (free text or template, by the window) or an internal note. */
+export function renderComposer(box, ctx, mode = box.dataset.tab ?? 'reply') {
   const refusal = el('p', { class: 'refusal error', id: 'composer-refusal', role: 'alert', hidden: true });
-  const parts = ctx.conversation.window.open ? freeText(ctx, refusal) : templatePicker(ctx, refusal);
-  box.dataset.mode = ctx.conversation.window.open ? 'text' : 'template';
-  box.replaceChildren(...parts, refusal);
+  const tab = (name, label) => el('button', {
+    type: 'button', role: 'tab', id: `composer-tab-${name}`, 'aria-selected': mode === name ? 'true' : 'false',
+    onclick: () => renderComposer(box, ctx, name),
+  }, label);
+  const tabs = el('nav', { class: 'composer-tabs', role: 'tablist' }, tab('reply', t('composer.reply')), tab('note', t('composer.note')));
+  let parts;
+  if (mode === 'note') {
+    parts = noteEditor(ctx, refusal);
+    box.dataset.mode = 'note';
+  } else {
+    parts = ctx.conversation.window.open ? freeText(ctx, refusal) : templatePicker(ctx, refusal);
+    box.dataset.mode = ctx.conversation.window.open ? 'text' : 'template';
+  }
+  box.dataset.tab = mode;
+  box.replaceChildren(tabs, ...parts, refusal);
 }

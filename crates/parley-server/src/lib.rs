@@ -78,6 +78,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::accounts::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())
+        .merge(routes::notes::router())
         .merge(routes::assignment::router())
         .merge(routes::canned::router())
         .merge(routes::messages::router())

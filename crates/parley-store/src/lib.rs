@@ -476,15 +476,25 @@ pub trait Numbers {
 /// Notices for owners and managers (number health, template reviews).
 #[async_trait]
 pub trait Notifications {
-    /// Newest first, before id `before`, with whether `user` read each.
+    /// Newest first, before id `before`, with whether `user` read each: the user's own, and the
+    /// team's notices when `team_notices` (owners and managers).
     async fn notifications(
         &self,
         ws: WorkspaceId,
         user: UserId,
+        team_notices: bool,
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>>;
-    async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()>;
+    /// Not found for a notification the user does not get.
+    async fn mark_notification_read(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        team_notices: bool,
+        id: i64,
+        now: Timestamp,
+    ) -> StoreResult<()>;
 }
 
 /// How the team works conversations: automatic assignment (mode, cap, each user's
@@ -534,6 +544,28 @@ pub trait AutoClose {
     async fn set_auto_close_hours(&self, ws: WorkspaceId, hours: Option<i64>) -> StoreResult<()>;
     /// Closes every such conversation of every workspace whose time came; answers how many.
     async fn auto_close_idle(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Internal notes on conversations, with mentions.
+#[async_trait]
+pub trait ConversationNotes {
+    /// Adds a note (already checked) to a conversation the viewer sees; each mentioned user who
+    /// can see it (and is not the author) gets a notification. Not found otherwise.
+    async fn add_conversation_note(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        viewer: Viewer,
+        note: NewConversationNote<'_>,
+        now: Timestamp,
+    ) -> StoreResult<ConversationNote>;
+    /// Oldest first.
+    async fn conversation_notes(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        viewer: Viewer,
+    ) -> StoreResult<Vec<ConversationNote>>;
 }
 
 /// Replies saved under a `/shortcut` (already checked by `parley_core::canned`).
@@ -600,6 +632,7 @@ pub trait Store:
     + Assignment
     + AutoClose
     + CannedResponses
+    + ConversationNotes
     + Events
     + Send
     + Sync

@@ -49,6 +49,26 @@ pub struct TokenOwner {
     pub default_region: Option<String>,
 }
 
+/// A note to add: who writes it, its (checked) text and the users it names.
+#[derive(Clone, Copy, Debug)]
+pub struct NewConversationNote<'a> {
+    pub author: UserId,
+    pub body: &'a str,
+    pub mentions: &'a [UserId],
+}
+
+/// An internal note on a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConversationNote {
+    pub id: i64,
+    pub conversation_id: ConversationId,
+    pub author_id: Option<UserId>,
+    pub body: String,
+    /// The users it mentions (notified when they can see the conversation).
+    pub mentions: Vec<UserId>,
+    pub created_at: Timestamp,
+}
+
 /// A reply saved under a `/shortcut`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct CannedResponse {

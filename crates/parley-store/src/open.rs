@@ -86,6 +86,7 @@ where
         + crate::Assignment
         + crate::AutoClose
         + crate::CannedResponses
+        + crate::ConversationNotes
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

@@ -202,14 +202,14 @@ async fn quality_pauses_and_categories_update_at_once_and_notify() {
         let t = store.template(ws, "WABA", "order_update", "en").await.unwrap();
         assert_eq!((t.category.as_str(), t.next_category.as_deref()), ("marketing", None));
 
-        let notes = store.notifications(ws, owner, None, 50).await.unwrap();
+        let notes = store.notifications(ws, owner, true, None, 50).await.unwrap();
         assert_eq!(notes.len(), 4, "{}: {notes:?}", db.engine());
         assert!(notes[2].message.contains("paused (FIRST_PAUSE)"), "{}", notes[2].message);
         assert!(notes.iter().all(|n| !n.read));
-        store.mark_notification_read(ws, owner, notes[0].id, NOW).await.unwrap();
-        store.mark_notification_read(ws, owner, notes[0].id, NOW).await.unwrap();
-        assert!(store.notifications(ws, owner, None, 50).await.unwrap()[0].read);
-        assert!(matches!(store.mark_notification_read(ws, owner, 999_999, NOW).await, Err(StoreError::NotFound)));
+        store.mark_notification_read(ws, owner, true, notes[0].id, NOW).await.unwrap();
+        store.mark_notification_read(ws, owner, true, notes[0].id, NOW).await.unwrap();
+        assert!(store.notifications(ws, owner, true, None, 50).await.unwrap()[0].read);
+        assert!(matches!(store.mark_notification_read(ws, owner, true, 999_999, NOW).await, Err(StoreError::NotFound)));
 
         // Unknown templates change nothing (the next sync brings them).
         let event = InboundEvent::Template(TemplateUpdate {
@@ -314,7 +314,7 @@ async fn health_reports_move_the_limit_and_notify() {
         let h = store.channel_health(ws, channel.id).await.unwrap();
         assert_eq!((h.health.quality_rating, h.checked_at), (Some(QualityRating::Yellow), Some(NOW)));
 
-        let notes = store.notifications(ws, owner, None, 10).await.unwrap();
+        let notes = store.notifications(ws, owner, true, None, 10).await.unwrap();
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[1].message.contains("TIER_250 → TIER_2K"), "{}", notes[1].message);
         let usage = store.limit_usage(ws, "WABA", NOW).await.unwrap();

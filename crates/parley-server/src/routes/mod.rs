@@ -12,6 +12,7 @@ pub mod health;
 pub mod imports;
 pub mod merges;
 pub mod messages;
+pub mod notes;
 pub mod notifications;
 pub mod numbers;
 pub mod templates;

@@ -1,5 +1,6 @@
 //! `/api/v1/notifications`: what owners and managers are told about — number health changes,
-//! template reviews, pauses and quality — newest first, with what each of them has read.
+//! template reviews, pauses and quality — and what one user is told (a teammate mentioned them
+//! in a note), newest first, with what each has read.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -29,7 +30,8 @@ pub struct NotificationQuery {
     limit: Option<u32>,
 }
 
-/// Newest first (owners and managers).
+/// Newest first: your mentions, and for owners and managers the team's notices (number health,
+/// template reviews).
 #[utoipa::path(get, path = "/notifications", tag = "notifications", params(NotificationQuery),
     responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -38,12 +40,13 @@ async fn list_notifications(
     auth: Auth,
     ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<Vec<Notification>>> {
-    auth.require_admin()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 200").with_field("limit"));
     }
-    Ok(Json(state.store.notifications(auth.workspace_id, auth.user_id, q.before, limit).await?))
+    Ok(Json(
+        state.store.notifications(auth.workspace_id, auth.user_id, auth.role.can_administer(), q.before, limit).await?,
+    ))
 }
 
 /// Mark a notification read for the caller.
@@ -51,8 +54,10 @@ async fn list_notifications(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    auth.require_admin()?;
     let id = raw.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    state.store.mark_notification_read(auth.workspace_id, auth.user_id, id, state.clock.now()).await?;
+    state
+        .store
+        .mark_notification_read(auth.workspace_id, auth.user_id, auth.role.can_administer(), id, state.clock.now())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

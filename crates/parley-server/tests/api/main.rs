@@ -9,6 +9,7 @@ mod contacts;
 mod helpers;
 mod http;
 mod imports;
+mod notes;
 mod numbers;
 mod outbound;
 mod realtime;

@@ -82,6 +82,14 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     assert_eq!(wired.sandbox.sent().len(), 1, "sent once");
     browser.screenshot("thread-read").await;
 
+    // An internal note sits in the thread, apart from the messages, and is never sent.
+    browser.driver.find(By::Id("composer-tab-note")).await.unwrap().click().await.unwrap();
+    browser.driver.find(By::Id("note-text")).await.unwrap().send_keys("She ordered the blue one.").await.unwrap();
+    browser.driver.find(By::Id("note-send")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#messages li.note", "She ordered the blue one.").await;
+    assert_eq!(wired.sandbox.sent().len(), 1, "a note is not sent");
+    browser.driver.find(By::Id("composer-tab-reply")).await.unwrap().click().await.unwrap();
+
     // Assigned to me, then closed: the assignee stays.
     let owner_id = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
     browser.choose("assignee", &owner_id.to_string()).await;

@@ -219,6 +219,11 @@ where
                 .execute(&mut *conn)
                 .await?;
             messages += DB::rows_affected(&done);
+            sqlx::query("UPDATE conversation_notes SET conversation_id = $1 WHERE conversation_id = $2")
+                .bind(ours)
+                .bind(conversation)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("UPDATE outbox SET conversation_id = $1 WHERE conversation_id = $2")
                 .bind(ours)
                 .bind(conversation)

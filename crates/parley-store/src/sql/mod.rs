@@ -29,6 +29,7 @@ mod canned;
 mod channels;
 mod consents;
 pub(crate) mod contacts;
+mod conversation_notes;
 mod conversations;
 mod dispatch;
 mod duplicates;

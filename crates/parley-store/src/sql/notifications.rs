@@ -1,5 +1,6 @@
-//! Notifications for owners and managers: written in the transaction of the change they tell
-//! about, read per user with whether that user has seen each.
+//! Notifications: for owners and managers (number health, template reviews) or for one user (a
+//! mention in a note); written in the transaction of the change they tell about, read per user
+//! with whether that user has seen each.
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
@@ -28,9 +29,31 @@ where
     for<'q> Option<i64>: Encode<'q, DB>,
     for<'q> String: Encode<'q, DB> + Type<DB>,
 {
+    notify_user::<DB>(conn, ws, None, kind, channel, message, payload, now).await
+}
+
+/// Records a notification for `user` only (`None`: for the owners and managers).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn notify_user<DB>(
+    conn: &mut DB::Connection,
+    ws: WorkspaceId,
+    user: Option<UserId>,
+    kind: &str,
+    channel: Option<ChannelId>,
+    message: &str,
+    payload: &Value,
+    now: Timestamp,
+) -> StoreResult<()>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
     sqlx::query(
-        "INSERT INTO notifications (workspace_id, kind, channel_id, message, payload, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO notifications (workspace_id, kind, channel_id, message, payload, created_at, user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(ws.get())
     .bind(kind.to_owned())
@@ -38,6 +61,7 @@ where
     .bind(message.to_owned())
     .bind(payload.to_string())
     .bind(now.as_micros())
+    .bind(user.map(|u| u.get()))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -70,6 +94,7 @@ where
         &self,
         ws: WorkspaceId,
         user: UserId,
+        team_notices: bool,
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
@@ -78,12 +103,14 @@ where
                 CAST(CASE WHEN r.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS read
              FROM notifications n
              LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.user_id = $2
-             WHERE n.workspace_id = $1 AND n.id < $3 ORDER BY n.id DESC LIMIT $4",
+             WHERE n.workspace_id = $1 AND n.id < $3 AND (n.user_id = $2 OR (n.user_id IS NULL AND $5 = 1))
+             ORDER BY n.id DESC LIMIT $4",
         )
         .bind(ws.get())
         .bind(user.get())
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
+        .bind(i64::from(team_notices))
         .fetch_all(&self.read)
         .await?;
         rows.into_iter()
@@ -101,13 +128,25 @@ where
             .collect()
     }
 
-    async fn mark_notification_read(&self, ws: WorkspaceId, user: UserId, id: i64, now: Timestamp) -> StoreResult<()> {
+    async fn mark_notification_read(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        team_notices: bool,
+        id: i64,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM notifications WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.get())
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM notifications WHERE workspace_id = $1 AND id = $2
+               AND (user_id = $3 OR (user_id IS NULL AND $4 = 1))",
+        )
+        .bind(ws.get())
+        .bind(id)
+        .bind(user.get())
+        .bind(i64::from(team_notices))
+        .fetch_optional(&mut *tx)
+        .await?;
         found.ok_or(StoreError::NotFound)?;
         sqlx::query(
             "INSERT INTO notification_reads (notification_id, user_id, read_at) VALUES ($1, $2, $3)

@@ -1,0 +1,67 @@
+//! `/api/v1/conversations/{id}/notes`: internal notes agents leave for each other on a
+//! conversation (never sent to the customer). `@Name` mentions a teammate, who is notified when
+//! they can see the conversation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use parley_core::ids::ConversationId;
+use parley_core::note::{check_note, mentions};
+use parley_store::{ConversationNote, NewConversationNote};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(add_note, list_notes))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteInput {
+    /// 1 to 4,096 characters; `@Name` mentions a teammate.
+    body: String,
+}
+
+fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
+    raw.parse().map(ConversationId).map_err(|_| ApiError::not_found())
+}
+
+/// Leave an internal note on a conversation; mentioned teammates who can see it are notified.
+#[utoipa::path(post, path = "/conversations/{id}/notes", tag = "conversations", params(("id" = i64, Path)),
+    request_body = NoteInput,
+    responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn add_note(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(input): ApiJson<NoteInput>,
+) -> ApiResult<(StatusCode, Json<ConversationNote>)> {
+    let id = conversation_id(&raw)?;
+    let body = check_note(&input.body)?;
+    let users: Vec<_> = state.store.users(auth.workspace_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
+    let mentioned = mentions(&body, &users);
+    let now = state.clock.now();
+    let new = NewConversationNote { author: auth.user_id, body: &body, mentions: &mentioned };
+    let note = state.store.add_conversation_note(auth.workspace_id, id, auth.viewer(), new, now).await?;
+    Ok((StatusCode::CREATED, Json(note)))
+}
+
+/// A conversation's internal notes, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/notes", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_notes(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<ConversationNote>>> {
+    Ok(Json(state.store.conversation_notes(auth.workspace_id, conversation_id(&raw)?, auth.viewer()).await?))
+}

@@ -1,0 +1,94 @@
+//! Internal notes on conversations on both engines: kept apart from messages (never sent),
+//! mentions notify the teammates named who can see the conversation, and nobody who cannot see a
+//! private channel reads or writes its notes.
+
+use parley_sandbox::{Customer, Say};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, eventually};
+
+async fn user(app: &TestApp, name: &str, email: &str) -> (i64, String) {
+    let created = app.post("/api/v1/users", json!({"email": email, "name": name, "role": "agent"})).await;
+    let id = created.body["id"].as_i64().unwrap();
+    let token = app.post("/api/v1/tokens", json!({"name": "t", "user_id": id})).await;
+    (id, token.body["secret"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn notes_mention_teammates_who_can_see_the_conversation() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+        app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
+        wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+        wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao"), Say::text("xin chao"));
+        let list = "/api/v1/conversations";
+        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
+        let items = app.get(list).await.body["items"].as_array().unwrap().clone();
+        let on =
+            |channel: &Value| items.iter().find(|c| c["channel_id"] == channel["id"]).unwrap()["id"].as_i64().unwrap();
+        let (shared_conv, private_conv) = (on(&wired.channel), on(&private));
+        let (binh, binh_token) = user(&app, "Bình", "binh@acme.example").await;
+        let (_, chi_token) = user(&app, "Chi Tran", "chi@acme.example").await;
+
+        // A note on the shared conversation mentions Bình (any case), who is told.
+        let path = format!("/api/v1/conversations/{shared_conv}/notes");
+        let note = app.post(&path, json!({"body": "@bình can you call her back?"})).await;
+        assert_eq!(
+            (note.status, note.body["mentions"].clone()),
+            (StatusCode::CREATED, json!([binh])),
+            "{e}: {:?}",
+            note.body
+        );
+        let told = app.call_as(Some(&binh_token), Method::GET, "/api/v1/notifications", None).await.body;
+        assert_eq!(told.as_array().unwrap().len(), 1, "{e}: {told}");
+        assert_eq!(
+            (told[0]["kind"].as_str(), told[0]["payload"]["conversation_id"].as_i64()),
+            (Some("mention"), Some(shared_conv))
+        );
+        assert_eq!(told[0]["read"], false);
+        let read = format!("/api/v1/notifications/{}/read", told[0]["id"]);
+        assert_eq!(app.call_as(Some(&binh_token), Method::POST, &read, None).await.status, StatusCode::NO_CONTENT);
+        // Chi was not mentioned, and may not mark Bình's notification read.
+        let chi_sees = app.call_as(Some(&chi_token), Method::GET, "/api/v1/notifications", None).await.body;
+        assert_eq!(chi_sees, json!([]), "{e}");
+        assert_eq!(app.call_as(Some(&chi_token), Method::POST, &read, None).await.status, StatusCode::NOT_FOUND);
+
+        // Notes are listed apart from messages, which stay the customer's and ours.
+        let notes = app.call_as(Some(&chi_token), Method::GET, &path, None).await.body;
+        assert_eq!(notes[0]["body"], "@bình can you call her back?", "{e}");
+        let thread = app.get(&format!("/api/v1/conversations/{shared_conv}/messages")).await.body;
+        assert_eq!(thread["items"].as_array().unwrap().len(), 1, "{e}: a note is not a message");
+        assert!(wired.sandbox.sent().is_empty(), "{e}: nothing was sent");
+        let events = app.get("/api/v1/events?limit=1000").await.body.to_string();
+        assert!(events.contains("conversation.note_added"), "{e}");
+
+        // On the private channel: Bình is no member, so a mention tells nobody and Bình can
+        // neither read nor write its notes.
+        let private_path = format!("/api/v1/conversations/{private_conv}/notes");
+        let note = app.post(&private_path, json!({"body": "@Bình look at this"})).await;
+        assert_eq!((note.status, note.body["mentions"].clone()), (StatusCode::CREATED, json!([])), "{e}");
+        let told = app.call_as(Some(&binh_token), Method::GET, "/api/v1/notifications", None).await.body;
+        assert_eq!(told.as_array().unwrap().len(), 1, "{e}: still only the first");
+        for (method, body) in [(Method::GET, None), (Method::POST, Some(json!({"body": "sneaky"})))] {
+            let r = app.call_as(Some(&binh_token), method, &private_path, body).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{e}");
+        }
+        assert!(
+            !app.call_as(Some(&binh_token), Method::GET, "/api/v1/events?limit=1000", None)
+                .await
+                .body
+                .to_string()
+                .contains("look at this")
+        );
+
+        let empty = app.post(&path, json!({"body": "   "})).await;
+        assert_eq!((empty.status, empty.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_note"), "{e}");
+        assert_eq!(
+            app.post("/api/v1/conversations/999999/notes", json!({"body": "x"})).await.status,
+            StatusCode::NOT_FOUND
+        );
+    }
+}

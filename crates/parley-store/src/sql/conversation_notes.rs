@@ -1,0 +1,128 @@
+//! Internal notes on conversations: stored with the users they mention, an event on the
+//! conversation's channel (so only those who see the channel see it), and a notification for
+//! each mentioned teammate who can see the conversation.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::ids::{ChannelId, ConversationId, UserId, WorkspaceId};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
+
+use super::events::NewEvent;
+use super::notifications::notify_user;
+use super::{Engine, SqlStore};
+use crate::error::{StoreError, StoreResult};
+use crate::{ConversationNote, ConversationNotes, NewConversationNote, Viewer};
+
+type NoteRow = (i64, i64, Option<i64>, String, String, i64);
+
+fn note(row: NoteRow) -> StoreResult<ConversationNote> {
+    let (id, conversation_id, author_id, body, mentions, created_at) = row;
+    let mentions: Vec<i64> = serde_json::from_str(&mentions)?;
+    Ok(ConversationNote {
+        id,
+        conversation_id: ConversationId(conversation_id),
+        author_id: author_id.map(UserId),
+        body,
+        mentions: mentions.into_iter().map(UserId).collect(),
+        created_at: Timestamp::from_micros(created_at),
+    })
+}
+
+#[async_trait]
+impl<DB> ConversationNotes for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn add_conversation_note(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        viewer: Viewer,
+        new: NewConversationNote<'_>,
+        now: Timestamp,
+    ) -> StoreResult<ConversationNote> {
+        let NewConversationNote { author, body, mentions } = new;
+        let mut tx = self.begin_write().await?;
+        let channel: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT channel_id FROM conversations WHERE workspace_id = $1 AND id = $2 AND ",
+            visible_channel!("channel_id", "$3")
+        ))
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(viewer.agent())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let channel = ChannelId(channel.ok_or(StoreError::NotFound)?);
+        // Mentioned users who can see the conversation (a private channel's outsiders are not
+        // told about it); never the author.
+        let mut told = Vec::new();
+        for user in mentions.iter().filter(|u| **u != author) {
+            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.get())
+                .bind(user.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(role) = role else { continue };
+            let viewer = if role == "agent" { Viewer::Agent(*user) } else { Viewer::All };
+            if Self::sees_channel(&mut tx, channel, viewer).await? {
+                told.push(user.get());
+            }
+        }
+        let row: NoteRow = sqlx::query_as(
+            "INSERT INTO conversation_notes (workspace_id, conversation_id, author_id, body, mentions, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, conversation_id, author_id, body, mentions, created_at",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(author.get())
+        .bind(body.to_owned())
+        .bind(serde_json::to_string(&told)?)
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let saved = note(row)?;
+        let payload = json!({"conversation_id": conversation, "note": saved});
+        let event = NewEvent::new("conversation.note_added", conversation.get(), &payload).on_channel(channel);
+        Self::append_event(&mut tx, ws, event, now).await?;
+        let author_name: String = sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+            .bind(author.get())
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or_default();
+        let message = format!("{author_name} mentioned you in a note");
+        let about = json!({"conversation_id": conversation, "note_id": saved.id, "by": author});
+        for user in &told {
+            notify_user::<DB>(&mut tx, ws, Some(UserId(*user)), "mention", Some(channel), &message, &about, now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    async fn conversation_notes(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        viewer: Viewer,
+    ) -> StoreResult<Vec<ConversationNote>> {
+        // Not found before anything else, for a conversation the viewer may not see.
+        crate::Inbox::conversation(self, ws, conversation, viewer).await?;
+        let rows: Vec<NoteRow> = sqlx::query_as(
+            "SELECT id, conversation_id, author_id, body, mentions, created_at FROM conversation_notes
+             WHERE workspace_id = $1 AND conversation_id = $2 ORDER BY id LIMIT 1000",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(note).collect()
+    }
+}
