@@ -37,6 +37,7 @@ function conversationItem(c) {
   el('div', { class: 'row' }, el('span', { class: 'preview' }, preview(c)),
     c.unread > 0 ? el('span', { class: 'unread', 'aria-label': t('list.unread', { n: c.unread }) }, String(c.unread)) : null),
   el('div', { class: 'row meta' }, el('span', { class: `badge ${c.status}` }, t(`status.${c.status}`)),
+    (c.tags ?? []).map((tag) => el('span', { class: 'chip small' }, tag)),
     el('span', { class: 'muted' }, channel), c.window.open ? null : el('span', { class: 'muted' }, t('list.window_closed'))));
 }
 
@@ -46,6 +47,7 @@ async function loadList() {
   if (state.filter === 'unassigned') params.set('assignee', 'none');
   if ($('filter-status').value) params.set('status', $('filter-status').value);
   if ($('filter-channel').value) params.set('channel', $('filter-channel').value);
+  if ($('filter-tag').value.trim()) params.set('tag', $('filter-tag').value.trim());
   try {
     const page = await api('GET', `/conversations?${params}`);
     state.conversations = page.items;
@@ -90,14 +92,23 @@ function renderHeader(c) {
     u.id === boot.user.id ? `${u.name} (${t('thread.me')})` : u.name)));
 }
 
+function renderTags(tags) {
+  $('conversation-tags').replaceChildren(...tags.map((tag) => el('li', { class: 'chip' }, tag,
+    el('button', { type: 'button', 'aria-label': t('panel.remove_tag', { tag }), onclick: async () => {
+      try { renderTags(await api('DELETE', `/conversations/${state.selected}/tags/${encodeURIComponent(tag)}`)); loadList(); } catch (error) { toast(errorText(error), 'error'); }
+    } }, '×'))));
+}
+
 /** Redraws the open thread (messages, header, composer) from the API. */
 async function refreshThread({ composer = true } = {}) {
   const id = state.selected;
   if (!id) return;
   try {
-    const [conversation, messages, notes] = await Promise.all([
-      api('GET', `/conversations/${id}`), allMessages(id), api('GET', `/conversations/${id}/notes`)]);
+    const [conversation, messages, notes, tags] = await Promise.all([
+      api('GET', `/conversations/${id}`), allMessages(id), api('GET', `/conversations/${id}/notes`),
+      api('GET', `/conversations/${id}/tags`)]);
     if (state.selected !== id) return;
+    renderTags(tags);
     state.conversation = conversation;
     renderHeader(conversation);
     renderThread($('messages'), messages, notes);
@@ -186,7 +197,7 @@ function follow() {
   };
   for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
     'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed',
-    'conversation.note_added']) {
+    'conversation.note_added', 'conversation.tags_changed']) {
     source.addEventListener(kind, onEvent);
   }
   source.addEventListener('open', () => document.body.classList.remove('offline'));
@@ -291,6 +302,17 @@ async function start() {
   for (const tab of document.querySelectorAll('[data-filter]')) tab.addEventListener('click', () => setFilter(tab.dataset.filter));
   $('filter-status').addEventListener('change', loadList);
   $('filter-channel').addEventListener('change', loadList);
+  $('filter-tag').addEventListener('change', loadList);
+  $('conversation-tag-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const tag = $('conversation-tag-input').value.trim();
+    if (!tag || !state.selected) return;
+    try {
+      renderTags(await api('POST', `/conversations/${state.selected}/tags`, { tags: [tag] }));
+      $('conversation-tag-input').value = '';
+      loadList();
+    } catch (error) { toast(errorText(error), 'error'); }
+  });
   $('back').addEventListener('click', () => { $('inbox').dataset.view = 'list'; });
   $('close-conversation').addEventListener('click', closeConversation);
   $('reopen-conversation').addEventListener('click', () => setStatus('open'));

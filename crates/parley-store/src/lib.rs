@@ -568,6 +568,29 @@ pub trait ConversationNotes {
     ) -> StoreResult<Vec<ConversationNote>>;
 }
 
+/// Tags on conversations (lowercase, already checked), for those who see the conversation.
+#[async_trait]
+pub trait ConversationTags {
+    async fn conversation_tags(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Vec<String>>;
+    /// Answers all the conversation's tags after the change.
+    async fn add_conversation_tags(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        tags: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>>;
+    async fn remove_conversation_tag(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        tag: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>>;
+}
+
 /// Replies saved under a `/shortcut` (already checked by `parley_core::canned`).
 #[async_trait]
 pub trait CannedResponses {
@@ -633,6 +656,7 @@ pub trait Store:
     + AutoClose
     + CannedResponses
     + ConversationNotes
+    + ConversationTags
     + Events
     + Send
     + Sync

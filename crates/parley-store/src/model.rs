@@ -218,6 +218,8 @@ pub struct InboundOutcome {
 pub struct ConversationQuery {
     pub viewer: Viewer,
     pub assignee: Option<AssigneeFilter>,
+    /// Only conversations with this (lowercase) tag.
+    pub tag: Option<String>,
     pub contact: Option<ContactId>,
     pub channel: Option<ChannelId>,
     pub status: Option<ConversationStatus>,
@@ -242,6 +244,7 @@ pub struct ConversationSummary {
     pub last_message: Option<LastMessage>,
     /// The customer's messages since an agent last read the conversation.
     pub unread: i64,
+    pub tags: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -87,6 +87,7 @@ where
         + crate::AutoClose
         + crate::CannedResponses
         + crate::ConversationNotes
+        + crate::ConversationTags
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

@@ -42,6 +42,8 @@ pub struct ConversationParams {
     status: Option<String>,
     /// `me`, `none` (unassigned) or a user id.
     assignee: Option<String>,
+    /// Only conversations with this tag.
+    tag: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -68,6 +70,8 @@ pub struct ConversationView {
     last_message: Option<parley_store::LastMessage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unread: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<String>>,
 }
 
 impl ConversationView {
@@ -77,7 +81,7 @@ impl ConversationView {
         let seconds_left = closes_at.filter(|_| open).map(|t| t.as_secs() - now.as_secs());
         let window =
             serde_json::json!({"open": open, "closes_at": closes_at.filter(|_| open), "seconds_left": seconds_left});
-        ConversationView { conversation, window, contact: None, last_message: None, unread: None }
+        ConversationView { conversation, window, contact: None, last_message: None, unread: None, tags: None }
     }
 }
 
@@ -182,6 +186,10 @@ async fn list_conversations(
                     .map_err(|_| ApiError::bad_request("assignee is me, none or a user id").with_field("assignee"))?,
             ))),
         },
+        tag: match params.tag.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => Some(parley_core::contact::check_tag(t).map_err(|e| ApiError::from(e).with_field("tag"))?),
+        },
         limit: limit(params.limit)?,
         cursor: cursor(params.cursor.as_deref())?,
     };
@@ -206,6 +214,7 @@ async fn list_conversations(
                     Some(serde_json::json!({"id": s.contact_id, "name": s.contact_name, "phone": s.contact_phone}));
                 view.last_message = s.last_message;
                 view.unread = Some(s.unread);
+                view.tags = Some(s.tags);
             }
             view
         })

@@ -92,3 +92,32 @@ async fn notes_mention_teammates_who_can_see_the_conversation() {
         );
     }
 }
+
+#[tokio::test]
+async fn conversations_are_tagged_and_filtered_by_tag() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let pnid = wired.number.phone_number_id.clone();
+        wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana"), Say::text("refund please"));
+        wired.sandbox.say(&pnid, &Customer::new("84912345678", "Bao"), Say::text("hello"));
+        let list = "/api/v1/conversations";
+        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
+        let ana =
+            app.get("/api/v1/conversations?contact=phone:+33612345678").await.body["items"][0]["id"].as_i64().unwrap();
+        let path = format!("/api/v1/conversations/{ana}/tags");
+        let tagged = app.post(&path, json!({"tags": ["Refund", "urgent", "refund"]})).await;
+        assert_eq!((tagged.status, tagged.body.clone()), (StatusCode::OK, json!(["refund", "urgent"])), "{e}");
+        let filtered = app.get("/api/v1/conversations?tag=REFUND").await.body;
+        let ids: Vec<i64> = filtered["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, vec![ana], "{e}");
+        assert_eq!(filtered["items"][0]["tags"], json!(["refund", "urgent"]), "{e}");
+        assert!(app.get("/api/v1/conversations?tag=nothing").await.body["items"].as_array().unwrap().is_empty());
+        assert_eq!(app.delete(&format!("{path}/urgent")).await.body, json!(["refund"]), "{e}");
+        assert_eq!(app.get(&path).await.body, json!(["refund"]), "{e}");
+        let bad = app.post(&path, json!({"tags": ["a,b"]})).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{e}");
+        assert_eq!(app.get(&path).await.body, json!(["refund"]), "{e}: nothing changed");
+        assert!(app.get("/api/v1/events?limit=1000").await.body.to_string().contains("conversation.tags_changed"));
+    }
+}

@@ -187,6 +187,7 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         p if p.ends_with("/assign") => json!({"user_id": null}),
         p if p.ends_with("/members") => json!({"user_ids": []}),
         p if p.ends_with("/notes") => json!({"body": "walk"}),
+        p if p.ends_with("/tags") => json!({"tags": ["walk"]}),
         p if p.ends_with("/versions") => json!({"components": [{"type": "body", "text": "Hello there friend"}]}),
         p if p.ends_with("/templates") => json!({"name": "walk", "language": "en", "category": "utility",
             "components": [{"type": "body", "text": "Hello there friend"}]}),

@@ -89,6 +89,10 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     browser.wait_text("#messages li.note", "She ordered the blue one.").await;
     assert_eq!(wired.sandbox.sent().len(), 1, "a note is not sent");
     browser.driver.find(By::Id("composer-tab-reply")).await.unwrap().click().await.unwrap();
+    // A tag on the conversation shows in the thread and in the list.
+    browser.driver.find(By::Id("conversation-tag-input")).await.unwrap().send_keys("VIP\n").await.unwrap();
+    browser.wait_text("#conversation-tags li", "vip").await;
+    browser.wait_text("#conversations li .chip", "vip").await;
 
     // Assigned to me, then closed: the assignee stays.
     let owner_id = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();

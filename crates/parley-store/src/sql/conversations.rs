@@ -179,6 +179,7 @@ where
                AND ($4 IS NULL OR c.status = $4)
                AND ($5 IS NULL OR c.last_message_at < $5 OR (c.last_message_at = $5 AND c.id < $6))
                AND ($9 IS NULL OR c.assignee_id = $9) AND ($10 = 0 OR c.assignee_id IS NULL)
+               AND ($11 IS NULL OR EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = $11))
                AND ",
             visible_channel!("c.channel_id", "$8"),
             " ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
@@ -197,6 +198,7 @@ where
                 _ => None,
             })
             .bind(i64::from(query.assignee == Some(AssigneeFilter::Unassigned)))
+            .bind(query.tag.clone())
             .fetch_all(&self.read)
             .await?;
         let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;

@@ -54,6 +54,11 @@ where
             .bind(read_upto)
             .fetch_one(&mut *conn)
             .await?;
+            let tags: Vec<String> =
+                sqlx::query_scalar("SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag")
+                    .bind(id.get())
+                    .fetch_all(&mut *conn)
+                    .await?;
             out.push(ConversationSummary {
                 conversation_id: *id,
                 contact_id: ContactId(contact_id),
@@ -67,6 +72,7 @@ where
                     sent_at: Timestamp::from_micros(sent_at),
                 }),
                 unread,
+                tags,
             });
         }
         Ok(out)

@@ -30,6 +30,7 @@ mod channels;
 mod consents;
 pub(crate) mod contacts;
 mod conversation_notes;
+mod conversation_tags;
 mod conversations;
 mod dispatch;
 mod duplicates;

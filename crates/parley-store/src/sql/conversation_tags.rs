@@ -1,0 +1,130 @@
+//! Tags on conversations: added and removed by anyone who sees the conversation, each change an
+//! event on its channel; the conversation list filters on them.
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::ids::{ChannelId, ConversationId, WorkspaceId};
+use serde_json::json;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
+
+use super::events::NewEvent;
+use super::{Engine, SqlStore};
+use crate::error::{StoreError, StoreResult};
+use crate::{ConversationTags, Viewer};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+{
+    /// The conversation's channel, if the viewer sees it (inside the caller's transaction).
+    async fn seen_conversation_channel(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+    ) -> StoreResult<ChannelId> {
+        let channel: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT channel_id FROM conversations WHERE workspace_id = $1 AND id = $2 AND ",
+            visible_channel!("channel_id", "$3")
+        ))
+        .bind(ws.get())
+        .bind(id.get())
+        .bind(viewer.agent())
+        .fetch_optional(&mut *conn)
+        .await?;
+        channel.map(ChannelId).ok_or(StoreError::NotFound)
+    }
+
+    async fn tags_in(conn: &mut DB::Connection, id: ConversationId) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag")
+            .bind(id.get())
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    async fn tag_event(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: ConversationId,
+        channel: ChannelId,
+        tags: &[String],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let payload = json!({"conversation_id": id, "tags": tags});
+        let event = NewEvent::new("conversation.tags_changed", id.get(), &payload).on_channel(channel);
+        Self::append_event(conn, ws, event, now).await
+    }
+}
+
+#[async_trait]
+impl<DB> ConversationTags for SqlStore<DB>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
+{
+    async fn conversation_tags(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Vec<String>> {
+        let mut conn = self.read.acquire().await?;
+        Self::seen_conversation_channel(&mut conn, ws, id, viewer).await?;
+        Self::tags_in(&mut conn, id).await
+    }
+
+    async fn add_conversation_tags(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        tags: &[String],
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_write().await?;
+        let channel = Self::seen_conversation_channel(&mut tx, ws, id, viewer).await?;
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO conversation_tags (conversation_id, tag, workspace_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (conversation_id, tag) DO NOTHING",
+            )
+            .bind(id.get())
+            .bind(tag.clone())
+            .bind(ws.get())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let all = Self::tags_in(&mut tx, id).await?;
+        Self::tag_event(&mut tx, ws, id, channel, &all, now).await?;
+        tx.commit().await?;
+        Ok(all)
+    }
+
+    async fn remove_conversation_tag(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        tag: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_write().await?;
+        let channel = Self::seen_conversation_channel(&mut tx, ws, id, viewer).await?;
+        sqlx::query("DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag = $2")
+            .bind(id.get())
+            .bind(tag.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        let all = Self::tags_in(&mut tx, id).await?;
+        Self::tag_event(&mut tx, ws, id, channel, &all, now).await?;
+        tx.commit().await?;
+        Ok(all)
+    }
+}
