@@ -79,6 +79,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::channels::router())
         .merge(routes::conversations::router())
         .merge(routes::notes::router())
+        .merge(routes::conversation_tags::router())
         .merge(routes::assignment::router())
         .merge(routes::canned::router())
         .merge(routes::messages::router())

@@ -309,13 +309,7 @@ pub trait InboxViews {
         ids: &[ConversationId],
     ) -> StoreResult<Vec<ConversationSummary>>;
     /// Every message of the conversation so far counts as read (for the whole team).
-    async fn mark_conversation_read(
-        &self,
-        ws: WorkspaceId,
-        id: ConversationId,
-        viewer: Viewer,
-        by: UserId,
-    ) -> StoreResult<()>;
+    async fn mark_conversation_read(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<()>;
 }
 
 /// Outbound messages: judged and queued atomically, then dispatched from the outbox.

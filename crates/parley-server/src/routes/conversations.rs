@@ -243,7 +243,7 @@ async fn get_conversation(
     security(("bearer" = [])))]
 async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
     let id = ConversationId(path_id(&raw)?);
-    state.store.mark_conversation_read(auth.workspace_id, id, auth.viewer(), auth.user_id).await?;
+    state.store.mark_conversation_read(auth.workspace_id, id, auth.viewer()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

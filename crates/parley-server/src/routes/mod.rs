@@ -6,6 +6,7 @@ pub mod canned;
 pub mod channels;
 pub mod consents;
 pub mod contacts;
+pub mod conversation_tags;
 pub mod conversations;
 pub mod events;
 pub mod health;

@@ -1,11 +1,10 @@
 //! `/api/v1/conversations/{id}/notes`: internal notes agents leave for each other on a
 //! conversation (never sent to the customer); `@Name` mentions a teammate, who is notified when
-//! they can see the conversation. And `/api/v1/conversations/{id}/tags`: the conversation's tags.
+//! they can see the conversation.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use parley_core::contact::{check_tag, check_tags};
 use parley_core::ids::ConversationId;
 use parley_core::note::{check_note, mentions};
 use parley_store::{ConversationNote, NewConversationNote};
@@ -20,61 +19,7 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(add_note, list_notes))
-        .routes(routes!(add_tags, list_tags))
-        .routes(routes!(remove_tag))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TagsInput {
-    /// Lowercased; 1 to 64 characters each.
-    tags: Vec<String>,
-}
-
-/// A conversation's tags.
-#[utoipa::path(get, path = "/conversations/{id}/tags", tag = "conversations", params(("id" = i64, Path)),
-    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn list_tags(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Vec<String>>> {
-    Ok(Json(state.store.conversation_tags(auth.workspace_id, conversation_id(&raw)?, auth.viewer()).await?))
-}
-
-/// Tag a conversation; answers all its tags.
-#[utoipa::path(post, path = "/conversations/{id}/tags", tag = "conversations", params(("id" = i64, Path)),
-    request_body = TagsInput,
-    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn add_tags(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(raw): Path<String>,
-    ApiJson(input): ApiJson<TagsInput>,
-) -> ApiResult<Json<Vec<String>>> {
-    let id = conversation_id(&raw)?;
-    if input.tags.len() > 50 {
-        return Err(ApiError::bad_request("at most 50 tags at once").with_field("tags"));
-    }
-    let tags = check_tags(input.tags)?;
-    let now = state.clock.now();
-    Ok(Json(state.store.add_conversation_tags(auth.workspace_id, id, auth.viewer(), &tags, now).await?))
-}
-
-/// Remove a tag from a conversation; answers the tags left.
-#[utoipa::path(delete, path = "/conversations/{id}/tags/{tag}", tag = "conversations",
-    params(("id" = i64, Path), ("tag" = String, Path)),
-    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn remove_tag(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path((raw, tag)): Path<(String, String)>,
-) -> ApiResult<Json<Vec<String>>> {
-    let id = conversation_id(&raw)?;
-    let tag = check_tag(&tag)?;
-    let now = state.clock.now();
-    Ok(Json(state.store.remove_conversation_tag(auth.workspace_id, id, auth.viewer(), &tag, now).await?))
+    OpenApiRouter::new().routes(routes!(add_note, list_notes))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -84,7 +29,7 @@ pub struct NoteInput {
     body: String,
 }
 
-fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
+pub(crate) fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
     raw.parse().map(ConversationId).map_err(|_| ApiError::not_found())
 }
 

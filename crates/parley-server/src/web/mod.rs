@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -64,6 +64,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for WebUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        Ok(<WebUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
     }
 }
 
@@ -120,12 +128,9 @@ fn render_login(locale: Locale, email: &str, error: Option<&str>, status: Status
     page(status, html, &[session::set_cookie(LOGIN_COOKIE, Some(&secret), 3600, https)])
 }
 
-async fn login_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
-    if let Some(secret) = session::cookie(&headers, SESSION_COOKIE) {
-        let owner = state.store.session_owner(&session::session_hash(&secret), state.clock.now()).await;
-        if matches!(owner, Ok(Some(_))) {
-            return Redirect::to("/inbox").into_response();
-        }
+async fn login_page(user: Option<WebUser>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    if user.is_some() {
+        return Redirect::to("/inbox").into_response();
     }
     let locale = q.lang.as_deref().and_then(Locale::parse).unwrap_or_else(|| browser_locale(&headers));
     render_login(locale, "", None, StatusCode::OK, session::is_https(&headers))

@@ -86,13 +86,18 @@ pub struct LoginLimiter {
 
 impl Default for LoginLimiter {
     fn default() -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(10).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(10).expect("non-zero"));
-        LoginLimiter { by_ip: Arc::new(RateLimiter::keyed(quota)), by_email: Arc::new(RateLimiter::keyed(quota)) }
+        LoginLimiter::new(Quota::per_minute(NonZeroU32::new(10).expect("non-zero")))
     }
 }
 
 impl LoginLimiter {
+    /// A burst of 10 attempts, refilled at `quota`'s pace (tests pick a slow one, so a slow
+    /// machine does not refill the limit in the middle of a test).
+    pub fn new(quota: Quota) -> Self {
+        let quota = quota.allow_burst(NonZeroU32::new(10).expect("non-zero"));
+        LoginLimiter { by_ip: Arc::new(RateLimiter::keyed(quota)), by_email: Arc::new(RateLimiter::keyed(quota)) }
+    }
+
     /// Counts an attempt; false when this address or this email tried too often.
     pub fn allow(&self, ip: Option<IpAddr>, email: &str) -> bool {
         let ip_ok = ip.is_none_or(|ip| self.by_ip.check_key(&ip).is_ok());

@@ -44,6 +44,11 @@ impl TestApp {
     }
 
     pub async fn spawn_named(db: TestDatabase, workspace: &str) -> TestApp {
+        TestApp::spawn_with(db, workspace, |_| {}).await
+    }
+
+    /// Like `spawn_named`, with the state adjusted by `configure` before the server starts.
+    pub async fn spawn_with(db: TestDatabase, workspace: &str, configure: impl FnOnce(&mut AppState)) -> TestApp {
         let clock = Arc::new(ManualClock::new(START));
         let boot =
             bootstrap(&*db.store, workspace, &format!("owner@{workspace}.example"), OWNER_PASSWORD.into(), START)
@@ -53,6 +58,7 @@ impl TestApp {
         let mut state = AppState::new(db.store.clone(), clock.clone(), SecretBox::random(), data_dir.path());
         // A hung provider call becomes `unknown` quickly in tests.
         state.dispatch.send_timeout = std::time::Duration::from_secs(2);
+        configure(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(parley_server::serve(listener, state.clone(), std::future::pending()));

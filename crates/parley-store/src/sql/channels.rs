@@ -91,6 +91,25 @@ where
         row.try_into()
     }
 
+    /// Whether user `user` of the workspace may see the channel; `None` when there is no such
+    /// user. For checks about someone other than the caller (an assignee, a mentioned teammate).
+    pub(crate) async fn user_sees_channel(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        user: UserId,
+        channel: ChannelId,
+    ) -> StoreResult<Option<bool>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.get())
+            .bind(user.get())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(role) = role else { return Ok(None) };
+        let role: parley_core::account::Role =
+            role.parse().map_err(|_| StoreError::Corrupt(format!("user role {role:?}")))?;
+        Ok(Some(Self::sees_channel(conn, channel, Viewer::of(user, role)).await?))
+    }
+
     /// Whether `viewer` may see the channel (see `visible_channel!`), inside the caller's transaction.
     pub(crate) async fn sees_channel(conn: &mut DB::Connection, id: ChannelId, viewer: Viewer) -> StoreResult<bool> {
         let Some(agent) = viewer.agent() else { return Ok(true) };

@@ -4,14 +4,14 @@
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
-use parley_core::ids::{ChannelId, ConversationId, UserId, WorkspaceId};
+use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::notifications::notify_user;
 use super::{Engine, SqlStore};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::{ConversationNote, ConversationNotes, NewConversationNote, Viewer};
 
 type NoteRow = (i64, i64, Option<i64>, String, String, i64);
@@ -51,28 +51,12 @@ where
     ) -> StoreResult<ConversationNote> {
         let NewConversationNote { author, body, mentions } = new;
         let mut tx = self.begin_write().await?;
-        let channel: Option<i64> = sqlx::query_scalar(concat!(
-            "SELECT channel_id FROM conversations WHERE workspace_id = $1 AND id = $2 AND ",
-            visible_channel!("channel_id", "$3")
-        ))
-        .bind(ws.get())
-        .bind(conversation.get())
-        .bind(viewer.agent())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let channel = ChannelId(channel.ok_or(StoreError::NotFound)?);
+        let channel = Self::seen_conversation_channel(&mut tx, ws, conversation, viewer).await?;
         // Mentioned users who can see the conversation (a private channel's outsiders are not
         // told about it); never the author.
         let mut told = Vec::new();
         for user in mentions.iter().filter(|u| **u != author) {
-            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
-                .bind(ws.get())
-                .bind(user.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(role) = role else { continue };
-            let viewer = if role == "agent" { Viewer::Agent(*user) } else { Viewer::All };
-            if Self::sees_channel(&mut tx, channel, viewer).await? {
+            if Self::user_sees_channel(&mut tx, ws, *user, channel).await? == Some(true) {
                 told.push(user.get());
             }
         }

@@ -23,7 +23,7 @@ where
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
 {
     /// The conversation's channel, if the viewer sees it (inside the caller's transaction).
-    async fn seen_conversation_channel(
+    pub(crate) async fn seen_conversation_channel(
         conn: &mut DB::Connection,
         ws: WorkspaceId,
         id: ConversationId,

@@ -430,12 +430,8 @@ where
             return Ok(before);
         }
         if let Some(user) = assignee {
-            let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
-                .bind(ws.get())
-                .bind(user.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(role) = role else {
+            // The assignee must see the conversation: an agent of a private channel is a member.
+            let Some(sees) = Self::user_sees_channel(&mut tx, ws, user, before.channel_id).await? else {
                 return Err(parley_core::Invalid::new(
                     "unknown_user",
                     Some("user_id".to_owned()),
@@ -443,9 +439,7 @@ where
                 )
                 .into());
             };
-            // The assignee must see the conversation: an agent of a private channel is a member.
-            let viewer = if role == "agent" { Viewer::Agent(user) } else { Viewer::All };
-            if !Self::sees_channel(&mut tx, before.channel_id, viewer).await? {
+            if !sees {
                 return Err(parley_core::Invalid::new(
                     "assignee_cannot_see",
                     Some("user_id".to_owned()),

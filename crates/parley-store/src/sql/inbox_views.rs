@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
-use parley_core::ids::{ContactId, ConversationId, UserId, WorkspaceId};
+use parley_core::ids::{ContactId, ConversationId, WorkspaceId};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::{Engine, SqlStore};
@@ -78,13 +78,7 @@ where
         Ok(out)
     }
 
-    async fn mark_conversation_read(
-        &self,
-        ws: WorkspaceId,
-        id: ConversationId,
-        viewer: Viewer,
-        _by: UserId,
-    ) -> StoreResult<()> {
+    async fn mark_conversation_read(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(concat!(
             "UPDATE conversations SET read_upto = COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = conversations.id), 0)

@@ -1,0 +1,71 @@
+//! `/api/v1/conversations/{id}/tags`: tags on a conversation, for whoever sees it (the list
+//! filters on them with `?tag=`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use parley_core::contact::{check_tag, check_tags};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::routes::notes::conversation_id;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(add_tags, list_tags)).routes(routes!(remove_tag))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsInput {
+    /// Lowercased; 1 to 64 characters each.
+    tags: Vec<String>,
+}
+
+/// A conversation's tags.
+#[utoipa::path(get, path = "/conversations/{id}/tags", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_tags(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(state.store.conversation_tags(auth.workspace_id, conversation_id(&raw)?, auth.viewer()).await?))
+}
+
+/// Tag a conversation; answers all its tags.
+#[utoipa::path(post, path = "/conversations/{id}/tags", tag = "conversations", params(("id" = i64, Path)),
+    request_body = TagsInput,
+    responses((status = 200, body = Vec<String>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn add_tags(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(raw): Path<String>,
+    ApiJson(input): ApiJson<TagsInput>,
+) -> ApiResult<Json<Vec<String>>> {
+    let id = conversation_id(&raw)?;
+    if input.tags.len() > 50 {
+        return Err(ApiError::bad_request("at most 50 tags at once").with_field("tags"));
+    }
+    let tags = check_tags(input.tags)?;
+    let now = state.clock.now();
+    Ok(Json(state.store.add_conversation_tags(auth.workspace_id, id, auth.viewer(), &tags, now).await?))
+}
+
+/// Remove a tag from a conversation; answers the tags left.
+#[utoipa::path(delete, path = "/conversations/{id}/tags/{tag}", tag = "conversations",
+    params(("id" = i64, Path), ("tag" = String, Path)),
+    responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn remove_tag(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((raw, tag)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<String>>> {
+    let id = conversation_id(&raw)?;
+    let tag = check_tag(&tag)?;
+    let now = state.clock.now();
+    Ok(Json(state.store.remove_conversation_tag(auth.workspace_id, id, auth.viewer(), &tag, now).await?))
+}
