@@ -398,6 +398,11 @@ impl Sandbox {
         self.inner.emitter.stats()
     }
 
+    /// Webhook posts queued or in flight.
+    pub fn pending_webhooks(&self) -> usize {
+        self.inner.emitter.pending()
+    }
+
     /// Waits until every delivery was acknowledged (or given up); false on timeout.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         self.inner.emitter.wait_idle(timeout).await

@@ -49,6 +49,7 @@ impl TestApp {
 
     /// Like `spawn_named`, with the state adjusted by `configure` before the server starts.
     pub async fn spawn_with(db: TestDatabase, workspace: &str, configure: impl FnOnce(&mut AppState)) -> TestApp {
+        init_test_log();
         let clock = Arc::new(ManualClock::new(START));
         let boot =
             bootstrap(&*db.store, workspace, &format!("owner@{workspace}.example"), OWNER_PASSWORD.into(), START)
@@ -213,6 +214,30 @@ impl TestApp {
             }
         }
         out
+    }
+}
+
+impl Wired {
+    /// How the sandbox's webhook posts went, for failure messages.
+    pub fn webhook_stats(&self) -> String {
+        let s = self.sandbox.stats();
+        let refused: Vec<u16> = s.statuses.iter().copied().filter(|c| *c != 200).collect();
+        format!(
+            "{} posts, {} acknowledged, {} refused {refused:?}, {} errors, {} pending",
+            s.posts,
+            s.acked,
+            s.refused,
+            s.errors,
+            self.sandbox.pending_webhooks()
+        )
+    }
+}
+
+/// The servers' logs on stderr when `PARLEY_TEST_LOG` holds a filter (`PARLEY_TEST_LOG=debug`),
+/// to see why a test waited in vain. Quiet otherwise.
+fn init_test_log() {
+    if let Ok(filter) = std::env::var("PARLEY_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
 

@@ -42,7 +42,9 @@ async fn approved_template(app: &TestApp, wired: &Wired) {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let url = path(wired, "/templates/welcome_back/en");
-    assert!(eventually(WAIT, || async { app.get(&url).await.body["status"] == "approved" }).await);
+    let approved = eventually(WAIT, || async { app.get(&url).await.body["status"] == "approved" }).await;
+    let body = app.get(&url).await.body;
+    assert!(approved, "{}: never approved: {body}; webhooks: {:?}", app.engine(), wired.webhook_stats());
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ async fn status_becomes(app: &TestApp, wired: &Wired, name: &str, status: &str) 
     let url = path(wired, &format!("/templates/{name}/en"));
     let reached = eventually(WAIT, || async { app.get(&url).await.body["status"] == status }).await;
     let body = app.get(&url).await.body;
-    assert!(reached, "{}: {name} never became {status}: {body}", app.engine());
+    assert!(reached, "{}: {name} never became {status}: {body}; webhooks: {:?}", app.engine(), wired.webhook_stats());
     body
 }
 

@@ -55,11 +55,14 @@ where
         };
         let row = match by_id {
             Some(row) => Some(row),
-            // By name only while the provider's id is not known here (a webhook that overtook the
-            // provider's answer): a row with another id is another template.
-            None => Self::template_row(conn, ws, &channel.waba_id, &update.name, &update.language)
-                .await?
-                .filter(|r| r.provider_template_id.is_none() || update.provider_template_id.is_none()),
+            // By name while the provider's id is not known here (a webhook that overtook the
+            // provider's answer): a row with another id is another template. The same id counts
+            // too: on PostgreSQL the answer may commit between the lookup above and this one.
+            None => Self::template_row(conn, ws, &channel.waba_id, &update.name, &update.language).await?.filter(|r| {
+                r.provider_template_id.is_none()
+                    || update.provider_template_id.is_none()
+                    || r.provider_template_id == update.provider_template_id
+            }),
         };
         let Some(row) = row else {
             // Not known here yet (created elsewhere): the next sync brings it in whole.
