@@ -180,6 +180,15 @@ impl Content {
         }
     }
 
+    /// The text a search finds this message by: its own text, not that of an edit or a
+    /// reaction (an edit's new text is searched on the message it changes).
+    pub fn search_text(&self) -> Option<&str> {
+        match self {
+            Content::Edit { .. } | Content::Reaction { .. } => None,
+            other => other.text(),
+        }
+    }
+
     /// The attachment, for types that carry one.
     pub fn media(&self) -> Option<&Media> {
         match self {
@@ -391,6 +400,10 @@ mod tests {
             message: Box::new(Content::Text { body: "new".into(), preview_url: None }),
         };
         assert_eq!(edit.text(), Some("new"));
+        assert_eq!(edit.search_text(), None, "searched on the message it edits");
+        let reaction = Content::Reaction { message_id: "w".into(), emoji: Some("👍".into()) };
+        assert_eq!(reaction.search_text(), None);
+        assert_eq!(c.search_text(), Some("look"));
         assert_eq!(Content::Unknown { provider_type: "poll".into() }.type_name(), "poll");
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["type"], "image");

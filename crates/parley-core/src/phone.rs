@@ -20,6 +20,10 @@ pub use rlibphonenumber::Region;
 /// not a phone number, and capping keeps the parser's work bounded.
 const MAX_INPUT_CHARS: usize = 64;
 
+/// Every country calling code libphonenumber knows.
+static CALLING_CODES: std::sync::LazyLock<std::collections::HashSet<i32>> =
+    std::sync::LazyLock::new(|| PHONE_NUMBER_UTIL.get_supported_calling_codes().collect());
+
 /// A valid phone number in E.164 form: `+` followed by the country code and subscriber number.
 /// Only [`normalize`] and [`E164::parse`] make one, so holding an `E164` means it is valid.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -50,6 +54,17 @@ impl E164 {
 
     pub fn into_string(self) -> String {
         self.0
+    }
+
+    /// The national significant number's digits, without the country calling code
+    /// (`+33612345678` → `612345678`, `+14155550123` → `4155550123`): what people type without
+    /// the country code. Calling codes are prefix-free, so the first 1–3 digits that are one are
+    /// it; no parse needed.
+    pub fn national_digits(&self) -> &str {
+        let digits = self.digits();
+        (1..=3)
+            .find(|n| digits.get(..*n).and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| CALLING_CODES.contains(&c)))
+            .map_or(digits, |n| &digits[n..])
     }
 
     /// The two-letter region the number belongs to (`US`, `FR`…), when libphonenumber knows it.
@@ -255,6 +270,20 @@ pub fn parse_region(code: &str) -> Option<Region> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn national_digits_drop_the_calling_code() {
+        for (number, national) in [
+            ("+33612345678", "612345678"),
+            ("+14155550123", "4155550123"),
+            ("+84912345678", "912345678"),
+            ("+5511987654321", "11987654321"),
+            ("+971501234567", "501234567"),
+            ("+442071838750", "2071838750"),
+        ] {
+            assert_eq!(E164::parse(number).unwrap().national_digits(), national, "{number}");
+        }
+    }
 
     fn ok(input: &str) -> String {
         normalize(input, None).unwrap_or_else(|e| panic!("{input:?} rejected: {e}")).into_string()

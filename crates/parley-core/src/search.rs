@@ -1,8 +1,16 @@
 //! Text folding for search: lowercase, diacritics removed (`Nguyễn` → `nguyen`, `Élodie` →
 //! `elodie`), so a query typed without accents finds the contact. Both databases search the folded
-//! text with the same `LIKE`, which keeps results identical on SQLite and PostgreSQL.
+//! text, which keeps results identical on SQLite and PostgreSQL.
+//!
+//! Contacts, messages and notes all match by word prefix. What is indexed is [`search_words`]
+//! (folded words, one space apart; for contacts [`contact_search_text`] adds the phone's digits),
+//! and a query becomes [`SearchTerms`]: every term must start a word of the text. SQLite's FTS5
+//! and PostgreSQL's `to_tsvector('simple', …)` both split the indexed words on the spaces we put
+//! there, so the engines see the same words.
 
 use unicode_normalization::UnicodeNormalization;
+
+use crate::E164;
 use unicode_normalization::char::is_combining_mark;
 
 pub fn fold(text: &str) -> String {
@@ -20,25 +28,80 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
-/// The text a contact is found by: folded name and email, and the phone's digits.
-pub fn contact_search_text(name: Option<&str>, email: Option<&str>, phone_digits: Option<&str>) -> String {
-    let mut out = String::new();
-    for part in [name.map(fold), email.map(str::to_owned), phone_digits.map(str::to_owned)].into_iter().flatten() {
+/// The words a contact is found by: its name's and email's words, and the phone's digits with
+/// and without the country code (`+33 6 12…` is typed `3361…` or `61…`).
+pub fn contact_search_text(name: Option<&str>, email: Option<&str>, phone: Option<&E164>) -> String {
+    let parts = [
+        name.map(search_words),
+        email.map(search_words),
+        phone.map(|p| p.digits().to_owned()),
+        phone.map(|p| p.national_digits().to_owned()),
+    ];
+    parts.into_iter().flatten().filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// The words a text is found by: folded, split on anything that is not a letter or a digit,
+/// joined by single spaces (`"Chào anh, đơn #1042!"` → `"chao anh don 1042"`).
+pub fn search_words(text: &str) -> String {
+    let folded = fold(text);
+    let mut out = String::with_capacity(folded.len());
+    for word in folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
-            out.push('\n');
+            out.push(' ');
         }
-        out.push_str(&part);
+        out.push_str(word);
     }
     out
 }
 
-/// Turns a user's query into `LIKE` patterns over the search text: the folded query, and its
-/// digits when it has at least three (so `+33 6 12` finds `33612…`). `%`, `_` and `\` are escaped.
-pub fn like_patterns(query: &str) -> (String, Option<String>) {
-    let folded = fold(query.trim());
-    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
-    let digits = (digits.len() >= 3).then(|| format!("%{}%", escape_like(&digits)));
-    (format!("%{}%", escape_like(&folded)), digits)
+/// A search query as the stores run it: each term must start a word of the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchTerms(Vec<String>);
+
+/// Why a query cannot be searched.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("the query has no letters or digits to search for")]
+    Empty,
+    #[error("the query is too short: type at least {min} letters or digits")]
+    TooShort { min: usize },
+}
+
+impl SearchTerms {
+    /// At most this many terms are kept (the first ones).
+    pub const MAX_TERMS: usize = 8;
+    /// Longer terms are cut (no word of a message is that long).
+    pub const MAX_TERM_CHARS: usize = 64;
+    /// A query shorter than this (letters and digits together) would match most of the index.
+    pub const MIN_CHARS: usize = 2;
+
+    /// Reads a user's query: folded words, each a prefix to match. A query that looks like a
+    /// phone number (`+33 6 12`, `(028) 3822`) becomes its digits as one term.
+    pub fn parse(query: &str) -> Result<SearchTerms, QueryError> {
+        let phone_like = query.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+        let words = if phone_like {
+            vec![query.chars().filter(char::is_ascii_digit).collect::<String>()]
+        } else {
+            search_words(query).split(' ').map(str::to_owned).collect()
+        };
+        let terms: Vec<String> = words
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .take(Self::MAX_TERMS)
+            .map(|w| w.chars().take(Self::MAX_TERM_CHARS).collect())
+            .collect();
+        let chars: usize = terms.iter().map(|t| t.chars().count()).sum();
+        match chars {
+            0 => Err(QueryError::Empty),
+            n if n < Self::MIN_CHARS => Err(QueryError::TooShort { min: Self::MIN_CHARS }),
+            _ => Ok(SearchTerms(terms)),
+        }
+    }
+
+    /// The terms: letters and digits only, never empty.
+    pub fn terms(&self) -> &[String] {
+        &self.0
+    }
 }
 
 /// Escapes `LIKE` wildcards; queries use `ESCAPE '\'`.
@@ -64,15 +127,43 @@ mod tests {
     }
 
     #[test]
-    fn patterns() {
-        assert_eq!(like_patterns(" Ana "), ("%ana%".into(), None));
-        assert_eq!(like_patterns("+33 6 12"), ("%+33 6 12%".into(), Some("%33612%".into())));
-        assert_eq!(like_patterns("50%_off").0, "%50\\%\\_off%");
+    fn words_are_folded_and_split_on_anything_else() {
+        assert_eq!(search_words("Chào anh, đơn #1042 đã gửi!"), "chao anh don 1042 da gui");
+        assert_eq!(search_words("  ana.lima@example.com  "), "ana lima example com");
+        assert_eq!(search_words("*bold* _it_ ~x~"), "bold it x");
+        assert_eq!(search_words("!!!"), "");
+    }
+
+    #[test]
+    fn queries_become_prefix_terms() {
+        let terms = |q: &str| SearchTerms::parse(q).map(|t| t.terms().to_vec());
+        assert_eq!(terms("Đơn HÀNG"), Ok(vec!["don".into(), "hang".into()]));
+        assert_eq!(terms("+33 6 12"), Ok(vec!["33612".into()]));
+        assert_eq!(terms("(028) 38-22"), Ok(vec!["0283822".into()]));
+        assert_eq!(terms("order 1042"), Ok(vec!["order".into(), "1042".into()]));
+        // Syntax of either engine is only punctuation here, never a term.
+        assert_eq!(
+            terms("\"a\" OR b* NEAR(c)"),
+            Ok(vec!["a".into(), "or".into(), "b".into(), "near".into(), "c".into()])
+        );
+        assert_eq!(terms("  ?!  "), Err(QueryError::Empty));
+        assert_eq!(terms(""), Err(QueryError::Empty));
+        assert_eq!(terms("a"), Err(QueryError::TooShort { min: 2 }));
+        assert_eq!(terms("a b"), Ok(vec!["a".into(), "b".into()]));
+        let many = SearchTerms::parse("a b c d e f g h i j").unwrap();
+        assert_eq!(many.terms().len(), SearchTerms::MAX_TERMS);
+        let long = SearchTerms::parse(&"x".repeat(500)).unwrap();
+        assert_eq!(long.terms()[0].len(), SearchTerms::MAX_TERM_CHARS);
     }
 
     #[test]
     fn search_text() {
-        assert_eq!(contact_search_text(Some("Ána"), Some("ana@x.com"), Some("336")), "ana\nana@x.com\n336");
+        let phone = E164::parse("+33612345678").unwrap();
+        assert_eq!(
+            contact_search_text(Some("Ána Lê"), Some("ana.le@x.com"), Some(&phone)),
+            "ana le ana le x com 33612345678 612345678"
+        );
         assert_eq!(contact_search_text(None, None, None), "");
+        assert_eq!(contact_search_text(Some("?"), None, Some(&phone)), "33612345678 612345678");
     }
 }

@@ -51,6 +51,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "conversations", description = "Conversations and messages"),
         (name = "messages", description = "Sending, with WhatsApp's rules checked first"),
         (name = "webhooks", description = "Provider webhooks (signed, no token)"),
+        (name = "search", description = "Finding contacts, messages and notes"),
         (name = "events", description = "The event log"),
         (name = "health", description = "Liveness and readiness"),
     )
@@ -87,6 +88,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::templates::router())
         .merge(routes::numbers::router())
         .merge(routes::notifications::router())
+        .merge(routes::search::router())
         .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)

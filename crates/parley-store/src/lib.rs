@@ -34,6 +34,7 @@ use parley_core::ids::{
     ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
 };
 use parley_core::message::Content;
+use parley_core::search::SearchTerms;
 use parley_core::{Email, Timestamp};
 
 pub use contacts_model::*;
@@ -610,6 +611,31 @@ pub trait CannedResponses {
     async fn delete_canned_response(&self, ws: WorkspaceId, id: i64) -> StoreResult<()>;
 }
 
+/// Full-text search over messages and notes (contacts are searched by `Contacts::contacts`).
+/// Every term must start a word of the text; the viewer's channel visibility applies.
+#[async_trait]
+pub trait Search {
+    /// Messages matching `terms`, newest first (revoked ones left out); `before` is the previous
+    /// page's `next_cursor`.
+    async fn search_messages(
+        &self,
+        ws: WorkspaceId,
+        terms: &SearchTerms,
+        viewer: Viewer,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Page<MessageHit>>;
+    /// Notes matching `terms`, newest first: internal notes on conversations the viewer sees,
+    /// and notes on contacts.
+    async fn search_notes(
+        &self,
+        ws: WorkspaceId,
+        terms: &SearchTerms,
+        viewer: Viewer,
+        limit: u32,
+    ) -> StoreResult<Vec<NoteHit>>;
+}
+
 /// The ordered event log that realtime, workflows and webhooks read.
 #[async_trait]
 pub trait Events {
@@ -651,6 +677,7 @@ pub trait Store:
     + CannedResponses
     + ConversationNotes
     + ConversationTags
+    + Search
     + Events
     + Send
     + Sync

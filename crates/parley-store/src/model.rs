@@ -423,3 +423,33 @@ pub struct Upload {
     pub size: i64,
     pub filename: Option<String>,
 }
+
+/// A message found by a search, with the conversation and contact it belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MessageHit {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub channel_id: ChannelId,
+    pub contact_id: ContactId,
+    pub contact_name: Option<String>,
+    /// `in` or `out`.
+    pub direction: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+    pub sent_at: Timestamp,
+}
+
+/// A note found by a search: an internal note on a conversation, or a note on a contact.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NoteHit {
+    /// `conversation` or `contact`.
+    pub on: &'static str,
+    pub id: i64,
+    pub conversation_id: Option<ConversationId>,
+    pub contact_id: ContactId,
+    pub contact_name: Option<String>,
+    pub author_id: Option<UserId>,
+    pub body: String,
+    pub created_at: Timestamp,
+}

@@ -88,6 +88,7 @@ where
         + crate::CannedResponses
         + crate::ConversationNotes
         + crate::ConversationTags
+        + crate::Search
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

@@ -35,7 +35,8 @@ const DEFAULT_PAGE: u32 = 50;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Matches the name (accents and case ignored), the email and the phone's digits.
+    /// Words that start words of the name or email (accents and case ignored), or the start of
+    /// the phone's digits with or without the country code.
     q: Option<String>,
     /// Only contacts with this tag.
     tag: Option<String>,
@@ -89,7 +90,8 @@ async fn create_contact(
 
 /// Search and list contacts, newest first.
 #[utoipa::path(get, path = "/contacts", tag = "contacts", params(ListParams),
-    responses((status = 200, body = ContactPage), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = ContactPage), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`invalid_query`")),
     security(("bearer" = [])))]
 async fn list_contacts(
     State(state): State<AppState>,
@@ -110,7 +112,11 @@ async fn list_contacts(
         return Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"));
     }
     let tag = params.tag.as_deref().map(check_tag).transpose()?;
-    let query = ContactQuery { q: params.q, tag, limit, before };
+    let q = params.q.filter(|q| !q.trim().is_empty());
+    if let Some(q) = &q {
+        super::search::terms(q)?;
+    }
+    let query = ContactQuery { q, tag, limit, before };
     let page = state.store.contacts(auth.workspace_id, &query).await?;
     Ok(Json(ContactPage { items: page.items, next_cursor: page.next_cursor }))
 }

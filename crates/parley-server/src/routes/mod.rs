@@ -16,5 +16,6 @@ pub mod messages;
 pub mod notes;
 pub mod notifications;
 pub mod numbers;
+pub mod search;
 pub mod templates;
 pub mod webhooks;

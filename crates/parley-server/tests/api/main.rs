@@ -13,6 +13,7 @@ mod notes;
 mod numbers;
 mod outbound;
 mod realtime;
+mod search;
 mod templates;
 mod visibility;
 mod web;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
 use parley_core::ids::{ContactId, NoteId, UserId, WorkspaceId};
-use parley_core::search::{contact_search_text, like_patterns};
+use parley_core::search::{SearchTerms, contact_search_text};
 use parley_core::{E164, Email, Timestamp};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
@@ -20,6 +20,17 @@ macro_rules! contact_columns {
 }
 pub(crate) use contact_columns;
 const MAX_PAGE: u32 = 200;
+
+/// The contacts of a workspace, newest first: `$2` keyset, `$3` tag, `$4` rows. A search is
+/// `Engine::SEARCH_CONTACTS`, with its terms as `$5`.
+const LIST_CONTACTS: &str = concat!(
+    "SELECT ",
+    contact_columns!(),
+    " FROM contacts c
+     WHERE c.workspace_id = $1 AND ($2 IS NULL OR c.id < $2)
+       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $3))
+     ORDER BY c.id DESC LIMIT $4"
+);
 
 #[derive(FromRow)]
 pub(crate) struct ContactRow {
@@ -77,7 +88,7 @@ impl From<NoteRow> for Note {
 }
 
 pub(crate) fn search_text(c: &Contact) -> String {
-    contact_search_text(c.name.as_deref(), c.email.as_ref().map(Email::as_str), c.phone.as_ref().map(E164::digits))
+    contact_search_text(c.name.as_deref(), c.email.as_ref().map(Email::as_str), c.phone.as_ref())
 }
 
 impl<DB> SqlStore<DB>
@@ -319,32 +330,24 @@ where
 
     async fn contacts(&self, ws: WorkspaceId, query: &ContactQuery) -> StoreResult<Page<Contact>> {
         let limit = clamp_limit(query.limit, MAX_PAGE);
-        let (text, digits) = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            Some(q) => {
-                let (text, digits) = like_patterns(q);
-                (Some(text), digits)
-            }
-            None => (None, None),
+        // A query with nothing to search for (only punctuation) finds nothing; an empty one
+        // lists every contact.
+        let (sql, matching) = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            None => (LIST_CONTACTS, None),
+            Some(q) => match SearchTerms::parse(q) {
+                Ok(terms) => (DB::SEARCH_CONTACTS, Some(DB::match_query(terms.terms()))),
+                Err(_) => return Ok(Page { items: Vec::new(), next_cursor: None }),
+            },
         };
-        let sql = concat!(
-            "SELECT ",
-            contact_columns!(),
-            " FROM contacts c
-             WHERE c.workspace_id = $1
-               AND ($2 IS NULL OR c.id < $2)
-               AND ($3 IS NULL OR c.search LIKE $3 ESCAPE '\\' OR c.search LIKE $4 ESCAPE '\\')
-               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $5))
-             ORDER BY c.id DESC LIMIT $6"
-        );
-        let rows: Vec<ContactRow> = sqlx::query_as(sql)
+        let mut select = sqlx::query_as::<DB, ContactRow>(sql)
             .bind(ws.get())
             .bind(query.before.map(ContactId::get))
-            .bind(text)
-            .bind(digits)
             .bind(query.tag.clone())
-            .bind(limit + 1)
-            .fetch_all(&self.read)
-            .await?;
+            .bind(limit + 1);
+        if let Some(matching) = matching {
+            select = select.bind(matching);
+        }
+        let rows: Vec<ContactRow> = select.fetch_all(&self.read).await?;
         let mut items = rows.into_iter().map(Contact::try_from).collect::<StoreResult<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
@@ -366,14 +369,15 @@ where
         let mut tx = self.begin_write().await?;
         let contact = Self::find_contact(&mut tx, ws, by).await?;
         let row: NoteRow = sqlx::query_as(
-            "INSERT INTO contact_notes (workspace_id, contact_id, author_id, body, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, contact_id, author_id, body, created_at",
+            "INSERT INTO contact_notes (workspace_id, contact_id, author_id, body, created_at, search)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, contact_id, author_id, body, created_at",
         )
         .bind(ws.get())
         .bind(contact.id.get())
         .bind(author.map(UserId::get))
         .bind(body.to_owned())
         .bind(now.as_micros())
+        .bind(parley_core::search::search_words(body))
         .fetch_one(&mut *tx)
         .await?;
         let note = Note::from(row);

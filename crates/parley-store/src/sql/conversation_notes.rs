@@ -61,8 +61,8 @@ where
             }
         }
         let row: NoteRow = sqlx::query_as(
-            "INSERT INTO conversation_notes (workspace_id, conversation_id, author_id, body, mentions, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, conversation_id, author_id, body, mentions, created_at",
+            "INSERT INTO conversation_notes (workspace_id, conversation_id, author_id, body, mentions, created_at, search)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, conversation_id, author_id, body, mentions, created_at",
         )
         .bind(ws.get())
         .bind(conversation.get())
@@ -70,6 +70,7 @@ where
         .bind(body.to_owned())
         .bind(serde_json::to_string(&told)?)
         .bind(now.as_micros())
+        .bind(parley_core::search::search_words(body))
         .fetch_one(&mut *tx)
         .await?;
         let saved = note(row)?;

@@ -346,8 +346,8 @@ where
         let conversation = Self::ensure_conversation(&mut tx, channel, contact, now).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text, content,
-                target_provider_id, status, status_rank, status_at, sent_at, created_at)
-             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'sent', $9, $10, $10, $10) RETURNING id",
+                target_provider_id, status, status_rank, status_at, sent_at, created_at, search)
+             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'sent', $9, $10, $10, $10, $11) RETURNING id",
         )
         .bind(ws.get())
         .bind(conversation)
@@ -359,6 +359,7 @@ where
         .bind(super::inbound::target_of(content).map(str::to_owned))
         .bind(i64::from(DeliveryStatus::Sent.rank()))
         .bind(now.as_micros())
+        .bind(super::message_search(content.search_text()))
         .fetch_one(&mut *tx)
         .await?;
         let payload = json!({"message_id": id, "conversation_id": conversation, "type": content.type_name(), "text": content.text()});

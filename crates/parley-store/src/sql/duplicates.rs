@@ -13,7 +13,7 @@ use parley_core::dedupe::{
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::phone::{Region, normalize};
 use parley_core::search::contact_search_text;
-use parley_core::{Email, Timestamp};
+use parley_core::{E164, Email, Timestamp};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 
@@ -410,7 +410,7 @@ where
             if dry_run {
                 continue;
             }
-            let digits = new_phone.as_deref().map(|p| p.trim_start_matches('+').to_owned());
+            let phone = new_phone.clone().map(E164::from_stored);
             sqlx::query(
                 "UPDATE contacts SET phone = $1, email = $2,
                     invalid_phone = COALESCE($3, invalid_phone), invalid_email = COALESCE($4, invalid_email),
@@ -421,7 +421,7 @@ where
             .bind(new_email.clone())
             .bind(phone_change.as_ref().filter(|(_, a)| a.is_none()).map(|(b, _)| b.clone()))
             .bind(email_change.as_ref().filter(|(_, a)| a.is_none()).map(|(b, _)| b.clone()))
-            .bind(contact_search_text(name.as_deref(), new_email.as_deref(), digits.as_deref()))
+            .bind(contact_search_text(name.as_deref(), new_email.as_deref(), phone.as_ref()))
             .bind(now.as_micros())
             .bind(ws.get())
             .bind(id)

@@ -22,6 +22,49 @@ macro_rules! visible_channel {
     };
 }
 
+/// The message search of one engine: `$source` names the messages `m`, `$matching` is the
+/// condition on the terms (`$2`), `$key` the id to order and page by.
+macro_rules! search_messages {
+    ($source:literal, $matching:literal, $key:literal) => {
+        concat!(
+            "SELECT m.id, m.conversation_id, m.channel_id, c.contact_id, ct.name, m.direction, m.type, m.text, m.sent_at
+             FROM ",
+            $source,
+            " JOIN conversations c ON c.id = m.conversation_id JOIN contacts ct ON ct.id = c.contact_id
+             WHERE ",
+            $matching,
+            " AND m.workspace_id = $1 AND m.revoked_at IS NULL AND ($3 IS NULL OR ",
+            $key,
+            " < $3) AND ",
+            visible_channel!("m.channel_id", "$4"),
+            " ORDER BY ",
+            $key,
+            " DESC LIMIT $5"
+        )
+    };
+}
+
+/// The contact search of one engine, shaped like `contacts::LIST_CONTACTS`.
+macro_rules! search_contacts {
+    ($source:literal, $matching:literal, $key:literal) => {
+        concat!(
+            "SELECT ",
+            contacts::contact_columns!(),
+            " FROM ",
+            $source,
+            " WHERE ",
+            $matching,
+            " AND c.workspace_id = $1 AND ($2 IS NULL OR ",
+            $key,
+            " < $2)
+               AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $3))
+             ORDER BY ",
+            $key,
+            " DESC LIMIT $4"
+        )
+    };
+}
+
 mod accounts;
 mod assignment;
 mod auto_close;
@@ -42,6 +85,7 @@ mod inbox_views;
 mod merge;
 pub(crate) mod notifications;
 mod outbox;
+mod search;
 mod sessions;
 mod template_updates;
 mod templates;
@@ -81,6 +125,15 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// a bulk load lets the server cache those plans (its statistics are kept fresh by
     /// `ANALYZE_CONTACTS`).
     const BULK_WRITE_SETUP: Option<&'static str>;
+    /// Message search: the messages (`m`) matching the terms bound as `$2`, newest first, keyset
+    /// on `$3`, the viewer's channels only (`$4`), `$5` rows. SQLite reads its FTS5 index in
+    /// descending rowid order, so a common word stops after a page; PostgreSQL picks between its
+    /// GIN index and walking the primary key backwards.
+    const SEARCH_MESSAGES: &'static str;
+    /// Contact search: like `contacts::LIST_CONTACTS`, only contacts matching the terms (`$5`).
+    const SEARCH_CONTACTS: &'static str;
+    /// The terms in the engine's match syntax (each a word prefix, all required).
+    fn match_query(terms: &[String]) -> String;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
     /// on from the largest id (the caller holds the one write lock); PostgreSQL takes them from
     /// the identity sequence.
@@ -114,7 +167,7 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
 
 const INSERT_MESSAGES: &str =
     "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id,
-    type, text, content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at) ";
+    type, text, content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at, search) ";
 const MESSAGES_ON_CONFLICT: &str =
     " ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id";
 
@@ -134,6 +187,13 @@ pub struct InboundMessageRow {
     pub target: Option<String>,
     pub sent_at: i64,
     pub created_at: i64,
+    /// The text's words for search ([`message_search`]).
+    pub search: Option<String>,
+}
+
+/// What a message is found by in search: its text's folded words (none without text).
+pub(crate) fn message_search(text: Option<&str>) -> Option<String> {
+    text.map(parley_core::search::search_words).filter(|w| !w.is_empty())
 }
 
 /// One contact row as the bulk insert and update write it.
@@ -157,6 +217,20 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 impl Engine for sqlx::Sqlite {
     const ENGINE: &'static str = "sqlite";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const SEARCH_MESSAGES: &'static str = search_messages!(
+        "messages_fts JOIN messages m ON m.id = messages_fts.rowid",
+        "messages_fts MATCH $2",
+        "messages_fts.rowid"
+    );
+    const SEARCH_CONTACTS: &'static str = search_contacts!(
+        "contacts_fts JOIN contacts c ON c.id = contacts_fts.rowid",
+        "contacts_fts MATCH $5",
+        "contacts_fts.rowid"
+    );
+    fn match_query(terms: &[String]) -> String {
+        // Terms are letters and digits only (SearchTerms): quoting cannot be escaped from.
+        terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")
+    }
     const OUTBOX_BY_ID: &'static str = "outbox NOT INDEXED";
     const SKIP_LOCKED: &'static str = "";
     const ANALYZE_CONTACTS: Option<&'static str> = None;
@@ -222,7 +296,8 @@ impl Engine for sqlx::Sqlite {
                         .push_bind("received")
                         .push_bind(m.sent_at)
                         .push_bind(m.sent_at)
-                        .push_bind(m.created_at);
+                        .push_bind(m.created_at)
+                        .push_bind(m.search.clone());
                 });
                 qb.push(MESSAGES_ON_CONFLICT);
                 out.extend(qb.build_query_as::<(i64, i64, String)>().fetch_all(&mut *conn).await?);
@@ -273,6 +348,13 @@ impl Engine for sqlx::Sqlite {
 impl Engine for sqlx::Postgres {
     const ENGINE: &'static str = "postgres";
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const SEARCH_MESSAGES: &'static str =
+        search_messages!("messages m", "to_tsvector('simple', m.search) @@ to_tsquery('simple', $2)", "m.id");
+    const SEARCH_CONTACTS: &'static str =
+        search_contacts!("contacts c", "to_tsvector('simple', c.search) @@ to_tsquery('simple', $5)", "c.id");
+    fn match_query(terms: &[String]) -> String {
+        terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
+    }
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
     const ANALYZE_CONTACTS: Option<&'static str> = Some("ANALYZE contacts, contact_tags");
@@ -370,6 +452,7 @@ impl Engine for sqlx::Postgres {
                 Vec::with_capacity(n),
                 Vec::with_capacity(n),
             );
+            let mut search = Vec::<Option<String>>::with_capacity(n);
             for m in rows {
                 ws.push(m.workspace_id);
                 conv.push(m.conversation_id);
@@ -384,14 +467,15 @@ impl Engine for sqlx::Postgres {
                 target.push(m.target);
                 sent.push(m.sent_at);
                 created.push(m.created_at);
+                search.push(m.search);
             }
             Ok(sqlx::query_as(concat!(
                 "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, provider_message_id, type, text,
-                    content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at)
-                 SELECT w, cv, ch, 'in', p, k, t, c, cx, r, rw, tg, 'received', s, s, cr
+                    content, context, referral, raw, target_provider_id, status, status_at, sent_at, created_at, search)
+                 SELECT w, cv, ch, 'in', p, k, t, c, cx, r, rw, tg, 'received', s, s, cr, sr
                  FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                             $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::BIGINT[], $13::BIGINT[])
-                      AS u (w, cv, ch, p, k, t, c, cx, r, rw, tg, s, cr)",
+                             $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::BIGINT[], $13::BIGINT[], $14::TEXT[])
+                      AS u (w, cv, ch, p, k, t, c, cx, r, rw, tg, s, cr, sr)",
                 " ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id, channel_id, provider_message_id"
             ))
             .bind(ws)
@@ -407,6 +491,7 @@ impl Engine for sqlx::Postgres {
             .bind(target)
             .bind(sent)
             .bind(created)
+            .bind(search)
             .fetch_all(&mut *conn)
             .await?)
         })

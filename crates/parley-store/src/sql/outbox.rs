@@ -265,8 +265,9 @@ where
             let pricing = json!({"category": allowed.category, "type": allowed.pricing_type}).to_string();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, content, context,
-                    target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key, pricing_estimate)
-                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14) RETURNING id",
+                    target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key,
+                    pricing_estimate, search)
+                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14, $15) RETURNING id",
             )
             .bind(ws.get())
             .bind(conversation)
@@ -282,6 +283,7 @@ where
             .bind(req.author.map(|a| a.get()))
             .bind(key)
             .bind(pricing)
+            .bind(super::message_search(message.content.search_text()))
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(

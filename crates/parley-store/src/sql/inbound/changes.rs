@@ -37,7 +37,7 @@ where
         events: &mut EventBuffer,
     ) -> StoreResult<()> {
         let updated: Option<i64> = sqlx::query_scalar(
-            "UPDATE messages SET text = $1, content = $2, edited_at = $3
+            "UPDATE messages SET text = $1, content = $2, edited_at = $3, search = $6
              WHERE channel_id = $4 AND provider_message_id = $5 AND (edited_at IS NULL OR edited_at <= $3) RETURNING id",
         )
         .bind(new.text().map(str::to_owned))
@@ -45,6 +45,7 @@ where
         .bind(at.as_micros())
         .bind(channel.id.get())
         .bind(original.to_owned())
+        .bind(crate::sql::message_search(new.search_text()))
         .fetch_optional(&mut *conn)
         .await?;
         match updated {

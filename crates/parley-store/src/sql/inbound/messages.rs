@@ -16,7 +16,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
 use crate::InboundOutcome;
 use crate::error::StoreResult;
-use crate::sql::{Engine, InboundMessageRow, SqlStore};
+use crate::sql::{Engine, InboundMessageRow, SqlStore, message_search};
 
 /// A message as it arrives, with its channel.
 pub(crate) struct Arrival<'a> {
@@ -490,6 +490,7 @@ where
                 target: target_of(&m.content).map(str::to_owned),
                 sent_at: m.sent_at.as_micros(),
                 created_at: now.as_micros(),
+                search: message_search(m.content.search_text()),
             });
         }
         let done = DB::insert_message_rows(conn, rows).await?;
