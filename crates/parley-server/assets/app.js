@@ -1,11 +1,12 @@
 // The inbox: the conversation list (mine, unassigned, all; by status and channel; unread counts;
-// arrow keys to move, Enter to open), the open thread with its header actions (assign, close,
+// arrow keys to move, Enter to open; the search box above it, in search.js), the open thread with its header actions (assign, close,
 // reopen), the composer and the contact panel, the team page (users, canned responses) for owners
 // and managers, and the live event stream that keeps all of it current without reloading.
 
 import { api, boot, el, errorText, formatTime, isAdmin, t, toast } from './api.js';
 import { renderComposer } from './composer.js';
 import { renderPanel } from './panel.js';
+import { setupSearch } from './search.js';
 import { renderThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
@@ -333,6 +334,13 @@ async function start() {
   });
   window.addEventListener('hashchange', route);
   keyboard();
+  setupSearch({
+    open: openConversation,
+    showList: (shown) => {
+      for (const id of ['conversations', 'filters', 'tabs']) $(id).hidden = !shown;
+      $('list-empty').hidden = !shown || state.conversations.length > 0;
+    },
+  });
   $('bell').addEventListener('click', () => { $('notifications').hidden = !$('notifications').hidden; });
   loadNotifications();
   setInterval(loadNotifications, 30000);

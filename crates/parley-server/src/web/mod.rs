@@ -269,6 +269,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "thread.js" => (include_str!("../../assets/thread.js"), "text/javascript; charset=utf-8"),
         "composer.js" => (include_str!("../../assets/composer.js"), "text/javascript; charset=utf-8"),
         "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
+        "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()

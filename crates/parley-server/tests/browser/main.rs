@@ -127,6 +127,24 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     let sent = &wired.sandbox.sent()[1].body;
     assert_eq!(sent.pointer("/template/components/0/parameters/1/text"), Some(&json!("A-1042")), "{sent}");
 
+    // The search box finds the message by the start of its words, whatever the case, marks
+    // them, and opens the conversation; Escape brings the list back.
+    let search = browser.driver.find(By::Id("search")).await.unwrap();
+    search.send_keys("ready ORD").await.unwrap();
+    let hit = browser.wait_text("#search-messages .hit", "is my").await;
+    let marks = hit.find_all(By::Css("mark")).await.unwrap();
+    let mut marked = Vec::new();
+    for m in marks {
+        marked.push(m.text().await.unwrap());
+    }
+    assert_eq!(marked, ["order", "ready"]);
+    assert!(browser.driver.find(By::Id("conversations")).await.unwrap().attr("hidden").await.unwrap().is_some());
+    browser.screenshot("search").await;
+    hit.click().await.unwrap();
+    browser.wait_text("#thread-contact", "Ana Lima").await;
+    search.send_keys(Key::Escape).await.unwrap();
+    browser.wait_text("#conversations li", "Ana Lima").await;
+
     // French, then Vietnamese: saved for the user, every label translated.
     browser.choose("lang", "fr").await;
     browser.wait_text("#tab-mine", "Les miennes").await;
