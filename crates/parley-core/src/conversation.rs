@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId, WorkspaceId};
+use crate::ids::{ChannelId, ContactId, ConversationId, MessageId, TeamId, UserId, WorkspaceId};
 use crate::message::{Content, Context, DeliveryStatus, ProviderError};
 use crate::time::Timestamp;
 
@@ -50,6 +50,8 @@ pub struct Conversation {
     pub contact_id: ContactId,
     pub status: ConversationStatus,
     pub assignee_id: Option<UserId>,
+    /// The team whose queue the conversation is in, if any.
+    pub team_id: Option<TeamId>,
     pub last_message_at: Timestamp,
     /// The customer's last message (provider time); the 24 h window runs from here.
     pub last_inbound_at: Option<Timestamp>,
@@ -156,6 +158,12 @@ pub fn may_assign(role: crate::account::Role, me: UserId, current: Option<UserId
         Some(user) => user == me && free_or_mine,
         None => free_or_mine,
     }
+}
+
+/// Who may put a conversation in a team's queue (or take it out): owners and managers any
+/// conversation; an agent only one they hold, to hand it over to another team.
+pub fn may_set_team(role: crate::account::Role, me: UserId, assignee: Option<UserId>) -> bool {
+    role.can_administer() || assignee == Some(me)
 }
 
 /// Whether closing a conversation asks for a note (a category from the workspace's list and a
@@ -265,6 +273,7 @@ mod tests {
             contact_id: ContactId(1),
             status: ConversationStatus::Open,
             assignee_id: None,
+            team_id: None,
             last_message_at: Timestamp::from_secs(100),
             last_inbound_at: Some(Timestamp::from_secs(100)),
             last_referral_at: None,
@@ -290,6 +299,17 @@ mod tests {
         assert!(!may_assign(Role::Agent, me, Some(other), Some(me)), "never take someone else's");
         assert!(!may_assign(Role::Agent, me, Some(other), None), "nor release it");
         assert!(!may_assign(Role::Agent, me, None, Some(other)), "nor give one away");
+    }
+
+    #[test]
+    fn who_may_set_a_team() {
+        use crate::account::Role;
+        let (me, other) = (crate::ids::UserId(1), crate::ids::UserId(2));
+        assert!(may_set_team(Role::Owner, me, None));
+        assert!(may_set_team(Role::Manager, me, Some(other)));
+        assert!(may_set_team(Role::Agent, me, Some(me)), "hand one's own conversation to a team");
+        assert!(!may_set_team(Role::Agent, me, None), "not a conversation nobody holds");
+        assert!(!may_set_team(Role::Agent, me, Some(other)), "nor someone else's");
     }
 
     #[test]

@@ -39,4 +39,5 @@ id_type!(
     ConversationId,
     MessageId,
     MediaId,
+    TeamId,
 );

@@ -7,6 +7,7 @@ import { api, boot, el, errorText, formatTime, isAdmin, t, toast } from './api.j
 import { renderComposer } from './composer.js';
 import { renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
+import { teamPage } from './team.js';
 import { renderThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +17,7 @@ const state = {
   selected: null, // the open conversation's id
   channels: new Map(),
   users: [],
+  teams: [],
   contact: null,
 };
 
@@ -49,6 +51,7 @@ async function loadList() {
   if ($('filter-status').value) params.set('status', $('filter-status').value);
   if ($('filter-channel').value) params.set('channel', $('filter-channel').value);
   if ($('filter-tag').value.trim()) params.set('tag', $('filter-tag').value.trim());
+  if ($('filter-team').value) params.set('team', $('filter-team').value);
   try {
     const page = await api('GET', `/conversations?${params}`);
     state.conversations = page.items;
@@ -91,6 +94,22 @@ function renderHeader(c) {
   const choices = [{ id: '', name: t('thread.unassigned') }, ...state.users];
   select.replaceChildren(...choices.map((u) => el('option', { value: String(u.id), selected: String(c.assignee_id ?? '') === String(u.id) },
     u.id === boot.user.id ? `${u.name} (${t('thread.me')})` : u.name)));
+  const team = $('team-select');
+  team.replaceChildren(...[{ id: '', name: t('teams.no_team') }, ...state.teams].map((tm) => el('option',
+    { value: String(tm.id), selected: String(c.team_id ?? '') === String(tm.id) }, tm.name)));
+  // Agents hand over the conversations they hold; owners and managers move any.
+  team.disabled = !isAdmin && c.assignee_id !== boot.user.id;
+  team.hidden = state.teams.length === 0;
+}
+
+async function setTeam(value) {
+  try {
+    await api('POST', `/conversations/${state.selected}/team`, { team_id: value ? Number(value) : null });
+    loadList();
+  } catch (error) {
+    toast(errorText(error), 'error');
+    refreshThread({ composer: false });
+  }
 }
 
 function renderTags(tags) {
@@ -198,7 +217,7 @@ function follow() {
   };
   for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
     'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed',
-    'conversation.note_added', 'conversation.tags_changed']) {
+    'conversation.note_added', 'conversation.tags_changed', 'conversation.team_changed']) {
     source.addEventListener(kind, onEvent);
   }
   source.addEventListener('open', () => document.body.classList.remove('offline'));
@@ -235,58 +254,26 @@ function keyboard() {
   });
 }
 
-async function teamPage() {
-  const box = $('team');
-  const users = await api('GET', '/users');
-  const form = el('form', { id: 'invite-form' },
-    el('h3', {}, t('team.invite')),
-    el('input', { name: 'name', required: true, placeholder: t('team.name'), 'aria-label': t('team.name') }),
-    el('input', { name: 'email', type: 'email', required: true, placeholder: t('login.email'), 'aria-label': t('login.email') }),
-    el('input', { name: 'password', type: 'password', required: true, minlength: 10, placeholder: t('team.password'), 'aria-label': t('team.password') }),
-    el('select', { name: 'role', 'aria-label': t('team.role') }, ['agent', 'manager', 'owner'].map((r) => el('option', { value: r }, t(`role.${r}`)))),
-    el('button', { type: 'submit', class: 'primary' }, t('team.add')));
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    try {
-      await api('POST', '/users', data);
-      toast(t('team.added', { name: data.name }));
-      teamPage();
-    } catch (error) { toast(errorText(error), 'error'); }
-  });
-  const canned = await api('GET', '/canned-responses');
-  const cannedForm = el('form', { id: 'canned-form' },
-    el('input', { name: 'shortcut', required: true, placeholder: t('canned.shortcut'), 'aria-label': t('canned.shortcut') }),
-    el('input', { name: 'body', required: true, placeholder: t('canned.body'), 'aria-label': t('canned.body'), class: 'wide' }),
-    el('button', { type: 'submit', class: 'primary' }, t('canned.add')));
-  cannedForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    try {
-      await api('POST', '/canned-responses', Object.fromEntries(new FormData(cannedForm)));
-      teamPage();
-    } catch (error) { toast(errorText(error), 'error'); }
-  });
-  const cannedList = el('ul', { class: 'canned-admin', id: 'canned-admin' }, canned.map((c) => el('li', {},
-    el('strong', {}, `/${c.shortcut}`), ' ', c.body, ' ',
-    el('button', { type: 'button', onclick: async () => {
-      try { await api('DELETE', `/canned-responses/${c.id}`); teamPage(); } catch (error) { toast(errorText(error), 'error'); }
-    } }, t('canned.delete')))));
-  box.replaceChildren(
-    el('h2', {}, t('team.title')),
-    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')), el('th', {}, t('team.role')))),
-      el('tbody', {}, users.map((u) => el('tr', {}, el('td', {}, u.name), el('td', {}, u.email), el('td', {}, t(`role.${u.role}`)))))),
-    form,
-    el('h2', {}, t('canned.title')),
-    cannedList,
-    cannedForm,
-    el('p', {}, el('a', { href: '#' }, t('team.back'))));
+/** The teams, for the list's filter and the thread's team queue choice. */
+async function loadTeams() {
+  state.teams = await api('GET', '/teams').catch(() => state.teams);
+  const filter = $('filter-team');
+  const chosen = filter.value;
+  filter.replaceChildren(...[...filter.options].slice(0, 3), ...state.teams.map((tm) => el('option', { value: String(tm.id) }, tm.name)));
+  filter.value = [...filter.options].some((o) => o.value === chosen) ? chosen : '';
 }
 
 function route() {
   const team = location.hash === '#team' && isAdmin;
   $('team').hidden = !team;
   $('inbox').hidden = team;
-  if (team) teamPage().catch((error) => toast(errorText(error), 'error'));
+  if (team) {
+    teamPage($('team')).catch((error) => toast(errorText(error), 'error'));
+    return;
+  }
+  // Back from the team page: the open conversation stays in the address; teams may have changed.
+  if (state.selected) history.replaceState(null, '', `#c${state.selected}`);
+  loadTeams().then(() => { if (state.conversation) renderHeader(state.conversation); });
 }
 
 async function start() {
@@ -318,6 +305,8 @@ async function start() {
   $('close-conversation').addEventListener('click', closeConversation);
   $('reopen-conversation').addEventListener('click', () => setStatus('open'));
   $('assignee').addEventListener('change', (e) => assign(e.target.value));
+  $('team-select').addEventListener('change', (e) => setTeam(e.target.value));
+  $('filter-team').addEventListener('change', loadList);
   $('close-cancel').addEventListener('click', () => $('close-dialog').close());
   $('close-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -344,7 +333,7 @@ async function start() {
   $('bell').addEventListener('click', () => { $('notifications').hidden = !$('notifications').hidden; });
   loadNotifications();
   setInterval(loadNotifications, 30000);
-  const [channels, users] = await Promise.all([api('GET', '/channels'), api('GET', '/users').catch(() => [])]);
+  const [channels, users] = await Promise.all([api('GET', '/channels'), api('GET', '/users').catch(() => []), loadTeams()]);
   for (const c of channels) {
     state.channels.set(c.id, c);
     $('filter-channel').append(el('option', { value: String(c.id) }, c.name));

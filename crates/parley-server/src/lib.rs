@@ -89,6 +89,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::numbers::router())
         .merge(routes::notifications::router())
         .merge(routes::search::router())
+        .merge(routes::teams::router())
         .merge(routes::events::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)

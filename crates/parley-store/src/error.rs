@@ -53,7 +53,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 fn conflict_field(text: &str) -> &'static str {
-    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id", "shortcut"] {
+    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id", "shortcut", "name"] {
         if text.contains(field) {
             return field;
         }
@@ -77,6 +77,8 @@ mod tests {
     fn conflict_fields_from_both_engines() {
         assert_eq!(conflict_field("contacts_phone_unique"), "phone");
         assert_eq!(conflict_field("UNIQUE constraint failed: contacts.workspace_id, contacts.email"), "email");
+        assert_eq!(conflict_field("UNIQUE constraint failed: teams.workspace_id, teams.name"), "name");
+        assert_eq!(conflict_field("teams_name_unique"), "name");
         assert_eq!(
             conflict_field("UNIQUE constraint failed: canned_responses.workspace_id, canned_responses.shortcut"),
             "shortcut"

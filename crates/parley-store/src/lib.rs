@@ -31,7 +31,7 @@ use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
 use parley_core::contacts_csv::RowProblem;
 use parley_core::conversation::{Conversation, ConversationStatus, Message};
 use parley_core::ids::{
-    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
+    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TeamId, TokenId, UserId, WorkspaceId,
 };
 use parley_core::message::Content;
 use parley_core::search::SearchTerms;
@@ -611,6 +611,29 @@ pub trait CannedResponses {
     async fn delete_canned_response(&self, ws: WorkspaceId, id: i64) -> StoreResult<()>;
 }
 
+/// Teams and the team a conversation is assigned to.
+#[async_trait]
+pub trait Teams {
+    /// The workspace's teams, by name, each with its members.
+    async fn teams(&self, ws: WorkspaceId) -> StoreResult<Vec<Team>>;
+    /// `Conflict { field: "name" }` when the workspace has a team of that name.
+    async fn create_team(&self, ws: WorkspaceId, name: &str, now: Timestamp) -> StoreResult<Team>;
+    async fn rename_team(&self, ws: WorkspaceId, id: TeamId, name: &str) -> StoreResult<Team>;
+    /// Removes the team; its conversations are left in no team (events say so).
+    async fn delete_team(&self, ws: WorkspaceId, id: TeamId, by: Option<UserId>, now: Timestamp) -> StoreResult<()>;
+    /// Replaces the members (`unknown_user` for an id not of this workspace).
+    async fn set_team_members(&self, ws: WorkspaceId, id: TeamId, users: &[UserId]) -> StoreResult<Team>;
+    /// Puts the conversation in a team's queue, or in none; an event names who did it.
+    async fn set_conversation_team(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        team: Option<TeamId>,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Conversation>;
+}
+
 /// Full-text search over messages and notes (contacts are searched by `Contacts::contacts`).
 /// Every term must start a word of the text; the viewer's channel visibility applies.
 #[async_trait]
@@ -678,6 +701,7 @@ pub trait Store:
     + ConversationNotes
     + ConversationTags
     + Search
+    + Teams
     + Events
     + Send
     + Sync

@@ -4,7 +4,7 @@ use parley_core::account::{Role, User, Workspace};
 use parley_core::channel::{Channel, Provider, Visibility};
 use parley_core::conversation::{ConversationStatus, MediaState, Message};
 use parley_core::ids::{
-    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TokenId, UserId, WorkspaceId,
+    ChannelId, ContactId, ConversationId, EventId, MediaId, MessageId, TeamId, TokenId, UserId, WorkspaceId,
 };
 use parley_core::message::InboundEvent;
 use parley_core::{Email, Timestamp};
@@ -223,8 +223,29 @@ pub struct ConversationQuery {
     pub contact: Option<ContactId>,
     pub channel: Option<ChannelId>,
     pub status: Option<ConversationStatus>,
+    pub team: Option<TeamFilter>,
     pub limit: u32,
     pub cursor: Option<SortKey>,
+}
+
+/// Which team's queue a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TeamFilter {
+    /// Conversations in no team.
+    None,
+    Team(TeamId),
+    /// Conversations of any team this user is a member of.
+    MemberOf(UserId),
+}
+
+/// A team: a named group of users whose queue conversations can be assigned to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    /// Members, by id.
+    pub user_ids: Vec<UserId>,
+    pub created_at: Timestamp,
 }
 
 /// Whose conversations a list shows.

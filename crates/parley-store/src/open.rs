@@ -89,6 +89,7 @@ where
         + crate::ConversationNotes
         + crate::ConversationTags
         + crate::Search
+        + crate::Teams
         + crate::Events,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {

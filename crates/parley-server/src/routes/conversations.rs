@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Conversation, ConversationStatus, MediaState, Message};
-use parley_core::ids::{ChannelId, ConversationId, MessageId, UserId};
-use parley_store::{AssigneeFilter, ConversationQuery, MessageQuery, SortKey};
+use parley_core::ids::{ChannelId, ConversationId, MessageId, TeamId, UserId};
+use parley_store::{AssigneeFilter, ConversationQuery, MessageQuery, SortKey, TeamFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -44,6 +44,8 @@ pub struct ConversationParams {
     assignee: Option<String>,
     /// Only conversations with this tag.
     tag: Option<String>,
+    /// A team id, `none` (in no team) or `mine` (in a team I am a member of).
+    team: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -189,6 +191,14 @@ async fn list_conversations(
         tag: match params.tag.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(t) => Some(parley_core::contact::check_tag(t).map_err(|e| ApiError::from(e).with_field("tag"))?),
+        },
+        team: match params.team.as_deref() {
+            None | Some("") => None,
+            Some("none") => Some(TeamFilter::None),
+            Some("mine") => Some(TeamFilter::MemberOf(auth.user_id)),
+            Some(id) => Some(TeamFilter::Team(TeamId(
+                id.parse().map_err(|_| ApiError::bad_request("team is mine, none or a team id").with_field("team"))?,
+            ))),
         },
         limit: limit(params.limit)?,
         cursor: cursor(params.cursor.as_deref())?,

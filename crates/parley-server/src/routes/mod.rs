@@ -17,5 +17,6 @@ pub mod notes;
 pub mod notifications;
 pub mod numbers;
 pub mod search;
+pub mod teams;
 pub mod templates;
 pub mod webhooks;

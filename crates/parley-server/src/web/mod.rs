@@ -270,6 +270,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "composer.js" => (include_str!("../../assets/composer.js"), "text/javascript; charset=utf-8"),
         "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
         "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),
+        "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -14,6 +14,7 @@ mod numbers;
 mod outbound;
 mod realtime;
 mod search;
+mod teams;
 mod templates;
 mod visibility;
 mod web;

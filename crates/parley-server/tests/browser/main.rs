@@ -105,6 +105,24 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     let closed = app.get(&conversation).await.body;
     assert_eq!((closed["status"].as_str(), closed["assignee_id"].as_i64()), (Some("closed"), Some(owner_id)));
 
+    // A team made on the team page, with the owner in it; the conversation goes to its queue.
+    browser.driver.find(By::Id("team-link")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#team-form input", "name", "name").await.send_keys("Support").await.unwrap();
+    browser.driver.find(By::Css("#team-form button")).await.unwrap().click().await.unwrap();
+    let team = browser.wait_text("#teams-admin li", "Support").await;
+    team.find(By::Css(format!("input[value='{owner_id}']"))).await.unwrap().click().await.unwrap();
+    let teams = "/api/v1/teams";
+    assert!(eventually(10, || async { app.get(teams).await.body[0]["user_ids"] == json!([owner_id]) }).await);
+    browser.screenshot("team-page").await;
+    browser.driver.find(By::Css("#team a[href='#']")).await.unwrap().click().await.unwrap();
+    let team_id = app.get(teams).await.body[0]["id"].as_i64().unwrap();
+    browser.wait_attr("#team-select option", "value", &team_id.to_string()).await;
+    browser.choose("team-select", &team_id.to_string()).await;
+    assert!(eventually(10, || async { app.get(&conversation).await.body["team_id"] == team_id }).await);
+    browser.choose("filter-team", "mine").await;
+    browser.wait_text("#conversations li", "Ana Lima").await;
+    browser.choose("filter-team", "").await;
+
     // A day later the window is closed: the composer offers templates, prefilled from the contact.
     app.clock.advance_secs(25 * 3600);
     browser.driver.refresh().await.unwrap();

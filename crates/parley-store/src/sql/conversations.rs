@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
 use parley_core::conversation::{Conversation, ConversationStatus, Direction, MediaState, Message};
-use parley_core::ids::{ChannelId, ContactId, ConversationId, MediaId, MessageId, UserId, WorkspaceId};
+use parley_core::ids::{ChannelId, ContactId, ConversationId, MediaId, MessageId, TeamId, UserId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError, StatusUpdate};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
@@ -14,14 +14,14 @@ use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
     AssigneeFilter, ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, Page, RoutedEvent,
-    SortKey, Viewer,
+    SortKey, TeamFilter, Viewer,
 };
 
 const MAX_PAGE: u32 = 200;
 
 macro_rules! conversation_columns {
     () => {
-        "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.last_message_at, c.last_inbound_at,
+        "c.id, c.workspace_id, c.channel_id, c.contact_id, c.status, c.assignee_id, c.team_id, c.last_message_at, c.last_inbound_at,
          c.last_referral_at, c.entry_point_opened_at, c.snoozed_until, c.closing_category, c.closing_summary,
          c.created_at, c.updated_at"
     };
@@ -45,6 +45,7 @@ struct ConversationRow {
     contact_id: i64,
     status: String,
     assignee_id: Option<i64>,
+    team_id: Option<i64>,
     last_message_at: i64,
     last_inbound_at: Option<i64>,
     last_referral_at: Option<i64>,
@@ -67,6 +68,7 @@ impl TryFrom<ConversationRow> for Conversation {
             status: ConversationStatus::parse(&r.status)
                 .ok_or_else(|| StoreError::Corrupt(format!("conversation status {:?}", r.status)))?,
             assignee_id: r.assignee_id.map(UserId),
+            team_id: r.team_id.map(TeamId),
             last_message_at: Timestamp::from_micros(r.last_message_at),
             last_inbound_at: r.last_inbound_at.map(Timestamp::from_micros),
             last_referral_at: r.last_referral_at.map(Timestamp::from_micros),
@@ -180,6 +182,8 @@ where
                AND ($5 IS NULL OR c.last_message_at < $5 OR (c.last_message_at = $5 AND c.id < $6))
                AND ($9 IS NULL OR c.assignee_id = $9) AND ($10 = 0 OR c.assignee_id IS NULL)
                AND ($11 IS NULL OR EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = $11))
+               AND ($12 IS NULL OR c.team_id = $12) AND ($13 = 0 OR c.team_id IS NULL)
+               AND ($14 IS NULL OR c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = $14))
                AND ",
             visible_channel!("c.channel_id", "$8"),
             " ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
@@ -199,6 +203,15 @@ where
             })
             .bind(i64::from(query.assignee == Some(AssigneeFilter::Unassigned)))
             .bind(query.tag.clone())
+            .bind(match query.team {
+                Some(TeamFilter::Team(t)) => Some(t.get()),
+                _ => None,
+            })
+            .bind(i64::from(query.team == Some(TeamFilter::None)))
+            .bind(match query.team {
+                Some(TeamFilter::MemberOf(u)) => Some(u.get()),
+                _ => None,
+            })
             .fetch_all(&self.read)
             .await?;
         let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;

@@ -87,6 +87,7 @@ pub(crate) mod notifications;
 mod outbox;
 mod search;
 mod sessions;
+mod teams;
 mod template_updates;
 mod templates;
 
