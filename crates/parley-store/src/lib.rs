@@ -15,6 +15,7 @@
 
 mod contacts_model;
 mod error;
+pub mod fixtures;
 mod model;
 mod open;
 mod postgres;

@@ -211,6 +211,26 @@ enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Generate a large inbox (contacts, conversations, messages) into a fresh database and
+    /// measure the conversation list, opening a thread and searching, through the real server.
+    Inbox {
+        #[arg(long, default_value_t = 1_000_000)]
+        contacts: i64,
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: i64,
+        #[arg(long, default_value_t = 10_000_000)]
+        messages: i64,
+        /// Requests measured per scenario.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Keep the generated database (its path or schema is printed) to look at query plans.
+        #[arg(long)]
+        keep: bool,
+        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
+        /// SQLite in a temporary directory otherwise.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Write a contacts CSV file to stdout: ROWS rows, ~10 % repeating an earlier person in
     /// another format, ~2 % invalid (the import benchmark's input).
     ContactsCsv {
@@ -266,6 +286,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(cli.config.log.as_deref().unwrap_or("warn"));
             let opts = commands::bench_webhooks::WebhookBench { database_url: postgres, batch, requests, concurrency };
             tokio::runtime::Runtime::new()?.block_on(commands::bench_webhooks::run(opts))
+        }
+        Command::Bench {
+            command: BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep },
+        } => {
+            let opts = commands::bench_inbox::InboxBench {
+                database_url: postgres,
+                contacts,
+                conversations,
+                messages,
+                samples,
+                keep,
+            };
+            tokio::runtime::Runtime::new()?.block_on(commands::bench_inbox::run(opts))
         }
         Command::Bench { command: BenchCommand::Dispatch { messages, rate, latency_ms, postgres } } => {
             init_logging(cli.config.log.as_deref().unwrap_or("warn"));

@@ -332,22 +332,33 @@ where
         let limit = clamp_limit(query.limit, MAX_PAGE);
         // A query with nothing to search for (only punctuation) finds nothing; an empty one
         // lists every contact.
-        let (sql, matching) = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            None => (LIST_CONTACTS, None),
+        let matching = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            None => None,
             Some(q) => match SearchTerms::parse(q) {
-                Ok(terms) => (DB::SEARCH_CONTACTS, Some(DB::match_query(terms.terms()))),
+                Ok(terms) => Some(DB::match_query(terms.terms())),
                 Err(_) => return Ok(Page { items: Vec::new(), next_cursor: None }),
             },
         };
-        let mut select = sqlx::query_as::<DB, ContactRow>(sql)
-            .bind(ws.get())
-            .bind(query.before.map(ContactId::get))
-            .bind(query.tag.clone())
-            .bind(limit + 1);
-        if let Some(matching) = matching {
-            select = select.bind(matching);
-        }
-        let rows: Vec<ContactRow> = select.fetch_all(&self.read).await?;
+        let before = query.before.map(ContactId::get);
+        let select = |sql: &'static str| {
+            sqlx::query_as::<DB, ContactRow>(sql).bind(ws.get()).bind(before).bind(query.tag.clone()).bind(limit + 1)
+        };
+        let mut conn = self.read.acquire().await?;
+        let rows: Vec<ContactRow> = match matching {
+            None => select(LIST_CONTACTS).fetch_all(&mut *conn).await?,
+            Some(matching) => {
+                // PostgreSQL looks at the newest contacts first (see `Engine::SEARCH_MESSAGES`).
+                let mut rows = Vec::new();
+                if let Some(recent) = DB::SEARCH_CONTACTS_RECENT {
+                    let floor = super::search::recent_floor::<DB>(&mut conn, "contacts", before).await?;
+                    rows = select(recent).bind(matching.clone()).bind(floor).fetch_all(&mut *conn).await?;
+                }
+                if rows.len() as i64 <= limit {
+                    rows = select(DB::SEARCH_CONTACTS).bind(matching).fetch_all(&mut *conn).await?;
+                }
+                rows
+            }
+        };
         let mut items = rows.into_iter().map(Contact::try_from).collect::<StoreResult<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);

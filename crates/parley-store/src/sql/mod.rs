@@ -23,9 +23,10 @@ macro_rules! visible_channel {
 }
 
 /// The message search of one engine: `$source` names the messages `m`, `$matching` is the
-/// condition on the terms (`$2`), `$key` the id to order and page by.
+/// condition on the terms (`$2`), `$key` the id to page by, `$order` what to sort by (the key,
+/// or `m.id + 0` to keep PostgreSQL off the primary key), `$window` a further condition.
 macro_rules! search_messages {
-    ($source:literal, $matching:literal, $key:literal) => {
+    ($source:literal, $matching:literal, $key:literal, $order:literal, $window:literal) => {
         concat!(
             "SELECT m.id, m.conversation_id, m.channel_id, c.contact_id, ct.name, m.direction, m.type, m.text, m.sent_at
              FROM ",
@@ -37,16 +38,18 @@ macro_rules! search_messages {
             $key,
             " < $3) AND ",
             visible_channel!("m.channel_id", "$4"),
+            $window,
             " ORDER BY ",
-            $key,
+            $order,
             " DESC LIMIT $5"
         )
     };
 }
 
-/// The contact search of one engine, shaped like `contacts::LIST_CONTACTS`.
+/// The contact search of one engine, shaped like `contacts::LIST_CONTACTS` (the macro above
+/// says what the parts are).
 macro_rules! search_contacts {
-    ($source:literal, $matching:literal, $key:literal) => {
+    ($source:literal, $matching:literal, $key:literal, $order:literal, $window:literal) => {
         concat!(
             "SELECT ",
             contacts::contact_columns!(),
@@ -57,9 +60,10 @@ macro_rules! search_contacts {
             " AND c.workspace_id = $1 AND ($2 IS NULL OR ",
             $key,
             " < $2)
-               AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $3))
-             ORDER BY ",
-            $key,
+               AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $3))",
+            $window,
+            " ORDER BY ",
+            $order,
             " DESC LIMIT $4"
         )
     };
@@ -128,11 +132,18 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     const BULK_WRITE_SETUP: Option<&'static str>;
     /// Message search: the messages (`m`) matching the terms bound as `$2`, newest first, keyset
     /// on `$3`, the viewer's channels only (`$4`), `$5` rows. SQLite reads its FTS5 index in
-    /// descending rowid order, so a common word stops after a page; PostgreSQL picks between its
-    /// GIN index and walking the primary key backwards.
+    /// descending rowid order, lazily, so one query serves rare and common words alike.
+    /// PostgreSQL's GIN index yields matches in no order: fetching them all is fast for a rare
+    /// word and slow for a common one, and its planner cannot tell which a prefix is. So it
+    /// first walks the newest messages (`SEARCH_MESSAGES_RECENT`, ids above `$6`), which finds a
+    /// page of a common word at once, and only when that falls short asks the index for every
+    /// match (`SEARCH_MESSAGES`, sorted afterwards).
     const SEARCH_MESSAGES: &'static str;
-    /// Contact search: like `contacts::LIST_CONTACTS`, only contacts matching the terms (`$5`).
+    const SEARCH_MESSAGES_RECENT: Option<&'static str>;
+    /// Contact search: like `contacts::LIST_CONTACTS`, only contacts matching the terms (`$5`);
+    /// the same two steps on PostgreSQL (ids above `$6` first).
     const SEARCH_CONTACTS: &'static str;
+    const SEARCH_CONTACTS_RECENT: Option<&'static str>;
     /// The terms in the engine's match syntax (each a word prefix, all required).
     fn match_query(terms: &[String]) -> String;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
@@ -218,16 +229,24 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 impl Engine for sqlx::Sqlite {
     const ENGINE: &'static str = "sqlite";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    // CROSS JOIN keeps the index first: SQLite would otherwise walk the table and run the
+    // full-text query once per row.
     const SEARCH_MESSAGES: &'static str = search_messages!(
-        "messages_fts JOIN messages m ON m.id = messages_fts.rowid",
+        "messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid",
         "messages_fts MATCH $2",
-        "messages_fts.rowid"
+        "messages_fts.rowid",
+        "messages_fts.rowid",
+        ""
     );
+    const SEARCH_MESSAGES_RECENT: Option<&'static str> = None;
     const SEARCH_CONTACTS: &'static str = search_contacts!(
-        "contacts_fts JOIN contacts c ON c.id = contacts_fts.rowid",
+        "contacts_fts CROSS JOIN contacts c ON c.id = contacts_fts.rowid",
         "contacts_fts MATCH $5",
-        "contacts_fts.rowid"
+        "contacts_fts.rowid",
+        "contacts_fts.rowid",
+        ""
     );
+    const SEARCH_CONTACTS_RECENT: Option<&'static str> = None;
     fn match_query(terms: &[String]) -> String {
         // Terms are letters and digits only (SearchTerms): quoting cannot be escaped from.
         terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")
@@ -350,9 +369,23 @@ impl Engine for sqlx::Postgres {
     const ENGINE: &'static str = "postgres";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const SEARCH_MESSAGES: &'static str =
-        search_messages!("messages m", "to_tsvector('simple', m.search) @@ to_tsquery('simple', $2)", "m.id");
+        search_messages!("messages m", "m.search_vector @@ to_tsquery('simple', $2)", "m.id", "m.id + 0", "");
+    const SEARCH_MESSAGES_RECENT: Option<&'static str> = Some(search_messages!(
+        "messages m",
+        "m.search_vector @@ to_tsquery('simple', $2)",
+        "m.id",
+        "m.id",
+        " AND m.id > $6"
+    ));
     const SEARCH_CONTACTS: &'static str =
-        search_contacts!("contacts c", "to_tsvector('simple', c.search) @@ to_tsquery('simple', $5)", "c.id");
+        search_contacts!("contacts c", "c.search_vector @@ to_tsquery('simple', $5)", "c.id", "c.id + 0", "");
+    const SEARCH_CONTACTS_RECENT: Option<&'static str> = Some(search_contacts!(
+        "contacts c",
+        "c.search_vector @@ to_tsquery('simple', $5)",
+        "c.id",
+        "c.id",
+        " AND c.id > $6"
+    ));
     fn match_query(terms: &[String]) -> String {
         terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
     }

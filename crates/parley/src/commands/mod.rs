@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod bench;
 pub mod bench_dispatch;
+pub mod bench_inbox;
 pub mod bench_webhooks;
 pub mod contacts;
 pub mod demo;
