@@ -263,6 +263,8 @@ async fn search_filters_and_pages() {
         };
         assert_eq!(ids("nguyen", None).await, vec![an.id], "{}: accents folded", db.engine());
         assert_eq!(ids("ANA@X", None).await, vec![ana.id]);
+        assert_eq!(ids(" Ana@X.com ", None).await, vec![ana.id], "a whole address, any case");
+        assert_eq!(ids("bob@x.com", None).await, Vec::<ContactId>::new());
         assert_eq!(ids("912 345", None).await, vec![an.id], "phone digits");
         assert_eq!(ids("", Some("lead")).await, vec![ana.id, an.id]);
         assert_eq!(ids("an", Some("vip")).await, vec![ana.id]);

@@ -32,6 +32,16 @@ const LIST_CONTACTS: &str = concat!(
      ORDER BY c.id DESC LIMIT $4"
 );
 
+/// `LIST_CONTACTS` of one email address (`$5`).
+const CONTACTS_WITH_EMAIL: &str = concat!(
+    "SELECT ",
+    contact_columns!(),
+    " FROM contacts c
+     WHERE c.workspace_id = $1 AND c.email = $5 AND ($2 IS NULL OR c.id < $2)
+       AND ($3 IS NULL OR EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = $3))
+     ORDER BY c.id DESC LIMIT $4"
+);
+
 #[derive(FromRow)]
 pub(crate) struct ContactRow {
     id: i64,
@@ -330,13 +340,20 @@ where
 
     async fn contacts(&self, ws: WorkspaceId, query: &ContactQuery) -> StoreResult<Page<Contact>> {
         let limit = clamp_limit(query.limit, MAX_PAGE);
-        // A query with nothing to search for (only punctuation) finds nothing; an empty one
-        // lists every contact.
-        let matching = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            None => None,
-            Some(q) => match SearchTerms::parse(q) {
-                Ok(terms) => Some(DB::match_query(terms.terms())),
-                Err(_) => return Ok(Page { items: Vec::new(), next_cursor: None }),
+        // An empty query lists every contact; a whole email address is looked up in the email
+        // index (its words, `example` and `com`, are in every other contact); anything else is
+        // searched by words; a query with nothing to search for (only punctuation) finds nothing.
+        enum Find {
+            All,
+            Email(String),
+            Words(String),
+        }
+        let find = match query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            None => Find::All,
+            Some(q) => match (Email::parse(q), SearchTerms::parse(q)) {
+                (Ok(email), _) => Find::Email(email.as_str().to_owned()),
+                (_, Ok(terms)) => Find::Words(DB::match_query(terms.terms())),
+                (_, Err(_)) => return Ok(Page { items: Vec::new(), next_cursor: None }),
             },
         };
         let before = query.before.map(ContactId::get);
@@ -344,9 +361,10 @@ where
             sqlx::query_as::<DB, ContactRow>(sql).bind(ws.get()).bind(before).bind(query.tag.clone()).bind(limit + 1)
         };
         let mut conn = self.read.acquire().await?;
-        let rows: Vec<ContactRow> = match matching {
-            None => select(LIST_CONTACTS).fetch_all(&mut *conn).await?,
-            Some(matching) => {
+        let rows: Vec<ContactRow> = match find {
+            Find::All => select(LIST_CONTACTS).fetch_all(&mut *conn).await?,
+            Find::Email(email) => select(CONTACTS_WITH_EMAIL).bind(email).fetch_all(&mut *conn).await?,
+            Find::Words(matching) => {
                 // PostgreSQL looks at the newest contacts first (see `Engine::SEARCH_MESSAGES`).
                 let mut rows = Vec::new();
                 if let Some(recent) = DB::SEARCH_CONTACTS_RECENT {
@@ -354,7 +372,9 @@ where
                     rows = select(recent).bind(matching.clone()).bind(floor).fetch_all(&mut *conn).await?;
                 }
                 if rows.len() as i64 <= limit {
-                    rows = select(DB::SEARCH_CONTACTS).bind(matching).fetch_all(&mut *conn).await?;
+                    let mut tx = super::search::index_search::<DB>(&mut conn).await?;
+                    rows = select(DB::SEARCH_CONTACTS).bind(matching).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
                 }
                 rows
             }

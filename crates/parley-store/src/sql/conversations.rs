@@ -7,7 +7,7 @@ use parley_core::conversation::{Conversation, ConversationStatus, Direction, Med
 use parley_core::ids::{ChannelId, ContactId, ConversationId, MediaId, MessageId, TeamId, UserId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError, StatusUpdate};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
@@ -171,49 +171,65 @@ where
 
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>> {
         let limit = clamp_limit(query.limit, MAX_PAGE);
-        let sql = concat!(
+        // Only the filters asked for are in the statement: SQLite plans a statement once, and a
+        // condition like `($1 IS NULL OR c.status = $1)` keeps it off the index that serves the
+        // filter (each has one ordered by last message: see migration 0018).
+        let mut q = QueryBuilder::<DB>::new(concat!(
             "SELECT ",
             conversation_columns!(),
-            " FROM conversations c
-             WHERE c.workspace_id = $1
-               AND ($2 IS NULL OR c.contact_id = $2)
-               AND ($3 IS NULL OR c.channel_id = $3)
-               AND ($4 IS NULL OR c.status = $4)
-               AND ($5 IS NULL OR c.last_message_at < $5 OR (c.last_message_at = $5 AND c.id < $6))
-               AND ($9 IS NULL OR c.assignee_id = $9) AND ($10 = 0 OR c.assignee_id IS NULL)
-               AND ($11 IS NULL OR EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = $11))
-               AND ($12 IS NULL OR c.team_id = $12) AND ($13 = 0 OR c.team_id IS NULL)
-               AND ($14 IS NULL OR c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = $14))
-               AND ",
-            visible_channel!("c.channel_id", "$8"),
-            " ORDER BY c.last_message_at DESC, c.id DESC LIMIT $7"
-        );
-        let rows: Vec<ConversationRow> = sqlx::query_as(sql)
-            .bind(ws.get())
-            .bind(query.contact.map(ContactId::get))
-            .bind(query.channel.map(ChannelId::get))
-            .bind(query.status.map(|s| s.as_str().to_owned()))
-            .bind(query.cursor.map(|c| c.at))
-            .bind(query.cursor.map(|c| c.id))
-            .bind(limit + 1)
-            .bind(query.viewer.agent())
-            .bind(match query.assignee {
-                Some(AssigneeFilter::User(u)) => Some(u.get()),
-                _ => None,
-            })
-            .bind(i64::from(query.assignee == Some(AssigneeFilter::Unassigned)))
-            .bind(query.tag.clone())
-            .bind(match query.team {
-                Some(TeamFilter::Team(t)) => Some(t.get()),
-                _ => None,
-            })
-            .bind(i64::from(query.team == Some(TeamFilter::None)))
-            .bind(match query.team {
-                Some(TeamFilter::MemberOf(u)) => Some(u.get()),
-                _ => None,
-            })
-            .fetch_all(&self.read)
-            .await?;
+            " FROM conversations c WHERE c.workspace_id = "
+        ));
+        q.push_bind(ws.get());
+        if let Some(contact) = query.contact {
+            q.push(" AND c.contact_id = ").push_bind(contact.get());
+        }
+        if let Some(channel) = query.channel {
+            q.push(" AND c.channel_id = ").push_bind(channel.get());
+        }
+        if let Some(status) = query.status {
+            q.push(" AND c.status = ").push_bind(status.as_str().to_owned());
+        }
+        match query.assignee {
+            Some(AssigneeFilter::User(user)) => {
+                q.push(" AND c.assignee_id = ").push_bind(user.get());
+            }
+            Some(AssigneeFilter::Unassigned) => {
+                q.push(" AND c.assignee_id IS NULL");
+            }
+            None => {}
+        }
+        if let Some(tag) = &query.tag {
+            q.push(" AND EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        match query.team {
+            Some(TeamFilter::Team(team)) => {
+                q.push(" AND c.team_id = ").push_bind(team.get());
+            }
+            Some(TeamFilter::None) => {
+                q.push(" AND c.team_id IS NULL");
+            }
+            Some(TeamFilter::MemberOf(user)) => {
+                q.push(" AND c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = ")
+                    .push_bind(user.get())
+                    .push(")");
+            }
+            None => {}
+        }
+        if let Some(agent) = query.viewer.agent() {
+            q.push(
+                " AND c.channel_id IN (SELECT vc.id FROM channels vc WHERE vc.visibility = 'shared'
+                  OR EXISTS (SELECT 1 FROM channel_members vm WHERE vm.channel_id = vc.id AND vm.user_id = ",
+            )
+            .push_bind(agent)
+            .push("))");
+        }
+        if let Some(cursor) = query.cursor {
+            q.push(" AND (c.last_message_at, c.id) < (").push_bind(cursor.at).push(", ").push_bind(cursor.id).push(")");
+        }
+        q.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(limit + 1);
+        let rows: Vec<ConversationRow> = q.build_query_as().fetch_all(&self.read).await?;
         let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, limit, |c| SortKey { at: c.last_message_at.as_micros(), id: c.id.get() }))
     }

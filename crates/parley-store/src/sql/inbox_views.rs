@@ -46,9 +46,11 @@ where
             list.push_unseparated(")");
             q
         };
+        // `+c.workspace_id`: the ids pick the rows; without the `+` SQLite walks the workspace's
+        // conversations instead (10 ms at 100,000).
         let mut heads = QueryBuilder::<DB>::new(
             "SELECT c.id, ct.id, ct.name, ct.phone FROM conversations c JOIN contacts ct ON ct.id = c.contact_id
-             WHERE c.workspace_id = ",
+             WHERE +c.workspace_id = ",
         );
         heads.push_bind(ws.get()).push(" AND c.id IN (");
         let mut list = heads.separated(", ");

@@ -144,6 +144,10 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// the same two steps on PostgreSQL (ids above `$6` first).
     const SEARCH_CONTACTS: &'static str;
     const SEARCH_CONTACTS_RECENT: Option<&'static str>;
+    /// Run (in a transaction of its own) before asking the index for every match. PostgreSQL
+    /// guesses that a prefix matches 2 % of rows and would read the whole table rather than
+    /// the index: it must take the index (a few ms where the table takes 300).
+    const INDEX_SEARCH_SETUP: Option<&'static str>;
     /// The terms in the engine's match syntax (each a word prefix, all required).
     fn match_query(terms: &[String]) -> String;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
@@ -247,6 +251,7 @@ impl Engine for sqlx::Sqlite {
         ""
     );
     const SEARCH_CONTACTS_RECENT: Option<&'static str> = None;
+    const INDEX_SEARCH_SETUP: Option<&'static str> = None;
     fn match_query(terms: &[String]) -> String {
         // Terms are letters and digits only (SearchTerms): quoting cannot be escaped from.
         terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")
@@ -386,6 +391,7 @@ impl Engine for sqlx::Postgres {
         "c.id",
         " AND c.id > $6"
     ));
+    const INDEX_SEARCH_SETUP: Option<&'static str> = Some("SET LOCAL enable_seqscan = off");
     fn match_query(terms: &[String]) -> String {
         terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
     }

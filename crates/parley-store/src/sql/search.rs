@@ -66,14 +66,16 @@ where
         }
         // The newest rows held a whole page (and one more): nothing older can come first.
         if rows.len() as i64 <= limit {
+            let mut tx = index_search::<DB>(&mut conn).await?;
             rows = sqlx::query_as(DB::SEARCH_MESSAGES)
                 .bind(ws.get())
                 .bind(matching)
                 .bind(before)
                 .bind(viewer.agent())
                 .bind(limit + 1)
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
         }
         let mut items: Vec<MessageHit> = rows
             .into_iter()
@@ -142,8 +144,8 @@ where
 }
 
 /// How many of the newest rows a search walks before asking the index for every match (see
-/// `Engine::SEARCH_MESSAGES_RECENT`): a word in one row of a thousand fills a page from them.
-pub(crate) const RECENT_ROWS: i64 = 20_000;
+/// `Engine::SEARCH_MESSAGES_RECENT`): a word in one row of 250 fills a page from them.
+pub(crate) const RECENT_ROWS: i64 = 5_000;
 
 /// The id above which the newest `RECENT_ROWS` of `table` are (below `before` when paging).
 pub(crate) async fn recent_floor<DB>(
@@ -163,6 +165,19 @@ where
     };
     let newest: i64 = sqlx::query_scalar(sql).fetch_one(&mut *conn).await?;
     Ok(before.map_or(newest, |b| b.min(newest + 1)) - RECENT_ROWS)
+}
+
+/// A transaction for asking a full-text index for every match (`Engine::INDEX_SEARCH_SETUP`).
+pub(crate) async fn index_search<DB>(conn: &mut DB::Connection) -> StoreResult<sqlx::Transaction<'_, DB>>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    if let Some(setup) = DB::INDEX_SEARCH_SETUP {
+        sqlx::query(setup).execute(&mut *tx).await?;
+    }
+    Ok(tx)
 }
 
 fn note_hit(on: &'static str, row: NoteHitRow) -> NoteHit {
