@@ -91,6 +91,45 @@ pub struct User {
     /// The web inbox's language (`en`, `fr`, `vi`); `None`: the browser's.
     pub locale: Option<String>,
     pub created_at: Timestamp,
+    /// Set while the user may not log in or use a token (their history stays theirs).
+    pub deactivated_at: Option<Timestamp>,
+}
+
+/// Why a change to a user is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserChangeRefused {
+    /// Not the caller's to change (403).
+    Forbidden(&'static str),
+    /// Not a change anyone may make (422).
+    Invalid(Invalid),
+}
+
+/// Who may change a user's role or deactivate them: owners and managers; a manager never an
+/// owner, nor anyone into an owner; nobody deactivates themself (someone else must, so a
+/// workspace is never left without a way in). The store adds the last rule that needs the
+/// other users: a workspace keeps one active owner.
+pub fn check_user_change(
+    actor_role: Role,
+    actor: UserId,
+    target_role: Role,
+    target: UserId,
+    new_role: Option<Role>,
+    active: Option<bool>,
+) -> Result<(), UserChangeRefused> {
+    if !actor_role.can_administer() {
+        return Err(UserChangeRefused::Forbidden("only owners and managers change users"));
+    }
+    if !actor_role.can_grant(target_role) || new_role.is_some_and(|r| !actor_role.can_grant(r)) {
+        return Err(UserChangeRefused::Forbidden("only an owner changes an owner or makes one"));
+    }
+    if actor == target && active == Some(false) {
+        return Err(UserChangeRefused::Invalid(Invalid::new(
+            "cannot_deactivate_self",
+            Some("active".to_owned()),
+            "you cannot deactivate yourself: ask another owner or manager",
+        )));
+    }
+    Ok(())
 }
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -149,6 +188,21 @@ mod tests {
         assert!(!Role::Agent.can_grant(Role::Agent));
         assert!(Role::Manager.can_administer());
         assert!(!Role::Agent.can_administer());
+    }
+
+    #[test]
+    fn who_may_change_a_user() {
+        use Role::*;
+        let (me, other) = (UserId(1), UserId(2));
+        let check = |actor, target, new_role, active| check_user_change(actor, me, target, other, new_role, active);
+        assert_eq!(check(Owner, Owner, Some(Agent), None), Ok(()));
+        assert_eq!(check(Manager, Agent, Some(Manager), Some(false)), Ok(()));
+        assert!(matches!(check(Manager, Owner, None, Some(false)), Err(UserChangeRefused::Forbidden(_))));
+        assert!(matches!(check(Manager, Agent, Some(Owner), None), Err(UserChangeRefused::Forbidden(_))));
+        assert!(matches!(check(Agent, Agent, None, Some(true)), Err(UserChangeRefused::Forbidden(_))));
+        let own = check_user_change(Owner, me, Owner, me, None, Some(false));
+        assert!(matches!(own, Err(UserChangeRefused::Invalid(ref i)) if i.code == "cannot_deactivate_self"));
+        assert_eq!(check_user_change(Manager, me, Manager, me, Some(Agent), None), Ok(()), "stepping down is allowed");
     }
 
     #[test]

@@ -1,35 +1,80 @@
-// The team page (owners and managers): the workspace's users and adding one, teams and their
-// members, and canned responses. Each change redraws the page from the API.
+// The team page (owners and managers): the workspace's users (adding one with a password or an
+// invitation link, changing roles, deactivating), teams and their members, and canned
+// responses. Each change redraws the page from the API.
 
-import { api, el, errorText, t, toast } from './api.js';
+import { api, boot, el, errorText, t, toast } from './api.js';
 
-/** A form whose submit posts its fields to `path`, then says `notice(fields)` and redraws. */
-function postForm(id, path, fields, submit, redraw, notice = () => null) {
+/** A form whose submit posts its fields to `path`, then redraws the page. */
+function postForm(id, path, fields, submit, redraw) {
   const form = el('form', { id }, fields, el('button', { type: 'submit', class: 'primary' }, submit));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      const data = Object.fromEntries(new FormData(form));
-      await api('POST', path, data);
-      const said = notice(data);
-      if (said) toast(said);
+      await api('POST', path, Object.fromEntries(new FormData(form)));
       redraw();
     } catch (error) { toast(errorText(error), 'error'); }
   });
   return form;
 }
 
+/** Shows an invitation link to send, under the users table. */
+async function showInvite(user) {
+  try {
+    const invite = await api('POST', `/users/${user.id}/invite`);
+    const url = `${location.origin}${invite.url}`;
+    document.getElementById('invite-link-box').replaceChildren(
+      el('p', {}, t('team.link_made', { name: user.name })),
+      el('input', { id: 'invite-link', readonly: true, value: url, class: 'wide', onfocus: (e) => e.target.select() }));
+  } catch (error) { toast(errorText(error), 'error'); }
+}
+
+function userRow(u, redraw) {
+  const change = async (patch) => {
+    try { await api('PATCH', `/users/${u.id}`, patch); } catch (error) { toast(errorText(error), 'error'); }
+    redraw();
+  };
+  // A manager cannot change an owner, nor make one (the API refuses it too).
+  const mayChange = boot.user.role === 'owner' || u.role !== 'owner';
+  const roles = ['agent', 'manager', 'owner'].filter((r) => boot.user.role === 'owner' || r !== 'owner' || u.role === 'owner');
+  const role = el('select', { 'aria-label': t('team.role'), disabled: !mayChange || !u.active, dataset: { user: u.id },
+    onchange: (e) => change({ role: e.target.value }) },
+  roles.map((r) => el('option', { value: r, selected: r === u.role }, t(`role.${r}`))));
+  const actions = u.id === boot.user.id || !mayChange ? [] : [
+    u.active ? el('button', { type: 'button', class: 'invite', onclick: () => showInvite(u) }, t('team.invite_link')) : null,
+    el('button', { type: 'button', class: u.active ? 'deactivate' : 'reactivate', onclick: () => change({ active: !u.active }) },
+      t(u.active ? 'team.deactivate' : 'team.reactivate')),
+  ];
+  return el('tr', { class: u.active ? '' : 'deactivated', dataset: { user: u.id } },
+    el('td', {}, u.name, u.active ? null : el('span', { class: 'muted' }, ` (${t('team.deactivated')})`)),
+    el('td', {}, u.email), el('td', {}, role), el('td', {}, actions));
+}
+
 function usersSection(users, redraw) {
-  const form = postForm('invite-form', '/users', [
+  const form = el('form', { id: 'invite-form' },
     el('h3', {}, t('team.invite')),
     el('input', { name: 'name', required: true, placeholder: t('team.name'), 'aria-label': t('team.name') }),
     el('input', { name: 'email', type: 'email', required: true, placeholder: t('login.email'), 'aria-label': t('login.email') }),
-    el('input', { name: 'password', type: 'password', required: true, minlength: 10, placeholder: t('team.password'), 'aria-label': t('team.password') }),
-    el('select', { name: 'role', 'aria-label': t('team.role') }, ['agent', 'manager', 'owner'].map((r) => el('option', { value: r }, t(`role.${r}`)))),
-  ], t('team.add'), redraw, (data) => t('team.added', { name: data.name }));
+    el('input', { name: 'password', type: 'password', minlength: 10, placeholder: t('team.password_optional'), 'aria-label': t('team.password_optional') }),
+    el('select', { name: 'role', 'aria-label': t('team.role') },
+      ['agent', 'manager', 'owner'].filter((r) => boot.user.role === 'owner' || r !== 'owner').map((r) => el('option', { value: r }, t(`role.${r}`)))),
+    el('button', { type: 'submit', class: 'primary' }, t('team.add')));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    if (!data.password) delete data.password;
+    try {
+      const user = await api('POST', '/users', data);
+      toast(t('team.added', { name: data.name }));
+      await redraw();
+      // Without a password, the new teammate needs a link to choose one.
+      if (!data.password) await showInvite(user);
+    } catch (error) { toast(errorText(error), 'error'); }
+  });
   return [
-    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')), el('th', {}, t('team.role')))),
-      el('tbody', {}, users.map((u) => el('tr', {}, el('td', {}, u.name), el('td', {}, u.email), el('td', {}, t(`role.${u.role}`)))))),
+    el('table', { id: 'users' }, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')),
+      el('th', {}, t('team.role')), el('th', {}, ''))),
+    el('tbody', {}, users.map((u) => userRow(u, redraw)))),
+    el('div', { id: 'invite-link-box' }),
     form,
   ];
 }

@@ -77,6 +77,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::imports::router())
         .merge(routes::merges::router())
         .merge(routes::accounts::router())
+        .merge(routes::users::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())
         .merge(routes::notes::router())

@@ -75,6 +75,36 @@ pub trait Accounts {
     async fn token_owner(&self, token_hash: &str) -> StoreResult<Option<TokenOwner>>;
 }
 
+/// Managing the workspace's users: their name and role, deactivating them, and invitations.
+#[async_trait]
+pub trait Users {
+    /// Changes a user. Deactivating revokes their tokens, ends their sessions and invitations,
+    /// and gives their conversations that are not closed back to the queue (events name `by`).
+    /// `last_owner` when the workspace would be left without an active owner.
+    async fn update_user(
+        &self,
+        ws: WorkspaceId,
+        id: UserId,
+        patch: UserPatch,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<User>;
+    /// Stores an invitation (its secret's hash) for an active user; earlier unused ones end.
+    async fn create_invite(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        token_hash: &str,
+        expires_at: Timestamp,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// The user an unused, unexpired invitation is for.
+    async fn invitee(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<User>>;
+    /// Sets the invitee's password and uses the invitation up (`NotFound` when it is not valid).
+    async fn accept_invite(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> StoreResult<User>;
+}
+
 /// Browser sessions of the web inbox, and each user's UI language.
 #[async_trait]
 pub trait Sessions {
@@ -684,6 +714,7 @@ pub trait Events {
 #[async_trait]
 pub trait Store:
     Accounts
+    + Users
     + Sessions
     + Contacts
     + ContactImports

@@ -474,3 +474,12 @@ pub struct NoteHit {
     pub body: String,
     pub created_at: Timestamp,
 }
+
+/// Changes to a user; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    /// `false` deactivates, `true` reactivates.
+    pub active: Option<bool>,
+}

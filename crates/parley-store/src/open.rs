@@ -71,6 +71,7 @@ impl<DB> Store for SqlStore<DB>
 where
     DB: Engine,
     SqlStore<DB>: crate::Accounts
+        + crate::Users
         + crate::Sessions
         + crate::Contacts
         + crate::ContactImports

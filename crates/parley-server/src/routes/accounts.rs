@@ -1,14 +1,13 @@
-//! `/api/v1/me`, `/api/v1/workspace`, `/api/v1/users`, `/api/v1/tokens`: who is calling, the
-//! workspace's settings, its users and API tokens. Creating users and tokens and changing
-//! settings is for owners and managers; a manager cannot create or act for an owner.
+//! `/api/v1/me`, `/api/v1/workspace`, `/api/v1/tokens`: who is calling, the workspace's
+//! settings and API tokens (users are in `users.rs`). Creating tokens and changing settings is
+//! for owners and managers; a manager cannot act for an owner.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use parley_core::account::{Role, User, Workspace, check_name, check_password, check_region};
-use parley_core::contact::check_email;
+use parley_core::account::{Role, User, Workspace, check_name, check_region};
 use parley_core::ids::{TokenId, UserId};
-use parley_store::{ApiToken, NewUser, WorkspacePatch};
+use parley_store::{ApiToken, WorkspacePatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,14 +16,12 @@ use utoipa_axum::routes;
 use crate::auth::{Auth, issue_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::password::hash_password;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me, update_me))
         .routes(routes!(get_workspace, update_workspace))
-        .routes(routes!(create_user, list_users))
         .routes(routes!(create_token, list_tokens))
         .routes(routes!(revoke_token))
 }
@@ -39,6 +36,9 @@ pub struct UserView {
     /// The web inbox's language (`en`, `fr`, `vi`); `null`: the browser's.
     locale: Option<String>,
     created_at: String,
+    /// `false` once deactivated: no login, no token, no new conversations.
+    active: bool,
+    deactivated_at: Option<String>,
 }
 
 impl From<User> for UserView {
@@ -50,6 +50,8 @@ impl From<User> for UserView {
             role: u.role,
             locale: u.locale,
             created_at: u.created_at.to_rfc3339(),
+            active: u.deactivated_at.is_none(),
+            deactivated_at: u.deactivated_at.map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -159,52 +161,6 @@ async fn update_workspace(
         require_opt_in: input.require_opt_in,
     };
     Ok(Json(state.store.update_workspace(auth.workspace_id, patch, state.clock.now()).await?.into()))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserInput {
-    email: String,
-    name: String,
-    #[schema(value_type = String, example = "agent")]
-    role: Role,
-    /// Optional: a user without a password can only use API tokens.
-    password: Option<String>,
-}
-
-/// Create a user (owners and managers; only owners create owners).
-#[utoipa::path(post, path = "/users", tag = "accounts", request_body = UserInput,
-    responses((status = 201, body = UserView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn create_user(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiJson(input): ApiJson<UserInput>,
-) -> ApiResult<(StatusCode, Json<UserView>)> {
-    auth.require_admin()?;
-    if !auth.role.can_grant(input.role) {
-        return Err(ApiError::forbidden("only an owner may create an owner"));
-    }
-    let email = check_email("email", &input.email)?;
-    let name = check_name("name", &input.name)?;
-    let password_hash = match input.password {
-        Some(password) => {
-            check_password(&password)?;
-            Some(hash_password(password).await?)
-        }
-        None => None,
-    };
-    let user = NewUser { email, name, role: input.role, password_hash };
-    let created = state.store.create_user(auth.workspace_id, user, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
-}
-
-/// List the workspace's users.
-#[utoipa::path(get, path = "/users", tag = "accounts", responses((status = 200, body = Vec<UserView>)),
-    security(("bearer" = [])))]
-async fn list_users(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<UserView>>> {
-    let users = state.store.users(auth.workspace_id).await?;
-    Ok(Json(users.into_iter().map(UserView::from).collect()))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -19,4 +19,5 @@ pub mod numbers;
 pub mod search;
 pub mod teams;
 pub mod templates;
+pub mod users;
 pub mod webhooks;

@@ -8,6 +8,7 @@
 //! assets are plain files that rebuild nothing but this crate.
 
 pub mod i18n;
+mod invite;
 pub mod session;
 
 use std::net::{IpAddr, SocketAddr};
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/inbox", get(inbox_page))
+        .route("/invite/{secret}", get(invite::invite_page).post(invite::accept_invite))
         .route("/assets/{file}", get(asset))
 }
 
@@ -75,12 +77,12 @@ impl OptionalFromRequestParts<AppState> for WebUser {
     }
 }
 
-fn browser_locale(headers: &HeaderMap) -> Locale {
+pub(crate) fn browser_locale(headers: &HeaderMap) -> Locale {
     negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
 }
 
 /// Pages are never cached and never framed.
-fn page(status: StatusCode, html: String, cookies: &[String]) -> Response {
+pub(crate) fn page(status: StatusCode, html: String, cookies: &[String]) -> Response {
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -178,13 +180,23 @@ async fn login(
         let error = locale.t("login.wrong");
         return render_login(locale, &form.email, Some(error), StatusCode::UNAUTHORIZED, https);
     };
+    match start_session(&state, &user, https).await {
+        Ok(response) => response,
+        Err(()) => {
+            let error = locale.t("error.server");
+            render_login(locale, &form.email, Some(error), StatusCode::INTERNAL_SERVER_ERROR, https)
+        }
+    }
+}
+
+/// Logs `user` in: a new session, its cookie, and on to the inbox (the login form's cookie goes).
+pub(crate) async fn start_session(state: &AppState, user: &User, https: bool) -> Result<Response, ()> {
     let secret = session::new_secret();
     let now = state.clock.now();
     let expires = now.plus_secs(SESSION_SECS);
-    if let Err(e) = state.store.create_session(&user, &session::session_hash(&secret), expires, now).await {
+    if let Err(e) = state.store.create_session(user, &session::session_hash(&secret), expires, now).await {
         tracing::error!(error = %e, "cannot store a session");
-        let error = locale.t("error.server");
-        return render_login(locale, &form.email, Some(error), StatusCode::INTERNAL_SERVER_ERROR, https);
+        return Err(());
     }
     tracing::info!(user = user.id.get(), "logged in");
     let mut response = Redirect::to("/inbox").into_response();
@@ -196,7 +208,7 @@ async fn login(
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]

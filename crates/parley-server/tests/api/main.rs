@@ -16,6 +16,7 @@ mod realtime;
 mod search;
 mod teams;
 mod templates;
+mod users;
 mod visibility;
 mod web;
 mod webhooks;

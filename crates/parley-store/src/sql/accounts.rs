@@ -40,6 +40,7 @@ struct UserRow {
     role: String,
     locale: Option<String>,
     created_at: i64,
+    deactivated_at: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -53,6 +54,7 @@ impl TryFrom<UserRow> for User {
             role: parse_role(&r.role)?,
             locale: r.locale,
             created_at: Timestamp::from_micros(r.created_at),
+            deactivated_at: r.deactivated_at.map(Timestamp::from_micros),
         })
     }
 }
@@ -86,7 +88,7 @@ impl From<TokenRow> for ApiToken {
 
 macro_rules! user_columns {
     () => {
-        "id, workspace_id, email, name, role, locale, created_at"
+        "id, workspace_id, email, name, role, locale, created_at, deactivated_at"
     };
 }
 macro_rules! token_columns {
@@ -106,6 +108,18 @@ where
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
+    /// User `id` of the workspace, inside the caller's transaction.
+    pub(crate) async fn user_in(conn: &mut DB::Connection, ws: WorkspaceId, id: UserId) -> StoreResult<User> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE workspace_id = $1 AND id = $2");
+        let row: UserRow = sqlx::query_as(sql)
+            .bind(ws.get())
+            .bind(id.get())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        row.try_into()
+    }
+
     async fn insert_user(
         conn: &mut DB::Connection,
         ws: WorkspaceId,
@@ -244,7 +258,12 @@ where
     }
 
     async fn user_for_login(&self, email: &Email) -> StoreResult<Option<(User, Option<String>)>> {
-        let sql = concat!("SELECT ", user_columns!(), ", password_hash FROM users WHERE email = $1");
+        // A deactivated user cannot log in: as if unknown.
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE email = $1 AND deactivated_at IS NULL"
+        );
         let row = sqlx::query(sql).bind(email.as_str().to_owned()).fetch_optional(&self.read).await?;
         let Some(row) = row else { return Ok(None) };
         let hash: Option<String> = sqlx::Row::try_get(&row, "password_hash")?;
@@ -301,7 +320,7 @@ where
         let row: Option<(i64, i64, i64, String, Option<String>)> = sqlx::query_as(
             "SELECT t.id, t.workspace_id, t.user_id, u.role, w.default_region
              FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN workspaces w ON w.id = t.workspace_id
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.deactivated_at IS NULL",
         )
         .bind(token_hash.to_owned())
         .fetch_optional(&self.read)

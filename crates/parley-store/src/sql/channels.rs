@@ -99,11 +99,13 @@ where
         user: UserId,
         channel: ChannelId,
     ) -> StoreResult<Option<bool>> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.get())
-            .bind(user.get())
-            .fetch_optional(&mut *conn)
-            .await?;
+        // A deactivated user is no one to assign or tell anything to.
+        let role: Option<String> =
+            sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2 AND deactivated_at IS NULL")
+                .bind(ws.get())
+                .bind(user.get())
+                .fetch_optional(&mut *conn)
+                .await?;
         let Some(role) = role else { return Ok(None) };
         let role: parley_core::account::Role =
             role.parse().map_err(|_| StoreError::Corrupt(format!("user role {role:?}")))?;

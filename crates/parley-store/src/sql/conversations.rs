@@ -173,21 +173,47 @@ where
         let limit = clamp_limit(query.limit, MAX_PAGE);
         // Only the filters asked for are in the statement: SQLite plans a statement once, and a
         // condition like `($1 IS NULL OR c.status = $1)` keeps it off the index that serves the
-        // filter (each has one ordered by last message: see migration 0018).
-        let mut q = QueryBuilder::<DB>::new(concat!(
-            "SELECT ",
-            conversation_columns!(),
-            " FROM conversations c WHERE c.workspace_id = "
-        ));
-        q.push_bind(ws.get());
+        // filter (each has one ordered by last message: see migration 0018). The most selective
+        // filter asked for reads its index; SQLite, which keeps no statistics, could pick
+        // another (an agent's open conversations through every open one: 170 ms at a million),
+        // so the other columns are written so that no index serves them (`Engine::UNINDEXED`).
+        #[derive(PartialEq)]
+        enum Drive {
+            Contact,
+            Assignee,
+            Team,
+            Channel,
+            Status,
+            Recent,
+        }
+        let drive = if query.contact.is_some() {
+            Drive::Contact
+        } else if query.assignee.is_some() {
+            Drive::Assignee
+        } else if matches!(query.team, Some(TeamFilter::Team(_))) {
+            Drive::Team
+        } else if query.channel.is_some() {
+            Drive::Channel
+        } else if query.status.is_some() {
+            Drive::Status
+        } else {
+            Drive::Recent
+        };
+        let column = |name: &str, indexed: bool| format!("{}{name}", if indexed { "" } else { DB::UNINDEXED });
+        let mut q =
+            QueryBuilder::<DB>::new(concat!("SELECT ", conversation_columns!(), " FROM conversations c WHERE "));
+        q.push(column("c.workspace_id", matches!(drive, Drive::Status | Drive::Recent)))
+            .push(" = ")
+            .push_bind(ws.get());
         if let Some(contact) = query.contact {
             q.push(" AND c.contact_id = ").push_bind(contact.get());
         }
         if let Some(channel) = query.channel {
-            q.push(" AND c.channel_id = ").push_bind(channel.get());
+            q.push(" AND ").push(column("c.channel_id", drive == Drive::Channel)).push(" = ").push_bind(channel.get());
         }
         if let Some(status) = query.status {
-            q.push(" AND c.status = ").push_bind(status.as_str().to_owned());
+            let indexed = matches!(drive, Drive::Status | Drive::Assignee);
+            q.push(" AND ").push(column("c.status", indexed)).push(" = ").push_bind(status.as_str().to_owned());
         }
         match query.assignee {
             Some(AssigneeFilter::User(user)) => {
@@ -203,27 +229,32 @@ where
                 .push_bind(tag.clone())
                 .push(")");
         }
+        let team = column("c.team_id", drive == Drive::Team);
         match query.team {
-            Some(TeamFilter::Team(team)) => {
-                q.push(" AND c.team_id = ").push_bind(team.get());
+            Some(TeamFilter::Team(id)) => {
+                q.push(" AND ").push(team).push(" = ").push_bind(id.get());
             }
             Some(TeamFilter::None) => {
-                q.push(" AND c.team_id IS NULL");
+                q.push(" AND ").push(team).push(" IS NULL");
             }
             Some(TeamFilter::MemberOf(user)) => {
-                q.push(" AND c.team_id IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = ")
+                q.push(" AND ")
+                    .push(team)
+                    .push(" IN (SELECT tm.team_id FROM team_members tm WHERE tm.user_id = ")
                     .push_bind(user.get())
                     .push(")");
             }
             None => {}
         }
         if let Some(agent) = query.viewer.agent() {
-            q.push(
-                " AND c.channel_id IN (SELECT vc.id FROM channels vc WHERE vc.visibility = 'shared'
-                  OR EXISTS (SELECT 1 FROM channel_members vm WHERE vm.channel_id = vc.id AND vm.user_id = ",
-            )
-            .push_bind(agent)
-            .push("))");
+            q.push(" AND ")
+                .push(column("c.channel_id", false))
+                .push(
+                    " IN (SELECT vc.id FROM channels vc WHERE vc.visibility = 'shared'
+                      OR EXISTS (SELECT 1 FROM channel_members vm WHERE vm.channel_id = vc.id AND vm.user_id = ",
+                )
+                .push_bind(agent)
+                .push("))");
         }
         if let Some(cursor) = query.cursor {
             q.push(" AND (c.last_message_at, c.id) < (").push_bind(cursor.at).push(", ").push_bind(cursor.id).push(")");

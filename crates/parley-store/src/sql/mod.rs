@@ -94,6 +94,7 @@ mod sessions;
 mod teams;
 mod template_updates;
 mod templates;
+mod users;
 
 use std::fs::File;
 use std::sync::Arc;
@@ -148,6 +149,10 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// guesses that a prefix matches 2 % of rows and would read the whole table rather than
     /// the index: it must take the index (a few ms where the table takes 300).
     const INDEX_SEARCH_SETUP: Option<&'static str>;
+    /// Written before a column in a condition that no index should serve. SQLite plans without
+    /// statistics and may pick the wrong index (`+col` keeps it off); PostgreSQL plans from its
+    /// statistics and is left alone.
+    const UNINDEXED: &'static str;
     /// The terms in the engine's match syntax (each a word prefix, all required).
     fn match_query(terms: &[String]) -> String;
     /// `n` fresh contact ids, for multi-row inserts that must know each row's id. SQLite counts
@@ -252,6 +257,7 @@ impl Engine for sqlx::Sqlite {
     );
     const SEARCH_CONTACTS_RECENT: Option<&'static str> = None;
     const INDEX_SEARCH_SETUP: Option<&'static str> = None;
+    const UNINDEXED: &'static str = "+";
     fn match_query(terms: &[String]) -> String {
         // Terms are letters and digits only (SearchTerms): quoting cannot be escaped from.
         terms.iter().map(|t| format!("\"{t}\"*")).collect::<Vec<_>>().join(" ")
@@ -392,6 +398,7 @@ impl Engine for sqlx::Postgres {
         " AND c.id > $6"
     ));
     const INDEX_SEARCH_SETUP: Option<&'static str> = Some("SET LOCAL enable_seqscan = off");
+    const UNINDEXED: &'static str = "";
     fn match_query(terms: &[String]) -> String {
         terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
     }

@@ -54,8 +54,8 @@ where
     async fn session_owner(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<SessionOwner>> {
         let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(
             "SELECT s.workspace_id, s.user_id, w.default_region
-             FROM web_sessions s JOIN workspaces w ON w.id = s.workspace_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             FROM web_sessions s JOIN workspaces w ON w.id = s.workspace_id JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.deactivated_at IS NULL",
         )
         .bind(token_hash.to_owned())
         .bind(now.as_micros())
