@@ -227,3 +227,56 @@ async fn an_agent_without_access_does_not_see_a_private_channel() {
     browser.wait_text("#conversations li", "Bao Tran").await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn an_invited_teammate_chooses_a_password_and_lands_in_the_inbox() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+
+    // Added without a password, the teammate gets an invitation link.
+    browser.driver.find(By::Id("team-link")).await.unwrap().click().await.unwrap();
+    let form = browser.wait_attr("#invite-form input", "name", "name").await;
+    form.send_keys("Lan Pham").await.unwrap();
+    browser
+        .driver
+        .find(By::Css("#invite-form input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys("lan@acme.example")
+        .await
+        .unwrap();
+    browser.driver.find(By::Css("#invite-form button")).await.unwrap().click().await.unwrap();
+    let link = browser
+        .wait_for("#invite-link", "an invitation link", async |e: &WebElement| {
+            e.prop("value").await.ok().flatten().is_some_and(|v| v.contains("/invite/"))
+        })
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    browser.wait_text("#users tbody", "Lan Pham").await;
+    browser.screenshot("team-invite").await;
+
+    // The owner logs out; the teammate opens the link, chooses a password, and is in.
+    browser.driver.find(By::Id("logout")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#login-submit", "type", "submit").await;
+    browser.driver.goto(&link).await.unwrap();
+    browser.wait_text("#invitee-name", "Lan Pham").await;
+    browser.driver.find(By::Id("password")).await.unwrap().send_keys("short").await.unwrap();
+    browser.driver.find(By::Id("invite-submit")).await.unwrap().click().await.unwrap();
+    // The browser checks the length first (minlength); the page stays.
+    assert!(browser.driver.current_url().await.unwrap().as_str().contains("/invite/"));
+    let password = browser.driver.find(By::Id("password")).await.unwrap();
+    password.clear().await.unwrap();
+    password.send_keys("lan's own password").await.unwrap();
+    browser.screenshot("invite").await;
+    browser.driver.find(By::Id("invite-submit")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#me-name", "Lan Pham").await;
+    assert!(browser.driver.current_url().await.unwrap().as_str().ends_with("/inbox"));
+    // The link worked once.
+    browser.driver.goto(&link).await.unwrap();
+    browser.wait_text("#invite-invalid", "not valid").await;
+    browser.quit().await;
+}
