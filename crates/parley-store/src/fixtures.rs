@@ -194,7 +194,8 @@ where
         };
         channels.push(store.create_channel(ws, channel, now).await?.id);
     }
-    // Half of the agents are members of the private channel.
+    // Half of the agents (the even ones) are members of the private channel; its conversations
+    // go to them only, as assignment requires.
     let members: Vec<UserId> = agents.iter().copied().step_by(2).collect();
     store.set_channel_members(ws, channels[1], &members, now).await?;
     let mut teams = Vec::new();
@@ -243,7 +244,8 @@ where
                 CASE WHEN c % 10 = 0 THEN 0 ELSE c * {per} END,
                 {T0} + c * 60000000, {T0} + c * 60000000
          FROM (SELECT n.i + $1 AS c FROM bench_numbers n WHERE n.i <= $3) s
-         JOIN bench_agents a ON a.k = (c / 4) % {agents}",
+         JOIN bench_agents a ON a.k = CASE WHEN c % 2 = 1 AND (c / 4) % {agents} % 2 = 1
+                                           THEN (c / 4) % {agents} - 1 ELSE (c / 4) % {agents} END",
         shared = fixture.channels[0],
         private = fixture.channels[1],
         sales = fixture.teams[0],

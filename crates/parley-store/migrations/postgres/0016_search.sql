@@ -11,7 +11,9 @@ ALTER TABLE messages ADD COLUMN search TEXT;
 UPDATE messages SET search = lower(text) WHERE text IS NOT NULL;
 ALTER TABLE messages ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('simple', COALESCE(search, ''))) STORED;
-CREATE INDEX messages_search ON messages USING gin (search_vector);
+-- New rows wait in the index's pending list, which every search reads whole: kept small (256 kB,
+-- not 4 MB) it costs a search well under a millisecond instead of ten.
+CREATE INDEX messages_search ON messages USING gin (search_vector) WITH (gin_pending_list_limit = 256);
 
 ALTER TABLE conversation_notes ADD COLUMN search TEXT NOT NULL DEFAULT '';
 UPDATE conversation_notes SET search = lower(body);
@@ -26,4 +28,4 @@ CREATE INDEX contact_notes_workspace ON contact_notes (workspace_id, id);
 UPDATE contacts SET search = trim(translate(search, chr(10) || '@.-', '    '));
 ALTER TABLE contacts ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('simple', search)) STORED;
-CREATE INDEX contacts_search ON contacts USING gin (search_vector);
+CREATE INDEX contacts_search ON contacts USING gin (search_vector) WITH (gin_pending_list_limit = 256);
