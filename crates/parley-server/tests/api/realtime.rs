@@ -144,3 +144,34 @@ async fn a_shutdown_ends_open_streams() {
     assert!(ended.is_ok(), "the server waited for the open stream");
     assert!(matches!(tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await, Ok(Ok(None) | Err(_))));
 }
+
+/// Two servers on one PostgreSQL database (as two processes would be): a customer's message
+/// stored by one reaches a stream opened on the other, and so does a change made through it.
+#[tokio::test]
+async fn a_stream_on_another_server_carries_what_the_first_one_stored() {
+    let Some(db) = parley_store::testing::TestDatabase::postgres().await else { return };
+    let (url, schema) = (db.url.clone(), db.schema.clone());
+    let app = TestApp::spawn(db).await;
+    let wired = app.wired().await;
+    // The second server: its own connections, ingest and stream, the same database.
+    let store = parley_store::open_url(&url, schema.as_deref()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state =
+        parley_server::AppState::new(store, app.clock.clone(), parley_server::secrets::SecretBox::random(), dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = listener.local_addr().unwrap();
+    tokio::spawn(parley_server::serve(listener, state, std::future::pending()));
+    let mut stream =
+        app.client.get(format!("http://{other}/api/v1/events/stream")).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    // The webhook goes to the first server only.
+    wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+    let events = read_events(&mut stream, 3).await;
+    let received = events.iter().find(|s| s.kind == "message.received").expect("the message, on the other server");
+    assert_eq!(received.data["payload"]["text"], "hello", "{:?}", received.data);
+    let conversation = received.data["payload"]["conversation_id"].clone();
+    app.post(&format!("/api/v1/conversations/{conversation}/status"), serde_json::json!({"status": "pending"})).await;
+    let more = read_events(&mut stream, 1).await;
+    assert!(more.iter().any(|s| s.kind == "conversation.status_changed"), "{more:?}");
+}

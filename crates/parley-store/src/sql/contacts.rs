@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::events::NewEvent;
+use super::search::search_tx;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{ContactQuery, Contacts, Page};
@@ -369,10 +370,12 @@ where
                 let mut rows = Vec::new();
                 if let Some(recent) = DB::SEARCH_CONTACTS_RECENT {
                     let floor = super::search::recent_floor::<DB>(&mut conn, "contacts", before).await?;
-                    rows = select(recent).bind(matching.clone()).bind(floor).fetch_all(&mut *conn).await?;
+                    let mut tx = search_tx::<DB>(&mut conn, DB::RECENT_SEARCH_SETUP).await?;
+                    rows = select(recent).bind(matching.clone()).bind(floor).fetch_all(&mut *tx).await?;
+                    tx.commit().await?;
                 }
                 if rows.len() as i64 <= limit {
-                    let mut tx = super::search::index_search::<DB>(&mut conn).await?;
+                    let mut tx = search_tx::<DB>(&mut conn, DB::INDEX_SEARCH_SETUP).await?;
                     rows = select(DB::SEARCH_CONTACTS).bind(matching).fetch_all(&mut *tx).await?;
                     tx.commit().await?;
                 }

@@ -54,6 +54,7 @@ where
         let mut rows: Vec<MessageHitRow> = Vec::new();
         if let Some(recent) = DB::SEARCH_MESSAGES_RECENT {
             let floor = recent_floor(&mut conn, "messages", before).await?;
+            let mut tx = search_tx::<DB>(&mut conn, DB::RECENT_SEARCH_SETUP).await?;
             rows = sqlx::query_as(recent)
                 .bind(ws.get())
                 .bind(matching.clone())
@@ -61,12 +62,13 @@ where
                 .bind(viewer.agent())
                 .bind(limit + 1)
                 .bind(floor)
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
         }
         // The newest rows held a whole page (and one more): nothing older can come first.
         if rows.len() as i64 <= limit {
-            let mut tx = index_search::<DB>(&mut conn).await?;
+            let mut tx = search_tx::<DB>(&mut conn, DB::INDEX_SEARCH_SETUP).await?;
             rows = sqlx::query_as(DB::SEARCH_MESSAGES)
                 .bind(ws.get())
                 .bind(matching)
@@ -167,14 +169,18 @@ where
     Ok(before.map_or(newest, |b| b.min(newest + 1)) - RECENT_ROWS)
 }
 
-/// A transaction for asking a full-text index for every match (`Engine::INDEX_SEARCH_SETUP`).
-pub(crate) async fn index_search<DB>(conn: &mut DB::Connection) -> StoreResult<sqlx::Transaction<'_, DB>>
+/// A read transaction for one step of a search, planned as `setup` says
+/// (`Engine::RECENT_SEARCH_SETUP`, `Engine::INDEX_SEARCH_SETUP`).
+pub(crate) async fn search_tx<'c, DB>(
+    conn: &'c mut DB::Connection,
+    setup: Option<&'static str>,
+) -> StoreResult<sqlx::Transaction<'c, DB>>
 where
     DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'e> &'e mut DB::Connection: Executor<'e, Database = DB>,
 {
     let mut tx = sqlx::Connection::begin(conn).await?;
-    if let Some(setup) = DB::INDEX_SEARCH_SETUP {
+    if let Some(setup) = setup {
         sqlx::query(setup).execute(&mut *tx).await?;
     }
     Ok(tx)
