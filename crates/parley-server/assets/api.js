@@ -12,11 +12,25 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
 }
 
+/**
+ * A value from the API (a number's status, a template's status…) in the user's language: the
+ * string `prefix.value` (lower case, `_` for spaces) when we have it, the raw value otherwise (Meta's lists are open-ended, so
+ * a new value still shows as Meta wrote it). `fallback` for a missing value.
+ */
+export function label(prefix, value, fallback = '') {
+  if (value === null || value === undefined || value === '') return fallback;
+  const key = `${prefix}.${String(value).trim().toLowerCase().replace(/[\s-]+/g, '_')}`;
+  return key in boot.strings ? t(key) : String(value);
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.error?.message ?? `HTTP ${status}`);
     this.status = status;
+    // The stable code is what the UI translates; `http_error` when the answer was not ours
+    // (a proxy's page, a timeout), `network` when there was no answer at all.
     this.code = body?.error?.code ?? 'http_error';
+    this.field = body?.error?.field ?? null;
   }
 }
 
@@ -30,13 +44,24 @@ export async function api(method, path, body, extraHeaders = {}) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
-  const response = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: 'same-origin' });
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method, headers, body: payload, credentials: 'same-origin' });
+  } catch (error) {
+    throw new ApiError(0, { error: { code: 'network', message: error.message } });
+  }
   if (response.status === 401) {
     window.location.href = '/login';
     throw new ApiError(401, null);
   }
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // Not our JSON (a proxy's error page): only the status is known.
+    if (response.ok) throw new ApiError(response.status, null);
+  }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
@@ -115,10 +140,15 @@ export function toast(message, kind = 'info') {
   setTimeout(() => node.remove(), 5000);
 }
 
-/** The message for an API error, in the user's language when we know its code. */
+/**
+ * The text for anything with a stable `code`: an ApiError, or a dry run's refusal
+ * (`{code, message}`). Translated by `error.<code>`; the server's English message only when no
+ * translation exists for the code, and a generic translated text when there is neither.
+ */
 export function errorText(error) {
-  const key = `error.${error.code}`;
-  return key in boot.strings ? t(key) : error.message;
+  const key = `error.${error?.code ?? 'http_error'}`;
+  if (key in boot.strings) return t(key);
+  return error?.message || t('error.http_error');
 }
 
 export const isAdmin = boot.user.role === 'owner' || boot.user.role === 'manager';

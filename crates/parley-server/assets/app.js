@@ -3,9 +3,9 @@
 // reopen), the composer and the contact panel, the team page (users, canned responses) for owners
 // and managers, and the live event stream that keeps all of it current without reloading.
 
-import { api, boot, el, errorText, formatTime, isAdmin, t, toast } from './api.js';
-import { renderComposer } from './composer.js';
-import { renderPanel } from './panel.js';
+import { api, boot, el, errorText, formatNumber, formatTime, isAdmin, label, locale, t, toast } from './api.js';
+import { renderComposer, stopWindowClock, updateWindow } from './composer.js';
+import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
 import { teamPage } from './team.js';
 import { renderThread } from './thread.js';
@@ -38,7 +38,7 @@ function conversationItem(c) {
   },
   el('div', { class: 'row' }, el('strong', { class: 'name' }, name), el('time', { class: 'muted' }, formatTime(c.last_message_at))),
   el('div', { class: 'row' }, el('span', { class: 'preview' }, preview(c)),
-    c.unread > 0 ? el('span', { class: 'unread', 'aria-label': t('list.unread', { n: c.unread }) }, String(c.unread)) : null),
+    c.unread > 0 ? el('span', { class: 'unread', 'aria-label': t('list.unread', { n: formatNumber(c.unread) }) }, formatNumber(c.unread)) : null),
   el('div', { class: 'row meta' }, el('span', { class: `badge ${c.status}` }, t(`status.${c.status}`)),
     (c.tags ?? []).map((tag) => el('span', { class: 'chip small' }, tag)),
     el('span', { class: 'muted' }, channel), c.window.open ? null : el('span', { class: 'muted' }, t('list.window_closed'))));
@@ -91,7 +91,10 @@ function renderHeader(c) {
   $('close-conversation').hidden = c.status === 'closed';
   $('reopen-conversation').hidden = c.status !== 'closed';
   const select = $('assignee');
-  const choices = [{ id: '', name: t('thread.unassigned') }, ...state.users];
+  // Deactivated users take no new conversations; one still holding this one stays listed, so
+  // the choice shows the truth.
+  const assignable = state.users.filter((u) => !u.deactivated_at || u.id === c.assignee_id);
+  const choices = [{ id: '', name: t('thread.unassigned') }, ...assignable];
   select.replaceChildren(...choices.map((u) => el('option', { value: String(u.id), selected: String(c.assignee_id ?? '') === String(u.id) },
     u.id === boot.user.id ? `${u.name} (${t('thread.me')})` : u.name)));
   const team = $('team-select');
@@ -134,6 +137,9 @@ async function refreshThread({ composer = true } = {}) {
     renderThread($('messages'), messages, notes);
     if (composer) {
       renderComposer($('composer'), { conversation, contact: state.contact, onSent: () => refreshThread({ composer: false }) });
+    } else {
+      // Not redrawn (a draft may be in it), but a customer's message moves the window's end.
+      updateWindow(conversation);
     }
     await api('POST', `/conversations/${id}/read`);
   } catch (error) {
@@ -142,7 +148,10 @@ async function refreshThread({ composer = true } = {}) {
 }
 
 async function openConversation(id) {
+  // The composer's clock belongs to the conversation being left.
+  if (state.selected !== id) stopWindowClock();
   state.selected = id;
+  showPanel(false, false);
   $('inbox').dataset.view = 'thread';
   $('thread-none').hidden = true;
   $('thread').hidden = false;
@@ -158,6 +167,27 @@ async function openConversation(id) {
   state.contact = await renderPanel($('panel'), conversation, openConversation);
   await refreshThread();
   loadList();
+}
+
+/**
+ * Phone width has room for one pane: the contact panel then opens over the thread, from a button
+ * in the thread's header (CSS shows both only there). `focus`: move the focus with it, so a
+ * keyboard user lands in the panel and comes back to the button.
+ */
+function showPanel(on, focus = true) {
+  $('inbox').dataset.panel = on ? 'open' : '';
+  $('panel-toggle')?.setAttribute('aria-expanded', on ? 'true' : 'false');
+  if (focus) (on ? $('panel-close') : $('panel-toggle'))?.focus();
+}
+
+function setupPanelToggle() {
+  const toggle = el('button', { type: 'button', id: 'panel-toggle', class: 'panel-toggle', 'aria-controls': 'panel',
+    'aria-expanded': 'false', onclick: () => showPanel($('inbox').dataset.panel !== 'open') }, t('panel.show'));
+  $('thread-status').before(toggle);
+  $('panel').addEventListener('panel-close', () => showPanel(false));
+  $('panel').addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && $('inbox').dataset.panel === 'open') { e.preventDefault(); showPanel(false); }
+  });
 }
 
 async function setStatus(status, note = {}) {
@@ -179,7 +209,7 @@ async function closeConversation() {
     return;
   }
   const dialog = $('close-dialog');
-  $('close-category').replaceChildren(el('option', { value: '' }, '—'), ...settings.categories.map((c) => el('option', { value: c }, c)));
+  $('close-category').replaceChildren(el('option', { value: '' }, t('close.no_category')), ...settings.categories.map((c) => el('option', { value: c }, c)));
   $('close-summary').value = '';
   $('close-error').hidden = true;
   dialog.showModal();
@@ -224,12 +254,54 @@ function follow() {
   source.addEventListener('error', () => document.body.classList.add('offline'));
 }
 
+/** A template's change as the store recorded it in the notification's payload. */
+function templateText(p) {
+  const template = `${p.name} (${p.language})`;
+  const change = p.change ?? { kind: 'status', status: p.after?.status };
+  switch (change.kind) {
+    case 'status': {
+      const why = change.status === 'rejected' ? (change.reason && change.reason !== 'NONE' ? change.reason : change.detail) : null;
+      return why ? t('notification.template_rejected', { template, reason: why })
+        : change.status ? t('notification.template_status', { template, status: label('template.status', change.status) }) : null;
+    }
+    case 'quality': return t('notification.template_quality', { template, quality: label('quality', change.score) });
+    case 'category': return t('notification.template_category', { template, category: label('template.category', change.category) });
+    case 'category_notice': return t('notification.template_category_notice', { template, category: label('template.category', change.category) });
+    case 'flagged': return t('notification.template_flagged', { template });
+    case 'components': return t('notification.template_edited', { template });
+    default: return null;
+  }
+}
+
+const changeList = new Intl.ListFormat(locale, { type: 'unit' });
+
+/**
+ * A notification in the user's language, from its kind and payload; the server's `message`
+ * (English) only for a kind, or a shape, this page does not know.
+ */
+function notificationText(n) {
+  const p = n.payload ?? {};
+  let text = null;
+  if (n.kind === 'mention') {
+    const author = state.users.find((u) => u.id === p.by);
+    if (author) text = t('notification.mention', { name: author.name });
+  } else if (n.kind === 'channel.health_changed' && Array.isArray(p.changes)) {
+    const channel = state.channels.get(n.channel_id ?? p.channel_id);
+    const changes = p.changes.map((c) => t('notification.health_change', {
+      field: label('health.field', c.field), before: healthValue(c.field, c.before), after: healthValue(c.field, c.after) }));
+    if (channel) text = t('notification.health_changed', { number: channel.display_phone_number, changes: changeList.format(changes) });
+  } else if (n.kind === 'template.updated' && p.name) {
+    text = templateText(p);
+  }
+  return text ?? n.message;
+}
+
 /** The bell: notifications for me (mentions) and, for owners and managers, the team's notices. */
 async function loadNotifications() {
   try {
     const list = await api('GET', '/notifications?limit=30');
     const unread = list.filter((n) => !n.read);
-    $('bell-count').textContent = unread.length ? String(unread.length) : '';
+    $('bell-count').textContent = unread.length ? formatNumber(unread.length) : '';
     $('notifications').replaceChildren(...(list.length ? list : [null]).map((n) => (n
       ? el('li', { class: n.read ? 'read' : 'unread', dataset: { kind: n.kind } },
         el('a', { href: n.payload?.conversation_id ? `#c${n.payload.conversation_id}` : '#', onclick: async (e) => {
@@ -238,7 +310,7 @@ async function loadNotifications() {
           $('notifications').hidden = true;
           if (n.payload?.conversation_id) openConversation(n.payload.conversation_id);
           loadNotifications();
-        } }, n.message), el('time', { class: 'muted' }, ` · ${formatTime(n.created_at)}`))
+        } }, notificationText(n)), el('time', { class: 'muted' }, ` · ${formatTime(n.created_at)}`))
       : el('li', { class: 'muted' }, t('notifications.none')))));
   } catch { /* the bell stays as it was */ }
 }
@@ -301,7 +373,8 @@ async function start() {
       loadList();
     } catch (error) { toast(errorText(error), 'error'); }
   });
-  $('back').addEventListener('click', () => { $('inbox').dataset.view = 'list'; });
+  $('back').addEventListener('click', () => { showPanel(false, false); $('inbox').dataset.view = 'list'; });
+  setupPanelToggle();
   $('close-conversation').addEventListener('click', closeConversation);
   $('reopen-conversation').addEventListener('click', () => setStatus('open'));
   $('assignee').addEventListener('change', (e) => assign(e.target.value));
@@ -331,14 +404,15 @@ async function start() {
     },
   });
   $('bell').addEventListener('click', () => { $('notifications').hidden = !$('notifications').hidden; });
-  loadNotifications();
-  setInterval(loadNotifications, 30000);
   const [channels, users] = await Promise.all([api('GET', '/channels'), api('GET', '/users').catch(() => []), loadTeams()]);
   for (const c of channels) {
     state.channels.set(c.id, c);
     $('filter-channel').append(el('option', { value: String(c.id) }, c.name));
   }
   state.users = users;
+  // After the users and numbers: notifications name them.
+  loadNotifications();
+  setInterval(loadNotifications, 30000);
   setFilter(state.filter);
   route();
   follow();

@@ -3,6 +3,10 @@
 // the number's approved templates with a field per parameter, prefilled from the contact. Every
 // send is tried as a dry run first, so a refusal shows here before anything is queued. Typing
 // `/` and a shortcut offers the team's canned responses.
+//
+// The window keeps running while the composer is on screen: a clock redraws the time left and
+// turns the composer into the template picker when the window closes. Drafts are kept per
+// conversation, so a redraw (an event, the window closing, another conversation) loses no text.
 
 import { api, el, errorText, formatDuration, t, toast } from './api.js';
 
@@ -27,13 +31,79 @@ function showRefusal(box, text) {
   box.textContent = text ?? '';
 }
 
+/** How often the time left is redrawn; the server refuses a late send anyway (dry run). */
+const CLOCK_MS = 15000;
+
+/** Unsent text per conversation and tab (`12:text`, `12:note`). */
+const drafts = new Map();
+
+/** The composer on screen and its timer: one at a time. */
+let clock = null;
+
+function draftKey(ctx, kind) {
+  return `${ctx.conversation.id}:${kind}`;
+}
+
+function keepDraft(ctx, kind, text) {
+  if (text.trim()) drafts.set(draftKey(ctx, kind), text);
+  else drafts.delete(draftKey(ctx, kind));
+}
+
+/**
+ * When the window closes, in this browser's clock: from the server's `seconds_left` (its clock
+ * decides), counted from when the conversation was read, so a skewed local clock does not matter.
+ */
+function windowEnd(conversation) {
+  return conversation.window.open ? Date.now() + (conversation.window.seconds_left ?? 0) * 1000 : 0;
+}
+
+function secondsLeft(ctx) {
+  return Math.max(0, Math.floor((ctx.endsAt - Date.now()) / 1000));
+}
+
+/** Stops the clock (another conversation is being opened). */
+export function stopWindowClock() {
+  if (clock) clearInterval(clock.timer);
+  clock = null;
+}
+
+/** Redraws what depends on the time: the time left, or the switch between text and templates. */
+function tick() {
+  if (!clock) return;
+  const { box, ctx } = clock;
+  const mode = box.dataset.mode;
+  if (box.dataset.tab === 'note') return;
+  const left = secondsLeft(ctx);
+  if (mode === 'text' && left > 0) {
+    const shown = box.querySelector('#window-state');
+    if (shown) shown.textContent = t('composer.window_open', { left: formatDuration(left) });
+    return;
+  }
+  // A template being filled in stays: it can be sent inside the window too.
+  if (mode === 'template' && box.querySelector('#template-select')?.value) return;
+  const want = left > 0 ? 'text' : drafts.has(draftKey(ctx, 'text')) ? 'text-closed' : 'template';
+  if (want !== mode) renderComposer(box, ctx);
+}
+
+/**
+ * The conversation as read again (a message came in, a status changed): a customer's message
+ * reopens the window, so the clock starts from the new end.
+ */
+export function updateWindow(conversation) {
+  if (!clock || clock.ctx.conversation.id !== conversation.id) return;
+  clock.ctx.conversation = conversation;
+  clock.ctx.endsAt = windowEnd(conversation);
+  tick();
+}
+
 /** Tries `body` as a dry run, then sends it; answers true once queued. */
 async function trySend(body, refusal) {
   showRefusal(refusal, null);
   try {
     const dry = await api('POST', '/messages?dry_run=true', body);
     if (!dry.allowed) {
-      showRefusal(refusal, `${t('composer.refused')}: ${dry.refusal.message}`);
+      // Translated by its code, like every API error; the server's text only as a fallback.
+      showRefusal(refusal, `${t('composer.refused')}: ${errorText(dry.refusal)}`);
       refusal.dataset.code = dry.refusal.code;
       return false;
     }
@@ -50,6 +120,8 @@ function wrapSelection(area, mark) {
   area.value = `${value.slice(0, a)}${mark}${value.slice(a, b)}${mark}${value.slice(b)}`;
   area.focus();
   area.setSelectionRange(a + mark.length, b + mark.length);
+  // Scripted changes fire no `input`: tell the draft keeper.
+  area.dispatchEvent(new Event('change'));
 }
 
 /** The `/shortcut` being typed just before the cursor, if any. */
@@ -68,6 +140,7 @@ function cannedSuggestions(area) {
     area.value = `${area.value.slice(0, at.start)}${reply.body}${area.value.slice(area.selectionStart)}`;
     list.hidden = true;
     area.focus();
+    area.dispatchEvent(new Event('change'));
   };
   area.addEventListener('input', async () => {
     const at = shortcutAt(area.value, area.selectionStart);
@@ -87,9 +160,18 @@ function cannedSuggestions(area) {
   return list;
 }
 
-function freeText(ctx, refusal) {
+/**
+ * Free text while the window is open. `closed`: the window closed over a draft, which stays on
+ * screen (to copy, or to send if the customer writes again) with sending off and the reason
+ * shown, and a way on to the templates.
+ */
+function freeText(ctx, refusal, closed = false) {
   const { conversation, onSent } = ctx;
   const area = el('textarea', { id: 'composer-text', rows: 3, placeholder: t('composer.placeholder'), title: t('composer.canned_hint'), 'aria-label': t('composer.placeholder') });
+  area.value = drafts.get(draftKey(ctx, 'text')) ?? '';
+  const keep = () => keepDraft(ctx, 'text', area.value);
+  area.addEventListener('input', keep);
+  area.addEventListener('change', keep);
   const file = el('input', { type: 'file', id: 'composer-file', hidden: true });
   const send = async () => {
     const text = area.value.trim();
@@ -97,6 +179,7 @@ function freeText(ctx, refusal) {
     const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text } };
     if (await trySend(body, refusal)) {
       area.value = '';
+      keep();
       onSent();
     }
   };
@@ -120,9 +203,21 @@ function freeText(ctx, refusal) {
     }
     file.value = '';
   });
-  const left = conversation.window.seconds_left ?? 0;
+  if (closed) {
+    showRefusal(refusal, errorText({ code: 'window_closed' }));
+    const discard = () => {
+      drafts.delete(draftKey(ctx, 'text'));
+      renderComposer(ctx.box, ctx, 'reply');
+    };
+    return [
+      el('p', { class: 'window closed', id: 'window-state' }, t('composer.window_closed')),
+      area,
+      el('button', { type: 'button', id: 'composer-send', class: 'primary', disabled: true, 'aria-describedby': 'composer-refusal' }, t('composer.send')),
+      el('button', { type: 'button', id: 'composer-discard', onclick: discard }, t('composer.discard_for_template')),
+    ];
+  }
   return [
-    el('p', { class: 'window open', id: 'window-state' }, t('composer.window_open', { left: formatDuration(left) })),
+    el('p', { class: 'window open', id: 'window-state' }, t('composer.window_open', { left: formatDuration(secondsLeft(ctx)) })),
     el('div', { class: 'format-bar' },
       el('button', { type: 'button', title: t('composer.bold'), onclick: () => wrapSelection(area, '*') }, el('strong', {}, 'B')),
       el('button', { type: 'button', title: t('composer.italic'), onclick: () => wrapSelection(area, '_') }, el('em', {}, 'I')),
@@ -185,12 +280,15 @@ function templatePicker(ctx, refusal) {
 /** An internal note for the team (never sent); `@Name` mentions a teammate. */
 function noteEditor(ctx, refusal) {
   const area = el('textarea', { id: 'note-text', rows: 3, class: 'note-input', placeholder: t('composer.note_placeholder'), 'aria-label': t('composer.note_placeholder') });
+  area.value = drafts.get(draftKey(ctx, 'note')) ?? '';
+  area.addEventListener('input', () => keepDraft(ctx, 'note', area.value));
   const add = async () => {
     const body = area.value.trim();
     if (!body) return;
     try {
       await api('POST', `/conversations/${ctx.conversation.id}/notes`, { body });
       area.value = '';
+      keepDraft(ctx, 'note', '');
       ctx.onSent();
     } catch (error) {
       showRefusal(refusal, errorText(error));
@@ -200,8 +298,12 @@ function noteEditor(ctx, refusal) {
 }
 
 /** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it): a reply
- *  (free text or template, by the window) or an internal note. */
+ *  (free text or template, by the window) or an internal note; and keeps it current. */
 export function renderComposer(box, ctx, mode = box.dataset.tab ?? 'reply') {
+  stopWindowClock();
+  ctx.box = box;
+  ctx.endsAt ??= windowEnd(ctx.conversation);
+  const open = secondsLeft(ctx) > 0;
   const refusal = el('p', { class: 'refusal error', id: 'composer-refusal', role: 'alert', hidden: true });
   const tab = (name, label) => el('button', {
     type: 'button', role: 'tab', id: `composer-tab-${name}`, 'aria-selected': mode === name ? 'true' : 'false',
@@ -212,10 +314,17 @@ export function renderComposer(box, ctx, mode = box.dataset.tab ?? 'reply') {
   if (mode === 'note') {
     parts = noteEditor(ctx, refusal);
     box.dataset.mode = 'note';
+  } else if (open) {
+    parts = freeText(ctx, refusal);
+    box.dataset.mode = 'text';
+  } else if (drafts.has(draftKey(ctx, 'text'))) {
+    parts = freeText(ctx, refusal, true);
+    box.dataset.mode = 'text-closed';
   } else {
-    parts = ctx.conversation.window.open ? freeText(ctx, refusal) : templatePicker(ctx, refusal);
-    box.dataset.mode = ctx.conversation.window.open ? 'text' : 'template';
+    parts = templatePicker(ctx, refusal);
+    box.dataset.mode = 'template';
   }
   box.dataset.tab = mode;
   box.replaceChildren(tabs, ...parts, refusal);
+  clock = { box, ctx, timer: setInterval(tick, CLOCK_MS) };
 }

@@ -2,7 +2,7 @@
 // with its acknowledgement, notes, merge suggestions (merging is for owners and managers), the
 // contact's other conversations, and for owners and managers the number's health.
 
-import { api, el, errorText, formatDateTime, formatNumber, isAdmin, t, toast } from './api.js';
+import { api, el, errorText, formatDateTime, formatNumber, isAdmin, label, t, toast } from './api.js';
 
 function section(title, ...children) {
   return el('section', { class: 'panel-section' }, el('h3', {}, title), ...children);
@@ -49,7 +49,7 @@ function optInSection(optIns, flags) {
   return section(t('panel.opt_in'),
     flags.blocked_at ? el('p', { class: 'badge danger' }, t('panel.blocked')) : null,
     live.length
-      ? el('ul', {}, live.map((o) => el('li', {}, t('panel.opted_in', { when: formatDateTime(o.opted_in_at), source: o.source }))))
+      ? el('ul', {}, live.map((o) => el('li', {}, t('panel.opted_in', { when: formatDateTime(o.opted_in_at), source: label('optin.source', o.source) }))))
       : el('p', { class: 'muted', id: 'no-opt-in' }, t('panel.no_opt_in')));
 }
 
@@ -65,10 +65,10 @@ function notesSection(contact, notes, refresh) {
     } }, t('panel.save_note')));
 }
 
+/** The suggestions involving this contact (the server picks them: `?contact=`). */
 function mergeSection(contact, suggestions, refresh) {
-  const mine = suggestions.filter((s) => s.contact_a.id === contact.id || s.contact_b.id === contact.id);
-  if (!mine.length) return null;
-  return section(t('panel.duplicates'), el('ul', { class: 'suggestions', id: 'merge-suggestions' }, mine.map((s) => {
+  if (!suggestions.length) return null;
+  return section(t('panel.duplicates'), el('ul', { class: 'suggestions', id: 'merge-suggestions' }, suggestions.map((s) => {
     const other = s.contact_a.id === contact.id ? s.contact_b : s.contact_a;
     return el('li', {},
       el('p', {}, t('panel.maybe_same', { name: other.name ?? other.phone ?? `#${other.id}`, matched: s.matched })),
@@ -90,6 +90,24 @@ function historySection(conversations, current, open) {
       `${t(`status.${c.status}`)} · ${formatDateTime(c.last_message_at)}`)))));
 }
 
+/** Meta's tier name (`TIER_2K`, `TIER_UNLIMITED`) as customers a day; unknown names as Meta wrote them. */
+export function tierText(tier) {
+  const m = /^TIER_(\d+)(K?)$/i.exec(tier ?? '');
+  if (m) return t('health.tier_limited', { n: formatNumber(Number(m[1]) * (m[2] ? 1000 : 1)) });
+  if (/^TIER_UNLIMITED$/i.test(tier ?? '')) return t('health.unlimited');
+  return tier || t('health.status.unknown');
+}
+
+/** One health field's value (as the API or a notification's change has it), in words where we have them. */
+export function healthValue(field, value) {
+  if (value === null || value === undefined || value === '') return t('health.status.unknown');
+  if (field === 'status') return label('health.status', value);
+  if (field === 'quality_rating') return label('quality', value);
+  if (field === 'messaging_limit') return tierText(value);
+  if (field === 'throughput_level') return label('health.throughput', value);
+  return String(value);
+}
+
 function healthSection(health) {
   if (!health) return null;
   const limit = health.messaging_limit;
@@ -97,8 +115,8 @@ function healthSection(health) {
     : t('health.usage', { used: formatNumber(limit.used), limit: formatNumber(limit.limit) });
   return section(t('panel.health'), el('dl', { class: 'fields', id: 'channel-health' },
     el('dt', {}, t('health.quality')), el('dd', { class: `quality ${health.quality_rating ?? 'unknown'}` }, t(`quality.${health.quality_rating ?? 'unknown'}`)),
-    el('dt', {}, t('health.status')), el('dd', {}, health.status ?? '—'),
-    el('dt', {}, t('health.tier')), el('dd', {}, limit.tier),
+    el('dt', {}, t('health.status')), el('dd', { dataset: { status: health.status ?? '' } }, healthValue('status', health.status)),
+    el('dt', {}, t('health.tier')), el('dd', { dataset: { tier: limit.tier } }, tierText(limit.tier)),
     el('dt', {}, t('health.used')), el('dd', {}, usage)));
 }
 
@@ -106,18 +124,21 @@ function healthSection(health) {
 export async function renderPanel(box, conversation, open) {
   const id = conversation.contact_id;
   const refresh = () => renderPanel(box, conversation, open);
+  // At phone width the panel is an overlay over the thread: its own way back (app.js listens).
+  const hide = el('button', { type: 'button', class: 'panel-close', id: 'panel-close', 'aria-label': t('panel.hide'),
+    title: t('panel.hide'), onclick: () => box.dispatchEvent(new CustomEvent('panel-close', { bubbles: true })) }, '×');
   try {
     const [contact, flags, optIns, notes, suggestions, history, health] = await Promise.all([
       api('GET', `/contacts/${id}`),
       api('GET', `/contacts/${id}/flags`),
       api('GET', `/contacts/${id}/opt-ins`),
       api('GET', `/contacts/${id}/notes`),
-      api('GET', '/contacts/merge-suggestions?limit=200').then((p) => p.items).catch(() => []),
+      api('GET', `/contacts/merge-suggestions?contact=${id}&limit=50`).then((p) => p.items).catch(() => []),
       api('GET', `/conversations?contact=${id}&limit=20`).then((p) => p.items),
       isAdmin ? api('GET', `/channels/${conversation.channel_id}/health`).catch(() => null) : Promise.resolve(null),
     ]);
     const parts = [
-      el('h2', { id: 'panel-name' }, contact.name ?? contact.phone ?? `#${contact.id}`),
+      el('div', { class: 'panel-head' }, el('h2', { id: 'panel-name' }, contact.name ?? contact.phone ?? `#${contact.id}`), hide),
       identitySection(contact, flags, refresh),
       fieldsSection(contact),
       tagsSection(contact, refresh),
@@ -130,7 +151,7 @@ export async function renderPanel(box, conversation, open) {
     box.replaceChildren(...parts.filter(Boolean));
     return contact;
   } catch (error) {
-    box.replaceChildren(el('p', { class: 'error' }, errorText(error)));
+    box.replaceChildren(hide, el('p', { class: 'error' }, errorText(error)));
     return null;
   }
 }

@@ -3,7 +3,7 @@
 // orders, system notices, edits and deletions), with delivery ticks whose hover tells the reason
 // of a failure.
 
-import { el, formatted, formatTime, t } from './api.js';
+import { el, formatNumber, formatted, formatTime, t } from './api.js';
 
 const TICKS = {
   queued: '🕓',
@@ -78,7 +78,7 @@ export function messageBody(message) {
     case 'reaction':
       return [el('p', { class: 'reaction' }, c.emoji ? t('message.reacted', { emoji: c.emoji }) : t('message.reaction_removed'))];
     case 'order':
-      return [el('p', {}, `${t('type.order')} · ${c.items.length}`), c.text ? el('p', {}, c.text) : null];
+      return [el('p', {}, `${t('type.order')} · ${formatNumber(c.items.length)}`), c.text ? el('p', {}, c.text) : null];
     case 'system':
       return [el('p', { class: 'system' }, c.body ?? t(`system.${c.kind}`))];
     case 'edit':

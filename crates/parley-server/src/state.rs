@@ -47,6 +47,8 @@ pub struct AppState {
     pub webhook_channels: Arc<ChannelCache>,
     /// Login attempts allowed per address and per email.
     pub login_limiter: crate::web::session::LoginLimiter,
+    /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
+    pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
 }
 
 /// A short-lived cache of webhook channels. Changes through this server's API clear it; other
@@ -97,6 +99,7 @@ impl AppState {
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
+            demo_sign_in: None,
         }
     }
 

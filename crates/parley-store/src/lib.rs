@@ -191,8 +191,14 @@ pub trait ContactImports {
 /// Duplicate suggestions, merges, and re-cleaning stored phones and emails.
 #[async_trait]
 pub trait ContactMerges {
-    /// Open suggestions, oldest first after `after`.
-    async fn merge_suggestions(&self, ws: WorkspaceId, after: i64, limit: u32) -> StoreResult<Page<MergeSuggestion>>;
+    /// Open suggestions, oldest first after `after`; only those involving `contact` when given.
+    async fn merge_suggestions(
+        &self,
+        ws: WorkspaceId,
+        contact: Option<ContactId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Page<MergeSuggestion>>;
     async fn dismiss_suggestion(&self, ws: WorkspaceId, id: i64, by: Option<UserId>, now: Timestamp)
     -> StoreResult<()>;
     /// Recomputes suggestions over every contact of the workspace; answers how many are new.

@@ -249,7 +249,7 @@ async fn every_import_mode_and_identifier() {
             rejects.iter().map(|p| (p.line, p.code.as_str())).collect::<Vec<_>>(),
             [(4, "no_identity"), (5, "invalid_phone")]
         );
-        let suggestions = store.merge_suggestions(ws, 0, 50).await.unwrap().items;
+        let suggestions = store.merge_suggestions(ws, None, 0, 50).await.unwrap().items;
         assert!(
             suggestions.iter().any(|s| s.contact_a.id == ana.id && s.reason == DuplicateReason::SamePhone),
             "{e}: {suggestions:?}"
@@ -390,7 +390,7 @@ async fn re_cleaning_fixes_what_it_can_and_keeps_the_rest_aside() {
         assert_eq!((junk[0].phone.as_ref(), junk[0].invalid_phone.as_deref()), (None, Some("call me")), "{e}");
         assert_eq!(junk[0].invalid_email.as_deref(), Some("not-an-email"));
         // "Zeros" turned out to be Clean's number: now a suggested duplicate.
-        let s = store.merge_suggestions(ws, 0, 50).await.unwrap().items;
+        let s = store.merge_suggestions(ws, None, 0, 50).await.unwrap().items;
         assert_eq!(s.len(), 1, "{e}: {s:?}");
         assert_eq!((s[0].contact_a.id, s[0].reason), (clean.id, DuplicateReason::SamePhone));
         // Nothing left to clean.
@@ -436,7 +436,7 @@ async fn each_duplicate_reason_is_suggested_and_dismissals_stick() {
             1,
             "{e}: the email pair is the only one not yet suggested"
         );
-        let s = store.merge_suggestions(ws, 0, 50).await.unwrap().items;
+        let s = store.merge_suggestions(ws, None, 0, 50).await.unwrap().items;
         let got: HashSet<(i64, DuplicateReason)> = s.iter().map(|s| (s.contact_a.id.get(), s.reason)).collect();
         let want: HashSet<(i64, DuplicateReason)> = [
             (writer.id.get(), DuplicateReason::SameWhatsappId),
@@ -453,7 +453,7 @@ async fn each_duplicate_reason_is_suggested_and_dismissals_stick() {
         store.dismiss_suggestion(ws, variant.id, None, NOW).await.unwrap();
         assert!(matches!(store.dismiss_suggestion(ws, variant.id, None, NOW).await, Err(StoreError::NotFound)));
         assert_eq!(store.dedupe_all(ws, NOW).await.unwrap(), 0, "a dismissed pair is not suggested again");
-        assert_eq!(store.merge_suggestions(ws, 0, 50).await.unwrap().items.len(), 3);
+        assert_eq!(store.merge_suggestions(ws, None, 0, 50).await.unwrap().items.len(), 3);
         let other = workspace(store, "other").await;
         assert!(matches!(store.dismiss_suggestion(other, s[0].id, None, NOW).await, Err(StoreError::NotFound)));
     }
@@ -620,7 +620,7 @@ async fn merges_stay_inside_a_workspace() {
         assert_eq!(snapshot(&mut raw).await, before);
         assert_eq!(store.contact(other, &ContactRef::Id(theirs.id)).await.unwrap(), theirs);
         // Same phone in two workspaces is not a duplicate.
-        assert!(store.merge_suggestions(ws, 0, 50).await.unwrap().items.is_empty());
+        assert!(store.merge_suggestions(ws, None, 0, 50).await.unwrap().items.is_empty());
         assert_eq!(store.dedupe_all(ws, NOW).await.unwrap(), 0);
     }
 }

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
+use parley_core::ids::ContactId;
 use parley_store::{MergeRecord, MergeRequest, MergeSuggestion, Merged, NormalizeReport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -37,6 +38,8 @@ pub struct SuggestionParams {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Only the suggestions involving this contact (by id).
+    contact: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -46,7 +49,8 @@ pub struct SuggestionPage {
 }
 
 /// Open merge suggestions, oldest first: pairs of contacts with the same phone, email or
-/// WhatsApp id, or two forms of one WhatsApp number, with the reason.
+/// WhatsApp id, or two forms of one WhatsApp number, with the reason; `contact` keeps one
+/// contact's.
 #[utoipa::path(get, path = "/contacts/merge-suggestions", tag = "contacts", params(SuggestionParams),
     responses((status = 200, body = Object, description = "{items: [{id, contact_a, contact_b, reason, matched, created_at}], next_cursor}"), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -67,7 +71,8 @@ async fn list_suggestions(
     if !(1..=200).contains(&limit) {
         return Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"));
     }
-    let page = state.store.merge_suggestions(auth.workspace_id, after, limit).await?;
+    let contact = params.contact.map(ContactId);
+    let page = state.store.merge_suggestions(auth.workspace_id, contact, after, limit).await?;
     Ok(Json(SuggestionPage { items: page.items, next_cursor: page.next_cursor }))
 }
 

@@ -7,6 +7,7 @@
 //! ARCHITECTURE.md sketched): its pages need the server's state and session auth, and the
 //! assets are plain files that rebuild nothing but this crate.
 
+pub mod demo;
 pub mod i18n;
 mod invite;
 pub mod session;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/inbox", get(inbox_page))
         .route("/invite/{secret}", get(invite::invite_page).post(invite::accept_invite))
+        .route("/demo/sign-in/{secret}", get(demo::sign_in))
         .route("/assets/{file}", get(asset))
 }
 
@@ -143,6 +145,9 @@ struct LoginForm {
     email: String,
     password: String,
     csrf: String,
+    /// The language the login page was shown in (`?lang=` or the browser's): an error page
+    /// answers in it, not in whatever the browser prefers.
+    lang: Option<String>,
 }
 
 /// A hash to verify against when the email is unknown, so both answers take as long.
@@ -155,7 +160,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let locale = browser_locale(&headers);
+    let locale = form.lang.as_deref().and_then(Locale::parse).unwrap_or_else(|| browser_locale(&headers));
     let https = session::is_https(&headers);
     let login_secret = session::cookie(&headers, LOGIN_COOKIE);
     if !login_secret.is_some_and(|s| session::csrf_matches(&s, &form.csrf)) {

@@ -272,6 +272,16 @@ async fn look_alikes_are_suggested_merged_and_remembered() {
             (items[0]["contact_a"]["id"].clone(), items[0]["contact_b"]["id"].clone()),
             (a["id"].clone(), b["id"].clone())
         );
+        let other = app.post("/api/v1/contacts", json!({"name": "Other", "phone": "+33 6 12 34 56 78"})).await.body;
+        for (contact, expected) in [(&a, 1), (&b, 1), (&other, 0)] {
+            let mine = app.get(&format!("/api/v1/contacts/merge-suggestions?contact={}", contact["id"])).await;
+            assert_eq!(
+                mine.body["items"].as_array().map(Vec::len),
+                Some(expected),
+                "{e}: a contact's own suggestions, as either side: {:?}",
+                mine.body
+            );
+        }
 
         let merge = json!({"primary": a["id"].to_string(), "secondary": b["id"].to_string(), "overrides": {"name": "Ana Maria"}});
         let agent = app.token_for("agent", "agent@acme.example").await;

@@ -10,7 +10,7 @@ use parley_core::contact::{Contact, ContactRef};
 use parley_core::dedupe::{
     DedupeEntry, DuplicateFinder, DuplicatePair, DuplicateReason, duplicate_pairs, lookup_forms, lookup_forms_of_wa_id,
 };
-use parley_core::ids::{UserId, WorkspaceId};
+use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::phone::{Region, normalize};
 use parley_core::search::contact_search_text;
 use parley_core::{E164, Email, Timestamp};
@@ -230,18 +230,44 @@ where
     for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
-    async fn merge_suggestions(&self, ws: WorkspaceId, after: i64, limit: u32) -> StoreResult<Page<MergeSuggestion>> {
+    async fn merge_suggestions(
+        &self,
+        ws: WorkspaceId,
+        contact: Option<ContactId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Page<MergeSuggestion>> {
         let limit = clamp_limit(limit, 200);
         let mut conn = self.read.acquire().await?;
-        let rows: Vec<(i64, i64, i64, String, String, i64)> = sqlx::query_as(
-            "SELECT id, contact_a, contact_b, reason, matched, created_at FROM merge_suggestions
-             WHERE workspace_id = $1 AND dismissed_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(ws.get())
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&mut *conn)
-        .await?;
+        // Two statements rather than one with `$4 IS NULL OR …`: a generic plan of that would scan
+        // every open suggestion. A contact's are found by the pair's unique index (as `contact_a`)
+        // and `merge_suggestions_b`.
+        let rows: Vec<(i64, i64, i64, String, String, i64)> = match contact {
+            None => {
+                sqlx::query_as(
+                    "SELECT id, contact_a, contact_b, reason, matched, created_at FROM merge_suggestions
+                     WHERE workspace_id = $1 AND dismissed_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(ws.get())
+                .bind(after)
+                .bind(limit + 1)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            Some(c) => {
+                sqlx::query_as(
+                    "SELECT id, contact_a, contact_b, reason, matched, created_at FROM merge_suggestions
+                     WHERE workspace_id = $1 AND dismissed_at IS NULL AND id > $2 AND (contact_a = $4 OR contact_b = $4)
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(ws.get())
+                .bind(after)
+                .bind(limit + 1)
+                .bind(c.get())
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
         let ids: Vec<i64> = rows.iter().flat_map(|r| [r.1, r.2]).collect();
         let contacts = Self::contacts_by_ids(&mut conn, ws, &ids).await?;
         let mut items = Vec::new();
