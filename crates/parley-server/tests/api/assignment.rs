@@ -229,6 +229,11 @@ async fn new_conversations_go_to_available_agents_in_turn_or_by_load() {
     }
 }
 
+async fn reopen(app: &TestApp, status_path: &str) {
+    let r = app.post(status_path, json!({"status": "open"})).await;
+    assert_eq!(r.body["status"], "open", "{}", r.body);
+}
+
 #[tokio::test]
 async fn closing_notes_follow_the_workspace_mode() {
     for app in TestApp::all().await {
@@ -289,6 +294,44 @@ async fn closing_notes_follow_the_workspace_mode() {
             .unwrap()
             .clone();
         assert_eq!(last["payload"]["closing_note"], json!({"category": "sale", "summary": "Paid by card"}));
+
+        // A manager sets the mode too. Optional: with or without a note; a note still names a
+        // listed category.
+        let manager = app.token_for("manager", "manager@acme.example").await;
+        let optional = json!({"mode": "optional", "categories": ["sale"]});
+        let put = app.call_as(Some(&manager), Method::PUT, settings, Some(optional)).await;
+        assert_eq!((put.status, put.body["mode"].as_str()), (StatusCode::OK, Some("optional")), "{e}");
+        reopen(&app, &status).await;
+        let pending = app.post(&status, json!({"status": "pending"})).await;
+        assert_eq!(pending.body["status"], "pending", "{e}: {}", pending.body);
+        assert_eq!(conversation(&app, id).await["status"], "pending", "{e}");
+        let bare = app.post(&status, json!({"status": "closed"})).await;
+        assert_eq!(bare.body["status"], "closed", "{e}: optional notes may be left out: {}", bare.body);
+        reopen(&app, &status).await;
+        let summary_only = app.post(&status, json!({"status": "closed", "summary": "called back"})).await;
+        assert_eq!(
+            (summary_only.body["closing_category"].clone(), summary_only.body["closing_summary"].as_str()),
+            (Value::Null, Some("called back")),
+            "{e}: {}",
+            summary_only.body
+        );
+        reopen(&app, &status).await;
+        let unlisted = app.post(&status, json!({"status": "closed", "category": "support"})).await;
+        assert_eq!(unlisted.body["error"]["field"], "category", "{e}: support is no longer listed");
+
+        // Category required: the category alone is enough, nothing is not.
+        let category = json!({"mode": "category", "categories": ["sale"]});
+        assert_eq!(app.call(Method::PUT, settings, Some(category)).await.body["mode"], "category");
+        let none = app.post(&status, json!({"status": "closed", "summary": "no category"})).await;
+        assert_eq!((none.code(), none.body["error"]["field"].as_str()), ("invalid_closing_note", Some("category")));
+        assert_eq!(conversation(&app, id).await["status"], "open", "{e}: refusals change nothing");
+        let with = app.post(&status, json!({"status": "closed", "category": "sale"})).await;
+        assert_eq!(
+            (with.body["status"].as_str(), with.body["closing_category"].as_str()),
+            (Some("closed"), Some("sale")),
+            "{e}: {}",
+            with.body
+        );
     }
 }
 

@@ -126,6 +126,26 @@ async fn agents_see_shared_channels_and_the_private_ones_they_are_members_of() {
         let mine = app.call_as(Some(&outsider), Method::POST, &assign, Some(json!({"user_id": outsider_id}))).await;
         assert_eq!(mine.status, StatusCode::NOT_FOUND, "{e}: an outsider cannot even take it");
 
+        // A manager sees every channel, chooses members, changes visibility and assigns; an agent
+        // (even a member) changes neither visibility nor members.
+        let manager = app.token_for("manager", "manager@acme.example").await;
+        assert_eq!(ids(&as_(&manager, "/api/v1/conversations").await.body).len(), 2, "{e}: a manager sees both");
+        let channel_path = format!("/api/v1/channels/{}", w.private_channel);
+        let by_agent =
+            app.call_as(Some(&member_token), Method::PATCH, &channel_path, Some(json!({"visibility": "shared"}))).await;
+        assert_eq!(by_agent.status, StatusCode::FORBIDDEN, "{e}");
+        let by_manager =
+            app.call_as(Some(&manager), Method::PATCH, &channel_path, Some(json!({"visibility": "shared"}))).await;
+        assert_eq!(by_manager.body["visibility"], "shared", "{e}: {:?}", by_manager.body);
+        assert_eq!(ids(&as_(&outsider, "/api/v1/conversations").await.body).len(), 2, "{e}: shared with everyone now");
+        let back =
+            app.call_as(Some(&manager), Method::PATCH, &channel_path, Some(json!({"visibility": "private"}))).await;
+        assert_eq!(back.body["visibility"], "private", "{e}");
+        let members = app.call_as(Some(&manager), Method::PUT, &path, Some(json!({"user_ids": [member]}))).await;
+        assert_eq!(members.body["user_ids"], json!([member]), "{e}: {:?}", members.body);
+        let r = app.call_as(Some(&manager), Method::POST, &assign, Some(json!({"user_id": member}))).await;
+        assert_eq!(r.body["assignee_id"], member, "{e}: {:?}", r.body);
+
         // Members removed: the private channel is gone for them again.
         app.call(Method::PUT, &path, Some(json!({"user_ids": []}))).await;
         assert_eq!(ids(&as_(&member_token, "/api/v1/conversations").await.body), vec![w.shared_conversation], "{e}");
