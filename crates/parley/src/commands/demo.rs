@@ -1,6 +1,7 @@
 //! `parley demo`: Parley on SQLite in `./parley-demo` with the sandbox playing Meta, a demo
 //! workspace, a connected WhatsApp number and customers writing in, so the whole product can be
-//! tried on one machine with no Meta account. Re-running keeps the data and issues a fresh token.
+//! tried on one machine with no Meta account. Re-running keeps the data and issues a fresh token
+//! and a fresh sign-in link, which it opens in the browser (where there is one to open).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,8 @@ use parley_core::{Clock, Email, SystemClock};
 use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
-use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, NewImport, SendRequest, Store, Viewer};
+use parley_server::web::demo::DemoSignIn;
+use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, NewImport, SendOutcome, SendRequest, Store, Viewer};
 use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -41,6 +43,9 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
     let token = demo_token(&*store, &config.data_dir).await?;
+    let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
+    let (sign_in, sign_in_secret) = DemoSignIn::new(owner.workspace_id, owner.id);
+    state.demo_sign_in = Some(Arc::new(sign_in));
     let webhook_path = demo_channel(&state, &sandbox).await?;
     sandbox.add_number(Number {
         phone_number_id: DEMO_NUMBER_ID.into(),
@@ -62,7 +67,9 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         DatabaseUrl::Sqlite(path) => path.display().to_string(),
         other => other.redacted(),
     };
+    let sign_in_url = format!("http://{addr}/demo/sign-in/{sign_in_secret}");
     println!("Parley demo is running at http://{addr}  (database: {db})");
+    println!("  open:      {sign_in_url}  (the inbox, logged in)");
     println!("  inbox:     http://{addr}/inbox");
     println!("  login:     {DEMO_EMAIL} / {DEMO_PASSWORD}");
     println!("  API token: {token}");
@@ -73,8 +80,36 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
 
     tokio::spawn(lively(state.clone(), sandbox.clone()));
     tokio::spawn(customers_write(sandbox));
+    open_in_browser(&sign_in_url);
     parley_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Opens `url` in the desktop's browser when someone is at a terminal of a desktop; never in CI,
+/// over SSH without a display, or with `PARLEY_NO_BROWSER` set. Failing to open is not an error:
+/// the URL is printed above.
+fn open_in_browser(url: &str) {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if set("CI") || set("PARLEY_NO_BROWSER") || !std::io::stdout().is_terminal() {
+        return;
+    }
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if set("DISPLAY") || set("WAYLAND_DISPLAY") {
+        "xdg-open"
+    } else {
+        return;
+    };
+    let spawned = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        eprintln!("(could not start {opener}; open the link above in a browser)");
+    }
 }
 
 /// Bootstraps the demo workspace on first run; afterwards issues a new token for its owner.
@@ -220,7 +255,6 @@ async fn lively(state: AppState, sandbox: Sandbox) {
     let marta = Customer::new("34699111222", "Marta Gómez");
     let old = sandbox.message_at(DEMO_NUMBER_ID, &marta, &Say::text("Do you have gift cards?"), two_days_ago);
     sandbox.deliver(vec![old], Default::default());
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let Ok(Some((owner, _))) = state.store.user_for_login(&Email::parse(DEMO_EMAIL).expect("demo email")).await else {
         return;
     };
@@ -233,20 +267,34 @@ async fn lively(state: AppState, sandbox: Sandbox) {
         content: Content::Text { body: "Yes, we ship to the US!".into(), preview_url: None },
         reply_to: None,
     }];
-    let now = SystemClock.now();
-    let request = SendRequest {
-        ws: owner.workspace_id,
-        viewer: Viewer::All,
-        channel: channel.id,
-        to: &to,
-        messages: &reply,
-        idempotency_key: Some("demo-failed-reply"),
-        author: Some(owner.id),
-        dry_run: false,
-    };
-    match state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await {
-        Ok(_) => state.dispatch_wakeup.notify_one(),
-        Err(e) => eprintln!("warning: the demo's failed reply was not queued: {e}"),
+    // Sam's question opens the window the reply needs; it arrives within a few seconds of start.
+    for attempt in 0.. {
+        let now = SystemClock.now();
+        let request = SendRequest {
+            ws: owner.workspace_id,
+            viewer: Viewer::All,
+            channel: channel.id,
+            to: &to,
+            messages: &reply,
+            idempotency_key: Some("demo-failed-reply"),
+            author: Some(owner.id),
+            dry_run: false,
+        };
+        let why = match state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await {
+            Ok(SendOutcome::Queued(_) | SendOutcome::Replayed(_)) => {
+                state.dispatch_wakeup.notify_one();
+                return;
+            }
+            // Refused until Sam's question has arrived and opened the window.
+            Ok(SendOutcome::Refused { refusal, .. }) => refusal.code().to_owned(),
+            Ok(SendOutcome::Allowed(_)) => "a dry run".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        if attempt >= 60 {
+            eprintln!("warning: the demo's failed reply was not queued: {why}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
