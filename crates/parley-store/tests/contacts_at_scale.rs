@@ -558,6 +558,13 @@ async fn a_merge_moves_every_related_row() {
         assert!(
             matches!(store.merge_contacts(ws, again, NOW).await, Err(StoreError::Invalid(i)) if i.code == "same_contact")
         );
+        // Deleting the contact deletes its conversations and their messages (PostgreSQL through
+        // a trigger, having no foreign key there): nothing is left pointing nowhere.
+        let messages = raw.count("SELECT COUNT(*) FROM messages").await;
+        store.delete_contact(ws, &ContactRef::Id(a), NOW).await.unwrap();
+        assert_eq!(raw.count("SELECT COUNT(*) FROM messages").await, messages - 3, "{e}");
+        let orphans = "SELECT COUNT(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id)";
+        assert_eq!(raw.count(orphans).await, 0, "{e}");
     }
 }
 

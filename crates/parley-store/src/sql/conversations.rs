@@ -623,14 +623,20 @@ where
                 .fetch_optional(&mut *conn)
                 .await?;
         if let Some(id) = found {
-            sqlx::query(
-                "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2 AND last_message_at < $1",
+            // Every row is touched (and so held until commit): a conversation deleted since it was
+            // found must not receive messages (PostgreSQL keeps no foreign key on them, migration
+            // 0022).
+            let held: Option<i64> = sqlx::query_scalar(
+                "UPDATE conversations SET
+                    updated_at = CASE WHEN last_message_at < $1 THEN $1 ELSE updated_at END,
+                    last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END
+                 WHERE id = $2 RETURNING id",
             )
             .bind(now.as_micros())
             .bind(id)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            return Ok(id);
+            return held.ok_or_else(|| StoreError::Contention("the conversation was deleted meanwhile".into()));
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, created_at, updated_at)

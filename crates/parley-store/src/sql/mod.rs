@@ -187,6 +187,13 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         conn: &mut Self::Connection,
         rows: Vec<InboundMessageRow>,
     ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>>;
+    /// Appends events in order, all created at `created_at`: multi-row `VALUES` on SQLite, one
+    /// `UNNEST` on PostgreSQL (a webhook group commit appends thousands).
+    fn insert_event_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<EventRow>,
+        created_at: i64,
+    ) -> BoxFuture<'_, StoreResult<()>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
@@ -219,6 +226,15 @@ pub struct InboundMessageRow {
     pub created_at: i64,
     /// The text's words for search ([`message_search`]).
     pub search: Option<String>,
+}
+
+/// One event row as a transaction appends it (`events.rs` reads them).
+pub struct EventRow {
+    pub workspace_id: i64,
+    pub kind: String,
+    pub subject_id: Option<i64>,
+    pub channel_id: Option<i64>,
+    pub payload: String,
 }
 
 /// What a message is found by in search: its text's folded words (none without text).
@@ -313,6 +329,29 @@ impl Engine for sqlx::Sqlite {
             Ok(())
         })
     }
+    fn insert_event_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<EventRow>,
+        created_at: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            for chunk in pow2_chunks(&rows, 128) {
+                let mut qb = sqlx::QueryBuilder::<Self>::new(
+                    "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) ",
+                );
+                qb.push_values(chunk, |mut row, e| {
+                    row.push_bind(e.workspace_id)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.subject_id)
+                        .push_bind(e.channel_id)
+                        .push_bind(e.payload.clone())
+                        .push_bind(created_at);
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    }
     fn insert_message_rows(
         conn: &mut Self::Connection,
         rows: Vec<InboundMessageRow>,
@@ -390,14 +429,11 @@ impl Engine for sqlx::Postgres {
     const ENGINE: &'static str = "postgres";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const SEARCH_MESSAGES: &'static str =
-        search_messages!("messages m", "m.search_vector @@ to_tsquery('simple', $2)", "m.id", "m.id + 0", "");
-    const SEARCH_MESSAGES_RECENT: Option<&'static str> = Some(search_messages!(
-        "messages m",
-        "m.search_vector @@ to_tsquery('simple', $2)",
-        "m.id",
-        "m.id",
-        " AND m.id > $6"
-    ));
+        search_messages!("messages m", "m.search_vector @@ $2::tsquery", "m.id", "m.id + 0", "");
+    // Messages' vectors hold Parley's words as lexemes (migration 0021), so the query is built
+    // from the terms as they are, not through a text configuration.
+    const SEARCH_MESSAGES_RECENT: Option<&'static str> =
+        Some(search_messages!("messages m", "m.search_vector @@ $2::tsquery", "m.id", "m.id", " AND m.id > $6"));
     const SEARCH_CONTACTS: &'static str =
         search_contacts!("contacts c", "c.search_vector @@ to_tsquery('simple', $5)", "c.id", "c.id + 0", "");
     const SEARCH_CONTACTS_RECENT: Option<&'static str> = Some(search_contacts!(
@@ -417,14 +453,22 @@ impl Engine for sqlx::Postgres {
                 set_config('jit', 'off', true)",
     );
     const UNINDEXED: &'static str = "";
+    /// Each term a quoted prefix lexeme (`'chao':* & 'anh':*`): read as they are by `::tsquery`
+    /// and by `to_tsquery('simple', …)` alike. Terms are letters and digits; quotes and
+    /// backslashes are escaped all the same.
     fn match_query(terms: &[String]) -> String {
-        terms.iter().map(|t| format!("{t}:*")).collect::<Vec<_>>().join(" & ")
+        terms
+            .iter()
+            .map(|t| format!("'{}':*", t.replace('\\', "\\\\").replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" & ")
     }
     const OUTBOX_BY_ID: &'static str = "outbox";
     const SKIP_LOCKED: &'static str = " FOR UPDATE OF o SKIP LOCKED";
     const ANALYZE_CONTACTS: Option<&'static str> = Some("ANALYZE contacts, contact_tags");
-    const ANALYZE_INBOUND: Option<&'static str> =
-        Some("ANALYZE messages, message_statuses, conversations, contacts, contact_identities, events");
+    // The tables a webhook looks rows up in. Not events or statuses: they are only appended to
+    // (read back by id), and analysing events, the largest, took most of the refresh's time.
+    const ANALYZE_INBOUND: Option<&'static str> = Some("ANALYZE messages, conversations, contacts, contact_identities");
     const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -486,6 +530,49 @@ impl Engine for sqlx::Postgres {
             .bind(search)
             .bind(created)
             .bind(updated)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+    fn insert_event_rows(
+        conn: &mut Self::Connection,
+        rows: Vec<EventRow>,
+        created_at: i64,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let n = rows.len();
+            let (mut ws, mut kinds, mut subjects, mut channels, mut payloads) = (
+                Vec::with_capacity(n),
+                Vec::with_capacity(n),
+                Vec::<Option<i64>>::with_capacity(n),
+                Vec::<Option<i64>>::with_capacity(n),
+                Vec::with_capacity(n),
+            );
+            for e in rows {
+                ws.push(e.workspace_id);
+                kinds.push(e.kind);
+                subjects.push(e.subject_id);
+                channels.push(e.channel_id);
+                payloads.push(e.payload);
+            }
+            // WITH ORDINALITY and ORDER BY: ids follow push order, which readers rely on.
+            sqlx::query(
+                "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at)
+                 SELECT w, k, s, c, p, $6
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[]) WITH ORDINALITY
+                      AS u (w, k, s, c, p, i)
+                 ORDER BY i",
+            )
+            .bind(ws)
+            .bind(kinds)
+            .bind(subjects)
+            .bind(channels)
+            .bind(payloads)
+            .bind(created_at)
             .execute(&mut *conn)
             .await?;
             Ok(())

@@ -15,7 +15,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
 use crate::InboundOutcome;
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::sql::{Engine, InboundMessageRow, SqlStore, message_search};
 
 /// A message as it arrives, with its channel.
@@ -461,7 +461,13 @@ where
                     updated_at = ",
             );
             qb.push_bind(now.as_micros()).push(" FROM v WHERE conversations.id = v.id");
-            qb.build().execute(&mut *conn).await?;
+            let done = DB::rows_affected(&qb.build().execute(&mut *conn).await?);
+            // A conversation deleted since it was read must not receive messages (PostgreSQL
+            // keeps no foreign key on them, migration 0022): the webhook goes again, and then
+            // opens a new one.
+            if done != chunk.len() as u64 {
+                return Err(StoreError::Contention("a conversation was deleted meanwhile".into()));
+            }
         }
         Ok(fresh.iter().zip(contacts).map(|(a, c)| ids[&(a.channel.id.get(), *c)]).collect())
     }

@@ -21,7 +21,7 @@ use parley_core::message::{Content, DeliveryStatus, InboundEvent, StatusUpdate};
 use serde_json::{Value, json};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 
-use super::{Engine, SqlStore};
+use super::{Engine, EventRow, SqlStore};
 use crate::error::StoreResult;
 use crate::{InboundOutcome, RoutedEvent};
 use std::sync::atomic::Ordering;
@@ -53,15 +53,7 @@ pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
 
 /// Events of a transaction, appended together (multi-row) before it commits, in push order.
 #[derive(Default)]
-pub(crate) struct EventBuffer(Vec<BufferedEvent>);
-
-pub(crate) struct BufferedEvent {
-    ws: WorkspaceId,
-    kind: String,
-    subject: Option<i64>,
-    channel: Option<i64>,
-    payload: String,
-}
+pub(crate) struct EventBuffer(Vec<EventRow>);
 
 impl EventBuffer {
     pub fn push(
@@ -72,8 +64,13 @@ impl EventBuffer {
         channel: Option<&Channel>,
         payload: &Value,
     ) {
-        let channel = channel.map(|c| c.id.get());
-        self.0.push(BufferedEvent { ws, kind: kind.to_owned(), subject, channel, payload: payload.to_string() });
+        self.0.push(EventRow {
+            workspace_id: ws.get(),
+            kind: kind.to_owned(),
+            subject_id: subject,
+            channel_id: channel.map(|c| c.id.get()),
+            payload: payload.to_string(),
+        });
     }
 }
 
@@ -169,27 +166,13 @@ where
         Ok(out)
     }
 
-    /// Appends buffered events with multi-row inserts.
+    /// Appends buffered events, in push order (see [`Engine::insert_event_rows`]).
     pub(crate) async fn flush_events(
         conn: &mut DB::Connection,
         buffer: EventBuffer,
         now: Timestamp,
     ) -> StoreResult<()> {
-        for chunk in statement_chunks(&buffer.0) {
-            let mut qb = QueryBuilder::<DB>::new(
-                "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) ",
-            );
-            qb.push_values(chunk, |mut row, e| {
-                row.push_bind(e.ws.get())
-                    .push_bind(e.kind.clone())
-                    .push_bind(e.subject)
-                    .push_bind(e.channel)
-                    .push_bind(e.payload.clone())
-                    .push_bind(now.as_micros());
-            });
-            qb.build().execute(&mut *conn).await?;
-        }
-        Ok(())
+        DB::insert_event_rows(conn, buffer.0, now.as_micros()).await
     }
 
     /// Logs every status report once (the dedup key), then moves each message forward.
