@@ -1,5 +1,9 @@
 //! `/api/v1/contacts`: create, read, update, delete and search contacts; their tags and notes.
 //! A contact is named in the path by its id, `phone:<any format>` or `email:<any case>`.
+//!
+//! Contacts are the workspace's one contact database: every member sees every contact, whatever
+//! channels they may see (PRODUCT.md: visibility is of a channel's conversations). What a private
+//! channel's conversations say (messages, notes on conversations) stays with its members.
 
 use axum::Json;
 use axum::extract::{Path, State};
