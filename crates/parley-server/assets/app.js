@@ -250,6 +250,14 @@ function follow() {
     'conversation.note_added', 'conversation.tags_changed', 'conversation.team_changed']) {
     source.addEventListener(kind, onEvent);
   }
+  // The open contact changed under the agent (a new number, a merge, an edit): the panel shows it.
+  const onContact = (e) => {
+    const event = JSON.parse(e.data);
+    if (state.contact && event.subject_id === state.contact.id && state.conversation) {
+      renderPanel($('panel'), state.conversation, openConversation).then((contact) => { state.contact = contact; });
+    }
+  };
+  for (const kind of ['contact.identity_changed', 'contact.updated', 'contact.merged']) source.addEventListener(kind, onContact);
   source.addEventListener('open', () => document.body.classList.remove('offline'));
   source.addEventListener('error', () => document.body.classList.add('offline'));
 }

@@ -280,3 +280,129 @@ async fn an_invited_teammate_chooses_a_password_and_lands_in_the_inbox() {
     browser.wait_text("#invite-invalid", "not valid").await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn the_thread_shows_every_kind_of_message_failures_and_the_contacts_warnings() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    let lucia = Customer::new("5491123456789", "Lucía Gómez");
+    // Closing asks for a category.
+    app.call(
+        reqwest::Method::PUT,
+        "/api/v1/workspace/closing-notes",
+        Some(json!({"mode": "category", "categories": ["sale"]})),
+    )
+    .await;
+
+    // Every kind of message a customer sends, and another customer below her in the list.
+    wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana Lima"), Say::text("first in, last in the list"));
+    let photo = wired.sandbox.add_media(vec![0x89, b'P', b'N', b'G'], "image/png");
+    let voice = wired.sandbox.add_media(b"OggS voice".to_vec(), "audio/ogg");
+    let pdf = wired.sandbox.add_media(b"%PDF-1.4".to_vec(), "application/pdf");
+    let first = wired.sandbox.say(&pnid, &lucia, Say::text("Hola, here is everything"));
+    wired.sandbox.say(&pnid, &lucia, Say::media("image", &photo, "image/png").caption("the blue one"));
+    wired.sandbox.say(&pnid, &lucia, Say::media("audio", &voice, "audio/ogg"));
+    wired.sandbox.say(&pnid, &lucia, Say::media("document", &pdf, "application/pdf"));
+    wired.sandbox.say(&pnid, &lucia, Say::location(-34.6037, -58.3816, "Obelisco"));
+    wired.sandbox.say(&pnid, &lucia, Say::contacts("Marta Ruiz", "+34699111222"));
+    wired.sandbox.say(&pnid, &lucia, Say::button_reply("yes", "Yes, deliver it", &first));
+    wired.sandbox.say(&pnid, &lucia, Say::reaction(&first, Some("❤")));
+    let both_arrived = eventually(10, || async {
+        app.get("/api/v1/conversations").await.body["items"].as_array().is_some_and(|i| i.len() == 2)
+    })
+    .await;
+    assert!(both_arrived);
+    // Added afterwards (before, her messages would have found it by the Argentine quirk): a
+    // look-alike of her, the same mobile without the 9, suggests a merge.
+    let twin = app.post("/api/v1/contacts", json!({"name": "L. Gómez", "phone": "+54 11 2345-6789"})).await;
+    assert_eq!(twin.status, StatusCode::CREATED, "{:?}", twin.body);
+
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.wait_text("#conversations li", "Lucía Gómez").await.click().await.unwrap();
+    browser.wait_text("#messages p.text", "here is everything").await;
+    browser
+        .wait_for("#messages img.image", "the image", async |e: &WebElement| {
+            e.attr("src").await.ok().flatten().is_some()
+        })
+        .await;
+    browser.wait_text("#messages p.caption", "the blue one").await;
+    browser
+        .wait_for("#messages audio", "the voice note", async |e: &WebElement| {
+            e.attr("controls").await.ok().flatten().is_some()
+        })
+        .await;
+    browser
+        .wait_for("#messages a.document", "the document", async |e: &WebElement| {
+            e.attr("href").await.ok().flatten().is_some()
+        })
+        .await;
+    browser.wait_text("#messages p.location", "Obelisco").await;
+    browser.wait_text("#messages ul.contact-cards", "Marta Ruiz").await;
+    browser.wait_text("#messages p.interactive", "Yes, deliver it").await;
+    browser.wait_text("#messages p.reaction", "❤").await;
+
+    // A reply WhatsApp refuses later: a failed tick that tells why on hover.
+    wired.sandbox.inject(&pnid, [parley_sandbox::Fault::FailLater(131026)]);
+    browser.driver.find(By::Id("composer-text")).await.unwrap().send_keys("Thanks!").await.unwrap();
+    browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
+    let tick = browser.wait_attr("#messages li.message.out .tick", "data-status", "failed").await;
+    let reason = tick.attr("title").await.unwrap().unwrap_or_default();
+    assert!(reason.contains("131026"), "the failure's code on hover: {reason}");
+    browser.screenshot("thread-every-kind").await;
+
+    // The merge suggestion in her panel, merged from there.
+    browser
+        .wait_text("#merge-suggestions li", "L. Gómez")
+        .await
+        .find(By::Css("button.merge"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        eventually(10, || async {
+            app.get("/api/v1/contacts/merge-suggestions").await.body["items"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await,
+        "merged"
+    );
+
+    // She changes her number: the panel warns until someone acknowledges it.
+    wired.sandbox.say(&pnid, &lucia, Say::changed_number("5491123456789", "5491187654321"));
+    browser.wait_for("#identity-warning", "the identity warning", async |_: &WebElement| true).await;
+    browser.screenshot("panel-identity-warning").await;
+    // The panel may be redrawn by the change's events meanwhile: click the button there now.
+    let clicked = eventually(10, || async {
+        match browser.driver.find(By::Id("identity-ack")).await {
+            Ok(button) => button.click().await.is_ok(),
+            Err(_) => false,
+        }
+    })
+    .await;
+    assert!(clicked);
+    let gone = eventually(10, || async {
+        browser.driver.find_all(By::Css("#identity-warning")).await.is_ok_and(|f| f.is_empty())
+    })
+    .await;
+    assert!(gone, "acknowledged, the warning goes");
+
+    // Keyboard: down the list to the other conversation.
+    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys("j").await.unwrap();
+    browser.wait_text("#messages p.text", "first in, last in the list").await;
+    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys("k").await.unwrap();
+    browser.wait_text("#messages p.location", "Obelisco").await;
+
+    // Closing asks for the category, in the dialog.
+    browser.driver.find(By::Id("close-conversation")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#close-category option", "value", "sale").await;
+    browser.screenshot("close-dialog").await;
+    browser.choose("close-category", "sale").await;
+    browser.driver.find(By::Id("close-confirm")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#thread-status", "data-status", "closed").await;
+    let listed = app.get("/api/v1/conversations?status=closed").await.body;
+    assert_eq!(listed["items"][0]["closing_category"], "sale", "{listed}");
+    browser.quit().await;
+}
