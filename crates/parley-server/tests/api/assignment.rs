@@ -9,10 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, eventually};
 
-async fn user_id(app: &TestApp, token: &str) -> i64 {
-    app.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
-}
-
 /// Ana writes in; the id of the conversation that opens.
 async fn first_conversation(app: &TestApp, wired: &crate::helpers::Wired) -> i64 {
     let pnid = &wired.number.phone_number_id;
@@ -35,9 +31,9 @@ async fn conversations_are_assigned_closed_and_reopened_with_who_did_it() {
         let wired = app.wired().await;
         let pnid = wired.number.phone_number_id.clone();
         let id = first_conversation(&app, &wired).await;
-        let owner = user_id(&app, &app.token).await;
+        let owner = app.user_id(&app.token).await;
         let agent_token = app.token_for("agent", "agent@acme.example").await;
-        let agent = user_id(&app, &agent_token).await;
+        let agent = app.user_id(&agent_token).await;
         let other_token = app.token_for("agent", "other@acme.example").await;
         let assign = |user: Value| json!({"user_id": user});
         let url = format!("/api/v1/conversations/{id}/assign");
@@ -50,7 +46,7 @@ async fn conversations_are_assigned_closed_and_reopened_with_who_did_it() {
         assert_eq!(post_as(&app, &url, &other_token, assign(json!(null))).await.status, StatusCode::FORBIDDEN, "{e}");
         assert_eq!(post_as(&app, &url, &agent_token, assign(json!(owner))).await.status, StatusCode::FORBIDDEN);
         assert_eq!(post_as(&app, &url, &agent_token, assign(json!(null))).await.body["assignee_id"], Value::Null);
-        let other = user_id(&app, &other_token).await;
+        let other = app.user_id(&other_token).await;
         assert_eq!(post_as(&app, &url, &other_token, assign(json!(other))).await.body["assignee_id"], other);
         assert_eq!(
             post_as(&app, &url, &agent_token, assign(json!(agent))).await.status,
@@ -151,7 +147,7 @@ async fn new_conversations_go_to_available_agents_in_turn_or_by_load() {
         let pnid = wired.number.phone_number_id.clone();
         let a_token = app.token_for("agent", "a@acme.example").await;
         let b_token = app.token_for("agent", "b@acme.example").await;
-        let (a, b) = (user_id(&app, &a_token).await, user_id(&app, &b_token).await);
+        let (a, b) = (app.user_id(&a_token).await, app.user_id(&b_token).await);
         let agent_put = app
             .call_as(Some(&a_token), Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"})))
             .await;
@@ -375,7 +371,7 @@ async fn answered_conversations_close_by_themselves_after_the_workspace_hours() 
         assert!(eventually(10, || async { app.get(list).await.body["items"][0]["id"] == ana }).await);
         let reply = json!({"channel_id": wired.channel["id"], "to": "phone:+33612345678", "type": "text", "text": {"body": "Tomorrow."}});
         assert_eq!(app.post("/api/v1/messages", reply).await.status, StatusCode::ACCEPTED, "{e}");
-        let owner = user_id(&app, &app.token).await;
+        let owner = app.user_id(&app.token).await;
         app.post(&format!("/api/v1/conversations/{ana}/assign"), json!({"user_id": owner})).await;
         app.clock.advance_secs(4 * 3600 - 1);
         assert_eq!(store.auto_close_idle(app.clock.now()).await.unwrap(), 0, "{e}: 3:59:59 is not 4 h");

@@ -129,6 +129,11 @@ impl TestApp {
         token.body["secret"].as_str().unwrap().to_owned()
     }
 
+    /// The id of the user a token belongs to.
+    pub async fn user_id(&self, token: &str) -> i64 {
+        self.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
+    }
+
     /// How many contacts the workspace has (through the API).
     pub async fn contact_count(&self) -> usize {
         self.get("/api/v1/contacts?limit=200").await.body["items"].as_array().map_or(0, Vec::len)
@@ -242,6 +247,22 @@ fn init_test_log() {
 }
 
 /// Polls `check` until it returns true or `secs` pass (for work done by background workers).
+/// A browser-like client for the web pages that keeps cookies itself (so a test sees them) and
+/// never follows redirects.
+pub fn web_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of the cookie `name` that a response sets.
+pub fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().trim_start_matches(&format!("{name}=")).to_owned())
+}
+
 pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
 where
     F: FnMut() -> Fut,

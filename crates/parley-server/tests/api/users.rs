@@ -4,39 +4,22 @@
 //! with which a new user chooses a password and lands in the inbox.
 
 use parley_sandbox::{Customer, Say};
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, eventually};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap().trim_start_matches(&format!("{name}=")).to_owned())
-}
-
-async fn user_id(app: &TestApp, token: &str) -> Value {
-    app.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].clone()
-}
+use crate::helpers::{TestApp, cookie_of, eventually, web_client};
 
 #[tokio::test]
 async fn roles_change_within_the_rules_and_a_workspace_keeps_an_owner() {
     for app in TestApp::all().await {
         let e = app.engine();
-        let owner = app.get("/api/v1/me").await.body["user"]["id"].clone();
+        let owner = app.user_id(&app.token).await;
         let manager_token = app.token_for("manager", "manager@acme.example").await;
-        let manager = user_id(&app, &manager_token).await;
+        let manager = app.user_id(&manager_token).await;
         let agent_token = app.token_for("agent", "agent@acme.example").await;
-        let agent = user_id(&app, &agent_token).await;
-        let patch = |token: &str, id: &Value, body: Value| {
+        let agent = app.user_id(&agent_token).await;
+        let patch = |token: &str, id: &i64, body: Value| {
             let (token, path) = (token.to_owned(), format!("/api/v1/users/{id}"));
             let app = &app;
             async move { app.call_as(Some(&token), Method::PATCH, &path, Some(body)).await }
@@ -63,7 +46,7 @@ async fn roles_change_within_the_rules_and_a_workspace_keeps_an_owner() {
         // Bad input is refused and changes nothing.
         assert_eq!(patch(&manager_token, &agent, json!({"role": "boss"})).await.status, StatusCode::BAD_REQUEST);
         assert_eq!(patch(&manager_token, &agent, json!({"name": "  "})).await.status, StatusCode::BAD_REQUEST);
-        assert_eq!(patch(&manager_token, &json!(999_999), json!({"name": "x"})).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(patch(&manager_token, &999_999, json!({"name": "x"})).await.status, StatusCode::NOT_FOUND);
         let users = app.call_as(Some(&manager_token), Method::GET, "/api/v1/users", None).await.body;
         let ana = users.as_array().unwrap().iter().find(|u| u["id"] == agent).unwrap().clone();
         assert_eq!(
@@ -80,7 +63,7 @@ async fn a_deactivated_user_loses_access_and_their_open_conversations() {
         let e = app.engine();
         let wired = app.wired().await;
         let agent_token = app.token_for("agent", "agent@acme.example").await;
-        let agent = user_id(&app, &agent_token).await;
+        let agent = app.user_id(&agent_token).await;
         let auto = app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"}))).await;
         assert_eq!(auto.status, StatusCode::OK, "{e}");
         wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Lan"), Say::text("hello"));
@@ -144,14 +127,14 @@ async fn an_invitation_link_lets_a_new_user_choose_a_password_once() {
         assert!(url.starts_with("/invite/"), "{url}");
 
         // The page greets the invitee and gives a form with its CSRF token.
-        let page = client().get(app.url(&url)).send().await.unwrap();
+        let page = web_client().get(app.url(&url)).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK, "{e}");
         let cookie = cookie_of(&page, "parley_login").unwrap();
         let html = page.text().await.unwrap();
         assert!(html.contains("lan@acme.example"), "{e}");
         let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
         let post = |password: &str, csrf: &str| {
-            client()
+            web_client()
                 .post(app.url(&url))
                 .header(COOKIE, format!("parley_login={cookie}"))
                 .form(&[("password", password), ("csrf", csrf)])
@@ -164,12 +147,16 @@ async fn an_invitation_link_lets_a_new_user_choose_a_password_once() {
         assert_eq!(done.status(), StatusCode::SEE_OTHER, "{e}");
         assert_eq!(done.headers()["location"], "/inbox");
         let session = cookie_of(&done, "parley_session").expect("logged in");
-        let inbox =
-            client().get(app.url("/inbox")).header(COOKIE, format!("parley_session={session}")).send().await.unwrap();
+        let inbox = web_client()
+            .get(app.url("/inbox"))
+            .header(COOKIE, format!("parley_session={session}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(inbox.status(), StatusCode::OK, "{e}");
         assert!(inbox.text().await.unwrap().contains("Lan"));
         // Used once: the link is gone, and so is a second use.
-        assert_eq!(client().get(app.url(&url)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
+        assert_eq!(web_client().get(app.url(&url)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
         assert_eq!(post("another password 123", &csrf).await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
 
         // A link expires after 7 days; a new one ends the previous one; agents make none.
@@ -177,10 +164,10 @@ async fn an_invitation_link_lets_a_new_user_choose_a_password_once() {
             app.post(&format!("/api/v1/users/{id}/invite"), json!({})).await.body["url"].as_str().unwrap().to_owned();
         let second =
             app.post(&format!("/api/v1/users/{id}/invite"), json!({})).await.body["url"].as_str().unwrap().to_owned();
-        assert_eq!(client().get(app.url(&first)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
-        assert_eq!(client().get(app.url(&second)).send().await.unwrap().status(), StatusCode::OK, "{e}");
+        assert_eq!(web_client().get(app.url(&first)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
+        assert_eq!(web_client().get(app.url(&second)).send().await.unwrap().status(), StatusCode::OK, "{e}");
         app.clock.advance_secs(7 * 24 * 3600);
-        assert_eq!(client().get(app.url(&second)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
+        assert_eq!(web_client().get(app.url(&second)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{e}");
         let agent_token = app.token_for("agent", "agent@acme.example").await;
         let r =
             app.call_as(Some(&agent_token), Method::POST, &format!("/api/v1/users/{id}/invite"), Some(json!({}))).await;

@@ -49,10 +49,6 @@ async fn world(app: &TestApp) -> World {
     }
 }
 
-async fn user_id(app: &TestApp, token: &str) -> i64 {
-    app.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
-}
-
 fn ids(body: &Value) -> Vec<i64> {
     let items = body.get("items").unwrap_or(body);
     items.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
@@ -65,8 +61,8 @@ async fn agents_see_shared_channels_and_the_private_ones_they_are_members_of() {
         let w = world(&app).await;
         let outsider = app.token_for("agent", "outsider@acme.example").await;
         let member_token = app.token_for("agent", "member@acme.example").await;
-        let member = user_id(&app, &member_token).await;
-        let outsider_id = user_id(&app, &outsider).await;
+        let member = app.user_id(&member_token).await;
+        let outsider_id = app.user_id(&outsider).await;
         let as_ = |token: &str, path: &str| {
             let token = token.to_owned();
             let path = path.to_owned();
@@ -165,8 +161,8 @@ async fn new_conversations_of_a_private_channel_go_to_its_members_only() {
         // The outsider was created first: round-robin would pick them before the member.
         let outsider_token = app.token_for("agent", "outsider@acme.example").await;
         let member_token = app.token_for("agent", "member@acme.example").await;
-        let outsider = user_id(&app, &outsider_token).await;
-        let member = user_id(&app, &member_token).await;
+        let outsider = app.user_id(&outsider_token).await;
+        let member = app.user_id(&member_token).await;
         app.call(Method::PUT, &format!("/api/v1/channels/{channel}/members"), Some(json!({"user_ids": [member]})))
             .await;
         app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"}))).await;
