@@ -389,10 +389,19 @@ async fn the_thread_shows_every_kind_of_message_failures_and_the_contacts_warnin
     .await;
     assert!(gone, "acknowledged, the warning goes");
 
-    // Keyboard: down the list to the other conversation.
-    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys("j").await.unwrap();
+    // Keyboard: to the other conversation and back (j goes down the list, k up; both customers
+    // wrote within the same second, so either may be on top).
+    let names: Vec<String> = {
+        let mut out = Vec::new();
+        for item in browser.driver.find_all(By::Css("#conversations li .name")).await.unwrap() {
+            out.push(item.text().await.unwrap());
+        }
+        out
+    };
+    let (to_ana, back) = if names.first().is_some_and(|n| n.contains("Lucía")) { ("j", "k") } else { ("k", "j") };
+    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys(to_ana).await.unwrap();
     browser.wait_text("#messages p.text", "first in, last in the list").await;
-    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys("k").await.unwrap();
+    browser.driver.find(By::Id("conversations")).await.unwrap().send_keys(back).await.unwrap();
     browser.wait_text("#messages p.location", "Obelisco").await;
 
     // Closing asks for the category, in the dialog.
