@@ -16,8 +16,11 @@ use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 const MAX_EVENTS_PER_COMMIT: usize = 2_000;
 /// Webhooks waiting for the ingest task before handlers wait to enqueue.
 const QUEUE: usize = 1_024;
-/// Ingest tasks per process.
-const WORKERS: usize = 1;
+/// Ingest tasks per process on PostgreSQL (SQLite has one writer, so one task there). Two
+/// transactions at once keep the server busy while the other waits on the network or its commit;
+/// they contend only for conversation rows, locked last and in id order (`ClockMoves` in the
+/// store), so the second waits at most for the first's commit.
+const POSTGRES_WORKERS: usize = 2;
 
 /// One webhook's events, each with the channel it goes to.
 pub struct Batch {
@@ -35,14 +38,12 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the ingest tasks; they end when every `Ingest` handle is dropped. One task per
-    /// process on both engines: SQLite has a single writer anyway, and on PostgreSQL parallel
-    /// batches touching the same conversations mostly wait on each other's row locks (and can
-    /// deadlock), while one task batching everything that waits is faster.
+    /// Starts the ingest tasks; they end when every `Ingest` handle is dropped.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, media_wakeup: Arc<Notify>) -> Ingest {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..WORKERS {
+        let workers = if store.engine() == "postgres" { POSTGRES_WORKERS } else { 1 };
+        for _ in 0..workers {
             tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone()));
         }
         Ingest { jobs }

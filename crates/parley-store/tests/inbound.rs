@@ -589,3 +589,95 @@ async fn one_batch_with_repeats_and_two_ids_of_one_new_customer() {
         assert_eq!(thread(store, ws).await.len(), 2);
     }
 }
+
+#[tokio::test]
+async fn concurrent_batches_from_the_same_new_customers_make_each_contact_and_conversation_once() {
+    for db in TestDatabase::all().await {
+        let store = db.store.clone();
+        let (ws, channel) = setup(&*store, "acme").await;
+        // Eight webhooks at once, each with a message from every one of 20 customers nobody knew,
+        // in an order of its own: on PostgreSQL they run in parallel transactions that all want
+        // to create the same contacts and conversations and move the same clocks.
+        let customers: Vec<String> = (0..20).map(|i| format!("336123400{i:02}")).collect();
+        let mut tasks = Vec::new();
+        for batch in 0..8_usize {
+            let (store, channel) = (store.clone(), channel.clone());
+            let mut order = customers.clone();
+            order.rotate_left(batch * 3 % 20);
+            if batch % 2 == 1 {
+                order.reverse();
+            }
+            tasks.push(tokio::spawn(async move {
+                let events: Vec<InboundEvent> =
+                    order.iter().map(|wa| text(&format!("m.{batch}.{wa}"), wa, 100 + batch as i64, "hello")).collect();
+                let routed: Vec<RoutedEvent> =
+                    events.iter().map(|event| RoutedEvent { channel: &channel, event }).collect();
+                store.apply_inbound(&routed, NOW).await
+            }));
+        }
+        let mut stored = 0;
+        for t in tasks {
+            let out = t.await.unwrap().unwrap();
+            assert_eq!(out.duplicates, 0, "{}", db.engine());
+            stored += out.messages;
+        }
+        assert_eq!(stored, 160, "{}", db.engine());
+        let contacts =
+            store.contacts(ws, &parley_store::ContactQuery { limit: 100, ..Default::default() }).await.unwrap().items;
+        assert_eq!(contacts.len(), 20, "{}: one contact per customer", db.engine());
+        let conversations =
+            store.conversations(ws, &ConversationQuery { limit: 100, ..Default::default() }).await.unwrap().items;
+        assert_eq!(conversations.len(), 20, "{}: one conversation per customer", db.engine());
+        for c in &conversations {
+            // Every batch's message is there, and the clock went to the newest whatever the order.
+            assert_eq!(c.last_message_at, Timestamp::from_secs(107), "{}", db.engine());
+            let messages = store
+                .messages(ws, c.id, &MessageQuery { limit: 100, cursor: None, viewer: Viewer::All })
+                .await
+                .unwrap()
+                .items;
+            assert_eq!(messages.len(), 8, "{}", db.engine());
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_batches_share_new_conversations_fairly_among_agents() {
+    for db in TestDatabase::all().await {
+        let store = db.store.clone();
+        let (ws, channel) = setup(&*store, "acme").await;
+        let mut agents = Vec::new();
+        for name in ["a", "b"] {
+            let agent = NewUser {
+                email: Email::parse(&format!("{name}@acme.example")).unwrap(),
+                name: name.into(),
+                role: Role::Agent,
+                password_hash: None,
+            };
+            agents.push(store.create_user(ws, agent, NOW).await.unwrap().id);
+        }
+        let settings = parley_store::AssignmentSettings { mode: parley_store::AutoAssign::LeastOpen, max_open: None };
+        store.set_assignment_settings(ws, settings, NOW).await.unwrap();
+        // Four webhooks at once, five new customers each: every assignment must see the loads the
+        // ones before it left, or each batch would start with the same agent.
+        let mut tasks = Vec::new();
+        for batch in 0..4 {
+            let (store, channel) = (store.clone(), channel.clone());
+            tasks.push(tokio::spawn(async move {
+                let events: Vec<InboundEvent> = (0..5)
+                    .map(|i| text(&format!("m.{batch}.{i}"), &format!("3361234{batch}{i:03}"), 100, "hi"))
+                    .collect();
+                let routed: Vec<RoutedEvent> =
+                    events.iter().map(|event| RoutedEvent { channel: &channel, event }).collect();
+                store.apply_inbound(&routed, NOW).await
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let conversations =
+            store.conversations(ws, &ConversationQuery { limit: 100, ..Default::default() }).await.unwrap().items;
+        let load = |agent| conversations.iter().filter(|c| c.assignee_id == Some(agent)).count();
+        assert_eq!((load(agents[0]), load(agents[1])), (10, 10), "{}", db.engine());
+    }
+}

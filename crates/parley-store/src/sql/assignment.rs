@@ -13,6 +13,7 @@ use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::inbound::EventBuffer;
+use super::locks::LockClass;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{Assignment, AssignmentSettings, AutoAssign};
@@ -63,6 +64,9 @@ where
             if settings.mode == AutoAssign::Off {
                 continue;
             }
+            // One automatic assignment at a time per workspace, reading the agents' loads as the
+            // previous one committed them (concurrent ingest transactions: `sql/locks.rs`).
+            DB::lock_keys(conn, LockClass::Assignment, vec![ws.to_string()]).await?;
             let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
                 "SELECT u.id, u.last_assigned_at,
                     (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status <> 'closed')

@@ -91,6 +91,7 @@ mod health;
 mod imports;
 mod inbound;
 mod inbox_views;
+pub(crate) mod locks;
 mod merge;
 pub(crate) mod notifications;
 mod outbox;
@@ -196,6 +197,17 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     ) -> BoxFuture<'_, StoreResult<()>>;
     /// Inserts many `(contact_id, workspace_id, tag)` rows, as above.
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>>;
+    /// Whether several transactions write at once (PostgreSQL), so that creating a row must
+    /// lock its key and look again ([`locks`]). SQLite has one writer at a time.
+    const CONCURRENT_WRITERS: bool;
+    /// Waits for the transaction-scoped locks of `keys` ([`locks::lock_keys`]; SQLite: nothing).
+    fn lock_keys(
+        conn: &mut Self::Connection,
+        class: locks::LockClass,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+    /// Locks conversation rows in id order ([`locks::lock_conversations`]; SQLite: nothing).
+    fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
     /// Runs the engine's migrations (generic code cannot name the `Migrate` bound sqlx needs).
@@ -293,6 +305,13 @@ impl Engine for sqlx::Sqlite {
     const ANALYZE_CONTACTS: Option<&'static str> = None;
     const ANALYZE_INBOUND: Option<&'static str> = None;
     const BULK_WRITE_SETUP: Option<&'static str> = None;
+    const CONCURRENT_WRITERS: bool = false;
+    fn lock_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn lock_conversations(_: &mut Self::Connection, _: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -470,6 +489,17 @@ impl Engine for sqlx::Postgres {
     // (read back by id), and analysing events, the largest, took most of the refresh's time.
     const ANALYZE_INBOUND: Option<&'static str> = Some("ANALYZE messages, conversations, contacts, contact_identities");
     const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
+    const CONCURRENT_WRITERS: bool = true;
+    fn lock_keys(
+        conn: &mut Self::Connection,
+        class: locks::LockClass,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(locks::lock_keys(conn, class, keys))
+    }
+    fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(locks::lock_conversations(conn, ids))
+    }
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

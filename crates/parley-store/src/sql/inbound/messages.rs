@@ -16,6 +16,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
 use crate::InboundOutcome;
 use crate::error::{StoreError, StoreResult};
+use crate::sql::locks::LockClass;
 use crate::sql::{Engine, InboundMessageRow, SqlStore, message_search};
 
 /// A message as it arrives, with its channel.
@@ -23,6 +24,14 @@ pub(crate) struct Arrival<'a> {
     pub channel: &'a Channel,
     pub m: &'a InboundMessage,
 }
+
+/// What existing conversations owe for this batch's messages: reopened, and their clocks moved
+/// to the newest message (`(conversation id, newest provider time, newest referral time)`).
+/// Applied by [`SqlStore::move_conversation_clocks`] as the transaction's last write, so that
+/// the conversation row locks, which every delivery from the same customers contends for, are
+/// held only until the commit that follows (PostgreSQL runs two ingest transactions at once).
+#[derive(Default)]
+pub(crate) struct ClockMoves(Vec<(i64, i64, Option<i64>)>);
 
 /// A known contact: its id and whether it still has no name.
 #[derive(Clone, Copy)]
@@ -68,14 +77,14 @@ where
         now: Timestamp,
         out: &mut InboundOutcome,
         events: &mut EventBuffer,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<ClockMoves> {
         // A redelivery changes nothing: not the contact, not the conversation's status.
         let fresh = Self::drop_known(conn, arrivals, out).await?;
         if fresh.is_empty() {
-            return Ok(());
+            return Ok(ClockMoves::default());
         }
         let contacts = Self::resolve_senders(conn, &fresh, now, events).await?;
-        let conversations = Self::touch_conversations(conn, &fresh, &contacts, now, events).await?;
+        let (conversations, clocks) = Self::find_or_open_conversations(conn, &fresh, &contacts, now, events).await?;
         let ids = Self::insert_messages(conn, &fresh, &conversations, now).await?;
 
         let mut media = Vec::new();
@@ -139,7 +148,7 @@ where
         for (channel, ids) in originals.into_values() {
             Self::apply_earlier_changes(conn, channel, &ids, &inserted_here, now, events).await?;
         }
-        Ok(())
+        Ok(clocks)
     }
 
     /// The arrivals not stored yet, each once.
@@ -186,30 +195,30 @@ where
         now: Timestamp,
         events: &mut EventBuffer,
     ) -> StoreResult<Vec<i64>> {
-        let mut by_identity: HashMap<(WorkspaceId, &str, String), Known> = HashMap::new();
+        let mut by_identity: HashMap<(WorkspaceId, &'static str, String), Known> = HashMap::new();
         let mut values: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
         for a in fresh {
             values.entry(a.channel.workspace_id).or_default().extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
         }
-        for (ws, vals) in &values {
-            let vals: Vec<&str> = vals.iter().copied().collect();
-            for chunk in statement_chunks(&vals) {
-                let mut qb = QueryBuilder::<DB>::new(
-                    "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci JOIN contacts c ON c.id = ci.contact_id
-                     WHERE ci.workspace_id = ",
-                );
-                qb.push_bind(ws.get()).push(" AND ci.value IN (");
-                let mut list = qb.separated(", ");
-                for v in chunk {
-                    list.push_bind((*v).to_owned());
-                }
-                qb.push(")");
-                let rows: Vec<(String, String, i64, Option<String>)> =
-                    qb.build_query_as().fetch_all(&mut *conn).await?;
-                for (kind, value, id, name) in rows {
-                    let kind = if kind == WA_ID { WA_ID } else { BSUID };
-                    by_identity.insert((*ws, kind, value), Known { id, nameless: name.is_none() });
-                }
+        Self::find_identities(conn, &values, &mut by_identity).await?;
+        if DB::CONCURRENT_WRITERS {
+            // Senders known by no identity may be created by a concurrent transaction too: wait
+            // for it (their identities' locks), then look again (see `sql/locks.rs`).
+            let known = |ws: WorkspaceId, from: &Sender| {
+                identities(from).into_iter().any(|(k, v)| by_identity.contains_key(&(ws, k, v.to_owned())))
+            };
+            let mut unknown: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
+            for a in fresh.iter().filter(|a| !known(a.channel.workspace_id, &a.m.from)) {
+                unknown
+                    .entry(a.channel.workspace_id)
+                    .or_default()
+                    .extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
+            }
+            if !unknown.is_empty() {
+                let keys =
+                    unknown.iter().flat_map(|(ws, vals)| vals.iter().map(move |v| format!("{ws}:{v}"))).collect();
+                DB::lock_keys(conn, LockClass::NewSender, keys).await?;
+                Self::find_identities(conn, &unknown, &mut by_identity).await?;
             }
         }
         let mut by_phone = Self::contacts_by_phone(conn, fresh, &by_identity).await?;
@@ -270,6 +279,36 @@ where
             qb.build().execute(&mut *conn).await?;
         }
         Ok(contacts)
+    }
+
+    /// Adds the contacts known by one of `values` (per workspace) to `by_identity`.
+    async fn find_identities(
+        conn: &mut DB::Connection,
+        values: &HashMap<WorkspaceId, HashSet<&str>>,
+        by_identity: &mut HashMap<(WorkspaceId, &'static str, String), Known>,
+    ) -> StoreResult<()> {
+        for (ws, vals) in values {
+            let vals: Vec<&str> = vals.iter().copied().collect();
+            for chunk in statement_chunks(&vals) {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci JOIN contacts c ON c.id = ci.contact_id
+                     WHERE ci.workspace_id = ",
+                );
+                qb.push_bind(ws.get()).push(" AND ci.value IN (");
+                let mut list = qb.separated(", ");
+                for v in chunk {
+                    list.push_bind((*v).to_owned());
+                }
+                qb.push(")");
+                let rows: Vec<(String, String, i64, Option<String>)> =
+                    qb.build_query_as().fetch_all(&mut *conn).await?;
+                for (kind, value, id, name) in rows {
+                    let kind = if kind == WA_ID { WA_ID } else { BSUID };
+                    by_identity.insert((*ws, kind, value), Known { id, nameless: name.is_none() });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Contacts whose phone is one of the candidates of senders not known by identity.
@@ -363,15 +402,15 @@ where
         Ok(())
     }
 
-    /// Conversation id per arrival: opened for a new contact × channel pair, else reopened and
-    /// its clocks moved forward (to the provider time of its newest message).
-    async fn touch_conversations(
+    /// Conversation id per arrival: opened for a new contact × channel pair; an existing one is
+    /// found (without a lock) and owes the returned clock moves.
+    async fn find_or_open_conversations(
         conn: &mut DB::Connection,
         fresh: &[Arrival<'_>],
         contacts: &[i64],
         now: Timestamp,
         events: &mut EventBuffer,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<(Vec<i64>, ClockMoves)> {
         // Per (channel, contact): its channel, the newest message time, the newest referral.
         let mut pairs: HashMap<(i64, i64), (&Channel, i64, Option<i64>)> = HashMap::new();
         for (a, contact) in fresh.iter().zip(contacts) {
@@ -381,23 +420,15 @@ where
             entry.1 = entry.1.max(at);
             entry.2 = entry.2.max(referral);
         }
-        let mut existing: HashMap<(i64, i64), (i64, String)> = HashMap::new();
-        let mut by_channel: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (channel, contact) in pairs.keys() {
-            by_channel.entry(*channel).or_default().push(*contact);
-        }
-        for (channel, list) in by_channel {
-            for chunk in statement_chunks(&list) {
-                let mut qb =
-                    QueryBuilder::<DB>::new("SELECT id, contact_id, status FROM conversations WHERE channel_id = ");
-                qb.push_bind(channel).push(" AND contact_id IN (");
-                let mut sep = qb.separated(", ");
-                for c in chunk {
-                    sep.push_bind(*c);
-                }
-                qb.push(")");
-                let rows: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-                existing.extend(rows.into_iter().map(|(id, contact, status)| ((channel, contact), (id, status))));
+        let mut existing = Self::find_conversations(conn, pairs.keys().copied()).await?;
+        if DB::CONCURRENT_WRITERS {
+            // A pair without a conversation may be opened by a concurrent transaction too: wait
+            // for it (the pair's lock), then look again (see `sql/locks.rs`).
+            let missing: Vec<(i64, i64)> = pairs.keys().filter(|p| !existing.contains_key(p)).copied().collect();
+            if !missing.is_empty() {
+                let keys = missing.iter().map(|(channel, contact)| format!("{channel}:{contact}")).collect();
+                DB::lock_keys(conn, LockClass::NewConversation, keys).await?;
+                existing.extend(Self::find_conversations(conn, missing.into_iter()).await?);
             }
         }
         let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
@@ -439,12 +470,51 @@ where
         if !opened.is_empty() {
             Self::auto_assign(conn, &opened, now, events).await?;
         }
+        let ids = fresh.iter().zip(contacts).map(|(a, c)| ids[&(a.channel.id.get(), *c)]).collect();
+        Ok((ids, ClockMoves(touched)))
+    }
+
+    /// The conversations of `(channel, contact)` pairs that have one: id and status per pair.
+    async fn find_conversations(
+        conn: &mut DB::Connection,
+        pairs: impl Iterator<Item = (i64, i64)>,
+    ) -> StoreResult<HashMap<(i64, i64), (i64, String)>> {
+        let mut by_channel: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (channel, contact) in pairs {
+            by_channel.entry(channel).or_default().push(contact);
+        }
+        let mut existing = HashMap::new();
+        for (channel, list) in by_channel {
+            for chunk in statement_chunks(&list) {
+                let mut qb =
+                    QueryBuilder::<DB>::new("SELECT id, contact_id, status FROM conversations WHERE channel_id = ");
+                qb.push_bind(channel).push(" AND contact_id IN (");
+                let mut sep = qb.separated(", ");
+                for c in chunk {
+                    sep.push_bind(*c);
+                }
+                qb.push(")");
+                let rows: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+                existing.extend(rows.into_iter().map(|(id, contact, status)| ((channel, contact), (id, status))));
+            }
+        }
+        Ok(existing)
+    }
+
+    /// Reopens the batch's existing conversations and moves their clocks forward.
+    pub(crate) async fn move_conversation_clocks(
+        conn: &mut DB::Connection,
+        clocks: ClockMoves,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut touched = clocks.0;
         // Reopen and move the clocks of every existing conversation in one statement per chunk.
         // Provider times, not arrival order: a late delivery of an older message moves nothing
         // back. The maxima are taken in SQL so that concurrent deliveries cannot undo each other.
-        // In id order, so that concurrent writers (several processes on PostgreSQL) take row
-        // locks in the same order.
+        // The rows are locked first, in id order (an UPDATE joined to a list locks them in
+        // whatever order its plan reads them), so that concurrent writers cannot deadlock.
         touched.sort_unstable();
+        DB::lock_conversations(conn, touched.iter().map(|t| t.0).collect()).await?;
         for chunk in statement_chunks(&touched) {
             let mut qb = QueryBuilder::<DB>::new("WITH v (id, at, referral) AS (");
             qb.push_values(chunk, |mut row, (id, at, referral)| {
@@ -469,7 +539,7 @@ where
                 return Err(StoreError::Contention("a conversation was deleted meanwhile".into()));
             }
         }
-        Ok(fresh.iter().zip(contacts).map(|(a, c)| ids[&(a.channel.id.get(), *c)]).collect())
+        Ok(())
     }
 
     /// Inserts the messages; the id of each, or `None` where a concurrent delivery won.

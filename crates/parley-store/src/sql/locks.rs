@@ -1,0 +1,74 @@
+//! The order in which concurrent writers lock, on PostgreSQL (two ingest transactions run at once
+//! in one server, and several servers may share a database; SQLite has one writer and needs
+//! none of this).
+//!
+//! A webhook transaction takes its locks in phases, each phase in one sorted sweep, so that two
+//! transactions can wait for each other but never in a circle:
+//! 1. the identities of senders not known yet ([`LockClass::NewSender`]), then looks them up
+//!    again: a transaction that created the contact meanwhile has committed, and its contact is
+//!    found instead of made twice;
+//! 2. the (channel, contact) pairs without a conversation ([`LockClass::NewConversation`]), the
+//!    same way; then, when they are assigned automatically, the workspace's
+//!    [`LockClass::Assignment`] before the agents' loads are read;
+//! 3. message rows for statuses, by channel and provider id (`inbound/mod.rs`);
+//! 4. the conversation rows whose clocks move, in id order, last before the commit
+//!    (`inbound/messages.rs`, `ClockMoves`).
+//!
+//! Two deliveries of one message in two transactions at once (Meta retries much later than
+//! that) can still wait for each other on the messages' unique key, in batch order; should they
+//! deadlock, PostgreSQL aborts one and the webhook is applied again.
+//!
+//! Phases 1 and 2 use transaction-scoped advisory locks on a hash of the key, folded into
+//! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
+//! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
+//! for each other. The schema is part of the hash, so tests in schemas of their own do not.
+
+use sqlx::PgConnection;
+
+use crate::error::StoreResult;
+
+/// What a key names; each class has its own lock space.
+#[derive(Clone, Copy)]
+pub enum LockClass {
+    /// `workspace:identity value` of a sender not known yet.
+    NewSender = 1,
+    /// `channel:contact` without a conversation yet.
+    NewConversation = 2,
+    /// `workspace` whose new conversations are being assigned to agents.
+    Assignment = 3,
+}
+
+/// Buckets a class's keys are folded into.
+const BUCKETS: i64 = 1024;
+
+/// Waits for the locks of `keys`, in bucket order; held until the transaction ends.
+pub(crate) async fn lock_keys(conn: &mut PgConnection, class: LockClass, keys: Vec<String>) -> StoreResult<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // `OFFSET 0` keeps the sorted subquery a step of its own, so the locks are taken in its
+    // order (the outer query adds no sort).
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, b)
+         FROM (SELECT DISTINCT (hashtextextended(current_schema() || ':' || k, 0) & $3)::INT4 AS b
+               FROM UNNEST($2::TEXT[]) AS k ORDER BY 1 OFFSET 0) buckets",
+    )
+    .bind(class as i32)
+    .bind(keys)
+    .bind(BUCKETS - 1)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the conversation rows `ids` in id order (`ORDER BY` comes before `FOR UPDATE`).
+pub(crate) async fn lock_conversations(conn: &mut PgConnection, ids: Vec<i64>) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
