@@ -30,6 +30,8 @@ pub struct InboxSpec {
     /// The owner's and each agent's API token (hashes; the caller keeps the secrets).
     pub owner_token: NewToken,
     pub agent_tokens: Vec<NewToken>,
+    /// Both channels' sealed secrets (the webhook benchmark signs with their app secret).
+    pub sealed_secrets: String,
 }
 
 /// What was made, for the queries that measure it.
@@ -187,7 +189,7 @@ where
             waba_id: "WABA-BENCH".into(),
             display_phone_number: format!("1555000111{i}"),
             graph_base_url: "http://127.0.0.1:9".into(),
-            sealed_secrets: "unused".into(),
+            sealed_secrets: spec.sealed_secrets.clone(),
             webhook_key: format!("bench-{i}"),
             visibility,
             throughput: 80,
@@ -231,6 +233,13 @@ where
         last = LAST_NAMES.len(),
     );
     chunked::<DB>(&mut conn, "contacts", spec.contacts, &contacts, ws, progress).await?;
+    // Each contact's WhatsApp id (its phone's digits), as a webhook would have recorded it.
+    let identities = format!(
+        "INSERT INTO contact_identities (workspace_id, contact_id, kind, value, created_at)
+         SELECT $2, n.i + $1, 'wa_id', '336' || CAST(10000000 + n.i + $1 AS TEXT), {T0} + n.i + $1
+         FROM bench_numbers n WHERE n.i <= $3"
+    );
+    chunked::<DB>(&mut conn, "WhatsApp ids", spec.contacts, &identities, ws, progress).await?;
     let per = (spec.messages / spec.conversations.max(1)).max(1);
     let conversations = format!(
         "INSERT INTO conversations (id, workspace_id, channel_id, contact_id, status, assignee_id, team_id,
@@ -364,4 +373,9 @@ where
 /// A contact's phone in the fixture (for lookups by number).
 pub fn contact_phone(contact: i64) -> E164 {
     E164::from_stored(format!("+336{}", 10_000_000 + contact))
+}
+
+/// A contact's WhatsApp id in the fixture (what its webhooks carry in `from`).
+pub fn contact_wa_id(contact: i64) -> String {
+    format!("336{}", 10_000_000 + contact)
 }

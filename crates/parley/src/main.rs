@@ -194,6 +194,11 @@ enum BenchCommand {
         /// SQLite in a temporary directory otherwise.
         #[arg(long)]
         postgres: Option<String>,
+        /// Start from the inbox benchmark's data at this size (N contacts with their WhatsApp
+        /// ids, N conversations, 10·N messages) instead of an empty database: the customers
+        /// writing in are among them.
+        #[arg(long, default_value_t = 0)]
+        contacts: i64,
     },
     /// Dispatch a full outbox from a real server to the sandbox at a configured rate; report the
     /// achieved rate, the server's CPU time and the busiest second the provider saw.
@@ -282,9 +287,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
             commands::bench::phone(input.as_deref(), count, seed)
         }
-        Command::Bench { command: BenchCommand::Webhooks { batch, requests, concurrency, postgres } } => {
+        Command::Bench { command: BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts } } => {
             init_logging(cli.config.log.as_deref().unwrap_or("warn"));
-            let opts = commands::bench_webhooks::WebhookBench { database_url: postgres, batch, requests, concurrency };
+            let opts = commands::bench_webhooks::WebhookBench {
+                database_url: postgres,
+                batch,
+                requests,
+                concurrency,
+                contacts,
+            };
             tokio::runtime::Runtime::new()?.block_on(commands::bench_webhooks::run(opts))
         }
         Command::Bench {

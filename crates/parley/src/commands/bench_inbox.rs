@@ -52,6 +52,7 @@ pub async fn run(opts: InboxBench) -> anyhow::Result<()> {
         agents: AGENTS,
         owner_token: owner.record.clone(),
         agent_tokens: agents.iter().map(|t| t.record.clone()).collect(),
+        sealed_secrets: "unused".into(),
     };
     let started = Instant::now();
     let last_report = std::sync::Mutex::new(Instant::now());

@@ -294,7 +294,14 @@ where
                     "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci JOIN contacts c ON c.id = ci.contact_id
                      WHERE ci.workspace_id = ",
                 );
-                qb.push_bind(ws.get()).push(" AND ci.value IN (");
+                // Both kinds named: the unique index is (workspace, kind, value), and without the
+                // kind PostgreSQL read every identity of the workspace (12 ms at 100,000).
+                qb.push_bind(ws.get())
+                    .push(" AND ci.kind IN (")
+                    .push_bind(WA_ID.to_owned())
+                    .push(", ")
+                    .push_bind(BSUID.to_owned())
+                    .push(") AND ci.value IN (");
                 let mut list = qb.separated(", ");
                 for v in chunk {
                     list.push_bind((*v).to_owned());

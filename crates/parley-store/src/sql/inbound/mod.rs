@@ -114,6 +114,12 @@ where
         now: Timestamp,
     ) -> StoreResult<InboundOutcome> {
         let mut tx = self.begin_write().await?;
+        // PostgreSQL: the webhook's statements are key lookups and inserts, whose plans never
+        // change with the values; reusing them, instead of planning each anew, halved a
+        // transaction's time at one event per webhook (planning was half of it).
+        if let Some(setup) = DB::BULK_WRITE_SETUP {
+            sqlx::query(setup).execute(&mut *tx).await?;
+        }
         let mut out = InboundOutcome::default();
         let mut buffer = EventBuffer::default();
         let mut arrivals = Vec::new();
