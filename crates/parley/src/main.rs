@@ -288,7 +288,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::bench::phone(input.as_deref(), count, seed)
         }
         Command::Bench { command: BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts } } => {
-            init_logging(cli.config.log.as_deref().unwrap_or("warn"));
+            // sqlx's slow-statement warnings would fill the screen while the data is generated.
+            init_logging(cli.config.log.as_deref().unwrap_or("warn,sqlx=error"));
             let opts = commands::bench_webhooks::WebhookBench {
                 database_url: postgres,
                 batch,

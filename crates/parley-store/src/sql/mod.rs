@@ -102,7 +102,6 @@ mod template_updates;
 mod templates;
 mod users;
 
-use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -132,6 +131,8 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     const ANALYZE_CONTACTS: Option<&'static str>;
     /// The same for the tables webhooks grow (messages, their statuses, conversations, senders).
     const ANALYZE_INBOUND: Option<&'static str>;
+    /// How many messages the statistics say there are (`-1` or none if never analysed).
+    const ESTIMATED_MESSAGES: Option<&'static str>;
     /// Run first in a bulk write transaction. PostgreSQL: the connections force custom plans
     /// (see `postgres.rs`), which also re-plans every foreign-key check of every inserted row;
     /// a bulk load lets the server cache those plans (its statistics are kept fresh by
@@ -304,6 +305,7 @@ impl Engine for sqlx::Sqlite {
     const SKIP_LOCKED: &'static str = "";
     const ANALYZE_CONTACTS: Option<&'static str> = None;
     const ANALYZE_INBOUND: Option<&'static str> = None;
+    const ESTIMATED_MESSAGES: Option<&'static str> = None;
     const BULK_WRITE_SETUP: Option<&'static str> = None;
     const CONCURRENT_WRITERS: bool = false;
     fn lock_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
@@ -488,6 +490,8 @@ impl Engine for sqlx::Postgres {
     // The tables a webhook looks rows up in. Not events or statuses: they are only appended to
     // (read back by id), and analysing events, the largest, took most of the refresh's time.
     const ANALYZE_INBOUND: Option<&'static str> = Some("ANALYZE messages, conversations, contacts, contact_identities");
+    const ESTIMATED_MESSAGES: Option<&'static str> =
+        Some("SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass('messages')");
     const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
     const CONCURRENT_WRITERS: bool = true;
     fn lock_keys(
@@ -732,8 +736,9 @@ pub struct SqlStore<DB: Database> {
     pub(crate) write: Pool<DB>,
     pub(crate) read: Pool<DB>,
     pub(crate) migrator: Migrator,
-    /// Held for the process's lifetime: one server per SQLite file.
-    pub(crate) _lock: Option<File>,
+    /// SQLite: the lock file held for the store's lifetime (one server per file) and the
+    /// background checkpointer, stopped with the store.
+    pub(crate) _sqlite: Option<crate::sqlite::FileGuard>,
     /// Messages this process stored since it started, and the count at which the planner's
     /// statistics are refreshed next (see [`SqlStore::inbound_grew`]).
     pub(crate) inbound_rows: Arc<(AtomicU64, AtomicU64)>,
@@ -744,12 +749,17 @@ pub struct SqlStore<DB: Database> {
 const FIRST_INBOUND_ANALYZE: u64 = 1_000;
 
 impl<DB: Engine> SqlStore<DB> {
-    pub(crate) fn new(write: Pool<DB>, read: Pool<DB>, migrator: Migrator, lock: Option<File>) -> Self {
+    pub(crate) fn new(
+        write: Pool<DB>,
+        read: Pool<DB>,
+        migrator: Migrator,
+        sqlite: Option<crate::sqlite::FileGuard>,
+    ) -> Self {
         SqlStore {
             write,
             read,
             migrator,
-            _lock: lock,
+            _sqlite: sqlite,
             inbound_rows: Arc::new((AtomicU64::new(0), AtomicU64::new(FIRST_INBOUND_ANALYZE))),
         }
     }
