@@ -1,6 +1,6 @@
 //! Group commit for webhooks. Handlers verify and parse a webhook, then hand its routed events to
-//! the ingest task, which applies everything that is waiting in one store transaction and answers
-//! each handler after the commit. Under load, many small webhooks share one transaction (and the
+//! an ingest task, which applies everything that is waiting in one store transaction and answers
+//! each handler after the commit (two tasks on PostgreSQL, one on SQLite). Under load, many small webhooks share one transaction (and the
 //! store's batched statements); alone, a webhook is applied at once. If a shared transaction
 //! fails, each webhook is retried on its own so one bad batch cannot fail the others.
 
@@ -17,9 +17,10 @@ const MAX_EVENTS_PER_COMMIT: usize = 2_000;
 /// Webhooks waiting for the ingest task before handlers wait to enqueue.
 const QUEUE: usize = 1_024;
 /// Ingest tasks per process on PostgreSQL (SQLite has one writer, so one task there). Two
-/// transactions at once keep the server busy while the other waits on the network or its commit;
-/// they contend only for conversation rows, locked last and in id order (`ClockMoves` in the
-/// store), so the second waits at most for the first's commit.
+/// transactions at once keep the server busy while the other waits on the network or its commit
+/// (three or four were no faster on 2 cores); they take their locks in one global order (the
+/// store's `sql/locks.rs`), mostly the conversation rows, locked last, so the second waits at
+/// most for the first's commit.
 const POSTGRES_WORKERS: usize = 2;
 
 /// One webhook's events, each with the channel it goes to.
