@@ -1,8 +1,9 @@
 //! Group commit for webhooks. Handlers verify and parse a webhook, then hand its routed events to
-//! an ingest task, which applies everything that is waiting in one store transaction and answers
-//! each handler after the commit (two tasks on PostgreSQL, one on SQLite). Under load, many small webhooks share one transaction (and the
-//! store's batched statements); alone, a webhook is applied at once. If a shared transaction
-//! fails, each webhook is retried on its own so one bad batch cannot fail the others.
+//! an ingest task (two on PostgreSQL, one on SQLite), which applies everything that is waiting in
+//! one store transaction and answers each handler after the commit. Under load, many small
+//! webhooks share one transaction (and the store's batched statements); alone, a webhook is
+//! applied at once. If a shared transaction fails, each webhook is retried on its own so one bad
+//! batch cannot fail the others.
 
 use std::sync::Arc;
 

@@ -35,7 +35,9 @@ pub(crate) async fn open(path: &Path) -> StoreResult<SqlStore<sqlx::Sqlite>> {
         // The background checkpointer below usually has done it by then.
         .pragma("wal_autocheckpoint", "16384");
     let write = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
-    let checkpointer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+    // Copying pages back needs no page cache of its own.
+    let checkpointer =
+        SqlitePoolOptions::new().max_connections(1).connect_with(options.clone().pragma("cache_size", "-1024")).await?;
     // Readers keep a smaller page cache each (16 MB, against the writer's 64 MB): there are
     // eight of them, and the operating system caches the file for all.
     let read_options = options.read_only(true).pragma("cache_size", "-16384");

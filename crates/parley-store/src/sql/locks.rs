@@ -21,7 +21,8 @@
 //! Phases 1 and 2 use transaction-scoped advisory locks on a hash of the key, folded into
 //! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
 //! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
-//! for each other. The schema is part of the hash, so tests in schemas of their own do not.
+//! for each other. The schema is part of the hash, so that tests, each in a schema of its own in
+//! one database, do not wait for each other's keys.
 
 use sqlx::PgConnection;
 

@@ -29,10 +29,18 @@ use std::sync::atomic::Ordering;
 pub(crate) const WA_ID: &str = "wa_id";
 pub(crate) const BSUID: &str = "bsuid";
 /// Most rows per multi-row statement or `IN` list: 1,024 rows of up to 9 columns stay well under
-/// SQLite's and PostgreSQL's parameter limits (32,766 and 65,535). PostgreSQL plans every
-/// statement anew, so fewer, longer ones ingest faster there (+10 % at 128 → 1,024 on
-/// `parley bench webhooks`); SQLite is the same either way.
+/// SQLite's and PostgreSQL's parameter limits (32,766 and 65,535). Fewer, longer statements
+/// ingest faster on PostgreSQL (+10 % at 128 → 1,024 on `parley bench webhooks`, measured while
+/// it still planned every statement anew); SQLite is the same either way.
 const MAX_ROWS: usize = 1024;
+
+/// The table size the statistics give (`estimate`; -1 or none when never analysed) when it is far
+/// larger than the `added` messages this process counted: a server started on a big database,
+/// whose statistics autovacuum keeps. Counting then goes on from that size.
+fn already_large(estimate: Option<i64>, added: u64) -> Option<u64> {
+    let known = u64::try_from(estimate?).ok()?;
+    (known > added * 2).then_some(known)
+}
 
 /// [`super::pow2_chunks`] at `MAX_ROWS`.
 pub(crate) fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
@@ -106,9 +114,8 @@ where
         }
         let pool = self.write.clone();
         tokio::spawn(async move {
-            let known: Result<Option<i64>, _> = sqlx::query_scalar(estimate).fetch_one(&pool).await;
-            let known = u64::try_from(known.ok().flatten().unwrap_or(0)).unwrap_or(0);
-            if known > total * 2 {
+            let estimate: Option<i64> = sqlx::query_scalar(estimate).fetch_one(&pool).await.ok().flatten();
+            if let Some(known) = already_large(estimate, total) {
                 let (count, next) = &*rows;
                 count.fetch_add(known, Ordering::Relaxed);
                 next.fetch_max(known * 2, Ordering::Relaxed);
@@ -302,7 +309,19 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_ROWS, statement_chunks};
+    use super::{MAX_ROWS, already_large, statement_chunks};
+
+    #[test]
+    fn statistics_of_a_large_table_are_left_to_autovacuum() {
+        // Never analysed, or unknown: the refresh runs.
+        assert_eq!(already_large(None, 1_000), None);
+        assert_eq!(already_large(Some(-1), 1_000), None);
+        // About what this process added (a table that grew from empty): the refresh runs.
+        assert_eq!(already_large(Some(1_500), 1_000), None);
+        assert_eq!(already_large(Some(2_000), 1_000), None);
+        // A table of ten million when this process added a thousand: left alone.
+        assert_eq!(already_large(Some(10_000_000), 1_000), Some(10_000_000));
+    }
 
     #[test]
     fn chunks_are_powers_of_two_covering_everything() {
