@@ -38,6 +38,20 @@ pub enum WebhookError {
     NotAWebhook(&'static str),
 }
 
+/// The longest `field` name accepted; Meta's are under 40 characters.
+const MAX_FIELD_LEN: usize = 64;
+
+/// Whether `field` is a webhook field name as Meta writes them (`messages`,
+/// `message_template_status_update`, …): a lowercase letter, then lowercase letters, digits and
+/// underscores. The field becomes part of an event kind (`whatsapp.<field>`) that travels as an
+/// SSE event name, where a line break would end the line; unknown but well-formed fields are kept.
+pub fn is_field_name(field: &str) -> bool {
+    let mut bytes = field.bytes();
+    field.len() <= MAX_FIELD_LEN
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 impl Webhook {
     /// Every event of the webhook, flattened.
     pub fn event_count(&self) -> usize {
@@ -58,6 +72,11 @@ pub fn parse(body: &[u8]) -> Result<Webhook, WebhookError> {
     for entry in entries {
         let waba_id = entry.get("id").map(id_string).unwrap_or_default();
         for change in entry.get("changes").and_then(Value::as_array).into_iter().flatten() {
+            // A field that is not a field name is not something Meta sends: refuse the whole
+            // webhook rather than store a kind no reader expects.
+            if change.get("field").and_then(Value::as_str).is_some_and(|f| !is_field_name(f)) {
+                return Err(WebhookError::NotAWebhook("a change's `field` is not a field name"));
+            }
             changes.push(parse_change(&waba_id, change));
         }
     }

@@ -130,6 +130,23 @@ fn view(e: Event) -> EventView {
     }
 }
 
+/// Whether `kind` may be written as an SSE event name as it is: event kinds are dotted words
+/// (`message.received`, `whatsapp.account_update`) of lowercase letters, digits and underscores.
+fn is_safe_event_name(kind: &str) -> bool {
+    !kind.is_empty()
+        && kind.len() <= 128
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+}
+
+/// One log entry as a server-sent event. Never panics on what the log holds (axum's writer
+/// panics on a line break in an event name, and a stored kind from an older version could hold
+/// one): a kind outside the alphabet goes out under the neutral name `event`, its data intact.
+fn sse_event(e: Event) -> SseEvent {
+    let name = if is_safe_event_name(&e.kind) { e.kind.clone() } else { "event".to_owned() };
+    let id = e.id.get().to_string();
+    SseEvent::default().id(id).event(name).json_data(view(e)).unwrap_or_else(|_| SseEvent::default().comment("?"))
+}
+
 /// What a stream holds between two polls.
 struct Follow {
     state: AppState,
@@ -174,10 +191,7 @@ impl Follow {
     async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Follow)> {
         loop {
             if let Some(e) = self.ready.pop_front() {
-                let id = e.id.get().to_string();
-                let kind = e.kind.clone();
-                let event = SseEvent::default().id(id).event(kind).json_data(view(e)).unwrap_or_default();
-                return Some((Ok(event), self));
+                return Some((Ok(sse_event(e)), self));
             }
             if *self.closing.borrow() {
                 return None;
@@ -237,7 +251,25 @@ async fn stream_events(
 
 #[cfg(test)]
 mod tests {
-    use super::before_hole;
+    use super::{before_hole, is_safe_event_name, sse_event};
+    use parley_core::Timestamp;
+    use parley_core::ids::EventId;
+    use parley_store::Event;
+
+    #[test]
+    fn any_stored_kind_becomes_an_event_without_a_panic() {
+        for kind in ["message.received", "whatsapp.account_update", "a\nevent: forged", "x\r", "", "évé", "a b"] {
+            let event = Event {
+                id: EventId(7),
+                kind: kind.to_owned(),
+                subject_id: None,
+                payload: serde_json::json!({"text": "line\nbreak"}),
+                created_at: Timestamp::from_secs(1),
+            };
+            let _ = sse_event(event);
+            assert_eq!(is_safe_event_name(kind), kind.contains('.'), "{kind:?}");
+        }
+    }
 
     #[test]
     fn a_stream_stops_before_a_hole_until_it_fills_or_is_given_up() {

@@ -175,3 +175,41 @@ async fn a_stream_on_another_server_carries_what_the_first_one_stored() {
     let more = read_events(&mut stream, 1).await;
     assert!(more.iter().any(|s| s.kind == "conversation.status_changed"), "{more:?}");
 }
+
+/// A signed webhook whose `field` holds a line break (which would end an SSE line and forge an
+/// event) is refused and stores nothing; a stream read from the log's start still works.
+#[tokio::test]
+async fn a_webhook_field_with_a_line_break_is_refused_and_streams_still_work() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let url = app.url(wired.channel["webhook_path"].as_str().unwrap());
+        let pnid = &wired.number.phone_number_id;
+        let message = serde_json::json!({"from": "33612345678", "id": "wamid.forged-field", "timestamp": "1750000000",
+            "type": "text", "text": {"body": "hi"}});
+        let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA-1", "changes": [
+            {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": {"phone_number_id": pnid},
+                "messages": [message]}},
+            {"field": "account_update\nevent: message.received\ndata: {}", "value": {"event": "x"}},
+        ]}]})
+        .to_string()
+        .into_bytes();
+        let signature = parley_providers::meta::signature::sign(&wired.number.app_secret, &body);
+        let resp = app
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header(parley_providers::meta::signature::HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{e}");
+        assert!(app.all_messages().await.is_empty(), "{e}: a refused webhook stored its message");
+
+        let mut stream = open(&app, Some(0)).await;
+        let events = read_events(&mut stream, 1).await;
+        let kinds: Vec<&str> = events.iter().map(|s| s.kind.as_str()).collect();
+        assert_eq!(kinds, ["channel.created"], "{e}");
+    }
+}

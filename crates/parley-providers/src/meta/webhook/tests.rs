@@ -265,6 +265,24 @@ fn malformed_bodies_are_errors() {
     assert_eq!(parse(br#"{"object":"whatsapp_business_account","entry":[]}"#).unwrap().changes.len(), 0);
 }
 
+#[test]
+fn field_names_are_checked_before_they_become_event_kinds() {
+    for good in ["messages", "account_update", "message_template_status_update", "phone_number_quality_update", "x1"] {
+        assert!(is_field_name(good), "{good}");
+    }
+    let too_long = "a".repeat(65);
+    for bad in
+        ["", "Messages", "1messages", "messages\nevent: x", "messages\r", "a.b", "a b", "é", "a-b", too_long.as_str()]
+    {
+        assert!(!is_field_name(bad), "{bad:?}");
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": bad, "value": {}}]}]});
+        assert!(matches!(parse(body.to_string().as_bytes()), Err(WebhookError::NotAWebhook(_))), "{bad:?}");
+    }
+    // A well-formed field nobody knows is kept, as before.
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "brand_new_field", "value": {}}]}]});
+    assert_eq!(parse(body.to_string().as_bytes()).unwrap().changes[0].field, "brand_new_field");
+}
+
 mod fuzz {
     use proptest::prelude::*;
     use serde_json::Value;
