@@ -8,9 +8,11 @@ pub mod contacts_io;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod media_response;
 pub mod password;
 mod routes;
 pub mod secrets;
+pub mod security_headers;
 pub mod state;
 pub mod web;
 pub mod workers;
@@ -113,6 +115,7 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .with_state(state)
 }
 

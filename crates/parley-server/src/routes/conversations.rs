@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Conversation, ConversationStatus, MediaState, Message};
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
+use crate::media_response::{inline_type, media_headers, safe_filename};
 use crate::state::AppState;
 use crate::workers::media::media_path;
 
@@ -282,7 +283,8 @@ async fn list_messages(
         (status = 409, body = ErrorBody, description = "not downloaded yet, or the download failed (`media_not_available`)")),
     security(("bearer" = [])))]
 async fn get_media(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Response> {
-    let file = state.store.media_file(auth.workspace_id, MessageId(path_id(&raw)?), auth.viewer()).await?;
+    let id = MessageId(path_id(&raw)?);
+    let file = state.store.media_file(auth.workspace_id, id, auth.viewer()).await?;
     let Some(sha) = file.sha256.filter(|_| file.state == MediaState::Available) else {
         let why = file.last_error.map(|e| format!(" ({e})")).unwrap_or_default();
         return Err(ApiError::new(
@@ -295,10 +297,21 @@ async fn get_media(State(state): State<AppState>, auth: Auth, Path(raw): Path<St
         tracing::error!(error = %e, sha, "stored media file missing");
         ApiError::internal()
     })?;
-    let mime = file.mime_type.unwrap_or_else(|| "application/octet-stream".into());
-    Response::builder()
-        .header(header::CONTENT_TYPE, mime)
-        .header(header::CACHE_CONTROL, "private, max-age=31536000, immutable")
-        .body(Body::from(bytes))
-        .map_err(|_| ApiError::internal())
+    // An attachment is offered under the customer's name for it (documents have one).
+    let given_name = match file.mime_type.as_deref().and_then(inline_type) {
+        Some(_) => None,
+        None => state
+            .store
+            .message(auth.workspace_id, id, auth.viewer())
+            .await?
+            .content
+            .media()
+            .and_then(|m| m.filename.clone()),
+    };
+    let headers = media_headers(file.mime_type.as_deref(), || {
+        safe_filename(given_name.as_deref(), id.get(), file.mime_type.as_deref())
+    });
+    let mut response = Response::new(Body::from(bytes));
+    response.headers_mut().extend(headers);
+    Ok(response)
 }

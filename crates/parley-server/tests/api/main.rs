@@ -6,6 +6,7 @@ mod assignment;
 mod canned;
 mod channels;
 mod contacts;
+mod customer_content;
 mod helpers;
 mod http;
 mod imports;
