@@ -59,7 +59,7 @@ impl SecretBox {
         match std::fs::read_to_string(&path) {
             Ok(text) => SecretBox::from_hex(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(data_dir).map_err(io_err)?;
+                parley_store::create_private_dir(data_dir).map_err(io_err)?;
                 let mut key = [0u8; 32];
                 rand::rng().fill_bytes(&mut key);
                 let mut options = std::fs::OpenOptions::new();

@@ -41,7 +41,7 @@ use parley_core::{Email, Timestamp};
 pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
-pub use open::{DatabaseUrl, open, open_url};
+pub use open::{DatabaseUrl, create_private_dir, open, open_url};
 pub use templates_model::*;
 
 /// Workspaces, users and API tokens.
@@ -101,7 +101,8 @@ pub trait Users {
     ) -> StoreResult<()>;
     /// The user an unused, unexpired invitation is for.
     async fn invitee(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<User>>;
-    /// Sets the invitee's password and uses the invitation up (`NotFound` when it is not valid).
+    /// Sets the invitee's password, ends their web sessions and uses the invitation up
+    /// (`NotFound` when it is not valid).
     async fn accept_invite(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> StoreResult<User>;
 }
 

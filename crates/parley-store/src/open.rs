@@ -9,6 +9,27 @@ use crate::error::{StoreError, StoreResult};
 use crate::sql::{Engine, SqlStore};
 use crate::{Store, postgres, sqlite};
 
+/// Creates `dir` and its missing parents readable by their owner only (0700 on Unix): the data
+/// directory holds the database, the key that opens channel credentials, and customers' files.
+/// A directory that exists already keeps its permissions (the operator chose them).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens (creating it when missing) a file readable and writable by its owner only (0600 on
+/// Unix); an existing file keeps its permissions.
+pub(crate) fn open_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Where the data lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -125,6 +146,23 @@ mod tests {
         let err = DatabaseUrl::parse(Some("mysql://u@h/db"), dir).unwrap_err().to_string();
         assert!(err.contains("\"mysql\""), "{err}");
         assert!(DatabaseUrl::parse(Some("sqlite::memory:"), dir).is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_data_directory_and_database_files_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data").join("parley");
+        let db = data.join("parley.db");
+        let store = open(&DatabaseUrl::Sqlite(db.clone())).await.unwrap();
+        store.last_event_id(parley_core::ids::WorkspaceId(1)).await.unwrap();
+        assert_eq!(mode(&data), 0o700, "the data directory");
+        assert_eq!(mode(&root.path().join("data")), 0o700, "a parent it created");
+        for file in ["parley.db", "parley.db-wal", "parley.db.lock"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! transaction `BEGIN IMMEDIATE`), a pool of readers and a checkpointer. One server process per
 //! file: a lock file next to the database refuses a second one.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,16 +10,21 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::{StoreError, StoreResult};
+use crate::open::{create_private_dir, open_private_file};
 use crate::sql::SqlStore;
 
 const READERS: u32 = 8;
 
 pub(crate) async fn open(path: &Path) -> StoreResult<SqlStore<sqlx::Sqlite>> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .map_err(|e| StoreError::Config(format!("cannot create the data directory {}: {e}", dir.display())))?;
     }
     let lock = lock_file(path)?;
+    // Created here rather than by SQLite so that it is the owner's only; SQLite gives its WAL
+    // and shared-memory files the database file's permissions.
+    open_private_file(path)
+        .map_err(|e| StoreError::Config(format!("cannot create the database file {}: {e}", path.display())))?;
     let options = SqliteConnectOptions::from_str("sqlite://")
         .map_err(|e| StoreError::Config(e.to_string()))?
         .filename(path)
@@ -85,10 +90,8 @@ async fn checkpoint_in_background(pool: sqlx::SqlitePool) {
 fn lock_file(db: &Path) -> StoreResult<File> {
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
-    let file =
-        OpenOptions::new().create(true).truncate(false).write(true).open(&name).map_err(|e| {
-            StoreError::Config(format!("cannot open the lock file {}: {e}", Path::new(&name).display()))
-        })?;
+    let file = open_private_file(Path::new(&name))
+        .map_err(|e| StoreError::Config(format!("cannot open the lock file {}: {e}", Path::new(&name).display())))?;
     file.try_lock().map_err(|_| {
         StoreError::Config(format!(
             "{} is in use by another Parley process; one server per SQLite database (use PostgreSQL to run several)",

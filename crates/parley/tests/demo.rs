@@ -72,6 +72,8 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
     assert!(anonymous.status().is_redirection(), "not logged in yet: {}", anonymous.status());
     let landed = browser.get(&open).send().await.unwrap();
     assert_eq!(landed.headers()[reqwest::header::LOCATION], "/inbox");
+    let reused = browser.get(&open).send().await.unwrap();
+    assert_eq!(reused.status(), 404, "the link works once");
     let session: Vec<String> = landed
         .headers()
         .get_all(reqwest::header::SET_COOKIE)

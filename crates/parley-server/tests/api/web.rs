@@ -146,3 +146,48 @@ async fn the_login_form_refuses_wrong_passwords_forged_forms_and_too_many_attemp
         assert!(cookie_of(&limited, "parley_session").is_none());
     }
 }
+
+/// Choosing a new password (through an invitation link, which also serves as a reset) ends every
+/// session opened with the old one; the new password's session works.
+#[tokio::test]
+async fn a_new_password_ends_the_users_other_sessions() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let made = app
+            .post(
+                "/api/v1/users",
+                json!({"email": "lan@acme.example", "name": "Lan", "role": "agent", "password": "lan's first password"}),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let (cookie, csrf) = login_form(&app).await;
+        let old = post_login(&app, &cookie, &csrf, "lan@acme.example", "lan's first password").await;
+        assert_eq!(old.status(), StatusCode::SEE_OTHER, "{e}");
+        let old_session = cookie_of(&old, "parley_session").unwrap();
+        let inbox = |secret: String| {
+            web_client().get(app.url("/inbox")).header(COOKIE, format!("parley_session={secret}")).send()
+        };
+        assert_eq!(inbox(old_session.clone()).await.unwrap().status(), StatusCode::OK, "{e}");
+
+        let link = app.post(&format!("/api/v1/users/{}/invite", made.body["id"]), json!({})).await;
+        let url = link.body["url"].as_str().unwrap().to_owned();
+        let page = web_client().get(app.url(&url)).send().await.unwrap();
+        let login_cookie = cookie_of(&page, "parley_login").unwrap();
+        let html = page.text().await.unwrap();
+        let form_csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let done = web_client()
+            .post(app.url(&url))
+            .header(COOKIE, format!("parley_login={login_cookie}"))
+            .form(&[("password", "lan's second password"), ("csrf", form_csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{e}");
+        let new_session = cookie_of(&done, "parley_session").unwrap();
+
+        let ended = inbox(old_session).await.unwrap();
+        assert_eq!(ended.status(), StatusCode::SEE_OTHER, "{e}: the old session still opens the inbox");
+        assert_eq!(ended.headers()["location"], "/login");
+        assert_eq!(inbox(new_session).await.unwrap().status(), StatusCode::OK, "{e}");
+    }
+}

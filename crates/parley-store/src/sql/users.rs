@@ -171,6 +171,9 @@ where
             .bind(user.get())
             .execute(&mut *tx)
             .await?;
+        // A new password ends every session opened with the old one (an invitation also serves
+        // to reset a forgotten or stolen password).
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1").bind(user.get()).execute(&mut *tx).await?;
         let accepted = Self::user_in(&mut tx, ws, user).await?;
         Self::append_event(&mut tx, ws, NewEvent::new("user.joined", user.get(), &json!({"id": user})), now).await?;
         tx.commit().await?;

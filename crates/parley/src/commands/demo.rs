@@ -228,7 +228,7 @@ async fn import_a_duplicate(
     ws: parley_core::ids::WorkspaceId,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir)?;
+    parley_store::create_private_dir(data_dir)?;
     let path = data_dir.join("demo-newsletter.csv");
     std::fs::write(&path, "name,phone,email\nAna L.,+34 612 345 678,ana.lopez@newsletter.example\n")?;
     let new = NewImport {

@@ -13,6 +13,9 @@ use crate::config::Config;
 
 /// Opens the store (creating the data dir and applying migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    // Owner-only, before anything (database, key file, media) is written into it.
+    parley_store::create_private_dir(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     tracing::info!(database = %config.database.redacted(), "opening the database");
     let store = parley_store::open(&config.database).await.context("opening the database")?;
     Ok(store)
