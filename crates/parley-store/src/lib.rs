@@ -104,6 +104,9 @@ pub trait Users {
     /// Sets the invitee's password, ends their web sessions and uses the invitation up
     /// (`NotFound` when it is not valid).
     async fn accept_invite(&self, token_hash: &str, password_hash: &str, now: Timestamp) -> StoreResult<User>;
+    /// Replaces an active user's password and ends every one of their web sessions.
+    async fn set_password(&self, ws: WorkspaceId, user: UserId, password_hash: &str, now: Timestamp)
+    -> StoreResult<()>;
 }
 
 /// Browser sessions of the web inbox, and each user's UI language.

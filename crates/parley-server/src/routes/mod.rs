@@ -16,6 +16,7 @@ pub mod messages;
 pub mod notes;
 pub mod notifications;
 pub mod numbers;
+pub mod password;
 pub mod search;
 pub mod teams;
 pub mod templates;

@@ -196,13 +196,7 @@ async fn login(
 
 /// Logs `user` in: a new session, its cookie, and on to the inbox (the login form's cookie goes).
 pub(crate) async fn start_session(state: &AppState, user: &User, https: bool) -> Result<Response, ()> {
-    let secret = session::new_secret();
-    let now = state.clock.now();
-    let expires = now.plus_secs(SESSION_SECS);
-    if let Err(e) = state.store.create_session(user, &session::session_hash(&secret), expires, now).await {
-        tracing::error!(error = %e, "cannot store a session");
-        return Err(());
-    }
+    let secret = new_session(state, user).await?;
     tracing::info!(user = user.id.get(), "logged in");
     let mut response = Redirect::to("/inbox").into_response();
     for cookie in [
@@ -214,6 +208,18 @@ pub(crate) async fn start_session(state: &AppState, user: &User, https: bool) ->
         }
     }
     Ok(response)
+}
+
+/// Stores a new session for `user`; the secret for its cookie.
+pub(crate) async fn new_session(state: &AppState, user: &User) -> Result<String, ()> {
+    let secret = session::new_secret();
+    let now = state.clock.now();
+    let expires = now.plus_secs(SESSION_SECS);
+    if let Err(e) = state.store.create_session(user, &session::session_hash(&secret), expires, now).await {
+        tracing::error!(error = %e, "cannot store a session");
+        return Err(());
+    }
+    Ok(secret)
 }
 
 #[derive(Deserialize)]

@@ -191,3 +191,79 @@ async fn a_new_password_ends_the_users_other_sessions() {
         assert_eq!(inbox(new_session).await.unwrap().status(), StatusCode::OK, "{e}");
     }
 }
+
+/// A user changes their own password: the current one is required, every session made with the
+/// old one ends, and the browser that made the change gets a new session of its own.
+#[tokio::test]
+async fn changing_ones_password_ends_the_other_sessions_and_keeps_the_changer_in() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let (mine, csrf) = session(&app).await;
+        let (elsewhere, _) = session(&app).await;
+        let change = |secret: String, csrf: String, body: serde_json::Value| {
+            web_client()
+                .put(app.url("/api/v1/me/password"))
+                .header(COOKIE, format!("parley_session={secret}"))
+                .header("x-csrf-token", csrf)
+                .json(&body)
+                .send()
+        };
+        let wrong = change(
+            mine.clone(),
+            csrf.clone(),
+            json!({"current_password": "guess", "new_password": "a new password 1"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(wrong.json::<serde_json::Value>().await.unwrap()["error"]["code"], "wrong_password");
+        let weak =
+            change(mine.clone(), csrf.clone(), json!({"current_password": OWNER_PASSWORD, "new_password": "short"}))
+                .await
+                .unwrap();
+        assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let inbox = |secret: String| {
+            web_client().get(app.url("/inbox")).header(COOKIE, format!("parley_session={secret}")).send()
+        };
+        assert_eq!(inbox(elsewhere.clone()).await.unwrap().status(), StatusCode::OK, "{e}: refusals change nothing");
+
+        let done = change(
+            mine.clone(),
+            csrf,
+            json!({"current_password": OWNER_PASSWORD, "new_password": "the owner's new password"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(done.status(), StatusCode::OK, "{e}");
+        let fresh = cookie_of(&done, "parley_session").expect("a new session for the changer");
+        let fresh_csrf = done.json::<serde_json::Value>().await.unwrap()["csrf"].as_str().unwrap().to_owned();
+        for old in [mine, elsewhere] {
+            assert_eq!(inbox(old).await.unwrap().status(), StatusCode::SEE_OTHER, "{e}: an old session still works");
+        }
+        assert_eq!(inbox(fresh.clone()).await.unwrap().status(), StatusCode::OK, "{e}");
+        let patched = web_client()
+            .patch(app.url("/api/v1/me"))
+            .header(COOKIE, format!("parley_session={fresh}"))
+            .header("x-csrf-token", fresh_csrf)
+            .json(&json!({"locale": "fr"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patched.status(), StatusCode::OK, "{e}: the new CSRF token goes with the new session");
+
+        let (cookie, csrf) = login_form(&app).await;
+        let old = post_login(&app, &cookie, &csrf, "owner@acme.example", OWNER_PASSWORD).await;
+        assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "{e}: the old password");
+        // With an API token: no session in the answer, and the token keeps working.
+        let by_token = app
+            .call(
+                Method::PUT,
+                "/api/v1/me/password",
+                Some(json!({"current_password": "the owner's new password", "new_password": "yet another password"})),
+            )
+            .await;
+        assert_eq!((by_token.status, by_token.body["csrf"].clone()), (StatusCode::OK, serde_json::Value::Null), "{e}");
+        assert_eq!(inbox(fresh).await.unwrap().status(), StatusCode::SEE_OTHER, "{e}");
+        assert_eq!(app.get("/api/v1/me").await.status, StatusCode::OK, "{e}");
+    }
+}

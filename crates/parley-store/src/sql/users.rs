@@ -1,6 +1,6 @@
 //! Managing users: name and role changes, deactivation (tokens revoked, sessions and invitations
 //! ended, open conversations back in the queue, all in one transaction) and invitations, one-time
-//! links with which a new user sets their password.
+//! links with which a new user sets their password; a new password ends the user's sessions.
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
@@ -178,6 +178,32 @@ where
         Self::append_event(&mut tx, ws, NewEvent::new("user.joined", user.get(), &json!({"id": user})), now).await?;
         tx.commit().await?;
         Ok(accepted)
+    }
+
+    async fn set_password(
+        &self,
+        ws: WorkspaceId,
+        user: UserId,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $1 WHERE workspace_id = $2 AND id = $3 AND deactivated_at IS NULL",
+        )
+        .bind(password_hash.to_owned())
+        .bind(ws.get())
+        .bind(user.get())
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&changed) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1").bind(user.get()).execute(&mut *tx).await?;
+        let payload = json!({"id": user});
+        Self::append_event(&mut tx, ws, NewEvent::new("user.password_changed", user.get(), &payload), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 
