@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use parley_core::account::Role;
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::phone::{Region, parse_region};
-use parley_store::{NewToken, TokenOwner, Viewer};
+use parley_store::{NewToken, SessionOwner, TokenOwner, Viewer};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -78,13 +78,40 @@ impl From<TokenOwner> for Auth {
     }
 }
 
-impl FromRequestParts<AppState> for Auth {
+/// How a request proved who it is: the hash of its API token or of its session secret. A
+/// long-lived response (an event stream) keeps it to check again, while it runs, that the
+/// credential still holds (see `recheck`).
+#[derive(Clone, Debug)]
+pub enum Credential {
+    Token(String),
+    Session(String),
+}
+
+/// The caller of a request and the credential it came with.
+pub struct Authenticated {
+    pub auth: Auth,
+    pub credential: Credential,
+}
+
+impl From<SessionOwner> for Auth {
+    fn from(owner: SessionOwner) -> Self {
+        Auth {
+            workspace_id: owner.user.workspace_id,
+            user_id: owner.user.id,
+            role: owner.user.role,
+            region: owner.default_region.as_deref().and_then(parse_region),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
             if let Some(secret) = session::cookie(&parts.headers, session::SESSION_COOKIE) {
-                return session_auth(parts, state, &secret).await;
+                let auth = session_auth(parts, state, &secret).await?;
+                return Ok(Authenticated { auth, credential: Credential::Session(session::session_hash(&secret)) });
             }
             return Err(ApiError::unauthorized("send an API token: Authorization: Bearer <token>"));
         };
@@ -95,13 +122,31 @@ impl FromRequestParts<AppState> for Auth {
             .map(str::trim)
             .filter(|t| t.starts_with(TOKEN_PREFIX))
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be: Bearer <token>"))?;
+        let hash = hash_token(secret);
         let owner = state
             .store
-            .token_owner(&hash_token(secret))
+            .token_owner(&hash)
             .await?
             .ok_or_else(|| ApiError::unauthorized("the API token is unknown or revoked"))?;
-        Ok(owner.into())
+        Ok(Authenticated { auth: owner.into(), credential: Credential::Token(hash) })
     }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Authenticated::from_request_parts(parts, state).await?.auth)
+    }
+}
+
+/// Who `credential` stands for now: `None` once the token is revoked, the session ended or
+/// expired, or the user deactivated (the store's lookups refuse all of these).
+pub async fn recheck(state: &AppState, credential: &Credential) -> Result<Option<Auth>, parley_store::StoreError> {
+    Ok(match credential {
+        Credential::Token(hash) => state.store.token_owner(hash).await?.map(Auth::from),
+        Credential::Session(hash) => state.store.session_owner(hash, state.clock.now()).await?.map(Auth::from),
+    })
 }
 
 /// The caller of a request that came with the web inbox's session cookie.
@@ -121,12 +166,7 @@ async fn session_auth(parts: &Parts, state: &AppState, secret: &str) -> Result<A
             ));
         }
     }
-    Ok(Auth {
-        workspace_id: owner.user.workspace_id,
-        user_id: owner.user.id,
-        role: owner.user.role,
-        region: owner.default_region.as_deref().and_then(parse_region),
-    })
+    Ok(owner.into())
 }
 
 #[cfg(test)]

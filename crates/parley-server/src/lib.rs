@@ -14,6 +14,7 @@ mod routes;
 pub mod secrets;
 pub mod security_headers;
 pub mod state;
+pub mod streams;
 pub mod web;
 pub mod workers;
 

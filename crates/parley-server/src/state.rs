@@ -47,6 +47,8 @@ pub struct AppState {
     pub webhook_channels: Arc<ChannelCache>,
     /// Login attempts allowed per address and per email.
     pub login_limiter: crate::web::session::LoginLimiter,
+    /// Live event streams: how many per user, how long, how often their rights are checked.
+    pub streams: crate::streams::StreamLimits,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
 }
@@ -99,6 +101,7 @@ impl AppState {
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
+            streams: Default::default(),
             demo_sign_in: None,
         }
     }

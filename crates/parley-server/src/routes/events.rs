@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use parley_core::ids::{EventId, WorkspaceId};
@@ -17,10 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Authenticated, Credential};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use crate::streams::{OpenedAs, StreamSlot, may_continue};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_events)).routes(routes!(stream_events))
@@ -158,6 +159,21 @@ struct Follow {
     /// Since when the stream waits before a hole in the ids.
     hole_since: Option<Instant>,
     closing: tokio::sync::watch::Receiver<bool>,
+    /// What the stream checks again while it runs (see `streams.rs`).
+    rights: Rights,
+}
+
+/// A stream's credential, who it was opened as, and when it must end.
+struct Rights {
+    credential: Credential,
+    opened: OpenedAs,
+    checked_at: Instant,
+    /// The stream ends then, whatever happens (the client reconnects).
+    ends_at: Instant,
+    /// Set once the rights are gone: nothing more goes out.
+    revoked: bool,
+    /// Holds the stream's place in its user's count until the stream is dropped.
+    _slot: StreamSlot,
 }
 
 impl Follow {
@@ -183,6 +199,11 @@ impl Follow {
         let upto = ids[ready - 1];
         let events =
             self.state.store.events(self.ws, self.viewer, EventId(self.cursor), Some(EventId(upto)), 1000).await?;
+        // Read after the batch, the rights are at least as new as its events: a batch holding
+        // the caller's deactivation (or anything after it) is never sent.
+        if !events.is_empty() && !self.rights_hold().await {
+            return Ok(());
+        }
         self.ready.extend(events);
         self.cursor = upto;
         Ok(())
@@ -196,8 +217,14 @@ impl Follow {
             if *self.closing.borrow() {
                 return None;
             }
+            if !self.may_go_on().await {
+                return None;
+            }
             if let Err(e) = self.poll().await {
                 tracing::warn!(error = %e, "event stream cannot read the log; it retries");
+            }
+            if self.rights.revoked {
+                return None;
             }
             if self.ready.is_empty() {
                 tokio::select! {
@@ -209,17 +236,56 @@ impl Follow {
     }
 }
 
+impl Follow {
+    /// Whether the stream may go on: not past its lifetime, and its rights checked again when
+    /// the last check is `recheck` old.
+    async fn may_go_on(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.rights.ends_at {
+            tracing::debug!(user = self.rights.opened.user_id.get(), "an event stream reached its lifetime");
+            return false;
+        }
+        if now.duration_since(self.rights.checked_at) >= self.state.streams.recheck {
+            return self.rights_hold().await;
+        }
+        !self.rights.revoked
+    }
+
+    /// Looks the credential up again: still there, same user, same role? A store error ends
+    /// the stream too (the client reconnects through the door's checks).
+    async fn rights_hold(&mut self) -> bool {
+        self.rights.checked_at = Instant::now();
+        let holds = match crate::auth::recheck(&self.state, &self.rights.credential).await {
+            Ok(now) => may_continue(self.rights.opened, now.as_ref()),
+            Err(e) => {
+                tracing::warn!(error = %e, "an event stream cannot check its credential; it ends");
+                false
+            }
+        };
+        if !holds {
+            tracing::info!(user = self.rights.opened.user_id.get(), "an event stream ends: its rights changed");
+            self.rights.revoked = true;
+        }
+        holds
+    }
+}
+
 /// Follow the event log live: `text/event-stream`, one SSE event per log entry (`id` is the
 /// event id, `event` its kind, `data` the entry as `/events` shows it), a comment every 15 s to
 /// keep the connection open. Reconnecting with `Last-Event-ID` resumes right after that event,
 /// without gaps.
+///
+/// A stream follows its caller's rights: it ends within seconds once the token is revoked, the
+/// session ended, the user deactivated or their role changed, and after an hour in any case
+/// (reconnect with `Last-Event-ID`). A user holds at most 10 streams at once.
 #[utoipa::path(get, path = "/events/stream", tag = "events", params(StreamParams),
     responses((status = 200, description = "server-sent events", content_type = "text/event-stream"),
-        (status = 400, body = ErrorBody)),
+        (status = 400, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`too_many_streams`: close one of this user's streams first")),
     security(("bearer" = [])))]
 async fn stream_events(
     State(state): State<AppState>,
-    auth: Auth,
+    Authenticated { auth, credential }: Authenticated,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<StreamParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
@@ -236,6 +302,23 @@ async fn stream_events(
         Some(after) => after,
         None => state.store.last_event_id(auth.workspace_id).await?.get(),
     };
+    let slot = state.streams.take_slot(auth.user_id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_streams",
+            format!("this user holds {} event streams already: close one first", state.streams.per_user),
+        )
+    })?;
+    let now = Instant::now();
+    let rights = Rights {
+        credential,
+        opened: OpenedAs::from(&auth),
+        checked_at: now,
+        // A lifetime too long to add is no lifetime at all (a day is plenty of "forever").
+        ends_at: now.checked_add(state.streams.max_lifetime).unwrap_or(now + Duration::from_secs(86_400)),
+        revoked: false,
+        _slot: slot,
+    };
     let follow = Follow {
         closing: state.closing.subscribe(),
         state,
@@ -244,6 +327,7 @@ async fn stream_events(
         cursor,
         ready: VecDeque::new(),
         hole_since: None,
+        rights,
     };
     let stream = futures_util::stream::unfold(follow, Follow::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

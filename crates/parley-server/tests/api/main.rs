@@ -15,6 +15,7 @@ mod numbers;
 mod outbound;
 mod realtime;
 mod search;
+mod stream_rights;
 mod teams;
 mod templates;
 mod users;

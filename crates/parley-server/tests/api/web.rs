@@ -11,7 +11,7 @@ use parley_server::web::session::LoginLimiter;
 use crate::helpers::{OWNER_PASSWORD, TestApp, cookie_of, web_client};
 
 /// The login page's cookie and the form's CSRF token.
-async fn login_form(app: &TestApp) -> (String, String) {
+pub(crate) async fn login_form(app: &TestApp) -> (String, String) {
     let resp = web_client().get(app.url("/login")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let cookie = cookie_of(&resp, "parley_login").expect("a login cookie");
@@ -20,7 +20,13 @@ async fn login_form(app: &TestApp) -> (String, String) {
     (cookie, csrf)
 }
 
-async fn post_login(app: &TestApp, cookie: &str, csrf: &str, email: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn post_login(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
     web_client()
         .post(app.url("/login"))
         .header(COOKIE, format!("parley_login={cookie}"))
@@ -31,7 +37,7 @@ async fn post_login(app: &TestApp, cookie: &str, csrf: &str, email: &str, passwo
 }
 
 /// Logs the owner in; the session cookie's secret and the inbox's CSRF token.
-async fn session(app: &TestApp) -> (String, String) {
+pub(crate) async fn session(app: &TestApp) -> (String, String) {
     let (cookie, csrf) = login_form(app).await;
     let resp = post_login(app, &cookie, &csrf, "owner@acme.example", OWNER_PASSWORD).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
