@@ -45,8 +45,10 @@ pub struct AppState {
     /// Channels by webhook key with their opened secrets, for a few seconds: a webhook does not
     /// need a query and a decryption each time.
     pub webhook_channels: Arc<ChannelCache>,
-    /// Login attempts allowed per address and per email.
-    pub login_limiter: crate::web::session::LoginLimiter,
+    /// Failed logins per (address, email) and per address, and the delays they impose.
+    pub login_limiter: crate::web::login_limit::LoginLimiter,
+    /// Proxies whose `X-Forwarded-For` names the client (none by default: it is not read).
+    pub trusted_proxies: crate::web::client_ip::TrustedProxies,
     /// Live event streams: how many per user, how long, how often their rights are checked.
     pub streams: crate::streams::StreamLimits,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
@@ -101,6 +103,7 @@ impl AppState {
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
+            trusted_proxies: Default::default(),
             streams: Default::default(),
             demo_sign_in: None,
         }

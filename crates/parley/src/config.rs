@@ -8,6 +8,11 @@
 //! | database URL   | `--database-url` | `PARLEY_DATABASE_URL` | `database_url` | SQLite file `parley.db` in the data dir |
 //! | log filter     | `--log`          | `PARLEY_LOG`          | `log`          | `info`           |
 //! | send timeout   | `--send-timeout` | `PARLEY_SEND_TIMEOUT` | `send_timeout` | `30` (seconds)   |
+//! | trusted proxies | `--trusted-proxies` | `PARLEY_TRUSTED_PROXIES` | `trusted_proxies` | none |
+//!
+//! Trusted proxies are addresses or networks (`10.0.0.0/8`): only a request whose TCP peer is
+//! one of them has its `X-Forwarded-For` read (see `parley_server::web::client_ip`). Comma-
+//! separated in the flag and the environment, a list in the file.
 //!
 //! The config file is `--config FILE` (or `PARLEY_CONFIG`); without it, `./parley.toml` is read
 //! when it exists.
@@ -17,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use parley_server::web::client_ip::TrustedProxies;
 use parley_store::DatabaseUrl;
 use serde::Deserialize;
 
@@ -46,6 +52,10 @@ pub struct ConfigArgs {
     /// (never resent by itself) [default: 30].
     #[arg(long, env = "PARLEY_SEND_TIMEOUT", global = true)]
     pub send_timeout: Option<u64>,
+    /// Reverse proxies whose X-Forwarded-For is believed: IPs or CIDRs, comma-separated
+    /// [default: none, the header is ignored].
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// What `parley.toml` may contain. Unknown keys are an error, so typos do not go unnoticed.
@@ -57,6 +67,7 @@ struct FileConfig {
     database_url: Option<String>,
     log: Option<String>,
     send_timeout: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -67,6 +78,7 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub log: String,
     pub send_timeout: std::time::Duration,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ConfigArgs {
@@ -89,7 +101,20 @@ impl ConfigArgs {
         if !(1..=600).contains(&send_timeout) {
             bail!("the send timeout is 1 to 600 seconds ({send_timeout} given)");
         }
-        Ok(Config { listen, data_dir, database, log, send_timeout: std::time::Duration::from_secs(send_timeout) })
+        let proxies = if self.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            self.trusted_proxies.clone()
+        };
+        let trusted_proxies = TrustedProxies::parse(&proxies).map_err(anyhow::Error::msg)?;
+        Ok(Config {
+            listen,
+            data_dir,
+            database,
+            log,
+            send_timeout: std::time::Duration::from_secs(send_timeout),
+            trusted_proxies,
+        })
     }
 
     fn read_file(&self, default_file: &Path) -> anyhow::Result<FileConfig> {
@@ -128,6 +153,22 @@ mod tests {
         assert_eq!(resolved.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(resolved.database, DatabaseUrl::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join("parley.db")));
         assert_eq!(resolved.log, "info");
+        assert!(resolved.trusted_proxies.is_empty(), "X-Forwarded-For is not read by default");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(&file, "trusted_proxies = [\"10.0.0.0/8\", \"192.168.1.7\"]\n").unwrap();
+        let from_file = args().resolve_with_default_file(&file).unwrap().trusted_proxies;
+        assert!(from_file.contains("10.1.2.3".parse().unwrap()) && from_file.contains("192.168.1.7".parse().unwrap()));
+        let flag = ConfigArgs { trusted_proxies: vec!["127.0.0.1".into()], ..args() };
+        let from_flag = flag.resolve_with_default_file(&file).unwrap().trusted_proxies;
+        assert!(from_flag.contains("127.0.0.1".parse().unwrap()) && !from_flag.contains("10.1.2.3".parse().unwrap()));
+        std::fs::write(&file, "trusted_proxies = [\"proxy.internal\"]\n").unwrap();
+        let err = format!("{:#}", args().resolve_with_default_file(&file).unwrap_err());
+        assert!(err.contains("proxy.internal"), "{err}");
     }
 
     #[test]

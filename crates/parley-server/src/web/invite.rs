@@ -83,7 +83,9 @@ pub async fn accept_invite(
     if !form_ok {
         return render(locale, &secret, invitee, Some(locale.t("login.expired")), StatusCode::FORBIDDEN, https);
     }
-    if !state.login_limiter.allow(ip, user.email.as_str()) {
+    // An address kept waiting for this email by failed logins waits here too; accepting counts
+    // nothing (the secret in the link is the credential, too long to guess).
+    if state.login_limiter.retry_after(ip, user.email.as_str(), now) > 0 {
         let error = locale.t("login.too_many");
         return render(locale, &secret, invitee, Some(error), StatusCode::TOO_MANY_REQUESTS, https);
     }

@@ -7,17 +7,17 @@
 //! ARCHITECTURE.md sketched): its pages need the server's state and session auth, and the
 //! assets are plain files that rebuild nothing but this crate.
 
+pub mod client_ip;
 pub mod demo;
 pub mod i18n;
 mod invite;
+pub mod login_limit;
 pub mod session;
-
-use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use crate::password::verify_password;
 use crate::state::AppState;
+pub use client_ip::ClientIp;
 use i18n::{Locale, negotiate};
 use session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
 
@@ -57,17 +58,6 @@ impl FromRequestParts<AppState> for WebUser {
             Ok(Some(owner)) => Ok(WebUser { user: owner.user, secret }),
             _ => Err(Redirect::to("/login")),
         }
-    }
-}
-
-/// The client's address when the server runs with connection info (`serve` does).
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
     }
 }
 
@@ -167,9 +157,9 @@ async fn login(
         let error = locale.t("login.expired");
         return render_login(locale, &form.email, Some(error), StatusCode::FORBIDDEN, https);
     }
-    if !state.login_limiter.allow(ip, &form.email) {
-        let error = locale.t("login.too_many");
-        return render_login(locale, &form.email, Some(error), StatusCode::TOO_MANY_REQUESTS, https);
+    // Counted as a failure from here until the password proves right (see `login_limit.rs`).
+    if let Err(wait) = state.login_limiter.begin(ip, &form.email, state.clock.now()) {
+        return too_many_attempts(locale, &form.email, wait, https);
     }
     let found = match Email::parse(&form.email) {
         Ok(email) => state.store.user_for_login(&email).await.ok().flatten(),
@@ -180,6 +170,9 @@ async fn login(
         _ => (None, DUMMY_HASH.clone()),
     };
     let verified = verify_password(form.password, hash).await;
+    if verified && user.is_some() {
+        state.login_limiter.succeeded(ip, &form.email);
+    }
     let Some(user) = user.filter(|_| verified) else {
         tracing::info!("a login failed");
         let error = locale.t("login.wrong");
@@ -192,6 +185,16 @@ async fn login(
             render_login(locale, &form.email, Some(error), StatusCode::INTERNAL_SERVER_ERROR, https)
         }
     }
+}
+
+/// The login page with "too many attempts", and when to try again.
+fn too_many_attempts(locale: Locale, email: &str, wait_secs: i64, https: bool) -> Response {
+    let error = locale.t("login.too_many");
+    let mut response = render_login(locale, email, Some(error), StatusCode::TOO_MANY_REQUESTS, https);
+    if let Ok(value) = HeaderValue::from_str(&wait_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Logs `user` in: a new session, its cookie, and on to the inbox (the login form's cookie goes).

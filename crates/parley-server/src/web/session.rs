@@ -1,17 +1,12 @@
-//! Browser sessions: the cookie that carries one, the CSRF token derived from it, and the limit
-//! on login attempts.
+//! Browser sessions: the cookie that carries one and the CSRF token derived from it (the limits
+//! on login attempts are in `login_limit.rs`).
 //!
 //! A session secret is `ps_` and 64 hex digits (256 random bits) in an `HttpOnly`, `SameSite=Lax`
 //! cookie; the store keeps only its SHA-256. The CSRF token is a second hash of the secret: the
 //! page carries it, and every state-changing request made with the cookie must send it back in
 //! `X-CSRF-Token` (or the form field `csrf`). A site that cannot read the page cannot know it.
 
-use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::sync::Arc;
-
 use axum::http::HeaderMap;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -77,40 +72,6 @@ pub fn is_https(headers: &HeaderMap) -> bool {
     headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-/// Login attempts allowed per address and per email: a burst of 10, then one every 6 seconds.
-#[derive(Clone)]
-pub struct LoginLimiter {
-    by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    by_email: Arc<DefaultKeyedRateLimiter<String>>,
-}
-
-impl Default for LoginLimiter {
-    fn default() -> Self {
-        LoginLimiter::new(Quota::per_minute(NonZeroU32::new(10).expect("non-zero")))
-    }
-}
-
-impl LoginLimiter {
-    /// A burst of 10 attempts, refilled at `quota`'s pace (tests pick a slow one, so a slow
-    /// machine does not refill the limit in the middle of a test).
-    pub fn new(quota: Quota) -> Self {
-        let quota = quota.allow_burst(NonZeroU32::new(10).expect("non-zero"));
-        LoginLimiter { by_ip: Arc::new(RateLimiter::keyed(quota)), by_email: Arc::new(RateLimiter::keyed(quota)) }
-    }
-
-    /// Counts an attempt; false when this address or this email tried too often.
-    pub fn allow(&self, ip: Option<IpAddr>, email: &str) -> bool {
-        let ip_ok = ip.is_none_or(|ip| self.by_ip.check_key(&ip).is_ok());
-        let email_ok = self.by_email.check_key(&email.trim().to_lowercase()).is_ok();
-        // Forget keys that are whole again, so the maps do not grow without bound.
-        if self.by_email.len() > 100_000 {
-            self.by_email.retain_recent();
-            self.by_ip.retain_recent();
-        }
-        ip_ok && email_ok
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,20 +105,5 @@ mod tests {
             c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure") && c.contains("Max-Age=60")
         );
         assert!(!set_cookie(SESSION_COOKIE, None, 0, false).contains("Secure"));
-    }
-
-    #[test]
-    fn login_attempts_are_limited_per_address_and_per_email() {
-        let limiter = LoginLimiter::default();
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for i in 0..10 {
-            assert!(limiter.allow(Some(ip), &format!("user{i}@acme.example")), "attempt {i}");
-        }
-        assert!(!limiter.allow(Some(ip), "fresh@acme.example"), "the address is spent");
-        let other: IpAddr = "127.0.0.2".parse().unwrap();
-        for i in 0..10 {
-            assert!(limiter.allow(Some(other), "Same@acme.example"), "attempt {i} on one email");
-        }
-        assert!(!limiter.allow(Some("127.0.0.3".parse().unwrap()), "same@ACME.example"), "the email is spent");
     }
 }

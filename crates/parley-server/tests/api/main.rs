@@ -10,6 +10,7 @@ mod customer_content;
 mod helpers;
 mod http;
 mod imports;
+mod login_limits;
 mod notes;
 mod numbers;
 mod outbound;

@@ -40,6 +40,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let mut state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
     state.dispatch.send_timeout = config.send_timeout;
+    state.trusted_proxies = config.trusted_proxies.clone();
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
     let token = demo_token(&*store, &config.data_dir).await?;

@@ -40,6 +40,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Parley is listening; API docs at http://{addr}/api/openapi.json");
     let mut state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
     state.dispatch.send_timeout = config.send_timeout;
+    state.trusted_proxies = config.trusted_proxies.clone();
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
