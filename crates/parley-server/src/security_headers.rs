@@ -15,15 +15,9 @@ pub const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; sandb
 pub const HSTS: &str = "max-age=31536000";
 
 /// Whether the browser reached Parley over HTTPS: the request's own scheme, or what the TLS
-/// proxy in front of it says (`X-Forwarded-Proto`). A forged header only changes what the
-/// forger's own browser is told.
+/// proxy in front of it says.
 fn over_https(request: &Request) -> bool {
-    request.uri().scheme_str() == Some("https")
-        || request
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').next().is_some_and(|first| first.trim().eq_ignore_ascii_case("https")))
+    request.uri().scheme_str() == Some("https") || crate::web::session::is_https(request.headers())
 }
 
 /// Adds the headers to `headers` where the route did not set them.

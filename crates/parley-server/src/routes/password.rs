@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::password::{hash_password, verify_password};
 use crate::state::AppState;
+use crate::web::ClientIp;
 use crate::web::session::{self, SESSION_COOKIE, SESSION_SECS};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,21 +45,35 @@ pub struct PasswordChanged {
 #[utoipa::path(put, path = "/me/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 200, body = PasswordChanged),
         (status = 403, body = ErrorBody, description = "the current password is wrong (`wrong_password`)"),
-        (status = 422, body = ErrorBody, description = "the new password is too weak (`weak_password`)")),
+        (status = 422, body = ErrorBody, description = "the new password is too weak (`weak_password`)"),
+        (status = 429, body = ErrorBody, description = "too many wrong passwords (`too_many_attempts`), as for logins")),
     security(("bearer" = [])))]
 async fn change_password(
     State(state): State<AppState>,
     auth: Auth,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(input): ApiJson<PasswordChange>,
 ) -> ApiResult<Response> {
     let user = state.store.user(auth.workspace_id, auth.user_id).await?;
+    // Guesses at the current password count like failed logins (a stolen session must not
+    // become a way to find the password at full speed).
+    let limiter_key = user.email.as_str();
+    if let Err(wait) = state.login_limiter.begin(ip, limiter_key, state.clock.now()) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many wrong passwords: try again in {wait} s"),
+        ));
+    }
     let stored = state.store.user_for_login(&user.email).await?.and_then(|(_, hash)| hash);
     let current_ok = match stored {
         Some(hash) => verify_password(input.current_password, hash).await,
         None => false,
     };
-    if !current_ok {
+    if current_ok {
+        state.login_limiter.succeeded(ip, limiter_key);
+    } else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "the current password is not right")
             .with_field("current_password"));
     }

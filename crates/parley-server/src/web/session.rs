@@ -67,9 +67,15 @@ pub fn set_cookie(name: &str, value: Option<&str>, max_age: i64, secure: bool) -
     }
 }
 
-/// Whether the request reached us over HTTPS (directly or through a proxy saying so).
+/// Whether the request reached us over HTTPS through a TLS proxy saying so (`X-Forwarded-Proto`,
+/// the first value of a list: the proxy nearest the browser). A forged header only changes what
+/// the forger's own browser is told (a `Secure` cookie, HSTS), so any peer is believed here.
 pub fn is_https(headers: &HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|first| first.trim().eq_ignore_ascii_case("https"))
 }
 
 #[cfg(test)]

@@ -270,5 +270,13 @@ async fn changing_ones_password_ends_the_other_sessions_and_keeps_the_changer_in
         assert_eq!((by_token.status, by_token.body["csrf"].clone()), (StatusCode::OK, serde_json::Value::Null), "{e}");
         assert_eq!(inbox(fresh).await.unwrap().status(), StatusCode::SEE_OTHER, "{e}");
         assert_eq!(app.get("/api/v1/me").await.status, StatusCode::OK, "{e}");
+
+        // Guessing the current password is limited like logging in.
+        let guess = json!({"current_password": "a guess", "new_password": "whatever password"});
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(app.call(Method::PUT, "/api/v1/me/password", Some(guess.clone())).await.status.as_u16());
+        }
+        assert_eq!(statuses, [403, 403, 403, 403, 403, 429], "{e}");
     }
 }
