@@ -7,6 +7,7 @@ mod canned;
 mod channels;
 mod contacts;
 mod customer_content;
+mod event_visibility;
 mod helpers;
 mod http;
 mod imports;

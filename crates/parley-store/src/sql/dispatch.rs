@@ -162,7 +162,14 @@ where
             for c in &closed {
                 if moved.contains(&c.message_id) {
                     let payload = json!({"message_id": c.message_id, "status": "sending"});
-                    events.push(WorkspaceId(c.workspace_id), "message.status", Some(c.message_id), None, &payload);
+                    let channel = ChannelId(c.channel_id);
+                    events.push_on_channel(
+                        WorkspaceId(c.workspace_id),
+                        "message.status",
+                        Some(c.message_id),
+                        channel,
+                        &payload,
+                    );
                 }
                 started.push(c.id);
             }

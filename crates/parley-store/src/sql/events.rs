@@ -67,6 +67,25 @@ where
     }
 }
 
+/// SQL condition: the business account in `$col` has a channel of workspace `$ws` that agent
+/// `$agent` may see (any account when `$agent` is NULL: owners and managers see everything).
+macro_rules! visible_account {
+    ($col:literal, $ws:literal, $agent:literal) => {
+        concat!(
+            "(",
+            $agent,
+            " IS NULL OR ",
+            $col,
+            " IN (SELECT va.waba_id FROM channels va WHERE va.workspace_id = ",
+            $ws,
+            " AND (va.visibility = 'shared' OR EXISTS (",
+            "SELECT 1 FROM channel_members vm WHERE vm.channel_id = va.id AND vm.user_id = ",
+            $agent,
+            "))))"
+        )
+    };
+}
+
 #[async_trait]
 impl<DB> Events for SqlStore<DB>
 where
@@ -78,6 +97,25 @@ where
     for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
     for<'q> String: Decode<'q, DB> + Type<DB>,
 {
+    /// The events `viewer` may read. Every event is written naming what decides who reads it,
+    /// and the filter applies to all of them alike:
+    ///
+    /// - **a channel** (`channel_id`): whatever happens to a number or on it — messages in and
+    ///   out and every status they move through (dispatch, retries, webhooks), conversations and
+    ///   their notes, tags, teams and assignees, the channel itself (created, changed, members),
+    ///   its health (`channel.health_changed`, also when a webhook about the whole account
+    ///   changes each of its numbers), raw webhook fields and marketing preferences received on
+    ///   it. Readers: those who see the channel.
+    /// - **a business account** (`waba_id`): templates belong to a WhatsApp Business Account,
+    ///   not to one number — `template.submitted`, `template.updated` (webhook or sync),
+    ///   `template.update_ignored`, `template.unknown_update`, `template.deleted`,
+    ///   `templates.synced`. Readers: those who see any channel with that `waba_id`.
+    /// - **neither**: what is about the whole workspace — contacts (the product decided every
+    ///   member sees the workspace's contacts: `contact.*`, opt-ins, merges, duplicates,
+    ///   imports), users, teams and workspace settings. Readers: everyone in the workspace.
+    ///
+    /// An event naming both must pass both. A new event kind about a number or an account must
+    /// name it (`EventBuffer::push_on_channel` / `push_on_account`, `NewEvent::on_channel`).
     async fn events(
         &self,
         ws: WorkspaceId,
@@ -91,6 +129,8 @@ where
              WHERE workspace_id = $1 AND id > $2 AND ($4 IS NULL OR id <= $4)
                AND (channel_id IS NULL OR ",
             visible_channel!("channel_id", "$5"),
+            ") AND (waba_id IS NULL OR ",
+            visible_account!("waba_id", "$1", "$5"),
             ") ORDER BY id LIMIT $3"
         ))
         .bind(ws.get())

@@ -131,7 +131,7 @@ where
         let message = format!("Number {display}: {}", words.join("; "));
         let fields: Vec<Value> = changed.iter().map(|(f, b, a)| json!({"field": f, "before": b, "after": a})).collect();
         let payload = json!({"channel_id": channel.get(), "changes": fields, "source": if checked { "check" } else { "webhook" }});
-        events.push(ws, "channel.health_changed", Some(channel.get()), None, &payload);
+        events.push_on_channel(ws, "channel.health_changed", Some(channel.get()), channel, &payload);
         notify::<DB>(conn, ws, "channel.health_changed", Some(channel), &message, &payload, now).await?;
         Ok(changed
             .into_iter()

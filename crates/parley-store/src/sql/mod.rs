@@ -247,6 +247,8 @@ pub struct EventRow {
     pub kind: String,
     pub subject_id: Option<i64>,
     pub channel_id: Option<i64>,
+    /// The business account an event without a channel is about (template events).
+    pub waba_id: Option<String>,
     pub payload: String,
 }
 
@@ -358,13 +360,14 @@ impl Engine for sqlx::Sqlite {
         Box::pin(async move {
             for chunk in pow2_chunks(&rows, 128) {
                 let mut qb = sqlx::QueryBuilder::<Self>::new(
-                    "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at) ",
+                    "INSERT INTO events (workspace_id, kind, subject_id, channel_id, waba_id, payload, created_at) ",
                 );
                 qb.push_values(chunk, |mut row, e| {
                     row.push_bind(e.workspace_id)
                         .push_bind(e.kind.clone())
                         .push_bind(e.subject_id)
                         .push_bind(e.channel_id)
+                        .push_bind(e.waba_id.clone())
                         .push_bind(e.payload.clone())
                         .push_bind(created_at);
                 });
@@ -579,11 +582,12 @@ impl Engine for sqlx::Postgres {
                 return Ok(());
             }
             let n = rows.len();
-            let (mut ws, mut kinds, mut subjects, mut channels, mut payloads) = (
+            let (mut ws, mut kinds, mut subjects, mut channels, mut wabas, mut payloads) = (
                 Vec::with_capacity(n),
                 Vec::with_capacity(n),
                 Vec::<Option<i64>>::with_capacity(n),
                 Vec::<Option<i64>>::with_capacity(n),
+                Vec::<Option<String>>::with_capacity(n),
                 Vec::with_capacity(n),
             );
             for e in rows {
@@ -591,20 +595,22 @@ impl Engine for sqlx::Postgres {
                 kinds.push(e.kind);
                 subjects.push(e.subject_id);
                 channels.push(e.channel_id);
+                wabas.push(e.waba_id);
                 payloads.push(e.payload);
             }
             // WITH ORDINALITY and ORDER BY: ids follow push order, which readers rely on.
             sqlx::query(
-                "INSERT INTO events (workspace_id, kind, subject_id, channel_id, payload, created_at)
-                 SELECT w, k, s, c, p, $6
-                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[]) WITH ORDINALITY
-                      AS u (w, k, s, c, p, i)
+                "INSERT INTO events (workspace_id, kind, subject_id, channel_id, waba_id, payload, created_at)
+                 SELECT w, k, s, c, a, p, $7
+                 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[]) WITH ORDINALITY
+                      AS u (w, k, s, c, a, p, i)
                  ORDER BY i",
             )
             .bind(ws)
             .bind(kinds)
             .bind(subjects)
             .bind(channels)
+            .bind(wabas)
             .bind(payloads)
             .bind(created_at)
             .execute(&mut *conn)

@@ -1,6 +1,7 @@
 //! Notifications: for owners and managers (number health, template reviews) or for one user (a
 //! mention in a note); written in the transaction of the change they tell about, read per user
-//! with whether that user has seen each.
+//! with whether that user has seen each. A user's own notice about a channel is only written when
+//! they see the channel, and only read while they still do.
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
@@ -98,14 +99,19 @@ where
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<Notification>> {
-        let rows: Vec<NotificationRow> = sqlx::query_as(
+        // A notice about a channel is read like the channel: a user told while a member of a
+        // private number (a mention) no longer sees it once they are not. Owners and managers
+        // (`team_notices`) see every channel.
+        let rows: Vec<NotificationRow> = sqlx::query_as(concat!(
             "SELECT n.id, n.kind, n.channel_id, n.message, n.payload, n.created_at,
                 CAST(CASE WHEN r.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS read
              FROM notifications n
              LEFT JOIN notification_reads r ON r.notification_id = n.id AND r.user_id = $2
              WHERE n.workspace_id = $1 AND n.id < $3 AND (n.user_id = $2 OR (n.user_id IS NULL AND $5 = 1))
-             ORDER BY n.id DESC LIMIT $4",
-        )
+               AND ($5 = 1 OR n.channel_id IS NULL OR ",
+            visible_channel!("n.channel_id", "$2"),
+            ") ORDER BY n.id DESC LIMIT $4"
+        ))
         .bind(ws.get())
         .bind(user.get())
         .bind(before.unwrap_or(i64::MAX))

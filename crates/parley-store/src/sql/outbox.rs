@@ -388,16 +388,11 @@ where
             });
         }
         Self::set_message_status(&mut tx, message.get(), DeliveryStatus::Queued, None, now, false).await?;
-        let mut events = EventBuffer::default();
-        events.push(
-            ws,
-            "message.status",
-            Some(message.get()),
-            None,
-            &json!({"message_id": message, "status": "queued", "retry": true}),
-        );
-        Self::flush_events(&mut tx, events, now).await?;
         let m = Self::message_by_id(&mut tx, message.get()).await?;
+        let mut events = EventBuffer::default();
+        let payload = json!({"message_id": message, "status": "queued", "retry": true});
+        events.push_on_channel(ws, "message.status", Some(message.get()), m.channel_id, &payload);
+        Self::flush_events(&mut tx, events, now).await?;
         tx.commit().await?;
         Ok(m)
     }

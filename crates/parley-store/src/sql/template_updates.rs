@@ -66,7 +66,7 @@ where
         };
         let Some(row) = row else {
             // Not known here yet (created elsewhere): the next sync brings it in whole.
-            events.push(ws, "template.unknown_update", None, Some(channel), &json!(update));
+            events.push_on_account(ws, "template.unknown_update", None, &channel.waba_id, &json!(update));
             return Ok(());
         };
         let id = row.id;
@@ -78,13 +78,8 @@ where
                     && !matches!(status, TemplateStatus::Deleted | TemplateStatus::PendingDeletion) =>
             {
                 // Disabled is for good (spec §7.3): a new template must be created.
-                events.push(
-                    ws,
-                    "template.update_ignored",
-                    Some(id),
-                    Some(channel),
-                    &json!({"template_id": id, "change": update.change}),
-                );
+                let payload = json!({"template_id": id, "change": update.change});
+                events.push_on_account(ws, "template.update_ignored", Some(id), &channel.waba_id, &payload);
                 return Ok(());
             }
             TemplateChange::Status { status, reason, detail, category } => {
@@ -160,7 +155,7 @@ where
         };
         let payload = json!({"template_id": id, "waba_id": channel.waba_id, "name": row.name, "language": row.language,
             "before": before, "change": update.change});
-        events.push(ws, "template.updated", Some(id), Some(channel), &payload);
+        events.push_on_account(ws, "template.updated", Some(id), &channel.waba_id, &payload);
         notify::<DB>(conn, ws, "template.updated", Some(channel.id), &message, &payload, now).await
     }
 
@@ -283,7 +278,7 @@ where
                 let payload = json!({"template_id": id, "waba_id": waba_id, "name": l.name, "language": l.language,
                     "source": "sync", "before": {"status": before.0, "quality": before.1, "category": before.2},
                     "after": {"status": after.0, "quality": after.1, "category": after.2, "version": after.3}});
-                events.push(ws, "template.updated", Some(id), None, &payload);
+                events.push_on_account(ws, "template.updated", Some(id), waba_id, &payload);
                 if before.0 != after.0 {
                     let message = format!("Template {} ({}) is now {} (found by a sync)", l.name, l.language, after.0);
                     notify::<DB>(&mut tx, ws, "template.updated", None, &message, &payload, now).await?;
@@ -328,7 +323,8 @@ where
                 report.removed += 1;
             }
         }
-        events.push(ws, "templates.synced", None, None, &json!({"waba_id": waba_id, "report": report}));
+        let payload = json!({"waba_id": waba_id, "report": report});
+        events.push_on_account(ws, "templates.synced", None, waba_id, &payload);
         Self::flush_events(&mut tx, events, now).await?;
         tx.commit().await?;
         Ok(report)

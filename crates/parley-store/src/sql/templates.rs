@@ -415,7 +415,7 @@ where
                 }
                 let payload = json!({"template_id": id, "name": current.name, "language": current.language,
                     "waba_id": current.waba_id, "version": version});
-                events.push(ws, "template.submitted", Some(id), None, &payload);
+                events.push_on_account(ws, "template.submitted", Some(id), &current.waba_id, &payload);
             }
         }
         Self::flush_events(&mut tx, events, now).await?;
@@ -474,13 +474,8 @@ where
         let mut events = EventBuffer::default();
         for (id, language) in &ids {
             sqlx::query("DELETE FROM templates WHERE id = $1").bind(*id).execute(&mut *tx).await?;
-            events.push(
-                ws,
-                "template.deleted",
-                Some(*id),
-                None,
-                &json!({"waba_id": waba_id, "name": name, "language": language}),
-            );
+            let payload = json!({"waba_id": waba_id, "name": name, "language": language});
+            events.push_on_account(ws, "template.deleted", Some(*id), waba_id, &payload);
         }
         Self::flush_events(&mut tx, events, now).await?;
         tx.commit().await?;

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
-use parley_core::ids::WorkspaceId;
+use parley_core::ids::{ChannelId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, InboundEvent, StatusUpdate};
 use serde_json::{Value, json};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
@@ -80,6 +80,46 @@ impl EventBuffer {
             kind: kind.to_owned(),
             subject_id: subject,
             channel_id: channel.map(|c| c.id.get()),
+            waba_id: None,
+            payload: payload.to_string(),
+        });
+    }
+
+    /// An event about a channel known by its id only.
+    pub fn push_on_channel(
+        &mut self,
+        ws: WorkspaceId,
+        kind: &str,
+        subject: Option<i64>,
+        channel: ChannelId,
+        payload: &Value,
+    ) {
+        self.0.push(EventRow {
+            workspace_id: ws.get(),
+            kind: kind.to_owned(),
+            subject_id: subject,
+            channel_id: Some(channel.get()),
+            waba_id: None,
+            payload: payload.to_string(),
+        });
+    }
+
+    /// An event about a business account (its templates): readers see it when they see any
+    /// channel of the account.
+    pub fn push_on_account(
+        &mut self,
+        ws: WorkspaceId,
+        kind: &str,
+        subject: Option<i64>,
+        waba_id: &str,
+        payload: &Value,
+    ) {
+        self.0.push(EventRow {
+            workspace_id: ws.get(),
+            kind: kind.to_owned(),
+            subject_id: subject,
+            channel_id: None,
+            waba_id: Some(waba_id.to_owned()),
             payload: payload.to_string(),
         });
     }
