@@ -10,6 +10,7 @@ pub mod conversation;
 pub mod dedupe;
 pub mod email;
 pub mod health;
+pub mod idempotency;
 pub mod ids;
 pub mod message;
 pub mod note;

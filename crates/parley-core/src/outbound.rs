@@ -54,7 +54,9 @@ pub struct SendInput {
     /// `[{"type": "image", "id"|"link", "caption"?, "filename"?}]`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub attachments: Option<Vec<Value>>,
-    /// Makes retries safe: the same key returns the messages already queued.
+    /// Makes retries safe: the same request under the same key (keys are per user) returns
+    /// the messages already queued; a different request under it is refused (409
+    /// `idempotency_key_reused`).
     pub idempotency_key: Option<String>,
 }
 

@@ -95,6 +95,12 @@ impl From<StoreError> for ApiError {
                 format!("another record already uses this {field}"),
             )
             .with_field(field),
+            StoreError::IdempotencyKeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "this idempotency key was already used for a different request",
+            )
+            .with_field("idempotency_key"),
             StoreError::Invalid(invalid) => invalid.into(),
             StoreError::Refused(refusal) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.message())

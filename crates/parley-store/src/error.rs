@@ -10,6 +10,9 @@ pub enum StoreError {
     /// A uniqueness rule was hit; `field` names the identifier (`phone`, `email`, …).
     #[error("{field} is already used")]
     Conflict { field: &'static str },
+    /// An idempotency key already named another request of the same sender.
+    #[error("this idempotency key was used for another request")]
+    IdempotencyKeyReused,
     /// A domain rule refused the change (checked inside the transaction).
     #[error(transparent)]
     Invalid(#[from] Invalid),

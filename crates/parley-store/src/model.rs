@@ -337,6 +337,8 @@ pub struct SendRequest<'a> {
     pub channel: ChannelId,
     pub to: &'a parley_core::contact::ContactRef,
     pub messages: &'a [parley_core::outbound::OutboundMessage],
+    /// The sender's own key (scoped to `author`, or to the channel without one): the same
+    /// request again replays what it queued; another request under it is refused.
     pub idempotency_key: Option<&'a str>,
     pub author: Option<UserId>,
     pub dry_run: bool,

@@ -475,3 +475,45 @@ async fn outcomes_are_recorded_as_a_group_and_channels_are_claimed_apart() {
         assert_eq!(sent_events, 2);
     }
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_their_senders_and_name_one_request() {
+    for db in TestDatabase::all().await {
+        let (store, e) = (&*db.store, db.engine());
+        let (ws, channel) = setup(store).await;
+        customer(store, &channel, "33612345678", 60).await;
+        let new_user = |email: &str| NewUser {
+            email: Email::parse(email).unwrap(),
+            name: "U".into(),
+            role: Role::Owner,
+            password_hash: None,
+        };
+        let ana = store.create_user(ws, new_user("ana@acme.example"), NOW).await.unwrap().id;
+        let bao = store.create_user(ws, new_user("bao@acme.example"), NOW).await.unwrap().id;
+        let to = ContactRef::parse("phone:+33612345678", None).unwrap();
+        let by = |author, messages| SendRequest {
+            ws,
+            viewer: Viewer::All,
+            channel: channel.id,
+            to: &to,
+            messages,
+            idempotency_key: Some("order-42"),
+            author: Some(author),
+            dry_run: false,
+        };
+        let decide = |facts: &_, m: &_| judge(facts, m, NOW);
+        let (one, other) = ([text("one")], [text("other")]);
+        let first = queued(store.queue_send(by(ana, &one), &decide, NOW).await.unwrap());
+        match store.queue_send(by(ana, &one), &decide, NOW).await.unwrap() {
+            SendOutcome::Replayed(again) => assert_eq!(again[0].id, first[0].id, "{e}"),
+            other => panic!("{e}: {other:?}"),
+        }
+        assert!(
+            matches!(store.queue_send(by(ana, &other), &decide, NOW).await, Err(StoreError::IdempotencyKeyReused)),
+            "{e}: another request under Ana's key"
+        );
+        // Bao's `order-42` is his own key: a send of its own, not a replay of Ana's.
+        let his = queued(store.queue_send(by(bao, &one), &decide, NOW).await.unwrap());
+        assert_ne!(his[0].id, first[0].id, "{e}");
+    }
+}

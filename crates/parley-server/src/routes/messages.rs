@@ -108,6 +108,7 @@ pub(crate) async fn submit(
         (status = 200, description = "a dry run (`DryRunAnswer`), or a replay of an idempotency key (`SendAnswer`)"),
         (status = 400, body = ErrorBody, description = "malformed (`invalid_request`)"),
         (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the idempotency key was used for a different request (`idempotency_key_reused`)"),
         (status = 422, body = ErrorBody, description = "a WhatsApp rule refuses it (`window_closed`, `no_opt_in`, `limit_reached`, …) or a field breaks a limit (`invalid_message`)"),
     ),
     security(("bearer" = [])))]

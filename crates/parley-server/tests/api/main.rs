@@ -10,6 +10,7 @@ mod customer_content;
 mod event_visibility;
 mod helpers;
 mod http;
+mod idempotency;
 mod imports;
 mod login_limits;
 mod notes;

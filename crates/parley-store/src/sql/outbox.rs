@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::conversation::{Conversation, Message};
+use parley_core::idempotency::{request_fingerprint, scoped_key};
 use parley_core::ids::{ChannelId, ContactId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
 use serde_json::json;
@@ -138,10 +139,17 @@ where
         }
     }
 
-    /// The messages already queued under this idempotency key, in order.
-    async fn replayed(conn: &mut DB::Connection, ws: WorkspaceId, key: &str) -> StoreResult<Vec<Message>> {
+    /// The messages already queued under this (scoped) idempotency key, in order, and the
+    /// fingerprint of the request that queued them (none for keys stored before fingerprints).
+    async fn replayed(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        key: &str,
+    ) -> StoreResult<(Vec<Message>, Option<String>)> {
         // The first message carries the key, the others `key#1`, `key#2`… (exact matches only).
-        let mut qb = QueryBuilder::<DB>::new("SELECT id FROM messages WHERE workspace_id = ");
+        let mut qb = QueryBuilder::<DB>::new(
+            "SELECT id, idempotency_key, idempotency_fingerprint FROM messages WHERE workspace_id = ",
+        );
         qb.push_bind(ws.get()).push(" AND idempotency_key IN (");
         let mut list = qb.separated(", ");
         list.push_bind(key.to_owned());
@@ -149,12 +157,36 @@ where
             list.push_bind(format!("{key}#{i}"));
         }
         qb.push(") ORDER BY id");
-        let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        let rows: Vec<(i64, String, Option<String>)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+        let fingerprint = rows.iter().find(|(_, k, _)| k == key).and_then(|(_, _, f)| f.clone());
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, _, _) in rows {
             out.push(Self::message_by_id(conn, id).await?);
         }
-        Ok(out)
+        Ok((out, fingerprint))
+    }
+
+    /// A replay of an earlier send, checked like a read: not found when the sender no longer
+    /// sees a channel the messages are on, refused when the key named another request.
+    async fn replay(
+        conn: &mut DB::Connection,
+        req: &SendRequest<'_>,
+        key: &str,
+        fingerprint: &str,
+    ) -> StoreResult<Option<Vec<Message>>> {
+        let (earlier, first) = Self::replayed(conn, req.ws, key).await?;
+        if earlier.is_empty() {
+            return Ok(None);
+        }
+        for message in &earlier {
+            if !Self::sees_channel(conn, message.channel_id, req.viewer).await? {
+                return Err(StoreError::NotFound);
+            }
+        }
+        if first.is_some_and(|first| first != fingerprint) {
+            return Err(StoreError::IdempotencyKeyReused);
+        }
+        Ok(Some(earlier))
     }
 
     /// Marks a message with a new status, whatever its rank (retry resets it to queued).
@@ -204,11 +236,14 @@ where
         // Facts and writes in one write transaction: two sends cannot both take the last slot
         // of the messaging limit.
         let mut tx = self.begin_write().await?;
-        if let Some(key) = req.idempotency_key.filter(|_| !req.dry_run) {
-            let earlier = Self::replayed(&mut tx, req.ws, key).await?;
-            if !earlier.is_empty() {
-                return Ok(SendOutcome::Replayed(earlier));
-            }
+        // Keys are the sender's own (`scoped_key`): another user's `order-42` is another key.
+        let idempotency = req.idempotency_key.filter(|_| !req.dry_run).map(|key| {
+            (scoped_key(req.author, req.channel, key), request_fingerprint(req.channel, req.to, req.messages))
+        });
+        if let Some((key, fingerprint)) = &idempotency
+            && let Some(earlier) = Self::replay(&mut tx, &req, key, fingerprint).await?
+        {
+            return Ok(SendOutcome::Replayed(earlier));
         }
         let mut facts = Self::send_facts(&mut tx, &req, now).await?;
         let mut decisions = Vec::with_capacity(req.messages.len());
@@ -261,13 +296,14 @@ where
             // Strictly increasing times keep the request's order in the thread.
             let at = now.plus_micros(i as i64);
             let context = message.reply_to.as_ref().map(|r| json!({"reply_to": r}).to_string());
-            let key = req.idempotency_key.map(|k| if i == 0 { k.to_owned() } else { format!("{k}#{i}") });
+            let key = idempotency.as_ref().map(|(k, _)| if i == 0 { k.clone() } else { format!("{k}#{i}") });
+            let fingerprint = idempotency.as_ref().filter(|_| i == 0).map(|(_, f)| f.clone());
             let pricing = json!({"category": allowed.category, "type": allowed.pricing_type}).to_string();
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, content, context,
                     target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key,
-                    pricing_estimate, search)
-                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14, $15) RETURNING id",
+                    pricing_estimate, search, idempotency_fingerprint)
+                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
             )
             .bind(ws.get())
             .bind(conversation)
@@ -284,6 +320,7 @@ where
             .bind(key)
             .bind(pricing)
             .bind(super::message_search(message.content.search_text()))
+            .bind(fingerprint)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
