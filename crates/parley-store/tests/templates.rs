@@ -321,3 +321,59 @@ async fn health_reports_move_the_limit_and_notify() {
         assert_eq!((usage.recipients, usage.next_release_at), (0, None));
     }
 }
+
+#[tokio::test]
+async fn an_accounts_template_and_health_events_are_read_by_those_who_see_one_of_its_channels() {
+    for db in TestDatabase::all().await {
+        let (store, e) = (&*db.store, db.engine());
+        let (ws, _, shared) = setup(store).await;
+        let private = store
+            .create_channel(
+                ws,
+                NewChannel {
+                    provider: Provider::Meta,
+                    name: "Private".into(),
+                    phone_number_id: "PN-2".into(),
+                    waba_id: "WABA-2".into(),
+                    display_phone_number: "15550002222".into(),
+                    graph_base_url: "http://127.0.0.1:1".into(),
+                    sealed_secrets: "sealed".into(),
+                    webhook_key: "key-2".into(),
+                    visibility: Visibility::Private,
+                    throughput: 80,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let agent = NewUser {
+            email: Email::parse("agent@acme.example").unwrap(),
+            name: "A".into(),
+            role: Role::Agent,
+            password_hash: None,
+        };
+        let agent = store.create_user(ws, agent, NOW).await.unwrap().id;
+        let after = store.last_event_id(ws).await.unwrap();
+        store.sync_templates(ws, "WABA", &[listed("hello", "APPROVED", "Hello there")], NOW).await.unwrap();
+        store.sync_templates(ws, "WABA-2", &[listed("secret", "APPROVED", "Private offer")], NOW).await.unwrap();
+        let quality = HealthChange { quality_rating: Some(QualityRating::Yellow), ..Default::default() };
+        store.apply_health(ws, private.id, &quality, true, NOW).await.unwrap();
+        store.apply_health(ws, shared.id, &quality, true, NOW).await.unwrap();
+        let read = |viewer| async move {
+            let events = store.events(ws, viewer, after, None, 100).await.unwrap();
+            events.into_iter().map(|e| (e.kind, e.payload)).collect::<Vec<_>>()
+        };
+
+        // The agent sees the shared number's account and health; nothing of the private one's.
+        let seen = read(Viewer::Agent(agent)).await;
+        assert!(!seen.is_empty(), "{e}");
+        assert!(!format!("{seen:?}").contains("WABA-2") && !format!("{seen:?}").contains("secret"), "{e}: {seen:?}");
+        let health: Vec<&Value> = seen.iter().filter(|(k, _)| k == "channel.health_changed").map(|(_, p)| p).collect();
+        assert_eq!(health.iter().map(|p| p["channel_id"].as_i64()).collect::<Vec<_>>(), [Some(shared.id.get())], "{e}");
+        // A member of the private number sees all of it, as the owners do.
+        store.set_channel_members(ws, private.id, &[agent], NOW).await.unwrap();
+        let all = read(Viewer::All).await;
+        assert!(format!("{all:?}").contains("WABA-2"), "{e}");
+        assert_eq!(read(Viewer::Agent(agent)).await.len(), all.len(), "{e}");
+    }
+}
