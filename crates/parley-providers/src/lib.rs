@@ -3,4 +3,5 @@
 //! provider's API (media today; sending comes with the outbound dispatcher). Providers never
 //! touch the store.
 
+pub mod guard;
 pub mod meta;
