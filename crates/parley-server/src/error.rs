@@ -60,6 +60,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// A URL the outbound guard refuses (`parley_providers::guard`): 422 `url_not_allowed`.
+    pub fn url_not_allowed(refused: &parley_providers::guard::Refused, field: &str) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url_not_allowed", refused.to_string()).with_field(field)
+    }
+
     pub fn internal() -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
     }

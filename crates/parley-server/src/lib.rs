@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod security_headers;
 pub mod state;
 pub mod streams;
+pub mod uploads;
 pub mod web;
 pub mod workers;
 

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets};
-use parley_providers::meta::client::GraphClient;
+use parley_providers::guard::{AllowList, guarded_client};
+use parley_providers::meta::client::{GraphClient, OutboundPolicy};
 use parley_store::Store;
 use tokio::sync::Notify;
 
@@ -21,8 +22,13 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Seals and opens channel credentials.
     pub secrets: Arc<SecretBox>,
-    /// For calls to providers (media downloads, sends).
+    /// For calls to providers (media downloads, sends): resolves names through the outbound
+    /// guard. Built from `outbound.allow`: change both with `allow_provider_hosts`.
     pub http: reqwest::Client,
+    /// Where provider calls may go (`allow_provider_hosts`) and the media download caps.
+    pub outbound: OutboundPolicy,
+    /// Per-user upload quotas (media uploads and CSV imports).
+    pub upload_limiter: crate::uploads::UploadLimiter,
     /// Where downloaded media files live (content-addressed).
     pub media_dir: PathBuf,
     /// Wakes the media worker when a webhook brought attachments.
@@ -92,7 +98,9 @@ impl AppState {
             store,
             clock,
             secrets: Arc::new(secrets),
-            http: parley_providers::meta::client::GraphClient::http_client(),
+            http: guarded_client(&AllowList::default()),
+            outbound: OutboundPolicy::default(),
+            upload_limiter: Default::default(),
             media_dir: data_dir.join("media"),
             imports_dir: data_dir.join("imports"),
             imports_wakeup: Arc::new(Notify::new()),
@@ -118,10 +126,19 @@ impl AppState {
         serde_json::from_slice(&plain).map_err(|_| ApiError::internal())
     }
 
-    /// A Graph API client with the channel's credentials.
+    /// Lets provider calls reach these hosts or base URLs besides Meta's official ones (the
+    /// sandbox, tests): the setting `allow_provider_hosts`.
+    pub fn allow_provider_hosts(&mut self, allow: AllowList) {
+        self.http = guarded_client(&allow);
+        self.outbound.allow = allow;
+    }
+
+    /// A Graph API client with the channel's credentials; refused (422 `url_not_allowed`) when
+    /// the channel's base URL does not pass the outbound guard, before the token goes anywhere.
     pub fn graph_client(&self, channel: &Channel) -> Result<GraphClient, ApiError> {
         let secrets = self.channel_secrets(channel)?;
-        Ok(GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token))
+        GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token, &self.outbound)
+            .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))
     }
 
     pub fn seal_secrets(&self, secrets: &ChannelSecrets) -> String {

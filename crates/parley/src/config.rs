@@ -9,10 +9,20 @@
 //! | log filter     | `--log`          | `PARLEY_LOG`          | `log`          | `info`           |
 //! | send timeout   | `--send-timeout` | `PARLEY_SEND_TIMEOUT` | `send_timeout` | `30` (seconds)   |
 //! | trusted proxies | `--trusted-proxies` | `PARLEY_TRUSTED_PROXIES` | `trusted_proxies` | none |
+//! | allowed provider hosts | `--allow-provider-host` (repeatable) | `PARLEY_ALLOW_PROVIDER_HOSTS` (comma-separated) | `allow_provider_hosts` (list) | none: only Meta's official hosts |
+//! | upload files per minute (per user) | `--upload-files-per-minute` | `PARLEY_UPLOAD_FILES_PER_MINUTE` | `upload_files_per_minute` | `30` |
+//! | upload megabytes per hour (per user) | `--upload-mb-per-hour` | `PARLEY_UPLOAD_MB_PER_HOUR` | `upload_mb_per_hour` | `2048` |
 //!
 //! Trusted proxies are addresses or networks (`10.0.0.0/8`): only a request whose TCP peer is
 //! one of them has its `X-Forwarded-For` read (see `parley_server::web::client_ip`). Comma-
 //! separated in the flag and the environment, a list in the file.
+//!
+//! Allowed provider hosts: provider calls (a channel's `graph_base_url`, media downloads) go to
+//! Meta's official hosts only (`graph.facebook.com`; media also from `lookaside.fbsbx.com` and
+//! subdomains of `fbsbx.com`/`fbcdn.net`), over https, never to loopback, private or link-local
+//! addresses. Each entry here allows one more server: `host`, `host:port` (any scheme) or a base
+//! URL `http://host:port` (that scheme and port), loopback and private addresses included. For
+//! a sandbox or a test provider only: a host on the list receives channels' access tokens.
 //!
 //! The config file is `--config FILE` (or `PARLEY_CONFIG`); without it, `./parley.toml` is read
 //! when it exists.
@@ -23,6 +33,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use parley_server::web::client_ip::TrustedProxies;
+use parley_providers::guard::AllowList;
+use parley_server::uploads::UploadQuota;
 use parley_store::DatabaseUrl;
 use serde::Deserialize;
 
@@ -56,6 +68,16 @@ pub struct ConfigArgs {
     /// [default: none, the header is ignored].
     #[arg(long, env = "PARLEY_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// A host, host:port or base URL provider calls may reach besides Meta's official hosts
+    /// (a sandbox); repeatable [default: none].
+    #[arg(long = "allow-provider-host", env = "PARLEY_ALLOW_PROVIDER_HOSTS", value_delimiter = ',', global = true)]
+    pub allow_provider_hosts: Vec<String>,
+    /// Files one user may upload per minute (media and CSV imports) [default: 30].
+    #[arg(long, env = "PARLEY_UPLOAD_FILES_PER_MINUTE", global = true)]
+    pub upload_files_per_minute: Option<u32>,
+    /// Megabytes one user may upload per hour [default: 2048].
+    #[arg(long, env = "PARLEY_UPLOAD_MB_PER_HOUR", global = true)]
+    pub upload_mb_per_hour: Option<u32>,
 }
 
 /// What `parley.toml` may contain. Unknown keys are an error, so typos do not go unnoticed.
@@ -68,6 +90,9 @@ struct FileConfig {
     log: Option<String>,
     send_timeout: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    allow_provider_hosts: Option<Vec<String>>,
+    upload_files_per_minute: Option<u32>,
+    upload_mb_per_hour: Option<u32>,
 }
 
 /// The resolved configuration.
@@ -79,6 +104,9 @@ pub struct Config {
     pub log: String,
     pub send_timeout: std::time::Duration,
     pub trusted_proxies: TrustedProxies,
+    /// Hosts provider calls may reach besides Meta's official ones.
+    pub allow_provider_hosts: AllowList,
+    pub upload_quota: UploadQuota,
 }
 
 impl ConfigArgs {
@@ -107,6 +135,24 @@ impl ConfigArgs {
             self.trusted_proxies.clone()
         };
         let trusted_proxies = TrustedProxies::parse(&proxies).map_err(anyhow::Error::msg)?;
+        let hosts = if self.allow_provider_hosts.is_empty() {
+            file.allow_provider_hosts.unwrap_or_default()
+        } else {
+            self.allow_provider_hosts.clone()
+        };
+        let allow_provider_hosts =
+            AllowList::parse(&hosts).map_err(|e| anyhow::anyhow!("allowed provider hosts: {e}"))?;
+        let defaults = UploadQuota::default();
+        let upload_quota = UploadQuota {
+            files_per_minute: self
+                .upload_files_per_minute
+                .or(file.upload_files_per_minute)
+                .unwrap_or(defaults.files_per_minute),
+            mb_per_hour: self.upload_mb_per_hour.or(file.upload_mb_per_hour).unwrap_or(defaults.mb_per_hour),
+        };
+        if upload_quota.files_per_minute == 0 || upload_quota.mb_per_hour == 0 {
+            bail!("upload quotas are at least 1 (files per minute, megabytes per hour)");
+        }
         Ok(Config {
             listen,
             data_dir,
@@ -114,6 +160,8 @@ impl ConfigArgs {
             log,
             send_timeout: std::time::Duration::from_secs(send_timeout),
             trusted_proxies,
+            allow_provider_hosts,
+            upload_quota,
         })
     }
 
@@ -154,6 +202,8 @@ mod tests {
         assert_eq!(resolved.database, DatabaseUrl::Sqlite(PathBuf::from(DEFAULT_DATA_DIR).join("parley.db")));
         assert_eq!(resolved.log, "info");
         assert!(resolved.trusted_proxies.is_empty(), "X-Forwarded-For is not read by default");
+        assert!(resolved.allow_provider_hosts.is_empty(), "only Meta's official hosts by default");
+        assert_eq!(resolved.upload_quota, UploadQuota::default());
     }
 
     #[test]
@@ -169,6 +219,36 @@ mod tests {
         std::fs::write(&file, "trusted_proxies = [\"proxy.internal\"]\n").unwrap();
         let err = format!("{:#}", args().resolve_with_default_file(&file).unwrap_err());
         assert!(err.contains("proxy.internal"), "{err}");
+
+    }
+
+    #[test]
+    fn allowed_provider_hosts_and_upload_quotas_come_from_flags_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(
+            &file,
+            "allow_provider_hosts = [\"127.0.0.1:9000\"]\nupload_files_per_minute = 5\nupload_mb_per_hour = 10\n",
+        )
+        .unwrap();
+        let from_file = ConfigArgs { config: Some(file.clone()), ..args() }.resolve().unwrap();
+        assert_eq!(from_file.allow_provider_hosts, AllowList::parse(&["127.0.0.1:9000"]).unwrap());
+        assert_eq!(from_file.upload_quota, UploadQuota { files_per_minute: 5, mb_per_hour: 10 });
+        let flags = ConfigArgs {
+            config: Some(file.clone()),
+            allow_provider_hosts: vec!["http://sandbox.internal".into()],
+            upload_mb_per_hour: Some(20),
+            ..args()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(flags.allow_provider_hosts, AllowList::parse(&["http://sandbox.internal"]).unwrap());
+        assert_eq!(flags.upload_quota, UploadQuota { files_per_minute: 5, mb_per_hour: 20 });
+        let bad =
+            ConfigArgs { allow_provider_hosts: vec!["http://".into()], ..args() }.resolve_with_default_file(&file);
+        assert!(format!("{:#}", bad.unwrap_err()).contains("allowed provider hosts"));
+        let zero = ConfigArgs { upload_files_per_minute: Some(0), ..args() }.resolve_with_default_file(&file);
+        assert!(zero.is_err());
     }
 
     #[test]

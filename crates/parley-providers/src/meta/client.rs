@@ -1,5 +1,7 @@
 //! Calls to the Graph API: sending messages and read receipts, uploading media, and fetching
 //! inbound media (`GET /<media id>` for a short-lived URL, then `GET <url>` with the same token).
+//! Every URL goes through the outbound guard (`crate::guard`): the channel's base URL when the
+//! client is made, the media URL the provider answers before the token is sent to it.
 
 use std::time::Duration;
 
@@ -7,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::send::{SendError, classify};
+use crate::guard::{AllowList, GRAPH_HOSTS, MEDIA_HOSTS, Refused, Targets, check_url};
 
 /// A Graph API client for one channel.
 #[derive(Clone)]
@@ -14,6 +17,31 @@ pub struct GraphClient {
     pub(super) http: reqwest::Client,
     pub(super) base_url: String,
     pub(super) token: String,
+    policy: OutboundPolicy,
+}
+
+/// What the server lets provider calls reach, and how much a media download may bring back.
+#[derive(Clone, Debug)]
+pub struct OutboundPolicy {
+    /// Hosts allowed besides Meta's official ones (`allow_provider_hosts`).
+    pub allow: AllowList,
+    /// Largest media file downloaded; WhatsApp's largest (a document) is 100 MB.
+    pub media_max_bytes: u64,
+    /// Longest a media download may take, headers and body.
+    pub media_timeout: Duration,
+}
+
+/// WhatsApp's largest media file: a 100 MB document.
+pub const MEDIA_MAX_BYTES: u64 = 100 * 1024 * 1024;
+
+impl Default for OutboundPolicy {
+    fn default() -> Self {
+        OutboundPolicy {
+            allow: AllowList::default(),
+            media_max_bytes: MEDIA_MAX_BYTES,
+            media_timeout: Duration::from_secs(300),
+        }
+    }
 }
 
 /// What went wrong talking to the provider, classified for retrying.
@@ -28,6 +56,12 @@ pub enum GraphError {
     /// The provider refused our credentials or the request.
     #[error("provider refused the request: {0}")]
     Refused(String),
+    /// The URL is not one the outbound guard lets us call: nothing was sent.
+    #[error("URL not allowed: {0}")]
+    NotAllowed(Refused),
+    /// The file is larger than the download cap: the download was stopped there.
+    #[error("the file is larger than the {0}-byte limit")]
+    TooLarge(u64),
 }
 
 /// `GET /<media id>`.
@@ -38,18 +72,23 @@ pub struct MediaInfo {
     pub sha256: Option<String>,
 }
 
-impl GraphClient {
-    pub fn new(http: reqwest::Client, base_url: &str, token: &str) -> Self {
-        GraphClient { http, base_url: base_url.trim_end_matches('/').to_owned(), token: token.to_owned() }
-    }
+/// Checks a channel's Graph API base URL: Meta's official host, or one the allow-list names.
+pub fn check_graph_base_url(base_url: &str, allow: &AllowList) -> Result<(), Refused> {
+    check_url(base_url, Targets::Official(GRAPH_HOSTS), allow).map(|_| ())
+}
 
-    /// A shared HTTP client with sensible timeouts.
-    pub fn http_client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_default()
+impl GraphClient {
+    /// A client for the channel's base URL, refused when the guard does not pass it (the setting
+    /// may have changed since the channel was saved). `http` should come from
+    /// `guard::guarded_client` with the same allow-list.
+    pub fn new(http: reqwest::Client, base_url: &str, token: &str, policy: &OutboundPolicy) -> Result<Self, Refused> {
+        check_graph_base_url(base_url, &policy.allow)?;
+        Ok(GraphClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            policy: policy.clone(),
+        })
     }
 
     pub async fn media_info(&self, media_id: &str) -> Result<MediaInfo, GraphError> {
@@ -65,19 +104,43 @@ impl GraphClient {
         resp.json::<MediaInfo>().await.map_err(|e| GraphError::Transient(format!("bad media info: {e}")))
     }
 
-    /// Downloads the file behind a media URL (valid for a few minutes).
+    /// Downloads the file behind a media URL (valid for a few minutes). The URL must pass the
+    /// guard for Meta's media hosts (or the allow-list) before the token goes to it; the body is
+    /// read chunk by chunk and the download stops past `media_max_bytes` or `media_timeout`.
     pub async fn download(&self, url: &str) -> Result<(Vec<u8>, Option<String>), GraphError> {
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| GraphError::Transient(e.to_string()))?;
-        let resp = check(resp).await?;
-        let mime = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = resp.bytes().await.map_err(|e| GraphError::Transient(e.to_string()))?;
-        Ok((bytes.to_vec(), mime))
+        let url = check_url(url, Targets::Official(MEDIA_HOSTS), &self.policy.allow).map_err(GraphError::NotAllowed)?;
+        let max = self.policy.media_max_bytes;
+        let read = async {
+            let resp = self
+                .http
+                .get(url)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
+            let mut resp = check(resp).await?;
+            if resp.content_length().is_some_and(|n| n > max) {
+                return Err(GraphError::TooLarge(max));
+            }
+            let mime =
+                resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let mut bytes = Vec::new();
+            while let Some(chunk) =
+                resp.chunk().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))?
+            {
+                if (bytes.len() + chunk.len()) as u64 > max {
+                    return Err(GraphError::TooLarge(max));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok((bytes, mime))
+        };
+        match tokio::time::timeout(self.policy.media_timeout, read).await {
+            Ok(result) => result,
+            Err(_) => {
+                Err(GraphError::Transient(format!("the download took longer than {:?}", self.policy.media_timeout)))
+            }
+        }
     }
 }
 

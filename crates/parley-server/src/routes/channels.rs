@@ -1,18 +1,21 @@
 //! `/api/v1/channels`: connecting WhatsApp numbers (owners and managers; agents list and read the
 //! channels they may see), and the members who see a private channel. Credentials are sealed
-//! before they reach the store and never come back out of the API.
+//! before they reach the store and never come back out of the API. A channel's endpoint (its
+//! Graph API base URL) passes the outbound guard, and only an owner who enters the credentials
+//! again may move it: otherwise a manager could send the stored token to a host of their choice.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use parley_core::Invalid;
-use parley_core::account::check_name;
+use parley_core::account::{Role, check_name};
 use parley_core::channel::{
     Channel, ChannelId, ChannelSecrets, DEFAULT_THROUGHPUT, Provider, Visibility, check_base_url, check_provider_id,
     check_secret, check_throughput,
 };
 use parley_core::ids::UserId;
 use parley_providers::meta::DEFAULT_GRAPH_BASE_URL;
+use parley_providers::meta::client::check_graph_base_url;
 use parley_store::{ChannelPatch, NewChannel, Viewer};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -139,6 +142,34 @@ fn new_webhook_key() -> String {
     hex::encode(bytes)
 }
 
+/// A base URL in the API's form that the outbound guard passes (Meta's Graph API, or a host the
+/// server's `allow_provider_hosts` names).
+fn allowed_base_url(state: &AppState, raw: &str) -> ApiResult<String> {
+    let url = check_base_url(raw)?;
+    check_graph_base_url(&url, &state.outbound.allow).map_err(|r| ApiError::url_not_allowed(&r, "graph_base_url"))?;
+    Ok(url)
+}
+
+/// Moving a channel's endpoint sends its token to the new host: only an owner may, and only
+/// with the access token and app secret entered again in the same request (so the stored ones
+/// never follow the move).
+fn check_endpoint_change(role: Role, access_token_given: bool, app_secret_given: bool) -> ApiResult<()> {
+    if role != Role::Owner {
+        return Err(ApiError::forbidden("only owners may change a channel's graph_base_url"));
+    }
+    for (given, field) in [(access_token_given, "access_token"), (app_secret_given, "app_secret")] {
+        if !given {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "credentials_required",
+                format!("changing graph_base_url needs the channel's {field} again in the same request"),
+            )
+            .with_field(field));
+        }
+    }
+    Ok(())
+}
+
 fn channel_id(raw: &str) -> ApiResult<ChannelId> {
     raw.parse::<i64>().map(ChannelId).map_err(|_| ApiError::not_found())
 }
@@ -167,7 +198,7 @@ async fn create_channel(
         phone_number_id: check_provider_id("phone_number_id", &input.phone_number_id)?,
         waba_id: check_provider_id("waba_id", &input.waba_id)?,
         display_phone_number: check_display_number(&input.display_phone_number)?,
-        graph_base_url: check_base_url(input.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL))?,
+        graph_base_url: allowed_base_url(&state, input.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL))?,
         sealed_secrets: state.seal_secrets(&secrets),
         webhook_key: new_webhook_key(),
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?.unwrap_or_default(),
@@ -240,9 +271,12 @@ async fn set_members(
     Ok(Json(MembersInput { user_ids: members.into_iter().map(|u| u.get()).collect() }))
 }
 
-/// Change a channel's settings or rotate its credentials (owners and managers).
+/// Change a channel's settings or rotate its credentials (owners and managers). Changing
+/// `graph_base_url` is for owners only, with `access_token` and `app_secret` in the same request.
 #[utoipa::path(patch, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)), request_body = ChannelPatchInput,
-    responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`url_not_allowed`: the base URL does not pass the outbound guard; \
+            `credentials_required`: a new base URL without the credentials")),
     security(("bearer" = [])))]
 async fn update_channel(
     State(state): State<AppState>,
@@ -252,9 +286,17 @@ async fn update_channel(
 ) -> ApiResult<Json<ChannelView>> {
     auth.require_admin()?;
     let id = channel_id(&raw)?;
+    let current = state.store.channel(auth.workspace_id, id, Viewer::All).await?;
+    let graph_base_url = match input.graph_base_url.as_deref().map(check_base_url).transpose()? {
+        Some(url) if url != current.graph_base_url => {
+            check_endpoint_change(auth.role, input.access_token.is_some(), input.app_secret.is_some())?;
+            Some(allowed_base_url(&state, &url)?)
+        }
+        // The same URL again moves nothing.
+        _ => None,
+    };
     let rotating = input.access_token.is_some() || input.app_secret.is_some() || input.verify_token.is_some();
     let sealed_secrets = if rotating {
-        let current = state.store.channel(auth.workspace_id, id, Viewer::All).await?;
         let mut secrets = state.channel_secrets(&current)?;
         if let Some(t) = &input.access_token {
             secrets.access_token = check_secret("access_token", t)?;
@@ -272,7 +314,7 @@ async fn update_channel(
     let patch = ChannelPatch {
         name: input.name.as_deref().map(|n| check_name("name", n)).transpose()?,
         display_phone_number: input.display_phone_number.as_deref().map(check_display_number).transpose()?,
-        graph_base_url: input.graph_base_url.as_deref().map(check_base_url).transpose()?,
+        graph_base_url,
         sealed_secrets,
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?,
         throughput: input.throughput.map(check_throughput).transpose()?,
@@ -324,4 +366,22 @@ pub struct OutboxCountsView {
     failed: i64,
     /// Possibly sent: an agent checks and retries or not.
     unknown: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_owner_with_both_credentials_may_move_an_endpoint() {
+        assert!(check_endpoint_change(Role::Owner, true, true).is_ok());
+        for role in [Role::Manager, Role::Agent] {
+            let e = check_endpoint_change(role, true, true).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::FORBIDDEN, "forbidden"));
+        }
+        let e = check_endpoint_change(Role::Owner, false, true).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("credentials_required", Some("access_token")));
+        let e = check_endpoint_change(Role::Owner, true, false).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("credentials_required", Some("app_secret")));
+    }
 }

@@ -241,7 +241,15 @@ async fn deliver(
     secrets: &ChannelSecrets,
     job: &OutboxJob,
 ) -> JobOutcome {
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
+    let client =
+        match GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound) {
+            Ok(client) => client,
+            // Nothing was sent: the channel's URL is no longer allowed (the setting changed).
+            Err(refused) => {
+                let title = format!("the channel's provider URL is not allowed: {refused}");
+                return JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
+            }
+        };
     let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
     // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.
     body["biz_opaque_callback_data"] = serde_json::json!(format!("parley:{}", job.message_id));

@@ -98,11 +98,15 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token);
+    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound)
+        .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
     let classify = |e: GraphError| match e {
         GraphError::Transient(m) => Failure::Retry(m),
         GraphError::NotFound => Failure::Permanent("the provider no longer has this media".into()),
         GraphError::Refused(m) => Failure::Retry(m),
+        // Neither changes on a retry: a URL outside the provider's hosts, a file past the cap.
+        GraphError::NotAllowed(refused) => Failure::Permanent(format!("the media URL is not allowed: {refused}")),
+        GraphError::TooLarge(max) => Failure::Permanent(format!("the file is larger than the {max}-byte limit")),
     };
     let mut info = client.media_info(&job.provider_media_id).await.map_err(classify)?;
     let (bytes, content_type) = match client.download(&info.url).await {

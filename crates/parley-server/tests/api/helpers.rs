@@ -59,6 +59,8 @@ impl TestApp {
         let mut state = AppState::new(db.store.clone(), clock.clone(), SecretBox::random(), data_dir.path());
         // A hung provider call becomes `unknown` quickly in tests.
         state.dispatch.send_timeout = std::time::Duration::from_secs(2);
+        // Sandboxes play Meta on 127.0.0.1 (any port): the outbound guard must let calls reach them.
+        state.allow_provider_hosts(parley_providers::guard::AllowList::parse(&["127.0.0.1"]).unwrap());
         configure(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

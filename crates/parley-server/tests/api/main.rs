@@ -16,6 +16,7 @@ mod login_limits;
 mod notes;
 mod numbers;
 mod outbound;
+mod outbound_guard;
 mod realtime;
 mod search;
 mod stream_rights;

@@ -314,6 +314,8 @@ impl ServerProcess {
             .args(args)
             .arg("serve")
             .env("PARLEY_LOG", "warn,parley=info")
+            // The sandbox plays Meta on loopback.
+            .env("PARLEY_ALLOW_PROVIDER_HOSTS", "127.0.0.1")
             .env("PARLEY_SECRET_KEY", SECRET_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

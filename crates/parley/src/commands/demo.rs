@@ -15,6 +15,7 @@ use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::judge;
 use parley_core::{Clock, Email, SystemClock};
+use parley_providers::guard::AllowList;
 use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
@@ -24,7 +25,7 @@ use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::commands::serve::{secret_box, shutdown_signal};
+use crate::commands::serve::{configure_outbound_and_uploads, secret_box, shutdown_signal};
 use crate::config::Config;
 
 pub const DEMO_EMAIL: &str = "demo@parley.local";
@@ -43,6 +44,11 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     state.trusted_proxies = config.trusted_proxies.clone();
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.context("starting the sandbox")?;
+    configure_outbound_and_uploads(&mut state, config);
+    // The demo's own sandbox plays Meta on loopback: provider calls may reach it (and only it,
+    // besides what the configuration allows).
+    let own_sandbox = AllowList::parse(&[sandbox.graph_base_url()]).map_err(anyhow::Error::msg)?;
+    state.allow_provider_hosts(config.allow_provider_hosts.extended(&own_sandbox));
     let token = demo_token(&*store, &config.data_dir).await?;
     let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
     let (sign_in, sign_in_secret) = DemoSignIn::new(owner.workspace_id, owner.id);

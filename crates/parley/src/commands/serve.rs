@@ -41,9 +41,19 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let mut state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
     state.dispatch.send_timeout = config.send_timeout;
     state.trusted_proxies = config.trusted_proxies.clone();
+    configure_outbound_and_uploads(&mut state, config);
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The outbound guard's allow-list and the upload quotas from the configuration.
+pub fn configure_outbound_and_uploads(state: &mut AppState, config: &Config) {
+    if !config.allow_provider_hosts.is_empty() {
+        tracing::warn!(hosts = ?config.allow_provider_hosts, "provider calls may reach hosts besides Meta's (allow_provider_hosts)");
+    }
+    state.allow_provider_hosts(config.allow_provider_hosts.clone());
+    state.upload_limiter = parley_server::uploads::UploadLimiter::new(config.upload_quota);
 }
 
 /// Completes on Ctrl-C or SIGTERM.

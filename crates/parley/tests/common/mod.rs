@@ -37,6 +37,8 @@ impl Server {
             .args(&self.args)
             .arg("serve")
             .env("PARLEY_LOG", "warn,parley=info")
+            // The sandbox plays Meta on loopback.
+            .env("PARLEY_ALLOW_PROVIDER_HOSTS", "127.0.0.1")
             .env("PARLEY_SECRET_KEY", "42".repeat(32))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
