@@ -21,6 +21,7 @@ use crate::contacts_io::{export_csv, rejects_csv};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use crate::uploads::{ByteMeter, PendingFile};
 
 /// Largest CSV file accepted (a million contacts with a few fields is about 100 MB).
 pub const IMPORT_LIMIT: usize = 512 * 1024 * 1024;
@@ -46,12 +47,13 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
-/// Reads the multipart parts; the file goes to `upload` as it arrives (so that the caller can
-/// remove it whatever goes wrong later).
+/// Reads the multipart parts; the file goes to `upload` as it arrives, counted against the
+/// user's upload quota (a `PendingFile`: removed whatever goes wrong later, unless kept).
 async fn read_parts(
     state: &AppState,
+    auth: &Auth,
     multipart: &mut Multipart,
-    upload: &mut Option<(String, std::path::PathBuf, i64)>,
+    upload: &mut Option<(String, PendingFile, i64)>,
 ) -> ApiResult<(ImportOptions, bool)> {
     let mut options = ImportOptions::default();
     let mut dry_run = false;
@@ -74,26 +76,31 @@ async fn read_parts(
             }
             "file" => {
                 let filename = field.file_name().unwrap_or("contacts.csv").chars().take(200).collect::<String>();
+                if upload.is_some() {
+                    return Err(bad("send one file").with_field("file"));
+                }
+                state.upload_limiter.start_file(auth.user_id)?;
                 std::fs::create_dir_all(&state.imports_dir).map_err(|e| {
                     tracing::error!(error = %e, "cannot create the imports directory");
                     ApiError::internal()
                 })?;
                 let path = state.imports_dir.join(format!("upload-{}.csv", random_name()));
-                if upload.is_some() {
-                    return Err(bad("send one file").with_field("file"));
-                }
                 let mut file = std::fs::File::create(&path).map_err(|e| {
                     tracing::error!(error = %e, "cannot store an import upload");
                     ApiError::internal()
                 })?;
-                let (_, _, size) = upload.insert((filename, path, 0));
+                let (_, _, size) = upload.insert((filename, PendingFile::new(path), 0));
+                let mut meter = ByteMeter::new(&state.upload_limiter, auth.user_id);
                 while let Some(chunk) = field.chunk().await.map_err(|e| bad(&format!("upload interrupted: {e}")))? {
+                    // Counted before it is written: past the quota, nothing more reaches the disk.
+                    meter.add(chunk.len())?;
                     *size += chunk.len() as i64;
                     file.write_all(&chunk).map_err(|e| {
                         tracing::error!(error = %e, "cannot store an import upload");
                         ApiError::internal()
                     })?;
                 }
+                meter.finish()?;
             }
             other => return Err(bad(&format!("unknown part {other:?}: use file, options and dry_run"))),
         }
@@ -108,7 +115,8 @@ async fn read_parts(
 /// at `GET /imports/{id}`.
 #[utoipa::path(post, path = "/imports", tag = "contacts",
     request_body(content = String, description = "multipart: file, options, dry_run", content_type = "multipart/form-data"),
-    responses((status = 202, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+    responses((status = 202, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "the user's upload quota (`upload_rate_limited`, `upload_quota_exceeded`)")),
     security(("bearer" = [])))]
 async fn create_import(
     State(state): State<AppState>,
@@ -116,41 +124,27 @@ async fn create_import(
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<Import>)> {
     auth.require_admin()?;
+    // Bad input changes nothing: on any error below (or a client that hangs up), the pending
+    // file, with whatever part of it was written, is removed when `upload` is dropped.
     let mut upload = None;
-    let parts = read_parts(&state, &mut multipart, &mut upload).await;
-    let (options, dry_run) = match parts {
-        Ok(parts) => parts,
-        Err(e) => {
-            // Bad input changes nothing: the part of the file already written goes too.
-            if let Some((_, path, _)) = upload {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(e);
-        }
-    };
-    let Some((filename, path, size)) = upload else {
+    let (options, dry_run) = read_parts(&state, &auth, &mut multipart, &mut upload).await?;
+    let Some((filename, pending, size)) = upload else {
         return Err(ApiError::bad_request("the CSV file goes in a part named file").with_field("file"));
     };
     if size == 0 {
-        let _ = std::fs::remove_file(&path);
         return Err(ApiError::bad_request("the file is empty").with_field("file"));
     }
     let new = NewImport {
         filename,
-        path: path.to_string_lossy().into_owned(),
+        path: pending.path().to_string_lossy().into_owned(),
         options,
         dry_run,
         bytes_total: size,
         created_by: Some(auth.user_id),
         held_until: None,
     };
-    let import = match state.store.create_import(auth.workspace_id, new, state.clock.now()).await {
-        Ok(import) => import,
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            return Err(e.into());
-        }
-    };
+    let import = state.store.create_import(auth.workspace_id, new, state.clock.now()).await?;
+    pending.keep();
     state.imports_wakeup.notify_one();
     Ok((StatusCode::ACCEPTED, Json(import)))
 }

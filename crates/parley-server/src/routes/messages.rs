@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use parley_core::contact::ContactRef;
@@ -259,6 +260,8 @@ pub const UPLOAD_LIMIT: usize = 100 * 1024 * 1024;
 #[utoipa::path(post, path = "/media", tag = "messages", params(UploadParams),
     request_body(content = String, description = "the file", content_type = "application/octet-stream"),
     responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "the user's upload quota: `upload_rate_limited` (files per minute), \
+            `upload_quota_exceeded` (megabytes per hour)"),
         (status = 502, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn upload_media(
@@ -266,8 +269,16 @@ async fn upload_media(
     auth: Auth,
     ApiQuery(params): ApiQuery<UploadParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    // Refused before a byte is stored: past `UPLOAD_LIMIT` axum stops reading the body.
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the file is larger than 100 MB")
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
     let mime = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     const ALLOWED: &[&str] = &[
         "image/jpeg",
@@ -298,16 +309,19 @@ async fn upload_media(
     }
     let channel = state.store.channel(auth.workspace_id, ChannelId(params.channel_id), auth.viewer()).await?;
     let client = state.graph_client(&channel)?;
+    state.upload_limiter.start_file(auth.user_id)?;
+    state.upload_limiter.take_bytes(auth.user_id, body.len() as u64)?;
     let sha = hex::encode(Sha256::digest(&body));
-    crate::workers::media::store_file(&state.media_dir, &sha, &body).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot store an upload");
-        ApiError::internal()
-    })?;
     let filename = params.filename.clone().unwrap_or_else(|| "file".into());
+    // The provider first: a file it refuses is never written to the data dir.
     let provider_media_id = client
         .upload_media(&channel.phone_number_id, body.to_vec(), &mime, &filename)
         .await
         .map_err(|e| provider_error(&e.to_string()))?;
+    crate::workers::media::store_file(&state.media_dir, &sha, &body).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store an upload");
+        ApiError::internal()
+    })?;
     let upload = Upload {
         id: 0,
         channel_id: channel.id,

@@ -141,8 +141,15 @@ pub async fn store_file(media_dir: &Path, sha: &str, bytes: &[u8]) -> std::io::R
     let dir = path.parent().unwrap_or(media_dir);
     tokio::fs::create_dir_all(dir).await?;
     let tmp = dir.join(format!(".{sha}.{}.tmp", rand::rng().random::<u32>()));
-    tokio::fs::write(&tmp, bytes).await?;
-    tokio::fs::rename(&tmp, &path).await
+    let written = match tokio::fs::write(&tmp, bytes).await {
+        Ok(()) => tokio::fs::rename(&tmp, &path).await,
+        Err(e) => Err(e),
+    };
+    if written.is_err() {
+        // A full disk must not keep half a file.
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    written
 }
 
 #[cfg(test)]

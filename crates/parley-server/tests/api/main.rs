@@ -22,6 +22,7 @@ mod search;
 mod stream_rights;
 mod teams;
 mod templates;
+mod uploads;
 mod users;
 mod visibility;
 mod web;
