@@ -115,6 +115,8 @@ impl GraphClient {
                 .http
                 .get(url)
                 .bearer_auth(&self.token)
+                // Replaces the client's shorter timeout: a large file may take minutes.
+                .timeout(self.policy.media_timeout)
                 .send()
                 .await
                 .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
@@ -258,4 +260,35 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response, GraphError>
         408 | 429 | 500..=599 => GraphError::Transient(format!("HTTP {status}: {detail}")),
         _ => GraphError::Refused(format!("HTTP {status}: {detail}")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn official_only() -> OutboundPolicy {
+        OutboundPolicy::default()
+    }
+
+    #[test]
+    fn a_client_is_refused_for_a_base_url_the_guard_refuses() {
+        let http = reqwest::Client::new();
+        assert!(GraphClient::new(http.clone(), "https://graph.facebook.com/v24.0", "t", &official_only()).is_ok());
+        for base in ["http://127.0.0.1:9000/v24.0", "https://evil.example/v24.0", "https://10.0.0.1/v24.0"] {
+            assert!(GraphClient::new(http.clone(), base, "t", &official_only()).is_err(), "{base}");
+        }
+        let sandbox = OutboundPolicy { allow: AllowList::parse(&["127.0.0.1:9000"]).unwrap(), ..official_only() };
+        assert!(GraphClient::new(http, "http://127.0.0.1:9000/v24.0", "t", &sandbox).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_download_url_outside_the_media_hosts_is_refused_before_any_request() {
+        let client =
+            GraphClient::new(reqwest::Client::new(), "https://graph.facebook.com/v24.0", "t", &official_only())
+                .unwrap();
+        // Port 1 on loopback: a request would fail as Transient, not NotAllowed.
+        for url in ["http://127.0.0.1:1/file", "https://evil.example/file", "https://user@lookaside.fbsbx.com/x"] {
+            assert!(matches!(client.download(url).await, Err(GraphError::NotAllowed(_))), "{url}");
+        }
+    }
 }
