@@ -32,9 +32,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use parley_server::web::client_ip::TrustedProxies;
 use parley_providers::guard::AllowList;
 use parley_server::uploads::UploadQuota;
+use parley_server::web::client_ip::TrustedProxies;
 use parley_store::DatabaseUrl;
 use serde::Deserialize;
 
@@ -219,7 +219,6 @@ mod tests {
         std::fs::write(&file, "trusted_proxies = [\"proxy.internal\"]\n").unwrap();
         let err = format!("{:#}", args().resolve_with_default_file(&file).unwrap_err());
         assert!(err.contains("proxy.internal"), "{err}");
-
     }
 
     #[test]
