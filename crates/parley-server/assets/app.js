@@ -83,6 +83,9 @@ async function allMessages(id) {
 }
 
 function renderHeader(c) {
+  for (const control of ['assignee', 'close-conversation', 'reopen-conversation', 'conversation-tag-input']) {
+    $(control).disabled = false;
+  }
   $('thread-contact').textContent = state.contact?.name ?? state.contact?.phone ?? `#${c.contact_id}`;
   $('thread-channel').textContent = state.channels.get(c.channel_id)?.name ?? '';
   $('thread-status').textContent = t(`status.${c.status}`);
@@ -135,7 +138,11 @@ async function refreshThread({ composer = true } = {}) {
     state.conversation = conversation;
     renderHeader(conversation);
     renderThread($('messages'), messages, notes);
-    if (composer) {
+    // The composer sends only to the conversation whose messages these are (see composer.js).
+    $('messages').dataset.conversation = String(id);
+    delete $('thread').dataset.loading;
+    $('thread').removeAttribute('aria-busy');
+    if (composer || !$('composer').hasChildNodes()) {
       renderComposer($('composer'), { conversation, contact: state.contact, onSent: () => refreshThread({ composer: false }) });
     } else {
       // Not redrawn (a draft may be in it), but a customer's message moves the window's end.
@@ -143,14 +150,52 @@ async function refreshThread({ composer = true } = {}) {
     }
     await api('POST', `/conversations/${id}/read`);
   } catch (error) {
-    toast(errorText(error), 'error');
+    if (state.selected !== id) return;
+    // Nothing shown yet (the first load failed): say so, with a way to try again.
+    if ($('thread').dataset.loading) threadFailed(id, error);
+    else toast(errorText(error), 'error');
   }
 }
 
+/**
+ * Empties, at once, everything on screen that belongs to a conversation — header, tags,
+ * messages, composer, contact panel — and marks the thread as loading, so that nothing of the
+ * conversation being left stays on screen, or can be acted on, while the next one loads.
+ */
+function clearThread() {
+  stopWindowClock();
+  state.conversation = null;
+  state.contact = null;
+  $('thread').dataset.loading = 'yes';
+  $('thread').setAttribute('aria-busy', 'true');
+  $('thread-contact').textContent = '';
+  $('thread-channel').textContent = '';
+  $('thread-status').textContent = '';
+  $('thread-status').className = 'badge';
+  delete $('thread-status').dataset.status;
+  for (const control of ['assignee', 'team-select', 'close-conversation', 'reopen-conversation', 'conversation-tag-input']) {
+    $(control).disabled = true;
+  }
+  $('assignee').replaceChildren();
+  $('team-select').replaceChildren();
+  $('conversation-tags').replaceChildren();
+  delete $('messages').dataset.conversation;
+  $('messages').replaceChildren(el('li', { class: 'thread-loading muted', id: 'thread-loading' }, t('thread.loading')));
+  $('composer').replaceChildren();
+  $('panel').replaceChildren();
+}
+
+/** The conversation could not be loaded: the reason, and a button to try again. */
+function threadFailed(id, error) {
+  $('thread').setAttribute('aria-busy', 'false');
+  $('messages').replaceChildren(el('li', { class: 'thread-error error', id: 'thread-error', role: 'alert' },
+    el('span', {}, t('thread.load_failed', { reason: errorText(error) })), ' ',
+    el('button', { type: 'button', id: 'thread-retry', onclick: () => openConversation(id) }, t('thread.retry'))));
+}
+
 async function openConversation(id) {
-  // The composer's clock belongs to the conversation being left.
-  if (state.selected !== id) stopWindowClock();
   state.selected = id;
+  clearThread();
   showPanel(false, false);
   $('inbox').dataset.view = 'thread';
   $('thread-none').hidden = true;
@@ -162,9 +207,18 @@ async function openConversation(id) {
     item.setAttribute('aria-selected', on ? 'true' : 'false');
   }
   history.replaceState(null, '', `#c${id}`);
-  const conversation = await api('GET', `/conversations/${id}`).catch((error) => { toast(errorText(error), 'error'); return null; });
-  if (!conversation) return;
-  state.contact = await renderPanel($('panel'), conversation, openConversation);
+  let conversation;
+  try {
+    conversation = await api('GET', `/conversations/${id}`);
+  } catch (error) {
+    // An answer for a conversation no longer selected changes nothing on screen.
+    if (state.selected === id) threadFailed(id, error);
+    return;
+  }
+  if (state.selected !== id) return;
+  const contact = await renderPanel($('panel'), conversation, openConversation);
+  if (state.selected !== id) return;
+  state.contact = contact;
   await refreshThread();
   loadList();
 }
@@ -254,7 +308,7 @@ function follow() {
   const onContact = (e) => {
     const event = JSON.parse(e.data);
     if (state.contact && event.subject_id === state.contact.id && state.conversation) {
-      renderPanel($('panel'), state.conversation, openConversation).then((contact) => { state.contact = contact; });
+      renderPanel($('panel'), state.conversation, openConversation).then((contact) => { if (contact) state.contact = contact; });
     }
   };
   for (const kind of ['contact.identity_changed', 'contact.updated', 'contact.merged']) source.addEventListener(kind, onContact);

@@ -7,6 +7,11 @@
 // The window keeps running while the composer is on screen: a clock redraws the time left and
 // turns the composer into the template picker when the window closes. Drafts are kept per
 // conversation, so a redraw (an event, the window closing, another conversation) loses no text.
+//
+// A send goes out once: its button is busy until the answer, and every send carries an
+// idempotency key made when its draft was last written, so a double click, a retry after a lost
+// answer or Ctrl+Enter pressed twice replays the first send instead of making a second message.
+// And it goes only to the conversation whose messages are on screen (`#messages` says which).
 
 import { api, el, errorText, formatDuration, t, toast } from './api.js';
 
@@ -47,6 +52,46 @@ function draftKey(ctx, kind) {
 function keepDraft(ctx, kind, text) {
   if (text.trim()) drafts.set(draftKey(ctx, kind), text);
   else drafts.delete(draftKey(ctx, kind));
+  // A changed draft is a new message: its send gets a new key.
+  sendKeys.delete(draftKey(ctx, kind));
+}
+
+/** The idempotency key of each draft's send (`12:text`, `12:template`), made when first needed. */
+const sendKeys = new Map();
+
+/** A random key (128 bits; `crypto.getRandomValues` works over plain HTTP too). */
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `ui-${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function sendKey(ctx, kind) {
+  const at = draftKey(ctx, kind);
+  if (!sendKeys.has(at)) sendKeys.set(at, newKey());
+  return sendKeys.get(at);
+}
+
+/** Whether `ctx`'s conversation is the one whose messages are on screen. */
+function onScreen(ctx) {
+  return document.getElementById('messages')?.dataset.conversation === String(ctx.conversation.id);
+}
+
+/**
+ * Runs `send` once at a time for `button`: busy (disabled, `aria-busy`) until it ends, and a
+ * second click or key press meanwhile does nothing.
+ */
+async function once(button, send) {
+  if (button.dataset.busy) return;
+  button.dataset.busy = 'yes';
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    await send();
+  } finally {
+    delete button.dataset.busy;
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
 }
 
 /**
@@ -96,9 +141,10 @@ export function updateWindow(conversation) {
   tick();
 }
 
-/** Tries `body` as a dry run, then sends it; answers true once queued. */
-async function trySend(body, refusal) {
+/** Tries `body` as a dry run, then sends it; answers true once queued (or replayed). */
+async function trySend(ctx, body, refusal) {
   showRefusal(refusal, null);
+  if (!onScreen(ctx)) return false;
   try {
     const dry = await api('POST', '/messages?dry_run=true', body);
     if (!dry.allowed) {
@@ -173,16 +219,19 @@ function freeText(ctx, refusal, closed = false) {
   area.addEventListener('input', keep);
   area.addEventListener('change', keep);
   const file = el('input', { type: 'file', id: 'composer-file', hidden: true });
-  const send = async () => {
+  const sendButton = el('button', { type: 'button', id: 'composer-send', class: 'primary' }, t('composer.send'));
+  const send = () => once(sendButton, async () => {
     const text = area.value.trim();
     if (!text) return;
-    const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text } };
-    if (await trySend(body, refusal)) {
+    const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text },
+      idempotency_key: sendKey(ctx, 'text') };
+    if (await trySend(ctx, body, refusal)) {
       area.value = '';
       keep();
       onSent();
     }
-  };
+  });
+  sendButton.addEventListener('click', send);
   area.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
   });
@@ -196,8 +245,10 @@ function freeText(ctx, refusal, closed = false) {
         : chosen.type.startsWith('audio/') ? 'audio' : 'document';
       const media = { id: uploaded.id };
       if (kind === 'document') media.filename = chosen.name;
-      const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: kind, [kind]: media };
-      if (await trySend(body, refusal)) onSent();
+      // One key per uploaded file: the same upload is never sent twice.
+      const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: kind, [kind]: media,
+        idempotency_key: `ui-media-${uploaded.id}` };
+      if (await trySend(ctx, body, refusal)) onSent();
     } catch (error) {
       toast(errorText(error), 'error');
     }
@@ -227,7 +278,7 @@ function freeText(ctx, refusal, closed = false) {
     cannedSuggestions(area),
     area,
     file,
-    el('button', { type: 'button', id: 'composer-send', class: 'primary', onclick: send }, t('composer.send')),
+    sendButton,
   ];
 }
 
@@ -251,12 +302,17 @@ function templatePicker(ctx, refusal) {
     });
   };
   picker.addEventListener('change', show);
+  // Another template or another parameter is another message: a new key.
+  const changed = () => sendKeys.delete(draftKey(ctx, 'template'));
+  picker.addEventListener('change', changed);
+  params.addEventListener('input', changed);
   api('GET', `/channels/${conversation.channel_id}/templates`).then((list) => {
     templates = list.filter((x) => x.status === 'approved');
     templates.forEach((x, i) => picker.append(el('option', { value: String(i) }, `${x.name} (${x.language})`)));
     if (!templates.length) preview.textContent = t('composer.no_templates');
   }).catch((error) => showRefusal(refusal, errorText(error)));
-  const send = async () => {
+  const sendButton = el('button', { type: 'button', id: 'template-send', class: 'primary' }, t('composer.send_template'));
+  const send = () => once(sendButton, async () => {
     const chosen = templates[Number(picker.value)];
     if (!chosen) return;
     const inputs = [...params.querySelectorAll('input')];
@@ -267,13 +323,18 @@ function templatePicker(ctx, refusal) {
     const body = {
       channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'template',
       template: { name: chosen.name, language: { code: chosen.language }, components: parameters.length ? [{ type: 'body', parameters }] : [] },
+      idempotency_key: sendKey(ctx, 'template'),
     };
-    if (await trySend(body, refusal)) onSent();
-  };
+    if (await trySend(ctx, body, refusal)) {
+      sendKeys.delete(draftKey(ctx, 'template'));
+      onSent();
+    }
+  });
+  sendButton.addEventListener('click', send);
   return [
     el('p', { class: 'window closed', id: 'window-state' }, t('composer.window_closed')),
     picker, preview, params,
-    el('button', { type: 'button', id: 'template-send', class: 'primary', onclick: send }, t('composer.send_template')),
+    sendButton,
   ];
 }
 
@@ -282,9 +343,10 @@ function noteEditor(ctx, refusal) {
   const area = el('textarea', { id: 'note-text', rows: 3, class: 'note-input', placeholder: t('composer.note_placeholder'), 'aria-label': t('composer.note_placeholder') });
   area.value = drafts.get(draftKey(ctx, 'note')) ?? '';
   area.addEventListener('input', () => keepDraft(ctx, 'note', area.value));
-  const add = async () => {
+  const button = el('button', { type: 'button', id: 'note-send' }, t('composer.add_note'));
+  const add = () => once(button, async () => {
     const body = area.value.trim();
-    if (!body) return;
+    if (!body || !onScreen(ctx)) return;
     try {
       await api('POST', `/conversations/${ctx.conversation.id}/notes`, { body });
       area.value = '';
@@ -293,8 +355,9 @@ function noteEditor(ctx, refusal) {
     } catch (error) {
       showRefusal(refusal, errorText(error));
     }
-  };
-  return [area, el('button', { type: 'button', id: 'note-send', onclick: add }, t('composer.add_note'))];
+  });
+  button.addEventListener('click', add);
+  return [area, button];
 }
 
 /** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it): a reply

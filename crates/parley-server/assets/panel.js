@@ -121,8 +121,15 @@ function healthSection(health) {
 }
 
 /** Fills the panel for the contact of `conversation`; `open(id)` opens another conversation. */
+/** How many times the panel was asked to draw: each call knows its own turn. */
+let panelTurns = 0;
+
 export async function renderPanel(box, conversation, open) {
   const id = conversation.contact_id;
+  // The latest call owns the panel: an answer that arrives after another conversation was
+  // opened draws nothing (its contact is not the one on screen).
+  const turn = String(++panelTurns);
+  box.dataset.turn = turn;
   const refresh = () => renderPanel(box, conversation, open);
   // At phone width the panel is an overlay over the thread: its own way back (app.js listens).
   const hide = el('button', { type: 'button', class: 'panel-close', id: 'panel-close', 'aria-label': t('panel.hide'),
@@ -137,6 +144,7 @@ export async function renderPanel(box, conversation, open) {
       api('GET', `/conversations?contact=${id}&limit=20`).then((p) => p.items),
       isAdmin ? api('GET', `/channels/${conversation.channel_id}/health`).catch(() => null) : Promise.resolve(null),
     ]);
+    if (box.dataset.turn !== turn) return null;
     const parts = [
       el('div', { class: 'panel-head' }, el('h2', { id: 'panel-name' }, contact.name ?? contact.phone ?? `#${contact.id}`), hide),
       identitySection(contact, flags, refresh),
@@ -151,7 +159,7 @@ export async function renderPanel(box, conversation, open) {
     box.replaceChildren(...parts.filter(Boolean));
     return contact;
   } catch (error) {
-    box.replaceChildren(hide, el('p', { class: 'error' }, errorText(error)));
+    if (box.dataset.turn === turn) box.replaceChildren(hide, el('p', { class: 'error' }, errorText(error)));
     return null;
   }
 }
