@@ -8,7 +8,7 @@ import { renderComposer, stopWindowClock, updateWindow } from './composer.js';
 import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
 import { teamPage } from './team.js';
-import { renderThread } from './thread.js';
+import { followEnd, renderThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -137,7 +137,7 @@ async function refreshThread({ composer = true } = {}) {
     renderTags(tags);
     state.conversation = conversation;
     renderHeader(conversation);
-    renderThread($('messages'), messages, notes);
+    renderThread($('messages'), messages, notes, retryMessage);
     // The composer sends only to the conversation whose messages these are (see composer.js).
     $('messages').dataset.conversation = String(id);
     delete $('thread').dataset.loading;
@@ -155,6 +155,19 @@ async function refreshThread({ composer = true } = {}) {
     if ($('thread').dataset.loading) threadFailed(id, error);
     else toast(errorText(error), 'error');
   }
+}
+
+/** Sends a failed reply again (the rules are checked again first: the window may have closed). */
+async function retryMessage(id, button) {
+  button.disabled = true;
+  try {
+    await api('POST', `/messages/${id}/retry`);
+  } catch (error) {
+    toast(errorText(error), 'error');
+    button.disabled = false;
+    return;
+  }
+  refreshThread({ composer: false });
 }
 
 /**
@@ -437,6 +450,7 @@ async function start() {
   });
   $('back').addEventListener('click', () => { showPanel(false, false); $('inbox').dataset.view = 'list'; });
   setupPanelToggle();
+  followEnd($('messages'));
   $('close-conversation').addEventListener('click', closeConversation);
   $('reopen-conversation').addEventListener('click', () => setStatus('open'));
   $('assignee').addEventListener('change', (e) => assign(e.target.value));

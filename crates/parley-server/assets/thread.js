@@ -99,8 +99,23 @@ export function messageBody(message) {
   }
 }
 
-/** One message of the thread. */
-export function messageItem(message) {
+/**
+ * Under a reply that failed (or whose outcome is unknown after a crash): why, in words — phones
+ * and keyboards cannot hover a tick — and a Retry button (`retry(id)` sends it again).
+ */
+function failure(message, retry) {
+  if (message.direction !== 'out' || !['failed', 'unknown'].includes(message.status)) return null;
+  const why = message.status === 'unknown'
+    ? t('tick.unknown')
+    : message.error ? `${message.error.title} (${message.error.code})` : t('tick.failed');
+  return el('div', { class: 'failure', role: 'status' },
+    el('p', { class: 'failure-reason' }, message.status === 'failed' ? t('message.failed_because', { reason: why }) : why),
+    retry ? el('button', { type: 'button', class: 'retry', dataset: { retry: message.id }, onclick: (e) => retry(message.id, e.currentTarget) },
+      t('message.retry')) : null);
+}
+
+/** One message of the thread; `retry`, when given, sends a failed one again. */
+export function messageItem(message, retry = null) {
   const out = message.direction === 'out';
   return el('li', {
     class: `message ${out ? 'out' : 'in'} type-${message.content.type}`,
@@ -109,7 +124,8 @@ export function messageItem(message) {
   },
   message.context?.message_id ? el('p', { class: 'reply-to muted' }, `↩ ${t('message.reply')}`) : null,
   message.revoked_at ? el('p', { class: 'muted' }, t('message.deleted')) : messageBody(message),
-  el('footer', {}, el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null));
+  el('footer', {}, el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null),
+  failure(message, retry));
 }
 
 /** An internal note, inline in the thread and styled apart from messages. */
@@ -120,14 +136,54 @@ export function noteItem(note) {
     el('footer', {}, el('time', { datetime: note.created_at }, formatTime(note.created_at))));
 }
 
-/** Renders the thread (messages and notes by time) into `list`, keeping the scroll at the end. */
-export function renderThread(list, messages, notes = []) {
+/** Where each list was last scrolled to by the page itself (not by the reader). */
+const ownScroll = new WeakMap();
+
+function toEnd(list) {
+  list.scrollTop = list.scrollHeight;
+  ownScroll.set(list, list.scrollTop);
+}
+
+/** Whether the thread shows its end (within a few pixels). */
+function atEnd(list) {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+}
+
+/**
+ * Keeps `list` at its newest message while the reader is there: when the list itself gets
+ * smaller or larger (the composer below it is drawn, grows, or the window turns) and when an
+ * image or video in it loads and grows. Scrolling up lets go; scrolling back down holds again.
+ */
+export function followEnd(list) {
+  list.dataset.atEnd = 'yes';
+  // Only the reader's scrolling decides: a scroll event that follows our own move (or a resize,
+  // which fires its scroll event before the resize is observed) leaves the decision as it was.
+  list.addEventListener('scroll', () => {
+    if (Math.abs(list.scrollTop - ownScroll.get(list)) < 2) return;
+    list.dataset.atEnd = atEnd(list) ? 'yes' : 'no';
+  });
+  const hold = () => { if (list.dataset.atEnd === 'yes') toEnd(list); };
+  new ResizeObserver(hold).observe(list);
+  // `load` does not bubble: caught on the way down.
+  list.addEventListener('load', hold, true);
+  list.addEventListener('loadedmetadata', hold, true);
+}
+
+/**
+ * Renders the thread (messages and notes by time) into `list`: a conversation just opened shows
+ * its newest message, and a thread read at its end stays there. `retry(id)` sends a failed reply
+ * again.
+ */
+export function renderThread(list, messages, notes = [], retry = null) {
   const items = [
-    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m) })),
+    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m, retry) })),
     ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-  const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const end = atEnd(list) || list.dataset.atEnd === 'yes';
   list.replaceChildren(...items.map((i) => i.node()));
-  if (atEnd || list.dataset.fresh !== 'no') list.scrollTop = list.scrollHeight;
+  if (end || list.dataset.fresh !== 'no') {
+    toEnd(list);
+    list.dataset.atEnd = 'yes';
+  }
   list.dataset.fresh = 'no';
 }

@@ -412,6 +412,30 @@ async fn permanent_errors_stop_and_timeouts_become_unknown() {
     }
 }
 
+/// WhatsApp took the message and then reported it failed (its status webhook): an agent can
+/// send it again, once, and it goes out under a new WhatsApp id.
+#[tokio::test]
+async fn a_message_whatsapp_reported_failed_can_be_retried() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = with_customer(&app, 60).await;
+        let pnid = wired.number.phone_number_id.clone();
+        wired.sandbox.inject(&pnid, [Fault::FailLater(131026)]);
+        let id =
+            first_id(&app.post("/api/v1/messages", text_to(&wired.channel, &format!("phone:+{ANA}"), "later")).await);
+        assert!(app.drive_until(20, || async { app.message_status(id).await == "failed" }).await, "{e}");
+        let first = app.get(&format!("/api/v1/messages/{id}")).await.body;
+        assert_eq!(first["error"]["code"], 131026, "{e}: {first}");
+        let retried = app.post(&format!("/api/v1/messages/{id}/retry"), json!({})).await;
+        assert_eq!(retried.status, StatusCode::ACCEPTED, "{e}: {:?}", retried.body);
+        assert!(app.drive_until(20, || async { app.message_status(id).await == "read" }).await, "{e}");
+        let again = app.get(&format!("/api/v1/messages/{id}")).await.body;
+        assert_ne!(again["provider_message_id"], first["provider_message_id"], "{e}: a new send");
+        assert_eq!(again["error"], Value::Null, "{e}");
+        assert_eq!(app.post(&format!("/api/v1/messages/{id}/retry"), json!({})).await.code(), "not_retryable", "{e}");
+    }
+}
+
 #[tokio::test]
 async fn a_conversation_keeps_its_order_and_attachments_follow() {
     for app in TestApp::all().await {

@@ -400,9 +400,14 @@ where
 
     async fn requeue_message(&self, ws: WorkspaceId, message: MessageId, now: Timestamp) -> StoreResult<Message> {
         let mut tx = self.begin_write().await?;
+        // Failed before the provider took it, outcome unknown, or taken and then reported failed
+        // by WhatsApp (its status webhook: the job itself had ended as sent).
         let job: Option<i64> = sqlx::query_scalar(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL, updated_at = $1
-             WHERE workspace_id = $2 AND message_id = $3 AND state IN ('unknown', 'failed') RETURNING id",
+             WHERE workspace_id = $2 AND message_id = $3
+               AND (state IN ('unknown', 'failed')
+                    OR (state = 'sent' AND EXISTS (SELECT 1 FROM messages m WHERE m.id = outbox.message_id AND m.status = 'failed')))
+             RETURNING id",
         )
         .bind(now.as_micros())
         .bind(ws.get())

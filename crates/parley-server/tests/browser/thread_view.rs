@@ -1,0 +1,92 @@
+//! What the thread must show (issue 16, points 3 and 4): it opens on its newest message, on a
+//! desktop and on a phone, and a failed reply says why in words under the bubble, with a Retry
+//! button a thumb can press.
+
+use std::time::Duration;
+
+use parley_sandbox::{Customer, Fault, Say};
+use thirtyfour::prelude::*;
+
+use super::driver::Browser;
+use super::helpers::{OWNER_PASSWORD, eventually};
+use super::{log_in, sqlite_app};
+
+/// How far the thread is from its end, in pixels, and whether its last item is inside the
+/// visible part of the list.
+async fn distance_from_end(browser: &Browser) -> (i64, bool) {
+    let script = r#"
+        const list = document.getElementById('messages');
+        const last = list.lastElementChild;
+        const inside = last.getBoundingClientRect().bottom <= list.getBoundingClientRect().bottom + 1;
+        return [Math.round(list.scrollHeight - list.scrollTop - list.clientHeight), inside];
+    "#;
+    let got = browser.driver.execute(script, vec![]).await.unwrap().json().clone();
+    (got[0].as_i64().unwrap(), got[1].as_bool().unwrap())
+}
+
+#[tokio::test]
+async fn the_thread_opens_at_its_newest_message_on_a_desktop_and_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    let ana = Customer::new("33612345678", "Ana Lima");
+    for i in 1..=30 {
+        wired.sandbox.say(
+            &pnid,
+            &ana,
+            Say::text(&format!("message number {i}, long enough to wrap a little on a phone")),
+        );
+    }
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+
+    for (width, height, name) in [(1280, 800, "desktop"), (390, 844, "phone")] {
+        browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+        browser.driver.goto(app.url("/inbox")).await.unwrap();
+        browser.wait_text("#conversations li", "Ana Lima").await.click().await.unwrap();
+        browser.wait_text("#messages li.message.in", "message number 30,").await;
+        browser.wait_for("#composer-text", "the composer", async |_: &WebElement| true).await;
+        // Layout settles (the composer is drawn under the thread after the messages).
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let (gap, inside) = distance_from_end(&browser).await;
+        browser.screenshot(&format!("thread-newest-{name}")).await;
+        assert!(gap <= 2 && inside, "{name}: the thread stops {gap} px short of its newest message");
+    }
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana Lima"), Say::text("is it ready?"));
+    browser.driver.set_window_rect(0, 0, 390, 844).await.unwrap();
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.wait_text("#conversations li", "Ana Lima").await.click().await.unwrap();
+
+    wired.sandbox.inject(&pnid, [Fault::FailLater(131026)]);
+    browser
+        .wait_for("#composer-text", "the composer", async |_: &WebElement| true)
+        .await
+        .send_keys("Yes!")
+        .await
+        .unwrap();
+    browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
+    let reason = browser.wait_text("#messages li.message.out .failure-reason", "131026").await;
+    assert!(reason.is_displayed().await.unwrap(), "the reason is on screen, not only on hover");
+    assert!(reason.text().await.unwrap().starts_with("Not delivered:"), "{}", reason.text().await.unwrap());
+    let retry = browser.driver.find(By::Css("#messages li.message.out button.retry")).await.unwrap();
+    let size = retry.rect().await.unwrap();
+    assert!(size.height >= 44.0 && size.width >= 44.0, "a touch target: {size:?}");
+    browser.screenshot("thread-failed-phone").await;
+
+    retry.click().await.unwrap();
+    browser.wait_attr("#messages li.message.out", "data-status", "read").await;
+    assert!(browser.driver.find_all(By::Css("#messages .failure")).await.unwrap().is_empty(), "the failure is gone");
+    // The sandbox keeps the sends it delivered: the failed one is not among them.
+    assert!(eventually(10, || async { wired.sandbox.sent().len() == 1 }).await, "sent again, once");
+    browser.quit().await;
+}
