@@ -14,11 +14,16 @@
 //! 4. the conversation rows whose clocks move, in id order, last before the commit
 //!    (`inbound/messages.rs`, `ClockMoves`).
 //!
+//! A send that takes a slot of the messaging limit (a business-initiated message to a recipient
+//! not counted yet) takes [`LockClass::MessagingLimit`] of its account before any other lock: it
+//! has only read until then, and nothing else takes that class, so it waits for no one who waits
+//! for it (`outbox.rs`, `queue_send`).
+//!
 //! Two deliveries of one message in two transactions at once (Meta retries much later than
 //! that) can still wait for each other on the messages' unique key, in batch order; should they
 //! deadlock, PostgreSQL aborts one and the webhook is applied again.
 //!
-//! Phases 1 and 2 use transaction-scoped advisory locks on a hash of the key, folded into
+//! Phases 1 and 2, and the messaging limit, use transaction-scoped advisory locks on a hash of the key, folded into
 //! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
 //! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
 //! for each other. The schema is part of the hash, so that tests, each in a schema of its own in
@@ -37,6 +42,8 @@ pub enum LockClass {
     NewConversation = 2,
     /// `workspace` whose new conversations are being assigned to agents.
     Assignment = 3,
+    /// `workspace:waba` whose count of business-initiated recipients a send is about to grow.
+    MessagingLimit = 4,
 }
 
 /// Buckets a class's keys are folded into.

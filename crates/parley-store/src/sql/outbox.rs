@@ -8,10 +8,12 @@ use parley_core::conversation::{Conversation, Message};
 use parley_core::idempotency::{request_fingerprint, scoped_key};
 use parley_core::ids::{ChannelId, ContactId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
+use parley_core::rules::{Allowed, Refusal};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
 
 use super::inbound::EventBuffer;
+use super::locks::LockClass;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{
@@ -19,6 +21,15 @@ use crate::{
 };
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// A send judged: what the rules saw and decided.
+struct Judged {
+    facts: SendFacts,
+    decisions: Vec<Allowed>,
+    /// A message is business-initiated to a recipient not counted yet in the rolling 24 h: the
+    /// send takes a slot of the messaging limit.
+    takes_a_slot: bool,
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -120,6 +131,57 @@ where
             channel,
             contact,
         })
+    }
+
+    /// The facts of a send and the rule's decision on each of its messages, or the first
+    /// refusal (with the message's index). Reads only.
+    async fn judge_send(
+        conn: &mut DB::Connection,
+        req: &SendRequest<'_>,
+        decide: Decide<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Result<Judged, (usize, Refusal)>> {
+        let mut facts = Self::send_facts(conn, req, now).await?;
+        let counted_before = facts.recipient_counted;
+        let mut decisions = Vec::with_capacity(req.messages.len());
+        for (index, message) in req.messages.iter().enumerate() {
+            // Replies and reactions must point at a message of this conversation.
+            let target = message.reply_to.as_deref().or(match &message.content {
+                Content::Reaction { message_id, .. } => Some(message_id.as_str()),
+                _ => None,
+            });
+            if let Some(target) = target {
+                let known: Option<i64> = match &facts.conversation {
+                    Some(c) => {
+                        sqlx::query_scalar(
+                            "SELECT id FROM messages WHERE conversation_id = $1 AND provider_message_id = $2",
+                        )
+                        .bind(c.id.get())
+                        .bind(target.to_owned())
+                        .fetch_optional(&mut *conn)
+                        .await?
+                    }
+                    None => None,
+                };
+                if known.is_none() {
+                    return Err(StoreError::Invalid(parley_core::Invalid::new(
+                        "invalid_message",
+                        Some("context.message_id".into()),
+                        format!("{target:?} is not a message of this conversation"),
+                    )));
+                }
+            }
+            match decide(&facts, message) {
+                Ok(allowed) => {
+                    // The next message of this send costs no new budget.
+                    facts.recipient_counted |= allowed.business_initiated;
+                    decisions.push(allowed);
+                }
+                Err(refusal) => return Ok(Err((index, refusal))),
+            }
+        }
+        let takes_a_slot = !counted_before && decisions.iter().any(|d: &Allowed| d.business_initiated);
+        Ok(Ok(Judged { facts, decisions, takes_a_slot }))
     }
 
     async fn conversation_of(
@@ -233,8 +295,7 @@ where
     for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
     async fn queue_send(&self, req: SendRequest<'_>, decide: Decide<'_>, now: Timestamp) -> StoreResult<SendOutcome> {
-        // Facts and writes in one write transaction: two sends cannot both take the last slot
-        // of the messaging limit.
+        // Facts and writes in one write transaction, so that what was judged is what is written.
         let mut tx = self.begin_write().await?;
         // Keys are the sender's own (`scoped_key`): another user's `order-42` is another key.
         let idempotency = req.idempotency_key.filter(|_| !req.dry_run).map(|key| {
@@ -245,47 +306,28 @@ where
         {
             return Ok(SendOutcome::Replayed(earlier));
         }
-        let mut facts = Self::send_facts(&mut tx, &req, now).await?;
-        let mut decisions = Vec::with_capacity(req.messages.len());
-        for (index, message) in req.messages.iter().enumerate() {
-            // Replies and reactions must point at a message of this conversation.
-            let target = message.reply_to.as_deref().or(match &message.content {
-                Content::Reaction { message_id, .. } => Some(message_id.as_str()),
-                _ => None,
-            });
-            if let Some(target) = target {
-                let known: Option<i64> = match &facts.conversation {
-                    Some(c) => {
-                        sqlx::query_scalar(
-                            "SELECT id FROM messages WHERE conversation_id = $1 AND provider_message_id = $2",
-                        )
-                        .bind(c.id.get())
-                        .bind(target.to_owned())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                    }
-                    None => None,
-                };
-                if known.is_none() {
-                    return Err(StoreError::Invalid(parley_core::Invalid::new(
-                        "invalid_message",
-                        Some("context.message_id".into()),
-                        format!("{target:?} is not a message of this conversation"),
-                    )));
-                }
-            }
-            match decide(&facts, message) {
-                Ok(allowed) => {
-                    // The next message of this send costs no new budget.
-                    facts.recipient_counted |= allowed.business_initiated;
-                    decisions.push(allowed);
-                }
-                Err(refusal) => return Ok(SendOutcome::Refused { index, refusal }),
-            }
-        }
+        let mut judged = match Self::judge_send(&mut tx, &req, decide, now).await? {
+            Ok(judged) => judged,
+            Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),
+        };
         if req.dry_run {
-            return Ok(SendOutcome::Allowed(decisions));
+            return Ok(SendOutcome::Allowed(judged.decisions));
         }
+        if judged.takes_a_slot {
+            // The count of recipients was read without a lock (PostgreSQL reads at read
+            // committed): concurrent sends could all see the last slot free. Sends that take a
+            // slot of the account wait for each other here, then judge again on a count that
+            // includes every send committed before; those that take none (replies inside the
+            // window, recipients already counted) do not wait. SQLite's single writer has
+            // serialised the whole transaction already.
+            let key = format!("{}:{}", req.ws.get(), judged.facts.channel.waba_id);
+            DB::lock_keys(&mut tx, LockClass::MessagingLimit, vec![key]).await?;
+            judged = match Self::judge_send(&mut tx, &req, decide, now).await? {
+                Ok(judged) => judged,
+                Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),
+            };
+        }
+        let Judged { facts, decisions, .. } = judged;
         let recipient = facts.recipient.clone().ok_or(StoreError::Refused(parley_core::rules::Refusal::NoPhone))?;
         let channel = &facts.channel;
         let ws = req.ws;

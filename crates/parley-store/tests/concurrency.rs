@@ -1,0 +1,145 @@
+//! Decisions taken by concurrent writers, on both engines: a rule checked and the write it allows
+//! must see the same data even when other transactions commit in between (PostgreSQL runs at
+//! read committed; SQLite has one writer).
+
+use std::sync::Arc;
+
+use parley_core::Email;
+use parley_core::Timestamp;
+use parley_core::account::Role;
+use parley_core::channel::{Channel, Provider, Visibility};
+use parley_core::contact::{ContactInput, ContactRef, NewContact};
+use parley_core::ids::WorkspaceId;
+use parley_core::message::Content;
+use parley_core::outbound::OutboundMessage;
+use parley_core::rules::{Refusal, judge};
+use parley_store::testing::TestDatabase;
+use parley_store::{
+    ChannelPatch, ListedTemplate, NewChannel, NewOptIn, NewToken, NewUser, SendOutcome, SendRequest, Store, Viewer,
+};
+use serde_json::json;
+
+const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
+
+async fn setup(store: &dyn Store) -> (WorkspaceId, Channel) {
+    let owner = NewUser {
+        email: Email::parse("o@acme.example").unwrap(),
+        name: "O".into(),
+        role: Role::Owner,
+        password_hash: None,
+    };
+    let ws = store
+        .bootstrap("acme", owner, NewToken { name: "t".into(), hash: "h".into(), prefix: "p".into() }, NOW)
+        .await
+        .unwrap()
+        .workspace
+        .id;
+    let channel = store
+        .create_channel(
+            ws,
+            NewChannel {
+                provider: Provider::Meta,
+                name: "Main".into(),
+                phone_number_id: "PN".into(),
+                waba_id: "WABA".into(),
+                display_phone_number: "15550001111".into(),
+                graph_base_url: "http://127.0.0.1:1".into(),
+                sealed_secrets: "sealed".into(),
+                webhook_key: "key".into(),
+                visibility: Visibility::Shared,
+                throughput: 80,
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    (ws, channel)
+}
+
+/// An approved template `promo` and `n` opted-in contacts nobody has written to; their refs.
+async fn audience(store: &dyn Store, ws: WorkspaceId, n: usize) -> Vec<String> {
+    let promo = ListedTemplate {
+        name: "promo".into(),
+        language: "en".into(),
+        category: "UTILITY".into(),
+        status: "APPROVED".into(),
+        components: json!([]),
+        provider_template_id: None,
+        quality: None,
+        rejected_reason: None,
+        parameter_format: None,
+    };
+    store.sync_templates(ws, "WABA", &[promo], NOW).await.unwrap();
+    let mut refs = Vec::with_capacity(n);
+    for i in 0..n {
+        let phone = format!("+336123{i:05}");
+        let input: ContactInput = serde_json::from_value(json!({"phone": phone})).unwrap();
+        store.create_contact(ws, NewContact::from_input(input, None).unwrap(), NOW).await.unwrap();
+        let to = format!("phone:{phone}");
+        let opt_in = NewOptIn {
+            channel_id: None,
+            source: "web form".into(),
+            evidence: None,
+            opted_in_at: NOW,
+            recorded_by: None,
+        };
+        store.record_opt_in(ws, &ContactRef::parse(&to, None).unwrap(), opt_in, NOW).await.unwrap();
+        refs.push(to);
+    }
+    refs
+}
+
+async fn send_promo(store: &dyn Store, ws: WorkspaceId, channel: &Channel, to: &str) -> SendOutcome {
+    let to = ContactRef::parse(to, None).unwrap();
+    let messages = [OutboundMessage {
+        content: Content::Template { name: "promo".into(), language: "en".into(), components: vec![] },
+        reply_to: None,
+    }];
+    let req = SendRequest {
+        ws,
+        viewer: Viewer::All,
+        channel: channel.id,
+        to: &to,
+        messages: &messages,
+        idempotency_key: None,
+        author: None,
+        dry_run: false,
+    };
+    store.queue_send(req, &|facts, m| judge(facts, m, NOW), NOW).await.unwrap()
+}
+
+/// 50 first messages at once to 50 new recipients, 10 slots left: exactly 10 are queued. On
+/// PostgreSQL, without a lock around the count, several sends read the same count and all take
+/// the last slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_messages_take_exactly_the_slots_left() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store).await;
+        let patch = ChannelPatch { messaging_limit: Some(Some(15)), ..Default::default() };
+        let channel = store.update_channel(ws, channel.id, patch, NOW).await.unwrap();
+        let refs = audience(store, ws, 55).await;
+        // Five recipients reached already today: ten slots left.
+        for to in &refs[..5] {
+            assert!(matches!(send_promo(store, ws, &channel, to).await, SendOutcome::Queued(_)));
+        }
+        let channel = Arc::new(channel);
+        let tasks: Vec<_> = refs[5..]
+            .iter()
+            .cloned()
+            .map(|to| {
+                let (store, channel) = (Arc::clone(&db.store), Arc::clone(&channel));
+                tokio::spawn(async move { send_promo(&*store, ws, &channel, &to).await })
+            })
+            .collect();
+        let (mut queued, mut refused) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                SendOutcome::Queued(_) => queued += 1,
+                SendOutcome::Refused { refusal: Refusal::LimitReached { limit: 15 }, .. } => refused += 1,
+                other => panic!("{}: {other:?}", db.engine()),
+            }
+        }
+        assert_eq!((queued, refused), (10, 40), "{}", db.engine());
+    }
+}
