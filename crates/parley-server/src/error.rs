@@ -107,6 +107,7 @@ impl From<StoreError> for ApiError {
             )
             .with_field("idempotency_key"),
             StoreError::Invalid(invalid) => invalid.into(),
+            StoreError::Forbidden(why) => ApiError::forbidden(why),
             StoreError::Refused(refusal) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.message())
             }

@@ -16,6 +16,9 @@ pub enum StoreError {
     /// A domain rule refused the change (checked inside the transaction).
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// The acting user may not make this change (checked inside the transaction that makes it).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A WhatsApp rule refused the send.
     #[error("{}", .0.message())]
     Refused(parley_core::rules::Refusal),

@@ -80,7 +80,10 @@ pub trait Accounts {
 pub trait Users {
     /// Changes a user. Deactivating revokes their tokens, ends their sessions and invitations,
     /// and gives their conversations that are not closed back to the queue (events name `by`).
-    /// `last_owner` when the workspace would be left without an active owner.
+    /// `last_owner` when the workspace would be left without an active owner. When `by` names
+    /// the acting user, the role rules (`parley_core::account::check_user_change`) are checked
+    /// inside the transaction on the roles as they are then (`Forbidden` or `Invalid`), so a
+    /// concurrent change cannot slip between the check and the write.
     async fn update_user(
         &self,
         ws: WorkspaceId,

@@ -9,13 +9,14 @@ use parley_core::Timestamp;
 use parley_core::account::Role;
 use parley_core::channel::{Channel, Provider, Visibility};
 use parley_core::contact::{ContactInput, ContactRef, NewContact};
-use parley_core::ids::WorkspaceId;
+use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::{Refusal, judge};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, ListedTemplate, NewChannel, NewOptIn, NewToken, NewUser, SendOutcome, SendRequest, Store, Viewer,
+    ChannelPatch, ListedTemplate, NewChannel, NewOptIn, NewToken, NewUser, SendOutcome, SendRequest, Store, StoreError,
+    UserPatch, Viewer,
 };
 use serde_json::json;
 
@@ -141,5 +142,92 @@ async fn concurrent_first_messages_take_exactly_the_slots_left() {
             }
         }
         assert_eq!((queued, refused), (10, 40), "{}", db.engine());
+    }
+}
+
+async fn add_user(store: &dyn Store, ws: WorkspaceId, name: &str, role: Role) -> UserId {
+    let user = NewUser {
+        email: Email::parse(&format!("{name}@acme.example")).unwrap(),
+        name: name.into(),
+        role,
+        password_hash: None,
+    };
+    store.create_user(ws, user, NOW).await.unwrap().id
+}
+
+/// A manager changes an agent while an owner makes that agent an owner. In either order the
+/// agent ends an owner: first the manager's change then the promotion, or the promotion then the
+/// manager's change refused (a manager never touches an owner), never the manager's change
+/// written over an owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_managers_change_to_a_user_just_made_an_owner_is_refused() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, _) = setup(store).await;
+        let owner = store.users(ws).await.unwrap()[0].id;
+        let manager = add_user(store, ws, "m", Role::Manager).await;
+        for round in 0..20 {
+            let target = add_user(store, ws, &format!("a{round}"), Role::Agent).await;
+            let promote = UserPatch { role: Some(Role::Owner), ..Default::default() };
+            let demote = UserPatch { role: Some(Role::Manager), ..Default::default() };
+            let (by_owner, by_manager) = tokio::join!(
+                tokio::spawn({
+                    let store = Arc::clone(&db.store);
+                    async move { store.update_user(ws, target, promote, Some(owner), NOW).await }
+                }),
+                tokio::spawn({
+                    let store = Arc::clone(&db.store);
+                    async move { store.update_user(ws, target, demote, Some(manager), NOW).await }
+                }),
+            );
+            by_owner.unwrap().unwrap();
+            match by_manager.unwrap() {
+                Ok(_) | Err(StoreError::Forbidden(_)) => {}
+                Err(e) => panic!("{}: {e:?}", db.engine()),
+            }
+            let role = store.user(ws, target).await.unwrap().role;
+            assert_eq!(role, Role::Owner, "{} round {round}", db.engine());
+        }
+    }
+}
+
+/// Two owners, each demoting the other at once: one change is refused (the second to run finds
+/// its author a manager now), and the workspace keeps an active owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_owners_demoting_each_other_leave_an_owner() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, _) = setup(store).await;
+        let mut first = store.users(ws).await.unwrap()[0].id;
+        for round in 0..20 {
+            let second = add_user(store, ws, &format!("o{round}"), Role::Owner).await;
+            let demote = UserPatch { role: Some(Role::Manager), ..Default::default() };
+            let (a, b) = tokio::join!(
+                tokio::spawn({
+                    let (store, demote) = (Arc::clone(&db.store), demote.clone());
+                    async move { store.update_user(ws, second, demote, Some(first), NOW).await }
+                }),
+                tokio::spawn({
+                    let store = Arc::clone(&db.store);
+                    async move { store.update_user(ws, first, demote, Some(second), NOW).await }
+                }),
+            );
+            let (a, b) = (a.unwrap(), b.unwrap());
+            let refused = |r: &Result<_, StoreError>| matches!(r, Err(StoreError::Forbidden(_)));
+            assert!(
+                refused(&a) != refused(&b) && (a.is_ok() || b.is_ok()),
+                "{} round {round}: {a:?} {b:?}",
+                db.engine()
+            );
+            let owners: Vec<_> = store
+                .users(ws)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|u| u.role == Role::Owner && u.deactivated_at.is_none())
+                .collect();
+            assert_eq!(owners.len(), 1, "{} round {round}", db.engine());
+            first = owners[0].id;
+        }
     }
 }

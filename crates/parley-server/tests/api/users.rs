@@ -57,6 +57,37 @@ async fn roles_change_within_the_rules_and_a_workspace_keeps_an_owner() {
     }
 }
 
+/// An owner makes an agent an owner while a manager changes that agent, at once, many times: the
+/// role rules are checked where the change is written, so the manager's change never lands on an
+/// owner (it comes first, or it is refused with 403).
+#[tokio::test]
+async fn a_managers_change_racing_a_promotion_never_lands_on_an_owner() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let manager_token = app.token_for("manager", "manager@acme.example").await;
+        for round in 0..20 {
+            let agent = app
+                .post("/api/v1/users", json!({"email": format!("a{round}@acme.example"), "name": "A", "role": "agent"}))
+                .await;
+            let path = format!("/api/v1/users/{}", agent.body["id"]);
+            let (promoted, changed) = tokio::join!(
+                app.call_as(Some(&app.token), Method::PATCH, &path, Some(json!({"role": "owner"}))),
+                app.call_as(Some(&manager_token), Method::PATCH, &path, Some(json!({"role": "manager", "name": "M"}))),
+            );
+            assert_eq!(promoted.status, StatusCode::OK, "{e}: {:?}", promoted.body);
+            assert!(
+                changed.status == StatusCode::OK
+                    || (changed.status, changed.code()) == (StatusCode::FORBIDDEN, "forbidden"),
+                "{e}: {:?}",
+                changed.body
+            );
+            let users = app.get("/api/v1/users").await.body;
+            let user = users.as_array().unwrap().iter().find(|u| u["id"] == agent.body["id"]).unwrap().clone();
+            assert_eq!(user["role"], "owner", "{e} round {round}: {user:?} {:?} {:?}", promoted.body, changed.body);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_deactivated_user_loses_access_and_their_open_conversations() {
     for app in TestApp::all().await {

@@ -19,11 +19,15 @@
 //! has only read until then, and nothing else takes that class, so it waits for no one who waits
 //! for it (`outbox.rs`, `queue_send`).
 //!
+//! A change to a user takes [`LockClass::UserChange`] of the workspace first of all, before it
+//! reads the roles its rules look at (`users.rs`): changes to users wait for each other, nothing
+//! else takes that class.
+//!
 //! Two deliveries of one message in two transactions at once (Meta retries much later than
 //! that) can still wait for each other on the messages' unique key, in batch order; should they
 //! deadlock, PostgreSQL aborts one and the webhook is applied again.
 //!
-//! Phases 1 and 2, and the messaging limit, use transaction-scoped advisory locks on a hash of the key, folded into
+//! Phases 1 and 2, the messaging limit and user changes use transaction-scoped advisory locks on a hash of the key, folded into
 //! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
 //! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
 //! for each other. The schema is part of the hash, so that tests, each in a schema of its own in
@@ -44,6 +48,8 @@ pub enum LockClass {
     Assignment = 3,
     /// `workspace:waba` whose count of business-initiated recipients a send is about to grow.
     MessagingLimit = 4,
+    /// `workspace` one of whose users is being changed (roles, activity).
+    UserChange = 5,
 }
 
 /// Buckets a class's keys are folded into.

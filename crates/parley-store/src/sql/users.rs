@@ -4,12 +4,13 @@
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
-use parley_core::account::{Role, User};
+use parley_core::account::{Role, User, UserChangeRefused, check_user_change};
 use parley_core::ids::{ChannelId, UserId, WorkspaceId};
 use serde_json::json;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
+use super::locks::LockClass;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{UserPatch, Users};
@@ -35,7 +36,14 @@ where
         now: Timestamp,
     ) -> StoreResult<User> {
         let mut tx = self.begin_write().await?;
+        // The rules below read roles that another change could move between the read and the
+        // write (PostgreSQL reads at read committed): changes to a workspace's users take turns,
+        // and each reads the roles as they are once its turn has come.
+        DB::lock_keys(&mut tx, LockClass::UserChange, vec![ws.get().to_string()]).await?;
         let before = Self::user_in(&mut tx, ws, id).await?;
+        if let Some(actor) = by {
+            Self::check_actor(&mut tx, ws, actor, &before, &patch).await?;
+        }
         let was_active = before.deactivated_at.is_none();
         let active = patch.active.unwrap_or(was_active);
         let role = patch.role.unwrap_or(before.role);
@@ -211,10 +219,33 @@ impl<DB> SqlStore<DB>
 where
     DB: Engine,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
 {
+    /// Whether `actor`, with the role they hold now, may make `patch` to `target` as it is now
+    /// ([`check_user_change`]); a deactivated actor may change no one.
+    async fn check_actor(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        actor: UserId,
+        target: &User,
+        patch: &UserPatch,
+    ) -> StoreResult<()> {
+        let acting = match Self::user_in(conn, ws, actor).await {
+            Ok(acting) if acting.deactivated_at.is_none() => acting,
+            Ok(_) | Err(StoreError::NotFound) => return Err(StoreError::Forbidden("your account is deactivated")),
+            Err(e) => return Err(e),
+        };
+        check_user_change(acting.role, actor, target.role, target.id, patch.role, patch.active).map_err(|r| match r {
+            UserChangeRefused::Forbidden(why) => StoreError::Forbidden(why),
+            UserChangeRefused::Invalid(invalid) => StoreError::Invalid(invalid),
+        })
+    }
+
     /// The workspace and user of an invitation that is unused, unexpired and for an active user.
     async fn valid_invite(
         conn: &mut DB::Connection,
