@@ -6,6 +6,40 @@
 //! A workspace may set a default region: then input that is not valid read internationally is
 //! tried as a national number of that region.
 //!
+//! Every spelling that carries an unambiguous country code is read, whatever wraps it, so the
+//! API, the CLI, imports and webhooks agree (all call [`normalize`]). Each decision:
+//!
+//! - `(+33) 6 12 34 56 78`: parentheses are decoration once the `+` is there.
+//! - `+33 (0)6 12 34 56 78`, `+44 (0)20…`: a `(0)` right after the country code is the trunk
+//!   prefix and is dropped, unless the number is only valid with it (`+39 (0)6…`: Italy keeps
+//!   its 0). A bare `0` there (`+33 0 6…`) is not a convention and still makes the number invalid.
+//! - `tel:+33612345678` (RFC 3966, any case): the scheme goes, and so do parameters such as
+//!   `;phone-context=`. An `;ext=` or `;isub=` parameter is **refused**, like `x12` and `ext. 12`:
+//!   an extension reaches a desk behind a switchboard, which WhatsApp cannot, and dropping it
+//!   would store the contact under the switchboard's number.
+//! - Spreadsheet artefacts: the text prefix `'+33…`, Excel's text formula `="+33…"`, and one pair
+//!   of quotes around the whole text (`"…"`, `'…'`, `“…”`, `‘…’`, `«…»`). A quote that is not
+//!   paired, or a formula that is not text (`=+33…`), is refused as an invalid character.
+//! - Spaces of every Unicode width (no-break U+00A0, narrow no-break U+202F, thin, ideographic),
+//!   full-width digits, plus, parentheses, dashes and dots (`＋３３…`), and the decimal digits of
+//!   Arabic-Indic, Persian, Devanagari, Bengali, Thai and Myanmar script read as ASCII.
+//! - Directional and invisible marks that phones copy along with a number (U+200E/U+200F,
+//!   U+202A–U+202E, U+2066–U+2069, zero-width spaces and joiners, soft hyphen, byte order mark)
+//!   are ignored wherever they stand.
+//! - `+33612345678 (mobile)`: a trailing group in parentheses holding letters and no digits is an
+//!   address book's label and is dropped. Letters anywhere else are refused, vanity numbers
+//!   (`+1-800-FLOWERS`) included: mapping letters to keypad digits guesses at intent.
+//! - `(33) 612345678`, `(202) 555-0173`: digits in parentheses at the start without `+` or `00`
+//!   are how North Americans write an area code, so no country code can be read from them: they
+//!   are refused as missing a country code, or read as a national number of the default region.
+//! - National numbers without a country code (`06 12 34 56 78`, `tel:0612345678`) stay refused
+//!   with `missing_country_code` unless the workspace has a default region.
+//! - Two numbers in one text (a second `+`, or `,` `;` `|` or a line break between digits) are
+//!   refused with `several_numbers`.
+//!
+//! The cleaning is a few prefix and suffix checks, then one pass over the characters: no regex,
+//! nothing built per call but the digit string, so refused inputs cost little.
+//!
 //! libphonenumber is `rlibphonenumber`, pinned in the workspace manifest (metadata v9.0.42): it
 //! agreed with Google's reference implementation where the older `phonenumber` crate did not.
 
@@ -16,9 +50,14 @@ use serde::{Deserialize, Serialize};
 
 pub use rlibphonenumber::Region;
 
-/// Longest input we are willing to look at. E.164 has at most 15 digits; anything much longer is
-/// not a phone number, and capping keeps the parser's work bounded.
+/// Longest number text we are willing to look at, in visible characters once its wrapping is
+/// peeled off. E.164 has at most 15 digits; anything much longer is not a phone number, and
+/// capping keeps the parser's work bounded.
 const MAX_INPUT_CHARS: usize = 64;
+
+/// Longest raw input, in bytes, wrapping and invisible marks included: bounds the work before
+/// the visible characters are counted.
+const MAX_INPUT_BYTES: usize = 256;
 
 /// Every country calling code libphonenumber knows.
 static CALLING_CODES: std::sync::LazyLock<std::collections::HashSet<i32>> =
@@ -96,6 +135,8 @@ pub enum PhoneError {
     InvalidCharacters,
     #[error("the number has an extension, which WhatsApp cannot reach")]
     Extension,
+    #[error("the text holds more than one number (give one number per field)")]
+    SeveralNumbers,
     #[error("the number has no country code (write it with + or 00 and the country code)")]
     MissingCountryCode,
     #[error("the country code is not assigned")]
@@ -117,6 +158,7 @@ impl PhoneError {
             PhoneError::Empty => "empty",
             PhoneError::InvalidCharacters => "invalid_characters",
             PhoneError::Extension => "extension",
+            PhoneError::SeveralNumbers => "several_numbers",
             PhoneError::MissingCountryCode => "missing_country_code",
             PhoneError::InvalidCountryCode => "invalid_country_code",
             PhoneError::TooShort => "too_short",
@@ -130,6 +172,13 @@ impl PhoneError {
 /// Normalizes `input` to E.164 under Parley's rule; `default_region` enables national input.
 pub fn normalize(input: &str, default_region: Option<Region>) -> Result<E164, PhoneError> {
     let cleaned = clean(input)?;
+    if cleaned.area_code_first {
+        // `(202) 555-0173`: the parentheses hold an area code, so only a region can complete it.
+        return match default_region {
+            None => Err(PhoneError::MissingCountryCode),
+            Some(region) => read_national(&cleaned.digits, region),
+        };
+    }
     let international = read_international(&cleaned);
     match (international, default_region) {
         (Ok(number), _) => Ok(number),
@@ -143,63 +192,184 @@ pub fn normalize(input: &str, default_region: Option<Region>) -> Result<E164, Ph
     }
 }
 
-/// The input reduced to digits, and whether it said `+`/`00` explicitly.
+/// The input reduced to ASCII digits, and what its spelling said about them.
 struct Cleaned {
     digits: String,
+    /// It said `+` or `00`.
     explicit_plus: bool,
-}
-
-fn is_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '\t' | '-' | '.' | '(' | ')' | '/' | '\u{00A0}' | '\u{202F}' | '\u{2007}' | '\u{2010}'
-            ..='\u{2015}' | '\u{2212}'
-    )
+    /// It began with digits in parentheses and said neither `+` nor `00`: `(202) 555-0173`.
+    area_code_first: bool,
+    /// Where in `digits` a `(0)` stood after other digits: the trunk prefix `+33 (0)6…` when the
+    /// digits before it are a country calling code.
+    trunk_zero: Option<usize>,
 }
 
 fn clean(input: &str) -> Result<Cleaned, PhoneError> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(PhoneError::Empty);
-    }
-    if trimmed.chars().count() > MAX_INPUT_CHARS {
+    if input.len() > MAX_INPUT_BYTES {
         return Err(PhoneError::TooLong);
     }
-    if has_extension(trimmed) {
+    let body = peel(input)?;
+    if body.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    if has_extension(body) {
         return Err(PhoneError::Extension);
     }
-    let mut digits = String::with_capacity(trimmed.len());
+    scan(body)
+}
+
+/// Takes off what surrounds a number in exports and clipboards, outside in: spaces and invisible
+/// marks, Excel's text formula `="…"` or quotes around the whole text, the spreadsheet text
+/// prefix `'`, a `tel:` scheme with its parameters, and a trailing `(label)`. Answers the
+/// number's own text; refuses a `tel:` URI that names an extension.
+fn peel(input: &str) -> Result<&str, PhoneError> {
+    let mut s = trim(input);
+    if let Some(inner) = s.strip_prefix("=\"").and_then(|r| r.strip_suffix('"')) {
+        s = trim(inner);
+    } else if let Some(inner) = unquote(s) {
+        s = trim(inner);
+    }
+    if let Some(rest) = s.strip_prefix('\'') {
+        s = trim(rest);
+    }
+    // The first four bytes are ASCII when they match, so slicing after them is on a boundary.
+    if s.len() >= 4 && s.as_bytes()[..4].eq_ignore_ascii_case(b"tel:") {
+        let (number, params) = s[4..].split_once(';').unwrap_or((&s[4..], ""));
+        let names_a_line_behind = params.split(';').any(|param| {
+            let name = param.split('=').next().unwrap_or("").trim();
+            name.eq_ignore_ascii_case("ext") || name.eq_ignore_ascii_case("isub")
+        });
+        if names_a_line_behind {
+            return Err(PhoneError::Extension);
+        }
+        s = trim(number);
+    }
+    Ok(without_label(s))
+}
+
+fn trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || is_invisible(c))
+}
+
+/// The text inside one pair of quotes around all of `s`, if there is such a pair.
+fn unquote(s: &str) -> Option<&str> {
+    const PAIRS: [(char, char); 5] =
+        [('"', '"'), ('\'', '\''), ('\u{201C}', '\u{201D}'), ('\u{2018}', '\u{2019}'), ('\u{00AB}', '\u{00BB}')];
+    let first = s.chars().next()?;
+    let (_, close) = PAIRS.iter().find(|(open, _)| *open == first)?;
+    s[first.len_utf8()..].strip_suffix(*close)
+}
+
+/// `+33612345678 (mobile)` → `+33612345678`: a trailing group in parentheses with letters and
+/// no digits, after a number, is an address book's label, not part of the number.
+fn without_label(s: &str) -> &str {
+    let Some(rest) = s.strip_suffix(')') else { return s };
+    let Some(open) = rest.rfind('(') else { return s };
+    let (number, label) = (&rest[..open], &rest[open + 1..]);
+    let is_label = label.chars().any(char::is_alphabetic) && !label.chars().any(|c| decimal_digit(c).is_some());
+    if is_label && number.chars().any(|c| decimal_digit(c).is_some()) { trim(number) } else { s }
+}
+
+/// One pass over the number's text: digits of any supported script become ASCII, separators
+/// go, and what the punctuation says (`+`, leading or trunk parentheses, a second number) is
+/// noted.
+fn scan(body: &str) -> Result<Cleaned, PhoneError> {
+    let mut digits = String::with_capacity(body.len().min(24));
     let mut explicit_plus = false;
-    for (i, c) in trimmed.chars().enumerate() {
+    let mut area_code_first = false;
+    let mut open_at: Option<usize> = None;
+    let mut trunk_zero = None;
+    // Where a `+` or list mark stood after digits: a second number if digits follow it.
+    let mut second_at: Option<usize> = None;
+    let mut visible = 0;
+    for c in body.chars() {
+        if is_invisible(c) {
+            continue;
+        }
+        visible += 1;
+        if visible > MAX_INPUT_CHARS {
+            return Err(PhoneError::TooLong);
+        }
+        if let Some(d) = decimal_digit(c) {
+            digits.push(d);
+            continue;
+        }
         match c {
-            '0'..='9' => digits.push(c),
-            '+' | '\u{FF0B}' if i == 0 => explicit_plus = true,
+            '+' | '\u{FF0B}' if digits.is_empty() && !explicit_plus => explicit_plus = true,
+            '+' | '\u{FF0B}' | ',' | ';' | '|' | '\n' | '\r' | '\u{FF0C}' if !digits.is_empty() => {
+                second_at = second_at.or(Some(digits.len()));
+            }
+            '(' | '\u{FF08}' => {
+                area_code_first |= digits.is_empty() && !explicit_plus;
+                open_at = Some(digits.len());
+            }
+            ')' | '\u{FF09}' => {
+                if open_at.take().is_some_and(|at| at > 0 && digits.len() == at + 1 && digits.ends_with('0')) {
+                    trunk_zero = Some(digits.len() - 1);
+                }
+            }
             c if is_separator(c) => {}
             _ => return Err(PhoneError::InvalidCharacters),
         }
     }
+    if let Some(at) = second_at {
+        return Err(if digits.len() > at { PhoneError::SeveralNumbers } else { PhoneError::InvalidCharacters });
+    }
     if digits.is_empty() {
         return Err(PhoneError::Empty);
     }
-    if !explicit_plus && let Some(rest) = digits.strip_prefix("00") {
-        digits = rest.to_owned();
+    if !explicit_plus && digits.starts_with("00") {
+        digits.drain(..2);
         explicit_plus = true;
+        trunk_zero = trunk_zero.and_then(|at| at.checked_sub(2)).filter(|at| *at > 0);
     }
     if digits.is_empty() {
         return Err(PhoneError::TooShort);
     }
-    Ok(Cleaned { digits, explicit_plus })
+    Ok(Cleaned { digits, explicit_plus, area_code_first: area_code_first && !explicit_plus, trunk_zero })
 }
 
-/// Extensions are written `ext. 12`, `x12`, `#12` or `;ext=12` (RFC 3966).
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c, '-' | '.' | '/' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FF0D}' | '\u{FF0E}' | '\u{FF0F}')
+}
+
+/// Marks that change how text is shown, not what it says: phones and web pages wrap numbers in
+/// directional isolates and embeddings (U+202A–U+202E, U+2066–U+2069), left-to-right and
+/// right-to-left marks, zero-width spaces and joiners, soft hyphens and byte order marks.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// The ASCII digit a decimal digit stands for, in the scripts people type numbers in: ASCII,
+/// full-width (East Asian input), Arabic-Indic, Extended Arabic-Indic (Persian, Urdu),
+/// Devanagari, Bengali, Thai and Myanmar.
+fn decimal_digit(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return c.is_ascii_digit().then_some(c);
+    }
+    const ZEROS: [u32; 7] = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1040];
+    let code = u32::from(c);
+    ZEROS.iter().find_map(|zero| {
+        let value = code.wrapping_sub(*zero);
+        (value < 10).then(|| char::from(b'0' + value as u8))
+    })
+}
+
+/// Extensions are written `ext. 12`, `x12` or `#12` (a `tel:` URI's `;ext=12` is read by
+/// [`peel`]).
 fn has_extension(s: &str) -> bool {
     let bytes = s.as_bytes();
     // Fast path: most inputs have none of the marker characters.
-    if !bytes.iter().any(|b| matches!(b, b'x' | b'X' | b'#' | b';' | b'e' | b'E')) {
+    if !bytes.iter().any(|b| matches!(b, b'x' | b'X' | b'#' | b'e' | b'E')) {
         return false;
     }
     let lower = s.to_ascii_lowercase();
-    if lower.contains("ext") || lower.contains('#') || lower.contains(';') {
+    if lower.contains("ext") || lower.contains('#') {
         return true;
     }
     // `x` followed by digits, after at least one digit: `555-0173 x89`.
@@ -211,21 +381,34 @@ fn has_extension(s: &str) -> bool {
     })
 }
 
+/// Reads the digits as country code and number. A `(0)` right after the country code is the
+/// trunk prefix and is dropped, unless the number is only valid with it (Italy keeps its 0).
 fn read_international(cleaned: &Cleaned) -> Result<E164, PhoneError> {
-    if cleaned.digits.starts_with('0') {
+    let digits = &cleaned.digits;
+    let Some(at) = cleaned.trunk_zero.filter(|at| is_calling_code(&digits[..*at])) else {
+        return read_international_digits(digits, cleaned.explicit_plus);
+    };
+    let mut without = digits.clone();
+    without.remove(at);
+    read_international_digits(&without, cleaned.explicit_plus)
+        .or_else(|e| read_international_digits(digits, cleaned.explicit_plus).map_err(|_| e))
+}
+
+fn is_calling_code(digits: &str) -> bool {
+    digits.len() <= 3 && digits.parse::<i32>().is_ok_and(|code| CALLING_CODES.contains(&code))
+}
+
+fn read_international_digits(digits: &str, explicit_plus: bool) -> Result<E164, PhoneError> {
+    if digits.starts_with('0') {
         // Country codes never start with 0: this is a national number (trunk prefix 0).
-        return Err(if cleaned.explicit_plus {
-            PhoneError::InvalidCountryCode
-        } else {
-            PhoneError::MissingCountryCode
-        });
+        return Err(if explicit_plus { PhoneError::InvalidCountryCode } else { PhoneError::MissingCountryCode });
     }
-    if cleaned.digits.len() > 17 {
+    if digits.len() > 17 {
         return Err(PhoneError::TooLong);
     }
-    let mut text = String::with_capacity(cleaned.digits.len() + 1);
+    let mut text = String::with_capacity(digits.len() + 1);
     text.push('+');
-    text.push_str(&cleaned.digits);
+    text.push_str(digits);
     validate(PHONE_NUMBER_UTIL.parse(&text, None))
 }
 
@@ -268,175 +451,4 @@ pub fn parse_region(code: &str) -> Option<Region> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn national_digits_drop_the_calling_code() {
-        for (number, national) in [
-            ("+33612345678", "612345678"),
-            ("+14155550123", "4155550123"),
-            ("+84912345678", "912345678"),
-            ("+5511987654321", "11987654321"),
-            ("+971501234567", "501234567"),
-            ("+442071838750", "2071838750"),
-        ] {
-            assert_eq!(E164::parse(number).unwrap().national_digits(), national, "{number}");
-        }
-    }
-
-    fn ok(input: &str) -> String {
-        normalize(input, None).unwrap_or_else(|e| panic!("{input:?} rejected: {e}")).into_string()
-    }
-
-    fn err(input: &str) -> PhoneError {
-        normalize(input, None).expect_err(input)
-    }
-
-    #[test]
-    fn accepts_common_separators() {
-        for input in [
-            "+33 6 12 34 56 78",
-            "+33-6-12-34-56-78",
-            "+33.6.12.34.56.78",
-            "+33 (6) 12 34 56 78",
-            "+33/612/345/678",
-            "  +33612345678  ",
-            "+33\u{00A0}6\u{00A0}12\u{00A0}34\u{00A0}56\u{00A0}78",
-        ] {
-            assert_eq!(ok(input), "+33612345678", "{input}");
-        }
-    }
-
-    #[test]
-    fn double_zero_means_plus() {
-        assert_eq!(ok("0033612345678"), "+33612345678");
-        assert_eq!(ok("00 84 912 345 678"), "+84912345678");
-    }
-
-    #[test]
-    fn digits_without_plus_start_with_the_country_code() {
-        assert_eq!(ok("33612345678"), "+33612345678");
-        assert_eq!(ok("5511912345678"), "+5511912345678");
-        assert_eq!(ok("1 (202) 555-0173"), "+12025550173");
-    }
-
-    #[test]
-    fn national_numbers_need_a_region() {
-        assert_eq!(err("06 12 34 56 78"), PhoneError::MissingCountryCode);
-        assert_eq!(err("0912345678"), PhoneError::MissingCountryCode);
-        let fr = parse_region("fr").unwrap();
-        assert_eq!(normalize("06 12 34 56 78", Some(fr)).unwrap().as_str(), "+33612345678");
-        // With a region, international input still reads as international.
-        assert_eq!(normalize("+84 912 345 678", Some(fr)).unwrap().as_str(), "+84912345678");
-        assert_eq!(normalize("84912345678", Some(fr)).unwrap().as_str(), "+84912345678");
-        let vn = parse_region("VN").unwrap();
-        assert_eq!(normalize("0912 345 678", Some(vn)).unwrap().as_str(), "+84912345678");
-    }
-
-    #[test]
-    fn explicit_plus_is_never_read_as_national() {
-        let fr = parse_region("FR").unwrap();
-        assert_eq!(normalize("+0612345678", Some(fr)).unwrap_err(), PhoneError::InvalidCountryCode);
-    }
-
-    #[test]
-    fn too_short_and_too_long() {
-        assert_eq!(err("+33 6"), PhoneError::TooShort);
-        assert_eq!(err("+33 6 12 34 56 78 90 12"), PhoneError::TooLong);
-        assert_eq!(err("+3361234567890123456789"), PhoneError::TooLong);
-        assert_eq!(err(&"1".repeat(200)), PhoneError::TooLong);
-    }
-
-    #[test]
-    fn letters_are_rejected() {
-        assert_eq!(err("+33 6 12 AB 56 78"), PhoneError::InvalidCharacters);
-        assert_eq!(err("call me"), PhoneError::InvalidCharacters);
-        assert_eq!(err("+1-800-FLOWERS"), PhoneError::InvalidCharacters);
-        assert_eq!(err("+33 6 12 34 56 78 +"), PhoneError::InvalidCharacters);
-    }
-
-    #[test]
-    fn empty_is_rejected() {
-        assert_eq!(err(""), PhoneError::Empty);
-        assert_eq!(err("   "), PhoneError::Empty);
-        assert_eq!(err("+"), PhoneError::Empty);
-        assert_eq!(err("( ) - ."), PhoneError::Empty);
-        assert_eq!(err("00"), PhoneError::TooShort);
-    }
-
-    #[test]
-    fn extensions_are_rejected() {
-        assert_eq!(err("+1 202 555 0173 ext. 89"), PhoneError::Extension);
-        assert_eq!(err("+1 202 555 0173 x89"), PhoneError::Extension);
-        assert_eq!(err("+1 202 555 0173 #89"), PhoneError::Extension);
-        assert_eq!(err("tel:+1-202-555-0173;ext=89"), PhoneError::Extension);
-    }
-
-    #[test]
-    fn invalid_country_code_and_invalid_numbers() {
-        assert_eq!(err("+999 1234 5678"), PhoneError::InvalidCountryCode);
-        // Right length for France, but 0x prefixes after the country code are not allocated.
-        assert_eq!(err("+33 0 12 34 56 78"), PhoneError::NotValid);
-    }
-
-    #[test]
-    fn various_countries() {
-        assert_eq!(ok("+44 20 7183 8750"), "+442071838750");
-        assert_eq!(ok("+84 90 123 45 67"), "+84901234567");
-        assert_eq!(ok("+52 55 1234 5678"), "+525512345678");
-        // Mexico dropped the mobile `1` in 2019; WhatsApp ids still carry it (`521…`), which the
-        // WhatsApp-id mapping handles, not the E.164 rule.
-        assert_eq!(err("+52 1 55 1234 5678"), PhoneError::TooLong);
-        assert_eq!(ok("+49 30 901820"), "+4930901820");
-    }
-
-    #[test]
-    fn regions_of_numbers() {
-        assert_eq!(E164::parse("+1 202 555 0173").unwrap().region().as_deref(), Some("US"));
-        assert_eq!(E164::parse("+1 416 555 0199").unwrap().region().as_deref(), Some("CA"));
-        assert_eq!(E164::parse("+33612345678").unwrap().region().as_deref(), Some("FR"));
-    }
-
-    #[test]
-    fn digits_are_the_wa_id() {
-        assert_eq!(E164::parse("+33 6 12 34 56 78").unwrap().digits(), "33612345678");
-    }
-
-    #[test]
-    fn regions() {
-        assert!(parse_region("FR").is_some());
-        assert!(parse_region("zz").is_none());
-        assert!(parse_region("").is_none());
-        assert!(parse_region("FRA").is_none());
-    }
-
-    mod properties {
-        use super::super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            /// Normalizing an already-normalized number returns it unchanged.
-            #[test]
-            fn normalizing_is_idempotent(input in "[+0-9 ().-]{1,24}") {
-                if let Ok(first) = normalize(&input, None) {
-                    let again = normalize(first.as_str(), None).expect("normalized number stays valid");
-                    prop_assert_eq!(first, again);
-                }
-            }
-
-            #[test]
-            fn never_panics(input in "\\PC{0,80}") {
-                let _ = normalize(&input, None);
-                let _ = normalize(&input, parse_region("FR"));
-            }
-
-            /// Separators never change the result.
-            #[test]
-            fn separators_do_not_matter(sep in "[ .()/-]{0,2}") {
-                let with = format!("+33{sep}6{sep}12{sep}34{sep}56{sep}78");
-                prop_assert_eq!(normalize(&with, None).unwrap().into_string(), "+33612345678");
-            }
-        }
-    }
-}
+mod tests;
