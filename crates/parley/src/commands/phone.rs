@@ -90,6 +90,23 @@ mod tests {
         assert_eq!(counts, Counts { valid: 2, invalid: 4 });
     }
 
+    /// The spellings exports and address books write read as on the API and in imports; a byte
+    /// order mark at the start of the file does not spoil the first line.
+    #[test]
+    fn exported_spellings_read_as_everywhere_else() {
+        let input = "\u{FEFF}tel:+33-6-12-34-56-78\n(+33) 6 12 34 56 78\n'+33612345678\n=\"+33612345678\"\n\
+                     +33 (0)6 12 34 56 78\n\u{202A}+33\u{00A0}6\u{00A0}12345678\u{202C}\n+33612345678 (mobile)\n\
+                     (33) 612345678\n+33612345678, +33698765432\n";
+        let mut out = Vec::new();
+        let counts = normalize_stream(input.as_bytes(), &mut out, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[..7].iter().all(|l| *l == "+33612345678"), "{text}");
+        assert!(lines[7].starts_with("INVALID\tthe number has no country code"), "{text}");
+        assert!(lines[8].starts_with("INVALID\tthe text holds more than one number"), "{text}");
+        assert_eq!(counts, Counts { valid: 7, invalid: 2 });
+    }
+
     #[test]
     fn region_reads_national_numbers() {
         let mut out = Vec::new();
