@@ -283,7 +283,8 @@ fn scan(body: &str) -> Result<Cleaned, PhoneError> {
     let mut second_at: Option<usize> = None;
     let mut visible = 0;
     for c in body.chars() {
-        if is_invisible(c) {
+        // Invisible marks are never ASCII: most inputs skip the check.
+        if !c.is_ascii() && is_invisible(c) {
             continue;
         }
         visible += 1;
