@@ -49,7 +49,11 @@ pub async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Path(sec
     };
     let user = match state.store.user(demo.workspace, demo.user).await {
         Ok(user) if user.deactivated_at.is_none() => user,
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        Ok(_) | Err(parley_store::StoreError::NotFound) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the demo user");
+            return super::server_error_page();
+        }
     };
     start_session(&state, &user, session::is_https(&headers))
         .await

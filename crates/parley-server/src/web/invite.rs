@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::i18n::Locale;
 use super::session::{self, LOGIN_COOKIE};
-use super::{ClientIp, browser_locale, page, start_session};
+use super::{ClientIp, browser_locale, render_page, server_error_page, start_session};
 use crate::auth::hash_token;
 use crate::password::hash_password;
 use crate::state::AppState;
@@ -45,8 +45,8 @@ fn render(
     let form_secret = session::new_secret();
     let csrf = session::csrf_token(&form_secret);
     let action = format!("/invite/{secret}");
-    let html = InvitePage { locale, csrf: &csrf, invitee, action: &action, error }.render().unwrap_or_default();
-    page(status, html, &[session::set_cookie(LOGIN_COOKIE, Some(&form_secret), 3600, https)])
+    let invite = InvitePage { locale, csrf: &csrf, invitee, action: &action, error };
+    render_page(&invite, status, &[session::set_cookie(LOGIN_COOKIE, Some(&form_secret), 3600, https)])
 }
 
 pub async fn invite_page(State(state): State<AppState>, headers: HeaderMap, Path(secret): Path<String>) -> Response {
@@ -54,7 +54,11 @@ pub async fn invite_page(State(state): State<AppState>, headers: HeaderMap, Path
     let https = session::is_https(&headers);
     match state.store.invitee(&hash_token(&secret), state.clock.now()).await {
         Ok(Some(user)) => render(locale, &secret, Some((&user.name, user.email.as_str())), None, StatusCode::OK, https),
-        _ => render(locale, &secret, None, None, StatusCode::NOT_FOUND, https),
+        Ok(None) => render(locale, &secret, None, None, StatusCode::NOT_FOUND, https),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read an invitation");
+            server_error_page()
+        }
     }
 }
 
@@ -75,8 +79,13 @@ pub async fn accept_invite(
     let https = session::is_https(&headers);
     let hash = hash_token(&secret);
     let now = state.clock.now();
-    let Ok(Some(user)) = state.store.invitee(&hash, now).await else {
-        return render(locale, &secret, None, None, StatusCode::NOT_FOUND, https);
+    let user = match state.store.invitee(&hash, now).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return render(locale, &secret, None, None, StatusCode::NOT_FOUND, https),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read an invitation");
+            return server_error_page();
+        }
     };
     let invitee = Some((user.name.as_str(), user.email.as_str()));
     let form_ok = session::cookie(&headers, LOGIN_COOKIE).is_some_and(|s| session::csrf_matches(&s, &form.csrf));

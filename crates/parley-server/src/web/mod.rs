@@ -50,22 +50,31 @@ pub struct WebUser {
 }
 
 impl FromRequestParts<AppState> for WebUser {
-    type Rejection = Redirect;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secret = session::cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/login"))?;
-        match state.store.session_owner(&session::session_hash(&secret), state.clock.now()).await {
-            Ok(Some(owner)) => Ok(WebUser { user: owner.user, secret }),
-            _ => Err(Redirect::to("/login")),
-        }
+        signed_in(parts, state).await?.ok_or_else(|| Redirect::to("/login").into_response())
     }
 }
 
 impl OptionalFromRequestParts<AppState> for WebUser {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        Ok(<WebUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await.ok())
+        signed_in(parts, state).await
+    }
+}
+
+/// The session's user; `None` without a live session. A store that fails is a logged 500, not
+/// "signed out": sending someone to the login page would only fail again, and hide the cause.
+async fn signed_in(parts: &Parts, state: &AppState) -> Result<Option<WebUser>, Response> {
+    let Some(secret) = session::cookie(&parts.headers, SESSION_COOKIE) else { return Ok(None) };
+    match state.store.session_owner(&session::session_hash(&secret), state.clock.now()).await {
+        Ok(owner) => Ok(owner.map(|owner| WebUser { user: owner.user, secret })),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a session");
+            Err(server_error_page())
+        }
     }
 }
 
@@ -94,6 +103,27 @@ pub(crate) fn page(status: StatusCode, html: String, cookies: &[String]) -> Resp
     response
 }
 
+/// A page from its template. A template that fails to render is a logged 500: a blank 200
+/// would look like a page that loaded.
+pub(crate) fn render_page(template: &impl Template, status: StatusCode, cookies: &[String]) -> Response {
+    match template.render() {
+        Ok(html) => page(status, html, cookies),
+        Err(e) => {
+            tracing::error!(error = %e, page = std::any::type_name_of_val(template), "a page failed to render");
+            server_error_page()
+        }
+    }
+}
+
+/// What a page answers when it cannot be made (a store or a template failed): static HTML,
+/// which cannot fail in turn. The details are in the log.
+pub(crate) fn server_error_page() -> Response {
+    let html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Parley</title></head>\
+                <body><h1>Something went wrong</h1><p>The server could not answer; the details are in its log. \
+                Try again in a moment.</p></body></html>";
+    page(StatusCode::INTERNAL_SERVER_ERROR, html.to_owned(), &[])
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
@@ -118,8 +148,8 @@ fn render_login(locale: Locale, email: &str, error: Option<&str>, status: Status
     // Each rendering gets a fresh login secret: the form must come back with its CSRF token.
     let secret = session::new_secret();
     let csrf = session::csrf_token(&secret);
-    let html = LoginPage { locale, csrf: &csrf, email, error }.render().unwrap_or_default();
-    page(status, html, &[session::set_cookie(LOGIN_COOKIE, Some(&secret), 3600, https)])
+    let login = LoginPage { locale, csrf: &csrf, email, error };
+    render_page(&login, status, &[session::set_cookie(LOGIN_COOKIE, Some(&secret), 3600, https)])
 }
 
 async fn login_page(user: Option<WebUser>, headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
@@ -162,7 +192,16 @@ async fn login(
         return too_many_attempts(locale, &form.email, wait, https);
     }
     let found = match Email::parse(&form.email) {
-        Ok(email) => state.store.user_for_login(&email).await.ok().flatten(),
+        // A store that fails says so: answering "wrong password" would send the user hunting
+        // for a password that was right, and hide the outage from the log.
+        Ok(email) => match state.store.user_for_login(&email).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a user to log in");
+                let error = locale.t("error.server");
+                return render_login(locale, &form.email, Some(error), StatusCode::INTERNAL_SERVER_ERROR, https);
+            }
+        },
         Err(_) => None,
     };
     let (user, hash) = match found {
@@ -271,7 +310,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap, user: Web
         Ok(w) => w,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the workspace");
-            return (StatusCode::INTERNAL_SERVER_ERROR, locale.t("error.server")).into_response();
+            return server_error_page();
         }
     };
     let boot = serde_json::json!({
@@ -282,8 +321,7 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap, user: Web
     })
     .to_string();
     let csrf = session::csrf_token(&user.secret);
-    let html = InboxPage { locale, csrf: &csrf, boot: &boot }.render().unwrap_or_default();
-    page(StatusCode::OK, html, &[])
+    render_page(&InboxPage { locale, csrf: &csrf, boot: &boot }, StatusCode::OK, &[])
 }
 
 /// Our own scripts and styles, embedded in the binary.
@@ -300,4 +338,33 @@ async fn asset(Path(file): Path<String>) -> Response {
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value that cannot be written, as a template bug or a failing `Display` would be.
+    struct Unwritable;
+
+    impl std::fmt::Display for Unwritable {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Err(std::fmt::Error)
+        }
+    }
+
+    #[derive(Template)]
+    #[template(source = "<p>{{ value }}</p>", ext = "html")]
+    struct BrokenPage {
+        value: Unwritable,
+    }
+
+    #[tokio::test]
+    async fn a_page_that_fails_to_render_is_a_500_never_a_blank_200() {
+        let response = render_page(&BrokenPage { value: Unwritable }, StatusCode::OK, &[]);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("Something went wrong"));
+    }
 }

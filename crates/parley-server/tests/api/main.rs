@@ -20,6 +20,7 @@ mod outbound_guard;
 mod phone_spellings;
 mod realtime;
 mod search;
+mod store_failures;
 mod stream_rights;
 mod teams;
 mod templates;
