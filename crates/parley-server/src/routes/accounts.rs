@@ -3,7 +3,7 @@
 //! for owners and managers; a manager cannot act for an owner.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::account::{Role, User, Workspace, check_name, check_region};
 use parley_core::ids::{TokenId, UserId};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Auth, issue_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -237,9 +237,13 @@ async fn list_tokens(State(state): State<AppState>, auth: Auth) -> ApiResult<Jso
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "accounts", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn revoke_token(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    let id = raw.parse::<i64>().map(TokenId).map_err(|_| ApiError::not_found())?;
+    let id = TokenId(id);
     let tokens = state.store.tokens(auth.workspace_id).await?;
     let token = tokens.iter().find(|t| t.id == id).ok_or_else(ApiError::not_found)?;
     let holder = state.store.user(auth.workspace_id, token.user_id).await?;

@@ -6,7 +6,7 @@
 //! without a reply (`/workspace/auto-close`) are the workspace's settings.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use parley_core::Timestamp;
 use parley_core::conversation::{
     ClosingNote, ClosingNotes, Conversation, ConversationStatus, check_closing_categories, check_closing_note,
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,10 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_settings, set_settings))
         .routes(routes!(get_closing_notes, set_closing_notes))
         .routes(routes!(get_auto_close, set_auto_close))
-}
-
-fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
-    raw.parse::<i64>().map(ConversationId).map_err(|_| ApiError::not_found())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -61,10 +57,10 @@ pub struct StatusInput {
 async fn set_status(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<StatusInput>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = conversation_id(&raw)?;
+    let id = ConversationId(id);
     // Not found for an agent who may not see its channel.
     state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
     let now = state.clock.now();
@@ -114,10 +110,10 @@ pub struct AssignInput {
 async fn assign(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<AssignInput>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = conversation_id(&raw)?;
+    let id = ConversationId(id);
     let assignee = input.user_id.map(UserId);
     let current = state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
     if !may_assign(auth.role, auth.user_id, current.assignee_id, assignee) {

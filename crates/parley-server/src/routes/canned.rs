@@ -2,7 +2,7 @@
 //! reads them; owners and managers write them.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::canned::{check_body, check_shortcut};
 use parley_store::CannedResponse;
@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,10 +41,6 @@ pub struct CannedInput {
 pub struct CannedPatch {
     shortcut: Option<String>,
     body: Option<String>,
-}
-
-fn canned_id(raw: &str) -> ApiResult<i64> {
-    raw.parse().map_err(|_| ApiError::not_found())
 }
 
 /// The workspace's canned responses, by shortcut.
@@ -87,11 +83,10 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<CannedPatch>,
 ) -> ApiResult<Json<CannedResponse>> {
     auth.require_admin()?;
-    let id = canned_id(&raw)?;
     let shortcut = input.shortcut.as_deref().map(check_shortcut).transpose()?;
     let body = input.body.as_deref().map(check_body).transpose()?;
     let now = state.clock.now();
@@ -103,8 +98,12 @@ async fn update(
 #[utoipa::path(delete, path = "/canned-responses/{id}", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    state.store.delete_canned_response(auth.workspace_id, canned_id(&raw)?).await?;
+    state.store.delete_canned_response(auth.workspace_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@
 //! again may move it: otherwise a manager could send the stored token to a host of their choice.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::Invalid;
 use parley_core::account::{Role, check_name};
@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -170,10 +170,6 @@ fn check_endpoint_change(role: Role, access_token_given: bool, app_secret_given:
     Ok(())
 }
 
-fn channel_id(raw: &str) -> ApiResult<ChannelId> {
-    raw.parse::<i64>().map(ChannelId).map_err(|_| ApiError::not_found())
-}
-
 /// Connect a WhatsApp number (owners and managers).
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = ChannelInput,
     responses((status = 201, body = ChannelView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -223,9 +219,9 @@ async fn list_channels(State(state): State<AppState>, auth: Auth) -> ApiResult<J
 async fn get_channel(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<ChannelView>> {
-    Ok(Json(state.store.channel(auth.workspace_id, channel_id(&raw)?, auth.viewer()).await?.into()))
+    Ok(Json(state.store.channel(auth.workspace_id, ChannelId(id), auth.viewer()).await?.into()))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -242,10 +238,10 @@ pub struct MembersInput {
 async fn get_members(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<MembersInput>> {
     auth.require_admin()?;
-    let members = state.store.channel_members(auth.workspace_id, channel_id(&raw)?).await?;
+    let members = state.store.channel_members(auth.workspace_id, ChannelId(id)).await?;
     Ok(Json(MembersInput { user_ids: members.into_iter().map(|u| u.get()).collect() }))
 }
 
@@ -258,7 +254,7 @@ async fn get_members(
 async fn set_members(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<MembersInput>,
 ) -> ApiResult<Json<MembersInput>> {
     auth.require_admin()?;
@@ -267,7 +263,7 @@ async fn set_members(
     }
     let users: Vec<UserId> = input.user_ids.iter().map(|id| UserId(*id)).collect();
     let now = state.clock.now();
-    let members = state.store.set_channel_members(auth.workspace_id, channel_id(&raw)?, &users, now).await?;
+    let members = state.store.set_channel_members(auth.workspace_id, ChannelId(id), &users, now).await?;
     Ok(Json(MembersInput { user_ids: members.into_iter().map(|u| u.get()).collect() }))
 }
 
@@ -281,11 +277,11 @@ async fn set_members(
 async fn update_channel(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<ChannelPatchInput>,
 ) -> ApiResult<Json<ChannelView>> {
     auth.require_admin()?;
-    let id = channel_id(&raw)?;
+    let id = ChannelId(id);
     let current = state.store.channel(auth.workspace_id, id, Viewer::All).await?;
     let graph_base_url = match input.graph_base_url.as_deref().map(check_base_url).transpose()? {
         Some(url) if url != current.graph_base_url => {
@@ -334,9 +330,13 @@ async fn update_channel(
 #[utoipa::path(delete, path = "/channels/{id}", tag = "channels", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_channel(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_channel(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    state.store.delete_channel(auth.workspace_id, channel_id(&raw)?, state.clock.now()).await?;
+    state.store.delete_channel(auth.workspace_id, ChannelId(id), state.clock.now()).await?;
     state.webhook_channels.clear();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -349,10 +349,10 @@ async fn delete_channel(State(state): State<AppState>, auth: Auth, Path(raw): Pa
 async fn channel_outbox(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<OutboxCountsView>> {
     auth.require_admin()?;
-    let channel = state.store.channel(auth.workspace_id, channel_id(&raw)?, Viewer::All).await?;
+    let channel = state.store.channel(auth.workspace_id, ChannelId(id), Viewer::All).await?;
     let c = state.store.outbox_counts(auth.workspace_id, channel.id).await?;
     Ok(Json(OutboxCountsView { queued: c.queued, in_flight: c.in_flight, failed: c.failed, unknown: c.unknown }))
 }

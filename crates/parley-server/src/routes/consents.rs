@@ -2,10 +2,10 @@
 //! acknowledging a changed number, blocking.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::Timestamp;
-use parley_core::contact::{Contact, ContactRef};
+use parley_core::contact::Contact;
 use parley_core::ids::ChannelId;
 use parley_store::{ContactFlags, NewOptIn, OptIn};
 use serde::Deserialize;
@@ -15,7 +15,8 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId, PathRef};
+use crate::routes::contacts::contact_ref;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,7 +35,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn flags(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<ContactFlags>> {
+async fn flags(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(raw): ApiPath<PathRef>,
+) -> ApiResult<Json<ContactFlags>> {
     Ok(Json(state.store.contact_flags(auth.workspace_id, &contact_ref(&auth, &raw)?).await?))
 }
 
@@ -51,10 +56,6 @@ pub struct OptInInput {
     channel_id: Option<i64>,
 }
 
-fn contact_ref(auth: &Auth, raw: &str) -> ApiResult<ContactRef> {
-    Ok(ContactRef::parse(raw, auth.region)?)
-}
-
 /// Record that the contact agreed to receive messages (required before templates, unless they
 /// wrote first or the workspace turned the check off).
 #[utoipa::path(post, path = "/contacts/{ref}/opt-ins", tag = "contacts", request_body = OptInInput,
@@ -64,7 +65,7 @@ fn contact_ref(auth: &Auth, raw: &str) -> ApiResult<ContactRef> {
 async fn record_opt_in(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
     ApiJson(input): ApiJson<OptInInput>,
 ) -> ApiResult<(StatusCode, Json<OptIn>)> {
     let by = contact_ref(&auth, &raw)?;
@@ -100,7 +101,7 @@ async fn record_opt_in(
 async fn list_opt_ins(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
 ) -> ApiResult<Json<Vec<OptIn>>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.opt_ins(auth.workspace_id, &by).await?))
@@ -114,11 +115,10 @@ async fn list_opt_ins(
 async fn revoke_opt_in(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, id)): Path<(String, String)>,
+    ApiPath((raw, id)): ApiPath<(PathRef, PathId)>,
 ) -> ApiResult<StatusCode> {
     let by = contact_ref(&auth, &raw)?;
-    let id = id.parse::<i64>().map_err(|_| ApiError::not_found())?;
-    state.store.revoke_opt_in(auth.workspace_id, &by, id, state.clock.now()).await?;
+    state.store.revoke_opt_in(auth.workspace_id, &by, id.0, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -130,7 +130,7 @@ async fn revoke_opt_in(
 async fn acknowledge_identity(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
 ) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.acknowledge_identity(auth.workspace_id, &by, auth.user_id, state.clock.now()).await?))
@@ -141,7 +141,7 @@ async fn acknowledge_identity(
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn block(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
+async fn block(State(state): State<AppState>, auth: Auth, ApiPath(raw): ApiPath<PathRef>) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.set_blocked(auth.workspace_id, &by, true, state.clock.now()).await?))
 }
@@ -151,7 +151,11 @@ async fn block(State(state): State<AppState>, auth: Auth, Path(raw): Path<String
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn unblock(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
+async fn unblock(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(raw): ApiPath<PathRef>,
+) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.set_blocked(auth.workspace_id, &by, false, state.clock.now()).await?))
 }

@@ -6,7 +6,7 @@
 //! channel's conversations say (messages, notes on conversations) stays with its members.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::contact::{
     Contact, ContactInput, ContactPatch, ContactPatchInput, ContactRef, NewContact, Note, check_note, check_tag,
@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathRef, list_limit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,7 +69,8 @@ pub struct NoteInput {
     body: String,
 }
 
-fn contact_ref(auth: &Auth, raw: &str) -> ApiResult<ContactRef> {
+/// The contact a path names (its form already checked by `PathRef`).
+pub(crate) fn contact_ref(auth: &Auth, PathRef(raw): &PathRef) -> ApiResult<ContactRef> {
     Ok(ContactRef::parse(raw, auth.region)?)
 }
 
@@ -111,10 +112,7 @@ async fn list_contacts(
                 .ok_or_else(|| ApiError::bad_request("bad cursor").with_field("cursor"))?,
         )),
     };
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"));
-    }
+    let limit = list_limit(params.limit, DEFAULT_PAGE, 200)?;
     let tag = params.tag.as_deref().map(check_tag).transpose()?;
     let q = params.q.filter(|q| !q.trim().is_empty());
     if let Some(q) = &q {
@@ -130,7 +128,11 @@ async fn list_contacts(
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 200, body = Contact), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_contact(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Contact>> {
+async fn get_contact(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(raw): ApiPath<PathRef>,
+) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.contact(auth.workspace_id, &by).await?))
 }
@@ -143,7 +145,7 @@ async fn get_contact(State(state): State<AppState>, auth: Auth, Path(raw): Path<
 async fn update_contact(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
     ApiJson(input): ApiJson<ContactPatchInput>,
 ) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
@@ -156,7 +158,11 @@ async fn update_contact(
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_contact(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_contact(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(raw): ApiPath<PathRef>,
+) -> ApiResult<StatusCode> {
     auth.require_admin()?;
     let by = contact_ref(&auth, &raw)?;
     state.store.delete_contact(auth.workspace_id, &by, state.clock.now()).await?;
@@ -171,7 +177,7 @@ async fn delete_contact(State(state): State<AppState>, auth: Auth, Path(raw): Pa
 async fn add_tags(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
     ApiJson(input): ApiJson<TagsInput>,
 ) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
@@ -187,7 +193,7 @@ async fn add_tags(
 async fn remove_tag(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, tag)): Path<(String, String)>,
+    ApiPath((raw, tag)): ApiPath<(PathRef, String)>,
 ) -> ApiResult<Json<Contact>> {
     let by = contact_ref(&auth, &raw)?;
     let patch = ContactPatch { remove_tags: vec![check_tag(&tag)?], ..ContactPatch::default() };
@@ -202,7 +208,7 @@ async fn remove_tag(
 async fn add_note(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
     ApiJson(input): ApiJson<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<Note>)> {
     let by = contact_ref(&auth, &raw)?;
@@ -216,7 +222,11 @@ async fn add_note(
     params(("ref" = String, Path, description = "contact id, `phone:<number>` or `email:<address>`")),
     responses((status = 200, body = Vec<Note>), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_notes(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Vec<Note>>> {
+async fn list_notes(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(raw): ApiPath<PathRef>,
+) -> ApiResult<Json<Vec<Note>>> {
     let by = contact_ref(&auth, &raw)?;
     Ok(Json(state.store.notes(auth.workspace_id, &by).await?))
 }

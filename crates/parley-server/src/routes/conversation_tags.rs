@@ -2,8 +2,9 @@
 //! filters on them with `?tag=`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use parley_core::contact::{check_tag, check_tags};
+use parley_core::ids::ConversationId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,8 +12,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
-use crate::routes::notes::conversation_id;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,8 +30,12 @@ pub struct TagsInput {
 #[utoipa::path(get, path = "/conversations/{id}/tags", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<String>), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_tags(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Vec<String>>> {
-    Ok(Json(state.store.conversation_tags(auth.workspace_id, conversation_id(&raw)?, auth.viewer()).await?))
+async fn list_tags(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(state.store.conversation_tags(auth.workspace_id, ConversationId(id), auth.viewer()).await?))
 }
 
 /// Tag a conversation; answers all its tags.
@@ -42,10 +46,10 @@ async fn list_tags(State(state): State<AppState>, auth: Auth, Path(raw): Path<St
 async fn add_tags(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<TagsInput>,
 ) -> ApiResult<Json<Vec<String>>> {
-    let id = conversation_id(&raw)?;
+    let id = ConversationId(id);
     if input.tags.len() > 50 {
         return Err(ApiError::bad_request("at most 50 tags at once").with_field("tags"));
     }
@@ -62,9 +66,9 @@ async fn add_tags(
 async fn remove_tag(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, tag)): Path<(String, String)>,
+    ApiPath((id, tag)): ApiPath<(PathId, String)>,
 ) -> ApiResult<Json<Vec<String>>> {
-    let id = conversation_id(&raw)?;
+    let id = ConversationId(id.0);
     let tag = check_tag(&tag)?;
     let now = state.clock.now();
     Ok(Json(state.store.remove_conversation_tag(auth.workspace_id, id, auth.viewer(), &tag, now).await?))

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use parley_core::contact::ContactRef;
@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery, PathId, list_limit};
 use crate::media_response::{inline_type, media_headers, safe_filename};
 use crate::state::AppState;
 use crate::workers::media::media_path;
@@ -125,12 +125,7 @@ pub struct MessagePage {
 }
 
 fn limit(raw: Option<u32>) -> ApiResult<u32> {
-    let limit = raw.unwrap_or(50);
-    if (1..=200).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"))
-    }
+    list_limit(raw, 50, 200)
 }
 
 fn cursor(raw: Option<&str>) -> ApiResult<Option<SortKey>> {
@@ -138,10 +133,6 @@ fn cursor(raw: Option<&str>) -> ApiResult<Option<SortKey>> {
         None | Some("") => Ok(None),
         Some(c) => SortKey::parse(c).map(Some).ok_or_else(|| ApiError::bad_request("bad cursor").with_field("cursor")),
     }
-}
-
-fn path_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().map_err(|_| ApiError::not_found())
 }
 
 /// List conversations, most recent activity first.
@@ -240,10 +231,9 @@ async fn list_conversations(
 async fn get_conversation(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<ConversationView>> {
-    let conversation =
-        state.store.conversation(auth.workspace_id, ConversationId(path_id(&raw)?), auth.viewer()).await?;
+    let conversation = state.store.conversation(auth.workspace_id, ConversationId(id), auth.viewer()).await?;
     Ok(Json(ConversationView::new(conversation, state.clock.now())))
 }
 
@@ -252,8 +242,12 @@ async fn get_conversation(
 #[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let id = ConversationId(path_id(&raw)?);
+async fn mark_read(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
+    let id = ConversationId(id);
     state.store.mark_conversation_read(auth.workspace_id, id, auth.viewer()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -265,12 +259,12 @@ async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<St
 async fn list_messages(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiQuery(params): ApiQuery<MessageParams>,
 ) -> ApiResult<Json<MessagePage>> {
     let query =
         MessageQuery { viewer: auth.viewer(), limit: limit(params.limit)?, cursor: cursor(params.cursor.as_deref())? };
-    let page = state.store.messages(auth.workspace_id, ConversationId(path_id(&raw)?), &query).await?;
+    let page = state.store.messages(auth.workspace_id, ConversationId(id), &query).await?;
     Ok(Json(MessagePage {
         items: page.items.into_iter().map(MessageView::from).collect(),
         next_cursor: page.next_cursor,
@@ -282,8 +276,12 @@ async fn list_messages(
     responses((status = 200, description = "the file"), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "not downloaded yet, or the download failed (`media_not_available`)")),
     security(("bearer" = [])))]
-async fn get_media(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Response> {
-    let id = MessageId(path_id(&raw)?);
+async fn get_media(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Response> {
+    let id = MessageId(id);
     let file = state.store.media_file(auth.workspace_id, id, auth.viewer()).await?;
     let Some(sha) = file.sha256.filter(|_| file.state == MediaState::Available) else {
         let why = file.last_error.map(|e| format!(" ({e})")).unwrap_or_default();

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Auth, Authenticated, Credential};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, list_limit};
 use crate::state::AppState;
 use crate::streams::{OpenedAs, StreamSlot, may_continue};
 
@@ -67,10 +67,7 @@ async fn list_events(
     if after < 0 {
         return Err(ApiError::bad_request("after must not be negative").with_field("after"));
     }
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("limit is between 1 and 1000").with_field("limit"));
-    }
+    let limit = list_limit(params.limit, 100, 1000)?;
     let events = state.store.events(auth.workspace_id, auth.viewer(), EventId(after), None, limit).await?;
     let last_id = events.last().map_or(after, |e| e.id.get());
     let items = events

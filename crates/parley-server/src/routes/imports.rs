@@ -6,7 +6,7 @@ use std::io::Write;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::contacts_csv::ImportOptions;
@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::contacts_io::{export_csv, rejects_csv};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery, PathId, list_limit};
 use crate::state::AppState;
 use crate::uploads::{ByteMeter, PendingFile};
 
@@ -165,7 +165,8 @@ async fn list_imports(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Vec<Import>>> {
     auth.require_admin()?;
-    Ok(Json(state.store.imports(auth.workspace_id, params.limit.unwrap_or(20)).await?))
+    let limit = list_limit(params.limit, 20, 200)?;
+    Ok(Json(state.store.imports(auth.workspace_id, limit).await?))
 }
 
 /// An import's progress and result: state, bytes and rows read, rows created, updated,
@@ -173,7 +174,7 @@ async fn list_imports(
 #[utoipa::path(get, path = "/imports/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_import(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> ApiResult<Json<Import>> {
+async fn get_import(State(state): State<AppState>, auth: Auth, ApiPath(PathId(id)): ApiPath<PathId>) -> ApiResult<Json<Import>> {
     auth.require_admin()?;
     Ok(Json(state.store.import(auth.workspace_id, id).await?))
 }
@@ -182,7 +183,7 @@ async fn get_import(State(state): State<AppState>, auth: Auth, Path(id): Path<i6
 #[utoipa::path(get, path = "/imports/{id}/rejects", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_rejects(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> ApiResult<Response> {
+async fn get_rejects(State(state): State<AppState>, auth: Auth, ApiPath(PathId(id)): ApiPath<PathId>) -> ApiResult<Response> {
     auth.require_admin()?;
     let problems = state.store.import_rejects(auth.workspace_id, id).await?;
     let body = rejects_csv(&problems).map_err(|_| ApiError::internal())?;

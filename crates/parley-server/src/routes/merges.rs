@@ -4,7 +4,7 @@
 //! read and dismiss suggestions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
 use parley_core::ids::ContactId;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId, PathRef, list_limit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -67,10 +67,7 @@ async fn list_suggestions(
             .filter(|v| *v > 0)
             .ok_or_else(|| ApiError::bad_request("bad cursor").with_field("cursor"))?,
     };
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit is between 1 and 200").with_field("limit"));
-    }
+    let limit = list_limit(params.limit, 50, 200)?;
     let contact = params.contact.map(ContactId);
     let page = state.store.merge_suggestions(auth.workspace_id, contact, after, limit).await?;
     Ok(Json(SuggestionPage { items: page.items, next_cursor: page.next_cursor }))
@@ -80,7 +77,11 @@ async fn list_suggestions(
 #[utoipa::path(post, path = "/contacts/merge-suggestions/{id}/dismiss", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn dismiss_suggestion(State(state): State<AppState>, auth: Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+async fn dismiss_suggestion(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     state.store.dismiss_suggestion(auth.workspace_id, id, Some(auth.user_id), state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -139,9 +140,9 @@ async fn merge(
 async fn history(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<PathRef>,
 ) -> ApiResult<Json<Vec<MergeRecord>>> {
-    let by = ContactRef::parse(&raw, auth.region)?;
+    let by = crate::routes::contacts::contact_ref(&auth, &raw)?;
     Ok(Json(state.store.contact_history(auth.workspace_id, &by).await?))
 }
 

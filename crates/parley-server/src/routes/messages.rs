@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Direction, Message};
@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId};
 use crate::routes::conversations::MessageView;
 use crate::state::AppState;
 
@@ -180,9 +180,8 @@ async fn fill_contact_fields(
 async fn get_message(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<MessageView>> {
-    let id = raw.parse::<i64>().map_err(|_| ApiError::not_found())?;
     Ok(Json(state.store.message(auth.workspace_id, MessageId(id), auth.viewer()).await?.into()))
 }
 
@@ -194,9 +193,9 @@ async fn get_message(
 async fn retry_message(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
-    let id = MessageId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let id = MessageId(id);
     let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
     if message.direction != Direction::Out {
         return Err(ApiError::new(
@@ -223,8 +222,12 @@ async fn retry_message(
 #[utoipa::path(post, path = "/messages/{id}/read", tag = "messages", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let id = MessageId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+async fn mark_read(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
+    let id = MessageId(id);
     let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
     let Some(provider_id) = message.provider_message_id.filter(|_| message.direction == Direction::In) else {
         return Err(ApiError::new(

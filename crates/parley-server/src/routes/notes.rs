@@ -3,7 +3,7 @@
 //! they can see the conversation.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::ids::ConversationId;
 use parley_core::note::{check_note, mentions};
@@ -14,8 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,10 +29,6 @@ pub struct NoteInput {
     body: String,
 }
 
-pub(crate) fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
-    raw.parse().map(ConversationId).map_err(|_| ApiError::not_found())
-}
-
 /// Leave an internal note on a conversation; mentioned teammates who can see it are notified.
 #[utoipa::path(post, path = "/conversations/{id}/notes", tag = "conversations", params(("id" = i64, Path)),
     request_body = NoteInput,
@@ -41,10 +37,10 @@ pub(crate) fn conversation_id(raw: &str) -> ApiResult<ConversationId> {
 async fn add_note(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<ConversationNote>)> {
-    let id = conversation_id(&raw)?;
+    let id = ConversationId(id);
     let body = check_note(&input.body)?;
     let users: Vec<_> = state.store.users(auth.workspace_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
     let mentioned = mentions(&body, &users);
@@ -61,7 +57,7 @@ async fn add_note(
 async fn list_notes(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<Vec<ConversationNote>>> {
-    Ok(Json(state.store.conversation_notes(auth.workspace_id, conversation_id(&raw)?, auth.viewer()).await?))
+    Ok(Json(state.store.conversation_notes(auth.workspace_id, ConversationId(id), auth.viewer()).await?))
 }

@@ -3,7 +3,7 @@
 //! in a note), newest first, with what each has read.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_store::Notification;
 use serde::Deserialize;
@@ -12,8 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiPath, ApiQuery, PathId, list_limit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,10 +40,7 @@ async fn list_notifications(
     auth: Auth,
     ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<Vec<Notification>>> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 200").with_field("limit"));
-    }
+    let limit = list_limit(q.limit, 50, 200)?;
     Ok(Json(
         state.store.notifications(auth.workspace_id, auth.user_id, auth.role.can_administer(), q.before, limit).await?,
     ))
@@ -53,8 +50,11 @@ async fn list_notifications(
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn mark_read(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
-    let id = raw.parse::<i64>().map_err(|_| ApiError::not_found())?;
+async fn mark_read(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     state
         .store
         .mark_notification_read(auth.workspace_id, auth.user_id, auth.role.can_administer(), id, state.clock.now())

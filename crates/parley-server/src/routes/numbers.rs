@@ -3,10 +3,11 @@
 //! read and changed through the provider, Meta's limits checked first).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
 use parley_core::health::{MessagingTier, health_from_number_node};
+use parley_core::ids::ChannelId;
 use parley_core::profile::ProfilePatch;
 use parley_store::{HealthFieldChange, HealthRecord, LimitUsage};
 use serde::Serialize;
@@ -17,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::routes::templates::channel_of;
 use crate::state::AppState;
 
@@ -112,8 +113,12 @@ pub async fn refresh_channel_health(state: &AppState, channel: &Channel) -> ApiR
 #[utoipa::path(get, path = "/channels/{id}/health", tag = "channels", params(("id" = i64, Path)),
     responses((status = 200, body = HealthView), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_health(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<HealthView>> {
-    let channel = channel_of(&state, &auth, &raw).await?;
+async fn get_health(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<HealthView>> {
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     Ok(Json(health_view(&state, &channel, Vec::new()).await?))
 }
 
@@ -125,10 +130,10 @@ async fn get_health(State(state): State<AppState>, auth: Auth, Path(raw): Path<S
 async fn refresh_health(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<HealthView>> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     let changes = refresh_channel_health(&state, &channel).await?;
     Ok(Json(health_view(&state, &channel, changes).await?))
 }
@@ -137,8 +142,12 @@ async fn refresh_health(
 #[utoipa::path(get, path = "/channels/{id}/profile", tag = "channels", params(("id" = i64, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_profile(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    let channel = channel_of(&state, &auth, &raw).await?;
+async fn get_profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<Value>> {
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     let profile = state.graph_client(&channel)?.business_profile(&channel.phone_number_id).await?;
     Ok(Json(profile))
 }
@@ -153,11 +162,11 @@ async fn get_profile(State(state): State<AppState>, auth: Auth, Path(raw): Path<
 async fn update_profile(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(patch): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     let body = patch.validate()?;
     let client = state.graph_client(&channel)?;
     client.update_business_profile(&channel.phone_number_id, &body).await?;

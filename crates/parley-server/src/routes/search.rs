@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, list_limit};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,11 +72,7 @@ pub fn terms(q: &str) -> ApiResult<SearchTerms> {
 }
 
 fn limit(limit: Option<u32>) -> ApiResult<u32> {
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("limit is between 1 and 100").with_field("limit"));
-    }
-    Ok(limit)
+    list_limit(limit, DEFAULT_LIMIT, 100)
 }
 
 /// Search contacts, messages and notes at once.

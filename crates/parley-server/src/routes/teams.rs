@@ -3,7 +3,7 @@
 //! may hand a conversation they hold to a team; owners and managers move any.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::account::check_name;
 use parley_core::conversation::{Conversation, may_set_team};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,10 +45,6 @@ pub struct MembersInput {
 pub struct ConversationTeamInput {
     /// The team whose queue the conversation goes to; `null` takes it out of any.
     team_id: Option<i64>,
-}
-
-fn team_id(raw: &str) -> ApiResult<TeamId> {
-    raw.parse::<i64>().map(TeamId).map_err(|_| ApiError::not_found())
 }
 
 fn name_taken(e: StoreError, name: &str) -> ApiError {
@@ -93,11 +89,11 @@ async fn create_team(
 async fn rename_team(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<TeamInput>,
 ) -> ApiResult<Json<Team>> {
     auth.require_admin()?;
-    let id = team_id(&raw)?;
+    let id = TeamId(id);
     let name = check_name("name", &input.name)?;
     Ok(Json(state.store.rename_team(auth.workspace_id, id, &name).await.map_err(|e| name_taken(e, &name))?))
 }
@@ -106,9 +102,13 @@ async fn rename_team(
 #[utoipa::path(delete, path = "/teams/{id}", tag = "accounts", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn delete_team(State(state): State<AppState>, auth: Auth, Path(raw): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    let id = team_id(&raw)?;
+    let id = TeamId(id);
     state.store.delete_team(auth.workspace_id, id, Some(auth.user_id), state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -122,11 +122,11 @@ async fn delete_team(State(state): State<AppState>, auth: Auth, Path(raw): Path<
 async fn set_members(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<MembersInput>,
 ) -> ApiResult<Json<Team>> {
     auth.require_admin()?;
-    let id = team_id(&raw)?;
+    let id = TeamId(id);
     let mut users: Vec<UserId> = input.user_ids.into_iter().map(UserId).collect();
     users.sort();
     users.dedup();
@@ -143,10 +143,10 @@ async fn set_members(
 async fn set_conversation_team(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<ConversationTeamInput>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = ConversationId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let id = ConversationId(id);
     // Not found for an agent who may not see its channel.
     let current = state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
     if !may_set_team(auth.role, auth.user_id, current.assignee_id) {

@@ -5,7 +5,7 @@
 //! sync in `workers/provider_sync.rs`) is the safety net.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::channel::Channel;
 use parley_core::ids::ChannelId;
@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,8 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unpause_template))
 }
 
-pub async fn channel_of(state: &AppState, auth: &Auth, raw: &str) -> ApiResult<Channel> {
-    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+pub async fn channel_of(state: &AppState, auth: &Auth, id: ChannelId) -> ApiResult<Channel> {
     let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     if channel.deleted_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "channel_disabled", "this channel is disconnected"));
@@ -60,9 +59,9 @@ pub async fn sync_channel_templates(state: &AppState, channel: &Channel) -> ApiR
 async fn list_templates(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<Vec<StoredTemplate>>> {
-    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let id = ChannelId(id);
     let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     Ok(Json(state.store.templates(auth.workspace_id, &channel.waba_id).await?))
 }
@@ -149,11 +148,11 @@ fn submission(channel: &Channel, valid: &ValidTemplate, auth: &Auth) -> Template
 async fn create_template(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     let valid = draft.validate()?;
     // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
     if valid.name == "sync" {
@@ -192,9 +191,9 @@ async fn create_template(
 async fn get_template(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, name, language)): Path<(String, String, String)>,
+    ApiPath((id, name, language)): ApiPath<(PathId, String, String)>,
 ) -> ApiResult<Json<StoredTemplate>> {
-    let id = ChannelId(raw.parse::<i64>().map_err(|_| ApiError::not_found())?);
+    let id = ChannelId(id.0);
     let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
     Ok(Json(state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?))
 }
@@ -221,11 +220,11 @@ pub struct TemplateEdit {
 async fn new_version(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, name, language)): Path<(String, String, String)>,
+    ApiPath((id, name, language)): ApiPath<(PathId, String, String)>,
     ApiJson(edit): ApiJson<TemplateEdit>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
     let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
     let now = state.clock.now();
@@ -289,11 +288,11 @@ async fn new_version(
 async fn delete_template(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, name)): Path<(String, String)>,
+    ApiPath((id, name)): ApiPath<(PathId, String)>,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     check_template_name(&name)?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
     let known = state.store.templates(auth.workspace_id, &channel.waba_id).await?;
     if !known.iter().any(|t| t.name == name) {
         return Err(ApiError::not_found());
@@ -313,11 +312,11 @@ async fn delete_template(
 async fn unpause_template(
     State(state): State<AppState>,
     auth: Auth,
-    Path((raw, name, language)): Path<(String, String, String)>,
+    ApiPath((id, name, language)): ApiPath<(PathId, String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     check_language(&language)?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
     let t = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let (true, Some(pid)) = (t.status == "paused", t.provider_template_id.as_deref()) else {
         return Err(ApiError::new(
@@ -337,9 +336,9 @@ async fn unpause_template(
 async fn sync_templates(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<SyncReport>> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, &raw).await?;
+    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
     Ok(Json(sync_channel_templates(&state, &channel).await?))
 }

@@ -5,7 +5,7 @@
 //! back in the queue.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::account::{Role, check_name, check_password};
 use parley_core::contact::check_email;
@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::accounts::UserView;
 use crate::auth::{Auth, hash_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::password::hash_password;
 use crate::state::AppState;
 
@@ -90,10 +90,6 @@ pub struct UserChange {
     active: Option<bool>,
 }
 
-fn user_id(raw: &str) -> ApiResult<UserId> {
-    raw.parse::<i64>().map(UserId).map_err(|_| ApiError::not_found())
-}
-
 /// Change a user's name or role, deactivate or reactivate them (owners and managers).
 #[utoipa::path(patch, path = "/users/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = UserChange,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -103,11 +99,11 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
 async fn update_user(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<UserChange>,
 ) -> ApiResult<Json<UserView>> {
     auth.require_admin()?;
-    let id = user_id(&raw)?;
+    let id = UserId(id);
     // The role rules are checked by the store, in the transaction that writes: a check here
     // could pass on a role that a concurrent change moves before the write.
     let patch = UserPatch {
@@ -135,10 +131,10 @@ pub struct Invitation {
 async fn invite_user(
     State(state): State<AppState>,
     auth: Auth,
-    Path(raw): Path<String>,
+    ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     auth.require_admin()?;
-    let id = user_id(&raw)?;
+    let id = UserId(id);
     let target = state.store.user(auth.workspace_id, id).await?;
     if !auth.role.can_grant(target.role) {
         return Err(ApiError::forbidden("only an owner may invite an owner"));

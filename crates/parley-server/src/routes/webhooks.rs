@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_core::channel::{Channel, ChannelId, ChannelSecrets, Provider};
@@ -24,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiPath;
 use crate::ingest::Batch;
 use crate::state::AppState;
 
@@ -65,7 +66,7 @@ async fn live_channel(state: &AppState, key: &str) -> ApiResult<(Arc<Channel>, A
     responses((status = 200, description = "the challenge, as text"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn verify(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     Query(hub): Query<Handshake>,
 ) -> ApiResult<Response> {
     let (_, secrets) = live_channel(&state, &key).await?;
@@ -84,7 +85,7 @@ async fn verify(
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn receive(
     State(state): State<AppState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {

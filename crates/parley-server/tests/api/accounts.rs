@@ -156,7 +156,7 @@ async fn tokens_are_shown_once_and_can_be_revoked() {
         let r = app.call_as(Some(&secret), Method::GET, "/api/v1/me", None).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(app.delete("/api/v1/tokens/999999").await.status, StatusCode::NOT_FOUND);
-        assert_eq!(app.delete("/api/v1/tokens/abc").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.delete("/api/v1/tokens/abc").await.status, StatusCode::BAD_REQUEST);
         let revoked =
             app.get("/api/v1/tokens").await.body.as_array().unwrap().iter().find(|t| t["id"] == id).cloned().unwrap();
         assert!(revoked["revoked_at"].is_string());

@@ -17,6 +17,7 @@ mod notes;
 mod numbers;
 mod outbound;
 mod outbound_guard;
+mod path_params;
 mod phone_spellings;
 mod realtime;
 mod search;
