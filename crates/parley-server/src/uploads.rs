@@ -138,10 +138,24 @@ impl PendingFile {
     }
 }
 
+impl PendingFile {
+    /// Removes the file now, off the runtime's threads: a handler that refuses an upload awaits
+    /// this, so the refusal leaves nothing behind by the time it is answered.
+    pub async fn discard(mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+    }
+}
+
 impl Drop for PendingFile {
     fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
+        let Some(path) = self.0.take() else { return };
+        // Dropped without `discard` (a client that hung up: the handler's future was dropped).
+        // On the runtime, the removal goes to its blocking pool rather than stall a worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || std::fs::remove_file(path))),
+            Err(_) => drop(std::fs::remove_file(path)),
         }
     }
 }

@@ -2,8 +2,6 @@
 //! progress, download its refused rows. `/api/v1/contacts/export`: every contact as CSV. Owners
 //! and managers only (a whole contact base goes in or out).
 
-use std::io::Write;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, State};
@@ -12,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use parley_core::contacts_csv::ImportOptions;
 use parley_store::{Import, NewImport};
 use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -80,12 +79,13 @@ async fn read_parts(
                     return Err(bad("send one file").with_field("file"));
                 }
                 state.upload_limiter.start_file(auth.user_id)?;
-                std::fs::create_dir_all(&state.imports_dir).map_err(|e| {
+                // tokio::fs: the disk is written from the blocking pool, never a runtime worker.
+                tokio::fs::create_dir_all(&state.imports_dir).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot create the imports directory");
                     ApiError::internal()
                 })?;
                 let path = state.imports_dir.join(format!("upload-{}.csv", random_name()));
-                let mut file = std::fs::File::create(&path).map_err(|e| {
+                let mut file = tokio::fs::File::create(&path).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot store an import upload");
                     ApiError::internal()
                 })?;
@@ -95,11 +95,16 @@ async fn read_parts(
                     // Counted before it is written: past the quota, nothing more reaches the disk.
                     meter.add(chunk.len())?;
                     *size += chunk.len() as i64;
-                    file.write_all(&chunk).map_err(|e| {
+                    file.write_all(&chunk).await.map_err(|e| {
                         tracing::error!(error = %e, "cannot store an import upload");
                         ApiError::internal()
                     })?;
                 }
+                // Every write done before the import is stored and its worker opens the file.
+                file.flush().await.map_err(|e| {
+                    tracing::error!(error = %e, "cannot store an import upload");
+                    ApiError::internal()
+                })?;
                 meter.finish()?;
             }
             other => return Err(bad(&format!("unknown part {other:?}: use file, options and dry_run"))),
@@ -127,11 +132,20 @@ async fn create_import(
     // Bad input changes nothing: on any error below (or a client that hangs up), the pending
     // file, with whatever part of it was written, is removed when `upload` is dropped.
     let mut upload = None;
-    let (options, dry_run) = read_parts(&state, &auth, &mut multipart, &mut upload).await?;
+    let (options, dry_run) = match read_parts(&state, &auth, &mut multipart, &mut upload).await {
+        Ok(parts) => parts,
+        Err(e) => {
+            if let Some((_, pending, _)) = upload {
+                pending.discard().await;
+            }
+            return Err(e);
+        }
+    };
     let Some((filename, pending, size)) = upload else {
         return Err(ApiError::bad_request("the CSV file goes in a part named file").with_field("file"));
     };
     if size == 0 {
+        pending.discard().await;
         return Err(ApiError::bad_request("the file is empty").with_field("file"));
     }
     let new = NewImport {
@@ -143,7 +157,13 @@ async fn create_import(
         created_by: Some(auth.user_id),
         held_until: None,
     };
-    let import = state.store.create_import(auth.workspace_id, new, state.clock.now()).await?;
+    let import = match state.store.create_import(auth.workspace_id, new, state.clock.now()).await {
+        Ok(import) => import,
+        Err(e) => {
+            pending.discard().await;
+            return Err(e.into());
+        }
+    };
     pending.keep();
     state.imports_wakeup.notify_one();
     Ok((StatusCode::ACCEPTED, Json(import)))
@@ -174,7 +194,11 @@ async fn list_imports(
 #[utoipa::path(get, path = "/imports/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_import(State(state): State<AppState>, auth: Auth, ApiPath(PathId(id)): ApiPath<PathId>) -> ApiResult<Json<Import>> {
+async fn get_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<Import>> {
     auth.require_admin()?;
     Ok(Json(state.store.import(auth.workspace_id, id).await?))
 }
@@ -183,7 +207,11 @@ async fn get_import(State(state): State<AppState>, auth: Auth, ApiPath(PathId(id
 #[utoipa::path(get, path = "/imports/{id}/rejects", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_rejects(State(state): State<AppState>, auth: Auth, ApiPath(PathId(id)): ApiPath<PathId>) -> ApiResult<Response> {
+async fn get_rejects(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Response> {
     auth.require_admin()?;
     let problems = state.store.import_rejects(auth.workspace_id, id).await?;
     let body = rejects_csv(&problems).map_err(|_| ApiError::internal())?;

@@ -13,6 +13,7 @@ mod http;
 mod idempotency;
 mod imports;
 mod login_limits;
+mod no_blocking_io;
 mod notes;
 mod numbers;
 mod outbound;
