@@ -111,3 +111,38 @@ impl Drop for TestDatabase {
         });
     }
 }
+
+/// A workspace `name` with its owner (`o@<name>.example`) and one shared Meta channel
+/// (`PN-<name>`, account `WABA`, provider at a closed local port): what most store tests start
+/// from. Answers the workspace, the owner and the channel.
+pub async fn workspace_with_channel(
+    store: &dyn Store,
+    name: &str,
+    now: parley_core::Timestamp,
+) -> (parley_core::ids::WorkspaceId, parley_core::ids::UserId, parley_core::channel::Channel) {
+    use parley_core::Email;
+    use parley_core::account::Role;
+    use parley_core::channel::{Provider, Visibility};
+    let owner = crate::NewUser {
+        email: Email::parse(&format!("o@{name}.example")).expect("a test email"),
+        name: "O".into(),
+        role: Role::Owner,
+        password_hash: None,
+    };
+    let token = crate::NewToken { name: "t".into(), hash: format!("h-{name}"), prefix: "p".into() };
+    let boot = store.bootstrap(name, owner, token, now).await.expect("bootstrap");
+    let channel = crate::NewChannel {
+        provider: Provider::Meta,
+        name: "Main".into(),
+        phone_number_id: format!("PN-{name}"),
+        waba_id: "WABA".into(),
+        display_phone_number: "15550001111".into(),
+        graph_base_url: "http://127.0.0.1:1".into(),
+        sealed_secrets: "sealed".into(),
+        webhook_key: format!("key-{name}"),
+        visibility: Visibility::Shared,
+        throughput: 80,
+    };
+    let channel = store.create_channel(boot.workspace.id, channel, now).await.expect("a channel");
+    (boot.workspace.id, boot.owner.id, channel)
+}

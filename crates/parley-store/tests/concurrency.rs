@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parley_core::Email;
 use parley_core::Timestamp;
 use parley_core::account::Role;
-use parley_core::channel::{Channel, Provider, Visibility};
+use parley_core::channel::Channel;
 use parley_core::contact::{ContactInput, ContactRef, NewContact};
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::message::Content;
@@ -15,45 +15,14 @@ use parley_core::outbound::OutboundMessage;
 use parley_core::rules::{Refusal, judge};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, ListedTemplate, NewChannel, NewOptIn, NewToken, NewUser, SendOutcome, SendRequest, Store, StoreError,
-    UserPatch, Viewer,
+    ChannelPatch, ListedTemplate, NewOptIn, NewUser, SendOutcome, SendRequest, Store, StoreError, UserPatch, Viewer,
 };
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 
 async fn setup(store: &dyn Store) -> (WorkspaceId, Channel) {
-    let owner = NewUser {
-        email: Email::parse("o@acme.example").unwrap(),
-        name: "O".into(),
-        role: Role::Owner,
-        password_hash: None,
-    };
-    let ws = store
-        .bootstrap("acme", owner, NewToken { name: "t".into(), hash: "h".into(), prefix: "p".into() }, NOW)
-        .await
-        .unwrap()
-        .workspace
-        .id;
-    let channel = store
-        .create_channel(
-            ws,
-            NewChannel {
-                provider: Provider::Meta,
-                name: "Main".into(),
-                phone_number_id: "PN".into(),
-                waba_id: "WABA".into(),
-                display_phone_number: "15550001111".into(),
-                graph_base_url: "http://127.0.0.1:1".into(),
-                sealed_secrets: "sealed".into(),
-                webhook_key: "key".into(),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    let (ws, _, channel) = parley_store::testing::workspace_with_channel(store, "acme", NOW).await;
     (ws, channel)
 }
 

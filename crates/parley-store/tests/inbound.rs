@@ -4,7 +4,7 @@
 
 use parley_core::Timestamp;
 use parley_core::account::Role;
-use parley_core::channel::{Channel, ChannelId, Provider, Visibility};
+use parley_core::channel::{Channel, ChannelId};
 use parley_core::contact::{ContactInput, ContactRef, NewContact};
 use parley_core::conversation::{ConversationStatus, Direction, MediaState};
 use parley_core::ids::{ContactId, EventId, WorkspaceId};
@@ -14,39 +14,13 @@ use parley_core::message::{
 use parley_core::whatsapp::{Bsuid, WaId};
 use parley_core::{E164, Email};
 use parley_store::testing::TestDatabase;
-use parley_store::{ConversationQuery, MessageQuery, NewChannel, NewToken, NewUser, RoutedEvent, Store, Viewer};
+use parley_store::{ConversationQuery, MessageQuery, NewUser, RoutedEvent, Store, Viewer};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
 
 async fn setup(store: &dyn Store, name: &str) -> (WorkspaceId, Channel) {
-    let owner = NewUser {
-        email: Email::parse(&format!("o@{name}.example")).unwrap(),
-        name: "O".into(),
-        role: Role::Owner,
-        password_hash: None,
-    };
-    let token = NewToken { name: "t".into(), hash: format!("h-{name}"), prefix: "p".into() };
-    let ws = store.bootstrap(name, owner, token, NOW).await.unwrap().workspace.id;
-    let channel = store
-        .create_channel(
-            ws,
-            NewChannel {
-                provider: Provider::Meta,
-                name: "Main".into(),
-                phone_number_id: format!("PN-{name}"),
-                waba_id: "WABA".into(),
-                display_phone_number: "15550001111".into(),
-                graph_base_url: "http://127.0.0.1:1".into(),
-                sealed_secrets: "sealed".into(),
-                webhook_key: format!("key-{name}"),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    let (ws, _, channel) = parley_store::testing::workspace_with_channel(store, name, NOW).await;
     (ws, channel)
 }
 

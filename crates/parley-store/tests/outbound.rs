@@ -15,45 +15,15 @@ use parley_core::whatsapp::WaId;
 use parley_core::{Email, Invalid};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, JobOutcome, ListedTemplate, NewChannel, NewToken, NewUser, OutboxCounts, RoutedEvent, SendOutcome,
-    SendRequest, Store, StoreError, Viewer,
+    ChannelPatch, JobOutcome, ListedTemplate, NewChannel, NewUser, OutboxCounts, RoutedEvent, SendOutcome, SendRequest,
+    Store, StoreError, Viewer,
 };
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 
 async fn setup(store: &dyn Store) -> (parley_core::ids::WorkspaceId, Channel) {
-    let owner = NewUser {
-        email: Email::parse("o@acme.example").unwrap(),
-        name: "O".into(),
-        role: Role::Owner,
-        password_hash: None,
-    };
-    let ws = store
-        .bootstrap("acme", owner, NewToken { name: "t".into(), hash: "h".into(), prefix: "p".into() }, NOW)
-        .await
-        .unwrap()
-        .workspace
-        .id;
-    let channel = store
-        .create_channel(
-            ws,
-            NewChannel {
-                provider: Provider::Meta,
-                name: "Main".into(),
-                phone_number_id: "PN".into(),
-                waba_id: "WABA".into(),
-                display_phone_number: "15550001111".into(),
-                graph_base_url: "http://127.0.0.1:1".into(),
-                sealed_secrets: "sealed".into(),
-                webhook_key: "key".into(),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
+    let (ws, _, channel) = parley_store::testing::workspace_with_channel(store, "acme", NOW).await;
     (ws, channel)
 }
 

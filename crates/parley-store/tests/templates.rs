@@ -13,44 +13,14 @@ use parley_core::template_review::{TemplateChange, TemplateUpdate};
 use parley_core::{Email, health};
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ListedTemplate, NewChannel, NewToken, NewUser, RoutedEvent, Store, StoreError, SubmissionResult,
-    TemplateSubmission, Viewer,
+    ListedTemplate, NewChannel, NewUser, RoutedEvent, Store, StoreError, SubmissionResult, TemplateSubmission, Viewer,
 };
 use serde_json::{Value, json};
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 
 async fn setup(store: &dyn Store) -> (WorkspaceId, parley_core::ids::UserId, Channel) {
-    let owner = NewUser {
-        email: Email::parse("o@acme.example").unwrap(),
-        name: "O".into(),
-        role: Role::Owner,
-        password_hash: None,
-    };
-    let boot = store
-        .bootstrap("acme", owner, NewToken { name: "t".into(), hash: "h".into(), prefix: "p".into() }, NOW)
-        .await
-        .unwrap();
-    let channel = store
-        .create_channel(
-            boot.workspace.id,
-            NewChannel {
-                provider: Provider::Meta,
-                name: "Main".into(),
-                phone_number_id: "PN".into(),
-                waba_id: "WABA".into(),
-                display_phone_number: "15550001111".into(),
-                graph_base_url: "http://127.0.0.1:1".into(),
-                sealed_secrets: "sealed".into(),
-                webhook_key: "key".into(),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            },
-            NOW,
-        )
-        .await
-        .unwrap();
-    (boot.workspace.id, boot.owner.id, channel)
+    parley_store::testing::workspace_with_channel(store, "acme", NOW).await
 }
 
 fn body(text: &str) -> Value {
