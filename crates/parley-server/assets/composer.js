@@ -282,26 +282,62 @@ function freeText(ctx, refusal, closed = false) {
   ];
 }
 
+/** The example Meta holds for each of a body's parameters, by name (`1`, `first_name`). */
+function examples(body) {
+  const out = {};
+  const positional = body?.example?.body_text?.[0] ?? [];
+  positional.forEach((value, i) => { out[String(i + 1)] = value; });
+  for (const p of body?.example?.body_text_named_params ?? []) out[p.param_name] = p.example;
+  return out;
+}
+
+/** The body with each `{{name}}` replaced by what was typed for it (left as is while empty). */
+function filled(text, values) {
+  return (text ?? '').replace(/\{\{\s*([\w.]+)\s*\}\}/g, (whole, name) => (values[name]?.trim() ? values[name] : whole));
+}
+
+/**
+ * The templates outside the window. Every parameter is required and labelled by its example (or
+ * its name); the preview shows the message as the customer will read it, filled as the agent
+ * types; Send stays off until a template is chosen and every parameter has a value.
+ */
 function templatePicker(ctx, refusal) {
   const { conversation, contact, onSent } = ctx;
   const picker = el('select', { id: 'template-select', 'aria-label': t('composer.template') },
     el('option', { value: '' }, t('composer.choose_template')));
-  const preview = el('p', { class: 'template-preview', id: 'template-preview' });
+  const preview = el('p', { class: 'template-preview', id: 'template-preview', 'aria-live': 'polite' });
   const params = el('div', { class: 'template-params', id: 'template-params' });
+  const sendButton = el('button', { type: 'button', id: 'template-send', class: 'primary', disabled: true }, t('composer.send_template'));
   let templates = [];
+  const chosenTemplate = () => templates[Number(picker.value)] ?? null;
+  const bodyOf = (chosen) => (chosen?.components ?? []).find((c) => c.type === 'body' || c.type === 'BODY');
+  const inputs = () => [...params.querySelectorAll('input')];
+  const refresh = () => {
+    const chosen = chosenTemplate();
+    const values = Object.fromEntries(inputs().map((i) => [i.dataset.name, i.value]));
+    preview.textContent = chosen ? filled(bodyOf(chosen)?.text, values) : '';
+    const missing = inputs().filter((i) => !i.value.trim());
+    for (const i of inputs()) i.setAttribute('aria-invalid', i.value.trim() ? 'false' : 'true');
+    sendButton.disabled = !chosen || missing.length > 0;
+  };
   const show = () => {
-    const chosen = templates[Number(picker.value)];
+    const chosen = chosenTemplate();
     params.replaceChildren();
-    preview.textContent = '';
-    if (!chosen) return;
-    const body = (chosen.components ?? []).find((c) => c.type === 'body' || c.type === 'BODY');
-    preview.textContent = body?.text ?? '';
-    placeholders(body?.text).forEach((name, i) => {
-      params.append(el('label', {}, `{{${name}}}`,
-        el('input', { type: 'text', class: 'template-param', dataset: { name }, value: prefill(name, i, contact) })));
-    });
+    if (chosen) {
+      const body = bodyOf(chosen);
+      const hints = examples(body);
+      placeholders(body?.text).forEach((name, i) => {
+        const hint = hints[name];
+        const label = /^\d+$/.test(name) ? t('composer.param_n', { n: name }) : name.replaceAll('_', ' ');
+        params.append(el('label', {}, hint ? `${label} (${t('composer.param_example', { example: hint })})` : label,
+          el('input', { type: 'text', class: 'template-param', required: true, dataset: { name }, value: prefill(name, i, contact),
+            placeholder: hint ?? '' })));
+      });
+    }
+    refresh();
   };
   picker.addEventListener('change', show);
+  params.addEventListener('input', refresh);
   // Another template or another parameter is another message: a new key.
   const changed = () => sendKeys.delete(draftKey(ctx, 'template'));
   picker.addEventListener('change', changed);
@@ -311,15 +347,19 @@ function templatePicker(ctx, refusal) {
     templates.forEach((x, i) => picker.append(el('option', { value: String(i) }, `${x.name} (${x.language})`)));
     if (!templates.length) preview.textContent = t('composer.no_templates');
   }).catch((error) => showRefusal(refusal, errorText(error)));
-  const sendButton = el('button', { type: 'button', id: 'template-send', class: 'primary' }, t('composer.send_template'));
   const send = () => once(sendButton, async () => {
-    const chosen = templates[Number(picker.value)];
+    const chosen = chosenTemplate();
     if (!chosen) return;
-    const inputs = [...params.querySelectorAll('input')];
+    const empty = inputs().find((i) => !i.value.trim());
+    if (empty) {
+      showRefusal(refusal, t('composer.params_required'));
+      empty.focus();
+      return;
+    }
     const named = chosen.parameter_format === 'named';
-    const parameters = inputs.map((i) => (named
-      ? { type: 'text', parameter_name: i.dataset.name, text: i.value }
-      : { type: 'text', text: i.value }));
+    const parameters = inputs().map((i) => (named
+      ? { type: 'text', parameter_name: i.dataset.name, text: i.value.trim() }
+      : { type: 'text', text: i.value.trim() }));
     const body = {
       channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'template',
       template: { name: chosen.name, language: { code: chosen.language }, components: parameters.length ? [{ type: 'body', parameters }] : [] },

@@ -222,6 +222,11 @@ fn check_values(what: &str, params: &[&Value], names: &[String]) -> Result<(), S
         if !VALUE_TYPES.iter().any(|v| v.eq_ignore_ascii_case(t)) {
             return Err(format!("{what} parameter {} is `{t}`, expected text, currency or date_time", i + 1));
         }
+        // Meta refuses a template whose text parameter is empty (error 131008): the customer
+        // would read "Hello , your order  has shipped".
+        if t.eq_ignore_ascii_case("text") && p.get("text").and_then(Value::as_str).is_none_or(|v| v.trim().is_empty()) {
+            return Err(format!("{what} parameter {} is empty: every parameter needs a value", i + 1));
+        }
     }
     if names.is_empty() {
         if let Some(i) = params.iter().position(|p| p.get("parameter_name").is_some()) {

@@ -181,6 +181,13 @@ async fn templates_must_be_synced_approved_and_fed_the_right_parameters() {
         let r = app.post("/api/v1/messages", template_to(&wired.channel, &to, "order_update", 1)).await;
         assert_eq!(r.code(), "template_params_mismatch");
         assert!(r.body["error"]["message"].as_str().unwrap().contains("body takes 2"));
+        // An empty parameter would reach the customer as a gap: refused, nothing queued.
+        let mut blank = template_to(&wired.channel, &to, "order_update", 2);
+        blank["template"]["components"][0]["parameters"][1]["text"] = json!("  ");
+        let r = app.post("/api/v1/messages", blank).await;
+        assert_eq!(r.code(), "template_params_mismatch", "{:?}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("parameter 2 is empty"), "{:?}", r.body);
+        assert!(wired.sandbox.sent().is_empty());
         let r = app.post("/api/v1/messages", template_to(&wired.channel, &to, "order_update", 2)).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
         let id = first_id(&r);

@@ -139,7 +139,16 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     let first = browser.wait_attr("#template-params input", "data-name", "1").await;
     assert_eq!(first.prop("value").await.unwrap().as_deref(), Some("Ana"), "prefilled with the first name");
     let params = browser.driver.find_all(By::Css("#template-params input")).await.unwrap();
+    // An empty parameter: Send stays off (even clicked by a script), the preview shows the gap.
+    let send = browser.driver.find(By::Id("template-send")).await.unwrap();
+    assert!(!send.is_enabled().await.unwrap(), "Send is off while a parameter is empty");
+    browser.wait_text("#template-preview", "Hello Ana, your order {{2}} has shipped.").await;
+    browser.driver.execute("document.getElementById('template-send').click()", vec![]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(wired.sandbox.sent().len(), 1, "nothing sent with an empty parameter");
     params[1].send_keys("A-1042").await.unwrap();
+    browser.wait_text("#template-preview", "Hello Ana, your order A-1042 has shipped.").await;
+    assert!(send.is_enabled().await.unwrap());
     browser.screenshot("composer-template").await;
     browser.driver.find(By::Id("template-send")).await.unwrap().click().await.unwrap();
     browser.wait_attr("#messages li.message.out", "data-type", "template").await;

@@ -222,3 +222,16 @@ fn authentication_templates_as_meta_lists_them() {
     coupon[1]["parameters"] = json!([{"type": "coupon_code", "coupon_code": "1"}]);
     assert!(check(&listed_as_otp, coupon).unwrap_err().contains("expected text"));
 }
+
+#[test]
+fn every_text_parameter_needs_a_value() {
+    let s = shape(json!([{"type": "BODY", "text": "Hi {{1}}, order {{2}} is ready."}]));
+    for blank in ["", "   ", "\n"] {
+        let e = check(&s, json!([body(json!([text("Ana"), text(blank)]))])).unwrap_err();
+        assert!(e.contains("body parameter 2 is empty"), "{blank:?}: {e}");
+    }
+    let missing = check(&s, json!([body(json!([text("Ana"), {"type": "text"}]))])).unwrap_err();
+    assert!(missing.contains("is empty"), "{missing}");
+    let named_blank = shape(json!([{"type": "BODY", "text": "Hi {{first_name}}"}]));
+    assert!(check(&named_blank, json!([body(json!([named("first_name", " ")]))])).is_err());
+}
