@@ -12,6 +12,17 @@ use crate::{DatabaseUrl, Store, open_url};
 
 pub const DATABASE_URL_VAR: &str = "PARLEY_TEST_DATABASE_URL";
 
+/// Whether the tests run in CI: `CI` set to anything but empty, `0` or `false` (CI services set
+/// `true` or `1`). There, what a developer's machine may lack (PostgreSQL, a browser) fails the
+/// test instead of skipping it. Every test that can skip asks this one function.
+pub fn running_in_ci() -> bool {
+    ci_value_means_ci(std::env::var("CI").ok().as_deref())
+}
+
+fn ci_value_means_ci(value: Option<&str>) -> bool {
+    value.map(str::trim).is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
 /// One fresh, migrated database; dropped (file or schema) when this value is dropped.
 pub struct TestDatabase {
     pub url: DatabaseUrl,
@@ -43,7 +54,7 @@ impl TestDatabase {
     pub async fn postgres() -> Option<TestDatabase> {
         let url = match std::env::var(DATABASE_URL_VAR) {
             Ok(url) if !url.is_empty() => url,
-            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            _ if running_in_ci() => {
                 panic!("CI=true but {DATABASE_URL_VAR} is not set: PostgreSQL tests must run in CI")
             }
             _ => return None,
@@ -145,4 +156,19 @@ pub async fn workspace_with_channel(
     };
     let channel = store.create_channel(boot.workspace.id, channel, now).await.expect("a channel");
     (boot.workspace.id, boot.owner.id, channel)
+}
+
+#[cfg(test)]
+mod ci_tests {
+    #[test]
+    fn ci_is_any_value_but_empty_zero_or_false() {
+        for (value, ci) in
+            [(None, false), (Some(""), false), (Some("0"), false), (Some("false"), false), (Some("FALSE"), false)]
+        {
+            assert_eq!(super::ci_value_means_ci(value), ci, "{value:?}");
+        }
+        for value in ["true", "1", "yes", "woodpecker"] {
+            assert!(super::ci_value_means_ci(Some(value)), "{value}");
+        }
+    }
 }

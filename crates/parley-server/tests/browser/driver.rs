@@ -18,11 +18,12 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 impl Browser {
     /// A headless browser at 1280×800, or `None` (with a note) when Chromium is not installed on
-    /// a developer's machine. In CI (`CI` set) a missing browser fails the test instead.
+    /// a developer's machine. In CI (`parley_store::testing::running_in_ci`) a missing browser fails
+    /// the test instead.
     pub async fn start() -> Option<Browser> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
             assert!(
-                std::env::var_os("CI").is_none(),
+                !parley_store::testing::running_in_ci(),
                 "browser tests need Debian's chromium and chromium-driver (.ci/run installs them)"
             );
             eprintln!("skipping a browser test: install chromium and chromium-driver to run it");
