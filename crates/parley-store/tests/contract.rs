@@ -63,7 +63,11 @@ async fn bootstrap_is_all_or_nothing() {
         let err = store.bootstrap("acme2", owner, token, NOW).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict { field: "email" }), "{}: {err:?}", db.engine());
         assert!(store.token_owner("other").await.unwrap().is_none());
-        assert!(store.workspace(parley_core::ids::WorkspaceId(2)).await.is_err(), "{}", db.engine());
+        assert!(
+            matches!(store.workspace(parley_core::ids::WorkspaceId(2)).await, Err(StoreError::NotFound)),
+            "{}",
+            db.engine()
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use parley_core::message::{
 use parley_core::whatsapp::{Bsuid, WaId};
 use parley_core::{E164, Email};
 use parley_store::testing::TestDatabase;
-use parley_store::{ConversationQuery, MessageQuery, NewUser, RoutedEvent, Store, Viewer};
+use parley_store::{ConversationQuery, MessageQuery, NewUser, RoutedEvent, Store, StoreError, Viewer};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_750_000_000);
@@ -428,7 +428,7 @@ async fn media_jobs_lease_retry_and_complete() {
         let file = store.media_file(ws, msg.id, Viewer::All).await.unwrap();
         assert_eq!((file.state, file.sha256.as_deref(), file.size), (MediaState::Available, Some("abc123"), Some(42)));
         let (other, _) = setup(store, "other").await;
-        assert!(store.media_file(other, msg.id, Viewer::All).await.is_err());
+        assert!(matches!(store.media_file(other, msg.id, Viewer::All).await, Err(StoreError::NotFound)));
     }
 }
 
@@ -482,13 +482,12 @@ async fn other_workspaces_see_nothing() {
             .unwrap()
             .items
             .remove(0);
-        assert!(store.conversation(other, conv.id, Viewer::All).await.is_err());
-        assert!(
-            store
-                .messages(other, conv.id, &MessageQuery { limit: 10, cursor: None, viewer: Viewer::All })
-                .await
-                .is_err()
-        );
+        // Isolation answers "no such thing", not any error: a failure elsewhere must not pass.
+        assert!(matches!(store.conversation(other, conv.id, Viewer::All).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.messages(other, conv.id, &MessageQuery { limit: 10, cursor: None, viewer: Viewer::All }).await,
+            Err(StoreError::NotFound)
+        ));
         assert!(
             store
                 .conversations(other, &ConversationQuery { limit: 10, ..Default::default() })
@@ -497,7 +496,11 @@ async fn other_workspaces_see_nothing() {
                 .items
                 .is_empty()
         );
-        assert!(store.channel(other, channel.id, Viewer::All).await.is_err(), "{}", db.engine());
+        assert!(
+            matches!(store.channel(other, channel.id, Viewer::All).await, Err(StoreError::NotFound)),
+            "{}",
+            db.engine()
+        );
         let _ = ContactId(0);
     }
 }
