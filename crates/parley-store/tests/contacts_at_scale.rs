@@ -12,12 +12,14 @@ use parley_core::contacts_csv::{Identifier, ImportMode, ImportOptions, ImportRow
 use parley_core::dedupe::DuplicateReason;
 use parley_core::ids::{ContactId, WorkspaceId};
 use parley_core::message::{Content, InboundEvent, InboundMessage, Sender};
+use parley_core::outbound::OutboundMessage;
+use parley_core::rules::judge;
 use parley_core::whatsapp::WaId;
 use parley_core::{E164, Email};
 use parley_store::testing::TestDatabase;
 use parley_store::{
     BatchCounts, DatabaseUrl, Import, ImportBatch, MergeRequest, NewChannel, NewImport, NewOptIn, NewToken, NewUser,
-    RoutedEvent, Store, StoreError,
+    RoutedEvent, SendOutcome, SendRequest, Store, StoreError, Viewer,
 };
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -501,6 +503,21 @@ async fn two_of_one_person(store: &dyn Store, ws: WorkspaceId, ch: &Channel) -> 
     let opt_in =
         NewOptIn { channel_id: None, source: "web".into(), evidence: None, opted_in_at: NOW, recorded_by: None };
     store.record_opt_in(ws, &ContactRef::Id(b), opt_in, NOW).await.unwrap();
+    // A reply to B waiting in the outbox: the merge must keep the job and its message.
+    let reply = [OutboundMessage { content: Content::Text { body: "to B".into(), preview_url: None }, reply_to: None }];
+    let to = ContactRef::Id(b);
+    let request = SendRequest {
+        ws,
+        viewer: Viewer::All,
+        channel: ch.id,
+        to: &to,
+        messages: &reply,
+        idempotency_key: None,
+        author: None,
+        dry_run: false,
+    };
+    let queued = store.queue_send(request, &|facts, m| judge(facts, m, NOW), NOW).await.unwrap();
+    assert!(matches!(queued, SendOutcome::Queued(_)), "{queued:?}");
     (a, b)
 }
 
@@ -516,6 +533,7 @@ async fn a_merge_moves_every_related_row() {
         let before = snapshot(&mut raw).await;
         let of_b = |table: &str| format!("SELECT COUNT(*) FROM {table} WHERE contact_id = {}", b.get());
         assert_eq!(raw.count(&of_b("contact_notes")).await, 1);
+        assert_eq!(before[4], 1, "{}: the fixture has an outbox job to keep", db.engine());
 
         let overrides = ContactPatch { name: Some(Some("Ana Merged".into())), ..Default::default() };
         let request = MergeRequest { primary: ContactRef::Id(a), secondary: ContactRef::Id(b), overrides, by: None };
@@ -528,7 +546,12 @@ async fn a_merge_moves_every_related_row() {
         for table in ["contact_identities", "contact_notes", "opt_ins", "conversations", "contact_tags"] {
             assert_eq!(raw.count(&of_b(table)).await, 0, "{e}: {table} left on the secondary");
         }
-        assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = {}", a.get())).await, 3);
+        assert_eq!(raw.count(&format!("SELECT COUNT(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = {}", a.get())).await, 4);
+        let job_on_a = format!(
+            "SELECT COUNT(*) FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations c ON c.id = m.conversation_id WHERE c.contact_id = {}",
+            a.get()
+        );
+        assert_eq!(raw.count(&job_on_a).await, 1, "{e}: the outbox job follows its message");
         let c = &merged.contact;
         assert_eq!(c.name.as_deref(), Some("Ana Merged"));
         assert_eq!(c.tags, vec!["lead", "vip"]);
@@ -562,7 +585,11 @@ async fn a_merge_moves_every_related_row() {
         // a trigger, having no foreign key there): nothing is left pointing nowhere.
         let messages = raw.count("SELECT COUNT(*) FROM messages").await;
         store.delete_contact(ws, &ContactRef::Id(a), NOW).await.unwrap();
-        assert_eq!(raw.count("SELECT COUNT(*) FROM messages").await, messages - 3, "{e}");
+        assert_eq!(
+            raw.count("SELECT COUNT(*) FROM messages").await,
+            messages - 4,
+            "{e}: its three messages in and the reply"
+        );
         let orphans = "SELECT COUNT(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id)";
         assert_eq!(raw.count(orphans).await, 0, "{e}");
     }
