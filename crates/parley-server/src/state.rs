@@ -57,6 +57,9 @@ pub struct AppState {
     pub trusted_proxies: crate::web::client_ip::TrustedProxies,
     /// Live event streams: how many per user, how long, how often their rights are checked.
     pub streams: crate::streams::StreamLimits,
+    /// How many passes the timers worker (snoozes, auto-close) has finished: a test that moved
+    /// the clock waits for the next full pass instead of sleeping (see `workers/timers.rs`).
+    pub timer_passes: Arc<tokio::sync::watch::Sender<u64>>,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
 }
@@ -109,6 +112,7 @@ impl AppState {
             dispatch: crate::workers::dispatch::DispatchConfig::default(),
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
+            timer_passes: Arc::new(tokio::sync::watch::channel(0).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
             trusted_proxies: Default::default(),

@@ -28,6 +28,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             last_auto_close = Some(now);
         }
+        state.timer_passes.send_modify(|passes| *passes += 1);
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = shutdown.changed() => return,

@@ -132,6 +132,17 @@ impl TestApp {
     }
 
     /// The id of the user a token belongs to.
+    /// Waits until the timers worker (snoozes, auto-close) finished `n` more passes: after it,
+    /// whatever the clock allows has happened, and nothing else will until the clock moves.
+    pub async fn timer_passes(&self, n: u64) {
+        let mut passes = self.state.timer_passes.subscribe();
+        let start = *passes.borrow_and_update();
+        tokio::time::timeout(std::time::Duration::from_secs(10), passes.wait_for(|p| *p >= start + n))
+            .await
+            .expect("the timers worker runs a pass every second")
+            .expect("the timers worker is running");
+    }
+
     pub async fn user_id(&self, token: &str) -> i64 {
         self.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
     }
