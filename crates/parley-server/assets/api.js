@@ -5,6 +5,8 @@
 export const boot = JSON.parse(document.body.dataset.boot);
 const csrf = document.body.dataset.csrf;
 export const locale = boot.locale;
+/** "Label: value" as the language writes it: French puts a no-break space before the colon. */
+export const COLON = locale.startsWith('fr') ? '\u00a0: ' : ': ';
 
 /** The translation of `key`, with `{name}` placeholders filled from `vars`. */
 export function t(key, vars = {}) {

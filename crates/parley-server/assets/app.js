@@ -3,7 +3,7 @@
 // reopen), the composer and the contact panel, the team page (users, canned responses) for owners
 // and managers, and the live event stream that keeps all of it current without reloading.
 
-import { api, boot, el, errorText, formatNumber, formatTime, isAdmin, label, locale, t, toast } from './api.js';
+import { api, boot, COLON, el, errorText, formatNumber, formatTime, isAdmin, label, locale, t, toast } from './api.js';
 import { renderComposer, stopWindowClock, updateWindow } from './composer.js';
 import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
@@ -25,7 +25,7 @@ function preview(c) {
   const last = c.last_message;
   if (!last) return '';
   const text = last.text ?? t(`type.${last.type}`);
-  return last.direction === 'out' ? `${t('list.you')}: ${text}` : text;
+  return last.direction === 'out' ? `${t('list.you')}${COLON}${text}` : text;
 }
 
 function conversationItem(c) {
@@ -44,6 +44,13 @@ function conversationItem(c) {
     el('span', { class: 'muted' }, channel), c.window.open ? null : el('span', { class: 'muted' }, t('list.window_closed'))));
 }
 
+/** The tab's title carries how many customer messages wait unread in the list: `(3) Inbox · Parley`. */
+const baseTitle = document.title;
+function showUnreadInTitle(items) {
+  const unread = items.reduce((sum, c) => sum + (c.unread ?? 0), 0);
+  document.title = unread > 0 ? `(${formatNumber(unread)}) ${baseTitle}` : baseTitle;
+}
+
 async function loadList() {
   const params = new URLSearchParams({ limit: '100' });
   if (state.filter === 'mine') params.set('assignee', 'me');
@@ -55,6 +62,7 @@ async function loadList() {
   try {
     const page = await api('GET', `/conversations?${params}`);
     state.conversations = page.items;
+    showUnreadInTitle(page.items);
     $('conversations').replaceChildren(...page.items.map(conversationItem));
     $('list-empty').hidden = page.items.length > 0;
   } catch (error) {

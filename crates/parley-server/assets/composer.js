@@ -13,7 +13,7 @@
 // answer or Ctrl+Enter pressed twice replays the first send instead of making a second message.
 // And it goes only to the conversation whose messages are on screen (`#messages` says which).
 
-import { api, el, errorText, formatDuration, t, toast } from './api.js';
+import { api, COLON, el, errorText, formatDuration, t, toast } from './api.js';
 
 /** `{{1}}` or `{{name}}` placeholders of a template's body, in order, without repeats. */
 export function placeholders(text) {
@@ -149,7 +149,7 @@ async function trySend(ctx, body, refusal) {
     const dry = await api('POST', '/messages?dry_run=true', body);
     if (!dry.allowed) {
       // Translated by its code, like every API error; the server's text only as a fallback.
-      showRefusal(refusal, `${t('composer.refused')}: ${errorText(dry.refusal)}`);
+      showRefusal(refusal, `${t('composer.refused')}${COLON}${errorText(dry.refusal)}`);
       refusal.dataset.code = dry.refusal.code;
       return false;
     }

@@ -3,7 +3,7 @@
 // shown it takes the list's place; a hit opens its conversation, Escape or an empty box goes
 // back to the list.
 
-import { api, el, errorText, formatTime, t, toast } from './api.js';
+import { api, COLON, el, errorText, formatTime, t, toast } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -56,12 +56,12 @@ export function setupSearch({ open, showList }) {
     const messages = results.messages.items.map((m) => el('li', {},
       el('button', { type: 'button', class: 'hit', dataset: { conversation: m.conversation_id, message: m.id }, onclick: () => open(m.conversation_id) },
         el('span', { class: 'row' }, el('strong', {}, m.contact_name ?? `#${m.contact_id}`), el('time', { class: 'muted' }, formatTime(m.sent_at))),
-        el('span', { class: 'preview' }, m.direction === 'out' ? `${t('list.you')}: ` : '', highlighted(m.text ?? '', words)))));
+        el('span', { class: 'preview' }, m.direction === 'out' ? `${t('list.you')}${COLON}` : '', highlighted(m.text ?? '', words)))));
     const notes = results.notes.map((n) => el('li', {},
       el('button', { type: 'button', class: 'hit note-hit', dataset: { note: n.id, on: n.on },
         onclick: () => (n.conversation_id ? open(n.conversation_id) : openContact({ id: n.contact_id, name: n.contact_name })) },
       el('span', { class: 'row' }, el('strong', {}, n.contact_name ?? `#${n.contact_id}`), el('time', { class: 'muted' }, formatTime(n.created_at))),
-      el('span', { class: 'preview' }, `${t(n.on === 'contact' ? 'search.contact_note' : 'search.note')}: `, highlighted(n.body, words)))));
+      el('span', { class: 'preview' }, `${t(n.on === 'contact' ? 'search.contact_note' : 'search.note')}${COLON}`, highlighted(n.body, words)))));
     const sections = [
       section('search-contacts', t('search.contacts'), contacts),
       section('search-messages', t('search.messages'), messages),

@@ -3,7 +3,7 @@
 // orders, system notices, edits and deletions), with delivery ticks whose hover tells the reason
 // of a failure.
 
-import { el, formatNumber, formatted, formatTime, t } from './api.js';
+import { COLON, el, formatNumber, formatted, formatTime, t } from './api.js';
 
 const TICKS = {
   queued: '🕓',
@@ -20,7 +20,7 @@ const TICKS = {
 function tick(message) {
   let title = t(`tick.${message.status}`);
   if (message.status === 'failed' && message.error) {
-    title = `${t('tick.failed')}: ${message.error.title} (${message.error.code})`;
+    title = `${t('tick.failed')}${COLON}${message.error.title} (${message.error.code})`;
   }
   return el('span', { class: `tick ${message.status}`, title, dataset: { status: message.status }, 'aria-label': title },
     TICKS[message.status] ?? '');
@@ -88,7 +88,7 @@ export function messageBody(message) {
     case 'template': {
       const body = (c.components ?? []).find((x) => x.type === 'body');
       const params = (body?.parameters ?? []).map((p) => p.text).filter(Boolean);
-      return [el('p', { class: 'template' }, `${t('type.template')}: ${c.name}`, params.length ? el('span', { class: 'muted' }, ` · ${params.join(' · ')}`) : null)];
+      return [el('p', { class: 'template' }, `${t('type.template')}${COLON}${c.name}`, params.length ? el('span', { class: 'muted' }, ` · ${params.join(' · ')}`) : null)];
     }
     case 'interactive_message':
       return [el('p', { class: 'interactive' }, c.interactive?.body?.text ?? t('type.interactive'))];

@@ -335,6 +335,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
         "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),
         "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),
+        "favicon.svg" => (include_str!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };
     ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], body).into_response()

@@ -64,6 +64,10 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     let item = browser.wait_text("#conversations li", "Ana Lima").await;
     assert!(item.text().await.unwrap().contains("is my *order* ready?"), "the list shows the last message");
     browser.wait_text("#conversations li .unread", "1").await;
+    let title = browser.driver.title().await.unwrap();
+    assert!(title.starts_with("(1) "), "the tab's title counts the unread message: {title}");
+    let icon = app.client.get(app.url("/assets/favicon.svg")).send().await.unwrap();
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     browser.screenshot("inbox-list").await;
     item.click().await.unwrap();
     let text = browser.wait_text("#messages li.message.in", "is my").await;
@@ -178,6 +182,16 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     browser.choose("lang", "fr").await;
     browser.wait_text("#tab-mine", "Les miennes").await;
     assert_eq!(app.get("/api/v1/me").await.body["user"]["locale"], "fr");
+    // French typography: a no-break space before the colon of composed labels (read from the
+    // DOM: WebDriver's text turns no-break spaces into plain ones).
+    browser.wait_text("#conversations li .preview", "Vous").await;
+    let preview = browser
+        .driver
+        .execute("return document.querySelector('#conversations li .preview').textContent", vec![])
+        .await
+        .unwrap();
+    let preview = preview.json().as_str().unwrap_or_default().to_owned();
+    assert!(preview.starts_with("Vous\u{a0}: "), "{preview:?}");
     browser.screenshot("inbox-fr").await;
     browser.choose("lang", "vi").await;
     browser.wait_text("#tab-mine", "Của tôi").await;
