@@ -25,6 +25,8 @@ use parley_core::{Clock, Timestamp};
 use parley_store::{Import, ImportBatch, Store, StoreError};
 use tokio::sync::mpsc;
 
+use crate::csv_lines::RecordLines;
+
 /// Rows per batch (one transaction each).
 pub const BATCH_ROWS: usize = 20_000;
 /// From this file size on (about 50,000 rows), duplicate suggestions are computed once, over the
@@ -169,17 +171,17 @@ fn read_records(
     skip: u64,
     send: &dyn Fn(Result<FromReader, String>) -> bool,
 ) {
-    let mut csv = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
+    let mut csv = RecordLines::new(input, delimiter);
     let mut record = csv::ByteRecord::new();
-    let header: Vec<String> = match csv.read_byte_record(&mut record) {
-        Ok(true) => match record.iter().map(|cell| decode(cell, options.encoding)).collect::<Option<Vec<_>>>() {
+    let header: Vec<String> = match csv.read(&mut record) {
+        Ok(Some(_)) => match record.iter().map(|cell| decode(cell, options.encoding)).collect::<Option<Vec<_>>>() {
             Some(cells) => cells.into_iter().map(|c| c.into_owned()).collect(),
             None => {
                 send(Err(encoding_hint("the header row", options.encoding)));
                 return;
             }
         },
-        Ok(false) => {
+        Ok(None) => {
             send(Err("the file is empty: the first row must name the columns".to_owned()));
             return;
         }
@@ -198,24 +200,19 @@ fn read_records(
     if !send(Ok(FromReader::Header { ignored: columns.ignored() })) {
         return;
     }
-    let mut embedded_breaks = line_breaks(&record);
     let (mut rows, mut problems) = (Vec::with_capacity(BATCH_ROWS), Vec::new());
     let mut consumed: u64 = 0;
     let mut in_batch = 0;
     loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
+        let line = match csv.read(&mut record) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
             Err(e) => {
                 send(Err(format!("the file cannot be read past row {}: {e}", consumed + 1)));
                 return;
             }
-        }
+        };
         consumed += 1;
-        // The reader counts record ends only; a quoted cell's own line breaks move the file's
-        // line numbers on too.
-        let line = record.position().map_or(0, |p| p.line()) + embedded_breaks;
-        embedded_breaks += line_breaks(&record);
         if consumed <= skip {
             continue;
         }
@@ -231,7 +228,7 @@ fn read_records(
         }
         in_batch += 1;
         if in_batch == BATCH_ROWS {
-            let bytes = offset + csv.position().byte() as i64;
+            let bytes = offset + csv.byte() as i64;
             let batch = FromReader::Batch {
                 rows: std::mem::replace(&mut rows, Vec::with_capacity(BATCH_ROWS)),
                 problems: std::mem::take(&mut problems),
@@ -245,14 +242,9 @@ fn read_records(
         }
     }
     if in_batch > 0 || consumed == 0 {
-        let bytes = offset + csv.position().byte() as i64;
+        let bytes = offset + csv.byte() as i64;
         send(Ok(FromReader::Batch { rows, problems, rows_done: consumed as i64, bytes_done: bytes }));
     }
-}
-
-/// Line breaks inside the record's cells (quoted multi-line values).
-fn line_breaks(record: &csv::ByteRecord) -> u64 {
-    record.iter().map(|cell| cell.iter().filter(|&&b| b == b'\n').count() as u64).sum()
 }
 
 fn decode(cell: &[u8], encoding: Encoding) -> Option<std::borrow::Cow<'_, str>> {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod contacts_io;
+mod csv_lines;
 pub mod error;
 pub mod extract;
 pub mod ingest;

@@ -124,6 +124,41 @@ async fn an_uploaded_file_imports_in_the_background_and_reports_every_refused_li
     }
 }
 
+/// The rejects file of import `id`: line, column and code of each refused value.
+async fn rejected(app: &TestApp, id: i64) -> Vec<(String, String, String)> {
+    let resp =
+        app.client.get(app.url(&format!("/api/v1/imports/{id}/rejects"))).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_owned(), r[1].to_owned(), r[3].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn refused_lines_count_multi_line_cells_and_blank_lines() {
+    let file = "name,phone,notes\nAna,+33611111111,\"one\ntwo\"\n\nBob,12,\n\n\n\
+                Cy,+33622222222,\"a\n\nb\"\n\n,,\nDan,34,x\n";
+    for app in TestApp::all().await {
+        for eol in ["\n", "\r\n", "\r"] {
+            let e = format!("{} {eol:?}", app.engine());
+            let done = import(&app, file.replace('\n', eol).as_bytes(), json!({}), true).await;
+            assert_eq!((done["created"].as_i64(), done["rejected"].as_i64()), (Some(2), Some(3)), "{e}: {done:?}");
+            let rows = rejected(&app, done["id"].as_i64().unwrap()).await;
+            assert_eq!(
+                rows,
+                [("5", "phone", "invalid_phone"), ("12", "", "no_identity"), ("13", "phone", "invalid_phone")]
+                    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
+                "{e}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_export_reads_back_identically_and_a_dry_run_writes_nothing() {
     for app in TestApp::all().await {
@@ -235,11 +270,14 @@ async fn an_interrupted_import_resumes_after_its_last_batch() {
         let e = app.engine();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.csv");
-        let mut csv = String::from("name,phone\n");
+        // A first row over two lines, and a refused row after blank lines in the last batch:
+        // the resumed reader still numbers lines from the file's start.
+        let mut csv = String::from("name,phone,notes\nC0,+33610000000,\"two\nlines\"\n");
         let rows = 2 * BATCH_ROWS + 5_000;
-        for i in 0..rows {
-            csv.push_str(&format!("C{i},+336{:08}\n", 10_000_000 + i));
+        for i in 1..rows {
+            csv.push_str(&format!("C{i},+336{:08},\n", 10_000_000 + i));
         }
+        csv.push_str("\n\nBad,12,\n");
         std::fs::write(&path, &csv).unwrap();
         let store = &*app.state.store;
         let ws = parley_core::ids::WorkspaceId(1);
@@ -272,7 +310,13 @@ async fn an_interrupted_import_resumes_after_its_last_batch() {
         let end = store.import(ws, import.id).await.unwrap();
         assert_eq!(
             (end.rows_done, end.created, end.updated, end.unchanged, end.rejected),
-            (rows as i64, rows as i64, 0, 0, 0),
+            (rows as i64 + 1, rows as i64, 0, 0, 1),
+            "{e}"
+        );
+        let bad_line = (rows + 5).to_string();
+        assert_eq!(
+            rejected(&app, import.id).await,
+            [(bad_line.as_str(), "phone", "invalid_phone")].map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned())),
             "{e}"
         );
         assert_eq!(store.dedupe_all(ws, at(&app, 0)).await.unwrap(), 0, "{e}: no row was applied twice");
