@@ -143,6 +143,35 @@ impl TestApp {
             .expect("the timers worker is running");
     }
 
+    /// Uploads `csv` as a contact import with `token`; the status and the answer.
+    pub async fn upload_import(&self, token: &str, csv: &[u8], options: Value, dry_run: bool) -> (StatusCode, Value) {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(csv.to_vec()).file_name("contacts.csv"))
+            .text("options", options.to_string())
+            .text("dry_run", dry_run.to_string());
+        let resp =
+            self.client.post(self.url("/api/v1/imports")).bearer_auth(token).multipart(form).send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads `csv` as the owner and waits for the import to end (it runs on a background worker:
+    /// its state is polled, no time window is involved); answers the import.
+    pub async fn import_csv(&self, csv: &[u8], options: Value, dry_run: bool) -> Value {
+        let (status, body) = self.upload_import(&self.token.clone(), csv, options, dry_run).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{}: {body:?}", self.engine());
+        let path = format!("/api/v1/imports/{}", body["id"].as_i64().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let last = self.get(&path).await.body;
+            if matches!(last["state"].as_str(), Some("done" | "failed")) {
+                return last;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}: import stuck: {last:?}", self.engine());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn user_id(&self, token: &str) -> i64 {
         self.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
     }

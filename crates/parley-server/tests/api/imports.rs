@@ -6,41 +6,13 @@ use parley_core::contacts_csv::{Identifier, ImportMode, ImportOptions};
 use parley_server::contacts_io::{BATCH_ROWS, ImportError, run_import};
 use parley_store::NewImport;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{TestApp, eventually};
 
 fn at(app: &TestApp, secs: i64) -> parley_core::Timestamp {
     use parley_core::Clock;
     app.clock.now().plus_secs(secs)
-}
-
-/// Uploads `csv` as an import; answers the reply.
-async fn upload(app: &TestApp, token: &str, csv: &[u8], options: Value, dry_run: bool) -> (StatusCode, Value) {
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(csv.to_vec()).file_name("contacts.csv"))
-        .text("options", options.to_string())
-        .text("dry_run", dry_run.to_string());
-    let resp = app.client.post(app.url("/api/v1/imports")).bearer_auth(token).multipart(form).send().await.unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// Uploads and waits for the import to end; answers it.
-async fn import(app: &TestApp, csv: &[u8], options: Value, dry_run: bool) -> Value {
-    let (status, body) = upload(app, &app.token, csv, options, dry_run).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{}: {body:?}", app.engine());
-    let id = body["id"].as_i64().unwrap();
-    let path = format!("/api/v1/imports/{id}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let last = app.get(&path).await.body;
-        if matches!(last["state"].as_str(), Some("done" | "failed")) {
-            return last;
-        }
-        assert!(std::time::Instant::now() < deadline, "{}: import stuck: {last:?}", app.engine());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 async fn export(app: &TestApp) -> String {
@@ -70,7 +42,7 @@ fn messy_file() -> Vec<u8> {
 async fn an_uploaded_file_imports_in_the_background_and_reports_every_refused_line() {
     for app in TestApp::all().await {
         let e = app.engine();
-        let done = import(&app, &messy_file(), json!({}), false).await;
+        let done = app.import_csv(&messy_file(), json!({}), false).await;
         assert_eq!(done["state"], "done", "{e}: {done:?}");
         let got: Vec<i64> = ["created", "updated", "unchanged", "skipped", "rejected", "rows_done"]
             .iter()
@@ -118,7 +90,7 @@ async fn an_uploaded_file_imports_in_the_background_and_reports_every_refused_li
             "{e}: {text}"
         );
         // The same file as windows-1252 reads Débora.
-        let again = import(&app, &messy_file(), json!({"encoding": "windows-1252"}), false).await;
+        let again = app.import_csv(&messy_file(), json!({"encoding": "windows-1252"}), false).await;
         assert_eq!((again["created"].as_i64(), again["rejected"].as_i64()), (Some(1), Some(3)), "{e}: {again:?}");
         assert_eq!(app.get("/api/v1/contacts/phone:+33622222222").await.body["name"], "Débora");
     }
@@ -146,7 +118,7 @@ async fn refused_lines_count_multi_line_cells_and_blank_lines() {
     for app in TestApp::all().await {
         for eol in ["\n", "\r\n", "\r"] {
             let e = format!("{} {eol:?}", app.engine());
-            let done = import(&app, file.replace('\n', eol).as_bytes(), json!({}), true).await;
+            let done = app.import_csv(file.replace('\n', eol).as_bytes(), json!({}), true).await;
             assert_eq!((done["created"].as_i64(), done["rejected"].as_i64()), (Some(2), Some(3)), "{e}: {done:?}");
             let rows = rejected(&app, done["id"].as_i64().unwrap()).await;
             assert_eq!(
@@ -163,7 +135,7 @@ async fn refused_lines_count_multi_line_cells_and_blank_lines() {
 async fn an_export_reads_back_identically_and_a_dry_run_writes_nothing() {
     for app in TestApp::all().await {
         let e = app.engine();
-        import(&app, &messy_file(), json!({}), false).await;
+        app.import_csv(&messy_file(), json!({}), false).await;
         let note = app
             .post(
                 "/api/v1/contacts",
@@ -176,16 +148,16 @@ async fn an_export_reads_back_identically_and_a_dry_run_writes_nothing() {
         assert_eq!(first.matches("\n").count(), 5, "{e}: header, 3 contacts, a quoted newline: {first}");
 
         let count = app.contact_count().await;
-        let dry = import(&app, first.as_bytes(), json!({"identifier": "id", "mode": "update"}), true).await;
+        let dry = app.import_csv(first.as_bytes(), json!({"identifier": "id", "mode": "update"}), true).await;
         assert_eq!((dry["unchanged"].as_i64(), dry["dry_run"].as_bool()), (Some(3), Some(true)), "{e}: {dry:?}");
         let changed = first.replace("Eve", "Evelyn");
-        let dry = import(&app, changed.as_bytes(), json!({"identifier": "id", "mode": "update"}), true).await;
+        let dry = app.import_csv(changed.as_bytes(), json!({"identifier": "id", "mode": "update"}), true).await;
         assert_eq!(dry["updated"].as_i64(), Some(1));
         assert_eq!(app.contact_count().await, count);
         assert_eq!(export(&app).await, first, "{e}: a dry run changed something");
 
         // Reading the export back into the same workspace changes nothing.
-        let back = import(&app, first.as_bytes(), json!({"identifier": "id", "mode": "upsert"}), false).await;
+        let back = app.import_csv(first.as_bytes(), json!({"identifier": "id", "mode": "upsert"}), false).await;
         assert_eq!(
             (back["created"].as_i64(), back["updated"].as_i64(), back["unchanged"].as_i64()),
             (Some(0), Some(0), Some(3)),
@@ -223,7 +195,7 @@ async fn an_export_with_formula_names_opens_as_text_and_reimports_unchanged() {
         assert!(file.contains("'=HYPERLINK("), "{e}: {file}");
         assert!(file.contains("'+33612345678"), "{e}: {file}");
 
-        let back = import(&app, file.as_bytes(), json!({"identifier": "id", "mode": "update"}), false).await;
+        let back = app.import_csv(file.as_bytes(), json!({"identifier": "id", "mode": "update"}), false).await;
         assert_eq!((back["updated"].as_i64(), back["unchanged"].as_i64()), (Some(0), Some(1)), "{e}: {back:?}");
         let after = app.get(&format!("/api/v1/contacts/{}", made.body["id"])).await.body;
         assert_eq!(after, before, "{e}");
@@ -236,11 +208,11 @@ async fn an_export_with_formula_names_opens_as_text_and_reimports_unchanged() {
 async fn bad_imports_are_refused_clearly() {
     for app in TestApp::all().await {
         let e = app.engine();
-        let (status, body) = upload(&app, &app.token, b"", json!({}), false).await;
+        let (status, body) = app.upload_import(&app.token, b"", json!({}), false).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{e}");
-        let (status, _) = upload(&app, &app.token, b"name\nAna\n", json!({"modes": "add"}), false).await;
+        let (status, _) = app.upload_import(&app.token, b"name\nAna\n", json!({"modes": "add"}), false).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let (status, _) = upload(&app, &app.token, b"name\nAna\n", json!({"delimiter": "x"}), false).await;
+        let (status, _) = app.upload_import(&app.token, b"name\nAna\n", json!({"delimiter": "x"}), false).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         // The file part came first and was written; a refused upload leaves nothing behind.
         let left = std::fs::read_dir(&app.state.imports_dir).map(|d| d.count()).unwrap_or(0);
@@ -251,13 +223,13 @@ async fn bad_imports_are_refused_clearly() {
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "no file");
 
         let agent = app.token_for("agent", "agent@acme.example").await;
-        let (status, _) = upload(&app, &agent, b"name\nAna\n", json!({}), false).await;
+        let (status, _) = app.upload_import(&agent, b"name\nAna\n", json!({}), false).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let export = app.call_as(Some(&agent), Method::GET, "/api/v1/contacts/export", None).await;
         assert_eq!(export.status, StatusCode::FORBIDDEN);
 
         // A file without the identifier's column fails as a whole, saying why.
-        let failed = import(&app, b"name;email\nAna;a@x.com\n", json!({}), false).await;
+        let failed = app.import_csv(b"name;email\nAna;a@x.com\n", json!({}), false).await;
         assert_eq!(failed["state"], "failed");
         assert!(failed["error"].as_str().unwrap().contains("identifier"), "{e}: {failed:?}");
         assert_eq!(app.contact_count().await, 0);

@@ -4,7 +4,7 @@
 //! refused with a reason.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::TestApp;
 
@@ -64,29 +64,6 @@ async fn contacts_are_created_and_found_in_exported_spellings() {
     }
 }
 
-/// Uploads `csv` as an import and waits for it to end; answers the import.
-async fn import(app: &TestApp, csv: &str) -> Value {
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("contacts.csv"))
-        .text("options", "{}")
-        .text("dry_run", "false");
-    let resp =
-        app.client.post(app.url("/api/v1/imports")).bearer_auth(&app.token).multipart(form).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::ACCEPTED, "{}", app.engine());
-    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let path = format!("/api/v1/imports/{id}");
-    // The import runs on a background worker: poll its state (no time window is involved).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let last = app.get(&path).await.body;
-        if matches!(last["state"].as_str(), Some("done" | "failed")) {
-            return last;
-        }
-        assert!(std::time::Instant::now() < deadline, "{}: import stuck: {last:?}", app.engine());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_import_reads_the_spellings_spreadsheets_and_address_books_write() {
     // Each line as a spreadsheet or address-book export writes it; CSV quoting as the csv crate reads.
@@ -107,7 +84,7 @@ async fn an_import_reads_the_spellings_spreadsheets_and_address_books_write() {
     .join("\n");
     for app in TestApp::all().await {
         let e = app.engine();
-        let done = import(&app, &csv).await;
+        let done = app.import_csv(csv.as_bytes(), json!({}), false).await;
         assert_eq!(done["state"], "done", "{e}: {done:?}");
         assert_eq!((done["created"].as_i64(), done["rejected"].as_i64()), (Some(8), Some(3)), "{e}: {done:?}");
         for (name, phone) in [
