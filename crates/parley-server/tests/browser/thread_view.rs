@@ -82,7 +82,19 @@ async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
     let size = retry.rect().await.unwrap();
     assert!(size.height >= 44.0 && size.width >= 44.0, "a touch target: {size:?}");
     browser.screenshot("thread-failed-phone").await;
-
+    // The same in French and Vietnamese (screenshots to look at), then back to English.
+    let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
+    for (lang, words) in [("fr", "Réessayer"), ("vi", "Gửi lại"), ("en", "Retry")] {
+        app.patch("/api/v1/me", serde_json::json!({"locale": lang})).await;
+        // Only the hash changes: the page must be loaded again to take the new language.
+        browser.driver.goto(app.url(&format!("/inbox#c{id}"))).await.unwrap();
+        browser.driver.refresh().await.unwrap();
+        browser.wait_text("#messages li.message.out button.retry", words).await;
+        if lang != "en" {
+            browser.screenshot(&format!("thread-failed-phone-{lang}")).await;
+        }
+    }
+    let retry = browser.driver.find(By::Css("#messages li.message.out button.retry")).await.unwrap();
     retry.click().await.unwrap();
     browser.wait_attr("#messages li.message.out", "data-status", "read").await;
     assert!(browser.driver.find_all(By::Css("#messages .failure")).await.unwrap().is_empty(), "the failure is gone");
