@@ -1,10 +1,11 @@
 //! Workspaces, users and API tokens.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::account::{Role, User, Workspace};
 use parley_core::ids::{TokenId, UserId, WorkspaceId};
 use parley_core::{Email, Timestamp};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::FromRow;
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -97,17 +98,8 @@ macro_rules! token_columns {
     };
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// User `id` of the workspace, inside the caller's transaction.
     pub(crate) async fn user_in(conn: &mut DB::Connection, ws: WorkspaceId, id: UserId) -> StoreResult<User> {
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE workspace_id = $1 AND id = $2");
@@ -166,18 +158,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Accounts for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Accounts for SqlStore<DB> {
     async fn bootstrap(
         &self,
         workspace_name: &str,

@@ -2,6 +2,7 @@
 //! ones) among available agents, optionally below a cap; and the settings and availability it
 //! reads. Runs inside the webhook's transaction that opens the conversations.
 
+use macro_rules_attribute::apply;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -10,7 +11,6 @@ use parley_core::channel::{Channel, Visibility};
 use parley_core::conversation::{ClosingNote, ClosingNotes, Conversation, ConversationStatus};
 use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::inbound::EventBuffer;
 use super::locks::LockClass;
@@ -25,17 +25,8 @@ struct Candidate {
     open: i64,
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     async fn settings_in(conn: &mut DB::Connection, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
         let (mode, max_open): (String, Option<i64>) =
             sqlx::query_as("SELECT auto_assign, auto_assign_max_open FROM workspaces WHERE id = $1")
@@ -125,18 +116,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Assignment for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Assignment for SqlStore<DB> {
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
         let mut conn = self.read.acquire().await?;
         Self::settings_in(&mut conn, ws).await

@@ -3,28 +3,19 @@
 //! close). Off unless the workspace sets the hours.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
 use crate::AutoClose;
 use crate::error::{StoreError, StoreResult};
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> AutoClose for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> AutoClose for SqlStore<DB> {
     async fn auto_close_hours(&self, ws: WorkspaceId) -> StoreResult<Option<i64>> {
         let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT auto_close_hours FROM workspaces WHERE id = $1")
             .bind(ws.get())

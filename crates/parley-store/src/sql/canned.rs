@@ -1,9 +1,9 @@
 //! Canned responses, per workspace.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{UserId, WorkspaceId};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -15,18 +15,9 @@ macro_rules! columns {
     };
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> CannedResponses for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> CannedResponses for SqlStore<DB> {
     async fn canned_responses(&self, ws: WorkspaceId, prefix: Option<&str>) -> StoreResult<Vec<CannedResponse>> {
         // Shortcuts are [a-z0-9_-]: a prefix needs no escaping in LIKE except `_`.
         let pattern = prefix.map(|p| format!("{}%", p.replace('_', "\\_")));

@@ -1,11 +1,12 @@
 //! WhatsApp channels.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::channel::{Channel, ChannelId, Provider, Visibility};
 use parley_core::ids::{UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::FromRow;
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
@@ -73,17 +74,8 @@ fn channel_payload(c: &Channel) -> serde_json::Value {
     })
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// A channel (deleted ones included) inside the caller's transaction.
     pub(crate) async fn channel_in(conn: &mut DB::Connection, ws: WorkspaceId, id: ChannelId) -> StoreResult<Channel> {
         let sql = concat!("SELECT ", channel_columns!(), " FROM channels WHERE workspace_id = $1 AND id = $2");
@@ -125,18 +117,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Channels for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Channels for SqlStore<DB> {
     async fn create_channel(&self, ws: WorkspaceId, c: NewChannel, now: Timestamp) -> StoreResult<Channel> {
         let mut tx = self.begin_write().await?;
         let row: ChannelRow = sqlx::query_as(concat!(

@@ -2,11 +2,12 @@
 //! uploaded for sending.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::contact::{Contact, ContactRef};
 use parley_core::ids::{ChannelId, ContactId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::FromRow;
 
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore};
@@ -40,17 +41,8 @@ impl From<OptInRow> for OptIn {
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Sets one of the contact's flag columns and records the change.
     async fn set_contact_flag(
         &self,
@@ -73,18 +65,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Consents for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Consents for SqlStore<DB> {
     async fn record_opt_in(
         &self,
         ws: WorkspaceId,

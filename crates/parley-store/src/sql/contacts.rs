@@ -1,12 +1,13 @@
 //! Contacts, their tags and notes.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::contact::{Contact, ContactPatch, ContactRef, NewContact, Note};
 use parley_core::ids::{ContactId, NoteId, UserId, WorkspaceId};
 use parley_core::search::{SearchTerms, contact_search_text};
 use parley_core::{E164, Email, Timestamp};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::FromRow;
 
 use super::events::NewEvent;
 use super::search::search_tx;
@@ -102,17 +103,8 @@ pub(crate) fn search_text(c: &Contact) -> String {
     contact_search_text(c.name.as_deref(), c.email.as_ref().map(Email::as_str), c.phone.as_ref())
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Finds a contact by any of its references, within the caller's transaction.
     pub(crate) async fn find_contact(
         conn: &mut DB::Connection,
@@ -254,18 +246,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Contacts for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Contacts for SqlStore<DB> {
     async fn create_contact(&self, ws: WorkspaceId, new: NewContact, now: Timestamp) -> StoreResult<Contact> {
         let mut contact = Contact {
             id: ContactId(0),

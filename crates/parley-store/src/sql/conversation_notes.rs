@@ -3,10 +3,10 @@
 //! each mentioned teammate who can see the conversation.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::notifications::notify_user;
@@ -29,18 +29,9 @@ fn note(row: NoteRow) -> StoreResult<ConversationNote> {
     })
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> ConversationNotes for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> ConversationNotes for SqlStore<DB> {
     async fn add_conversation_note(
         &self,
         ws: WorkspaceId,

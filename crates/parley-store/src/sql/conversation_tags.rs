@@ -2,26 +2,18 @@
 //! event on its channel; the conversation list filters on them.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, ConversationId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{ConversationTags, Viewer};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// The conversation's channel, if the viewer sees it (inside the caller's transaction).
     pub(crate) async fn seen_conversation_channel(
         conn: &mut DB::Connection,
@@ -62,18 +54,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> ConversationTags for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> ConversationTags for SqlStore<DB> {
     async fn conversation_tags(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Vec<String>> {
         let mut conn = self.read.acquire().await?;
         Self::seen_conversation_channel(&mut conn, ws, id, viewer).await?;

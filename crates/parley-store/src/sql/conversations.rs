@@ -1,13 +1,14 @@
 //! Reading conversations and threads, and the inbound media download queue.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
 use parley_core::conversation::{Conversation, ConversationStatus, Direction, MediaState, Message};
 use parley_core::ids::{ChannelId, ContactId, ConversationId, MediaId, MessageId, TeamId, UserId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError, StatusUpdate};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
@@ -140,18 +141,9 @@ impl TryFrom<MessageRow> for Message {
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Inbox for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Inbox for SqlStore<DB> {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
         // Two deliveries of the same new customer can race on PostgreSQL (both create the
         // contact or the conversation; one hits the unique constraint), or two batches can
@@ -546,17 +538,8 @@ where
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Moves a conversation to `status` (with the time a snooze ends), as an event naming who.
     async fn move_conversation(
         &self,

@@ -3,6 +3,7 @@
 //! work on whole groups of jobs (`IN (…)` lists cut by `statement_chunks`), so a dispatcher
 //! sending a thousand messages a second runs a few statements per group, not per message.
 
+use macro_rules_attribute::apply;
 use std::collections::{HashMap, HashSet};
 
 use parley_core::Timestamp;
@@ -10,7 +11,7 @@ use parley_core::channel::Channel;
 use parley_core::ids::{ChannelId, ContactId, ConversationId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
+use sqlx::{Encode, FromRow, QueryBuilder, Type};
 
 use super::inbound::{EventBuffer, statement_chunks};
 use super::{Engine, SqlStore, clamp_limit};
@@ -73,17 +74,8 @@ where
     qb.push(")");
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     pub(crate) async fn channels_with_due_jobs(&self, now: Timestamp) -> StoreResult<Vec<ChannelId>> {
         // One indexed probe per channel (there are few), not a scan of a deep queue.
         let ids: Vec<i64> = sqlx::query_scalar(

@@ -1,9 +1,10 @@
 //! The event log: every state change appends here in the same transaction.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, EventId, WorkspaceId};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::FromRow;
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::StoreResult;
@@ -37,14 +38,8 @@ struct EventRow {
     created_at: i64,
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Type<DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Appends one event inside the caller's transaction.
     pub(crate) async fn append_event(
         conn: &mut DB::Connection,
@@ -86,17 +81,9 @@ macro_rules! visible_account {
     };
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Events for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Decode<'q, DB> + Type<DB>,
-{
+impl<DB> Events for SqlStore<DB> {
     /// The events `viewer` may read. Every event is written naming what decides who reads it,
     /// and the filter applies to all of them alike:
     ///

@@ -1,29 +1,21 @@
 //! What the inbox list shows beside each conversation (the contact, the last message, how many
 //! of the customer's messages nobody read yet), and marking a conversation read.
 
+use macro_rules_attribute::apply;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::ids::{ContactId, ConversationId, WorkspaceId};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{ConversationSummary, InboxViews, LastMessage, Viewer};
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> InboxViews for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> InboxViews for SqlStore<DB> {
     async fn conversation_summaries(
         &self,
         ws: WorkspaceId,

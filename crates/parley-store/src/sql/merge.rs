@@ -9,12 +9,12 @@
 //! secondary as it was is kept in the merge record; nothing is lost. Any failure rolls all of it
 //! back.
 
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::contact::MAX_FIELDS;
 use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::validation::Invalid;
 use serde_json::{Map, Value, json};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::contacts::search_text;
 use super::events::NewEvent;
@@ -25,17 +25,8 @@ use crate::{MergeRecord, MergeRequest, Merged};
 /// id, primary, secondary, merged_by, secondary snapshot, moved, created_at.
 type MergeRow = (i64, i64, i64, Option<i64>, String, String, i64);
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     pub(crate) async fn merge_in(
         conn: &mut DB::Connection,
         ws: WorkspaceId,

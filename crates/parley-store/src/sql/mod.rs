@@ -1,8 +1,31 @@
 //! The store implementation shared by both engines. [`SqlStore`] is generic over the sqlx
-//! database; each `impl` block repeats the same `where` clause, which says "this engine can run
-//! our queries and bind/read our column types" (Rust cannot bundle such bounds into one name).
+//! database; each `impl` block carries `#[apply(engine_bounds!)]`, which adds the `where` clause
+//! saying "this engine can run our queries and bind/read our column types" (Rust cannot bundle
+//! such bounds into one trait name: only bounds on `Self` are implied).
 //! SQL here must run unchanged on SQLite and PostgreSQL: `$n` parameters, `RETURNING`, integers
 //! for timestamps, text for JSON.
+
+/// Adds the bounds every engine-generic impl block needs, written once. Used as an attribute
+/// (through `macro_rules_attribute`, so rustfmt still formats the block):
+/// `#[apply(engine_bounds!)] impl<DB> SqlStore<DB> { … }`, or `… impl<DB> Trait for SqlStore<DB>`.
+macro_rules! engine_bounds {
+    ($(#[$attr:meta])* impl<DB> $($head:ident)+ <DB> { $($body:tt)* }) => {
+        $(#[$attr])*
+        impl<DB> $($head)+ <DB>
+        where
+            DB: Engine,
+            for<'c> &'c mut DB::Connection: ::sqlx::Executor<'c, Database = DB>,
+            for<'r> &'r str: ::sqlx::ColumnIndex<DB::Row>,
+            usize: ::sqlx::ColumnIndex<DB::Row>,
+            for<'q> i64: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<i64>: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB>,
+            for<'q> String: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB> + ::sqlx::Type<DB>,
+            for<'q> Option<String>: ::sqlx::Encode<'q, DB> + ::sqlx::Decode<'q, DB>,
+        {
+            $($body)*
+        }
+    };
+}
 
 /// SQL condition: the channel in column `$col` is one the viewer bound as parameter `$agent` may
 /// see (`Viewer::agent`: `NULL` sees every channel; an agent sees shared channels and the private

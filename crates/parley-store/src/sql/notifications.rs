@@ -4,10 +4,11 @@
 //! they see the channel, and only read while they still do.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, UserId, WorkspaceId};
 use serde_json::Value;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+use sqlx::{Encode, Executor, FromRow, Type};
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -79,18 +80,9 @@ struct NotificationRow {
     read: i64,
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Notifications for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Notifications for SqlStore<DB> {
     async fn notifications(
         &self,
         ws: WorkspaceId,

@@ -3,10 +3,11 @@
 //! millions of messages). Both match a term at the start of a word, the same on both engines.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId, WorkspaceId};
 use parley_core::search::{SearchTerms, escape_like};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
+use sqlx::{ColumnIndex, Decode, Executor, Type};
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::StoreResult;
@@ -27,18 +28,9 @@ fn word_prefix_patterns(terms: &SearchTerms) -> impl Iterator<Item = String> + '
     terms.terms().iter().map(|t| format!("% {}%", escape_like(t)))
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Search for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Search for SqlStore<DB> {
     async fn search_messages(
         &self,
         ws: WorkspaceId,

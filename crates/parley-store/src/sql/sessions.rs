@@ -2,27 +2,18 @@
 //! user's UI language.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::account::User;
 use parley_core::ids::{UserId, WorkspaceId};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{Accounts, SessionOwner, Sessions};
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Sessions for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Sessions for SqlStore<DB> {
     async fn create_session(
         &self,
         user: &User,

@@ -2,28 +2,19 @@
 //! conversation's team is an event on its channel naming who made it.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::conversation::Conversation;
 use parley_core::ids::{ConversationId, TeamId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{Team, Teams};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     async fn team_in(conn: &mut DB::Connection, ws: WorkspaceId, id: TeamId) -> StoreResult<Team> {
         let (name, created_at): (String, i64) =
             sqlx::query_as("SELECT name, created_at FROM teams WHERE workspace_id = $1 AND id = $2")
@@ -46,18 +37,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Teams for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Teams for SqlStore<DB> {
     async fn teams(&self, ws: WorkspaceId) -> StoreResult<Vec<Team>> {
         let mut conn = self.read.acquire().await?;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM teams WHERE workspace_id = $1 ORDER BY name, id")

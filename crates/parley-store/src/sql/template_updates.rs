@@ -2,13 +2,13 @@
 //! quality and category changes from webhooks (applied inside the webhook's transaction), and
 //! syncs of its list that catch anything a webhook missed or an edit made elsewhere.
 
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
 use parley_core::ids::WorkspaceId;
 use parley_core::template::TemplateStatus;
 use parley_core::template_review::{TemplateChange, TemplateUpdate, same_content};
 use serde_json::{Value, json};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::inbound::EventBuffer;
 use super::notifications::notify;
@@ -17,17 +17,8 @@ use super::{Engine, SqlStore};
 use crate::error::StoreResult;
 use crate::{ListedTemplate, SyncReport};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Applies a provider's report about a template (inside the webhook's transaction): status,
     /// quality or category move at once; each change is an event and a notification.
     pub(crate) async fn apply_template_update(

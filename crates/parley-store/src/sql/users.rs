@@ -3,11 +3,11 @@
 //! links with which a new user sets their password; a new password ends the user's sessions.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::account::{Role, User, UserChangeRefused, check_user_change};
 use parley_core::ids::{ChannelId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::events::NewEvent;
 use super::locks::LockClass;
@@ -15,18 +15,9 @@ use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{UserPatch, Users};
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Users for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Users for SqlStore<DB> {
     async fn update_user(
         &self,
         ws: WorkspaceId,
@@ -215,17 +206,8 @@ where
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Whether `actor`, with the role they hold now, may make `patch` to `target` as it is now
     /// ([`check_user_change`]); a deactivated actor may change no one.
     async fn check_actor(

@@ -1,6 +1,7 @@
 //! Inbound messages that change other rows: edits and revokes (in either order with the message
 //! they change) and system notices (a changed number marks the contact).
 
+use macro_rules_attribute::apply;
 use std::collections::HashSet;
 
 use parley_core::Timestamp;
@@ -9,23 +10,14 @@ use parley_core::ids::WorkspaceId;
 use parley_core::message::{Content, InboundMessage};
 use parley_core::whatsapp::{Bsuid, WaId};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks};
 use crate::error::StoreResult;
 use crate::sql::{Engine, SqlStore};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Applies an edit to the message it changes (if we have it; otherwise when it arrives).
     pub(super) async fn apply_edit(
         conn: &mut DB::Connection,

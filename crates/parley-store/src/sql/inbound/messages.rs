@@ -2,6 +2,7 @@
 //! to contacts, open or reopen conversations, insert the messages, queue media, then apply the
 //! edits, revokes and notices.
 
+use macro_rules_attribute::apply;
 use std::collections::{HashMap, HashSet};
 
 use parley_core::Timestamp;
@@ -11,7 +12,7 @@ use parley_core::ids::{ContactId, WorkspaceId};
 use parley_core::message::{Content, InboundMessage, Sender};
 use parley_core::whatsapp::phone_candidates;
 use serde_json::{Value, json};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::{BSUID, EventBuffer, WA_ID, json_text, statement_chunks, target_of};
 use crate::InboundOutcome;
@@ -60,17 +61,8 @@ fn profile_name(from: &Sender) -> Option<String> {
         .filter(|n| !n.is_empty())
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     pub(crate) async fn apply_messages(
         conn: &mut DB::Connection,
         arrivals: Vec<Arrival<'_>>,

@@ -12,6 +12,7 @@
 mod changes;
 mod messages;
 
+use macro_rules_attribute::apply;
 use std::collections::HashSet;
 
 use parley_core::Timestamp;
@@ -19,7 +20,7 @@ use parley_core::channel::Channel;
 use parley_core::ids::{ChannelId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, InboundEvent, StatusUpdate};
 use serde_json::{Value, json};
-use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::{Engine, EventRow, SqlStore};
 use crate::error::StoreResult;
@@ -125,17 +126,8 @@ impl EventBuffer {
     }
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Counts stored messages; when the count doubled since the last refresh, refreshes the
     /// planner's statistics in the background. PostgreSQL plans from them: a messages table that
     /// grew from empty faster than autovacuum looks would otherwise be read whole for every
