@@ -8,7 +8,7 @@
 #   bash bench/contacts.sh            # ROWS=100000 bash bench/contacts.sh for a quicker run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p parley
+cargo build --release -q -p parley --features bench
 parley=$PWD/target/release/parley
 rows=${ROWS:-1000000}
 work=$(mktemp -d)

@@ -8,7 +8,7 @@
 #   bash bench/dispatch.sh            # MESSAGES=20000 bash bench/dispatch.sh for a quicker run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p parley
+cargo build --release -q -p parley --features bench
 parley=target/release/parley
 messages=${MESSAGES:-100000}
 echo "machine: $(nproc) cores, $(uname -m)"

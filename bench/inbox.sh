@@ -9,7 +9,7 @@
 #   bash bench/inbox.sh --contacts 100000 --conversations 100000 --messages 1000000   # quicker
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p parley
+cargo build --release -q -p parley --features bench
 parley=$PWD/target/release/parley
 echo "machine: $(nproc) cores, $(uname -m)"
 "$parley" bench inbox "$@"

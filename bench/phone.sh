@@ -12,7 +12,7 @@ count=${1:-1000000}
 out=bench/out
 mkdir -p "$out"
 
-cargo build --release -q -p parley
+cargo build --release -q -p parley --features bench
 parley=target/release/parley
 
 if [ ! -x bench/.venv/bin/python ]; then

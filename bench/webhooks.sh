@@ -7,7 +7,7 @@
 #   bash bench/webhooks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p parley
+cargo build --release -q -p parley --features bench
 parley=target/release/parley
 echo "machine: $(nproc) cores, $(uname -m); concurrency 32 connections"
 for batch in 1 10 100; do

@@ -108,6 +108,11 @@ impl Emitter {
         self.stats.lock().expect("emitter stats").clone()
     }
 
+    /// Posts sent and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.lock().expect("in flight")
+    }
+
     pub fn pending(&self) -> usize {
         self.queue.lock().expect("emitter queue").len() + *self.in_flight.lock().expect("in flight")
     }

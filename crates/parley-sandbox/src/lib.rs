@@ -403,6 +403,11 @@ impl Sandbox {
         self.inner.emitter.pending()
     }
 
+    /// Webhook posts sent and not answered yet.
+    pub fn webhooks_in_flight(&self) -> usize {
+        self.inner.emitter.in_flight()
+    }
+
     /// Waits until every delivery was acknowledged (or given up); false on timeout.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         self.inner.emitter.wait_idle(timeout).await

@@ -338,19 +338,41 @@ pub enum ExportError {
     Closed,
 }
 
-/// The rejected rows as a CSV file: line, column, value, code, reason.
-pub fn rejects_csv(problems: &[RowProblem]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+/// The rejected rows as a CSV file (line, column, value, code, reason), read and sent a page at
+/// a time: an import that refused a million rows costs a page of memory. Answers how many
+/// problems were written.
+pub async fn rejects_csv(
+    store: &dyn Store,
+    ws: WorkspaceId,
+    import: i64,
+    out: mpsc::Sender<Vec<u8>>,
+) -> Result<u64, ExportError> {
+    const PAGE: u32 = 5_000;
+    let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
     writer.write_record(["line", "column", "value", "code", "reason"])?;
-    for p in problems {
-        // The refused values are whatever the file held: safe to open in a spreadsheet too.
-        writer.write_record([
-            p.line.to_string().as_str(),
-            &neutralize_cell(p.column.as_deref().unwrap_or_default()),
-            &neutralize_cell(p.value.as_deref().unwrap_or_default()),
-            &p.code,
-            &neutralize_cell(&p.reason),
-        ])?;
+    let (mut after, mut written) = (0, 0);
+    loop {
+        let page = store.import_rejects(ws, import, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.line;
+        for p in &page {
+            // The refused values are whatever the file held: safe to open in a spreadsheet too.
+            writer.write_record([
+                p.line.to_string().as_str(),
+                &neutralize_cell(p.column.as_deref().unwrap_or_default()),
+                &neutralize_cell(p.value.as_deref().unwrap_or_default()),
+                &p.code,
+                &neutralize_cell(&p.reason),
+            ])?;
+            written += 1;
+        }
+        let chunk = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+        out.send(chunk).await.map_err(|_| ExportError::Closed)?;
+        writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    let rest = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    if !rest.is_empty() {
+        out.send(rest).await.map_err(|_| ExportError::Closed)?;
+    }
+    Ok(written)
 }

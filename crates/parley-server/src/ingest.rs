@@ -44,8 +44,7 @@ impl Ingest {
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, media_wakeup: Arc<Notify>) -> Ingest {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
-        let workers = if store.engine() == "postgres" { POSTGRES_WORKERS } else { 1 };
-        for _ in 0..workers {
+        for _ in 0..workers_for(store.engine()) {
             tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone()));
         }
         Ingest { jobs }
@@ -59,6 +58,34 @@ impl Ingest {
     }
 }
 
+/// Ingest tasks for an engine: two on PostgreSQL, one on SQLite.
+pub fn workers_for(engine: &str) -> usize {
+    if engine == "postgres" { POSTGRES_WORKERS } else { 1 }
+}
+
+/// Takes what is waiting (at least one job; `None` once every sender is gone), up to
+/// [`MAX_EVENTS_PER_COMMIT`] events as `weight` counts them, then lets another worker take the
+/// rest. Public for the webhook benchmark's durable ceiling, which commits the same way.
+pub async fn take_waiting<J>(
+    queue: &Mutex<mpsc::Receiver<J>>,
+    weight: impl Fn(&J) -> usize,
+) -> Option<(Vec<J>, usize)> {
+    let mut queue = queue.lock().await;
+    let first = queue.recv().await?;
+    let mut events = weight(&first);
+    let mut jobs = vec![first];
+    while events < MAX_EVENTS_PER_COMMIT {
+        match queue.try_recv() {
+            Ok(job) => {
+                events += weight(&job);
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some((jobs, events))
+}
+
 async fn run(
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     store: Arc<dyn Store>,
@@ -66,24 +93,7 @@ async fn run(
     media_wakeup: Arc<Notify>,
 ) {
     loop {
-        // Take what is waiting (at least one webhook), then let another worker take the rest.
-        let (jobs, events) = {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else { return };
-            let mut events = first.batch.events.len();
-            let mut jobs = vec![first];
-            while events < MAX_EVENTS_PER_COMMIT {
-                match queue.try_recv() {
-                    Ok(job) => {
-                        events += job.batch.events.len();
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            (jobs, events)
-        };
-        let mut jobs = jobs;
+        let Some((mut jobs, events)) = take_waiting(&queue, |job: &Job| job.batch.events.len()).await else { return };
         let all: Vec<RoutedEvent> = jobs
             .iter()
             .flat_map(|j| j.batch.events.iter().map(|(channel, event)| RoutedEvent { channel, event }))

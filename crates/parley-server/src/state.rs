@@ -60,6 +60,9 @@ pub struct AppState {
     /// How many passes the timers worker (snoozes, auto-close) has finished: a test that moved
     /// the clock waits for the next full pass instead of sleeping (see `workers/timers.rs`).
     pub timer_passes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// How many passes the dispatcher finished with nothing due and nothing on the wire: a test
+    /// asserting that nothing more is sent waits for such passes instead of sleeping.
+    pub dispatch_idle_passes: Arc<tokio::sync::watch::Sender<u64>>,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
 }
@@ -113,6 +116,7 @@ impl AppState {
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             timer_passes: Arc::new(tokio::sync::watch::channel(0).0),
+            dispatch_idle_passes: Arc::new(tokio::sync::watch::channel(0).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
             trusted_proxies: Default::default(),

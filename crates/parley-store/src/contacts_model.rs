@@ -160,6 +160,9 @@ pub struct NormalizeChange {
     pub after: Option<String>,
 }
 
+/// What re-cleaning found. The counts are exact; `changes` lists the first
+/// [`NormalizeReport::CHANGES_LISTED`] changes only, so a report over millions of contacts stays
+/// small (`changes_truncated` says when more were made).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct NormalizeReport {
     pub dry_run: bool,
@@ -167,4 +170,23 @@ pub struct NormalizeReport {
     pub cleaned: u64,
     pub invalid: u64,
     pub changes: Vec<NormalizeChange>,
+    pub changes_truncated: bool,
+}
+
+impl NormalizeReport {
+    pub const CHANGES_LISTED: usize = 1000;
+
+    /// Counts one change, listing it while there is room.
+    pub fn record(&mut self, change: NormalizeChange) {
+        if change.after.is_some() {
+            self.cleaned += 1;
+        } else {
+            self.invalid += 1;
+        }
+        if self.changes.len() < Self::CHANGES_LISTED {
+            self.changes.push(change);
+        } else {
+            self.changes_truncated = true;
+        }
+    }
 }

@@ -32,6 +32,8 @@ pub struct InboxSpec {
     pub agent_tokens: Vec<NewToken>,
     /// Both channels' sealed secrets (the webhook benchmark signs with their app secret).
     pub sealed_secrets: String,
+    /// Store the contacts' phones as an old import left them (`00336…`), for re-cleaning to fix.
+    pub phones_to_clean: bool,
 }
 
 /// What was made, for the queries that measure it.
@@ -220,7 +222,7 @@ where
     let contacts = format!(
         "INSERT INTO contacts (id, workspace_id, name, phone, email, search, created_at, updated_at)
          SELECT n.i + $1, $2, f.display || ' ' || l.display,
-                '+336' || CAST(10000000 + n.i + $1 AS TEXT),
+                '{prefix}' || CAST(10000000 + n.i + $1 AS TEXT),
                 lower(f.folded) || '.' || lower(l.folded) || CAST(n.i + $1 AS TEXT) || '@example.com',
                 f.folded || ' ' || l.folded || ' ' || f.folded || ' ' || l.folded || CAST(n.i + $1 AS TEXT) || ' example com 336'
                     || CAST(10000000 + n.i + $1 AS TEXT) || ' 6' || CAST(10000000 + n.i + $1 AS TEXT),
@@ -231,6 +233,7 @@ where
          WHERE n.i <= $3",
         first = FIRST_NAMES.len(),
         last = LAST_NAMES.len(),
+        prefix = if spec.phones_to_clean { "00336" } else { "+336" },
     );
     chunked::<DB>(&mut conn, "contacts", spec.contacts, &contacts, ws, progress).await?;
     // Each contact's WhatsApp id (its phone's digits), as a webhook would have recorded it.
@@ -378,4 +381,63 @@ pub fn contact_phone(contact: i64) -> E164 {
 /// A contact's WhatsApp id in the fixture (what its webhooks carry in `from`).
 pub fn contact_wa_id(contact: i64) -> String {
     format!("336{}", 10_000_000 + contact)
+}
+
+/// The webhook benchmark's durable ceiling: each webhook's raw body appended to a table, one
+/// transaction per group of waiting webhooks, through the store's own connection settings. On
+/// PostgreSQL the table is in the benchmark's schema; on SQLite in a file beside the benchmark's
+/// database (a second process-wide writer on one file is refused by the store's lock), which
+/// costs the same per commit.
+pub struct RawSink(Sink);
+
+enum Sink {
+    Sqlite(SqlStore<sqlx::Sqlite>),
+    Postgres(SqlStore<sqlx::Postgres>),
+}
+
+impl RawSink {
+    pub async fn open(url: &DatabaseUrl, schema: Option<&str>) -> StoreResult<RawSink> {
+        let sink = match url {
+            DatabaseUrl::Sqlite(path) => Sink::Sqlite(sqlite::open(&path.with_file_name("durable-ceiling.db")).await?),
+            DatabaseUrl::Postgres(u) => Sink::Postgres(postgres::open(u, schema).await?),
+        };
+        let table = |id: &str| {
+            format!("CREATE TABLE IF NOT EXISTS bench_raw_webhooks (id {id} PRIMARY KEY, body TEXT NOT NULL)")
+        };
+        match &sink {
+            Sink::Sqlite(store) => {
+                sqlx::query(sqlx::AssertSqlSafe(table("INTEGER"))).execute(&store.write).await?;
+            }
+            Sink::Postgres(store) => {
+                sqlx::query(sqlx::AssertSqlSafe(table("BIGSERIAL"))).execute(&store.write).await?;
+            }
+        }
+        Ok(RawSink(sink))
+    }
+
+    /// Appends the bodies in one write transaction; answers after the commit.
+    pub async fn append(&self, bodies: &[String]) -> StoreResult<()> {
+        match &self.0 {
+            Sink::Sqlite(store) => append_raw(store, bodies).await,
+            Sink::Postgres(store) => append_raw(store, bodies).await,
+        }
+    }
+}
+
+async fn append_raw<DB>(store: &SqlStore<DB>, bodies: &[String]) -> StoreResult<()>
+where
+    DB: Engine,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let mut tx = store.begin_write().await?;
+    for chunk in bodies.chunks(1_000) {
+        let mut qb = sqlx::QueryBuilder::<DB>::new("INSERT INTO bench_raw_webhooks (body) ");
+        qb.push_values(chunk, |mut row, body| {
+            row.push_bind(body.clone());
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

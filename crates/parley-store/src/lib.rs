@@ -15,6 +15,7 @@
 
 mod contacts_model;
 mod error;
+#[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod model;
 mod open;
@@ -165,8 +166,15 @@ pub trait ContactImports {
     async fn import(&self, ws: WorkspaceId, id: i64) -> StoreResult<Import>;
     /// Newest first.
     async fn imports(&self, ws: WorkspaceId, limit: u32) -> StoreResult<Vec<Import>>;
-    /// The refused rows' problems, by line.
-    async fn import_rejects(&self, ws: WorkspaceId, id: i64) -> StoreResult<Vec<RowProblem>>;
+    /// The refused rows' problems after line `after_line`, by line: about `limit` of them (a
+    /// page never splits one line's problems, so it may hold a few more). Empty when done.
+    async fn import_rejects(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        after_line: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RowProblem>>;
     /// Takes a queued import, or a running one whose worker's lease ran out (it resumes after
     /// its last committed batch), leasing it until `lease_until`.
     async fn claim_import(&self, now: Timestamp, lease_until: Timestamp) -> StoreResult<Option<Import>>;

@@ -329,7 +329,7 @@ pub struct MediaFile {
 }
 
 /// A send to queue (or to judge only, when `dry_run`).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SendRequest<'a> {
     pub ws: WorkspaceId,
     /// Who sends: an agent may only send on a channel they can see.
@@ -342,7 +342,32 @@ pub struct SendRequest<'a> {
     pub idempotency_key: Option<&'a str>,
     pub author: Option<UserId>,
     pub dry_run: bool,
+    /// Fills the messages from the recipient as the send's own transaction reads it (template
+    /// parameters such as `{{contact.first_name}}`), before they are judged and stored; a
+    /// refusal names the message's index.
+    pub personalize: Option<&'a Personalize>,
 }
+
+impl std::fmt::Debug for SendRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendRequest")
+            .field("ws", &self.ws)
+            .field("channel", &self.channel)
+            .field("to", &self.to)
+            .field("messages", &self.messages.len())
+            .field("dry_run", &self.dry_run)
+            .field("personalized", &self.personalize.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// See [`SendRequest::personalize`].
+pub type Personalize = dyn Fn(
+        &parley_core::contact::Contact,
+        &mut [parley_core::outbound::OutboundMessage],
+    ) -> Result<(), (usize, parley_core::rules::Refusal)>
+    + Send
+    + Sync;
 
 /// What a send came to.
 #[derive(Clone, Debug)]

@@ -19,6 +19,17 @@ pub fn running_in_ci() -> bool {
     ci_value_means_ci(std::env::var("CI").ok().as_deref())
 }
 
+/// `PARLEY_TEST_DATABASE_URL`, or `None` on a developer's machine without it. In CI a missing
+/// URL fails the test (a PostgreSQL test must never skip there). Every test that runs on
+/// PostgreSQL asks this one function, whether it uses [`TestDatabase`] or starts a process.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var(DATABASE_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if running_in_ci() => panic!("CI=true but {DATABASE_URL_VAR} is not set: PostgreSQL tests must run in CI"),
+        _ => None,
+    }
+}
+
 fn ci_value_means_ci(value: Option<&str>) -> bool {
     value.map(str::trim).is_some_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
@@ -52,13 +63,7 @@ impl TestDatabase {
 
     /// `None` when `PARLEY_TEST_DATABASE_URL` is unset (and we are not in CI).
     pub async fn postgres() -> Option<TestDatabase> {
-        let url = match std::env::var(DATABASE_URL_VAR) {
-            Ok(url) if !url.is_empty() => url,
-            _ if running_in_ci() => {
-                panic!("CI=true but {DATABASE_URL_VAR} is not set: PostgreSQL tests must run in CI")
-            }
-            _ => return None,
-        };
+        let url = postgres_url()?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let schema = format!("parley_t_{now}_{:08x}", rand::rng().random::<u32>());
         let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect to PARLEY_TEST_DATABASE_URL");

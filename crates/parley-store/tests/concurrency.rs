@@ -74,6 +74,7 @@ async fn send_promo(store: &dyn Store, ws: WorkspaceId, channel: &Channel, to: &
         idempotency_key: None,
         author: None,
         dry_run: false,
+        personalize: None,
     };
     store.queue_send(req, &|facts, m| judge(facts, m, NOW), NOW).await.unwrap()
 }

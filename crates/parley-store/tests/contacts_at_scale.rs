@@ -246,11 +246,12 @@ async fn every_import_mode_and_identifier() {
         )
         .await;
         assert_eq!(got, counts(1, 0, 0, 0, 2), "{e}");
-        let rejects = store.import_rejects(ws, all.id).await.unwrap();
+        let rejects = store.import_rejects(ws, all.id, 0, 100).await.unwrap();
         assert_eq!(
             rejects.iter().map(|p| (p.line, p.code.as_str())).collect::<Vec<_>>(),
             [(4, "no_identity"), (5, "invalid_phone")]
         );
+
         let suggestions = store.merge_suggestions(ws, None, 0, 50).await.unwrap().items;
         assert!(
             suggestions.iter().any(|s| s.contact_a.id == ana.id && s.reason == DuplicateReason::SamePhone),
@@ -350,6 +351,36 @@ async fn a_batch_applies_once_even_when_two_workers_hold_the_import() {
     }
 }
 
+/// Refused rows are read a page at a time (the API and the CLI stream them): by line, and a
+/// page never ends inside a line's problems.
+#[tokio::test]
+async fn rejects_come_in_pages_that_keep_each_line_whole() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let e = db.engine();
+        let ws = workspace(store, "acme").await;
+        let mut import = new_import(store, ws, ImportMode::AddAll, Identifier::Phone, true, false).await;
+        let problems: Vec<RowProblem> = [(7, "a"), (2, "b"), (2, "c"), (3, "d"), (2, "e"), (7, "f")]
+            .into_iter()
+            .map(|(line, code)| RowProblem::row(line, code, "bad"))
+            .collect();
+        apply(store, &mut import, &[], &problems).await;
+        let lines = |page: &[RowProblem]| page.iter().map(|p| p.line).collect::<Vec<_>>();
+        let page = store.import_rejects(ws, import.id, 0, 2).await.unwrap();
+        assert_eq!(lines(&page), [2, 2, 2], "{e}");
+        let page = store.import_rejects(ws, import.id, 2, 2).await.unwrap();
+        assert_eq!(lines(&page), [3, 7, 7], "{e}");
+        assert!(store.import_rejects(ws, import.id, 7, 2).await.unwrap().is_empty(), "{e}");
+        let mut codes: Vec<_> =
+            store.import_rejects(ws, import.id, 0, 100).await.unwrap().into_iter().map(|p| p.code).collect();
+        codes.sort();
+        assert_eq!(codes, ["a", "b", "c", "d", "e", "f"], "{e}");
+        // Another workspace's import is not found.
+        let other = workspace(store, "other").await;
+        assert!(matches!(store.import_rejects(other, import.id, 0, 10).await, Err(StoreError::NotFound)), "{e}");
+    }
+}
+
 #[tokio::test]
 async fn re_cleaning_fixes_what_it_can_and_keeps_the_rest_aside() {
     for db in TestDatabase::all().await {
@@ -398,6 +429,53 @@ async fn re_cleaning_fixes_what_it_can_and_keeps_the_rest_aside() {
         // Nothing left to clean.
         let again = store.normalize_contacts(ws, None, false, NOW).await.unwrap();
         assert_eq!((again.cleaned, again.invalid), (0, 0));
+    }
+}
+
+/// Re-cleaning goes a page at a time: a dry run only reads (it finishes while another writer
+/// holds the database), a real run's report counts every change but lists the first thousand.
+#[tokio::test]
+async fn re_cleaning_many_contacts_reads_for_a_dry_run_and_writes_in_pages() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let e = db.engine();
+        let ws = workspace(store, "acme").await;
+        let mut raw = Raw::open(&db).await;
+        let w = ws.get();
+        let count = 1_234;
+        let rows: Vec<String> = (0..count)
+            .map(|i| format!("({w}, 'C{i}', '+33 6 12 {:02} {:02} {:02}', 0, 0)", i / 10_000, (i / 100) % 100, i % 100))
+            .collect();
+        raw.exec(&format!(
+            "INSERT INTO contacts (workspace_id, name, phone, created_at, updated_at) VALUES {}",
+            rows.join(", ")
+        ))
+        .await;
+
+        // Another writer holds the database (SQLite: the write lock; PostgreSQL: every write to
+        // contacts): the dry run still answers.
+        let mut writer = Raw::open(&db).await;
+        match &writer {
+            Raw::Sqlite(_) => writer.exec("BEGIN IMMEDIATE").await,
+            Raw::Postgres(_) => {
+                writer.exec("BEGIN").await;
+                writer.exec("LOCK TABLE contacts IN EXCLUSIVE MODE").await;
+            }
+        }
+        let dry =
+            tokio::time::timeout(std::time::Duration::from_secs(30), store.normalize_contacts(ws, None, true, NOW))
+                .await
+                .unwrap_or_else(|_| panic!("{e}: a dry run waited for the writer"))
+                .unwrap();
+        writer.exec("ROLLBACK").await;
+        assert_eq!((dry.contacts_seen, dry.cleaned, dry.invalid), (count as u64, count as u64, 0), "{e}");
+        assert_eq!((dry.changes.len(), dry.changes_truncated), (1000, true), "{e}");
+
+        let report = store.normalize_contacts(ws, None, false, NOW).await.unwrap();
+        assert_eq!((report.contacts_seen, report.cleaned), (count as u64, count as u64), "{e}");
+        assert_eq!(report.changes, dry.changes, "{e}");
+        assert_eq!(raw.count("SELECT COUNT(*) FROM contacts WHERE phone LIKE '+336120%'").await, count, "{e}");
+        assert_eq!(raw.count("SELECT COUNT(*) FROM events WHERE kind = 'contacts.normalized'").await, 1, "{e}");
     }
 }
 
@@ -515,6 +593,7 @@ async fn two_of_one_person(store: &dyn Store, ws: WorkspaceId, ch: &Channel) -> 
         idempotency_key: None,
         author: None,
         dry_run: false,
+        personalize: None,
     };
     let queued = store.queue_send(request, &|facts, m| judge(facts, m, NOW), NOW).await.unwrap();
     assert!(matches!(queued, SendOutcome::Queued(_)), "{queued:?}");

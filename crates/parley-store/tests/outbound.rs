@@ -72,6 +72,7 @@ async fn send(
         idempotency_key: key,
         author: None,
         dry_run,
+        personalize: None,
     };
     store.queue_send(req, &|facts, m| judge(facts, m, NOW), NOW).await
 }
@@ -470,6 +471,7 @@ async fn idempotency_keys_are_their_senders_and_name_one_request() {
             idempotency_key: Some("order-42"),
             author: Some(author),
             dry_run: false,
+            personalize: None,
         };
         let decide = |facts: &_, m: &_| judge(facts, m, NOW);
         let (one, other) = ([text("one")], [text("other")]);

@@ -56,10 +56,11 @@ enum Command {
         #[command(subcommand)]
         command: PhoneCommand,
     },
-    /// Benchmarks (figures for BENCHMARKS.md).
+    /// Benchmarks (figures for BENCHMARKS.md); only in builds made with `--features bench`.
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
-        command: BenchCommand,
+        command: commands::bench::BenchCommand,
     },
     /// Print the version.
     Version,
@@ -171,94 +172,6 @@ enum PhoneCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Write COUNT generated phone inputs (mixed formats, some invalid) to stdout.
-    PhoneInputs {
-        #[arg(long, default_value_t = 1_000_000)]
-        count: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-    /// Post signed webhook batches to the real server and to a do-nothing endpoint; report
-    /// events/s and latency of both.
-    Webhooks {
-        /// Events per webhook POST.
-        #[arg(long, default_value_t = 10)]
-        batch: usize,
-        #[arg(long, default_value_t = 5000)]
-        requests: usize,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
-        /// SQLite in a temporary directory otherwise.
-        #[arg(long)]
-        postgres: Option<String>,
-        /// Start from the inbox benchmark's data at this size (N contacts with their WhatsApp
-        /// ids, N conversations, 10·N messages) instead of an empty database: the customers
-        /// writing in are among them.
-        #[arg(long, default_value_t = 0)]
-        contacts: i64,
-    },
-    /// Dispatch a full outbox from a real server to the sandbox at a configured rate; report the
-    /// achieved rate, the server's CPU time and the busiest second the provider saw.
-    Dispatch {
-        #[arg(long, default_value_t = 100_000)]
-        messages: usize,
-        /// The channel's throughput, messages per second (up to 1,000).
-        #[arg(long, default_value_t = 1000)]
-        rate: i64,
-        /// How long the sandbox takes to answer each send, in milliseconds.
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
-        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
-        /// SQLite in a temporary directory otherwise.
-        #[arg(long)]
-        postgres: Option<String>,
-    },
-    /// Generate a large inbox (contacts, conversations, messages) into a fresh database and
-    /// measure the conversation list, opening a thread and searching, through the real server.
-    Inbox {
-        #[arg(long, default_value_t = 1_000_000)]
-        contacts: i64,
-        #[arg(long, default_value_t = 1_000_000)]
-        conversations: i64,
-        #[arg(long, default_value_t = 10_000_000)]
-        messages: i64,
-        /// Requests measured per scenario.
-        #[arg(long, default_value_t = 300)]
-        samples: usize,
-        /// Keep the generated database (its path or schema is printed) to look at query plans.
-        #[arg(long)]
-        keep: bool,
-        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
-        /// SQLite in a temporary directory otherwise.
-        #[arg(long)]
-        postgres: Option<String>,
-    },
-    /// Write a contacts CSV file to stdout: ROWS rows, ~10 % repeating an earlier person in
-    /// another format, ~2 % invalid (the import benchmark's input).
-    ContactsCsv {
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Give new people two tags and returning ones a third (the tags column is empty otherwise).
-        #[arg(long)]
-        tags: bool,
-    },
-    /// Normalize phone inputs in memory and report numbers per second.
-    Phone {
-        /// Read inputs from this file (one per line) instead of generating them.
-        #[arg(long)]
-        input: Option<PathBuf>,
-        #[arg(long, default_value_t = 1_000_000)]
-        count: u64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -278,50 +191,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Phone { command: PhoneCommand::Normalize { region } } => commands::phone::run(region.as_deref()),
-        Command::Bench { command: BenchCommand::PhoneInputs { count, seed } } => {
-            commands::bench::phone_inputs(count, seed, std::io::stdout().lock()).or_else(ignore_broken_pipe)
-        }
-        Command::Bench { command: BenchCommand::ContactsCsv { rows, seed, tags } } => {
-            commands::bench::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(ignore_broken_pipe)
-        }
-        Command::Bench { command: BenchCommand::Phone { input, count, seed } } => {
-            commands::bench::phone(input.as_deref(), count, seed)
-        }
-        Command::Bench { command: BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts } } => {
-            // sqlx's slow-statement warnings would fill the screen while the data is generated.
-            init_logging(cli.config.log.as_deref().unwrap_or("warn,sqlx=error"));
-            let opts = commands::bench_webhooks::WebhookBench {
-                database_url: postgres,
-                batch,
-                requests,
-                concurrency,
-                contacts,
-            };
-            tokio::runtime::Runtime::new()?.block_on(commands::bench_webhooks::run(opts))
-        }
-        Command::Bench {
-            command: BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep },
-        } => {
-            let opts = commands::bench_inbox::InboxBench {
-                database_url: postgres,
-                contacts,
-                conversations,
-                messages,
-                samples,
-                keep,
-            };
-            tokio::runtime::Runtime::new()?.block_on(commands::bench_inbox::run(opts))
-        }
-        Command::Bench { command: BenchCommand::Dispatch { messages, rate, latency_ms, postgres } } => {
-            init_logging(cli.config.log.as_deref().unwrap_or("warn"));
-            let opts = commands::bench_dispatch::DispatchBench {
-                database_url: postgres,
-                messages,
-                rate,
-                latency: std::time::Duration::from_millis(latency_ms),
-            };
-            tokio::runtime::Runtime::new()?.block_on(commands::bench_dispatch::run(opts))
-        }
+        #[cfg(feature = "bench")]
+        Command::Bench { command } => commands::bench::run(command, cli.config.log.as_deref()),
         Command::Sandbox => {
             let listen = cli.config.listen.as_deref().unwrap_or(commands::sandbox::DEFAULT_LISTEN);
             let listen = listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen:?} is not HOST:PORT"))?;
@@ -345,9 +216,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         commands::admin::bootstrap(&config, &workspace, &email).await
                     }
                     Command::Contacts { command } => run_contacts(&config, command).await,
-                    Command::Version | Command::Phone { .. } | Command::Bench { .. } | Command::Sandbox => {
-                        unreachable!("handled above")
-                    }
+                    Command::Version | Command::Phone { .. } | Command::Sandbox => unreachable!("handled above"),
+                    #[cfg(feature = "bench")]
+                    Command::Bench { .. } => unreachable!("handled above"),
                 }
             })
         }
@@ -407,11 +278,12 @@ async fn run_contacts(config: &config::Config, command: ContactsCommand) -> anyh
     }
 }
 
-fn ignore_broken_pipe(e: std::io::Error) -> anyhow::Result<()> {
+#[cfg(feature = "bench")]
+pub(crate) fn ignore_broken_pipe(e: std::io::Error) -> anyhow::Result<()> {
     if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e.into()) }
 }
 
-fn init_logging(filter: &str) {
+pub(crate) fn init_logging(filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // Logs go to stderr: stdout carries command output (bootstrap's JSON line).
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

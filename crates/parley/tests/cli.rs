@@ -155,7 +155,7 @@ fn configuration_errors_are_clear() {
 
 #[test]
 fn migrate_on_postgres_when_configured() {
-    let Ok(url) = std::env::var("PARLEY_TEST_DATABASE_URL") else { return };
+    let Some(url) = parley_store::testing::postgres_url() else { return };
     // Migrations are idempotent: running them against the shared test database twice is safe
     // only in a schema of our own.
     let schema = format!("parley_cli_{}", std::process::id());

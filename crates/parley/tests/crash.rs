@@ -69,11 +69,32 @@ async fn crash_story(db_args: Vec<String>, read_ids: impl AsyncFnOnce() -> Vec<S
     sandbox.deliver(second.to_vec(), Batching { per_post: 50, duplicate: true, ..Batching::default() });
 
     let started = Instant::now();
+    let mut acked_at_restart = 0;
     for k in 0..kills {
-        tokio::time::sleep(Duration::from_millis(300 + 137 * k as u64 % 400)).await;
+        // Each kill lands mid-delivery: this server has acknowledged posts since it started,
+        // more are queued, and posts are on the wire when it dies.
+        let wanted = acked_at_restart + 1 + (k as u64 * 7) % 5;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let acked = sandbox.stats().acked;
+            if acked >= wanted && sandbox.webhooks_in_flight() > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "kill {k}: delivery did not progress ({acked} acked)");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let (in_flight, pending) = (sandbox.webhooks_in_flight(), sandbox.pending_webhooks());
         server.kill();
+        let acked = sandbox.stats().acked;
+        assert!(
+            in_flight > 0 && pending > in_flight,
+            "kill {k} did not land mid-delivery: {in_flight} in flight, {pending} pending"
+        );
+        assert!(acked > acked_at_restart, "kill {k}: nothing was acknowledged since the restart");
+        eprintln!("kill {k}: {acked} posts acknowledged, {in_flight} in flight, {pending} pending");
         tokio::time::sleep(Duration::from_millis(100)).await;
         server.spawn();
+        acked_at_restart = sandbox.stats().acked;
     }
     assert!(sandbox.wait_idle(Duration::from_secs(600)).await, "deliveries still pending after the kills");
     server.kill();
@@ -115,7 +136,7 @@ async fn kill_9_during_delivery_loses_nothing_and_duplicates_nothing_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_delivery_loses_nothing_and_duplicates_nothing_postgres() {
-    let Ok(url) = std::env::var("PARLEY_TEST_DATABASE_URL") else { return };
+    let Some(url) = parley_store::testing::postgres_url() else { return };
     let schema = format!(
         "parley_t_{}_crash{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),

@@ -147,7 +147,7 @@ async fn kill_9_during_dispatch_sends_nothing_twice_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_dispatch_sends_nothing_twice_postgres() {
-    let Ok(url) = std::env::var("PARLEY_TEST_DATABASE_URL") else { return };
+    let Some(url) = parley_store::testing::postgres_url() else { return };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let schema = format!("parley_t_{now}_dispatch{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();

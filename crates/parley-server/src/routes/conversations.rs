@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::Response;
 use parley_core::contact::ContactRef;
 use parley_core::conversation::{Conversation, ConversationStatus, MediaState, Message};
@@ -12,6 +12,8 @@ use parley_core::ids::{ChannelId, ConversationId, MessageId, TeamId, UserId};
 use parley_store::{AssigneeFilter, ConversationQuery, MessageQuery, SortKey, TeamFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -280,6 +282,7 @@ async fn get_media(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
+    request_headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = MessageId(id);
     let file = state.store.media_file(auth.workspace_id, id, auth.viewer()).await?;
@@ -291,10 +294,6 @@ async fn get_media(
             format!("the attachment is {}{why}", file.state.as_str()),
         ));
     };
-    let bytes = tokio::fs::read(media_path(&state.media_dir, &sha)).await.map_err(|e| {
-        tracing::error!(error = %e, sha, "stored media file missing");
-        ApiError::internal()
-    })?;
     // An attachment is offered under the customer's name for it (documents have one).
     let given_name = match file.mime_type.as_deref().and_then(inline_type) {
         Some(_) => None,
@@ -309,7 +308,26 @@ async fn get_media(
     let headers = media_headers(file.mime_type.as_deref(), || {
         safe_filename(given_name.as_deref(), id.get(), file.mime_type.as_deref())
     });
-    let mut response = Response::new(Body::from(bytes));
+    // Streamed from the file, with range requests (audio and video seek in the browser) and
+    // conditional requests answered by tower-http; the type and disposition are ours.
+    let mut request = Request::new(Body::empty());
+    for name in [header::RANGE, header::IF_RANGE, header::IF_MODIFIED_SINCE, header::IF_UNMODIFIED_SINCE] {
+        if let Some(value) = request_headers.get(&name) {
+            request.headers_mut().insert(name, value.clone());
+        }
+    }
+    let served = ServeFile::new(media_path(&state.media_dir, &sha)).oneshot(request).await;
+    let mut response = match served {
+        Ok(r) if r.status() != StatusCode::NOT_FOUND => r.map(Body::new),
+        Ok(_) => {
+            tracing::error!(sha, "stored media file missing");
+            return Err(ApiError::internal());
+        }
+        Err(e) => {
+            tracing::error!(error = %e, sha, "stored media file unreadable");
+            return Err(ApiError::internal());
+        }
+    };
     response.headers_mut().extend(headers);
     Ok(response)
 }

@@ -213,16 +213,32 @@ async fn get_rejects(
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let problems = state.store.import_rejects(auth.workspace_id, id).await?;
-    let body = rejects_csv(&problems).map_err(|_| ApiError::internal())?;
+    // Found (or a 404) before the answer starts; the file itself is streamed.
+    state.store.import(auth.workspace_id, id).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (store, ws) = (state.store.clone(), auth.workspace_id);
+    tokio::spawn(async move {
+        if let Err(e) = rejects_csv(&*store, ws, id, tx).await {
+            tracing::warn!(error = %e, "rejects file stopped");
+        }
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"import-{id}-rejects.csv\"")),
         ],
-        body,
+        Body::from_stream(chunks(rx)),
     )
         .into_response())
+}
+
+/// The chunks a writer task sends, as a response body.
+fn chunks(
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok(axum::body::Bytes::from(chunk)), rx))
+    })
 }
 
 /// Every contact as CSV, streamed: `id,name,phone,email,tags` and a column per custom field
@@ -240,15 +256,12 @@ async fn export_contacts(State(state): State<AppState>, auth: Auth) -> ApiResult
             tracing::warn!(error = %e, "export stopped");
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)), rx))
-    });
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\""),
         ],
-        Body::from_stream(stream),
+        Body::from_stream(chunks(rx)),
     )
         .into_response())
 }

@@ -6,14 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use parley_core::contact::ContactRef;
+use parley_core::contact::{Contact, ContactRef};
 use parley_core::conversation::{Direction, Message};
 use parley_core::ids::{ChannelId, MessageId};
 use parley_core::message::Content;
 use parley_core::outbound::{OutboundMessage, SendInput};
-use parley_core::rules::{Allowed, judge};
+use parley_core::rules::{Allowed, Refusal, judge};
 use parley_core::template::{fill_contact_params, uses_contact_params};
-use parley_store::{SendOutcome, SendRequest, Upload};
+use parley_store::{Personalize, SendOutcome, SendRequest, Upload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -84,6 +84,7 @@ pub(crate) async fn submit(
     dry_run: bool,
 ) -> ApiResult<SendOutcome> {
     let now = state.clock.now();
+    let uses_contact = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
     let request = SendRequest {
         ws: auth.workspace_id,
         viewer: auth.viewer(),
@@ -93,6 +94,7 @@ pub(crate) async fn submit(
         idempotency_key,
         author: Some(auth.user_id),
         dry_run,
+        personalize: messages.iter().any(uses_contact).then_some(&fill_contact_fields as &Personalize),
     };
     let outcome = state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await?;
     if matches!(outcome, SendOutcome::Queued(_)) {
@@ -119,9 +121,8 @@ async fn send_message(
     ApiQuery(params): ApiQuery<SendParams>,
     ApiJson(input): ApiJson<SendInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let mut messages = input.messages()?;
+    let messages = input.messages()?;
     let to = ContactRef::parse(&input.to, auth.region).map_err(|e| ApiError::from(e).with_field("to"))?;
-    fill_contact_fields(&state, &auth, &to, &mut messages).await?;
     let outcome = submit(
         &state,
         &auth,
@@ -150,24 +151,13 @@ async fn send_message(
 }
 
 /// Template parameters written `{{contact.first_name}}` (or `{{contact.fields.plan|fallback}}`)
-/// take the recipient's value before the send is judged and stored.
-async fn fill_contact_fields(
-    state: &AppState,
-    auth: &Auth,
-    to: &ContactRef,
-    messages: &mut [OutboundMessage],
-) -> ApiResult<()> {
-    let uses = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
-    if !messages.iter().any(uses) {
-        return Ok(());
-    }
-    let contact = state.store.contact(auth.workspace_id, to).await?;
+/// take the recipient's value, as the send's own transaction reads the contact, before the send
+/// is judged and stored.
+fn fill_contact_fields(contact: &Contact, messages: &mut [OutboundMessage]) -> Result<(), (usize, Refusal)> {
     for (index, m) in messages.iter_mut().enumerate() {
         if let Content::Template { components, .. } = &mut m.content {
-            fill_contact_params(components, &contact).map_err(|detail| {
-                let refusal = parley_core::rules::Refusal::TemplateParamsMismatch { detail };
-                refusal_error(&refusal, index)
-            })?;
+            fill_contact_params(components, contact)
+                .map_err(|detail| (index, Refusal::TemplateParamsMismatch { detail }))?;
         }
     }
     Ok(())

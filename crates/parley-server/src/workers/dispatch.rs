@@ -96,6 +96,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             Err(e) => tracing::warn!(error = %e, "dispatcher: cannot look for due messages"),
         }
+        if lanes.is_empty() && shared.slots.available_permits() == config.concurrency.max(1) {
+            state.dispatch_idle_passes.send_modify(|passes| *passes += 1);
+        }
         tokio::select! {
             _ = state.dispatch_wakeup.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}

@@ -70,6 +70,19 @@ async fn scriptable_documents_are_served_as_attachments_with_nosniff() {
         assert_eq!(png.headers()["content-type"], "image/png", "{e}");
         assert_eq!(png.headers()["content-disposition"], "inline", "{e}");
         assert_eq!(png.headers()["x-content-type-options"], "nosniff", "{e}");
+        assert_eq!(png.headers()["accept-ranges"], "bytes", "{e}");
+
+        // Range requests (how audio and video seek): the part asked for, with our headers.
+        let media = format!("/api/v1/messages/{}/media", id_of("image/png"));
+        let part = app.client.get(app.url(&media)).bearer_auth(&app.token).header("range", "bytes=4-7").send();
+        let part = part.await.unwrap();
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{e}");
+        assert_eq!(part.headers()["content-range"], "bytes 4-7/15", "{e}");
+        assert_eq!(part.headers()["content-type"], "image/png", "{e}");
+        assert_eq!(part.headers()["x-content-type-options"], "nosniff", "{e}");
+        assert_eq!(part.bytes().await.unwrap().as_ref(), b" not", "{e}");
+        let beyond = app.client.get(app.url(&media)).bearer_auth(&app.token).header("range", "bytes=100-").send();
+        assert_eq!(beyond.await.unwrap().status(), StatusCode::RANGE_NOT_SATISFIABLE, "{e}");
     }
 }
 

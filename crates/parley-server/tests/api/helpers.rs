@@ -143,6 +143,23 @@ impl TestApp {
             .expect("the timers worker is running");
     }
 
+    /// Waits until the dispatcher has twice found nothing due and nothing on the wire, at the
+    /// clock's current time: after it, nothing more is sent until something changes.
+    pub async fn dispatcher_idle(&self) {
+        let mut passes = self.state.dispatch_idle_passes.subscribe();
+        let start = *passes.borrow_and_update();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            loop {
+                self.state.dispatch_wakeup.notify_one();
+                tokio::select! {
+                    seen = passes.wait_for(|p| *p >= start + 2) => break seen.map(|_| ()),
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                }
+            }
+        });
+        waited.await.expect("the dispatcher settles").expect("the dispatcher is running");
+    }
+
     /// Uploads `csv` as a contact import with `token`; the status and the answer.
     pub async fn upload_import(&self, token: &str, csv: &[u8], options: Value, dry_run: bool) -> (StatusCode, Value) {
         let form = reqwest::multipart::Form::new()

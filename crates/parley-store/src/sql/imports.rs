@@ -7,6 +7,7 @@
 //! can never both apply one batch. Imports append one `contacts.imported` event per batch (the
 //! ids created and updated), not one per contact, so a million-row file does not flood the log.
 
+use macro_rules_attribute::apply;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -16,7 +17,7 @@ use parley_core::contacts_csv::{Identifier, ImportMode, ImportRow, RowProblem};
 use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::validation::Invalid;
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, QueryBuilder, Type};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::contacts::{ContactRow, contact_columns, search_text};
 use super::events::NewEvent;
@@ -218,17 +219,8 @@ fn plan_batch(ws: WorkspaceId, batch: &ImportBatch<'_>, existing: &HashMap<Strin
     plan
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// The stored contacts the batch's identifiers name: the oldest per phone or email; ids
     /// follow merge redirects.
     async fn existing_by_key(
@@ -390,18 +382,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> ContactImports for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> ContactImports for SqlStore<DB> {
     async fn create_import(&self, ws: WorkspaceId, import: NewImport, now: Timestamp) -> StoreResult<Import> {
         let mut tx = self.begin_write().await?;
         let (state, lease) = match import.held_until {
@@ -456,14 +439,35 @@ where
         rows.into_iter().map(Import::try_from).collect()
     }
 
-    async fn import_rejects(&self, ws: WorkspaceId, id: i64) -> StoreResult<Vec<RowProblem>> {
+    async fn import_rejects(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        after_line: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RowProblem>> {
+        type RejectRow = (i64, Option<String>, Option<String>, String, String);
+        const COLUMNS: &str = "SELECT line, column_name, value, code, reason FROM import_rejects WHERE import_id = $1";
         let import = self.import(ws, id).await?;
-        let rows: Vec<(i64, Option<String>, Option<String>, String, String)> = sqlx::query_as(
-            "SELECT line, column_name, value, code, reason FROM import_rejects WHERE import_id = $1 ORDER BY line",
-        )
-        .bind(import.id)
-        .fetch_all(&self.read)
-        .await?;
+        let limit = limit.max(1);
+        let mut rows: Vec<RejectRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} AND line > $2 ORDER BY line LIMIT $3")))
+                .bind(import.id)
+                .bind(after_line as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.read)
+                .await?;
+        // A full page may have cut its last line's problems short: that line is read whole.
+        if rows.len() == limit as usize {
+            let last = rows[rows.len() - 1].0;
+            rows.retain(|r| r.0 != last);
+            let whole: Vec<RejectRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} AND line = $2")))
+                .bind(import.id)
+                .bind(last)
+                .fetch_all(&self.read)
+                .await?;
+            rows.extend(whole);
+        }
         Ok(rows
             .into_iter()
             .map(|(line, column, value, code, reason)| RowProblem { line: line as u64, column, value, code, reason })

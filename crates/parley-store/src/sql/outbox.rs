@@ -3,6 +3,7 @@
 //! the outbox lives in `dispatch.rs`.
 
 use async_trait::async_trait;
+use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::conversation::{Conversation, Message};
 use parley_core::idempotency::{request_fingerprint, scoped_key};
@@ -10,7 +11,7 @@ use parley_core::ids::{ChannelId, ContactId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
 use parley_core::rules::{Allowed, Refusal};
 use serde_json::json;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::inbound::EventBuffer;
 use super::locks::LockClass;
@@ -31,17 +32,8 @@ struct Judged {
     takes_a_slot: bool,
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
     /// Everything the send rules look at, read inside the caller's transaction.
     async fn send_facts(conn: &mut DB::Connection, req: &SendRequest<'_>, now: Timestamp) -> StoreResult<SendFacts> {
         let channel = Self::channel_in(conn, req.ws, req.channel).await?;
@@ -282,18 +274,9 @@ where
     }
 }
 
+#[apply(engine_bounds!)]
 #[async_trait]
-impl<DB> Outbox for SqlStore<DB>
-where
-    DB: Engine,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'r> &'r str: ColumnIndex<DB::Row>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Decode<'q, DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Decode<'q, DB>,
-{
+impl<DB> Outbox for SqlStore<DB> {
     async fn queue_send(&self, req: SendRequest<'_>, decide: Decide<'_>, now: Timestamp) -> StoreResult<SendOutcome> {
         // Facts and writes in one write transaction, so that what was judged is what is written.
         let mut tx = self.begin_write().await?;
@@ -306,6 +289,20 @@ where
         {
             return Ok(SendOutcome::Replayed(earlier));
         }
+        // Personalized from the contact as this transaction reads it, not as it was a moment ago.
+        let personalized;
+        let req = match req.personalize {
+            Some(personalize) => {
+                let contact = Self::find_contact(&mut tx, req.ws, req.to).await?;
+                let mut messages = req.messages.to_vec();
+                if let Err((index, refusal)) = personalize(&contact, &mut messages) {
+                    return Ok(SendOutcome::Refused { index, refusal });
+                }
+                personalized = messages;
+                SendRequest { messages: &personalized, personalize: None, ..req }
+            }
+            None => req,
+        };
         let mut judged = match Self::judge_send(&mut tx, &req, decide, now).await? {
             Ok(judged) => judged,
             Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),

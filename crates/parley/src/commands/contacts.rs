@@ -123,9 +123,19 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
         done.rejected
     );
     if let Some(path) = &args.rejects {
-        let problems = store.import_rejects(ws, done.id).await?;
-        std::fs::write(path, rejects_csv(&problems)?).with_context(|| format!("{}", path.display()))?;
-        eprintln!("refused rows written to {}", path.display());
+        let file = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let writer = async {
+            let mut out = std::io::BufWriter::new(file);
+            while let Some(chunk) = rx.recv().await {
+                out.write_all(&chunk)?;
+            }
+            out.flush()?;
+            anyhow::Ok(())
+        };
+        let (written, wrote) = tokio::join!(rejects_csv(&*store, ws, done.id, tx), writer);
+        wrote.with_context(|| format!("{}", path.display()))?;
+        eprintln!("{} refused values written to {}", written?, path.display());
     }
     if let Some(error) = &done.error {
         bail!("import failed: {error}");

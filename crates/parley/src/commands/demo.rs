@@ -286,6 +286,7 @@ async fn lively(state: AppState, sandbox: Sandbox) {
             idempotency_key: Some("demo-failed-reply"),
             author: Some(owner.id),
             dry_run: false,
+            personalize: None,
         };
         let why = match state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await {
             Ok(SendOutcome::Queued(_) | SendOutcome::Replayed(_)) => {

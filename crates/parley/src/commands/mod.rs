@@ -1,10 +1,8 @@
 //! One module per top-level command.
 
 pub mod admin;
+#[cfg(feature = "bench")]
 pub mod bench;
-pub mod bench_dispatch;
-pub mod bench_inbox;
-pub mod bench_webhooks;
 pub mod contacts;
 pub mod demo;
 pub mod phone;

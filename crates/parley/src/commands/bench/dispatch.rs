@@ -167,6 +167,7 @@ async fn bench(
                     idempotency_key: None,
                     author: None,
                     dry_run: false,
+                    personalize: None,
                 };
                 match store.queue_send(request, &|facts, m| judge(facts, m, now), now).await? {
                     SendOutcome::Queued(_) => {}

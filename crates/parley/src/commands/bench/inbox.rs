@@ -53,6 +53,7 @@ pub async fn run(opts: InboxBench) -> anyhow::Result<()> {
         owner_token: owner.record.clone(),
         agent_tokens: agents.iter().map(|t| t.record.clone()).collect(),
         sealed_secrets: "unused".into(),
+        phones_to_clean: false,
     };
     let started = Instant::now();
     let last_report = std::sync::Mutex::new(Instant::now());

@@ -1,5 +1,4 @@
-//! `parley bench …`: generators and timed runs for the figures in BENCHMARKS.md. Benchmarks live
-//! here and in `bench/`, never in tests.
+//! Generated inputs (phone numbers, contact files) and the in-memory phone benchmark.
 
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;

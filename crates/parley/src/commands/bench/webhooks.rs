@@ -3,6 +3,8 @@
 //! of the same server (same HTTP stack, reads the body, answers 200) measured in the same run.
 //! Reports events/s, requests/s and p50/p99 latency for each. With `--contacts N`, the database
 //! starts with the inbox benchmark's data at that size, and the customers are among its contacts.
+//! With `--normalize` as well, the contacts' phones are stored unclean and the webhooks are
+//! measured before and while re-cleaning all of them (`normalize_contacts`) runs beside.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,12 +30,17 @@ pub struct WebhookBench {
     pub concurrency: usize,
     /// 0: an empty database. Otherwise the inbox benchmark's data at this size.
     pub contacts: i64,
+    /// Measure while every contact's phone is re-cleaned (needs `contacts`).
+    pub normalize: bool,
 }
 
 const APP_SECRET: &str = "bench-app-secret";
 
 /// Where the webhooks go, and who writes them.
 struct Target {
+    /// The time the messages say they were sent at.
+    base_ts: i64,
+    salt: u32,
     workspace: WorkspaceId,
     webhook_path: String,
     phone_number_id: String,
@@ -58,51 +65,106 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let secret_box = SecretBox::random();
     let secrets = ChannelSecrets { access_token: "t".into(), app_secret: APP_SECRET.into(), verify_token: "v".into() };
     let sealed = secret_box.seal(&serde_json::to_vec(&secrets)?);
+    anyhow::ensure!(!opts.normalize || opts.contacts > 0, "--normalize needs --contacts");
     let (store, target) = if opts.contacts > 0 {
-        at_scale(&url, schema.as_deref(), opts.contacts, sealed).await?
+        at_scale(&url, schema.as_deref(), opts.contacts, opts.normalize, sealed).await?
     } else {
         empty(&url, schema.as_deref(), sealed).await?
     };
+    let target = Arc::new(target);
     let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
     let ws = target.workspace;
-    let app = parley_server::app(state).route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }));
+    let durable = durable_ceiling(&url, schema.as_deref(), opts.batch).await?;
+    let app = parley_server::app(state)
+        .route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }))
+        .route("/bench/durable", durable);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let now = SystemClock.now();
-    let bodies = make_bodies(&target, opts.requests, opts.batch, now.as_secs());
-    let events = opts.requests * opts.batch;
     let engine = if schema.is_some() { "postgres" } else { "sqlite" };
     let client = reqwest::Client::builder().pool_max_idle_per_host(opts.concurrency).build()?;
     let webhook_url = format!("http://{addr}{}", target.webhook_path);
     let noop_url = format!("http://{addr}/bench/noop");
     // Warm up connections and caches with bodies that are not counted.
-    fire(&client, &noop_url, make_bodies(&target, opts.concurrency * 4, opts.batch, 1), opts.concurrency).await?;
+    let warm_up: Vec<_> =
+        (0..opts.concurrency * 4).map(|r| make_body(&target, r + 1_000_000_000, opts.batch)).collect();
+    fire(&client, &noop_url, Box::new(warm_up.into_iter()), opts.concurrency).await?;
 
-    let noop = fire(&client, &noop_url, bodies.clone(), opts.concurrency).await?;
-    let ingest = fire(&client, &webhook_url, bodies, opts.concurrency).await?;
-    let newest = store.conversations(ws, &parley_store::ConversationQuery { limit: 1, ..Default::default() }).await?;
-    anyhow::ensure!(newest.items.first().is_some_and(|c| c.last_message_at >= now), "nothing was stored");
-
+    let bodies: Vec<_> = (0..opts.requests).map(|r| make_body(&target, r, opts.batch)).collect();
     let line = |name: &str, r: &Run| {
-        json!({"engine": engine, "endpoint": name, "batch": opts.batch, "requests": opts.requests, "events": events,
+        let (requests, events) = (r.latencies.len(), r.latencies.len() * opts.batch);
+        json!({"engine": engine, "endpoint": name, "batch": opts.batch, "requests": requests, "events": events,
             "concurrency": opts.concurrency, "seconds": (r.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             "events_per_second": (events as f64 / r.elapsed.as_secs_f64()).round(),
-            "requests_per_second": (opts.requests as f64 / r.elapsed.as_secs_f64()).round(),
-            "p50_ms": r.percentile(0.50), "p99_ms": r.percentile(0.99)})
+            "requests_per_second": (requests as f64 / r.elapsed.as_secs_f64()).round(),
+            "p50_ms": r.percentile(0.50), "p99_ms": r.percentile(0.99), "max_ms": r.percentile(1.0)})
     };
-    println!("{}", line("noop", &noop));
-    println!("{}", line("webhook", &ingest));
-    println!(
-        "{}",
-        json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": ((noop.elapsed.as_secs_f64() / ingest.elapsed.as_secs_f64()) * 1000.0).round() / 1000.0})
-    );
+    if opts.normalize {
+        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency).await?;
+        println!("{}", line("webhook", &ingest));
+        during_normalization(&store, ws, &target, &client, &webhook_url, &opts, &line).await?;
+    } else {
+        let noop = fire(&client, &noop_url, Box::new(bodies.clone().into_iter()), opts.concurrency).await?;
+        let durable_url = format!("http://{addr}/bench/durable");
+        let durable = fire(&client, &durable_url, Box::new(bodies.clone().into_iter()), opts.concurrency).await?;
+        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency).await?;
+        println!("{}", line("noop", &noop));
+        println!("{}", line("durable", &durable));
+        println!("{}", line("webhook", &ingest));
+        let share = |of: &Run| ((of.elapsed.as_secs_f64() / ingest.elapsed.as_secs_f64()) * 1000.0).round() / 1000.0;
+        println!(
+            "{}",
+            json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop), "webhook_vs_durable": share(&durable)})
+        );
+    }
+    let newest = store.conversations(ws, &parley_store::ConversationQuery { limit: 1, ..Default::default() }).await?;
+    anyhow::ensure!(newest.items.first().is_some_and(|c| c.last_message_at >= now), "nothing was stored");
     if let (Some(schema), Some(u)) = (schema, &opts.database_url) {
         let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(u).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await?;
     }
     Ok(())
+}
+
+/// The durable ceiling (`/bench/durable`): the same server appending each webhook's raw body to
+/// the same database (`fixtures::RawSink`) through the same group commit as webhooks
+/// (`ingest::take_waiting`, as many tasks), answering after the commit; no verifying, parsing
+/// or routing. Ingest as a share of it says what those cost.
+async fn durable_ceiling(
+    url: &DatabaseUrl,
+    schema: Option<&str>,
+    batch: usize,
+) -> anyhow::Result<axum::routing::MethodRouter> {
+    type Waiting = (String, tokio::sync::oneshot::Sender<bool>);
+    let sink = Arc::new(fixtures::RawSink::open(url, schema).await?);
+    let (jobs, queue) = tokio::sync::mpsc::channel::<Waiting>(1024);
+    let queue = Arc::new(Mutex::new(queue));
+    let engine = if schema.is_some() { "postgres" } else { "sqlite" };
+    for _ in 0..parley_server::ingest::workers_for(engine) {
+        let (queue, sink) = (queue.clone(), sink.clone());
+        tokio::spawn(async move {
+            while let Some((waiting, _)) = parley_server::ingest::take_waiting(&queue, |_: &Waiting| batch).await {
+                let (bodies, replies): (Vec<String>, Vec<_>) = waiting.into_iter().unzip();
+                let stored = sink.append(&bodies).await.is_ok();
+                for reply in replies {
+                    let _ = reply.send(stored);
+                }
+            }
+        });
+    }
+    Ok(post(move |body: axum::body::Bytes| {
+        let jobs = jobs.clone();
+        async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let queued = jobs.send((String::from_utf8_lossy(&body).into_owned(), reply)).await.is_ok();
+            match (queued, answer.await) {
+                (true, Ok(true)) => axum::http::StatusCode::OK,
+                _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            }
+        }
+    }))
 }
 
 /// An empty database with one workspace and one number; the customers are new at first.
@@ -136,6 +198,8 @@ async fn empty(
     };
     let channel = store.create_channel(workspace, channel, now).await?;
     let target = Target {
+        base_ts: SystemClock.now().as_secs(),
+        salt: rand::random(),
         workspace,
         webhook_path: channel.webhook_path(),
         phone_number_id: channel.phone_number_id,
@@ -150,6 +214,7 @@ async fn at_scale(
     url: &DatabaseUrl,
     schema: Option<&str>,
     contacts: i64,
+    phones_to_clean: bool,
     sealed_secrets: String,
 ) -> anyhow::Result<(Arc<dyn Store>, Target)> {
     let spec = fixtures::InboxSpec {
@@ -162,6 +227,7 @@ async fn at_scale(
             .map(|i| NewToken { name: format!("agent {i}"), hash: format!("agent-{i}"), prefix: "pk_agent".into() })
             .collect(),
         sealed_secrets,
+        phones_to_clean,
     };
     let started = Instant::now();
     let progress = |what: &str, done: i64, total: i64| {
@@ -174,6 +240,8 @@ async fn at_scale(
     // The shared number's conversations are the even contacts' (see the fixture).
     let half = (contacts / 2).max(1);
     let target = Target {
+        base_ts: SystemClock.now().as_secs(),
+        salt: rand::random(),
         workspace: fixture.workspace,
         webhook_path: shared.webhook_path(),
         phone_number_id: shared.phone_number_id,
@@ -182,29 +250,61 @@ async fn at_scale(
     Ok((store, target))
 }
 
-/// `requests` signed webhook bodies of `batch` text messages each, every message unique, from
-/// the target's 1,000 customers (so contacts and conversations are found as well as created).
-fn make_bodies(target: &Target, requests: usize, batch: usize, base_ts: i64) -> Vec<(Vec<u8>, String)> {
-    let salt: u32 = rand::random();
-    (0..requests)
-        .map(|r| {
-            let messages: Vec<_> = (0..batch)
-                .map(|i| {
-                    let n = r * batch + i;
-                    json!({"from": (target.customers)(n % 1000), "id": format!("wamid.BENCH{salt:08x}{n:010}"),
-                        "timestamp": (base_ts + n as i64 / 1000).to_string(), "type": "text", "text": {"body": format!("message {n}")}})
-                })
-                .collect();
-            let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
-                "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": target.phone_number_id},
-                "contacts": [{"profile": {"name": "Bench"}, "wa_id": (target.customers)((r * batch) % 1000)}],
-                "messages": messages}}]}]})
-            .to_string()
-            .into_bytes();
-            let sig = signature::sign(APP_SECRET, &body);
-            (body, sig)
+/// Signed webhook body number `r`: `batch` text messages, every message unique, from the
+/// target's 1,000 customers (so contacts and conversations are found as well as created).
+fn make_body(target: &Target, r: usize, batch: usize) -> (Vec<u8>, String) {
+    let messages: Vec<_> = (0..batch)
+        .map(|i| {
+            let n = r * batch + i;
+            json!({"from": (target.customers)(n % 1000), "id": format!("wamid.BENCH{:08x}{n:010}", target.salt),
+                "timestamp": (target.base_ts + (n % 1_000_000) as i64 / 1000).to_string(), "type": "text", "text": {"body": format!("message {n}")}})
         })
-        .collect()
+        .collect();
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": target.phone_number_id},
+        "contacts": [{"profile": {"name": "Bench"}, "wa_id": (target.customers)((r * batch) % 1000)}],
+        "messages": messages}}]}]})
+    .to_string()
+    .into_bytes();
+    let sig = signature::sign(APP_SECRET, &body);
+    (body, sig)
+}
+
+/// Re-cleans every contact's phone while webhooks keep coming (bodies made as they are sent),
+/// then reports the webhooks' latency over that time and what re-cleaning did.
+async fn during_normalization(
+    store: &Arc<dyn Store>,
+    ws: WorkspaceId,
+    target: &Arc<Target>,
+    client: &reqwest::Client,
+    webhook_url: &str,
+    opts: &WebhookBench,
+    line: &dyn Fn(&str, &Run) -> serde_json::Value,
+) -> anyhow::Result<()> {
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let normalizing = {
+        let (store, done) = (store.clone(), done.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let report = store.normalize_contacts(ws, None, false, SystemClock.now()).await;
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            report.map(|r| (r, started.elapsed()))
+        })
+    };
+    let (target, batch) = (target.clone(), opts.batch);
+    let first = opts.requests + 1;
+    let bodies = (first..)
+        .take_while(move |_| !done.load(std::sync::atomic::Ordering::SeqCst))
+        .map(move |r| make_body(&target, r, batch));
+    let during = fire(client, webhook_url, Box::new(bodies), opts.concurrency).await?;
+    let (report, took) = normalizing.await??;
+    anyhow::ensure!(report.cleaned == opts.contacts as u64, "re-cleaned {} of {}", report.cleaned, opts.contacts);
+    println!("{}", line("webhook_while_normalizing", &during));
+    println!(
+        "{}",
+        json!({"normalized_contacts": report.contacts_seen, "cleaned": report.cleaned, "seconds": (took.as_secs_f64() * 10.0).round() / 10.0})
+    );
+    Ok(())
 }
 
 struct Run {
@@ -226,10 +326,10 @@ impl Run {
 async fn fire(
     client: &reqwest::Client,
     url: &str,
-    bodies: Vec<(Vec<u8>, String)>,
+    bodies: Box<dyn Iterator<Item = (Vec<u8>, String)> + Send>,
     concurrency: usize,
 ) -> anyhow::Result<Run> {
-    let queue = Arc::new(Mutex::new(bodies.into_iter()));
+    let queue = Arc::new(Mutex::new(bodies));
     let start = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency.max(1) {
