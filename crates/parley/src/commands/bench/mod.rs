@@ -44,6 +44,9 @@ pub enum BenchCommand {
         /// is re-cleaned (`parley contacts normalize`) beside them.
         #[arg(long)]
         normalize: bool,
+        /// Distinct customers writing in.
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
     },
     /// Dispatch a full outbox from a real server to the sandbox at a configured rate; report the
     /// achieved rate, the server's CPU time and the busiest second the provider saw.
@@ -114,11 +117,18 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             inputs::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
         }
         BenchCommand::Phone { input, count, seed } => inputs::phone(input.as_deref(), count, seed),
-        BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts, normalize } => {
+        BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts, normalize, customers } => {
             // sqlx's slow-statement warnings would fill the screen while the data is generated.
             crate::init_logging(log.unwrap_or("warn,sqlx=error"));
-            let opts =
-                webhooks::WebhookBench { database_url: postgres, batch, requests, concurrency, contacts, normalize };
+            let opts = webhooks::WebhookBench {
+                database_url: postgres,
+                batch,
+                requests,
+                concurrency,
+                contacts,
+                normalize,
+                customers,
+            };
             tokio::runtime::Runtime::new()?.block_on(webhooks::run(opts))
         }
         BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep } => {

@@ -32,19 +32,23 @@ pub struct WebhookBench {
     pub contacts: i64,
     /// Measure while every contact's phone is re-cleaned (needs `contacts`).
     pub normalize: bool,
+    /// How many distinct customers write in (1,000 in the figures before issue 21).
+    pub customers: usize,
 }
 
 const APP_SECRET: &str = "bench-app-secret";
 
 /// Where the webhooks go, and who writes them.
 struct Target {
+    /// How many distinct customers write.
+    count: usize,
     /// The time the messages say they were sent at.
     base_ts: i64,
     salt: u32,
     workspace: WorkspaceId,
     webhook_path: String,
     phone_number_id: String,
-    /// The WhatsApp id of customer `k` (of 1,000).
+    /// The WhatsApp id of customer `k` (of `count`).
     customers: Box<dyn Fn(usize) -> String + Send + Sync>,
 }
 
@@ -71,7 +75,7 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     } else {
         empty(&url, schema.as_deref(), sealed).await?
     };
-    let target = Arc::new(target);
+    let target = Arc::new(Target { count: opts.customers.max(1), ..target });
     let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
     let ws = target.workspace;
     let durable = durable_ceiling(&url, schema.as_deref(), opts.batch).await?;
@@ -198,6 +202,7 @@ async fn empty(
     };
     let channel = store.create_channel(workspace, channel, now).await?;
     let target = Target {
+        count: 0,
         base_ts: SystemClock.now().as_secs(),
         salt: rand::random(),
         workspace,
@@ -240,6 +245,7 @@ async fn at_scale(
     // The shared number's conversations are the even contacts' (see the fixture).
     let half = (contacts / 2).max(1);
     let target = Target {
+        count: 0,
         base_ts: SystemClock.now().as_secs(),
         salt: rand::random(),
         workspace: fixture.workspace,
@@ -251,18 +257,18 @@ async fn at_scale(
 }
 
 /// Signed webhook body number `r`: `batch` text messages, every message unique, from the
-/// target's 1,000 customers (so contacts and conversations are found as well as created).
+/// target's customers (so contacts and conversations are found as well as created).
 fn make_body(target: &Target, r: usize, batch: usize) -> (Vec<u8>, String) {
     let messages: Vec<_> = (0..batch)
         .map(|i| {
             let n = r * batch + i;
-            json!({"from": (target.customers)(n % 1000), "id": format!("wamid.BENCH{:08x}{n:010}", target.salt),
+            json!({"from": (target.customers)(n % target.count), "id": format!("wamid.BENCH{:08x}{n:010}", target.salt),
                 "timestamp": (target.base_ts + (n % 1_000_000) as i64 / 1000).to_string(), "type": "text", "text": {"body": format!("message {n}")}})
         })
         .collect();
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": target.phone_number_id},
-        "contacts": [{"profile": {"name": "Bench"}, "wa_id": (target.customers)((r * batch) % 1000)}],
+        "contacts": [{"profile": {"name": "Bench"}, "wa_id": (target.customers)((r * batch) % target.count)}],
         "messages": messages}}]}]})
     .to_string()
     .into_bytes();
