@@ -136,6 +136,9 @@ pub struct Message {
     pub status_at: Option<Timestamp>,
     pub error: Option<ProviderError>,
     pub pricing: Option<Value>,
+    /// Who sent it from Parley (an outbound message an agent wrote); `None` for the customer's
+    /// messages and for sends by the API without a user.
+    pub author_id: Option<crate::ids::UserId>,
     /// Provider time for inbound messages; the thread is ordered by it.
     pub sent_at: Timestamp,
     /// When Parley stored it.

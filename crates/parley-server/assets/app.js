@@ -138,14 +138,14 @@ async function refreshThread({ composer = true } = {}) {
   const id = state.selected;
   if (!id) return;
   try {
-    const [conversation, messages, notes, tags] = await Promise.all([
+    const [conversation, messages, notes, tags, activity] = await Promise.all([
       api('GET', `/conversations/${id}`), allMessages(id), api('GET', `/conversations/${id}/notes`),
-      api('GET', `/conversations/${id}/tags`)]);
+      api('GET', `/conversations/${id}/tags`), api('GET', `/conversations/${id}/activity`)]);
     if (state.selected !== id) return;
     renderTags(tags);
     state.conversation = conversation;
     renderHeader(conversation);
-    renderThread($('messages'), messages, notes, retryMessage);
+    renderThread($('messages'), messages, notes, retryMessage, { activity, people: people() });
     // The composer sends only to the conversation whose messages these are (see composer.js).
     $('messages').dataset.conversation = String(id);
     delete $('thread').dataset.loading;
@@ -163,6 +163,12 @@ async function refreshThread({ composer = true } = {}) {
     if ($('thread').dataset.loading) threadFailed(id, error);
     else toast(errorText(error), 'error');
   }
+}
+
+/** Users and teams by id, as the thread names them (someone since removed shows as `#id`). */
+function people() {
+  const name = (list, id) => list.find((x) => x.id === id)?.name ?? `#${id}`;
+  return { user: (id) => name(state.users, id), team: (id) => name(state.teams, id) };
 }
 
 /** Sends a failed reply again (the rules are checked again first: the window may have closed). */

@@ -114,9 +114,13 @@ function failure(message, retry) {
       t('message.retry')) : null);
 }
 
-/** One message of the thread; `retry`, when given, sends a failed one again. */
-export function messageItem(message, retry = null) {
+/**
+ * One message of the thread; `retry`, when given, sends a failed one again. A reply an agent
+ * wrote carries the agent's name.
+ */
+export function messageItem(message, retry = null, people = NO_PEOPLE) {
   const out = message.direction === 'out';
+  const author = out && message.author_id ? people.user(message.author_id) : null;
   return el('li', {
     class: `message ${out ? 'out' : 'in'} type-${message.content.type}`,
     id: `message-${message.id}`,
@@ -124,16 +128,87 @@ export function messageItem(message, retry = null) {
   },
   message.context?.message_id ? el('p', { class: 'reply-to muted' }, `↩ ${t('message.reply')}`) : null,
   message.revoked_at ? el('p', { class: 'muted' }, t('message.deleted')) : messageBody(message),
-  el('footer', {}, el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null),
+  el('footer', {}, author ? el('span', { class: 'author' }, author) : null,
+    el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null),
   failure(message, retry));
 }
 
-/** An internal note, inline in the thread and styled apart from messages. */
-export function noteItem(note) {
+/** An internal note, inline in the thread and styled apart from messages, with its author. */
+export function noteItem(note, people = NO_PEOPLE) {
+  const author = note.author_id ? people.user(note.author_id) : null;
   return el('li', { class: 'note', dataset: { note: note.id } },
     el('p', { class: 'note-label' }, t('note.internal')),
     el('p', { class: 'text' }, note.body),
-    el('footer', {}, el('time', { datetime: note.created_at }, formatTime(note.created_at))));
+    el('footer', {}, author ? el('span', { class: 'author' }, author) : null,
+      el('time', { datetime: note.created_at }, formatTime(note.created_at))));
+}
+
+/** Names for ids (users, teams) when nothing better is known. */
+const NO_PEOPLE = { user: (id) => `#${id}`, team: (id) => `#${id}` };
+
+/** A closing note as one line: its category, then its summary. */
+function closingNote(note) {
+  const parts = [note?.category, note?.summary].filter(Boolean);
+  return parts.length ? el('q', { class: 'closing-note' }, parts.join(' — ')) : null;
+}
+
+/** What a status change says, by whom (`null`: Parley did it, on a timer). */
+function statusLine(p, by) {
+  switch (p.status) {
+    case 'closed':
+      if (p.reason === 'auto_closed') return t('activity.auto_closed');
+      return by ? t('activity.closed', { by }) : t('activity.closed_by_parley');
+    case 'snoozed':
+      return t('activity.snoozed', { by: by ?? t('activity.parley'), until: p.until ? formatTime(p.until) : '' });
+    case 'pending':
+      return t('activity.pending', { by: by ?? t('activity.parley') });
+    default:
+      if (p.reason === 'snooze_ended') return t('activity.snooze_ended');
+      return t('activity.reopened', { by: by ?? t('activity.parley') });
+  }
+}
+
+/**
+ * A line in the thread for something that happened to the conversation: who did what, and when
+ * (`people` names users and teams by id).
+ */
+export function activityItem(event, people = NO_PEOPLE) {
+  const p = event.payload ?? {};
+  const by = p.by ? people.user(p.by) : null;
+  let text;
+  let extra = null;
+  switch (event.kind) {
+    case 'conversation.opened':
+      text = t('activity.opened');
+      break;
+    case 'conversation.reopened':
+      text = t('activity.reopened_by_customer');
+      break;
+    case 'conversation.assigned':
+      text = by ? t('activity.assigned', { by, to: people.user(p.to) }) : t('activity.assigned_auto', { to: people.user(p.to) });
+      break;
+    case 'conversation.unassigned':
+      text = t('activity.unassigned', { by: by ?? t('activity.parley') });
+      break;
+    case 'conversation.team_changed':
+      text = p.to ? t('activity.team', { by: by ?? t('activity.parley'), team: people.team(p.to) })
+        : t('activity.team_removed', { by: by ?? t('activity.parley') });
+      break;
+    case 'conversation.tags_changed': {
+      const changes = [...(p.added ?? []).map((tag) => `+${tag}`), ...(p.removed ?? []).map((tag) => `−${tag}`)];
+      text = t('activity.tags', { by: by ?? t('activity.parley'), tags: changes.join(' ') });
+      break;
+    }
+    case 'conversation.status_changed':
+      text = statusLine(p, by);
+      extra = p.status === 'closed' ? closingNote(p.closing_note) : null;
+      break;
+    default:
+      text = event.kind;
+  }
+  return el('li', { class: 'activity', dataset: { kind: event.kind, event: event.id } },
+    el('p', {}, el('span', { class: 'activity-text' }, text), extra ? ' ' : null, extra, ' · ',
+      el('time', { datetime: event.created_at }, formatTime(event.created_at))));
 }
 
 /** Where each list was last scrolled to by the page itself (not by the reader). */
@@ -170,14 +245,15 @@ export function followEnd(list) {
 }
 
 /**
- * Renders the thread (messages and notes by time) into `list`: a conversation just opened shows
- * its newest message, and a thread read at its end stays there. `retry(id)` sends a failed reply
- * again.
+ * Renders the thread (messages, notes and what happened to the conversation, by time) into
+ * `list`: a conversation just opened shows its newest message, and a thread read at its end stays
+ * there. `retry(id)` sends a failed reply again; `people` names users and teams by id.
  */
-export function renderThread(list, messages, notes = [], retry = null) {
+export function renderThread(list, messages, notes = [], retry = null, { activity = [], people = NO_PEOPLE } = {}) {
   const items = [
-    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m, retry) })),
-    ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
+    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m, retry, people) })),
+    ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n, people) })),
+    ...activity.map((e) => ({ at: e.created_at, node: () => activityItem(e, people) })),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   const end = atEnd(list) || list.dataset.atEnd === 'yes';
   list.replaceChildren(...items.map((i) => i.node()));

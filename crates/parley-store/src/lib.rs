@@ -625,6 +625,7 @@ pub trait ConversationTags {
         ws: WorkspaceId,
         id: ConversationId,
         viewer: Viewer,
+        by: Option<UserId>,
         tags: &[String],
         now: Timestamp,
     ) -> StoreResult<Vec<String>>;
@@ -633,6 +634,7 @@ pub trait ConversationTags {
         ws: WorkspaceId,
         id: ConversationId,
         viewer: Viewer,
+        by: Option<UserId>,
         tag: &str,
         now: Timestamp,
     ) -> StoreResult<Vec<String>>;
@@ -729,6 +731,15 @@ pub trait Events {
     async fn event_ids_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<i64>>;
     /// The newest event's id (0 when there is none).
     async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId>;
+    /// What happened to a conversation the viewer sees (`conversation.*` events but its notes:
+    /// assignments, team and status changes, tags), oldest first, the newest `limit`.
+    async fn conversation_activity(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
 }
 
 /// Everything Parley stores. `open` returns one as `Arc<dyn Store>`.

@@ -55,7 +55,9 @@ async fn add_tags(
     }
     let tags = check_tags(input.tags)?;
     let now = state.clock.now();
-    Ok(Json(state.store.add_conversation_tags(auth.workspace_id, id, auth.viewer(), &tags, now).await?))
+    Ok(Json(
+        state.store.add_conversation_tags(auth.workspace_id, id, auth.viewer(), Some(auth.user_id), &tags, now).await?,
+    ))
 }
 
 /// Remove a tag from a conversation; answers the tags left.
@@ -71,5 +73,10 @@ async fn remove_tag(
     let id = ConversationId(id.0);
     let tag = check_tag(&tag)?;
     let now = state.clock.now();
-    Ok(Json(state.store.remove_conversation_tag(auth.workspace_id, id, auth.viewer(), &tag, now).await?))
+    Ok(Json(
+        state
+            .store
+            .remove_conversation_tag(auth.workspace_id, id, auth.viewer(), Some(auth.user_id), &tag, now)
+            .await?,
+    ))
 }

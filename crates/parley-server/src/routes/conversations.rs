@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_conversations))
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages))
+        .routes(routes!(conversation_activity))
         .routes(routes!(get_media))
         .routes(routes!(mark_read))
 }
@@ -271,6 +272,21 @@ async fn list_messages(
         items: page.items.into_iter().map(MessageView::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// What happened to the conversation, oldest first (the newest 500): assignments, team and
+/// status changes (closing with its closing note, snoozes, automatic closes), tags added and
+/// removed — each event with `by`, the user who did it (`null`: Parley itself). The inbox shows
+/// them as lines between the messages.
+#[utoipa::path(get, path = "/conversations/{id}/activity", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = [Object]), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn conversation_activity(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<Vec<parley_store::Event>>> {
+    Ok(Json(state.store.conversation_activity(auth.workspace_id, ConversationId(id), auth.viewer(), 500).await?))
 }
 
 /// Download a message's attachment once Parley has fetched it.

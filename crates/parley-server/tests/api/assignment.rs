@@ -388,3 +388,72 @@ async fn answered_conversations_close_by_themselves_after_the_workspace_hours() 
         assert!(events.to_string().contains("auto_closed"), "{e}");
     }
 }
+
+/// The activity the thread shows: each change to the conversation, oldest first, with who made
+/// it — assignment, tags added and removed, closing with its note, reopening — and no notes.
+#[tokio::test]
+async fn a_conversations_activity_says_who_did_what() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let id = first_conversation(&app, &wired).await;
+        let owner = app.user_id(&app.token).await;
+        let agent_token = app.token_for("agent", "agent@acme.example").await;
+        let agent = app.user_id(&agent_token).await;
+        app.post(&format!("/api/v1/conversations/{id}/assign"), json!({"user_id": agent})).await;
+        let tags = format!("/api/v1/conversations/{id}/tags");
+        post_as(&app, &tags, &agent_token, json!({"tags": ["vip", "refund"]})).await;
+        let removed = app.call_as(Some(&agent_token), Method::DELETE, &format!("{tags}/refund"), None).await;
+        assert_eq!(removed.status, StatusCode::OK, "{e}: {:?}", removed.body);
+        app.post(&format!("/api/v1/conversations/{id}/notes"), json!({"body": "called her"})).await;
+        app.call(
+            Method::PUT,
+            "/api/v1/workspace/closing-notes",
+            Some(json!({"mode": "optional", "categories": ["sale"]})),
+        )
+        .await;
+        let closed = post_as(
+            &app,
+            &format!("/api/v1/conversations/{id}/status"),
+            &agent_token,
+            json!({"status": "closed", "category": "sale", "summary": "Paid"}),
+        )
+        .await;
+        assert_eq!(closed.status, StatusCode::OK, "{e}: {:?}", closed.body);
+        app.post(&format!("/api/v1/conversations/{id}/status"), json!({"status": "open"})).await;
+
+        let activity = app.get(&format!("/api/v1/conversations/{id}/activity")).await;
+        assert_eq!(activity.status, StatusCode::OK, "{e}");
+        let lines: Vec<(String, Value)> = activity
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ev| (ev["kind"].as_str().unwrap().to_owned(), ev["payload"]["by"].clone()))
+            .collect();
+        let kinds: Vec<&str> = lines.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "conversation.opened",
+                "conversation.assigned",
+                "conversation.tags_changed",
+                "conversation.tags_changed",
+                "conversation.status_changed",
+                "conversation.status_changed"
+            ],
+            "{e}: oldest first, notes left out"
+        );
+        assert_eq!(lines[1].1, json!(owner), "{e}: the owner assigned");
+        assert_eq!(lines[2].1, json!(agent), "{e}: the agent tagged");
+        let items = activity.body.as_array().unwrap();
+        assert_eq!(items[2]["payload"]["added"], json!(["refund", "vip"]), "{e}");
+        assert_eq!(items[3]["payload"]["removed"], json!(["refund"]), "{e}");
+        assert_eq!(items[4]["payload"]["closing_note"], json!({"category": "sale", "summary": "Paid"}), "{e}");
+        assert_eq!(
+            (items[4]["payload"]["by"].clone(), items[5]["payload"]["status"].clone()),
+            (json!(agent), json!("open"))
+        );
+        assert_eq!(app.get("/api/v1/conversations/999999/activity").await.status, StatusCode::NOT_FOUND, "{e}");
+    }
+}

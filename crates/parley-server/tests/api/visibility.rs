@@ -83,6 +83,7 @@ async fn agents_see_shared_channels_and_the_private_ones_they_are_members_of() {
             for path in [
                 format!("/api/v1/conversations/{}", w.private_conversation),
                 format!("/api/v1/conversations/{}/messages", w.private_conversation),
+                format!("/api/v1/conversations/{}/activity", w.private_conversation),
                 format!("/api/v1/messages/{}", w.private_message),
                 format!("/api/v1/channels/{}", w.private_channel),
                 format!("/api/v1/channels/{}/templates", w.private_channel),

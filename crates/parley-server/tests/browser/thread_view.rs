@@ -102,3 +102,63 @@ async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
     assert!(eventually(10, || async { wired.sandbox.sent().len() == 1 }).await, "sent again, once");
     browser.quit().await;
 }
+
+/// Who did what (issue 16, point 5): an agent's reply carries the agent's name, a note its
+/// author, and the thread has a line for each change to the conversation — assignment, tags,
+/// closing with its closing note, reopening — naming who made it, in each language.
+#[tokio::test]
+async fn the_thread_says_who_did_what() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    wired.sandbox.say(&pnid, &Customer::new("33612345678", "Ana Lima"), Say::text("where is my order?"));
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+    let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
+    let owner = app.user_id(&app.token).await;
+    let owner_name = app.get("/api/v1/me").await.body["user"]["name"].as_str().unwrap().to_owned();
+    let conversation = format!("/api/v1/conversations/{id}");
+    app.post(&format!("{conversation}/assign"), serde_json::json!({"user_id": owner})).await;
+    app.post(&format!("{conversation}/tags"), serde_json::json!({"tags": ["vip"]})).await;
+    app.post(&format!("{conversation}/notes"), serde_json::json!({"body": "called her back"})).await;
+    let reply = serde_json::json!({"channel_id": wired.channel["id"], "to": "phone:+33612345678", "type": "text",
+        "text": {"body": "On its way"}});
+    assert_eq!(app.post("/api/v1/messages", reply).await.status, reqwest::StatusCode::ACCEPTED);
+    app.call(
+        reqwest::Method::PUT,
+        "/api/v1/workspace/closing-notes",
+        Some(serde_json::json!({"mode": "optional", "categories": ["delivery"]})),
+    )
+    .await;
+    let closed =
+        serde_json::json!({"status": "closed", "category": "delivery", "summary": "Tracking number sent"});
+    assert_eq!(app.post(&format!("{conversation}/status"), closed).await.status, reqwest::StatusCode::OK);
+
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    for (width, height, name) in [(1280, 800, "desktop"), (390, 844, "phone")] {
+        browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+        browser.driver.goto(app.url(&format!("/inbox#c{id}"))).await.unwrap();
+        browser.driver.refresh().await.unwrap();
+        let closing = browser.wait_text("#messages li.activity", "Tracking number sent").await;
+        let closing_text = closing.text().await.unwrap();
+        assert!(closing_text.contains(&format!("{owner_name} closed it")), "{closing_text}");
+        assert!(closing_text.contains("delivery"), "{closing_text}");
+        browser.wait_text("#messages li.activity", &format!("{owner_name} assigned it to {owner_name}")).await;
+        browser.wait_text("#messages li.activity", "+vip").await;
+        let out = browser.wait_text("#messages li.message.out", "On its way").await;
+        assert!(out.text().await.unwrap().contains(&owner_name), "the reply names its author");
+        let note = browser.wait_text("#messages li.note", "called her back").await;
+        assert!(note.text().await.unwrap().contains(&owner_name), "the note names its author");
+        browser.screenshot(&format!("thread-activity-{name}")).await;
+    }
+    // The same lines in French and Vietnamese (screenshots to look at), then back to English.
+    for (lang, words) in [("fr", "l’a fermée"), ("vi", "đã đóng"), ("en", "closed it")] {
+        app.patch("/api/v1/me", serde_json::json!({"locale": lang})).await;
+        browser.driver.refresh().await.unwrap();
+        browser.wait_text("#messages li.activity", words).await;
+        if lang != "en" {
+            browser.screenshot(&format!("thread-activity-phone-{lang}")).await;
+        }
+    }
+    browser.quit().await;
+}

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::ids::{ChannelId, ConversationId, WorkspaceId};
+use parley_core::ids::{ChannelId, ConversationId, UserId, WorkspaceId};
 use serde_json::json;
 
 use super::events::NewEvent;
@@ -40,15 +40,22 @@ impl<DB> SqlStore<DB> {
             .await?)
     }
 
+    /// The tags after a change, what it added and removed, and who made it.
     async fn tag_event(
         conn: &mut DB::Connection,
         ws: WorkspaceId,
         id: ConversationId,
         channel: ChannelId,
-        tags: &[String],
+        (before, after): (&[String], &[String]),
+        by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let payload = json!({"conversation_id": id, "tags": tags});
+        let added: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+        let removed: Vec<&String> = before.iter().filter(|t| !after.contains(t)).collect();
+        if added.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        let payload = json!({"conversation_id": id, "tags": after, "added": added, "removed": removed, "by": by});
         let event = NewEvent::new("conversation.tags_changed", id.get(), &payload).on_channel(channel);
         Self::append_event(conn, ws, event, now).await
     }
@@ -68,11 +75,13 @@ impl<DB> ConversationTags for SqlStore<DB> {
         ws: WorkspaceId,
         id: ConversationId,
         viewer: Viewer,
+        by: Option<UserId>,
         tags: &[String],
         now: Timestamp,
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.begin_write().await?;
         let channel = Self::seen_conversation_channel(&mut tx, ws, id, viewer).await?;
+        let before = Self::tags_in(&mut tx, id).await?;
         for tag in tags {
             sqlx::query(
                 "INSERT INTO conversation_tags (conversation_id, tag, workspace_id) VALUES ($1, $2, $3)
@@ -85,7 +94,7 @@ impl<DB> ConversationTags for SqlStore<DB> {
             .await?;
         }
         let all = Self::tags_in(&mut tx, id).await?;
-        Self::tag_event(&mut tx, ws, id, channel, &all, now).await?;
+        Self::tag_event(&mut tx, ws, id, channel, (&before, &all), by, now).await?;
         tx.commit().await?;
         Ok(all)
     }
@@ -95,18 +104,20 @@ impl<DB> ConversationTags for SqlStore<DB> {
         ws: WorkspaceId,
         id: ConversationId,
         viewer: Viewer,
+        by: Option<UserId>,
         tag: &str,
         now: Timestamp,
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.begin_write().await?;
         let channel = Self::seen_conversation_channel(&mut tx, ws, id, viewer).await?;
+        let before = Self::tags_in(&mut tx, id).await?;
         sqlx::query("DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag = $2")
             .bind(id.get())
             .bind(tag.to_owned())
             .execute(&mut *tx)
             .await?;
         let all = Self::tags_in(&mut tx, id).await?;
-        Self::tag_event(&mut tx, ws, id, channel, &all, now).await?;
+        Self::tag_event(&mut tx, ws, id, channel, (&before, &all), by, now).await?;
         tx.commit().await?;
         Ok(all)
     }

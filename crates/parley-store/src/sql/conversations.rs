@@ -33,7 +33,7 @@ macro_rules! message_columns {
     () => {
         "m.id, m.conversation_id, m.channel_id, m.direction, m.provider_message_id, m.type, m.text, m.content,
          m.context, m.referral, m.status, m.status_at, m.error_code, m.error_title, m.error_details, m.pricing,
-         m.sent_at, m.created_at, m.edited_at, m.revoked_at, md.state AS media_state
+         m.sent_at, m.created_at, m.edited_at, m.revoked_at, m.author_id, md.state AS media_state
          FROM messages m LEFT JOIN media md ON md.message_id = m.id"
     };
 }
@@ -106,6 +106,7 @@ struct MessageRow {
     created_at: i64,
     edited_at: Option<i64>,
     revoked_at: Option<i64>,
+    author_id: Option<i64>,
     media_state: Option<String>,
 }
 
@@ -132,6 +133,7 @@ impl TryFrom<MessageRow> for Message {
                 details: r.error_details,
             }),
             pricing: r.pricing.as_deref().map(serde_json::from_str).transpose()?,
+            author_id: r.author_id.map(UserId),
             sent_at: Timestamp::from_micros(r.sent_at),
             created_at: Timestamp::from_micros(r.created_at),
             edited_at: r.edited_at.map(Timestamp::from_micros),

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::ids::{ChannelId, EventId, WorkspaceId};
+use parley_core::ids::{ChannelId, ConversationId, EventId, WorkspaceId};
 use sqlx::FromRow;
 
 use super::{Engine, SqlStore, clamp_limit};
@@ -36,6 +36,19 @@ struct EventRow {
     subject_id: Option<i64>,
     payload: String,
     created_at: i64,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = crate::error::StoreError;
+    fn try_from(r: EventRow) -> StoreResult<Event> {
+        Ok(Event {
+            id: EventId(r.id),
+            kind: r.kind,
+            subject_id: r.subject_id,
+            payload: serde_json::from_str(&r.payload)?,
+            created_at: Timestamp::from_micros(r.created_at),
+        })
+    }
 }
 
 #[apply(engine_bounds!)]
@@ -127,17 +140,7 @@ impl<DB> Events for SqlStore<DB> {
         .bind(viewer.agent())
         .fetch_all(&self.read)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Event {
-                    id: EventId(r.id),
-                    kind: r.kind,
-                    subject_id: r.subject_id,
-                    payload: serde_json::from_str(&r.payload)?,
-                    created_at: Timestamp::from_micros(r.created_at),
-                })
-            })
-            .collect()
+        rows.into_iter().map(Event::try_from).collect()
     }
 
     async fn event_ids_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<i64>> {
@@ -154,5 +157,30 @@ impl<DB> Events for SqlStore<DB> {
             .fetch_one(&self.read)
             .await?;
         Ok(EventId(id.unwrap_or(0)))
+    }
+
+    async fn conversation_activity(
+        &self,
+        ws: WorkspaceId,
+        id: ConversationId,
+        viewer: Viewer,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let mut conn = self.read.acquire().await?;
+        Self::seen_conversation_channel(&mut conn, ws, id, viewer).await?;
+        // `kind LIKE 'conversation.%'` as written in the partial index, so both engines use it.
+        let mut rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT id, kind, subject_id, payload, created_at FROM events
+             WHERE workspace_id = $1 AND subject_id = $2 AND kind LIKE 'conversation.%'
+               AND kind <> 'conversation.note_added'
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(ws.get())
+        .bind(id.get())
+        .bind(clamp_limit(limit, 1000))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.reverse();
+        rows.into_iter().map(Event::try_from).collect()
     }
 }
