@@ -8,6 +8,7 @@ import { renderComposer, stopWindowClock, updateWindow } from './composer.js';
 import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
 import { teamPage } from './team.js';
+import { connectLive } from './live.js';
 import { followEnd, renderThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
@@ -49,6 +50,28 @@ const baseTitle = document.title;
 function showUnreadInTitle(items) {
   const unread = items.reduce((sum, c) => sum + (c.unread ?? 0), 0);
   document.title = unread > 0 ? `(${formatNumber(unread)}) ${baseTitle}` : baseTitle;
+  showUnreadInIcon(unread);
+}
+
+/** Parley's icon, once fetched, to draw the unread count on. */
+let baseIcon = null;
+
+/** The tab's icon carries the count too: a red badge on Parley's icon (`99+` beyond 99). */
+async function showUnreadInIcon(unread) {
+  const link = document.querySelector('link[rel="icon"]');
+  if (!link) return;
+  if (unread <= 0) {
+    link.href = '/assets/favicon.svg';
+    delete link.dataset.unread;
+    return;
+  }
+  baseIcon ??= await fetch('/assets/favicon.svg').then((r) => r.text()).catch(() => null);
+  if (!baseIcon) return;
+  const text = unread > 99 ? '99+' : String(unread);
+  const badge = `<circle cx="23" cy="9" r="9" fill="#d93025"/><text x="23" y="13" text-anchor="middle" fill="#fff"
+    font-family="sans-serif" font-weight="700" font-size="${text.length > 2 ? 8 : 12}">${text}</text>`;
+  link.href = `data:image/svg+xml,${encodeURIComponent(baseIcon.replace('</svg>', `${badge}</svg>`))}`;
+  link.dataset.unread = text;
 }
 
 async function loadList() {
@@ -308,14 +331,12 @@ async function assign(value) {
 
 /** Keeps the screen current: every event of the log that concerns what is shown redraws it. */
 function follow() {
-  const source = new EventSource('/api/v1/events/stream');
   let pending = null;
   const later = (fn) => {
     clearTimeout(pending);
     pending = setTimeout(fn, 150);
   };
-  const onEvent = (e) => {
-    const event = JSON.parse(e.data);
+  const onEvent = (event) => {
     const p = event.payload ?? {};
     const conversation = p.conversation_id ?? (event.kind.startsWith('conversation.') ? event.subject_id : null);
     later(() => {
@@ -326,21 +347,20 @@ function follow() {
       if (event.kind === 'conversation.note_added') loadNotifications();
     });
   };
-  for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
-    'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed',
-    'conversation.note_added', 'conversation.tags_changed', 'conversation.team_changed']) {
-    source.addEventListener(kind, onEvent);
-  }
   // The open contact changed under the agent (a new number, a merge, an edit): the panel shows it.
-  const onContact = (e) => {
-    const event = JSON.parse(e.data);
+  const onContact = (event) => {
     if (state.contact && event.subject_id === state.contact.id && state.conversation) {
       renderPanel($('panel'), state.conversation, openConversation).then((contact) => { if (contact) state.contact = contact; });
     }
   };
-  for (const kind of ['contact.identity_changed', 'contact.updated', 'contact.merged']) source.addEventListener(kind, onContact);
-  source.addEventListener('open', () => document.body.classList.remove('offline'));
-  source.addEventListener('error', () => document.body.classList.add('offline'));
+  const handlers = {};
+  for (const kind of ['message.received', 'message.status', 'message.queued', 'message.sent', 'message.media', 'message.updated',
+    'conversation.opened', 'conversation.reopened', 'conversation.assigned', 'conversation.unassigned', 'conversation.status_changed',
+    'conversation.note_added', 'conversation.tags_changed', 'conversation.team_changed']) {
+    handlers[kind] = onEvent;
+  }
+  for (const kind of ['contact.identity_changed', 'contact.updated', 'contact.merged']) handlers[kind] = onContact;
+  connectLive(handlers, { onResync: () => { loadList(); refreshThread({ composer: false }); loadNotifications(); } });
 }
 
 /** A template's change as the store recorded it in the notification's payload. */
