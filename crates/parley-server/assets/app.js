@@ -7,6 +7,7 @@ import { api, boot, COLON, el, errorText, formatNumber, formatTime, isAdmin, lab
 import { renderComposer, stopWindowClock, updateWindow } from './composer.js';
 import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
+import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
 import { connectLive } from './live.js';
 import { followEnd, renderThread } from './thread.js';
@@ -84,12 +85,41 @@ async function loadList() {
   if ($('filter-team').value) params.set('team', $('filter-team').value);
   try {
     const page = await api('GET', `/conversations?${params}`);
+    loadCounts();
     state.conversations = page.items;
     showUnreadInTitle(page.items);
     $('conversations').replaceChildren(...page.items.map(conversationItem));
     $('list-empty').hidden = page.items.length > 0;
   } catch (error) {
     toast(errorText(error), 'error');
+  }
+}
+
+/** The conversation after the open one in the list (or before it, at the end), for "close and next". */
+function nextConversation() {
+  const list = state.conversations;
+  const at = list.findIndex((c) => c.id === state.selected);
+  const next = list[at + 1] ?? (at > 0 ? list[at - 1] : null);
+  return next && next.id !== state.selected ? next.id : null;
+}
+
+/** The number of open conversations on each tab (`999+` past the API's cap). */
+async function loadCounts() {
+  try {
+    const counts = await api('GET', '/conversations/counts');
+    for (const tab of document.querySelectorAll('[data-filter]')) {
+      const n = counts[tab.dataset.filter] ?? 0;
+      const shown = n >= counts.capped_at ? `${formatNumber(counts.capped_at - 1)}+` : formatNumber(n);
+      let badge = tab.querySelector('.count');
+      if (!badge) {
+        badge = el('span', { class: 'count' });
+        tab.append(' ', badge);
+      }
+      badge.textContent = shown;
+      badge.setAttribute('aria-label', t('list.open_count', { n: shown }));
+    }
+  } catch {
+    // The counts are a convenience: the list itself still shows.
   }
 }
 
@@ -114,7 +144,7 @@ async function allMessages(id) {
 }
 
 function renderHeader(c) {
-  for (const control of ['assignee', 'close-conversation', 'reopen-conversation', 'conversation-tag-input']) {
+  for (const control of ['assignee', 'close-conversation', 'reopen-conversation', 'status-action', 'conversation-tag-input']) {
     $(control).disabled = false;
   }
   $('thread-contact').textContent = state.contact?.name ?? state.contact?.phone ?? `#${c.contact_id}`;
@@ -122,8 +152,7 @@ function renderHeader(c) {
   $('thread-status').textContent = t(`status.${c.status}`);
   $('thread-status').className = `badge ${c.status}`;
   $('thread-status').dataset.status = c.status;
-  $('close-conversation').hidden = c.status === 'closed';
-  $('reopen-conversation').hidden = c.status !== 'closed';
+  showStatusActions(c.status);
   const select = $('assignee');
   // Deactivated users take no new conversations; one still holding this one stays listed, so
   // the choice shows the truth.
@@ -223,7 +252,7 @@ function clearThread() {
   $('thread-status').textContent = '';
   $('thread-status').className = 'badge';
   delete $('thread-status').dataset.status;
-  for (const control of ['assignee', 'team-select', 'close-conversation', 'reopen-conversation', 'conversation-tag-input']) {
+  for (const control of ['assignee', 'team-select', 'close-conversation', 'reopen-conversation', 'status-action', 'conversation-tag-input']) {
     $(control).disabled = true;
   }
   $('assignee').replaceChildren();
@@ -303,20 +332,6 @@ async function setStatus(status, note = {}) {
   } catch (error) {
     return error;
   }
-}
-
-async function closeConversation() {
-  const settings = await api('GET', '/workspace/closing-notes').catch(() => ({ mode: 'off', categories: [] }));
-  if (settings.mode === 'off') {
-    const error = await setStatus('closed');
-    if (error) toast(errorText(error), 'error');
-    return;
-  }
-  const dialog = $('close-dialog');
-  $('close-category').replaceChildren(el('option', { value: '' }, t('close.no_category')), ...settings.categories.map((c) => el('option', { value: c }, c)));
-  $('close-summary').value = '';
-  $('close-error').hidden = true;
-  dialog.showModal();
 }
 
 async function assign(value) {
@@ -485,25 +500,10 @@ async function start() {
   $('back').addEventListener('click', () => { showPanel(false, false); $('inbox').dataset.view = 'list'; });
   setupPanelToggle();
   followEnd($('messages'));
-  $('close-conversation').addEventListener('click', closeConversation);
-  $('reopen-conversation').addEventListener('click', () => setStatus('open'));
+  setupStatusActions({ setStatus, next: nextConversation, open: openConversation });
   $('assignee').addEventListener('change', (e) => assign(e.target.value));
   $('team-select').addEventListener('change', (e) => setTeam(e.target.value));
   $('filter-team').addEventListener('change', loadList);
-  $('close-cancel').addEventListener('click', () => $('close-dialog').close());
-  $('close-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const note = {};
-    if ($('close-category').value) note.category = $('close-category').value;
-    if ($('close-summary').value.trim()) note.summary = $('close-summary').value.trim();
-    const error = await setStatus('closed', note);
-    if (error) {
-      $('close-error').textContent = errorText(error);
-      $('close-error').hidden = false;
-    } else {
-      $('close-dialog').close();
-    }
-  });
   window.addEventListener('hashchange', route);
   keyboard();
   setupSearch({

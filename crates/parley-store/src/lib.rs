@@ -279,6 +279,9 @@ pub trait Inbox {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome>;
     /// Newest activity first.
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>>;
+    /// How many open conversations the inbox's tabs hold for `me` (assigned to me, unassigned,
+    /// all that the viewer sees), each counted up to [`OPEN_COUNT_CAP`] at most.
+    async fn open_counts(&self, ws: WorkspaceId, viewer: Viewer, me: UserId) -> StoreResult<OpenCounts>;
     /// Not found when the viewer may not see its channel.
     async fn conversation(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Conversation>;
     /// The thread in provider-time order.

@@ -228,6 +228,17 @@ pub struct ConversationQuery {
     pub cursor: Option<SortKey>,
 }
 
+/// Counts stop here: a tab says "999+" rather than walk a million rows for an exact figure.
+pub const OPEN_COUNT_CAP: i64 = 1000;
+
+/// Open conversations per inbox tab (see [`crate::Inbox::open_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OpenCounts {
+    pub mine: i64,
+    pub unassigned: i64,
+    pub all: i64,
+}
+
 /// Which team's queue a list shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TeamFilter {

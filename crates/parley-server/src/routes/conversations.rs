@@ -28,6 +28,7 @@ use crate::workers::media::media_path;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_conversations))
+        .routes(routes!(open_counts))
         .routes(routes!(get_conversation))
         .routes(routes!(list_messages))
         .routes(routes!(conversation_activity))
@@ -225,6 +226,17 @@ async fn list_conversations(
         })
         .collect();
     Ok(Json(ConversationPage { items, next_cursor: page.next_cursor }))
+}
+
+/// How many open conversations each inbox tab holds: assigned to me, unassigned, all that I
+/// see. Each count stops at 1,000 (`capped_at`): the tab then says "999+".
+#[utoipa::path(get, path = "/conversations/counts", tag = "conversations",
+    responses((status = 200, body = Object, description = "`{mine, unassigned, all, capped_at}`")),
+    security(("bearer" = [])))]
+async fn open_counts(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let counts = state.store.open_counts(auth.workspace_id, auth.viewer(), auth.user_id).await?;
+    Ok(Json(serde_json::json!({"mine": counts.mine, "unassigned": counts.unassigned, "all": counts.all,
+        "capped_at": parley_store::OPEN_COUNT_CAP})))
 }
 
 /// Get a conversation.

@@ -110,6 +110,17 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     browser.wait_attr("#thread-status", "data-status", "closed").await;
     let closed = app.get(&conversation).await.body;
     assert_eq!((closed["status"].as_str(), closed["assignee_id"].as_i64()), (Some("closed"), Some(owner_id)));
+    // Closed: out of the list, which shows open conversations unless asked otherwise.
+    browser
+        .wait_for("#conversations", "the closed conversation out of the list", async |e: &WebElement| {
+            !e.text().await.unwrap_or_default().contains("Ana Lima")
+        })
+        .await;
+    browser.choose("filter-status", "").await;
+    browser.wait_text("#conversations li", "Ana Lima").await;
+    browser.choose("filter-status", "open").await;
+    browser.driver.find(By::Id("reopen-conversation")).await.unwrap().click().await.unwrap();
+    browser.wait_attr("#thread-status", "data-status", "open").await;
 
     // A team made on the team page, with the owner in it; the conversation goes to its queue.
     browser.driver.find(By::Id("team-link")).await.unwrap().click().await.unwrap();

@@ -217,3 +217,78 @@ async fn a_dropped_connection_shows_and_catches_up() {
     assert!(caught_up, "no message landed while the connection was down in five tries");
     browser.quit().await;
 }
+
+/// The status menu and the list (issue 16, point 10): the list shows open conversations by
+/// default (closed ones hidden) with counts on its tabs; "close and open the next" closes one
+/// and opens the next; a snooze takes it out of the open list; pending shows as such.
+#[tokio::test]
+async fn the_status_menu_closes_snoozes_and_moves_on() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    for (number, name) in [("33612345671", "Ana"), ("33612345672", "Bao"), ("33612345673", "Chloé")] {
+        wired.sandbox.say(&pnid, &Customer::new(number, name), Say::text(&format!("hello from {name}")));
+        assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+        app.clock.advance_secs(60);
+    }
+    // A fourth was closed before: the default list does not show it.
+    wired.sandbox.say(&pnid, &Customer::new("33612345674", "Dung"), Say::text("thanks, bye"));
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+    let all = app.get("/api/v1/conversations").await.body;
+    let dung = all["items"].as_array().unwrap().iter().find(|c| c["contact"]["name"] == "Dung").unwrap()["id"].clone();
+    app.post(&format!("/api/v1/conversations/{dung}/status"), serde_json::json!({"status": "closed"})).await;
+    let owner = app.user_id(&app.token).await;
+    let id_of = |name: &str| {
+        all["items"].as_array().unwrap().iter().find(|c| c["contact"]["name"] == name).unwrap()["id"].clone()
+    };
+    let bao = id_of("Bao");
+    // Clicked in the page in one step: live events redraw the list under an element handle.
+    let open = async |name: &str| {
+        browser.wait_text("#conversations li", name).await;
+        let script = "document.getElementById(arguments[0]).click()";
+        browser.driver.execute(script, vec![serde_json::json!(format!("conversation-{}", id_of(name)))]).await.unwrap();
+    };
+    app.post(&format!("/api/v1/conversations/{bao}/assign"), serde_json::json!({"user_id": owner})).await;
+
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.driver.find(By::Id("tab-all")).await.unwrap().click().await.unwrap();
+    browser.wait_text("#conversations li", "Chloé").await;
+    let names = browser.driver.find_all(By::Css("#conversations li .name")).await.unwrap();
+    let mut shown = Vec::new();
+    for n in names {
+        shown.push(n.text().await.unwrap());
+    }
+    assert_eq!(shown, ["Chloé", "Bao", "Ana"], "open ones, newest first; the closed one hidden");
+    browser.wait_text("#tab-all .count", "3").await;
+    browser.wait_text("#tab-mine .count", "1").await;
+    browser.wait_text("#tab-unassigned .count", "2").await;
+    browser.screenshot("list-counts").await;
+
+    // Close Chloé and open the next (Bao).
+    open("Chloé").await;
+    browser.wait_text("#messages li.message.in", "hello from Chloé").await;
+    browser.choose("status-action", "close_next").await;
+    browser.wait_text("#thread-contact", "Bao").await;
+    browser.wait_text("#messages li.message.in", "hello from Bao").await;
+    let chloe = app.get("/api/v1/conversations?status=closed").await.body;
+    assert!(chloe.to_string().contains("Chloé"), "Chloé is closed: {chloe}");
+    browser.wait_text("#tab-all .count", "2").await;
+
+    // Snooze Bao for an hour: out of the open list; then mark Ana pending.
+    browser.choose("status-action", "snooze_hour").await;
+    browser.wait_attr("#thread-status", "data-status", "snoozed").await;
+    browser
+        .wait_for("#conversations", "Bao out of the open list", async |e: &WebElement| {
+            !e.text().await.unwrap_or_default().contains("Bao")
+        })
+        .await;
+    browser.screenshot("thread-snoozed").await;
+    open("Ana").await;
+    browser.wait_text("#messages li.message.in", "hello from Ana").await;
+    browser.choose("status-action", "pending").await;
+    browser.wait_attr("#thread-status", "data-status", "pending").await;
+    browser.choose("status-action", "open").await;
+    browser.wait_attr("#thread-status", "data-status", "open").await;
+    browser.quit().await;
+}

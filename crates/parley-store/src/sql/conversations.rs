@@ -14,8 +14,8 @@ use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
-    AssigneeFilter, ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, Page, RoutedEvent,
-    SortKey, TeamFilter, Viewer,
+    AssigneeFilter, ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, OPEN_COUNT_CAP,
+    OpenCounts, Page, RoutedEvent, SortKey, TeamFilter, Viewer,
 };
 
 const MAX_PAGE: u32 = 200;
@@ -257,6 +257,38 @@ impl<DB> Inbox for SqlStore<DB> {
         let rows: Vec<ConversationRow> = q.build_query_as().fetch_all(&self.read).await?;
         let items = rows.into_iter().map(Conversation::try_from).collect::<StoreResult<Vec<_>>>()?;
         Ok(page(items, limit, |c| SortKey { at: c.last_message_at.as_micros(), id: c.id.get() }))
+    }
+
+    async fn open_counts(&self, ws: WorkspaceId, viewer: Viewer, me: UserId) -> StoreResult<OpenCounts> {
+        // Each count reads at most the cap's worth of rows (`LIMIT` inside), each through its
+        // own index: the workspace's open ones by status, mine and the unassigned by assignee.
+        macro_rules! capped_count {
+            ($which:literal) => {
+                concat!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM conversations c
+                       WHERE c.workspace_id = $1 AND c.status = 'open' AND ",
+                    $which,
+                    " AND ",
+                    visible_channel!("c.channel_id", "$3"),
+                    " LIMIT $4) capped"
+                )
+            };
+        }
+        const ALL: &str = capped_count!("$2 = $2");
+        const MINE: &str = capped_count!("c.assignee_id = $2");
+        const UNASSIGNED: &str = capped_count!("c.assignee_id IS NULL AND $2 = $2");
+        let mut conn = self.read.acquire().await?;
+        let mut counts = [0i64; 3];
+        for (sql, count) in [ALL, MINE, UNASSIGNED].into_iter().zip(counts.iter_mut()) {
+            *count = sqlx::query_scalar(sql)
+                .bind(ws.get())
+                .bind(me.get())
+                .bind(viewer.agent())
+                .bind(OPEN_COUNT_CAP)
+                .fetch_one(&mut *conn)
+                .await?;
+        }
+        Ok(OpenCounts { all: counts[0], mine: counts[1], unassigned: counts[2] })
     }
 
     async fn conversation(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Conversation> {
