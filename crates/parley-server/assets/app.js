@@ -500,7 +500,19 @@ async function start() {
   $('back').addEventListener('click', () => { showPanel(false, false); $('inbox').dataset.view = 'list'; });
   setupPanelToggle();
   followEnd($('messages'));
-  setupStatusActions({ setStatus, next: nextConversation, open: openConversation });
+  setupStatusActions({
+    setStatus,
+    current: () => state.selected,
+    next: nextConversation,
+    open: openConversation,
+    reopen: async (id) => {
+      try {
+        await api('POST', `/conversations/${id}/status`, { status: 'open' });
+        loadList();
+        if (state.selected === id) refreshThread({ composer: false });
+      } catch (error) { toast(errorText(error), 'error'); }
+    },
+  });
   $('assignee').addEventListener('change', (e) => assign(e.target.value));
   $('team-select').addEventListener('change', (e) => setTeam(e.target.value));
   $('filter-team').addEventListener('change', loadList);

@@ -3,6 +3,7 @@
 // contact's other conversations, and for owners and managers the number's health.
 
 import { api, el, errorText, formatDateTime, formatNumber, isAdmin, label, t, toast } from './api.js';
+import { confirmAction } from './confirm.js';
 
 function section(title, ...children) {
   return el('section', { class: 'panel-section' }, el('h3', {}, title), ...children);
@@ -73,12 +74,27 @@ function mergeSection(contact, suggestions, refresh) {
     return el('li', {},
       el('p', {}, t('panel.maybe_same', { name: other.name ?? other.phone ?? `#${other.id}`, matched: s.matched })),
       isAdmin ? el('button', { type: 'button', class: 'merge', onclick: async () => {
+        const kept = contact.name ?? contact.phone ?? `#${contact.id}`;
+        const gone = other.name ?? other.phone ?? `#${other.id}`;
+        const yes = await confirmAction({
+          title: t('merge.title'),
+          body: [t('merge.keeps', { kept }), t('merge.moves', { gone, kept })],
+          confirm: t('merge.confirm', { gone, kept }),
+          danger: true,
+        });
+        if (!yes) return;
         try {
           await api('POST', '/contacts/merge', { primary: String(contact.id), secondary: String(other.id) });
           toast(t('panel.merged'));
           refresh();
         } catch (error) { toast(errorText(error), 'error'); }
-      } }, t('panel.merge')) : null);
+      } }, t('panel.merge')) : null,
+      isAdmin ? el('button', { type: 'button', class: 'dismiss', onclick: async () => {
+        try {
+          await api('POST', `/contacts/merge-suggestions/${s.id}/dismiss`);
+          refresh();
+        } catch (error) { toast(errorText(error), 'error'); }
+      } }, t('merge.not_duplicate')) : null);
   })));
 }
 

@@ -4,6 +4,7 @@
 // again — showing only what applies to the conversation's status.
 
 import { api, el, errorText, t, toast } from './api.js';
+import { toastWithUndo } from './confirm.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,12 +30,16 @@ function localInput(date) {
 
 /**
  * Wires the controls. `setStatus(status, extra)` changes the open conversation's status and
- * answers an error or null; `next()` is the conversation to open after "close and open the
- * next" (or null); `open(id)` opens one.
+ * answers an error or null; `current()` is the open conversation's id; `next()` the one to open
+ * after "close and open the next" (or null); `open(id)` opens one; `reopen(id)` opens a closed
+ * one again (the Undo of a close).
  */
-export function setupStatusActions({ setStatus, next, open }) {
+export function setupStatusActions({ setStatus, current, next, open, reopen }) {
   let thenOpen = null;
+  let closing = null;
   const done = () => {
+    const closed = closing;
+    toastWithUndo(t('thread.closed_toast'), () => reopen(closed));
     if (thenOpen) open(thenOpen);
     thenOpen = null;
   };
@@ -45,6 +50,7 @@ export function setupStatusActions({ setStatus, next, open }) {
   };
   const close = async (andThen = null) => {
     thenOpen = andThen;
+    closing = current();
     const settings = await api('GET', '/workspace/closing-notes').catch(() => ({ mode: 'off', categories: [] }));
     if (settings.mode === 'off') {
       if (!(await change('closed'))) done();

@@ -3,6 +3,7 @@
 // responses. Each change redraws the page from the API.
 
 import { api, boot, el, errorText, t, toast } from './api.js';
+import { confirmAction } from './confirm.js';
 
 /** A form whose submit posts its fields to `path`, then redraws the page. */
 function postForm(id, path, fields, submit, redraw) {
@@ -41,8 +42,11 @@ function userRow(u, redraw) {
   roles.map((r) => el('option', { value: r, selected: r === u.role }, t(`role.${r}`))));
   const actions = u.id === boot.user.id || !mayChange ? [] : [
     u.active ? el('button', { type: 'button', class: 'invite', onclick: () => showInvite(u) }, t('team.invite_link')) : null,
-    el('button', { type: 'button', class: u.active ? 'deactivate' : 'reactivate', onclick: () => change({ active: !u.active }) },
-      t(u.active ? 'team.deactivate' : 'team.reactivate')),
+    el('button', { type: 'button', class: u.active ? 'deactivate' : 'reactivate', onclick: async () => {
+      if (u.active && !(await confirmAction({ title: t('team.deactivate_title', { name: u.name }), body: t('team.deactivate_body'),
+        confirm: t('team.deactivate'), danger: true }))) return;
+      change({ active: !u.active });
+    } }, t(u.active ? 'team.deactivate' : 'team.reactivate')),
   ];
   return el('tr', { class: u.active ? '' : 'deactivated', dataset: { user: u.id } },
     el('td', {}, u.name, u.active ? null : el('span', { class: 'muted' }, ` (${t('team.deactivated')})`)),
@@ -90,7 +94,9 @@ function teamsSection(teams, users, redraw) {
     });
     return el('li', { class: 'team-row', dataset: { team: team.id } },
       el('strong', {}, team.name), ' ',
-      el('button', { type: 'button', onclick: async () => {
+      el('button', { type: 'button', class: 'delete', onclick: async () => {
+        if (!(await confirmAction({ title: t('teams.delete_title', { name: team.name }), body: t('teams.delete_body'),
+          confirm: t('teams.delete'), danger: true }))) return;
         try { await api('DELETE', `/teams/${team.id}`); redraw(); } catch (error) { toast(errorText(error), 'error'); }
       } }, t('teams.delete')),
       members);
@@ -104,7 +110,9 @@ function teamsSection(teams, users, redraw) {
 function cannedSection(canned, redraw) {
   const list = el('ul', { class: 'canned-admin', id: 'canned-admin' }, canned.map((c) => el('li', {},
     el('strong', {}, `/${c.shortcut}`), ' ', c.body, ' ',
-    el('button', { type: 'button', onclick: async () => {
+    el('button', { type: 'button', class: 'delete', onclick: async () => {
+      if (!(await confirmAction({ title: t('canned.delete_title', { shortcut: `/${c.shortcut}` }), body: c.body,
+        confirm: t('canned.delete'), danger: true }))) return;
       try { await api('DELETE', `/canned-responses/${c.id}`); redraw(); } catch (error) { toast(errorText(error), 'error'); }
     } }, t('canned.delete')))));
   const form = postForm('canned-form', '/canned-responses', [

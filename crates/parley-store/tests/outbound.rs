@@ -139,6 +139,54 @@ async fn statuses_that_came_first_are_applied_when_the_id_is_recorded() {
     }
 }
 
+/// A status webhook racing the record of its send's id (Meta reports a failure at once): on
+/// PostgreSQL both transactions ran side by side, neither saw the other's row, and the status
+/// was lost. Whichever commits second must apply it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_racing_its_sends_id_is_never_lost() {
+    for db in TestDatabase::all().await {
+        let store = db.store.clone();
+        let (ws, channel) = setup(&*store).await;
+        for i in 0..40 {
+            let wa = format!("336123{i:05}");
+            customer(&*store, &channel, &wa, 60).await;
+            let msg =
+                queued(send(&*store, ws, &channel, &format!("phone:+{wa}"), &[text("hi")], None, false).await.unwrap())
+                    .remove(0);
+            let job = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 10).await.unwrap().remove(0);
+            let pid = format!("wamid.RACE{i}");
+            let failed = InboundEvent::Status(StatusUpdate {
+                provider_message_id: pid.clone(),
+                status: DeliveryStatus::Failed,
+                at: NOW,
+                recipient: None,
+                errors: vec![],
+                pricing: None,
+                raw: json!({}),
+            });
+            let start = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let recorder = {
+                let (store, start, pid) = (store.clone(), start.clone(), pid.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.outbox_sent(job.id, &pid, NOW).await.unwrap();
+                })
+            };
+            let webhook = {
+                let (store, start, channel) = (store.clone(), start.clone(), channel.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.apply_inbound(&[RoutedEvent { channel: &channel, event: &failed }], NOW).await.unwrap();
+                })
+            };
+            recorder.await.unwrap();
+            webhook.await.unwrap();
+            let m = store.message(ws, msg.id, Viewer::All).await.unwrap();
+            assert_eq!(m.status, DeliveryStatus::Failed, "{}: round {i}", db.engine());
+        }
+    }
+}
+
 #[tokio::test]
 async fn refusals_store_nothing_and_dry_runs_write_nothing() {
     for db in TestDatabase::all().await {

@@ -333,6 +333,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "thread.js" => (include_str!("../../assets/thread.js"), "text/javascript; charset=utf-8"),
         "live.js" => (include_str!("../../assets/live.js"), "text/javascript; charset=utf-8"),
         "status.js" => (include_str!("../../assets/status.js"), "text/javascript; charset=utf-8"),
+        "confirm.js" => (include_str!("../../assets/confirm.js"), "text/javascript; charset=utf-8"),
         "composer.js" => (include_str!("../../assets/composer.js"), "text/javascript; charset=utf-8"),
         "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
         "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),

@@ -398,6 +398,9 @@ async fn the_thread_shows_every_kind_of_message_failures_and_the_contacts_warnin
         .click()
         .await
         .unwrap();
+    // It asks first, naming who is kept.
+    browser.wait_text("#confirm-dialog", "L. Gómez").await;
+    browser.driver.find(By::Id("confirm-ok")).await.unwrap().click().await.unwrap();
     assert!(
         eventually(10, || async {
             app.get("/api/v1/contacts/merge-suggestions").await.body["items"].as_array().is_some_and(Vec::is_empty)

@@ -263,6 +263,8 @@ async fn the_status_menu_closes_snoozes_and_moves_on() {
     browser.wait_text("#tab-all .count", "3").await;
     browser.wait_text("#tab-mine .count", "1").await;
     browser.wait_text("#tab-unassigned .count", "2").await;
+    // Nothing open yet: the right pane says what it will show.
+    browser.wait_text("#panel-none", "The contact of the conversation you open shows here").await;
     browser.screenshot("list-counts").await;
 
     // Close Chloé and open the next (Bao).
@@ -290,5 +292,73 @@ async fn the_status_menu_closes_snoozes_and_moves_on() {
     browser.wait_attr("#thread-status", "data-status", "pending").await;
     browser.choose("status-action", "open").await;
     browser.wait_attr("#thread-status", "data-status", "open").await;
+    browser.quit().await;
+}
+
+/// Hard to take back, so asked first (issue 16, point 9): merging names which contact is kept and
+/// what moves, and Cancel changes nothing; "Not a duplicate" dismisses a suggestion; closing
+/// offers Undo; deactivating a user asks first.
+#[tokio::test]
+async fn merging_deactivating_and_closing_ask_or_undo() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let pnid = wired.number.phone_number_id.clone();
+    wired.sandbox.say(&pnid, &Customer::new("5491123456789", "Ana Lima"), Say::text("hola"));
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+    let variant = serde_json::json!({"name": "Ana B", "phone": "+54 11 2345-6789"});
+    assert_eq!(app.post("/api/v1/contacts", variant).await.status, reqwest::StatusCode::CREATED);
+    let contacts = || async { app.get("/api/v1/contacts?limit=50").await.body["items"].as_array().unwrap().len() };
+    assert_eq!(contacts().await, 2);
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
+    browser.driver.goto(app.url(&format!("/inbox#c{id}"))).await.unwrap();
+    browser.driver.refresh().await.unwrap();
+    let click = async |css: &str| {
+        browser.wait_for(css, css, async |_: &WebElement| true).await;
+        let script = "document.querySelector(arguments[0]).click()";
+        browser.driver.execute(script, vec![serde_json::json!(css)]).await.unwrap();
+    };
+
+    // Merge: the dialog says who is kept and what moves; Cancel changes nothing.
+    click("#merge-suggestions button.merge").await;
+    let dialog = browser.wait_text("#confirm-dialog", "Ana Lima is kept").await;
+    assert!(dialog.text().await.unwrap().contains("Ana B's conversations"), "{}", dialog.text().await.unwrap());
+    browser.screenshot("merge-confirm").await;
+    click("#confirm-cancel").await;
+    assert_eq!(contacts().await, 2, "cancelled: nothing merged");
+    click("#merge-suggestions button.merge").await;
+    browser.wait_text("#confirm-ok", "Merge Ana B into Ana Lima").await;
+    click("#confirm-ok").await;
+    assert!(eventually(10, || async { contacts().await == 1 }).await, "merged once confirmed");
+
+    // Another look-alike, not the same person: dismissed, gone from the panel.
+    let again = serde_json::json!({"name": "Ana C", "phone": "+54 11 2345-6789"});
+    assert_eq!(app.post("/api/v1/contacts", again).await.status, reqwest::StatusCode::CREATED);
+    browser.driver.refresh().await.unwrap();
+    browser.wait_text("#merge-suggestions", "Ana C").await;
+    click("#merge-suggestions button.dismiss").await;
+    let left = || async { app.get("/api/v1/contacts/merge-suggestions").await.body["items"].as_array().unwrap().len() };
+    assert!(eventually(10, || async { left().await == 0 }).await, "dismissed");
+
+    // Closing: done at once, with Undo.
+    click("#close-conversation").await;
+    browser.wait_attr("#thread-status", "data-status", "closed").await;
+    browser.wait_text("#undo-toast", "Conversation closed").await;
+    click("#undo").await;
+    browser.wait_attr("#thread-status", "data-status", "open").await;
+
+    // Deactivating a user asks; Cancel keeps them.
+    let agent = app.token_for("agent", "agent@acme.example").await;
+    let agent_id = app.user_id(&agent).await;
+    browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+    browser.driver.refresh().await.unwrap();
+    click(&format!("tr[data-user='{agent_id}'] button.deactivate")).await;
+    browser.wait_text("#confirm-dialog", "Deactivate").await;
+    browser.screenshot("deactivate-confirm").await;
+    click("#confirm-cancel").await;
+    let users = app.get("/api/v1/users").await.body;
+    let still = users.as_array().unwrap().iter().find(|u| u["id"] == agent_id).unwrap()["active"].clone();
+    assert_eq!(still, serde_json::json!(true), "cancelled: still active");
     browser.quit().await;
 }

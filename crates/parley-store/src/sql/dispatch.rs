@@ -3,6 +3,7 @@
 //! work on whole groups of jobs (`IN (…)` lists cut by `statement_chunks`), so a dispatcher
 //! sending a thousand messages a second runs a few statements per group, not per message.
 
+use super::locks::LockClass;
 use macro_rules_attribute::apply;
 use std::collections::{HashMap, HashSet};
 
@@ -271,6 +272,12 @@ impl<DB> SqlStore<DB> {
             return Ok(());
         }
         let provider_id: HashMap<i64, &str> = sent.iter().copied().collect();
+        // A status webhook for these ids, committing meanwhile, is seen below (`sql/locks.rs`).
+        let keys = closed
+            .iter()
+            .map(|c| format!("{}:{}", c.channel_id, provider_id.get(&c.id).copied().unwrap_or_default()))
+            .collect();
+        DB::lock_keys(conn, LockClass::ProviderMessage, keys).await?;
         let messages: Vec<i64> = closed.iter().map(|c| c.message_id).collect();
         let mut qb = QueryBuilder::<DB>::new("UPDATE messages SET provider_message_id = CASE id");
         for c in &closed {

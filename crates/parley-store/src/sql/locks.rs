@@ -23,6 +23,14 @@
 //! reads the roles its rules look at (`users.rs`): changes to users wait for each other, nothing
 //! else takes that class.
 //!
+//! A status report and the record of a send's provider id meet on [`LockClass::ProviderMessage`]
+//! of `channel:id`: Meta may report a failure before our record of the send's id has committed,
+//! and neither transaction would see the other's row (the status is logged for a message not
+//! known yet; the record looks for such logs before the status is committed). A webhook takes
+//! these locks before logging its statuses (phase 3, after phases 1 and 2); the dispatcher's
+//! recorder takes them before writing the ids, and takes no other class. Whichever comes second
+//! sees what the first committed.
+//!
 //! Two deliveries of one message in two transactions at once (Meta retries much later than
 //! that) can still wait for each other on the messages' unique key, in batch order; should they
 //! deadlock, PostgreSQL aborts one and the webhook is applied again.
@@ -50,6 +58,9 @@ pub enum LockClass {
     MessagingLimit = 4,
     /// `workspace` one of whose users is being changed (roles, activity).
     UserChange = 5,
+    /// `channel:provider message id` whose status a webhook reports, or which a send's outcome
+    /// records (see the module's note on statuses).
+    ProviderMessage = 6,
 }
 
 /// Buckets a class's keys are folded into.

@@ -12,6 +12,7 @@
 mod changes;
 mod messages;
 
+use crate::sql::locks::LockClass;
 use macro_rules_attribute::apply;
 use std::collections::HashSet;
 
@@ -255,6 +256,10 @@ impl<DB> SqlStore<DB> {
         out: &mut InboundOutcome,
         events: &mut EventBuffer,
     ) -> StoreResult<()> {
+        // Meets the recorder of the sends' ids (`sql/locks.rs`, `ProviderMessage`).
+        let keys =
+            statuses.iter().map(|(channel, s)| format!("{}:{}", channel.id.get(), s.provider_message_id)).collect();
+        DB::lock_keys(conn, LockClass::ProviderMessage, keys).await?;
         let mut fresh: HashSet<(i64, String, String)> = HashSet::new();
         for chunk in statement_chunks(statuses) {
             let mut qb = QueryBuilder::<DB>::new(
