@@ -3,7 +3,7 @@
 // orders, system notices, edits and deletions), with delivery ticks whose hover tells the reason
 // of a failure.
 
-import { COLON, el, formatNumber, formatted, formatTime, t } from './api.js';
+import { boot, COLON, el, formatNumber, formatted, formatTime, t } from './api.js';
 
 const TICKS = {
   queued: '🕓',
@@ -16,11 +16,20 @@ const TICKS = {
   failed: '⚠',
 };
 
+/**
+ * WhatsApp's reason for a failure in the user's language, by its code (Meta's own English
+ * title for codes we have no words for), with the code: agents quote it to support.
+ */
+function errorReason(error) {
+  const key = `meta_error.${error.code}`;
+  return `${key in boot.strings ? t(key) : error.title} (${error.code})`;
+}
+
 /** The tick of an outbound message, with the failure's reason (Meta's code and title) on hover. */
 function tick(message) {
   let title = t(`tick.${message.status}`);
   if (message.status === 'failed' && message.error) {
-    title = `${t('tick.failed')}${COLON}${message.error.title} (${message.error.code})`;
+    title = `${t('tick.failed')}${COLON}${errorReason(message.error)}`;
   }
   return el('span', { class: `tick ${message.status}`, title, dataset: { status: message.status }, 'aria-label': title },
     TICKS[message.status] ?? '');
@@ -107,7 +116,7 @@ function failure(message, retry) {
   if (message.direction !== 'out' || !['failed', 'unknown'].includes(message.status)) return null;
   const why = message.status === 'unknown'
     ? t('tick.unknown')
-    : message.error ? `${message.error.title} (${message.error.code})` : t('tick.failed');
+    : message.error ? errorReason(message.error) : t('tick.failed');
   return el('div', { class: 'failure', role: 'status' },
     el('p', { class: 'failure-reason' }, message.status === 'failed' ? t('message.failed_because', { reason: why }) : why),
     retry ? el('button', { type: 'button', class: 'retry', dataset: { retry: message.id }, onclick: (e) => retry(message.id, e.currentTarget) },

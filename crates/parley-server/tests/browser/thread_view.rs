@@ -77,19 +77,26 @@ async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
     browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
     let reason = browser.wait_text("#messages li.message.out .failure-reason", "131026").await;
     assert!(reason.is_displayed().await.unwrap(), "the reason is on screen, not only on hover");
-    assert!(reason.text().await.unwrap().starts_with("Not delivered:"), "{}", reason.text().await.unwrap());
+    let said = reason.text().await.unwrap();
+    assert!(said.starts_with("Not delivered:"), "{said}");
+    assert!(said.contains("Could not be delivered"), "WhatsApp's reason in our words, by its code: {said}");
     let retry = browser.driver.find(By::Css("#messages li.message.out button.retry")).await.unwrap();
     let size = retry.rect().await.unwrap();
     assert!(size.height >= 44.0 && size.width >= 44.0, "a touch target: {size:?}");
     browser.screenshot("thread-failed-phone").await;
     // The same in French and Vietnamese (screenshots to look at), then back to English.
     let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
-    for (lang, words) in [("fr", "Réessayer"), ("vi", "Gửi lại"), ("en", "Retry")] {
+    for (lang, words, why) in [
+        ("fr", "Réessayer", "Impossible à remettre"),
+        ("vi", "Gửi lại", "Không thể gửi đến"),
+        ("en", "Retry", "Could not be delivered"),
+    ] {
         app.patch("/api/v1/me", serde_json::json!({"locale": lang})).await;
         // Only the hash changes: the page must be loaded again to take the new language.
         browser.driver.goto(app.url(&format!("/inbox#c{id}"))).await.unwrap();
         browser.driver.refresh().await.unwrap();
         browser.wait_text("#messages li.message.out button.retry", words).await;
+        browser.wait_text("#messages li.message.out .failure-reason", why).await;
         if lang != "en" {
             browser.screenshot(&format!("thread-failed-phone-{lang}")).await;
         }
