@@ -72,9 +72,13 @@ async fn agents_see_shared_channels_and_the_private_ones_they_are_members_of() {
 
         // Owners see both; an agent who is no member sees the shared one only, everywhere.
         assert_eq!(ids(&app.get("/api/v1/conversations").await.body).len(), 2, "{e}");
+        assert_eq!(app.get("/api/v1/conversations/counts").await.body["all"], 2, "{e}");
         for token in [&outsider, &member_token] {
             let list = as_(token, "/api/v1/conversations").await;
             assert_eq!(ids(&list.body), vec![w.shared_conversation], "{e}");
+            // The tabs' counts count only what they may see.
+            let counts = as_(token, "/api/v1/conversations/counts").await.body;
+            assert_eq!((counts["all"].as_i64(), counts["unassigned"].as_i64()), (Some(1), Some(1)), "{e}: {counts}");
             let filtered = as_(token, &format!("/api/v1/conversations?channel={}", w.private_channel)).await;
             assert!(ids(&filtered.body).is_empty(), "{e}");
             let by_contact = as_(token, &format!("/api/v1/conversations?contact={}", w.bao_contact)).await;
