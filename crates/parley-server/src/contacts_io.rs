@@ -303,26 +303,52 @@ pub async fn export_csv(store: &dyn Store, ws: WorkspaceId, out: mpsc::Sender<Ve
         }
     }
     let fields = finish_export_fields(kinds);
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
-    writer.write_record(export_header(&fields))?;
+    let mut csv = CsvChunks::new(out);
+    csv.write(export_header(&fields))?;
     let (mut after, mut written) = (0, 0);
     loop {
         let page = store.contacts_after(ws, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.id.get();
         for c in &page {
-            writer.write_record(export_row(c, &fields))?;
+            csv.write(export_row(c, &fields))?;
             written += 1;
         }
-        let chunk = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-        out.send(chunk).await.map_err(|_| ExportError::Closed)?;
-        writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
+        csv.send().await?;
     }
-    let rest = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-    if !rest.is_empty() {
-        out.send(rest).await.map_err(|_| ExportError::Closed)?;
-    }
+    csv.send().await?;
     Ok(written)
+}
+
+/// A CSV file written a page at a time: each page's rows go to `out` as one chunk, so the whole
+/// file is never in memory.
+struct CsvChunks {
+    writer: csv::Writer<Vec<u8>>,
+    out: mpsc::Sender<Vec<u8>>,
+}
+
+impl CsvChunks {
+    fn new(out: mpsc::Sender<Vec<u8>>) -> Self {
+        CsvChunks { writer: csv::Writer::from_writer(Vec::with_capacity(1 << 16)), out }
+    }
+
+    fn write<I, T>(&mut self, record: I) -> Result<(), ExportError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        Ok(self.writer.write_record(record)?)
+    }
+
+    /// Sends what was written since the last chunk (nothing when there is nothing).
+    async fn send(&mut self) -> Result<(), ExportError> {
+        let full = std::mem::replace(&mut self.writer, csv::Writer::from_writer(Vec::with_capacity(1 << 16)));
+        let chunk = full.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+        if !chunk.is_empty() {
+            self.out.send(chunk).await.map_err(|_| ExportError::Closed)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -348,8 +374,8 @@ pub async fn rejects_csv(
     out: mpsc::Sender<Vec<u8>>,
 ) -> Result<u64, ExportError> {
     const PAGE: u32 = 5_000;
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
-    writer.write_record(["line", "column", "value", "code", "reason"])?;
+    let mut csv = CsvChunks::new(out);
+    csv.write(["line", "column", "value", "code", "reason"])?;
     let (mut after, mut written) = (0, 0);
     loop {
         let page = store.import_rejects(ws, import, after, PAGE).await?;
@@ -357,7 +383,7 @@ pub async fn rejects_csv(
         after = last.line;
         for p in &page {
             // The refused values are whatever the file held: safe to open in a spreadsheet too.
-            writer.write_record([
+            csv.write([
                 p.line.to_string().as_str(),
                 &neutralize_cell(p.column.as_deref().unwrap_or_default()),
                 &neutralize_cell(p.value.as_deref().unwrap_or_default()),
@@ -366,13 +392,8 @@ pub async fn rejects_csv(
             ])?;
             written += 1;
         }
-        let chunk = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-        out.send(chunk).await.map_err(|_| ExportError::Closed)?;
-        writer = csv::Writer::from_writer(Vec::with_capacity(1 << 16));
+        csv.send().await?;
     }
-    let rest = writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-    if !rest.is_empty() {
-        out.send(rest).await.map_err(|_| ExportError::Closed)?;
-    }
+    csv.send().await?;
     Ok(written)
 }

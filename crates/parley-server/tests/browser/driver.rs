@@ -96,6 +96,15 @@ impl Browser {
         .await
     }
 
+    /// Waits for `css`, then clicks it in the page in one step: live events redraw the list and
+    /// the thread, and an element handle found a moment earlier can be gone by the time it is
+    /// clicked.
+    pub async fn click_in_page(&self, css: &str) {
+        self.wait_for(css, css, async |_: &WebElement| true).await;
+        let script = "document.querySelector(arguments[0]).click()";
+        self.driver.execute(script, vec![serde_json::json!(css)]).await.unwrap();
+    }
+
     /// Waits for an element matching `css` whose attribute `name` is `value`.
     pub async fn wait_attr(&self, css: &str, name: &str, value: &str) -> WebElement {
         let (name, value) = (name.to_owned(), value.to_owned());

@@ -250,12 +250,7 @@ async fn the_status_menu_closes_snoozes_and_moves_on() {
         all["items"].as_array().unwrap().iter().find(|c| c["contact"]["name"] == name).unwrap()["id"].clone()
     };
     let bao = id_of("Bao");
-    // Clicked in the page in one step: live events redraw the list under an element handle.
-    let open = async |name: &str| {
-        browser.wait_text("#conversations li", name).await;
-        let script = "document.getElementById(arguments[0]).click()";
-        browser.driver.execute(script, vec![serde_json::json!(format!("conversation-{}", id_of(name)))]).await.unwrap();
-    };
+    let open = async |name: &str| browser.click_in_page(&format!("#conversation-{}", id_of(name))).await;
     app.post(&format!("/api/v1/conversations/{bao}/assign"), serde_json::json!({"user_id": owner})).await;
 
     log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
@@ -321,11 +316,7 @@ async fn merging_deactivating_and_closing_ask_or_undo() {
     let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
     browser.driver.goto(app.url(&format!("/inbox#c{id}"))).await.unwrap();
     browser.driver.refresh().await.unwrap();
-    let click = async |css: &str| {
-        browser.wait_for(css, css, async |_: &WebElement| true).await;
-        let script = "document.querySelector(arguments[0]).click()";
-        browser.driver.execute(script, vec![serde_json::json!(css)]).await.unwrap();
-    };
+    let click = async |css: &str| browser.click_in_page(css).await;
 
     // Merge: the dialog says who is kept and what moves; Cancel changes nothing.
     click("#merge-suggestions button.merge").await;

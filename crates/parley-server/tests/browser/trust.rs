@@ -72,11 +72,9 @@ fn thread(id: i64) -> String {
     format!("/conversations/{id}(/|\\?|$)")
 }
 
-/// Clicks a conversation of the list. In the page, in one step: live events redraw the list,
-/// and an element found a moment earlier can be gone by the time it is clicked.
+/// Clicks a conversation of the list (in the page, in one step: see `Browser::click_in_page`).
 async fn open(browser: &Browser, id: i64) {
-    let script = "document.getElementById(arguments[0]).click()";
-    browser.driver.execute(script, vec![json!(format!("conversation-{id}"))]).await.unwrap();
+    browser.click_in_page(&format!("#conversation-{id}")).await;
 }
 
 /// What is on screen of a conversation right now: its contact's name, whether a composer is

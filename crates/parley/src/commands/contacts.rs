@@ -124,16 +124,8 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     );
     if let Some(path) = &args.rejects {
         let file = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-        let writer = async {
-            let mut out = std::io::BufWriter::new(file);
-            while let Some(chunk) = rx.recv().await {
-                out.write_all(&chunk)?;
-            }
-            out.flush()?;
-            anyhow::Ok(())
-        };
-        let (written, wrote) = tokio::join!(rejects_csv(&*store, ws, done.id, tx), writer);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let (written, wrote) = tokio::join!(rejects_csv(&*store, ws, done.id, tx), write_chunks(rx, Box::new(file)));
         wrote.with_context(|| format!("{}", path.display()))?;
         eprintln!("{} refused values written to {}", written?, path.display());
     }
@@ -145,23 +137,24 @@ pub async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
 
 pub async fn export(config: &Config, workspace: i64, output: Option<&Path>) -> anyhow::Result<()> {
     let (store, ws, _) = open(config, workspace).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let writer = async {
-        let mut out: Box<dyn Write + Send> = match output {
-            Some(p) => {
-                Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("{}", p.display()))?))
-            }
-            None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-        };
-        while let Some(chunk) = rx.recv().await {
-            out.write_all(&chunk)?;
-        }
-        out.flush()?;
-        anyhow::Ok(())
+    let out: Box<dyn Write + Send> = match output {
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("{}", p.display()))?),
+        None => Box::new(std::io::stdout()),
     };
-    let (written, wrote) = tokio::join!(export_csv(&*store, ws, tx), writer);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (written, wrote) = tokio::join!(export_csv(&*store, ws, tx), write_chunks(rx, out));
     wrote?;
     eprintln!("{} contacts exported", written?);
+    Ok(())
+}
+
+/// Writes the chunks a streaming CSV writer sends (`contacts_io`) to `out`, buffered.
+async fn write_chunks(mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>, out: Box<dyn Write + Send>) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    while let Some(chunk) = rx.recv().await {
+        out.write_all(&chunk)?;
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -71,11 +71,11 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let sealed = secret_box.seal(&serde_json::to_vec(&secrets)?);
     anyhow::ensure!(!opts.normalize || opts.contacts > 0, "--normalize needs --contacts");
     let (store, target) = if opts.contacts > 0 {
-        at_scale(&url, schema.as_deref(), opts.contacts, opts.normalize, sealed).await?
+        at_scale(&url, schema.as_deref(), opts.contacts, opts.normalize, sealed, opts.customers).await?
     } else {
-        empty(&url, schema.as_deref(), sealed).await?
+        empty(&url, schema.as_deref(), sealed, opts.customers).await?
     };
-    let target = Arc::new(Target { count: opts.customers.max(1), ..target });
+    let target = Arc::new(target);
     let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
     let ws = target.workspace;
     let durable = durable_ceiling(&url, schema.as_deref(), opts.batch).await?;
@@ -176,6 +176,7 @@ async fn empty(
     url: &DatabaseUrl,
     schema: Option<&str>,
     sealed_secrets: String,
+    customers: usize,
 ) -> anyhow::Result<(Arc<dyn Store>, Target)> {
     let store = parley_store::open_url(url, schema).await?;
     store.migrate().await?;
@@ -202,7 +203,7 @@ async fn empty(
     };
     let channel = store.create_channel(workspace, channel, now).await?;
     let target = Target {
-        count: 0,
+        count: customers.max(1),
         base_ts: SystemClock.now().as_secs(),
         salt: rand::random(),
         workspace,
@@ -221,6 +222,7 @@ async fn at_scale(
     contacts: i64,
     phones_to_clean: bool,
     sealed_secrets: String,
+    customers: usize,
 ) -> anyhow::Result<(Arc<dyn Store>, Target)> {
     let spec = fixtures::InboxSpec {
         contacts,
@@ -245,7 +247,7 @@ async fn at_scale(
     // The shared number's conversations are the even contacts' (see the fixture).
     let half = (contacts / 2).max(1);
     let target = Target {
-        count: 0,
+        count: customers.max(1),
         base_ts: SystemClock.now().as_secs(),
         salt: rand::random(),
         workspace: fixture.workspace,
