@@ -10,12 +10,14 @@ use parley_core::account::Role;
 use parley_core::channel::Channel;
 use parley_core::contact::{ContactInput, ContactRef, NewContact};
 use parley_core::ids::{UserId, WorkspaceId};
-use parley_core::message::Content;
+use parley_core::message::{Content, InboundEvent, InboundMessage, Sender};
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::{Refusal, judge};
+use parley_core::whatsapp::WaId;
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, ListedTemplate, NewOptIn, NewUser, SendOutcome, SendRequest, Store, StoreError, UserPatch, Viewer,
+    ChannelPatch, ConversationQuery, ListedTemplate, MergeRequest, MessageQuery, NewOptIn, NewUser, RoutedEvent,
+    SendOutcome, SendRequest, Store, StoreError, UserPatch, Viewer,
 };
 use serde_json::json;
 
@@ -198,6 +200,90 @@ async fn two_owners_demoting_each_other_leave_an_owner() {
                 .collect();
             assert_eq!(owners.len(), 1, "{} round {round}", db.engine());
             first = owners[0].id;
+        }
+    }
+}
+
+/// A message from `wa` with provider id `id`, sent a minute ago.
+fn message_from(wa: &str, id: &str) -> InboundEvent {
+    InboundEvent::Message(Box::new(InboundMessage {
+        provider_message_id: id.into(),
+        from: Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: None, username: None },
+        sent_at: NOW.plus_secs(-60),
+        content: Content::Text { body: "hi".into(), preview_url: None },
+        context: None,
+        referral: None,
+        errors: vec![],
+        raw: json!({}),
+    }))
+}
+
+/// A merge of two contacts who both have a conversation on the channel, while a message from the
+/// secondary arrives. Whichever commits first, the message ends in the primary's one thread with
+/// the two earlier ones: the merge moves what the webhook committed, or the webhook finds the
+/// primary. Before the merge waited for the webhook, PostgreSQL's merge missed the message being
+/// written and deleted it with the folded conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_arriving_during_a_merge_is_kept_in_the_merged_thread() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store).await;
+        for round in 0..30 {
+            let (primary, secondary) = (format!("336124{round:05}"), format!("336125{round:05}"));
+            for wa in [&primary, &secondary] {
+                let first = message_from(wa, &format!("first.{wa}"));
+                store.apply_inbound(&[RoutedEvent { channel: &channel, event: &first }], NOW).await.unwrap();
+            }
+            let secondary_id =
+                store.contact(ws, &ContactRef::parse(&format!("phone:+{secondary}"), None).unwrap()).await.unwrap().id;
+            let request = MergeRequest {
+                primary: ContactRef::parse(&format!("phone:+{primary}"), None).unwrap(),
+                secondary: ContactRef::Id(secondary_id),
+                overrides: Default::default(),
+                by: None,
+            };
+            let late = message_from(&secondary, &format!("late.{secondary}"));
+            let start = Arc::new(tokio::sync::Barrier::new(2));
+            let merge = tokio::spawn({
+                let (store, start) = (Arc::clone(&db.store), Arc::clone(&start));
+                async move {
+                    start.wait().await;
+                    store.merge_contacts(ws, request, NOW).await
+                }
+            });
+            let webhook = tokio::spawn({
+                let (store, start, channel) = (Arc::clone(&db.store), Arc::clone(&start), channel.clone());
+                async move {
+                    start.wait().await;
+                    store.apply_inbound(&[RoutedEvent { channel: &channel, event: &late }], NOW).await
+                }
+            });
+            let merged = merge.await.unwrap().unwrap();
+            let outcome = webhook.await.unwrap().unwrap();
+            assert_eq!(outcome.messages, 1, "{} round {round}", db.engine());
+
+            let query = ConversationQuery {
+                viewer: Viewer::All,
+                contact: Some(merged.contact.id),
+                limit: 10,
+                ..Default::default()
+            };
+            let threads = store.conversations(ws, &query).await.unwrap().items;
+            assert_eq!(threads.len(), 1, "{} round {round}: one thread per channel", db.engine());
+            let query = MessageQuery { viewer: Viewer::All, limit: 10, cursor: None };
+            let mut ids: Vec<String> = store
+                .messages(ws, threads[0].id, &query)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter_map(|m| m.provider_message_id)
+                .collect();
+            ids.sort();
+            let expected = vec![format!("first.{primary}"), format!("first.{secondary}"), format!("late.{secondary}")];
+            assert_eq!(ids, expected, "{} round {round}", db.engine());
+            let found = store.contact(ws, &ContactRef::Id(secondary_id)).await.unwrap();
+            assert_eq!(found.id, merged.contact.id, "{} round {round}", db.engine());
         }
     }
 }

@@ -31,11 +31,19 @@
 //! recorder takes them before writing the ids, and takes no other class. Whichever comes second
 //! sees what the first committed.
 //!
+//! A webhook and a merge meet on [`LockClass::Contact`] of each contact involved. A webhook
+//! takes the locks of the contacts its senders resolved to after phase 1 and before it writes
+//! anything, then checks that they still exist: a merge that committed meanwhile moved their
+//! identities, and the senders are looked up again. A merge takes the locks of its two contacts
+//! before it reads what it moves, and no other class: a message written to the secondary's
+//! conversation by a webhook it waited for is moved with the rest, never deleted with the
+//! folded conversation (`merge.rs`).
+//!
 //! Two deliveries of one message in two transactions at once (Meta retries much later than
 //! that) can still wait for each other on the messages' unique key, in batch order; should they
 //! deadlock, PostgreSQL aborts one and the webhook is applied again.
 //!
-//! Phases 1 and 2, the messaging limit and user changes use transaction-scoped advisory locks on a hash of the key, folded into
+//! Phases 1 and 2, contacts, the messaging limit and user changes use transaction-scoped advisory locks on a hash of the key, folded into
 //! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
 //! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
 //! for each other. The schema is part of the hash, so that tests, each in a schema of its own in
@@ -61,6 +69,9 @@ pub enum LockClass {
     /// `channel:provider message id` whose status a webhook reports, or which a send's outcome
     /// records (see the module's note on statuses).
     ProviderMessage = 6,
+    /// A contact id a webhook is about to write for (its conversation, messages, identities)
+    /// or a merge is about to fold away (see the module's note on merges).
+    Contact = 7,
 }
 
 /// Buckets a class's keys are folded into.

@@ -11,13 +11,17 @@
 
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::contact::MAX_FIELDS;
+use parley_core::contact::{Contact, MAX_FIELDS};
 use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::validation::Invalid;
 use serde_json::{Map, Value, json};
 
+use sqlx::QueryBuilder;
+
 use super::contacts::search_text;
 use super::events::NewEvent;
+use super::inbound::statement_chunks;
+use super::locks::LockClass;
 use super::{Engine, SqlStore};
 use crate::error::StoreResult;
 use crate::{MergeRecord, MergeRequest, Merged};
@@ -33,8 +37,7 @@ impl<DB> SqlStore<DB> {
         request: MergeRequest,
         now: Timestamp,
     ) -> StoreResult<Merged> {
-        let mut primary = Self::find_contact(conn, ws, &request.primary).await?;
-        let secondary = Self::find_contact(conn, ws, &request.secondary).await?;
+        let (mut primary, secondary) = Self::find_pair_held(conn, ws, &request).await?;
         if primary.id == secondary.id {
             return Err(Invalid::new("same_contact", None, "a contact cannot be merged into itself").into());
         }
@@ -171,6 +174,51 @@ impl<DB> SqlStore<DB> {
         .await?;
         Self::suggest_duplicates(conn, ws, std::slice::from_ref(&contact), now).await?;
         Ok(Merged { contact, merge })
+    }
+
+    /// The two contacts of a merge, read after their [`LockClass::Contact`] locks are held: a
+    /// webhook writing for either has committed, and the next waits for the merge (PostgreSQL;
+    /// see `sql/locks.rs`). A contact merged away before its lock was taken resolves to another
+    /// id: that one is locked too and both are read again.
+    async fn find_pair_held(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        request: &MergeRequest,
+    ) -> StoreResult<(Contact, Contact)> {
+        let mut held: Vec<i64> = Vec::new();
+        loop {
+            let primary = Self::find_contact(conn, ws, &request.primary).await?;
+            let secondary = Self::find_contact(conn, ws, &request.secondary).await?;
+            let ids = [primary.id.get(), secondary.id.get()];
+            if !DB::CONCURRENT_WRITERS || ids.iter().all(|id| held.contains(id)) {
+                return Ok((primary, secondary));
+            }
+            let keys = ids.iter().filter(|id| !held.contains(id)).map(i64::to_string).collect();
+            DB::lock_keys(conn, LockClass::Contact, keys).await?;
+            held.extend(ids);
+        }
+    }
+
+    /// Holds the [`LockClass::Contact`] locks of `ids` for a webhook about to write for them;
+    /// false when one of them no longer exists (merged or deleted since it was looked up).
+    pub(crate) async fn hold_contacts(conn: &mut DB::Connection, ids: &[i64]) -> StoreResult<bool> {
+        if !DB::CONCURRENT_WRITERS || ids.is_empty() {
+            return Ok(true);
+        }
+        let ids: Vec<i64> = ids.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        DB::lock_keys(conn, LockClass::Contact, ids.iter().map(i64::to_string).collect()).await?;
+        let mut existing = 0;
+        for chunk in statement_chunks(&ids) {
+            let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM contacts WHERE id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
+            existing += n as usize;
+        }
+        Ok(existing == ids.len())
     }
 
     /// Moves the secondary's conversations; one on a channel where the primary already has a

@@ -187,33 +187,26 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
         events: &mut EventBuffer,
     ) -> StoreResult<Vec<i64>> {
-        let mut by_identity: HashMap<(WorkspaceId, &'static str, String), Known> = HashMap::new();
         let mut values: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
         for a in fresh {
             values.entry(a.channel.workspace_id).or_default().extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
         }
-        Self::find_identities(conn, &values, &mut by_identity).await?;
-        if DB::CONCURRENT_WRITERS {
-            // Senders known by no identity may be created by a concurrent transaction too: wait
-            // for it (their identities' locks), then look again (see `sql/locks.rs`).
-            let known = |ws: WorkspaceId, from: &Sender| {
-                identities(from).into_iter().any(|(k, v)| by_identity.contains_key(&(ws, k, v.to_owned())))
-            };
-            let mut unknown: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
-            for a in fresh.iter().filter(|a| !known(a.channel.workspace_id, &a.m.from)) {
-                unknown
-                    .entry(a.channel.workspace_id)
-                    .or_default()
-                    .extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
+        // Nothing is written for a contact before its lock is held and it is known to exist: a
+        // merge folding it away commits first, and the senders are looked up again (PostgreSQL;
+        // see `sql/locks.rs`). Each round needs a merge committed during the previous one.
+        let mut rounds = 0;
+        let (mut by_identity, mut by_phone) = loop {
+            let by_identity = Self::find_senders(conn, fresh, &values).await?;
+            let by_phone = Self::contacts_by_phone(conn, fresh, &by_identity).await?;
+            let found: Vec<i64> = by_identity.values().chain(by_phone.values()).map(|k| k.id).collect();
+            if Self::hold_contacts(conn, &found).await? {
+                break (by_identity, by_phone);
             }
-            if !unknown.is_empty() {
-                let keys =
-                    unknown.iter().flat_map(|(ws, vals)| vals.iter().map(move |v| format!("{ws}:{v}"))).collect();
-                DB::lock_keys(conn, LockClass::NewSender, keys).await?;
-                Self::find_identities(conn, &unknown, &mut by_identity).await?;
+            rounds += 1;
+            if rounds == 5 {
+                return Err(StoreError::Contention("the senders' contacts kept being merged".into()));
             }
-        }
-        let mut by_phone = Self::contacts_by_phone(conn, fresh, &by_identity).await?;
+        };
 
         let mut contacts = Vec::with_capacity(fresh.len());
         let mut new_identities: Vec<(WorkspaceId, i64, &str, String)> = Vec::new();
@@ -271,6 +264,38 @@ impl<DB> SqlStore<DB> {
             qb.build().execute(&mut *conn).await?;
         }
         Ok(contacts)
+    }
+
+    /// The contacts known by the senders' identities. On PostgreSQL, senders known by none are
+    /// locked and looked up again (phase 1 of `sql/locks.rs`).
+    async fn find_senders(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        values: &HashMap<WorkspaceId, HashSet<&str>>,
+    ) -> StoreResult<HashMap<(WorkspaceId, &'static str, String), Known>> {
+        let mut by_identity = HashMap::new();
+        Self::find_identities(conn, values, &mut by_identity).await?;
+        if DB::CONCURRENT_WRITERS {
+            // Senders known by no identity may be created by a concurrent transaction too: wait
+            // for it (their identities' locks), then look again (see `sql/locks.rs`).
+            let known = |ws: WorkspaceId, from: &Sender| {
+                identities(from).into_iter().any(|(k, v)| by_identity.contains_key(&(ws, k, v.to_owned())))
+            };
+            let mut unknown: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
+            for a in fresh.iter().filter(|a| !known(a.channel.workspace_id, &a.m.from)) {
+                unknown
+                    .entry(a.channel.workspace_id)
+                    .or_default()
+                    .extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
+            }
+            if !unknown.is_empty() {
+                let keys =
+                    unknown.iter().flat_map(|(ws, vals)| vals.iter().map(move |v| format!("{ws}:{v}"))).collect();
+                DB::lock_keys(conn, LockClass::NewSender, keys).await?;
+                Self::find_identities(conn, &unknown, &mut by_identity).await?;
+            }
+        }
+        Ok(by_identity)
     }
 
     /// Adds the contacts known by one of `values` (per workspace) to `by_identity`.
