@@ -53,6 +53,45 @@ pub struct Contact {
     pub updated_at: Timestamp,
 }
 
+impl Contact {
+    /// Takes in what a merged-away contact holds: the values of `self` win, `other` fills the
+    /// name, phone, email and custom fields `self` lacks; tags are the union. Answers the
+    /// values filled; refused when together they hold more than [`MAX_FIELDS`] custom fields.
+    pub fn absorb(&mut self, other: &Contact) -> Result<Vec<&'static str>, Invalid> {
+        let mut filled = Vec::new();
+        if self.name.is_none() && other.name.is_some() {
+            self.name.clone_from(&other.name);
+            filled.push("name");
+        }
+        if self.phone.is_none() && other.phone.is_some() {
+            self.phone.clone_from(&other.phone);
+            filled.push("phone");
+        }
+        if self.email.is_none() && other.email.is_some() {
+            self.email.clone_from(&other.email);
+            filled.push("email");
+        }
+        let mut fields = self.fields.clone();
+        for (key, value) in &other.fields {
+            fields.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        if fields.len() > MAX_FIELDS {
+            return Err(Invalid::new(
+                "too_many_fields",
+                Some("fields".to_owned()),
+                format!(
+                    "together the two contacts have {} custom fields, more than {MAX_FIELDS}: remove some first",
+                    fields.len()
+                ),
+            ));
+        }
+        self.fields = fields;
+        let tags: std::collections::BTreeSet<String> = self.tags.iter().chain(&other.tags).cloned().collect();
+        self.tags = tags.into_iter().collect();
+        Ok(filled)
+    }
+}
+
 /// The body of "create a contact", as the caller sent it.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -350,6 +389,48 @@ mod tests {
 
     fn input(v: Value) -> ContactInput {
         serde_json::from_value(v).unwrap()
+    }
+
+    fn contact(v: Value) -> Contact {
+        let n = NewContact::from_input(input(v), None).unwrap();
+        Contact {
+            id: ContactId(1),
+            workspace_id: WorkspaceId(1),
+            name: n.name,
+            phone: n.phone,
+            email: n.email,
+            invalid_phone: None,
+            invalid_email: None,
+            fields: n.fields,
+            tags: n.tags,
+            created_at: Timestamp::from_secs(0),
+            updated_at: Timestamp::from_secs(0),
+        }
+    }
+
+    #[test]
+    fn absorbing_keeps_our_values_and_fills_the_gaps() {
+        let mut primary = contact(json!({"name": "Ana", "fields": {"plan": "gold"}, "tags": ["vip"]}));
+        let secondary = contact(json!({"name": "A. Silva", "phone": "+33612345678", "email": "ana@x.com",
+            "fields": {"plan": "free", "city": "Lyon"}, "tags": ["lead", "vip"]}));
+        let filled = primary.absorb(&secondary).unwrap();
+        assert_eq!(filled, vec!["phone", "email"]);
+        assert_eq!(primary.name.as_deref(), Some("Ana"));
+        assert_eq!(primary.phone.unwrap().as_str(), "+33612345678");
+        assert_eq!(primary.fields, json!({"plan": "gold", "city": "Lyon"}).as_object().unwrap().clone());
+        assert_eq!(primary.tags, vec!["lead", "vip"]);
+    }
+
+    #[test]
+    fn absorbing_past_the_field_limit_changes_nothing() {
+        let many = |prefix: &str| {
+            let fields: Map<String, Value> = (0..60).map(|i| (format!("{prefix}_{i}"), json!(i))).collect();
+            contact(json!({"name": prefix, "fields": fields}))
+        };
+        let (mut primary, secondary) = (many("a"), many("b"));
+        let before = primary.clone();
+        assert_eq!(primary.absorb(&secondary).unwrap_err().code, "too_many_fields");
+        assert_eq!(primary, before);
     }
 
     #[test]

@@ -124,13 +124,9 @@ fn lease_for(config: &DispatchConfig) -> i64 {
 
 /// Sends one channel's due messages until there are none (or the process stops).
 async fn lane(state: AppState, shared: Arc<Shared>, channel_id: ChannelId, shutdown: watch::Receiver<bool>) {
-    let config = state.dispatch.clone();
-    let lease = lease_for(&config);
+    let lease = lease_for(&state.dispatch);
     let mut pacer = shared.pacers.lock().expect("pacers").remove(&channel_id).unwrap_or(Pacer::new(Instant::now()));
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
+    while !*shutdown.borrow() {
         let now = state.clock.now();
         let jobs = match state.store.claim_outbox(channel_id, now, now.plus_secs(lease), BATCH).await {
             Ok(jobs) if !jobs.is_empty() => jobs,
@@ -152,70 +148,101 @@ async fn lane(state: AppState, shared: Arc<Shared>, channel_id: ChannelId, shutd
             }
             continue;
         };
-        let pace = Pace::new(channel.throughput, config.pacing_margin);
-        let wave_len = ((WAVE.as_secs_f64() / pace.spacing.as_secs_f64()).ceil() as usize).clamp(1, BATCH as usize);
-        let claimed_at = Instant::now();
-        let mut jobs = jobs.into_iter();
-        loop {
-            let wave: Vec<OutboxJob> = jobs.by_ref().take(wave_len).collect();
-            if wave.is_empty() {
-                break;
+        let batch = Batch { channel, secrets, claimed_at: Instant::now(), lease };
+        send_batch(&state, &shared, &batch, jobs, &mut pacer, &shutdown).await;
+    }
+    shared.pacers.lock().expect("pacers").insert(channel_id, pacer);
+}
+
+/// A batch of one channel's jobs, claimed together.
+struct Batch {
+    channel: Channel,
+    secrets: ChannelSecrets,
+    claimed_at: Instant,
+    /// Seconds the claim lasts.
+    lease: i64,
+}
+
+/// Sends a claimed batch, a wave at a time, each send at its turn of the channel's pace.
+async fn send_batch(
+    state: &AppState,
+    shared: &Arc<Shared>,
+    batch: &Batch,
+    jobs: Vec<OutboxJob>,
+    pacer: &mut Pacer,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let pace = Pace::new(batch.channel.throughput, state.dispatch.pacing_margin);
+    let wave_len = ((WAVE.as_secs_f64() / pace.spacing.as_secs_f64()).ceil() as usize).clamp(1, BATCH as usize);
+    let mut jobs = jobs.into_iter();
+    loop {
+        let wave: Vec<OutboxJob> = jobs.by_ref().take(wave_len).collect();
+        if wave.is_empty() {
+            break;
+        }
+        if *shutdown.borrow() {
+            // Never started: straight back to the queue.
+            for job in wave.into_iter().chain(jobs.by_ref()) {
+                release(shared, state, job.id, "the dispatcher stopped; queued again", 0).await;
             }
-            if *shutdown.borrow() {
-                // Never started: straight back to the queue.
-                for job in wave.into_iter().chain(jobs.by_ref()) {
-                    release(&shared, &state, job.id, "the dispatcher stopped; queued again", 0).await;
-                }
-                break;
+            break;
+        }
+        let ready = admit(state, shared, batch, wave).await;
+        for job in start(state, &batch.channel, ready).await {
+            let at = pacer.reserve(Instant::now(), &pace);
+            if at > Instant::now() {
+                tokio::time::sleep_until(at.into()).await;
             }
-            let mut ready = Vec::with_capacity(wave.len());
-            for job in wave {
-                // A job that waited half its lease for its turn goes back to the queue unsent,
-                // so its lease cannot run out while it is still about to be sent.
-                if claimed_at.elapsed() > Duration::from_secs(lease as u64 / 2) {
-                    release(&shared, &state, job.id, "waited too long for its turn; queued again", 0).await;
-                    continue;
-                }
-                let wait =
-                    shared.pair_limits.lock().expect("pair limits").take(channel.id, &job.recipient, Instant::now());
-                match wait {
-                    Ok(()) => ready.push(job),
-                    Err(wait) => {
-                        let secs = wait.as_secs_f64().ceil() as i64;
-                        release(&shared, &state, job.id, "paced: pair rate limit", secs.max(1)).await;
-                    }
-                }
-            }
-            if ready.is_empty() {
-                continue;
-            }
-            // The last check before the requests leave: the jobs must still be ours.
-            let ids: Vec<i64> = ready.iter().map(|j| j.id).collect();
-            let started: HashSet<i64> = match state.store.outbox_start(&ids, state.clock.now()).await {
-                Ok(started) => started.into_iter().collect(),
-                Err(e) => {
-                    // Still claimed: they return to the queue when the claim runs out.
-                    tracing::warn!(channel = channel.id.get(), error = %e, "dispatcher: cannot mark sends as started");
-                    HashSet::new()
-                }
-            };
-            for job in ready.into_iter().filter(|j| started.contains(&j.id)) {
-                let at = pacer.reserve(Instant::now(), &pace);
-                if at > Instant::now() {
-                    tokio::time::sleep_until(at.into()).await;
-                }
-                let Ok(permit) = shared.slots.clone().acquire_owned().await else { break };
-                let (state, shared, config) = (state.clone(), shared.clone(), config.clone());
-                let (channel, secrets) = (channel.clone(), secrets.clone());
-                tokio::spawn(async move {
-                    let outcome = deliver(&state, &config, &channel, &secrets, &job).await;
-                    shared.recorder.record(outcome).await;
-                    drop(permit);
-                });
+            let Ok(permit) = shared.slots.clone().acquire_owned().await else { break };
+            let (state, shared) = (state.clone(), shared.clone());
+            let (channel, secrets) = (batch.channel.clone(), batch.secrets.clone());
+            tokio::spawn(async move {
+                let outcome = deliver(&state, &state.dispatch, &channel, &secrets, &job).await;
+                shared.recorder.record(outcome).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// The jobs of a wave that may go now; the others go back to the queue: those that waited half
+/// their lease for their turn (so a lease cannot run out while its job is about to be sent), and
+/// those whose recipient's pair limit asks to wait.
+async fn admit(state: &AppState, shared: &Shared, batch: &Batch, wave: Vec<OutboxJob>) -> Vec<OutboxJob> {
+    let mut ready = Vec::with_capacity(wave.len());
+    for job in wave {
+        if batch.claimed_at.elapsed() > Duration::from_secs(batch.lease as u64 / 2) {
+            release(shared, state, job.id, "waited too long for its turn; queued again", 0).await;
+            continue;
+        }
+        let wait =
+            shared.pair_limits.lock().expect("pair limits").take(batch.channel.id, &job.recipient, Instant::now());
+        match wait {
+            Ok(()) => ready.push(job),
+            Err(wait) => {
+                let secs = wait.as_secs_f64().ceil() as i64;
+                release(shared, state, job.id, "paced: pair rate limit", secs.max(1)).await;
             }
         }
     }
-    shared.pacers.lock().expect("pacers").insert(channel_id, pacer);
+    ready
+}
+
+/// Marks the jobs `sending`, the last check before their requests leave; answers those still
+/// ours. Jobs that cannot be marked stay claimed and return to the queue when the claim runs out.
+async fn start(state: &AppState, channel: &Channel, ready: Vec<OutboxJob>) -> Vec<OutboxJob> {
+    if ready.is_empty() {
+        return ready;
+    }
+    let ids: Vec<i64> = ready.iter().map(|j| j.id).collect();
+    let started: HashSet<i64> = match state.store.outbox_start(&ids, state.clock.now()).await {
+        Ok(started) => started.into_iter().collect(),
+        Err(e) => {
+            tracing::warn!(channel = channel.id.get(), error = %e, "dispatcher: cannot mark sends as started");
+            HashSet::new()
+        }
+    };
+    ready.into_iter().filter(|j| started.contains(&j.id)).collect()
 }
 
 /// Puts a claimed job back in the queue, due in `after_secs`.

@@ -11,7 +11,7 @@
 
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::contact::{Contact, MAX_FIELDS};
+use parley_core::contact::Contact;
 use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::validation::Invalid;
 use serde_json::{Map, Value, json};
@@ -41,7 +41,35 @@ impl<DB> SqlStore<DB> {
         if primary.id == secondary.id {
             return Err(Invalid::new("same_contact", None, "a contact cannot be merged into itself").into());
         }
-        let (p, s) = (primary.id.get(), secondary.id.get());
+        let mut moved = Self::move_records(conn, primary.id.get(), secondary.id.get(), now).await?;
+        moved.insert("tags".to_owned(), json!(secondary.tags.iter().filter(|t| !primary.tags.contains(t)).count()));
+        let filled = primary.absorb(&secondary)?;
+        moved.insert("filled".to_owned(), json!(filled));
+        request.overrides.apply(&mut primary)?;
+        primary.updated_at = now;
+        Self::write_merged(conn, ws, &primary, secondary.id, now).await?;
+
+        let merge = Self::record_merge(conn, ws, &primary, &secondary, request.by, Value::Object(moved), now).await?;
+        let contact = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(primary.id)).await?;
+        Self::append_event(
+            conn,
+            ws,
+            NewEvent::new("contact.merged", primary.id.get(), &json!({"contact": contact, "merge": merge})),
+            now,
+        )
+        .await?;
+        Self::suggest_duplicates(conn, ws, std::slice::from_ref(&contact), now).await?;
+        Ok(Merged { contact, merge })
+    }
+
+    /// Moves everything that belongs to the secondary `s` to the primary `p`; answers how much
+    /// of each kind moved (the merge record's `moved`).
+    async fn move_records(
+        conn: &mut DB::Connection,
+        p: i64,
+        s: i64,
+        now: Timestamp,
+    ) -> StoreResult<Map<String, Value>> {
         let mut moved = Map::new();
         for (kind, sql) in [
             ("identities", "UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2"),
@@ -63,51 +91,18 @@ impl<DB> SqlStore<DB> {
             .execute(&mut *conn)
             .await?;
         moved.insert("outbox".to_owned(), json!(DB::rows_affected(&done)));
-        moved.insert("tags".to_owned(), json!(secondary.tags.iter().filter(|t| !primary.tags.contains(t)).count()));
+        Ok(moved)
+    }
 
-        // Values: the primary's win; the secondary fills what the primary lacks.
-        let mut filled = Vec::new();
-        if primary.name.is_none() && secondary.name.is_some() {
-            primary.name.clone_from(&secondary.name);
-            filled.push("name");
-        }
-        if primary.phone.is_none() && secondary.phone.is_some() {
-            primary.phone.clone_from(&secondary.phone);
-            filled.push("phone");
-        }
-        if primary.email.is_none() && secondary.email.is_some() {
-            primary.email.clone_from(&secondary.email);
-            filled.push("email");
-        }
-        for (key, value) in &secondary.fields {
-            if !primary.fields.contains_key(key) {
-                primary.fields.insert(key.clone(), value.clone());
-            }
-        }
-        if primary.fields.len() > MAX_FIELDS {
-            return Err(Invalid::new(
-                "too_many_fields",
-                Some("fields".to_owned()),
-                format!(
-                    "together the two contacts have {} custom fields, more than {MAX_FIELDS}: remove some first",
-                    primary.fields.len()
-                ),
-            )
-            .into());
-        }
-        primary.tags = primary
-            .tags
-            .iter()
-            .chain(&secondary.tags)
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        moved.insert("filled".to_owned(), json!(filled));
-        request.overrides.apply(&mut primary)?;
-        primary.updated_at = now;
-
-        // The secondary goes; its id resolves to the primary from now on.
+    /// Writes the primary as merged (with the secondary's protective flags), then removes the
+    /// secondary, whose id resolves to the primary from now on.
+    async fn write_merged(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        primary: &Contact,
+        secondary: ContactId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE contacts SET name = $1, phone = $2, email = $3, fields = $4, tags = $5, search = $6, updated_at = $7,
                 invalid_phone = COALESCE(invalid_phone, (SELECT invalid_phone FROM contacts WHERE id = $10)),
@@ -121,59 +116,61 @@ impl<DB> SqlStore<DB> {
         .bind(primary.email.as_ref().map(|x| x.as_str().to_owned()))
         .bind(serde_json::to_string(&primary.fields)?)
         .bind(serde_json::to_string(&primary.tags)?)
-        .bind(search_text(&primary))
+        .bind(search_text(primary))
         .bind(now.as_micros())
         .bind(ws.get())
-        .bind(p)
-        .bind(s)
+        .bind(primary.id.get())
+        .bind(secondary.get())
         .execute(&mut *conn)
         .await?;
-        Self::write_tags(conn, ws, &primary).await?;
+        Self::write_tags(conn, ws, primary).await?;
         sqlx::query("DELETE FROM contacts WHERE workspace_id = $1 AND id = $2")
             .bind(ws.get())
-            .bind(s)
+            .bind(secondary.get())
             .execute(&mut *conn)
             .await?;
         sqlx::query("INSERT INTO contact_redirects (workspace_id, from_id, to_id) VALUES ($1, $2, $3)")
             .bind(ws.get())
-            .bind(s)
-            .bind(p)
+            .bind(secondary.get())
+            .bind(primary.id.get())
             .execute(&mut *conn)
             .await?;
+        Ok(())
+    }
+
+    /// Keeps the merge in the primary's history, with the secondary as it was.
+    async fn record_merge(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        primary: &Contact,
+        secondary: &Contact,
+        by: Option<UserId>,
+        moved: Value,
+        now: Timestamp,
+    ) -> StoreResult<MergeRecord> {
         let snapshot = json!(secondary);
-        let moved = Value::Object(moved);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO contact_merges (workspace_id, primary_id, secondary_id, merged_by, secondary, moved, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(ws.get())
-        .bind(p)
-        .bind(s)
-        .bind(request.by.map(UserId::get))
+        .bind(primary.id.get())
+        .bind(secondary.id.get())
+        .bind(by.map(UserId::get))
         .bind(snapshot.to_string())
         .bind(moved.to_string())
         .bind(now.as_micros())
         .fetch_one(&mut *conn)
         .await?;
-        let merge = MergeRecord {
+        Ok(MergeRecord {
             id,
             primary_id: primary.id,
             secondary_id: secondary.id,
-            merged_by: request.by,
+            merged_by: by,
             secondary: snapshot,
             moved,
             created_at: now,
-        };
-        let contact = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(primary.id)).await?;
-        Self::append_event(
-            conn,
-            ws,
-            NewEvent::new("contact.merged", p, &json!({"contact": contact, "merge": merge})),
-            now,
-        )
-        .await?;
-        Self::suggest_duplicates(conn, ws, std::slice::from_ref(&contact), now).await?;
-        Ok(Merged { contact, merge })
+        })
     }
 
     /// The two contacts of a merge, read after their [`LockClass::Contact`] locks are held: a

@@ -5,10 +5,12 @@
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
+use parley_core::channel::Channel;
 use parley_core::conversation::{Conversation, Message};
 use parley_core::idempotency::{request_fingerprint, scoped_key};
 use parley_core::ids::{ChannelId, ContactId, MessageId, WorkspaceId};
 use parley_core::message::{Content, DeliveryStatus, ProviderError};
+use parley_core::outbound::OutboundMessage;
 use parley_core::rules::{Allowed, Refusal};
 use serde_json::json;
 use sqlx::QueryBuilder;
@@ -22,6 +24,18 @@ use crate::{
 };
 
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// Where and how one message of a send is queued.
+struct Queued<'a> {
+    at: Timestamp,
+    conversation: i64,
+    contact: ContactId,
+    recipient: &'a str,
+    /// The request's idempotency key (`#i` after it for the i-th message but the first).
+    key: Option<String>,
+    /// The request's fingerprint, on the first message.
+    fingerprint: Option<String>,
+}
 
 /// A send judged: what the rules saw and decided.
 struct Judged {
@@ -272,6 +286,138 @@ impl<DB> SqlStore<DB> {
             .await?;
         Ok(DB::rows_affected(&done) > 0)
     }
+
+    /// Judges a send; one that takes a slot of the messaging limit is judged again holding the
+    /// account's lock. The count of recipients was first read without a lock (PostgreSQL reads
+    /// at read committed): concurrent sends could all see the last slot free. Sends that take a
+    /// slot wait for each other here, then judge again on a count that includes every send
+    /// committed before; those that take none (replies inside the window, recipients already
+    /// counted) do not wait. SQLite's single writer has serialised the whole transaction already.
+    async fn judge_holding_a_slot(
+        conn: &mut DB::Connection,
+        req: &SendRequest<'_>,
+        decide: Decide<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Result<Judged, (usize, Refusal)>> {
+        let judged = match Self::judge_send(conn, req, decide, now).await? {
+            Ok(judged) if judged.takes_a_slot => judged,
+            other => return Ok(other),
+        };
+        let key = format!("{}:{}", req.ws.get(), judged.facts.channel.waba_id);
+        DB::lock_keys(conn, LockClass::MessagingLimit, vec![key]).await?;
+        Self::judge_send(conn, req, decide, now).await
+    }
+
+    /// Writes a judged send: its messages, their outbox jobs, the slots and free entry point
+    /// they take, and their events. Answers the messages as queued.
+    async fn write_queued(
+        conn: &mut DB::Connection,
+        req: &SendRequest<'_>,
+        judged: Judged,
+        idempotency: Option<&(String, String)>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Message>> {
+        let Judged { facts, decisions, .. } = judged;
+        let recipient = facts.recipient.clone().ok_or(StoreError::Refused(Refusal::NoPhone))?;
+        let channel = &facts.channel;
+        let conversation = Self::ensure_conversation(conn, channel, facts.contact.id, now).await?;
+        let mut events = EventBuffer::default();
+        let mut ids = Vec::with_capacity(req.messages.len());
+        for (i, (message, allowed)) in req.messages.iter().zip(&decisions).enumerate() {
+            let queued = Queued {
+                // Strictly increasing times keep the request's order in the thread.
+                at: now.plus_micros(i as i64),
+                conversation,
+                contact: facts.contact.id,
+                recipient: &recipient,
+                key: idempotency.map(|(k, _)| if i == 0 { k.clone() } else { format!("{k}#{i}") }),
+                fingerprint: idempotency.filter(|_| i == 0).map(|(_, f)| f.clone()),
+            };
+            let id = Self::insert_queued(conn, req, channel, message, allowed, &queued, now).await?;
+            let payload = json!({"message_id": id, "conversation_id": conversation, "type": message.content.type_name(),
+                "text": message.content.text(), "pricing": {"category": allowed.category, "type": allowed.pricing_type}});
+            events.push(req.ws, "message.queued", Some(id), Some(channel), &payload);
+            ids.push(id);
+        }
+        Self::flush_events(conn, events, now).await?;
+        let mut messages = Vec::with_capacity(ids.len());
+        for id in ids {
+            messages.push(Self::message_by_id(conn, id).await?);
+        }
+        Ok(messages)
+    }
+
+    /// One queued message: its row, its outbox job, and what its decision takes (a slot of the
+    /// messaging limit, the free entry point). Answers the message's id.
+    async fn insert_queued(
+        conn: &mut DB::Connection,
+        req: &SendRequest<'_>,
+        channel: &Channel,
+        message: &OutboundMessage,
+        allowed: &Allowed,
+        queued: &Queued<'_>,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        let ws = req.ws;
+        let context = message.reply_to.as_ref().map(|r| json!({"reply_to": r}).to_string());
+        let pricing = json!({"category": allowed.category, "type": allowed.pricing_type}).to_string();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, content, context,
+                target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key,
+                pricing_estimate, search, idempotency_fingerprint)
+             VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(queued.conversation)
+        .bind(channel.id.get())
+        .bind(message.content.type_name().to_owned())
+        .bind(message.content.text().map(str::to_owned))
+        .bind(serde_json::to_string(&message.content)?)
+        .bind(context)
+        .bind(super::inbound::target_of(&message.content).map(str::to_owned))
+        .bind(i64::from(DeliveryStatus::Queued.rank()))
+        .bind(queued.at.as_micros())
+        .bind(now.as_micros())
+        .bind(req.author.map(|a| a.get()))
+        .bind(queued.key.clone())
+        .bind(pricing)
+        .bind(super::message_search(message.content.search_text()))
+        .bind(queued.fingerprint.clone())
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (workspace_id, message_id, channel_id, conversation_id, contact_id, recipient, state,
+                next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7)",
+        )
+        .bind(ws.get())
+        .bind(id)
+        .bind(channel.id.get())
+        .bind(queued.conversation)
+        .bind(queued.contact.get())
+        .bind(queued.recipient.to_owned())
+        .bind(now.as_micros())
+        .execute(&mut *conn)
+        .await?;
+        if allowed.business_initiated {
+            sqlx::query("INSERT INTO business_initiated (workspace_id, waba_id, contact_id, message_id, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(ws.get())
+                .bind(channel.waba_id.clone())
+                .bind(queued.contact.get())
+                .bind(id)
+                .bind(now.as_micros())
+                .execute(&mut *conn)
+                .await?;
+        }
+        if allowed.opens_free_entry_point {
+            sqlx::query("UPDATE conversations SET entry_point_opened_at = $1 WHERE id = $2")
+                .bind(now.as_micros())
+                .bind(queued.conversation)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(id)
+    }
 }
 
 #[apply(engine_bounds!)]
@@ -303,106 +449,14 @@ impl<DB> Outbox for SqlStore<DB> {
             }
             None => req,
         };
-        let mut judged = match Self::judge_send(&mut tx, &req, decide, now).await? {
+        let judged = match Self::judge_holding_a_slot(&mut tx, &req, decide, now).await? {
             Ok(judged) => judged,
             Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),
         };
         if req.dry_run {
             return Ok(SendOutcome::Allowed(judged.decisions));
         }
-        if judged.takes_a_slot {
-            // The count of recipients was read without a lock (PostgreSQL reads at read
-            // committed): concurrent sends could all see the last slot free. Sends that take a
-            // slot of the account wait for each other here, then judge again on a count that
-            // includes every send committed before; those that take none (replies inside the
-            // window, recipients already counted) do not wait. SQLite's single writer has
-            // serialised the whole transaction already.
-            let key = format!("{}:{}", req.ws.get(), judged.facts.channel.waba_id);
-            DB::lock_keys(&mut tx, LockClass::MessagingLimit, vec![key]).await?;
-            judged = match Self::judge_send(&mut tx, &req, decide, now).await? {
-                Ok(judged) => judged,
-                Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),
-            };
-        }
-        let Judged { facts, decisions, .. } = judged;
-        let recipient = facts.recipient.clone().ok_or(StoreError::Refused(parley_core::rules::Refusal::NoPhone))?;
-        let channel = &facts.channel;
-        let ws = req.ws;
-        let conversation = Self::ensure_conversation(&mut tx, channel, facts.contact.id, now).await?;
-        let mut events = EventBuffer::default();
-        let mut ids = Vec::with_capacity(req.messages.len());
-        for (i, (message, allowed)) in req.messages.iter().zip(&decisions).enumerate() {
-            // Strictly increasing times keep the request's order in the thread.
-            let at = now.plus_micros(i as i64);
-            let context = message.reply_to.as_ref().map(|r| json!({"reply_to": r}).to_string());
-            let key = idempotency.as_ref().map(|(k, _)| if i == 0 { k.clone() } else { format!("{k}#{i}") });
-            let fingerprint = idempotency.as_ref().filter(|_| i == 0).map(|(_, f)| f.clone());
-            let pricing = json!({"category": allowed.category, "type": allowed.pricing_type}).to_string();
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (workspace_id, conversation_id, channel_id, direction, type, text, content, context,
-                    target_provider_id, status, status_rank, status_at, sent_at, created_at, author_id, idempotency_key,
-                    pricing_estimate, search, idempotency_fingerprint)
-                 VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8, 'queued', $9, $10, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-            )
-            .bind(ws.get())
-            .bind(conversation)
-            .bind(channel.id.get())
-            .bind(message.content.type_name().to_owned())
-            .bind(message.content.text().map(str::to_owned))
-            .bind(serde_json::to_string(&message.content)?)
-            .bind(context)
-            .bind(super::inbound::target_of(&message.content).map(str::to_owned))
-            .bind(i64::from(DeliveryStatus::Queued.rank()))
-            .bind(at.as_micros())
-            .bind(now.as_micros())
-            .bind(req.author.map(|a| a.get()))
-            .bind(key)
-            .bind(pricing)
-            .bind(super::message_search(message.content.search_text()))
-            .bind(fingerprint)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO outbox (workspace_id, message_id, channel_id, conversation_id, contact_id, recipient, state,
-                    next_attempt_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7)",
-            )
-            .bind(ws.get())
-            .bind(id)
-            .bind(channel.id.get())
-            .bind(conversation)
-            .bind(facts.contact.id.get())
-            .bind(recipient.clone())
-            .bind(now.as_micros())
-            .execute(&mut *tx)
-            .await?;
-            if allowed.business_initiated {
-                sqlx::query("INSERT INTO business_initiated (workspace_id, waba_id, contact_id, message_id, at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(ws.get())
-                    .bind(channel.waba_id.clone())
-                    .bind(facts.contact.id.get())
-                    .bind(id)
-                    .bind(now.as_micros())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if allowed.opens_free_entry_point {
-                sqlx::query("UPDATE conversations SET entry_point_opened_at = $1 WHERE id = $2")
-                    .bind(now.as_micros())
-                    .bind(conversation)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let payload = json!({"message_id": id, "conversation_id": conversation, "type": message.content.type_name(),
-                "text": message.content.text(), "pricing": {"category": allowed.category, "type": allowed.pricing_type}});
-            events.push(ws, "message.queued", Some(id), Some(channel), &payload);
-            ids.push(id);
-        }
-        Self::flush_events(&mut tx, events, now).await?;
-        let mut messages = Vec::with_capacity(ids.len());
-        for id in ids {
-            messages.push(Self::message_by_id(&mut tx, id).await?);
-        }
+        let messages = Self::write_queued(&mut tx, &req, judged, idempotency.as_ref(), now).await?;
         tx.commit().await?;
         Ok(SendOutcome::Queued(messages))
     }

@@ -162,141 +162,191 @@ impl<DB> SqlStore<DB> {
         let mut report = SyncReport { synced: listed.len() as u64, ..SyncReport::default() };
         let mut events = EventBuffer::default();
         for l in listed {
-            let status = lower_status(&l.status);
-            let category = lower_category(&l.category);
-            let format = l.parameter_format.as_deref().unwrap_or("positional").to_ascii_lowercase();
-            let Some(row) = Self::template_row(&mut tx, ws, waba_id, &l.name, &l.language).await? else {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components,
-                        provider_template_id, quality, rejected_reason, parameter_format, version, approved_version,
-                        created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $13) RETURNING id",
-                )
-                .bind(ws.get())
-                .bind(waba_id.to_owned())
-                .bind(l.name.clone())
-                .bind(l.language.clone())
-                .bind(category.clone())
-                .bind(status.clone())
-                .bind(l.components.to_string())
-                .bind(l.provider_template_id.clone())
-                .bind(l.quality.clone())
-                .bind(l.rejected_reason.clone())
-                .bind(format)
-                .bind((status == "approved").then_some(1_i64))
-                .bind(now.as_micros())
-                .fetch_one(&mut *tx)
-                .await?;
-                let version_status = if decided(&status) { status.as_str() } else { "pending" };
-                Self::insert_version(&mut tx, id, 1, &category, &l.components, version_status, "provider", None, now)
-                    .await?;
-                report.created += 1;
-                continue;
-            };
-            let id = row.id;
-            let versions = Self::versions(&mut tx, id).await?;
-            let newest = versions.first();
-            let known: Value = match newest {
-                Some(v) => v.components.clone(),
-                None => serde_json::from_str(&row.components)?,
-            };
-            let mut version = row.version;
-            let mut approved_version = row.approved_version;
-            let mut components = row.components.clone();
-            // While an edit of ours is on its way or in review, the provider may still list the
-            // content before it: that is no edit made elsewhere.
-            let ours_in_review = newest.is_some_and(|v| matches!(v.status.as_str(), "submitting" | "pending"));
-            if ours_in_review && !same_content(&known, &l.components) {
-                // Leave the versions alone; the review's outcome settles them.
-            } else if !same_content(&known, &l.components) {
-                // Edited elsewhere (WhatsApp Manager): recorded as a version of its own.
-                version += 1;
-                let version_status = if decided(&status) { status.as_str() } else { "pending" };
-                Self::insert_version(
-                    &mut tx,
-                    id,
-                    version,
-                    &category,
-                    &l.components,
-                    version_status,
-                    "provider",
-                    None,
-                    now,
-                )
-                .await?;
-            } else if let Some(v) = newest.filter(|v| matches!(v.status.as_str(), "submitting" | "pending"))
-                && decided(&status)
-            {
-                // A review decision the webhook did not bring.
-                Self::decide_version(
-                    &mut tx,
-                    id,
-                    v.version,
-                    &v.components.to_string(),
-                    &status,
-                    l.rejected_reason.as_deref(),
-                    now,
-                )
-                .await?;
-            }
-            if status == "approved" && (!ours_in_review || same_content(&known, &l.components)) {
-                components = l.components.to_string();
-                approved_version = Some(version);
-            }
-            let before = (lower_status(&row.status), row.quality.clone(), lower_category(&row.category), row.version);
-            let after = (status.clone(), l.quality.clone().or(row.quality.clone()), category.clone(), version);
-            sqlx::query(
-                "UPDATE templates SET category = $1, status = $2, quality = COALESCE($3, quality), rejected_reason = $4,
-                    components = $5, provider_template_id = COALESCE($6, provider_template_id), version = $7,
-                    approved_version = $8, parameter_format = $9, updated_at = $10
-                 WHERE id = $11",
-            )
-            .bind(category.clone())
-            .bind(status.clone())
-            .bind(l.quality.clone())
-            .bind(l.rejected_reason.clone())
-            .bind(components)
-            .bind(l.provider_template_id.clone())
-            .bind(version)
-            .bind(approved_version)
-            .bind(format)
-            .bind(now.as_micros())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if before != after {
-                report.changed += 1;
-                let payload = json!({"template_id": id, "waba_id": waba_id, "name": l.name, "language": l.language,
-                    "source": "sync", "before": {"status": before.0, "quality": before.1, "category": before.2},
-                    "after": {"status": after.0, "quality": after.1, "category": after.2, "version": after.3}});
-                events.push_on_account(ws, "template.updated", Some(id), waba_id, &payload);
-                if before.0 != after.0 {
-                    let message = format!("Template {} ({}) is now {} (found by a sync)", l.name, l.language, after.0);
-                    notify::<DB>(&mut tx, ws, "template.updated", None, &message, &payload, now).await?;
+            let listing = Listing::of(l);
+            match Self::template_row(&mut tx, ws, waba_id, &l.name, &l.language).await? {
+                None => {
+                    Self::insert_listed(&mut tx, ws, waba_id, &listing, now).await?;
+                    report.created += 1;
+                }
+                Some(row) => {
+                    if Self::update_listed(&mut tx, ws, waba_id, row, &listing, now, &mut events).await? {
+                        report.changed += 1;
+                    }
                 }
             }
         }
-        // Known to the provider before, absent from its list now: deleted there.
+        report.removed = Self::remove_unlisted(&mut tx, ws, waba_id, listed, now).await?;
+        let payload = json!({"waba_id": waba_id, "report": report});
+        events.push_on_account(ws, "templates.synced", None, waba_id, &payload);
+        Self::flush_events(&mut tx, events, now).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// A template the provider lists and Parley did not know: stored at version 1.
+    async fn insert_listed(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        waba_id: &str,
+        listing: &Listing<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let l = listing.listed;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO templates (workspace_id, waba_id, name, language, category, status, components,
+                provider_template_id, quality, rejected_reason, parameter_format, version, approved_version,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $13) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(waba_id.to_owned())
+        .bind(l.name.clone())
+        .bind(l.language.clone())
+        .bind(listing.category.clone())
+        .bind(listing.status.clone())
+        .bind(l.components.to_string())
+        .bind(l.provider_template_id.clone())
+        .bind(l.quality.clone())
+        .bind(l.rejected_reason.clone())
+        .bind(listing.format.clone())
+        .bind((listing.status == "approved").then_some(1_i64))
+        .bind(now.as_micros())
+        .fetch_one(&mut *conn)
+        .await?;
+        Self::insert_version(
+            conn,
+            id,
+            1,
+            &listing.category,
+            &l.components,
+            listing.version_status(),
+            "provider",
+            None,
+            now,
+        )
+        .await
+    }
+
+    /// A known template as the provider lists it now; true when its status, quality, category
+    /// or version changed (an event, and a notification for a new status).
+    async fn update_listed(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        waba_id: &str,
+        row: TemplateRow,
+        listing: &Listing<'_>,
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<bool> {
+        let (l, id) = (listing.listed, row.id);
+        let (version, approved_version, components) = Self::follow_listed_content(conn, &row, listing, now).await?;
+        let before = (lower_status(&row.status), row.quality.clone(), lower_category(&row.category), row.version);
+        let after =
+            (listing.status.clone(), l.quality.clone().or(row.quality.clone()), listing.category.clone(), version);
+        sqlx::query(
+            "UPDATE templates SET category = $1, status = $2, quality = COALESCE($3, quality), rejected_reason = $4,
+                components = $5, provider_template_id = COALESCE($6, provider_template_id), version = $7,
+                approved_version = $8, parameter_format = $9, updated_at = $10
+             WHERE id = $11",
+        )
+        .bind(listing.category.clone())
+        .bind(listing.status.clone())
+        .bind(l.quality.clone())
+        .bind(l.rejected_reason.clone())
+        .bind(components)
+        .bind(l.provider_template_id.clone())
+        .bind(version)
+        .bind(approved_version)
+        .bind(listing.format.clone())
+        .bind(now.as_micros())
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        if before == after {
+            return Ok(false);
+        }
+        let payload = json!({"template_id": id, "waba_id": waba_id, "name": l.name, "language": l.language,
+            "source": "sync", "before": {"status": before.0, "quality": before.1, "category": before.2},
+            "after": {"status": after.0, "quality": after.1, "category": after.2, "version": after.3}});
+        events.push_on_account(ws, "template.updated", Some(id), waba_id, &payload);
+        if before.0 != after.0 {
+            let message = format!("Template {} ({}) is now {} (found by a sync)", l.name, l.language, after.0);
+            notify::<DB>(conn, ws, "template.updated", None, &message, &payload, now).await?;
+        }
+        Ok(true)
+    }
+
+    /// The versions a listing implies: an edit made elsewhere becomes a version of its own, a
+    /// review decision the webhook did not bring settles ours. Answers the template's version,
+    /// its approved version and the components it now sends.
+    async fn follow_listed_content(
+        conn: &mut DB::Connection,
+        row: &TemplateRow,
+        listing: &Listing<'_>,
+        now: Timestamp,
+    ) -> StoreResult<(i64, Option<i64>, String)> {
+        let (l, status) = (listing.listed, listing.status.as_str());
+        let versions = Self::versions(conn, row.id).await?;
+        let newest = versions.first();
+        let known: Value = match newest {
+            Some(v) => v.components.clone(),
+            None => serde_json::from_str(&row.components)?,
+        };
+        let (mut version, mut approved_version, mut components) =
+            (row.version, row.approved_version, row.components.clone());
+        // While an edit of ours is on its way or in review, the provider may still list the
+        // content before it: that is no edit made elsewhere.
+        let ours_in_review = newest.is_some_and(|v| matches!(v.status.as_str(), "submitting" | "pending"));
+        let same = same_content(&known, &l.components);
+        if ours_in_review && !same {
+            // Leave the versions alone; the review's outcome settles them.
+        } else if !same {
+            version += 1;
+            let (category, version_status) = (&listing.category, listing.version_status());
+            Self::insert_version(conn, row.id, version, category, &l.components, version_status, "provider", None, now)
+                .await?;
+        } else if let Some(v) = newest.filter(|v| matches!(v.status.as_str(), "submitting" | "pending"))
+            && decided(status)
+        {
+            let reason = l.rejected_reason.as_deref();
+            Self::decide_version(conn, row.id, v.version, &v.components.to_string(), status, reason, now).await?;
+        }
+        if status == "approved" && (!ours_in_review || same) {
+            components = l.components.to_string();
+            approved_version = Some(version);
+        }
+        Ok((version, approved_version, components))
+    }
+
+    /// Templates the provider no longer lists: those it knew are marked deleted; submissions it
+    /// never answered (it was unreachable) are removed after ten minutes. Answers how many.
+    async fn remove_unlisted(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        waba_id: &str,
+        listed: &[ListedTemplate],
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let is_listed = |name: &str, language: &str| listed.iter().any(|l| l.name == name && l.language == language);
+        let mut removed = 0;
         let known: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT id, name, language FROM templates
              WHERE workspace_id = $1 AND waba_id = $2 AND provider_template_id IS NOT NULL AND status <> 'deleted'",
         )
         .bind(ws.get())
         .bind(waba_id.to_owned())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         for (id, name, language) in known {
-            if !listed.iter().any(|l| l.name == name && l.language == language) {
+            if !is_listed(&name, &language) {
                 sqlx::query("UPDATE templates SET status = 'deleted', updated_at = $1 WHERE id = $2")
                     .bind(now.as_micros())
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                report.removed += 1;
+                removed += 1;
             }
         }
-        // Submissions the provider never answered (it was unreachable) and does not list: they
-        // never arrived. Ten minutes leave a submission in flight alone.
         let lost: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT t.id, t.name, t.language FROM templates t
              JOIN template_versions v ON v.template_id = t.id AND v.version = t.version
@@ -306,18 +356,38 @@ impl<DB> SqlStore<DB> {
         .bind(ws.get())
         .bind(waba_id.to_owned())
         .bind(now.as_micros() - 600_000_000)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
         for (id, name, language) in lost {
-            if !listed.iter().any(|l| l.name == name && l.language == language) {
-                sqlx::query("DELETE FROM templates WHERE id = $1").bind(id).execute(&mut *tx).await?;
-                report.removed += 1;
+            if !is_listed(&name, &language) {
+                sqlx::query("DELETE FROM templates WHERE id = $1").bind(id).execute(&mut *conn).await?;
+                removed += 1;
             }
         }
-        let payload = json!({"waba_id": waba_id, "report": report});
-        events.push_on_account(ws, "templates.synced", None, waba_id, &payload);
-        Self::flush_events(&mut tx, events, now).await?;
-        tx.commit().await?;
-        Ok(report)
+        Ok(removed)
+    }
+}
+
+/// A template of the provider's list with its values in the forms stored here.
+struct Listing<'a> {
+    listed: &'a ListedTemplate,
+    status: String,
+    category: String,
+    format: String,
+}
+
+impl<'a> Listing<'a> {
+    fn of(listed: &'a ListedTemplate) -> Self {
+        Listing {
+            listed,
+            status: lower_status(&listed.status),
+            category: lower_category(&listed.category),
+            format: listed.parameter_format.as_deref().unwrap_or("positional").to_ascii_lowercase(),
+        }
+    }
+
+    /// The status of a version made from this listing: a decided status, else pending.
+    fn version_status(&self) -> &str {
+        if decided(&self.status) { &self.status } else { "pending" }
     }
 }
