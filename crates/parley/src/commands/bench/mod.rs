@@ -6,6 +6,7 @@
 pub mod dispatch;
 pub mod inbox;
 pub mod inputs;
+mod phone_mix;
 pub mod webhooks;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub enum BenchCommand {
         count: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        #[arg(long, value_enum, default_value = "standard")]
+        mix: inputs::PhoneMix,
     },
     /// Post signed webhook batches to the real server and to a do-nothing endpoint; report
     /// events/s and latency of both.
@@ -110,8 +113,8 @@ pub enum BenchCommand {
 /// Runs one benchmark command; `log` is the `--log` filter, if given.
 pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
     match command {
-        BenchCommand::PhoneInputs { count, seed } => {
-            inputs::phone_inputs(count, seed, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
+        BenchCommand::PhoneInputs { count, seed, mix } => {
+            inputs::phone_inputs(count, seed, mix, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
         }
         BenchCommand::ContactsCsv { rows, seed, tags } => {
             inputs::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
