@@ -9,6 +9,7 @@ import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
 import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
+import { setupShortcuts, showShortcuts } from './keys.js';
 import { connectLive } from './live.js';
 import { followEnd, renderThread } from './thread.js';
 
@@ -439,15 +440,33 @@ async function loadNotifications() {
   } catch { /* the bell stays as it was */ }
 }
 
+/** Arrow keys in the list; the shortcuts anywhere (`keys.js`). */
 function keyboard() {
-  $('conversations').addEventListener('keydown', (e) => {
+  const step = (by) => {
     const ids = state.conversations.map((c) => c.id);
     if (!ids.length) return;
     const at = ids.indexOf(state.selected);
-    if (e.key === 'ArrowDown' || e.key === 'j') { e.preventDefault(); openConversation(ids[Math.min(at + 1, ids.length - 1)]); }
-    if (e.key === 'ArrowUp' || e.key === 'k') { e.preventDefault(); openConversation(ids[Math.max(at - 1, 0)]); }
-    if (e.key === 'Enter' && at < 0) { e.preventDefault(); openConversation(ids[0]); }
+    openConversation(ids[at < 0 ? 0 : Math.min(Math.max(at + by, 0), ids.length - 1)]);
+  };
+  $('conversations').addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); step(1); }
+    if (e.key === 'ArrowUp') { e.preventDefault(); step(-1); }
+    if (e.key === 'Enter' && !state.conversations.some((c) => c.id === state.selected)) { e.preventDefault(); step(0); }
   });
+  const compose = (tab, field) => {
+    if ($('thread').hidden) return;
+    document.getElementById(`composer-tab-${tab}`)?.click();
+    (document.getElementById(field) ?? $('composer').querySelector('textarea, select, input'))?.focus();
+  };
+  setupShortcuts({
+    next: () => step(1),
+    previous: () => step(-1),
+    reply: () => compose('reply', 'composer-text'),
+    note: () => compose('note', 'note-text'),
+    search: () => $('search').focus(),
+    close: () => { if (!$('thread').hidden && !$('close-conversation').hidden) $('close-conversation').click(); },
+  });
+  $('shortcuts-button').addEventListener('click', showShortcuts);
 }
 
 /** The teams, for the list's filter and the thread's team queue choice. */

@@ -2,7 +2,7 @@
 // it, free text with WhatsApp formatting, attachments and the time left; outside it, a picker of
 // the number's approved templates with a field per parameter, prefilled from the contact. Every
 // send is tried as a dry run first, so a refusal shows here before anything is queued. Typing
-// `/` and a shortcut offers the team's canned responses.
+// `/` and a shortcut offers the team's canned responses; `@` in a note offers teammates.
 //
 // The window keeps running while the composer is on screen: a clock redraws the time left and
 // turns the composer into the template picker when the window closes. Drafts are kept per
@@ -14,6 +14,7 @@
 // And it goes only to the conversation whose messages are on screen (`#messages` says which).
 
 import { api, COLON, el, errorText, formatDuration, t, toast } from './api.js';
+import { cannedSuggestions, mentionSuggestions } from './suggest.js';
 
 /** `{{1}}` or `{{name}}` placeholders of a template's body, in order, without repeats. */
 export function placeholders(text) {
@@ -168,42 +169,6 @@ function wrapSelection(area, mark) {
   area.setSelectionRange(a + mark.length, b + mark.length);
   // Scripted changes fire no `input`: tell the draft keeper.
   area.dispatchEvent(new Event('change'));
-}
-
-/** The `/shortcut` being typed just before the cursor, if any. */
-export function shortcutAt(text, cursor) {
-  const m = /(^|\s)\/([a-z0-9_-]*)$/.exec(text.slice(0, cursor));
-  return m ? { start: cursor - m[2].length - 1, prefix: m[2] } : null;
-}
-
-/** Suggests canned responses while a `/shortcut` is typed; a click (or Tab) puts the reply in. */
-function cannedSuggestions(area) {
-  const list = el('ul', { class: 'canned', id: 'canned-list', role: 'listbox', hidden: true });
-  let shown = [];
-  const insert = (reply) => {
-    const at = shortcutAt(area.value, area.selectionStart);
-    if (!at) return;
-    area.value = `${area.value.slice(0, at.start)}${reply.body}${area.value.slice(area.selectionStart)}`;
-    list.hidden = true;
-    area.focus();
-    area.dispatchEvent(new Event('change'));
-  };
-  area.addEventListener('input', async () => {
-    const at = shortcutAt(area.value, area.selectionStart);
-    if (!at) { list.hidden = true; return; }
-    try {
-      shown = await api('GET', `/canned-responses?q=${encodeURIComponent(at.prefix)}`);
-    } catch { shown = []; }
-    list.replaceChildren(...shown.slice(0, 8).map((reply) => el('li', {},
-      el('button', { type: 'button', class: 'canned-item', dataset: { shortcut: reply.shortcut }, onclick: () => insert(reply) },
-        el('strong', {}, `/${reply.shortcut}`), ' ', el('span', { class: 'muted' }, reply.body.slice(0, 80))))));
-    list.hidden = shown.length === 0;
-  });
-  area.addEventListener('keydown', (e) => {
-    if (e.key === 'Tab' && !list.hidden && shown.length) { e.preventDefault(); insert(shown[0]); }
-    if (e.key === 'Escape') list.hidden = true;
-  });
-  return list;
 }
 
 /**
@@ -397,7 +362,10 @@ function noteEditor(ctx, refusal) {
     }
   });
   button.addEventListener('click', add);
-  return [area, button];
+  area.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); add(); }
+  });
+  return [area, mentionSuggestions(area), button];
 }
 
 /** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it): a reply

@@ -337,6 +337,8 @@ async fn asset(Path(file): Path<String>) -> Response {
         "composer.js" => (include_str!("../../assets/composer.js"), "text/javascript; charset=utf-8"),
         "panel.js" => (include_str!("../../assets/panel.js"), "text/javascript; charset=utf-8"),
         "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),
+        "suggest.js" => (include_str!("../../assets/suggest.js"), "text/javascript; charset=utf-8"),
+        "keys.js" => (include_str!("../../assets/keys.js"), "text/javascript; charset=utf-8"),
         "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),
         "favicon.svg" => (include_str!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),

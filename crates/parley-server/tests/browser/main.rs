@@ -7,6 +7,7 @@ mod driver;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+mod keys;
 mod thread_view;
 mod trust;
 

@@ -36,7 +36,7 @@ async fn network(browser: &Browser, rule: Option<Value>) {
 }
 
 /// The ids of the conversations of Ana and Bao, who both wrote in.
-async fn two_customers(app: &TestApp, wired: &super::helpers::Wired) -> (i64, i64) {
+pub(super) async fn two_customers(app: &TestApp, wired: &super::helpers::Wired) -> (i64, i64) {
     let pnid = &wired.number.phone_number_id;
     wired.sandbox.say(pnid, &Customer::new("33612345678", "Ana Lima"), Say::text("bonjour, Ana here"));
     wired.sandbox.say(pnid, &Customer::new("84901234567", "Bao Tran"), Say::text("xin chào, Bao here"));
