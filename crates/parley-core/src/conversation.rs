@@ -144,6 +144,9 @@ pub struct Message {
     /// When Parley stored it.
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
+    /// What an edited message said before its latest edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Content>,
     pub revoked_at: Option<Timestamp>,
     /// Whether the attachment is in Parley's storage yet (the API shows it with its URL).
     #[serde(skip)]

@@ -11,7 +11,7 @@ import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
 import { setupShortcuts, showShortcuts } from './keys.js';
 import { connectLive } from './live.js';
-import { followEnd, renderThread } from './thread.js';
+import { fillTemplate, followEnd, renderThread } from './thread.js';
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -198,7 +198,9 @@ async function refreshThread({ composer = true } = {}) {
     renderTags(tags);
     state.conversation = conversation;
     renderHeader(conversation);
-    renderThread($('messages'), messages, notes, retryMessage, { activity, people: people() });
+    const templates = await sentTemplates(conversation.channel_id, messages);
+    if (state.selected !== id) return;
+    renderThread($('messages'), messages, notes, retryMessage, { activity, people: people(templates) });
     // The composer sends only to the conversation whose messages these are (see composer.js).
     $('messages').dataset.conversation = String(id);
     delete $('thread').dataset.loading;
@@ -218,10 +220,34 @@ async function refreshThread({ composer = true } = {}) {
   }
 }
 
-/** Users and teams by id, as the thread names them (someone since removed shows as `#id`). */
-function people() {
+/** The number's templates, read once per page when a thread holds a template it sent. */
+const templatesByChannel = new Map();
+function sentTemplates(channelId, messages) {
+  if (!messages.some((m) => m.content.type === 'template')) return [];
+  if (!templatesByChannel.has(channelId)) {
+    templatesByChannel.set(channelId, api('GET', `/channels/${channelId}/templates`).catch(() => {
+      templatesByChannel.delete(channelId);
+      return [];
+    }));
+  }
+  return templatesByChannel.get(channelId);
+}
+
+/** Users, teams and the contact as the thread names them (someone since removed shows as
+ *  `#id`), and the text a sent template carried (from `templates`, the number's). */
+function people(templates = []) {
   const name = (list, id) => list.find((x) => x.id === id)?.name ?? `#${id}`;
-  return { user: (id) => name(state.users, id), team: (id) => name(state.teams, id) };
+  const templateText = (content, parameters) => {
+    const template = templates.find((x) => x.name === content.name && x.language === content.language);
+    const body = (template?.components ?? []).find((x) => String(x.type).toLowerCase() === 'body');
+    return body?.text ? fillTemplate(body.text, parameters) : null;
+  };
+  return {
+    user: (id) => name(state.users, id),
+    team: (id) => name(state.teams, id),
+    contact: () => state.conversation?.contact?.name ?? state.contact?.name ?? null,
+    templateText,
+  };
 }
 
 /** Sends a failed reply again (the rules are checked again first: the window may have closed). */

@@ -1,7 +1,9 @@
 // The thread: every message type rendered (text with WhatsApp formatting, images, an audio
 // player, video, documents, stickers, locations, contact cards, interactive replies, reactions,
 // orders, system notices, edits and deletions), with delivery ticks whose hover tells the reason
-// of a failure.
+// of a failure. As WhatsApp shows them: a reply quotes its message, a reaction sits on the message
+// it reacts to, an edit changes its message (marked "edited", the earlier text on demand), and a
+// sent template shows the text the customer received.
 
 import { boot, COLON, el, formatNumber, formatted, formatTime, t } from './api.js';
 
@@ -63,8 +65,20 @@ function contactCard(card) {
   return el('li', {}, el('strong', {}, name), phones.length ? ` · ${phones.join(', ')}` : '');
 }
 
-/** The body of a message, by its type. */
-export function messageBody(message) {
+/**
+ * A template's body as the customer received it: its text (`bodyText`, as Meta holds it) with
+ * each `{{1}}` or `{{name}}` replaced by the value sent for it.
+ */
+export function fillTemplate(bodyText, parameters) {
+  return bodyText.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (whole, key) => {
+    const named = parameters.find((p) => p.parameter_name === key);
+    const value = named ?? (/^\d+$/.test(key) ? parameters[Number(key) - 1] : null);
+    return value?.text ?? whole;
+  });
+}
+
+/** The body of a message, by its type (`people.templateText` gives a sent template's text). */
+export function messageBody(message, people = NO_PEOPLE) {
   const c = message.content;
   switch (c.type) {
     case 'text':
@@ -91,12 +105,15 @@ export function messageBody(message) {
     case 'system':
       return [el('p', { class: 'system' }, c.body ?? t(`system.${c.kind}`))];
     case 'edit':
-      return [el('p', { class: 'muted' }, t('message.edited')), ...messageBody({ ...message, content: c.message })];
+      return [el('p', { class: 'muted' }, t('message.edited')), ...messageBody({ ...message, content: c.message }, people)];
     case 'revoke':
       return [el('p', { class: 'muted' }, t('message.deleted'))];
     case 'template': {
       const body = (c.components ?? []).find((x) => x.type === 'body');
       const params = (body?.parameters ?? []).map((p) => p.text).filter(Boolean);
+      const text = people.templateText?.(c, body?.parameters ?? []);
+      const name = el('p', { class: 'template-name muted' }, `${t('type.template')}${COLON}${c.name}`);
+      if (text) return [name, el('p', { class: 'text template-text' }, formatted(text))];
       return [el('p', { class: 'template' }, `${t('type.template')}${COLON}${c.name}`, params.length ? el('span', { class: 'muted' }, ` · ${params.join(' · ')}`) : null)];
     }
     case 'interactive_message':
@@ -123,11 +140,54 @@ function failure(message, retry) {
       t('message.retry')) : null);
 }
 
+/** A short line of what a message says, for a quote. */
+function excerpt(message) {
+  const text = message.text ?? message.content.caption ?? message.content.body;
+  return text ? text.slice(0, 90) : t(`type.${message.content.type}`);
+}
+
+/**
+ * The message a reply quotes, as WhatsApp shows it above the reply: who wrote it and how it
+ * began; a click goes to it. One no longer in the thread is only named.
+ */
+function quote(message, related, people) {
+  const target = message.context?.reply_to;
+  if (!target) return null;
+  const quoted = related.byProvider.get(target);
+  if (!quoted) return el('p', { class: 'reply-to muted' }, `↩ ${t('message.reply')}`);
+  const who = quoted.direction === 'in' ? (people.contact?.() ?? t('message.customer')) : t('message.team');
+  return el('button', { type: 'button', class: 'quote', dataset: { quoted: quoted.id }, onclick: () => {
+    const node = document.getElementById(`message-${quoted.id}`);
+    node?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    node?.classList.add('flash');
+    setTimeout(() => node?.classList.remove('flash'), 1500);
+  } }, el('strong', {}, who), el('span', {}, excerpt(quoted)));
+}
+
+/** The reactions on a message (the customer's and the team's latest), under it. */
+function reactions(message, related) {
+  const on = [...(related.reactions.get(message.id) ?? new Map())].filter(([, emoji]) => emoji);
+  if (!on.length) return null;
+  return el('ul', { class: 'reactions' }, on.map(([direction, emoji]) => el('li', {
+    title: direction === 'in' ? t('message.reaction_customer') : t('message.reaction_team'),
+    dataset: { direction },
+  }, emoji)));
+}
+
+/** "Edited", and what the message said before on demand. */
+function edited(message, people) {
+  if (!message.edited_at || message.revoked_at) return null;
+  if (!message.previous) return el('p', { class: 'edited muted' }, t('message.edited_mark'));
+  return el('details', { class: 'edited' }, el('summary', { class: 'muted' }, t('message.edited_mark')),
+    el('div', { class: 'earlier' }, el('p', { class: 'muted' }, t('message.earlier')), messageBody({ ...message, content: message.previous }, people)));
+}
+
 /**
  * One message of the thread; `retry`, when given, sends a failed one again. A reply an agent
- * wrote carries the agent's name.
+ * wrote carries the agent's name; a reply quotes its message; reactions and edits show on the
+ * message they change (`related`, from `relations`).
  */
-export function messageItem(message, retry = null, people = NO_PEOPLE) {
+export function messageItem(message, retry = null, people = NO_PEOPLE, related = relations([message])) {
   const out = message.direction === 'out';
   const author = out && message.author_id ? people.user(message.author_id) : null;
   return el('li', {
@@ -135,11 +195,37 @@ export function messageItem(message, retry = null, people = NO_PEOPLE) {
     id: `message-${message.id}`,
     dataset: { id: message.id, status: message.status, type: message.content.type },
   },
-  message.context?.message_id ? el('p', { class: 'reply-to muted' }, `↩ ${t('message.reply')}`) : null,
-  message.revoked_at ? el('p', { class: 'muted' }, t('message.deleted')) : messageBody(message),
+  quote(message, related, people),
+  message.revoked_at ? el('p', { class: 'muted' }, t('message.deleted')) : messageBody(message, people),
+  edited(message, people),
+  reactions(message, related),
   el('footer', {}, author ? el('span', { class: 'author' }, author) : null,
     el('time', { datetime: message.sent_at }, formatTime(message.sent_at)), out ? tick(message) : null),
   failure(message, retry));
+}
+
+/**
+ * What messages say about each other: messages by provider id (for quotes), the latest reaction
+ * of each side on each message, and the messages shown on another rather than as bubbles of
+ * their own — reactions and edits whose message is in the thread.
+ */
+export function relations(messages) {
+  const byProvider = new Map(messages.filter((m) => m.provider_message_id).map((m) => [m.provider_message_id, m]));
+  const reactionsOn = new Map();
+  const folded = new Set();
+  const inTime = [...messages].sort((a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : 0));
+  for (const m of inTime) {
+    const c = m.content;
+    const target = byProvider.get(c.type === 'reaction' ? c.message_id : c.type === 'edit' ? c.original_message_id : undefined);
+    if (!target) continue;
+    folded.add(m.id);
+    if (c.type === 'reaction') {
+      const sides = reactionsOn.get(target.id) ?? new Map();
+      sides.set(m.direction, c.emoji || null);
+      reactionsOn.set(target.id, sides);
+    }
+  }
+  return { byProvider, reactions: reactionsOn, folded };
 }
 
 /** An internal note, inline in the thread and styled apart from messages, with its author. */
@@ -259,8 +345,11 @@ export function followEnd(list) {
  * there. `retry(id)` sends a failed reply again; `people` names users and teams by id.
  */
 export function renderThread(list, messages, notes = [], retry = null, { activity = [], people = NO_PEOPLE } = {}) {
+  const related = relations(messages);
+  // Messages of the same second keep the order they were stored in.
+  messages = [...messages].sort((a, b) => (a.sent_at < b.sent_at ? -1 : a.sent_at > b.sent_at ? 1 : a.id - b.id));
   const items = [
-    ...messages.map((m) => ({ at: m.sent_at, node: () => messageItem(m, retry, people) })),
+    ...messages.filter((m) => !related.folded.has(m.id)).map((m) => ({ at: m.sent_at, node: () => messageItem(m, retry, people, related) })),
     ...notes.map((n) => ({ at: n.created_at, node: () => noteItem(n, people) })),
     ...activity.map((e) => ({ at: e.created_at, node: () => activityItem(e, people) })),
   ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));

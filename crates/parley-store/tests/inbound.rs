@@ -363,6 +363,10 @@ async fn edits_and_revokes_in_either_order() {
             db.engine()
         );
         assert_eq!((b.text.as_deref(), b.edited_at), (Some("fixed later"), Some(Timestamp::from_secs(210))));
+        // Each keeps what it said before its edit, whichever arrived first.
+        let before =
+            |m: &parley_core::conversation::Message| m.previous.as_ref().and_then(|c| c.text()).map(str::to_owned);
+        assert_eq!((before(a).as_deref(), before(b).as_deref()), (Some("helo"), Some("oops")), "{}", db.engine());
     }
 }
 

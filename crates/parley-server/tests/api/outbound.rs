@@ -488,6 +488,21 @@ async fn a_conversation_keeps_its_order_and_attachments_follow() {
             .collect();
         assert_eq!(order, ["0", "1", "2.pdf", "3", "4", "5", "6", "7", "8", "9"]);
         assert_eq!(wired.sandbox.sent()[1].body["image"]["id"], media_id.as_str());
+        // The uploaded image shows in the thread from Parley's copy; a linked document has none.
+        let image = &first.body["messages"][1];
+        let shown = app.get(&format!("/api/v1/messages/{}", image["id"])).await.body;
+        assert_eq!(shown["media"]["state"], "available", "{}: {shown}", app.engine());
+        let file = app
+            .client
+            .get(app.url(shown["media"]["url"].as_str().unwrap()))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.status(), StatusCode::OK);
+        assert_eq!(file.bytes().await.unwrap().as_ref(), b"\x89PNG not really");
+        let document = app.get(&format!("/api/v1/messages/{}", first.body["messages"][2]["id"])).await.body;
+        assert_eq!(document["media"], Value::Null, "{document}");
     }
 }
 

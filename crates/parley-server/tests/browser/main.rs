@@ -8,6 +8,7 @@ mod driver;
 #[allow(dead_code)]
 mod helpers;
 mod keys;
+mod thread_relations;
 mod thread_view;
 mod trust;
 
@@ -171,6 +172,8 @@ async fn an_owner_works_a_conversation_from_first_message_to_template() {
     assert!(eventually(10, || async { wired.sandbox.sent().len() == 2 }).await);
     let sent = &wired.sandbox.sent()[1].body;
     assert_eq!(sent.pointer("/template/components/0/parameters/1/text"), Some(&json!("A-1042")), "{sent}");
+    // The thread shows the text the customer received, not only the template's name.
+    browser.wait_text("#messages li.message.out .template-text", "Hello Ana, your order A-1042 has shipped.").await;
 
     // The search box finds the message by the start of its words, whatever the case, marks
     // them, and opens the conversation; Escape brings the list back.
@@ -378,7 +381,9 @@ async fn the_thread_shows_every_kind_of_message_failures_and_the_contacts_warnin
     browser.wait_text("#messages p.location", "Obelisco").await;
     browser.wait_text("#messages ul.contact-cards", "Marta Ruiz").await;
     browser.wait_text("#messages p.interactive", "Yes, deliver it").await;
-    browser.wait_text("#messages p.reaction", "❤").await;
+    // The reaction sits on the message it reacts to, not in a bubble of its own.
+    browser.wait_text("#messages li.message.in .reactions li", "❤").await;
+    assert!(browser.driver.find_all(By::Css("#messages p.reaction")).await.unwrap().is_empty());
 
     // A reply WhatsApp refuses later: a failed tick that tells why on hover.
     wired.sandbox.inject(&pnid, [parley_sandbox::Fault::FailLater(131026)]);

@@ -33,7 +33,7 @@ macro_rules! message_columns {
     () => {
         "m.id, m.conversation_id, m.channel_id, m.direction, m.provider_message_id, m.type, m.text, m.content,
          m.context, m.referral, m.status, m.status_at, m.error_code, m.error_title, m.error_details, m.pricing,
-         m.sent_at, m.created_at, m.edited_at, m.revoked_at, m.author_id, md.state AS media_state
+         m.sent_at, m.created_at, m.edited_at, m.previous_content, m.revoked_at, m.author_id, md.state AS media_state
          FROM messages m LEFT JOIN media md ON md.message_id = m.id"
     };
 }
@@ -105,6 +105,7 @@ struct MessageRow {
     sent_at: i64,
     created_at: i64,
     edited_at: Option<i64>,
+    previous_content: Option<String>,
     revoked_at: Option<i64>,
     author_id: Option<i64>,
     media_state: Option<String>,
@@ -137,6 +138,7 @@ impl TryFrom<MessageRow> for Message {
             sent_at: Timestamp::from_micros(r.sent_at),
             created_at: Timestamp::from_micros(r.created_at),
             edited_at: r.edited_at.map(Timestamp::from_micros),
+            previous: r.previous_content.as_deref().map(serde_json::from_str).transpose()?,
             revoked_at: r.revoked_at.map(Timestamp::from_micros),
             media: r.media_state.as_deref().and_then(MediaState::parse),
         })

@@ -347,8 +347,8 @@ impl<DB> SqlStore<DB> {
         Ok(messages)
     }
 
-    /// One queued message: its row, its outbox job, and what its decision takes (a slot of the
-    /// messaging limit, the free entry point). Answers the message's id.
+    /// One queued message: its row, its outbox job, its uploaded file's copy, and what its
+    /// decision takes (a slot of the messaging limit, the free entry point). Answers its id.
     async fn insert_queued(
         conn: &mut DB::Connection,
         req: &SendRequest<'_>,
@@ -399,6 +399,23 @@ impl<DB> SqlStore<DB> {
         .bind(now.as_micros())
         .execute(&mut *conn)
         .await?;
+        if let Some(media_id) = message.content.media().and_then(|m| m.id.as_deref()) {
+            // A file uploaded through Parley shows in the thread from Parley's own copy, as sent
+            // (a media id from elsewhere has no copy here: nothing to show but its type).
+            sqlx::query(
+                "INSERT INTO media (workspace_id, channel_id, message_id, provider_media_id, mime_type, state,
+                    next_attempt_at, sha256, size, created_at, updated_at)
+                 SELECT workspace_id, channel_id, $1, provider_media_id, mime_type, 'available', $2, sha256, size, $2, $2
+                 FROM uploads WHERE workspace_id = $3 AND channel_id = $4 AND provider_media_id = $5",
+            )
+            .bind(id)
+            .bind(now.as_micros())
+            .bind(ws.get())
+            .bind(channel.id.get())
+            .bind(media_id.to_owned())
+            .execute(&mut *conn)
+            .await?;
+        }
         if allowed.business_initiated {
             sqlx::query("INSERT INTO business_initiated (workspace_id, waba_id, contact_id, message_id, at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(ws.get())

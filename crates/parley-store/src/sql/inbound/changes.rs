@@ -29,7 +29,7 @@ impl<DB> SqlStore<DB> {
         events: &mut EventBuffer,
     ) -> StoreResult<()> {
         let updated: Option<i64> = sqlx::query_scalar(
-            "UPDATE messages SET text = $1, content = $2, edited_at = $3, search = $6
+            "UPDATE messages SET previous_content = content, text = $1, content = $2, edited_at = $3, search = $6
              WHERE channel_id = $4 AND provider_message_id = $5 AND (edited_at IS NULL OR edited_at <= $3) RETURNING id",
         )
         .bind(new.text().map(str::to_owned))
