@@ -14,6 +14,7 @@
 // And it goes only to the conversation whose messages are on screen (`#messages` says which).
 
 import { api, COLON, el, errorText, formatDuration, t, toast } from './api.js';
+import { attachmentTray, sendAttachments } from './attachments.js';
 import { cannedSuggestions, mentionSuggestions } from './suggest.js';
 
 /** `{{1}}` or `{{name}}` placeholders of a template's body, in order, without repeats. */
@@ -183,41 +184,29 @@ function freeText(ctx, refusal, closed = false) {
   const keep = () => keepDraft(ctx, 'text', area.value);
   area.addEventListener('input', keep);
   area.addEventListener('change', keep);
-  const file = el('input', { type: 'file', id: 'composer-file', hidden: true });
+  const tray = attachmentTray(conversation.id);
   const sendButton = el('button', { type: 'button', id: 'composer-send', class: 'primary' }, t('composer.send'));
+  // The text first, then each file in the order chosen; what did not go stays on screen.
   const send = () => once(sendButton, async () => {
     const text = area.value.trim();
-    if (!text) return;
-    const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text },
-      idempotency_key: sendKey(ctx, 'text') };
-    if (await trySend(ctx, body, refusal)) {
+    if (!text && !tray.items.length) return;
+    if (text) {
+      const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: 'text', text: { body: text },
+        idempotency_key: sendKey(ctx, 'text') };
+      if (!(await trySend(ctx, body, refusal))) return;
       area.value = '';
       keep();
-      onSent();
     }
+    try {
+      await sendAttachments(tray, conversation, (body) => trySend(ctx, body, refusal));
+    } catch (error) {
+      toast(errorText(error), 'error');
+    }
+    onSent();
   });
   sendButton.addEventListener('click', send);
   area.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
-  });
-  file.addEventListener('change', async () => {
-    const chosen = file.files[0];
-    if (!chosen) return;
-    try {
-      const query = `?channel_id=${conversation.channel_id}&filename=${encodeURIComponent(chosen.name)}`;
-      const uploaded = await api('POST', `/media${query}`, chosen, { 'Content-Type': chosen.type || 'application/octet-stream' });
-      const kind = chosen.type.startsWith('image/') ? 'image' : chosen.type.startsWith('video/') ? 'video'
-        : chosen.type.startsWith('audio/') ? 'audio' : 'document';
-      const media = { id: uploaded.id };
-      if (kind === 'document') media.filename = chosen.name;
-      // One key per uploaded file: the same upload is never sent twice.
-      const body = { channel_id: conversation.channel_id, to: String(conversation.contact_id), type: kind, [kind]: media,
-        idempotency_key: `ui-media-${uploaded.id}` };
-      if (await trySend(ctx, body, refusal)) onSent();
-    } catch (error) {
-      toast(errorText(error), 'error');
-    }
-    file.value = '';
   });
   if (closed) {
     showRefusal(refusal, errorText({ code: 'window_closed' }));
@@ -239,10 +228,11 @@ function freeText(ctx, refusal, closed = false) {
       el('button', { type: 'button', title: t('composer.italic'), onclick: () => wrapSelection(area, '_') }, el('em', {}, 'I')),
       el('button', { type: 'button', title: t('composer.strike'), onclick: () => wrapSelection(area, '~') }, el('s', {}, 'S')),
       el('button', { type: 'button', title: t('composer.code'), onclick: () => wrapSelection(area, '```') }, '</>'),
-      el('button', { type: 'button', id: 'composer-attach', onclick: () => file.click() }, t('composer.attach'))),
+      el('button', { type: 'button', id: 'composer-attach', onclick: () => tray.input.click() }, t('composer.attach'))),
     cannedSuggestions(area),
     area,
-    file,
+    tray.input,
+    tray.list,
     sendButton,
   ];
 }

@@ -103,3 +103,68 @@ fn tiny_png() -> Vec<u8> {
                        0000000f49444154789c6360a88a012108050016060359101d1e400000000049454e44ae426082";
     (0..PNG.len()).step_by(2).map(|i| u8::from_str_radix(&PNG[i..i + 2], 16).unwrap()).collect()
 }
+
+/// Puts files in the composer's file input as a person choosing them would (`[name, type,
+/// base64 bytes]` each).
+async fn choose_files(browser: &Browser, files: Value) {
+    let script = "const dt = new DataTransfer();
+        for (const [name, type, b64] of arguments[0]) {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            dt.items.add(new File([bytes], name, { type }));
+        }
+        const input = document.getElementById('composer-file');
+        input.files = dt.files;
+        input.dispatchEvent(new Event('change'));";
+    browser.driver.execute(script, vec![files]).await.unwrap();
+}
+
+/// Attachments (issue 16, point 12): several files chosen at once wait in the composer with a
+/// preview and a caption each, one can be taken back, and Send sends the text then each file
+/// with its caption — nothing before Send.
+#[tokio::test]
+async fn files_wait_with_a_preview_and_a_caption_until_send() {
+    use base64::Engine as _;
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana Lima"), Say::text("photos?"));
+    assert!(eventually(20, || async { app.all_messages().await.len() == 1 }).await);
+    let conversation = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.click_in_page(&format!("#conversation-{conversation}")).await;
+    browser.wait_for("#composer-text", "the composer", async |_: &WebElement| true).await;
+
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    choose_files(
+        &browser,
+        json!([
+            ["front.png", "image/png", b64(&tiny_png())],
+            ["invoice.pdf", "application/pdf", b64(b"%PDF-1.4 invoice")],
+            ["wrong.pdf", "application/pdf", b64(b"%PDF-1.4 not this one")],
+        ]),
+    )
+    .await;
+    browser.wait_for("#attachments li img.thumb", "the picture's preview", async |_: &WebElement| true).await;
+    assert_eq!(browser.driver.find_all(By::Css("#attachments li")).await.unwrap().len(), 3);
+    browser.click_in_page("#attachments li:nth-child(3) button.remove").await;
+    assert_eq!(browser.driver.find_all(By::Css("#attachments li")).await.unwrap().len(), 2);
+    browser.driver.find(By::Id("attachment-caption-0")).await.unwrap().send_keys("the front").await.unwrap();
+    browser.driver.find(By::Id("attachment-caption-1")).await.unwrap().send_keys("your invoice").await.unwrap();
+    browser.driver.find(By::Id("composer-text")).await.unwrap().send_keys("Here they are").await.unwrap();
+    browser.screenshot("composer-attachments").await;
+    assert!(wired.sandbox.sent().is_empty(), "nothing goes before Send");
+
+    browser.click_in_page("#composer-send").await;
+    assert!(eventually(20, || async { wired.sandbox.sent().len() == 3 }).await, "{}", wired.sandbox.sent().len());
+    let sent: Vec<Value> = wired.sandbox.sent().iter().map(|s| s.body.clone()).collect();
+    assert_eq!(sent[0]["text"]["body"], "Here they are");
+    assert_eq!((sent[1]["type"].as_str(), sent[1]["image"]["caption"].as_str()), (Some("image"), Some("the front")));
+    assert_eq!(
+        (sent[2]["document"]["filename"].as_str(), sent[2]["document"]["caption"].as_str()),
+        (Some("invoice.pdf"), Some("your invoice"))
+    );
+    browser.wait_for("#attachments[hidden]", "the emptied tray", async |_: &WebElement| true).await;
+    browser.wait_text("#messages li.message.out p.caption", "the front").await;
+    browser.wait_text("#messages li.message.out a.document", "invoice.pdf").await;
+    browser.quit().await;
+}
