@@ -621,6 +621,10 @@ pub trait ConversationNotes {
 /// Tags on conversations (lowercase, already checked), for those who see the conversation.
 #[async_trait]
 pub trait ConversationTags {
+    /// Tag names in use, for suggestions while tagging and filtering: up to
+    /// [`TAG_NAMES_LIMIT`] contact tags and as many tags of conversations the viewer sees, in
+    /// order.
+    async fn tag_names(&self, ws: WorkspaceId, viewer: Viewer) -> StoreResult<TagNames>;
     async fn conversation_tags(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Vec<String>>;
     /// Answers all the conversation's tags after the change.
     async fn add_conversation_tags(

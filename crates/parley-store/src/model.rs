@@ -220,12 +220,24 @@ pub struct ConversationQuery {
     pub assignee: Option<AssigneeFilter>,
     /// Only conversations with this (lowercase) tag.
     pub tag: Option<String>,
+    /// Only conversations whose contact has this (lowercase) tag.
+    pub contact_tag: Option<String>,
     pub contact: Option<ContactId>,
     pub channel: Option<ChannelId>,
     pub status: Option<ConversationStatus>,
     pub team: Option<TeamFilter>,
     pub limit: u32,
     pub cursor: Option<SortKey>,
+}
+
+/// Tag names suggested at most, of each kind (see [`crate::ConversationTags::tag_names`]).
+pub const TAG_NAMES_LIMIT: i64 = 500;
+
+/// Tag names in use in a workspace, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TagNames {
+    pub contact: Vec<String>,
+    pub conversation: Vec<String>,
 }
 
 /// Counts stop here: a tab says "999+" rather than walk a million rows for an exact figure.

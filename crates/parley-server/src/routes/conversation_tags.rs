@@ -1,5 +1,6 @@
 //! `/api/v1/conversations/{id}/tags`: tags on a conversation, for whoever sees it (the list
-//! filters on them with `?tag=`).
+//! filters on them with `?tag=`, and on the contact's tags with `?contact_tag=`); `/api/v1/tags`:
+//! the names in use of both kinds, for suggestions.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(add_tags, list_tags)).routes(routes!(remove_tag))
+    OpenApiRouter::new().routes(routes!(add_tags, list_tags)).routes(routes!(remove_tag)).routes(routes!(tag_names))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -24,6 +25,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct TagsInput {
     /// Lowercased; 1 to 64 characters each.
     tags: Vec<String>,
+}
+
+/// Tag names in use, to suggest while tagging and filtering: `contact` (contact tags) and
+/// `conversation` (tags of the conversations you see), up to 500 of each, in order.
+#[utoipa::path(get, path = "/tags", tag = "conversations", responses((status = 200, body = Object)),
+    security(("bearer" = [])))]
+async fn tag_names(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<parley_store::TagNames>> {
+    Ok(Json(state.store.tag_names(auth.workspace_id, auth.viewer()).await?))
 }
 
 /// A conversation's tags.

@@ -49,10 +49,20 @@ pub struct ConversationParams {
     assignee: Option<String>,
     /// Only conversations with this tag.
     tag: Option<String>,
+    /// Only conversations whose contact has this tag.
+    contact_tag: Option<String>,
     /// A team id, `none` (in no team) or `mine` (in a team I am a member of).
     team: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
+}
+
+/// A tag to filter on, checked like any tag; empty means no filter.
+fn tag_filter(value: Option<&str>, field: &str) -> ApiResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => Ok(Some(parley_core::contact::check_tag(t).map_err(|e| ApiError::from(e).with_field(field))?)),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -184,10 +194,8 @@ async fn list_conversations(
                     .map_err(|_| ApiError::bad_request("assignee is me, none or a user id").with_field("assignee"))?,
             ))),
         },
-        tag: match params.tag.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(t) => Some(parley_core::contact::check_tag(t).map_err(|e| ApiError::from(e).with_field("tag"))?),
-        },
+        tag: tag_filter(params.tag.as_deref(), "tag")?,
+        contact_tag: tag_filter(params.contact_tag.as_deref(), "contact_tag")?,
         team: match params.team.as_deref() {
             None | Some("") => None,
             Some("none") => Some(TeamFilter::None),

@@ -121,3 +121,58 @@ async fn conversations_are_tagged_and_filtered_by_tag() {
         assert!(app.get("/api/v1/events?limit=1000").await.body.to_string().contains("conversation.tags_changed"));
     }
 }
+
+/// Tags in one place (issue 16, point 13): the names in use of both kinds for suggestions, an
+/// agent told only the tags of conversations they see, and the list filtered by the contact's
+/// tags as well as the conversation's.
+#[tokio::test]
+async fn tag_names_are_suggested_and_both_kinds_filter_the_list() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+        app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
+        wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+        wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao"), Say::text("xin chao"));
+        let list = "/api/v1/conversations";
+        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
+        let items = app.get(list).await.body["items"].as_array().unwrap().clone();
+        let on =
+            |channel: &Value| items.iter().find(|c| c["channel_id"] == channel["id"]).unwrap()["id"].as_i64().unwrap();
+        let (shared_conv, private_conv) = (on(&wired.channel), on(&private));
+        app.post(&format!("/api/v1/conversations/{shared_conv}/tags"), json!({"tags": ["refund"]})).await;
+        app.post(&format!("/api/v1/conversations/{private_conv}/tags"), json!({"tags": ["fraud-case", "refund"]}))
+            .await;
+        app.post("/api/v1/contacts/phone:+33612345678/tags", json!({"tags": ["vip", "lyon"]})).await;
+        app.post("/api/v1/contacts/phone:+84912345678/tags", json!({"tags": ["vip"]})).await;
+
+        let names = app.get("/api/v1/tags").await.body;
+        assert_eq!(names, json!({"contact": ["lyon", "vip"], "conversation": ["fraud-case", "refund"]}), "{e}");
+        let (_, agent) = user(&app, "Chi Tran", "chi@acme.example").await;
+        let seen = app.call_as(Some(&agent), Method::GET, "/api/v1/tags", None).await.body;
+        assert_eq!(seen["conversation"], json!(["refund"]), "{e}: an agent outside the private number");
+
+        let ids = |body: Value| -> Vec<i64> {
+            body["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+        };
+        assert_eq!(ids(app.get(&format!("{list}?contact_tag=LYON")).await.body), vec![shared_conv], "{e}");
+        let mut vip = ids(app.get(&format!("{list}?contact_tag=vip")).await.body);
+        vip.sort();
+        assert_eq!(
+            vip,
+            {
+                let mut v = vec![shared_conv, private_conv];
+                v.sort();
+                v
+            },
+            "{e}"
+        );
+        assert_eq!(ids(app.get(&format!("{list}?contact_tag=vip&tag=fraud-case")).await.body), vec![private_conv]);
+        let bad = app.get(&format!("{list}?contact_tag=a,b")).await;
+        assert_eq!(
+            (bad.status, bad.body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("contact_tag")),
+            "{e}"
+        );
+    }
+}

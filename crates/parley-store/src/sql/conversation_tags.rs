@@ -10,7 +10,7 @@ use serde_json::json;
 use super::events::NewEvent;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{ConversationTags, Viewer};
+use crate::{ConversationTags, TAG_NAMES_LIMIT, TagNames, Viewer};
 
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
@@ -64,6 +64,57 @@ impl<DB> SqlStore<DB> {
 #[apply(engine_bounds!)]
 #[async_trait]
 impl<DB> ConversationTags for SqlStore<DB> {
+    async fn tag_names(&self, ws: WorkspaceId, viewer: Viewer) -> StoreResult<TagNames> {
+        let mut conn = self.read.acquire().await?;
+        // One index seek per name (a loose index scan), not a pass over every tagged row: a
+        // workspace of a million tagged contacts answers as fast as one of ten.
+        let contact: Vec<String> = sqlx::query_scalar(
+            "WITH RECURSIVE names (tag, n) AS (
+                SELECT (SELECT MIN(tag) FROM contact_tags WHERE workspace_id = $1), 1
+                UNION ALL
+                SELECT (SELECT MIN(tag) FROM contact_tags WHERE workspace_id = $1 AND tag > names.tag), n + 1
+                FROM names WHERE names.tag IS NOT NULL AND n < $2
+             )
+             SELECT tag FROM names WHERE tag IS NOT NULL",
+        )
+        .bind(ws.get())
+        .bind(TAG_NAMES_LIMIT)
+        .fetch_all(&mut *conn)
+        .await?;
+        let conversation: Vec<String> = match viewer.agent() {
+            None => {
+                sqlx::query_scalar(
+                    "WITH RECURSIVE names (tag, n) AS (
+                        SELECT (SELECT MIN(tag) FROM conversation_tags WHERE workspace_id = $1), 1
+                        UNION ALL
+                        SELECT (SELECT MIN(tag) FROM conversation_tags WHERE workspace_id = $1 AND tag > names.tag), n + 1
+                        FROM names WHERE names.tag IS NOT NULL AND n < $2
+                     )
+                     SELECT tag FROM names WHERE tag IS NOT NULL",
+                )
+                .bind(ws.get())
+                .bind(TAG_NAMES_LIMIT)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            // An agent is told only the tags of conversations they may see.
+            Some(agent) => {
+                sqlx::query_scalar(concat!(
+                    "SELECT DISTINCT t.tag FROM conversation_tags t JOIN conversations c ON c.id = t.conversation_id
+                     WHERE t.workspace_id = $1 AND ",
+                    visible_channel!("c.channel_id", "$2"),
+                    " ORDER BY t.tag LIMIT $3"
+                ))
+                .bind(ws.get())
+                .bind(Some(agent))
+                .bind(TAG_NAMES_LIMIT)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+        };
+        Ok(TagNames { contact, conversation })
+    }
+
     async fn conversation_tags(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Vec<String>> {
         let mut conn = self.read.acquire().await?;
         Self::seen_conversation_channel(&mut conn, ws, id, viewer).await?;

@@ -225,6 +225,11 @@ impl<DB> Inbox for SqlStore<DB> {
                 .push_bind(tag.clone())
                 .push(")");
         }
+        if let Some(tag) = &query.contact_tag {
+            q.push(" AND EXISTS (SELECT 1 FROM contact_tags ctg WHERE ctg.contact_id = c.contact_id AND ctg.tag = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
         let team = column("c.team_id", drive == Drive::Team);
         match query.team {
             Some(TeamFilter::Team(id)) => {
