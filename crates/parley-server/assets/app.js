@@ -83,6 +83,7 @@ async function loadList() {
   if ($('filter-status').value) params.set('status', $('filter-status').value);
   if ($('filter-channel').value) params.set('channel', $('filter-channel').value);
   if ($('filter-tag').value.trim()) params.set('tag', $('filter-tag').value.trim());
+  if ($('filter-contact-tag').value.trim()) params.set('contact_tag', $('filter-contact-tag').value.trim());
   if ($('filter-team').value) params.set('team', $('filter-team').value);
   try {
     const page = await api('GET', `/conversations?${params}`);
@@ -495,6 +496,16 @@ function keyboard() {
   $('shortcuts-button').addEventListener('click', showShortcuts);
 }
 
+/** The tag names in use, offered by the tag fields and filters (`<datalist>`s in the page). */
+async function loadTagNames() {
+  try {
+    const names = await api('GET', '/tags');
+    for (const kind of ['contact', 'conversation']) {
+      $(`tag-names-${kind}`).replaceChildren(...names[kind].map((tag) => el('option', { value: tag })));
+    }
+  } catch { /* suggestions stay as they were */ }
+}
+
 /** The teams, for the list's filter and the thread's team queue choice. */
 async function loadTeams() {
   state.teams = await api('GET', '/teams').catch(() => state.teams);
@@ -532,6 +543,9 @@ async function start() {
   $('filter-status').addEventListener('change', loadList);
   $('filter-channel').addEventListener('change', loadList);
   $('filter-tag').addEventListener('change', loadList);
+  $('filter-contact-tag').addEventListener('change', loadList);
+  loadTagNames();
+  document.addEventListener('parley:tags-changed', loadTagNames);
   $('conversation-tag-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const tag = $('conversation-tag-input').value.trim();
@@ -540,6 +554,7 @@ async function start() {
       renderTags(await api('POST', `/conversations/${state.selected}/tags`, { tags: [tag] }));
       $('conversation-tag-input').value = '';
       loadList();
+      loadTagNames();
     } catch (error) { toast(errorText(error), 'error'); }
   });
   $('back').addEventListener('click', () => { showPanel(false, false); $('inbox').dataset.view = 'list'; });

@@ -19,7 +19,7 @@ function fieldsSection(contact) {
 }
 
 function tagsSection(contact, refresh) {
-  const input = el('input', { type: 'text', id: 'tag-input', placeholder: t('panel.add_tag'), 'aria-label': t('panel.add_tag') });
+  const input = el('input', { type: 'text', id: 'tag-input', list: 'tag-names-contact', autocomplete: 'off', placeholder: t('panel.add_tag'), 'aria-label': t('panel.add_tag') });
   const add = async (e) => {
     e.preventDefault();
     const tag = input.value.trim();
@@ -27,6 +27,7 @@ function tagsSection(contact, refresh) {
     try {
       await api('POST', `/contacts/${contact.id}/tags`, { tags: [tag] });
       refresh();
+      document.dispatchEvent(new Event('parley:tags-changed'));
     } catch (error) { toast(errorText(error), 'error'); }
   };
   const chips = contact.tags.map((tag) => el('li', { class: 'chip' }, tag,

@@ -8,6 +8,7 @@ mod driver;
 #[allow(dead_code)]
 mod helpers;
 mod keys;
+mod tags;
 mod thread_relations;
 mod thread_view;
 mod trust;
