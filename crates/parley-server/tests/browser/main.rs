@@ -3,6 +3,7 @@
 //! `target/screenshots/`. They run on SQLite only: the browser sees the same API either way, and
 //! every API rule is tested on both engines in `tests/api`.
 
+mod a11y;
 mod driver;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
