@@ -77,6 +77,17 @@ export function fillTemplate(bodyText, parameters) {
   });
 }
 
+/**
+ * A WhatsApp notice in the reader's language, by its kind (with the new number where it says
+ * one); WhatsApp's own English text only for kinds we have no words for.
+ */
+function systemText(c) {
+  const key = `system.${c.kind}`;
+  if (c.new_wa_id && `${key}_to` in boot.strings) return t(`${key}_to`, { number: `+${c.new_wa_id}` });
+  if (key in boot.strings) return t(key);
+  return c.body ?? t('system.other');
+}
+
 /** The body of a message, by its type (`people.templateText` gives a sent template's text). */
 export function messageBody(message, people = NO_PEOPLE) {
   const c = message.content;
@@ -103,7 +114,7 @@ export function messageBody(message, people = NO_PEOPLE) {
     case 'order':
       return [el('p', {}, `${t('type.order')} · ${formatNumber(c.items.length)}`), c.text ? el('p', {}, c.text) : null];
     case 'system':
-      return [el('p', { class: 'system' }, c.body ?? t(`system.${c.kind}`))];
+      return [el('p', { class: 'system' }, systemText(c))];
     case 'edit':
       return [el('p', { class: 'muted' }, t('message.edited')), ...messageBody({ ...message, content: c.message }, people)];
     case 'revoke':

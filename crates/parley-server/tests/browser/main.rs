@@ -420,6 +420,8 @@ async fn the_thread_shows_every_kind_of_message_failures_and_the_contacts_warnin
     // She changes her number: the panel warns until someone acknowledges it.
     wired.sandbox.say(&pnid, &lucia, Say::changed_number("5491123456789", "5491187654321"));
     browser.wait_for("#identity-warning", "the identity warning", async |_: &WebElement| true).await;
+    // The notice in the thread is Parley's words, by its kind, with the new number.
+    browser.wait_text("#messages p.system", "The customer changed their number to +5491187654321.").await;
     browser.screenshot("panel-identity-warning").await;
     // The panel may be redrawn by the change's events meanwhile: click the button there now.
     let clicked = eventually(10, || async {
