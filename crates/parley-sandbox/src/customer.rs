@@ -83,6 +83,12 @@ impl Say {
         self
     }
 
+    /// A document's file name (`file.pdf` unless told).
+    pub fn filename(mut self, filename: &str) -> Self {
+        self.body["filename"] = json!(filename);
+        self
+    }
+
     pub fn location(latitude: f64, longitude: f64, name: &str) -> Self {
         Say::of("location", json!({"latitude": latitude, "longitude": longitude, "name": name, "address": "1 Main St"}))
     }

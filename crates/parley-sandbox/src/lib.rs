@@ -26,6 +26,7 @@ pub mod emitter;
 mod graph;
 mod numbers;
 mod profile;
+pub mod samples;
 mod template_api;
 mod templates;
 

@@ -105,16 +105,31 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
             missing.push("a conversation outside the window".into());
         }
         let mut failed = false;
+        let mut media: Vec<(String, String)> = Vec::new();
         for c in &items {
             let thread = get_json(&api, &format!("{base}/api/v1/conversations/{}/messages", c["id"]), &token).await;
-            failed |= thread["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|m| m["status"] == "failed" && m["error"]["code"].as_i64() == Some(131026));
+            let messages = thread["items"].as_array().cloned().unwrap_or_default();
+            failed |= messages.iter().any(|m| m["status"] == "failed" && m["error"]["code"].as_i64() == Some(131026));
+            for m in messages.iter().filter(|m| m["media"]["state"] == "available") {
+                media.push((
+                    m["type"].as_str().unwrap_or_default().to_owned(),
+                    m["media"]["url"].as_str().unwrap().to_owned(),
+                ));
+            }
         }
         if !failed {
             missing.push("a failed reply with its reason".into());
+        }
+        // Real-looking files, not a pixel: a photo, a voice note and a document, downloaded.
+        for (kind, at_least) in [("image", 10_000), ("audio", 30_000), ("document", 400)] {
+            let mut real = false;
+            for (_, url) in media.iter().filter(|(k, _)| k == kind) {
+                let file = api.get(format!("{base}{url}")).bearer_auth(&token).send().await.unwrap();
+                real |= file.status() == 200 && file.bytes().await.unwrap().len() >= at_least;
+            }
+            if !real {
+                missing.push(format!("a real {kind} of {at_least} bytes or more"));
+            }
         }
         let suggestions = get_json(&api, &format!("{base}/api/v1/contacts/merge-suggestions"), &token).await;
         if suggestions["items"].as_array().is_none_or(Vec::is_empty) {

@@ -16,7 +16,7 @@ use parley_core::outbound::OutboundMessage;
 use parley_core::rules::judge;
 use parley_core::{Clock, Email, SystemClock};
 use parley_providers::guard::AllowList;
-use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say};
+use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say, samples};
 use parley_server::AppState;
 use parley_server::auth::issue_token;
 use parley_server::web::demo::DemoSignIn;
@@ -211,9 +211,26 @@ async fn customers_write(sandbox: Sandbox) {
         Customer::new("33612345678", "Élodie"),
         Customer::new("12025550173", "Sam"),
     ];
-    let photo = sandbox.add_media(demo_image(), "image/png");
+    // Real files, made by the sandbox: a photo, a voice note and a PDF (see `parley_sandbox::samples`).
+    let photo = sandbox.add_media(samples::photo_png(), "image/png");
+    let voice = sandbox.add_media(samples::voice_note_wav(), "audio/wav");
+    let invoice = sandbox.add_media(
+        samples::invoice_pdf(&[
+            "Loja Paulista - Invoice A-1042",
+            "",
+            "Blue T-shirt (M)      1 x 19.90 EUR",
+            "Total                  19.90 EUR",
+        ]),
+        "application/pdf",
+    );
     let first = sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::text("Hola! Do you have the blue one in size M?"));
     sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::media("image", &photo, "image/png").caption("this one"));
+    sandbox.say(DEMO_NUMBER_ID, &customers[2], Say::media("audio", &voice, "audio/wav"));
+    sandbox.say(
+        DEMO_NUMBER_ID,
+        &customers[2],
+        Say::media("document", &invoice, "application/pdf").filename("invoice-A-1042.pdf"),
+    );
     sandbox.say(DEMO_NUMBER_ID, &customers[1], Say::text("Xin chào, cửa hàng mở cửa lúc mấy giờ?"));
     sandbox.say(DEMO_NUMBER_ID, &customers[2], Say::location(-23.5505, -46.6333, "Loja Paulista").from_ad("AD-42"));
     sandbox.say(DEMO_NUMBER_ID, &customers[3], Say::text("Bonjour, ma commande n'est pas arrivée."));
@@ -304,16 +321,4 @@ async fn lively(state: AppState, sandbox: Sandbox) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// A tiny valid PNG (a 1×1 green pixel), so the demo has a real image attachment.
-fn demo_image() -> Vec<u8> {
-    const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108020000009077\
-                       53de0000000c4944415408d763f8cff00000030101006b5ba8390000000049454e44ae426082";
-    hex_decode(PNG)
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    let clean: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
-    clean.chunks(2).filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok()).collect()
 }
