@@ -76,7 +76,11 @@ async function showUnreadInIcon(unread) {
   link.dataset.unread = text;
 }
 
+/** Each list load's number: an answer to an older load (filters changed since) is dropped. */
+let listLoads = 0;
+
 async function loadList() {
+  const load = ++listLoads;
   const params = new URLSearchParams({ limit: '100' });
   if (state.filter === 'mine') params.set('assignee', 'me');
   if (state.filter === 'unassigned') params.set('assignee', 'none');
@@ -87,13 +91,14 @@ async function loadList() {
   if ($('filter-team').value) params.set('team', $('filter-team').value);
   try {
     const page = await api('GET', `/conversations?${params}`);
+    if (load !== listLoads) return;
     loadCounts();
     state.conversations = page.items;
     showUnreadInTitle(page.items);
     $('conversations').replaceChildren(...page.items.map(conversationItem));
     $('list-empty').hidden = page.items.length > 0;
   } catch (error) {
-    toast(errorText(error), 'error');
+    if (load === listLoads) toast(errorText(error), 'error');
   }
 }
 

@@ -9,6 +9,7 @@ mod driver;
 #[allow(dead_code)]
 mod helpers;
 mod keys;
+mod settings;
 mod tags;
 mod thread_relations;
 mod thread_view;
