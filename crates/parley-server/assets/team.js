@@ -1,9 +1,10 @@
 // The team page (owners and managers): the workspace's users (adding one with a password or an
 // invitation link, changing roles, deactivating), teams and their members, canned responses, and
-// how conversations are handled (`settings.js`). Each change redraws the page from the API.
+// how conversations are handled (`settings.js`), the WhatsApp numbers (`numbers.js`). Each change redraws the page from the API.
 
 import { api, boot, el, errorText, t, toast } from './api.js';
 import { confirmAction } from './confirm.js';
+import { numbersSection } from './numbers.js';
 import { settingsSection } from './settings.js';
 
 /** A form whose submit posts its fields to `path`, then redraws the page. */
@@ -128,11 +129,13 @@ export async function teamPage(box) {
   const redraw = () => teamPage(box).catch((error) => toast(errorText(error), 'error'));
   const [users, teams, canned, settings] = await Promise.all([api('GET', '/users'), api('GET', '/teams'),
     api('GET', '/canned-responses'), settingsSection()]);
+  const numbers = await numbersSection(users, redraw);
   box.replaceChildren(
     el('h2', {}, t('team.title')),
     ...usersSection(users, redraw),
     ...teamsSection(teams, users, redraw),
     ...cannedSection(canned, redraw),
     ...settings,
+    ...numbers,
     el('p', {}, el('a', { href: '#' }, t('team.back'))));
 }

@@ -339,6 +339,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "search.js" => (include_str!("../../assets/search.js"), "text/javascript; charset=utf-8"),
         "suggest.js" => (include_str!("../../assets/suggest.js"), "text/javascript; charset=utf-8"),
         "attachments.js" => (include_str!("../../assets/attachments.js"), "text/javascript; charset=utf-8"),
+        "numbers.js" => (include_str!("../../assets/numbers.js"), "text/javascript; charset=utf-8"),
         "settings.js" => (include_str!("../../assets/settings.js"), "text/javascript; charset=utf-8"),
         "keys.js" => (include_str!("../../assets/keys.js"), "text/javascript; charset=utf-8"),
         "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),

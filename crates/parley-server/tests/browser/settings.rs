@@ -69,3 +69,69 @@ async fn owners_set_how_conversations_are_handled() {
     }
     browser.quit().await;
 }
+
+/// The numbers on the team page (issue 16, point 14): a number made private to one agent, and a
+/// new number connected — a second connection of the same number refused in words.
+#[tokio::test]
+async fn owners_make_a_number_private_and_connect_another() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    let wired = app.wired().await;
+    let channel = wired.channel["id"].as_i64().unwrap();
+    let zoe = app.post("/api/v1/users", json!({"email": "zoe@acme.example", "name": "Zoé", "role": "agent"})).await;
+    let zoe = zoe.body["id"].as_i64().unwrap();
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+    browser.wait_for(&format!("#number-{channel}-visibility"), "the number", async |_: &WebElement| true).await;
+
+    browser.choose(&format!("number-{channel}-visibility"), "private").await;
+    browser.click_in_page(&format!("#number-{channel}-members input[value=\"{zoe}\"]")).await;
+    browser.click_in_page(&format!("#number-{channel}-save")).await;
+    assert!(
+        super::helpers::eventually(10, || async {
+            app.get(&format!("/api/v1/channels/{channel}")).await.body["visibility"] == "private"
+                && app.get(&format!("/api/v1/channels/{channel}/members")).await.body == json!({"user_ids": [zoe]})
+        })
+        .await,
+        "private to Zoé"
+    );
+
+    // Connecting the same number again is refused under the form; another one is connected.
+    let fill = async |pnid: &str| {
+        browser.driver.goto(app.url("/inbox")).await.unwrap();
+        browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+        browser.wait_for("#connect-number", "the connect form", async |_: &WebElement| true).await;
+        for (name, value) in [
+            ("name", "Sales"),
+            ("display_phone_number", "+1 555 000 2222"),
+            ("phone_number_id", pnid),
+            ("waba_id", "WABA-SALES"),
+            ("access_token", "token-sales"),
+            ("app_secret", "secret-sales"),
+            ("verify_token", "verify-sales"),
+        ] {
+            browser.driver.find(By::Id(format!("connect-{name}"))).await.unwrap().send_keys(value).await.unwrap();
+        }
+        browser.click_in_page("#connect-number-save").await;
+    };
+    let taken = wired.channel["phone_number_id"].as_str().unwrap().to_owned();
+    fill(&taken).await;
+    browser.wait_for("#connect-number-error", "the refusal", async |e| e.is_displayed().await.unwrap_or(false)).await;
+    assert_eq!(app.get("/api/v1/channels").await.body.as_array().unwrap().len(), 1);
+    fill("300000000000009").await;
+    assert!(
+        super::helpers::eventually(10, || async {
+            app.get("/api/v1/channels").await.body.as_array().unwrap().len() == 2
+        })
+        .await
+    );
+    let channels = app.get("/api/v1/channels").await.body;
+    let sales = channels.as_array().unwrap().iter().find(|c| c["name"] == "Sales").unwrap().clone();
+    assert_eq!(sales["display_phone_number"], "15550002222");
+    assert!(!sales.to_string().contains("secret-sales"), "no credential is ever shown back");
+    browser
+        .wait_for(&format!("#number-{}-save", sales["id"]), "the new number's card", async |_: &WebElement| true)
+        .await;
+    browser.screenshot("numbers-en").await;
+    browser.quit().await;
+}
