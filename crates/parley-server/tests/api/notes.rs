@@ -6,7 +6,7 @@ use parley_sandbox::{Customer, Say};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, eventually};
+use crate::helpers::{TestApp, Wired, eventually};
 
 async fn user(app: &TestApp, name: &str, email: &str) -> (i64, String) {
     let created = app.post("/api/v1/users", json!({"email": email, "name": name, "role": "agent"})).await;
@@ -15,21 +15,26 @@ async fn user(app: &TestApp, name: &str, email: &str) -> (i64, String) {
     (id, token.body["secret"].as_str().unwrap().to_owned())
 }
 
+/// Ana writes on the shared number, Bao on a second number made private: their conversations.
+async fn ana_shared_bao_private(app: &TestApp) -> (Wired, i64, i64) {
+    let wired = app.wired().await;
+    let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+    app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
+    wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
+    wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao"), Say::text("xin chao"));
+    let list = "/api/v1/conversations";
+    assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
+    let items = app.get(list).await.body["items"].as_array().unwrap().clone();
+    let on = |channel: &Value| items.iter().find(|c| c["channel_id"] == channel["id"]).unwrap()["id"].as_i64().unwrap();
+    let (shared, private) = (on(&wired.channel), on(&private));
+    (wired, shared, private)
+}
+
 #[tokio::test]
 async fn notes_mention_teammates_who_can_see_the_conversation() {
     for app in TestApp::all().await {
         let e = app.engine();
-        let wired = app.wired().await;
-        let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
-        app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
-        wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
-        wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao"), Say::text("xin chao"));
-        let list = "/api/v1/conversations";
-        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
-        let items = app.get(list).await.body["items"].as_array().unwrap().clone();
-        let on =
-            |channel: &Value| items.iter().find(|c| c["channel_id"] == channel["id"]).unwrap()["id"].as_i64().unwrap();
-        let (shared_conv, private_conv) = (on(&wired.channel), on(&private));
+        let (wired, shared_conv, private_conv) = ana_shared_bao_private(&app).await;
         let (binh, binh_token) = user(&app, "Bình", "binh@acme.example").await;
         let (_, chi_token) = user(&app, "Chi Tran", "chi@acme.example").await;
 
@@ -129,17 +134,8 @@ async fn conversations_are_tagged_and_filtered_by_tag() {
 async fn tag_names_are_suggested_and_both_kinds_filter_the_list() {
     for app in TestApp::all().await {
         let e = app.engine();
-        let wired = app.wired().await;
-        let (private, _) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
-        app.patch(&format!("/api/v1/channels/{}", private["id"]), json!({"visibility": "private"})).await;
-        wired.sandbox.say(&wired.number.phone_number_id, &Customer::new("33612345678", "Ana"), Say::text("hello"));
-        wired.sandbox.say("300000000000002", &Customer::new("84912345678", "Bao"), Say::text("xin chao"));
+        let (_, shared_conv, private_conv) = ana_shared_bao_private(&app).await;
         let list = "/api/v1/conversations";
-        assert!(eventually(10, || async { app.get(list).await.body["items"].as_array().unwrap().len() == 2 }).await);
-        let items = app.get(list).await.body["items"].as_array().unwrap().clone();
-        let on =
-            |channel: &Value| items.iter().find(|c| c["channel_id"] == channel["id"]).unwrap()["id"].as_i64().unwrap();
-        let (shared_conv, private_conv) = (on(&wired.channel), on(&private));
         app.post(&format!("/api/v1/conversations/{shared_conv}/tags"), json!({"tags": ["refund"]})).await;
         app.post(&format!("/api/v1/conversations/{private_conv}/tags"), json!({"tags": ["fraud-case", "refund"]}))
             .await;
