@@ -61,10 +61,18 @@ async fn owners_set_how_conversations_are_handled() {
         app.patch("/api/v1/me", json!({"locale": lang})).await;
         browser.driver.goto(app.url("/inbox")).await.unwrap();
         browser.driver.goto(app.url("/inbox#team")).await.unwrap();
-        let mode = browser.wait_for("#assignment-mode", "the settings", async |_: &WebElement| true).await;
-        assert_eq!(mode.prop("value").await.unwrap().as_deref(), Some("round_robin"));
-        let categories = browser.driver.find(By::Id("closing-categories")).await.unwrap().prop("value").await.unwrap();
-        assert_eq!(categories.as_deref(), Some("Sale\nRefund"));
+        browser.wait_for("#assignment-mode", "the settings", async |_: &WebElement| true).await;
+        // Read in the page in one step: the team page may be drawn again meanwhile, and an
+        // element handle would go stale.
+        let script = "return [document.getElementById('assignment-mode')?.value,
+            document.getElementById('closing-categories')?.value]";
+        assert!(
+            super::helpers::eventually(10, || async {
+                browser.driver.execute(script, vec![]).await.unwrap().json() == &json!(["round_robin", "Sale\nRefund"])
+            })
+            .await,
+            "{lang}: the saved settings read back"
+        );
         browser.screenshot(&format!("settings-{lang}")).await;
     }
     browser.quit().await;
@@ -101,18 +109,18 @@ async fn owners_make_a_number_private_and_connect_another() {
         browser.driver.goto(app.url("/inbox")).await.unwrap();
         browser.driver.goto(app.url("/inbox#team")).await.unwrap();
         browser.wait_for("#connect-number", "the connect form", async |_: &WebElement| true).await;
-        for (name, value) in [
-            ("name", "Sales"),
-            ("display_phone_number", "+1 555 000 2222"),
-            ("phone_number_id", pnid),
-            ("waba_id", "WABA-SALES"),
-            ("access_token", "token-sales"),
-            ("app_secret", "secret-sales"),
-            ("verify_token", "verify-sales"),
-        ] {
-            browser.driver.find(By::Id(format!("connect-{name}"))).await.unwrap().send_keys(value).await.unwrap();
-        }
-        browser.click_in_page("#connect-number-save").await;
+        // Filled and sent in the page in one step: a redraw of the team page meanwhile would
+        // leave element handles stale.
+        let values = json!({
+            "name": "Sales", "display_phone_number": "+1 555 000 2222", "phone_number_id": pnid,
+            "waba_id": "WABA-SALES", "access_token": "token-sales", "app_secret": "secret-sales",
+            "verify_token": "verify-sales",
+        });
+        let script = "for (const [name, value] of Object.entries(arguments[0])) {
+                document.getElementById(`connect-${name}`).value = value;
+            }
+            document.getElementById('connect-number-save').click();";
+        browser.driver.execute(script, vec![values]).await.unwrap();
     };
     let taken = wired.channel["phone_number_id"].as_str().unwrap().to_owned();
     fill(&taken).await;
