@@ -3,20 +3,8 @@
 // replaces the old one (credentials are never shown back); and a form to connect a number of
 // Meta's Cloud API. A refusal shows in words under its form and changes nothing.
 
-import { api, el, errorText, t, toast } from './api.js';
-
-/** Runs `action`; a refusal is written into `error` (and answers false). */
-async function attempt(error, action) {
-  error.hidden = true;
-  try {
-    await action();
-    return true;
-  } catch (failure) {
-    error.textContent = errorText(failure);
-    error.hidden = false;
-    return false;
-  }
-}
+import { api, el, t, toast } from './api.js';
+import { attempt } from './settings.js';
 
 function field(label, input) {
   return el('label', { class: 'field' }, label, input);

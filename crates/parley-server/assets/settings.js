@@ -5,6 +5,19 @@
 
 import { api, el, errorText, t, toast } from './api.js';
 
+/** Runs `action`; a refusal is written into `error` in words (and answers false). */
+export async function attempt(error, action) {
+  error.hidden = true;
+  try {
+    await action();
+    return true;
+  } catch (failure) {
+    error.textContent = errorText(failure);
+    error.hidden = false;
+    return false;
+  }
+}
+
 /** A form that PUTs `body()` to `path`; `id` names it and its error line. */
 function settingsForm(id, title, hint, path, fields, body) {
   const error = el('p', { class: 'error', id: `${id}-error`, role: 'alert', hidden: true });
@@ -12,14 +25,7 @@ function settingsForm(id, title, hint, path, fields, body) {
     el('button', { type: 'submit', class: 'primary', id: `${id}-save` }, t('settings.save')), error);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    error.hidden = true;
-    try {
-      await api('PUT', path, body());
-      toast(t('settings.saved'));
-    } catch (failure) {
-      error.textContent = errorText(failure);
-      error.hidden = false;
-    }
+    if (await attempt(error, () => api('PUT', path, body()))) toast(t('settings.saved'));
   });
   return form;
 }

@@ -9,6 +9,8 @@ use parley_core::phone::normalize;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::phone_mix::{digits, group};
+
 /// National significant number shapes (X = any digit) with their country codes: mobile ranges of
 /// the markets Parley's users work in, so most generated numbers are valid.
 const SHAPES: &[(&str, &str)] = &[
@@ -32,8 +34,7 @@ const SHAPES: &[(&str, &str)] = &[
 /// few inputs that must be refused (national numbers, letters, too short, empty).
 fn random_input(rng: &mut StdRng) -> String {
     let (cc, shape) = SHAPES[rng.random_range(0..SHAPES.len())];
-    let nsn: String =
-        shape.chars().map(|c| if c == 'X' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect();
+    let nsn = digits(rng, shape);
     let roll = rng.random_range(0..100u32);
     match roll {
         0..=1 => format!("0{nsn}"),             // national, no country code
@@ -52,10 +53,6 @@ fn random_input(rng: &mut StdRng) -> String {
             }
         }
     }
-}
-
-fn group(digits: &str, sep: &str) -> String {
-    digits.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join(sep)
 }
 
 /// Which phone inputs to generate.
@@ -86,8 +83,7 @@ pub fn phone_inputs(count: u64, seed: u64, mix: PhoneMix, out: impl Write) -> io
 fn valid_number(rng: &mut StdRng) -> (&'static str, String) {
     loop {
         let (cc, shape) = SHAPES[rng.random_range(0..SHAPES.len())];
-        let nsn: String =
-            shape.chars().map(|c| if c == 'X' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect();
+        let nsn = digits(rng, shape);
         if normalize(&format!("+{cc}{nsn}"), None).is_ok() {
             return (cc, nsn);
         }

@@ -48,11 +48,13 @@ const SHAPES: &[(&str, &str)] = &[
     ("880", "17XXXXXXXX"),
 ];
 
-fn digits(rng: &mut StdRng, shape: &str) -> String {
+/// A number of `shape` (X = any digit), with random digits.
+pub(super) fn digits(rng: &mut StdRng, shape: &str) -> String {
     shape.chars().map(|c| if c == 'X' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect()
 }
 
-fn group(digits: &str, sep: &str) -> String {
+/// Digits in pairs joined by `sep`, as people group them.
+pub(super) fn group(digits: &str, sep: &str) -> String {
     digits.as_bytes().chunks(2).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join(sep)
 }
 
