@@ -32,6 +32,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/{version}/{id}", get(get_object).post(crate::template_api::edit))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}/media", post(upload_media))
+        .route("/{version}/{id}/uploads", post(crate::resumable::open))
         .route(
             "/{version}/{id}/message_templates",
             get(crate::template_api::list).post(crate::template_api::create).delete(crate::template_api::delete),

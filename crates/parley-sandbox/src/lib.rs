@@ -17,6 +17,7 @@
 //! - `business.rs` — the send endpoint and status lifecycle.
 //! - `templates.rs`, `template_api.rs` — template lifecycle and its Graph endpoints.
 //! - `numbers.rs`, `profile.rs` — number state, quality, tiers; the business profile.
+//! - `resumable.rs` — the Resumable Upload API (handles for template samples and photos).
 //! - `graph.rs`, `control.rs` — the Graph API router and the HTTP control API.
 
 mod business;
@@ -26,6 +27,7 @@ pub mod emitter;
 mod graph;
 mod numbers;
 mod profile;
+mod resumable;
 pub mod samples;
 mod template_api;
 mod templates;
@@ -46,6 +48,7 @@ pub use business::{Fault, NumberPolicy, SandboxTemplate, Sent};
 pub use customer::{Customer, Say};
 pub use emitter::{Delivery, EmitterConfig, EmitterStats};
 pub use numbers::LimitRules;
+pub use resumable::UploadedSample;
 pub use templates::{Decision, ReviewMode, ReviewPolicy};
 
 use crate::emitter::Emitter;
@@ -169,6 +172,7 @@ pub(crate) struct Inner {
     /// `templates` and `accounts` are never held together.
     templates: Mutex<templates::TemplateBook>,
     accounts: Mutex<numbers::Accounts>,
+    uploads: Mutex<resumable::Uploads>,
 }
 
 /// A running sandbox.
@@ -215,6 +219,7 @@ impl Sandbox {
             business: Mutex::default(),
             templates: Mutex::default(),
             accounts: Mutex::default(),
+            uploads: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {

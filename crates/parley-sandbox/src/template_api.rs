@@ -116,6 +116,10 @@ pub(crate) async fn edit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // `POST /<version>/<id>` is also where a resumable upload's bytes go.
+    if id.starts_with("upload:") {
+        return crate::resumable::send(&inner, &id, &headers, &body).await;
+    }
     let Some((id, waba)) = template_of(&inner, &id) else { return GraphError::no_object().into_response() };
     if !waba_token_ok(&inner, &headers, &waba) {
         return GraphError::unauthorized().into_response();

@@ -93,6 +93,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::messages::router())
         .merge(routes::consents::router())
         .merge(routes::templates::router())
+        .merge(routes::samples::router())
         .merge(routes::numbers::router())
         .merge(routes::notifications::router())
         .merge(routes::search::router())

@@ -32,45 +32,80 @@ impl GraphClient {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Value, ManageError> {
-        let url = format!("{}/{}", self.base_url, path_and_query.trim_start_matches('/'));
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut request = self.http.request(method, self.url(path_and_query)).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
-        let json: Option<Value> = serde_json::from_str(&text).ok();
-        if (200..300).contains(&status) {
-            return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));
-        }
-        let error = json.as_ref().and_then(|j| j.get("error"));
-        match error {
-            Some(e) if status < 500 => Err(ManageError::Refused {
-                status,
-                code: e.get("code").and_then(Value::as_i64),
-                subcode: e.get("error_subcode").and_then(Value::as_i64),
-                message: e
-                    .get("error_user_msg")
-                    .or_else(|| e.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("no message")
-                    .chars()
-                    .take(500)
-                    .collect(),
-            }),
-            _ if status < 500 && status != 408 && status != 429 => Err(ManageError::Refused {
-                status,
-                code: None,
-                subcode: None,
-                message: text.chars().take(300).collect(),
-            }),
-            _ => {
-                Err(ManageError::Unavailable(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())))
-            }
-        }
+        read_answer(request).await
     }
 
+    fn url(&self, path_and_query: &str) -> String {
+        format!("{}/{}", self.base_url, path_and_query.trim_start_matches('/'))
+    }
+
+    /// Meta's Resumable Upload API (spec §6.11): opens an upload session on the token's app
+    /// (`app` stands for it, so no app id is needed), then sends the whole file at offset 0.
+    /// Answers the handle (`4::…`) that template header examples and the profile photo take.
+    pub async fn upload_sample(&self, file_name: &str, mime: &str, bytes: Vec<u8>) -> Result<String, ManageError> {
+        let path = format!(
+            "app/uploads?file_name={}&file_length={}&file_type={}",
+            url_encode(file_name),
+            bytes.len(),
+            url_encode(mime)
+        );
+        let session = self.call(reqwest::Method::POST, &path, None).await?;
+        let Some(id) = session.get("id").and_then(Value::as_str).filter(|id| id.starts_with("upload:")) else {
+            return Err(ManageError::Unavailable("the upload session has no id".into()));
+        };
+        // The second call authenticates with `OAuth`, not `Bearer`, as Meta documents it.
+        let request = self
+            .http
+            .post(self.url(id))
+            .header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.token))
+            .header("file_offset", "0")
+            .body(bytes);
+        let answer = read_answer(request).await?;
+        answer
+            .get("h")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| ManageError::Unavailable("the upload answered no handle".into()))
+    }
+}
+
+/// Sends a management call and reads its answer: JSON on success, Meta's refusal kept in words.
+async fn read_answer(request: reqwest::RequestBuilder) -> Result<Value, ManageError> {
+    let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
+    let json: Option<Value> = serde_json::from_str(&text).ok();
+    if (200..300).contains(&status) {
+        return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));
+    }
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    match error {
+        Some(e) if status < 500 => Err(ManageError::Refused {
+            status,
+            code: e.get("code").and_then(Value::as_i64),
+            subcode: e.get("error_subcode").and_then(Value::as_i64),
+            message: e
+                .get("error_user_msg")
+                .or_else(|| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .chars()
+                .take(500)
+                .collect(),
+        }),
+        _ if status < 500 && status != 408 && status != 429 => {
+            Err(ManageError::Refused { status, code: None, subcode: None, message: text.chars().take(300).collect() })
+        }
+        _ => Err(ManageError::Unavailable(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()))),
+    }
+}
+
+impl GraphClient {
     /// `POST /<WABA id>/message_templates` → `{"id", "status", "category"}`.
     pub async fn create_template(&self, waba_id: &str, body: &Value) -> Result<Value, ManageError> {
         self.call(reqwest::Method::POST, &format!("{waba_id}/message_templates"), Some(body)).await

@@ -17,6 +17,7 @@ pub mod notes;
 pub mod notifications;
 pub mod numbers;
 pub mod password;
+pub mod samples;
 pub mod search;
 pub mod teams;
 pub mod templates;

@@ -21,6 +21,7 @@ mod outbound_guard;
 mod path_params;
 mod phone_spellings;
 mod realtime;
+mod samples;
 mod search;
 mod store_failures;
 mod stream_rights;
