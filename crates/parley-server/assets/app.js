@@ -9,6 +9,7 @@ import { healthValue, renderPanel } from './panel.js';
 import { setupSearch } from './search.js';
 import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
+import { templatesPage } from './templates.js';
 import { setupShortcuts, showShortcuts } from './keys.js';
 import { connectLive } from './live.js';
 import { fillTemplate, followEnd, renderThread } from './thread.js';
@@ -521,11 +522,12 @@ async function loadTeams() {
 }
 
 function route() {
-  const team = location.hash === '#team' && isAdmin;
-  $('team').hidden = !team;
-  $('inbox').hidden = team;
-  if (team) {
-    teamPage($('team')).catch((error) => toast(errorText(error), 'error'));
+  const page = isAdmin && ['#team', '#templates'].includes(location.hash) ? location.hash.slice(1) : null;
+  $('team').hidden = page !== 'team';
+  $('templates').hidden = page !== 'templates';
+  $('inbox').hidden = page !== null;
+  if (page) {
+    (page === 'team' ? teamPage : templatesPage)($(page)).catch((error) => toast(errorText(error), 'error'));
     return;
   }
   // Back from the team page: the open conversation stays in the address; teams may have changed.
@@ -537,6 +539,7 @@ async function start() {
   $('workspace-name').textContent = boot.workspace.name;
   $('me-name').textContent = boot.user.name;
   $('team-link').hidden = !isAdmin;
+  $('templates-link').hidden = !isAdmin;
   $('lang').value = boot.locale;
   $('lang').addEventListener('change', async () => {
     await api('PATCH', '/me', { locale: $('lang').value });

@@ -3,6 +3,7 @@
 // little jitter, so a restarted server is not hit by every tab at once), or at once from the
 // "Try now" button. A new connection starts right after the last event received, so nothing
 // that happened meanwhile is missed; when no event had come yet, `onResync` redraws instead.
+// A page the browser keeps in its back-forward cache closes its connection until shown again.
 
 import { el, t } from './api.js';
 
@@ -67,5 +68,10 @@ export function connectLive(handlers, { onResync }) {
       timer = setTimeout(connect, delay);
     });
   };
+  // A page left for another (kept in the back-forward cache) lets its connection go: browsers
+  // allow six per server, and a cached page holding one would stall the next pages' loads.
+  // Back on it, it resumes after the last event it saw.
+  window.addEventListener('pagehide', () => { clearTimeout(timer); source?.close(); source = null; });
+  window.addEventListener('pageshow', (e) => { if (e.persisted) connect(); });
   connect();
 }

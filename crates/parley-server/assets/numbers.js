@@ -1,9 +1,10 @@
 // The workspace's WhatsApp numbers, on the team page (owners and managers): each number's name,
 // visibility (shared with everyone, or private to its members) and members; a new credential
-// replaces the old one (credentials are never shown back); and a form to connect a number of
-// Meta's Cloud API. A refusal shows in words under its form and changes nothing.
+// replaces the old one (credentials are never shown back); its business profile (`profile.js`);
+// and a form to connect a number of Meta's Cloud API. A refusal shows in words under its form and changes nothing.
 
 import { api, el, t, toast } from './api.js';
+import { profileSection } from './profile.js';
 import { attempt } from './settings.js';
 
 function field(label, input) {
@@ -70,5 +71,5 @@ export async function numbersSection(users, redraw) {
   const channels = await api('GET', '/channels');
   const members = await Promise.all(channels.map((c) => api('GET', `/channels/${c.id}/members`).then((m) => m.user_ids).catch(() => [])));
   return [el('h2', { id: 'numbers-title' }, t('numbers.title')),
-    el('div', { class: 'settings', id: 'numbers' }, channels.map((c, i) => numberCard(c, members[i], users, redraw)), connectForm(redraw))];
+    el('div', { class: 'settings', id: 'numbers' }, channels.map((c, i) => [numberCard(c, members[i], users, redraw), profileSection(c)]), connectForm(redraw))];
 }

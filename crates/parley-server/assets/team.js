@@ -77,9 +77,9 @@ function usersSection(users, redraw) {
     } catch (error) { toast(errorText(error), 'error'); }
   });
   return [
-    el('table', { id: 'users' }, el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')),
-      el('th', {}, t('team.role')), el('th', {}, ''))),
-    el('tbody', {}, users.map((u) => userRow(u, redraw)))),
+    el('div', { class: 'table-scroll' }, el('table', { id: 'users' },
+      el('thead', {}, el('tr', {}, el('th', {}, t('team.name')), el('th', {}, t('login.email')), el('th', {}, t('team.role')), el('th', {}, ''))),
+      el('tbody', {}, users.map((u) => userRow(u, redraw))))),
     el('div', { id: 'invite-link-box' }),
     form,
   ];
@@ -124,12 +124,18 @@ function cannedSection(canned, redraw) {
   return [el('h2', {}, t('canned.title')), list, form];
 }
 
+/** Counts the page's draws: an answer for an older one is dropped. */
+let draws = 0;
+
 /** Draws the team page into `box`. */
 export async function teamPage(box) {
+  const draw = ++draws;
   const redraw = () => teamPage(box).catch((error) => toast(errorText(error), 'error'));
   const [users, teams, canned, settings] = await Promise.all([api('GET', '/users'), api('GET', '/teams'),
     api('GET', '/canned-responses'), settingsSection()]);
   const numbers = await numbersSection(users, redraw);
+  // Two draws in flight (a save while the page loads): only the newest one lands.
+  if (draw !== draws) return;
   box.replaceChildren(
     el('h2', {}, t('team.title')),
     ...usersSection(users, redraw),

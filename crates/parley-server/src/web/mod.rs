@@ -343,6 +343,9 @@ async fn asset(Path(file): Path<String>) -> Response {
         "settings.js" => (include_str!("../../assets/settings.js"), "text/javascript; charset=utf-8"),
         "keys.js" => (include_str!("../../assets/keys.js"), "text/javascript; charset=utf-8"),
         "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),
+        "templates.js" => (include_str!("../../assets/templates.js"), "text/javascript; charset=utf-8"),
+        "template_builder.js" => (include_str!("../../assets/template_builder.js"), "text/javascript; charset=utf-8"),
+        "profile.js" => (include_str!("../../assets/profile.js"), "text/javascript; charset=utf-8"),
         "favicon.svg" => (include_str!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };

@@ -75,6 +75,18 @@ async fn the_main_screens_have_no_serious_accessibility_violation() {
     browser.driver.goto(app.url("/inbox#team")).await.unwrap();
     browser.wait_for("#team:not([hidden])", "the team page", async |_: &WebElement| true).await;
     found.push(("team".into(), serious_violations(&browser, &axe).await));
+    let channel = wired.channel["id"].as_i64().unwrap();
+    browser.click_in_page(&format!("#profile-{channel}-section summary")).await;
+    browser.wait_for(&format!("#profile-{channel}-about"), "the profile", async |_: &WebElement| true).await;
+    found.push(("business profile".into(), serious_violations(&browser, &axe).await));
+    browser.driver.goto(app.url("/inbox")).await.unwrap();
+    browser.driver.goto(app.url("/inbox#templates")).await.unwrap();
+    browser.click_in_page("#templates-new").await;
+    browser.wait_for("#template-preview", "the template builder", async |_: &WebElement| true).await;
+    browser.choose("template-add-button-type", "URL").await;
+    browser.click_in_page("#template-add-button").await;
+    browser.wait_for("#template-button-0-text", "a button", async |_: &WebElement| true).await;
+    found.push(("templates and builder".into(), serious_violations(&browser, &axe).await));
 
     let failures: Vec<Value> = found
         .into_iter()

@@ -11,8 +11,10 @@ mod helpers;
 mod keys;
 mod settings;
 mod tags;
+mod template_screens;
 mod thread_relations;
 mod thread_view;
+mod tour;
 mod trust;
 
 use parley_sandbox::{Customer, SandboxTemplate, Say};
