@@ -63,6 +63,9 @@ async fn every_screen_in_three_languages_at_both_sizes_fits_and_is_translated() 
         {"type": "body", "text": "Hello {{1}}, order {{2}} is on its way.", "example": {"body_text": [["Ana", "A-1"]]}},
         {"type": "buttons", "buttons": [{"type": "quick_reply", "text": "Talk to us"}]}]});
     assert!(app.post(&format!("/api/v1/channels/{channel}/templates"), template).await.status.is_success());
+    // Closing asks for a closing note, so its dialog is a screen too.
+    let closing = json!({"mode": "optional", "categories": ["Sale", "Refund"]});
+    assert!(app.call(reqwest::Method::PUT, "/api/v1/workspace/closing-notes", Some(closing)).await.status.is_success());
     let mut problems = Vec::new();
 
     for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
@@ -79,9 +82,29 @@ async fn every_screen_in_three_languages_at_both_sizes_fits_and_is_translated() 
             let at = |screen: &str| format!("{screen}-{lang}-{size}");
             open(&browser, &app, "/inbox", "#conversations li").await;
             check(&browser, &at("inbox"), &mut problems).await;
+            browser.driver.find(By::Id("search")).await.unwrap().send_keys("bonjour").await.unwrap();
+            browser.wait_for("#search-messages .hit", "a search hit", async |_: &WebElement| true).await;
+            check(&browser, &at("search"), &mut problems).await;
+            if size == "desktop" {
+                browser.click_in_page("#bell").await;
+                browser
+                    .wait_for("#notifications li", "the notifications", async |e| {
+                        e.is_displayed().await.unwrap_or(false)
+                    })
+                    .await;
+                check(&browser, &at("notifications"), &mut problems).await;
+            }
             open(&browser, &app, &format!("/inbox#c{ana}"), "#messages li").await;
             browser.wait_for("#composer textarea, #composer select", "the composer", async |_: &WebElement| true).await;
             check(&browser, &at("thread"), &mut problems).await;
+            browser.click_in_page("#close-conversation").await;
+            browser.wait_for("#close-dialog[open]", "the close dialog", async |_: &WebElement| true).await;
+            check(&browser, &at("close-dialog"), &mut problems).await;
+            browser.click_in_page("#close-cancel").await;
+            browser.choose("status-action", "snooze_until").await;
+            browser.wait_for("#snooze-dialog[open]", "the snooze dialog", async |_: &WebElement| true).await;
+            check(&browser, &at("snooze-dialog"), &mut problems).await;
+            browser.click_in_page("#snooze-cancel").await;
             if size == "phone" {
                 browser.click_in_page("#panel-toggle").await;
                 browser.wait_attr("#inbox", "data-panel", "open").await;
