@@ -55,6 +55,9 @@ const BATCH: u32 = 200;
 const WAVE: Duration = Duration::from_millis(50);
 /// Outcomes written in one transaction at most.
 const MAX_OUTCOMES_PER_COMMIT: usize = 500;
+/// How long the recorder lets outcomes gather before writing them. A crash loses at most this
+/// much of outcomes: those sends become `unknown` when their lease runs out, never resent.
+const RECORD_LINGER: Duration = Duration::from_millis(20);
 
 /// What the supervisor shares with its lanes and their sends.
 struct Shared {
@@ -318,6 +321,9 @@ impl Recorder {
         let (outcomes, mut queue) = mpsc::channel::<JobOutcome>(4096);
         let task = tokio::spawn(async move {
             while let Some(first) = queue.recv().await {
+                // Let the group fill for a moment: at a thousand sends a second, writing each
+                // outcome as it comes made hundreds of small transactions a second.
+                tokio::time::sleep(RECORD_LINGER).await;
                 let mut group = vec![first];
                 while group.len() < MAX_OUTCOMES_PER_COMMIT
                     && let Ok(more) = queue.try_recv()

@@ -256,12 +256,16 @@ async fn the_status_menu_closes_snoozes_and_moves_on() {
     log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
     browser.driver.find(By::Id("tab-all")).await.unwrap().click().await.unwrap();
     browser.wait_text("#conversations li", "Chloé").await;
-    let names = browser.driver.find_all(By::Css("#conversations li .name")).await.unwrap();
-    let mut shown = Vec::new();
-    for n in names {
-        shown.push(n.text().await.unwrap());
-    }
-    assert_eq!(shown, ["Chloé", "Bao", "Ana"], "open ones, newest first; the closed one hidden");
+    // Read in the page in one step: the list may be drawn again meanwhile (live events), and
+    // element handles would go stale.
+    let script = "return [...document.querySelectorAll('#conversations li .name')].map((n) => n.textContent)";
+    let listed = async || browser.driver.execute(script, vec![]).await.unwrap().json().clone();
+    let expected = serde_json::json!(["Chloé", "Bao", "Ana"]);
+    assert!(
+        super::helpers::eventually(10, || async { listed().await == expected }).await,
+        "open ones, newest first; the closed one hidden: {}",
+        listed().await
+    );
     browser.wait_text("#tab-all .count", "3").await;
     browser.wait_text("#tab-mine .count", "1").await;
     browser.wait_text("#tab-unassigned .count", "2").await;
