@@ -196,14 +196,15 @@ impl<DB> SqlStore<DB> {
         }
     }
 
-    /// Holds the [`LockClass::Contact`] locks of `ids` for a webhook about to write for them;
+    /// Holds shared [`LockClass::Contact`] locks of `ids` for a webhook about to write for them;
     /// false when one of them no longer exists (merged or deleted since it was looked up).
     pub(crate) async fn hold_contacts(conn: &mut DB::Connection, ids: &[i64]) -> StoreResult<bool> {
         if !DB::CONCURRENT_WRITERS || ids.is_empty() {
             return Ok(true);
         }
         let ids: Vec<i64> = ids.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        DB::lock_keys(conn, LockClass::Contact, ids.iter().map(i64::to_string).collect()).await?;
+        // Shared: webhooks only need to keep merges out, not each other.
+        DB::share_keys(conn, LockClass::Contact, ids.iter().map(i64::to_string).collect()).await?;
         let mut existing = 0;
         for chunk in statement_chunks(&ids) {
             let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM contacts WHERE id IN (");

@@ -230,6 +230,12 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         class: locks::LockClass,
         keys: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<()>>;
+    /// Waits for shared locks of `keys` ([`locks::share_keys`]; SQLite: nothing).
+    fn share_keys(
+        conn: &mut Self::Connection,
+        class: locks::LockClass,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<()>>;
     /// Locks conversation rows in id order ([`locks::lock_conversations`]; SQLite: nothing).
     fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
@@ -334,6 +340,9 @@ impl Engine for sqlx::Sqlite {
     const BULK_WRITE_SETUP: Option<&'static str> = None;
     const CONCURRENT_WRITERS: bool = false;
     fn lock_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn share_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async { Ok(()) })
     }
     fn lock_conversations(_: &mut Self::Connection, _: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
@@ -526,6 +535,13 @@ impl Engine for sqlx::Postgres {
         keys: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(locks::lock_keys(conn, class, keys))
+    }
+    fn share_keys(
+        conn: &mut Self::Connection,
+        class: locks::LockClass,
+        keys: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(locks::share_keys(conn, class, keys))
     }
     fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(locks::lock_conversations(conn, ids))
