@@ -119,6 +119,14 @@ async fn take_keys(conn: &mut PgConnection, function: &str, class: LockClass, ke
     Ok(())
 }
 
+/// How many of the contacts `ids` exist: one statement whatever their number (an `IN` list of
+/// varying length is a new prepared statement each time).
+pub(crate) async fn count_contacts(conn: &mut PgConnection, ids: Vec<i64>) -> StoreResult<usize> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE id = ANY($1)").bind(ids).fetch_one(conn).await?;
+    Ok(n as usize)
+}
+
 /// Locks the conversation rows `ids` in id order (`ORDER BY` comes before `FOR UPDATE`).
 pub(crate) async fn lock_conversations(conn: &mut PgConnection, ids: Vec<i64>) -> StoreResult<()> {
     if ids.is_empty() {

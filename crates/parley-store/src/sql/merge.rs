@@ -16,11 +16,8 @@ use parley_core::ids::{ContactId, UserId, WorkspaceId};
 use parley_core::validation::Invalid;
 use serde_json::{Map, Value, json};
 
-use sqlx::QueryBuilder;
-
 use super::contacts::search_text;
 use super::events::NewEvent;
-use super::inbound::statement_chunks;
 use super::locks::LockClass;
 use super::{Engine, SqlStore};
 use crate::error::StoreResult;
@@ -205,18 +202,8 @@ impl<DB> SqlStore<DB> {
         let ids: Vec<i64> = ids.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         // Shared: webhooks only need to keep merges out, not each other.
         DB::share_keys(conn, LockClass::Contact, ids.iter().map(i64::to_string).collect()).await?;
-        let mut existing = 0;
-        for chunk in statement_chunks(&ids) {
-            let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM contacts WHERE id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            let n: i64 = qb.build_query_scalar().fetch_one(&mut *conn).await?;
-            existing += n as usize;
-        }
-        Ok(existing == ids.len())
+        let wanted = ids.len();
+        Ok(DB::count_contacts(conn, ids).await? == wanted)
     }
 
     /// Moves the secondary's conversations; one on a channel where the primary already has a

@@ -236,6 +236,9 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         class: locks::LockClass,
         keys: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<()>>;
+    /// How many of the contacts `ids` exist ([`locks::count_contacts`]; SQLite, whose writers
+    /// never overlap, takes them all as existing).
+    fn count_contacts(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<usize>>;
     /// Locks conversation rows in id order ([`locks::lock_conversations`]; SQLite: nothing).
     fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>>;
     /// Rows changed by an `execute` (each engine has its own result type).
@@ -344,6 +347,9 @@ impl Engine for sqlx::Sqlite {
     }
     fn share_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async { Ok(()) })
+    }
+    fn count_contacts(_: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<usize>> {
+        Box::pin(async move { Ok(ids.len()) })
     }
     fn lock_conversations(_: &mut Self::Connection, _: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async { Ok(()) })
@@ -542,6 +548,9 @@ impl Engine for sqlx::Postgres {
         keys: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(locks::share_keys(conn, class, keys))
+    }
+    fn count_contacts(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<usize>> {
+        Box::pin(locks::count_contacts(conn, ids))
     }
     fn lock_conversations(conn: &mut Self::Connection, ids: Vec<i64>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(locks::lock_conversations(conn, ids))
