@@ -1,4 +1,4 @@
-//! The order in which concurrent writers lock, on PostgreSQL (two ingest transactions run at once
+//! The order in which concurrent writers lock, on PostgreSQL (several ingest transactions run at once
 //! in one server, and several servers may share a database; SQLite has one writer and needs
 //! none of this).
 //!

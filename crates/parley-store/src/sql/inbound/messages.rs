@@ -30,7 +30,7 @@ pub(crate) struct Arrival<'a> {
 /// to the newest message (`(conversation id, newest provider time, newest referral time)`).
 /// Applied by [`SqlStore::move_conversation_clocks`] as the transaction's last write, so that
 /// the conversation row locks, which every delivery from the same customers contends for, are
-/// held only until the commit that follows (PostgreSQL runs two ingest transactions at once).
+/// held only until the commit that follows (PostgreSQL runs several ingest transactions at once).
 #[derive(Default)]
 pub(crate) struct ClockMoves(Vec<(i64, i64, Option<i64>)>);
 

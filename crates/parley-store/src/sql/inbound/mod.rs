@@ -219,7 +219,7 @@ impl<DB> SqlStore<DB> {
                 }
             }
         }
-        // Message rows are locked in one order by every writer (two ingest transactions run at
+        // Message rows are locked in one order by every writer (several ingest transactions run at
         // once on PostgreSQL): by message, and a message's reports from the earliest status up
         // (the outcome is the same in any order, since a status only moves forward).
         statuses.sort_by(|(a, x), (b, y)| {
