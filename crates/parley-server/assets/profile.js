@@ -31,9 +31,11 @@ function profileForm(channel, profile, reload) {
   const vertical = el('select', { id: `profile-${id}-vertical` }, VERTICALS.map((v) =>
     el('option', { value: v, selected: v === (profile.vertical ?? '') }, v ? t(`vertical.${v.toLowerCase()}`) : t('profile.no_vertical'))));
   let handle = null;
+  // The provider's address, linked only when it is a web address (never `javascript:` or the like).
+  const photoUrl = /^https?:\/\//i.test(profile.profile_picture_url ?? '') ? profile.profile_picture_url : null;
   const shown = el('div', { class: 'profile-photo', id: `profile-${id}-photo` },
-    profile.profile_picture_url
-      ? el('a', { href: profile.profile_picture_url, target: '_blank', rel: 'noopener noreferrer' }, t('profile.current_photo'))
+    photoUrl
+      ? el('a', { href: photoUrl, target: '_blank', rel: 'noopener noreferrer' }, t('profile.current_photo'))
       : el('span', { class: 'muted' }, t('profile.no_photo')));
   const photo = el('input', { type: 'file', id: `profile-${id}-photo-file`, accept: 'image/jpeg,image/png', 'aria-label': t('profile.photo') });
   photo.addEventListener('change', async () => {

@@ -175,6 +175,12 @@ async fn owners_change_a_numbers_business_profile_and_photo() {
     })
     .await;
     assert!(saved, "{}", app.get(&format!("/api/v1/channels/{channel}/profile")).await.body);
+    // Read again from the provider: the current photo is linked.
+    browser
+        .wait_for(&format!("#profile-{channel}-photo a[href^=\"http\"]"), "the photo's link", async |_: &WebElement| {
+            true
+        })
+        .await;
     browser.screenshot("profile-en").await;
     browser.quit().await;
 }
