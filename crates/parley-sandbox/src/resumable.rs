@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use crate::Inner;
-use crate::graph::GraphError;
+use crate::graph::{GraphError, bearer};
 
 /// Meta's largest sample (a document header); bigger sessions are refused when opened.
 const MAX_FILE_LENGTH: u64 = 100 * 1024 * 1024;
@@ -45,12 +45,12 @@ pub(crate) struct Uploads {
     handles: HashMap<String, UploadedSample>,
 }
 
-fn token(headers: &HeaderMap, scheme: &str) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix(scheme).map(|t| t.trim().to_owned())
+/// Meta's second call says `OAuth <token>` where every other call says `Bearer <token>`.
+fn oauth(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("OAuth ")
 }
 
-fn token_known(inner: &Inner, token: Option<String>) -> bool {
+fn token_known(inner: &Inner, token: Option<&str>) -> bool {
     let Some(token) = token else { return false };
     inner.numbers.lock().expect("numbers").values().any(|n| n.access_token == token)
 }
@@ -62,7 +62,7 @@ pub(crate) async fn open(
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !token_known(&inner, token(&headers, "Bearer ")) {
+    if !token_known(&inner, bearer(&headers)) {
         return GraphError::unauthorized().into_response();
     }
     let length =
@@ -85,7 +85,7 @@ pub(crate) async fn open(
 
 /// `POST /<version>/upload:…`: the whole file at offset 0.
 pub(crate) async fn send(inner: &Inner, id: &str, headers: &HeaderMap, body: &Bytes) -> Response {
-    if !token_known(inner, token(headers, "OAuth ")) {
+    if !token_known(inner, oauth(headers)) {
         return GraphError::unauthorized().into_response();
     }
     let offset = headers.get("file_offset").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());

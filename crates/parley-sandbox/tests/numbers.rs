@@ -264,3 +264,41 @@ async fn the_control_api_sets_quality_tiers_and_rules() {
     assert_eq!(env.get("PN").await.1["status"], "BANNED");
     assert_eq!(env.control("/sandbox/tick", json!({})).await.0, 200);
 }
+
+/// Sends `bytes` to an upload session as Meta's second call does; (status, JSON body).
+async fn upload_bytes(env: &common::Env, session: &str, auth: &str, offset: &str, bytes: &[u8]) -> (u16, Value) {
+    let url = format!("{}/{session}", env.sandbox.graph_base_url());
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("authorization", auth)
+        .header("file_offset", offset)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn resumable_uploads_give_a_handle_only_for_the_announced_file() {
+    let env = env().await;
+    let open = async |query: &str| env.graph(Method::POST, &format!("app/uploads?{query}"), "tok", None).await;
+    assert_eq!(open("file_name=a.png&file_length=0&file_type=image/png").await.0, 400, "empty");
+    assert_eq!(open("file_name=a.gif&file_length=3&file_type=image/gif").await.0, 400, "a type Meta refuses");
+    assert_eq!(env.graph(Method::POST, "app/uploads?file_length=3&file_type=image/png", "nope", None).await.0, 401);
+    let (status, session) = open("file_name=a.png&file_length=3&file_type=image/png").await;
+    assert_eq!(status, 200, "{session}");
+    let session = session["id"].as_str().unwrap().to_owned();
+    assert!(session.starts_with("upload:"));
+
+    assert_eq!(upload_bytes(&env, &session, "Bearer tok", "0", b"png").await.0, 401, "the second call says OAuth");
+    assert_eq!(upload_bytes(&env, &session, "OAuth tok", "1", b"png").await.0, 400, "offset 0 only");
+    assert_eq!(upload_bytes(&env, &session, "OAuth tok", "0", b"pn").await.0, 400, "not the announced length");
+    assert_eq!(upload_bytes(&env, "upload:unknown", "OAuth tok", "0", b"png").await.0, 400, "no such session");
+    let (status, done) = upload_bytes(&env, &session, "OAuth tok", "0", b"png").await;
+    assert_eq!(status, 200, "{done}");
+    let handle = done["h"].as_str().unwrap();
+    let sample = env.sandbox.uploaded_sample(handle).unwrap();
+    assert_eq!((sample.file_name.as_str(), sample.file_type.as_str(), sample.bytes), ("a.png", "image/png", 3));
+    assert_eq!(upload_bytes(&env, &session, "OAuth tok", "0", b"png").await.0, 400, "a session gives one handle");
+}

@@ -72,40 +72,7 @@ impl GraphClient {
             .map(str::to_owned)
             .ok_or_else(|| ManageError::Unavailable("the upload answered no handle".into()))
     }
-}
 
-/// Sends a management call and reads its answer: JSON on success, Meta's refusal kept in words.
-async fn read_answer(request: reqwest::RequestBuilder) -> Result<Value, ManageError> {
-    let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
-    let json: Option<Value> = serde_json::from_str(&text).ok();
-    if (200..300).contains(&status) {
-        return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));
-    }
-    let error = json.as_ref().and_then(|j| j.get("error"));
-    match error {
-        Some(e) if status < 500 => Err(ManageError::Refused {
-            status,
-            code: e.get("code").and_then(Value::as_i64),
-            subcode: e.get("error_subcode").and_then(Value::as_i64),
-            message: e
-                .get("error_user_msg")
-                .or_else(|| e.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("no message")
-                .chars()
-                .take(500)
-                .collect(),
-        }),
-        _ if status < 500 && status != 408 && status != 429 => {
-            Err(ManageError::Refused { status, code: None, subcode: None, message: text.chars().take(300).collect() })
-        }
-        _ => Err(ManageError::Unavailable(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()))),
-    }
-}
-
-impl GraphClient {
     /// `POST /<WABA id>/message_templates` → `{"id", "status", "category"}`.
     pub async fn create_template(&self, waba_id: &str, body: &Value) -> Result<Value, ManageError> {
         self.call(reqwest::Method::POST, &format!("{waba_id}/message_templates"), Some(body)).await
@@ -153,6 +120,37 @@ impl GraphClient {
         self.call(reqwest::Method::POST, &format!("{phone_number_id}/whatsapp_business_profile"), Some(&body))
             .await
             .map(|_| ())
+    }
+}
+
+/// Sends a management call and reads its answer: JSON on success, Meta's refusal kept in words.
+async fn read_answer(request: reqwest::RequestBuilder) -> Result<Value, ManageError> {
+    let resp = request.send().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| ManageError::Unavailable(e.without_url().to_string()))?;
+    let json: Option<Value> = serde_json::from_str(&text).ok();
+    if (200..300).contains(&status) {
+        return json.ok_or_else(|| ManageError::Unavailable("the answer is not JSON".into()));
+    }
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    match error {
+        Some(e) if status < 500 => Err(ManageError::Refused {
+            status,
+            code: e.get("code").and_then(Value::as_i64),
+            subcode: e.get("error_subcode").and_then(Value::as_i64),
+            message: e
+                .get("error_user_msg")
+                .or_else(|| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .chars()
+                .take(500)
+                .collect(),
+        }),
+        _ if status < 500 && status != 408 && status != 429 => {
+            Err(ManageError::Refused { status, code: None, subcode: None, message: text.chars().take(300).collect() })
+        }
+        _ => Err(ManageError::Unavailable(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()))),
     }
 }
 

@@ -59,7 +59,9 @@ pub struct SampleHandle {
 #[utoipa::path(post, path = "/channels/{id}/samples", tag = "templates", params(("id" = i64, Path), SampleParams),
     request_body(content = String, description = "the file", content_type = "application/octet-stream"),
     responses((status = 201, body = SampleHandle), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 502, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "the user's upload quota, shared with `/media`"),
+        (status = 502, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn upload_sample(
     State(state): State<AppState>,
@@ -93,6 +95,9 @@ async fn upload_sample(
         return Err(too_large(limit_words));
     }
     let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    // The same per-user quota as files sent in messages: samples cost the provider the same.
+    state.upload_limiter.start_file(auth.user_id)?;
+    state.upload_limiter.take_bytes(auth.user_id, body.len() as u64)?;
     let file_name = params.file_name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "sample".into());
     let handle = state.graph_client(&channel)?.upload_sample(file_name.trim(), &mime, body.to_vec()).await?;
     Ok((StatusCode::CREATED, Json(SampleHandle { handle })))
