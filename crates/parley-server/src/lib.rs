@@ -2,6 +2,7 @@
 //! OpenAPI document at `/api/openapi.json`, generated from the handlers), token auth, health
 //! checks. `app` builds the router; `serve` runs it until shutdown.
 
+pub mod actions;
 pub mod admin;
 pub mod auth;
 pub mod contacts_io;

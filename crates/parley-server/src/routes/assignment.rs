@@ -9,8 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use parley_core::Timestamp;
 use parley_core::conversation::{
-    ClosingNote, ClosingNotes, Conversation, ConversationStatus, check_closing_categories, check_closing_note,
-    may_assign,
+    ClosingNote, ClosingNotes, Conversation, ConversationStatus, check_closing_categories,
 };
 use parley_core::ids::{ConversationId, UserId};
 use parley_store::{AssignmentSettings, AutoAssign};
@@ -20,6 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions::{self, conversations::StatusChange};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
@@ -60,37 +60,26 @@ async fn set_status(
     ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<StatusInput>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = ConversationId(id);
-    // Not found for an agent who may not see its channel.
-    state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
-    let now = state.clock.now();
-    let note = ClosingNote { category: input.category.clone(), summary: input.summary.clone() };
-    if input.status == "closed" {
-        if input.until.is_some() {
-            return Err(ApiError::bad_request("until only goes with snoozed").with_field("until"));
+    let note = ClosingNote { category: input.category, summary: input.summary };
+    let change = match (ConversationStatus::parse(&input.status), input.until) {
+        (Some(ConversationStatus::Closed), None) => StatusChange::Close(note),
+        (Some(ConversationStatus::Snoozed), until) if note == ClosingNote::default() => {
+            let until = until
+                .as_deref()
+                .and_then(Timestamp::parse_rfc3339)
+                .ok_or_else(|| ApiError::bad_request("until must be a future time (RFC 3339)").with_field("until"))?;
+            StatusChange::Snooze { until }
         }
-        let (mode, categories) = state.store.closing_settings(auth.workspace_id).await?;
-        let note = check_closing_note(mode, &categories, &note)?;
-        let by = Some(auth.user_id);
-        return Ok(Json(state.store.close_conversation(auth.workspace_id, id, &note, by, now).await?));
-    }
-    if note != ClosingNote::default() {
-        return Err(ApiError::bad_request("a closing note only goes with closed").with_field("category"));
-    }
-    let status = match ConversationStatus::parse(&input.status) {
-        Some(ConversationStatus::Snoozed) => {
-            let until =
-                input.until.as_deref().and_then(Timestamp::parse_rfc3339).filter(|t| *t > now).ok_or_else(|| {
-                    ApiError::bad_request("until must be a future time (RFC 3339)").with_field("until")
-                })?;
-            let by = Some(auth.user_id);
-            return Ok(Json(state.store.snooze_conversation(auth.workspace_id, id, until, by, now).await?));
+        (Some(_), _) if note != ClosingNote::default() => {
+            return Err(ApiError::bad_request("a closing note only goes with closed").with_field("category"));
         }
-        Some(s) if input.until.is_none() => s,
-        Some(_) => return Err(ApiError::bad_request("until only goes with snoozed").with_field("until")),
-        None => return Err(ApiError::bad_request("status is open, pending, snoozed or closed").with_field("status")),
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("until only goes with snoozed").with_field("until")),
+        (Some(status), None) => StatusChange::Set(status),
+        (None, _) => {
+            return Err(ApiError::bad_request("status is open, pending, snoozed or closed").with_field("status"));
+        }
     };
-    Ok(Json(state.store.set_conversation_status(auth.workspace_id, id, status, Some(auth.user_id), now).await?))
+    Ok(Json(actions::conversations::set_status(&state, &auth.actor(), ConversationId(id), change).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -113,16 +102,8 @@ async fn assign(
     ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<AssignInput>,
 ) -> ApiResult<Json<Conversation>> {
-    let id = ConversationId(id);
     let assignee = input.user_id.map(UserId);
-    let current = state.store.conversation(auth.workspace_id, id, auth.viewer()).await?;
-    if !may_assign(auth.role, auth.user_id, current.assignee_id, assignee) {
-        return Err(ApiError::forbidden(
-            "agents take unassigned conversations for themselves and let go of their own; owners and managers assign others",
-        ));
-    }
-    let now = state.clock.now();
-    Ok(Json(state.store.assign_conversation(auth.workspace_id, id, assignee, Some(auth.user_id), now).await?))
+    Ok(Json(actions::conversations::assign(&state, &auth.actor(), ConversationId(id), assignee).await?))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
@@ -63,10 +64,7 @@ async fn add_tags(
         return Err(ApiError::bad_request("at most 50 tags at once").with_field("tags"));
     }
     let tags = check_tags(input.tags)?;
-    let now = state.clock.now();
-    Ok(Json(
-        state.store.add_conversation_tags(auth.workspace_id, id, auth.viewer(), Some(auth.user_id), &tags, now).await?,
-    ))
+    Ok(Json(actions::conversations::add_tags(&state, &auth.actor(), id, &tags).await?))
 }
 
 /// Remove a tag from a conversation; answers the tags left.
@@ -81,11 +79,5 @@ async fn remove_tag(
 ) -> ApiResult<Json<Vec<String>>> {
     let id = ConversationId(id.0);
     let tag = check_tag(&tag)?;
-    let now = state.clock.now();
-    Ok(Json(
-        state
-            .store
-            .remove_conversation_tag(auth.workspace_id, id, auth.viewer(), Some(auth.user_id), &tag, now)
-            .await?,
-    ))
+    Ok(Json(actions::conversations::remove_tag(&state, &auth.actor(), id, &tag).await?))
 }

@@ -6,21 +6,19 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use parley_core::contact::{Contact, ContactRef};
-use parley_core::conversation::{Direction, Message};
+use parley_core::contact::ContactRef;
+use parley_core::conversation::Message;
 use parley_core::ids::{ChannelId, MessageId};
-use parley_core::message::Content;
-use parley_core::outbound::{OutboundMessage, SendInput};
-use parley_core::rules::{Allowed, Refusal, judge};
-use parley_core::template::{fill_contact_params, uses_contact_params};
-use parley_store::{Personalize, SendOutcome, SendRequest, Upload};
+use parley_core::outbound::SendInput;
+use parley_core::rules::Allowed;
+use parley_store::SendOutcome;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions::{self, messages::NewMedia, messages::Send};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId};
@@ -68,41 +66,6 @@ pub struct DryRunAnswer {
     messages: Vec<Allowed>,
 }
 
-/// The refusal as the API shows it.
-fn refusal_error(r: &parley_core::rules::Refusal, index: usize) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message()).with_field(format!("messages[{index}]"))
-}
-
-/// Judges and queues a send (or only judges it when `dry_run`).
-pub(crate) async fn submit(
-    state: &AppState,
-    auth: &Auth,
-    channel: ChannelId,
-    to: &ContactRef,
-    messages: &[OutboundMessage],
-    idempotency_key: Option<&str>,
-    dry_run: bool,
-) -> ApiResult<SendOutcome> {
-    let now = state.clock.now();
-    let uses_contact = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
-    let request = SendRequest {
-        ws: auth.workspace_id,
-        viewer: auth.viewer(),
-        channel,
-        to,
-        messages,
-        idempotency_key,
-        author: Some(auth.user_id),
-        dry_run,
-        personalize: messages.iter().any(uses_contact).then_some(&fill_contact_fields as &Personalize),
-    };
-    let outcome = state.store.queue_send(request, &|facts, m| judge(facts, m, now), now).await?;
-    if matches!(outcome, SendOutcome::Queued(_)) {
-        state.dispatch_wakeup.notify_one();
-    }
-    Ok(outcome)
-}
-
 /// Send messages: text, media (by uploaded id or link), location, contacts, interactive,
 /// reaction or template, plus `attachments` sent as further messages in order.
 #[utoipa::path(post, path = "/messages", tag = "messages", params(SendParams), request_body = SendInput,
@@ -123,16 +86,14 @@ async fn send_message(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let messages = input.messages()?;
     let to = ContactRef::parse(&input.to, auth.region).map_err(|e| ApiError::from(e).with_field("to"))?;
-    let outcome = submit(
-        &state,
-        &auth,
-        ChannelId(input.channel_id),
-        &to,
-        &messages,
-        input.idempotency_key.as_deref(),
-        params.dry_run,
-    )
-    .await?;
+    let send = Send {
+        channel: ChannelId(input.channel_id),
+        to: &to,
+        messages: &messages,
+        idempotency_key: input.idempotency_key.as_deref(),
+        dry_run: params.dry_run,
+    };
+    let outcome = actions::messages::send(&state, &auth.actor(), send).await?;
     let views = |ms: Vec<Message>| ms.into_iter().map(MessageView::from).collect::<Vec<_>>();
     Ok(match outcome {
         SendOutcome::Queued(ms) => {
@@ -146,21 +107,8 @@ async fn send_message(
             let refusal = json!({"code": refusal.code(), "message": refusal.message(), "index": index});
             (StatusCode::OK, Json(json!(DryRunAnswer { allowed: false, refusal: Some(refusal), messages: vec![] })))
         }
-        SendOutcome::Refused { index, refusal } => return Err(refusal_error(&refusal, index)),
+        SendOutcome::Refused { index, refusal } => return Err(actions::messages::refusal_error(&refusal, index)),
     })
-}
-
-/// Template parameters written `{{contact.first_name}}` (or `{{contact.fields.plan|fallback}}`)
-/// take the recipient's value, as the send's own transaction reads the contact, before the send
-/// is judged and stored.
-fn fill_contact_fields(contact: &Contact, messages: &mut [OutboundMessage]) -> Result<(), (usize, Refusal)> {
-    for (index, m) in messages.iter_mut().enumerate() {
-        if let Content::Template { components, .. } = &mut m.content {
-            fill_contact_params(components, contact)
-                .map_err(|detail| (index, Refusal::TemplateParamsMismatch { detail }))?;
-        }
-    }
-    Ok(())
 }
 
 /// Get a message with its delivery status.
@@ -185,26 +133,7 @@ async fn retry_message(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<(StatusCode, Json<MessageView>)> {
-    let id = MessageId(id);
-    let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
-    if message.direction != Direction::Out {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not_retryable",
-            "only messages Parley sent can be retried",
-        ));
-    }
-    let conversation = state.store.conversation(auth.workspace_id, message.conversation_id, auth.viewer()).await?;
-    let again =
-        OutboundMessage { content: message.content.clone(), reply_to: message.context.and_then(|c| c.reply_to) };
-    let to = ContactRef::Id(conversation.contact_id);
-    if let SendOutcome::Refused { refusal, .. } =
-        submit(&state, &auth, message.channel_id, &to, std::slice::from_ref(&again), None, true).await?
-    {
-        return Err(refusal_error(&refusal, 0));
-    }
-    let requeued = state.store.requeue_message(auth.workspace_id, id, state.clock.now()).await?;
-    state.dispatch_wakeup.notify_one();
+    let requeued = actions::messages::retry(&state, &auth.actor(), MessageId(id)).await?;
     Ok((StatusCode::ACCEPTED, Json(requeued.into())))
 }
 
@@ -217,23 +146,8 @@ async fn mark_read(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<StatusCode> {
-    let id = MessageId(id);
-    let message = state.store.message(auth.workspace_id, id, auth.viewer()).await?;
-    let Some(provider_id) = message.provider_message_id.filter(|_| message.direction == Direction::In) else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_message",
-            "only inbound messages can be marked read",
-        ));
-    };
-    let channel = state.store.channel(auth.workspace_id, message.channel_id, auth.viewer()).await?;
-    let client = state.graph_client(&channel)?;
-    client.mark_read(&channel.phone_number_id, &provider_id).await.map_err(|e| provider_error(&e.to_string()))?;
+    actions::messages::mark_read(&state, &auth.actor(), MessageId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn provider_error(detail: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "provider_error", format!("the provider refused: {detail}"))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -272,59 +186,9 @@ async fn upload_media(
             ApiError::bad_request(e.body_text())
         }
     })?;
-    let mime = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    const ALLOWED: &[&str] = &[
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "audio/aac",
-        "audio/amr",
-        "audio/mpeg",
-        "audio/mp4",
-        "audio/ogg",
-        "video/mp4",
-        "video/3gpp",
-        "text/plain",
-        "application/pdf",
-        "application/msword",
-        "application/vnd.ms-excel",
-        "application/vnd.ms-powerpoint",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ];
-    let base = mime.split(';').next().unwrap_or_default().trim();
-    if !ALLOWED.contains(&base) {
-        return Err(ApiError::bad_request(format!("WhatsApp does not take {mime:?} files")).with_field("content-type"));
-    }
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the file is empty"));
-    }
-    let channel = state.store.channel(auth.workspace_id, ChannelId(params.channel_id), auth.viewer()).await?;
-    let client = state.graph_client(&channel)?;
-    state.upload_limiter.start_file(auth.user_id)?;
-    state.upload_limiter.take_bytes(auth.user_id, body.len() as u64)?;
-    let sha = hex::encode(Sha256::digest(&body));
-    let filename = params.filename.clone().unwrap_or_else(|| "file".into());
-    // The provider first: a file it refuses is never written to the data dir.
-    let provider_media_id = client
-        .upload_media(&channel.phone_number_id, body.to_vec(), &mime, &filename)
-        .await
-        .map_err(|e| provider_error(&e.to_string()))?;
-    crate::workers::media::store_file(&state.media_dir, &sha, &body).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot store an upload");
-        ApiError::internal()
-    })?;
-    let upload = Upload {
-        id: 0,
-        channel_id: channel.id,
-        provider_media_id,
-        sha256: sha,
-        mime_type: mime,
-        size: body.len() as i64,
-        filename: params.filename,
-    };
-    let stored = state.store.record_upload(auth.workspace_id, upload, state.clock.now()).await?;
+    let mime = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = NewMedia { channel: ChannelId(params.channel_id), body: &body, mime, filename: params.filename };
+    let stored = actions::messages::upload_media(&state, &auth.actor(), media).await?;
     Ok((
         StatusCode::CREATED,
         Json(

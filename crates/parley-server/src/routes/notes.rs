@@ -6,13 +6,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::ids::ConversationId;
-use parley_core::note::{check_note, mentions};
-use parley_store::{ConversationNote, NewConversationNote};
+use parley_store::ConversationNote;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions;
 use crate::auth::Auth;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
@@ -40,13 +40,7 @@ async fn add_note(
     ApiPath(PathId(id)): ApiPath<PathId>,
     ApiJson(input): ApiJson<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<ConversationNote>)> {
-    let id = ConversationId(id);
-    let body = check_note(&input.body)?;
-    let users: Vec<_> = state.store.users(auth.workspace_id).await?.into_iter().map(|u| (u.id, u.name)).collect();
-    let mentioned = mentions(&body, &users);
-    let now = state.clock.now();
-    let new = NewConversationNote { author: auth.user_id, body: &body, mentions: &mentioned };
-    let note = state.store.add_conversation_note(auth.workspace_id, id, auth.viewer(), new, now).await?;
+    let note = actions::conversations::add_note(&state, &auth.actor(), ConversationId(id), &input.body).await?;
     Ok((StatusCode::CREATED, Json(note)))
 }
 

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use parley_core::Timestamp;
 use parley_core::channel::Channel;
-use parley_core::health::{MessagingTier, health_from_number_node};
+use parley_core::health::MessagingTier;
 use parley_core::ids::ChannelId;
 use parley_core::profile::ProfilePatch;
 use parley_store::{HealthFieldChange, HealthRecord, LimitUsage};
@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions::{self, live_channel};
 use crate::auth::Auth;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
-use crate::routes::templates::channel_of;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -102,13 +102,6 @@ async fn health_view(state: &AppState, channel: &Channel, changes: Vec<HealthFie
     Ok(view(channel, record, usage, changes))
 }
 
-/// Reads the number's fields from the provider and records what changed.
-pub async fn refresh_channel_health(state: &AppState, channel: &Channel) -> ApiResult<Vec<HealthFieldChange>> {
-    let node = state.graph_client(channel)?.phone_number(&channel.phone_number_id).await?;
-    let change = health_from_number_node(&node);
-    Ok(state.store.apply_health(channel.workspace_id, channel.id, &change, true, state.clock.now()).await?)
-}
-
 /// The number's health as last reported, with today's use of the messaging limit.
 #[utoipa::path(get, path = "/channels/{id}/health", tag = "channels", params(("id" = i64, Path)),
     responses((status = 200, body = HealthView), (status = 404, body = ErrorBody)),
@@ -118,7 +111,7 @@ async fn get_health(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<HealthView>> {
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
     Ok(Json(health_view(&state, &channel, Vec::new()).await?))
 }
 
@@ -132,9 +125,10 @@ async fn refresh_health(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<HealthView>> {
-    auth.require_admin()?;
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
-    let changes = refresh_channel_health(&state, &channel).await?;
+    let actor = auth.actor();
+    actor.require_admin()?;
+    let channel = live_channel(&state, &actor, ChannelId(id)).await?;
+    let changes = actions::channels::refresh_health(&state, &actor, &channel).await?;
     Ok(Json(health_view(&state, &channel, changes).await?))
 }
 
@@ -147,7 +141,7 @@ async fn get_profile(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<Value>> {
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
     let profile = state.graph_client(&channel)?.business_profile(&channel.phone_number_id).await?;
     Ok(Json(profile))
 }
@@ -166,7 +160,7 @@ async fn update_profile(
     ApiJson(patch): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
     let body = patch.validate()?;
     let client = state.graph_client(&channel)?;
     client.update_business_profile(&channel.phone_number_id, &body).await?;

@@ -17,10 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions::live_channel;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, PathId};
-use crate::routes::templates::channel_of;
 use crate::state::AppState;
 use parley_core::ids::ChannelId;
 
@@ -94,7 +94,7 @@ async fn upload_sample(
     if body.len() > limit {
         return Err(too_large(limit_words));
     }
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
     // The same per-user quota as files sent in messages: samples cost the provider the same.
     state.upload_limiter.start_file(auth.user_id)?;
     state.upload_limiter.take_bytes(auth.user_id, body.len() as u64)?;

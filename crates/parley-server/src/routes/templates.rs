@@ -11,14 +11,15 @@ use parley_core::channel::Channel;
 use parley_core::ids::ChannelId;
 use parley_core::template::{TemplateDraft, TemplateStatus, ValidTemplate, check_language, check_template_name};
 use parley_core::template_review::edit_allowed;
-use parley_providers::meta::manage::{ManageError, listed_template};
-use parley_store::{ListedTemplate, StoredTemplate, SubmissionResult, SyncReport, TemplateSubmission};
+use parley_providers::meta::manage::ManageError;
+use parley_store::{StoredTemplate, SubmissionResult, SyncReport, TemplateSubmission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::actions::{self, live_channel};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
@@ -32,24 +33,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_template))
         .routes(routes!(new_version))
         .routes(routes!(unpause_template))
-}
-
-pub async fn channel_of(state: &AppState, auth: &Auth, id: ChannelId) -> ApiResult<Channel> {
-    let channel = state.store.channel(auth.workspace_id, id, auth.viewer()).await?;
-    if channel.deleted_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "channel_disabled", "this channel is disconnected"));
-    }
-    Ok(channel)
-}
-
-/// Fetches the channel's templates from the provider and brings the stored ones in line.
-pub async fn sync_channel_templates(state: &AppState, channel: &Channel) -> ApiResult<SyncReport> {
-    let client = state.graph_client(channel)?;
-    let all = client.list_templates(&channel.waba_id).await.map_err(|e| {
-        ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
-    })?;
-    let records: Vec<ListedTemplate> = all.iter().filter_map(listed_template).collect();
-    Ok(state.store.sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now()).await?)
 }
 
 /// The number's templates: their status, quality and category as last reported.
@@ -152,7 +135,7 @@ async fn create_template(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
     let valid = draft.validate()?;
     // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
     if valid.name == "sync" {
@@ -224,7 +207,7 @@ async fn new_version(
     ApiJson(edit): ApiJson<TemplateEdit>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
     let now = state.clock.now();
@@ -292,7 +275,7 @@ async fn delete_template(
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     check_template_name(&name)?;
-    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let known = state.store.templates(auth.workspace_id, &channel.waba_id).await?;
     if !known.iter().any(|t| t.name == name) {
         return Err(ApiError::not_found());
@@ -316,7 +299,7 @@ async fn unpause_template(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     check_language(&language)?;
-    let channel = channel_of(&state, &auth, ChannelId(id.0)).await?;
+    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let t = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let (true, Some(pid)) = (t.status == "paused", t.provider_template_id.as_deref()) else {
         return Err(ApiError::new(
@@ -338,7 +321,8 @@ async fn sync_templates(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<SyncReport>> {
-    auth.require_admin()?;
-    let channel = channel_of(&state, &auth, ChannelId(id)).await?;
-    Ok(Json(sync_channel_templates(&state, &channel).await?))
+    let actor = auth.actor();
+    actor.require_admin()?;
+    let channel = live_channel(&state, &actor, ChannelId(id)).await?;
+    Ok(Json(actions::channels::sync_templates(&state, &actor, &channel).await?))
 }

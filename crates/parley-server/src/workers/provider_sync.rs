@@ -9,8 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::AppState;
-use crate::routes::numbers::refresh_channel_health;
-use crate::routes::templates::sync_channel_templates;
+use crate::actions::{self, Actor};
 
 #[derive(Clone, Debug)]
 pub struct ProviderSyncConfig {
@@ -47,8 +46,9 @@ pub async fn sync_once(state: &AppState, health: bool, templates: bool) -> Round
     };
     let mut accounts = HashSet::new();
     for channel in &channels {
+        let parley = Actor::system(channel.workspace_id);
         if health {
-            match refresh_channel_health(state, channel).await {
+            match actions::channels::refresh_health(state, &parley, channel).await {
                 Ok(_) => report.numbers_checked += 1,
                 Err(e) => {
                     tracing::warn!(channel = channel.id.get(), error = %e.message, "number check failed");
@@ -57,7 +57,7 @@ pub async fn sync_once(state: &AppState, health: bool, templates: bool) -> Round
             }
         }
         if templates && accounts.insert((channel.workspace_id, channel.waba_id.clone())) {
-            match sync_channel_templates(state, channel).await {
+            match actions::channels::sync_templates(state, &parley, channel).await {
                 Ok(_) => report.accounts_synced += 1,
                 Err(e) => {
                     tracing::warn!(channel = channel.id.get(), error = %e.message, "template sync failed");
