@@ -15,6 +15,7 @@ pub mod ids;
 pub mod message;
 pub mod note;
 pub mod outbound;
+pub mod outgoing;
 pub mod phone;
 pub mod profile;
 pub mod rules;

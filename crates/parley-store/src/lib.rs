@@ -22,6 +22,7 @@ mod open;
 mod postgres;
 mod sql;
 mod sqlite;
+mod subscriptions_model;
 mod templates_model;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,6 +44,7 @@ pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
+pub use subscriptions_model::*;
 pub use templates_model::*;
 
 /// Workspaces, users and API tokens.
@@ -774,6 +776,7 @@ pub trait Store:
     + Search
     + Teams
     + Events
+    + Subscriptions
     + Send
     + Sync
 {

@@ -112,7 +112,8 @@ where
         + crate::ConversationTags
         + crate::Search
         + crate::Teams
-        + crate::Events,
+        + crate::Events
+        + crate::Subscriptions,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

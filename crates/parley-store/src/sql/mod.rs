@@ -120,6 +120,7 @@ pub(crate) mod notifications;
 mod outbox;
 mod search;
 mod sessions;
+mod subscriptions;
 mod teams;
 mod template_updates;
 mod templates;
