@@ -265,6 +265,20 @@ pub fn guarded_client(allow: &AllowList) -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// An HTTP client for outgoing webhooks: the guarded resolver, no redirects (a receiver that
+/// answers 3xx has not taken the event), a short timeout so a slow receiver holds back only its
+/// own subscription.
+pub fn webhook_client(allow: &AllowList, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .dns_resolver(GuardedResolver::new(allow.clone()))
+        .redirect(redirect::Policy::none())
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
+        .user_agent("Parley-Webhooks/1")
+        .build()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

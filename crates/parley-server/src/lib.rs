@@ -8,6 +8,7 @@ pub mod auth;
 pub mod contacts_io;
 mod csv_lines;
 pub mod error;
+pub mod event_log;
 pub mod extract;
 pub mod ingest;
 pub mod media_response;
@@ -56,7 +57,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "channels", description = "WhatsApp numbers"),
         (name = "conversations", description = "Conversations and messages"),
         (name = "messages", description = "Sending, with WhatsApp's rules checked first"),
-        (name = "webhooks", description = "Provider webhooks (signed, no token)"),
+        (name = "webhooks", description = "Provider webhooks (signed, no token) and outgoing webhook subscriptions"),
         (name = "search", description = "Finding contacts, messages and notes"),
         (name = "events", description = "The event log"),
         (name = "health", description = "Liveness and readiness"),
@@ -99,7 +100,8 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::notifications::router())
         .merge(routes::search::router())
         .merge(routes::teams::router())
-        .merge(routes::events::router());
+        .merge(routes::events::router())
+        .merge(routes::subscriptions::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())
@@ -107,9 +109,17 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .split_for_parts()
 }
 
+/// The document as JSON with the outgoing webhook catalog as OpenAPI 3.1 `webhooks`.
+pub fn openapi_with_webhooks(doc: &OpenApiDoc) -> serde_json::Value {
+    let mut json = serde_json::to_value(doc).unwrap_or_default();
+    json["webhooks"] = routes::webhook_catalog::openapi_webhooks();
+    json
+}
+
 /// The whole application with its middleware.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = router_and_openapi();
+    let openapi = openapi_with_webhooks(&openapi);
     router
         .route("/api/openapi.json", get(move || async move { Json(openapi) }))
         .merge(web::router())

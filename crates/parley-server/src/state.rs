@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets};
-use parley_providers::guard::{AllowList, guarded_client};
+use parley_providers::guard::{AllowList, guarded_client, webhook_client};
 use parley_providers::meta::client::{GraphClient, OutboundPolicy};
 use parley_store::Store;
 use tokio::sync::Notify;
@@ -25,6 +25,10 @@ pub struct AppState {
     /// For calls to providers (media downloads, sends): resolves names through the outbound
     /// guard. Built from `outbound.allow`: change both with `allow_provider_hosts`.
     pub http: reqwest::Client,
+    /// For outgoing webhooks: the same guard and allow-list, no redirects, a short timeout.
+    pub webhook_http: reqwest::Client,
+    /// How outgoing webhooks are delivered (timeouts, polling); tests shorten them.
+    pub outgoing: crate::workers::outgoing::OutgoingConfig,
     /// Where provider calls may go (`allow_provider_hosts`) and the media download caps.
     pub outbound: OutboundPolicy,
     /// Per-user upload quotas (media uploads and CSV imports).
@@ -39,6 +43,8 @@ pub struct AppState {
     pub imports_wakeup: Arc<Notify>,
     /// Wakes the dispatcher when messages were queued.
     pub dispatch_wakeup: Arc<Notify>,
+    /// Wakes the outgoing webhook worker when subscriptions changed.
+    pub outgoing_wakeup: Arc<Notify>,
     /// How the dispatcher sends (timeouts, concurrency); tests shorten the timeout.
     pub dispatch: crate::workers::dispatch::DispatchConfig,
     /// Applies webhooks, many per transaction under load.
@@ -105,6 +111,11 @@ impl AppState {
             clock,
             secrets: Arc::new(secrets),
             http: guarded_client(&AllowList::default()),
+            webhook_http: webhook_client(
+                &AllowList::default(),
+                crate::workers::outgoing::OutgoingConfig::default().timeout,
+            ),
+            outgoing: Default::default(),
             outbound: OutboundPolicy::default(),
             upload_limiter: Default::default(),
             media_dir: data_dir.join("media"),
@@ -112,6 +123,7 @@ impl AppState {
             imports_wakeup: Arc::new(Notify::new()),
             media_wakeup,
             dispatch_wakeup: Arc::new(Notify::new()),
+            outgoing_wakeup: Arc::new(Notify::new()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
@@ -138,6 +150,7 @@ impl AppState {
     /// sandbox, tests): the setting `allow_provider_hosts`.
     pub fn allow_provider_hosts(&mut self, allow: AllowList) {
         self.http = guarded_client(&allow);
+        self.webhook_http = webhook_client(&allow, self.outgoing.timeout);
         self.outbound.allow = allow;
     }
 

@@ -176,6 +176,13 @@ pub trait Subscriptions {
         to: EventId,
         now: Timestamp,
     ) -> StoreResult<Replay>;
+    /// The first and last of the workspace's event ids written within `[from, to]`, if any.
+    async fn event_ids_between(
+        &self,
+        ws: WorkspaceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Option<(EventId, EventId)>>;
     async fn replays(&self, sub_id: i64) -> StoreResult<Vec<Replay>>;
     /// Moves a replay on to `next` (done, and removed, once past its end).
     async fn advance_replay(&self, replay_id: i64, next: EventId) -> StoreResult<()>;

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Auth, Authenticated, Credential};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::event_log::before_hole;
 use crate::extract::{ApiQuery, list_limit};
 use crate::state::AppState;
 use crate::streams::{OpenedAs, StreamSlot, may_continue};
@@ -90,24 +91,6 @@ const POLL: Duration = Duration::from_millis(200);
 /// higher id (ids are taken at insert): the stream stops before a hole until it fills, or until
 /// this long has passed (a rolled-back transaction leaves a hole for good).
 const HOLE_WAIT: Duration = Duration::from_secs(2);
-
-/// How many of `ids` (ascending, all after `cursor`) may go out now: those before the first hole
-/// in the sequence — past it too once that hole was `waited` for long enough, up to the next one.
-/// Also says whether the stream now stops before a hole.
-fn before_hole(cursor: i64, ids: &[i64], waited: bool) -> (usize, bool) {
-    let mut expected = cursor + 1;
-    let mut give_up = waited;
-    for (i, id) in ids.iter().enumerate() {
-        if *id != expected {
-            if !give_up {
-                return (i, true);
-            }
-            give_up = false;
-        }
-        expected = id + 1;
-    }
-    (ids.len(), false)
-}
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -332,7 +315,7 @@ async fn stream_events(
 
 #[cfg(test)]
 mod tests {
-    use super::{before_hole, is_safe_event_name, sse_event};
+    use super::{is_safe_event_name, sse_event};
     use parley_core::Timestamp;
     use parley_core::ids::EventId;
     use parley_store::Event;
@@ -350,15 +333,5 @@ mod tests {
             let _ = sse_event(event);
             assert_eq!(is_safe_event_name(kind), kind.contains('.'), "{kind:?}");
         }
-    }
-
-    #[test]
-    fn a_stream_stops_before_a_hole_until_it_fills_or_is_given_up() {
-        assert_eq!(before_hole(10, &[11, 12, 13], false), (3, false), "no hole");
-        assert_eq!(before_hole(10, &[11, 13, 14], false), (1, true), "12 may still commit");
-        assert_eq!(before_hole(10, &[12, 13], false), (0, true));
-        assert_eq!(before_hole(10, &[11, 13, 14], true), (3, false), "12 was rolled back: go on");
-        assert_eq!(before_hole(10, &[11, 13, 15], true), (2, true), "only the hole waited for is skipped");
-        assert_eq!(before_hole(10, &[], false), (0, false));
     }
 }

@@ -3,6 +3,7 @@
 pub mod dispatch;
 pub mod imports;
 pub mod media;
+pub mod outgoing;
 pub mod pacing;
 pub mod provider_sync;
 pub mod timers;
@@ -16,6 +17,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(imports::run(state.clone(), shutdown.clone())),
         tokio::spawn(provider_sync::run(state.clone(), shutdown.clone())),
         tokio::spawn(timers::run(state.clone(), shutdown.clone())),
+        tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]
 }

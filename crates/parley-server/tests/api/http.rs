@@ -42,6 +42,14 @@ async fn openapi_describes_every_route() {
             assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "{m} {path} missing from the OpenAPI document");
         }
     }
+    // The outgoing webhook catalog, as OpenAPI 3.1 `webhooks`, one entry per kind.
+    let hooks = doc.body["webhooks"].as_object().expect("a webhooks object");
+    assert_eq!(hooks.len(), parley_core::outgoing::KINDS.len());
+    let received = &hooks["message.received"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(received["properties"]["data"]["properties"]["conversation_id"].is_object(), "{received}");
+    for path in ["/api/v1/webhook-subscriptions", "/api/v1/webhook-subscriptions/{id}/replay"] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
     // Every documented /api/v1 route asks for the bearer token, and answers 401 without one.
     for (path, ops) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1")) {
         for (method, op) in ops.as_object().unwrap() {

@@ -18,6 +18,7 @@ mod notes;
 mod numbers;
 mod outbound;
 mod outbound_guard;
+mod outgoing_webhooks;
 mod path_params;
 mod phone_spellings;
 mod realtime;

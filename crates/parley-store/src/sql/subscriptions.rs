@@ -417,6 +417,23 @@ impl<DB> Subscriptions for SqlStore<DB> {
         Ok(Replay { id, subscription_id: sub_id, next_event_id: from.get(), to_event_id: to.get() })
     }
 
+    async fn event_ids_between(
+        &self,
+        ws: WorkspaceId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Option<(EventId, EventId)>> {
+        let (first, last): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT MIN(id), MAX(id) FROM events WHERE workspace_id = $1 AND created_at >= $2 AND created_at <= $3",
+        )
+        .bind(ws.get())
+        .bind(from.as_micros())
+        .bind(to.as_micros())
+        .fetch_one(&self.read)
+        .await?;
+        Ok(first.zip(last).map(|(a, b)| (EventId(a), EventId(b))))
+    }
+
     async fn replays(&self, sub_id: i64) -> StoreResult<Vec<Replay>> {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT id, next_event_id, to_event_id FROM webhook_replays WHERE subscription_id = $1 ORDER BY id",
