@@ -43,6 +43,10 @@ pub struct AppState {
     pub imports_wakeup: Arc<Notify>,
     /// Wakes the dispatcher when messages were queued.
     pub dispatch_wakeup: Arc<Notify>,
+    /// This server among those sharing a database, in leases (outgoing webhooks). Random unless
+    /// `parley serve` keeps one in its data dir, so a restarted server takes its leases back at
+    /// once instead of waiting for them to expire.
+    pub server_id: String,
     /// Wakes the outgoing webhook worker when subscriptions changed.
     pub outgoing_wakeup: Arc<Notify>,
     /// How the dispatcher sends (timeouts, concurrency); tests shorten the timeout.
@@ -124,6 +128,7 @@ impl AppState {
             media_wakeup,
             dispatch_wakeup: Arc::new(Notify::new()),
             outgoing_wakeup: Arc::new(Notify::new()),
+            server_id: format!("{:016x}", rand::random::<u64>()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),

@@ -62,7 +62,7 @@ const EXCERPT_CHARS: usize = 512;
 
 /// Starts and stops a delivery task per active subscription until shutdown.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let holder = format!("{:016x}", rand::rng().random::<u64>());
+    let holder = state.server_id.clone();
     let mut tasks: HashMap<i64, JoinHandle<()>> = HashMap::new();
     let mut pruned_at: Option<Instant> = None;
     loop {

@@ -40,11 +40,27 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Parley is listening; API docs at http://{addr}/api/openapi.json");
     let mut state = AppState::new(store, Arc::new(SystemClock), secret_box(config)?, &config.data_dir);
     state.dispatch.send_timeout = config.send_timeout;
+    state.server_id = server_id(&config.data_dir)?;
     state.trusted_proxies = config.trusted_proxies.clone();
     configure_outbound_and_uploads(&mut state, config);
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This server's id, kept in `<data dir>/server.id` (created on first start): a restarted
+/// server takes back at once the leases it held. Servers sharing a PostgreSQL database each need
+/// their own data dir.
+pub fn server_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("server.id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            let id = format!("{:016x}", rand::random::<u64>());
+            std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+    }
 }
 
 /// The outbound guard's allow-list and the upload quotas from the configuration.
