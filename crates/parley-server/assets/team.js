@@ -1,11 +1,13 @@
 // The team page (owners and managers): the workspace's users (adding one with a password or an
 // invitation link, changing roles, deactivating), teams and their members, canned responses, and
-// how conversations are handled (`settings.js`), the WhatsApp numbers (`numbers.js`). Each change redraws the page from the API.
+// how conversations are handled (`settings.js`), the WhatsApp numbers (`numbers.js`), outgoing
+// webhooks (`webhooks.js`). Each change redraws the page from the API.
 
 import { api, boot, el, errorText, t, toast } from './api.js';
 import { confirmAction } from './confirm.js';
 import { numbersSection } from './numbers.js';
 import { settingsSection } from './settings.js';
+import { webhooksSection } from './webhooks.js';
 
 /** A form whose submit posts its fields to `path`, then redraws the page. */
 function postForm(id, path, fields, submit, redraw) {
@@ -133,7 +135,7 @@ export async function teamPage(box) {
   const redraw = () => teamPage(box).catch((error) => toast(errorText(error), 'error'));
   const [users, teams, canned, settings] = await Promise.all([api('GET', '/users'), api('GET', '/teams'),
     api('GET', '/canned-responses'), settingsSection()]);
-  const numbers = await numbersSection(users, redraw);
+  const [numbers, webhooks] = await Promise.all([numbersSection(users, redraw), webhooksSection(redraw)]);
   // Two draws in flight (a save while the page loads): only the newest one lands.
   if (draw !== draws) return;
   box.replaceChildren(
@@ -143,5 +145,6 @@ export async function teamPage(box) {
     ...cannedSection(canned, redraw),
     ...settings,
     ...numbers,
+    ...webhooks,
     el('p', {}, el('a', { href: '#' }, t('team.back'))));
 }

@@ -346,6 +346,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "templates.js" => (include_str!("../../assets/templates.js"), "text/javascript; charset=utf-8"),
         "template_builder.js" => (include_str!("../../assets/template_builder.js"), "text/javascript; charset=utf-8"),
         "profile.js" => (include_str!("../../assets/profile.js"), "text/javascript; charset=utf-8"),
+        "webhooks.js" => (include_str!("../../assets/webhooks.js"), "text/javascript; charset=utf-8"),
         "favicon.svg" => (include_str!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };

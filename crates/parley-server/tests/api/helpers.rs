@@ -1,9 +1,13 @@
 //! Spawning the real server on 127.0.0.1:0 against a fresh database, with a bootstrapped
 //! workspace, and a small client for it.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::http::HeaderMap;
 use parley_core::{ManualClock, Timestamp};
 use parley_server::AppState;
 use parley_server::admin::bootstrap;
@@ -359,5 +363,82 @@ impl TestApp {
 
     pub async fn message_status(&self, id: i64) -> String {
         self.get(&format!("/api/v1/messages/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// One post a test webhook receiver got.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub answered: u16,
+}
+
+impl Hit {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    pub fn kind(&self) -> String {
+        self.json()["kind"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// A webhook receiver on 127.0.0.1: records every post and answers the scripted statuses in
+/// turn (200 once the script is empty), after `delay`.
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+    delay: Arc<Mutex<Duration>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
+        let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
+        let delay: Arc<Mutex<Duration>> = Arc::default();
+        let (h, s, d) = (hits.clone(), script.clone(), delay.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let (h, s, d) = (h.clone(), s.clone(), d.clone());
+                async move {
+                    let wait = *d.lock().unwrap();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    let answered = s.lock().unwrap().pop_front().unwrap_or(200);
+                    h.lock().unwrap().push(Hit { headers, body, answered });
+                    (axum::http::StatusCode::from_u16(answered).unwrap(), "thanks")
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, hits, script, delay }
+    }
+
+    pub fn clear_script(&self) {
+        self.script.lock().unwrap().clear();
+    }
+
+    pub fn answer(&self, statuses: &[u16]) {
+        self.script.lock().unwrap().extend(statuses);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// The kinds of the events answered with a 2xx, in order.
+    pub fn taken(&self) -> Vec<String> {
+        self.hits().iter().filter(|h| (200..300).contains(&h.answered)).map(Hit::kind).collect()
     }
 }

@@ -3,93 +3,16 @@
 //! (injected clock) and tells the owners; replays, pings, the delivery log, visibility of
 //! private channels, and bad input.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use parley_core::Clock;
 use parley_sandbox::{Batching, Customer, Say};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, Wired, eventually};
+use crate::helpers::{Hit, Receiver, TestApp, Wired, eventually};
 
 const ANA: &str = "33612345678";
-
-/// One post the receiver got.
-#[derive(Clone, Debug)]
-pub struct Hit {
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub answered: u16,
-}
-
-impl Hit {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-
-    pub fn kind(&self) -> String {
-        self.json()["kind"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-/// A webhook receiver on 127.0.0.1: records every post and answers the scripted statuses in
-/// turn (200 once the script is empty), after `delay`.
-#[derive(Clone)]
-pub struct Receiver {
-    pub url: String,
-    hits: Arc<Mutex<Vec<Hit>>>,
-    script: Arc<Mutex<VecDeque<u16>>>,
-    delay: Arc<Mutex<Duration>>,
-}
-
-impl Receiver {
-    pub async fn start() -> Receiver {
-        let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
-        let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
-        let delay: Arc<Mutex<Duration>> = Arc::default();
-        let (h, s, d) = (hits.clone(), script.clone(), delay.clone());
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let (h, s, d) = (h.clone(), s.clone(), d.clone());
-                async move {
-                    let wait = *d.lock().unwrap();
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    let answered = s.lock().unwrap().pop_front().unwrap_or(200);
-                    h.lock().unwrap().push(Hit { headers, body, answered });
-                    (AxumStatus::from_u16(answered).unwrap(), "thanks")
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url, hits, script, delay }
-    }
-
-    pub fn answer(&self, statuses: &[u16]) {
-        self.script.lock().unwrap().extend(statuses);
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        *self.delay.lock().unwrap() = delay;
-    }
-
-    pub fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    /// The kinds of the events answered with a 2xx, in order.
-    pub fn taken(&self) -> Vec<String> {
-        self.hits().iter().filter(|h| (200..300).contains(&h.answered)).map(Hit::kind).collect()
-    }
-}
 
 /// Checks a hit's `Parley-Signature` with the secret, as a receiver would.
 fn signed_with(hit: &Hit, secret: &str) -> bool {
@@ -277,7 +200,7 @@ async fn a_day_of_failures_pauses_the_subscription_and_tells_the_owners() {
         assert!(notices.to_string().contains("webhook.paused"), "{e}: {notices}");
 
         // Nothing goes out while paused; resuming delivers what waited, nothing lost.
-        receiver.script.lock().unwrap().clear();
+        receiver.clear_script();
         customer_writes(&wired, "still there?").await;
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(receiver.hits().len(), tries, "{e}: paused");

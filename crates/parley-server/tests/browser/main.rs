@@ -16,6 +16,7 @@ mod thread_relations;
 mod thread_view;
 mod tour;
 mod trust;
+mod webhook_screens;
 
 use parley_sandbox::{Customer, SandboxTemplate, Say};
 use parley_store::testing::TestDatabase;

@@ -34,7 +34,7 @@ const PROBLEMS: &str = "
       if (r.width && r.right > width + 1 && !meant(e.parentElement)) out.push(`${name(e)} ends at ${Math.round(r.right)}`);
     }
     const text = document.body.innerText;
-    for (const m of text.matchAll(/\\b(?:templates|profile|vertical|team|teams|settings|numbers|panel|error|activity|thread|composer|inbox)\\.[a-z_]+\\b/g)) out.push(`untranslated key ${m[0]}`);
+    for (const m of text.matchAll(/\\b(?:templates|profile|vertical|team|teams|settings|numbers|panel|error|activity|thread|composer|inbox|webhooks)\\.[a-z_]+\\b/g)) out.push(`untranslated key ${m[0]}`);
     return out.slice(0, 10);";
 
 async fn check(browser: &Browser, name: &str, problems: &mut Vec<String>) {
@@ -66,6 +66,13 @@ async fn every_screen_in_three_languages_at_both_sizes_fits_and_is_translated() 
     // Closing asks for a closing note, so its dialog is a screen too.
     let closing = json!({"mode": "optional", "categories": ["Sale", "Refund"]});
     assert!(app.call(reqwest::Method::PUT, "/api/v1/workspace/closing-notes", Some(closing)).await.status.is_success());
+    // A webhook with a long URL and a delivery in its log.
+    let receiver = super::helpers::Receiver::start().await;
+    let url = format!("{}?token=a-rather-long-query-string-that-must-wrap-on-a-phone", receiver.url);
+    let kinds = json!(["message.received", "conversation.closed", "template.status", "channel.health"]);
+    let sub = app.post("/api/v1/webhook-subscriptions", json!({"url": url, "kinds": kinds})).await;
+    let sub = sub.body["subscription"]["id"].as_i64().expect("a subscription");
+    assert!(app.post(&format!("/api/v1/webhook-subscriptions/{sub}/ping"), json!({})).await.status.is_success());
     let mut problems = Vec::new();
 
     for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
@@ -126,6 +133,12 @@ async fn every_screen_in_three_languages_at_both_sizes_fits_and_is_translated() 
                 .await
                 .unwrap();
             check(&browser, &at("profile"), &mut problems).await;
+            browser.click_in_page(&format!("#webhook-{sub}-log")).await;
+            browser
+                .wait_for(&format!("#webhook-{sub}-log .deliveries"), "the delivery log", async |_: &WebElement| true)
+                .await;
+            browser.driver.execute("document.getElementById('webhooks-title').scrollIntoView()", vec![]).await.unwrap();
+            check(&browser, &at("webhooks"), &mut problems).await;
             open(&browser, &app, "/inbox#templates", "#templates-list").await;
             check(&browser, &at("templates"), &mut problems).await;
             browser.click_in_page("#templates-new").await;
