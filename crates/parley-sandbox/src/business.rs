@@ -100,6 +100,8 @@ pub(crate) struct BusinessState {
     pub sent: Vec<Box<Sent>>,
     /// Inbound message ids the sandbox generated (mark-as-read checks them).
     pub inbound_ids: std::collections::HashSet<String>,
+    /// Read receipts asked for: (message id, with the typing indicator).
+    pub reads: Vec<(String, bool)>,
 }
 
 fn graph_error(code: i64, title: &str, details: &str) -> Value {
@@ -130,6 +132,8 @@ impl Inner {
         if body.get("status").and_then(Value::as_str) == Some("read") {
             let id = body.get("message_id").and_then(Value::as_str).unwrap_or_default();
             return if state.inbound_ids.contains(id) {
+                let typing = body.pointer("/typing_indicator/type").and_then(Value::as_str) == Some("text");
+                state.reads.push((id.to_owned(), typing));
                 Answer::Reply(200, json!({"success": true}), None)
             } else {
                 Answer::Reply(

@@ -390,6 +390,11 @@ impl Sandbox {
         self.inner.business.lock().expect("business state").sent.iter().map(|s| Sent::clone(s)).collect()
     }
 
+    /// Read receipts asked for, in order: (message id, with the typing indicator).
+    pub fn reads(&self) -> Vec<(String, bool)> {
+        self.inner.business.lock().expect("business state").reads.clone()
+    }
+
     /// How many sends were accepted so far (cheaper than `sent()` for progress).
     pub fn sent_count(&self) -> usize {
         self.inner.business.lock().expect("business state").sent.len()

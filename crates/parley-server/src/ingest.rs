@@ -11,7 +11,7 @@ use parley_core::Clock;
 use parley_core::channel::Channel;
 use parley_core::message::InboundEvent;
 use parley_store::{InboundOutcome, RoutedEvent, Store, StoreError};
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
 
 /// How many events one transaction takes at most.
 const MAX_EVENTS_PER_COMMIT: usize = 2_000;
@@ -42,11 +42,18 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the ingest tasks; they end when every `Ingest` handle is dropped.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, media_wakeup: Arc<Notify>) -> Ingest {
+    /// `appended` counts the commits, for followers of the event log (outgoing webhooks) to
+    /// wake at once instead of at their next poll.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        media_wakeup: Arc<Notify>,
+        appended: Arc<watch::Sender<u64>>,
+    ) -> Ingest {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..workers_for(store.engine()) {
-            tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone()));
+            tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone(), appended.clone()));
         }
         Ingest { jobs }
     }
@@ -92,6 +99,7 @@ async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     media_wakeup: Arc<Notify>,
+    appended: Arc<watch::Sender<u64>>,
 ) {
     loop {
         let Some((mut jobs, events)) = take_waiting(&queue, |job: &Job| job.batch.events.len()).await else { return };
@@ -104,6 +112,7 @@ async fn run(
                 if outcome.messages > 0 {
                     media_wakeup.notify_one();
                 }
+                appended.send_modify(|n| *n = n.wrapping_add(1));
                 tracing::debug!(
                     webhooks = jobs.len(),
                     events,
@@ -124,6 +133,7 @@ async fn run(
                     if matches!(&result, Ok(o) if o.messages > 0) {
                         media_wakeup.notify_one();
                     }
+                    appended.send_modify(|n| *n = n.wrapping_add(1));
                     let _ = job.reply.send(result);
                 }
             }

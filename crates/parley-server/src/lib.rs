@@ -123,6 +123,7 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/api/openapi.json", get(move || async move { Json(openapi) }))
         .merge(web::router())
+        .merge(routes::graph::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

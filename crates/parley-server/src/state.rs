@@ -47,6 +47,9 @@ pub struct AppState {
     /// `parley serve` keeps one in its data dir, so a restarted server takes its leases back at
     /// once instead of waiting for them to expire.
     pub server_id: String,
+    /// Counts webhook commits: followers of the event log (outgoing webhooks) wake on it, and
+    /// poll for what the API and workers append.
+    pub events_appended: Arc<tokio::sync::watch::Sender<u64>>,
     /// Wakes the outgoing webhook worker when subscriptions changed.
     pub outgoing_wakeup: Arc<Notify>,
     /// How the dispatcher sends (timeouts, concurrency); tests shorten the timeout.
@@ -109,8 +112,10 @@ impl AppState {
     /// The state, and the ingest task it needs (so: call inside a Tokio runtime).
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox, data_dir: &Path) -> Self {
         let media_wakeup = Arc::new(Notify::new());
+        let events_appended = Arc::new(tokio::sync::watch::channel(0).0);
         AppState {
-            ingest: Ingest::start(store.clone(), clock.clone(), media_wakeup.clone()),
+            ingest: Ingest::start(store.clone(), clock.clone(), media_wakeup.clone(), events_appended.clone()),
+            events_appended,
             store,
             clock,
             secrets: Arc::new(secrets),

@@ -457,6 +457,8 @@ pub trait Consents {
     /// new (until an agent acknowledges it).
     async fn contact_flags(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<ContactFlags>;
     async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
+    /// The workspace's upload with this provider media id, on a channel the viewer sees.
+    async fn upload_by_provider_id(&self, ws: WorkspaceId, viewer: Viewer, media_id: &str) -> StoreResult<Upload>;
 }
 
 /// Message templates per WhatsApp Business Account: versions submitted here, the provider's
@@ -777,6 +779,7 @@ pub trait Store:
     + Teams
     + Events
     + Subscriptions
+    + CloudApi
     + Send
     + Sync
 {

@@ -113,7 +113,8 @@ where
         + crate::Search
         + crate::Teams
         + crate::Events
-        + crate::Subscriptions,
+        + crate::Subscriptions
+        + crate::CloudApi,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

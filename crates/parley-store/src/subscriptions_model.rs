@@ -17,6 +17,9 @@ pub struct Subscription {
     #[serde(skip)]
     pub workspace_id: WorkspaceId,
     pub url: String,
+    /// `parley` (the signed envelope of docs/webhooks.md) or `meta` (Meta's webhooks, signed
+    /// with the app's secret, for Cloud API clients).
+    pub format: String,
     pub kinds: Vec<String>,
     pub active: bool,
     /// Why it stopped: `failing` (24 h of failed deliveries) or `creator_gone`.
@@ -50,6 +53,8 @@ impl Subscription {
 
 pub struct NewSubscription<'a> {
     pub url: &'a str,
+    /// `parley` or `meta`.
+    pub format: &'a str,
     pub kinds: &'a [String],
     pub sealed_secret: &'a str,
     pub created_by: UserId,
@@ -107,6 +112,24 @@ pub enum CursorMove {
     GiveUp,
 }
 
+/// What forwarding a message in Meta's shape needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardFacts {
+    pub direction: String,
+    /// The provider's JSON of an inbound message (`{"message", "contact"}`).
+    pub raw: Option<String>,
+    pub provider_message_id: Option<String>,
+    /// The customer's WhatsApp id and BSUID.
+    pub wa_id: Option<String>,
+    pub bsuid: Option<String>,
+    pub pricing: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub waba_id: String,
+}
+
 /// A replay asked for: the events `next_event_id..=to_event_id` sent again.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Replay {
@@ -149,6 +172,16 @@ pub trait Subscriptions {
         mv: CursorMove,
         now: Timestamp,
     ) -> StoreResult<Subscription>;
+    /// Records attempts that were all taken (2xx), in order, and moves the cursor to `cursor`
+    /// (the last of them, or past events not wanted after it), in one transaction. Failures
+    /// are forgotten. Never moves the cursor backwards.
+    async fn record_delivered(
+        &self,
+        sub: &Subscription,
+        attempts: &[Attempt],
+        cursor: EventId,
+        now: Timestamp,
+    ) -> StoreResult<()>;
     /// Moves the cursor forward to `to` over events not wanted (never backwards).
     async fn skip_to(&self, sub_id: i64, to: EventId, now: Timestamp) -> StoreResult<()>;
     /// Records an attempt outside the cursor (a ping or a replay).
@@ -188,4 +221,25 @@ pub trait Subscriptions {
     async fn advance_replay(&self, replay_id: i64, next: EventId) -> StoreResult<()>;
     /// Removes delivery log entries older than `before`; how many went.
     async fn prune_deliveries(&self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// What the Cloud-API-compatible endpoint and Meta-shaped forwarding look up.
+#[async_trait]
+pub trait CloudApi {
+    /// The message's facts for forwarding it in Meta's shape (`None`: no such message).
+    async fn forward_facts(&self, ws: WorkspaceId, message: i64) -> StoreResult<Option<ForwardFacts>>;
+    /// The id of the workspace's message with this provider id on this channel.
+    async fn message_id_by_provider_id(
+        &self,
+        ws: WorkspaceId,
+        channel: parley_core::ids::ChannelId,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<i64>>;
+    /// The contact WhatsApp knows by this identity (`wa_id` digits or `bsuid`).
+    async fn contact_id_by_identity(
+        &self,
+        ws: WorkspaceId,
+        kind: &str,
+        value: &str,
+    ) -> StoreResult<Option<parley_core::ids::ContactId>>;
 }

@@ -31,6 +31,7 @@ async fn a_subscription_moves_through_failures_pause_resume_and_delivery() {
         let kinds = vec!["message.received".to_owned()];
         let new = NewSubscription {
             url: "https://example.com/hook",
+            format: "parley",
             kinds: &kinds,
             sealed_secret: "v1:x",
             created_by: owner,

@@ -158,8 +158,13 @@ impl GraphClient {
     }
 
     /// Marks an inbound message (and the earlier ones) read.
-    pub async fn mark_read(&self, phone_number_id: &str, message_id: &str) -> Result<(), SendError> {
-        let body = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id});
+    /// Marks `message_id` (and the earlier ones) read; with `typing`, the customer also sees
+    /// WhatsApp's typing indicator (until the next message, or 25 seconds).
+    pub async fn mark_read(&self, phone_number_id: &str, message_id: &str, typing: bool) -> Result<(), SendError> {
+        let mut body = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": message_id});
+        if typing {
+            body["typing_indicator"] = serde_json::json!({"type": "text"});
+        }
         self.post_json(phone_number_id, &body).await.map(|_| ())
     }
 

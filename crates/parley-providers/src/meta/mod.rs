@@ -1,6 +1,7 @@
 //! Meta's WhatsApp Cloud API (and 360dialog, which speaks the same payloads).
 
 pub mod client;
+pub mod forward;
 pub mod manage;
 pub mod send;
 pub mod signature;

@@ -99,8 +99,9 @@ pub async fn retry(state: &AppState, actor: &Actor, id: MessageId) -> ApiResult<
     Ok(requeued)
 }
 
-/// Marks an inbound message (and the earlier ones) read at the provider: blue ticks.
-pub async fn mark_read(state: &AppState, actor: &Actor, id: MessageId) -> ApiResult<()> {
+/// Marks an inbound message (and the earlier ones) read at the provider: blue ticks; with
+/// `typing`, WhatsApp's typing indicator too.
+pub async fn mark_read(state: &AppState, actor: &Actor, id: MessageId, typing: bool) -> ApiResult<()> {
     let message = state.store.message(actor.workspace_id, id, actor.viewer()).await?;
     let Some(provider_id) = message.provider_message_id.filter(|_| message.direction == Direction::In) else {
         return Err(ApiError::new(
@@ -111,7 +112,10 @@ pub async fn mark_read(state: &AppState, actor: &Actor, id: MessageId) -> ApiRes
     };
     let channel = state.store.channel(actor.workspace_id, message.channel_id, actor.viewer()).await?;
     let client = state.graph_client(&channel)?;
-    client.mark_read(&channel.phone_number_id, &provider_id).await.map_err(|e| provider_error(&e.to_string()))?;
+    client
+        .mark_read(&channel.phone_number_id, &provider_id, typing)
+        .await
+        .map_err(|e| provider_error(&e.to_string()))?;
     Ok(())
 }
 

@@ -146,7 +146,7 @@ async fn mark_read(
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<StatusCode> {
-    actions::messages::mark_read(&state, &auth.actor(), MessageId(id)).await?;
+    actions::messages::mark_read(&state, &auth.actor(), MessageId(id), false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversation_tags;
 pub mod conversations;
 pub mod events;
+pub mod graph;
 pub mod health;
 pub mod imports;
 pub mod merges;

@@ -40,9 +40,22 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SubscriptionInput {
     /// Where events are posted: `https` to a public host (or a host on the server's allow-list).
     url: String,
-    /// The event kinds wanted (see `GET /webhook-subscriptions/kinds`).
-    kinds: Vec<String>,
+    /// The event kinds wanted (see `GET /webhook-subscriptions/kinds`). With `meta`, among
+    /// `message.received`, `message.sent` and `message.status` (all three when left out).
+    #[serde(default)]
+    kinds: Option<Vec<String>>,
+    /// `parley` (the default: Parley's signed envelope) or `meta`: Meta's webhooks as a Cloud
+    /// API app expects them, signed `X-Hub-Signature-256` with the app's secret.
+    format: Option<String>,
+    /// `meta` only: the app's verify token; Parley performs Meta's `hub.challenge` handshake
+    /// with it before anything is stored.
+    verify_token: Option<String>,
+    /// `meta` only: the app's secret, which signs every forwarded webhook.
+    app_secret: Option<String>,
 }
+
+/// What a `meta` subscription may forward: messages and their statuses.
+const META_KINDS: [&str; 3] = ["message.received", "message.sent", "message.status"];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -57,8 +70,10 @@ pub struct SubscriptionChange {
 pub struct CreatedSubscription {
     #[schema(value_type = Object)]
     subscription: Subscription,
-    /// The signing secret, shown this once: keep it to verify `Parley-Signature`.
-    secret: String,
+    /// The signing secret, shown this once: keep it to verify `Parley-Signature` (none for a
+    /// `meta` subscription, signed with the app's own secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
 fn new_secret() -> String {
@@ -76,9 +91,54 @@ fn checked_url(state: &AppState, raw: &str) -> ApiResult<String> {
     Ok(url.to_string())
 }
 
-fn checked_kinds(kinds: &[String]) -> ApiResult<Vec<String>> {
-    check_kinds(kinds)
-        .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kinds", why).with_field("kinds"))
+fn checked_kinds(kinds: &[String], format: &str) -> ApiResult<Vec<String>> {
+    let invalid =
+        |why: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kinds", why).with_field("kinds");
+    let kinds = check_kinds(kinds).map_err(invalid)?;
+    if format == "meta"
+        && let Some(other) = kinds.iter().find(|k| !META_KINDS.contains(&k.as_str()))
+    {
+        return Err(invalid(format!(
+            "{other} has no Meta webhook: a meta subscription forwards messages and statuses"
+        )));
+    }
+    Ok(kinds)
+}
+
+fn short_secret(value: Option<&str>, field: &str) -> ApiResult<String> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() && v.len() <= 256 => Ok(v.to_owned()),
+        _ => Err(ApiError::bad_request(format!("{field} is required with format meta (1 to 256 characters)"))
+            .with_field(field)),
+    }
+}
+
+/// Meta's handshake against the app's callback URL: `GET url?hub.mode=subscribe&
+/// hub.verify_token=…&hub.challenge=…` must answer 200 with the challenge.
+async fn meta_handshake(state: &AppState, url: &str, verify_token: &str) -> ApiResult<()> {
+    let challenge = format!("{}", rand::random::<u32>());
+    let failed = |why: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "verification_failed", format!("the callback URL {why}"))
+            .with_field("url")
+    };
+    let mut target = reqwest::Url::parse(url).map_err(|_| failed("is not a valid URL".into()))?;
+    target
+        .query_pairs_mut()
+        .append_pair("hub.mode", "subscribe")
+        .append_pair("hub.verify_token", verify_token)
+        .append_pair("hub.challenge", &challenge);
+    let answer = state
+        .webhook_http
+        .get(target)
+        .send()
+        .await
+        .map_err(|e| failed(format!("cannot be reached: {}", e.without_url())))?;
+    let status = answer.status();
+    let body = answer.text().await.unwrap_or_default();
+    if !status.is_success() || body.trim() != challenge {
+        return Err(failed(format!("answered {status} without the challenge: check the verify token")));
+    }
+    Ok(())
 }
 
 /// The event catalog: every kind a subscription may ask for, and the envelope's version.
@@ -111,10 +171,27 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
     auth.require_admin()?;
     let url = checked_url(&state, &input.url)?;
-    let kinds = checked_kinds(&input.kinds)?;
-    let secret = new_secret();
-    let sealed = state.secrets.seal(secret.as_bytes());
-    let new = NewSubscription { url: &url, kinds: &kinds, sealed_secret: &sealed, created_by: auth.user_id };
+    let format = input.format.as_deref().unwrap_or("parley");
+    let (kinds, sealed, secret) = match format {
+        "parley" => {
+            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or_default(), format)?;
+            if input.verify_token.is_some() || input.app_secret.is_some() {
+                return Err(ApiError::bad_request("verify_token and app_secret only go with format meta"));
+            }
+            let secret = new_secret();
+            (kinds, state.secrets.seal(secret.as_bytes()), Some(secret))
+        }
+        "meta" => {
+            let all = META_KINDS.map(str::to_owned).to_vec();
+            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or(&all), format)?;
+            let verify_token = short_secret(input.verify_token.as_deref(), "verify_token")?;
+            let app_secret = short_secret(input.app_secret.as_deref(), "app_secret")?;
+            meta_handshake(&state, &url, &verify_token).await?;
+            (kinds, state.secrets.seal(app_secret.as_bytes()), None)
+        }
+        _ => return Err(ApiError::bad_request("format is parley or meta").with_field("format")),
+    };
+    let new = NewSubscription { url: &url, format, kinds: &kinds, sealed_secret: &sealed, created_by: auth.user_id };
     let subscription = state.store.create_subscription(auth.workspace_id, new, state.clock.now()).await?;
     state.outgoing_wakeup.notify_one();
     Ok((StatusCode::CREATED, Json(CreatedSubscription { subscription, secret })))
@@ -146,9 +223,14 @@ async fn update(
     ApiJson(input): ApiJson<SubscriptionChange>,
 ) -> ApiResult<Json<Subscription>> {
     auth.require_admin()?;
+    let current = state.store.subscription(auth.workspace_id, id).await?;
+    if current.format == "meta" && input.url.is_some() {
+        return Err(ApiError::bad_request("a meta subscription's URL is verified once: make a new subscription")
+            .with_field("url"));
+    }
     let patch = SubscriptionPatch {
         url: input.url.as_deref().map(|u| checked_url(&state, u)).transpose()?,
-        kinds: input.kinds.as_deref().map(checked_kinds).transpose()?,
+        kinds: input.kinds.as_deref().map(|k| checked_kinds(k, &current.format)).transpose()?,
         active: input.active,
         sealed_secret: None,
     };
@@ -183,11 +265,14 @@ async fn rotate_secret(
     ApiPath(PathId(id)): ApiPath<PathId>,
 ) -> ApiResult<Json<CreatedSubscription>> {
     auth.require_admin()?;
+    if state.store.subscription(auth.workspace_id, id).await?.format == "meta" {
+        return Err(ApiError::bad_request("a meta subscription signs with the app's secret: make a new subscription"));
+    }
     let secret = new_secret();
     let patch = SubscriptionPatch { sealed_secret: Some(state.secrets.seal(secret.as_bytes())), ..Default::default() };
     let subscription = state.store.update_subscription(auth.workspace_id, id, patch, state.clock.now()).await?;
     state.outgoing_wakeup.notify_one();
-    Ok(Json(CreatedSubscription { subscription, secret }))
+    Ok(Json(CreatedSubscription { subscription, secret: Some(secret) }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use parley_core::Timestamp;
 use parley_core::ids::EventId;
 use parley_core::outgoing::{self, AfterFailure, Failing, PING};
+use parley_providers::meta::forward;
 use parley_store::{Attempt, CursorMove, Delivery, Event, Subscription};
 use rand::Rng;
 use tokio::sync::watch;
@@ -57,28 +58,40 @@ impl Default for OutgoingConfig {
     }
 }
 
+/// The least time between two rounds of one subscription.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// How often replays are looked for.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Taken deliveries recorded per transaction, at most.
+const RECORD_EVERY: usize = 100;
+
 /// Longest answer excerpt kept in the delivery log.
 const EXCERPT_CHARS: usize = 512;
 
 /// Starts and stops a delivery task per active subscription until shutdown.
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let holder = state.server_id.clone();
-    let mut tasks: HashMap<i64, JoinHandle<()>> = HashMap::new();
+    // Each task with the sealed secret it signs with: a rotation starts a fresh task at once.
+    let mut tasks: HashMap<i64, (String, JoinHandle<()>)> = HashMap::new();
     let mut pruned_at: Option<Instant> = None;
     loop {
         match state.store.active_subscriptions().await {
             Ok(active) => {
-                tasks.retain(|id, task| {
-                    let keep = !task.is_finished() && active.iter().any(|s| s.id == *id);
+                tasks.retain(|id, (sealed, task)| {
+                    let same = |s: &&Subscription| s.id == *id && s.sealed_secret == *sealed;
+                    let keep = !task.is_finished() && active.iter().any(|s| same(&s));
                     if !keep {
                         task.abort();
                     }
                     keep
                 });
                 for sub in active {
-                    tasks
-                        .entry(sub.id)
-                        .or_insert_with(|| tokio::spawn(follow(state.clone(), sub, holder.clone(), shutdown.clone())));
+                    tasks.entry(sub.id).or_insert_with(|| {
+                        let sealed = sub.sealed_secret.clone();
+                        (sealed, tokio::spawn(follow(state.clone(), sub, holder.clone(), shutdown.clone())))
+                    });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list webhook subscriptions; trying again"),
@@ -96,7 +109,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
-            for task in tasks.values() {
+            for (_, task) in tasks.values() {
                 task.abort();
             }
             return;
@@ -112,6 +125,8 @@ struct Follower {
     holder: String,
     leased_until: Option<Instant>,
     hole_since: Option<Instant>,
+    /// When replays were last looked for.
+    checked_at: Option<Instant>,
 }
 
 /// Delivers one subscription until it is paused, deleted, leased elsewhere for good, or the
@@ -124,7 +139,8 @@ async fn follow(state: AppState, sub: Subscription, holder: String, mut shutdown
             return;
         }
     };
-    let mut f = Follower { state, sub, secret, holder, leased_until: None, hole_since: None };
+    let mut appended = state.events_appended.subscribe();
+    let mut f = Follower { state, sub, secret, holder, leased_until: None, hole_since: None, checked_at: None };
     loop {
         let wait = match f.round().await {
             Ok(Some(wait)) => wait,
@@ -134,8 +150,14 @@ async fn follow(state: AppState, sub: Subscription, holder: String, mut shutdown
                 f.state.outgoing.poll * 10
             }
         };
+        // Rounds are at least `LINGER` apart, so a burst of commits is taken in one round; new
+        // events wake it then, unless a retry or a lease is what it waits for.
+        tokio::time::sleep(LINGER.min(wait)).await;
+        let wait = wait.saturating_sub(LINGER);
+        let woken_by_events = wait <= f.state.outgoing.poll && f.sub.next_attempt_at.is_none();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            Ok(()) = appended.changed(), if woken_by_events => {}
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {
@@ -149,6 +171,8 @@ impl Follower {
     /// long to wait before the next round, or `None` when the task should end.
     async fn round(&mut self) -> Result<Option<Duration>, parley_store::StoreError> {
         let poll = self.state.outgoing.poll;
+        // Read again each round: a pause, a rotated secret or its creator's new role (what it
+        // may send) applies to the next event.
         let sub = match self.state.store.subscription(self.sub.workspace_id, self.sub.id).await {
             Ok(sub) => sub,
             Err(parley_store::StoreError::NotFound) => return Ok(None),
@@ -159,25 +183,30 @@ impl Follower {
             return Ok(None);
         }
         self.sub = sub;
-        if !self.hold_lease().await? {
-            return Ok(Some(self.state.outgoing.lease / 2));
-        }
         if !self.sub.creator_active {
             // Its creator was deactivated: it stops until an owner or manager resumes it.
             let patch = parley_store::SubscriptionPatch { active: Some(false), ..Default::default() };
-            self.state
-                .store
-                .update_subscription(self.sub.workspace_id, self.sub.id, patch, self.state.clock.now())
-                .await?;
+            let now = self.state.clock.now();
+            self.state.store.update_subscription(self.sub.workspace_id, self.sub.id, patch, now).await?;
             return Ok(None);
         }
-        self.replay_some().await?;
+        if self.checked_at.is_none_or(|t| t.elapsed() >= CHECK_EVERY) && self.hold_lease().await? {
+            self.checked_at = Some(Instant::now());
+            self.replay_some().await?;
+        }
+        if !self.hold_lease().await? {
+            return Ok(Some(self.state.outgoing.lease / 2));
+        }
         let now = self.state.clock.now();
         if let Some(at) = self.sub.next_attempt_at.filter(|at| *at > now) {
             let micros = u64::try_from(at.as_micros() - now.as_micros()).unwrap_or(0);
             return Ok(Some(Duration::from_micros(micros).min(poll)));
         }
         let sent = self.deliver_due().await?;
+        if !self.sub.active {
+            // Paused by a day of failures.
+            return Ok(None);
+        }
         Ok(Some(if sent { Duration::ZERO } else { poll }))
     }
 
@@ -209,29 +238,55 @@ impl Follower {
             return Ok(false);
         }
         let upto = ids[ready - 1];
-        let store = &self.state.store;
+        let store = self.state.store.clone();
         let events =
             store.events(self.sub.workspace_id, self.sub.viewer(), EventId(cursor), Some(EventId(upto)), 1000).await?;
+        // Taken events are recorded together (one transaction per round, or per
+        // `RECORD_EVERY`): a crash before the write sends them again, never skips them.
+        let mut taken: Vec<Attempt> = Vec::new();
         let mut last = cursor;
         for event in &events {
             let Some(kind) = self.wanted(event) else { continue };
-            let attempt = self.send(Some(event), kind).await;
+            let Some(attempt) = self.send(event, kind).await? else { continue };
+            if attempt.status_code.is_some_and(|c| (200..300).contains(&c)) {
+                taken.push(attempt);
+                last = event.id.get();
+                if taken.len() >= RECORD_EVERY {
+                    self.record_taken(&mut taken, last).await?;
+                }
+                continue;
+            }
+            self.record_taken(&mut taken, last).await?;
             let now = self.state.clock.now();
-            let delivered = attempt.status_code.is_some_and(|c| (200..300).contains(&c));
-            let mv = if delivered { CursorMove::Delivered } else { self.after_failure(now) };
-            let moved = store.record_attempt(&self.sub, attempt, mv, now).await?;
-            self.sub = moved;
-            if !matches!(mv, CursorMove::Delivered | CursorMove::GiveUp) {
+            let mv = self.after_failure(now);
+            self.sub = store.record_attempt(&self.sub, attempt, mv, now).await?;
+            if mv != CursorMove::GiveUp {
                 return Ok(false);
             }
             last = event.id.get();
         }
-        // The events up to `upto` this subscription does not see or want.
-        if upto > last {
-            store.skip_to(self.sub.id, EventId(upto), self.state.clock.now()).await?;
-            self.sub.cursor_event_id = upto;
-        }
+        // Up to `upto`, the rest are events this subscription does not see or want.
+        self.record_taken(&mut taken, upto).await?;
         Ok(true)
+    }
+
+    /// Records the taken attempts and moves the cursor to `to` (nothing to write when neither
+    /// changed anything).
+    async fn record_taken(&mut self, taken: &mut Vec<Attempt>, to: i64) -> Result<(), parley_store::StoreError> {
+        if taken.is_empty() && to <= self.sub.cursor_event_id {
+            return Ok(());
+        }
+        let now = self.state.clock.now();
+        self.state.store.record_delivered(&self.sub, taken, EventId(to), now).await?;
+        if !taken.is_empty() {
+            self.sub.attempts = 0;
+            self.sub.failing_since = None;
+            self.sub.event_failing_since = None;
+            self.sub.next_attempt_at = None;
+        }
+        self.sub.cursor_event_id = self.sub.cursor_event_id.max(to);
+        taken.clear();
+        Ok(())
     }
 
     fn after_failure(&self, now: Timestamp) -> CursorMove {
@@ -260,8 +315,9 @@ impl Follower {
             let to = EventId(replay.to_event_id);
             let events = store.events(self.sub.workspace_id, self.sub.viewer(), from, Some(to), 100).await?;
             for event in &events {
-                if let Some(kind) = self.wanted(event) {
-                    let attempt = self.send(Some(event), kind).await;
+                if let Some(kind) = self.wanted(event)
+                    && let Some(attempt) = self.send(event, kind).await?
+                {
                     store.record_side_attempt(self.sub.id, attempt, true, self.state.clock.now()).await?;
                 }
             }
@@ -272,14 +328,45 @@ impl Follower {
         Ok(())
     }
 
-    async fn send(&self, event: Option<&Event>, kind: &str) -> Attempt {
-        deliver(&self.state, &self.sub, &self.secret, event, kind).await
+    /// Sends one event; `None` when it has nothing to forward in the subscription's format.
+    async fn send(&self, event: &Event, kind: &str) -> Result<Option<Attempt>, parley_store::StoreError> {
+        let Some(post) = post_for(&self.state, &self.sub, &self.secret, Some(event), kind).await? else {
+            return Ok(None);
+        };
+        Ok(Some(deliver(&self.state, &self.sub, post, Some(event), kind).await))
     }
 }
 
-/// Posts one event (or a ping when `event` is `None`) to the subscription's URL, signed.
-async fn deliver(state: &AppState, sub: &Subscription, secret: &[u8], event: Option<&Event>, kind: &str) -> Attempt {
+/// A post ready to go: its body and the headers that sign and name it.
+struct Post {
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// The post for one event (or a ping when `event` is `None`) in the subscription's format;
+/// `None` when the event has nothing to forward in that format.
+async fn post_for(
+    state: &AppState,
+    sub: &Subscription,
+    secret: &[u8],
+    event: Option<&Event>,
+    kind: &str,
+) -> Result<Option<Post>, parley_store::StoreError> {
     let now = state.clock.now();
+    if sub.format == "meta" {
+        let body = match event {
+            Some(e) => match meta_body(state, sub, e, kind).await? {
+                Some(body) => body,
+                None => return Ok(None),
+            },
+            // Meta has no ping: an envelope with nothing in it, signed like the rest.
+            None => serde_json::json!({"object": "whatsapp_business_account", "entry": []}),
+        };
+        let body = body.to_string().into_bytes();
+        let signature = forward::sign(&String::from_utf8_lossy(secret), &body);
+        let headers = vec![("content-type", "application/json".to_owned()), ("x-hub-signature-256", signature)];
+        return Ok(Some(Post { body, headers }));
+    }
     let body = match event {
         Some(e) => outgoing::envelope(e.id.get(), kind, e.created_at, sub.workspace_id.get(), &e.payload),
         None => serde_json::json!({"id": format!("ping_{}", now.as_micros()), "kind": PING,
@@ -287,18 +374,66 @@ async fn deliver(state: &AppState, sub: &Subscription, secret: &[u8], event: Opt
             "data": {"subscription_id": sub.id}}),
     };
     let body = body.to_string().into_bytes();
-    let signature = outgoing::signature(secret, now.as_secs(), &body);
+    let headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("parley-signature", outgoing::signature(secret, now.as_secs(), &body)),
+        ("parley-event-id", event.map_or_else(|| "ping".to_owned(), |e| format!("evt_{}", e.id.get()))),
+        ("parley-event-kind", kind.to_owned()),
+    ];
+    Ok(Some(Post { body, headers }))
+}
+
+/// A message or a status as Meta's webhook would have it: an inbound message as the provider
+/// sent it, a status of a message Parley sent under the id the compatible endpoint answered.
+async fn meta_body(
+    state: &AppState,
+    sub: &Subscription,
+    event: &Event,
+    kind: &str,
+) -> Result<Option<serde_json::Value>, parley_store::StoreError> {
+    let Some(message_id) = event.payload.get("message_id").and_then(serde_json::Value::as_i64) else { return Ok(None) };
+    let Some(facts) = state.store.forward_facts(sub.workspace_id, message_id).await? else { return Ok(None) };
+    let number = forward::NumberMeta {
+        waba_id: &facts.waba_id,
+        phone_number_id: &facts.phone_number_id,
+        display_phone_number: &facts.display_phone_number,
+    };
+    if kind == "message.received" {
+        let raw = facts.raw.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
+        return Ok(raw.and_then(|raw| forward::inbound(&number, &raw)));
+    }
+    let status = event.payload.get("status").and_then(serde_json::Value::as_str).unwrap_or("sent");
+    if facts.direction != "out" || !["sent", "delivered", "read", "failed"].contains(&status) {
+        return Ok(None);
+    }
+    let at =
+        event.payload.get("at").and_then(serde_json::Value::as_str).and_then(parley_core::Timestamp::parse_rfc3339);
+    let error = (status == "failed").then(|| {
+        let title = facts.error_title.clone().unwrap_or_else(|| "Message failed to send".into());
+        serde_json::json!({"code": facts.error_code.unwrap_or(131000), "title": title, "message": title})
+    });
+    let pricing = facts.pricing.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
+    let id = forward::compat_message_id(message_id);
+    let report = forward::StatusReport {
+        id: &id,
+        status,
+        timestamp: at.unwrap_or(event.created_at).as_secs(),
+        recipient_id: facts.wa_id.as_deref(),
+        recipient_user_id: facts.bsuid.as_deref(),
+        error: error.as_ref(),
+        pricing: pricing.as_ref(),
+    };
+    Ok(Some(forward::status(&number, &report)))
+}
+
+/// Posts to the subscription's URL.
+async fn deliver(state: &AppState, sub: &Subscription, post: Post, event: Option<&Event>, kind: &str) -> Attempt {
     let started = Instant::now();
-    let answer = state
-        .webhook_http
-        .post(&sub.url)
-        .header("content-type", "application/json")
-        .header("parley-signature", signature)
-        .header("parley-event-id", event.map_or_else(|| "ping".to_owned(), |e| format!("evt_{}", e.id.get())))
-        .header("parley-event-kind", kind)
-        .body(body)
-        .send()
-        .await;
+    let mut request = state.webhook_http.post(&sub.url);
+    for (name, value) in post.headers {
+        request = request.header(name, value);
+    }
+    let answer = request.body(post.body).send().await;
     let mut attempt = Attempt {
         event_id: event.map(|e| e.id.get()),
         kind: kind.to_owned(),
@@ -349,6 +484,7 @@ pub async fn ping(state: &AppState, sub: &Subscription) -> Result<Delivery, crat
         tracing::error!(subscription = sub.id, error = %e, "cannot open a webhook secret");
         crate::error::ApiError::internal()
     })?;
-    let attempt = deliver(state, sub, &secret, None, PING).await;
+    let post = post_for(state, sub, &secret, None, PING).await?.ok_or_else(crate::error::ApiError::internal)?;
+    let attempt = deliver(state, sub, post, None, PING).await;
     Ok(state.store.record_side_attempt(sub.id, attempt, false, state.clock.now()).await?)
 }

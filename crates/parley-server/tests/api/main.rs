@@ -8,6 +8,7 @@ mod channels;
 mod contacts;
 mod customer_content;
 mod event_visibility;
+mod graph_compat;
 mod helpers;
 mod http;
 mod idempotency;

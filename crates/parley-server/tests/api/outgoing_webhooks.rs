@@ -235,8 +235,12 @@ async fn replays_pings_and_bad_input() {
         let r = app.post(&format!("/api/v1/webhook-subscriptions/{sub}/replay"), range).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{e}: {:?}", r.body);
         assert!(eventually(10, || async { receiver.hits().len() == 3 }).await, "{e}: the range");
-        let log = app.get(&format!("/api/v1/webhook-subscriptions/{sub}/deliveries")).await.body;
-        assert_eq!(log.as_array().unwrap().iter().filter(|d| d["replay"] == true).count(), 2, "{e}: {log}");
+        // The log is written just after the receiver answers.
+        let replays_logged = || async {
+            let log = app.get(&format!("/api/v1/webhook-subscriptions/{sub}/deliveries")).await.body;
+            log.as_array().unwrap().iter().filter(|d| d["replay"] == true).count()
+        };
+        assert!(eventually(10, || async { replays_logged().await == 2 }).await, "{e}: {}", replays_logged().await);
 
         // A ping, signed like the rest.
         let ping = app.post(&format!("/api/v1/webhook-subscriptions/{sub}/ping"), json!({})).await;
@@ -266,7 +270,13 @@ async fn replays_pings_and_bad_input() {
             (json!({"url": "ftp://example.com/", "kinds": ["message.received"]}), "url_not_allowed"),
             (json!({"url": "https://example.com/", "kinds": []}), "invalid_kinds"),
             (json!({"url": "https://example.com/", "kinds": ["message.nope"]}), "invalid_kinds"),
-            (json!({"url": "https://example.com/"}), "invalid_request"),
+            (json!({"url": "https://example.com/"}), "invalid_kinds"),
+            (json!({"url": "https://example.com/", "kinds": ["message.received"], "format": "xml"}), "invalid_request"),
+            (
+                json!({"url": "https://example.com/", "format": "meta", "kinds": ["contact.created"], "verify_token": "v", "app_secret": "s"}),
+                "invalid_kinds",
+            ),
+            (json!({"url": "https://example.com/", "format": "meta"}), "invalid_request"),
         ];
         for (body, code) in bad {
             let r = app.post(base, body.clone()).await;

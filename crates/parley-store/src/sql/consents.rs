@@ -12,7 +12,7 @@ use sqlx::FromRow;
 use super::inbound::EventBuffer;
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{Consents, ContactFlags, Contacts, NewOptIn, OptIn, Upload};
+use crate::{Consents, ContactFlags, Contacts, NewOptIn, OptIn, Upload, Viewer};
 
 #[derive(FromRow)]
 struct OptInRow {
@@ -208,5 +208,21 @@ impl<DB> Consents for SqlStore<DB> {
         .await?;
         tx.commit().await?;
         Ok(Upload { id, ..upload })
+    }
+
+    async fn upload_by_provider_id(&self, ws: WorkspaceId, viewer: Viewer, media_id: &str) -> StoreResult<Upload> {
+        let row: Option<(i64, i64, String, String, String, i64, Option<String>)> = sqlx::query_as(concat!(
+            "SELECT id, channel_id, provider_media_id, sha256, mime_type, size, filename FROM uploads
+             WHERE workspace_id = $1 AND provider_media_id = $2 AND ",
+            visible_channel!("channel_id", "$3"),
+            " ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(ws.get())
+        .bind(media_id.to_owned())
+        .bind(viewer.agent())
+        .fetch_optional(&self.read)
+        .await?;
+        let (id, channel, provider_media_id, sha256, mime_type, size, filename) = row.ok_or(StoreError::NotFound)?;
+        Ok(Upload { id, channel_id: ChannelId(channel), provider_media_id, sha256, mime_type, size, filename })
     }
 }

@@ -8,16 +8,19 @@ use parley_core::Timestamp;
 use parley_core::account::Role;
 use parley_core::ids::{EventId, UserId, WorkspaceId};
 use serde_json::json;
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder};
 
 use super::notifications::notify;
-use super::{Engine, SqlStore, clamp_limit};
+use super::{Engine, SqlStore, clamp_limit, pow2_chunks};
 use crate::error::{StoreError, StoreResult};
-use crate::{Attempt, CursorMove, Delivery, NewSubscription, Replay, Subscription, SubscriptionPatch, Subscriptions};
+use crate::{
+    Attempt, CloudApi, CursorMove, Delivery, ForwardFacts, NewSubscription, Replay, Subscription, SubscriptionPatch,
+    Subscriptions,
+};
 
 macro_rules! select_subscription {
     () => {
-        "SELECT s.id, s.workspace_id, s.url, s.kinds, s.active, s.paused_reason, s.created_by, u.role AS creator_role,
+        "SELECT s.id, s.workspace_id, s.url, s.format, s.kinds, s.active, s.paused_reason, s.created_by, u.role AS creator_role,
                 u.deactivated_at AS creator_gone, s.cursor_event_id, s.attempts, s.next_attempt_at, s.failing_since,
                 s.event_failing_since, s.sealed_secret, s.created_at, s.updated_at
          FROM webhook_subscriptions s JOIN users u ON u.id = s.created_by "
@@ -29,6 +32,7 @@ struct SubscriptionRow {
     id: i64,
     workspace_id: i64,
     url: String,
+    format: String,
     kinds: String,
     active: i64,
     paused_reason: Option<String>,
@@ -52,6 +56,7 @@ impl TryFrom<SubscriptionRow> for Subscription {
             id: r.id,
             workspace_id: WorkspaceId(r.workspace_id),
             url: r.url,
+            format: r.format,
             kinds: serde_json::from_str(&r.kinds)?,
             active: r.active != 0,
             paused_reason: r.paused_reason,
@@ -154,8 +159,8 @@ impl<DB> Subscriptions for SqlStore<DB> {
         let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(&mut *tx).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO webhook_subscriptions (workspace_id, created_by, url, kinds, sealed_secret, active,
-                cursor_event_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) RETURNING id",
+                cursor_event_id, created_at, updated_at, format)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, $8) RETURNING id",
         )
         .bind(ws.get())
         .bind(new.created_by.get())
@@ -164,6 +169,7 @@ impl<DB> Subscriptions for SqlStore<DB> {
         .bind(new.sealed_secret.to_owned())
         .bind(newest.unwrap_or(0))
         .bind(now.as_micros())
+        .bind(new.format.to_owned())
         .fetch_one(&mut *tx)
         .await?;
         let sub = Self::subscription_in(&mut tx, id).await?;
@@ -334,6 +340,51 @@ impl<DB> Subscriptions for SqlStore<DB> {
         Ok(after)
     }
 
+    async fn record_delivered(
+        &self,
+        sub: &Subscription,
+        attempts: &[Attempt],
+        cursor: EventId,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        // Many rows per statement: one round trip per chunk, not per delivery.
+        let numbered: Vec<(u32, &Attempt)> =
+            attempts.iter().enumerate().map(|(i, a)| (if i == 0 { sub.attempts + 1 } else { 1 }, a)).collect();
+        for chunk in pow2_chunks(&numbered, 64) {
+            let mut qb = QueryBuilder::<DB>::new(
+                "INSERT INTO webhook_deliveries (subscription_id, event_id, kind, attempt, outcome, status_code, error,
+                    latency_ms, response_excerpt, replay, created_at) ",
+            );
+            qb.push_values(chunk, |mut row, (number, a)| {
+                row.push_bind(sub.id)
+                    .push_bind(a.event_id)
+                    .push_bind(a.kind.clone())
+                    .push_bind(i64::from(*number))
+                    .push_bind("delivered".to_owned())
+                    .push_bind(a.status_code.map(i64::from))
+                    .push_bind(a.error.clone())
+                    .push_bind(a.latency_ms)
+                    .push_bind(a.response_excerpt.clone())
+                    .push_bind(0_i64)
+                    .push_bind(now.as_micros());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET cursor_event_id = $2, attempts = 0, next_attempt_at = NULL,
+                event_failing_since = NULL, failing_since = NULL, updated_at = $3
+             WHERE id = $1 AND cursor_event_id < $2",
+        )
+        .bind(sub.id)
+        .bind(cursor.get())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn skip_to(&self, sub_id: i64, to: EventId, now: Timestamp) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -470,5 +521,85 @@ impl<DB> Subscriptions for SqlStore<DB> {
             .await?;
         tx.commit().await?;
         Ok(DB::rows_affected(&done))
+    }
+}
+
+#[apply(engine_bounds!)]
+#[async_trait]
+impl<DB> CloudApi for SqlStore<DB> {
+    async fn forward_facts(&self, ws: WorkspaceId, message: i64) -> StoreResult<Option<ForwardFacts>> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT m.direction, m.raw, m.provider_message_id, m.pricing, m.error_code, m.error_title,
+                    ch.phone_number_id, ch.display_phone_number, ch.waba_id,
+                    (SELECT i.value FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.kind = 'wa_id'
+                     ORDER BY i.id LIMIT 1),
+                    (SELECT i.value FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.kind = 'bsuid'
+                     ORDER BY i.id LIMIT 1)
+             FROM messages m JOIN channels ch ON ch.id = m.channel_id JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.workspace_id = $1 AND m.id = $2",
+        )
+        .bind(ws.get())
+        .bind(message)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.map(|r| ForwardFacts {
+            direction: r.0,
+            raw: r.1,
+            provider_message_id: r.2,
+            pricing: r.3,
+            error_code: r.4,
+            error_title: r.5,
+            phone_number_id: r.6,
+            display_phone_number: r.7,
+            waba_id: r.8,
+            wa_id: r.9,
+            bsuid: r.10,
+        }))
+    }
+
+    async fn message_id_by_provider_id(
+        &self,
+        ws: WorkspaceId,
+        channel: parley_core::ids::ChannelId,
+        provider_message_id: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM messages WHERE workspace_id = $1 AND channel_id = $2 AND provider_message_id = $3",
+        )
+        .bind(ws.get())
+        .bind(channel.get())
+        .bind(provider_message_id.to_owned())
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    async fn contact_id_by_identity(
+        &self,
+        ws: WorkspaceId,
+        kind: &str,
+        value: &str,
+    ) -> StoreResult<Option<parley_core::ids::ContactId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT contact_id FROM contact_identities WHERE workspace_id = $1 AND kind = $2 AND value = $3",
+        )
+        .bind(ws.get())
+        .bind(kind.to_owned())
+        .bind(value.to_owned())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id.map(parley_core::ids::ContactId))
     }
 }

@@ -6,6 +6,7 @@
 pub mod dispatch;
 pub mod inbox;
 pub mod inputs;
+pub mod outgoing;
 mod phone_mix;
 pub mod webhooks;
 
@@ -50,6 +51,27 @@ pub enum BenchCommand {
         /// Distinct customers writing in.
         #[arg(long, default_value_t = 1000)]
         customers: usize,
+    },
+    /// Deliver outgoing webhooks to receivers on loopback while inbound webhooks arrive at a
+    /// steady rate; report delivery lag (one, ten, nine plus one dead receiver) and how fast a
+    /// backlog drains.
+    Outgoing {
+        /// Events in the one-subscription scenario.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Events in each of the four ten-subscription runs and the drain.
+        #[arg(long, default_value_t = 20_000)]
+        events_ten: usize,
+        /// Inbound events per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: usize,
+        /// Inbound events per webhook POST.
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
+        /// SQLite in a temporary directory otherwise.
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Dispatch a full outbox from a real server to the sandbox at a configured rate; report the
     /// achieved rate, the server's CPU time and the busiest second the provider saw.
@@ -137,6 +159,11 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
         BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep } => {
             let opts = inbox::InboxBench { database_url: postgres, contacts, conversations, messages, samples, keep };
             tokio::runtime::Runtime::new()?.block_on(inbox::run(opts))
+        }
+        BenchCommand::Outgoing { events, events_ten, rate, batch, postgres } => {
+            crate::init_logging(log.unwrap_or("warn,sqlx=error"));
+            let opts = outgoing::OutgoingBench { database_url: postgres, events, events_ten, rate, batch };
+            tokio::runtime::Runtime::new()?.block_on(outgoing::run(opts))
         }
         BenchCommand::Dispatch { messages, rate, latency_ms, postgres } => {
             crate::init_logging(log.unwrap_or("warn"));

@@ -36,17 +36,17 @@ pub struct WebhookBench {
     pub customers: usize,
 }
 
-const APP_SECRET: &str = "bench-app-secret";
+pub(super) const APP_SECRET: &str = "bench-app-secret";
 
 /// Where the webhooks go, and who writes them.
-struct Target {
+pub(super) struct Target {
     /// How many distinct customers write.
     count: usize,
     /// The time the messages say they were sent at.
     base_ts: i64,
     salt: u32,
-    workspace: WorkspaceId,
-    webhook_path: String,
+    pub(super) workspace: WorkspaceId,
+    pub(super) webhook_path: String,
     phone_number_id: String,
     /// The WhatsApp id of customer `k` (of `count`).
     customers: Box<dyn Fn(usize) -> String + Send + Sync>,
@@ -172,7 +172,7 @@ async fn durable_ceiling(
 }
 
 /// An empty database with one workspace and one number; the customers are new at first.
-async fn empty(
+pub(super) async fn empty(
     url: &DatabaseUrl,
     schema: Option<&str>,
     sealed_secrets: String,
@@ -260,7 +260,7 @@ async fn at_scale(
 
 /// Signed webhook body number `r`: `batch` text messages, every message unique, from the
 /// target's customers (so contacts and conversations are found as well as created).
-fn make_body(target: &Target, r: usize, batch: usize) -> (Vec<u8>, String) {
+pub(super) fn make_body(target: &Target, r: usize, batch: usize) -> (Vec<u8>, String) {
     let messages: Vec<_> = (0..batch)
         .map(|i| {
             let n = r * batch + i;
