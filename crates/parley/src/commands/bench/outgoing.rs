@@ -13,17 +13,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use parley_core::{Clock, SystemClock};
 use parley_providers::guard::AllowList;
 use parley_providers::meta::signature;
 use parley_server::AppState;
 use parley_server::secrets::SecretBox;
-use parley_store::{DatabaseUrl, NewSubscription, Store, SubscriptionPatch};
+use parley_store::{NewSubscription, Store, SubscriptionPatch};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::webhooks::{APP_SECRET, Target, empty, make_body};
+use super::webhooks::{APP_SECRET, Target, bench_database, empty, make_body};
 
 pub struct OutgoingBench {
     pub database_url: Option<String>,
@@ -181,18 +180,7 @@ fn merged(receivers: &[Arc<Taken>]) -> Taken {
 
 pub async fn run(opts: OutgoingBench) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (url, schema) = match &opts.database_url {
-        Some(u) => {
-            let schema = format!("parley_bench_out_{}", std::process::id());
-            let mut admin =
-                <sqlx::PgConnection as sqlx::Connection>::connect(u).await.context("connecting to PostgreSQL")?;
-            for sql in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
-                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await?;
-            }
-            (DatabaseUrl::Postgres(u.clone()), Some(schema))
-        }
-        None => (DatabaseUrl::Sqlite(dir.path().join("parley.db")), None),
-    };
+    let (url, schema) = bench_database(opts.database_url.as_deref(), "parley_bench_out", dir.path()).await?;
     let secret_box = SecretBox::random();
     let secrets = parley_core::channel::ChannelSecrets {
         access_token: "t".into(),

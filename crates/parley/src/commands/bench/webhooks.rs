@@ -54,18 +54,7 @@ pub(super) struct Target {
 
 pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let (url, schema) = match &opts.database_url {
-        Some(u) => {
-            let schema = format!("parley_bench_{}", std::process::id());
-            let mut admin =
-                <sqlx::PgConnection as sqlx::Connection>::connect(u).await.context("connecting to PostgreSQL")?;
-            for sql in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
-                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await?;
-            }
-            (DatabaseUrl::Postgres(u.clone()), Some(schema))
-        }
-        None => (DatabaseUrl::Sqlite(dir.path().join("parley.db")), None),
-    };
+    let (url, schema) = bench_database(opts.database_url.as_deref(), "parley_bench", dir.path()).await?;
     let secret_box = SecretBox::random();
     let secrets = ChannelSecrets { access_token: "t".into(), app_secret: APP_SECRET.into(), verify_token: "v".into() };
     let sealed = secret_box.seal(&serde_json::to_vec(&secrets)?);
@@ -130,6 +119,22 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await?;
     }
     Ok(())
+}
+
+/// A fresh database for a benchmark: a schema of its own (`<prefix>_<pid>`) on PostgreSQL at
+/// `postgres`, else a SQLite file in `dir`.
+pub(super) async fn bench_database(
+    postgres: Option<&str>,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(DatabaseUrl, Option<String>)> {
+    let Some(u) = postgres else { return Ok((DatabaseUrl::Sqlite(dir.join("parley.db")), None)) };
+    let schema = format!("{prefix}_{}", std::process::id());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(u).await.context("connecting to PostgreSQL")?;
+    for sql in [format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), format!("CREATE SCHEMA {schema}")] {
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await?;
+    }
+    Ok((DatabaseUrl::Postgres(u.to_owned()), Some(schema)))
 }
 
 /// The durable ceiling (`/bench/durable`): the same server appending each webhook's raw body to
