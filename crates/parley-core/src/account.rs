@@ -93,6 +93,8 @@ pub struct User {
     pub created_at: Timestamp,
     /// Set while the user may not log in or use a token (their history stays theirs).
     pub deactivated_at: Option<Timestamp>,
+    /// A bot: assignable, acts through its API token, never logs in.
+    pub bot: bool,
 }
 
 /// Why a change to a user is refused.

@@ -45,7 +45,8 @@ function userRow(u, redraw) {
     onchange: (e) => change({ role: e.target.value }) },
   roles.map((r) => el('option', { value: r, selected: r === u.role }, t(`role.${r}`))));
   const actions = u.id === boot.user.id || !mayChange ? [] : [
-    u.active ? el('button', { type: 'button', class: 'invite', onclick: () => showInvite(u) }, t('team.invite_link')) : null,
+    // A bot acts through its API token: it is never invited to log in.
+    u.active && !u.bot ? el('button', { type: 'button', class: 'invite', onclick: () => showInvite(u) }, t('team.invite_link')) : null,
     el('button', { type: 'button', class: u.active ? 'deactivate' : 'reactivate', onclick: async () => {
       if (u.active && !(await confirmAction({ title: t('team.deactivate_title', { name: u.name }), body: t('team.deactivate_body'),
         confirm: t('team.deactivate'), danger: true }))) return;
@@ -53,7 +54,8 @@ function userRow(u, redraw) {
     } }, t(u.active ? 'team.deactivate' : 'team.reactivate')),
   ];
   return el('tr', { class: u.active ? '' : 'deactivated', dataset: { user: u.id } },
-    el('td', {}, u.name, u.active ? null : el('span', { class: 'muted' }, ` (${t('team.deactivated')})`)),
+    el('td', {}, u.name, u.bot ? el('span', { class: 'muted' }, ` (${t('team.bot')})`) : null,
+      u.active ? null : el('span', { class: 'muted' }, ` (${t('team.deactivated')})`)),
     el('td', {}, u.email), el('td', {}, role), el('td', {}, actions));
 }
 

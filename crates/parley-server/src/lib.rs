@@ -85,6 +85,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::merges::router())
         .merge(routes::accounts::router())
         .merge(routes::users::router())
+        .merge(routes::bots::router())
         .merge(routes::password::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())

@@ -61,6 +61,14 @@ pub trait Accounts {
     async fn workspace(&self, id: WorkspaceId) -> StoreResult<Workspace>;
     async fn update_workspace(&self, id: WorkspaceId, patch: WorkspacePatch, now: Timestamp) -> StoreResult<Workspace>;
     async fn create_user(&self, ws: WorkspaceId, user: NewUser, now: Timestamp) -> StoreResult<User>;
+    /// A bot user (role agent, no password: it never logs in) and its API token, together.
+    async fn create_bot(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        token: NewToken,
+        now: Timestamp,
+    ) -> StoreResult<(User, ApiToken)>;
     async fn users(&self, ws: WorkspaceId) -> StoreResult<Vec<User>>;
     async fn user(&self, ws: WorkspaceId, id: UserId) -> StoreResult<User>;
     /// The user with this email and their password hash, for logging in.

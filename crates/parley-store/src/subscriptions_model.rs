@@ -31,6 +31,9 @@ pub struct Subscription {
     pub creator_role: Role,
     #[serde(skip)]
     pub creator_active: bool,
+    /// Made by a bot: it sends only what concerns the bot's own conversations.
+    #[serde(skip)]
+    pub creator_bot: bool,
     /// The last event handled.
     pub cursor_event_id: i64,
     /// Failed attempts at the event after the cursor.

@@ -39,6 +39,8 @@ pub struct UserView {
     /// `false` once deactivated: no login, no token, no new conversations.
     active: bool,
     deactivated_at: Option<String>,
+    /// A bot: assignable, acts through its API token, never logs in (`POST /bots`).
+    bot: bool,
 }
 
 impl From<User> for UserView {
@@ -52,6 +54,7 @@ impl From<User> for UserView {
             created_at: u.created_at.to_rfc3339(),
             active: u.deactivated_at.is_none(),
             deactivated_at: u.deactivated_at.map(|t| t.to_rfc3339()),
+            bot: u.bot,
         }
     }
 }

@@ -139,6 +139,14 @@ async fn invite_user(
     if !auth.role.can_grant(target.role) {
         return Err(ApiError::forbidden("only an owner may invite an owner"));
     }
+    if target.bot {
+        // A bot acts through its token; a password would let a person log in as it.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bot_user",
+            "a bot never logs in: use its API token",
+        ));
+    }
     let secret = crate::web::session::new_secret();
     let now = state.clock.now();
     let expires_at = now.plus_secs(INVITE_SECS);

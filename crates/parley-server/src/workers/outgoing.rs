@@ -246,7 +246,7 @@ impl Follower {
         let mut taken: Vec<Attempt> = Vec::new();
         let mut last = cursor;
         for event in &events {
-            let Some(kind) = self.wanted(event) else { continue };
+            let Some(kind) = self.wanted(event).await? else { continue };
             let Some(attempt) = self.send(event, kind).await? else { continue };
             if attempt.status_code.is_some_and(|c| (200..300).contains(&c)) {
                 taken.push(attempt);
@@ -302,9 +302,36 @@ impl Follower {
         }
     }
 
-    /// The public kind `event` goes out as, when the subscription asked for it.
-    fn wanted(&self, event: &Event) -> Option<&'static str> {
-        outgoing::public_kind(&event.kind, &event.payload).filter(|k| self.sub.kinds.iter().any(|w| w == k))
+    /// The public kind `event` goes out as, when the subscription asked for it (and, for a
+    /// bot's subscription, when it is about a conversation assigned to that bot).
+    async fn wanted(&self, event: &Event) -> Result<Option<&'static str>, parley_store::StoreError> {
+        let Some(kind) =
+            outgoing::public_kind(&event.kind, &event.payload).filter(|k| self.sub.kinds.iter().any(|w| w == k))
+        else {
+            return Ok(None);
+        };
+        if self.sub.creator_bot && !self.bot_concerned(event).await? {
+            return Ok(None);
+        }
+        Ok(Some(kind))
+    }
+
+    /// Whether an event concerns the bot that made the subscription: its assignment (as the
+    /// event says), or a conversation assigned to it now.
+    async fn bot_concerned(&self, event: &Event) -> Result<bool, parley_store::StoreError> {
+        let bot = self.sub.created_by.get();
+        if event.kind == "conversation.assigned" {
+            return Ok(event.payload.get("to").and_then(serde_json::Value::as_i64) == Some(bot));
+        }
+        let Some(id) = event.payload.get("conversation_id").and_then(serde_json::Value::as_i64) else {
+            return Ok(false);
+        };
+        let ws = self.sub.workspace_id;
+        match self.state.store.conversation(ws, parley_core::ids::ConversationId(id), self.sub.viewer()).await {
+            Ok(c) => Ok(c.assignee_id.map(|a| a.get()) == Some(bot)),
+            Err(parley_store::StoreError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sends the replays' next events (a hundred per round), once each, into the log.
@@ -315,7 +342,7 @@ impl Follower {
             let to = EventId(replay.to_event_id);
             let events = store.events(self.sub.workspace_id, self.sub.viewer(), from, Some(to), 100).await?;
             for event in &events {
-                if let Some(kind) = self.wanted(event)
+                if let Some(kind) = self.wanted(event).await?
                     && let Some(attempt) = self.send(event, kind).await?
                 {
                     store.record_side_attempt(self.sub.id, attempt, true, self.state.clock.now()).await?;

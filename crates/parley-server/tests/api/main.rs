@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assignment;
+mod bots;
 mod canned;
 mod channels;
 mod contacts;

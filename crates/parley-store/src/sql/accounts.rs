@@ -42,6 +42,7 @@ struct UserRow {
     locale: Option<String>,
     created_at: i64,
     deactivated_at: Option<i64>,
+    bot: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -56,6 +57,7 @@ impl TryFrom<UserRow> for User {
             locale: r.locale,
             created_at: Timestamp::from_micros(r.created_at),
             deactivated_at: r.deactivated_at.map(Timestamp::from_micros),
+            bot: r.bot != 0,
         })
     }
 }
@@ -89,7 +91,7 @@ impl From<TokenRow> for ApiToken {
 
 macro_rules! user_columns {
     () => {
-        "id, workspace_id, email, name, role, locale, created_at, deactivated_at"
+        "id, workspace_id, email, name, role, locale, created_at, deactivated_at, bot"
     };
 }
 macro_rules! token_columns {
@@ -226,6 +228,23 @@ impl<DB> Accounts for SqlStore<DB> {
         let user = Self::insert_user(&mut tx, ws, user, now).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    async fn create_bot(
+        &self,
+        ws: WorkspaceId,
+        user: NewUser,
+        token: NewToken,
+        now: Timestamp,
+    ) -> StoreResult<(User, ApiToken)> {
+        let mut tx = self.begin_write().await?;
+        let bot = NewUser { role: Role::Agent, password_hash: None, ..user };
+        let created = Self::insert_user(&mut tx, ws, bot, now).await?;
+        sqlx::query("UPDATE users SET bot = 1 WHERE id = $1").bind(created.id.get()).execute(&mut *tx).await?;
+        let token = Self::insert_token(&mut tx, ws, created.id, token, now).await?;
+        let user = Self::user_in(&mut tx, ws, created.id).await?;
+        tx.commit().await?;
+        Ok((user, token))
     }
 
     async fn users(&self, ws: WorkspaceId) -> StoreResult<Vec<User>> {

@@ -61,7 +61,7 @@ impl<DB> SqlStore<DB> {
             let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
                 "SELECT u.id, u.last_assigned_at,
                     (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status <> 'closed')
-                 FROM users u WHERE u.workspace_id = $1 AND u.role = 'agent' AND u.available = 1
+                 FROM users u WHERE u.workspace_id = $1 AND u.role = 'agent' AND u.available = 1 AND u.bot = 0
                    AND u.deactivated_at IS NULL ORDER BY u.id",
             )
             .bind(ws.get())

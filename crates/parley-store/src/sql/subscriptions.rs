@@ -21,7 +21,7 @@ use crate::{
 macro_rules! select_subscription {
     () => {
         "SELECT s.id, s.workspace_id, s.url, s.format, s.kinds, s.active, s.paused_reason, s.created_by, u.role AS creator_role,
-                u.deactivated_at AS creator_gone, s.cursor_event_id, s.attempts, s.next_attempt_at, s.failing_since,
+                u.deactivated_at AS creator_gone, u.bot AS creator_bot, s.cursor_event_id, s.attempts, s.next_attempt_at, s.failing_since,
                 s.event_failing_since, s.sealed_secret, s.created_at, s.updated_at
          FROM webhook_subscriptions s JOIN users u ON u.id = s.created_by "
     };
@@ -39,6 +39,7 @@ struct SubscriptionRow {
     created_by: i64,
     creator_role: String,
     creator_gone: Option<i64>,
+    creator_bot: i64,
     cursor_event_id: i64,
     attempts: i64,
     next_attempt_at: Option<i64>,
@@ -63,6 +64,7 @@ impl TryFrom<SubscriptionRow> for Subscription {
             created_by: UserId(r.created_by),
             creator_role: r.creator_role.parse::<Role>()?,
             creator_active: r.creator_gone.is_none(),
+            creator_bot: r.creator_bot != 0,
             cursor_event_id: r.cursor_event_id,
             attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
             next_attempt_at: r.next_attempt_at.map(Timestamp::from_micros),

@@ -1,0 +1,79 @@
+//! Bots as teammates (issue 17, point 3, first part): an owner makes a bot with a webhook; the
+//! bot is told only of the conversations assigned to it, answers with its own token (a message
+//! authored by the bot, judged by the same rules), is never picked by automatic assignment, and
+//! never logs in.
+
+use std::time::Duration;
+
+use parley_sandbox::{Batching, Customer, Say};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Receiver, TestApp, Wired, eventually};
+
+async fn writes(wired: &Wired, phone: &str, text: &str) {
+    let item = wired.sandbox.message(&wired.number.phone_number_id, &Customer::new(phone, "C"), &Say::text(text));
+    wired.sandbox.deliver(vec![item], Batching::default());
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+}
+
+#[tokio::test]
+async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let receiver = Receiver::start().await;
+        let wired = app.wired().await;
+        let made = app.post("/api/v1/bots", json!({"name": "Helper", "webhook_url": receiver.url})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let bot_id = made.body["bot"]["id"].as_i64().unwrap();
+        assert_eq!(made.body["bot"]["bot"], true);
+        let bot_token = made.body["token"].as_str().unwrap().to_owned();
+        assert!(made.body["webhook_secret"].as_str().unwrap().starts_with("whsec_"));
+        // Automatic assignment never picks a bot, even when it is the only agent.
+        let r = app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{e}: {:?}", r.body);
+
+        writes(&wired, "33611111111", "is anyone there?").await;
+        writes(&wired, "33622222222", "not for the bot").await;
+        let convs = app.get("/api/v1/conversations").await.body["items"].as_array().unwrap().clone();
+        assert!(convs.iter().all(|c| c["assignee_id"].is_null()), "{e}: {convs:?}");
+        let mine = convs.iter().find(|c| c["last_message"]["text"] == "is anyone there?").unwrap_or(&convs[0]).clone();
+        let mine_id = mine["id"].as_i64().unwrap();
+        let assigned = app.post(&format!("/api/v1/conversations/{mine_id}/assign"), json!({"user_id": bot_id})).await;
+        assert_eq!(assigned.status, StatusCode::OK, "{e}: {:?}", assigned.body);
+
+        // The bot hears of its assignment and of what the customer writes next, nothing else.
+        writes(&wired, "33611111111", "hello bot").await;
+        writes(&wired, "33622222222", "still not for the bot").await;
+        let told = eventually(10, || async { receiver.taken() == ["conversation.assigned", "message.received"] }).await;
+        assert!(told, "{e}: {:?}", receiver.taken());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(receiver.taken().len(), 2, "{e}: {:?}", receiver.taken());
+        assert_eq!(receiver.hits()[1].json()["data"]["text"], "hello bot");
+
+        // It answers with its own token: the reply is the bot's.
+        let reply = json!({"channel_id": wired.channel["id"], "to": mine["contact_id"].to_string(), "type": "text",
+            "text": {"body": "Hi, I am the bot."}});
+        let sent = app.call_as(Some(&bot_token), Method::POST, "/api/v1/messages", Some(reply)).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{e}: {:?}", sent.body);
+        let id = sent.body["messages"][0]["id"].as_i64().unwrap();
+        assert_eq!(app.get(&format!("/api/v1/messages/{id}")).await.body["author_id"], bot_id, "{e}");
+        let out = eventually(20, || async {
+            wired.sandbox.sent().iter().any(|s| s.body["text"]["body"] == "Hi, I am the bot.")
+        })
+        .await;
+        assert!(out, "{e}");
+
+        // A bot never logs in and cannot be given a password by invitation.
+        let invite = app.post(&format!("/api/v1/users/{bot_id}/invite"), json!({})).await;
+        assert_eq!((invite.status, invite.code()), (StatusCode::UNPROCESSABLE_ENTITY, "bot_user"), "{e}");
+        let bots = app.get("/api/v1/bots").await.body;
+        assert_eq!(bots.as_array().unwrap().len(), 1, "{e}: {bots}");
+        // Agents may not make bots.
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let r = app.call_as(Some(&agent), Method::POST, "/api/v1/bots", Some(json!({"name": "Rogue"}))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app.post("/api/v1/bots", json!({"name": "Bad", "webhook_url": "http://10.0.0.1/x"})).await;
+        assert_eq!(r.code(), "url_not_allowed", "{e}");
+    }
+}
