@@ -2,6 +2,7 @@
 //! users and roles, contacts and their validation. Pure: no I/O, no async; time is passed in.
 
 pub mod account;
+pub mod bots;
 pub mod canned;
 pub mod channel;
 pub mod contact;

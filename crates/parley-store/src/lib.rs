@@ -13,6 +13,7 @@
 //! Both engines live in this one crate (ARCHITECTURE.md sketched a crate per engine): the shared
 //! generic implementation would otherwise need a fourth crate and orphan-rule workarounds.
 
+mod bots_model;
 mod contacts_model;
 mod error;
 #[cfg(feature = "fixtures")]
@@ -40,6 +41,7 @@ use parley_core::message::Content;
 use parley_core::search::SearchTerms;
 use parley_core::{Email, Timestamp};
 
+pub use bots_model::*;
 pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use model::*;
@@ -788,6 +790,7 @@ pub trait Store:
     + Events
     + Subscriptions
     + CloudApi
+    + Bots
     + Send
     + Sync
 {

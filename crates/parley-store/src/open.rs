@@ -114,7 +114,8 @@ where
         + crate::Teams
         + crate::Events
         + crate::Subscriptions
-        + crate::CloudApi,
+        + crate::CloudApi
+        + crate::Bots,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -1,6 +1,7 @@
 //! Background workers: they run beside the HTTP server in the same process and stop with it.
 
 pub mod dispatch;
+pub mod handover;
 pub mod imports;
 pub mod media;
 pub mod outgoing;

@@ -1,7 +1,8 @@
 //! Conversation timers on the injected clock (tests move it instead of waiting): snoozed
 //! conversations wake when their time comes (checked every second), and conversations an agent
 //! answered without a reply close after the workspace's auto-close hours (checked once the clock
-//! moved a minute since the last check).
+//! moved a minute since the last check), and bots hand conversations over to the team
+//! (`handover.rs`, every pass).
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 Err(e) => tracing::warn!(error = %e, "cannot auto-close conversations"),
             }
             last_auto_close = Some(now);
+        }
+        if let Err(e) = crate::workers::handover::check(&state, now).await {
+            tracing::warn!(error = %e.message, "cannot check the bots' hand-overs");
         }
         state.timer_passes.send_modify(|passes| *passes += 1);
         tokio::select! {

@@ -77,3 +77,66 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         assert_eq!(r.code(), "url_not_allowed", "{e}");
     }
 }
+
+/// The conversation of the customer writing from `phone`.
+async fn conversation_of(app: &TestApp, phone: &str) -> i64 {
+    let convs = app.get("/api/v1/conversations").await.body["items"].as_array().unwrap().clone();
+    let found = convs.iter().find(|c| c["contact"]["phone"] == format!("+{phone}"));
+    found.unwrap_or_else(|| panic!("no conversation for {phone}: {convs:?}"))["id"].as_i64().unwrap()
+}
+
+async fn assignee(app: &TestApp, id: i64) -> serde_json::Value {
+    app.get(&format!("/api/v1/conversations/{id}")).await.body["assignee_id"].clone()
+}
+
+#[tokio::test]
+async fn a_bot_hands_over_on_a_keyword_and_on_silence() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let made = app.post("/api/v1/bots", json!({"name": "Helper", "silence_seconds": 120})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let bot_id = made.body["bot"]["id"].as_i64().unwrap();
+        let settings = app.get(&format!("/api/v1/bots/{bot_id}/handover")).await.body;
+        assert!(settings["keywords"].as_array().unwrap().contains(&json!("humain")), "{e}: {settings}");
+
+        // A keyword: the customer asks for a person, in French.
+        writes(&wired, "33633333333", "bonjour").await;
+        let first = conversation_of(&app, "33633333333").await;
+        assert_eq!(
+            app.post(&format!("/api/v1/conversations/{first}/assign"), json!({"user_id": bot_id})).await.status,
+            StatusCode::OK
+        );
+        writes(&wired, "33633333333", "Je veux parler à un humain").await;
+        app.timer_passes(2).await;
+        assert!(eventually(10, || async { assignee(&app, first).await.is_null() }).await, "{e}: still the bot's");
+        let notes = app.get(&format!("/api/v1/conversations/{first}/notes")).await.body;
+        assert!(notes.to_string().contains("asked for a person"), "{e}: {notes}");
+        assert_eq!(notes[0]["author_id"], bot_id, "{e}: the bot says why");
+
+        // Silence: an unanswered message waits 120 s on the injected clock.
+        writes(&wired, "33644444444", "hello?").await;
+        let second = conversation_of(&app, "33644444444").await;
+        assert_eq!(
+            app.post(&format!("/api/v1/conversations/{second}/assign"), json!({"user_id": bot_id})).await.status,
+            StatusCode::OK
+        );
+        app.clock.advance_secs(100);
+        app.timer_passes(2).await;
+        assert_eq!(assignee(&app, second).await, json!(bot_id), "{e}: not yet");
+        app.clock.advance_secs(30);
+        app.timer_passes(2).await;
+        assert!(eventually(10, || async { assignee(&app, second).await.is_null() }).await, "{e}: silence hands over");
+        let notes = app.get(&format!("/api/v1/conversations/{second}/notes")).await.body;
+        assert!(notes.to_string().contains("without an answer"), "{e}: {notes}");
+
+        // Settings are checked.
+        let bad = app
+            .call(Method::PUT, &format!("/api/v1/bots/{bot_id}/handover"), Some(json!({"silence_seconds": 0})))
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{e}: {:?}", bad.body);
+        let owner_id = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
+        let not_bot = app.call(Method::PUT, &format!("/api/v1/bots/{owner_id}/handover"), Some(json!({}))).await;
+        assert_eq!(not_bot.status, StatusCode::NOT_FOUND, "{e}");
+    }
+}

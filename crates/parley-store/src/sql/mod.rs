@@ -100,6 +100,7 @@ macro_rules! search_contacts {
 mod accounts;
 mod assignment;
 mod auto_close;
+mod bots;
 mod canned;
 mod channels;
 mod consents;
