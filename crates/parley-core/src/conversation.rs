@@ -166,6 +166,12 @@ pub fn may_assign(role: crate::account::Role, me: UserId, current: Option<UserId
     }
 }
 
+/// Beyond [`may_assign`], around bots: a person takes a bot's conversation for themself at any
+/// time, and a bot passes its own conversation to anyone (a hand-over).
+pub fn may_assign_around_bots(me: UserId, current: Option<UserId>, current_is_bot: bool, to: Option<UserId>) -> bool {
+    current_is_bot && (to == Some(me) || current == Some(me))
+}
+
 /// Who may put a conversation in a team's queue (or take it out): owners and managers any
 /// conversation; an agent only one they hold, to hand it over to another team.
 pub fn may_set_team(role: crate::account::Role, me: UserId, assignee: Option<UserId>) -> bool {
@@ -305,6 +311,12 @@ mod tests {
         assert!(!may_assign(Role::Agent, me, Some(other), Some(me)), "never take someone else's");
         assert!(!may_assign(Role::Agent, me, Some(other), None), "nor release it");
         assert!(!may_assign(Role::Agent, me, None, Some(other)), "nor give one away");
+        let bot = crate::ids::UserId(9);
+        assert!(may_assign_around_bots(me, Some(bot), true, Some(me)), "a person takes over from a bot");
+        assert!(!may_assign_around_bots(me, Some(bot), true, Some(other)), "but gives it to no one else");
+        assert!(!may_assign_around_bots(me, Some(other), false, Some(me)), "a person's is theirs");
+        assert!(may_assign_around_bots(bot, Some(bot), true, Some(other)), "a bot hands its own over");
+        assert!(!may_assign_around_bots(bot, Some(other), false, Some(bot)), "a bot takes nobody's");
     }
 
     #[test]

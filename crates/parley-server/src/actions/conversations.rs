@@ -3,7 +3,9 @@
 //! naming the actor.
 
 use parley_core::Timestamp;
-use parley_core::conversation::{ClosingNote, Conversation, ConversationStatus, check_closing_note, may_assign};
+use parley_core::conversation::{
+    ClosingNote, Conversation, ConversationStatus, check_closing_note, may_assign, may_assign_around_bots,
+};
 use parley_core::ids::{ConversationId, UserId};
 use parley_core::note::{check_note, mentions};
 use parley_store::{ConversationNote, NewConversationNote};
@@ -68,9 +70,15 @@ pub async fn assign(
     if let ActorKind::User { id: me, role } = actor.kind
         && !may_assign(role, me, current.assignee_id, assignee)
     {
-        return Err(ApiError::forbidden(
-            "agents take unassigned conversations for themselves and let go of their own; owners and managers assign others",
-        ));
+        let held_by_bot = match current.assignee_id {
+            Some(holder) => state.store.user(ws, holder).await?.bot,
+            None => false,
+        };
+        if !may_assign_around_bots(me, current.assignee_id, held_by_bot, assignee) {
+            return Err(ApiError::forbidden(
+                "agents take unassigned conversations (or a bot's) for themselves and let go of their own; owners and managers assign others",
+            ));
+        }
     }
     Ok(state.store.assign_conversation(ws, id, assignee, actor.user_id(), state.clock.now()).await?)
 }

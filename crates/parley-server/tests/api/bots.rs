@@ -64,13 +64,47 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         .await;
         assert!(out, "{e}");
 
+        // The bot passes its conversation to a person with its token; a person takes one over.
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let agent_id = app.user_id(&agent).await;
+        let passed = app
+            .call_as(
+                Some(&bot_token),
+                Method::POST,
+                &format!("/api/v1/conversations/{mine_id}/assign"),
+                Some(json!({"user_id": agent_id})),
+            )
+            .await;
+        assert_eq!(passed.status, StatusCode::OK, "{e}: {:?}", passed.body);
+        assert_eq!(
+            app.post(&format!("/api/v1/conversations/{mine_id}/assign"), json!({"user_id": bot_id})).await.status,
+            StatusCode::OK
+        );
+        let taken = app
+            .call_as(
+                Some(&agent),
+                Method::POST,
+                &format!("/api/v1/conversations/{mine_id}/assign"),
+                Some(json!({"user_id": agent_id})),
+            )
+            .await;
+        assert_eq!(taken.status, StatusCode::OK, "{e}: an agent takes over from a bot: {:?}", taken.body);
+        let back = app
+            .call_as(
+                Some(&bot_token),
+                Method::POST,
+                &format!("/api/v1/conversations/{mine_id}/assign"),
+                Some(json!({"user_id": bot_id})),
+            )
+            .await;
+        assert_eq!(back.status, StatusCode::FORBIDDEN, "{e}: a bot takes nobody's conversation");
+
         // A bot never logs in and cannot be given a password by invitation.
         let invite = app.post(&format!("/api/v1/users/{bot_id}/invite"), json!({})).await;
         assert_eq!((invite.status, invite.code()), (StatusCode::UNPROCESSABLE_ENTITY, "bot_user"), "{e}");
         let bots = app.get("/api/v1/bots").await.body;
         assert_eq!(bots.as_array().unwrap().len(), 1, "{e}: {bots}");
         // Agents may not make bots.
-        let agent = app.token_for("agent", "agent@acme.example").await;
         let r = app.call_as(Some(&agent), Method::POST, "/api/v1/bots", Some(json!({"name": "Rogue"}))).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         let r = app.post("/api/v1/bots", json!({"name": "Bad", "webhook_url": "http://10.0.0.1/x"})).await;
