@@ -25,6 +25,8 @@ pub struct HandoverSettings {
 /// A conversation assigned to a bot, as the worker sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BotConversation {
+    /// The customer's latest message (its id in Parley).
+    pub last_in_id: Option<i64>,
     /// The text of the customer's latest message.
     pub last_in_text: Option<String>,
     pub last_in_at: Option<Timestamp>,
@@ -75,11 +77,17 @@ pub fn asks_for_person(text: &str, keywords: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// Whether the bot owes the customer an answer (their latest message came after its last one):
+/// while it does, the customer sees WhatsApp's typing indicator.
+pub fn owes_answer(c: &BotConversation) -> bool {
+    c.last_in_at.is_some_and(|last_in| c.last_bot_at.is_none_or(|b| b < last_in))
+}
+
 /// Whether (and why) the bot hands the conversation over at `now`. Only a customer message the
 /// bot has not answered yet counts.
 pub fn handover(settings: &HandoverSettings, c: &BotConversation, now: Timestamp) -> Option<Handover> {
     let last_in = c.last_in_at?;
-    if c.last_bot_at.is_some_and(|b| b >= last_in) {
+    if !owes_answer(c) {
         return None;
     }
     if let Some(k) = c.last_in_text.as_deref().and_then(|t| asks_for_person(t, &settings.keywords)) {
@@ -120,6 +128,7 @@ mod tests {
         let t0 = Timestamp::from_secs(1_000);
         let settings = HandoverSettings { keywords: defaults(), silence_seconds: Some(60), max_turns: Some(3) };
         let waiting = BotConversation {
+            last_in_id: Some(1),
             last_in_text: Some("hello".into()),
             last_in_at: Some(t0),
             last_bot_at: None,
@@ -135,7 +144,9 @@ mod tests {
         assert_eq!(handover(&settings, &many, t0), Some(Handover::Turns));
         let off = HandoverSettings { keywords: vec![], silence_seconds: None, max_turns: None };
         assert_eq!(handover(&off, &asks, t0.plus_secs(10_000)), None);
-        let nothing = BotConversation { last_in_text: None, last_in_at: None, last_bot_at: None, bot_turns: 0 };
+        let nothing =
+            BotConversation { last_in_id: None, last_in_text: None, last_in_at: None, last_bot_at: None, bot_turns: 0 };
         assert_eq!(handover(&settings, &nothing, t0), None);
+        assert!(owes_answer(&waiting) && !owes_answer(&answered) && !owes_answer(&nothing));
     }
 }

@@ -49,7 +49,15 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         assert!(told, "{e}: {:?}", receiver.taken());
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(receiver.taken().len(), 2, "{e}: {:?}", receiver.taken());
-        assert_eq!(receiver.hits()[1].json()["data"]["text"], "hello bot");
+        let hello = receiver.hits()[1].json()["data"].clone();
+        assert_eq!(hello["text"], "hello bot");
+        // Meanwhile the customer sees the bot typing.
+        let typing = (hello["provider_message_id"].as_str().unwrap().to_owned(), true);
+        assert!(
+            eventually(10, || async { wired.sandbox.reads().contains(&typing) }).await,
+            "{e}: {:?}",
+            wired.sandbox.reads()
+        );
 
         // It answers with its own token: the reply is the bot's.
         let reply = json!({"channel_id": wired.channel["id"], "to": mine["contact_id"].to_string(), "type": "text",

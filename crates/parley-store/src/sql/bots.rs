@@ -10,7 +10,8 @@ use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
 use crate::{AssignedToBot, Bots};
 
-type Row = (i64, i64, i64, String, Option<i64>, Option<i64>, Option<String>, Option<i64>, Option<i64>, i64);
+type Row =
+    (i64, i64, i64, String, Option<i64>, Option<i64>, Option<String>, Option<i64>, Option<i64>, i64, Option<i64>);
 
 #[apply(engine_bounds!)]
 #[async_trait]
@@ -61,7 +62,9 @@ impl<DB> Bots for SqlStore<DB> {
                 (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out'
                    AND m.author_id = c.assignee_id),
                 (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'out'
-                   AND m.author_id = c.assignee_id)
+                   AND m.author_id = c.assignee_id),
+                (SELECT m.id FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
+                 ORDER BY m.sent_at DESC, m.id DESC LIMIT 1)
              FROM conversations c JOIN bot_settings b ON b.user_id = c.assignee_id
              WHERE c.status <> 'closed' ORDER BY c.id LIMIT 10000",
         )
@@ -79,6 +82,7 @@ impl<DB> Bots for SqlStore<DB> {
                         max_turns: r.5,
                     },
                     facts: BotConversation {
+                        last_in_id: r.10,
                         last_in_text: r.6,
                         last_in_at: r.7.map(Timestamp::from_micros),
                         last_bot_at: r.8.map(Timestamp::from_micros),
