@@ -85,6 +85,7 @@ async function loadList() {
   const params = new URLSearchParams({ limit: '100' });
   if (state.filter === 'mine') params.set('assignee', 'me');
   if (state.filter === 'unassigned') params.set('assignee', 'none');
+  if (state.filter === 'bots') params.set('assignee', 'bots');
   if ($('filter-status').value) params.set('status', $('filter-status').value);
   if ($('filter-channel').value) params.set('channel', $('filter-channel').value);
   if ($('filter-tag').value.trim()) params.set('tag', $('filter-tag').value.trim());
@@ -168,6 +169,8 @@ function renderHeader(c) {
   const choices = [{ id: '', name: t('thread.unassigned') }, ...assignable];
   select.replaceChildren(...choices.map((u) => el('option', { value: String(u.id), selected: String(c.assignee_id ?? '') === String(u.id) },
     u.id === boot.user.id ? `${u.name} (${t('thread.me')})` : u.name)));
+  // A bot's conversation: anyone takes it over for themself, at any time.
+  $('take-over').hidden = !state.users.some((u) => u.bot && u.id === c.assignee_id);
   const team = $('team-select');
   team.replaceChildren(...[{ id: '', name: t('teams.no_team') }, ...state.teams].map((tm) => el('option',
     { value: String(tm.id), selected: String(c.team_id ?? '') === String(tm.id) }, tm.name)));
@@ -582,6 +585,7 @@ async function start() {
     },
   });
   $('assignee').addEventListener('change', (e) => assign(e.target.value));
+  $('take-over').addEventListener('click', () => assign(String(boot.user.id)));
   $('team-select').addEventListener('change', (e) => setTeam(e.target.value));
   $('filter-team').addEventListener('change', loadList);
   window.addEventListener('hashchange', route);
@@ -600,6 +604,8 @@ async function start() {
     $('filter-channel').append(el('option', { value: String(c.id) }, c.name));
   }
   state.users = users;
+  // The bots' tab shows once the workspace has a bot.
+  $('tab-bots').hidden = !users.some((u) => u.bot);
   // After the users and numbers: notifications name them.
   loadNotifications();
   setInterval(loadNotifications, 30000);

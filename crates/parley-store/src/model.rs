@@ -249,6 +249,8 @@ pub struct OpenCounts {
     pub mine: i64,
     pub unassigned: i64,
     pub all: i64,
+    /// Held by bots.
+    pub bots: i64,
 }
 
 /// Which team's queue a list shows.
@@ -276,6 +278,8 @@ pub struct Team {
 pub enum AssigneeFilter {
     Unassigned,
     User(UserId),
+    /// Held by any bot.
+    Bots,
 }
 
 /// What the inbox list shows beside a conversation.

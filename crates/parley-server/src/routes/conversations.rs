@@ -45,7 +45,7 @@ pub struct ConversationParams {
     channel: Option<i64>,
     /// `open`, `pending`, `snoozed` or `closed`.
     status: Option<String>,
-    /// `me`, `none` (unassigned) or a user id.
+    /// `me`, `none` (unassigned), `bots` (held by a bot) or a user id.
     assignee: Option<String>,
     /// Only conversations with this tag.
     tag: Option<String>,
@@ -189,10 +189,10 @@ async fn list_conversations(
             None | Some("") => None,
             Some("me") => Some(AssigneeFilter::User(auth.user_id)),
             Some("none") => Some(AssigneeFilter::Unassigned),
-            Some(id) => Some(AssigneeFilter::User(UserId(
-                id.parse()
-                    .map_err(|_| ApiError::bad_request("assignee is me, none or a user id").with_field("assignee"))?,
-            ))),
+            Some("bots") => Some(AssigneeFilter::Bots),
+            Some(id) => Some(AssigneeFilter::User(UserId(id.parse().map_err(|_| {
+                ApiError::bad_request("assignee is me, none, bots or a user id").with_field("assignee")
+            })?))),
         },
         tag: tag_filter(params.tag.as_deref(), "tag")?,
         contact_tag: tag_filter(params.contact_tag.as_deref(), "contact_tag")?,
@@ -243,8 +243,10 @@ async fn list_conversations(
     security(("bearer" = [])))]
 async fn open_counts(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let counts = state.store.open_counts(auth.workspace_id, auth.viewer(), auth.user_id).await?;
-    Ok(Json(serde_json::json!({"mine": counts.mine, "unassigned": counts.unassigned, "all": counts.all,
-        "capped_at": parley_store::OPEN_COUNT_CAP})))
+    Ok(Json(
+        serde_json::json!({"mine": counts.mine, "unassigned": counts.unassigned, "all": counts.all, "bots": counts.bots,
+        "capped_at": parley_store::OPEN_COUNT_CAP}),
+    ))
 }
 
 /// Get a conversation.

@@ -42,6 +42,12 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         let assigned = app.post(&format!("/api/v1/conversations/{mine_id}/assign"), json!({"user_id": bot_id})).await;
         assert_eq!(assigned.status, StatusCode::OK, "{e}: {:?}", assigned.body);
 
+        // The bots' list and count hold it.
+        let held = app.get("/api/v1/conversations?assignee=bots").await.body["items"].clone();
+        assert_eq!(held.as_array().map(Vec::len), Some(1), "{e}: {held}");
+        assert_eq!(held[0]["id"], mine_id);
+        assert_eq!(app.get("/api/v1/conversations/counts").await.body["bots"], 1, "{e}");
+
         // The bot hears of its assignment and of what the customer writes next, nothing else.
         writes(&wired, "33611111111", "hello bot").await;
         writes(&wired, "33622222222", "still not for the bot").await;

@@ -4,6 +4,7 @@
 //! every API rule is tested on both engines in `tests/api`.
 
 mod a11y;
+mod bot_screens;
 mod driver;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]

@@ -66,6 +66,8 @@ async fn every_screen_in_three_languages_at_both_sizes_fits_and_is_translated() 
     // Closing asks for a closing note, so its dialog is a screen too.
     let closing = json!({"mode": "optional", "categories": ["Sale", "Refund"]});
     assert!(app.call(reqwest::Method::PUT, "/api/v1/workspace/closing-notes", Some(closing)).await.status.is_success());
+    // A bot: its tab shows in the inbox (and must fit in every language at phone width).
+    assert!(app.post("/api/v1/bots", json!({"name": "Helper"})).await.status.is_success());
     // A webhook with a long URL and a delivery in its log.
     let receiver = super::helpers::Receiver::start().await;
     let url = format!("{}?token=a-rather-long-query-string-that-must-wrap-on-a-phone", receiver.url);

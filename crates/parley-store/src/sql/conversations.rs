@@ -218,6 +218,9 @@ impl<DB> Inbox for SqlStore<DB> {
             Some(AssigneeFilter::Unassigned) => {
                 q.push(" AND c.assignee_id IS NULL");
             }
+            Some(AssigneeFilter::Bots) => {
+                q.push(" AND c.assignee_id IN (SELECT u.id FROM users u WHERE u.bot = 1)");
+            }
             None => {}
         }
         if let Some(tag) = &query.tag {
@@ -284,9 +287,10 @@ impl<DB> Inbox for SqlStore<DB> {
         const ALL: &str = capped_count!("$2 = $2");
         const MINE: &str = capped_count!("c.assignee_id = $2");
         const UNASSIGNED: &str = capped_count!("c.assignee_id IS NULL AND $2 = $2");
+        const BOTS: &str = capped_count!("c.assignee_id IN (SELECT u.id FROM users u WHERE u.bot = 1) AND $2 = $2");
         let mut conn = self.read.acquire().await?;
-        let mut counts = [0i64; 3];
-        for (sql, count) in [ALL, MINE, UNASSIGNED].into_iter().zip(counts.iter_mut()) {
+        let mut counts = [0i64; 4];
+        for (sql, count) in [ALL, MINE, UNASSIGNED, BOTS].into_iter().zip(counts.iter_mut()) {
             *count = sqlx::query_scalar(sql)
                 .bind(ws.get())
                 .bind(me.get())
@@ -295,7 +299,7 @@ impl<DB> Inbox for SqlStore<DB> {
                 .fetch_one(&mut *conn)
                 .await?;
         }
-        Ok(OpenCounts { all: counts[0], mine: counts[1], unassigned: counts[2] })
+        Ok(OpenCounts { all: counts[0], mine: counts[1], unassigned: counts[2], bots: counts[3] })
     }
 
     async fn conversation(&self, ws: WorkspaceId, id: ConversationId, viewer: Viewer) -> StoreResult<Conversation> {
