@@ -188,3 +188,39 @@ async fn a_bot_hands_over_on_a_keyword_and_on_silence() {
         assert_eq!(not_bot.status, StatusCode::NOT_FOUND, "{e}");
     }
 }
+
+#[tokio::test]
+async fn a_bot_hands_over_after_its_number_of_answers() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let made = app.post("/api/v1/bots", json!({"name": "Brief", "max_turns": 2, "handover_keywords": []})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let (bot_id, token) =
+            (made.body["bot"]["id"].as_i64().unwrap(), made.body["token"].as_str().unwrap().to_owned());
+        writes(&wired, "33677777777", "question one").await;
+        let conv = conversation_of(&app, "33677777777").await;
+        let contact = app.get(&format!("/api/v1/conversations/{conv}")).await.body["contact_id"].to_string();
+        assert_eq!(
+            app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await.status,
+            StatusCode::OK
+        );
+        for (turn, question) in [(1, "question two"), (2, "question three")] {
+            // Each step a second later: who spoke last is told by the time.
+            app.clock.advance_secs(1);
+            let answer = json!({"channel_id": wired.channel["id"], "to": contact, "type": "text",
+                "text": {"body": format!("answer {turn}")}});
+            let r = app.call_as(Some(&token), Method::POST, "/api/v1/messages", Some(answer)).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{e}: {:?}", r.body);
+            app.timer_passes(2).await;
+            assert_eq!(assignee(&app, conv).await, json!(bot_id), "{e}: answered, nothing owed after turn {turn}");
+            app.clock.advance_secs(1);
+            writes(&wired, "33677777777", question).await;
+        }
+        // Two answers given and the customer writes again: back to the team.
+        app.timer_passes(2).await;
+        assert!(eventually(10, || async { assignee(&app, conv).await.is_null() }).await, "{e}: still the bot's");
+        let notes = app.get(&format!("/api/v1/conversations/{conv}/notes")).await.body;
+        assert!(notes.to_string().contains("number of answers"), "{e}: {notes}");
+    }
+}
