@@ -467,7 +467,8 @@ pub trait Consents {
     /// new (until an agent acknowledges it).
     async fn contact_flags(&self, ws: WorkspaceId, by: &ContactRef) -> StoreResult<ContactFlags>;
     async fn record_upload(&self, ws: WorkspaceId, upload: Upload, now: Timestamp) -> StoreResult<Upload>;
-    /// The workspace's upload with this provider media id, on a channel the viewer sees.
+    /// The file with this provider media id, on a channel the viewer sees: an upload, or a
+    /// customer's attachment once Parley has it (`filename` is then `None`).
     async fn upload_by_provider_id(&self, ws: WorkspaceId, viewer: Viewer, media_id: &str) -> StoreResult<Upload>;
 }
 

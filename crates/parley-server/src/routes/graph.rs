@@ -9,7 +9,8 @@
 //!   optional typing indicator). The answer's message id (`wamid.parley.<id>`) is the id the
 //!   forwarded statuses carry.
 //! - `POST /graph/{version}/{phone_number_id}/media` (multipart `file`, `type`) and
-//!   `GET /graph/{version}/{media_id}`, whose `url` downloads the file with the same token.
+//!   `GET /graph/{version}/{media_id}` (an upload, or a customer's file once fetched), whose
+//!   `url` downloads the file with the same token.
 //! - `GET /graph/{version}/{waba_id}/message_templates`.
 
 use axum::Json;

@@ -277,6 +277,22 @@ async fn the_graph_endpoint_answers_and_refuses_in_metas_shapes() {
         let file = app.client.get(info["url"].as_str().unwrap()).bearer_auth(&app.token).send().await.unwrap();
         assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4 parley");
 
+        // A customer's file, as Meta describes it, once Parley has fetched it.
+        let photo = wired.sandbox.add_media(b"\x89PNG from the customer".to_vec(), "image/png");
+        let item = wired.sandbox.message(&pnid, &ana(), &Say::media("image", &photo, "image/png"));
+        wired.sandbox.deliver(vec![item], Batching::default());
+        assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
+        let fetched =
+            eventually(20, || async { graph(&app, reqwest::Method::GET, &photo, None).await.0 == StatusCode::OK })
+                .await;
+        assert!(fetched, "{e}: the customer's file is not described");
+        let (_, info) = graph(&app, reqwest::Method::GET, &photo, None).await;
+        assert_eq!(info["mime_type"], "image/png", "{e}: {info}");
+        let file = app.client.get(info["url"].as_str().unwrap()).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(file.bytes().await.unwrap().as_ref(), b"\x89PNG from the customer");
+        let (status, _) = graph(&app, reqwest::Method::GET, "no-such-media", None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}: unknown media is Meta's object-not-found");
+
         // Templates, as Meta lists them.
         let (status, list) = graph(&app, reqwest::Method::GET, "WABA-1/message_templates", None).await;
         assert_eq!(status, StatusCode::OK, "{e}: {list}");

@@ -222,7 +222,37 @@ impl<DB> Consents for SqlStore<DB> {
         .bind(viewer.agent())
         .fetch_optional(&self.read)
         .await?;
-        let (id, channel, provider_media_id, sha256, mime_type, size, filename) = row.ok_or(StoreError::NotFound)?;
-        Ok(Upload { id, channel_id: ChannelId(channel), provider_media_id, sha256, mime_type, size, filename })
+        if let Some((id, channel, provider_media_id, sha256, mime_type, size, filename)) = row {
+            return Ok(Upload {
+                id,
+                channel_id: ChannelId(channel),
+                provider_media_id,
+                sha256,
+                mime_type,
+                size,
+                filename,
+            });
+        }
+        let fetched: Option<(i64, i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(concat!(
+            "SELECT id, channel_id, provider_media_id, sha256, mime_type, size FROM media
+             WHERE workspace_id = $1 AND provider_media_id = $2 AND state = 'available' AND sha256 IS NOT NULL AND ",
+            visible_channel!("channel_id", "$3"),
+            " ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(ws.get())
+        .bind(media_id.to_owned())
+        .bind(viewer.agent())
+        .fetch_optional(&self.read)
+        .await?;
+        let (id, channel, provider_media_id, sha256, mime_type, size) = fetched.ok_or(StoreError::NotFound)?;
+        Ok(Upload {
+            id,
+            channel_id: ChannelId(channel),
+            provider_media_id,
+            sha256,
+            mime_type: mime_type.unwrap_or_else(|| "application/octet-stream".into()),
+            size: size.unwrap_or(0),
+            filename: None,
+        })
     }
 }
