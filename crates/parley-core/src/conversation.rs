@@ -154,22 +154,25 @@ pub struct Message {
 }
 
 /// Who may (re)assign a conversation: owners and managers anyone to anyone; an agent takes a
-/// conversation nobody (or they) holds, or lets go of their own — never someone else's.
-pub fn may_assign(role: crate::account::Role, me: UserId, current: Option<UserId>, to: Option<UserId>) -> bool {
+/// conversation nobody (or they) holds, or lets go of their own — never someone else's, except
+/// a bot's: a person takes a bot's conversation for themself at any time, and a bot (which acts
+/// as an agent) passes its own conversation to anyone (a hand-over).
+pub fn may_assign(
+    role: crate::account::Role,
+    me: UserId,
+    current: Option<UserId>,
+    held_by_bot: bool,
+    to: Option<UserId>,
+) -> bool {
     if role.can_administer() {
         return true;
     }
     let free_or_mine = current.is_none_or(|a| a == me);
-    match to {
+    let allowed = match to {
         Some(user) => user == me && free_or_mine,
         None => free_or_mine,
-    }
-}
-
-/// Beyond [`may_assign`], around bots: a person takes a bot's conversation for themself at any
-/// time, and a bot passes its own conversation to anyone (a hand-over).
-pub fn may_assign_around_bots(me: UserId, current: Option<UserId>, current_is_bot: bool, to: Option<UserId>) -> bool {
-    current_is_bot && (to == Some(me) || current == Some(me))
+    };
+    allowed || (held_by_bot && (to == Some(me) || current == Some(me)))
 }
 
 /// Who may put a conversation in a team's queue (or take it out): owners and managers any
@@ -305,18 +308,18 @@ mod tests {
     fn who_may_assign() {
         use crate::account::Role;
         let (me, other) = (crate::ids::UserId(1), crate::ids::UserId(2));
-        assert!(may_assign(Role::Manager, me, Some(other), Some(crate::ids::UserId(3))));
-        assert!(may_assign(Role::Agent, me, None, Some(me)), "take a free one");
-        assert!(may_assign(Role::Agent, me, Some(me), None), "let go of one's own");
-        assert!(!may_assign(Role::Agent, me, Some(other), Some(me)), "never take someone else's");
-        assert!(!may_assign(Role::Agent, me, Some(other), None), "nor release it");
-        assert!(!may_assign(Role::Agent, me, None, Some(other)), "nor give one away");
+        assert!(may_assign(Role::Manager, me, Some(other), false, Some(crate::ids::UserId(3))));
+        assert!(may_assign(Role::Agent, me, None, false, Some(me)), "take a free one");
+        assert!(may_assign(Role::Agent, me, Some(me), false, None), "let go of one's own");
+        assert!(!may_assign(Role::Agent, me, Some(other), false, Some(me)), "never take someone else's");
+        assert!(!may_assign(Role::Agent, me, Some(other), false, None), "nor release it");
+        assert!(!may_assign(Role::Agent, me, None, false, Some(other)), "nor give one away");
         let bot = crate::ids::UserId(9);
-        assert!(may_assign_around_bots(me, Some(bot), true, Some(me)), "a person takes over from a bot");
-        assert!(!may_assign_around_bots(me, Some(bot), true, Some(other)), "but gives it to no one else");
-        assert!(!may_assign_around_bots(me, Some(other), false, Some(me)), "a person's is theirs");
-        assert!(may_assign_around_bots(bot, Some(bot), true, Some(other)), "a bot hands its own over");
-        assert!(!may_assign_around_bots(bot, Some(other), false, Some(bot)), "a bot takes nobody's");
+        assert!(may_assign(Role::Agent, me, Some(bot), true, Some(me)), "a person takes over from a bot");
+        assert!(!may_assign(Role::Agent, me, Some(bot), true, Some(other)), "but gives it to no one else");
+        assert!(!may_assign(Role::Agent, me, Some(other), false, Some(me)), "a person's is theirs");
+        assert!(may_assign(Role::Agent, bot, Some(bot), true, Some(other)), "a bot hands its own over");
+        assert!(!may_assign(Role::Agent, bot, Some(other), false, Some(bot)), "a bot takes nobody's");
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Server, bootstrap, create_channel, env_number, free_port};
+use common::{PgSchema, Server, bootstrap, create_channel, env_number, free_port};
 use parley_sandbox::{Batching, Customer, Number, NumberPolicy, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
 
@@ -147,23 +147,12 @@ async fn kill_9_during_dispatch_sends_nothing_twice_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_dispatch_sends_nothing_twice_postgres() {
-    let Some(url) = parley_store::testing::postgres_url() else { return };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let schema = format!("parley_t_{now}_dispatch{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
-    let scoped = format!("{url}{}options=-csearch_path%3D{schema}", if url.contains('?') { "&" } else { "?" });
-    let dir = tempfile::tempdir().unwrap();
-    let args = vec![
-        "--data-dir".to_owned(),
-        dir.path().to_str().unwrap().to_owned(),
-        "--database-url".to_owned(),
-        scoped.clone(),
-    ];
-    dispatch_story(args, async || {
-        let Ok(mut conn) = sqlx::PgConnection::connect(&scoped).await else { return vec![] };
+    let Some(pg) = PgSchema::create("dispatch").await else { return };
+    let url = pg.url.clone();
+    dispatch_story(pg.args.clone(), async || {
+        let Ok(mut conn) = sqlx::PgConnection::connect(&url).await else { return vec![] };
         sqlx::query_as(OUT).fetch_all(&mut conn).await.unwrap_or_default()
     })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
+    pg.drop().await;
 }

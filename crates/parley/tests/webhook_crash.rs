@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Server, bootstrap, create_channel, env_number, free_port};
+use common::{PgSchema, Server, bootstrap, create_channel, env_number, free_port};
 use parley_sandbox::{Batching, Customer, Number, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
 
@@ -141,26 +141,12 @@ async fn kill_9_mid_delivery_skips_no_outgoing_webhook_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_delivery_skips_no_outgoing_webhook_postgres() {
-    let Some(url) = parley_store::testing::postgres_url() else { return };
-    let schema = format!(
-        "parley_t_{}_hookcrash{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-        std::process::id()
-    );
-    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
-    let scoped = format!("{url}{}options=-csearch_path%3D{schema}", if url.contains('?') { "&" } else { "?" });
-    let dir = tempfile::tempdir().unwrap();
-    let args = vec![
-        "--data-dir".to_owned(),
-        dir.path().to_str().unwrap().to_owned(),
-        "--database-url".to_owned(),
-        scoped.clone(),
-    ];
-    crash_story(args, async || {
-        let mut conn = sqlx::PgConnection::connect(&scoped).await.unwrap();
+    let Some(pg) = PgSchema::create("hookcrash").await else { return };
+    let url = pg.url.clone();
+    crash_story(pg.args.clone(), async || {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::query_scalar(RECEIVED).fetch_all(&mut conn).await.unwrap()
     })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await.unwrap();
+    pg.drop().await;
 }

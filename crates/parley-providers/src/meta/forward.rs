@@ -45,6 +45,19 @@ pub fn inbound(number: &NumberMeta<'_>, raw: &Value) -> Option<Value> {
     Some(envelope(number, value))
 }
 
+/// Whether Meta's status webhooks carry this status (Parley's own steps, such as `queued` or
+/// `unknown`, are not forwarded).
+pub fn is_meta_status(status: &str) -> bool {
+    matches!(status, "sent" | "delivered" | "read" | "failed")
+}
+
+/// A failed status's error as Meta writes it, from what Parley kept of the provider's (131000,
+/// "something went wrong", when the provider gave no code).
+pub fn error(code: Option<i64>, title: Option<&str>) -> Value {
+    let title = title.unwrap_or("Message failed to send");
+    json!({"code": code.unwrap_or(131000), "title": title, "message": title})
+}
+
 /// A status of a message the business sent.
 pub struct StatusReport<'a> {
     pub id: &'a str,
@@ -102,6 +115,13 @@ mod tests {
 
     const NUMBER: NumberMeta<'static> =
         NumberMeta { waba_id: "WABA-1", phone_number_id: "PN-1", display_phone_number: "15550001111" };
+
+    #[test]
+    fn only_metas_statuses_go_out_and_errors_have_a_code() {
+        assert!(is_meta_status("read") && !is_meta_status("queued") && !is_meta_status("unknown"));
+        assert_eq!(error(None, None)["code"], 131000);
+        assert_eq!(error(Some(131047), Some("Re-engagement message"))["message"], "Re-engagement message");
+    }
 
     #[test]
     fn compatible_ids_round_trip() {

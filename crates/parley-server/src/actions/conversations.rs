@@ -3,9 +3,7 @@
 //! naming the actor.
 
 use parley_core::Timestamp;
-use parley_core::conversation::{
-    ClosingNote, Conversation, ConversationStatus, check_closing_note, may_assign, may_assign_around_bots,
-};
+use parley_core::conversation::{ClosingNote, Conversation, ConversationStatus, check_closing_note, may_assign};
 use parley_core::ids::{ConversationId, UserId};
 use parley_core::note::{check_note, mentions};
 use parley_store::{ConversationNote, NewConversationNote};
@@ -67,14 +65,13 @@ pub async fn assign(
 ) -> ApiResult<Conversation> {
     let ws = actor.workspace_id;
     let current = state.store.conversation(ws, id, actor.viewer()).await?;
-    if let ActorKind::User { id: me, role } = actor.kind
-        && !may_assign(role, me, current.assignee_id, assignee)
-    {
+    if let ActorKind::User { id: me, role } = actor.kind {
+        // Whether a bot holds it matters only to an agent (or a bot) and a held conversation.
         let held_by_bot = match current.assignee_id {
-            Some(holder) => state.store.user(ws, holder).await?.bot,
-            None => false,
+            Some(holder) if !role.can_administer() => state.store.user(ws, holder).await?.bot,
+            _ => false,
         };
-        if !may_assign_around_bots(me, current.assignee_id, held_by_bot, assignee) {
+        if !may_assign(role, me, current.assignee_id, held_by_bot, assignee) {
             return Err(ApiError::forbidden(
                 "agents take unassigned conversations (or a bot's) for themselves and let go of their own; owners and managers assign others",
             ));

@@ -11,8 +11,6 @@ use parley_core::Email;
 use parley_core::account::{Role, check_name};
 use parley_core::bots::{DEFAULT_HANDOVER_KEYWORDS, HandoverSettings};
 use parley_core::ids::UserId;
-use parley_providers::guard::{Targets, check_url};
-use parley_store::NewSubscription;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,6 +21,7 @@ use crate::auth::{Auth, issue_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::routes::accounts::UserView;
+use crate::routes::subscriptions::{checked_url, subscribe};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -153,14 +152,7 @@ async fn create_bot(
         silence_seconds: input.silence_seconds,
         max_turns: input.max_turns,
     })?;
-    let url = match input.webhook_url.as_deref() {
-        Some(raw) => Some(
-            check_url(raw, Targets::AnyPublic, &state.outbound.allow)
-                .map_err(|refused| ApiError::url_not_allowed(&refused, "webhook_url"))?
-                .to_string(),
-        ),
-        None => None,
-    };
+    let url = input.webhook_url.as_deref().map(|raw| checked_url(&state, raw, "webhook_url")).transpose()?;
     // Bots have no mailbox: an address of their own under a reserved domain, never mailed.
     let mut tag = [0u8; 8];
     rand::rng().fill_bytes(&mut tag);
@@ -173,16 +165,10 @@ async fn create_bot(
     state.store.set_bot_settings(auth.workspace_id, bot.id, &settings).await?;
     let (mut subscription_id, mut webhook_secret) = (None, None);
     if let Some(url) = url {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let secret = format!("whsec_{}", hex::encode(bytes));
         let kinds: Vec<String> = BOT_KINDS.map(str::to_owned).to_vec();
-        let sealed = state.secrets.seal(secret.as_bytes());
-        let new =
-            NewSubscription { url: &url, format: "parley", kinds: &kinds, sealed_secret: &sealed, created_by: bot.id };
-        subscription_id = Some(state.store.create_subscription(auth.workspace_id, new, now).await?.id);
+        let (subscription, secret) = subscribe(&state, auth.workspace_id, &url, &kinds, bot.id).await?;
+        subscription_id = Some(subscription.id);
         webhook_secret = Some(secret);
-        state.outgoing_wakeup.notify_one();
     }
     let created = CreatedBot { bot: bot.into(), token: issued.secret, subscription_id, webhook_secret };
     Ok((StatusCode::CREATED, Json(created)))

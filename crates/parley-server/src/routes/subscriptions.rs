@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::Timestamp;
-use parley_core::ids::EventId;
+use parley_core::ids::{EventId, UserId, WorkspaceId};
 use parley_core::outgoing::{KINDS, VERSION, check_kinds};
 use parley_providers::guard::{Targets, check_url};
 use parley_store::{Delivery, NewSubscription, Replay, Subscription, SubscriptionPatch};
@@ -82,13 +82,31 @@ fn new_secret() -> String {
     format!("whsec_{}", hex::encode(bytes))
 }
 
-fn checked_url(state: &AppState, raw: &str) -> ApiResult<String> {
+/// A receiver's URL (in `field`) through the outbound-URL guard, at most 2,048 characters.
+pub(crate) fn checked_url(state: &AppState, raw: &str, field: &str) -> ApiResult<String> {
     let url = check_url(raw, Targets::AnyPublic, &state.outbound.allow)
-        .map_err(|refused| ApiError::url_not_allowed(&refused, "url"))?;
+        .map_err(|refused| ApiError::url_not_allowed(&refused, field))?;
     if url.as_str().len() > 2048 {
-        return Err(ApiError::bad_request("the URL is longer than 2,048 characters").with_field("url"));
+        return Err(ApiError::bad_request("the URL is longer than 2,048 characters").with_field(field));
     }
     Ok(url.to_string())
+}
+
+/// Stores a subscription in Parley's format (URL and kinds already checked) with a fresh
+/// signing secret, and wakes the delivery worker; answers the secret, to be shown once.
+pub(crate) async fn subscribe(
+    state: &AppState,
+    ws: WorkspaceId,
+    url: &str,
+    kinds: &[String],
+    created_by: UserId,
+) -> ApiResult<(Subscription, String)> {
+    let secret = new_secret();
+    let sealed = state.secrets.seal(secret.as_bytes());
+    let new = NewSubscription { url, format: "parley", kinds, sealed_secret: &sealed, created_by };
+    let subscription = state.store.create_subscription(ws, new, state.clock.now()).await?;
+    state.outgoing_wakeup.notify_one();
+    Ok((subscription, secret))
 }
 
 fn checked_kinds(kinds: &[String], format: &str) -> ApiResult<Vec<String>> {
@@ -170,31 +188,38 @@ async fn create(
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
     auth.require_admin()?;
-    let url = checked_url(&state, &input.url)?;
-    let format = input.format.as_deref().unwrap_or("parley");
-    let (kinds, sealed, secret) = match format {
+    let url = checked_url(&state, &input.url, "url")?;
+    let created = match input.format.as_deref().unwrap_or("parley") {
         "parley" => {
-            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or_default(), format)?;
+            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or_default(), "parley")?;
             if input.verify_token.is_some() || input.app_secret.is_some() {
                 return Err(ApiError::bad_request("verify_token and app_secret only go with format meta"));
             }
-            let secret = new_secret();
-            (kinds, state.secrets.seal(secret.as_bytes()), Some(secret))
+            let (subscription, secret) = subscribe(&state, auth.workspace_id, &url, &kinds, auth.user_id).await?;
+            CreatedSubscription { subscription, secret: Some(secret) }
         }
         "meta" => {
             let all = META_KINDS.map(str::to_owned).to_vec();
-            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or(&all), format)?;
+            let kinds = checked_kinds(input.kinds.as_deref().unwrap_or(&all), "meta")?;
             let verify_token = short_secret(input.verify_token.as_deref(), "verify_token")?;
             let app_secret = short_secret(input.app_secret.as_deref(), "app_secret")?;
             meta_handshake(&state, &url, &verify_token).await?;
-            (kinds, state.secrets.seal(app_secret.as_bytes()), None)
+            // Signed with the app's own secret, which the app already has: nothing to show.
+            let sealed = state.secrets.seal(app_secret.as_bytes());
+            let new = NewSubscription {
+                url: &url,
+                format: "meta",
+                kinds: &kinds,
+                sealed_secret: &sealed,
+                created_by: auth.user_id,
+            };
+            let subscription = state.store.create_subscription(auth.workspace_id, new, state.clock.now()).await?;
+            state.outgoing_wakeup.notify_one();
+            CreatedSubscription { subscription, secret: None }
         }
         _ => return Err(ApiError::bad_request("format is parley or meta").with_field("format")),
     };
-    let new = NewSubscription { url: &url, format, kinds: &kinds, sealed_secret: &sealed, created_by: auth.user_id };
-    let subscription = state.store.create_subscription(auth.workspace_id, new, state.clock.now()).await?;
-    state.outgoing_wakeup.notify_one();
-    Ok((StatusCode::CREATED, Json(CreatedSubscription { subscription, secret })))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// One subscription, with where it stands (cursor, failures, next attempt).
@@ -229,7 +254,7 @@ async fn update(
             .with_field("url"));
     }
     let patch = SubscriptionPatch {
-        url: input.url.as_deref().map(|u| checked_url(&state, u)).transpose()?,
+        url: input.url.as_deref().map(|u| checked_url(&state, u, "url")).transpose()?,
         kinds: input.kinds.as_deref().map(|k| checked_kinds(k, &current.format)).transpose()?,
         active: input.active,
         sealed_secret: None,

@@ -7,10 +7,11 @@
 
 use std::collections::HashSet;
 
+use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::account::Role;
-use parley_core::bots::owes_answer;
-use parley_core::ids::MessageId;
+use parley_core::bots::{Handover, owes_answer};
+use parley_core::ids::{ConversationId, MessageId};
 
 use crate::AppState;
 use crate::actions::{self, Actor};
@@ -32,10 +33,29 @@ pub async fn check(state: &AppState, now: Timestamp, typing_shown: &mut HashSet<
             }
             continue;
         };
-        actions::conversations::add_note(state, &bot, a.conversation_id, &reason.note()).await?;
-        actions::conversations::assign(state, &bot, a.conversation_id, None).await?;
-        tracing::info!(conversation = a.conversation_id.get(), reason = ?reason, "a bot handed a conversation over");
-        handed += 1;
+        // One conversation that cannot be handed over never holds back the others.
+        match hand_over(state, &bot, a.conversation_id, &reason).await {
+            Ok(()) => {
+                tracing::info!(conversation = a.conversation_id.get(), reason = ?reason, "a bot handed a conversation over");
+                handed += 1;
+            }
+            Err(e) => tracing::warn!(conversation = a.conversation_id.get(), error = %e.message, "a hand-over failed"),
+        }
     }
     Ok(handed)
+}
+
+/// The bot says why and lets go. A bot that can no longer see the conversation (its number
+/// turned private) cannot: Parley itself takes it from the bot then, so it reaches a person.
+async fn hand_over(state: &AppState, bot: &Actor, id: ConversationId, reason: &Handover) -> ApiResult<()> {
+    match actions::conversations::add_note(state, bot, id, &reason.note()).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            let parley = Actor::system(bot.workspace_id);
+            actions::conversations::assign(state, &parley, id, None).await?;
+            return Ok(());
+        }
+        other => other?,
+    };
+    actions::conversations::assign(state, bot, id, None).await?;
+    Ok(())
 }

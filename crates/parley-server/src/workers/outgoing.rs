@@ -430,15 +430,12 @@ async fn meta_body(
         return Ok(raw.and_then(|raw| forward::inbound(&number, &raw)));
     }
     let status = event.payload.get("status").and_then(serde_json::Value::as_str).unwrap_or("sent");
-    if facts.direction != "out" || !["sent", "delivered", "read", "failed"].contains(&status) {
+    if facts.direction != "out" || !forward::is_meta_status(status) {
         return Ok(None);
     }
     let at =
         event.payload.get("at").and_then(serde_json::Value::as_str).and_then(parley_core::Timestamp::parse_rfc3339);
-    let error = (status == "failed").then(|| {
-        let title = facts.error_title.clone().unwrap_or_else(|| "Message failed to send".into());
-        serde_json::json!({"code": facts.error_code.unwrap_or(131000), "title": title, "message": title})
-    });
+    let error = (status == "failed").then(|| forward::error(facts.error_code, facts.error_title.as_deref()));
     let pricing = facts.pricing.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok());
     let id = forward::compat_message_id(message_id);
     let report = forward::StatusReport {

@@ -224,3 +224,37 @@ async fn a_bot_hands_over_after_its_number_of_answers() {
         assert!(notes.to_string().contains("number of answers"), "{e}: {notes}");
     }
 }
+
+#[tokio::test]
+async fn a_hand_over_that_fails_holds_back_no_other() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let (second, number) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
+        let made = app.post("/api/v1/bots", json!({"name": "Helper"})).await;
+        let bot_id = made.body["bot"]["id"].as_i64().unwrap();
+        writes(&wired, "33688888888", "hello").await;
+        let other = Wired { sandbox: wired.sandbox.clone(), number, channel: second.clone() };
+        writes(&other, "33699999999", "hello").await;
+        let (first_conv, second_conv) =
+            (conversation_of(&app, "33688888888").await, conversation_of(&app, "33699999999").await);
+        assert!(first_conv < second_conv, "{e}: the first number's conversation is checked first");
+        for conv in [first_conv, second_conv] {
+            let r = app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await;
+            assert_eq!(r.status, StatusCode::OK, "{e}: {:?}", r.body);
+        }
+        // The first number turns private: the bot, not a member, can no longer see its conversation.
+        let r = app.patch(&format!("/api/v1/channels/{}", wired.channel["id"]), json!({"visibility": "private"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{e}: {:?}", r.body);
+        writes(&wired, "33688888888", "an agent please").await;
+        writes(&other, "33699999999", "an agent please").await;
+        app.timer_passes(2).await;
+        let both = eventually(10, || async {
+            assignee(&app, first_conv).await.is_null() && assignee(&app, second_conv).await.is_null()
+        })
+        .await;
+        assert!(both, "{e}: {} / {}", assignee(&app, first_conv).await, assignee(&app, second_conv).await);
+        let notes = app.get(&format!("/api/v1/conversations/{second_conv}/notes")).await.body;
+        assert!(notes.to_string().contains("asked for a person"), "{e}: the bot that sees it says why: {notes}");
+    }
+}

@@ -112,3 +112,41 @@ pub fn bootstrap(args: &[String]) -> String {
     assert!(out.status.success());
     serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned()
 }
+
+/// A PostgreSQL schema of its own for a test that runs the real binary against
+/// `PARLEY_TEST_DATABASE_URL` (`None` on a developer's machine without it; CI requires it), and
+/// the arguments that point `parley` at it with a fresh data dir. `drop` removes the schema.
+pub struct PgSchema {
+    /// The database URL confined to the schema (`search_path`).
+    pub url: String,
+    pub args: Vec<String>,
+    admin: sqlx::PgConnection,
+    name: String,
+    _dir: tempfile::TempDir,
+}
+
+impl PgSchema {
+    pub async fn create(label: &str) -> Option<PgSchema> {
+        use sqlx::Connection;
+        let url = parley_store::testing::postgres_url()?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // `parley_t_` schemas left by a killed run are dropped by later runs and `.ci/run`.
+        let name = format!("parley_t_{now}_{label}{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&mut admin).await.unwrap();
+        let scoped = format!("{url}{}options=-csearch_path%3D{name}", if url.contains('?') { "&" } else { "?" });
+        let dir = tempfile::tempdir().unwrap();
+        let args = vec![
+            "--data-dir".to_owned(),
+            dir.path().to_str().unwrap().to_owned(),
+            "--database-url".to_owned(),
+            scoped.clone(),
+        ];
+        Some(PgSchema { url: scoped, args, admin, name, _dir: dir })
+    }
+
+    pub async fn drop(mut self) {
+        let sql = format!("DROP SCHEMA {} CASCADE", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut self.admin).await.unwrap();
+    }
+}
