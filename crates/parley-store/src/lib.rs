@@ -753,6 +753,14 @@ pub trait Events {
     async fn event_ids_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<i64>>;
     /// The newest event's id (0 when there is none).
     async fn last_event_id(&self, ws: WorkspaceId) -> StoreResult<EventId>;
+    /// Who held the conversation just before event `before`, as its assignment events say
+    /// (`None`: nobody, or never assigned).
+    async fn assignee_at(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        before: EventId,
+    ) -> StoreResult<Option<UserId>>;
     /// What happened to a conversation the viewer sees (`conversation.*` events but its notes:
     /// assignments, team and status changes, tags), oldest first, the newest `limit`.
     async fn conversation_activity(

@@ -316,22 +316,19 @@ impl Follower {
         Ok(Some(kind))
     }
 
-    /// Whether an event concerns the bot that made the subscription: its assignment (as the
-    /// event says), or a conversation assigned to it now.
+    /// Whether an event concerns the bot that made the subscription: its assignment, or a
+    /// conversation the bot held when the event happened (not when it is delivered: a message
+    /// that came before the bot was assigned is not the bot's, however late it goes out).
     async fn bot_concerned(&self, event: &Event) -> Result<bool, parley_store::StoreError> {
-        let bot = self.sub.created_by.get();
+        let bot = self.sub.created_by;
         if event.kind == "conversation.assigned" {
-            return Ok(event.payload.get("to").and_then(serde_json::Value::as_i64) == Some(bot));
+            return Ok(event.payload.get("to").and_then(serde_json::Value::as_i64) == Some(bot.get()));
         }
         let Some(id) = event.payload.get("conversation_id").and_then(serde_json::Value::as_i64) else {
             return Ok(false);
         };
-        let ws = self.sub.workspace_id;
-        match self.state.store.conversation(ws, parley_core::ids::ConversationId(id), self.sub.viewer()).await {
-            Ok(c) => Ok(c.assignee_id.map(|a| a.get()) == Some(bot)),
-            Err(parley_store::StoreError::NotFound) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let conversation = parley_core::ids::ConversationId(id);
+        Ok(self.state.store.assignee_at(self.sub.workspace_id, conversation, event.id).await? == Some(bot))
     }
 
     /// Sends the replays' next events (a hundred per round), once each, into the log.

@@ -258,3 +258,32 @@ async fn a_hand_over_that_fails_holds_back_no_other() {
         assert!(notes.to_string().contains("asked for a person"), "{e}: the bot that sees it says why: {notes}");
     }
 }
+
+#[tokio::test]
+async fn what_came_before_a_bots_assignment_is_not_the_bots_however_late_it_goes_out() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let receiver = Receiver::start().await;
+        let wired = app.wired().await;
+        let made = app.post("/api/v1/bots", json!({"name": "Helper", "webhook_url": receiver.url})).await;
+        let (bot_id, sub) = (made.body["bot"]["id"].as_i64().unwrap(), made.body["subscription_id"].as_i64().unwrap());
+        // Delivery is held back (paused) while the customer writes and the bot is assigned.
+        let paused = app.patch(&format!("/api/v1/webhook-subscriptions/{sub}"), json!({"active": false})).await;
+        assert_eq!(paused.status, StatusCode::OK, "{e}: {:?}", paused.body);
+        writes(&wired, "33612121212", "before the bot").await;
+        let conv = conversation_of(&app, "33612121212").await;
+        assert_eq!(
+            app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await.status,
+            StatusCode::OK
+        );
+        writes(&wired, "33612121212", "after the bot").await;
+        let resumed = app.patch(&format!("/api/v1/webhook-subscriptions/{sub}"), json!({"active": true})).await;
+        assert_eq!(resumed.status, StatusCode::OK);
+        let told = eventually(10, || async { receiver.taken().len() >= 2 }).await;
+        assert!(told, "{e}: {:?}", receiver.taken());
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let texts: Vec<_> = receiver.hits().iter().map(|h| h.json()["data"]["text"].clone()).collect();
+        assert_eq!(receiver.taken(), ["conversation.assigned", "message.received"], "{e}: {texts:?}");
+        assert_eq!(texts[1], "after the bot", "{e}");
+    }
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::ids::{ChannelId, ConversationId, EventId, WorkspaceId};
+use parley_core::ids::{ChannelId, ConversationId, EventId, UserId, WorkspaceId};
 use sqlx::FromRow;
 
 use super::{Engine, SqlStore, clamp_limit};
@@ -157,6 +157,29 @@ impl<DB> Events for SqlStore<DB> {
             .fetch_one(&self.read)
             .await?;
         Ok(EventId(id.unwrap_or(0)))
+    }
+
+    async fn assignee_at(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        before: EventId,
+    ) -> StoreResult<Option<UserId>> {
+        // `kind LIKE 'conversation.%'` as written in the partial index (`conversation_activity`).
+        let payload: Option<String> = sqlx::query_scalar(
+            "SELECT payload FROM events
+             WHERE workspace_id = $1 AND subject_id = $2 AND id < $3 AND kind LIKE 'conversation.%'
+               AND kind IN ('conversation.assigned', 'conversation.unassigned')
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(before.get())
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(payload) = payload else { return Ok(None) };
+        let payload: serde_json::Value = serde_json::from_str(&payload)?;
+        Ok(payload.get("to").and_then(serde_json::Value::as_i64).map(UserId))
     }
 
     async fn conversation_activity(
