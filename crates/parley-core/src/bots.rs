@@ -42,6 +42,10 @@ pub enum Handover {
     Keyword(String),
     Silence,
     Turns,
+    /// The bot's Dialogflow agent matched one of its hand-over intents (or asked for a live agent).
+    Intent(String),
+    /// The bot could not answer (its agent failed or had nothing to say, or the send was refused).
+    CannotAnswer(String),
 }
 
 impl Handover {
@@ -53,6 +57,10 @@ impl Handover {
             }
             Handover::Silence => "Handed over to the team: the bot left the customer without an answer.".into(),
             Handover::Turns => "Handed over to the team: the bot reached its number of answers.".into(),
+            Handover::Intent(name) => {
+                format!("Handed over to the team: the customer\u{2019}s request matched \u{201c}{name}\u{201d}.")
+            }
+            Handover::CannotAnswer(why) => format!("Handed over to the team: the bot could not answer ({why})."),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod contact;
 pub mod contacts_csv;
 pub mod conversation;
 pub mod dedupe;
+pub mod dialogflow;
 pub mod email;
 pub mod health;
 pub mod idempotency;

@@ -24,6 +24,10 @@ pub const GRAPH_HOSTS: &[&str] = &["graph.facebook.com"];
 /// (`lookaside.fbsbx.com` today; a leading dot allows the subdomains of `fbcdn.net`/`fbsbx.com`).
 pub const MEDIA_HOSTS: &[&str] = &["graph.facebook.com", "lookaside.fbsbx.com", ".fbsbx.com", ".fbcdn.net"];
 
+/// Google's APIs (Dialogflow, whose regional hosts are `<region>-dialogflow.googleapis.com`, and
+/// the OAuth token endpoint `oauth2.googleapis.com`).
+pub const GOOGLE_HOSTS: &[&str] = &[".googleapis.com"];
+
 /// Which hosts a URL may name, besides the allow-list.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets {

@@ -19,10 +19,12 @@
 //! - `numbers.rs`, `profile.rs` — number state, quality, tiers; the business profile.
 //! - `resumable.rs` — the Resumable Upload API (handles for template samples and photos).
 //! - `graph.rs`, `control.rs` — the Graph API router and the HTTP control API.
+//! - `dialogflow/` — Google's token endpoint and Dialogflow's `detectIntent`, for bots.
 
 mod business;
 mod control;
 pub mod customer;
+mod dialogflow;
 pub mod emitter;
 mod graph;
 mod numbers;
@@ -46,6 +48,7 @@ use sha2::{Digest, Sha256};
 
 pub use business::{Fault, NumberPolicy, SandboxTemplate, Sent};
 pub use customer::{Customer, Say};
+pub use dialogflow::DialogflowQuery;
 pub use emitter::{Delivery, EmitterConfig, EmitterStats};
 pub use numbers::LimitRules;
 pub use resumable::UploadedSample;
@@ -173,6 +176,7 @@ pub(crate) struct Inner {
     templates: Mutex<templates::TemplateBook>,
     accounts: Mutex<numbers::Accounts>,
     uploads: Mutex<resumable::Uploads>,
+    dialogflow: Mutex<dialogflow::Fake>,
 }
 
 /// A running sandbox.
@@ -220,6 +224,7 @@ impl Sandbox {
             templates: Mutex::default(),
             accounts: Mutex::default(),
             uploads: Mutex::default(),
+            dialogflow: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -247,6 +252,27 @@ impl Sandbox {
     /// What a channel's `graph_base_url` should be to talk to this sandbox.
     pub fn graph_base_url(&self) -> String {
         format!("{}/{GRAPH_VERSION}", self.inner.base_url)
+    }
+
+    /// The sandbox service account's key file (JSON), for a Dialogflow bot: its token URI is
+    /// this sandbox's fake of Google's token endpoint; its project is `parley-sandbox`.
+    pub fn dialogflow_key(&self) -> String {
+        dialogflow::service_account_key(&self.inner.base_url).to_string()
+    }
+
+    /// What a bot's Dialogflow `endpoint` should be to reach this sandbox.
+    pub fn dialogflow_endpoint(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// Every `detectIntent` call the fake agent answered, in order.
+    pub fn dialogflow_queries(&self) -> Vec<DialogflowQuery> {
+        self.inner.dialogflow_queries()
+    }
+
+    /// Makes the next `times` `detectIntent` calls fail with a 503.
+    pub fn fail_dialogflow(&self, times: u32) {
+        self.inner.fail_dialogflow(times);
     }
 
     /// Registers a number (its quality, status, tier and profile start at their defaults).

@@ -86,6 +86,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::accounts::router())
         .merge(routes::users::router())
         .merge(routes::bots::router())
+        .merge(routes::bot_dialogflow::router())
         .merge(routes::password::router())
         .merge(routes::channels::router())
         .merge(routes::conversations::router())

@@ -76,6 +76,8 @@ pub struct AppState {
     /// How many passes the dispatcher finished with nothing due and nothing on the wire: a test
     /// asserting that nothing more is sent waits for such passes instead of sleeping.
     pub dispatch_idle_passes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Dialogflow access tokens by service account (bots), reused until shortly before expiry.
+    pub dialogflow_tokens: Arc<parley_providers::dialogflow::TokenCache>,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
 }
@@ -138,6 +140,7 @@ impl AppState {
             provider_sync: crate::workers::provider_sync::ProviderSyncConfig::default(),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             timer_passes: Arc::new(tokio::sync::watch::channel(0).0),
+            dialogflow_tokens: Default::default(),
             dispatch_idle_passes: Arc::new(tokio::sync::watch::channel(0).0),
             webhook_channels: Arc::default(),
             login_limiter: Default::default(),
@@ -170,6 +173,15 @@ impl AppState {
         let secrets = self.channel_secrets(channel)?;
         GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token, &self.outbound)
             .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))
+    }
+
+    /// A Dialogflow client through the outbound guard, with the server's token cache.
+    pub fn dialogflow(&self) -> parley_providers::dialogflow::DialogflowClient<'_> {
+        parley_providers::dialogflow::DialogflowClient {
+            http: &self.http,
+            allow: &self.outbound.allow,
+            tokens: &self.dialogflow_tokens,
+        }
     }
 
     pub fn seal_secrets(&self, secrets: &ChannelSecrets) -> String {

@@ -1,7 +1,9 @@
 //! The trait of bots' hand-over settings and of the conversations assigned to bots.
 
 use async_trait::async_trait;
+use parley_core::Timestamp;
 use parley_core::bots::{BotConversation, HandoverSettings};
+use parley_core::dialogflow::DialogflowAgent;
 use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 
 use crate::error::StoreResult;
@@ -16,6 +18,16 @@ pub struct AssignedToBot {
     pub facts: BotConversation,
 }
 
+/// The Dialogflow agent a bot asks, with its service account's key file sealed by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotDialogflow {
+    pub agent: DialogflowAgent,
+    /// The service account (shown; the key itself never is).
+    pub client_email: String,
+    pub sealed_key: String,
+    pub updated_at: Timestamp,
+}
+
 #[async_trait]
 pub trait Bots {
     async fn set_bot_settings(&self, ws: WorkspaceId, bot: UserId, settings: &HandoverSettings) -> StoreResult<()>;
@@ -23,4 +35,11 @@ pub trait Bots {
     async fn bot_settings(&self, ws: WorkspaceId, bot: UserId) -> StoreResult<HandoverSettings>;
     /// Every open conversation assigned to a bot, all workspaces (the hand-over check).
     async fn assigned_to_bots(&self) -> StoreResult<Vec<AssignedToBot>>;
+    /// Gives a bot a Dialogflow agent, or takes it away (`None`); `NotFound` for a user who is
+    /// not a bot of the workspace.
+    async fn set_bot_dialogflow(&self, ws: WorkspaceId, bot: UserId, agent: Option<&BotDialogflow>) -> StoreResult<()>;
+    /// The bot's agent, if it has one; `NotFound` for a user who is not a bot of the workspace.
+    async fn bot_dialogflow(&self, ws: WorkspaceId, bot: UserId) -> StoreResult<Option<BotDialogflow>>;
+    /// Every bot with a Dialogflow agent, all workspaces (the bots' worker), by bot.
+    async fn dialogflow_bots(&self) -> StoreResult<Vec<(UserId, BotDialogflow)>>;
 }

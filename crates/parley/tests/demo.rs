@@ -1,7 +1,8 @@
 //! `parley demo` as a newcomer runs it: the real binary on a fresh data directory. Its sign-in link
 //! lands in the inbox logged in (and nothing else signs in), and the inbox fills with what the
 //! team-inbox issue promises: several customers, a conversation outside the 24-hour window, a
-//! failed reply with WhatsApp's reason, and a merge suggestion.
+//! failed reply with WhatsApp's reason, a merge suggestion, and a bot answering through the
+//! sandbox's Dialogflow agent.
 
 mod common;
 
@@ -105,11 +106,18 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
             missing.push("a conversation outside the window".into());
         }
         let mut failed = false;
+        let mut bot_answered = false;
         let mut media: Vec<(String, String)> = Vec::new();
         for c in &items {
             let thread = get_json(&api, &format!("{base}/api/v1/conversations/{}/messages", c["id"]), &token).await;
             let messages = thread["items"].as_array().cloned().unwrap_or_default();
             failed |= messages.iter().any(|m| m["status"] == "failed" && m["error"]["code"].as_i64() == Some(131026));
+            // The bot (not the owner, who has id 1) answered in Vietnamese through Dialogflow.
+            bot_answered |= messages.iter().any(|m| {
+                m["direction"] == "out"
+                    && m["author_id"].as_i64().is_some_and(|a| a > 1)
+                    && m["text"].as_str().is_some_and(|t| t.contains("mở cửa"))
+            });
             for m in messages.iter().filter(|m| m["media"]["state"] == "available") {
                 media.push((
                     m["type"].as_str().unwrap_or_default().to_owned(),
@@ -119,6 +127,9 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
         }
         if !failed {
             missing.push("a failed reply with its reason".into());
+        }
+        if !bot_answered {
+            missing.push("the bot's answer to the Vietnamese customer".into());
         }
         // Real-looking files, not a pixel: a photo, a voice note and a document, downloaded.
         for (kind, at_least) in [("image", 10_000), ("audio", 30_000), ("document", 400)] {

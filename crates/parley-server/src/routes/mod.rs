@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod assignment;
+pub mod bot_dialogflow;
 pub mod bots;
 pub mod canned;
 pub mod channels;

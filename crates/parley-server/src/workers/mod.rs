@@ -1,5 +1,6 @@
 //! Background workers: they run beside the HTTP server in the same process and stop with it.
 
+pub mod bot_answers;
 pub mod dispatch;
 pub mod handover;
 pub mod imports;

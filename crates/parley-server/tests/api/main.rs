@@ -3,6 +3,7 @@
 
 mod accounts;
 mod assignment;
+mod bot_dialogflow;
 mod bots;
 mod canned;
 mod channels;

@@ -4,27 +4,81 @@ use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::bots::{BotConversation, HandoverSettings};
+use parley_core::dialogflow::{DialogflowAgent, Edition};
 use parley_core::ids::{ConversationId, UserId, WorkspaceId};
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
-use crate::{AssignedToBot, Bots};
+use crate::{AssignedToBot, BotDialogflow, Bots};
 
 type Row =
     (i64, i64, i64, String, Option<i64>, Option<i64>, Option<String>, Option<i64>, Option<i64>, i64, Option<i64>);
+
+/// `bot_dialogflow`'s columns, in [`DialogflowRow`]'s order.
+macro_rules! dialogflow_columns {
+    () => {
+        "user_id, edition, project, location, agent, language, handover_intents, endpoint, client_email, sealed_key, updated_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct DialogflowRow {
+    user_id: i64,
+    edition: String,
+    project: String,
+    location: String,
+    agent: Option<String>,
+    language: String,
+    handover_intents: String,
+    endpoint: Option<String>,
+    client_email: String,
+    sealed_key: String,
+    updated_at: i64,
+}
+
+impl DialogflowRow {
+    fn into_model(self) -> StoreResult<(UserId, BotDialogflow)> {
+        let edition =
+            Edition::parse(&self.edition).ok_or_else(|| StoreError::Corrupt(format!("edition {}", self.edition)))?;
+        let agent = DialogflowAgent {
+            edition,
+            project: self.project,
+            location: self.location,
+            agent: self.agent,
+            language: self.language,
+            handover_intents: serde_json::from_str(&self.handover_intents)?,
+            endpoint: self.endpoint,
+        };
+        let model = BotDialogflow {
+            agent,
+            client_email: self.client_email,
+            sealed_key: self.sealed_key,
+            updated_at: Timestamp::from_micros(self.updated_at),
+        };
+        Ok((UserId(self.user_id), model))
+    }
+}
+
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
+    /// `NotFound` unless `bot` is a bot of the workspace.
+    async fn ensure_bot(conn: &mut DB::Connection, ws: WorkspaceId, bot: UserId) -> StoreResult<()> {
+        let is_bot: Option<i64> =
+            sqlx::query_scalar("SELECT bot FROM users WHERE workspace_id = $1 AND id = $2 AND bot = 1")
+                .bind(ws.get())
+                .bind(bot.get())
+                .fetch_optional(&mut *conn)
+                .await?;
+        is_bot.map(|_| ()).ok_or(StoreError::NotFound)
+    }
+}
 
 #[apply(engine_bounds!)]
 #[async_trait]
 impl<DB> Bots for SqlStore<DB> {
     async fn set_bot_settings(&self, ws: WorkspaceId, bot: UserId, settings: &HandoverSettings) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let is_bot: Option<i64> =
-            sqlx::query_scalar("SELECT bot FROM users WHERE workspace_id = $1 AND id = $2 AND bot = 1")
-                .bind(ws.get())
-                .bind(bot.get())
-                .fetch_optional(&mut *tx)
-                .await?;
-        is_bot.ok_or(StoreError::NotFound)?;
+        Self::ensure_bot(&mut tx, ws, bot).await?;
         sqlx::query(
             "INSERT INTO bot_settings (user_id, workspace_id, handover_keywords, silence_seconds, max_turns)
              VALUES ($1, $2, $3, $4, $5)
@@ -91,5 +145,56 @@ impl<DB> Bots for SqlStore<DB> {
                 })
             })
             .collect()
+    }
+
+    async fn set_bot_dialogflow(&self, ws: WorkspaceId, bot: UserId, agent: Option<&BotDialogflow>) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        Self::ensure_bot(&mut tx, ws, bot).await?;
+        sqlx::query("DELETE FROM bot_dialogflow WHERE user_id = $1").bind(bot.get()).execute(&mut *tx).await?;
+        if let Some(d) = agent {
+            sqlx::query(concat!(
+                "INSERT INTO bot_dialogflow (workspace_id, ",
+                dialogflow_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ))
+            .bind(ws.get())
+            .bind(bot.get())
+            .bind(d.agent.edition.as_str().to_owned())
+            .bind(&d.agent.project)
+            .bind(&d.agent.location)
+            .bind(&d.agent.agent)
+            .bind(&d.agent.language)
+            .bind(serde_json::to_string(&d.agent.handover_intents)?)
+            .bind(&d.agent.endpoint)
+            .bind(&d.client_email)
+            .bind(&d.sealed_key)
+            .bind(d.updated_at.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn bot_dialogflow(&self, ws: WorkspaceId, bot: UserId) -> StoreResult<Option<BotDialogflow>> {
+        Self::ensure_bot(&mut *self.read.acquire().await?, ws, bot).await?;
+        let row: Option<DialogflowRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            dialogflow_columns!(),
+            " FROM bot_dialogflow WHERE workspace_id = $1 AND user_id = $2"
+        ))
+        .bind(ws.get())
+        .bind(bot.get())
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(|r| r.into_model().map(|(_, d)| d)).transpose()
+    }
+
+    async fn dialogflow_bots(&self) -> StoreResult<Vec<(UserId, BotDialogflow)>> {
+        let rows: Vec<DialogflowRow> =
+            sqlx::query_as(concat!("SELECT ", dialogflow_columns!(), " FROM bot_dialogflow ORDER BY user_id"))
+                .fetch_all(&self.read)
+                .await?;
+        rows.into_iter().map(DialogflowRow::into_model).collect()
     }
 }

@@ -7,20 +7,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use parley_core::account::Role;
+use parley_core::bots::{DEFAULT_HANDOVER_KEYWORDS, HandoverSettings};
 use parley_core::channel::{ChannelSecrets, Provider, Visibility};
 use parley_core::contact::ContactRef;
 use parley_core::contact::{ContactInput, NewContact};
 use parley_core::contacts_csv::{ImportMode, ImportOptions};
+use parley_core::conversation::ConversationStatus;
+use parley_core::dialogflow::{AgentInput, check_agent};
+use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::judge;
 use parley_core::{Clock, Email, SystemClock};
+use parley_providers::dialogflow::ServiceAccountKey;
 use parley_providers::guard::AllowList;
 use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say, samples};
 use parley_server::AppState;
+use parley_server::actions::Actor;
 use parley_server::auth::issue_token;
 use parley_server::web::demo::DemoSignIn;
-use parley_store::{ChannelPatch, DatabaseUrl, NewChannel, NewImport, SendOutcome, SendRequest, Store, Viewer};
+use parley_store::{
+    BotDialogflow, ChannelPatch, ConversationQuery, DatabaseUrl, NewChannel, NewImport, NewUser, SendOutcome,
+    SendRequest, Store, Viewer,
+};
 use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -83,13 +93,81 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     println!("  try:       curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/conversations");
     println!("  API docs:  http://{addr}/api/openapi.json");
     println!("  sandbox:   {} (plays Meta; customers write in every few seconds)", sandbox.graph_base_url());
+    println!("  bot:       {DEMO_BOT} answers through the sandbox's Dialogflow agent (in Vietnamese)");
     println!("Press Ctrl-C to stop.");
 
+    let bot = demo_bot(&state, &sandbox, owner.workspace_id).await.context("the demo's bot")?;
+    tokio::spawn(bot_takes_a_conversation(state.clone(), owner.workspace_id, bot));
     tokio::spawn(lively(state.clone(), sandbox.clone()));
     tokio::spawn(customers_write(sandbox));
     open_in_browser(&sign_in_url);
     parley_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+const DEMO_BOT: &str = "Shop assistant";
+
+/// The demo's bot, made on first run: its Dialogflow agent is the sandbox's shop agent, speaking
+/// Vietnamese, set again on every run (the sandbox's address changes).
+async fn demo_bot(state: &AppState, sandbox: &Sandbox, ws: WorkspaceId) -> anyhow::Result<UserId> {
+    let store = &state.store;
+    let now = SystemClock.now();
+    let users = store.users(ws).await?;
+    let bot = match users.iter().find(|u| u.bot && u.name == DEMO_BOT) {
+        Some(bot) => bot.id,
+        None => {
+            let user = NewUser {
+                email: Email::parse("shop-assistant@bots.parley.invalid")?,
+                name: DEMO_BOT.into(),
+                role: Role::Agent,
+                password_hash: None,
+            };
+            let (bot, _) = store.create_bot(ws, user, issue_token(DEMO_BOT.into()).record, now).await?;
+            let keywords = DEFAULT_HANDOVER_KEYWORDS.iter().map(|k| (*k).to_owned()).collect();
+            let settings = HandoverSettings { keywords, silence_seconds: Some(300), max_turns: None };
+            store.set_bot_settings(ws, bot.id, &settings).await?;
+            bot.id
+        }
+    };
+    let key = ServiceAccountKey::parse(&sandbox.dialogflow_key(), &state.outbound.allow)?;
+    let agent = check_agent(AgentInput {
+        edition: "es".into(),
+        project: key.project_id.clone().unwrap_or_default(),
+        language: Some("vi".into()),
+        handover_intents: vec!["refund.request".into()],
+        endpoint: Some(sandbox.dialogflow_endpoint()),
+        ..AgentInput::default()
+    })?;
+    let record = BotDialogflow {
+        agent,
+        client_email: key.client_email.clone(),
+        sealed_key: state.secrets.seal(serde_json::to_string(&key)?.as_bytes()),
+        updated_at: now,
+    };
+    store.set_bot_dialogflow(ws, bot, Some(&record)).await?;
+    Ok(bot)
+}
+
+/// Gives the Vietnamese customer's conversation to the bot once it is there (first run only:
+/// afterwards it has an assignee or is closed).
+async fn bot_takes_a_conversation(state: AppState, ws: WorkspaceId, bot: UserId) {
+    let an = ContactRef::parse("phone:+84912345678", None).expect("demo number");
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Ok(contact) = state.store.contact(ws, &an).await else { continue };
+        let query = ConversationQuery { contact: Some(contact.id), limit: 1, ..ConversationQuery::default() };
+        let Ok(page) = state.store.conversations(ws, &query).await else { continue };
+        let Some(conversation) = page.items.first() else { continue };
+        if conversation.assignee_id.is_none() && conversation.status != ConversationStatus::Closed {
+            let parley = Actor::system(ws);
+            if let Err(e) =
+                parley_server::actions::conversations::assign(&state, &parley, conversation.id, Some(bot)).await
+            {
+                eprintln!("warning: the demo's bot was not given a conversation: {}", e.message);
+            }
+        }
+        return;
+    }
 }
 
 /// Opens `url` in the desktop's browser when someone is at a terminal of a desktop; never in CI,
