@@ -1,6 +1,6 @@
 //! A Dialogflow agent as a bot's brain (issue 17, point 3): which agent a bot asks, checked
 //! before it is stored, and what the bot does with an answer. Pure: the HTTP calls are in
-//! `parley-providers/src/dialogflow.rs`, the loop in `parley-server/src/workers/handover.rs`.
+//! `parley-providers/src/dialogflow.rs`, the loop in `parley-server/src/workers/bot_answers.rs`.
 //!
 //! The bot hands the conversation over when the matched intent is one of its hand-over intents
 //! (compared without regard to case), when a CX agent answers with a live-agent hand-off, or when

@@ -92,7 +92,9 @@ impl DialogflowError {
     }
 }
 
-/// Access tokens by service account, shared by every call of the server.
+/// Access tokens by key (a digest of the private key and the account's address: a key file that
+/// names another workspace's account with a key of its own never gets that account's token),
+/// shared by every call of the server.
 #[derive(Default)]
 pub struct TokenCache(Mutex<HashMap<String, (String, Instant)>>);
 
@@ -100,6 +102,10 @@ impl TokenCache {
     fn get(&self, account: &str) -> Option<String> {
         let tokens = self.0.lock().expect("token cache");
         tokens.get(account).filter(|(_, until)| Instant::now() < *until).map(|(t, _)| t.clone())
+    }
+
+    fn forget(&self, account: &str) {
+        self.0.lock().expect("token cache").remove(account);
     }
 
     fn put(&self, account: String, token: String, expires_in: u64) {
@@ -193,9 +199,17 @@ fn google_error(status: reqwest::StatusCode, body: &str) -> String {
     format!("{status}: {}", message.chars().take(200).collect::<String>())
 }
 
+fn cache_key(key: &ServiceAccountKey) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.private_key.as_bytes());
+    format!("{}#{}", hex::encode(digest), key.client_email)
+}
+
 fn classify(status: reqwest::StatusCode, body: &str) -> DialogflowError {
     let message = google_error(status, body);
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+    // 409 ABORTED: two queries at once on one session.
+    let transient = [reqwest::StatusCode::TOO_MANY_REQUESTS, reqwest::StatusCode::CONFLICT].contains(&status);
+    if status.is_server_error() || transient {
         DialogflowError::Transient(message)
     } else {
         DialogflowError::Refused(message)
@@ -225,7 +239,7 @@ pub struct DialogflowClient<'a> {
 impl DialogflowClient<'_> {
     /// An access token for the key: from the cache, or traded for a freshly signed JWT.
     async fn token(&self, key: &ServiceAccountKey) -> Result<String, DialogflowError> {
-        let account = format!("{}#{}", key.client_email, key.private_key_id);
+        let account = cache_key(key);
         if let Some(token) = self.tokens.get(&account) {
             return Ok(token);
         }
@@ -280,6 +294,11 @@ impl DialogflowClient<'_> {
             .map_err(network)?;
         let status = response.status();
         let body = response.text().await.map_err(network)?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            // A revoked or expired token: the next try fetches a new one (a refused key fails there).
+            self.tokens.forget(&cache_key(key));
+            return Err(DialogflowError::Transient(google_error(status, &body)));
+        }
         if !status.is_success() {
             return Err(classify(status, &body));
         }

@@ -265,9 +265,14 @@ impl Sandbox {
         self.inner.base_url.clone()
     }
 
-    /// Every `detectIntent` call the fake agent answered, in order.
+    /// Every `detectIntent` call the fake agent heard (failed ones too), in order.
     pub fn dialogflow_queries(&self) -> Vec<DialogflowQuery> {
         self.inner.dialogflow_queries()
+    }
+
+    /// Makes every `detectIntent` call take this long (the query is heard at once).
+    pub fn slow_dialogflow(&self, latency: Duration) {
+        self.inner.slow_dialogflow(latency);
     }
 
     /// Makes the next `times` `detectIntent` calls fail with a 503.

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::bots::{BotConversation, HandoverSettings};
 use parley_core::dialogflow::DialogflowAgent;
-use parley_core::ids::{ConversationId, UserId, WorkspaceId};
+use parley_core::ids::{ConversationId, MessageId, UserId, WorkspaceId};
 
 use crate::error::StoreResult;
 
@@ -42,4 +42,24 @@ pub trait Bots {
     async fn bot_dialogflow(&self, ws: WorkspaceId, bot: UserId) -> StoreResult<Option<BotDialogflow>>;
     /// Every bot with a Dialogflow agent, all workspaces (the bots' worker), by bot.
     async fn dialogflow_bots(&self) -> StoreResult<Vec<(UserId, BotDialogflow)>>;
+    /// Claims the answer to a customer message for `server` until `until`: false when it was
+    /// answered already, or another server's claim still runs.
+    async fn claim_bot_answer(
+        &self,
+        message: MessageId,
+        server: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Ends `server`'s claim: the message was answered (`answered`: never asked again), or the
+    /// claim is let go for another try.
+    async fn finish_bot_answer(
+        &self,
+        message: MessageId,
+        server: &str,
+        answered: bool,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Forgets answers and claims older than `before`; answers how many.
+    async fn forget_bot_answers(&self, before: Timestamp) -> StoreResult<u64>;
 }

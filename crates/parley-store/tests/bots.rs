@@ -72,6 +72,21 @@ async fn a_bots_agent_is_kept_replaced_and_removed_within_its_workspace() {
         }
         assert_eq!(store.dialogflow_bots().await.unwrap().len(), 1, "nothing written by the refusals");
 
+        // One server at a time answers a message, once.
+        let m = parley_core::ids::MessageId(4242);
+        let until = NOW.plus_secs(60);
+        assert!(store.claim_bot_answer(m, "server-a", NOW, until).await.unwrap(), "{:?}", db.url);
+        assert!(!store.claim_bot_answer(m, "server-b", NOW.plus_secs(1), until).await.unwrap(), "a's claim runs");
+        store.finish_bot_answer(m, "server-a", false, NOW.plus_secs(2)).await.unwrap();
+        assert!(store.claim_bot_answer(m, "server-b", NOW.plus_secs(2), until).await.unwrap(), "let go: b takes it");
+        store.finish_bot_answer(m, "server-a", true, NOW.plus_secs(3)).await.unwrap();
+        assert!(!store.claim_bot_answer(m, "server-a", NOW.plus_secs(5), until).await.unwrap(), "not a's to end");
+        store.finish_bot_answer(m, "server-b", true, NOW.plus_secs(3)).await.unwrap();
+        let much_later = NOW.plus_secs(86_400);
+        assert!(!store.claim_bot_answer(m, "server-a", much_later, much_later).await.unwrap(), "answered: never again");
+        assert_eq!(store.forget_bot_answers(NOW.plus_secs(4)).await.unwrap(), 1);
+        assert!(store.claim_bot_answer(m, "server-a", much_later, much_later.plus_secs(60)).await.unwrap());
+
         store.set_bot_dialogflow(ws, bot.id, None).await.unwrap();
         assert_eq!(store.bot_dialogflow(ws, bot.id).await.unwrap(), None);
         assert!(store.dialogflow_bots().await.unwrap().is_empty());

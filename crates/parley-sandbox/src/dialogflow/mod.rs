@@ -30,7 +30,7 @@ pub const CLIENT_EMAIL: &str = "parley-bot@parley-sandbox.iam.gserviceaccount.co
 const KEY_ID: &str = "sandbox-key-1";
 const TOKEN_PATH: &str = "/google/oauth2/token";
 
-/// One `detectIntent` call, as the agent heard it.
+/// One `detectIntent` call, as the agent heard it (failed ones too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DialogflowQuery {
     /// `es` or `cx`.
@@ -48,6 +48,8 @@ pub(crate) struct Fake {
     queries: Vec<DialogflowQuery>,
     /// How many more `detectIntent` calls answer 503.
     failures: u32,
+    /// How long each `detectIntent` call takes.
+    latency: std::time::Duration,
 }
 
 /// The key file of the sandbox's service account, its token URI at `base_url`.
@@ -79,6 +81,18 @@ impl Inner {
 
     pub(crate) fn fail_dialogflow(&self, times: u32) {
         self.dialogflow.lock().expect("dialogflow").failures = times;
+    }
+
+    pub(crate) fn slow_dialogflow(&self, latency: std::time::Duration) {
+        self.dialogflow.lock().expect("dialogflow").latency = latency;
+    }
+
+    /// Waits as long as a `detectIntent` call takes.
+    async fn dialogflow_latency(&self) {
+        let latency = self.dialogflow.lock().expect("dialogflow").latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
     }
 }
 
@@ -137,7 +151,9 @@ async fn es_global(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    detect(&inner, &headers, "es", &project, "global", None, &session, &body)
+    let answer = detect(&inner, &headers, "es", &project, "global", None, &session, &body);
+    inner.dialogflow_latency().await;
+    answer
 }
 
 async fn es_regional(
@@ -146,7 +162,9 @@ async fn es_regional(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    detect(&inner, &headers, "es", &project, &location, None, &session, &body)
+    let answer = detect(&inner, &headers, "es", &project, &location, None, &session, &body);
+    inner.dialogflow_latency().await;
+    answer
 }
 
 async fn cx(
@@ -155,7 +173,9 @@ async fn cx(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    detect(&inner, &headers, "cx", &project, &location, Some(agent), &session, &body)
+    let answer = detect(&inner, &headers, "cx", &project, &location, Some(agent), &session, &body);
+    inner.dialogflow_latency().await;
+    answer
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,10 +207,6 @@ fn detect(
             &format!("Permission 'dialogflow.sessions.detectIntent' denied on project {project}."),
         );
     }
-    if fake.failures > 0 {
-        fake.failures -= 1;
-        return google_error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "The service is currently unavailable.");
-    }
     let input = &body["queryInput"];
     let (text, language) = match edition {
         "es" => (input.pointer("/text/text"), input.pointer("/text/languageCode")),
@@ -211,6 +227,10 @@ fn detect(
         text: text.to_owned(),
         language: language.to_owned(),
     });
+    if fake.failures > 0 {
+        fake.failures -= 1;
+        return google_error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "The service is currently unavailable.");
+    }
     drop(fake);
     let intent = match_intent(text);
     let answer = intent.answer(language);

@@ -1,7 +1,7 @@
 //! `/api/v1/bots/{id}/dialogflow`: a bot whose answers come from a Dialogflow agent (ES or CX).
 //! Owners and managers give the agent and its service account's key file; the key is sealed
 //! like a channel's credentials and never shown again (only its account's address is). With
-//! an agent, the bot answers each customer message on the timers pass (`workers/bot_answers.rs`)
+//! an agent, the bot answers each customer message (`workers/bot_answers.rs`)
 //! and hands over on the intents named. `POST …/dialogflow/test` asks the agent once, without
 //! sending anything, so an owner sees what the bot would do.
 
@@ -145,7 +145,7 @@ async fn set_dialogflow(
                 other => other.to_string(),
             };
             let key = ServiceAccountKey::parse(&text, &state.outbound.allow).map_err(key_error)?;
-            // Kept as Google gave it, sealed.
+            // The fields Parley uses, sealed.
             let sealed = state.secrets.seal(serde_json::to_string(&key).map_err(|_| ApiError::internal())?.as_bytes());
             (key, sealed)
         }

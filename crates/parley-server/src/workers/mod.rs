@@ -19,6 +19,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(imports::run(state.clone(), shutdown.clone())),
         tokio::spawn(provider_sync::run(state.clone(), shutdown.clone())),
         tokio::spawn(timers::run(state.clone(), shutdown.clone())),
+        tokio::spawn(bot_answers::run(state.clone(), shutdown.clone())),
         tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]

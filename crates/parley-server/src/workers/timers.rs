@@ -16,7 +16,7 @@ const AUTO_CLOSE_EVERY_SECS: i64 = 60;
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut last_auto_close: Option<Timestamp> = None;
-    let mut bots = crate::workers::handover::BotMemory::default();
+    let mut typing_shown = std::collections::HashSet::new();
     loop {
         let now = state.clock.now();
         if let Err(e) = state.store.wake_snoozed(now).await {
@@ -30,7 +30,7 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             last_auto_close = Some(now);
         }
-        if let Err(e) = crate::workers::handover::check(&state, now, &mut bots).await {
+        if let Err(e) = crate::workers::handover::check(&state, now, &mut typing_shown).await {
             tracing::warn!(error = %e.message, "cannot check the bots' hand-overs");
         }
         state.timer_passes.send_modify(|passes| *passes += 1);

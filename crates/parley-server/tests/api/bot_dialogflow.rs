@@ -101,6 +101,23 @@ async fn an_es_bot_answers_each_message_once_and_hands_over_on_its_intent() {
         let owner = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
         let r = app.call(Method::PUT, &format!("/api/v1/bots/{owner}/dialogflow"), Some(settings.clone())).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{e}: a person is not a bot");
+        // Another workspace's owner, same server: not found, whatever the verb.
+        let other = parley_server::admin::bootstrap(
+            &*app.db.store,
+            "globex",
+            "owner@globex.example",
+            "another good password".into(),
+            crate::helpers::START,
+        )
+        .await
+        .unwrap();
+        for (method, body) in [(Method::GET, None), (Method::PUT, Some(settings.clone())), (Method::DELETE, None)] {
+            let r = app.call_as(Some(&other.token), method.clone(), &path, body).await;
+            assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{e}: {method}");
+        }
+        let r =
+            app.call_as(Some(&other.token), Method::POST, &format!("{path}/test"), Some(json!({"text": "hi"}))).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{e}");
 
         // Trying it sends nothing.
         let tried = app.post(&format!("{path}/test"), json!({"text": "Bonjour !"})).await;
@@ -145,7 +162,12 @@ async fn an_es_bot_answers_each_message_once_and_hands_over_on_its_intent() {
         writes(&wired, "33611110000", "Je veux un remboursement").await;
         let handed = eventually(15, || async { assignee(&app, conv).await.is_null() }).await;
         assert!(handed, "{e}: still the bot's");
-        assert!(sent_to(&wired, "33611110000").last().unwrap().contains("remboursements"), "{e}");
+        // The answer was queued before the hand-over; the dispatcher takes it to WhatsApp.
+        let out = eventually(10, || async {
+            sent_to(&wired, "33611110000").last().is_some_and(|t| t.contains("remboursements"))
+        })
+        .await;
+        assert!(out, "{e}: {:?}", sent_to(&wired, "33611110000"));
         assert!(notes(&app, conv).await.contains("refund.request"), "{e}: {}", notes(&app, conv).await);
 
         // Without its agent the bot stops asking.
@@ -197,6 +219,12 @@ async fn a_cx_bot_hands_over_on_hand_off_refusal_and_lasting_failure() {
         assert!(eventually(20, || async { assignee(&app, second).await.is_null() }).await, "{e}: still the bot's");
         assert!(notes(&app, second).await.contains("could not answer"), "{e}: {}", notes(&app, second).await);
         assert!(sent_to(&wired, "33633330000").is_empty(), "{e}");
+        let asked = |conv: i64| {
+            let session = format!("parley-{conv}");
+            wired.sandbox.dialogflow_queries().iter().filter(|q| q.session == session).count()
+        };
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(asked(second), 3, "{e}: three tries, then a person");
         wired.sandbox.fail_dialogflow(0);
 
         // Google refuses the project: at once, a person.
@@ -215,5 +243,43 @@ async fn a_cx_bot_hands_over_on_hand_off_refusal_and_lasting_failure() {
             "{e}: {}",
             notes(&app, third).await
         );
+    }
+}
+
+#[tokio::test]
+async fn what_comes_while_the_agent_thinks_is_answered_and_a_person_who_took_over_is_left_alone() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let bot = make_bot(&app).await;
+        let key: Value = serde_json::from_str(&wired.sandbox.dialogflow_key()).unwrap();
+        let settings = json!({"edition": "es", "endpoint": wired.sandbox.dialogflow_endpoint(), "key": key});
+        let set = app.call(Method::PUT, &format!("/api/v1/bots/{bot}/dialogflow"), Some(settings)).await;
+        assert_eq!(set.status, StatusCode::OK, "{e}: {:?}", set.body);
+        wired.sandbox.slow_dialogflow(Duration::from_millis(1500));
+        let heard = |text: &str| wired.sandbox.dialogflow_queries().iter().any(|q| q.text == text);
+
+        // The customer writes again while the agent thinks about the first message: both answered.
+        writes(&wired, "33655550000", "hello").await;
+        let conv = conversation_of(&app, "33655550000").await;
+        assign(&app, conv, bot).await;
+        assert!(eventually(10, || async { heard("hello") }).await, "{e}: the first message is asked");
+        app.clock.advance_secs(1);
+        writes(&wired, "33655550000", "what are your opening hours?").await;
+        let both = eventually(20, || async { sent_to(&wired, "33655550000").len() == 2 }).await;
+        assert!(both, "{e}: {:?}", sent_to(&wired, "33655550000"));
+        assert!(sent_to(&wired, "33655550000")[1].contains("Monday to Saturday"), "{e}");
+
+        // A person takes the conversation while the agent thinks: the bot keeps quiet.
+        app.clock.advance_secs(1);
+        writes(&wired, "33655550000", "where is my order").await;
+        assert!(eventually(10, || async { heard("where is my order") }).await, "{e}");
+        let me = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
+        let taken = app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": me})).await;
+        assert_eq!(taken.status, StatusCode::OK, "{e}: {:?}", taken.body);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(sent_to(&wired, "33655550000").len(), 2, "{e}: {:?}", sent_to(&wired, "33655550000"));
+        assert_eq!(assignee(&app, conv).await, json!(me), "{e}");
+        assert!(!notes(&app, conv).await.contains("Handed over"), "{e}: {}", notes(&app, conv).await);
     }
 }

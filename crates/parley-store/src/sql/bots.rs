@@ -5,7 +5,7 @@ use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::bots::{BotConversation, HandoverSettings};
 use parley_core::dialogflow::{DialogflowAgent, Edition};
-use parley_core::ids::{ConversationId, UserId, WorkspaceId};
+use parley_core::ids::{ConversationId, MessageId, UserId, WorkspaceId};
 
 use super::{Engine, SqlStore};
 use crate::error::{StoreError, StoreResult};
@@ -196,5 +196,56 @@ impl<DB> Bots for SqlStore<DB> {
                 .fetch_all(&self.read)
                 .await?;
         rows.into_iter().map(DialogflowRow::into_model).collect()
+    }
+
+    async fn claim_bot_answer(
+        &self,
+        message: MessageId,
+        server: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO bot_answers (message_id, server_id, lease_until) VALUES ($1, $2, $3)
+             ON CONFLICT (message_id) DO UPDATE SET server_id = $2, lease_until = $3
+             WHERE bot_answers.answered_at IS NULL AND bot_answers.lease_until <= $4",
+        )
+        .bind(message.get())
+        .bind(server.to_owned())
+        .bind(until.as_micros())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DB::rows_affected(&done) == 1)
+    }
+
+    async fn finish_bot_answer(
+        &self,
+        message: MessageId,
+        server: &str,
+        answered: bool,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let sql = if answered {
+            "UPDATE bot_answers SET answered_at = $3 WHERE message_id = $1 AND server_id = $2"
+        } else {
+            "UPDATE bot_answers SET lease_until = $3 WHERE message_id = $1 AND server_id = $2 AND answered_at IS NULL"
+        };
+        sqlx::query(sql).bind(message.get()).bind(server.to_owned()).bind(now.as_micros()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn forget_bot_answers(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM bot_answers WHERE COALESCE(answered_at, lease_until) < $1")
+            .bind(before.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DB::rows_affected(&done))
     }
 }
