@@ -28,6 +28,7 @@ pub mod template_review;
 pub mod time;
 pub mod validation;
 pub mod whatsapp;
+pub mod workflow;
 
 pub use email::Email;
 pub use phone::E164;

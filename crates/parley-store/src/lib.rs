@@ -27,6 +27,7 @@ mod subscriptions_model;
 mod templates_model;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod workflows_model;
 
 use async_trait::async_trait;
 use parley_core::account::{User, Workspace};
@@ -48,6 +49,7 @@ pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
 pub use subscriptions_model::*;
 pub use templates_model::*;
+pub use workflows_model::*;
 
 /// Workspaces, users and API tokens.
 #[async_trait]
@@ -800,6 +802,7 @@ pub trait Store:
     + Subscriptions
     + CloudApi
     + Bots
+    + Workflows
     + Send
     + Sync
 {

@@ -115,7 +115,8 @@ where
         + crate::Events
         + crate::Subscriptions
         + crate::CloudApi
-        + crate::Bots,
+        + crate::Bots
+        + crate::Workflows,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -126,6 +126,7 @@ mod teams;
 mod template_updates;
 mod templates;
 mod users;
+mod workflows;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

@@ -1,0 +1,410 @@
+//! Workflows (PRODUCT.md §6): a trigger, conditions on it, and a graph of steps, as owners and
+//! managers write them (JSON, or the builder that writes the same JSON). Pure: what a
+//! definition is, how it is checked before it is published, which paths lack a way to a person
+//! (`paths.rs`), and which happenings start a run (`triggers.rs`). The store keeps versions and
+//! runs; the server's runner executes steps through the actions.
+//!
+//! A definition's first step is where a run starts; each step names the next (`next`), a branch
+//! names one per rule; a run ends at a step with no next. Loops are allowed only through a
+//! `jump` step, which counts its passes (`max_times`): a run never spins.
+
+pub mod paths;
+pub mod triggers;
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use triggers::{Happening, OpenedBy, Trigger};
+
+/// Steps a definition may hold.
+pub const MAX_STEPS: usize = 100;
+/// The longest wait: 90 days.
+pub const MAX_WAIT_SECS: i64 = 90 * 24 * 3600;
+/// How many times a `jump` may be taken in one run, at most.
+pub const MAX_JUMPS: u32 = 100;
+
+/// A workflow as written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub trigger: Trigger,
+    /// All must hold for a happening to start a run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    pub steps: Vec<Step>,
+}
+
+/// One step: what it does, and where the run goes after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub id: String,
+    #[serde(flatten)]
+    pub action: Action,
+    /// The step after this one; none ends the run (a branch names its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// Inside the customer's 24-hour window the text; outside it the template, when one is
+    /// given (else the step fails visibly: never a refused send).
+    SendMessage {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<TemplateChoice>,
+    },
+    Assign {
+        to: AssignTo,
+    },
+    Unassign,
+    Close {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Reopen,
+    AddTags {
+        tags: Vec<String>,
+    },
+    RemoveTags {
+        tags: Vec<String>,
+    },
+    AddNote {
+        text: String,
+    },
+    /// Waits `seconds`.
+    Wait {
+        seconds: i64,
+    },
+    /// The first rule whose conditions all hold names the next step; else `otherwise`.
+    Branch {
+        rules: Vec<Rule>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        otherwise: Option<String>,
+    },
+    /// Goes to `to`, at most `max_times` times in a run; after that, to `next`.
+    Jump {
+        to: String,
+        max_times: u32,
+    },
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::SendMessage { .. } => "send_message",
+            Action::Assign { .. } => "assign",
+            Action::Unassign => "unassign",
+            Action::Close { .. } => "close",
+            Action::Reopen => "reopen",
+            Action::AddTags { .. } => "add_tags",
+            Action::RemoveTags { .. } => "remove_tags",
+            Action::AddNote { .. } => "add_note",
+            Action::Wait { .. } => "wait",
+            Action::Branch { .. } => "branch",
+            Action::Jump { .. } => "jump",
+        }
+    }
+}
+
+/// An approved template to send when the window is closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateChoice {
+    pub name: String,
+    pub language: String,
+    /// Body parameters, in order; `{{contact.first_name|there}}` takes the contact's value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<String>,
+}
+
+/// Whom an `assign` step gives the conversation to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AssignTo {
+    User { user_id: i64 },
+    Team { team_id: i64 },
+}
+
+/// A branch's rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub when: Vec<Condition>,
+    pub next: String,
+}
+
+/// A test on what the run knows: `subject` is `message.text`, `contact.tags`,
+/// `contact.fields.<name>`, `conversation.tags` or `conversation.channel_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub subject: String,
+    pub op: Op,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Equals,
+    NotEquals,
+    Contains,
+    NotContains,
+    Exists,
+    NotExists,
+}
+
+/// What went wrong with a definition, and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The step at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub message: String,
+}
+
+impl Problem {
+    fn at(step: &str, message: impl Into<String>) -> Problem {
+        Problem { step: Some(step.to_owned()), message: message.into() }
+    }
+
+    fn whole(message: impl Into<String>) -> Problem {
+        Problem { step: None, message: message.into() }
+    }
+}
+
+/// The fields of `raw` that `read` (what it was read as, written back) does not have: fields
+/// no variant knows, which `flatten` and unit variants would otherwise let through. Empty
+/// values (`null`, `[]`, `false`) are defaults a writer may spell out.
+fn unknown_fields(raw: &Value, read: &Value) -> Vec<String> {
+    let empty = |v: &Value| v.is_null() || v == &Value::Bool(false) || v.as_array().is_some_and(Vec::is_empty);
+    raw.as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(name, v)| !empty(v) && read.get(name.as_str()).is_none())
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a definition strictly: a field no step kind has (a typo) is refused, not ignored.
+pub fn parse(json: &Value) -> Result<Definition, Vec<Problem>> {
+    let definition: Definition =
+        serde_json::from_value(json.clone()).map_err(|e| vec![Problem::whole(e.to_string())])?;
+    let mut problems = Vec::new();
+    let trigger = serde_json::to_value(&definition.trigger).unwrap_or(Value::Null);
+    for name in unknown_fields(&json["trigger"], &trigger) {
+        problems.push(Problem::whole(format!("the trigger has no field {name:?}")));
+    }
+    let given = json.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+    for (step, raw) in definition.steps.iter().zip(&given) {
+        let read = serde_json::to_value(step).unwrap_or(Value::Null);
+        for name in unknown_fields(raw, &read) {
+            problems.push(Problem::at(&step.id, format!("a {} step has no field {name:?}", step.action.kind())));
+        }
+    }
+    if problems.is_empty() { Ok(definition) } else { Err(problems) }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=40).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+const SUBJECTS: &[&str] = &["message.text", "contact.tags", "conversation.tags", "conversation.channel_id"];
+
+fn check_condition(step: Option<&str>, c: &Condition, problems: &mut Vec<Problem>) {
+    let known = SUBJECTS.contains(&c.subject.as_str())
+        || c.subject.strip_prefix("contact.fields.").is_some_and(|f| !f.is_empty());
+    let at = |m: String| Problem { step: step.map(str::to_owned), message: m };
+    if !known {
+        problems.push(at(format!("{:?} is not something a condition can test", c.subject)));
+    }
+    let needs_value = !matches!(c.op, Op::Exists | Op::NotExists);
+    if needs_value && c.value.as_deref().is_none_or(str::is_empty) {
+        problems.push(at(format!("the condition on {} needs a value", c.subject)));
+    }
+}
+
+/// Every step a step may lead to, with whether the edge is a jump's.
+pub fn edges(step: &Step) -> Vec<(&str, bool)> {
+    let mut out: Vec<(&str, bool)> = step.next.iter().map(|n| (n.as_str(), false)).collect();
+    match &step.action {
+        Action::Branch { rules, otherwise } => {
+            out.extend(rules.iter().map(|r| (r.next.as_str(), false)));
+            out.extend(otherwise.iter().map(|n| (n.as_str(), false)));
+        }
+        Action::Jump { to, .. } => out.push((to.as_str(), true)),
+        _ => {}
+    }
+    out
+}
+
+/// Checks a definition before it is published: errors prevent publishing.
+pub fn validate(d: &Definition) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if d.steps.is_empty() || d.steps.len() > MAX_STEPS {
+        problems.push(Problem::whole(format!("a workflow has 1 to {MAX_STEPS} steps")));
+        return problems;
+    }
+    let mut seen = HashSet::new();
+    for step in &d.steps {
+        if !valid_id(&step.id) {
+            problems.push(Problem::at(&step.id, "a step id is 1 to 40 lower-case letters, digits, - or _"));
+        }
+        if !seen.insert(step.id.as_str()) {
+            problems.push(Problem::at(&step.id, "two steps have this id"));
+        }
+    }
+    d.trigger.check(&mut problems);
+    for c in &d.conditions {
+        check_condition(None, c, &mut problems);
+    }
+    for step in &d.steps {
+        let id = step.id.as_str();
+        for (target, _) in edges(step) {
+            if !seen.contains(target) {
+                problems.push(Problem::at(id, format!("leads to {target:?}, which is not a step")));
+            }
+        }
+        match &step.action {
+            Action::SendMessage { text, template } => {
+                if text.trim().is_empty() || text.chars().count() > 4096 {
+                    problems.push(Problem::at(id, "the text is 1 to 4,096 characters"));
+                }
+                if let Some(t) = template
+                    && (t.name.trim().is_empty() || t.language.trim().is_empty())
+                {
+                    problems.push(Problem::at(id, "the template needs its name and language"));
+                }
+            }
+            Action::AddTags { tags } | Action::RemoveTags { tags }
+                if tags.is_empty() || tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 64) =>
+            {
+                problems.push(Problem::at(id, "tags are 1 to 64 characters, at least one"));
+            }
+            Action::AddNote { text } if text.trim().is_empty() || text.chars().count() > 4096 => {
+                problems.push(Problem::at(id, "the note is 1 to 4,096 characters"));
+            }
+            Action::Close { note: Some(note) } if note.chars().count() > 4096 => {
+                problems.push(Problem::at(id, "the closing note is at most 4,096 characters"));
+            }
+            Action::Wait { seconds } if !(1..=MAX_WAIT_SECS).contains(seconds) => {
+                problems.push(Problem::at(id, "a wait is 1 second to 90 days"));
+            }
+            Action::Branch { rules, .. } => {
+                if rules.is_empty() {
+                    problems.push(Problem::at(id, "a branch has at least one rule"));
+                }
+                for c in rules.iter().flat_map(|r| &r.when) {
+                    check_condition(Some(id), c, &mut problems);
+                }
+            }
+            Action::Jump { max_times, .. } if !(1..=MAX_JUMPS).contains(max_times) => {
+                problems.push(Problem::at(id, format!("a jump is taken 1 to {MAX_JUMPS} times")));
+            }
+            _ => {}
+        }
+    }
+    if problems.is_empty()
+        && let Some(step) = loop_without_jump(d)
+    {
+        problems.push(Problem::at(&step, "this step is on a loop without a jump step (which limits the passes)"));
+    }
+    problems
+}
+
+/// A step on a cycle that no jump step is part of, if any.
+fn loop_without_jump(d: &Definition) -> Option<String> {
+    let by_id: HashMap<&str, &Step> = d.steps.iter().map(|s| (s.id.as_str(), s)).collect();
+    // 0 unvisited, 1 on the current path, 2 done.
+    let mut state: HashMap<&str, u8> = HashMap::new();
+    fn visit<'a>(id: &'a str, by_id: &HashMap<&'a str, &'a Step>, state: &mut HashMap<&'a str, u8>) -> Option<String> {
+        match state.get(id) {
+            Some(1) => return Some(id.to_owned()),
+            Some(2) => return None,
+            _ => {}
+        }
+        state.insert(id, 1);
+        if let Some(step) = by_id.get(id) {
+            for (target, jump) in edges(step) {
+                if !jump && let Some(found) = visit(target, by_id, state) {
+                    return Some(found);
+                }
+            }
+        }
+        state.insert(id, 2);
+        None
+    }
+    d.steps.iter().find_map(|s| visit(&s.id, &by_id, &mut state))
+}
+
+/// What a condition is tested against.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub message_text: Option<String>,
+    pub contact_tags: Vec<String>,
+    pub contact_fields: HashMap<String, String>,
+    pub conversation_tags: Vec<String>,
+    pub channel_id: Option<i64>,
+}
+
+impl Facts {
+    fn values(&self, subject: &str) -> Vec<String> {
+        match subject {
+            "message.text" => self.message_text.iter().cloned().collect(),
+            "contact.tags" => self.contact_tags.clone(),
+            "conversation.tags" => self.conversation_tags.clone(),
+            "conversation.channel_id" => self.channel_id.iter().map(i64::to_string).collect(),
+            other => other
+                .strip_prefix("contact.fields.")
+                .and_then(|f| self.contact_fields.get(f))
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// Whether a condition holds; text compares without regard to case.
+pub fn holds(c: &Condition, facts: &Facts) -> bool {
+    let values: Vec<String> = facts.values(&c.subject).iter().map(|v| v.to_lowercase()).collect();
+    let wanted = c.value.as_deref().unwrap_or_default().to_lowercase();
+    // Lists (tags) contain an item; a text contains a part of itself.
+    let is_list = c.subject.ends_with(".tags");
+    let contains = || if is_list { values.contains(&wanted) } else { values.iter().any(|v| v.contains(&wanted)) };
+    match c.op {
+        Op::Equals => values.contains(&wanted),
+        Op::NotEquals => !values.contains(&wanted),
+        Op::Contains => contains(),
+        Op::NotContains => !contains(),
+        Op::Exists => !values.is_empty(),
+        Op::NotExists => values.is_empty(),
+    }
+}
+
+/// Where a run goes after `step`: a branch decides by its rules, a jump by how often it was
+/// taken already (`jumps_taken`), any other step by its `next`.
+pub fn next_after(step: &Step, facts: &Facts, jumps_taken: u32) -> Option<String> {
+    match &step.action {
+        Action::Branch { rules, otherwise } => rules
+            .iter()
+            .find(|r| r.when.iter().all(|c| holds(c, facts)))
+            .map(|r| r.next.clone())
+            .or_else(|| otherwise.clone()),
+        Action::Jump { to, max_times } if jumps_taken < *max_times => Some(to.clone()),
+        _ => step.next.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,533 @@
+//! Workflows: drafts and versions, runs leased by the server taking their step, each step
+//! recorded with the run's move in one transaction, and the trigger follower's cursor (one
+//! row, leased like a run).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use macro_rules_attribute::apply;
+use parley_core::Timestamp;
+use parley_core::ids::{ChannelId, ContactId, ConversationId, EventId, UserId, WorkspaceId};
+use sqlx::FromRow;
+
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::{StoreError, StoreResult};
+use crate::{
+    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, Run, RunMove, RunStatus, RunStep, Workflow, WorkflowPatch,
+    Workflows,
+};
+
+macro_rules! workflow_columns {
+    () => {
+        "id, workspace_id, name, draft, active, once_per_contact, version, created_by, created_at, updated_at"
+    };
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, workspace_id, workflow_id, version, conversation_id, contact_id, trigger_event_id, status, step, seq,
+         jumps, wake_at, error, started_at, updated_at"
+    };
+}
+
+#[derive(FromRow)]
+struct WorkflowRow {
+    id: i64,
+    workspace_id: i64,
+    name: String,
+    draft: String,
+    active: i64,
+    once_per_contact: i64,
+    version: i64,
+    created_by: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<WorkflowRow> for Workflow {
+    fn from(r: WorkflowRow) -> Self {
+        Workflow {
+            id: r.id,
+            workspace_id: WorkspaceId(r.workspace_id),
+            name: r.name,
+            draft: r.draft,
+            active: r.active != 0,
+            once_per_contact: r.once_per_contact != 0,
+            version: r.version,
+            created_by: r.created_by.map(UserId),
+            created_at: Timestamp::from_micros(r.created_at),
+            updated_at: Timestamp::from_micros(r.updated_at),
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct RunRow {
+    id: i64,
+    workspace_id: i64,
+    workflow_id: i64,
+    version: i64,
+    conversation_id: Option<i64>,
+    contact_id: Option<i64>,
+    trigger_event_id: Option<i64>,
+    status: String,
+    step: Option<String>,
+    seq: i64,
+    jumps: String,
+    wake_at: Option<i64>,
+    error: Option<String>,
+    started_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<RunRow> for Run {
+    type Error = StoreError;
+    fn try_from(r: RunRow) -> StoreResult<Run> {
+        Ok(Run {
+            id: r.id,
+            workspace_id: WorkspaceId(r.workspace_id),
+            workflow_id: r.workflow_id,
+            version: r.version,
+            conversation_id: r.conversation_id.map(ConversationId),
+            contact_id: r.contact_id.map(ContactId),
+            trigger_event_id: r.trigger_event_id.map(EventId),
+            status: RunStatus::parse(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("run status {}", r.status)))?,
+            step: r.step,
+            seq: r.seq,
+            jumps: serde_json::from_str(&r.jumps)?,
+            wake_at: r.wake_at.map(Timestamp::from_micros),
+            error: r.error,
+            started_at: Timestamp::from_micros(r.started_at),
+            updated_at: Timestamp::from_micros(r.updated_at),
+        })
+    }
+}
+
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
+    async fn workflow_in(conn: &mut DB::Connection, ws: WorkspaceId, id: i64) -> StoreResult<Workflow> {
+        let row: Option<WorkflowRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(ws.get())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.ok_or(StoreError::NotFound)?.into())
+    }
+
+    async fn run_in(conn: &mut DB::Connection, id: i64) -> StoreResult<Run> {
+        let row: Option<RunRow> =
+            sqlx::query_as(concat!("SELECT ", run_columns!(), " FROM workflow_runs WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Inserts a run; `None` when one was started for the same workflow and event already.
+    async fn insert_run(conn: &mut DB::Connection, run: &NewRun, now: Timestamp) -> StoreResult<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO workflow_runs (workspace_id, workflow_id, version, conversation_id, contact_id,
+                trigger_event_id, status, step, seq, jumps, wake_at, started_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, 0, '{}', $8, $8, $8)
+             ON CONFLICT (workflow_id, trigger_event_id) DO NOTHING RETURNING id",
+        )
+        .bind(run.workspace_id.get())
+        .bind(run.workflow_id)
+        .bind(run.version)
+        .bind(run.conversation_id.map(|c| c.get()))
+        .bind(run.contact_id.map(|c| c.get()))
+        .bind(run.trigger_event_id.map(|e| e.get()))
+        .bind(run.first_step.clone())
+        .bind(now.as_micros())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(id)
+    }
+}
+
+#[apply(engine_bounds!)]
+#[async_trait]
+impl<DB> Workflows for SqlStore<DB> {
+    async fn create_workflow(&self, ws: WorkspaceId, new: NewWorkflow<'_>, now: Timestamp) -> StoreResult<Workflow> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO workflows (workspace_id, name, draft, active, once_per_contact, version, created_by,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, 0, $4, 0, $5, $6, $6) RETURNING id",
+        )
+        .bind(ws.get())
+        .bind(new.name.to_owned())
+        .bind(new.draft.to_owned())
+        .bind(i64::from(new.once_per_contact))
+        .bind(new.created_by.map(|u| u.get()))
+        .bind(now.as_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let workflow = Self::workflow_in(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(workflow)
+    }
+
+    async fn workflows(&self, ws: WorkspaceId) -> StoreResult<Vec<Workflow>> {
+        let rows: Vec<WorkflowRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE workspace_id = $1 ORDER BY id"
+        ))
+        .bind(ws.get())
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(Workflow::from).collect())
+    }
+
+    async fn workflow(&self, ws: WorkspaceId, id: i64) -> StoreResult<Workflow> {
+        Self::workflow_in(&mut *self.read.acquire().await?, ws, id).await
+    }
+
+    async fn update_workflow(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        patch: WorkflowPatch,
+        now: Timestamp,
+    ) -> StoreResult<Workflow> {
+        let mut tx = self.begin_write().await?;
+        let before = Self::workflow_in(&mut tx, ws, id).await?;
+        sqlx::query(
+            "UPDATE workflows SET name = $3, draft = $4, once_per_contact = $5, active = $6, updated_at = $7
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws.get())
+        .bind(id)
+        .bind(patch.name.unwrap_or(before.name))
+        .bind(patch.draft.unwrap_or(before.draft))
+        .bind(i64::from(patch.once_per_contact.unwrap_or(before.once_per_contact)))
+        .bind(i64::from(patch.active.unwrap_or(before.active)))
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        let workflow = Self::workflow_in(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(workflow)
+    }
+
+    async fn delete_workflow(&self, ws: WorkspaceId, id: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        Self::workflow_in(&mut tx, ws, id).await?;
+        // SQLite runs without foreign-key cascades unless asked: delete the children first.
+        for sql in [
+            "DELETE FROM workflow_run_steps WHERE run_id IN (SELECT id FROM workflow_runs WHERE workflow_id = $1)",
+            "DELETE FROM workflow_runs WHERE workflow_id = $1",
+            "DELETE FROM workflow_versions WHERE workflow_id = $1",
+            "DELETE FROM workflows WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn publish_workflow(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        definition: &str,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Workflow> {
+        let mut tx = self.begin_write().await?;
+        let before = Self::workflow_in(&mut tx, ws, id).await?;
+        let version = before.version + 1;
+        sqlx::query(
+            "INSERT INTO workflow_versions (workflow_id, version, definition, published_by, published_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(version)
+        .bind(definition.to_owned())
+        .bind(by.map(|u| u.get()))
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE workflows SET version = $2, draft = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(version)
+            .bind(definition.to_owned())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        let workflow = Self::workflow_in(&mut tx, ws, id).await?;
+        tx.commit().await?;
+        Ok(workflow)
+    }
+
+    async fn workflow_version(&self, ws: WorkspaceId, id: i64, version: i64) -> StoreResult<String> {
+        let definition: Option<String> = sqlx::query_scalar(
+            "SELECT v.definition FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+             WHERE w.workspace_id = $1 AND v.workflow_id = $2 AND v.version = $3",
+        )
+        .bind(ws.get())
+        .bind(id)
+        .bind(version)
+        .fetch_optional(&self.read)
+        .await?;
+        definition.ok_or(StoreError::NotFound)
+    }
+
+    async fn active_workflows(&self) -> StoreResult<Vec<ActiveWorkflow>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT w.workspace_id, w.id, v.definition FROM workflows w
+             JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version
+             WHERE w.active = 1 ORDER BY w.id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut conn = self.read.acquire().await?;
+        for (ws, id, definition) in rows {
+            let workflow = Self::workflow_in(&mut conn, WorkspaceId(ws), id).await?;
+            out.push(ActiveWorkflow { workflow, definition });
+        }
+        Ok(out)
+    }
+
+    async fn lease_follower(&self, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<Option<EventId>> {
+        let mut tx = self.begin_write().await?;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events").fetch_one(&mut *tx).await?;
+        sqlx::query("INSERT INTO workflow_follower (id, event_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(newest.unwrap_or(0))
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query(
+            "UPDATE workflow_follower SET lease_holder = $1, lease_until = $2
+             WHERE id = 1 AND (lease_holder IS NULL OR lease_holder = $1 OR lease_until < $3)",
+        )
+        .bind(holder.to_owned())
+        .bind(until.as_micros())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        let at: i64 =
+            sqlx::query_scalar("SELECT event_id FROM workflow_follower WHERE id = 1").fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((DB::rows_affected(&taken) == 1).then_some(EventId(at)))
+    }
+
+    async fn events_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<LoggedEvent>> {
+        type Row = (i64, i64, Option<i64>, String, Option<i64>, String, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, workspace_id, channel_id, kind, subject_id, payload, created_at FROM events
+             WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.get())
+        .bind(clamp_limit(limit, 1000))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(LoggedEvent {
+                    id: EventId(r.0),
+                    workspace_id: WorkspaceId(r.1),
+                    channel_id: r.2.map(ChannelId),
+                    kind: r.3,
+                    subject_id: r.4,
+                    payload: serde_json::from_str(&r.5)?,
+                    created_at: Timestamp::from_micros(r.6),
+                })
+            })
+            .collect()
+    }
+
+    async fn start_runs(&self, holder: &str, to: EventId, runs: &[NewRun], now: Timestamp) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE workflow_follower SET event_id = $2 WHERE id = 1 AND lease_holder = $1 AND event_id < $2",
+        )
+        .bind(holder.to_owned())
+        .bind(to.get())
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&moved) != 1 {
+            return Ok(false);
+        }
+        for run in runs {
+            Self::insert_run(&mut tx, run, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn start_run(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run> {
+        let mut tx = self.begin_write().await?;
+        let id =
+            Self::insert_run(&mut tx, run, now).await?.ok_or(StoreError::Conflict { field: "trigger_event_id" })?;
+        let run = Self::run_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn ran_for_contact(&self, workflow_id: i64, contact: ContactId) -> StoreResult<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM workflow_runs WHERE workflow_id = $1 AND contact_id = $2 LIMIT 1")
+                .bind(workflow_id)
+                .bind(contact.get())
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>> {
+        let mut tx = self.begin_write().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM workflow_runs WHERE status = 'running' AND wake_at <= $1
+                AND (lease_until IS NULL OR lease_until < $1) ORDER BY wake_at, id LIMIT $2",
+        )
+        .bind(now.as_micros())
+        .bind(clamp_limit(limit, 500))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            // The condition again: on PostgreSQL another server may have taken it meanwhile.
+            let taken = sqlx::query(
+                "UPDATE workflow_runs SET lease_holder = $2, lease_until = $3
+                 WHERE id = $1 AND status = 'running' AND (lease_until IS NULL OR lease_until < $4)",
+            )
+            .bind(id)
+            .bind(holder.to_owned())
+            .bind(until.as_micros())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            if DB::rows_affected(&taken) == 1 {
+                runs.push(Self::run_in(&mut tx, id).await?);
+            }
+        }
+        tx.commit().await?;
+        Ok(runs)
+    }
+
+    async fn record_step(
+        &self,
+        run: &Run,
+        holder: &str,
+        step: &RunStep,
+        jumps: &BTreeMap<String, u32>,
+        next: RunMove,
+        now: Timestamp,
+    ) -> StoreResult<Run> {
+        let mut tx = self.begin_write().await?;
+        let (status, at_step, wake_at, error) = match &next {
+            RunMove::Next { step, at } => (RunStatus::Running, Some(step.clone()), Some(at.as_micros()), None),
+            RunMove::Done => (RunStatus::Done, None, None, None),
+            RunMove::Failed(why) => (RunStatus::Failed, Some(step.step.clone()), None, Some(why.clone())),
+        };
+        let moved = sqlx::query(
+            "UPDATE workflow_runs SET status = $3, step = $4, seq = seq + 1, jumps = $5, wake_at = $6, error = $7,
+                lease_holder = NULL, lease_until = NULL, updated_at = $8
+             WHERE id = $1 AND lease_holder = $2 AND status = 'running' AND seq = $9",
+        )
+        .bind(run.id)
+        .bind(holder.to_owned())
+        .bind(status.as_str().to_owned())
+        .bind(at_step)
+        .bind(serde_json::to_string(jumps)?)
+        .bind(wake_at)
+        .bind(error)
+        .bind(now.as_micros())
+        .bind(run.seq)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&moved) != 1 {
+            return Err(StoreError::Conflict { field: "lease" });
+        }
+        sqlx::query(
+            "INSERT INTO workflow_run_steps (run_id, seq, step, kind, outcome, detail, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(run.id)
+        .bind(run.seq)
+        .bind(step.step.clone())
+        .bind(step.kind.clone())
+        .bind(step.outcome.clone())
+        .bind(serde_json::to_string(&step.detail)?)
+        .bind(step.at.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        let run = Self::run_in(&mut tx, run.id).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn run(&self, ws: WorkspaceId, id: i64) -> StoreResult<Run> {
+        let run = Self::run_in(&mut *self.read.acquire().await?, id).await?;
+        if run.workspace_id != ws {
+            return Err(StoreError::NotFound);
+        }
+        Ok(run)
+    }
+
+    async fn runs(&self, ws: WorkspaceId, workflow_id: i64, limit: u32) -> StoreResult<Vec<Run>> {
+        let rows: Vec<RunRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM workflow_runs WHERE workspace_id = $1 AND workflow_id = $2 ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(ws.get())
+        .bind(workflow_id)
+        .bind(clamp_limit(limit, 500))
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    async fn run_steps(&self, ws: WorkspaceId, run_id: i64) -> StoreResult<Vec<RunStep>> {
+        self.run(ws, run_id).await?;
+        let rows: Vec<(i64, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT seq, step, kind, outcome, detail, at FROM workflow_run_steps WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RunStep {
+                    seq: r.0,
+                    step: r.1,
+                    kind: r.2,
+                    outcome: r.3,
+                    detail: serde_json::from_str(&r.4)?,
+                    at: Timestamp::from_micros(r.5),
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_runs(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        workflow_id: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE workflow_runs SET status = 'cancelled', wake_at = NULL, updated_at = $4
+             WHERE workspace_id = $1 AND conversation_id = $2 AND status = 'running'
+               AND ($3 IS NULL OR workflow_id = $3)",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(workflow_id)
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DB::rows_affected(&done))
+    }
+}

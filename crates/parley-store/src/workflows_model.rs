@@ -1,0 +1,228 @@
+//! The trait of workflows (`parley_core::workflow`): drafts and published versions, durable
+//! runs with their history, and the trigger follower's place in the event log.
+//!
+//! A run is `running` while it has a step due (`wake_at`, which a wait moves on), then `done`,
+//! `failed` or `cancelled`. Each step taken is recorded with the run's move in one transaction,
+//! under the run's lease: a crash between a step and its record leaves the step to be taken
+//! again, which the runner makes harmless (sends carry an idempotency key made of the run and
+//! the step's number).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::ids::{ChannelId, ContactId, ConversationId, EventId, UserId, WorkspaceId};
+
+use crate::error::StoreResult;
+
+/// A workflow as kept: its draft (JSON) and the version runs start on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workflow {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub draft: String,
+    pub active: bool,
+    pub once_per_contact: bool,
+    /// 0 before the first publication.
+    pub version: i64,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewWorkflow<'a> {
+    pub name: &'a str,
+    pub draft: &'a str,
+    pub once_per_contact: bool,
+    pub created_by: Option<UserId>,
+}
+
+/// Fields left `None` stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowPatch {
+    pub name: Option<String>,
+    pub draft: Option<String>,
+    pub once_per_contact: Option<bool>,
+    pub active: Option<bool>,
+}
+
+/// An active workflow's published definition, for the trigger follower.
+#[derive(Clone, Debug)]
+pub struct ActiveWorkflow {
+    pub workflow: Workflow,
+    pub definition: String,
+}
+
+/// An event of the log, any workspace's, as the trigger follower reads it.
+#[derive(Clone, Debug)]
+pub struct LoggedEvent {
+    pub id: EventId,
+    pub workspace_id: WorkspaceId,
+    pub channel_id: Option<ChannelId>,
+    pub kind: String,
+    pub subject_id: Option<i64>,
+    pub payload: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+/// A run to start.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    pub workspace_id: WorkspaceId,
+    pub workflow_id: i64,
+    pub version: i64,
+    pub conversation_id: Option<ConversationId>,
+    pub contact_id: Option<ContactId>,
+    /// The event that started it; `None` when started by hand.
+    pub trigger_event_id: Option<EventId>,
+    pub first_step: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "running" => RunStatus::Running,
+            "done" => RunStatus::Done,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+/// A run as kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub workflow_id: i64,
+    pub version: i64,
+    pub conversation_id: Option<ConversationId>,
+    pub contact_id: Option<ContactId>,
+    pub trigger_event_id: Option<EventId>,
+    pub status: RunStatus,
+    /// The step due next (running), or the step it stopped at (failed).
+    pub step: Option<String>,
+    /// Steps taken so far.
+    pub seq: i64,
+    /// Times each jump step was taken.
+    pub jumps: BTreeMap<String, u32>,
+    pub wake_at: Option<Timestamp>,
+    pub error: Option<String>,
+    pub started_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A step taken, in a run's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunStep {
+    pub seq: i64,
+    pub step: String,
+    pub kind: String,
+    /// `done`, `waiting`, `failed`.
+    pub outcome: String,
+    pub detail: serde_json::Value,
+    pub at: Timestamp,
+}
+
+/// Where a run goes after a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunMove {
+    /// On to `step`, due at `at` (now, or when a wait ends).
+    Next {
+        step: String,
+        at: Timestamp,
+    },
+    Done,
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Workflows {
+    async fn create_workflow(&self, ws: WorkspaceId, new: NewWorkflow<'_>, now: Timestamp) -> StoreResult<Workflow>;
+    async fn workflows(&self, ws: WorkspaceId) -> StoreResult<Vec<Workflow>>;
+    async fn workflow(&self, ws: WorkspaceId, id: i64) -> StoreResult<Workflow>;
+    async fn update_workflow(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        patch: WorkflowPatch,
+        now: Timestamp,
+    ) -> StoreResult<Workflow>;
+    /// Deletes the workflow, its versions and its runs.
+    async fn delete_workflow(&self, ws: WorkspaceId, id: i64) -> StoreResult<()>;
+    /// Makes `definition` the next version (runs already going keep theirs).
+    async fn publish_workflow(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        definition: &str,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<Workflow>;
+    /// A published version's definition.
+    async fn workflow_version(&self, ws: WorkspaceId, id: i64, version: i64) -> StoreResult<String>;
+    /// Every active, published workflow, all workspaces, with its current definition.
+    async fn active_workflows(&self) -> StoreResult<Vec<ActiveWorkflow>>;
+
+    /// Takes (or keeps) the trigger follower's lease; answers where it stands, `None` when
+    /// another server holds it. The first call starts at the newest event: what happened before
+    /// workflows existed starts nothing.
+    async fn lease_follower(&self, holder: &str, now: Timestamp, until: Timestamp) -> StoreResult<Option<EventId>>;
+    /// Events after `after`, any workspace's, oldest first.
+    async fn events_after(&self, after: EventId, limit: u32) -> StoreResult<Vec<LoggedEvent>>;
+    /// Starts `runs` and moves the follower to `to`, in one transaction, if `holder` still
+    /// holds the lease (false otherwise, and nothing is written). A run already started for the
+    /// same workflow and event is not started again.
+    async fn start_runs(&self, holder: &str, to: EventId, runs: &[NewRun], now: Timestamp) -> StoreResult<bool>;
+    /// Starts one run by hand.
+    async fn start_run(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run>;
+    /// Whether the workflow ever ran for this contact (`once_per_contact`).
+    async fn ran_for_contact(&self, workflow_id: i64, contact: ContactId) -> StoreResult<bool>;
+
+    /// Leases up to `limit` running runs whose step is due.
+    async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>>;
+    /// Records a step taken and moves the run, if `holder` still holds its lease (`Conflict`
+    /// otherwise), and lets the lease go.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_step(
+        &self,
+        run: &Run,
+        holder: &str,
+        step: &RunStep,
+        jumps: &BTreeMap<String, u32>,
+        next: RunMove,
+        now: Timestamp,
+    ) -> StoreResult<Run>;
+    async fn run(&self, ws: WorkspaceId, id: i64) -> StoreResult<Run>;
+    /// A workflow's runs, newest first.
+    async fn runs(&self, ws: WorkspaceId, workflow_id: i64, limit: u32) -> StoreResult<Vec<Run>>;
+    async fn run_steps(&self, ws: WorkspaceId, run_id: i64) -> StoreResult<Vec<RunStep>>;
+    /// Cancels the running runs on a conversation (of one workflow when given); answers how many.
+    async fn cancel_runs(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        workflow_id: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+}
