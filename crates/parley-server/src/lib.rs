@@ -60,6 +60,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "webhooks", description = "Provider webhooks (signed, no token) and outgoing webhook subscriptions"),
         (name = "search", description = "Finding contacts, messages and notes"),
         (name = "events", description = "The event log"),
+        (name = "workflows", description = "Automations: drafts, versions, runs and their history"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -103,7 +104,8 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::search::router())
         .merge(routes::teams::router())
         .merge(routes::events::router())
-        .merge(routes::subscriptions::router());
+        .merge(routes::subscriptions::router())
+        .merge(routes::workflows::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())

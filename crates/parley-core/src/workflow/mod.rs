@@ -8,6 +8,7 @@
 //! names one per rule; a run ends at a step with no next. Loops are allowed only through a
 //! `jump` step, which counts its passes (`max_times`): a run never spins.
 
+pub mod gallery;
 pub mod paths;
 pub mod triggers;
 

@@ -28,3 +28,4 @@ pub mod templates;
 pub mod users;
 pub mod webhook_catalog;
 pub mod webhooks;
+pub mod workflows;

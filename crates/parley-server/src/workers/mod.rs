@@ -9,6 +9,7 @@ pub mod outgoing;
 pub mod pacing;
 pub mod provider_sync;
 pub mod timers;
+pub mod workflows;
 
 use tokio::sync::watch;
 
@@ -20,6 +21,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(provider_sync::run(state.clone(), shutdown.clone())),
         tokio::spawn(timers::run(state.clone(), shutdown.clone())),
         tokio::spawn(bot_answers::run(state.clone(), shutdown.clone())),
+        tokio::spawn(workflows::run(state.clone(), shutdown.clone())),
         tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]

@@ -6,23 +6,10 @@
 
 use std::time::Duration;
 
-use parley_sandbox::{Batching, Customer, Say};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, Wired, eventually};
-
-async fn writes(wired: &Wired, phone: &str, text: &str) {
-    let item = wired.sandbox.message(&wired.number.phone_number_id, &Customer::new(phone, "C"), &Say::text(text));
-    wired.sandbox.deliver(vec![item], Batching::default());
-    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
-}
-
-async fn conversation_of(app: &TestApp, phone: &str) -> i64 {
-    let convs = app.get("/api/v1/conversations").await.body["items"].as_array().unwrap().clone();
-    let found = convs.iter().find(|c| c["contact"]["phone"] == format!("+{phone}"));
-    found.unwrap_or_else(|| panic!("no conversation for {phone}: {convs:?}"))["id"].as_i64().unwrap()
-}
 
 async fn assignee(app: &TestApp, id: i64) -> Value {
     app.get(&format!("/api/v1/conversations/{id}")).await.body["assignee_id"].clone()
@@ -128,8 +115,8 @@ async fn an_es_bot_answers_each_message_once_and_hands_over_on_its_intent() {
         assert!(wired.sandbox.sent().is_empty(), "{e}");
 
         // A customer writes; the conversation is given to the bot; the bot answers, once.
-        writes(&wired, "33611110000", "Bonjour").await;
-        let conv = conversation_of(&app, "33611110000").await;
+        wired.writes("33611110000", "Bonjour").await;
+        let conv = app.conversation_of("33611110000").await;
         assign(&app, conv, bot).await;
         let answered = eventually(15, || async { !sent_to(&wired, "33611110000").is_empty() }).await;
         assert!(answered, "{e}: the bot never answered");
@@ -151,7 +138,7 @@ async fn an_es_bot_answers_each_message_once_and_hands_over_on_its_intent() {
 
         // The next question gets the next answer.
         app.clock.advance_secs(1);
-        writes(&wired, "33611110000", "Vous êtes ouvert samedi ?").await;
+        wired.writes("33611110000", "Vous êtes ouvert samedi ?").await;
         let two = eventually(15, || async { sent_to(&wired, "33611110000").len() == 2 }).await;
         assert!(two, "{e}: {:?}", sent_to(&wired, "33611110000"));
         assert!(sent_to(&wired, "33611110000")[1].contains("lundi au samedi"), "{e}");
@@ -159,7 +146,7 @@ async fn an_es_bot_answers_each_message_once_and_hands_over_on_its_intent() {
 
         // A hand-over intent: the bot's answer goes out, then the team has the conversation.
         app.clock.advance_secs(1);
-        writes(&wired, "33611110000", "Je veux un remboursement").await;
+        wired.writes("33611110000", "Je veux un remboursement").await;
         let handed = eventually(15, || async { assignee(&app, conv).await.is_null() }).await;
         assert!(handed, "{e}: still the bot's");
         // The answer was queued before the hand-over; the dispatcher takes it to WhatsApp.
@@ -191,8 +178,8 @@ async fn a_cx_bot_hands_over_on_hand_off_refusal_and_lasting_failure() {
 
         // Two failures, then Google answers: one answer.
         wired.sandbox.fail_dialogflow(2);
-        writes(&wired, "33622220000", "Where is my order?").await;
-        let first = conversation_of(&app, "33622220000").await;
+        wired.writes("33622220000", "Where is my order?").await;
+        let first = app.conversation_of("33622220000").await;
         assign(&app, first, bot).await;
         let answered = eventually(20, || async { !sent_to(&wired, "33622220000").is_empty() }).await;
         assert!(answered, "{e}: never answered after the failures");
@@ -207,14 +194,14 @@ async fn a_cx_bot_hands_over_on_hand_off_refusal_and_lasting_failure() {
 
         // The agent's live-agent hand-off hands over (no hand-over intents named).
         app.clock.advance_secs(1);
-        writes(&wired, "33622220000", "I want a refund").await;
+        wired.writes("33622220000", "I want a refund").await;
         assert!(eventually(15, || async { assignee(&app, first).await.is_null() }).await, "{e}: still the bot's");
         assert!(notes(&app, first).await.contains("refund.request"), "{e}");
 
         // Google down for good: three passes, then a person.
         wired.sandbox.fail_dialogflow(1_000);
-        writes(&wired, "33633330000", "hello").await;
-        let second = conversation_of(&app, "33633330000").await;
+        wired.writes("33633330000", "hello").await;
+        let second = app.conversation_of("33633330000").await;
         assign(&app, second, bot).await;
         assert!(eventually(20, || async { assignee(&app, second).await.is_null() }).await, "{e}: still the bot's");
         assert!(notes(&app, second).await.contains("could not answer"), "{e}: {}", notes(&app, second).await);
@@ -234,8 +221,8 @@ async fn a_cx_bot_hands_over_on_hand_off_refusal_and_lasting_failure() {
         assert_eq!(set.status, StatusCode::OK, "{e}: the key held is kept: {:?}", set.body);
         let tried = app.post(&format!("{path}/test"), json!({"text": "hello"})).await;
         assert_eq!((tried.status, tried.code()), (StatusCode::UNPROCESSABLE_ENTITY, "dialogflow_refused"), "{e}");
-        writes(&wired, "33644440000", "hello").await;
-        let third = conversation_of(&app, "33644440000").await;
+        wired.writes("33644440000", "hello").await;
+        let third = app.conversation_of("33644440000").await;
         assign(&app, third, bot).await;
         assert!(eventually(15, || async { assignee(&app, third).await.is_null() }).await, "{e}: still the bot's");
         assert!(
@@ -260,19 +247,19 @@ async fn what_comes_while_the_agent_thinks_is_answered_and_a_person_who_took_ove
         let heard = |text: &str| wired.sandbox.dialogflow_queries().iter().any(|q| q.text == text);
 
         // The customer writes again while the agent thinks about the first message: both answered.
-        writes(&wired, "33655550000", "hello").await;
-        let conv = conversation_of(&app, "33655550000").await;
+        wired.writes("33655550000", "hello").await;
+        let conv = app.conversation_of("33655550000").await;
         assign(&app, conv, bot).await;
         assert!(eventually(10, || async { heard("hello") }).await, "{e}: the first message is asked");
         app.clock.advance_secs(1);
-        writes(&wired, "33655550000", "what are your opening hours?").await;
+        wired.writes("33655550000", "what are your opening hours?").await;
         let both = eventually(20, || async { sent_to(&wired, "33655550000").len() == 2 }).await;
         assert!(both, "{e}: {:?}", sent_to(&wired, "33655550000"));
         assert!(sent_to(&wired, "33655550000")[1].contains("Monday to Saturday"), "{e}");
 
         // A person takes the conversation while the agent thinks: the bot keeps quiet.
         app.clock.advance_secs(1);
-        writes(&wired, "33655550000", "where is my order").await;
+        wired.writes("33655550000", "where is my order").await;
         assert!(eventually(10, || async { heard("where is my order") }).await, "{e}");
         let me = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
         let taken = app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": me})).await;

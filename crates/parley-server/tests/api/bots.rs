@@ -5,17 +5,10 @@
 
 use std::time::Duration;
 
-use parley_sandbox::{Batching, Customer, Say};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{Receiver, TestApp, Wired, eventually};
-
-async fn writes(wired: &Wired, phone: &str, text: &str) {
-    let item = wired.sandbox.message(&wired.number.phone_number_id, &Customer::new(phone, "C"), &Say::text(text));
-    wired.sandbox.deliver(vec![item], Batching::default());
-    assert!(wired.sandbox.wait_idle(Duration::from_secs(20)).await);
-}
 
 #[tokio::test]
 async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
@@ -33,8 +26,8 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         let r = app.call(Method::PUT, "/api/v1/workspace/assignment", Some(json!({"mode": "round_robin"}))).await;
         assert_eq!(r.status, StatusCode::OK, "{e}: {:?}", r.body);
 
-        writes(&wired, "33611111111", "is anyone there?").await;
-        writes(&wired, "33622222222", "not for the bot").await;
+        wired.writes("33611111111", "is anyone there?").await;
+        wired.writes("33622222222", "not for the bot").await;
         let convs = app.get("/api/v1/conversations").await.body["items"].as_array().unwrap().clone();
         assert!(convs.iter().all(|c| c["assignee_id"].is_null()), "{e}: {convs:?}");
         let mine = convs.iter().find(|c| c["last_message"]["text"] == "is anyone there?").unwrap_or(&convs[0]).clone();
@@ -49,8 +42,8 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
         assert_eq!(app.get("/api/v1/conversations/counts").await.body["bots"], 1, "{e}");
 
         // The bot hears of its assignment and of what the customer writes next, nothing else.
-        writes(&wired, "33611111111", "hello bot").await;
-        writes(&wired, "33622222222", "still not for the bot").await;
+        wired.writes("33611111111", "hello bot").await;
+        wired.writes("33622222222", "still not for the bot").await;
         let told = eventually(10, || async { receiver.taken() == ["conversation.assigned", "message.received"] }).await;
         assert!(told, "{e}: {:?}", receiver.taken());
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -126,13 +119,6 @@ async fn a_bot_is_told_of_its_conversations_and_answers_with_its_token() {
     }
 }
 
-/// The conversation of the customer writing from `phone`.
-async fn conversation_of(app: &TestApp, phone: &str) -> i64 {
-    let convs = app.get("/api/v1/conversations").await.body["items"].as_array().unwrap().clone();
-    let found = convs.iter().find(|c| c["contact"]["phone"] == format!("+{phone}"));
-    found.unwrap_or_else(|| panic!("no conversation for {phone}: {convs:?}"))["id"].as_i64().unwrap()
-}
-
 async fn assignee(app: &TestApp, id: i64) -> serde_json::Value {
     app.get(&format!("/api/v1/conversations/{id}")).await.body["assignee_id"].clone()
 }
@@ -149,13 +135,13 @@ async fn a_bot_hands_over_on_a_keyword_and_on_silence() {
         assert!(settings["keywords"].as_array().unwrap().contains(&json!("humain")), "{e}: {settings}");
 
         // A keyword: the customer asks for a person, in French.
-        writes(&wired, "33633333333", "bonjour").await;
-        let first = conversation_of(&app, "33633333333").await;
+        wired.writes("33633333333", "bonjour").await;
+        let first = app.conversation_of("33633333333").await;
         assert_eq!(
             app.post(&format!("/api/v1/conversations/{first}/assign"), json!({"user_id": bot_id})).await.status,
             StatusCode::OK
         );
-        writes(&wired, "33633333333", "Je veux parler à un humain").await;
+        wired.writes("33633333333", "Je veux parler à un humain").await;
         app.timer_passes(2).await;
         assert!(eventually(10, || async { assignee(&app, first).await.is_null() }).await, "{e}: still the bot's");
         let notes = app.get(&format!("/api/v1/conversations/{first}/notes")).await.body;
@@ -163,8 +149,8 @@ async fn a_bot_hands_over_on_a_keyword_and_on_silence() {
         assert_eq!(notes[0]["author_id"], bot_id, "{e}: the bot says why");
 
         // Silence: an unanswered message waits 120 s on the injected clock.
-        writes(&wired, "33644444444", "hello?").await;
-        let second = conversation_of(&app, "33644444444").await;
+        wired.writes("33644444444", "hello?").await;
+        let second = app.conversation_of("33644444444").await;
         assert_eq!(
             app.post(&format!("/api/v1/conversations/{second}/assign"), json!({"user_id": bot_id})).await.status,
             StatusCode::OK
@@ -198,8 +184,8 @@ async fn a_bot_hands_over_after_its_number_of_answers() {
         assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
         let (bot_id, token) =
             (made.body["bot"]["id"].as_i64().unwrap(), made.body["token"].as_str().unwrap().to_owned());
-        writes(&wired, "33677777777", "question one").await;
-        let conv = conversation_of(&app, "33677777777").await;
+        wired.writes("33677777777", "question one").await;
+        let conv = app.conversation_of("33677777777").await;
         let contact = app.get(&format!("/api/v1/conversations/{conv}")).await.body["contact_id"].to_string();
         assert_eq!(
             app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await.status,
@@ -215,7 +201,7 @@ async fn a_bot_hands_over_after_its_number_of_answers() {
             app.timer_passes(2).await;
             assert_eq!(assignee(&app, conv).await, json!(bot_id), "{e}: answered, nothing owed after turn {turn}");
             app.clock.advance_secs(1);
-            writes(&wired, "33677777777", question).await;
+            wired.writes("33677777777", question).await;
         }
         // Two answers given and the customer writes again: back to the team.
         app.timer_passes(2).await;
@@ -233,11 +219,11 @@ async fn a_hand_over_that_fails_holds_back_no_other() {
         let (second, number) = app.connect(&wired.sandbox, "300000000000002", "app-secret-2").await;
         let made = app.post("/api/v1/bots", json!({"name": "Helper"})).await;
         let bot_id = made.body["bot"]["id"].as_i64().unwrap();
-        writes(&wired, "33688888888", "hello").await;
+        wired.writes("33688888888", "hello").await;
         let other = Wired { sandbox: wired.sandbox.clone(), number, channel: second.clone() };
-        writes(&other, "33699999999", "hello").await;
+        other.writes("33699999999", "hello").await;
         let (first_conv, second_conv) =
-            (conversation_of(&app, "33688888888").await, conversation_of(&app, "33699999999").await);
+            (app.conversation_of("33688888888").await, app.conversation_of("33699999999").await);
         assert!(first_conv < second_conv, "{e}: the first number's conversation is checked first");
         for conv in [first_conv, second_conv] {
             let r = app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await;
@@ -246,8 +232,8 @@ async fn a_hand_over_that_fails_holds_back_no_other() {
         // The first number turns private: the bot, not a member, can no longer see its conversation.
         let r = app.patch(&format!("/api/v1/channels/{}", wired.channel["id"]), json!({"visibility": "private"})).await;
         assert_eq!(r.status, StatusCode::OK, "{e}: {:?}", r.body);
-        writes(&wired, "33688888888", "an agent please").await;
-        writes(&other, "33699999999", "an agent please").await;
+        wired.writes("33688888888", "an agent please").await;
+        other.writes("33699999999", "an agent please").await;
         app.timer_passes(2).await;
         let both = eventually(10, || async {
             assignee(&app, first_conv).await.is_null() && assignee(&app, second_conv).await.is_null()
@@ -270,13 +256,13 @@ async fn what_came_before_a_bots_assignment_is_not_the_bots_however_late_it_goes
         // Delivery is held back (paused) while the customer writes and the bot is assigned.
         let paused = app.patch(&format!("/api/v1/webhook-subscriptions/{sub}"), json!({"active": false})).await;
         assert_eq!(paused.status, StatusCode::OK, "{e}: {:?}", paused.body);
-        writes(&wired, "33612121212", "before the bot").await;
-        let conv = conversation_of(&app, "33612121212").await;
+        wired.writes("33612121212", "before the bot").await;
+        let conv = app.conversation_of("33612121212").await;
         assert_eq!(
             app.post(&format!("/api/v1/conversations/{conv}/assign"), json!({"user_id": bot_id})).await.status,
             StatusCode::OK
         );
-        writes(&wired, "33612121212", "after the bot").await;
+        wired.writes("33612121212", "after the bot").await;
         let resumed = app.patch(&format!("/api/v1/webhook-subscriptions/{sub}"), json!({"active": true})).await;
         assert_eq!(resumed.status, StatusCode::OK);
         let told = eventually(10, || async { receiver.taken().len() >= 2 }).await;

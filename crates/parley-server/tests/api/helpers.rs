@@ -197,6 +197,13 @@ impl TestApp {
         self.call_as(Some(token), Method::GET, "/api/v1/me", None).await.body["user"]["id"].as_i64().unwrap()
     }
 
+    /// The conversation of the customer writing from `phone` (digits, no `+`).
+    pub async fn conversation_of(&self, phone: &str) -> i64 {
+        let convs = self.get("/api/v1/conversations").await.body["items"].as_array().cloned().unwrap_or_default();
+        let found = convs.iter().find(|c| c["contact"]["phone"] == format!("+{phone}"));
+        found.unwrap_or_else(|| panic!("no conversation for {phone}: {convs:?}"))["id"].as_i64().unwrap()
+    }
+
     /// How many contacts the workspace has (through the API).
     pub async fn contact_count(&self) -> usize {
         self.get("/api/v1/contacts?limit=200").await.body["items"].as_array().map_or(0, Vec::len)
@@ -286,6 +293,14 @@ impl TestApp {
 }
 
 impl Wired {
+    /// The customer writing from `phone` sends `text`; answers once the webhook was taken.
+    pub async fn writes(&self, phone: &str, text: &str) {
+        let customer = parley_sandbox::Customer::new(phone, "C");
+        let item = self.sandbox.message(&self.number.phone_number_id, &customer, &parley_sandbox::Say::text(text));
+        self.sandbox.deliver(vec![item], parley_sandbox::Batching::default());
+        assert!(self.sandbox.wait_idle(Duration::from_secs(20)).await, "{}", self.webhook_stats());
+    }
+
     /// How the sandbox's webhook posts went, for failure messages.
     pub fn webhook_stats(&self) -> String {
         let s = self.sandbox.stats();

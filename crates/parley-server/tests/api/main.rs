@@ -36,3 +36,4 @@ mod users;
 mod visibility;
 mod web;
 mod webhooks;
+mod workflows;

@@ -1,0 +1,463 @@
+//! Workflows at work (`parley_core::workflow`, `routes/workflows.rs`). Two jobs, every second:
+//!
+//! - **The trigger follower** reads the event log after its cursor (one server at a time holds
+//!   its lease), turns events into happenings, and starts a run for each active workflow whose
+//!   trigger fires and whose conditions hold — in the transaction that moves the cursor, and once
+//!   per workflow and event, so a crash starts nothing twice and skips nothing. A workflow with a
+//!   run still going on a conversation starts no second one there (runs on one conversation
+//!   follow each other, and a workflow reacting to its own changes cannot spin).
+//! - **The runner** leases the runs whose step is due, takes the step through the actions (as
+//!   Parley itself; a note is its workflow's creator's), and records it with the run's move in
+//!   one transaction. A crash between a step and its record takes the step again when the lease
+//!   runs out: a send carries the idempotency key `workflow-<run>-<step number>`, so it is
+//!   replayed, never sent twice; the other steps are harmless to repeat. A step refused (4xx)
+//!   fails the run visibly, with the reason; a store or provider outage (5xx) is tried again.
+//!
+//! Limits of this first version: a conversation opened by an agent's first message counts as
+//! opened by the contact; "first message" is told by the conversation's opening in the same
+//! batch of events.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use parley_core::Timestamp;
+use parley_core::contact::ContactRef;
+use parley_core::conversation::{ClosingNote, ConversationStatus, Direction};
+use parley_core::ids::{ContactId, ConversationId, TeamId, UserId, WorkspaceId};
+use parley_core::message::Content;
+use parley_core::outbound::OutboundMessage;
+use parley_core::rules::Refusal;
+use parley_core::workflow::{
+    Action, AssignTo, Definition, Facts, Happening, OpenedBy, Step, TemplateChoice, holds, next_after, parse,
+};
+use parley_store::{ActiveWorkflow, LoggedEvent, MessageQuery, NewRun, Run, RunMove, RunStep, SendOutcome, Viewer};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::AppState;
+use crate::actions::conversations::StatusChange;
+use crate::actions::messages::Send;
+use crate::actions::{self, Actor};
+use crate::error::{ApiError, ApiResult};
+use crate::event_log::before_hole;
+
+const POLL: Duration = Duration::from_secs(1);
+const FOLLOWER_LEASE_SECS: i64 = 30;
+const RUN_LEASE_SECS: i64 = 60;
+const EVENTS_AT_ONCE: u32 = 500;
+const RUNS_AT_ONCE: u32 = 50;
+/// How long a hole in the event ids is waited for (a transaction still committing).
+const HOLE_WAIT: Duration = Duration::from_secs(5);
+
+pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut hole_since: Option<Instant> = None;
+    let mut appended = state.events_appended.subscribe();
+    loop {
+        if let Err(e) = follow(&state, &mut hole_since).await {
+            tracing::warn!(error = %e.message, "the workflow trigger follower failed");
+        }
+        // Steps due now follow each other at once; a wait or a quiet pass ends the round.
+        for _ in 0..20 {
+            match run_due(&state).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e.message, "the workflow runner failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = appended.changed() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// A happening, and the conversation and contact it is about.
+struct Seen {
+    happening: Happening,
+    conversation: Option<ConversationId>,
+    contact: Option<ContactId>,
+}
+
+/// What an event means for triggers (`opened` holds the conversations opened earlier in the batch).
+fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
+    let p = &e.payload;
+    let conversation = p["conversation_id"].as_i64().map(ConversationId);
+    let contact = p["contact_id"].as_i64().map(ContactId);
+    let seen = |happening| Seen { happening, conversation, contact };
+    match e.kind.as_str() {
+        "conversation.opened" => vec![seen(Happening::ConversationOpened { by: OpenedBy::Contact })],
+        "conversation.status_changed" => match (p["status"].as_str(), p["by"].as_i64()) {
+            (Some("closed"), _) => vec![seen(Happening::ConversationClosed { bulk: false })],
+            (Some("open"), Some(_)) => vec![seen(Happening::ConversationOpened { by: OpenedBy::Person })],
+            _ => vec![],
+        },
+        "message.received" => {
+            let first = conversation.is_some_and(|c| opened.contains(&c.get()));
+            vec![seen(Happening::MessageReceived { text: p["text"].as_str().map(str::to_owned), first })]
+        }
+        "conversation.tags_changed" => {
+            let tags = |key: &str| p[key].as_array().cloned().unwrap_or_default();
+            let added = tags("added").into_iter().filter_map(|t| t.as_str().map(str::to_owned));
+            let removed = tags("removed").into_iter().filter_map(|t| t.as_str().map(str::to_owned));
+            added
+                .map(|tag| seen(Happening::TagAdded { tag }))
+                .chain(removed.map(|tag| seen(Happening::TagRemoved { tag })))
+                .collect()
+        }
+        "conversation.assigned" | "conversation.unassigned" => vec![seen(Happening::AssignmentChanged)],
+        "contact.created" => {
+            vec![Seen {
+                happening: Happening::ContactCreated,
+                conversation: None,
+                contact: e.subject_id.map(ContactId),
+            }]
+        }
+        _ => vec![],
+    }
+}
+
+/// Turns the next events into runs.
+async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult<()> {
+    let now = state.clock.now();
+    let until = now.plus_secs(FOLLOWER_LEASE_SECS);
+    let Some(cursor) = state.store.lease_follower(&state.server_id, now, until).await? else { return Ok(()) };
+    let ids = state.store.event_ids_after(cursor, EVENTS_AT_ONCE).await?;
+    let waited = hole_since.is_some_and(|t| t.elapsed() >= HOLE_WAIT);
+    let (take, stopped) = before_hole(cursor.get(), &ids, waited);
+    *hole_since = if stopped { hole_since.or(Some(Instant::now())) } else { None };
+    if take == 0 {
+        return Ok(());
+    }
+    let events = state.store.events_after(cursor, take as u32).await?;
+    let Some(upto) = events.last().map(|e| e.id) else { return Ok(()) };
+    let mut by_workspace: HashMap<WorkspaceId, Vec<(ActiveWorkflow, Definition)>> = HashMap::new();
+    for active in state.store.active_workflows().await? {
+        match serde_json::from_str::<Value>(&active.definition).map_err(|_| ()).and_then(|v| parse(&v).map_err(|_| ()))
+        {
+            Ok(d) => by_workspace.entry(active.workflow.workspace_id).or_default().push((active, d)),
+            Err(()) => tracing::warn!(workflow = active.workflow.id, "a published workflow no longer reads"),
+        }
+    }
+    let mut runs = Vec::new();
+    let mut opened = HashSet::new();
+    let mut started: HashSet<(i64, i64)> = HashSet::new();
+    for e in &events {
+        if e.kind == "conversation.opened"
+            && let Some(c) = e.payload["conversation_id"].as_i64()
+        {
+            opened.insert(c);
+        }
+        let Some(workflows) = by_workspace.get(&e.workspace_id) else { continue };
+        for seen in happenings(e, &opened) {
+            for (active, definition) in workflows {
+                let w = &active.workflow;
+                if !definition.trigger.fires_on(&seen.happening) {
+                    continue;
+                }
+                let mut contact = seen.contact;
+                if let Some(c) = seen.conversation {
+                    // One run at a time per workflow and conversation.
+                    if !started.insert((w.id, c.get())) || running_on(state, w.workspace_id, w.id, c).await? {
+                        continue;
+                    }
+                    if contact.is_none() {
+                        contact =
+                            state.store.conversation(w.workspace_id, c, Viewer::All).await.ok().map(|c| c.contact_id);
+                    }
+                }
+                if w.once_per_contact
+                    && let Some(person) = contact
+                    && state.store.ran_for_contact(w.id, person).await?
+                {
+                    continue;
+                }
+                if !definition.conditions.is_empty() {
+                    let facts = facts(state, w.workspace_id, seen.conversation, contact).await?;
+                    if !definition.conditions.iter().all(|c| holds(c, &facts)) {
+                        continue;
+                    }
+                }
+                let Some(first) = definition.steps.first() else { continue };
+                runs.push(NewRun {
+                    workspace_id: w.workspace_id,
+                    workflow_id: w.id,
+                    version: w.version,
+                    conversation_id: seen.conversation,
+                    contact_id: contact,
+                    trigger_event_id: Some(e.id),
+                    first_step: first.id.clone(),
+                });
+            }
+        }
+    }
+    if !state.store.start_runs(&state.server_id, upto, &runs, now).await? {
+        tracing::info!("the workflow follower's lease moved to another server");
+    }
+    Ok(())
+}
+
+async fn running_on(state: &AppState, ws: WorkspaceId, workflow: i64, c: ConversationId) -> ApiResult<bool> {
+    let runs = state.store.runs(ws, workflow, 50).await?;
+    Ok(runs.iter().any(|r| r.conversation_id == Some(c) && r.status == parley_store::RunStatus::Running))
+}
+
+/// What conditions and branches test, read now.
+async fn facts(
+    state: &AppState,
+    ws: WorkspaceId,
+    conversation: Option<ConversationId>,
+    contact: Option<ContactId>,
+) -> ApiResult<Facts> {
+    let mut facts = Facts::default();
+    if let Some(c) = conversation {
+        let conv = state.store.conversation(ws, c, Viewer::All).await?;
+        facts.channel_id = Some(conv.channel_id.get());
+        facts.conversation_tags = state.store.conversation_tags(ws, c, Viewer::All).await?;
+        let page = state.store.messages(ws, c, &MessageQuery { viewer: Viewer::All, limit: 50, cursor: None }).await?;
+        facts.message_text = page
+            .items
+            .iter()
+            .filter(|m| m.direction == Direction::In)
+            .max_by_key(|m| (m.sent_at, m.id.get()))
+            .and_then(|m| m.text.clone());
+    }
+    if let Some(person) = contact
+        && let Ok(found) = state.store.contact(ws, &ContactRef::Id(person)).await
+    {
+        facts.contact_tags = found.tags.clone();
+        facts.contact_fields = found
+            .fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+            .collect();
+    }
+    Ok(facts)
+}
+
+/// Takes the due steps; answers how many.
+async fn run_due(state: &AppState) -> ApiResult<usize> {
+    let now = state.clock.now();
+    let runs = state.store.claim_runs(&state.server_id, now, now.plus_secs(RUN_LEASE_SECS), RUNS_AT_ONCE).await?;
+    let taken = runs.len();
+    let mut definitions: HashMap<(i64, i64), Option<Definition>> = HashMap::new();
+    for run in runs {
+        let key = (run.workflow_id, run.version);
+        if let Entry::Vacant(slot) = definitions.entry(key) {
+            let text = state.store.workflow_version(run.workspace_id, run.workflow_id, run.version).await?;
+            slot.insert(serde_json::from_str::<Value>(&text).ok().and_then(|v| parse(&v).ok()));
+        }
+        let Some(definition) = &definitions[&key] else {
+            fail(state, &run, "?", "its version no longer reads", now).await?;
+            continue;
+        };
+        let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
+            fail(state, &run, "?", "its step is not in its version", now).await?;
+            continue;
+        };
+        if let Err(e) = take_step(state, &run, step, now).await {
+            tracing::warn!(run = run.id, step = %step.id, error = %e.message, "a workflow step failed");
+        }
+    }
+    Ok(taken)
+}
+
+async fn fail(state: &AppState, run: &Run, step: &str, why: &str, now: Timestamp) -> ApiResult<()> {
+    let record = RunStep {
+        seq: run.seq,
+        step: step.to_owned(),
+        kind: "?".into(),
+        outcome: "failed".into(),
+        detail: json!({"error": why}),
+        at: now,
+    };
+    state.store.record_step(run, &state.server_id, &record, &run.jumps, RunMove::Failed(why.to_owned()), now).await?;
+    Ok(())
+}
+
+/// What a step did: its detail for the history, and when the run goes on (a wait).
+struct Did {
+    detail: Value,
+    resume_at: Option<Timestamp>,
+}
+
+fn did(detail: Value) -> Did {
+    Did { detail, resume_at: None }
+}
+
+async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<()> {
+    let outcome = execute(state, run, step, now).await;
+    let mut jumps: BTreeMap<String, u32> = run.jumps.clone();
+    let (record, next) = match outcome {
+        Err(e) if e.status.is_server_error() => return Err(e),
+        Err(e) => {
+            let record = RunStep {
+                seq: run.seq,
+                step: step.id.clone(),
+                kind: step.action.kind().into(),
+                outcome: "failed".into(),
+                detail: json!({"error": e.message, "code": e.code}),
+                at: now,
+            };
+            (record, RunMove::Failed(e.message))
+        }
+        Ok(done) => {
+            let taken = jumps.get(&step.id).copied().unwrap_or(0);
+            let facts = if matches!(step.action, Action::Branch { .. }) {
+                facts(state, run.workspace_id, run.conversation_id, run.contact_id).await?
+            } else {
+                Facts::default()
+            };
+            let next_id = next_after(step, &facts, taken);
+            if let Action::Jump { to, .. } = &step.action
+                && next_id.as_ref() == Some(to)
+            {
+                jumps.insert(step.id.clone(), taken + 1);
+            }
+            let mut detail = done.detail;
+            if let Some(n) = &next_id {
+                detail["next"] = json!(n);
+            }
+            let record = RunStep {
+                seq: run.seq,
+                step: step.id.clone(),
+                kind: step.action.kind().into(),
+                outcome: if done.resume_at.is_some() { "waiting".into() } else { "done".into() },
+                detail,
+                at: now,
+            };
+            let next = match next_id {
+                Some(step) => RunMove::Next { step, at: done.resume_at.unwrap_or(now) },
+                None => RunMove::Done,
+            };
+            (record, next)
+        }
+    };
+    state.store.record_step(run, &state.server_id, &record, &jumps, next, now).await?;
+    Ok(())
+}
+
+fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
+    run.conversation_id.ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_conversation", "this step needs a conversation")
+    })
+}
+
+/// Takes one step through the actions.
+async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Did> {
+    let parley = Actor::system(run.workspace_id);
+    match &step.action {
+        Action::Unassign => {
+            let c = needs_conversation(run)?;
+            actions::conversations::assign(state, &parley, c, None).await?;
+            Ok(did(json!({"assignee": null})))
+        }
+        Action::Assign { to: AssignTo::User { user_id } } => {
+            let c = needs_conversation(run)?;
+            actions::conversations::assign(state, &parley, c, Some(UserId(*user_id))).await?;
+            Ok(did(json!({"assignee": user_id})))
+        }
+        Action::Assign { to: AssignTo::Team { team_id } } => {
+            let c = needs_conversation(run)?;
+            state.store.set_conversation_team(run.workspace_id, c, Some(TeamId(*team_id)), None, now).await?;
+            Ok(did(json!({"team": team_id})))
+        }
+        Action::Close { note } => {
+            let c = needs_conversation(run)?;
+            let note = ClosingNote { category: None, summary: note.clone() };
+            actions::conversations::set_status(state, &parley, c, StatusChange::Close(note)).await?;
+            Ok(did(json!({"status": "closed"})))
+        }
+        Action::Reopen => {
+            let c = needs_conversation(run)?;
+            actions::conversations::set_status(state, &parley, c, StatusChange::Set(ConversationStatus::Open)).await?;
+            Ok(did(json!({"status": "open"})))
+        }
+        Action::AddTags { tags } => {
+            let c = needs_conversation(run)?;
+            let now_tags = actions::conversations::add_tags(state, &parley, c, tags).await?;
+            Ok(did(json!({"tags": now_tags})))
+        }
+        Action::RemoveTags { tags } => {
+            let c = needs_conversation(run)?;
+            let mut left = Vec::new();
+            for tag in tags {
+                left = actions::conversations::remove_tag(state, &parley, c, tag).await?;
+            }
+            Ok(did(json!({"tags": left})))
+        }
+        Action::AddNote { text } => {
+            let c = needs_conversation(run)?;
+            let workflow = state.store.workflow(run.workspace_id, run.workflow_id).await?;
+            let author = match workflow.created_by {
+                Some(id) => state.store.user(run.workspace_id, id).await.ok(),
+                None => None,
+            };
+            let author = author.filter(|u| u.deactivated_at.is_none()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "no_author",
+                    "the workflow's creator is gone: a note needs an author",
+                )
+            })?;
+            let actor = Actor::user(run.workspace_id, author.id, author.role);
+            let note = actions::conversations::add_note(state, &actor, c, text).await?;
+            Ok(did(json!({"note_id": note.id})))
+        }
+        Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
+        Action::Wait { seconds } => Ok(Did {
+            detail: json!({"until": now.plus_secs(*seconds).to_rfc3339()}),
+            resume_at: Some(now.plus_secs(*seconds)),
+        }),
+        Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
+    }
+}
+
+/// Window-aware: the text inside the customer's window, the template outside it (when given).
+async fn send(state: &AppState, run: &Run, text: &str, template: Option<&TemplateChoice>) -> ApiResult<Did> {
+    let c = needs_conversation(run)?;
+    let parley = Actor::system(run.workspace_id);
+    let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
+    let to = ContactRef::Id(conversation.contact_id);
+    let text_message =
+        OutboundMessage { content: Content::Text { body: text.to_owned(), preview_url: None }, reply_to: None };
+    let key = format!("workflow-{}-{}", run.id, run.seq);
+    let channel = conversation.channel_id;
+    let (to, parley) = (&to, &parley);
+    let attempt = |messages: Vec<OutboundMessage>, key: String| async move {
+        let send = Send { channel, to, messages: &messages, idempotency_key: Some(&key), dry_run: false };
+        actions::messages::send(state, parley, send).await
+    };
+    let refused = |r: &Refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message());
+    match attempt(vec![text_message], key.clone()).await? {
+        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => Ok(did(json!({"message_ids": ids(&m), "sent": "text"}))),
+        SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
+            let t = template.expect("checked");
+            let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
+            let components =
+                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
+            let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
+            match attempt(vec![OutboundMessage { content, reply_to: None }], format!("{key}-template")).await? {
+                SendOutcome::Queued(m) | SendOutcome::Replayed(m) => {
+                    Ok(did(json!({"message_ids": ids(&m), "sent": "template"})))
+                }
+                SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
+                SendOutcome::Allowed(_) => Err(ApiError::internal()),
+            }
+        }
+        SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
+        SendOutcome::Allowed(_) => Err(ApiError::internal()),
+    }
+}
+
+fn ids(messages: &[parley_core::conversation::Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.id.get()).collect()
+}

@@ -1,0 +1,198 @@
+//! Workflows (issue 18), first part: the seed's template installed from the gallery unassigns
+//! a closed conversation (with an event saying so); a keyword trigger leaves a note, waits an
+//! hour on the injected clock and tags; a run keeps its version when a new one is published;
+//! a welcome message goes out when a customer opens a conversation; drafts with problems are
+//! saved but not published, and the API is the owners' and managers' of the workspace only.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, eventually};
+
+async fn conversation(app: &TestApp, id: i64) -> Value {
+    app.get(&format!("/api/v1/conversations/{id}")).await.body
+}
+
+/// Saves, publishes and switches on a workflow; answers its id.
+async fn active_workflow(app: &TestApp, name: &str, definition: Value) -> i64 {
+    let made = app.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert_eq!(made.body["problems"], json!([]), "{:?}", made.body);
+    let id = made.body["id"].as_i64().unwrap();
+    let published = app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
+    let on = app.patch(&format!("/api/v1/workflows/{id}"), json!({"active": true})).await;
+    assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    id
+}
+
+#[tokio::test]
+async fn the_seed_template_unassigns_a_closed_conversation() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let gallery = app.get("/api/v1/workflows/gallery").await.body;
+        assert!(gallery.as_array().unwrap().iter().any(|t| t["name"] == "Unassign After Conversation Closes"), "{e}");
+        let installed = app.post("/api/v1/workflows/gallery/unassign-after-close", json!({"active": true})).await;
+        assert_eq!(installed.status, StatusCode::CREATED, "{e}: {:?}", installed.body);
+        assert_eq!((installed.body["version"].as_i64(), installed.body["active"].as_bool()), (Some(1), Some(true)));
+        let workflow = installed.body["id"].as_i64().unwrap();
+
+        wired.writes("33610000001", "hello").await;
+        let id = app.conversation_of("33610000001").await;
+        let me = app.get("/api/v1/me").await.body["user"]["id"].as_i64().unwrap();
+        let r = app.post(&format!("/api/v1/conversations/{id}/assign"), json!({"user_id": me})).await;
+        assert_eq!(r.status, StatusCode::OK, "{e}");
+        // Assigned and open: nothing happens.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(conversation(&app, id).await["assignee_id"], me, "{e}");
+
+        let closed = app.post(&format!("/api/v1/conversations/{id}/status"), json!({"status": "closed"})).await;
+        assert_eq!(closed.status, StatusCode::OK, "{e}: {:?}", closed.body);
+        let let_go = eventually(15, || async { conversation(&app, id).await["assignee_id"].is_null() }).await;
+        assert!(let_go, "{e}: still assigned");
+        assert_eq!(conversation(&app, id).await["status"], "closed", "{e}: still closed");
+        let activity = app.get(&format!("/api/v1/conversations/{id}/activity")).await.body;
+        let kinds: Vec<&str> = activity.as_array().unwrap().iter().filter_map(|ev| ev["kind"].as_str()).collect();
+        assert_eq!(kinds.last(), Some(&"conversation.unassigned"), "{e}: {kinds:?}");
+
+        // The run and its history.
+        let runs = app.get(&format!("/api/v1/workflows/{workflow}/runs")).await.body;
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{e}: {runs}");
+        assert_eq!((runs[0]["status"].as_str(), runs[0]["conversation_id"].as_i64()), (Some("done"), Some(id)));
+        let run = app.get(&format!("/api/v1/workflow-runs/{}", runs[0]["id"])).await.body;
+        assert_eq!(run["history"][0]["step"], "unassign", "{e}: {run}");
+        assert_eq!(run["history"][0]["outcome"], "done");
+    }
+}
+
+#[tokio::test]
+async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let definition = json!({
+            "trigger": {"kind": "message_received", "keywords": ["price"]},
+            "steps": [
+                {"id": "note", "kind": "add_note", "text": "Asked about prices", "next": "wait"},
+                {"id": "wait", "kind": "wait", "seconds": 3600, "next": "tag"},
+                {"id": "tag", "kind": "add_tags", "tags": ["follow-up"]}
+            ]
+        });
+        let workflow = active_workflow(&app, "Prices", definition.clone()).await;
+        wired.writes("33610000002", "hello").await;
+        wired.writes("33610000002", "What is the PRICE of the blue one?").await;
+        let id = app.conversation_of("33610000002").await;
+        let noted = eventually(15, || async {
+            app.get(&format!("/api/v1/conversations/{id}/notes")).await.body.to_string().contains("Asked about prices")
+        })
+        .await;
+        assert!(noted, "{e}: no note");
+        let runs_path = format!("/api/v1/workflows/{workflow}/runs");
+        let waiting = eventually(10, || async { app.get(&runs_path).await.body[0]["step"] == "tag" }).await;
+        let runs = app.get(&runs_path).await.body;
+        assert!(waiting, "{e}: {runs}");
+        assert_eq!(runs.as_array().unwrap().len(), 1, "{e}: one run, for the keyword only: {runs}");
+        assert_eq!(runs[0]["status"], "running", "{e}");
+
+        // A new version meanwhile: the run keeps the one it started on.
+        let mut v2 = definition.clone();
+        v2["steps"][2]["tags"] = json!(["v2"]);
+        let changed = app.patch(&format!("/api/v1/workflows/{workflow}"), json!({"definition": v2})).await;
+        assert_eq!(changed.status, StatusCode::OK);
+        let published = app.post(&format!("/api/v1/workflows/{workflow}/publish"), json!({})).await;
+        assert_eq!(published.body["version"], 2, "{e}");
+
+        app.timer_passes(2).await;
+        let tags = format!("/api/v1/conversations/{id}/tags");
+        assert_eq!(app.get(&tags).await.body, json!([]), "{e}: the wait holds");
+        app.clock.advance_secs(3600);
+        let tagged = eventually(15, || async { app.get(&tags).await.body == json!(["follow-up"]) }).await;
+        assert!(tagged, "{e}: {}", app.get(&tags).await.body);
+        let run = app.get(&format!("/api/v1/workflow-runs/{}", runs[0]["id"])).await.body;
+        assert_eq!((run["status"].as_str(), run["version"].as_i64()), (Some("done"), Some(1)), "{e}: {run}");
+        let steps: Vec<&str> = run["history"].as_array().unwrap().iter().filter_map(|s| s["step"].as_str()).collect();
+        assert_eq!(steps, ["note", "wait", "tag"], "{e}");
+        assert_eq!(run["history"][1]["outcome"], "waiting");
+    }
+}
+
+#[tokio::test]
+async fn a_welcome_message_greets_a_customer_who_opens_a_conversation() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let installed = app.post("/api/v1/workflows/gallery/welcome", json!({"active": true})).await;
+        assert_eq!(installed.status, StatusCode::CREATED, "{e}: {:?}", installed.body);
+        assert_eq!(installed.body["paths_without_a_person"], json!([]), "{e}: it gives an email address");
+        wired.writes("33610000003", "hi").await;
+        let greeted = eventually(15, || async {
+            wired.sandbox.sent().iter().any(|s| {
+                s.to == "33610000003" && s.body["text"]["body"].as_str().is_some_and(|t| t.starts_with("Hello! Thanks"))
+            })
+        })
+        .await;
+        assert!(greeted, "{e}: no welcome");
+        // Once: a second message in the same conversation opens nothing.
+        wired.writes("33610000003", "are you there?").await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let welcomes = wired.sandbox.sent().iter().filter(|s| s.to == "33610000003").count();
+        assert_eq!(welcomes, 1, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn drafts_with_problems_are_kept_but_not_published_and_only_admins_see_them() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let broken = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "hi", "kind": "send_message", "text": "Hi", "next": "nowhere"}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Broken", "definition": broken})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{e}: {:?}", made.body);
+        let id = made.body["id"].as_i64().unwrap();
+        assert_eq!(made.body["problems"][0]["step"], "hi", "{e}: {:?}", made.body);
+        assert_eq!(made.body["paths_without_a_person"], json!([["hi"]]), "{e}: it replies, no way to a person");
+        let r = app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow"), "{e}");
+        assert_eq!(r.body["error"]["field"], "steps.hi", "{e}: {:?}", r.body);
+        let r = app.patch(&format!("/api/v1/workflows/{id}"), json!({"active": true})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "not_published"), "{e}");
+        let typo = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "a", "kind": "add_note", "txt": "x"}]});
+        let r = app.patch(&format!("/api/v1/workflows/{id}"), json!({"definition": typo})).await;
+        assert!(!r.body["problems"].as_array().unwrap().is_empty(), "{e}: {:?}", r.body);
+        for bad in
+            [json!({"name": " ", "definition": {}}), json!({"name": "x", "definition": []}), json!({"name": "x"})]
+        {
+            let r = app.post("/api/v1/workflows", bad.clone()).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{e}: {bad}");
+        }
+        assert_eq!(app.get("/api/v1/workflows").await.body.as_array().unwrap().len(), 1, "{e}: nothing more saved");
+        assert_eq!(app.post("/api/v1/workflows/gallery/nope", json!({})).await.status, StatusCode::NOT_FOUND);
+
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let r = app.call_as(Some(&agent), Method::GET, "/api/v1/workflows", None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{e}");
+        let other = parley_server::admin::bootstrap(
+            &*app.db.store,
+            "globex",
+            "owner@globex.example",
+            "another good password".into(),
+            crate::helpers::START,
+        )
+        .await
+        .unwrap();
+        for (method, path) in [
+            (Method::GET, format!("/api/v1/workflows/{id}")),
+            (Method::PATCH, format!("/api/v1/workflows/{id}")),
+            (Method::POST, format!("/api/v1/workflows/{id}/publish")),
+            (Method::GET, format!("/api/v1/workflows/{id}/runs")),
+            (Method::DELETE, format!("/api/v1/workflows/{id}")),
+        ] {
+            let r = app.call_as(Some(&other.token), method.clone(), &path, Some(json!({}))).await;
+            assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{e}: {method} {path}");
+        }
+        assert_eq!(app.delete(&format!("/api/v1/workflows/{id}")).await.status, StatusCode::NO_CONTENT, "{e}");
+    }
+}
