@@ -196,6 +196,16 @@ pub trait Workflows {
     async fn start_runs(&self, holder: &str, to: EventId, runs: &[NewRun], now: Timestamp) -> StoreResult<bool>;
     /// Starts one run by hand.
     async fn start_run(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run>;
+    /// Whether the workflow has a run going on the conversation, and how many it started there
+    /// since `since` (the follower's loop guard).
+    async fn conversation_runs(
+        &self,
+        workflow_id: i64,
+        conversation: ConversationId,
+        since: Timestamp,
+    ) -> StoreResult<(bool, i64)>;
+    /// The text of the customer's latest message in a conversation (conditions on `message.text`).
+    async fn last_inbound_text(&self, ws: WorkspaceId, conversation: ConversationId) -> StoreResult<Option<String>>;
     /// Whether the workflow ever ran for this contact (`once_per_contact`).
     async fn ran_for_contact(&self, workflow_id: i64, contact: ContactId) -> StoreResult<bool>;
 

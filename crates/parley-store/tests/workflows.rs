@@ -109,6 +109,11 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         // Taken over after the lease ran out.
         assert!(store.lease_follower("b", until.plus_secs(1), until.plus_secs(60)).await.unwrap().is_some());
 
+        let hour_ago = NOW.plus_secs(-3600);
+        assert_eq!(store.conversation_runs(w.id, ConversationId(1), hour_ago).await.unwrap(), (true, 1));
+        assert_eq!(store.conversation_runs(w.id, ConversationId(1), NOW.plus_secs(1)).await.unwrap(), (true, 0));
+        assert_eq!(store.conversation_runs(w.id, ConversationId(3), hour_ago).await.unwrap(), (false, 0));
+
         // Runs are leased one server at a time.
         let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), 10).await.unwrap();
         assert_eq!(claimed.len(), 2, "{:?}", db.url);
@@ -143,6 +148,8 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         let done =
             store.record_step(&mine, "b", &step(1, "second", "done"), &jumps, RunMove::Done, later).await.unwrap();
         assert_eq!((done.status, done.step), (RunStatus::Done, None));
+        let conv = run.conversation_id.unwrap();
+        assert!(!store.conversation_runs(w.id, conv, hour_ago).await.unwrap().0, "done: nothing running there");
         let history = store.run_steps(ws, run.id).await.unwrap();
         assert_eq!(history.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), ["first", "second"]);
         assert_eq!(history[0].detail, json!({"note_id": 0}));

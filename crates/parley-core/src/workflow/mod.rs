@@ -211,6 +211,11 @@ pub fn parse(json: &Value) -> Result<Definition, Vec<Problem>> {
         for name in unknown_fields(raw, &read) {
             problems.push(Problem::at(&step.id, format!("a {} step has no field {name:?}", step.action.kind())));
         }
+        if let Action::Assign { .. } = step.action
+            && !unknown_fields(&raw["to"], &read["to"]).is_empty()
+        {
+            problems.push(Problem::at(&step.id, "assign to a user_id or a team_id, not both"));
+        }
     }
     if problems.is_empty() { Ok(definition) } else { Err(problems) }
 }
@@ -271,6 +276,10 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
     }
     for step in &d.steps {
         let id = step.id.as_str();
+        let flow_only = matches!(step.action, Action::Wait { .. } | Action::Branch { .. } | Action::Jump { .. });
+        if !d.trigger.has_conversation() && !flow_only {
+            problems.push(Problem::at(id, "this trigger starts runs without a conversation to act on"));
+        }
         for (target, _) in edges(step) {
             if !seen.contains(target) {
                 problems.push(Problem::at(id, format!("leads to {target:?}, which is not a step")));

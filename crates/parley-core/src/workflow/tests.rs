@@ -72,6 +72,13 @@ fn validation_names_the_step_at_fault() {
     assert_eq!(problems_of(two)[0].message, "two steps have this id");
     let tag = json!({"trigger": {"kind": "tag_added", "tag": " "}, "steps": [{"id": "a", "kind": "unassign"}]});
     assert_eq!(problems_of(tag).len(), 1);
+    // A new contact has no conversation to act on.
+    let contact =
+        json!({"trigger": {"kind": "contact_created"}, "steps": [{"id": "a", "kind": "add_note", "text": "x"}]});
+    assert_eq!(problems_of(contact)[0].step.as_deref(), Some("a"));
+    // Whom to assign to is one of the two.
+    let both = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "a", "kind": "assign", "to": {"user_id": 1, "team_id": 2}}]});
+    assert!(parse(&both).is_err());
 }
 
 #[test]
@@ -129,11 +136,8 @@ fn triggers_fire_on_their_happenings_only() {
     assert!(opened.fires_on(&Happening::ConversationOpened { by: OpenedBy::Contact }));
     assert!(!opened.fires_on(&Happening::ConversationOpened { by: OpenedBy::Person }));
     assert!(Trigger::ConversationOpened { by: None }.fires_on(&Happening::ConversationOpened { by: OpenedBy::Person }));
-    assert!(Trigger::ConversationClosed.fires_on(&Happening::ConversationClosed { bulk: false }));
-    assert!(
-        !Trigger::ConversationClosed.fires_on(&Happening::ConversationClosed { bulk: true }),
-        "not after bulk closes"
-    );
+    assert!(Trigger::ConversationClosed.fires_on(&Happening::ConversationClosed));
+    assert!(!Trigger::ConversationClosed.fires_on(&Happening::AssignmentChanged));
     let keyword = Trigger::MessageReceived { keywords: vec!["price".into()], first_only: false };
     let said = |t: &str, first: bool| Happening::MessageReceived { text: Some(t.into()), first };
     assert!(keyword.fires_on(&said("What's the PRICE?", false)));

@@ -14,7 +14,7 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<OpenedBy>,
     },
-    /// A conversation was closed (one at a time: bulk closes start nothing).
+    /// A conversation was closed.
     ConversationClosed,
     /// A customer's message; with `keywords`, one of them as whole words (any case); with
     /// `first_only`, only the message that opened the conversation.
@@ -32,7 +32,7 @@ pub enum Trigger {
     },
     AssignmentChanged,
     ContactCreated,
-    /// Only run by hand (from the API, or later another workflow).
+    /// Only run by hand, on a conversation (`POST /workflows/{id}/runs`).
     Manual,
 }
 
@@ -42,17 +42,15 @@ pub enum Trigger {
 pub enum OpenedBy {
     /// The customer wrote.
     Contact,
-    /// A person (reopened it, or wrote first).
+    /// A person (reopened it).
     Person,
-    /// A workflow.
-    Workflow,
 }
 
 /// Something that happened, as the runner reads it from the event log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Happening {
     ConversationOpened { by: OpenedBy },
-    ConversationClosed { bulk: bool },
+    ConversationClosed,
     MessageReceived { text: Option<String>, first: bool },
     TagAdded { tag: String },
     TagRemoved { tag: String },
@@ -61,6 +59,11 @@ pub enum Happening {
 }
 
 impl Trigger {
+    /// Whether runs it starts have a conversation (a new contact has none yet).
+    pub fn has_conversation(&self) -> bool {
+        !matches!(self, Trigger::ContactCreated)
+    }
+
     pub(super) fn check(&self, problems: &mut Vec<Problem>) {
         let bad = |tag: &str| tag.trim().is_empty() || tag.chars().count() > 64;
         match self {
@@ -83,7 +86,7 @@ impl Trigger {
             (Trigger::ConversationOpened { by }, Happening::ConversationOpened { by: who }) => {
                 by.is_none_or(|b| b == *who)
             }
-            (Trigger::ConversationClosed, Happening::ConversationClosed { bulk }) => !bulk,
+            (Trigger::ConversationClosed, Happening::ConversationClosed) => true,
             (Trigger::MessageReceived { keywords, first_only }, Happening::MessageReceived { text, first }) => {
                 (!first_only || *first)
                     && (keywords.is_empty() || text.as_deref().and_then(|t| asks_for_person(t, keywords)).is_some())

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(install))
         .routes(routes!(get_one, update, delete))
         .routes(routes!(publish))
-        .routes(routes!(runs))
+        .routes(routes!(runs, start))
         .routes(routes!(run_history))
 }
 
@@ -370,6 +370,52 @@ async fn runs(
     state.store.workflow(auth.workspace_id, id).await?;
     let runs = state.store.runs(auth.workspace_id, id, 100).await?;
     Ok(Json(runs.into_iter().map(|r| run_view(r, None)).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {
+    /// The conversation the run acts on.
+    conversation_id: i64,
+}
+
+/// Runs the published version by hand on a conversation (any trigger; `manual` workflows run
+/// only so).
+#[utoipa::path(post, path = "/workflows/{id}/runs", tag = "workflows", params(("id" = i64, Path)),
+    request_body = StartInput,
+    responses((status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`not_published`")),
+    security(("bearer" = [])))]
+async fn start(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+    ApiJson(input): ApiJson<StartInput>,
+) -> ApiResult<(StatusCode, Json<RunView>)> {
+    auth.require_admin()?;
+    let w = state.store.workflow(auth.workspace_id, id).await?;
+    if w.version == 0 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_published", "publish the workflow first"));
+    }
+    let conversation = parley_core::ids::ConversationId(input.conversation_id);
+    let conversation = state.store.conversation(auth.workspace_id, conversation, auth.viewer()).await?;
+    let text = state.store.workflow_version(auth.workspace_id, id, w.version).await?;
+    let first = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| parse(&v).ok())
+        .and_then(|d| d.steps.first().map(|s| s.id.clone()))
+        .ok_or_else(ApiError::internal)?;
+    let run = parley_store::NewRun {
+        workspace_id: auth.workspace_id,
+        workflow_id: id,
+        version: w.version,
+        conversation_id: Some(conversation.id),
+        contact_id: Some(conversation.contact_id),
+        trigger_event_id: None,
+        first_step: first,
+    };
+    let run = state.store.start_run(&run, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }
 
 /// A run with its history: each step, what it did, when.

@@ -4,14 +4,17 @@
 //!   its lease), turns events into happenings, and starts a run for each active workflow whose
 //!   trigger fires and whose conditions hold — in the transaction that moves the cursor, and once
 //!   per workflow and event, so a crash starts nothing twice and skips nothing. A workflow with a
-//!   run still going on a conversation starts no second one there (runs on one conversation
-//!   follow each other, and a workflow reacting to its own changes cannot spin).
+//!   run still going on a conversation starts no second one there, and starts at most
+//!   `MAX_RUNS_PER_HOUR` there in an hour: a workflow reacting to its own changes (closing on
+//!   "closed", tagging on "tag added") stops there, with a warning in the log.
 //! - **The runner** leases the runs whose step is due, takes the step through the actions (as
 //!   Parley itself; a note is its workflow's creator's), and records it with the run's move in
 //!   one transaction. A crash between a step and its record takes the step again when the lease
 //!   runs out: a send carries the idempotency key `workflow-<run>-<step number>`, so it is
-//!   replayed, never sent twice; the other steps are harmless to repeat. A step refused (4xx)
-//!   fails the run visibly, with the reason; a store or provider outage (5xx) is tried again.
+//!   replayed, never sent twice (the template sent outside the window carries the same key);
+//!   assigning, closing and tagging again change nothing; a note may be left twice after such a
+//!   crash. A step refused (4xx) fails the run visibly, with the reason; a store or provider
+//!   outage (5xx) is tried again.
 //!
 //! Limits of this first version: a conversation opened by an agent's first message counts as
 //! opened by the contact; "first message" is told by the conversation's opening in the same
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::ContactRef;
-use parley_core::conversation::{ClosingNote, ConversationStatus, Direction};
+use parley_core::conversation::{ClosingNote, ConversationStatus};
 use parley_core::ids::{ContactId, ConversationId, TeamId, UserId, WorkspaceId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
@@ -32,7 +35,7 @@ use parley_core::rules::Refusal;
 use parley_core::workflow::{
     Action, AssignTo, Definition, Facts, Happening, OpenedBy, Step, TemplateChoice, holds, next_after, parse,
 };
-use parley_store::{ActiveWorkflow, LoggedEvent, MessageQuery, NewRun, Run, RunMove, RunStep, SendOutcome, Viewer};
+use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Run, RunMove, RunStep, SendOutcome, Viewer};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -47,7 +50,9 @@ const POLL: Duration = Duration::from_secs(1);
 const FOLLOWER_LEASE_SECS: i64 = 30;
 const RUN_LEASE_SECS: i64 = 60;
 const EVENTS_AT_ONCE: u32 = 500;
-const RUNS_AT_ONCE: u32 = 50;
+const RUNS_AT_ONCE: u32 = 10;
+/// A workflow starts at most this many runs on one conversation in an hour.
+const MAX_RUNS_PER_HOUR: i64 = 10;
 /// How long a hole in the event ids is waited for (a transaction still committing).
 const HOLE_WAIT: Duration = Duration::from_secs(5);
 
@@ -94,9 +99,12 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
     let contact = p["contact_id"].as_i64().map(ContactId);
     let seen = |happening| Seen { happening, conversation, contact };
     match e.kind.as_str() {
-        "conversation.opened" => vec![seen(Happening::ConversationOpened { by: OpenedBy::Contact })],
+        // A customer writing into a closed or snoozed conversation opens it again.
+        "conversation.opened" | "conversation.reopened" => {
+            vec![seen(Happening::ConversationOpened { by: OpenedBy::Contact })]
+        }
         "conversation.status_changed" => match (p["status"].as_str(), p["by"].as_i64()) {
-            (Some("closed"), _) => vec![seen(Happening::ConversationClosed { bulk: false })],
+            (Some("closed"), _) => vec![seen(Happening::ConversationClosed)],
             (Some("open"), Some(_)) => vec![seen(Happening::ConversationOpened { by: OpenedBy::Person })],
             _ => vec![],
         },
@@ -149,7 +157,9 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
     }
     let mut runs = Vec::new();
     let mut opened = HashSet::new();
-    let mut started: HashSet<(i64, i64)> = HashSet::new();
+    // Within the batch: conversations and contacts a workflow already started on.
+    let mut on_conversation: HashSet<(i64, i64)> = HashSet::new();
+    let mut for_contact: HashSet<(i64, i64)> = HashSet::new();
     for e in &events {
         if e.kind == "conversation.opened"
             && let Some(c) = e.payload["conversation_id"].as_i64()
@@ -163,39 +173,21 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
                 if !definition.trigger.fires_on(&seen.happening) {
                     continue;
                 }
-                let mut contact = seen.contact;
-                if let Some(c) = seen.conversation {
-                    // One run at a time per workflow and conversation.
-                    if !started.insert((w.id, c.get())) || running_on(state, w.workspace_id, w.id, c).await? {
-                        continue;
+                match starts(state, w, definition, &seen, now, &on_conversation, &for_contact).await {
+                    Ok(Some(run)) => {
+                        if let Some(c) = run.conversation_id {
+                            on_conversation.insert((w.id, c.get()));
+                        }
+                        if let Some(person) = run.contact_id {
+                            for_contact.insert((w.id, person.get()));
+                        }
+                        runs.push(NewRun { trigger_event_id: Some(e.id), ..run });
                     }
-                    if contact.is_none() {
-                        contact =
-                            state.store.conversation(w.workspace_id, c, Viewer::All).await.ok().map(|c| c.contact_id);
-                    }
+                    Ok(None) => {}
+                    // The conversation or contact is gone (deleted, merged): nothing to run on.
+                    Err(e) if e.status == StatusCode::NOT_FOUND => {}
+                    Err(e) => return Err(e),
                 }
-                if w.once_per_contact
-                    && let Some(person) = contact
-                    && state.store.ran_for_contact(w.id, person).await?
-                {
-                    continue;
-                }
-                if !definition.conditions.is_empty() {
-                    let facts = facts(state, w.workspace_id, seen.conversation, contact).await?;
-                    if !definition.conditions.iter().all(|c| holds(c, &facts)) {
-                        continue;
-                    }
-                }
-                let Some(first) = definition.steps.first() else { continue };
-                runs.push(NewRun {
-                    workspace_id: w.workspace_id,
-                    workflow_id: w.id,
-                    version: w.version,
-                    conversation_id: seen.conversation,
-                    contact_id: contact,
-                    trigger_event_id: Some(e.id),
-                    first_step: first.id.clone(),
-                });
             }
         }
     }
@@ -205,9 +197,62 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
     Ok(())
 }
 
-async fn running_on(state: &AppState, ws: WorkspaceId, workflow: i64, c: ConversationId) -> ApiResult<bool> {
-    let runs = state.store.runs(ws, workflow, 50).await?;
-    Ok(runs.iter().any(|r| r.conversation_id == Some(c) && r.status == parley_store::RunStatus::Running))
+/// The run `seen` starts for workflow `w`, if its guards and conditions let it.
+async fn starts(
+    state: &AppState,
+    w: &parley_store::Workflow,
+    definition: &Definition,
+    seen: &Seen,
+    now: Timestamp,
+    on_conversation: &HashSet<(i64, i64)>,
+    for_contact: &HashSet<(i64, i64)>,
+) -> ApiResult<Option<NewRun>> {
+    let mut contact = seen.contact;
+    if let Some(c) = seen.conversation {
+        if on_conversation.contains(&(w.id, c.get())) {
+            return Ok(None);
+        }
+        let (running, recent) = state.store.conversation_runs(w.id, c, now.plus_secs(-3600)).await?;
+        if running {
+            return Ok(None);
+        }
+        if recent >= MAX_RUNS_PER_HOUR {
+            tracing::warn!(
+                workflow = w.id,
+                conversation = c.get(),
+                "a workflow keeps starting on one conversation: held back"
+            );
+            return Ok(None);
+        }
+        if contact.is_none() {
+            contact = Some(state.store.conversation(w.workspace_id, c, Viewer::All).await?.contact_id);
+        }
+    }
+    if w.once_per_contact
+        && let Some(person) = contact
+        && (for_contact.contains(&(w.id, person.get())) || state.store.ran_for_contact(w.id, person).await?)
+    {
+        return Ok(None);
+    }
+    if !definition.conditions.is_empty() {
+        let mut facts = facts(state, w.workspace_id, seen.conversation, contact).await?;
+        if let Happening::MessageReceived { text, .. } = &seen.happening {
+            facts.message_text = text.clone();
+        }
+        if !definition.conditions.iter().all(|c| holds(c, &facts)) {
+            return Ok(None);
+        }
+    }
+    let Some(first) = definition.steps.first() else { return Ok(None) };
+    Ok(Some(NewRun {
+        workspace_id: w.workspace_id,
+        workflow_id: w.id,
+        version: w.version,
+        conversation_id: seen.conversation,
+        contact_id: contact,
+        trigger_event_id: None,
+        first_step: first.id.clone(),
+    }))
 }
 
 /// What conditions and branches test, read now.
@@ -222,17 +267,10 @@ async fn facts(
         let conv = state.store.conversation(ws, c, Viewer::All).await?;
         facts.channel_id = Some(conv.channel_id.get());
         facts.conversation_tags = state.store.conversation_tags(ws, c, Viewer::All).await?;
-        let page = state.store.messages(ws, c, &MessageQuery { viewer: Viewer::All, limit: 50, cursor: None }).await?;
-        facts.message_text = page
-            .items
-            .iter()
-            .filter(|m| m.direction == Direction::In)
-            .max_by_key(|m| (m.sent_at, m.id.get()))
-            .and_then(|m| m.text.clone());
+        facts.message_text = state.store.last_inbound_text(ws, c).await?;
     }
-    if let Some(person) = contact
-        && let Ok(found) = state.store.contact(ws, &ContactRef::Id(person)).await
-    {
+    if let Some(person) = contact {
+        let found = state.store.contact(ws, &ContactRef::Id(person)).await?;
         facts.contact_tags = found.tags.clone();
         facts.contact_fields = found
             .fields
@@ -248,19 +286,25 @@ async fn run_due(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now();
     let runs = state.store.claim_runs(&state.server_id, now, now.plus_secs(RUN_LEASE_SECS), RUNS_AT_ONCE).await?;
     let taken = runs.len();
+    let claimed = Instant::now();
     let mut definitions: HashMap<(i64, i64), Option<Definition>> = HashMap::new();
     for run in runs {
+        // Past half the lease, the rest is left to run out and be taken again: never a step
+        // taken while another server may hold the run.
+        if claimed.elapsed() > Duration::from_secs(RUN_LEASE_SECS as u64 / 2) {
+            break;
+        }
         let key = (run.workflow_id, run.version);
         if let Entry::Vacant(slot) = definitions.entry(key) {
             let text = state.store.workflow_version(run.workspace_id, run.workflow_id, run.version).await?;
             slot.insert(serde_json::from_str::<Value>(&text).ok().and_then(|v| parse(&v).ok()));
         }
         let Some(definition) = &definitions[&key] else {
-            fail(state, &run, "?", "its version no longer reads", now).await?;
+            fail(state, &run, "its version no longer reads", now).await?;
             continue;
         };
         let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
-            fail(state, &run, "?", "its step is not in its version", now).await?;
+            fail(state, &run, "its step is not in its version", now).await?;
             continue;
         };
         if let Err(e) = take_step(state, &run, step, now).await {
@@ -270,10 +314,10 @@ async fn run_due(state: &AppState) -> ApiResult<usize> {
     Ok(taken)
 }
 
-async fn fail(state: &AppState, run: &Run, step: &str, why: &str, now: Timestamp) -> ApiResult<()> {
+async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResult<()> {
     let record = RunStep {
         seq: run.seq,
-        step: step.to_owned(),
+        step: run.step.clone().unwrap_or_default(),
         kind: "?".into(),
         outcome: "failed".into(),
         detail: json!({"error": why}),
@@ -294,7 +338,12 @@ fn did(detail: Value) -> Did {
 }
 
 async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<()> {
-    let outcome = execute(state, run, step, now).await;
+    let outcome = match execute(state, run, step, now).await {
+        Ok(done) if matches!(step.action, Action::Branch { .. }) => {
+            facts(state, run.workspace_id, run.conversation_id, run.contact_id).await.map(|f| (done, f))
+        }
+        other => other.map(|done| (done, Facts::default())),
+    };
     let mut jumps: BTreeMap<String, u32> = run.jumps.clone();
     let (record, next) = match outcome {
         Err(e) if e.status.is_server_error() => return Err(e),
@@ -309,13 +358,8 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
             };
             (record, RunMove::Failed(e.message))
         }
-        Ok(done) => {
+        Ok((done, facts)) => {
             let taken = jumps.get(&step.id).copied().unwrap_or(0);
-            let facts = if matches!(step.action, Action::Branch { .. }) {
-                facts(state, run.workspace_id, run.conversation_id, run.contact_id).await?
-            } else {
-                Facts::default()
-            };
             let next_id = next_after(step, &facts, taken);
             if let Action::Jump { to, .. } = &step.action
                 && next_id.as_ref() == Some(to)
@@ -357,6 +401,9 @@ async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> Ap
     match &step.action {
         Action::Unassign => {
             let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.assignee_id.is_none() {
+                return Ok(did(json!({"assignee": null, "changed": false})));
+            }
             actions::conversations::assign(state, &parley, c, None).await?;
             Ok(did(json!({"assignee": null})))
         }
@@ -372,12 +419,18 @@ async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> Ap
         }
         Action::Close { note } => {
             let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Closed {
+                return Ok(did(json!({"status": "closed", "changed": false})));
+            }
             let note = ClosingNote { category: None, summary: note.clone() };
             actions::conversations::set_status(state, &parley, c, StatusChange::Close(note)).await?;
             Ok(did(json!({"status": "closed"})))
         }
         Action::Reopen => {
             let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Open {
+                return Ok(did(json!({"status": "open", "changed": false})));
+            }
             actions::conversations::set_status(state, &parley, c, StatusChange::Set(ConversationStatus::Open)).await?;
             Ok(did(json!({"status": "open"})))
         }
@@ -437,7 +490,11 @@ async fn send(state: &AppState, run: &Run, text: &str, template: Option<&Templat
         actions::messages::send(state, parley, send).await
     };
     let refused = |r: &Refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message());
-    match attempt(vec![text_message], key.clone()).await? {
+    // One key for the step, text or template: after a crash, whichever went out is not sent again.
+    let already = |e: ApiError| {
+        if e.code == "idempotency_key_reused" { Ok(SendOutcome::Replayed(vec![])) } else { Err(e) }
+    };
+    match attempt(vec![text_message], key.clone()).await.or_else(already)? {
         SendOutcome::Queued(m) | SendOutcome::Replayed(m) => Ok(did(json!({"message_ids": ids(&m), "sent": "text"}))),
         SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
             let t = template.expect("checked");
@@ -445,7 +502,7 @@ async fn send(state: &AppState, run: &Run, text: &str, template: Option<&Templat
             let components =
                 if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
             let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
-            match attempt(vec![OutboundMessage { content, reply_to: None }], format!("{key}-template")).await? {
+            match attempt(vec![OutboundMessage { content, reply_to: None }], key).await.or_else(already)? {
                 SendOutcome::Queued(m) | SendOutcome::Replayed(m) => {
                     Ok(did(json!({"message_ids": ids(&m), "sent": "template"})))
                 }

@@ -75,9 +75,12 @@ async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
         let wired = app.wired().await;
         let definition = json!({
             "trigger": {"kind": "message_received", "keywords": ["price"]},
+            "conditions": [{"subject": "message.text", "op": "not_contains", "value": "wholesale"}],
             "steps": [
                 {"id": "note", "kind": "add_note", "text": "Asked about prices", "next": "wait"},
-                {"id": "wait", "kind": "wait", "seconds": 3600, "next": "tag"},
+                {"id": "wait", "kind": "wait", "seconds": 3600, "next": "check"},
+                {"id": "check", "kind": "branch", "rules": [
+                    {"when": [{"subject": "message.text", "op": "contains", "value": "blue"}], "next": "tag"}]},
                 {"id": "tag", "kind": "add_tags", "tags": ["follow-up"]}
             ]
         });
@@ -91,7 +94,7 @@ async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
         .await;
         assert!(noted, "{e}: no note");
         let runs_path = format!("/api/v1/workflows/{workflow}/runs");
-        let waiting = eventually(10, || async { app.get(&runs_path).await.body[0]["step"] == "tag" }).await;
+        let waiting = eventually(10, || async { app.get(&runs_path).await.body[0]["step"] == "check" }).await;
         let runs = app.get(&runs_path).await.body;
         assert!(waiting, "{e}: {runs}");
         assert_eq!(runs.as_array().unwrap().len(), 1, "{e}: one run, for the keyword only: {runs}");
@@ -99,7 +102,7 @@ async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
 
         // A new version meanwhile: the run keeps the one it started on.
         let mut v2 = definition.clone();
-        v2["steps"][2]["tags"] = json!(["v2"]);
+        v2["steps"][3]["tags"] = json!(["v2"]);
         let changed = app.patch(&format!("/api/v1/workflows/{workflow}"), json!({"definition": v2})).await;
         assert_eq!(changed.status, StatusCode::OK);
         let published = app.post(&format!("/api/v1/workflows/{workflow}/publish"), json!({})).await;
@@ -114,7 +117,20 @@ async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
         let run = app.get(&format!("/api/v1/workflow-runs/{}", runs[0]["id"])).await.body;
         assert_eq!((run["status"].as_str(), run["version"].as_i64()), (Some("done"), Some(1)), "{e}: {run}");
         let steps: Vec<&str> = run["history"].as_array().unwrap().iter().filter_map(|s| s["step"].as_str()).collect();
-        assert_eq!(steps, ["note", "wait", "tag"], "{e}");
+        assert_eq!(steps, ["note", "wait", "check", "tag"], "{e}");
+        assert_eq!(run["history"][2]["detail"]["next"], "tag", "{e}: the branch read the customer's message");
+        // The trigger's conditions read the message that triggered it.
+        wired.writes("33610000005", "wholesale price list?").await;
+        wired.writes("33610000006", "price?").await;
+        let other = app.conversation_of("33610000006").await;
+        let started = eventually(15, || async {
+            app.get(&runs_path).await.body.as_array().unwrap().iter().any(|r| r["conversation_id"] == other)
+        })
+        .await;
+        assert!(started, "{e}");
+        let wholesale = app.conversation_of("33610000005").await;
+        let all = app.get(&runs_path).await.body;
+        assert!(all.as_array().unwrap().iter().all(|r| r["conversation_id"] != wholesale), "{e}: {all}");
         assert_eq!(run["history"][1]["outcome"], "waiting");
     }
 }
@@ -138,8 +154,14 @@ async fn a_welcome_message_greets_a_customer_who_opens_a_conversation() {
         // Once: a second message in the same conversation opens nothing.
         wired.writes("33610000003", "are you there?").await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let welcomes = wired.sandbox.sent().iter().filter(|s| s.to == "33610000003").count();
-        assert_eq!(welcomes, 1, "{e}");
+        let welcomes = || wired.sandbox.sent().iter().filter(|s| s.to == "33610000003").count();
+        assert_eq!(welcomes(), 1, "{e}");
+        // Closed, then the customer writes again: the conversation opens again, and is greeted.
+        let id = app.conversation_of("33610000003").await;
+        let closed = app.post(&format!("/api/v1/conversations/{id}/status"), json!({"status": "closed"})).await;
+        assert_eq!(closed.status, StatusCode::OK, "{e}");
+        wired.writes("33610000003", "back again").await;
+        assert!(eventually(15, || async { welcomes() == 2 }).await, "{e}: {}", welcomes());
     }
 }
 
@@ -194,5 +216,45 @@ async fn drafts_with_problems_are_kept_but_not_published_and_only_admins_see_the
             assert_eq!((r.status, r.code()), (StatusCode::NOT_FOUND, "not_found"), "{e}: {method} {path}");
         }
         assert_eq!(app.delete(&format!("/api/v1/workflows/{id}")).await.status, StatusCode::NO_CONTENT, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_workflow_that_feeds_itself_is_held_back_and_one_runs_by_hand() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        // Closing reopens and closes again: each run's close would start the next run.
+        let spin = json!({"trigger": {"kind": "conversation_closed"}, "steps": [
+            {"id": "reopen", "kind": "reopen", "next": "close"}, {"id": "close", "kind": "close"}]});
+        let workflow = active_workflow(&app, "Spin", spin).await;
+        wired.writes("33610000004", "hello").await;
+        let id = app.conversation_of("33610000004").await;
+        let closed = app.post(&format!("/api/v1/conversations/{id}/status"), json!({"status": "closed"})).await;
+        assert_eq!(closed.status, StatusCode::OK, "{e}");
+        let runs = format!("/api/v1/workflows/{workflow}/runs");
+        let count = || async { app.get(&runs).await.body.as_array().map_or(0, Vec::len) };
+        assert!(eventually(30, || async { count().await >= 10 }).await, "{e}: {}", count().await);
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        assert_eq!(count().await, 10, "{e}: held back after ten runs in an hour");
+        assert!(app.get(&runs).await.body.as_array().unwrap().iter().all(|r| r["status"] == "done"), "{e}");
+
+        // By hand, on a conversation: the published version runs once more.
+        let note = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "n", "kind": "add_note", "text": "Checked by hand"}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "By hand", "definition": note})).await;
+        let by_hand = made.body["id"].as_i64().unwrap();
+        let start = format!("/api/v1/workflows/{by_hand}/runs");
+        let r = app.post(&start, json!({"conversation_id": id})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "not_published"), "{e}");
+        app.post(&format!("/api/v1/workflows/{by_hand}/publish"), json!({})).await;
+        let r = app.post(&start, json!({"conversation_id": 999_999})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{e}");
+        let r = app.post(&start, json!({"conversation_id": id})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{e}: {:?}", r.body);
+        let noted = eventually(15, || async {
+            app.get(&format!("/api/v1/conversations/{id}/notes")).await.body.to_string().contains("Checked by hand")
+        })
+        .await;
+        assert!(noted, "{e}");
     }
 }

@@ -371,6 +371,38 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(run)
     }
 
+    async fn conversation_runs(
+        &self,
+        workflow_id: i64,
+        conversation: ConversationId,
+        since: Timestamp,
+    ) -> StoreResult<(bool, i64)> {
+        let (running, recent): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN started_at >= $3 THEN 1 ELSE 0 END), 0)
+             FROM workflow_runs WHERE workflow_id = $1 AND conversation_id = $2",
+        )
+        .bind(workflow_id)
+        .bind(conversation.get())
+        .bind(since.as_micros())
+        .fetch_one(&self.read)
+        .await?;
+        Ok((running > 0, recent))
+    }
+
+    async fn last_inbound_text(&self, ws: WorkspaceId, conversation: ConversationId) -> StoreResult<Option<String>> {
+        let text: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT m.text FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.workspace_id = $1 AND m.conversation_id = $2 AND m.direction = 'in'
+             ORDER BY m.sent_at DESC, m.id DESC LIMIT 1",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(text.flatten())
+    }
+
     async fn ran_for_contact(&self, workflow_id: i64, contact: ContactId) -> StoreResult<bool> {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT id FROM workflow_runs WHERE workflow_id = $1 AND contact_id = $2 LIMIT 1")
