@@ -227,6 +227,9 @@ pub trait Workflows {
     /// A workflow's runs, newest first.
     async fn runs(&self, ws: WorkspaceId, workflow_id: i64, limit: u32) -> StoreResult<Vec<Run>>;
     async fn run_steps(&self, ws: WorkspaceId, run_id: i64) -> StoreResult<Vec<RunStep>>;
+    /// Deletes finished runs (done, failed, cancelled) last changed before `before`, with their
+    /// history; answers how many.
+    async fn prune_runs(&self, before: Timestamp) -> StoreResult<u64>;
     /// Cancels the running runs on a conversation (of one workflow when given); answers how many.
     async fn cancel_runs(
         &self,

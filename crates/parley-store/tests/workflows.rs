@@ -165,5 +165,9 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         let (foreign, _, _) = parley_store::testing::workspace_with_channel(store, "globex", NOW).await;
         assert!(matches!(store.run(foreign, run.id).await, Err(StoreError::NotFound)));
         assert!(matches!(store.run_steps(foreign, run.id).await, Err(StoreError::NotFound)));
+        // Finished runs are forgotten after their retention; running ones never.
+        assert_eq!(store.prune_runs(later).await.unwrap(), 0, "changed at `later`, not before");
+        assert_eq!(store.prune_runs(later.plus_secs(1)).await.unwrap(), 2);
+        assert!(matches!(store.run_steps(ws, run.id).await, Err(StoreError::NotFound)));
     }
 }

@@ -77,6 +77,11 @@ pub enum Action {
     AddNote {
         text: String,
     },
+    /// Sets a custom field of the contact (an empty value removes it).
+    SetField {
+        field: String,
+        value: String,
+    },
     /// Waits `seconds`.
     Wait {
         seconds: i64,
@@ -105,6 +110,7 @@ impl Action {
             Action::AddTags { .. } => "add_tags",
             Action::RemoveTags { .. } => "remove_tags",
             Action::AddNote { .. } => "add_note",
+            Action::SetField { .. } => "set_field",
             Action::Wait { .. } => "wait",
             Action::Branch { .. } => "branch",
             Action::Jump { .. } => "jump",
@@ -303,6 +309,14 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
             }
             Action::AddNote { text } if text.trim().is_empty() || text.chars().count() > 4096 => {
                 problems.push(Problem::at(id, "the note is 1 to 4,096 characters"));
+            }
+            Action::SetField { field, value } => {
+                if let Err(e) = crate::contact::check_field_key(field) {
+                    problems.push(Problem::at(id, e.message));
+                }
+                if value.chars().count() > 1024 {
+                    problems.push(Problem::at(id, "a field's value is at most 1,024 characters"));
+                }
             }
             Action::Close { note: Some(note) } if note.chars().count() > 4096 => {
                 problems.push(Problem::at(id, "the closing note is at most 4,096 characters"));

@@ -63,6 +63,8 @@ fn validation_names_the_step_at_fault() {
         json!({"id": "a", "kind": "branch", "rules": [{"when": [{"subject": "message.text", "op": "contains"}], "next": "a"}]}),
         json!({"id": "a", "kind": "jump", "to": "a", "max_times": 0}),
         json!({"id": "a", "kind": "send_message", "text": "x", "template": {"name": "", "language": "en"}}),
+        json!({"id": "a", "kind": "set_field", "field": "", "value": "x"}),
+        json!({"id": "a", "kind": "set_field", "field": "plan", "value": "x".repeat(1025)}),
     ] {
         let problems = problems_of(step(bad.clone()));
         assert!(!problems.is_empty(), "{bad}");

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(publish))
         .routes(routes!(runs, start))
         .routes(routes!(run_history))
+        .routes(routes!(automation_report))
 }
 
 /// A workflow with what stands in the way of publishing its draft.
@@ -431,4 +432,58 @@ async fn run_history(
     let run = state.store.run(auth.workspace_id, id).await?;
     let steps = state.store.run_steps(auth.workspace_id, id).await?;
     Ok(Json(run_view(run, Some(steps))))
+}
+
+/// An automation without a way to a person.
+#[derive(Serialize, ToSchema)]
+pub struct Unescalated {
+    kind: &'static str,
+    id: i64,
+    name: String,
+    /// Why: the paths (step ids) that reply without reaching a person, or what the bot lacks.
+    why: String,
+}
+
+/// The automations that may answer this number's customers without a way to reach a person:
+/// active workflows with such a path (unless their conditions keep them to another number), and
+/// bots that never hand over (no hand-over keyword, no silence limit, no turn limit). WhatsApp
+/// requires automated chats to offer a person, and lowers the quality of numbers that do not.
+#[utoipa::path(get, path = "/channels/{id}/automations-without-a-person", tag = "workflows", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Unescalated>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn automation_report(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<Vec<Unescalated>>> {
+    auth.require_admin()?;
+    let ws = auth.workspace_id;
+    let channel = state.store.channel(ws, parley_core::ids::ChannelId(id), auth.viewer()).await?;
+    let mut out = Vec::new();
+    for active in state.store.active_workflows().await?.into_iter().filter(|a| a.workflow.workspace_id == ws) {
+        let Some(d) = serde_json::from_str::<Value>(&active.definition).ok().and_then(|v| parse(&v).ok()) else {
+            continue;
+        };
+        let elsewhere = d.conditions.iter().any(|c| {
+            c.subject == "conversation.channel_id"
+                && c.op == parley_core::workflow::Op::Equals
+                && c.value.as_deref() != Some(channel.id.get().to_string().as_str())
+        });
+        if elsewhere {
+            continue;
+        }
+        let paths = human_path(&state, &active.workflow, &d).await?;
+        if !paths.is_empty() {
+            let why = paths.iter().map(|p| p.join(" → ")).collect::<Vec<_>>().join("; ");
+            out.push(Unescalated { kind: "workflow", id: active.workflow.id, name: active.workflow.name, why });
+        }
+    }
+    for bot in state.store.users(ws).await?.into_iter().filter(|u| u.bot && u.deactivated_at.is_none()) {
+        let settings = state.store.bot_settings(ws, bot.id).await?;
+        if settings.keywords.is_empty() && settings.silence_seconds.is_none() && settings.max_turns.is_none() {
+            let why = "no hand-over keyword, silence limit or turn limit".to_owned();
+            out.push(Unescalated { kind: "bot", id: bot.id.get(), name: bot.name, why });
+        }
+    }
+    Ok(Json(out))
 }

@@ -16,6 +16,8 @@
 //!   crash. A step refused (4xx) fails the run visibly, with the reason; a store or provider
 //!   outage (5xx) is tried again.
 //!
+//! Finished runs and their history are kept 30 days.
+//!
 //! Limits of this first version: a conversation opened by an agent's first message counts as
 //! opened by the contact; "first message" is told by the conversation's opening in the same
 //! batch of events.
@@ -26,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use parley_core::Timestamp;
-use parley_core::contact::ContactRef;
+use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
 use parley_core::conversation::{ClosingNote, ConversationStatus};
 use parley_core::ids::{ContactId, ConversationId, TeamId, UserId, WorkspaceId};
 use parley_core::message::Content;
@@ -53,13 +55,26 @@ const EVENTS_AT_ONCE: u32 = 500;
 const RUNS_AT_ONCE: u32 = 10;
 /// A workflow starts at most this many runs on one conversation in an hour.
 const MAX_RUNS_PER_HOUR: i64 = 10;
+/// Finished runs and their history are kept this long.
+const RETENTION_SECS: i64 = 30 * 24 * 3600;
+/// Passes between two prunings of finished runs (about an hour).
+const PRUNE_EVERY: u64 = 3600;
 /// How long a hole in the event ids is waited for (a transaction still committing).
 const HOLE_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut hole_since: Option<Instant> = None;
     let mut appended = state.events_appended.subscribe();
+    let mut passes: u64 = 0;
     loop {
+        if passes.is_multiple_of(PRUNE_EVERY) {
+            match state.store.prune_runs(state.clock.now().plus_secs(-RETENTION_SECS)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(runs = n, "forgot finished workflow runs past their 30 days"),
+                Err(e) => tracing::warn!(error = %e, "cannot forget old workflow runs"),
+            }
+        }
+        passes += 1;
         if let Err(e) = follow(&state, &mut hole_since).await {
             tracing::warn!(error = %e.message, "the workflow trigger follower failed");
         }
@@ -464,6 +479,18 @@ async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> Ap
             let actor = Actor::user(run.workspace_id, author.id, author.role);
             let note = actions::conversations::add_note(state, &actor, c, text).await?;
             Ok(did(json!({"note_id": note.id})))
+        }
+        Action::SetField { field, value } => {
+            let contact = run.contact_id.ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_contact", "this step needs a contact")
+            })?;
+            let value = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
+            let mut fields = serde_json::Map::new();
+            fields.insert(field.clone(), value.clone());
+            let input = ContactPatchInput { fields: Some(fields), ..ContactPatchInput::default() };
+            let patch = ContactPatch::from_input(input, None)?;
+            state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
+            Ok(did(json!({"field": field, "value": value})))
         }
         Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
         Action::Wait { seconds } => Ok(Did {

@@ -240,7 +240,9 @@ async fn a_workflow_that_feeds_itself_is_held_back_and_one_runs_by_hand() {
         assert!(app.get(&runs).await.body.as_array().unwrap().iter().all(|r| r["status"] == "done"), "{e}");
 
         // By hand, on a conversation: the published version runs once more.
-        let note = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "n", "kind": "add_note", "text": "Checked by hand"}]});
+        let note = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "n", "kind": "add_note", "text": "Checked by hand", "next": "f"},
+            {"id": "f", "kind": "set_field", "field": "checked", "value": "yes"}]});
         let made = app.post("/api/v1/workflows", json!({"name": "By hand", "definition": note})).await;
         let by_hand = made.body["id"].as_i64().unwrap();
         let start = format!("/api/v1/workflows/{by_hand}/runs");
@@ -256,5 +258,47 @@ async fn a_workflow_that_feeds_itself_is_held_back_and_one_runs_by_hand() {
         })
         .await;
         assert!(noted, "{e}");
+        let contact = app.get(&format!("/api/v1/conversations/{id}")).await.body["contact_id"].clone();
+        let field = eventually(10, || async {
+            app.get(&format!("/api/v1/contacts/{contact}")).await.body["fields"]["checked"] == "yes"
+        })
+        .await;
+        assert!(field, "{e}: {}", app.get(&format!("/api/v1/contacts/{contact}")).await.body);
+    }
+}
+
+#[tokio::test]
+async fn a_number_lists_its_automations_without_a_way_to_a_person() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let channel = wired.channel["id"].as_i64().unwrap();
+        let report = format!("/api/v1/channels/{channel}/automations-without-a-person");
+        assert_eq!(app.get(&report).await.body, json!([]), "{e}");
+        let replies = json!({"trigger": {"kind": "conversation_opened"}, "steps": [
+            {"id": "hi", "kind": "send_message", "text": "Hi!"}]});
+        let lonely = active_workflow(&app, "Hi only", replies.clone()).await;
+        let mut elsewhere = replies.clone();
+        elsewhere["conditions"] = json!([{"subject": "conversation.channel_id", "op": "equals", "value": "999999"}]);
+        active_workflow(&app, "Another number", elsewhere).await;
+        let mut with_phone = replies;
+        with_phone["steps"][0]["text"] = json!("Hi! Call us on 0612345678.");
+        active_workflow(&app, "Hi and a phone", with_phone).await;
+        let made = app.post("/api/v1/bots", json!({"name": "Silent", "handover_keywords": []})).await;
+        let bot = made.body["bot"]["id"].as_i64().unwrap();
+        app.post("/api/v1/bots", json!({"name": "Polite"})).await;
+
+        let listed = app.get(&report).await.body;
+        let who: Vec<(String, i64)> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["kind"].as_str().unwrap().to_owned(), u["id"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(who, vec![("workflow".to_owned(), lonely), ("bot".to_owned(), bot)], "{e}: {listed}");
+        assert_eq!(listed[0]["why"], "hi", "{e}");
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        assert_eq!(app.call_as(Some(&agent), Method::GET, &report, None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.get("/api/v1/channels/999999/automations-without-a-person").await.status, StatusCode::NOT_FOUND);
     }
 }

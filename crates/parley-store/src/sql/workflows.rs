@@ -540,6 +540,21 @@ impl<DB> Workflows for SqlStore<DB> {
             .collect()
     }
 
+    async fn prune_runs(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let finished = "SELECT id FROM workflow_runs WHERE status <> 'running' AND updated_at < $1";
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM workflow_run_steps WHERE run_id IN ({finished})")))
+            .bind(before.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM workflow_runs WHERE status <> 'running' AND updated_at < $1")
+            .bind(before.as_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DB::rows_affected(&done))
+    }
+
     async fn cancel_runs(
         &self,
         ws: WorkspaceId,
