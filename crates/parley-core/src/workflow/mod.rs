@@ -82,6 +82,11 @@ pub enum Action {
         field: String,
         value: String,
     },
+    /// Starts another workflow's published version on the same conversation (it runs beside
+    /// this one; the run goes on at once).
+    RunWorkflow {
+        workflow_id: i64,
+    },
     /// Waits `seconds`.
     Wait {
         seconds: i64,
@@ -111,6 +116,7 @@ impl Action {
             Action::RemoveTags { .. } => "remove_tags",
             Action::AddNote { .. } => "add_note",
             Action::SetField { .. } => "set_field",
+            Action::RunWorkflow { .. } => "run_workflow",
             Action::Wait { .. } => "wait",
             Action::Branch { .. } => "branch",
             Action::Jump { .. } => "jump",

@@ -492,6 +492,7 @@ async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> Ap
             state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
             Ok(did(json!({"field": field, "value": value})))
         }
+        Action::RunWorkflow { workflow_id } => start_other(state, run, *workflow_id, now).await,
         Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
         Action::Wait { seconds } => Ok(Did {
             detail: json!({"until": now.plus_secs(*seconds).to_rfc3339()}),
@@ -499,6 +500,49 @@ async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> Ap
         }),
         Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
     }
+}
+
+/// Starts another workflow on the run's conversation, under the follower's guards: not while it
+/// runs there already, at most `MAX_RUNS_PER_HOUR` there in an hour (two workflows starting each
+/// other stop there).
+async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timestamp) -> ApiResult<Did> {
+    let c = needs_conversation(run)?;
+    let other = state.store.workflow(run.workspace_id, workflow_id).await.map_err(|e| match e {
+        parley_store::StoreError::NotFound => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_workflow",
+            format!("workflow {workflow_id} does not exist"),
+        ),
+        other => other.into(),
+    })?;
+    if other.version == 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_published",
+            "that workflow was never published",
+        ));
+    }
+    let (running, recent) = state.store.conversation_runs(other.id, c, now.plus_secs(-3600)).await?;
+    if running || recent >= MAX_RUNS_PER_HOUR {
+        return Ok(did(json!({"workflow_id": workflow_id, "started": false})));
+    }
+    let text = state.store.workflow_version(run.workspace_id, other.id, other.version).await?;
+    let first = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| parse(&v).ok())
+        .and_then(|d| d.steps.first().map(|s| s.id.clone()))
+        .ok_or_else(ApiError::internal)?;
+    let new = NewRun {
+        workspace_id: run.workspace_id,
+        workflow_id: other.id,
+        version: other.version,
+        conversation_id: Some(c),
+        contact_id: run.contact_id,
+        trigger_event_id: None,
+        first_step: first,
+    };
+    let started = state.store.start_run(&new, now).await?;
+    Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
 }
 
 /// Window-aware: the text inside the customer's window, the template outside it (when given).

@@ -264,6 +264,31 @@ async fn a_workflow_that_feeds_itself_is_held_back_and_one_runs_by_hand() {
         })
         .await;
         assert!(field, "{e}: {}", app.get(&format!("/api/v1/contacts/{contact}")).await.body);
+
+        // One workflow starts another on the same conversation.
+        let ping = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "tag", "kind": "add_tags", "tags": ["pinged"], "next": "pong"},
+            {"id": "pong", "kind": "run_workflow", "workflow_id": by_hand}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Ping", "definition": ping})).await;
+        let ping_id = made.body["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/workflows/{ping_id}/publish"), json!({})).await;
+        let r = app.post(&format!("/api/v1/workflows/{ping_id}/runs"), json!({"conversation_id": id})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{e}: {:?}", r.body);
+        let by_hand_runs = format!("/api/v1/workflows/{by_hand}/runs");
+        let twice =
+            eventually(15, || async { app.get(&by_hand_runs).await.body.as_array().map_or(0, Vec::len) == 2 }).await;
+        assert!(twice, "{e}: {}", app.get(&by_hand_runs).await.body);
+        let ping_run = app.get(&format!("/api/v1/workflow-runs/{}", r.body["id"])).await.body;
+        assert_eq!(ping_run["history"][1]["detail"]["workflow_id"], by_hand, "{e}: {ping_run}");
+        // A workflow that does not exist fails the run visibly.
+        let lost = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "x", "kind": "run_workflow", "workflow_id": 999999}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Lost", "definition": lost})).await;
+        let lost_id = made.body["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/workflows/{lost_id}/publish"), json!({})).await;
+        let r = app.post(&format!("/api/v1/workflows/{lost_id}/runs"), json!({"conversation_id": id})).await;
+        let run_path = format!("/api/v1/workflow-runs/{}", r.body["id"]);
+        assert!(eventually(15, || async { app.get(&run_path).await.body["status"] == "failed" }).await, "{e}");
+        assert!(app.get(&run_path).await.body["error"].as_str().unwrap().contains("999999"), "{e}");
     }
 }
 
