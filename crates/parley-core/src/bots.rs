@@ -22,6 +22,14 @@ pub struct HandoverSettings {
     pub max_turns: Option<i64>,
 }
 
+impl HandoverSettings {
+    /// Whether the bot hands conversations to a person by itself (a keyword, a silence or a turn
+    /// limit): WhatsApp requires automated chats to offer a person.
+    pub fn hands_over(&self) -> bool {
+        !self.keywords.is_empty() || self.silence_seconds.is_some() || self.max_turns.is_some()
+    }
+}
+
 /// A conversation assigned to a bot, as the worker sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BotConversation {
@@ -156,5 +164,7 @@ mod tests {
             BotConversation { last_in_id: None, last_in_text: None, last_in_at: None, last_bot_at: None, bot_turns: 0 };
         assert_eq!(handover(&settings, &nothing, t0), None);
         assert!(owes_answer(&waiting) && !owes_answer(&answered) && !owes_answer(&nothing));
+        assert!(settings.hands_over() && !off.hands_over());
+        assert!(HandoverSettings { silence_seconds: Some(5), ..off.clone() }.hands_over());
     }
 }

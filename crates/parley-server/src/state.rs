@@ -184,6 +184,21 @@ impl AppState {
         }
     }
 
+    /// A bot's Dialogflow key, sealed (the fields Parley uses).
+    pub fn seal_dialogflow_key(&self, key: &parley_providers::dialogflow::ServiceAccountKey) -> String {
+        // Serializing six strings cannot fail.
+        self.secrets.seal(&serde_json::to_vec(key).expect("key serializes"))
+    }
+
+    /// A bot's Dialogflow key, opened; an error if it cannot be (wrong key).
+    pub fn dialogflow_key(&self, sealed: &str) -> Result<parley_providers::dialogflow::ServiceAccountKey, ApiError> {
+        let plain = self.secrets.open(sealed).map_err(|e| {
+            tracing::error!(error = %e, "cannot open a bot's Dialogflow key");
+            ApiError::internal()
+        })?;
+        serde_json::from_slice(&plain).map_err(|_| ApiError::internal())
+    }
+
     pub fn seal_secrets(&self, secrets: &ChannelSecrets) -> String {
         // Serializing three strings cannot fail.
         self.secrets.seal(&serde_json::to_vec(secrets).expect("secrets serialize"))

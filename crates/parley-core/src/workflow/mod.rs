@@ -37,6 +37,16 @@ pub struct Definition {
     pub steps: Vec<Step>,
 }
 
+impl Definition {
+    /// Whether its conditions keep it to another number than `channel_id`.
+    pub fn kept_to_another_channel(&self, channel_id: i64) -> bool {
+        let here = channel_id.to_string();
+        self.conditions.iter().any(|c| {
+            c.subject == "conversation.channel_id" && c.op == Op::Equals && c.value.as_deref() != Some(here.as_str())
+        })
+    }
+}
+
 /// One step: what it does, and where the run goes after it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {

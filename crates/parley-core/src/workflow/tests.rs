@@ -121,6 +121,16 @@ fn conditions_compare_without_case_and_lists_by_item() {
 }
 
 #[test]
+fn a_condition_on_the_number_keeps_a_workflow_to_it() {
+    let mut v = unassign_after_close();
+    let d = parse(&v).unwrap();
+    assert!(!d.kept_to_another_channel(7));
+    v["conditions"] = json!([{"subject": "conversation.channel_id", "op": "equals", "value": "7"}]);
+    let d = parse(&v).unwrap();
+    assert!(!d.kept_to_another_channel(7) && d.kept_to_another_channel(8));
+}
+
+#[test]
 fn the_next_step_follows_branches_and_bounded_jumps() {
     let d = parse(&welcome()).unwrap();
     let vip = Facts { contact_tags: vec!["vip".into()], ..Facts::default() };

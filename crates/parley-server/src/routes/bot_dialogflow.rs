@@ -145,11 +145,10 @@ async fn set_dialogflow(
                 other => other.to_string(),
             };
             let key = ServiceAccountKey::parse(&text, &state.outbound.allow).map_err(key_error)?;
-            // The fields Parley uses, sealed.
-            let sealed = state.secrets.seal(serde_json::to_string(&key).map_err(|_| ApiError::internal())?.as_bytes());
+            let sealed = state.seal_dialogflow_key(&key);
             (key, sealed)
         }
-        (None, Some(held)) => (open_key(&state, &held)?, held.sealed_key),
+        (None, Some(held)) => (state.dialogflow_key(&held.sealed_key)?, held.sealed_key),
         (None, None) => {
             return Err(ApiError::bad_request("a bot's first agent needs its service account key").with_field("key"));
         }
@@ -185,15 +184,6 @@ async fn remove_dialogflow(
     is_bot(&state, &auth, UserId(id)).await?;
     state.store.set_bot_dialogflow(auth.workspace_id, UserId(id), None).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The key held for a bot, opened.
-pub(crate) fn open_key(state: &AppState, held: &BotDialogflow) -> ApiResult<ServiceAccountKey> {
-    let plain = state.secrets.open(&held.sealed_key).map_err(|e| {
-        tracing::error!(error = %e, "cannot open a bot's Dialogflow key");
-        ApiError::internal()
-    })?;
-    serde_json::from_slice(&plain).map_err(|_| ApiError::internal())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -236,7 +226,7 @@ async fn test_dialogflow(
     let held = state.store.bot_dialogflow(auth.workspace_id, UserId(id)).await?;
     let held =
         held.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "this bot has no Dialogflow agent"))?;
-    let key = open_key(&state, &held)?;
+    let key = state.dialogflow_key(&held.sealed_key)?;
     let session = format!("parley-test-{id}");
     let reply = state.dialogflow().detect_intent(&held.agent, &key, &session, text).await.map_err(dialogflow_error)?;
     Ok(Json(outcome(&reply, &held.agent)))

@@ -8,10 +8,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use parley_core::account::check_name;
 use parley_core::ids::UserId;
 use parley_core::workflow::gallery::{GALLERY, template};
 use parley_core::workflow::paths::paths_without_a_person;
-use parley_core::workflow::{Definition, Problem, parse, validate};
+use parley_core::workflow::{Problem, parse, validate};
 use parley_store::{NewWorkflow, Run, RunStep, Workflow, WorkflowPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,13 +56,14 @@ pub struct WorkflowView {
     updated_at: String,
 }
 
-async fn view(state: &AppState, w: Workflow) -> ApiResult<WorkflowView> {
+/// A workflow as the API shows it; `bots` are the workspace's bots (not a way to a person).
+fn view(w: Workflow, bots: &[UserId]) -> WorkflowView {
     let draft: Value = serde_json::from_str(&w.draft).unwrap_or(Value::Null);
     let (problems, paths) = match parse(&draft) {
-        Ok(d) => (validate(&d), human_path(state, &w, &d).await?),
+        Ok(d) => (validate(&d), paths_without_a_person(&d, &|id| bots.contains(&UserId(id)))),
         Err(problems) => (problems, vec![]),
     };
-    Ok(WorkflowView {
+    WorkflowView {
         id: w.id,
         name: w.name,
         active: w.active,
@@ -71,21 +73,17 @@ async fn view(state: &AppState, w: Workflow) -> ApiResult<WorkflowView> {
         problems,
         paths_without_a_person: paths,
         updated_at: w.updated_at.to_rfc3339(),
-    })
-}
-
-async fn human_path(state: &AppState, w: &Workflow, d: &Definition) -> ApiResult<Vec<Vec<String>>> {
-    let bots: Vec<UserId> =
-        state.store.users(w.workspace_id).await?.into_iter().filter(|u| u.bot).map(|u| u.id).collect();
-    Ok(paths_without_a_person(d, &|id| bots.contains(&UserId(id))))
-}
-
-fn check_name(name: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("a workflow's name is 1 to 100 characters").with_field("name"));
     }
-    Ok(name.to_owned())
+}
+
+async fn bot_ids(state: &AppState, ws: parley_core::ids::WorkspaceId) -> ApiResult<Vec<UserId>> {
+    Ok(state.store.users(ws).await?.into_iter().filter(|u| u.bot).map(|u| u.id).collect())
+}
+
+/// One workflow as the API shows it.
+async fn shown(state: &AppState, w: Workflow) -> ApiResult<WorkflowView> {
+    let bots = bot_ids(state, w.workspace_id).await?;
+    Ok(view(w, &bots))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -105,11 +103,8 @@ pub struct WorkflowInput {
     responses((status = 200, body = Vec<WorkflowView>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<WorkflowView>>> {
     auth.require_admin()?;
-    let mut out = Vec::new();
-    for w in state.store.workflows(auth.workspace_id).await? {
-        out.push(view(&state, w).await?);
-    }
-    Ok(Json(out))
+    let bots = bot_ids(&state, auth.workspace_id).await?;
+    Ok(Json(state.store.workflows(auth.workspace_id).await?.into_iter().map(|w| view(w, &bots)).collect()))
 }
 
 /// Saves a new workflow as a draft (switched off, never published).
@@ -122,7 +117,7 @@ async fn create(
     ApiJson(input): ApiJson<WorkflowInput>,
 ) -> ApiResult<(StatusCode, Json<WorkflowView>)> {
     auth.require_admin()?;
-    let name = check_name(&input.name)?;
+    let name = check_name("name", &input.name)?;
     let draft = draft_text(&input.definition)?;
     let new = NewWorkflow {
         name: &name,
@@ -131,7 +126,7 @@ async fn create(
         created_by: Some(auth.user_id),
     };
     let w = state.store.create_workflow(auth.workspace_id, new, state.clock.now()).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, w).await?)))
+    Ok((StatusCode::CREATED, Json(shown(&state, w).await?)))
 }
 
 /// A draft is any JSON object up to 256 KiB: problems are listed, not refused, until publishing.
@@ -153,7 +148,7 @@ async fn get_one(
 ) -> ApiResult<Json<WorkflowView>> {
     auth.require_admin()?;
     let w = state.store.workflow(auth.workspace_id, id).await?;
-    Ok(Json(view(&state, w).await?))
+    Ok(Json(shown(&state, w).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -190,13 +185,13 @@ async fn update(
         .with_field("active"));
     }
     let patch = WorkflowPatch {
-        name: input.name.as_deref().map(check_name).transpose()?,
+        name: input.name.as_deref().map(|n| check_name("name", n)).transpose()?,
         draft: input.definition.as_ref().map(draft_text).transpose()?,
         once_per_contact: input.once_per_contact,
         active: input.active,
     };
     let w = state.store.update_workflow(auth.workspace_id, id, patch, state.clock.now()).await?;
-    Ok(Json(view(&state, w).await?))
+    Ok(Json(shown(&state, w).await?))
 }
 
 /// Deletes the workflow with its versions, runs and their history.
@@ -252,7 +247,7 @@ async fn publish(
     let text = serde_json::to_string(&definition).map_err(|_| ApiError::internal())?;
     let now = state.clock.now();
     let w = state.store.publish_workflow(auth.workspace_id, id, &text, Some(auth.user_id), now).await?;
-    Ok(Json(view(&state, w).await?))
+    Ok(Json(shown(&state, w).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -309,7 +304,7 @@ async fn install(
     } else {
         w
     };
-    Ok((StatusCode::CREATED, Json(view(&state, w).await?)))
+    Ok((StatusCode::CREATED, Json(shown(&state, w).await?)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -395,26 +390,9 @@ async fn start(
 ) -> ApiResult<(StatusCode, Json<RunView>)> {
     auth.require_admin()?;
     let w = state.store.workflow(auth.workspace_id, id).await?;
-    if w.version == 0 {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_published", "publish the workflow first"));
-    }
     let conversation = parley_core::ids::ConversationId(input.conversation_id);
     let conversation = state.store.conversation(auth.workspace_id, conversation, auth.viewer()).await?;
-    let text = state.store.workflow_version(auth.workspace_id, id, w.version).await?;
-    let first = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|v| parse(&v).ok())
-        .and_then(|d| d.steps.first().map(|s| s.id.clone()))
-        .ok_or_else(ApiError::internal)?;
-    let run = parley_store::NewRun {
-        workspace_id: auth.workspace_id,
-        workflow_id: id,
-        version: w.version,
-        conversation_id: Some(conversation.id),
-        contact_id: Some(conversation.contact_id),
-        trigger_event_id: None,
-        first_step: first,
-    };
+    let run = crate::workers::workflows::run_on(&state, &w, conversation.id, Some(conversation.contact_id)).await?;
     let run = state.store.start_run(&run, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }
@@ -459,28 +437,23 @@ async fn automation_report(
     auth.require_admin()?;
     let ws = auth.workspace_id;
     let channel = state.store.channel(ws, parley_core::ids::ChannelId(id), auth.viewer()).await?;
+    let bots = bot_ids(&state, ws).await?;
     let mut out = Vec::new();
     for active in state.store.active_workflows().await?.into_iter().filter(|a| a.workflow.workspace_id == ws) {
         let Some(d) = serde_json::from_str::<Value>(&active.definition).ok().and_then(|v| parse(&v).ok()) else {
             continue;
         };
-        let elsewhere = d.conditions.iter().any(|c| {
-            c.subject == "conversation.channel_id"
-                && c.op == parley_core::workflow::Op::Equals
-                && c.value.as_deref() != Some(channel.id.get().to_string().as_str())
-        });
-        if elsewhere {
+        if d.kept_to_another_channel(channel.id.get()) {
             continue;
         }
-        let paths = human_path(&state, &active.workflow, &d).await?;
+        let paths = paths_without_a_person(&d, &|id| bots.contains(&UserId(id)));
         if !paths.is_empty() {
             let why = paths.iter().map(|p| p.join(" → ")).collect::<Vec<_>>().join("; ");
             out.push(Unescalated { kind: "workflow", id: active.workflow.id, name: active.workflow.name, why });
         }
     }
     for bot in state.store.users(ws).await?.into_iter().filter(|u| u.bot && u.deactivated_at.is_none()) {
-        let settings = state.store.bot_settings(ws, bot.id).await?;
-        if settings.keywords.is_empty() && settings.silence_seconds.is_none() && settings.max_turns.is_none() {
+        if !state.store.bot_settings(ws, bot.id).await?.hands_over() {
             let why = "no hand-over keyword, silence limit or turn limit".to_owned();
             out.push(Unescalated { kind: "bot", id: bot.id.get(), name: bot.name, why });
         }

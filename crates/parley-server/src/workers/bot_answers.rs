@@ -33,7 +33,6 @@ use crate::AppState;
 use crate::actions::messages::Send;
 use crate::actions::{self, Actor};
 use crate::error::ApiResult;
-use crate::routes::bot_dialogflow::open_key;
 use crate::workers::handover::hand_over_logged;
 
 const POLL: Duration = Duration::from_secs(1);
@@ -174,8 +173,9 @@ async fn answer(state: &AppState, a: &AssignedToBot, brain: &BotDialogflow) -> R
     if text.trim().is_empty() {
         return no_text();
     }
-    let key =
-        open_key(state, brain).map_err(|_| Failure { transient: false, why: "its key cannot be opened".into() })?;
+    let key = state
+        .dialogflow_key(&brain.sealed_key)
+        .map_err(|_| Failure { transient: false, why: "its key cannot be opened".into() })?;
     let session = format!("parley-{}", a.conversation_id.get());
     let reply = state
         .dialogflow()

@@ -141,7 +141,7 @@ async fn demo_bot(state: &AppState, sandbox: &Sandbox, ws: WorkspaceId) -> anyho
     let record = BotDialogflow {
         agent,
         client_email: key.client_email.clone(),
-        sealed_key: state.secrets.seal(serde_json::to_string(&key)?.as_bytes()),
+        sealed_key: state.seal_dialogflow_key(&key),
         updated_at: now,
     };
     store.set_bot_dialogflow(ws, bot, Some(&record)).await?;

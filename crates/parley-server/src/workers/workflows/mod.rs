@@ -7,8 +7,8 @@
 //!   run still going on a conversation starts no second one there, and starts at most
 //!   `MAX_RUNS_PER_HOUR` there in an hour: a workflow reacting to its own changes (closing on
 //!   "closed", tagging on "tag added") stops there, with a warning in the log.
-//! - **The runner** leases the runs whose step is due, takes the step through the actions (as
-//!   Parley itself; a note is its workflow's creator's), and records it with the run's move in
+//! - **The runner** leases the runs whose step is due, takes the step through the actions
+//!   (`steps.rs`; as Parley itself, a note by its workflow's creator), and records it with the run's move in
 //!   one transaction. A crash between a step and its record takes the step again when the lease
 //!   runs out: a send carries the idempotency key `workflow-<run>-<step number>`, so it is
 //!   replayed, never sent twice (the template sent outside the window carries the same key);
@@ -28,25 +28,18 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use parley_core::Timestamp;
-use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
-use parley_core::conversation::{ClosingNote, ConversationStatus};
-use parley_core::ids::{ContactId, ConversationId, TeamId, UserId, WorkspaceId};
-use parley_core::message::Content;
-use parley_core::outbound::OutboundMessage;
-use parley_core::rules::Refusal;
-use parley_core::workflow::{
-    Action, AssignTo, Definition, Facts, Happening, OpenedBy, Step, TemplateChoice, holds, next_after, parse,
-};
-use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Run, RunMove, RunStep, SendOutcome, Viewer};
+use parley_core::contact::ContactRef;
+use parley_core::ids::{ContactId, ConversationId, WorkspaceId};
+use parley_core::workflow::{Action, Definition, Facts, Happening, OpenedBy, Step, holds, next_after, parse};
+use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Run, RunMove, RunStep, Viewer};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::AppState;
-use crate::actions::conversations::StatusChange;
-use crate::actions::messages::Send;
-use crate::actions::{self, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::event_log::before_hole;
+
+mod steps;
 
 const POLL: Duration = Duration::from_secs(1);
 const FOLLOWER_LEASE_SECS: i64 = 30;
@@ -227,16 +220,7 @@ async fn starts(
         if on_conversation.contains(&(w.id, c.get())) {
             return Ok(None);
         }
-        let (running, recent) = state.store.conversation_runs(w.id, c, now.plus_secs(-3600)).await?;
-        if running {
-            return Ok(None);
-        }
-        if recent >= MAX_RUNS_PER_HOUR {
-            tracing::warn!(
-                workflow = w.id,
-                conversation = c.get(),
-                "a workflow keeps starting on one conversation: held back"
-            );
+        if !may_start_on(state, w.id, c, now).await? {
             return Ok(None);
         }
         if contact.is_none() {
@@ -342,18 +326,8 @@ async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResu
     Ok(())
 }
 
-/// What a step did: its detail for the history, and when the run goes on (a wait).
-struct Did {
-    detail: Value,
-    resume_at: Option<Timestamp>,
-}
-
-fn did(detail: Value) -> Did {
-    Did { detail, resume_at: None }
-}
-
 async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<()> {
-    let outcome = match execute(state, run, step, now).await {
+    let outcome = match steps::execute(state, run, step, now).await {
         Ok(done) if matches!(step.action, Action::Branch { .. }) => {
             facts(state, run.workspace_id, run.conversation_id, run.contact_id).await.map(|f| (done, f))
         }
@@ -404,188 +378,44 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
     Ok(())
 }
 
-fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
-    run.conversation_id.ok_or_else(|| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_conversation", "this step needs a conversation")
-    })
-}
-
-/// Takes one step through the actions.
-async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Did> {
-    let parley = Actor::system(run.workspace_id);
-    match &step.action {
-        Action::Unassign => {
-            let c = needs_conversation(run)?;
-            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.assignee_id.is_none() {
-                return Ok(did(json!({"assignee": null, "changed": false})));
-            }
-            actions::conversations::assign(state, &parley, c, None).await?;
-            Ok(did(json!({"assignee": null})))
-        }
-        Action::Assign { to: AssignTo::User { user_id } } => {
-            let c = needs_conversation(run)?;
-            actions::conversations::assign(state, &parley, c, Some(UserId(*user_id))).await?;
-            Ok(did(json!({"assignee": user_id})))
-        }
-        Action::Assign { to: AssignTo::Team { team_id } } => {
-            let c = needs_conversation(run)?;
-            state.store.set_conversation_team(run.workspace_id, c, Some(TeamId(*team_id)), None, now).await?;
-            Ok(did(json!({"team": team_id})))
-        }
-        Action::Close { note } => {
-            let c = needs_conversation(run)?;
-            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Closed {
-                return Ok(did(json!({"status": "closed", "changed": false})));
-            }
-            let note = ClosingNote { category: None, summary: note.clone() };
-            actions::conversations::set_status(state, &parley, c, StatusChange::Close(note)).await?;
-            Ok(did(json!({"status": "closed"})))
-        }
-        Action::Reopen => {
-            let c = needs_conversation(run)?;
-            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Open {
-                return Ok(did(json!({"status": "open", "changed": false})));
-            }
-            actions::conversations::set_status(state, &parley, c, StatusChange::Set(ConversationStatus::Open)).await?;
-            Ok(did(json!({"status": "open"})))
-        }
-        Action::AddTags { tags } => {
-            let c = needs_conversation(run)?;
-            let now_tags = actions::conversations::add_tags(state, &parley, c, tags).await?;
-            Ok(did(json!({"tags": now_tags})))
-        }
-        Action::RemoveTags { tags } => {
-            let c = needs_conversation(run)?;
-            let mut left = Vec::new();
-            for tag in tags {
-                left = actions::conversations::remove_tag(state, &parley, c, tag).await?;
-            }
-            Ok(did(json!({"tags": left})))
-        }
-        Action::AddNote { text } => {
-            let c = needs_conversation(run)?;
-            let workflow = state.store.workflow(run.workspace_id, run.workflow_id).await?;
-            let author = match workflow.created_by {
-                Some(id) => state.store.user(run.workspace_id, id).await.ok(),
-                None => None,
-            };
-            let author = author.filter(|u| u.deactivated_at.is_none()).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "no_author",
-                    "the workflow's creator is gone: a note needs an author",
-                )
-            })?;
-            let actor = Actor::user(run.workspace_id, author.id, author.role);
-            let note = actions::conversations::add_note(state, &actor, c, text).await?;
-            Ok(did(json!({"note_id": note.id})))
-        }
-        Action::SetField { field, value } => {
-            let contact = run.contact_id.ok_or_else(|| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_contact", "this step needs a contact")
-            })?;
-            let value = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
-            let mut fields = serde_json::Map::new();
-            fields.insert(field.clone(), value.clone());
-            let input = ContactPatchInput { fields: Some(fields), ..ContactPatchInput::default() };
-            let patch = ContactPatch::from_input(input, None)?;
-            state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
-            Ok(did(json!({"field": field, "value": value})))
-        }
-        Action::RunWorkflow { workflow_id } => start_other(state, run, *workflow_id, now).await,
-        Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
-        Action::Wait { seconds } => Ok(Did {
-            detail: json!({"until": now.plus_secs(*seconds).to_rfc3339()}),
-            resume_at: Some(now.plus_secs(*seconds)),
-        }),
-        Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
+/// The follower's guards on a conversation: not while the workflow runs there, and at most
+/// `MAX_RUNS_PER_HOUR` starts there in an hour (a workflow feeding itself stops there).
+async fn may_start_on(state: &AppState, workflow: i64, c: ConversationId, now: Timestamp) -> ApiResult<bool> {
+    let (running, recent) = state.store.conversation_runs(workflow, c, now.plus_secs(-3600)).await?;
+    if !running && recent >= MAX_RUNS_PER_HOUR {
+        tracing::warn!(workflow, conversation = c.get(), "a workflow keeps starting on one conversation: held back");
     }
+    Ok(!running && recent < MAX_RUNS_PER_HOUR)
 }
 
-/// Starts another workflow on the run's conversation, under the follower's guards: not while it
-/// runs there already, at most `MAX_RUNS_PER_HOUR` there in an hour (two workflows starting each
-/// other stop there).
-async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timestamp) -> ApiResult<Did> {
-    let c = needs_conversation(run)?;
-    let other = state.store.workflow(run.workspace_id, workflow_id).await.map_err(|e| match e {
-        parley_store::StoreError::NotFound => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_workflow",
-            format!("workflow {workflow_id} does not exist"),
-        ),
-        other => other.into(),
-    })?;
-    if other.version == 0 {
+/// A run of `workflow`'s published version on a conversation, from its first step (started
+/// by hand or by another workflow); `422 not_published` before its first publication.
+pub async fn run_on(
+    state: &AppState,
+    workflow: &parley_store::Workflow,
+    conversation: ConversationId,
+    contact: Option<ContactId>,
+) -> ApiResult<NewRun> {
+    if workflow.version == 0 {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_published",
-            "that workflow was never published",
+            "the workflow was never published",
         ));
     }
-    let (running, recent) = state.store.conversation_runs(other.id, c, now.plus_secs(-3600)).await?;
-    if running || recent >= MAX_RUNS_PER_HOUR {
-        return Ok(did(json!({"workflow_id": workflow_id, "started": false})));
-    }
-    let text = state.store.workflow_version(run.workspace_id, other.id, other.version).await?;
+    let text = state.store.workflow_version(workflow.workspace_id, workflow.id, workflow.version).await?;
     let first = serde_json::from_str::<Value>(&text)
         .ok()
         .and_then(|v| parse(&v).ok())
         .and_then(|d| d.steps.first().map(|s| s.id.clone()))
         .ok_or_else(ApiError::internal)?;
-    let new = NewRun {
-        workspace_id: run.workspace_id,
-        workflow_id: other.id,
-        version: other.version,
-        conversation_id: Some(c),
-        contact_id: run.contact_id,
+    Ok(NewRun {
+        workspace_id: workflow.workspace_id,
+        workflow_id: workflow.id,
+        version: workflow.version,
+        conversation_id: Some(conversation),
+        contact_id: contact,
         trigger_event_id: None,
         first_step: first,
-    };
-    let started = state.store.start_run(&new, now).await?;
-    Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
-}
-
-/// Window-aware: the text inside the customer's window, the template outside it (when given).
-async fn send(state: &AppState, run: &Run, text: &str, template: Option<&TemplateChoice>) -> ApiResult<Did> {
-    let c = needs_conversation(run)?;
-    let parley = Actor::system(run.workspace_id);
-    let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
-    let to = ContactRef::Id(conversation.contact_id);
-    let text_message =
-        OutboundMessage { content: Content::Text { body: text.to_owned(), preview_url: None }, reply_to: None };
-    let key = format!("workflow-{}-{}", run.id, run.seq);
-    let channel = conversation.channel_id;
-    let (to, parley) = (&to, &parley);
-    let attempt = |messages: Vec<OutboundMessage>, key: String| async move {
-        let send = Send { channel, to, messages: &messages, idempotency_key: Some(&key), dry_run: false };
-        actions::messages::send(state, parley, send).await
-    };
-    let refused = |r: &Refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message());
-    // One key for the step, text or template: after a crash, whichever went out is not sent again.
-    let already = |e: ApiError| {
-        if e.code == "idempotency_key_reused" { Ok(SendOutcome::Replayed(vec![])) } else { Err(e) }
-    };
-    match attempt(vec![text_message], key.clone()).await.or_else(already)? {
-        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => Ok(did(json!({"message_ids": ids(&m), "sent": "text"}))),
-        SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
-            let t = template.expect("checked");
-            let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
-            let components =
-                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
-            let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
-            match attempt(vec![OutboundMessage { content, reply_to: None }], key).await.or_else(already)? {
-                SendOutcome::Queued(m) | SendOutcome::Replayed(m) => {
-                    Ok(did(json!({"message_ids": ids(&m), "sent": "template"})))
-                }
-                SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
-                SendOutcome::Allowed(_) => Err(ApiError::internal()),
-            }
-        }
-        SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
-        SendOutcome::Allowed(_) => Err(ApiError::internal()),
-    }
-}
-
-fn ids(messages: &[parley_core::conversation::Message]) -> Vec<i64> {
-    messages.iter().map(|m| m.id.get()).collect()
+    })
 }

@@ -1,0 +1,196 @@
+//! The steps a workflow run takes (`workers/workflows.rs` leases the run and records each step):
+//! each goes through the actions, as Parley itself (a note is the workflow's creator's). A send
+//! carries the idempotency key `workflow-<run>-<step number>`, text or template alike.
+
+use axum::http::StatusCode;
+use parley_core::Timestamp;
+use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
+use parley_core::conversation::{ClosingNote, ConversationStatus};
+use parley_core::ids::{ConversationId, TeamId, UserId};
+use parley_core::message::Content;
+use parley_core::outbound::OutboundMessage;
+use parley_core::rules::Refusal;
+use parley_core::workflow::{Action, AssignTo, Step, TemplateChoice};
+use parley_store::{Run, SendOutcome, Viewer};
+use serde_json::{Value, json};
+
+use super::{may_start_on, run_on};
+use crate::AppState;
+use crate::actions::conversations::StatusChange;
+use crate::actions::messages::Send;
+use crate::actions::{self, Actor};
+use crate::error::{ApiError, ApiResult};
+
+/// What a step did: its detail for the history, and when the run goes on (a wait).
+pub(super) struct Did {
+    pub(super) detail: Value,
+    pub(super) resume_at: Option<Timestamp>,
+}
+
+fn did(detail: Value) -> Did {
+    Did { detail, resume_at: None }
+}
+
+fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
+    run.conversation_id.ok_or_else(|| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_conversation", "this step needs a conversation")
+    })
+}
+
+/// Takes one step through the actions.
+pub(super) async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Did> {
+    let parley = Actor::system(run.workspace_id);
+    match &step.action {
+        Action::Unassign => {
+            let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.assignee_id.is_none() {
+                return Ok(did(json!({"assignee": null, "changed": false})));
+            }
+            actions::conversations::assign(state, &parley, c, None).await?;
+            Ok(did(json!({"assignee": null})))
+        }
+        Action::Assign { to: AssignTo::User { user_id } } => {
+            let c = needs_conversation(run)?;
+            actions::conversations::assign(state, &parley, c, Some(UserId(*user_id))).await?;
+            Ok(did(json!({"assignee": user_id})))
+        }
+        Action::Assign { to: AssignTo::Team { team_id } } => {
+            let c = needs_conversation(run)?;
+            state.store.set_conversation_team(run.workspace_id, c, Some(TeamId(*team_id)), None, now).await?;
+            Ok(did(json!({"team": team_id})))
+        }
+        Action::Close { note } => {
+            let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Closed {
+                return Ok(did(json!({"status": "closed", "changed": false})));
+            }
+            let note = ClosingNote { category: None, summary: note.clone() };
+            actions::conversations::set_status(state, &parley, c, StatusChange::Close(note)).await?;
+            Ok(did(json!({"status": "closed"})))
+        }
+        Action::Reopen => {
+            let c = needs_conversation(run)?;
+            if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Open {
+                return Ok(did(json!({"status": "open", "changed": false})));
+            }
+            actions::conversations::set_status(state, &parley, c, StatusChange::Set(ConversationStatus::Open)).await?;
+            Ok(did(json!({"status": "open"})))
+        }
+        Action::AddTags { tags } => {
+            let c = needs_conversation(run)?;
+            let now_tags = actions::conversations::add_tags(state, &parley, c, tags).await?;
+            Ok(did(json!({"tags": now_tags})))
+        }
+        Action::RemoveTags { tags } => {
+            let c = needs_conversation(run)?;
+            let mut left = Vec::new();
+            for tag in tags {
+                left = actions::conversations::remove_tag(state, &parley, c, tag).await?;
+            }
+            Ok(did(json!({"tags": left})))
+        }
+        Action::AddNote { text } => {
+            let c = needs_conversation(run)?;
+            let workflow = state.store.workflow(run.workspace_id, run.workflow_id).await?;
+            let author = match workflow.created_by {
+                Some(id) => state.store.user(run.workspace_id, id).await.ok(),
+                None => None,
+            };
+            let author = author.filter(|u| u.deactivated_at.is_none()).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "no_author",
+                    "the workflow's creator is gone: a note needs an author",
+                )
+            })?;
+            let actor = Actor::user(run.workspace_id, author.id, author.role);
+            let note = actions::conversations::add_note(state, &actor, c, text).await?;
+            Ok(did(json!({"note_id": note.id})))
+        }
+        Action::SetField { field, value } => {
+            let contact = run.contact_id.ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_contact", "this step needs a contact")
+            })?;
+            let value = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
+            let mut fields = serde_json::Map::new();
+            fields.insert(field.clone(), value.clone());
+            let input = ContactPatchInput { fields: Some(fields), ..ContactPatchInput::default() };
+            let patch = ContactPatch::from_input(input, None)?;
+            state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
+            Ok(did(json!({"field": field, "value": value})))
+        }
+        Action::RunWorkflow { workflow_id } => start_other(state, run, *workflow_id, now).await,
+        Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
+        Action::Wait { seconds } => Ok(Did {
+            detail: json!({"until": now.plus_secs(*seconds).to_rfc3339()}),
+            resume_at: Some(now.plus_secs(*seconds)),
+        }),
+        Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
+    }
+}
+
+/// Starts another workflow on the run's conversation, under the follower's guards: not while it
+/// runs there already, at most `MAX_RUNS_PER_HOUR` there in an hour (two workflows starting each
+/// other stop there).
+async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timestamp) -> ApiResult<Did> {
+    let c = needs_conversation(run)?;
+    let other = state.store.workflow(run.workspace_id, workflow_id).await.map_err(|e| match e {
+        parley_store::StoreError::NotFound => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_workflow",
+            format!("workflow {workflow_id} does not exist"),
+        ),
+        other => other.into(),
+    })?;
+    if !may_start_on(state, other.id, c, now).await? {
+        return Ok(did(json!({"workflow_id": workflow_id, "started": false})));
+    }
+    let new = run_on(state, &other, c, run.contact_id).await?;
+    let started = state.store.start_run(&new, now).await?;
+    Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
+}
+
+/// Window-aware: the text inside the customer's window, the template outside it (when given).
+async fn send(state: &AppState, run: &Run, text: &str, template: Option<&TemplateChoice>) -> ApiResult<Did> {
+    let c = needs_conversation(run)?;
+    let parley = Actor::system(run.workspace_id);
+    let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
+    let to = ContactRef::Id(conversation.contact_id);
+    let text_message =
+        OutboundMessage { content: Content::Text { body: text.to_owned(), preview_url: None }, reply_to: None };
+    let key = format!("workflow-{}-{}", run.id, run.seq);
+    let channel = conversation.channel_id;
+    let (to, parley) = (&to, &parley);
+    let attempt = |messages: Vec<OutboundMessage>, key: String| async move {
+        let send = Send { channel, to, messages: &messages, idempotency_key: Some(&key), dry_run: false };
+        actions::messages::send(state, parley, send).await
+    };
+    let refused = |r: &Refusal| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, r.code(), r.message());
+    // One key for the step, text or template: after a crash, whichever went out is not sent again.
+    let already = |e: ApiError| {
+        if e.code == "idempotency_key_reused" { Ok(SendOutcome::Replayed(vec![])) } else { Err(e) }
+    };
+    match attempt(vec![text_message], key.clone()).await.or_else(already)? {
+        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => Ok(did(json!({"message_ids": ids(&m), "sent": "text"}))),
+        SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
+            let t = template.expect("checked");
+            let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
+            let components =
+                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
+            let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
+            match attempt(vec![OutboundMessage { content, reply_to: None }], key).await.or_else(already)? {
+                SendOutcome::Queued(m) | SendOutcome::Replayed(m) => {
+                    Ok(did(json!({"message_ids": ids(&m), "sent": "template"})))
+                }
+                SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
+                SendOutcome::Allowed(_) => Err(ApiError::internal()),
+            }
+        }
+        SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
+        SendOutcome::Allowed(_) => Err(ApiError::internal()),
+    }
+}
+
+fn ids(messages: &[parley_core::conversation::Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.id.get()).collect()
+}
