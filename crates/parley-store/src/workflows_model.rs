@@ -78,6 +78,8 @@ pub struct NewRun {
     /// The event that started it; `None` when started by hand.
     pub trigger_event_id: Option<EventId>,
     pub first_step: String,
+    /// What the run starts with (`parley_core::workflow::Memory`: the trigger's payload).
+    pub memory: serde_json::Value,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +128,9 @@ pub struct Run {
     pub seq: i64,
     /// Times each jump step was taken.
     pub jumps: BTreeMap<String, u32>,
+    /// What it carries from step to step (`parley_core::workflow::Memory`); while its `asking`
+    /// is set the run waits for the customer's answer, and a customer's message wakes it.
+    pub memory: serde_json::Value,
     pub wake_at: Option<Timestamp>,
     pub error: Option<String>,
     pub started_at: Timestamp,
@@ -144,6 +149,19 @@ pub struct RunStep {
     pub at: Timestamp,
 }
 
+/// A message of a conversation, as a question's wait reads the replies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub id: i64,
+    /// The customer's (inbound), else the business's.
+    pub inbound: bool,
+    /// `text`, `interactive`, `button`, `reaction`, …
+    pub kind: String,
+    pub text: Option<String>,
+    /// Outbound, written by a person (not a bot, not Parley).
+    pub by_person: bool,
+}
+
 /// Where a run goes after a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunMove {
@@ -154,6 +172,8 @@ pub enum RunMove {
     },
     Done,
     Failed(String),
+    /// Cancelled, with the reason (a person took over).
+    Cancelled(String),
 }
 
 #[async_trait]
@@ -220,9 +240,25 @@ pub trait Workflows {
         holder: &str,
         step: &RunStep,
         jumps: &BTreeMap<String, u32>,
+        memory: &serde_json::Value,
         next: RunMove,
         now: Timestamp,
     ) -> StoreResult<Run>;
+    /// Puts a run back to sleep until `at` without a step taken (woken before its time), if
+    /// `holder` still holds its lease (`Conflict` otherwise).
+    async fn snooze_run(&self, run: &Run, holder: &str, at: Timestamp) -> StoreResult<()>;
+    /// Wakes the runs waiting for an answer on a conversation (its customer wrote); answers how many.
+    async fn wake_awaiting(&self, conversation: ConversationId, now: Timestamp) -> StoreResult<u64>;
+    /// The messages of a conversation after message `after`, oldest first (at most `limit`).
+    async fn replies_after(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Reply>>;
+    /// The newest message id of a conversation (0 when it has none).
+    async fn last_message_id(&self, ws: WorkspaceId, conversation: ConversationId) -> StoreResult<i64>;
     async fn run(&self, ws: WorkspaceId, id: i64) -> StoreResult<Run>;
     /// A workflow's runs, newest first.
     async fn runs(&self, ws: WorkspaceId, workflow_id: i64, limit: u32) -> StoreResult<Vec<Run>>;

@@ -93,6 +93,7 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
             contact_id: Some(ContactId(conv * 10)),
             trigger_event_id: Some(EventId(event)),
             first_step: "first".into(),
+            memory: json!({"trigger": {"event": event}}),
         };
         let to = EventId(at.get() + 2);
         assert!(!store.start_runs("b", to, &[run_for(at.get() + 1, 1)], NOW).await.unwrap(), "b has no lease");
@@ -120,16 +121,20 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         assert!(store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap().is_empty());
         let run = claimed[0].clone();
         assert_eq!((run.status, run.step.as_deref(), run.seq), (RunStatus::Running, Some("first"), 0));
+        let first = claimed.iter().find(|r| r.conversation_id == Some(ConversationId(1))).unwrap();
+        assert_eq!(first.memory, json!({"trigger": {"event": at.get() + 1}}), "the memory it started with");
 
         // A step, then a wait: due again only when it ends.
         let jumps = BTreeMap::from([("loop".to_owned(), 1)]);
         let later = NOW.plus_secs(3600);
         let next = RunMove::Next { step: "second".into(), at: later };
-        let moved = store.record_step(&run, "a", &step(0, "first", "done"), &jumps, next, NOW).await.unwrap();
+        let moved =
+            store.record_step(&run, "a", &step(0, "first", "done"), &jumps, &json!({}), next, NOW).await.unwrap();
         assert_eq!((moved.seq, moved.step.as_deref(), moved.wake_at), (1, Some("second"), Some(later)));
         assert_eq!(moved.jumps, jumps);
         // Recording the same step twice (a stale copy of the run) is refused.
-        let stale = store.record_step(&run, "a", &step(0, "first", "done"), &jumps, RunMove::Done, NOW).await;
+        let stale =
+            store.record_step(&run, "a", &step(0, "first", "done"), &jumps, &json!({}), RunMove::Done, NOW).await;
         assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
         assert!(
             store
@@ -143,10 +148,12 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         let due = store.claim_runs("b", later, later.plus_secs(60), 10).await.unwrap();
         let mine = due.iter().find(|r| r.id == run.id).expect("due after the wait").clone();
         let wrong_holder =
-            store.record_step(&mine, "a", &step(1, "second", "done"), &jumps, RunMove::Done, later).await;
+            store.record_step(&mine, "a", &step(1, "second", "done"), &jumps, &json!({}), RunMove::Done, later).await;
         assert!(matches!(wrong_holder, Err(StoreError::Conflict { .. })));
-        let done =
-            store.record_step(&mine, "b", &step(1, "second", "done"), &jumps, RunMove::Done, later).await.unwrap();
+        let done = store
+            .record_step(&mine, "b", &step(1, "second", "done"), &jumps, &json!({}), RunMove::Done, later)
+            .await
+            .unwrap();
         assert_eq!((done.status, done.step), (RunStatus::Done, None));
         let conv = run.conversation_id.unwrap();
         assert!(!store.conversation_runs(w.id, conv, hour_ago).await.unwrap().0, "done: nothing running there");
@@ -159,7 +166,15 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         assert_eq!(store.cancel_runs(ws, other.conversation_id.unwrap(), None, later).await.unwrap(), 1);
         assert_eq!(store.run(ws, other.id).await.unwrap().status, RunStatus::Cancelled);
         let failed = store
-            .record_step(&other, "a", &step(0, "first", "failed"), &jumps, RunMove::Failed("x".into()), later)
+            .record_step(
+                &other,
+                "a",
+                &step(0, "first", "failed"),
+                &jumps,
+                &json!({}),
+                RunMove::Failed("x".into()),
+                later,
+            )
             .await;
         assert!(matches!(failed, Err(StoreError::Conflict { .. })), "a cancelled run takes no step");
         let (foreign, _, _) = parley_store::testing::workspace_with_channel(store, "globex", NOW).await;
@@ -169,5 +184,79 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         assert_eq!(store.prune_runs(later).await.unwrap(), 0, "changed at `later`, not before");
         assert_eq!(store.prune_runs(later.plus_secs(1)).await.unwrap(), 2);
         assert!(matches!(store.run_steps(ws, run.id).await, Err(StoreError::NotFound)));
+    }
+}
+
+#[tokio::test]
+async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
+    for db in TestDatabase::all().await {
+        let store = db.store.as_ref();
+        let (ws, owner, _) = parley_store::testing::workspace_with_channel(store, "acme", NOW).await;
+        let new = NewWorkflow { name: "w", draft: "{}", once_per_contact: false, created_by: Some(owner) };
+        let w = store.create_workflow(ws, new, NOW).await.unwrap();
+        let w = store.publish_workflow(ws, w.id, "{}", None, NOW).await.unwrap();
+        let on = |conv: i64| NewRun {
+            workspace_id: ws,
+            workflow_id: w.id,
+            version: w.version,
+            conversation_id: Some(ConversationId(conv)),
+            contact_id: None,
+            trigger_event_id: None,
+            first_step: "ask".into(),
+            memory: json!({}),
+        };
+        let a = store.start_run(&on(1), NOW).await.unwrap();
+        let b = store.start_run(&on(1), NOW).await.unwrap();
+        let c = store.start_run(&on(2), NOW).await.unwrap();
+
+        // Two runs on conversation 1: one is leased, the other waits its turn.
+        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), 10).await.unwrap();
+        let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [a.id, c.id], "{:?}", db.url);
+        assert!(store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap().is_empty());
+
+        // The question is asked: the run sleeps a day unless woken.
+        let deadline = NOW.plus_secs(86_400);
+        let asking = json!({"asking": {"step": "ask", "since_message": 5, "attempts": 0, "deadline": 0}});
+        let next = RunMove::Next { step: "ask".into(), at: deadline };
+        let (none, empty) = (BTreeMap::new(), json!({}));
+        let asked = step(0, "ask", "waiting");
+        let waiting = store.record_step(&claimed[0], "a", &asked, &none, &asking, next, NOW).await.unwrap();
+        assert_eq!(waiting.memory, asking);
+        // Now the other run on conversation 1 may go.
+        let turn = store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap();
+        assert_eq!(turn.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
+        store.record_step(&turn[0], "b", &step(0, "ask", "done"), &none, &empty, RunMove::Done, NOW).await.unwrap();
+        // A message on another conversation wakes nothing; one on its own wakes it (once).
+        assert_eq!(store.wake_awaiting(ConversationId(2), NOW.plus_secs(5)).await.unwrap(), 0);
+        assert_eq!(store.wake_awaiting(ConversationId(1), NOW.plus_secs(5)).await.unwrap(), 1);
+        assert_eq!(store.wake_awaiting(ConversationId(1), NOW.plus_secs(6)).await.unwrap(), 0, "already due");
+        let woken = store.claim_runs("a", NOW.plus_secs(70), NOW.plus_secs(130), 10).await.unwrap();
+        let woken = woken.into_iter().find(|r| r.id == a.id).expect("woken by the reply");
+        // Woken with nothing to do: back to sleep until its deadline, no step recorded.
+        store.snooze_run(&woken, "a", deadline).await.unwrap();
+        assert!(
+            matches!(store.snooze_run(&woken, "a", deadline).await, Err(StoreError::Conflict { .. })),
+            "lease gone"
+        );
+        let run = store.run(ws, a.id).await.unwrap();
+        assert_eq!((run.seq, run.wake_at), (1, Some(deadline)));
+        // A run that no longer waits for a reply is not woken.
+        let due = store.claim_runs("a", deadline, deadline.plus_secs(60), 10).await.unwrap();
+        let mine = due.into_iter().find(|r| r.id == a.id).unwrap();
+        let later = deadline.plus_secs(3600);
+        let next = RunMove::Next { step: "after".into(), at: later };
+        store
+            .record_step(&mine, "a", &step(1, "ask", "answered"), &BTreeMap::new(), &json!({}), next, deadline)
+            .await
+            .unwrap();
+        assert_eq!(store.wake_awaiting(ConversationId(1), deadline.plus_secs(1)).await.unwrap(), 0);
+        // A cancelled run keeps its reason.
+        let mine = store.claim_runs("a", later, later.plus_secs(60), 10).await.unwrap();
+        let mine = mine.into_iter().find(|r| r.id == a.id).unwrap();
+        let stop = RunMove::Cancelled("a person replied".into());
+        let cancelled = step(2, "after", "cancelled");
+        let stopped = store.record_step(&mine, "a", &cancelled, &none, &empty, stop, later).await.unwrap();
+        assert_eq!((stopped.status, stopped.error.as_deref()), (RunStatus::Cancelled, Some("a person replied")));
     }
 }

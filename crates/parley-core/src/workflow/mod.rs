@@ -8,15 +8,18 @@
 //! names one per rule; a run ends at a step with no next. Loops are allowed only through a
 //! `jump` step, which counts its passes (`max_times`): a run never spins.
 
+pub mod ask;
 pub mod gallery;
 pub mod paths;
 pub mod triggers;
+pub mod vars;
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+pub use ask::{Asking, Expect, Question};
 pub use triggers::{Happening, OpenedBy, Trigger};
 
 /// Steps a definition may hold.
@@ -97,6 +100,9 @@ pub enum Action {
     RunWorkflow {
         workflow_id: i64,
     },
+    /// Sends a question and waits for the customer's answer (`ask.rs`); `next` follows a
+    /// valid answer.
+    AskQuestion(Question),
     /// Waits `seconds`.
     Wait {
         seconds: i64,
@@ -127,6 +133,7 @@ impl Action {
             Action::AddNote { .. } => "add_note",
             Action::SetField { .. } => "set_field",
             Action::RunWorkflow { .. } => "run_workflow",
+            Action::AskQuestion(_) => "ask_question",
             Action::Wait { .. } => "wait",
             Action::Branch { .. } => "branch",
             Action::Jump { .. } => "jump",
@@ -248,10 +255,15 @@ fn valid_id(id: &str) -> bool {
 }
 
 const SUBJECTS: &[&str] = &["message.text", "contact.tags", "conversation.tags", "conversation.channel_id"];
+/// Subjects naming a value of the run's memory: `answers.<step>`, `vars.<name>`, `trigger.<key>`.
+const MEMORY_SUBJECTS: &[&str] = &["answers.", "vars.", "trigger."];
 
 fn check_condition(step: Option<&str>, c: &Condition, problems: &mut Vec<Problem>) {
     let known = SUBJECTS.contains(&c.subject.as_str())
-        || c.subject.strip_prefix("contact.fields.").is_some_and(|f| !f.is_empty());
+        || ["contact.fields."]
+            .iter()
+            .chain(MEMORY_SUBJECTS)
+            .any(|p| c.subject.strip_prefix(p).is_some_and(|f| !f.is_empty()));
     let at = |m: String| Problem { step: step.map(str::to_owned), message: m };
     if !known {
         problems.push(at(format!("{:?} is not something a condition can test", c.subject)));
@@ -271,6 +283,9 @@ pub fn edges(step: &Step) -> Vec<(&str, bool)> {
             out.extend(otherwise.iter().map(|n| (n.as_str(), false)));
         }
         Action::Jump { to, .. } => out.push((to.as_str(), true)),
+        Action::AskQuestion(q) => {
+            out.extend(q.on_timeout.iter().chain(&q.on_invalid).map(|n| (n.as_str(), false)));
+        }
         _ => {}
     }
     out
@@ -307,7 +322,13 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
                 problems.push(Problem::at(id, format!("leads to {target:?}, which is not a step")));
             }
         }
+        for text in texts(&step.action) {
+            if let Some(problem) = vars::check(text) {
+                problems.push(Problem::at(id, problem));
+            }
+        }
         match &step.action {
+            Action::AskQuestion(q) => q.check(id, &mut problems),
             Action::SendMessage { text, template } => {
                 if text.trim().is_empty() || text.chars().count() > 4096 {
                     problems.push(Problem::at(id, "the text is 1 to 4,096 characters"));
@@ -362,6 +383,45 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
     problems
 }
 
+/// The texts of a step that may hold variables.
+fn texts(action: &Action) -> Vec<&str> {
+    match action {
+        Action::SendMessage { text, template } => std::iter::once(text.as_str())
+            .chain(template.iter().flat_map(|t| t.parameters.iter().map(String::as_str)))
+            .collect(),
+        Action::AskQuestion(q) => std::iter::once(q.text.as_str()).chain(q.retry_text.as_deref()).collect(),
+        Action::AddNote { text } => vec![text],
+        Action::SetField { value, .. } => vec![value],
+        Action::Close { note: Some(note) } => vec![note],
+        _ => vec![],
+    }
+}
+
+/// What a run carries from step to step, kept as JSON with the run: the trigger's payload, the
+/// answers its questions accepted, values it set, and the question it waits on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    #[serde(default)]
+    pub trigger: Value,
+    #[serde(default)]
+    pub answers: Map<String, Value>,
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asking: Option<Asking>,
+}
+
+impl Memory {
+    /// Reads a run's memory; what does not read starts empty (a run's memory is written only here).
+    pub fn read(v: &Value) -> Memory {
+        serde_json::from_value(v.clone()).unwrap_or_default()
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// A step on a cycle that no jump step is part of, if any.
 fn loop_without_jump(d: &Definition) -> Option<String> {
     let by_id: HashMap<&str, &Step> = d.steps.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -395,6 +455,8 @@ pub struct Facts {
     pub contact_fields: HashMap<String, String>,
     pub conversation_tags: Vec<String>,
     pub channel_id: Option<i64>,
+    /// The run's memory (`answers`, `vars`, `trigger`), as JSON.
+    pub memory: Value,
 }
 
 impl Facts {
@@ -404,6 +466,9 @@ impl Facts {
             "contact.tags" => self.contact_tags.clone(),
             "conversation.tags" => self.conversation_tags.clone(),
             "conversation.channel_id" => self.channel_id.iter().map(i64::to_string).collect(),
+            other if MEMORY_SUBJECTS.iter().any(|p| other.starts_with(p)) => {
+                vars::lookup(&self.memory, other).into_iter().collect()
+            }
             other => other
                 .strip_prefix("contact.fields.")
                 .and_then(|f| self.contact_fields.get(f))

@@ -53,11 +53,12 @@ pub fn paths_without_a_person(d: &Definition, is_bot: &dyn Fn(i64) -> bool) -> V
             edges(last).into_iter().map(|(t, _)| t).filter(|t| by_id.contains_key(t) && !path.contains(t)).collect();
         if onward.is_empty() {
             let steps: Vec<&Step> = path.iter().map(|id| by_id[id]).collect();
-            let replies = steps.iter().any(|s| matches!(s.action, Action::SendMessage { .. }));
+            let replies = steps.iter().any(|s| matches!(s.action, Action::SendMessage { .. } | Action::AskQuestion(_)));
             let person = steps.iter().any(|s| match &s.action {
                 Action::Assign { to: AssignTo::Team { .. } } => true,
                 Action::Assign { to: AssignTo::User { user_id } } => !is_bot(*user_id),
                 Action::SendMessage { text, .. } => offers_contact(text),
+                Action::AskQuestion(q) => offers_contact(&q.text),
                 _ => false,
             });
             if replies && !person {

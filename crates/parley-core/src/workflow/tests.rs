@@ -103,6 +103,7 @@ fn conditions_compare_without_case_and_lists_by_item() {
         contact_fields: [("plan".to_owned(), "Gold".to_owned())].into(),
         conversation_tags: vec![],
         channel_id: Some(7),
+        memory: serde_json::json!({"answers": {"ask": "Support"}}),
     };
     let c = |subject: &str, op: Op, value: Option<&str>| Condition {
         subject: subject.into(),

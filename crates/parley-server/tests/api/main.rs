@@ -36,4 +36,5 @@ mod users;
 mod visibility;
 mod web;
 mod webhooks;
+mod workflow_questions;
 mod workflows;

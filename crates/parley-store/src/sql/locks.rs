@@ -74,6 +74,9 @@ pub enum LockClass {
     /// A contact id a webhook is about to write for (its conversation, messages, identities)
     /// or a merge is about to fold away (see the module's note on merges).
     Contact = 7,
+    /// The one key `runs`: servers leasing workflow runs take it, so that no two lease runs of
+    /// one conversation at once (`workflows.rs`, `claim_runs`); nothing else takes the class.
+    WorkflowRuns = 8,
 }
 
 /// Buckets a class's keys are folded into.

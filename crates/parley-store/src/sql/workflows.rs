@@ -10,10 +10,11 @@ use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, ContactId, ConversationId, EventId, UserId, WorkspaceId};
 use sqlx::FromRow;
 
+use super::locks::LockClass;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
-    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, Run, RunMove, RunStatus, RunStep, Workflow, WorkflowPatch,
+    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, Reply, Run, RunMove, RunStatus, RunStep, Workflow, WorkflowPatch,
     Workflows,
 };
 
@@ -26,7 +27,7 @@ macro_rules! workflow_columns {
 macro_rules! run_columns {
     () => {
         "id, workspace_id, workflow_id, version, conversation_id, contact_id, trigger_event_id, status, step, seq,
-         jumps, wake_at, error, started_at, updated_at"
+         jumps, memory, wake_at, error, started_at, updated_at"
     };
 }
 
@@ -74,6 +75,7 @@ struct RunRow {
     step: Option<String>,
     seq: i64,
     jumps: String,
+    memory: String,
     wake_at: Option<i64>,
     error: Option<String>,
     started_at: i64,
@@ -96,6 +98,7 @@ impl TryFrom<RunRow> for Run {
             step: r.step,
             seq: r.seq,
             jumps: serde_json::from_str(&r.jumps)?,
+            memory: serde_json::from_str(&r.memory)?,
             wake_at: r.wake_at.map(Timestamp::from_micros),
             error: r.error,
             started_at: Timestamp::from_micros(r.started_at),
@@ -132,8 +135,8 @@ impl<DB> SqlStore<DB> {
     async fn insert_run(conn: &mut DB::Connection, run: &NewRun, now: Timestamp) -> StoreResult<Option<i64>> {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO workflow_runs (workspace_id, workflow_id, version, conversation_id, contact_id,
-                trigger_event_id, status, step, seq, jumps, wake_at, started_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, 0, '{}', $8, $8, $8)
+                trigger_event_id, status, step, seq, jumps, memory, wake_at, started_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, 0, '{}', $9, $8, $8, $8)
              ON CONFLICT (workflow_id, trigger_event_id) DO NOTHING RETURNING id",
         )
         .bind(run.workspace_id.get())
@@ -144,6 +147,7 @@ impl<DB> SqlStore<DB> {
         .bind(run.trigger_event_id.map(|e| e.get()))
         .bind(run.first_step.clone())
         .bind(now.as_micros())
+        .bind(serde_json::to_string(&run.memory)?)
         .fetch_optional(&mut *conn)
         .await?;
         Ok(id)
@@ -415,14 +419,28 @@ impl<DB> Workflows for SqlStore<DB> {
 
     async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>> {
         let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM workflow_runs WHERE status = 'running' AND wake_at <= $1
-                AND (lease_until IS NULL OR lease_until < $1) ORDER BY wake_at, id LIMIT $2",
+        // Runs on one conversation are serialised: a run is not leased while another run on its
+        // conversation is (servers claim one at a time, so each sees the others' leases).
+        DB::lock_keys(&mut tx, LockClass::WorkflowRuns, vec!["runs".to_owned()]).await?;
+        let due: Vec<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT r.id, r.conversation_id FROM workflow_runs r
+             WHERE r.status = 'running' AND r.wake_at <= $1 AND (r.lease_until IS NULL OR r.lease_until < $1)
+               AND (r.conversation_id IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM workflow_runs o WHERE o.conversation_id = r.conversation_id
+                      AND o.status = 'running' AND o.lease_until >= $1))
+             ORDER BY r.wake_at, r.id LIMIT $2",
         )
         .bind(now.as_micros())
-        .bind(clamp_limit(limit, 500))
+        .bind(clamp_limit(limit, 500) * 4)
         .fetch_all(&mut *tx)
         .await?;
+        let mut conversations = std::collections::HashSet::new();
+        let ids: Vec<i64> = due
+            .into_iter()
+            .filter(|(_, c)| c.is_none_or(|c| conversations.insert(c)))
+            .map(|(id, _)| id)
+            .take(clamp_limit(limit, 500) as usize)
+            .collect();
         let mut runs = Vec::with_capacity(ids.len());
         for id in ids {
             // The condition again: on PostgreSQL another server may have taken it meanwhile.
@@ -450,18 +468,21 @@ impl<DB> Workflows for SqlStore<DB> {
         holder: &str,
         step: &RunStep,
         jumps: &BTreeMap<String, u32>,
+        memory: &serde_json::Value,
         next: RunMove,
         now: Timestamp,
     ) -> StoreResult<Run> {
         let mut tx = self.begin_write().await?;
+        let awaiting = matches!(next, RunMove::Next { .. }) && memory.get("asking").is_some_and(|a| !a.is_null());
         let (status, at_step, wake_at, error) = match &next {
             RunMove::Next { step, at } => (RunStatus::Running, Some(step.clone()), Some(at.as_micros()), None),
             RunMove::Done => (RunStatus::Done, None, None, None),
             RunMove::Failed(why) => (RunStatus::Failed, Some(step.step.clone()), None, Some(why.clone())),
+            RunMove::Cancelled(why) => (RunStatus::Cancelled, Some(step.step.clone()), None, Some(why.clone())),
         };
         let moved = sqlx::query(
             "UPDATE workflow_runs SET status = $3, step = $4, seq = seq + 1, jumps = $5, wake_at = $6, error = $7,
-                lease_holder = NULL, lease_until = NULL, updated_at = $8
+                lease_holder = NULL, lease_until = NULL, updated_at = $8, memory = $10, awaiting_reply = $11
              WHERE id = $1 AND lease_holder = $2 AND status = 'running' AND seq = $9",
         )
         .bind(run.id)
@@ -473,6 +494,8 @@ impl<DB> Workflows for SqlStore<DB> {
         .bind(error)
         .bind(now.as_micros())
         .bind(run.seq)
+        .bind(serde_json::to_string(memory)?)
+        .bind(i64::from(awaiting))
         .execute(&mut *tx)
         .await?;
         if DB::rows_affected(&moved) != 1 {
@@ -494,6 +517,80 @@ impl<DB> Workflows for SqlStore<DB> {
         let run = Self::run_in(&mut tx, run.id).await?;
         tx.commit().await?;
         Ok(run)
+    }
+
+    async fn snooze_run(&self, run: &Run, holder: &str, at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE workflow_runs SET wake_at = $3, lease_holder = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_holder = $2 AND status = 'running' AND seq = $4",
+        )
+        .bind(run.id)
+        .bind(holder.to_owned())
+        .bind(at.as_micros())
+        .bind(run.seq)
+        .execute(&mut *tx)
+        .await?;
+        if DB::rows_affected(&moved) != 1 {
+            return Err(StoreError::Conflict { field: "lease" });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn wake_awaiting(&self, conversation: ConversationId, now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let woken = sqlx::query(
+            "UPDATE workflow_runs SET wake_at = $2
+             WHERE conversation_id = $1 AND awaiting_reply = 1 AND status = 'running' AND wake_at > $2",
+        )
+        .bind(conversation.get())
+        .bind(now.as_micros())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DB::rows_affected(&woken))
+    }
+
+    async fn replies_after(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Reply>> {
+        let rows: Vec<(i64, String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT m.id, m.direction, m.type, m.text, u.bot FROM messages m
+             LEFT JOIN users u ON u.id = m.author_id
+             WHERE m.workspace_id = $1 AND m.conversation_id = $2 AND m.id > $3
+             ORDER BY m.id LIMIT $4",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .bind(after)
+        .bind(clamp_limit(limit, 500))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, direction, kind, text, bot)| Reply {
+                id,
+                inbound: direction == "in",
+                kind,
+                text,
+                by_person: direction == "out" && bot == Some(0),
+            })
+            .collect())
+    }
+
+    async fn last_message_id(&self, ws: WorkspaceId, conversation: ConversationId) -> StoreResult<i64> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE workspace_id = $1 AND conversation_id = $2")
+                .bind(ws.get())
+                .bind(conversation.get())
+                .fetch_one(&self.read)
+                .await?;
+        Ok(id.unwrap_or(0))
     }
 
     async fn run(&self, ws: WorkspaceId, id: i64) -> StoreResult<Run> {

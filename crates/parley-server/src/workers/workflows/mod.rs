@@ -30,7 +30,7 @@ use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::ContactRef;
 use parley_core::ids::{ContactId, ConversationId, WorkspaceId};
-use parley_core::workflow::{Action, Definition, Facts, Happening, OpenedBy, Step, holds, next_after, parse};
+use parley_core::workflow::{Action, Definition, Facts, Happening, Memory, OpenedBy, Step, holds, next_after, parse};
 use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Run, RunMove, RunStep, Viewer};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -38,7 +38,9 @@ use tokio::sync::watch;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::event_log::before_hole;
+use steps::Then;
 
+mod ask;
 mod steps;
 
 const POLL: Duration = Duration::from_secs(1);
@@ -98,6 +100,7 @@ struct Seen {
     happening: Happening,
     conversation: Option<ConversationId>,
     contact: Option<ContactId>,
+    payload: Value,
 }
 
 /// What an event means for triggers (`opened` holds the conversations opened earlier in the batch).
@@ -105,7 +108,7 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
     let p = &e.payload;
     let conversation = p["conversation_id"].as_i64().map(ConversationId);
     let contact = p["contact_id"].as_i64().map(ContactId);
-    let seen = |happening| Seen { happening, conversation, contact };
+    let seen = |happening| Seen { happening, conversation, contact, payload: p.clone() };
     match e.kind.as_str() {
         // A customer writing into a closed or snoozed conversation opens it again.
         "conversation.opened" | "conversation.reopened" => {
@@ -135,6 +138,7 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
                 happening: Happening::ContactCreated,
                 conversation: None,
                 contact: e.subject_id.map(ContactId),
+                payload: p.clone(),
             }]
         }
         _ => vec![],
@@ -174,6 +178,13 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
         {
             opened.insert(c);
         }
+        // A customer's message wakes the questions waiting on its conversation (again after a
+        // crash: waking twice is harmless).
+        if e.kind == "message.received"
+            && let Some(c) = e.payload["conversation_id"].as_i64()
+        {
+            state.store.wake_awaiting(ConversationId(c), now).await?;
+        }
         let Some(workflows) = by_workspace.get(&e.workspace_id) else { continue };
         for seen in happenings(e, &opened) {
             for (active, definition) in workflows {
@@ -182,7 +193,8 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
                     continue;
                 }
                 match starts(state, w, definition, &seen, now, &on_conversation, &for_contact).await {
-                    Ok(Some(run)) => {
+                    Ok(Some(mut run)) => {
+                        run.memory = Memory { trigger: e.payload.clone(), ..Memory::default() }.to_value();
                         if let Some(c) = run.conversation_id {
                             on_conversation.insert((w.id, c.get()));
                         }
@@ -238,6 +250,7 @@ async fn starts(
         if let Happening::MessageReceived { text, .. } = &seen.happening {
             facts.message_text = text.clone();
         }
+        facts.memory = json!({"trigger": seen.payload});
         if !definition.conditions.iter().all(|c| holds(c, &facts)) {
             return Ok(None);
         }
@@ -251,6 +264,7 @@ async fn starts(
         contact_id: contact,
         trigger_event_id: None,
         first_step: first.id.clone(),
+        memory: json!({}),
     }))
 }
 
@@ -322,14 +336,19 @@ async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResu
         detail: json!({"error": why}),
         at: now,
     };
-    state.store.record_step(run, &state.server_id, &record, &run.jumps, RunMove::Failed(why.to_owned()), now).await?;
+    let failed = RunMove::Failed(why.to_owned());
+    state.store.record_step(run, &state.server_id, &record, &run.jumps, &run.memory, failed, now).await?;
     Ok(())
 }
 
 async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<()> {
-    let outcome = match steps::execute(state, run, step, now).await {
+    let mut memory = Memory::read(&run.memory);
+    let outcome = match steps::execute(state, run, step, &mut memory, now).await {
         Ok(done) if matches!(step.action, Action::Branch { .. }) => {
-            facts(state, run.workspace_id, run.conversation_id, run.contact_id).await.map(|f| (done, f))
+            facts(state, run.workspace_id, run.conversation_id, run.contact_id).await.map(|mut f| {
+                f.memory = memory.to_value();
+                (done, f)
+            })
         }
         other => other.map(|done| (done, Facts::default())),
     };
@@ -348,33 +367,56 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
             (record, RunMove::Failed(e.message))
         }
         Ok((done, facts)) => {
-            let taken = jumps.get(&step.id).copied().unwrap_or(0);
-            let next_id = next_after(step, &facts, taken);
-            if let Action::Jump { to, .. } = &step.action
-                && next_id.as_ref() == Some(to)
-            {
-                jumps.insert(step.id.clone(), taken + 1);
-            }
+            let decided = done.then.is_some();
+            let next = match done.then {
+                Some(Then::Snooze(at)) => {
+                    state.store.snooze_run(run, &state.server_id, at).await?;
+                    return Ok(());
+                }
+                Some(Then::Stay { until }) => RunMove::Next { step: step.id.clone(), at: until },
+                Some(Then::Go(Some(to))) => RunMove::Next { step: to, at: now },
+                Some(Then::Go(None)) => RunMove::Done,
+                Some(Then::Cancel(why)) => RunMove::Cancelled(why),
+                None => {
+                    let taken = jumps.get(&step.id).copied().unwrap_or(0);
+                    let next_id = next_after(step, &facts, taken);
+                    if let Action::Jump { to, .. } = &step.action
+                        && next_id.as_ref() == Some(to)
+                    {
+                        jumps.insert(step.id.clone(), taken + 1);
+                    }
+                    match next_id {
+                        Some(step) => RunMove::Next { step, at: done.resume_at.unwrap_or(now) },
+                        None => RunMove::Done,
+                    }
+                }
+            };
             let mut detail = done.detail;
-            if let Some(n) = &next_id {
-                detail["next"] = json!(n);
+            if !decided && let RunMove::Next { step, .. } = &next {
+                detail["next"] = json!(step);
             }
             let record = RunStep {
                 seq: run.seq,
                 step: step.id.clone(),
                 kind: step.action.kind().into(),
-                outcome: if done.resume_at.is_some() { "waiting".into() } else { "done".into() },
+                outcome: done.outcome.into(),
                 detail,
                 at: now,
-            };
-            let next = match next_id {
-                Some(step) => RunMove::Next { step, at: done.resume_at.unwrap_or(now) },
-                None => RunMove::Done,
             };
             (record, next)
         }
     };
-    state.store.record_step(run, &state.server_id, &record, &jumps, next, now).await?;
+    let waits_for_reply = matches!(next, RunMove::Next { .. }) && memory.asking.is_some();
+    let memory_now = memory.to_value();
+    let moved = state.store.record_step(run, &state.server_id, &record, &jumps, &memory_now, next, now).await?;
+    // A reply that came while the question was being sent woke nothing (the run was leased):
+    // wake it now.
+    if waits_for_reply
+        && let (Some(c), Some(asking)) = (moved.conversation_id, &memory.asking)
+        && state.store.replies_after(run.workspace_id, c, asking.since_message, 100).await?.iter().any(|r| r.inbound)
+    {
+        state.store.wake_awaiting(c, now).await?;
+    }
     Ok(())
 }
 
@@ -417,5 +459,6 @@ pub async fn run_on(
         contact_id: contact,
         trigger_event_id: None,
         first_step: first,
+        memory: json!({}),
     })
 }

@@ -10,7 +10,8 @@ use parley_core::ids::{ConversationId, TeamId, UserId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::Refusal;
-use parley_core::workflow::{Action, AssignTo, Step, TemplateChoice};
+use parley_core::workflow::vars::{self, first_name};
+use parley_core::workflow::{Action, AssignTo, Memory, Step, TemplateChoice};
 use parley_store::{Run, SendOutcome, Viewer};
 use serde_json::{Value, json};
 
@@ -25,20 +26,79 @@ use crate::error::{ApiError, ApiResult};
 pub(super) struct Did {
     pub(super) detail: Value,
     pub(super) resume_at: Option<Timestamp>,
+    /// `done` unless the step says otherwise (`answered`, `timed_out`, …).
+    pub(super) outcome: &'static str,
+    /// Where the run goes, for a step that decides it itself (a question); else by the step's
+    /// `next` (`next_after`).
+    pub(super) then: Option<Then>,
 }
 
-fn did(detail: Value) -> Did {
-    Did { detail, resume_at: None }
+/// Where a question sends the run.
+pub(super) enum Then {
+    /// Stays on the step, waiting until `until` (or the customer's reply).
+    Stay { until: Timestamp },
+    /// On to a step, or the end.
+    Go(Option<String>),
+    /// Cancelled, with the reason.
+    Cancel(String),
+    /// Woken before its time with nothing to do: back to sleep, no step recorded.
+    Snooze(Timestamp),
 }
 
-fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
+pub(super) fn did(detail: Value) -> Did {
+    Did { detail, resume_at: None, outcome: "done", then: None }
+}
+
+/// The values a text's variables read (`parley_core::workflow::vars`): the contact, the
+/// conversation and the run's memory, read now.
+async fn context(state: &AppState, run: &Run, memory: &Memory) -> ApiResult<Value> {
+    let mut context = json!({"trigger": memory.trigger, "answers": memory.answers, "vars": memory.vars});
+    if let Some(id) = run.contact_id {
+        match state.store.contact(run.workspace_id, &ContactRef::Id(id)).await {
+            Ok(contact) => {
+                let name = contact.name.clone().unwrap_or_default();
+                context["contact"] = json!({
+                    "id": id.get(), "name": name, "first_name": first_name(&name),
+                    "phone": contact.phone.as_ref().map(|p| p.as_str().to_owned()),
+                    "email": contact.email.as_ref().map(|e| e.as_str().to_owned()),
+                    "fields": contact.fields, "tags": contact.tags,
+                });
+            }
+            Err(parley_store::StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(c) = run.conversation_id {
+        let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
+        context["conversation"] = json!({
+            "id": c.get(), "channel_id": conversation.channel_id.get(), "status": conversation.status,
+        });
+    }
+    Ok(context)
+}
+
+/// `text` with its variables filled (read only when it has some).
+pub(super) async fn fill(state: &AppState, run: &Run, memory: &Memory, text: &str) -> ApiResult<String> {
+    if vars::variables(text).is_empty() {
+        return Ok(text.to_owned());
+    }
+    Ok(vars::render(text, &context(state, run, memory).await?))
+}
+
+pub(super) fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
     run.conversation_id.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_conversation", "this step needs a conversation")
     })
 }
 
 /// Takes one step through the actions.
-pub(super) async fn execute(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Did> {
+pub(super) async fn execute(
+    state: &AppState,
+    run: &Run,
+    step: &Step,
+    memory: &mut Memory,
+    now: Timestamp,
+) -> ApiResult<Did> {
     let parley = Actor::system(run.workspace_id);
     match &step.action {
         Action::Unassign => {
@@ -64,7 +124,11 @@ pub(super) async fn execute(state: &AppState, run: &Run, step: &Step, now: Times
             if state.store.conversation(run.workspace_id, c, Viewer::All).await?.status == ConversationStatus::Closed {
                 return Ok(did(json!({"status": "closed", "changed": false})));
             }
-            let note = ClosingNote { category: None, summary: note.clone() };
+            let summary = match note {
+                Some(note) => Some(fill(state, run, memory, note).await?),
+                None => None,
+            };
+            let note = ClosingNote { category: None, summary };
             actions::conversations::set_status(state, &parley, c, StatusChange::Close(note)).await?;
             Ok(did(json!({"status": "closed"})))
         }
@@ -104,29 +168,58 @@ pub(super) async fn execute(state: &AppState, run: &Run, step: &Step, now: Times
                 )
             })?;
             let actor = Actor::user(run.workspace_id, author.id, author.role);
-            let note = actions::conversations::add_note(state, &actor, c, text).await?;
+            let text = fill(state, run, memory, text).await?;
+            let note = actions::conversations::add_note(state, &actor, c, &text).await?;
             Ok(did(json!({"note_id": note.id})))
         }
         Action::SetField { field, value } => {
-            let contact = run.contact_id.ok_or_else(|| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_contact", "this step needs a contact")
-            })?;
-            let value = if value.is_empty() { Value::Null } else { Value::String(value.clone()) };
-            let mut fields = serde_json::Map::new();
-            fields.insert(field.clone(), value.clone());
-            let input = ContactPatchInput { fields: Some(fields), ..ContactPatchInput::default() };
-            let patch = ContactPatch::from_input(input, None)?;
-            state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
+            let value = fill(state, run, memory, value).await?;
+            let value = set_field(state, run, field, &value, now).await?;
             Ok(did(json!({"field": field, "value": value})))
         }
         Action::RunWorkflow { workflow_id } => start_other(state, run, *workflow_id, now).await,
-        Action::SendMessage { text, template } => send(state, run, text, template.as_ref()).await,
+        Action::SendMessage { text, template } => {
+            let text = fill(state, run, memory, text).await?;
+            let template = match template {
+                Some(t) => {
+                    let mut filled = t.clone();
+                    for p in &mut filled.parameters {
+                        *p = fill(state, run, memory, p).await?;
+                    }
+                    Some(filled)
+                }
+                None => None,
+            };
+            send(state, run, &text, template.as_ref()).await
+        }
+        Action::AskQuestion(q) => super::ask::take(state, run, step, q, memory, now).await,
         Action::Wait { seconds } => Ok(Did {
-            detail: json!({"until": now.plus_secs(*seconds).to_rfc3339()}),
             resume_at: Some(now.plus_secs(*seconds)),
+            outcome: "waiting",
+            ..did(json!({"until": now.plus_secs(*seconds).to_rfc3339()}))
         }),
         Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
     }
+}
+
+/// Sets a custom field of the run's contact (an empty value removes it); answers the value set.
+pub(super) async fn set_field(
+    state: &AppState,
+    run: &Run,
+    field: &str,
+    value: &str,
+    now: Timestamp,
+) -> ApiResult<Value> {
+    let contact = run
+        .contact_id
+        .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_contact", "this step needs a contact"))?;
+    let value = if value.is_empty() { Value::Null } else { Value::String(value.to_owned()) };
+    let mut fields = serde_json::Map::new();
+    fields.insert(field.to_owned(), value.clone());
+    let input = ContactPatchInput { fields: Some(fields), ..ContactPatchInput::default() };
+    let patch = ContactPatch::from_input(input, None)?;
+    state.store.update_contact(run.workspace_id, &ContactRef::Id(contact), &patch, now).await?;
+    Ok(value)
 }
 
 /// Starts another workflow on the run's conversation, under the follower's guards: not while it
@@ -188,6 +281,33 @@ async fn send(state: &AppState, run: &Run, text: &str, template: Option<&Templat
         }
         SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
         SendOutcome::Allowed(_) => Err(ApiError::internal()),
+    }
+}
+
+/// Sends one message on the run's conversation, keyed by the run and step number; a refusal
+/// fails the step (422). Answers the ids of what was queued (or replayed).
+pub(super) async fn send_content(state: &AppState, run: &Run, content: Content) -> ApiResult<Vec<i64>> {
+    let c = needs_conversation(run)?;
+    let parley = Actor::system(run.workspace_id);
+    let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
+    let to = ContactRef::Id(conversation.contact_id);
+    let messages = [OutboundMessage { content, reply_to: None }];
+    let key = format!("workflow-{}-{}", run.id, run.seq);
+    let send = Send {
+        channel: conversation.channel_id,
+        to: &to,
+        messages: &messages,
+        idempotency_key: Some(&key),
+        dry_run: false,
+    };
+    match actions::messages::send(state, &parley, send).await {
+        Ok(SendOutcome::Queued(m) | SendOutcome::Replayed(m)) => Ok(ids(&m)),
+        Err(e) if e.code == "idempotency_key_reused" => Ok(vec![]),
+        Ok(SendOutcome::Refused { refusal, .. }) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refusal.code(), refusal.message()))
+        }
+        Ok(SendOutcome::Allowed(_)) => Err(ApiError::internal()),
+        Err(e) => Err(e),
     }
 }
 
