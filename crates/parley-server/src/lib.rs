@@ -105,7 +105,8 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::teams::router())
         .merge(routes::events::router())
         .merge(routes::subscriptions::router())
-        .merge(routes::workflows::router());
+        .merge(routes::workflows::router())
+        .merge(routes::workflow_shortcuts::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())

@@ -67,6 +67,14 @@ pub struct LoggedEvent {
     pub created_at: Timestamp,
 }
 
+/// An open conversation gone quiet (`quiet_conversations`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuietConversation {
+    pub id: ConversationId,
+    pub contact_id: ContactId,
+    pub last_message_at: Timestamp,
+}
+
 /// A run to start.
 #[derive(Clone, Debug)]
 pub struct NewRun {
@@ -77,6 +85,9 @@ pub struct NewRun {
     pub contact_id: Option<ContactId>,
     /// The event that started it; `None` when started by hand.
     pub trigger_event_id: Option<EventId>,
+    /// What started it when no event did (a scan's key: `inactive:<conversation>:<time>`):
+    /// one run per workflow and key.
+    pub trigger_key: Option<String>,
     pub first_step: String,
     /// What the run starts with (`parley_core::workflow::Memory`: the trigger's payload).
     pub memory: serde_json::Value,
@@ -216,6 +227,36 @@ pub trait Workflows {
     async fn start_runs(&self, holder: &str, to: EventId, runs: &[NewRun], now: Timestamp) -> StoreResult<bool>;
     /// Starts one run by hand.
     async fn start_run(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run>;
+    /// Starts runs a scan found, each at most once per workflow and `trigger_key`; answers how
+    /// many were new.
+    async fn start_keyed_runs(&self, runs: &[NewRun], now: Timestamp) -> StoreResult<u64>;
+    /// The contact's conversation most recently written in, if any.
+    async fn latest_conversation(&self, ws: WorkspaceId, contact: ContactId) -> StoreResult<Option<ConversationId>>;
+    /// Whether the workflow runs for the contact now, and how many runs it started for them
+    /// since `since` (the loop guard of runs without a conversation).
+    async fn contact_runs(&self, workflow_id: i64, contact: ContactId, since: Timestamp) -> StoreResult<(bool, i64)>;
+    /// A schedule's progress: the fire being worked through and the last contact done (-1: all).
+    async fn schedule_progress(&self, workflow_id: i64) -> StoreResult<(Option<Timestamp>, i64)>;
+    async fn set_schedule_progress(&self, workflow_id: i64, fire: Timestamp, cursor: i64) -> StoreResult<()>;
+    /// A page of the workspace's contacts after `after` carrying the first of `tags` (every
+    /// contact when none), with all their tags (the caller keeps those with all of `tags`).
+    async fn segment_page(
+        &self,
+        ws: WorkspaceId,
+        tags: &[String],
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ContactId, Vec<String>)>>;
+    /// Open conversations of a workspace gone quiet: the customer wrote last (`team_silent`)
+    /// or the business did, with the last message between `from` and `to`; oldest first.
+    async fn quiet_conversations(
+        &self,
+        ws: WorkspaceId,
+        team_silent: bool,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<QuietConversation>>;
     /// Whether the workflow has a run going on the conversation, and how many it started there
     /// since `since` (the follower's loop guard).
     async fn conversation_runs(

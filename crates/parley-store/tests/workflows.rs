@@ -92,6 +92,7 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
             conversation_id: Some(ConversationId(conv)),
             contact_id: Some(ContactId(conv * 10)),
             trigger_event_id: Some(EventId(event)),
+            trigger_key: None,
             first_step: "first".into(),
             memory: json!({"trigger": {"event": event}}),
         };
@@ -202,6 +203,7 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
             conversation_id: Some(ConversationId(conv)),
             contact_id: None,
             trigger_event_id: None,
+            trigger_key: None,
             first_step: "ask".into(),
             memory: json!({}),
         };
@@ -258,5 +260,11 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         let cancelled = step(2, "after", "cancelled");
         let stopped = store.record_step(&mine, "a", &cancelled, &none, &empty, stop, later).await.unwrap();
         assert_eq!((stopped.status, stopped.error.as_deref()), (RunStatus::Cancelled, Some("a person replied")));
+
+        // Runs a scan starts are started once per key.
+        let keyed = |key: &str| NewRun { trigger_key: Some(key.to_owned()), ..on(3) };
+        assert_eq!(store.start_keyed_runs(&[keyed("k1"), keyed("k2")], NOW).await.unwrap(), 2);
+        assert_eq!(store.start_keyed_runs(&[keyed("k1"), keyed("k3")], NOW).await.unwrap(), 1, "k1 again");
+        assert_eq!(store.conversation_runs(w.id, ConversationId(3), NOW).await.unwrap(), (true, 3));
     }
 }

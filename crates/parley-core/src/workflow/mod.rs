@@ -10,6 +10,8 @@
 
 pub mod ask;
 pub mod gallery;
+pub mod hours;
+pub mod http;
 pub mod paths;
 pub mod triggers;
 pub mod vars;
@@ -20,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use ask::{Asking, Expect, Question};
-pub use triggers::{Happening, OpenedBy, Trigger};
+pub use hours::Hours;
+pub use http::HttpCall;
+pub use triggers::{Happening, OpenedBy, Silent, Trigger};
 
 /// Steps a definition may hold.
 pub const MAX_STEPS: usize = 100;
@@ -107,6 +111,19 @@ pub enum Action {
     Wait {
         seconds: i64,
     },
+    /// Waits until the clock in `timezone` next shows `time` (`"09:00"`).
+    WaitUntil {
+        time: String,
+        timezone: String,
+    },
+    /// Goes to `open` inside the opening hours, else to `closed`.
+    BusinessHours {
+        hours: Hours,
+        open: String,
+        closed: String,
+    },
+    /// Calls another system and keeps values of its answer (`http.rs`).
+    HttpRequest(HttpCall),
     /// The first rule whose conditions all hold names the next step; else `otherwise`.
     Branch {
         rules: Vec<Rule>,
@@ -135,6 +152,9 @@ impl Action {
             Action::RunWorkflow { .. } => "run_workflow",
             Action::AskQuestion(_) => "ask_question",
             Action::Wait { .. } => "wait",
+            Action::WaitUntil { .. } => "wait_until",
+            Action::BusinessHours { .. } => "business_hours",
+            Action::HttpRequest(_) => "http_request",
             Action::Branch { .. } => "branch",
             Action::Jump { .. } => "jump",
         }
@@ -286,6 +306,8 @@ pub fn edges(step: &Step) -> Vec<(&str, bool)> {
         Action::AskQuestion(q) => {
             out.extend(q.on_timeout.iter().chain(&q.on_invalid).map(|n| (n.as_str(), false)));
         }
+        Action::BusinessHours { open, closed, .. } => out.extend([(open.as_str(), false), (closed.as_str(), false)]),
+        Action::HttpRequest(call) => out.extend(call.on_error.iter().map(|n| (n.as_str(), false))),
         _ => {}
     }
     out
@@ -313,7 +335,16 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
     }
     for step in &d.steps {
         let id = step.id.as_str();
-        let flow_only = matches!(step.action, Action::Wait { .. } | Action::Branch { .. } | Action::Jump { .. });
+        let flow_only = matches!(
+            step.action,
+            Action::Wait { .. }
+                | Action::WaitUntil { .. }
+                | Action::BusinessHours { .. }
+                | Action::HttpRequest(_)
+                | Action::Branch { .. }
+                | Action::Jump { .. }
+                | Action::SetField { .. }
+        );
         if !d.trigger.has_conversation() && !flow_only {
             problems.push(Problem::at(id, "this trigger starts runs without a conversation to act on"));
         }
@@ -329,6 +360,20 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
         }
         match &step.action {
             Action::AskQuestion(q) => q.check(id, &mut problems),
+            Action::HttpRequest(call) => call.check(id, &mut problems),
+            Action::BusinessHours { hours, .. } => {
+                if let Some(problem) = hours.problem() {
+                    problems.push(Problem::at(id, problem));
+                }
+            }
+            Action::WaitUntil { time, timezone } => {
+                if let Err(e) = hours::timezone(timezone) {
+                    problems.push(Problem::at(id, e));
+                }
+                if chrono::NaiveTime::parse_from_str(time, "%H:%M").is_err() {
+                    problems.push(Problem::at(id, format!("{time:?} is not a time of day like 09:00")));
+                }
+            }
             Action::SendMessage { text, template } => {
                 if text.trim().is_empty() || text.chars().count() > 4096 {
                     problems.push(Problem::at(id, "the text is 1 to 4,096 characters"));
@@ -391,6 +436,8 @@ fn texts(action: &Action) -> Vec<&str> {
             .collect(),
         Action::AskQuestion(q) => std::iter::once(q.text.as_str()).chain(q.retry_text.as_deref()).collect(),
         Action::AddNote { text } => vec![text],
+        Action::AddTags { tags } => tags.iter().map(String::as_str).collect(),
+        Action::HttpRequest(call) => call.texts(),
         Action::SetField { value, .. } => vec![value],
         Action::Close { note: Some(note) } => vec![note],
         _ => vec![],

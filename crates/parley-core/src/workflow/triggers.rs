@@ -32,9 +32,48 @@ pub enum Trigger {
     },
     AssignmentChanged,
     ContactCreated,
+    /// A contact's custom field changed (`field`: that one only; any when left out).
+    ContactFieldUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
+    /// A customer wrote from a click-to-WhatsApp ad (`source_id`: that ad only).
+    AdReferral {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source_id: Option<String>,
+    },
+    /// Run by an agent from the inbox, on the conversation they are in.
+    Shortcut,
+    /// An open conversation went quiet: the customer has not answered the business (`who:
+    /// contact`) or the team has not answered the customer (`who: team`) for `hours`.
+    Inactivity {
+        who: Silent,
+        hours: i64,
+    },
+    /// On a schedule (`cron`: five fields, in `timezone`), a run for each contact carrying all
+    /// of `tags` (every contact when none), on the contact's latest conversation.
+    Schedule {
+        cron: String,
+        timezone: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tags: Vec<String>,
+    },
     /// Only run by hand, on a conversation (`POST /workflows/{id}/runs`).
     Manual,
 }
+
+/// Whose silence an inactivity trigger waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Silent {
+    /// The business wrote last and the customer has not answered.
+    Contact,
+    /// The customer wrote last and no one has answered.
+    Team,
+}
+
+/// The longest inactivity a trigger waits for: 30 days.
+pub const MAX_INACTIVITY_HOURS: i64 = 30 * 24;
 
 /// Who opened a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,19 +88,50 @@ pub enum OpenedBy {
 /// Something that happened, as the runner reads it from the event log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Happening {
-    ConversationOpened { by: OpenedBy },
+    ConversationOpened {
+        by: OpenedBy,
+    },
     ConversationClosed,
-    MessageReceived { text: Option<String>, first: bool },
-    TagAdded { tag: String },
-    TagRemoved { tag: String },
+    MessageReceived {
+        text: Option<String>,
+        first: bool,
+    },
+    TagAdded {
+        tag: String,
+    },
+    TagRemoved {
+        tag: String,
+    },
     AssignmentChanged,
     ContactCreated,
+    /// Custom fields whose value changed.
+    ContactFieldsUpdated {
+        fields: Vec<String>,
+    },
+    /// A customer's message from an ad (its `source_id`, when the referral has one).
+    AdReferral {
+        source_id: Option<String>,
+    },
+    /// A conversation quiet for `hours` (the inactivity scan).
+    Inactivity {
+        who: Silent,
+        hours: i64,
+    },
+    /// A schedule fired for a contact of its segment (the schedule scan).
+    Scheduled,
 }
 
 impl Trigger {
-    /// Whether runs it starts have a conversation (a new contact has none yet).
+    /// Whether runs it starts have a conversation: a new contact has none yet (a changed
+    /// field runs on the contact's latest conversation, and a step that needs one fails
+    /// visibly when it has none).
     pub fn has_conversation(&self) -> bool {
         !matches!(self, Trigger::ContactCreated)
+    }
+
+    /// Whether an agent may run it from the inbox.
+    pub fn is_shortcut(&self) -> bool {
+        matches!(self, Trigger::Shortcut)
     }
 
     pub(super) fn check(&self, problems: &mut Vec<Problem>) {
@@ -74,6 +144,28 @@ impl Trigger {
                 if keywords.len() > 100 || keywords.iter().any(|k| k.trim().is_empty() || k.chars().count() > 64) =>
             {
                 problems.push(Problem::whole("up to 100 trigger keywords of 1 to 64 characters"));
+            }
+            Trigger::ContactFieldUpdated { field: Some(field) } => {
+                if let Err(e) = crate::contact::check_field_key(field) {
+                    problems.push(Problem::whole(e.message));
+                }
+            }
+            Trigger::AdReferral { source_id: Some(id) } if id.trim().is_empty() || id.len() > 128 => {
+                problems.push(Problem::whole("the ad's source id is 1 to 128 characters"));
+            }
+            Trigger::Inactivity { hours, .. } if !(1..=MAX_INACTIVITY_HOURS).contains(hours) => {
+                problems.push(Problem::whole("inactivity is 1 hour to 30 days"));
+            }
+            Trigger::Schedule { cron, timezone, tags } => {
+                if let Err(e) = super::hours::cron(cron) {
+                    problems.push(Problem::whole(e));
+                }
+                if let Err(e) = super::hours::timezone(timezone) {
+                    problems.push(Problem::whole(e));
+                }
+                if tags.len() > 20 || tags.iter().any(|t| bad(t)) {
+                    problems.push(Problem::whole("up to 20 segment tags of 1 to 64 characters"));
+                }
             }
             _ => {}
         }
@@ -95,6 +187,14 @@ impl Trigger {
             (Trigger::TagRemoved { tag }, Happening::TagRemoved { tag: t }) => same(tag, t),
             (Trigger::AssignmentChanged, Happening::AssignmentChanged) => true,
             (Trigger::ContactCreated, Happening::ContactCreated) => true,
+            (Trigger::ContactFieldUpdated { field }, Happening::ContactFieldsUpdated { fields }) => {
+                field.as_ref().map_or(!fields.is_empty(), |f| fields.contains(f))
+            }
+            (Trigger::AdReferral { source_id: wanted }, Happening::AdReferral { source_id }) => {
+                wanted.is_none() || wanted == source_id
+            }
+            (Trigger::Inactivity { who, hours }, Happening::Inactivity { who: w, hours: h }) => who == w && hours == h,
+            (Trigger::Schedule { .. }, Happening::Scheduled) => true,
             _ => false,
         }
     }

@@ -28,4 +28,5 @@ pub mod templates;
 pub mod users;
 pub mod webhook_catalog;
 pub mod webhooks;
+pub mod workflow_shortcuts;
 pub mod workflows;

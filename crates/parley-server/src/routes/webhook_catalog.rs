@@ -16,6 +16,7 @@ fn data_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
             ("type", "string"),
             ("text", "string"),
             ("sent_at", "string"),
+            ("referral", "object"),
         ],
         "message.sent" => &[("message_id", "integer"), ("status", "string"), ("at", "string")],
         "message.status" => &[("message_id", "integer"), ("status", "string"), ("at", "string"), ("error", "object")],
@@ -31,13 +32,22 @@ fn data_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
         "conversation.reopened" => {
             &[("conversation_id", "integer"), ("previous_status", "string"), ("by", "integer"), ("reason", "string")]
         }
-        "contact.created" | "contact.updated" => &[
+        "contact.created" => &[
             ("id", "integer"),
             ("name", "string"),
             ("phone", "string"),
             ("email", "string"),
             ("fields", "object"),
             ("tags", "array"),
+        ],
+        "contact.updated" => &[
+            ("id", "integer"),
+            ("name", "string"),
+            ("phone", "string"),
+            ("email", "string"),
+            ("fields", "object"),
+            ("tags", "array"),
+            ("changed", "array"),
         ],
         "contact.merged" => &[("contact", "object"), ("merge", "object")],
         "contact.deleted" => &[("id", "integer")],

@@ -328,7 +328,7 @@ pub struct RunView {
     history: Option<Vec<Value>>,
 }
 
-fn run_view(r: Run, history: Option<Vec<RunStep>>) -> RunView {
+pub(crate) fn run_view(r: Run, history: Option<Vec<RunStep>>) -> RunView {
     RunView {
         id: r.id,
         workflow_id: r.workflow_id,

@@ -37,4 +37,6 @@ mod visibility;
 mod web;
 mod webhooks;
 mod workflow_questions;
+mod workflow_steps;
+mod workflow_triggers;
 mod workflows;

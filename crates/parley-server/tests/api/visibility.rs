@@ -246,6 +246,7 @@ async fn every_route_of_the_api_answers_an_agent_without_access_with_403_or_404_
                 .replace("{name}", "walk")
                 .replace("{language}", "en")
                 .replace("{tag}", "walk")
+                .replace("{workflow_id}", "1")
                 .replace("{id}", "1");
             // Searches look for the private message's words.
             let path = if template.starts_with("/api/v1/search") { format!("{path}?q=private%20marker") } else { path };

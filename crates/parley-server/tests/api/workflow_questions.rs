@@ -8,16 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, Wired, eventually};
-
-async fn published(app: &TestApp, name: &str, definition: Value) -> i64 {
-    let made = app.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
-    assert_eq!(made.body["problems"], json!([]), "{:?}", made.body);
-    let id = made.body["id"].as_i64().unwrap();
-    let published = app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
-    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
-    assert_eq!(app.patch(&format!("/api/v1/workflows/{id}"), json!({"active": true})).await.status, StatusCode::OK);
-    id
-}
+use crate::workflows::active_workflow;
 
 /// What the sandbox's customer `to` received, in order.
 fn received(wired: &Wired, to: &str) -> Vec<Value> {
@@ -67,7 +58,7 @@ async fn answers_are_tapped_checked_asked_again_and_used() {
                 {"id": "gave-up", "kind": "add_note", "text": "No email from {{contact.name}}"}
             ]
         });
-        let workflow = published(&app, "Qualify", definition).await;
+        let workflow = active_workflow(&app, "Qualify", definition).await;
         let phone = "33610000011";
         wired.writes(phone, "I need support").await;
         assert!(received_count(&wired, phone, 1).await, "{e}: no question");
@@ -138,7 +129,7 @@ async fn a_question_times_out_and_a_person_writing_stops_it() {
                 {"id": "late", "kind": "add_tags", "tags": ["no-answer"]}
             ]
         });
-        let workflow = published(&app, "Booking", definition).await;
+        let workflow = active_workflow(&app, "Booking", definition).await;
 
         // Ana never answers: after an hour on the clock, the timeout path.
         let ana = "33610000012";

@@ -16,7 +16,7 @@ async fn conversation(app: &TestApp, id: i64) -> Value {
 }
 
 /// Saves, publishes and switches on a workflow; answers its id.
-async fn active_workflow(app: &TestApp, name: &str, definition: Value) -> i64 {
+pub async fn active_workflow(app: &TestApp, name: &str, definition: Value) -> i64 {
     let made = app.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     assert_eq!(made.body["problems"], json!([]), "{:?}", made.body);
@@ -114,7 +114,10 @@ async fn a_keyword_run_notes_waits_an_hour_then_tags_on_its_own_version() {
         app.clock.advance_secs(3600);
         let tagged = eventually(15, || async { app.get(&tags).await.body == json!(["follow-up"]) }).await;
         assert!(tagged, "{e}: {}", app.get(&tags).await.body);
-        let run = app.get(&format!("/api/v1/workflow-runs/{}", runs[0]["id"])).await.body;
+        // The tag is on; its step's record follows in a moment.
+        let run_path = format!("/api/v1/workflow-runs/{}", runs[0]["id"]);
+        assert!(eventually(10, || async { app.get(&run_path).await.body["status"] == "done" }).await, "{e}");
+        let run = app.get(&run_path).await.body;
         assert_eq!((run["status"].as_str(), run["version"].as_i64()), (Some("done"), Some(1)), "{e}: {run}");
         let steps: Vec<&str> = run["history"].as_array().unwrap().iter().filter_map(|s| s["step"].as_str()).collect();
         assert_eq!(steps, ["note", "wait", "check", "tag"], "{e}");

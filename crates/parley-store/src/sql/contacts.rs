@@ -287,6 +287,7 @@ impl<DB> Contacts for SqlStore<DB> {
     ) -> StoreResult<Contact> {
         let mut tx = self.begin_write().await?;
         let mut contact = Self::find_contact(&mut tx, ws, by).await?;
+        let before = contact.clone();
         let tags_before = contact.tags.clone();
         let identifiers_before = (contact.phone.clone(), contact.email.clone());
         patch.apply(&mut contact)?;
@@ -302,8 +303,9 @@ impl<DB> Contacts for SqlStore<DB> {
         if identifiers_changed {
             Self::suggest_duplicates(&mut tx, ws, std::slice::from_ref(&contact), now).await?;
         }
-        Self::append_event(&mut tx, ws, NewEvent::new("contact.updated", contact.id.get(), &json!(contact)), now)
-            .await?;
+        let mut payload = json!(contact);
+        payload["changed"] = json!(changed(&before, &contact));
+        Self::append_event(&mut tx, ws, NewEvent::new("contact.updated", contact.id.get(), &payload), now).await?;
         tx.commit().await?;
         Ok(contact)
     }
@@ -417,4 +419,27 @@ impl<DB> Contacts for SqlStore<DB> {
         .await?;
         Ok(rows.into_iter().map(Note::from).collect())
     }
+}
+
+/// What an update changed, for the `contact.updated` event: `name`, `phone`, `email`, `tags`,
+/// and `fields.<key>` for each custom field (workflows' "contact field updated" trigger).
+pub(crate) fn changed(before: &Contact, after: &Contact) -> Vec<String> {
+    let mut out = Vec::new();
+    if before.name != after.name {
+        out.push("name".to_owned());
+    }
+    if before.phone != after.phone {
+        out.push("phone".to_owned());
+    }
+    if before.email != after.email {
+        out.push("email".to_owned());
+    }
+    if before.tags != after.tags {
+        out.push("tags".to_owned());
+    }
+    let keys: std::collections::BTreeSet<&String> = before.fields.keys().chain(after.fields.keys()).collect();
+    out.extend(
+        keys.into_iter().filter(|k| before.fields.get(*k) != after.fields.get(*k)).map(|k| format!("fields.{k}")),
+    );
+    out
 }

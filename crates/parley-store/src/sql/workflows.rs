@@ -14,8 +14,8 @@ use super::locks::LockClass;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
-    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, Reply, Run, RunMove, RunStatus, RunStep, Workflow, WorkflowPatch,
-    Workflows,
+    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, QuietConversation, Reply, Run, RunMove, RunStatus, RunStep,
+    Workflow, WorkflowPatch, Workflows,
 };
 
 macro_rules! workflow_columns {
@@ -107,8 +107,29 @@ impl TryFrom<RunRow> for Run {
     }
 }
 
+/// A workflow's runs on one conversation, or for one contact: how many run now, how many
+/// started since `$3` (the loop guards).
+const RUNS_OF_CONVERSATION: &str = "SELECT COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN started_at >= $3 THEN 1 ELSE 0 END), 0)
+     FROM workflow_runs WHERE workflow_id = $1 AND conversation_id = $2";
+const RUNS_OF_CONTACT: &str = "SELECT COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
+        COALESCE(SUM(CASE WHEN started_at >= $3 THEN 1 ELSE 0 END), 0)
+     FROM workflow_runs WHERE workflow_id = $1 AND contact_id = $2";
+
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
+    async fn count_runs(
+        &self,
+        sql: &'static str,
+        workflow_id: i64,
+        id: i64,
+        since: Timestamp,
+    ) -> StoreResult<(bool, i64)> {
+        let (running, recent): (i64, i64) =
+            sqlx::query_as(sql).bind(workflow_id).bind(id).bind(since.as_micros()).fetch_one(&self.read).await?;
+        Ok((running > 0, recent))
+    }
+
     async fn workflow_in(conn: &mut DB::Connection, ws: WorkspaceId, id: i64) -> StoreResult<Workflow> {
         let row: Option<WorkflowRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -135,9 +156,9 @@ impl<DB> SqlStore<DB> {
     async fn insert_run(conn: &mut DB::Connection, run: &NewRun, now: Timestamp) -> StoreResult<Option<i64>> {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO workflow_runs (workspace_id, workflow_id, version, conversation_id, contact_id,
-                trigger_event_id, status, step, seq, jumps, memory, wake_at, started_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, 0, '{}', $9, $8, $8, $8)
-             ON CONFLICT (workflow_id, trigger_event_id) DO NOTHING RETURNING id",
+                trigger_event_id, trigger_key, status, step, seq, jumps, memory, wake_at, started_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $10, 'running', $7, 0, '{}', $9, $8, $8, $8)
+             ON CONFLICT DO NOTHING RETURNING id",
         )
         .bind(run.workspace_id.get())
         .bind(run.workflow_id)
@@ -148,6 +169,7 @@ impl<DB> SqlStore<DB> {
         .bind(run.first_step.clone())
         .bind(now.as_micros())
         .bind(serde_json::to_string(&run.memory)?)
+        .bind(run.trigger_key.clone())
         .fetch_optional(&mut *conn)
         .await?;
         Ok(id)
@@ -375,23 +397,125 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(run)
     }
 
+    async fn start_keyed_runs(&self, runs: &[NewRun], now: Timestamp) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut started = 0;
+        for run in runs {
+            started += u64::from(Self::insert_run(&mut tx, run, now).await?.is_some());
+        }
+        tx.commit().await?;
+        Ok(started)
+    }
+
+    async fn latest_conversation(&self, ws: WorkspaceId, contact: ContactId) -> StoreResult<Option<ConversationId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE workspace_id = $1 AND contact_id = $2
+             ORDER BY last_message_at DESC, id DESC LIMIT 1",
+        )
+        .bind(ws.get())
+        .bind(contact.get())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id.map(ConversationId))
+    }
+
+    async fn contact_runs(&self, workflow_id: i64, contact: ContactId, since: Timestamp) -> StoreResult<(bool, i64)> {
+        self.count_runs(RUNS_OF_CONTACT, workflow_id, contact.get(), since).await
+    }
+
+    async fn schedule_progress(&self, workflow_id: i64) -> StoreResult<(Option<Timestamp>, i64)> {
+        let row: Option<(Option<i64>, i64)> =
+            sqlx::query_as("SELECT schedule_fire, schedule_cursor FROM workflows WHERE id = $1")
+                .bind(workflow_id)
+                .fetch_optional(&self.read)
+                .await?;
+        let (fire, cursor) = row.ok_or(StoreError::NotFound)?;
+        Ok((fire.map(Timestamp::from_micros), cursor))
+    }
+
+    async fn set_schedule_progress(&self, workflow_id: i64, fire: Timestamp, cursor: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workflows SET schedule_fire = $2, schedule_cursor = $3 WHERE id = $1")
+            .bind(workflow_id)
+            .bind(fire.as_micros())
+            .bind(cursor)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn segment_page(
+        &self,
+        ws: WorkspaceId,
+        tags: &[String],
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(ContactId, Vec<String>)>> {
+        let rows: Vec<(i64, String)> = match tags.first() {
+            None => {
+                sqlx::query_as("SELECT id, tags FROM contacts WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                    .bind(ws.get())
+                    .bind(after)
+                    .bind(clamp_limit(limit, 1000))
+                    .fetch_all(&self.read)
+                    .await?
+            }
+            Some(first) => {
+                sqlx::query_as(
+                    "SELECT c.id, c.tags FROM contact_tags t JOIN contacts c ON c.id = t.contact_id
+                     WHERE t.workspace_id = $1 AND t.tag = $2 AND t.contact_id > $3 ORDER BY t.contact_id LIMIT $4",
+                )
+                .bind(ws.get())
+                .bind(first.to_lowercase())
+                .bind(after)
+                .bind(clamp_limit(limit, 1000))
+                .fetch_all(&self.read)
+                .await?
+            }
+        };
+        rows.into_iter().map(|(id, tags)| Ok((ContactId(id), serde_json::from_str(&tags)?))).collect()
+    }
+
+    async fn quiet_conversations(
+        &self,
+        ws: WorkspaceId,
+        team_silent: bool,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<QuietConversation>> {
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, contact_id, last_message_at FROM conversations
+             WHERE status = 'open' AND last_message_at > $2 AND last_message_at <= $3 AND workspace_id = $1
+               AND ((($4 = 1) AND last_inbound_at = last_message_at)
+                 OR (($4 = 0) AND (last_inbound_at IS NULL OR last_inbound_at < last_message_at)))
+             ORDER BY last_message_at, id LIMIT $5",
+        )
+        .bind(ws.get())
+        .bind(from.as_micros())
+        .bind(to.as_micros())
+        .bind(i64::from(team_silent))
+        .bind(clamp_limit(limit, 5000))
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, contact, at)| QuietConversation {
+                id: ConversationId(id),
+                contact_id: ContactId(contact),
+                last_message_at: Timestamp::from_micros(at),
+            })
+            .collect())
+    }
+
     async fn conversation_runs(
         &self,
         workflow_id: i64,
         conversation: ConversationId,
         since: Timestamp,
     ) -> StoreResult<(bool, i64)> {
-        let (running, recent): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN started_at >= $3 THEN 1 ELSE 0 END), 0)
-             FROM workflow_runs WHERE workflow_id = $1 AND conversation_id = $2",
-        )
-        .bind(workflow_id)
-        .bind(conversation.get())
-        .bind(since.as_micros())
-        .fetch_one(&self.read)
-        .await?;
-        Ok((running > 0, recent))
+        self.count_runs(RUNS_OF_CONVERSATION, workflow_id, conversation.get(), since).await
     }
 
     async fn last_inbound_text(&self, ws: WorkspaceId, conversation: ConversationId) -> StoreResult<Option<String>> {

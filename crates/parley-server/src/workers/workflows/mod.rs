@@ -41,6 +41,8 @@ use crate::event_log::before_hole;
 use steps::Then;
 
 mod ask;
+mod http;
+mod scans;
 mod steps;
 
 const POLL: Duration = Duration::from_secs(1);
@@ -70,8 +72,19 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
         }
         passes += 1;
-        if let Err(e) = follow(&state, &mut hole_since).await {
-            tracing::warn!(error = %e.message, "the workflow trigger follower failed");
+        match state.store.active_workflows().await {
+            Ok(active) => {
+                if let Err(e) = follow(&state, &active, &mut hole_since).await {
+                    tracing::warn!(error = %e.message, "the workflow trigger follower failed");
+                }
+                if let Err(e) = scans::inactivity(&state, &active).await {
+                    tracing::warn!(error = %e.message, "the workflow inactivity scan failed");
+                }
+                if let Err(e) = scans::schedules(&state, &active).await {
+                    tracing::warn!(error = %e.message, "the workflow schedule scan failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the active workflows"),
         }
         // Steps due now follow each other at once; a wait or a quiet pass ends the round.
         for _ in 0..20 {
@@ -121,7 +134,28 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
         },
         "message.received" => {
             let first = conversation.is_some_and(|c| opened.contains(&c.get()));
-            vec![seen(Happening::MessageReceived { text: p["text"].as_str().map(str::to_owned), first })]
+            let mut out = vec![seen(Happening::MessageReceived { text: p["text"].as_str().map(str::to_owned), first })];
+            if p["referral"].is_object() {
+                let source_id = p["referral"]["source_id"].as_str().map(str::to_owned);
+                out.push(seen(Happening::AdReferral { source_id }));
+            }
+            out
+        }
+        "contact.updated" => {
+            let changed = p["changed"].as_array().cloned().unwrap_or_default();
+            let fields: Vec<String> = changed
+                .iter()
+                .filter_map(|c| c.as_str().and_then(|c| c.strip_prefix("fields.")).map(str::to_owned))
+                .collect();
+            if fields.is_empty() {
+                return vec![];
+            }
+            vec![Seen {
+                happening: Happening::ContactFieldsUpdated { fields },
+                conversation: None,
+                contact: e.subject_id.map(ContactId),
+                payload: p.clone(),
+            }]
         }
         "conversation.tags_changed" => {
             let tags = |key: &str| p[key].as_array().cloned().unwrap_or_default();
@@ -146,7 +180,7 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
 }
 
 /// Turns the next events into runs.
-async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult<()> {
+async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Option<Instant>) -> ApiResult<()> {
     let now = state.clock.now();
     let until = now.plus_secs(FOLLOWER_LEASE_SECS);
     let Some(cursor) = state.store.lease_follower(&state.server_id, now, until).await? else { return Ok(()) };
@@ -160,7 +194,7 @@ async fn follow(state: &AppState, hole_since: &mut Option<Instant>) -> ApiResult
     let events = state.store.events_after(cursor, take as u32).await?;
     let Some(upto) = events.last().map(|e| e.id) else { return Ok(()) };
     let mut by_workspace: HashMap<WorkspaceId, Vec<(ActiveWorkflow, Definition)>> = HashMap::new();
-    for active in state.store.active_workflows().await? {
+    for active in active.iter().cloned() {
         match serde_json::from_str::<Value>(&active.definition).map_err(|_| ()).and_then(|v| parse(&v).map_err(|_| ()))
         {
             Ok(d) => by_workspace.entry(active.workflow.workspace_id).or_default().push((active, d)),
@@ -228,7 +262,15 @@ async fn starts(
     for_contact: &HashSet<(i64, i64)>,
 ) -> ApiResult<Option<NewRun>> {
     let mut contact = seen.contact;
-    if let Some(c) = seen.conversation {
+    let mut conversation = seen.conversation;
+    // A contact's trigger runs on the contact's latest conversation, when it has one.
+    if conversation.is_none()
+        && definition.trigger.has_conversation()
+        && let Some(person) = contact
+    {
+        conversation = state.store.latest_conversation(w.workspace_id, person).await?;
+    }
+    if let Some(c) = conversation {
         if on_conversation.contains(&(w.id, c.get())) {
             return Ok(None);
         }
@@ -238,6 +280,12 @@ async fn starts(
         if contact.is_none() {
             contact = Some(state.store.conversation(w.workspace_id, c, Viewer::All).await?.contact_id);
         }
+    } else if let Some(person) = contact {
+        // Without a conversation, the same guards per contact.
+        let (running, recent) = state.store.contact_runs(w.id, person, now.plus_secs(-3600)).await?;
+        if for_contact.contains(&(w.id, person.get())) || running || recent >= MAX_RUNS_PER_HOUR {
+            return Ok(None);
+        }
     }
     if w.once_per_contact
         && let Some(person) = contact
@@ -246,7 +294,7 @@ async fn starts(
         return Ok(None);
     }
     if !definition.conditions.is_empty() {
-        let mut facts = facts(state, w.workspace_id, seen.conversation, contact).await?;
+        let mut facts = facts(state, w.workspace_id, conversation, contact).await?;
         if let Happening::MessageReceived { text, .. } = &seen.happening {
             facts.message_text = text.clone();
         }
@@ -260,9 +308,10 @@ async fn starts(
         workspace_id: w.workspace_id,
         workflow_id: w.id,
         version: w.version,
-        conversation_id: seen.conversation,
+        conversation_id: conversation,
         contact_id: contact,
         trigger_event_id: None,
+        trigger_key: None,
         first_step: first.id.clone(),
         memory: json!({}),
     }))
@@ -458,6 +507,7 @@ pub async fn run_on(
         conversation_id: Some(conversation),
         contact_id: contact,
         trigger_event_id: None,
+        trigger_key: None,
         first_step: first,
         memory: json!({}),
     })

@@ -10,6 +10,7 @@ use parley_core::ids::{ConversationId, TeamId, UserId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::Refusal;
+use parley_core::workflow::hours::next_time_of_day;
 use parley_core::workflow::vars::{self, first_name};
 use parley_core::workflow::{Action, AssignTo, Memory, Step, TemplateChoice};
 use parley_store::{Run, SendOutcome, Viewer};
@@ -51,7 +52,7 @@ pub(super) fn did(detail: Value) -> Did {
 
 /// The values a text's variables read (`parley_core::workflow::vars`): the contact, the
 /// conversation and the run's memory, read now.
-async fn context(state: &AppState, run: &Run, memory: &Memory) -> ApiResult<Value> {
+pub(super) async fn context(state: &AppState, run: &Run, memory: &Memory) -> ApiResult<Value> {
     let mut context = json!({"trigger": memory.trigger, "answers": memory.answers, "vars": memory.vars});
     if let Some(id) = run.contact_id {
         match state.store.contact(run.workspace_id, &ContactRef::Id(id)).await {
@@ -142,7 +143,11 @@ pub(super) async fn execute(
         }
         Action::AddTags { tags } => {
             let c = needs_conversation(run)?;
-            let now_tags = actions::conversations::add_tags(state, &parley, c, tags).await?;
+            let mut filled = Vec::with_capacity(tags.len());
+            for tag in tags {
+                filled.push(fill(state, run, memory, tag).await?);
+            }
+            let now_tags = actions::conversations::add_tags(state, &parley, c, &filled).await?;
             Ok(did(json!({"tags": now_tags})))
         }
         Action::RemoveTags { tags } => {
@@ -198,6 +203,18 @@ pub(super) async fn execute(
             outcome: "waiting",
             ..did(json!({"until": now.plus_secs(*seconds).to_rfc3339()}))
         }),
+        Action::WaitUntil { time, timezone } => {
+            let until = next_time_of_day(time, timezone, now).ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_time", format!("no next {time} in {timezone}"))
+            })?;
+            Ok(Did { resume_at: Some(until), outcome: "waiting", ..did(json!({"until": until.to_rfc3339()})) })
+        }
+        Action::BusinessHours { hours, open, closed } => {
+            let is_open = hours.is_open(now);
+            let to = if is_open { open } else { closed };
+            Ok(Did { then: Some(Then::Go(Some(to.clone()))), ..did(json!({"open": is_open, "next": to})) })
+        }
+        Action::HttpRequest(call) => super::http::call(state, run, call, memory).await,
         Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
     }
 }

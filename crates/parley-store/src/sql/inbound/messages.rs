@@ -95,7 +95,7 @@ impl<DB> SqlStore<DB> {
             let payload = json!({
                 "message_id": id, "conversation_id": conversations[i], "contact_id": contacts[i],
                 "provider_message_id": a.m.provider_message_id, "type": a.m.content.type_name(), "text": a.m.content.text(),
-                "sent_at": a.m.sent_at,
+                "sent_at": a.m.sent_at, "referral": a.m.referral,
             });
             events.push(a.channel.workspace_id, "message.received", Some(id), Some(a.channel), &payload);
         }
@@ -422,7 +422,9 @@ impl<DB> SqlStore<DB> {
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        events.push(ws, "contact.updated", Some(id), None, &json!(contact));
+        let mut payload = json!(contact);
+        payload["changed"] = json!(["name"]);
+        events.push(ws, "contact.updated", Some(id), None, &payload);
         Ok(())
     }
 

@@ -1,0 +1,174 @@
+//! Workflows (issue 18): steps that look at time and call out, and the schedule trigger, on both
+//! engines and the injected clock. A run inside its opening hours calls a CRM (variables in the
+//! URL and body, values kept from the JSON answer and used in a tag), waits until 09:00 the next
+//! day, then calls a CRM that is down: tried again, then its error path. A URL to a private
+//! address fails the run before anything is sent. A daily schedule runs for its segment's
+//! contacts once per fire.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, eventually};
+
+/// A CRM on loopback: `POST /crm` answers the customer's tier and echoes the name it was sent;
+/// `GET /down` answers 503. Answers its base URL and what it was asked.
+async fn crm() -> (String, Arc<Mutex<Vec<String>>>) {
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (a, b) = (asked.clone(), asked.clone());
+    let app = axum::Router::new()
+        .route(
+            "/crm",
+            axum::routing::post(move |uri: axum::http::Uri, Json(body): Json<Value>| {
+                let a = a.clone();
+                async move {
+                    a.lock().unwrap().push(format!("POST {uri} {body}"));
+                    Json(json!({"customer": {"tier": "gold", "name": body["name"]}}))
+                }
+            }),
+        )
+        .route(
+            "/down",
+            axum::routing::get(move || {
+                let b = b.clone();
+                async move {
+                    b.lock().unwrap().push("GET /down".to_owned());
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, asked)
+}
+
+async fn publish(app: &TestApp, name: &str, definition: Value) -> i64 {
+    let made = app.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
+    assert_eq!(made.body["problems"], json!([]), "{:?}", made.body);
+    let id = made.body["id"].as_i64().unwrap();
+    let published = app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
+    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
+    id
+}
+
+async fn run_until_settled(app: &TestApp, run: &Value, status: &str) -> Value {
+    let path = format!("/api/v1/workflow-runs/{}", run["id"]);
+    eventually(20, || async { app.get(&path).await.body["status"] == status }).await;
+    app.get(&path).await.body
+}
+
+#[tokio::test]
+async fn opening_hours_a_crm_call_a_wait_until_nine_and_a_crm_that_is_down() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let (base, asked) = crm().await;
+        // The clock starts on Sunday 2025-06-15 at 15:06 UTC.
+        let definition = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "hours", "kind": "business_hours", "open": "crm", "closed": "closed",
+             "hours": {"timezone": "UTC", "days": {"sun": ["15:00-16:00"]}}},
+            {"id": "crm", "kind": "http_request", "method": "POST", "url": format!("{base}/crm?contact={{{{contact.id}}}}"),
+             "headers": {"Authorization": "Bearer crm-key"}, "body": {"name": "{{contact.name}}", "n": 1},
+             "save": {"tier": "/customer/tier", "echo": "/customer/name"}, "next": "tag"},
+            {"id": "tag", "kind": "add_tags", "tags": ["tier-{{vars.tier}}"], "next": "later"},
+            {"id": "later", "kind": "wait_until", "time": "09:00", "timezone": "UTC", "next": "again"},
+            {"id": "again", "kind": "http_request", "method": "GET", "url": format!("{base}/down"), "retries": 1, "on_error": "down"},
+            {"id": "down", "kind": "add_tags", "tags": ["crm-down"]},
+            {"id": "closed", "kind": "add_tags", "tags": ["closed"]}
+        ]});
+        let workflow = publish(&app, "CRM", definition).await;
+        wired.writes("33610000031", "hello").await;
+        let id = app.conversation_of("33610000031").await;
+        let run = app.post(&format!("/api/v1/workflows/{workflow}/runs"), json!({"conversation_id": id})).await;
+        assert_eq!(run.status, StatusCode::CREATED, "{e}: {:?}", run.body);
+        let tags = format!("/api/v1/conversations/{id}/tags");
+        assert!(eventually(15, || async { app.get(&tags).await.body == json!(["tier-gold"]) }).await, "{e}");
+        let contact = app.get(&format!("/api/v1/conversations/{id}")).await.body["contact_id"].clone();
+        assert_eq!(
+            asked.lock().unwrap().clone(),
+            [format!("POST /crm?contact={contact} {{\"name\":\"C\",\"n\":1}}")],
+            "{e}"
+        );
+        let path = format!("/api/v1/workflow-runs/{}", run.body["id"]);
+        assert!(eventually(10, || async { app.get(&path).await.body["step"] == "again" }).await, "{e}");
+        let waiting = app.get(&path).await.body;
+        assert_eq!(waiting["wake_at"], "2025-06-16T09:00:00.000000Z", "{e}: {waiting}");
+        assert_eq!(waiting["history"][1]["detail"]["kept"], json!({"tier": "gold", "echo": "C"}), "{e}");
+        assert!(!waiting.to_string().contains("crm-key"), "{e}: the history keeps no header");
+
+        // At 09:00 the next day: the CRM is down, tried twice, then the error path.
+        app.clock.advance_secs(18 * 3600);
+        let done = run_until_settled(&app, &run.body, "done").await;
+        assert_eq!(done["status"], "done", "{e}: {done}");
+        assert_eq!(app.get(&tags).await.body, json!(["crm-down", "tier-gold"]), "{e}");
+        let calls = asked.lock().unwrap().iter().filter(|a| *a == "GET /down").count();
+        assert_eq!(calls, 2, "{e}: one retry");
+        let failed = &done["history"][4];
+        assert_eq!((failed["outcome"].as_str(), failed["detail"]["status"].as_i64()), (Some("failed_call"), Some(503)));
+
+        // Outside the hours: the other way. A private address: refused before anything is sent.
+        let closed = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "hours", "kind": "business_hours", "open": "x", "closed": "call",
+             "hours": {"timezone": "Asia/Ho_Chi_Minh", "days": {"mon": ["08:00-17:00"]}, "closed_dates": ["2025-06-16"]}},
+            {"id": "call", "kind": "http_request", "method": "POST", "url": "http://10.0.0.1/steal"},
+            {"id": "x", "kind": "add_tags", "tags": ["open"]}]});
+        let closed_id = publish(&app, "Closed", closed).await;
+        let run = app.post(&format!("/api/v1/workflows/{closed_id}/runs"), json!({"conversation_id": id})).await;
+        let failed = run_until_settled(&app, &run.body, "failed").await;
+        assert_eq!(failed["status"], "failed", "{e}: {failed}");
+        assert_eq!(failed["history"][0]["detail"]["open"], false, "{e}");
+        assert_eq!(failed["history"][1]["detail"]["code"], "url_not_allowed", "{e}: {failed}");
+    }
+}
+
+#[tokio::test]
+async fn a_daily_schedule_runs_once_per_fire_for_its_segment() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        wired.writes("33610000032", "hello").await;
+        wired.writes("33610000033", "hello").await;
+        let vip = app.conversation_of("33610000032").await;
+        let other = app.conversation_of("33610000033").await;
+        let contact = app.get(&format!("/api/v1/conversations/{vip}")).await.body["contact_id"].clone();
+        let tagged = app.patch(&format!("/api/v1/contacts/{contact}"), json!({"tags": ["VIP"]})).await;
+        assert_eq!(tagged.status, StatusCode::OK, "{e}: {:?}", tagged.body);
+        let daily = json!({"trigger": {"kind": "schedule", "cron": "0 9 * * *", "timezone": "UTC", "tags": ["vip"]},
+            "steps": [{"id": "n", "kind": "add_note", "text": "Daily check for {{contact.name}}"}]});
+        let workflow = publish(&app, "Daily", daily).await;
+        assert_eq!(
+            app.patch(&format!("/api/v1/workflows/{workflow}"), json!({"active": true})).await.status,
+            StatusCode::OK
+        );
+        let runs = format!("/api/v1/workflows/{workflow}/runs");
+        let count = || async { app.get(&runs).await.body.as_array().map_or(0, Vec::len) };
+        app.timer_passes(2).await;
+        assert_eq!(count().await, 0, "{e}: 09:00 has not come yet today");
+        // 2025-06-16 09:00:30 UTC.
+        app.clock.advance_secs(17 * 3600 + 53 * 60 + 50);
+        assert!(eventually(15, || async { count().await == 1 }).await, "{e}: {}", count().await);
+        app.timer_passes(3).await;
+        assert_eq!(count().await, 1, "{e}: once per fire");
+        let notes = format!("/api/v1/conversations/{vip}/notes");
+        assert!(
+            eventually(10, || async { app.get(&notes).await.body.to_string().contains("Daily check for C") }).await
+        );
+        let others = app.get(&format!("/api/v1/conversations/{other}/notes")).await.body;
+        assert_eq!(others, json!([]), "{e}: not in the segment");
+        // The next day, again.
+        app.clock.advance_secs(24 * 3600);
+        assert!(eventually(15, || async { count().await == 2 }).await, "{e}");
+
+        // A schedule that does not read is refused at publishing.
+        let bad = json!({"trigger": {"kind": "schedule", "cron": "every day", "timezone": "Mars/Base"},
+            "steps": [{"id": "w", "kind": "wait", "seconds": 5}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Bad", "definition": bad})).await;
+        let refused = app.post(&format!("/api/v1/workflows/{}/publish", made.body["id"]), json!({})).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let text = refused.body.to_string();
+        assert!(text.contains("five fields") && text.contains("not a timezone"), "{e}: {text}");
+    }
+}
