@@ -106,10 +106,12 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::events::router())
         .merge(routes::subscriptions::router())
         .merge(routes::workflows::router())
-        .merge(routes::workflow_shortcuts::router());
+        .merge(routes::workflow_shortcuts::router())
+        .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())
+        .merge(routes::workflow_hooks::hooks_router())
         .merge(routes::health::router())
         .split_for_parts()
 }

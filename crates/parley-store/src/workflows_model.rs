@@ -29,6 +29,8 @@ pub struct Workflow {
     pub created_by: Option<UserId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The token of its incoming-webhook URL, sealed by the server (never shown sealed).
+    pub hook_secret: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -210,6 +212,12 @@ pub trait Workflows {
         by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Workflow>;
+    /// Any workspace's workflow (an incoming webhook names only the workflow).
+    async fn workflow_by_id(&self, id: i64) -> StoreResult<Workflow>;
+    /// Sets (or clears) the sealed token of the workflow's incoming-webhook URL.
+    async fn set_hook_secret(&self, ws: WorkspaceId, id: i64, sealed: Option<&str>) -> StoreResult<()>;
+    /// Gives a run without a conversation the one its first message opened.
+    async fn attach_conversation(&self, run_id: i64, conversation: ConversationId) -> StoreResult<()>;
     /// A published version's definition.
     async fn workflow_version(&self, ws: WorkspaceId, id: i64, version: i64) -> StoreResult<String>;
     /// Every active, published workflow, all workspaces, with its current definition.
@@ -230,6 +238,13 @@ pub trait Workflows {
     /// Starts runs a scan found, each at most once per workflow and `trigger_key`; answers how
     /// many were new.
     async fn start_keyed_runs(&self, runs: &[NewRun], now: Timestamp) -> StoreResult<u64>;
+    /// The contact's conversation on a number, if it has one.
+    async fn channel_conversation(
+        &self,
+        ws: WorkspaceId,
+        channel: ChannelId,
+        contact: ContactId,
+    ) -> StoreResult<Option<ConversationId>>;
     /// The contact's conversation most recently written in, if any.
     async fn latest_conversation(&self, ws: WorkspaceId, contact: ContactId) -> StoreResult<Option<ConversationId>>;
     /// Whether the workflow runs for the contact now, and how many runs it started for them

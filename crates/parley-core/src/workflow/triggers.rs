@@ -1,6 +1,8 @@
 //! What starts a workflow run: a trigger as written, and the happenings the runner reads from
 //! the event log, matched here.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
@@ -57,6 +59,18 @@ pub enum Trigger {
         timezone: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tags: Vec<String>,
+    },
+    /// A call to the workflow's own URL (`POST /hooks/workflows/{id}/{token}`) with a JSON
+    /// body: `phone` (a JSON pointer into it) names the contact, made when new; `name` and
+    /// `fields` (field key → pointer) fill it; the run acts on its conversation on `channel_id`
+    /// (opened by the run's first message when it has none).
+    IncomingWebhook {
+        channel_id: i64,
+        phone: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        fields: BTreeMap<String, String>,
     },
     /// Only run by hand, on a conversation (`POST /workflows/{id}/runs`).
     Manual,
@@ -119,6 +133,8 @@ pub enum Happening {
     },
     /// A schedule fired for a contact of its segment (the schedule scan).
     Scheduled,
+    /// The workflow's URL was called.
+    Hooked,
 }
 
 impl Trigger {
@@ -155,6 +171,20 @@ impl Trigger {
             }
             Trigger::Inactivity { hours, .. } if !(1..=MAX_INACTIVITY_HOURS).contains(hours) => {
                 problems.push(Problem::whole("inactivity is 1 hour to 30 days"));
+            }
+            Trigger::IncomingWebhook { phone, name, fields, .. } => {
+                let pointers = std::iter::once(phone).chain(name).chain(fields.values());
+                if pointers.clone().any(|p| !p.starts_with('/')) {
+                    problems.push(Problem::whole("the webhook's values are JSON pointers like /customer/phone"));
+                }
+                if fields.len() > 50 {
+                    problems.push(Problem::whole("a webhook fills at most 50 fields"));
+                }
+                for key in fields.keys() {
+                    if let Err(e) = crate::contact::check_field_key(key) {
+                        problems.push(Problem::whole(e.message));
+                    }
+                }
             }
             Trigger::Schedule { cron, timezone, tags } => {
                 if let Err(e) = super::hours::cron(cron) {
@@ -195,6 +225,7 @@ impl Trigger {
             }
             (Trigger::Inactivity { who, hours }, Happening::Inactivity { who: w, hours: h }) => who == w && hours == h,
             (Trigger::Schedule { .. }, Happening::Scheduled) => true,
+            (Trigger::IncomingWebhook { .. }, Happening::Hooked) => true,
             _ => false,
         }
     }

@@ -28,5 +28,6 @@ pub mod templates;
 pub mod users;
 pub mod webhook_catalog;
 pub mod webhooks;
+pub mod workflow_hooks;
 pub mod workflow_shortcuts;
 pub mod workflows;

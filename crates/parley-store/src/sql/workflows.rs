@@ -20,7 +20,8 @@ use crate::{
 
 macro_rules! workflow_columns {
     () => {
-        "id, workspace_id, name, draft, active, once_per_contact, version, created_by, created_at, updated_at"
+        "id, workspace_id, name, draft, active, once_per_contact, version, created_by, created_at, updated_at,
+         hook_secret"
     };
 }
 
@@ -43,6 +44,7 @@ struct WorkflowRow {
     created_by: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    hook_secret: Option<String>,
 }
 
 impl From<WorkflowRow> for Workflow {
@@ -58,6 +60,7 @@ impl From<WorkflowRow> for Workflow {
             created_by: r.created_by.map(UserId),
             created_at: Timestamp::from_micros(r.created_at),
             updated_at: Timestamp::from_micros(r.updated_at),
+            hook_secret: r.hook_secret,
         }
     }
 }
@@ -292,6 +295,41 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(workflow)
     }
 
+    async fn workflow_by_id(&self, id: i64) -> StoreResult<Workflow> {
+        let row: Option<WorkflowRow> =
+            sqlx::query_as(concat!("SELECT ", workflow_columns!(), " FROM workflows WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(row.ok_or(StoreError::NotFound)?.into())
+    }
+
+    async fn set_hook_secret(&self, ws: WorkspaceId, id: i64, sealed: Option<&str>) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE workflows SET hook_secret = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.get())
+            .bind(id)
+            .bind(sealed.map(str::to_owned))
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) != 1 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn attach_conversation(&self, run_id: i64, conversation: ConversationId) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workflow_runs SET conversation_id = $2 WHERE id = $1 AND conversation_id IS NULL")
+            .bind(run_id)
+            .bind(conversation.get())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn workflow_version(&self, ws: WorkspaceId, id: i64, version: i64) -> StoreResult<String> {
         let definition: Option<String> = sqlx::query_scalar(
             "SELECT v.definition FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
@@ -405,6 +443,23 @@ impl<DB> Workflows for SqlStore<DB> {
         }
         tx.commit().await?;
         Ok(started)
+    }
+
+    async fn channel_conversation(
+        &self,
+        ws: WorkspaceId,
+        channel: ChannelId,
+        contact: ContactId,
+    ) -> StoreResult<Option<ConversationId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM conversations WHERE workspace_id = $1 AND channel_id = $2 AND contact_id = $3",
+        )
+        .bind(ws.get())
+        .bind(channel.get())
+        .bind(contact.get())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(id.map(ConversationId))
     }
 
     async fn latest_conversation(&self, ws: WorkspaceId, contact: ContactId) -> StoreResult<Option<ConversationId>> {

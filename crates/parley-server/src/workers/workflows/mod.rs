@@ -264,7 +264,9 @@ async fn starts(
     let mut contact = seen.contact;
     let mut conversation = seen.conversation;
     // A contact's trigger runs on the contact's latest conversation, when it has one.
+    let hooked = matches!(definition.trigger, parley_core::workflow::Trigger::IncomingWebhook { .. });
     if conversation.is_none()
+        && !hooked
         && definition.trigger.has_conversation()
         && let Some(person) = contact
     {
@@ -467,6 +469,31 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
         state.store.wake_awaiting(c, now).await?;
     }
     Ok(())
+}
+
+/// An incoming webhook's call: the contact it named, its conversation on the trigger's number
+/// (none yet: the run's first message opens it), and the payload runs see as `trigger`.
+pub struct HookCall {
+    pub contact: ContactId,
+    pub conversation: Option<ConversationId>,
+    pub payload: Value,
+}
+
+/// The run a webhook call starts, if the workflow's guards and conditions let it.
+pub async fn hooked(
+    state: &AppState,
+    w: &parley_store::Workflow,
+    definition: &Definition,
+    call: HookCall,
+    now: Timestamp,
+) -> ApiResult<Option<NewRun>> {
+    let seen = Seen {
+        happening: Happening::Hooked,
+        conversation: call.conversation,
+        contact: Some(call.contact),
+        payload: call.payload,
+    };
+    starts(state, w, definition, &seen, now, &HashSet::new(), &HashSet::new()).await
 }
 
 /// The follower's guards on a conversation: not while the workflow runs there, and at most

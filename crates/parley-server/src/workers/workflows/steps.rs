@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::{ContactPatch, ContactPatchInput, ContactRef};
 use parley_core::conversation::{ClosingNote, ConversationStatus};
-use parley_core::ids::{ConversationId, TeamId, UserId};
+use parley_core::ids::{ChannelId, ContactId, ConversationId, TeamId, UserId};
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::Refusal;
@@ -195,7 +195,7 @@ pub(super) async fn execute(
                 }
                 None => None,
             };
-            send(state, run, &text, template.as_ref()).await
+            send(state, run, memory, &text, template.as_ref()).await
         }
         Action::AskQuestion(q) => super::ask::take(state, run, step, q, memory, now).await,
         Action::Wait { seconds } => Ok(Did {
@@ -260,16 +260,34 @@ async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timesta
     Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
 }
 
+/// Where a run's messages go: its conversation's number and contact; a run without one (an
+/// incoming webhook's for a contact new on the number) sends on the trigger's number, and the
+/// conversation its first message opens becomes the run's.
+async fn recipient(state: &AppState, run: &Run, memory: &Memory) -> ApiResult<(ChannelId, ContactId, bool)> {
+    if let Some(c) = run.conversation_id {
+        let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
+        return Ok((conversation.channel_id, conversation.contact_id, false));
+    }
+    match (memory.trigger["channel_id"].as_i64(), run.contact_id) {
+        (Some(channel), Some(contact)) => Ok((ChannelId(channel), contact, true)),
+        _ => Err(needs_conversation(run).expect_err("no conversation")),
+    }
+}
+
 /// Window-aware: the text inside the customer's window, the template outside it (when given).
-async fn send(state: &AppState, run: &Run, text: &str, template: Option<&TemplateChoice>) -> ApiResult<Did> {
-    let c = needs_conversation(run)?;
+async fn send(
+    state: &AppState,
+    run: &Run,
+    memory: &Memory,
+    text: &str,
+    template: Option<&TemplateChoice>,
+) -> ApiResult<Did> {
     let parley = Actor::system(run.workspace_id);
-    let conversation = state.store.conversation(run.workspace_id, c, Viewer::All).await?;
-    let to = ContactRef::Id(conversation.contact_id);
+    let (channel, contact, opens) = recipient(state, run, memory).await?;
+    let to = ContactRef::Id(contact);
     let text_message =
         OutboundMessage { content: Content::Text { body: text.to_owned(), preview_url: None }, reply_to: None };
     let key = format!("workflow-{}-{}", run.id, run.seq);
-    let channel = conversation.channel_id;
     let (to, parley) = (&to, &parley);
     let attempt = |messages: Vec<OutboundMessage>, key: String| async move {
         let send = Send { channel, to, messages: &messages, idempotency_key: Some(&key), dry_run: false };
@@ -280,8 +298,8 @@ async fn send(state: &AppState, run: &Run, text: &str, template: Option<&Templat
     let already = |e: ApiError| {
         if e.code == "idempotency_key_reused" { Ok(SendOutcome::Replayed(vec![])) } else { Err(e) }
     };
-    match attempt(vec![text_message], key.clone()).await.or_else(already)? {
-        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => Ok(did(json!({"message_ids": ids(&m), "sent": "text"}))),
+    let (messages, sent) = match attempt(vec![text_message], key.clone()).await.or_else(already)? {
+        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "text"),
         SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
             let t = template.expect("checked");
             let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
@@ -289,16 +307,18 @@ async fn send(state: &AppState, run: &Run, text: &str, template: Option<&Templat
                 if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
             let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
             match attempt(vec![OutboundMessage { content, reply_to: None }], key).await.or_else(already)? {
-                SendOutcome::Queued(m) | SendOutcome::Replayed(m) => {
-                    Ok(did(json!({"message_ids": ids(&m), "sent": "template"})))
-                }
-                SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
-                SendOutcome::Allowed(_) => Err(ApiError::internal()),
+                SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "template"),
+                SendOutcome::Refused { refusal, .. } => return Err(refused(&refusal)),
+                SendOutcome::Allowed(_) => return Err(ApiError::internal()),
             }
         }
-        SendOutcome::Refused { refusal, .. } => Err(refused(&refusal)),
-        SendOutcome::Allowed(_) => Err(ApiError::internal()),
+        SendOutcome::Refused { refusal, .. } => return Err(refused(&refusal)),
+        SendOutcome::Allowed(_) => return Err(ApiError::internal()),
+    };
+    if opens && let Some(first) = messages.first() {
+        state.store.attach_conversation(run.id, first.conversation_id).await?;
     }
+    Ok(did(json!({"message_ids": ids(&messages), "sent": sent})))
 }
 
 /// Sends one message on the run's conversation, keyed by the run and step number; a refusal
