@@ -568,6 +568,17 @@ pub trait Notifications {
 /// availability) and closing notes.
 #[async_trait]
 pub trait Assignment {
+    /// An available agent for a conversation (of `team` when given; members only on a private
+    /// number; under the workspace's cap), in turn (`RoundRobin`) or the least loaded
+    /// (`LeastOpen`), marked as given one now; `None` when no one is available.
+    async fn pick_agent(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        team: Option<TeamId>,
+        mode: AutoAssign,
+        now: Timestamp,
+    ) -> StoreResult<Option<UserId>>;
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings>;
     async fn set_assignment_settings(
         &self,

@@ -69,6 +69,49 @@ pub struct Question {
     /// (the person has taken over); true keeps waiting for the customer.
     #[serde(default)]
     pub keep_after_person_replies: bool,
+    /// Sent instead when the customer's window is closed: an approved template whose quick
+    /// replies are the options (a tap is judged like a typed answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<super::TemplateChoice>,
+}
+
+/// A `csat` step: a satisfaction question with sensible defaults, asked like `ask_question`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Csat {
+    /// Default: "How did we do?".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Default: Great, Okay, Poor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
+    /// The contact field the answer goes to; default `csat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_to: Option<String>,
+    /// Default: a day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+    /// Sent when the window is closed (a utility template with the options as quick replies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<super::TemplateChoice>,
+}
+
+impl Csat {
+    /// The question it asks.
+    pub fn question(&self) -> Question {
+        Question {
+            text: self.text.clone().unwrap_or_else(|| "How did we do?".to_owned()),
+            expect: Expect::Choice,
+            options: self.options.clone().unwrap_or_else(|| vec!["Great".into(), "Okay".into(), "Poor".into()]),
+            save_to: Some(self.save_to.clone().unwrap_or_else(|| "csat".to_owned())),
+            timeout_seconds: self.timeout_seconds.unwrap_or(24 * 3600),
+            retries: 0,
+            retry_text: None,
+            on_timeout: None,
+            on_invalid: None,
+            keep_after_person_replies: false,
+            template: self.template.clone(),
+        }
+    }
 }
 
 /// A question waiting for its answer, kept in the run's memory.
@@ -211,6 +254,7 @@ mod tests {
             on_timeout: None,
             on_invalid: None,
             keep_after_person_replies: false,
+            template: None,
         }
     }
 

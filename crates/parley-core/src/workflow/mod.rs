@@ -107,6 +107,8 @@ pub enum Action {
     /// Sends a question and waits for the customer's answer (`ask.rs`); `next` follows a
     /// valid answer.
     AskQuestion(Question),
+    /// A satisfaction survey: `ask_question` with a satisfaction scale saved to `csat`.
+    Csat(ask::Csat),
     /// Waits `seconds`.
     Wait {
         seconds: i64,
@@ -116,11 +118,13 @@ pub enum Action {
         time: String,
         timezone: String,
     },
-    /// Goes to `open` inside the opening hours, else to `closed`.
+    /// Goes to `open` inside the opening hours, else to `closed` (either left out ends the run).
     BusinessHours {
         hours: Hours,
-        open: String,
-        closed: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        closed: Option<String>,
     },
     /// Calls another system and keeps values of its answer (`http.rs`).
     HttpRequest(HttpCall),
@@ -151,6 +155,7 @@ impl Action {
             Action::SetField { .. } => "set_field",
             Action::RunWorkflow { .. } => "run_workflow",
             Action::AskQuestion(_) => "ask_question",
+            Action::Csat(_) => "csat",
             Action::Wait { .. } => "wait",
             Action::WaitUntil { .. } => "wait_until",
             Action::BusinessHours { .. } => "business_hours",
@@ -172,12 +177,33 @@ pub struct TemplateChoice {
     pub parameters: Vec<String>,
 }
 
-/// Whom an `assign` step gives the conversation to.
+/// Whom an `assign` step gives the conversation to: an available agent (of a team, when
+/// given) in turn or the least loaded, a user (a bot's user hands the conversation to the bot),
+/// or a team's queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AssignTo {
-    User { user_id: i64 },
-    Team { team_id: i64 },
+    Available {
+        available: Pick,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team_id: Option<i64>,
+    },
+    User {
+        user_id: i64,
+    },
+    Team {
+        team_id: i64,
+    },
+}
+
+/// How an available agent is picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// In turn: the agent given a conversation the longest ago.
+    RoundRobin,
+    /// The agent with the fewest conversations not closed.
+    LeastOpen,
 }
 
 /// A branch's rule.
@@ -306,7 +332,9 @@ pub fn edges(step: &Step) -> Vec<(&str, bool)> {
         Action::AskQuestion(q) => {
             out.extend(q.on_timeout.iter().chain(&q.on_invalid).map(|n| (n.as_str(), false)));
         }
-        Action::BusinessHours { open, closed, .. } => out.extend([(open.as_str(), false), (closed.as_str(), false)]),
+        Action::BusinessHours { open, closed, .. } => {
+            out.extend(open.iter().chain(closed).map(|n| (n.as_str(), false)))
+        }
         Action::HttpRequest(call) => out.extend(call.on_error.iter().map(|n| (n.as_str(), false))),
         _ => {}
     }
@@ -360,6 +388,7 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
         }
         match &step.action {
             Action::AskQuestion(q) => q.check(id, &mut problems),
+            Action::Csat(c) => c.question().check(id, &mut problems),
             Action::HttpRequest(call) => call.check(id, &mut problems),
             Action::BusinessHours { hours, .. } => {
                 if let Some(problem) = hours.problem() {
@@ -434,7 +463,11 @@ fn texts(action: &Action) -> Vec<&str> {
         Action::SendMessage { text, template } => std::iter::once(text.as_str())
             .chain(template.iter().flat_map(|t| t.parameters.iter().map(String::as_str)))
             .collect(),
-        Action::AskQuestion(q) => std::iter::once(q.text.as_str()).chain(q.retry_text.as_deref()).collect(),
+        Action::AskQuestion(q) => std::iter::once(q.text.as_str())
+            .chain(q.retry_text.as_deref())
+            .chain(q.template.iter().flat_map(|t| t.parameters.iter().map(String::as_str)))
+            .collect(),
+        Action::Csat(c) => c.text.as_deref().into_iter().collect(),
         Action::AddNote { text } => vec![text],
         Action::AddTags { tags } => tags.iter().map(String::as_str).collect(),
         Action::HttpRequest(call) => call.texts(),

@@ -55,7 +55,7 @@ pub fn paths_without_a_person(d: &Definition, is_bot: &dyn Fn(i64) -> bool) -> V
             let steps: Vec<&Step> = path.iter().map(|id| by_id[id]).collect();
             let replies = steps.iter().any(|s| matches!(s.action, Action::SendMessage { .. } | Action::AskQuestion(_)));
             let person = steps.iter().any(|s| match &s.action {
-                Action::Assign { to: AssignTo::Team { .. } } => true,
+                Action::Assign { to: AssignTo::Team { .. } | AssignTo::Available { .. } } => true,
                 Action::Assign { to: AssignTo::User { user_id } } => !is_bot(*user_id),
                 Action::SendMessage { text, .. } => offers_contact(text),
                 Action::AskQuestion(q) => offers_contact(&q.text),

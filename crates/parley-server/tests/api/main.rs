@@ -36,6 +36,7 @@ mod users;
 mod visibility;
 mod web;
 mod webhooks;
+mod workflow_gallery;
 mod workflow_hooks;
 mod workflow_questions;
 mod workflow_steps;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::channel::{Channel, Visibility};
 use parley_core::conversation::{ClosingNote, ClosingNotes, Conversation, ConversationStatus};
-use parley_core::ids::{ConversationId, UserId, WorkspaceId};
+use parley_core::ids::{ConversationId, TeamId, UserId, WorkspaceId};
 use serde_json::json;
 
 use super::inbound::EventBuffer;
@@ -25,8 +25,46 @@ struct Candidate {
     open: i64,
 }
 
+/// The agent to give a conversation: under the cap, allowed on its channel; never given one
+/// first, then the longest ago (round-robin), or the fewest open first (least-open).
+fn choose<'a>(
+    agents: &'a mut [Candidate],
+    mode: AutoAssign,
+    max_open: Option<i64>,
+    allowed: Option<&Vec<i64>>,
+) -> Option<&'a mut Candidate> {
+    let eligible = agents
+        .iter_mut()
+        .filter(|a| max_open.is_none_or(|max| a.open < max) && allowed.is_none_or(|m| m.contains(&a.id)));
+    match mode {
+        AutoAssign::LeastOpen => eligible.min_by_key(|a| (a.open, a.last_assigned_at, a.id)),
+        _ => eligible.min_by_key(|a| (a.last_assigned_at, a.id)),
+    }
+}
+
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
+    /// The available agents (of `team` when given) with their loads.
+    async fn candidates(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        team: Option<TeamId>,
+    ) -> StoreResult<Vec<Candidate>> {
+        let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT u.id, u.last_assigned_at,
+                (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status <> 'closed')
+             FROM users u WHERE u.workspace_id = $1 AND u.role = 'agent' AND u.available = 1 AND u.bot = 0
+               AND u.deactivated_at IS NULL
+               AND ($2 IS NULL OR u.id IN (SELECT user_id FROM team_members WHERE team_id = $2))
+             ORDER BY u.id",
+        )
+        .bind(ws.get())
+        .bind(team.map(|t| t.get()))
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(|(id, last_assigned_at, open)| Candidate { id, last_assigned_at, open }).collect())
+    }
+
     async fn settings_in(conn: &mut DB::Connection, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
         let (mode, max_open): (String, Option<i64>) =
             sqlx::query_as("SELECT auto_assign, auto_assign_max_open FROM workspaces WHERE id = $1")
@@ -58,17 +96,7 @@ impl<DB> SqlStore<DB> {
             // One automatic assignment at a time per workspace, reading the agents' loads as the
             // previous one committed them (concurrent ingest transactions: `sql/locks.rs`).
             DB::lock_keys(conn, LockClass::Assignment, vec![ws.to_string()]).await?;
-            let rows: Vec<(i64, Option<i64>, i64)> = sqlx::query_as(
-                "SELECT u.id, u.last_assigned_at,
-                    (SELECT COUNT(*) FROM conversations c WHERE c.assignee_id = u.id AND c.status <> 'closed')
-                 FROM users u WHERE u.workspace_id = $1 AND u.role = 'agent' AND u.available = 1 AND u.bot = 0
-                   AND u.deactivated_at IS NULL ORDER BY u.id",
-            )
-            .bind(ws.get())
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut agents: Vec<Candidate> =
-                rows.into_iter().map(|(id, last_assigned_at, open)| Candidate { id, last_assigned_at, open }).collect();
+            let mut agents = Self::candidates(conn, ws, None).await?;
             // A private channel's conversations go only to its members (the others cannot see them).
             let mut members: HashMap<i64, Vec<i64>> = HashMap::new();
             for (channel, conversation) in opened.iter().filter(|(c, _)| c.workspace_id == ws) {
@@ -86,15 +114,7 @@ impl<DB> SqlStore<DB> {
                         members.get(&channel.id.get())
                     }
                 };
-                let eligible = agents.iter_mut().filter(|a| {
-                    settings.max_open.is_none_or(|max| a.open < max) && allowed.is_none_or(|m| m.contains(&a.id))
-                });
-                // Never given one first, then the longest ago; least-open looks at the load first.
-                let pick = match settings.mode {
-                    AutoAssign::LeastOpen => eligible.min_by_key(|a| (a.open, a.last_assigned_at, a.id)),
-                    _ => eligible.min_by_key(|a| (a.last_assigned_at, a.id)),
-                };
-                let Some(agent) = pick else { continue };
+                let Some(agent) = choose(&mut agents, settings.mode, settings.max_open, allowed) else { continue };
                 agent.open += 1;
                 agent.last_assigned_at = Some(now.as_micros());
                 sqlx::query("UPDATE conversations SET assignee_id = $1 WHERE id = $2")
@@ -119,6 +139,48 @@ impl<DB> SqlStore<DB> {
 #[apply(engine_bounds!)]
 #[async_trait]
 impl<DB> Assignment for SqlStore<DB> {
+    async fn pick_agent(
+        &self,
+        ws: WorkspaceId,
+        conversation: ConversationId,
+        team: Option<TeamId>,
+        mode: AutoAssign,
+        now: Timestamp,
+    ) -> StoreResult<Option<UserId>> {
+        let mut tx = self.begin_write().await?;
+        DB::lock_keys(&mut tx, LockClass::Assignment, vec![ws.to_string()]).await?;
+        let (channel, visibility): (i64, String) = sqlx::query_as(
+            "SELECT ch.id, ch.visibility FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+             WHERE c.workspace_id = $1 AND c.id = $2",
+        )
+        .bind(ws.get())
+        .bind(conversation.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let members: Option<Vec<i64>> = if visibility == "private" {
+            Some(
+                sqlx::query_scalar("SELECT user_id FROM channel_members WHERE channel_id = $1")
+                    .bind(channel)
+                    .fetch_all(&mut *tx)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let max_open = Self::settings_in(&mut tx, ws).await?.max_open;
+        let mut agents = Self::candidates(&mut tx, ws, team).await?;
+        let Some(agent) = choose(&mut agents, mode, max_open, members.as_ref()) else { return Ok(None) };
+        sqlx::query("UPDATE users SET last_assigned_at = $1 WHERE id = $2")
+            .bind(now.as_micros())
+            .bind(agent.id)
+            .execute(&mut *tx)
+            .await?;
+        let picked = UserId(agent.id);
+        tx.commit().await?;
+        Ok(Some(picked))
+    }
+
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {
         let mut conn = self.read.acquire().await?;
         Self::settings_in(&mut conn, ws).await

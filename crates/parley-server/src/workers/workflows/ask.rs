@@ -108,7 +108,21 @@ async fn ask(
         (Some(_), Expect::Choice) | (None, _) => q.message(&text),
         (Some(_), _) => Content::Text { body: text, preview_url: None },
     };
-    let ids = send_content(state, run, content).await?;
+    let ids = match send_content(state, run, content).await {
+        // Outside the window: the template, with the same key.
+        Err(e) if e.code == "window_closed" && q.template.is_some() => {
+            let t = q.template.as_ref().expect("checked");
+            let mut parameters = Vec::with_capacity(t.parameters.len());
+            for p in &t.parameters {
+                parameters.push(json!({"type": "text", "text": fill(state, run, memory, p).await?}));
+            }
+            let components =
+                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
+            let template = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
+            send_content(state, run, template).await?
+        }
+        other => other?,
+    };
     let since = match ids.iter().max() {
         Some(id) => *id,
         None => state.store.last_message_id(run.workspace_id, c).await?,

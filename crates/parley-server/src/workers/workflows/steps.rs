@@ -12,8 +12,8 @@ use parley_core::outbound::OutboundMessage;
 use parley_core::rules::Refusal;
 use parley_core::workflow::hours::next_time_of_day;
 use parley_core::workflow::vars::{self, first_name};
-use parley_core::workflow::{Action, AssignTo, Memory, Step, TemplateChoice};
-use parley_store::{Run, SendOutcome, Viewer};
+use parley_core::workflow::{Action, AssignTo, Memory, Pick, Step, TemplateChoice};
+use parley_store::{AutoAssign, Run, SendOutcome, Viewer};
 use serde_json::{Value, json};
 
 use super::{may_start_on, run_on};
@@ -115,6 +115,25 @@ pub(super) async fn execute(
             actions::conversations::assign(state, &parley, c, Some(UserId(*user_id))).await?;
             Ok(did(json!({"assignee": user_id})))
         }
+        Action::Assign { to: AssignTo::Available { available, team_id } } => {
+            let c = needs_conversation(run)?;
+            let mode = match available {
+                Pick::RoundRobin => AutoAssign::RoundRobin,
+                Pick::LeastOpen => AutoAssign::LeastOpen,
+            };
+            let team = team_id.map(TeamId);
+            if team.is_some() {
+                state.store.set_conversation_team(run.workspace_id, c, team, None, now).await?;
+            }
+            match state.store.pick_agent(run.workspace_id, c, team, mode, now).await? {
+                Some(agent) => {
+                    actions::conversations::assign(state, &parley, c, Some(agent)).await?;
+                    Ok(did(json!({"assignee": agent.get(), "team": team_id})))
+                }
+                // No one available: the conversation waits in its team's queue, or unassigned.
+                None => Ok(did(json!({"assignee": null, "team": team_id, "available": false}))),
+            }
+        }
         Action::Assign { to: AssignTo::Team { team_id } } => {
             let c = needs_conversation(run)?;
             state.store.set_conversation_team(run.workspace_id, c, Some(TeamId(*team_id)), None, now).await?;
@@ -198,6 +217,7 @@ pub(super) async fn execute(
             send(state, run, memory, &text, template.as_ref()).await
         }
         Action::AskQuestion(q) => super::ask::take(state, run, step, q, memory, now).await,
+        Action::Csat(c) => super::ask::take(state, run, step, &c.question(), memory, now).await,
         Action::Wait { seconds } => Ok(Did {
             resume_at: Some(now.plus_secs(*seconds)),
             outcome: "waiting",
@@ -212,7 +232,7 @@ pub(super) async fn execute(
         Action::BusinessHours { hours, open, closed } => {
             let is_open = hours.is_open(now);
             let to = if is_open { open } else { closed };
-            Ok(Did { then: Some(Then::Go(Some(to.clone()))), ..did(json!({"open": is_open, "next": to})) })
+            Ok(Did { then: Some(Then::Go(to.clone())), ..did(json!({"open": is_open, "next": to})) })
         }
         Action::HttpRequest(call) => super::http::call(state, run, call, memory).await,
         Action::Branch { .. } | Action::Jump { .. } => Ok(did(json!({}))),
