@@ -10,6 +10,7 @@ import { setupSearch } from './search.js';
 import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
 import { templatesPage } from './templates.js';
+import { workflowsPage } from './workflows.js';
 import { setupShortcuts, showShortcuts } from './keys.js';
 import { connectLive } from './live.js';
 import { fillTemplate, followEnd, renderThread } from './thread.js';
@@ -525,12 +526,12 @@ async function loadTeams() {
 }
 
 function route() {
-  const page = isAdmin && ['#team', '#templates'].includes(location.hash) ? location.hash.slice(1) : null;
-  $('team').hidden = page !== 'team';
-  $('templates').hidden = page !== 'templates';
+  const pages = { team: teamPage, templates: templatesPage, workflows: workflowsPage };
+  const page = isAdmin && location.hash.slice(1) in pages ? location.hash.slice(1) : null;
+  for (const name of Object.keys(pages)) $(name).hidden = page !== name;
   $('inbox').hidden = page !== null;
   if (page) {
-    (page === 'team' ? teamPage : templatesPage)($(page)).catch((error) => toast(errorText(error), 'error'));
+    pages[page]($(page)).catch((error) => toast(errorText(error), 'error'));
     return;
   }
   // Back from the team page: the open conversation stays in the address; teams may have changed.
@@ -543,6 +544,7 @@ async function start() {
   $('me-name').textContent = boot.user.name;
   $('team-link').hidden = !isAdmin;
   $('templates-link').hidden = !isAdmin;
+  $('workflows-link').hidden = !isAdmin;
   $('lang').value = boot.locale;
   $('lang').addEventListener('change', async () => {
     await api('PATCH', '/me', { locale: $('lang').value });

@@ -360,6 +360,30 @@ function noteEditor(ctx, refusal) {
 
 /** Fills the composer for `ctx.conversation` (as `GET /conversations/{id}` shows it): a reply
  *  (free text or template, by the window) or an internal note; and keeps it current. */
+/**
+ * The shortcut workflows an agent can run on this conversation (`GET …/shortcuts`): a menu
+ * shown only when there are some; choosing one starts it and says so.
+ */
+function shortcutsMenu(ctx) {
+  const id = ctx.conversation.id;
+  const menu = el('select', { id: 'composer-shortcuts', class: 'composer-shortcuts', hidden: true, 'aria-label': t('shortcuts.run') });
+  api('GET', `/conversations/${id}/shortcuts`).then((found) => {
+    if (!found.length) return;
+    menu.replaceChildren(el('option', { value: '' }, t('shortcuts.run')), ...found.map((s) => el('option', { value: String(s.id) }, s.name)));
+    menu.hidden = false;
+  }).catch(() => {});
+  menu.addEventListener('change', async () => {
+    const chosen = menu.value;
+    menu.value = '';
+    if (!chosen) return;
+    try {
+      await api('POST', `/conversations/${id}/shortcuts/${chosen}`, {});
+      toast(t('shortcuts.started'));
+    } catch (error) { toast(errorText(error), 'error'); }
+  });
+  return menu;
+}
+
 export function renderComposer(box, ctx, mode = box.dataset.tab ?? 'reply') {
   stopWindowClock();
   ctx.box = box;
@@ -370,7 +394,9 @@ export function renderComposer(box, ctx, mode = box.dataset.tab ?? 'reply') {
     type: 'button', role: 'tab', id: `composer-tab-${name}`, 'aria-selected': mode === name ? 'true' : 'false',
     onclick: () => renderComposer(box, ctx, name),
   }, label);
-  const tabs = el('nav', { class: 'composer-tabs', role: 'tablist' }, tab('reply', t('composer.reply')), tab('note', t('composer.note')));
+  const tabs = el('div', { class: 'composer-top' },
+    el('nav', { class: 'composer-tabs', role: 'tablist' }, tab('reply', t('composer.reply')), tab('note', t('composer.note'))),
+    shortcutsMenu(ctx));
   let parts;
   if (mode === 'note') {
     parts = noteEditor(ctx, refusal);

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, update, delete))
         .routes(routes!(publish))
         .routes(routes!(runs, start))
+        .routes(routes!(dry_run))
         .routes(routes!(run_history))
         .routes(routes!(automation_report))
 }
@@ -395,6 +396,57 @@ async fn start(
     let run = crate::workers::workflows::run_on(&state, &w, conversation.id, Some(conversation.contact_id)).await?;
     let run = state.store.start_run(&run, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunInput {
+    /// The conversation it is tried on.
+    conversation_id: i64,
+    /// The definition to try (the saved draft when left out).
+    #[schema(value_type = Option<Object>)]
+    definition: Option<Value>,
+}
+
+/// What the draft (or the definition given) would do on a conversation now, step by step, with
+/// nothing done: no message leaves, no call goes out. `422 invalid_workflow` names its problems.
+#[utoipa::path(post, path = "/workflows/{id}/dry-run", tag = "workflows", params(("id" = i64, Path)),
+    request_body = DryRunInput,
+    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`invalid_workflow`")),
+    security(("bearer" = [])))]
+async fn dry_run(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+    ApiJson(input): ApiJson<DryRunInput>,
+) -> ApiResult<Json<Vec<Value>>> {
+    auth.require_admin()?;
+    let w = state.store.workflow(auth.workspace_id, id).await?;
+    let raw = match input.definition {
+        Some(d) => d,
+        None => serde_json::from_str(&w.draft).map_err(|_| ApiError::internal())?,
+    };
+    let invalid = |problems: Vec<Problem>| {
+        let first = problems.first().map(|p| p.message.clone()).unwrap_or_default();
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", first).with_field("definition")
+    };
+    let definition = parse(&raw).map_err(invalid)?;
+    let problems = validate(&definition);
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let conversation = parley_core::ids::ConversationId(input.conversation_id);
+    let conversation = state.store.conversation(auth.workspace_id, conversation, auth.viewer()).await?;
+    let walked = crate::workers::workflows::dry_run::dry_run(
+        &state,
+        auth.workspace_id,
+        &definition,
+        conversation.id,
+        conversation.contact_id,
+    )
+    .await?;
+    Ok(Json(walked))
 }
 
 /// A run with its history: each step, what it did, when.

@@ -172,3 +172,52 @@ async fn a_daily_schedule_runs_once_per_fire_for_its_segment() {
         assert!(text.contains("five fields") && text.contains("not a timezone"), "{e}: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_dry_run_fills_texts_judges_branches_and_sends_nothing() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        wired.writes("33610000034", "where is my order?").await;
+        let id = app.conversation_of("33610000034").await;
+        let saved =
+            json!({"trigger": {"kind": "manual"}, "steps": [{"id": "n", "kind": "add_note", "text": "saved draft"}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Try", "definition": saved})).await;
+        let workflow = made.body["id"].as_i64().unwrap();
+        let tried = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "check", "kind": "branch", "rules": [
+                {"when": [{"subject": "message.text", "op": "contains", "value": "order"}], "next": "hi"}], "otherwise": "tag"},
+            {"id": "hi", "kind": "send_message", "text": "Hi {{contact.first_name|there}}, checking order for {{contact.phone}}", "next": "ask"},
+            {"id": "ask", "kind": "ask_question", "text": "Order number?", "timeout_seconds": 3600, "next": "tag"},
+            {"id": "tag", "kind": "add_tags", "tags": ["tried"]}]});
+        let sent_before = wired.sandbox.sent_count();
+        let walked = app
+            .post(&format!("/api/v1/workflows/{workflow}/dry-run"), json!({"conversation_id": id, "definition": tried}))
+            .await;
+        assert_eq!(walked.status, StatusCode::OK, "{e}: {:?}", walked.body);
+        let steps: Vec<&str> = walked.body.as_array().unwrap().iter().filter_map(|s| s["step"].as_str()).collect();
+        assert_eq!(steps, ["check", "hi", "ask"], "{e}: the branch took the order rule; the question stops the walk");
+        assert_eq!(walked.body[1]["text"], "Hi C, checking order for +33610000034", "{e}");
+        assert_eq!(walked.body[2]["then"], "waits for the answer", "{e}");
+        // The saved draft when none is given.
+        let draft = app.post(&format!("/api/v1/workflows/{workflow}/dry-run"), json!({"conversation_id": id})).await;
+        assert_eq!(draft.body[0]["text"], "saved draft", "{e}: {:?}", draft.body);
+        // Nothing left, nothing changed.
+        wired.sandbox.wait_idle(std::time::Duration::from_secs(2)).await;
+        assert_eq!(wired.sandbox.sent_count(), sent_before, "{e}");
+        assert_eq!(app.get(&format!("/api/v1/conversations/{id}/tags")).await.body, json!([]), "{e}");
+        assert!(app.get(&format!("/api/v1/conversations/{id}/notes")).await.body.as_array().unwrap().is_empty(), "{e}");
+        // Refusals: an invalid definition, an agent, an unknown conversation.
+        let bad = json!({"trigger": {"kind": "manual"}, "steps": [{"id": "w", "kind": "wait", "seconds": 0}]});
+        let r = app
+            .post(&format!("/api/v1/workflows/{workflow}/dry-run"), json!({"conversation_id": id, "definition": bad}))
+            .await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow"), "{e}");
+        let r = app.post(&format!("/api/v1/workflows/{workflow}/dry-run"), json!({"conversation_id": 999_999})).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{e}");
+        let agent = app.token_for("agent", "agent@acme.example").await;
+        let path = format!("/api/v1/workflows/{workflow}/dry-run");
+        let r = app.call_as(Some(&agent), reqwest::Method::POST, &path, Some(json!({"conversation_id": id}))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{e}");
+    }
+}

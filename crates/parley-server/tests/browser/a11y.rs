@@ -87,6 +87,19 @@ async fn the_main_screens_have_no_serious_accessibility_violation() {
     browser.click_in_page("#template-add-button").await;
     browser.wait_for("#template-button-0-text", "a button", async |_: &WebElement| true).await;
     found.push(("templates and builder".into(), serious_violations(&browser, &axe).await));
+    let branchy = json!({"trigger": {"kind": "message_received"}, "steps": [
+        {"id": "hours", "kind": "business_hours", "hours": {"timezone": "UTC", "days": {"mon": ["09:00-18:00"]}},
+         "open": "hello", "closed": "away"},
+        {"id": "hello", "kind": "send_message", "text": "Hello! support@example.com"},
+        {"id": "away", "kind": "add_tags", "tags": ["away"]}]});
+    let made = app.post("/api/v1/workflows", json!({"name": "Hours", "definition": branchy})).await;
+    browser.driver.goto(app.url("/inbox")).await.unwrap();
+    browser.driver.goto(app.url("/inbox#workflows")).await.unwrap();
+    browser.click_in_page(&format!("[data-workflow='{}'] .wf-open", made.body["id"])).await;
+    browser.wait_for(".wf-branches", "the flow", async |_: &WebElement| true).await;
+    browser.click_in_page("#wf-step-hello .wf-edit").await;
+    browser.wait_for("#wf-step-hello .wf-form", "a step's form", async |_: &WebElement| true).await;
+    found.push(("workflow builder".into(), serious_violations(&browser, &axe).await));
 
     let failures: Vec<Value> = found
         .into_iter()

@@ -120,6 +120,13 @@ impl Browser {
         self.driver.execute(script, vec![serde_json::json!(id), serde_json::json!(value)]).await.unwrap();
     }
 
+    /// Sets the first `<select>` matching `css` and tells the page it changed.
+    pub async fn choose_in(&self, css: &str, value: &str) {
+        self.wait_for(css, css, async |_: &WebElement| true).await;
+        let script = "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change'));";
+        self.driver.execute(script, vec![serde_json::json!(css), serde_json::json!(value)]).await.unwrap();
+    }
+
     /// Saves `target/screenshots/<name>.png` (kept as a CI artifact).
     pub async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");

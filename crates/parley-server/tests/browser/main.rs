@@ -18,6 +18,7 @@ mod thread_view;
 mod tour;
 mod trust;
 mod webhook_screens;
+mod workflow_screens;
 
 use parley_sandbox::{Customer, SandboxTemplate, Say};
 use parley_store::testing::TestDatabase;

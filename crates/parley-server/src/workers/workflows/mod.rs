@@ -41,6 +41,7 @@ use crate::event_log::before_hole;
 use steps::Then;
 
 mod ask;
+pub mod dry_run;
 mod http;
 mod scans;
 mod steps;
