@@ -330,3 +330,90 @@ async fn a_number_lists_its_automations_without_a_way_to_a_person() {
         assert_eq!(app.get("/api/v1/channels/999999/automations-without-a-person").await.status, StatusCode::NOT_FOUND);
     }
 }
+
+/// Two servers on one PostgreSQL database (as two processes would be), both running the
+/// workflow workers: thirty runs are shared between them, and each step is taken once — one note
+/// and one tag per conversation, histories without a repeated step.
+#[tokio::test]
+async fn two_servers_on_postgres_share_the_runs_and_take_each_step_once() {
+    let Some(db) = parley_store::testing::TestDatabase::postgres().await else { return };
+    let (url, schema) = (db.url.clone(), db.schema.clone());
+    let app = TestApp::spawn(db).await;
+    let wired = app.wired().await;
+    let store = parley_store::open_url(&url, schema.as_deref()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state =
+        parley_server::AppState::new(store, app.clock.clone(), parley_server::secrets::SecretBox::random(), dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(parley_server::serve(listener, state, std::future::pending()));
+
+    let definition = json!({"trigger": {"kind": "message_received"}, "steps": [
+        {"id": "note", "kind": "add_note", "text": "Seen by a workflow", "next": "wait"},
+        {"id": "wait", "kind": "wait", "seconds": 600, "next": "tag"},
+        {"id": "tag", "kind": "add_tags", "tags": ["followed-up"]}]});
+    let workflow = active_workflow(&app, "Shared", definition).await;
+    let phones: Vec<String> = (0..30).map(|i| format!("3361100{i:04}")).collect();
+    let items = phones
+        .iter()
+        .map(|p| {
+            wired.sandbox.message(
+                &wired.number.phone_number_id,
+                &parley_sandbox::Customer::new(p, "C"),
+                &parley_sandbox::Say::text("hi"),
+            )
+        })
+        .collect();
+    wired.sandbox.deliver(items, parley_sandbox::Batching::default());
+    assert!(wired.sandbox.wait_idle(Duration::from_secs(30)).await);
+    let runs = format!("/api/v1/workflows/{workflow}/runs");
+    let waiting = eventually(30, || async {
+        let list = app.get(&runs).await.body;
+        list.as_array().is_some_and(|l| l.len() == 30 && l.iter().all(|r| r["step"] == "tag"))
+    });
+    assert!(waiting.await, "{}", app.get(&runs).await.body);
+    app.clock.advance_secs(600);
+    let done = eventually(30, || async {
+        app.get(&runs).await.body.as_array().is_some_and(|l| l.iter().all(|r| r["status"] == "done"))
+    });
+    assert!(done.await, "{}", app.get(&runs).await.body);
+    for run in app.get(&runs).await.body.as_array().unwrap() {
+        let history = app.get(&format!("/api/v1/workflow-runs/{}", run["id"])).await.body;
+        let steps: Vec<&str> =
+            history["history"].as_array().unwrap().iter().filter_map(|s| s["step"].as_str()).collect();
+        assert_eq!(steps, ["note", "wait", "tag"], "{history}");
+        let c = run["conversation_id"].as_i64().unwrap();
+        let notes = app.get(&format!("/api/v1/conversations/{c}/notes")).await.body;
+        assert_eq!(notes.as_array().unwrap().len(), 1, "{notes}");
+        assert_eq!(app.get(&format!("/api/v1/conversations/{c}/tags")).await.body, json!(["followed-up"]));
+    }
+}
+
+/// "Once per contact": a contact who writes again, even on another day, starts no second run;
+/// another contact does.
+#[tokio::test]
+async fn a_once_per_contact_workflow_runs_once_for_each_contact() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let definition = json!({"trigger": {"kind": "message_received"}, "steps": [
+            {"id": "note", "kind": "add_note", "text": "First contact"}]});
+        let made = app
+            .post("/api/v1/workflows", json!({"name": "Once", "definition": definition, "once_per_contact": true}))
+            .await;
+        let id = made.body["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
+        app.patch(&format!("/api/v1/workflows/{id}"), json!({"active": true})).await;
+        let runs = format!("/api/v1/workflows/{id}/runs");
+        let count = || async { app.get(&runs).await.body.as_array().map_or(0, Vec::len) };
+        wired.writes("33610000071", "hello").await;
+        assert!(eventually(15, || async { count().await == 1 }).await, "{e}");
+        assert!(eventually(10, || async { app.get(&runs).await.body[0]["status"] == "done" }).await, "{e}");
+        wired.writes("33610000071", "me again").await;
+        app.clock.advance_secs(2 * 86_400);
+        wired.writes("33610000071", "and again, days later").await;
+        app.timer_passes(3).await;
+        assert_eq!(count().await, 1, "{e}: once for this contact");
+        wired.writes("33610000072", "hello").await;
+        assert!(eventually(15, || async { count().await == 2 }).await, "{e}: another contact");
+    }
+}
