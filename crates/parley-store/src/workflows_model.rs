@@ -303,8 +303,9 @@ pub trait Workflows {
     /// Puts a run back to sleep until `at` without a step taken (woken before its time), if
     /// `holder` still holds its lease (`Conflict` otherwise).
     async fn snooze_run(&self, run: &Run, holder: &str, at: Timestamp) -> StoreResult<()>;
-    /// Wakes the runs waiting for an answer on a conversation (its customer wrote); answers how many.
-    async fn wake_awaiting(&self, conversation: ConversationId, now: Timestamp) -> StoreResult<u64>;
+    /// Wakes the runs waiting for an answer on these conversations (their customers wrote), in
+    /// one transaction — none when no run waits for an answer at all; answers how many.
+    async fn wake_awaiting(&self, conversations: &[ConversationId], now: Timestamp) -> StoreResult<u64>;
     /// The messages of a conversation after message `after`, oldest first (at most `limit`).
     async fn replies_after(
         &self,

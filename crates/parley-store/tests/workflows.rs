@@ -230,9 +230,9 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         assert_eq!(turn.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
         store.record_step(&turn[0], "b", &step(0, "ask", "done"), &none, &empty, RunMove::Done, NOW).await.unwrap();
         // A message on another conversation wakes nothing; one on its own wakes it (once).
-        assert_eq!(store.wake_awaiting(ConversationId(2), NOW.plus_secs(5)).await.unwrap(), 0);
-        assert_eq!(store.wake_awaiting(ConversationId(1), NOW.plus_secs(5)).await.unwrap(), 1);
-        assert_eq!(store.wake_awaiting(ConversationId(1), NOW.plus_secs(6)).await.unwrap(), 0, "already due");
+        assert_eq!(store.wake_awaiting(&[ConversationId(2)], NOW.plus_secs(5)).await.unwrap(), 0);
+        assert_eq!(store.wake_awaiting(&[ConversationId(1)], NOW.plus_secs(5)).await.unwrap(), 1);
+        assert_eq!(store.wake_awaiting(&[ConversationId(1)], NOW.plus_secs(6)).await.unwrap(), 0, "already due");
         let woken = store.claim_runs("a", NOW.plus_secs(70), NOW.plus_secs(130), 10).await.unwrap();
         let woken = woken.into_iter().find(|r| r.id == a.id).expect("woken by the reply");
         // Woken with nothing to do: back to sleep until its deadline, no step recorded.
@@ -252,7 +252,7 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
             .record_step(&mine, "a", &step(1, "ask", "answered"), &BTreeMap::new(), &json!({}), next, deadline)
             .await
             .unwrap();
-        assert_eq!(store.wake_awaiting(ConversationId(1), deadline.plus_secs(1)).await.unwrap(), 0);
+        assert_eq!(store.wake_awaiting(&[ConversationId(1)], deadline.plus_secs(1)).await.unwrap(), 0);
         // A cancelled run keeps its reason.
         let mine = store.claim_runs("a", later, later.plus_secs(60), 10).await.unwrap();
         let mine = mine.into_iter().find(|r| r.id == a.id).unwrap();

@@ -717,18 +717,30 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(())
     }
 
-    async fn wake_awaiting(&self, conversation: ConversationId, now: Timestamp) -> StoreResult<u64> {
+    async fn wake_awaiting(&self, conversations: &[ConversationId], now: Timestamp) -> StoreResult<u64> {
+        // Most messages answer no question: a read first, and no write transaction at all.
+        let any: Option<i64> =
+            sqlx::query_scalar("SELECT conversation_id FROM workflow_runs WHERE awaiting_reply = 1 LIMIT 1")
+                .fetch_optional(&self.read)
+                .await?;
+        if any.is_none() || conversations.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
-        let woken = sqlx::query(
-            "UPDATE workflow_runs SET wake_at = $2
-             WHERE conversation_id = $1 AND awaiting_reply = 1 AND status = 'running' AND wake_at > $2",
-        )
-        .bind(conversation.get())
-        .bind(now.as_micros())
-        .execute(&mut *tx)
-        .await?;
+        let mut woken = 0;
+        for c in conversations {
+            let done = sqlx::query(
+                "UPDATE workflow_runs SET wake_at = $2
+                 WHERE conversation_id = $1 AND awaiting_reply = 1 AND status = 'running' AND wake_at > $2",
+            )
+            .bind(c.get())
+            .bind(now.as_micros())
+            .execute(&mut *tx)
+            .await?;
+            woken += DB::rows_affected(&done);
+        }
         tx.commit().await?;
-        Ok(DB::rows_affected(&woken))
+        Ok(woken)
     }
 
     async fn replies_after(

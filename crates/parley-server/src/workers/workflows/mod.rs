@@ -204,6 +204,8 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
     }
     let mut runs = Vec::new();
     let mut opened = HashSet::new();
+    // Conversations whose customer wrote: their questions wake (again after a crash: harmless).
+    let mut wrote = Vec::new();
     // Within the batch: conversations and contacts a workflow already started on.
     let mut on_conversation: HashSet<(i64, i64)> = HashSet::new();
     let mut for_contact: HashSet<(i64, i64)> = HashSet::new();
@@ -213,12 +215,10 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
         {
             opened.insert(c);
         }
-        // A customer's message wakes the questions waiting on its conversation (again after a
-        // crash: waking twice is harmless).
         if e.kind == "message.received"
             && let Some(c) = e.payload["conversation_id"].as_i64()
         {
-            state.store.wake_awaiting(ConversationId(c), now).await?;
+            wrote.push(ConversationId(c));
         }
         let Some(workflows) = by_workspace.get(&e.workspace_id) else { continue };
         for seen in happenings(e, &opened) {
@@ -246,6 +246,7 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
             }
         }
     }
+    state.store.wake_awaiting(&wrote, now).await?;
     if !state.store.start_runs(&state.server_id, upto, &runs, now).await? {
         tracing::info!("the workflow follower's lease moved to another server");
     }
@@ -467,7 +468,7 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
         && let (Some(c), Some(asking)) = (moved.conversation_id, &memory.asking)
         && state.store.replies_after(run.workspace_id, c, asking.since_message, 100).await?.iter().any(|r| r.inbound)
     {
-        state.store.wake_awaiting(c, now).await?;
+        state.store.wake_awaiting(&[c], now).await?;
     }
     Ok(())
 }

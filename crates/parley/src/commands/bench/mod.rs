@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod outgoing;
 mod phone_mix;
 pub mod webhooks;
+pub mod workflows;
 
 use std::path::PathBuf;
 
@@ -89,6 +90,26 @@ pub enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Open conversations that each start a five-step workflow with a wait (trigger → first step,
+    /// runs/s); then ingest with and without a million pending waits in the database.
+    Workflows {
+        #[arg(long, default_value_t = 10_000)]
+        conversations: usize,
+        /// Over how many seconds the conversations open.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        waits: i64,
+        /// Events in each ingest measurement.
+        #[arg(long, default_value_t = 20_000)]
+        ingest_events: usize,
+        #[arg(long, default_value_t = 10)]
+        batch: usize,
+        /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
+        /// SQLite in a temporary directory otherwise.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Generate a large inbox (contacts, conversations, messages) into a fresh database and
     /// measure the conversation list, opening a thread and searching, through the real server.
     Inbox {
@@ -164,6 +185,18 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             crate::init_logging(log.unwrap_or("warn,sqlx=error"));
             let opts = outgoing::OutgoingBench { database_url: postgres, events, events_ten, rate, batch };
             tokio::runtime::Runtime::new()?.block_on(outgoing::run(opts))
+        }
+        BenchCommand::Workflows { conversations, seconds, waits, ingest_events, batch, postgres } => {
+            crate::init_logging(log.unwrap_or("warn,sqlx=error"));
+            let opts = workflows::WorkflowBench {
+                database_url: postgres,
+                conversations,
+                seconds,
+                waits,
+                ingest_events,
+                batch,
+            };
+            tokio::runtime::Runtime::new()?.block_on(workflows::run(opts))
         }
         BenchCommand::Dispatch { messages, rate, latency_ms, postgres } => {
             crate::init_logging(log.unwrap_or("warn"));

@@ -15,14 +15,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parley_core::{Clock, SystemClock};
 use parley_providers::guard::AllowList;
-use parley_providers::meta::signature;
 use parley_server::AppState;
 use parley_server::secrets::SecretBox;
 use parley_store::{NewSubscription, Store, SubscriptionPatch};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
-use super::webhooks::{APP_SECRET, Target, bench_database, empty, make_body};
+use super::webhooks::{APP_SECRET, Target, bench_database, empty, post_at_rate};
 
 pub struct OutgoingBench {
     pub database_url: Option<String>,
@@ -114,40 +112,12 @@ impl Bench {
         Ok(())
     }
 
-    /// Posts `events` inbound events, `batch` per POST, at `rate` per second (`None`: as fast
-    /// as 16 connections go). Answers the achieved events/s.
+    /// Posts `events` inbound events at `rate` per second (`None`: full speed); answers events/s.
     async fn ingest(&mut self, events: usize, rate: Option<usize>) -> anyhow::Result<f64> {
         let posts = events.div_ceil(self.batch);
-        let in_flight = Arc::new(Semaphore::new(if rate.is_some() { 64 } else { 16 }));
-        let every = rate.map(|r| Duration::from_secs_f64(self.batch as f64 / r as f64));
-        let started = Instant::now();
-        let mut tasks = Vec::with_capacity(posts);
-        for i in 0..posts {
-            if let Some(every) = every {
-                let due = started + every * i as u32;
-                tokio::time::sleep_until(due.into()).await;
-            }
-            let permit = in_flight.clone().acquire_owned().await?;
-            let (body, sig) = make_body(&self.target, self.next, self.batch);
-            self.next += 1;
-            let (client, url) = (self.client.clone(), self.webhook_url.clone());
-            tasks.push(tokio::spawn(async move {
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header(signature::HEADER, sig)
-                    .body(body)
-                    .send()
-                    .await;
-                drop(permit);
-                anyhow::ensure!(r.as_ref().is_ok_and(|r| r.status().is_success()), "an inbound webhook failed: {r:?}");
-                Ok(())
-            }));
-        }
-        for t in tasks {
-            t.await??;
-        }
-        Ok((posts * self.batch) as f64 / started.elapsed().as_secs_f64())
+        let (target, from) = (self.target.clone(), self.next);
+        self.next += posts;
+        post_at_rate(&self.client, &self.webhook_url, target, from, posts, self.batch, rate).await
     }
 
     async fn wait_for(&self, receivers: &[&Arc<Taken>], events: usize) -> anyhow::Result<()> {
