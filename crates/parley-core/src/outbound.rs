@@ -167,6 +167,11 @@ impl SendInput {
     }
 }
 
+/// Validates one message body of type `kind` (the Cloud API's shape, as in `SendInput`).
+pub fn content_of(kind: &str, v: &Value) -> Result<Content, Invalid> {
+    content(kind, v, kind)
+}
+
 /// Validates one message body of type `kind`.
 fn content(kind: &str, v: &Value, field: &str) -> Result<Content, Invalid> {
     match kind {

@@ -136,7 +136,13 @@ function stepForm(step, def, changed) {
       step.template ??= undefined;
       const tpl = step.template ?? {};
       const keepTemplate = () => { step.template = tpl.name ? tpl : undefined; changed(false); };
+      const media = step.media ?? { kind: '' };
+      const keepMedia = (structural) => { step.media = media.kind ? media : undefined; changed(structural); };
       return [text(step, 'text', 'wf.text', changed, { area: true }),
+        choice(media, 'kind', 'wf.media_kind', ['', 'image', 'video', 'document'], keepMedia, (o) => t(`wf.media_${o || 'none'}`)),
+        media.kind ? text(media, 'link', 'wf.media_link', keepMedia) : null,
+        media.kind === 'document' ? text(media, 'filename', 'wf.media_filename', keepMedia) : null,
+        list(step, 'buttons', 'wf.buttons', changed),
         text(tpl, 'name', 'wf.template_name', keepTemplate), text(tpl, 'language', 'wf.template_language', keepTemplate),
         list(tpl, 'parameters', 'wf.template_parameters', keepTemplate), ref('next', 'wf.next')];
     }

@@ -288,7 +288,8 @@ pub trait Workflows {
     /// Leases up to `limit` running runs whose step is due.
     async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>>;
     /// Records a step taken and moves the run, if `holder` still holds its lease (`Conflict`
-    /// otherwise), and lets the lease go.
+    /// otherwise), and lets the lease go — unless the next step is due now: then the holder
+    /// keeps it and may take that step at once.
     #[allow(clippy::too_many_arguments)]
     async fn record_step(
         &self,

@@ -75,6 +75,13 @@ pub enum Action {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         template: Option<TemplateChoice>,
+        /// An image, video or document sent with the text as its caption (or as the header of
+        /// the buttons).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<MediaChoice>,
+        /// Up to three reply buttons under the text.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        buttons: Vec<String>,
     },
     Assign {
         to: AssignTo,
@@ -163,6 +170,64 @@ impl Action {
             Action::Branch { .. } => "branch",
             Action::Jump { .. } => "jump",
         }
+    }
+}
+
+/// A file a `send_message` step sends, by its public link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaChoice {
+    /// `image`, `video` or `document`.
+    pub kind: String,
+    /// An https link the provider downloads it from.
+    pub link: String,
+    /// A document's file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+}
+
+/// What a `send_message` step sends inside the window: the text; with `media`, the file with
+/// the text as its caption; with `buttons`, an interactive message (the file as its header).
+/// Checked like any message the API sends.
+pub fn message_content(
+    text: &str,
+    media: Option<&MediaChoice>,
+    buttons: &[String],
+) -> Result<crate::message::Content, crate::validation::Invalid> {
+    use crate::outbound::content_of;
+    use serde_json::json;
+    let file = |m: &MediaChoice| {
+        let mut v = json!({"link": m.link});
+        if let Some(name) = &m.filename {
+            v["filename"] = json!(name);
+        }
+        v
+    };
+    if !buttons.is_empty() {
+        let reply: Vec<Value> = buttons
+            .iter()
+            .enumerate()
+            .map(|(i, b)| json!({"type": "reply", "reply": {"id": format!("button-{}", i + 1), "title": b}}))
+            .collect();
+        let mut v = json!({"type": "button", "body": {"text": text}, "action": {"buttons": reply}});
+        if let Some(m) = media {
+            v["header"] = json!({"type": m.kind});
+            v["header"][m.kind.as_str()] = file(m);
+        }
+        return content_of("interactive", &v);
+    }
+    match media {
+        Some(m) if matches!(m.kind.as_str(), "image" | "video" | "document") => {
+            let mut v = file(m);
+            v["caption"] = json!(text);
+            content_of(&m.kind, &v)
+        }
+        Some(m) => Err(crate::validation::Invalid::new(
+            "invalid_message",
+            Some("media.kind".to_owned()),
+            format!("{:?} is not image, video or document", m.kind),
+        )),
+        None => content_of("text", &json!({"body": text})),
     }
 }
 
@@ -403,9 +468,11 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
                     problems.push(Problem::at(id, format!("{time:?} is not a time of day like 09:00")));
                 }
             }
-            Action::SendMessage { text, template } => {
+            Action::SendMessage { text, template, media, buttons } => {
                 if text.trim().is_empty() || text.chars().count() > 4096 {
                     problems.push(Problem::at(id, "the text is 1 to 4,096 characters"));
+                } else if let Err(e) = message_content(text, media.as_ref(), buttons) {
+                    problems.push(Problem::at(id, format!("{}: {}", e.field.unwrap_or_default(), e.message)));
                 }
                 if let Some(t) = template
                     && (t.name.trim().is_empty() || t.language.trim().is_empty())
@@ -460,7 +527,7 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
 /// The texts of a step that may hold variables.
 fn texts(action: &Action) -> Vec<&str> {
     match action {
-        Action::SendMessage { text, template } => std::iter::once(text.as_str())
+        Action::SendMessage { text, template, .. } => std::iter::once(text.as_str())
             .chain(template.iter().flat_map(|t| t.parameters.iter().map(String::as_str)))
             .collect(),
         Action::AskQuestion(q) => std::iter::once(q.text.as_str())

@@ -221,3 +221,41 @@ async fn a_dry_run_fills_texts_judges_branches_and_sends_nothing() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{e}");
     }
 }
+
+#[tokio::test]
+async fn a_send_step_sends_a_file_with_its_caption_or_buttons_under_a_header() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        wired.writes("33610000035", "hi").await;
+        let id = app.conversation_of("33610000035").await;
+        let definition = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "menu", "kind": "send_message", "text": "Our menu, {{contact.first_name|friend}}",
+             "media": {"kind": "document", "link": "https://files.example/menu.pdf", "filename": "menu.pdf"}, "next": "ask"},
+            {"id": "ask", "kind": "send_message", "text": "Book a table?", "buttons": ["Yes", "No"],
+             "media": {"kind": "image", "link": "https://files.example/room.jpg"}}]});
+        let workflow = publish(&app, "Menu", definition).await;
+        let run = app.post(&format!("/api/v1/workflows/{workflow}/runs"), json!({"conversation_id": id})).await;
+        assert_eq!(run.status, StatusCode::CREATED, "{e}: {:?}", run.body);
+        let sent =
+            || wired.sandbox.sent().into_iter().filter(|s| s.to == "33610000035").map(|s| s.body).collect::<Vec<_>>();
+        assert!(eventually(15, || async { sent().len() == 2 }).await, "{e}: {:?}", sent());
+        let (doc, buttons) = (&sent()[0], &sent()[1]);
+        assert_eq!(
+            (doc["type"].as_str(), doc["document"]["caption"].as_str()),
+            (Some("document"), Some("Our menu, C")),
+            "{e}"
+        );
+        assert_eq!(doc["document"]["filename"], "menu.pdf", "{e}");
+        assert_eq!(
+            buttons["interactive"]["header"]["image"]["link"], "https://files.example/room.jpg",
+            "{e}: {buttons}"
+        );
+        assert_eq!(buttons["interactive"]["action"]["buttons"][1]["reply"]["title"], "No", "{e}");
+        // Four buttons, or audio with a caption: refused at publishing, on the step.
+        let bad = json!({"trigger": {"kind": "manual"}, "steps": [
+            {"id": "many", "kind": "send_message", "text": "Pick", "buttons": ["a", "b", "c", "d"]}]});
+        let made = app.post("/api/v1/workflows", json!({"name": "Bad", "definition": bad})).await;
+        assert_eq!(made.body["problems"][0]["step"], "many", "{e}: {:?}", made.body);
+    }
+}

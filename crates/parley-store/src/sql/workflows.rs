@@ -659,9 +659,13 @@ impl<DB> Workflows for SqlStore<DB> {
             RunMove::Failed(why) => (RunStatus::Failed, Some(step.step.clone()), None, Some(why.clone())),
             RunMove::Cancelled(why) => (RunStatus::Cancelled, Some(step.step.clone()), None, Some(why.clone())),
         };
+        // A next step due now keeps the lease: the runner takes it at once, without a new claim.
+        let keep = matches!(&next, RunMove::Next { at, .. } if *at <= now);
         let moved = sqlx::query(
             "UPDATE workflow_runs SET status = $3, step = $4, seq = seq + 1, jumps = $5, wake_at = $6, error = $7,
-                lease_holder = NULL, lease_until = NULL, updated_at = $8, memory = $10, awaiting_reply = $11
+                lease_holder = CASE WHEN $12 = 1 THEN lease_holder END,
+                lease_until = CASE WHEN $12 = 1 THEN lease_until END,
+                updated_at = $8, memory = $10, awaiting_reply = $11
              WHERE id = $1 AND lease_holder = $2 AND status = 'running' AND seq = $9",
         )
         .bind(run.id)
@@ -675,6 +679,7 @@ impl<DB> Workflows for SqlStore<DB> {
         .bind(run.seq)
         .bind(serde_json::to_string(memory)?)
         .bind(i64::from(awaiting))
+        .bind(i64::from(keep))
         .execute(&mut *tx)
         .await?;
         if DB::rows_affected(&moved) != 1 {

@@ -64,7 +64,7 @@ pub async fn dry_run(
         let mut entry = json!({"step": step.id, "kind": step.action.kind()});
         let mut next: Option<String> = step.next.clone();
         match &step.action {
-            Action::SendMessage { text, template } => {
+            Action::SendMessage { text, template, .. } => {
                 entry["would"] = json!("send");
                 match (open, template) {
                     (true, _) => entry["text"] = json!(fill(state, &run, &memory, text).await?),

@@ -347,37 +347,77 @@ async fn facts(
     Ok(facts)
 }
 
-/// Takes the due steps; answers how many.
+/// Steps one run takes in a row under one claim (each due at once after the last).
+const CHAIN: usize = 20;
+
+/// Takes the due steps; answers how many runs were claimed. Claimed runs go side by side (the
+/// claim never gives two runs of one conversation); each takes its steps in a row while the
+/// next is due at once, keeping its lease.
 async fn run_due(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now();
     let runs = state.store.claim_runs(&state.server_id, now, now.plus_secs(RUN_LEASE_SECS), RUNS_AT_ONCE).await?;
     let taken = runs.len();
     let claimed = Instant::now();
     let mut definitions: HashMap<(i64, i64), Option<Definition>> = HashMap::new();
-    for run in runs {
-        // Past half the lease, the rest is left to run out and be taken again: never a step
-        // taken while another server may hold the run.
-        if claimed.elapsed() > Duration::from_secs(RUN_LEASE_SECS as u64 / 2) {
-            break;
-        }
-        let key = (run.workflow_id, run.version);
-        if let Entry::Vacant(slot) = definitions.entry(key) {
+    for run in &runs {
+        if let Entry::Vacant(slot) = definitions.entry((run.workflow_id, run.version)) {
             let text = state.store.workflow_version(run.workspace_id, run.workflow_id, run.version).await?;
             slot.insert(serde_json::from_str::<Value>(&text).ok().and_then(|v| parse(&v).ok()));
         }
-        let Some(definition) = &definitions[&key] else {
-            fail(state, &run, "its version no longer reads", now).await?;
-            continue;
-        };
-        let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
-            fail(state, &run, "its step is not in its version", now).await?;
-            continue;
-        };
-        if let Err(e) = take_step(state, &run, step, now).await {
-            tracing::warn!(run = run.id, step = %step.id, error = %e.message, "a workflow step failed");
+    }
+    let definitions = std::sync::Arc::new(definitions);
+    let mut going = tokio::task::JoinSet::new();
+    for run in runs {
+        let (state, definitions) = (state.clone(), definitions.clone());
+        going.spawn(async move { drive(&state, run, &definitions, claimed).await });
+    }
+    while let Some(done) = going.join_next().await {
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e.message, "a workflow run could not go on");
         }
     }
     Ok(taken)
+}
+
+/// Takes a claimed run's steps while they are due at once (at most `CHAIN`, within half the
+/// lease: never a step taken while another server may hold the run); a run left holding its
+/// lease is let go.
+async fn drive(
+    state: &AppState,
+    mut run: Run,
+    definitions: &HashMap<(i64, i64), Option<Definition>>,
+    claimed: Instant,
+) -> ApiResult<()> {
+    for _ in 0..CHAIN {
+        let now = state.clock.now();
+        if claimed.elapsed() > Duration::from_secs(RUN_LEASE_SECS as u64 / 2) {
+            break;
+        }
+        let Some(definition) = definitions.get(&(run.workflow_id, run.version)).and_then(Option::as_ref) else {
+            return fail(state, &run, "its version no longer reads", now).await;
+        };
+        let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
+            return fail(state, &run, "its step is not in its version", now).await;
+        };
+        match take_step(state, &run, step, now).await {
+            Ok(Some(next))
+                if next.status == parley_store::RunStatus::Running && next.wake_at.is_some_and(|w| w <= now) =>
+            {
+                run = next;
+            }
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(run = run.id, step = %step.id, error = %e.message, "a workflow step failed");
+                return Ok(());
+            }
+        }
+    }
+    // Still holding the lease of a step due now: let it go for the next claim.
+    let at = run.wake_at.unwrap_or_else(|| state.clock.now());
+    match state.store.snooze_run(&run, &state.server_id, at).await {
+        Ok(()) | Err(parley_store::StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResult<()> {
@@ -394,7 +434,9 @@ async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResu
     Ok(())
 }
 
-async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<()> {
+/// Takes one step and records it; answers the run as moved when it keeps its lease (its next
+/// step is due at once).
+async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Option<Run>> {
     let mut memory = Memory::read(&run.memory);
     let outcome = match steps::execute(state, run, step, &mut memory, now).await {
         Ok(done) if matches!(step.action, Action::Branch { .. }) => {
@@ -424,7 +466,7 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
             let next = match done.then {
                 Some(Then::Snooze(at)) => {
                     state.store.snooze_run(run, &state.server_id, at).await?;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Some(Then::Stay { until }) => RunMove::Next { step: step.id.clone(), at: until },
                 Some(Then::Go(Some(to))) => RunMove::Next { step: to, at: now },
@@ -460,6 +502,7 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
         }
     };
     let waits_for_reply = matches!(next, RunMove::Next { .. }) && memory.asking.is_some();
+    let keeps_lease = matches!(&next, RunMove::Next { at, .. } if *at <= now);
     let memory_now = memory.to_value();
     let moved = state.store.record_step(run, &state.server_id, &record, &jumps, &memory_now, next, now).await?;
     // A reply that came while the question was being sent woke nothing (the run was leased):
@@ -470,7 +513,7 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
     {
         state.store.wake_awaiting(&[c], now).await?;
     }
-    Ok(())
+    Ok(keeps_lease.then_some(moved))
 }
 
 /// An incoming webhook's call: the contact it named, its conversation on the trigger's number

@@ -12,7 +12,7 @@ use parley_core::outbound::OutboundMessage;
 use parley_core::rules::Refusal;
 use parley_core::workflow::hours::next_time_of_day;
 use parley_core::workflow::vars::{self, first_name};
-use parley_core::workflow::{Action, AssignTo, Memory, Pick, Step, TemplateChoice};
+use parley_core::workflow::{Action, AssignTo, Memory, Pick, Step, TemplateChoice, message_content};
 use parley_store::{AutoAssign, Run, SendOutcome, Viewer};
 use serde_json::{Value, json};
 
@@ -202,7 +202,7 @@ pub(super) async fn execute(
             Ok(did(json!({"field": field, "value": value})))
         }
         Action::RunWorkflow { workflow_id } => start_other(state, run, *workflow_id, now).await,
-        Action::SendMessage { text, template } => {
+        Action::SendMessage { text, template, media, buttons } => {
             let text = fill(state, run, memory, text).await?;
             let template = match template {
                 Some(t) => {
@@ -214,7 +214,8 @@ pub(super) async fn execute(
                 }
                 None => None,
             };
-            send(state, run, memory, &text, template.as_ref()).await
+            let content = message_content(&text, media.as_ref(), buttons)?;
+            send(state, run, memory, content, template.as_ref()).await
         }
         Action::AskQuestion(q) => super::ask::take(state, run, step, q, memory, now).await,
         Action::Csat(c) => super::ask::take(state, run, step, &c.question(), memory, now).await,
@@ -299,14 +300,13 @@ async fn send(
     state: &AppState,
     run: &Run,
     memory: &Memory,
-    text: &str,
+    content: Content,
     template: Option<&TemplateChoice>,
 ) -> ApiResult<Did> {
     let parley = Actor::system(run.workspace_id);
     let (channel, contact, opens) = recipient(state, run, memory).await?;
     let to = ContactRef::Id(contact);
-    let text_message =
-        OutboundMessage { content: Content::Text { body: text.to_owned(), preview_url: None }, reply_to: None };
+    let text_message = OutboundMessage { content, reply_to: None };
     let key = format!("workflow-{}-{}", run.id, run.seq);
     let (to, parley) = (&to, &parley);
     let attempt = |messages: Vec<OutboundMessage>, key: String| async move {
@@ -319,7 +319,7 @@ async fn send(
         if e.code == "idempotency_key_reused" { Ok(SendOutcome::Replayed(vec![])) } else { Err(e) }
     };
     let (messages, sent) = match attempt(vec![text_message], key.clone()).await.or_else(already)? {
-        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "text"),
+        SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "message"),
         SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
             let t = template.expect("checked");
             let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
