@@ -76,7 +76,7 @@ pub async fn run(opts: WorkflowBench) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(parley_server::serve(listener, state, async move {
+    let server = tokio::spawn(parley_server::serve(listener, state, async move {
         let _ = stopped.await;
     }));
     let webhook_url = format!("http://{addr}{}", target.webhook_path);
@@ -136,7 +136,9 @@ pub async fn run(opts: WorkflowBench) -> anyhow::Result<()> {
             "without_events_per_second": base.round(), "with_events_per_second": with.round(),
             "change_percent": round1((with / base - 1.0) * 100.0)})
     );
+    // The server and its workers stop before the schema goes.
     let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
     if let (Some(schema), Some(u)) = (schema, &opts.database_url) {
         let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(u).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await?;
