@@ -312,7 +312,14 @@ export function triggerForm(def, changed) {
   const extra = [];
   const soft = () => changed(false);
   switch (trig.kind) {
-    case 'message_received': extra.push(list(trig, 'keywords', 'wf.keywords', soft)); break;
+    case 'message_received':
+      extra.push(list(trig, 'keywords', 'wf.keywords', soft), text(trig, 'pattern', 'wf.pattern', soft),
+        field(t('wf.first_only'), el('input', { type: 'checkbox', checked: !!trig.first_only, dataset: { field: 'first_only' },
+          onchange: (e) => { trig.first_only = e.target.checked; soft(); } })));
+      break;
+    case 'conversation_opened':
+      extra.push(choice(trig, 'by', 'wf.opened_by', ['', 'contact', 'person', 'workflow'], soft, (o) => t(`wf.opened_by_${o || 'anyone'}`)));
+      break;
     case 'tag_added': case 'tag_removed': extra.push(text(trig, 'tag', 'wf.tag', soft)); break;
     case 'contact_field_updated': extra.push(text(trig, 'field', 'wf.field', soft)); break;
     case 'ad_referral': extra.push(text(trig, 'source_id', 'wf.source_id', soft)); break;

@@ -366,8 +366,9 @@ fn valid_id(id: &str) -> bool {
 }
 
 const SUBJECTS: &[&str] = &["message.text", "contact.tags", "conversation.tags", "conversation.channel_id"];
-/// Subjects naming a value of the run's memory: `answers.<step>`, `vars.<name>`, `trigger.<key>`.
-const MEMORY_SUBJECTS: &[&str] = &["answers.", "vars.", "trigger."];
+/// Subjects naming a value of the run's memory: `answers.<step>`, `vars.<name>`, `trigger.<key>`,
+/// `last.outcome` (the last step's).
+const MEMORY_SUBJECTS: &[&str] = &["answers.", "vars.", "trigger.", "last."];
 
 fn check_condition(step: Option<&str>, c: &Condition, problems: &mut Vec<Problem>) {
     let known = SUBJECTS.contains(&c.subject.as_str())
@@ -556,6 +557,9 @@ pub struct Memory {
     pub vars: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asking: Option<Asking>,
+    /// The last step taken: `{"step", "outcome"}` (branches test `last.outcome`).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub last: Value,
 }
 
 impl Memory {

@@ -151,11 +151,11 @@ fn triggers_fire_on_their_happenings_only() {
     assert!(Trigger::ConversationOpened { by: None }.fires_on(&Happening::ConversationOpened { by: OpenedBy::Person }));
     assert!(Trigger::ConversationClosed.fires_on(&Happening::ConversationClosed));
     assert!(!Trigger::ConversationClosed.fires_on(&Happening::AssignmentChanged));
-    let keyword = Trigger::MessageReceived { keywords: vec!["price".into()], first_only: false };
+    let keyword = Trigger::MessageReceived { keywords: vec!["price".into()], pattern: None, first_only: false };
     let said = |t: &str, first: bool| Happening::MessageReceived { text: Some(t.into()), first };
     assert!(keyword.fires_on(&said("What's the PRICE?", false)));
     assert!(!keyword.fires_on(&said("priceless", false)));
-    let first = Trigger::MessageReceived { keywords: vec![], first_only: true };
+    let first = Trigger::MessageReceived { keywords: vec![], pattern: None, first_only: true };
     assert!(first.fires_on(&said("hi", true)) && !first.fires_on(&said("hi", false)));
     let tag = Trigger::TagAdded { tag: "VIP".into() };
     assert!(tag.fires_on(&Happening::TagAdded { tag: "vip".into() }));
@@ -193,4 +193,22 @@ fn contact_ways_are_recognised_in_text() {
     assert!(offers_contact("Call (555) 123-4567"));
     assert!(!offers_contact("Order 12345 shipped"));
     assert!(!offers_contact("at @acme"));
+}
+
+#[test]
+fn patterns_and_the_last_outcome_are_tested() {
+    let trigger: Trigger =
+        serde_json::from_value(json!({"kind": "message_received", "pattern": "^order\\s*#?\\d+", "first_only": false}))
+            .unwrap();
+    let said = |t: &str| Happening::MessageReceived { text: Some(t.into()), first: false };
+    assert!(trigger.fires_on(&said("Order #12 please")));
+    assert!(!trigger.fires_on(&said("my order 12")));
+    assert!(triggers::regex_of("(unclosed").is_err());
+    assert!(triggers::regex_of(&"a".repeat(501)).is_err());
+    let facts = Facts { memory: json!({"last": {"step": "ask", "outcome": "timed_out"}}), ..Facts::default() };
+    let c = Condition { subject: "last.outcome".into(), op: Op::Equals, value: Some("timed_out".into()) };
+    assert!(holds(&c, &facts));
+    let mut problems = Vec::new();
+    check_condition(None, &c, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
 }

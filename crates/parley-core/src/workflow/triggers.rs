@@ -23,6 +23,9 @@ pub enum Trigger {
     MessageReceived {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         keywords: Vec<String>,
+        /// A regular expression the text must match (any case), besides the keywords.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
         #[serde(default)]
         first_only: bool,
     },
@@ -97,6 +100,8 @@ pub enum OpenedBy {
     Contact,
     /// A person (reopened it).
     Person,
+    /// A workflow (its `reopen` step).
+    Workflow,
 }
 
 /// Something that happened, as the runner reads it from the event log.
@@ -137,6 +142,19 @@ pub enum Happening {
     Hooked,
 }
 
+/// A trigger's pattern, any case, of bounded size (a pattern from a user never costs more than
+/// that to build or run).
+pub fn regex_of(pattern: &str) -> Result<regex::Regex, String> {
+    if pattern.is_empty() || pattern.len() > 500 {
+        return Err("a pattern is 1 to 500 characters".to_owned());
+    }
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("the pattern does not read: {e}"))
+}
+
 impl Trigger {
     /// Whether runs it starts have a conversation: a new contact has none yet (a changed
     /// field runs on the contact's latest conversation, and a step that needs one fails
@@ -156,10 +174,15 @@ impl Trigger {
             Trigger::TagAdded { tag } | Trigger::TagRemoved { tag } if bad(tag) => {
                 problems.push(Problem::whole("the trigger's tag is 1 to 64 characters"));
             }
-            Trigger::MessageReceived { keywords, .. }
-                if keywords.len() > 100 || keywords.iter().any(|k| k.trim().is_empty() || k.chars().count() > 64) =>
-            {
-                problems.push(Problem::whole("up to 100 trigger keywords of 1 to 64 characters"));
+            Trigger::MessageReceived { keywords, pattern, .. } => {
+                if keywords.len() > 100 || keywords.iter().any(|k| k.trim().is_empty() || k.chars().count() > 64) {
+                    problems.push(Problem::whole("up to 100 trigger keywords of 1 to 64 characters"));
+                }
+                if let Some(p) = pattern
+                    && let Err(e) = regex_of(p)
+                {
+                    problems.push(Problem::whole(e));
+                }
             }
             Trigger::ContactFieldUpdated { field: Some(field) } => {
                 if let Err(e) = crate::contact::check_field_key(field) {
@@ -209,9 +232,14 @@ impl Trigger {
                 by.is_none_or(|b| b == *who)
             }
             (Trigger::ConversationClosed, Happening::ConversationClosed) => true,
-            (Trigger::MessageReceived { keywords, first_only }, Happening::MessageReceived { text, first }) => {
+            (
+                Trigger::MessageReceived { keywords, pattern, first_only },
+                Happening::MessageReceived { text, first },
+            ) => {
+                let matches = |p: &String| text.as_deref().is_some_and(|t| regex_of(p).is_ok_and(|r| r.is_match(t)));
                 (!first_only || *first)
                     && (keywords.is_empty() || text.as_deref().and_then(|t| asks_for_person(t, keywords)).is_some())
+                    && pattern.as_ref().is_none_or(matches)
             }
             (Trigger::TagAdded { tag }, Happening::TagAdded { tag: t }) => same(tag, t),
             (Trigger::TagRemoved { tag }, Happening::TagRemoved { tag: t }) => same(tag, t),

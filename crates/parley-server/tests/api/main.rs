@@ -38,6 +38,7 @@ mod web;
 mod webhooks;
 mod workflow_gallery;
 mod workflow_hooks;
+mod workflow_more;
 mod workflow_questions;
 mod workflow_steps;
 mod workflow_triggers;

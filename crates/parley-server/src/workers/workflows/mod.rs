@@ -131,6 +131,10 @@ fn happenings(e: &LoggedEvent, opened: &HashSet<i64>) -> Vec<Seen> {
         "conversation.status_changed" => match (p["status"].as_str(), p["by"].as_i64()) {
             (Some("closed"), _) => vec![seen(Happening::ConversationClosed)],
             (Some("open"), Some(_)) => vec![seen(Happening::ConversationOpened { by: OpenedBy::Person })],
+            // Opened by Parley itself, not at a snooze's end: a workflow's `reopen` step.
+            (Some("open"), None) if p["reason"].is_null() => {
+                vec![seen(Happening::ConversationOpened { by: OpenedBy::Workflow })]
+            }
             _ => vec![],
         },
         "message.received" => {
@@ -501,6 +505,7 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
             (record, next)
         }
     };
+    memory.last = json!({"step": record.step, "outcome": record.outcome});
     let waits_for_reply = matches!(next, RunMove::Next { .. }) && memory.asking.is_some();
     let keeps_lease = matches!(&next, RunMove::Next { at, .. } if *at <= now);
     let memory_now = memory.to_value();
