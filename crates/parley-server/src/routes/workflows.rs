@@ -323,6 +323,11 @@ pub struct RunView {
     error: Option<String>,
     started_at: String,
     updated_at: String,
+    /// What started it (the event's payload, the webhook's body, who ran the shortcut) and the
+    /// answers and values it kept (on `GET /workflow-runs/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    memory: Option<Value>,
     /// Each step taken, oldest first (on `GET /workflow-runs/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
@@ -342,6 +347,14 @@ pub(crate) fn run_view(r: Run, history: Option<Vec<RunStep>>) -> RunView {
         error: r.error,
         started_at: r.started_at.to_rfc3339(),
         updated_at: r.updated_at.to_rfc3339(),
+        memory: history.is_some().then(|| {
+            let mut m = r.memory.clone();
+            // The question being waited for is the runner's bookkeeping, not the history's.
+            if let Some(o) = m.as_object_mut() {
+                o.remove("asking");
+            }
+            m
+        }),
         history: history.map(|steps| {
             steps
                 .into_iter()

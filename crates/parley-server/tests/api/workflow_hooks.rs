@@ -67,6 +67,7 @@ async fn a_shop_order_makes_the_contact_and_sends_the_template_once() {
         let run = app.get(&run_path).await.body;
         assert!(done, "{e}: {run}");
         assert_eq!(run["history"][0]["detail"]["sent"], "template", "{e}: no window with a new contact");
+        assert_eq!(run["memory"]["trigger"]["body"]["order"]["id"], "A-17", "{e}: the history shows what started it");
         let sent: Vec<Value> =
             wired.sandbox.sent().into_iter().filter(|s| s.to == "84912000111").map(|s| s.body).collect();
         assert_eq!(sent.len(), 1, "{e}: {sent:?}");
