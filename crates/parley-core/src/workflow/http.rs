@@ -72,6 +72,9 @@ impl HttpCall {
         let fixed = self.url.split("{{").next().unwrap_or_default();
         if !(fixed.starts_with("https://") || fixed.starts_with("http://")) || self.url.len() > 2048 {
             problems.push(Problem::at(id, "the URL starts with https:// (at most 2,048 characters)"));
+        } else if self.url.contains("{{") && !fixed.split_once("://").is_some_and(|(_, rest)| rest.contains('/')) {
+            // Variables fill the path and query only: the host is written out.
+            problems.push(Problem::at(id, "variables may fill the URL's path and query, not its host"));
         }
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
@@ -186,6 +189,9 @@ mod tests {
         bad.save.insert("Bad Name".into(), "customer".into());
         bad.retries = 9;
         assert_eq!(count(&bad), 6);
+        let mut host = call();
+        host.url = "https://{{contact.fields.shop}}/api".into();
+        assert_eq!(count(&host), 1, "a variable in the host");
         let mut get = call();
         get.method = Method::Get;
         assert_eq!(count(&get), 1, "GET with a body");

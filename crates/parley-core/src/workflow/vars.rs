@@ -85,12 +85,35 @@ pub fn lookup(context: &Value, path: &str) -> Option<String> {
 
 /// `text` with its variables filled from `context`.
 pub fn render(text: &str, context: &Value) -> String {
+    render_with(text, context, |v| v.to_owned())
+}
+
+/// A URL with its variables filled, each value percent-encoded (a value can never change the
+/// URL's host, path or query structure: `evil.com#`, `../admin`, `&x=` stay text).
+pub fn render_url(text: &str, context: &Value) -> String {
+    render_with(text, context, percent_encode)
+}
+
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn render_with(text: &str, context: &Value, encode: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(text.len());
     let mut from = 0;
     for (range, inside) in placeholders(text) {
         let Some(v) = read(inside) else { continue };
         out.push_str(&text[from..range.start]);
-        out.push_str(&lookup(context, v.path).unwrap_or_else(|| v.fallback.unwrap_or_default().to_owned()));
+        out.push_str(&encode(&lookup(context, v.path).unwrap_or_else(|| v.fallback.unwrap_or_default().to_owned())));
         from = range.end;
     }
     out.push_str(&text[from..]);
@@ -142,6 +165,14 @@ mod tests {
         assert!(check("Hi {{contact..name}}").is_some());
         assert!(check("Hi {{2}}").is_none());
         assert_eq!(variables("{{a.b}} {{vars.x|y}}"), vec![Variable { path: "vars.x", fallback: Some("y") }]);
+    }
+
+    #[test]
+    fn url_values_are_encoded() {
+        let c = json!({"contact": {"fields": {"shop": "evil.com#", "q": "a b&x=1/../admin"}}});
+        let url = render_url("https://crm.example/shops/{{contact.fields.shop}}?q={{contact.fields.q}}", &c);
+        assert_eq!(url, "https://crm.example/shops/evil.com%23?q=a%20b%26x%3D1%2F..%2Fadmin");
+        assert_eq!(percent_encode("Lan-2_ok.~"), "Lan-2_ok.~");
     }
 
     #[test]

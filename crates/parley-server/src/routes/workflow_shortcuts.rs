@@ -74,7 +74,7 @@ async fn start(
 ) -> ApiResult<(StatusCode, Json<RunView>)> {
     let (PathId(id), PathId(workflow_id)) = ids;
     let conversation = state.store.conversation(auth.workspace_id, ConversationId(id), auth.viewer()).await?;
-    let (workflow, _) = shortcuts(&state, &auth)
+    let (workflow, definition) = shortcuts(&state, &auth)
         .await?
         .into_iter()
         .find(|(w, _)| w.id == workflow_id)
@@ -84,9 +84,20 @@ async fn start(
     if running {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_running", "this shortcut runs on the conversation"));
     }
-    let mut run =
-        crate::workers::workflows::run_on(&state, &workflow, conversation.id, Some(conversation.contact_id)).await?;
     let trigger = json!({"by": auth.user_id.get(), "conversation_id": id, "contact_id": conversation.contact_id.get()});
+    let call = crate::workers::workflows::HookCall {
+        contact: conversation.contact_id,
+        conversation: Some(conversation.id),
+        payload: trigger.clone(),
+    };
+    // The workflow's conditions, once-per-contact and loop guard hold for shortcuts too.
+    let Some(mut run) = crate::workers::workflows::hooked(&state, &workflow, &definition, call, now).await? else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "shortcut_not_applicable",
+            "this shortcut's conditions do not hold on this conversation",
+        ));
+    };
     run.memory = Memory { trigger, ..Memory::default() }.to_value();
     let run = state.store.start_run(&run, now).await?;
     Ok((StatusCode::CREATED, Json(run_view(run, None))))

@@ -97,6 +97,14 @@ async fn an_agent_runs_a_shortcut_and_quiet_conversations_are_nudged_once() {
         let listed = as_agent(Method::GET, format!("/api/v1/conversations/{id}/shortcuts")).await;
         assert_eq!(listed.status, StatusCode::OK, "{e}: {:?}", listed.body);
         assert_eq!(listed.body, json!([{"id": shortcut_id, "name": "Escalate"}]), "{e}: only shortcuts");
+        // A shortcut whose conditions do not hold on this conversation is refused, starting nothing.
+        let vip_only = json!({"trigger": {"kind": "shortcut"},
+            "conditions": [{"subject": "conversation.tags", "op": "contains", "value": "vip"}],
+            "steps": [{"id": "t", "kind": "add_tags", "tags": ["vip-handled"]}]});
+        let vip_id = active_workflow(&app, "VIP only", vip_only).await;
+        let r = as_agent(Method::POST, format!("/api/v1/conversations/{id}/shortcuts/{vip_id}")).await;
+        assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "shortcut_not_applicable"), "{e}");
+        assert_eq!(run_count(&app, vip_id).await, 0, "{e}");
         let refused = as_agent(Method::POST, format!("/api/v1/conversations/{id}/shortcuts/{manual_id}")).await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND, "{e}: not a shortcut");
         let ran = as_agent(Method::POST, format!("/api/v1/conversations/{id}/shortcuts/{shortcut_id}")).await;

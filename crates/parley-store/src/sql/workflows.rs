@@ -857,7 +857,7 @@ impl<DB> Workflows for SqlStore<DB> {
     ) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE workflow_runs SET status = 'cancelled', wake_at = NULL, updated_at = $4
+            "UPDATE workflow_runs SET status = 'cancelled', wake_at = NULL, awaiting_reply = 0, updated_at = $4
              WHERE workspace_id = $1 AND conversation_id = $2 AND status = 'running'
                AND ($3 IS NULL OR workflow_id = $3)",
         )

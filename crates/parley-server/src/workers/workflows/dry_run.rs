@@ -107,7 +107,8 @@ pub async fn dry_run(
             }
             Action::HttpRequest(call) => {
                 entry["would"] = json!("call");
-                entry["url"] = json!(fill(state, &run, &memory, &call.url).await?);
+                let context = super::steps::context(state, &run, &memory).await?;
+                entry["url"] = json!(parley_core::workflow::vars::render_url(&call.url, &context));
                 entry["method"] = json!(call.method.as_str());
             }
             Action::Branch { .. } | Action::Jump { .. } => {

@@ -24,7 +24,7 @@ const MAX_ANSWER: usize = 256 * 1024;
 
 pub(super) async fn call(state: &AppState, run: &Run, call: &HttpCall, memory: &mut Memory) -> ApiResult<Did> {
     let context = context(state, run, memory).await?;
-    let url = vars::render(&call.url, &context);
+    let url = vars::render_url(&call.url, &context);
     let url = check_url(&url, Targets::AnyPublic, &state.outbound.allow)
         .map_err(|refused| ApiError::url_not_allowed(&refused, "url"))?;
     let body = call.body.as_ref().map(|b| fill_body(b, &context));

@@ -470,6 +470,13 @@ async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> 
             let next = match done.then {
                 Some(Then::Snooze(at)) => {
                     state.store.snooze_run(run, &state.server_id, at).await?;
+                    // A reply that came while the run was leased woke nothing: wake it now.
+                    if let (Some(c), Some(asking)) = (run.conversation_id, &memory.asking) {
+                        let replies = state.store.replies_after(run.workspace_id, c, asking.since_message, 100).await?;
+                        if replies.iter().any(|r| r.inbound) {
+                            state.store.wake_awaiting(&[c], now).await?;
+                        }
+                    }
                     return Ok(None);
                 }
                 Some(Then::Stay { until }) => RunMove::Next { step: step.id.clone(), at: until },

@@ -166,6 +166,8 @@ pub(super) async fn execute(
             for tag in tags {
                 filled.push(fill(state, run, memory, tag).await?);
             }
+            // Filled from variables, they are checked as any tag is.
+            let filled = parley_core::contact::check_tags(filled)?;
             let now_tags = actions::conversations::add_tags(state, &parley, c, &filled).await?;
             Ok(did(json!({"tags": now_tags})))
         }
