@@ -235,6 +235,10 @@ pub trait Workflows {
     async fn start_runs(&self, holder: &str, to: EventId, runs: &[NewRun], now: Timestamp) -> StoreResult<bool>;
     /// Starts one run by hand.
     async fn start_run(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run>;
+    /// Starts one run unless the workflow runs on its conversation already (`Conflict` on
+    /// `conversation`; concurrent calls decide one at a time), or its key was started
+    /// (`Conflict` on `trigger_key`).
+    async fn start_run_alone(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run>;
     /// Starts runs a scan found, each at most once per workflow and `trigger_key`; answers how
     /// many were new.
     async fn start_keyed_runs(&self, runs: &[NewRun], now: Timestamp) -> StoreResult<u64>;

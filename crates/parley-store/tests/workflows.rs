@@ -261,6 +261,12 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         let stopped = store.record_step(&mine, "a", &cancelled, &none, &empty, stop, later).await.unwrap();
         assert_eq!((stopped.status, stopped.error.as_deref()), (RunStatus::Cancelled, Some("a person replied")));
 
+        // Alone: not while the workflow runs on the conversation; a key once.
+        let alone = store.start_run_alone(&on(4), NOW).await.unwrap();
+        let again = store.start_run_alone(&on(4), NOW).await;
+        assert!(matches!(again, Err(StoreError::Conflict { field: "conversation" })), "{again:?}");
+        store.cancel_runs(ws, ConversationId(4), None, NOW).await.unwrap();
+        assert_ne!(store.start_run_alone(&on(4), NOW).await.unwrap().id, alone.id, "after it ended");
         // Runs a scan starts are started once per key.
         let keyed = |key: &str| NewRun { trigger_key: Some(key.to_owned()), ..on(3) };
         assert_eq!(store.start_keyed_runs(&[keyed("k1"), keyed("k2")], NOW).await.unwrap(), 2);

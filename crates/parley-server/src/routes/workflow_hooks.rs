@@ -211,8 +211,15 @@ async fn receive(
     run.memory = Memory { trigger: payload, ..Memory::default() }.to_value();
     let key = headers.get("idempotency-key").and_then(|k| k.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 200);
     run.trigger_key = key.map(|k| format!("hook:{k}"));
-    let run_id = match state.store.start_run(&run, now).await {
+    let run_id = match state.store.start_run_alone(&run, now).await {
         Ok(started) => started.id,
+        Err(StoreError::Conflict { field: "conversation" }) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_running",
+                "the workflow runs on this conversation",
+            ));
+        }
         // The same key again: started before.
         Err(StoreError::Conflict { .. }) => {
             return Ok((StatusCode::OK, Json(json!({"run_id": null, "why": "repeated"}))));

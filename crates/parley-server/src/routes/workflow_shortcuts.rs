@@ -46,6 +46,10 @@ async fn shortcuts(state: &AppState, auth: &Auth) -> ApiResult<Vec<(parley_store
     Ok(out)
 }
 
+fn already_running() -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "already_running", "this shortcut runs on the conversation")
+}
+
 /// The shortcuts that can run on this conversation.
 #[utoipa::path(get, path = "/conversations/{id}/shortcuts", tag = "workflows", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Shortcut>), (status = 404, body = ErrorBody)),
@@ -82,7 +86,7 @@ async fn start(
     let now = state.clock.now();
     let (running, _) = state.store.conversation_runs(workflow.id, conversation.id, now).await?;
     if running {
-        return Err(ApiError::new(StatusCode::CONFLICT, "already_running", "this shortcut runs on the conversation"));
+        return Err(already_running());
     }
     let trigger = json!({"by": auth.user_id.get(), "conversation_id": id, "contact_id": conversation.contact_id.get()});
     let call = crate::workers::workflows::HookCall {
@@ -99,6 +103,9 @@ async fn start(
         ));
     };
     run.memory = Memory { trigger, ..Memory::default() }.to_value();
-    let run = state.store.start_run(&run, now).await?;
+    let run = state.store.start_run_alone(&run, now).await.map_err(|e| match e {
+        parley_store::StoreError::Conflict { field: "conversation" } => already_running(),
+        other => other.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }

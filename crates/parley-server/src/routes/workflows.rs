@@ -394,6 +394,7 @@ pub struct StartInput {
 #[utoipa::path(post, path = "/workflows/{id}/runs", tag = "workflows", params(("id" = i64, Path)),
     request_body = StartInput,
     responses((status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`already_running` on the conversation"),
         (status = 422, body = ErrorBody, description = "`not_published`")),
     security(("bearer" = [])))]
 async fn start(
@@ -407,7 +408,12 @@ async fn start(
     let conversation = parley_core::ids::ConversationId(input.conversation_id);
     let conversation = state.store.conversation(auth.workspace_id, conversation, auth.viewer()).await?;
     let run = crate::workers::workflows::run_on(&state, &w, conversation.id, Some(conversation.contact_id)).await?;
-    let run = state.store.start_run(&run, state.clock.now()).await?;
+    let run = state.store.start_run_alone(&run, state.clock.now()).await.map_err(|e| match e {
+        parley_store::StoreError::Conflict { field: "conversation" } => {
+            ApiError::new(StatusCode::CONFLICT, "already_running", "the workflow runs on this conversation")
+        }
+        other => other.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }
 

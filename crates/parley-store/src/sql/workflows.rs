@@ -435,6 +435,28 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(run)
     }
 
+    async fn start_run_alone(&self, run: &NewRun, now: Timestamp) -> StoreResult<Run> {
+        let mut tx = self.begin_write().await?;
+        // The claimers' lock: two calls at once (PostgreSQL) check one after the other.
+        DB::lock_keys(&mut tx, LockClass::WorkflowRuns, vec!["runs".to_owned()]).await?;
+        if let Some(c) = run.conversation_id {
+            let running: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM workflow_runs WHERE workflow_id = $1 AND conversation_id = $2 AND status = 'running' LIMIT 1",
+            )
+            .bind(run.workflow_id)
+            .bind(c.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if running.is_some() {
+                return Err(StoreError::Conflict { field: "conversation" });
+            }
+        }
+        let id = Self::insert_run(&mut tx, run, now).await?.ok_or(StoreError::Conflict { field: "trigger_key" })?;
+        let run = Self::run_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
     async fn start_keyed_runs(&self, runs: &[NewRun], now: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let mut started = 0;

@@ -353,6 +353,9 @@ async fn facts(
 
 /// Steps one run takes in a row under one claim (each due at once after the last).
 const CHAIN: usize = 20;
+/// An HTTP step starts at most this long after the claim (its worst case, 47 s, then ends
+/// before the 60 s lease does).
+const HTTP_START_SECS: u64 = 5;
 
 /// Takes the due steps; answers how many runs were claimed. Claimed runs go side by side (the
 /// claim never gives two runs of one conversation); each takes its steps in a row while the
@@ -403,6 +406,11 @@ async fn drive(
         let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
             return fail(state, &run, "its step is not in its version", now).await;
         };
+        // A call may take its retries' 47 s: only while the lease has most of its time left
+        // (else another server could take the run and call again).
+        if matches!(step.action, Action::HttpRequest(_)) && claimed.elapsed() > Duration::from_secs(HTTP_START_SECS) {
+            break;
+        }
         match take_step(state, &run, step, now).await {
             Ok(Some(next))
                 if next.status == parley_store::RunStatus::Running && next.wake_at.is_some_and(|w| w <= now) =>

@@ -279,7 +279,14 @@ async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timesta
         return Ok(did(json!({"workflow_id": workflow_id, "started": false})));
     }
     let new = run_on(state, &other, c, run.contact_id).await?;
-    let started = state.store.start_run(&new, now).await?;
+    let started = match state.store.start_run_alone(&new, now).await {
+        Ok(started) => started,
+        // Started by this step before a crash, or by something else meanwhile: not twice.
+        Err(parley_store::StoreError::Conflict { field: "conversation" }) => {
+            return Ok(did(json!({"workflow_id": workflow_id, "started": false})));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
 }
 
