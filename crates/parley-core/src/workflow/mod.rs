@@ -242,6 +242,20 @@ pub struct TemplateChoice {
     pub parameters: Vec<String>,
 }
 
+impl TemplateChoice {
+    /// The message it sends: its parameters (filled already) as the body's, in order.
+    pub fn content(&self) -> crate::message::Content {
+        let parameters: Vec<Value> =
+            self.parameters.iter().map(|p| serde_json::json!({"type": "text", "text": p})).collect();
+        let components = if parameters.is_empty() {
+            vec![]
+        } else {
+            vec![serde_json::json!({"type": "body", "parameters": parameters})]
+        };
+        crate::message::Content::Template { name: self.name.clone(), language: self.language.clone(), components }
+    }
+}
+
 /// Whom an `assign` step gives the conversation to: an available agent (of a team, when
 /// given) in turn or the least loaded, a user (a bot's user hands the conversation to the bot),
 /// or a team's queue.

@@ -22,7 +22,7 @@ use parley_core::workflow::{Asking, Expect, Memory, Question, Step};
 use parley_store::{Reply, Run};
 use serde_json::json;
 
-use super::steps::{Did, Then, did, fill, needs_conversation, send_content, set_field};
+use super::steps::{Did, Then, did, fill, fill_template, needs_conversation, send_content, set_field};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -111,15 +111,8 @@ async fn ask(
     let ids = match send_content(state, run, content).await {
         // Outside the window: the template, with the same key.
         Err(e) if e.code == "window_closed" && q.template.is_some() => {
-            let t = q.template.as_ref().expect("checked");
-            let mut parameters = Vec::with_capacity(t.parameters.len());
-            for p in &t.parameters {
-                parameters.push(json!({"type": "text", "text": fill(state, run, memory, p).await?}));
-            }
-            let components =
-                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
-            let template = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
-            send_content(state, run, template).await?
+            let template = fill_template(state, run, memory, q.template.as_ref().expect("checked")).await?;
+            send_content(state, run, template.content()).await?
         }
         other => other?,
     };

@@ -15,7 +15,7 @@ use parley_store::{Run, RunStatus, Viewer};
 use serde_json::{Value, json};
 
 use super::facts;
-use super::steps::fill;
+use super::steps::{fill, fill_template};
 use crate::AppState;
 use crate::error::ApiResult;
 
@@ -69,11 +69,8 @@ pub async fn dry_run(
                 match (open, template) {
                     (true, _) => entry["text"] = json!(fill(state, &run, &memory, text).await?),
                     (false, Some(t)) => {
-                        let mut parameters = Vec::new();
-                        for p in &t.parameters {
-                            parameters.push(fill(state, &run, &memory, p).await?);
-                        }
-                        entry["template"] = json!({"name": t.name, "language": t.language, "parameters": parameters});
+                        entry["template"] =
+                            serde_json::to_value(fill_template(state, &run, &memory, t).await?).unwrap_or(Value::Null);
                     }
                     (false, None) => {
                         entry["would"] = json!("fail");

@@ -86,6 +86,20 @@ pub(super) async fn fill(state: &AppState, run: &Run, memory: &Memory, text: &st
     Ok(vars::render(text, &context(state, run, memory).await?))
 }
 
+/// A template choice with its parameters' variables filled.
+pub(super) async fn fill_template(
+    state: &AppState,
+    run: &Run,
+    memory: &Memory,
+    t: &TemplateChoice,
+) -> ApiResult<TemplateChoice> {
+    let mut filled = t.clone();
+    for p in &mut filled.parameters {
+        *p = fill(state, run, memory, p).await?;
+    }
+    Ok(filled)
+}
+
 pub(super) fn needs_conversation(run: &Run) -> ApiResult<ConversationId> {
     run.conversation_id.ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_conversation", "this step needs a conversation")
@@ -207,13 +221,7 @@ pub(super) async fn execute(
         Action::SendMessage { text, template, media, buttons } => {
             let text = fill(state, run, memory, text).await?;
             let template = match template {
-                Some(t) => {
-                    let mut filled = t.clone();
-                    for p in &mut filled.parameters {
-                        *p = fill(state, run, memory, p).await?;
-                    }
-                    Some(filled)
-                }
+                Some(t) => Some(fill_template(state, run, memory, t).await?),
                 None => None,
             };
             let content = message_content(&text, media.as_ref(), buttons)?;
@@ -330,11 +338,7 @@ async fn send(
     let (messages, sent) = match attempt(vec![text_message], key.clone()).await.or_else(already)? {
         SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "message"),
         SendOutcome::Refused { refusal: Refusal::WindowClosed { .. }, .. } if template.is_some() => {
-            let t = template.expect("checked");
-            let parameters: Vec<Value> = t.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
-            let components =
-                if parameters.is_empty() { vec![] } else { vec![json!({"type": "body", "parameters": parameters})] };
-            let content = Content::Template { name: t.name.clone(), language: t.language.clone(), components };
+            let content = template.expect("checked").content();
             match attempt(vec![OutboundMessage { content, reply_to: None }], key).await.or_else(already)? {
                 SendOutcome::Queued(m) | SendOutcome::Replayed(m) => (m, "template"),
                 SendOutcome::Refused { refusal, .. } => return Err(refused(&refusal)),
