@@ -43,6 +43,8 @@ pub struct AppState {
     pub imports_wakeup: Arc<Notify>,
     /// Wakes the dispatcher when messages were queued.
     pub dispatch_wakeup: Arc<Notify>,
+    /// Wakes the workflow runner when runs were started or woken.
+    pub runs_wakeup: Arc<Notify>,
     /// This server among those sharing a database, in leases (outgoing webhooks). Random unless
     /// `parley serve` keeps one in its data dir, so a restarted server takes its leases back at
     /// once instead of waiting for them to expire.
@@ -134,6 +136,7 @@ impl AppState {
             imports_wakeup: Arc::new(Notify::new()),
             media_wakeup,
             dispatch_wakeup: Arc::new(Notify::new()),
+            runs_wakeup: Arc::new(Notify::new()),
             outgoing_wakeup: Arc::new(Notify::new()),
             server_id: format!("{:016x}", rand::random::<u64>()),
             dispatch: crate::workers::dispatch::DispatchConfig::default(),

@@ -568,15 +568,18 @@ pub trait Notifications {
 /// availability) and closing notes.
 #[async_trait]
 pub trait Assignment {
-    /// An available agent for a conversation (of `team` when given; members only on a private
-    /// number; under the workspace's cap), in turn (`RoundRobin`) or the least loaded
-    /// (`LeastOpen`), marked as given one now; `None` when no one is available.
-    async fn pick_agent(
+    /// Gives a conversation to an available agent (of `team` when given; members only on a
+    /// private number; under the workspace's cap), in turn (`RoundRobin`) or the least loaded
+    /// (`LeastOpen`), chosen and written in one transaction so that concurrent choices never
+    /// pass the cap; `by` is who asked (none: Parley). Answers the agent, `None` when no one is
+    /// available (the conversation is left as it was).
+    async fn assign_available(
         &self,
         ws: WorkspaceId,
         conversation: ConversationId,
         team: Option<TeamId>,
         mode: AutoAssign,
+        by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Option<UserId>>;
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings>;

@@ -7,7 +7,7 @@
 //! again, which the runner makes harmless (sends carry an idempotency key made of the run and
 //! the step's number).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use parley_core::Timestamp;
@@ -175,6 +175,28 @@ pub struct Reply {
     pub by_person: bool,
 }
 
+/// How many runs one claim may take: `limit` in all, and for each workspace what is left of
+/// `per_workspace` after the runs it already has going on this server (`going`). A workspace
+/// whose runs wait on slow calls then holds at most its share, never every slot.
+#[derive(Clone, Debug, Default)]
+pub struct RunShare {
+    pub limit: u32,
+    pub per_workspace: u32,
+    pub going: HashMap<WorkspaceId, u32>,
+}
+
+impl RunShare {
+    /// Up to `limit` runs, whatever their workspace.
+    pub fn any(limit: u32) -> Self {
+        RunShare { limit, per_workspace: limit, going: HashMap::new() }
+    }
+
+    /// Runs of `ws` this claim may still take.
+    pub fn room(&self, ws: WorkspaceId) -> u32 {
+        self.per_workspace.saturating_sub(self.going.get(&ws).copied().unwrap_or(0))
+    }
+}
+
 /// Where a run goes after a step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunMove {
@@ -267,12 +289,13 @@ pub trait Workflows {
         limit: u32,
     ) -> StoreResult<Vec<(ContactId, Vec<String>)>>;
     /// Open conversations of a workspace gone quiet: the customer wrote last (`team_silent`)
-    /// or the business did, with the last message between `from` and `to`; oldest first.
+    /// or the business did, with the last message after `after` (a time, and a conversation
+    /// id among those of that time) and at `to` or before; oldest first.
     async fn quiet_conversations(
         &self,
         ws: WorkspaceId,
         team_silent: bool,
-        from: Timestamp,
+        after: (Timestamp, ConversationId),
         to: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<QuietConversation>>;
@@ -289,8 +312,14 @@ pub trait Workflows {
     /// Whether the workflow ever ran for this contact (`once_per_contact`).
     async fn ran_for_contact(&self, workflow_id: i64, contact: ContactId) -> StoreResult<bool>;
 
-    /// Leases up to `limit` running runs whose step is due.
-    async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>>;
+    /// Leases running runs whose step is due, oldest first, as many as `share` lets.
+    async fn claim_runs(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+        share: &RunShare,
+    ) -> StoreResult<Vec<Run>>;
     /// Records a step taken and moves the run, if `holder` still holds its lease (`Conflict`
     /// otherwise), and lets the lease go — unless the next step is due now: then the holder
     /// keeps it and may take that step at once.

@@ -287,3 +287,51 @@ async fn a_message_arriving_during_a_merge_is_kept_in_the_merged_thread() {
         }
     }
 }
+
+/// Twenty conversations given at once to the least loaded available agent, two agents under a
+/// cap of three open each: six are given, three each, never a seventh. The choice and its write
+/// are one transaction; chosen in one and written in another, two choices could read the same
+/// loads and pass the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_choices_of_an_available_agent_never_pass_the_cap() {
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store).await;
+        let agents = [add_user(store, ws, "a", Role::Agent).await, add_user(store, ws, "b", Role::Agent).await];
+        let settings = parley_store::AssignmentSettings { mode: parley_store::AutoAssign::Off, max_open: Some(3) };
+        store.set_assignment_settings(ws, settings, NOW).await.unwrap();
+        for n in 0..20 {
+            let event = message_from(&format!("3361230{n:04}"), &format!("m{n}"));
+            store.apply_inbound(&[RoutedEvent { channel: &channel, event: &event }], NOW).await.unwrap();
+        }
+        let query = ConversationQuery { viewer: Viewer::All, limit: 50, ..Default::default() };
+        let conversations = store.conversations(ws, &query).await.unwrap().items;
+        assert_eq!(conversations.len(), 20);
+        let start = Arc::new(tokio::sync::Barrier::new(conversations.len()));
+        let tasks: Vec<_> = conversations
+            .iter()
+            .map(|c| {
+                let (store, start, id) = (Arc::clone(&db.store), Arc::clone(&start), c.id);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.assign_available(ws, id, None, parley_store::AutoAssign::LeastOpen, None, NOW).await
+                })
+            })
+            .collect();
+        let mut given = Vec::new();
+        for task in tasks {
+            given.extend(task.await.unwrap().unwrap());
+        }
+        assert_eq!(given.len(), 6, "{}: {given:?}", db.engine());
+        for agent in agents {
+            assert_eq!(given.iter().filter(|g| **g == agent).count(), 3, "{}", db.engine());
+            let query = ConversationQuery {
+                viewer: Viewer::All,
+                assignee: Some(parley_store::AssigneeFilter::User(agent)),
+                limit: 50,
+                ..Default::default()
+            };
+            assert_eq!(store.conversations(ws, &query).await.unwrap().items.len(), 3, "{}: written", db.engine());
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use parley_core::Timestamp;
 use parley_core::ids::{ContactId, ConversationId, EventId};
 use parley_store::testing::TestDatabase;
-use parley_store::{NewRun, NewWorkflow, RunMove, RunStatus, RunStep, StoreError, WorkflowPatch};
+use parley_store::{NewRun, NewWorkflow, RunMove, RunShare, RunStatus, RunStep, StoreError, WorkflowPatch};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -117,9 +117,11 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         assert_eq!(store.conversation_runs(w.id, ConversationId(3), hour_ago).await.unwrap(), (false, 0));
 
         // Runs are leased one server at a time.
-        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), 10).await.unwrap();
+        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), &RunShare::any(10)).await.unwrap();
         assert_eq!(claimed.len(), 2, "{:?}", db.url);
-        assert!(store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap().is_empty());
+        assert!(
+            store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), &RunShare::any(10)).await.unwrap().is_empty()
+        );
         let run = claimed[0].clone();
         assert_eq!((run.status, run.step.as_deref(), run.seq), (RunStatus::Running, Some("first"), 0));
         let first = claimed.iter().find(|r| r.conversation_id == Some(ConversationId(1))).unwrap();
@@ -139,14 +141,14 @@ async fn the_follower_starts_runs_once_and_runs_move_step_by_step() {
         assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
         assert!(
             store
-                .claim_runs("b", NOW.plus_secs(61), NOW.plus_secs(120), 10)
+                .claim_runs("b", NOW.plus_secs(61), NOW.plus_secs(120), &RunShare::any(10))
                 .await
                 .unwrap()
                 .iter()
                 .all(|r| r.id != run.id),
             "waiting"
         );
-        let due = store.claim_runs("b", later, later.plus_secs(60), 10).await.unwrap();
+        let due = store.claim_runs("b", later, later.plus_secs(60), &RunShare::any(10)).await.unwrap();
         let mine = due.iter().find(|r| r.id == run.id).expect("due after the wait").clone();
         let wrong_holder =
             store.record_step(&mine, "a", &step(1, "second", "done"), &jumps, &json!({}), RunMove::Done, later).await;
@@ -212,10 +214,12 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         let c = store.start_run(&on(2), NOW).await.unwrap();
 
         // Two runs on conversation 1: one is leased, the other waits its turn.
-        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), 10).await.unwrap();
+        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), &RunShare::any(10)).await.unwrap();
         let ids: Vec<i64> = claimed.iter().map(|r| r.id).collect();
         assert_eq!(ids, [a.id, c.id], "{:?}", db.url);
-        assert!(store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap().is_empty());
+        assert!(
+            store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), &RunShare::any(10)).await.unwrap().is_empty()
+        );
 
         // The question is asked: the run sleeps a day unless woken.
         let deadline = NOW.plus_secs(86_400);
@@ -226,14 +230,14 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         let waiting = store.record_step(&claimed[0], "a", &asked, &none, &asking, next, NOW).await.unwrap();
         assert_eq!(waiting.memory, asking);
         // Now the other run on conversation 1 may go.
-        let turn = store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), 10).await.unwrap();
+        let turn = store.claim_runs("b", NOW.plus_secs(1), NOW.plus_secs(60), &RunShare::any(10)).await.unwrap();
         assert_eq!(turn.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
         store.record_step(&turn[0], "b", &step(0, "ask", "done"), &none, &empty, RunMove::Done, NOW).await.unwrap();
         // A message on another conversation wakes nothing; one on its own wakes it (once).
         assert_eq!(store.wake_awaiting(&[ConversationId(2)], NOW.plus_secs(5)).await.unwrap(), 0);
         assert_eq!(store.wake_awaiting(&[ConversationId(1)], NOW.plus_secs(5)).await.unwrap(), 1);
         assert_eq!(store.wake_awaiting(&[ConversationId(1)], NOW.plus_secs(6)).await.unwrap(), 0, "already due");
-        let woken = store.claim_runs("a", NOW.plus_secs(70), NOW.plus_secs(130), 10).await.unwrap();
+        let woken = store.claim_runs("a", NOW.plus_secs(70), NOW.plus_secs(130), &RunShare::any(10)).await.unwrap();
         let woken = woken.into_iter().find(|r| r.id == a.id).expect("woken by the reply");
         // Woken with nothing to do: back to sleep until its deadline, no step recorded.
         store.snooze_run(&woken, "a", deadline).await.unwrap();
@@ -244,7 +248,7 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         let run = store.run(ws, a.id).await.unwrap();
         assert_eq!((run.seq, run.wake_at), (1, Some(deadline)));
         // A run that no longer waits for a reply is not woken.
-        let due = store.claim_runs("a", deadline, deadline.plus_secs(60), 10).await.unwrap();
+        let due = store.claim_runs("a", deadline, deadline.plus_secs(60), &RunShare::any(10)).await.unwrap();
         let mine = due.into_iter().find(|r| r.id == a.id).unwrap();
         let later = deadline.plus_secs(3600);
         let next = RunMove::Next { step: "after".into(), at: later };
@@ -254,7 +258,7 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
             .unwrap();
         assert_eq!(store.wake_awaiting(&[ConversationId(1)], deadline.plus_secs(1)).await.unwrap(), 0);
         // A cancelled run keeps its reason.
-        let mine = store.claim_runs("a", later, later.plus_secs(60), 10).await.unwrap();
+        let mine = store.claim_runs("a", later, later.plus_secs(60), &RunShare::any(10)).await.unwrap();
         let mine = mine.into_iter().find(|r| r.id == a.id).unwrap();
         let stop = RunMove::Cancelled("a person replied".into());
         let cancelled = step(2, "after", "cancelled");
@@ -272,5 +276,60 @@ async fn a_question_waits_until_woken_and_runs_on_a_conversation_take_turns() {
         assert_eq!(store.start_keyed_runs(&[keyed("k1"), keyed("k2")], NOW).await.unwrap(), 2);
         assert_eq!(store.start_keyed_runs(&[keyed("k1"), keyed("k3")], NOW).await.unwrap(), 1, "k1 again");
         assert_eq!(store.conversation_runs(w.id, ConversationId(3), NOW).await.unwrap(), (true, 3));
+    }
+}
+
+#[tokio::test]
+async fn a_claim_leaves_each_workspace_its_share() {
+    for db in TestDatabase::all().await {
+        let store = db.store.as_ref();
+        let mut due = Vec::new();
+        for (name, runs) in [("acme", 5), ("globex", 2)] {
+            let (ws, owner, _) = parley_store::testing::workspace_with_channel(store, name, NOW).await;
+            let new = NewWorkflow { name: "w", draft: "{}", once_per_contact: false, created_by: Some(owner) };
+            let w = store.create_workflow(ws, new, NOW).await.unwrap();
+            let w = store.publish_workflow(ws, w.id, "{}", None, NOW).await.unwrap();
+            for _ in 0..runs {
+                store.start_run(&contactless(&w), NOW).await.unwrap();
+            }
+            due.push(ws);
+        }
+        let (acme, globex) = (due[0], due[1]);
+        let count = |runs: &[parley_store::Run], ws| runs.iter().filter(|r| r.workspace_id == ws).count();
+
+        // Acme's five are older, and one of them is already going here: acme gets one more.
+        let share = RunShare { limit: 10, per_workspace: 2, going: [(acme, 1)].into() };
+        let claimed = store.claim_runs("a", NOW, NOW.plus_secs(60), &share).await.unwrap();
+        assert_eq!((count(&claimed, acme), count(&claimed, globex)), (1, 2), "{:?}", db.url);
+
+        // Acme at its share: its backlog fills the oldest places, and still hides no one else's
+        // (one place asked, the first four due all acme's).
+        let later = NOW.plus_secs(61);
+        let (other, _, _) = parley_store::testing::workspace_with_channel(store, "initech", NOW).await;
+        let new = NewWorkflow { name: "w", draft: "{}", once_per_contact: false, created_by: None };
+        let w = store.create_workflow(other, new, NOW).await.unwrap();
+        let w = store.publish_workflow(other, w.id, "{}", None, NOW).await.unwrap();
+        store.start_run(&contactless(&w), NOW.plus_secs(1)).await.unwrap();
+        let share = RunShare { limit: 1, per_workspace: 2, going: [(acme, 2), (globex, 2)].into() };
+        let claimed = store.claim_runs("a", later, later.plus_secs(60), &share).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.workspace_id).collect::<Vec<_>>(), [other], "{:?}", db.url);
+        // Without shares, the oldest first.
+        let claimed = store.claim_runs("b", later, later.plus_secs(60), &RunShare::any(1)).await.unwrap();
+        assert_eq!(claimed.iter().map(|r| r.workspace_id).collect::<Vec<_>>(), [acme]);
+    }
+}
+
+/// A run of `w` on no conversation nor contact, from a step `call`.
+fn contactless(w: &parley_store::Workflow) -> NewRun {
+    NewRun {
+        workspace_id: w.workspace_id,
+        workflow_id: w.id,
+        version: w.version,
+        conversation_id: None,
+        contact_id: None,
+        trigger_event_id: None,
+        trigger_key: None,
+        first_step: "call".into(),
+        memory: json!({}),
     }
 }

@@ -107,5 +107,6 @@ async fn start(
         parley_store::StoreError::Conflict { field: "conversation" } => already_running(),
         other => other.into(),
     })?;
+    state.runs_wakeup.notify_one();
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }

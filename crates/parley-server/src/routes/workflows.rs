@@ -414,6 +414,7 @@ async fn start(
         }
         other => other.into(),
     })?;
+    state.runs_wakeup.notify_one();
     Ok((StatusCode::CREATED, Json(run_view(run, None))))
 }
 

@@ -22,6 +22,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(timers::run(state.clone(), shutdown.clone())),
         tokio::spawn(bot_answers::run(state.clone(), shutdown.clone())),
         tokio::spawn(workflows::run(state.clone(), shutdown.clone())),
+        tokio::spawn(workflows::run_steps(state.clone(), shutdown.clone())),
         tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]

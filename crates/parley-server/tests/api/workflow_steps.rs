@@ -259,3 +259,49 @@ async fn a_send_step_sends_a_file_with_its_caption_or_buttons_under_a_header() {
         assert_eq!(made.body["problems"][0]["step"], "many", "{e}: {:?}", made.body);
     }
 }
+
+/// A run waiting on a slow call holds its own place, not the server's runs: while a CRM takes
+/// its time to answer, a run on another conversation goes through all its steps.
+#[tokio::test]
+async fn a_slow_call_holds_its_run_and_no_other() {
+    let app = TestApp::spawn(parley_store::testing::TestDatabase::sqlite().await).await;
+    let wired = app.wired().await;
+    let (called, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let slow = axum::Router::new().route(
+        "/slow",
+        axum::routing::get({
+            let (called, release) = (called.clone(), release.clone());
+            move || async move {
+                called.notify_one();
+                release.notified().await;
+                Json(json!({"ok": true}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    let calls = json!({"trigger": {"kind": "manual"}, "steps": [
+        {"id": "call", "kind": "http_request", "method": "GET", "url": format!("{base}/slow"), "retries": 0}]});
+    let calls = publish(&app, "Slow CRM", calls).await;
+    let quick = json!({"trigger": {"kind": "manual"}, "steps": [
+        {"id": "tag", "kind": "add_tags", "tags": ["seen"], "next": "note"},
+        {"id": "note", "kind": "add_note", "text": "tagged"}]});
+    let quick = publish(&app, "Quick", quick).await;
+    wired.writes("33610000041", "hello").await;
+    wired.writes("33610000042", "hello").await;
+    let (first, second) = (app.conversation_of("33610000041").await, app.conversation_of("33610000042").await);
+
+    let waiting = app.post(&format!("/api/v1/workflows/{calls}/runs"), json!({"conversation_id": first})).await;
+    assert_eq!(waiting.status, StatusCode::CREATED, "{:?}", waiting.body);
+    tokio::time::timeout(std::time::Duration::from_secs(10), called.notified()).await.expect("the call is made");
+    let other = app.post(&format!("/api/v1/workflows/{quick}/runs"), json!({"conversation_id": second})).await;
+    let done = run_until_settled(&app, &other.body, "done").await;
+    assert_eq!(done["status"], "done", "the other run went on while the call waited: {done}");
+    let path = format!("/api/v1/workflow-runs/{}", waiting.body["id"]);
+    assert_eq!(app.get(&path).await.body["status"], "running", "the call is still out");
+
+    release.notify_one();
+    let answered = run_until_settled(&app, &waiting.body, "done").await;
+    assert_eq!(answered["history"][0]["outcome"], "done", "{answered}");
+}

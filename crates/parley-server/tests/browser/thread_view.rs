@@ -75,14 +75,19 @@ async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
         .await
         .unwrap();
     browser.driver.find(By::Id("composer-send")).await.unwrap().click().await.unwrap();
-    let reason = browser.wait_text("#messages li.message.out .failure-reason", "131026").await;
-    assert!(reason.is_displayed().await.unwrap(), "the reason is on screen, not only on hover");
-    let said = reason.text().await.unwrap();
+    browser.wait_text("#messages li.message.out .failure-reason", "131026").await;
+    // Read in the page in one step: live events draw the thread again, and an element handle
+    // found a moment earlier can be gone by the time it is read.
+    let script = "const r = document.querySelector('#messages li.message.out .failure-reason'); \
+        const b = document.querySelector('#messages li.message.out button.retry').getBoundingClientRect(); \
+        return {shown: r.checkVisibility(), said: r.innerText, width: b.width, height: b.height}";
+    let seen = browser.driver.execute(script, vec![]).await.unwrap().json().clone();
+    assert_eq!(seen["shown"], true, "the reason is on screen, not only on hover");
+    let said = seen["said"].as_str().unwrap();
     assert!(said.starts_with("Not delivered:"), "{said}");
     assert!(said.contains("Could not be delivered"), "WhatsApp's reason in our words, by its code: {said}");
-    let retry = browser.driver.find(By::Css("#messages li.message.out button.retry")).await.unwrap();
-    let size = retry.rect().await.unwrap();
-    assert!(size.height >= 44.0 && size.width >= 44.0, "a touch target: {size:?}");
+    let (width, height) = (seen["width"].as_f64().unwrap(), seen["height"].as_f64().unwrap());
+    assert!(height >= 44.0 && width >= 44.0, "a touch target: {width}x{height}");
     browser.screenshot("thread-failed-phone").await;
     // The same in French and Vietnamese (screenshots to look at), then back to English.
     let id = app.get("/api/v1/conversations").await.body["items"][0]["id"].as_i64().unwrap();
@@ -101,8 +106,7 @@ async fn a_failed_reply_says_why_under_the_bubble_and_retries_on_a_phone() {
             browser.screenshot(&format!("thread-failed-phone-{lang}")).await;
         }
     }
-    let retry = browser.driver.find(By::Css("#messages li.message.out button.retry")).await.unwrap();
-    retry.click().await.unwrap();
+    browser.click_in_page("#messages li.message.out button.retry").await;
     browser.wait_attr("#messages li.message.out", "data-status", "read").await;
     assert!(browser.driver.find_all(By::Css("#messages .failure")).await.unwrap().is_empty(), "the failure is gone");
     // The sandbox keeps the sends it delivered: the failed one is not among them.

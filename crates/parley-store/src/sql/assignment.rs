@@ -12,6 +12,7 @@ use parley_core::conversation::{ClosingNote, ClosingNotes, Conversation, Convers
 use parley_core::ids::{ConversationId, TeamId, UserId, WorkspaceId};
 use serde_json::json;
 
+use super::events::NewEvent;
 use super::inbound::EventBuffer;
 use super::locks::LockClass;
 use super::{Engine, SqlStore};
@@ -139,18 +140,19 @@ impl<DB> SqlStore<DB> {
 #[apply(engine_bounds!)]
 #[async_trait]
 impl<DB> Assignment for SqlStore<DB> {
-    async fn pick_agent(
+    async fn assign_available(
         &self,
         ws: WorkspaceId,
         conversation: ConversationId,
         team: Option<TeamId>,
         mode: AutoAssign,
+        by: Option<UserId>,
         now: Timestamp,
     ) -> StoreResult<Option<UserId>> {
         let mut tx = self.begin_write().await?;
         DB::lock_keys(&mut tx, LockClass::Assignment, vec![ws.to_string()]).await?;
-        let (channel, visibility): (i64, String) = sqlx::query_as(
-            "SELECT ch.id, ch.visibility FROM conversations c JOIN channels ch ON ch.id = c.channel_id
+        let (channel, visibility, current): (i64, String, Option<i64>) = sqlx::query_as(
+            "SELECT ch.id, ch.visibility, c.assignee_id FROM conversations c JOIN channels ch ON ch.id = c.channel_id
              WHERE c.workspace_id = $1 AND c.id = $2",
         )
         .bind(ws.get())
@@ -171,14 +173,27 @@ impl<DB> Assignment for SqlStore<DB> {
         let max_open = Self::settings_in(&mut tx, ws).await?.max_open;
         let mut agents = Self::candidates(&mut tx, ws, team).await?;
         let Some(agent) = choose(&mut agents, mode, max_open, members.as_ref()) else { return Ok(None) };
+        let picked = agent.id;
         sqlx::query("UPDATE users SET last_assigned_at = $1 WHERE id = $2")
             .bind(now.as_micros())
-            .bind(agent.id)
+            .bind(picked)
             .execute(&mut *tx)
             .await?;
-        let picked = UserId(agent.id);
+        if current != Some(picked) {
+            sqlx::query("UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(picked)
+                .bind(now.as_micros())
+                .bind(conversation.get())
+                .execute(&mut *tx)
+                .await?;
+            let payload = json!({"conversation_id": conversation, "from": current, "to": picked, "by": by,
+                "auto": mode.as_str()});
+            let event = NewEvent::new("conversation.assigned", conversation.get(), &payload)
+                .on_channel(parley_core::ids::ChannelId(channel));
+            Self::append_event(&mut tx, ws, event, now).await?;
+        }
         tx.commit().await?;
-        Ok(Some(picked))
+        Ok(Some(UserId(picked)))
     }
 
     async fn assignment_settings(&self, ws: WorkspaceId) -> StoreResult<AssignmentSettings> {

@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::ids::{ChannelId, ContactId, ConversationId, EventId, UserId, WorkspaceId};
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder};
 
 use super::locks::LockClass;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
-    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, QuietConversation, Reply, Run, RunMove, RunStatus, RunStep,
-    Workflow, WorkflowPatch, Workflows,
+    ActiveWorkflow, LoggedEvent, NewRun, NewWorkflow, QuietConversation, Reply, Run, RunMove, RunShare, RunStatus,
+    RunStep, Workflow, WorkflowPatch, Workflows,
 };
 
 macro_rules! workflow_columns {
@@ -558,22 +558,24 @@ impl<DB> Workflows for SqlStore<DB> {
         &self,
         ws: WorkspaceId,
         team_silent: bool,
-        from: Timestamp,
+        after: (Timestamp, ConversationId),
         to: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<QuietConversation>> {
         let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT id, contact_id, last_message_at FROM conversations
-             WHERE status = 'open' AND last_message_at > $2 AND last_message_at <= $3 AND workspace_id = $1
+             WHERE status = 'open' AND last_message_at >= $2 AND last_message_at <= $3 AND workspace_id = $1
+               AND (last_message_at > $2 OR id > $6)
                AND ((($4 = 1) AND last_inbound_at = last_message_at)
                  OR (($4 = 0) AND (last_inbound_at IS NULL OR last_inbound_at < last_message_at)))
              ORDER BY last_message_at, id LIMIT $5",
         )
         .bind(ws.get())
-        .bind(from.as_micros())
+        .bind(after.0.as_micros())
         .bind(to.as_micros())
         .bind(i64::from(team_silent))
         .bind(clamp_limit(limit, 5000))
+        .bind(after.1.get())
         .fetch_all(&self.read)
         .await?;
         Ok(rows
@@ -618,29 +620,54 @@ impl<DB> Workflows for SqlStore<DB> {
         Ok(found.is_some())
     }
 
-    async fn claim_runs(&self, holder: &str, now: Timestamp, until: Timestamp, limit: u32) -> StoreResult<Vec<Run>> {
+    async fn claim_runs(
+        &self,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+        share: &RunShare,
+    ) -> StoreResult<Vec<Run>> {
+        let limit = clamp_limit(share.limit, 500);
         let mut tx = self.begin_write().await?;
         // Runs on one conversation are serialised: a run is not leased while another run on its
         // conversation is (servers claim one at a time, so each sees the others' leases).
         DB::lock_keys(&mut tx, LockClass::WorkflowRuns, vec!["runs".to_owned()]).await?;
-        let due: Vec<(i64, Option<i64>)> = sqlx::query_as(
-            "SELECT r.id, r.conversation_id FROM workflow_runs r
-             WHERE r.status = 'running' AND r.wake_at <= $1 AND (r.lease_until IS NULL OR r.lease_until < $1)
-               AND (r.conversation_id IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM workflow_runs o WHERE o.conversation_id = r.conversation_id
-                      AND o.status = 'running' AND o.lease_until >= $1))
-             ORDER BY r.wake_at, r.id LIMIT $2",
-        )
-        .bind(now.as_micros())
-        .bind(clamp_limit(limit, 500) * 4)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut due = QueryBuilder::<DB>::new(
+            "SELECT r.id, r.workspace_id, r.conversation_id FROM workflow_runs r
+             WHERE r.status = 'running' AND r.wake_at <= ",
+        );
+        due.push_bind(now.as_micros()).push(" AND (r.lease_until IS NULL OR r.lease_until < ");
+        due.push_bind(now.as_micros()).push(
+            ") AND (r.conversation_id IS NULL OR NOT EXISTS (
+                SELECT 1 FROM workflow_runs o WHERE o.conversation_id = r.conversation_id
+                  AND o.status = 'running' AND o.lease_until >= ",
+        );
+        due.push_bind(now.as_micros()).push("))");
+        // Workspaces with no room left are skipped here, so their backlog hides no one else's.
+        let full: Vec<i64> = share.going.keys().filter(|ws| share.room(**ws) == 0).map(|ws| ws.get()).collect();
+        if !full.is_empty() {
+            due.push(" AND r.workspace_id NOT IN (");
+            let mut list = due.separated(", ");
+            for ws in full {
+                list.push_bind(ws);
+            }
+            due.push(")");
+        }
+        due.push(" ORDER BY r.wake_at, r.id LIMIT ").push_bind(limit * 4);
+        let due: Vec<(i64, i64, Option<i64>)> = due.build_query_as().fetch_all(&mut *tx).await?;
         let mut conversations = std::collections::HashSet::new();
+        let mut taken_in: std::collections::HashMap<WorkspaceId, u32> = std::collections::HashMap::new();
         let ids: Vec<i64> = due
             .into_iter()
-            .filter(|(_, c)| c.is_none_or(|c| conversations.insert(c)))
-            .map(|(id, _)| id)
-            .take(clamp_limit(limit, 500) as usize)
+            .filter(|(_, ws, c)| {
+                let ws = WorkspaceId(*ws);
+                let taken = taken_in.entry(ws).or_default();
+                let fits = *taken < share.room(ws) && c.is_none_or(|c| conversations.insert(c));
+                *taken += u32::from(fits);
+                fits
+            })
+            .map(|(id, _, _)| id)
+            .take(limit as usize)
             .collect();
         let mut runs = Vec::with_capacity(ids.len());
         for id in ids {

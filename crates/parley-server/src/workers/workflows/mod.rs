@@ -7,7 +7,8 @@
 //!   run still going on a conversation starts no second one there, and starts at most
 //!   `MAX_RUNS_PER_HOUR` there in an hour: a workflow reacting to its own changes (closing on
 //!   "closed", tagging on "tag added") stops there, with a warning in the log.
-//! - **The runner** leases the runs whose step is due, takes the step through the actions
+//! - **The runner** (`runner.rs`, its own task) leases the runs whose step is due, each in its
+//!   own task with a fair share of places per workspace, takes the step through the actions
 //!   (`steps.rs`; as Parley itself, a note by its workflow's creator), and records it with the run's move in
 //!   one transaction. A crash between a step and its record takes the step again when the lease
 //!   runs out: a send carries the idempotency key `workflow-<run>-<step number>`, so it is
@@ -22,35 +23,36 @@
 //! opened by the contact; "first message" is told by the conversation's opening in the same
 //! batch of events.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use parley_core::Timestamp;
 use parley_core::contact::ContactRef;
 use parley_core::ids::{ContactId, ConversationId, WorkspaceId};
-use parley_core::workflow::{Action, Definition, Facts, Happening, Memory, OpenedBy, Step, holds, next_after, parse};
-use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Run, RunMove, RunStep, Viewer};
+use parley_core::workflow::{Definition, Facts, Happening, Memory, OpenedBy, holds, parse};
+use parley_store::{ActiveWorkflow, LoggedEvent, NewRun, Viewer};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::event_log::before_hole;
-use steps::Then;
 
 mod ask;
 pub mod dry_run;
 mod http;
+mod runner;
 mod scans;
 mod steps;
 
+pub use runner::run as run_steps;
+
 const POLL: Duration = Duration::from_secs(1);
 const FOLLOWER_LEASE_SECS: i64 = 30;
-const RUN_LEASE_SECS: i64 = 60;
+/// How long one batch of the follower may take: a third of its lease.
+const FOLLOWER_BUDGET: Duration = Duration::from_secs(FOLLOWER_LEASE_SECS as u64 / 3);
 const EVENTS_AT_ONCE: u32 = 500;
-const RUNS_AT_ONCE: u32 = 10;
 /// A workflow starts at most this many runs on one conversation in an hour.
 const MAX_RUNS_PER_HOUR: i64 = 10;
 /// Finished runs and their history are kept this long.
@@ -62,6 +64,7 @@ const HOLE_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut hole_since: Option<Instant> = None;
+    let mut quiet_cursors = scans::QuietCursors::new();
     let mut appended = state.events_appended.subscribe();
     let mut passes: u64 = 0;
     loop {
@@ -78,25 +81,18 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 if let Err(e) = follow(&state, &active, &mut hole_since).await {
                     tracing::warn!(error = %e.message, "the workflow trigger follower failed");
                 }
-                if let Err(e) = scans::inactivity(&state, &active).await {
-                    tracing::warn!(error = %e.message, "the workflow inactivity scan failed");
+                match scans::inactivity(&state, &active, &mut quiet_cursors).await {
+                    Ok(0) => {}
+                    Ok(_) => state.runs_wakeup.notify_one(),
+                    Err(e) => tracing::warn!(error = %e.message, "the workflow inactivity scan failed"),
                 }
-                if let Err(e) = scans::schedules(&state, &active).await {
-                    tracing::warn!(error = %e.message, "the workflow schedule scan failed");
+                match scans::schedules(&state, &active).await {
+                    Ok(0) => {}
+                    Ok(_) => state.runs_wakeup.notify_one(),
+                    Err(e) => tracing::warn!(error = %e.message, "the workflow schedule scan failed"),
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the active workflows"),
-        }
-        // Steps due now follow each other at once; a wait or a quiet pass ends the round.
-        for _ in 0..20 {
-            match run_due(&state).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e.message, "the workflow runner failed");
-                    break;
-                }
-            }
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
@@ -197,7 +193,8 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
         return Ok(());
     }
     let events = state.store.events_after(cursor, take as u32).await?;
-    let Some(upto) = events.last().map(|e| e.id) else { return Ok(()) };
+    let Some(mut upto) = events.first().map(|e| e.id) else { return Ok(()) };
+    let began = Instant::now();
     let mut by_workspace: HashMap<WorkspaceId, Vec<(ActiveWorkflow, Definition)>> = HashMap::new();
     for active in active.iter().cloned() {
         match serde_json::from_str::<Value>(&active.definition).map_err(|_| ()).and_then(|v| parse(&v).map_err(|_| ()))
@@ -214,6 +211,12 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
     let mut on_conversation: HashSet<(i64, i64)> = HashSet::new();
     let mut for_contact: HashSet<(i64, i64)> = HashSet::new();
     for e in &events {
+        // The batch ends well inside the lease (its reads may be slow): what is left goes next
+        // pass, and no other server takes the lease while this one still works.
+        if began.elapsed() > FOLLOWER_BUDGET && e.id != events[0].id {
+            break;
+        }
+        upto = e.id;
         if e.kind == "conversation.opened"
             && let Some(c) = e.payload["conversation_id"].as_i64()
         {
@@ -250,9 +253,12 @@ async fn follow(state: &AppState, active: &[ActiveWorkflow], hole_since: &mut Op
             }
         }
     }
-    state.store.wake_awaiting(&wrote, now).await?;
+    let woken = state.store.wake_awaiting(&wrote, now).await?;
     if !state.store.start_runs(&state.server_id, upto, &runs, now).await? {
         tracing::info!("the workflow follower's lease moved to another server");
+    }
+    if woken > 0 || !runs.is_empty() {
+        state.runs_wakeup.notify_one();
     }
     Ok(())
 }
@@ -349,191 +355,6 @@ async fn facts(
             .collect();
     }
     Ok(facts)
-}
-
-/// Steps one run takes in a row under one claim (each due at once after the last).
-const CHAIN: usize = 20;
-/// An HTTP step starts at most this long after the claim (its worst case, 47 s, then ends
-/// before the 60 s lease does).
-const HTTP_START_SECS: u64 = 5;
-
-/// Takes the due steps; answers how many runs were claimed. Claimed runs go side by side (the
-/// claim never gives two runs of one conversation); each takes its steps in a row while the
-/// next is due at once, keeping its lease.
-async fn run_due(state: &AppState) -> ApiResult<usize> {
-    let now = state.clock.now();
-    let runs = state.store.claim_runs(&state.server_id, now, now.plus_secs(RUN_LEASE_SECS), RUNS_AT_ONCE).await?;
-    let taken = runs.len();
-    let claimed = Instant::now();
-    let mut definitions: HashMap<(i64, i64), Option<Definition>> = HashMap::new();
-    for run in &runs {
-        if let Entry::Vacant(slot) = definitions.entry((run.workflow_id, run.version)) {
-            let text = state.store.workflow_version(run.workspace_id, run.workflow_id, run.version).await?;
-            slot.insert(serde_json::from_str::<Value>(&text).ok().and_then(|v| parse(&v).ok()));
-        }
-    }
-    let definitions = std::sync::Arc::new(definitions);
-    let mut going = tokio::task::JoinSet::new();
-    for run in runs {
-        let (state, definitions) = (state.clone(), definitions.clone());
-        going.spawn(async move { drive(&state, run, &definitions, claimed).await });
-    }
-    while let Some(done) = going.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e.message, "a workflow run could not go on");
-        }
-    }
-    Ok(taken)
-}
-
-/// Takes a claimed run's steps while they are due at once (at most `CHAIN`, within half the
-/// lease: never a step taken while another server may hold the run); a run left holding its
-/// lease is let go.
-async fn drive(
-    state: &AppState,
-    mut run: Run,
-    definitions: &HashMap<(i64, i64), Option<Definition>>,
-    claimed: Instant,
-) -> ApiResult<()> {
-    for _ in 0..CHAIN {
-        let now = state.clock.now();
-        if claimed.elapsed() > Duration::from_secs(RUN_LEASE_SECS as u64 / 2) {
-            break;
-        }
-        let Some(definition) = definitions.get(&(run.workflow_id, run.version)).and_then(Option::as_ref) else {
-            return fail(state, &run, "its version no longer reads", now).await;
-        };
-        let Some(step) = definition.steps.iter().find(|s| Some(&s.id) == run.step.as_ref()) else {
-            return fail(state, &run, "its step is not in its version", now).await;
-        };
-        // A call may take its retries' 47 s: only while the lease has most of its time left
-        // (else another server could take the run and call again).
-        if matches!(step.action, Action::HttpRequest(_)) && claimed.elapsed() > Duration::from_secs(HTTP_START_SECS) {
-            break;
-        }
-        match take_step(state, &run, step, now).await {
-            Ok(Some(next))
-                if next.status == parley_store::RunStatus::Running && next.wake_at.is_some_and(|w| w <= now) =>
-            {
-                run = next;
-            }
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                tracing::warn!(run = run.id, step = %step.id, error = %e.message, "a workflow step failed");
-                return Ok(());
-            }
-        }
-    }
-    // Still holding the lease of a step due now: let it go for the next claim.
-    let at = run.wake_at.unwrap_or_else(|| state.clock.now());
-    match state.store.snooze_run(&run, &state.server_id, at).await {
-        Ok(()) | Err(parley_store::StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn fail(state: &AppState, run: &Run, why: &str, now: Timestamp) -> ApiResult<()> {
-    let record = RunStep {
-        seq: run.seq,
-        step: run.step.clone().unwrap_or_default(),
-        kind: "?".into(),
-        outcome: "failed".into(),
-        detail: json!({"error": why}),
-        at: now,
-    };
-    let failed = RunMove::Failed(why.to_owned());
-    state.store.record_step(run, &state.server_id, &record, &run.jumps, &run.memory, failed, now).await?;
-    Ok(())
-}
-
-/// Takes one step and records it; answers the run as moved when it keeps its lease (its next
-/// step is due at once).
-async fn take_step(state: &AppState, run: &Run, step: &Step, now: Timestamp) -> ApiResult<Option<Run>> {
-    let mut memory = Memory::read(&run.memory);
-    let outcome = match steps::execute(state, run, step, &mut memory, now).await {
-        Ok(done) if matches!(step.action, Action::Branch { .. }) => {
-            facts(state, run.workspace_id, run.conversation_id, run.contact_id).await.map(|mut f| {
-                f.memory = memory.to_value();
-                (done, f)
-            })
-        }
-        other => other.map(|done| (done, Facts::default())),
-    };
-    let mut jumps: BTreeMap<String, u32> = run.jumps.clone();
-    let (record, next) = match outcome {
-        Err(e) if e.status.is_server_error() => return Err(e),
-        Err(e) => {
-            let record = RunStep {
-                seq: run.seq,
-                step: step.id.clone(),
-                kind: step.action.kind().into(),
-                outcome: "failed".into(),
-                detail: json!({"error": e.message, "code": e.code}),
-                at: now,
-            };
-            (record, RunMove::Failed(e.message))
-        }
-        Ok((done, facts)) => {
-            let decided = done.then.is_some();
-            let next = match done.then {
-                Some(Then::Snooze(at)) => {
-                    state.store.snooze_run(run, &state.server_id, at).await?;
-                    // A reply that came while the run was leased woke nothing: wake it now.
-                    if let (Some(c), Some(asking)) = (run.conversation_id, &memory.asking) {
-                        let replies = state.store.replies_after(run.workspace_id, c, asking.since_message, 100).await?;
-                        if replies.iter().any(|r| r.inbound) {
-                            state.store.wake_awaiting(&[c], now).await?;
-                        }
-                    }
-                    return Ok(None);
-                }
-                Some(Then::Stay { until }) => RunMove::Next { step: step.id.clone(), at: until },
-                Some(Then::Go(Some(to))) => RunMove::Next { step: to, at: now },
-                Some(Then::Go(None)) => RunMove::Done,
-                Some(Then::Cancel(why)) => RunMove::Cancelled(why),
-                None => {
-                    let taken = jumps.get(&step.id).copied().unwrap_or(0);
-                    let next_id = next_after(step, &facts, taken);
-                    if let Action::Jump { to, .. } = &step.action
-                        && next_id.as_ref() == Some(to)
-                    {
-                        jumps.insert(step.id.clone(), taken + 1);
-                    }
-                    match next_id {
-                        Some(step) => RunMove::Next { step, at: done.resume_at.unwrap_or(now) },
-                        None => RunMove::Done,
-                    }
-                }
-            };
-            let mut detail = done.detail;
-            if !decided && let RunMove::Next { step, .. } = &next {
-                detail["next"] = json!(step);
-            }
-            let record = RunStep {
-                seq: run.seq,
-                step: step.id.clone(),
-                kind: step.action.kind().into(),
-                outcome: done.outcome.into(),
-                detail,
-                at: now,
-            };
-            (record, next)
-        }
-    };
-    memory.last = json!({"step": record.step, "outcome": record.outcome});
-    let waits_for_reply = matches!(next, RunMove::Next { .. }) && memory.asking.is_some();
-    let keeps_lease = matches!(&next, RunMove::Next { at, .. } if *at <= now);
-    let memory_now = memory.to_value();
-    let moved = state.store.record_step(run, &state.server_id, &record, &jumps, &memory_now, next, now).await?;
-    // A reply that came while the question was being sent woke nothing (the run was leased):
-    // wake it now.
-    if waits_for_reply
-        && let (Some(c), Some(asking)) = (moved.conversation_id, &memory.asking)
-        && state.store.replies_after(run.workspace_id, c, asking.since_message, 100).await?.iter().any(|r| r.inbound)
-    {
-        state.store.wake_awaiting(&[c], now).await?;
-    }
-    Ok(keeps_lease.then_some(moved))
 }
 
 /// An incoming webhook's call: the contact it named, its conversation on the trigger's number

@@ -5,15 +5,17 @@
 //! workflow keeps the fire and the last contact done, so a restart goes on where it stopped, and
 //! each run's key `schedule:<fire>:<contact>` makes a batch taken twice start nothing twice.
 //!
-//! **Inactivity** (an open conversation quiet for N hours): each pass asks the store for the conversations whose silence crossed a workflow's
-//! threshold within the last day (older silences, from before the workflow was switched on or
-//! a long outage, start nothing), and starts a run per silence: its key
+//! **Inactivity** (an open conversation quiet for N hours): each pass asks the store for the
+//! conversations whose silence crossed a workflow's threshold within the last day (older
+//! silences, from before the workflow was switched on or a long outage, start nothing), after
+//! the last one it looked at, and starts a run per silence: its key
 //! `inactive:<conversation>:<last message time>` makes a repeated scan start nothing twice, and
 //! a new message makes a new silence.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use parley_core::Timestamp;
+use parley_core::ids::ConversationId;
 use parley_core::workflow::hours::latest_fire;
 use parley_core::workflow::{Definition, Happening, Memory, Silent, Trigger, parse};
 use parley_store::{ActiveWorkflow, NewRun};
@@ -84,32 +86,52 @@ pub(super) async fn schedules(state: &AppState, active: &[ActiveWorkflow]) -> Ap
     Ok(started)
 }
 
+/// Where each workflow version's inactivity scan stands: the last silence it looked at. A
+/// silence is looked at once (as an event is by the follower), so one the conditions skip does
+/// not hold back the newer ones; a restart looks again from the start of the catch-up window
+/// (the keys start nothing twice).
+pub(super) type QuietCursors = HashMap<(i64, i64), (Timestamp, ConversationId)>;
+
 /// Starts the inactivity runs due now; answers how many.
-pub(super) async fn inactivity(state: &AppState, active: &[ActiveWorkflow]) -> ApiResult<u64> {
+pub(super) async fn inactivity(
+    state: &AppState,
+    active: &[ActiveWorkflow],
+    cursors: &mut QuietCursors,
+) -> ApiResult<u64> {
     let now = state.clock.now();
     let mut started = 0;
+    let mut scanned = HashSet::new();
     for a in active {
         let Some(definition) = serde_json::from_str::<Value>(&a.definition).ok().and_then(|v| parse(&v).ok()) else {
             continue;
         };
         let Trigger::Inactivity { who, hours } = definition.trigger else { continue };
-        started += quiet_for(state, a, &definition, who, hours, now).await?;
+        let key = (a.workflow.id, a.workflow.version);
+        scanned.insert(key);
+        let to = now.plus_secs(-hours * 3600);
+        let window = (to.plus_secs(-CATCH_UP_SECS), ConversationId(i64::MAX));
+        let after = cursors.get(&key).copied().filter(|c| c.0 >= window.0).unwrap_or(window);
+        let (runs, reached) = quiet_for(state, a, &definition, (who, hours), after, to, now).await?;
+        started += runs;
+        cursors.insert(key, reached);
     }
+    cursors.retain(|key, _| scanned.contains(key));
     Ok(started)
 }
 
+/// Starts runs on the silences after `after`, up to `to`; answers how many and where it stopped.
 async fn quiet_for(
     state: &AppState,
     a: &ActiveWorkflow,
     definition: &Definition,
-    who: Silent,
-    hours: i64,
+    (who, hours): (Silent, i64),
+    after: (Timestamp, ConversationId),
+    to: Timestamp,
     now: Timestamp,
-) -> ApiResult<u64> {
+) -> ApiResult<(u64, (Timestamp, ConversationId))> {
     let w = &a.workflow;
-    let to = now.plus_secs(-hours * 3600);
-    let from = to.plus_secs(-CATCH_UP_SECS);
-    let quiet = state.store.quiet_conversations(w.workspace_id, who == Silent::Team, from, to, QUIET_AT_ONCE).await?;
+    let quiet = state.store.quiet_conversations(w.workspace_id, who == Silent::Team, after, to, QUIET_AT_ONCE).await?;
+    let reached = quiet.last().map_or(after, |q| (q.last_message_at, q.id));
     let (none, mut for_contact) = (HashSet::new(), HashSet::new());
     let mut runs = Vec::new();
     for q in quiet {
@@ -132,7 +154,7 @@ async fn quiet_for(
         });
     }
     if runs.is_empty() {
-        return Ok(0);
+        return Ok((0, reached));
     }
-    Ok(state.store.start_keyed_runs(&runs, now).await?)
+    Ok((state.store.start_keyed_runs(&runs, now).await?, reached))
 }

@@ -139,11 +139,8 @@ pub(super) async fn execute(
             if team.is_some() {
                 state.store.set_conversation_team(run.workspace_id, c, team, None, now).await?;
             }
-            match state.store.pick_agent(run.workspace_id, c, team, mode, now).await? {
-                Some(agent) => {
-                    actions::conversations::assign(state, &parley, c, Some(agent)).await?;
-                    Ok(did(json!({"assignee": agent.get(), "team": team_id})))
-                }
+            match state.store.assign_available(run.workspace_id, c, team, mode, parley.user_id(), now).await? {
+                Some(agent) => Ok(did(json!({"assignee": agent.get(), "team": team_id}))),
                 // No one available: the conversation waits in its team's queue, or unassigned.
                 None => Ok(did(json!({"assignee": null, "team": team_id, "available": false}))),
             }
@@ -295,6 +292,7 @@ async fn start_other(state: &AppState, run: &Run, workflow_id: i64, now: Timesta
         }
         Err(e) => return Err(e.into()),
     };
+    state.runs_wakeup.notify_one();
     Ok(did(json!({"workflow_id": workflow_id, "run_id": started.id})))
 }
 
