@@ -4,7 +4,7 @@
 // moved, deleted, or followed by a new step. Problems the server names show on their step.
 // Only the object `def` is changed here; the page (`workflows.js`) saves, publishes and runs it.
 
-import { el, t } from './api.js';
+import { boot, el, formatNumber, t } from './api.js';
 
 export const STEP_KINDS = ['send_message', 'ask_question', 'csat', 'assign', 'unassign', 'close', 'reopen', 'add_tags',
   'remove_tags', 'add_note', 'set_field', 'wait', 'wait_until', 'business_hours', 'branch', 'http_request',
@@ -209,8 +209,22 @@ export function tidy(def) {
 }
 
 /**
- * Draws `def` into `box`; `problems` ([{step, message}]) show on their steps; `onChange` is
- * called after every change (`true` when the drawing must be redone).
+ * A problem the server names, in the user's language: `wf.problem.<code>` with its `params`
+ * filled in (numbers formatted for the locale) when we have that string, else the server's
+ * English `message` (a server newer than this page, or an older one without codes).
+ */
+export function problemText(p) {
+  const key = `wf.problem.${p.code}`;
+  if (!p.code || !(key in boot.strings)) return p.message;
+  const params = Object.fromEntries(Object.entries(p.params ?? {})
+    .map(([name, value]) => [name, typeof value === 'number' ? formatNumber(value) : value]));
+  return t(key, params);
+}
+
+/**
+ * Draws `def` into `box`; `problems` ([{step, code, params, message}]) show on their steps
+ * (`problemText`); `onChange` is called after every change (`true` when the drawing must be
+ * redone).
  */
 export function drawFlow(box, def, problems, onChange) {
   // The steps whose forms are open stay open across redraws (kept on the box).
@@ -262,7 +276,7 @@ export function drawFlow(box, def, problems, onChange) {
           el('button', { type: 'button', 'aria-label': t('wf.move_down'), disabled: index === def.steps.length - 1, onclick: () => move(1) }, '↓'),
           el('button', { type: 'button', class: 'wf-delete', 'aria-label': t('wf.delete_step'), onclick: remove }, '✕'))),
       el('p', { class: 'wf-summary' }, summary(step)),
-      mine.map((p) => el('p', { class: 'error wf-problem', role: 'alert' }, p.message)),
+      mine.map((p) => el('p', { class: 'error wf-problem', role: 'alert' }, problemText(p))),
       editing ? el('div', { class: 'wf-form' }, stepForm(step, def, changed)) : null,
       kindPick);
     return node;

@@ -5,7 +5,7 @@
 // export and import, and the latest runs with their history.
 
 import { api, el, errorText, formatDateTime, t, toast } from './api.js';
-import { drawFlow, tidy, triggerForm } from './workflow_builder.js';
+import { drawFlow, problemText, tidy, triggerForm } from './workflow_builder.js';
 
 /** The workflow open in the editor, if any (kept across redraws). */
 let editing = null;
@@ -75,7 +75,7 @@ async function editor(box, id, redraw) {
   const drawAll = () => {
     triggerBox.replaceChildren(triggerForm(def, (structural) => { touched(); if (structural) drawAll(); }));
     drawFlow(flowBox, def, problems, touched);
-    warnings.replaceChildren(...problems.filter((p) => !p.step).map((p) => el('p', { class: 'error', role: 'alert' }, p.message)),
+    warnings.replaceChildren(...problems.filter((p) => !p.step).map((p) => el('p', { class: 'error', role: 'alert' }, problemText(p))),
       ...(workflow.paths_without_a_person ?? []).map((path) => el('p', { class: 'warn wf-no-person' }, t('wf.no_person', { path: path.join(' → ') }))));
     status.textContent = `${workflow.active ? t('wf.active') : t('wf.inactive')} · ${t('wf.version', { n: workflow.version })}${dirty ? ` · ${t('wf.unsaved')}` : ''}`;
   };

@@ -12,8 +12,8 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{PgSchema, Server, bootstrap, create_channel, env_number, free_port};
-use parley_sandbox::{Batching, Customer, Number, Sandbox, SandboxConfig, Say};
+use common::{PgSchema, Server, bootstrap, connect_number, env_number, free_port};
+use parley_sandbox::{Batching, Customer, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
 
 /// Runs the whole story against one database; returns nothing, asserts everything.
@@ -40,15 +40,7 @@ async fn crash_story(db_args: Vec<String>, read_ids: impl AsyncFnOnce() -> Vec<S
     })
     .await
     .unwrap();
-    let path = create_channel(&base, &token, &sandbox).await;
-    sandbox.add_number(Number {
-        phone_number_id: "PN-CRASH".into(),
-        waba_id: "W".into(),
-        display_phone_number: "15550001111".into(),
-        access_token: "tok".into(),
-        app_secret: "crash-secret".into(),
-        webhook_url: format!("{base}{path}"),
-    });
+    connect_number(&base, &token, &sandbox).await;
 
     let items: Vec<_> = (0..events)
         .map(|i| {

@@ -9,29 +9,16 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{PgSchema, Server, bootstrap, create_channel, env_number, free_port};
-use parley_sandbox::{Batching, Customer, Number, NumberPolicy, Sandbox, SandboxConfig, Say};
+use common::{PgSchema, connect_number, env_number, serve};
+use parley_sandbox::{Batching, Customer, NumberPolicy, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
 
 async fn dispatch_story(db_args: Vec<String>, statuses: impl AsyncFn() -> Vec<(i64, String)>) {
     let messages = env_number("PARLEY_DISPATCH_CRASH_MESSAGES", 400);
     let kills = env_number("PARLEY_DISPATCH_CRASH_KILLS", 3);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let token = bootstrap(&db_args);
-    let mut args = db_args.clone();
-    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}"), "--send-timeout".to_owned(), "2".to_owned()]);
-    let mut server = Server::start(args);
+    let (mut server, base, token) = serve(&db_args, &["--send-timeout", "2"]);
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let path = create_channel(&base, &token, &sandbox).await;
-    sandbox.add_number(Number {
-        phone_number_id: "PN-CRASH".into(),
-        waba_id: "W".into(),
-        display_phone_number: "15550001111".into(),
-        access_token: "tok".into(),
-        app_secret: "crash-secret".into(),
-        webhook_url: format!("{base}{path}"),
-    });
+    connect_number(&base, &token, &sandbox).await;
     // No status webhooks: this test is about sends. A provider answering in 300 ms, so sends
     // are in flight when the process is killed; a slower channel.
     sandbox.set_policy(

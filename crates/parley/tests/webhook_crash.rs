@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{PgSchema, Server, bootstrap, create_channel, env_number, free_port};
-use parley_sandbox::{Batching, Customer, Number, Sandbox, SandboxConfig, Say};
+use common::{PgSchema, connect_number, env_number, serve};
+use parley_sandbox::{Batching, Customer, Sandbox, SandboxConfig, Say};
 use sqlx::Connection;
 
 /// What the receiver saw: event ids in arrival order, and posts being answered right now.
@@ -46,12 +46,7 @@ async fn receiver(seen: Arc<Seen>) -> String {
 async fn crash_story(db_args: Vec<String>, event_ids: impl AsyncFnOnce() -> Vec<i64>) {
     let messages = env_number("PARLEY_WEBHOOK_CRASH_EVENTS", 300);
     let kills = env_number("PARLEY_WEBHOOK_CRASH_KILLS", 3);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let token = bootstrap(&db_args);
-    let mut args = db_args.clone();
-    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
-    let mut server = Server::start(args);
+    let (mut server, base, token) = serve(&db_args, &[]);
 
     let seen = Arc::new(Seen::default());
     let url = receiver(seen.clone()).await;
@@ -66,15 +61,7 @@ async fn crash_story(db_args: Vec<String>, event_ids: impl AsyncFnOnce() -> Vec<
     assert_eq!(sub.status(), 201, "{:?}", sub.text().await);
 
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let path = create_channel(&base, &token, &sandbox).await;
-    sandbox.add_number(Number {
-        phone_number_id: "PN-CRASH".into(),
-        waba_id: "W".into(),
-        display_phone_number: "15550001111".into(),
-        access_token: "tok".into(),
-        app_secret: "crash-secret".into(),
-        webhook_url: format!("{base}{path}"),
-    });
+    connect_number(&base, &token, &sandbox).await;
     let items: Vec<_> = (0..messages)
         .map(|i| {
             sandbox.message("PN-CRASH", &Customer::new(&format!("336{:08}", i % 50), "C"), &Say::text(&format!("m{i}")))

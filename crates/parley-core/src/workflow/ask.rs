@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{MAX_WAIT_SECS, Problem};
+use super::{MAX_WAIT_SECS, Problem, field_name_problem};
 use crate::email::Email;
 use crate::message::Content;
 use crate::phone::{self, Region};
@@ -133,39 +133,43 @@ impl Question {
         let buttons = choice && self.options.len() <= 3;
         let max_text = if buttons { 1024 } else { 4096 };
         if self.text.trim().is_empty() || self.text.chars().count() > max_text {
-            problems.push(Problem::at(id, format!("the question is 1 to {max_text} characters")));
+            let message = format!("the question is 1 to {max_text} characters");
+            problems.push(Problem::at(id, "question_length", message).with("max", max_text));
         }
         if choice && !(1..=MAX_OPTIONS).contains(&self.options.len()) {
-            problems.push(Problem::at(id, format!("a choice offers 1 to {MAX_OPTIONS} options")));
+            let message = format!("a choice offers 1 to {MAX_OPTIONS} options");
+            problems.push(Problem::at(id, "options_count", message).with("max", MAX_OPTIONS));
         }
         if !choice && !self.options.is_empty() {
-            problems.push(Problem::at(id, "options are for expect: choice"));
+            problems.push(Problem::at(id, "options_without_choice", "options are for expect: choice"));
         }
         let max_option = if buttons { 20 } else { 24 };
         let mut seen: Vec<String> = Vec::new();
         for option in &self.options {
             if option.trim().is_empty() || option.chars().count() > max_option {
-                problems.push(Problem::at(id, format!("each option is 1 to {max_option} characters")));
+                let message = format!("each option is 1 to {max_option} characters");
+                problems.push(Problem::at(id, "option_length", message).with("max", max_option));
             }
             let key = option.trim().to_lowercase();
             if seen.contains(&key) {
-                problems.push(Problem::at(id, format!("the option {option:?} is offered twice")));
+                let message = format!("the option {option:?} is offered twice");
+                problems.push(Problem::at(id, "option_twice", message).with("option", option.as_str()));
             }
             seen.push(key);
         }
         if !(MIN_TIMEOUT_SECS..=MAX_WAIT_SECS).contains(&self.timeout_seconds) {
-            problems.push(Problem::at(id, "the answer is waited for 1 minute to 90 days"));
+            problems.push(Problem::at(id, "answer_timeout", "the answer is waited for 1 minute to 90 days"));
         }
         if self.retries > MAX_RETRIES {
-            problems.push(Problem::at(id, format!("an answer is asked again at most {MAX_RETRIES} times")));
+            let message = format!("an answer is asked again at most {MAX_RETRIES} times");
+            problems.push(Problem::at(id, "answer_retries", message).with("max", MAX_RETRIES));
         }
         if self.retry_text.as_deref().is_some_and(|t| t.trim().is_empty() || t.chars().count() > 1024) {
-            problems.push(Problem::at(id, "the retry text is 1 to 1,024 characters"));
+            let message = "the retry text is 1 to 1,024 characters";
+            problems.push(Problem::at(id, "retry_text_length", message).with("max", 1024));
         }
-        if let Some(field) = &self.save_to
-            && let Err(e) = crate::contact::check_field_key(field)
-        {
-            problems.push(Problem::at(id, e.message));
+        if let Some(problem) = self.save_to.as_deref().and_then(field_name_problem) {
+            problems.push(problem.in_step(id));
         }
     }
 
@@ -310,20 +314,40 @@ mod tests {
 
     #[test]
     fn checks_settings() {
-        let problems = |q: &Question| {
+        let codes = |q: &Question| {
             let mut p = Vec::new();
             q.check("ask", &mut p);
-            p.len()
+            assert!(p.iter().all(|p| p.step.as_deref() == Some("ask")), "{p:?}");
+            p.iter().map(|p| p.code).collect::<Vec<_>>()
         };
-        assert_eq!(problems(&question(Expect::Choice, &["A", "B"])), 0);
-        assert_eq!(problems(&question(Expect::Choice, &[])), 1);
-        assert_eq!(problems(&question(Expect::Choice, &["A", "a"])), 1);
-        assert_eq!(problems(&question(Expect::Choice, &["A twenty-one letters!"])), 1);
-        assert_eq!(problems(&question(Expect::Text, &["A"])), 1);
+        assert_eq!(codes(&question(Expect::Choice, &["A", "B"])), Vec::<&str>::new());
+        assert_eq!(codes(&question(Expect::Choice, &[])), ["options_count"]);
+        assert_eq!(codes(&question(Expect::Choice, &["A", "a"])), ["option_twice"]);
+        assert_eq!(codes(&question(Expect::Choice, &["A twenty-one letters!"])), ["option_length"]);
+        assert_eq!(codes(&question(Expect::Text, &["A"])), ["options_without_choice"]);
         let mut q = question(Expect::Text, &[]);
         q.timeout_seconds = 10;
         q.retries = 9;
         q.save_to = Some("Bad Key!".into());
-        assert_eq!(problems(&q), 3);
+        assert_eq!(codes(&q), ["answer_timeout", "answer_retries", "field_name"]);
+        q.text = " ".into();
+        q.retry_text = Some(" ".into());
+        assert_eq!(
+            codes(&q),
+            ["question_length", "answer_timeout", "answer_retries", "retry_text_length", "field_name"]
+        );
+
+        // The values a message names are its params.
+        let mut p = Vec::new();
+        question(Expect::Choice, &["Yes", "yes"]).check("ask", &mut p);
+        assert_eq!(p[0].params["option"], "yes");
+        let mut p = Vec::new();
+        question(Expect::Choice, &[]).check("ask", &mut p);
+        assert_eq!(p[0].params["max"], MAX_OPTIONS);
+        let mut q = question(Expect::Text, &[]);
+        q.text = "x".repeat(5000);
+        let mut p = Vec::new();
+        q.check("ask", &mut p);
+        assert_eq!((p[0].code, &p[0].params["max"]), ("question_length", &json!(4096)));
     }
 }

@@ -8,6 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::Problem;
 use crate::Timestamp;
 
 const DAYS: [(&str, Weekday); 7] = [
@@ -33,8 +34,13 @@ pub struct Hours {
 }
 
 /// Reads a timezone's name.
-pub fn timezone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("{name:?} is not a timezone (write it as Europe/Paris)"))
+pub fn timezone(name: &str) -> Result<Tz, Box<Problem>> {
+    name.parse::<Tz>().map_err(|_| {
+        Box::new(
+            Problem::whole("timezone", format!("{name:?} is not a timezone (write it as Europe/Paris)"))
+                .with("timezone", name),
+        )
+    })
 }
 
 fn interval(text: &str) -> Option<(NaiveTime, NaiveTime)> {
@@ -46,20 +52,23 @@ fn interval(text: &str) -> Option<(NaiveTime, NaiveTime)> {
 
 impl Hours {
     /// What is wrong with them, if anything.
-    pub fn problem(&self) -> Option<String> {
-        if let Err(e) = timezone(&self.timezone) {
-            return Some(e);
+    pub fn problem(&self) -> Option<Problem> {
+        if let Err(problem) = timezone(&self.timezone) {
+            return Some(*problem);
         }
         for (day, intervals) in &self.days {
             if !DAYS.iter().any(|(d, _)| d == day) {
-                return Some(format!("{day:?} is not a day: mon, tue, wed, thu, fri, sat or sun"));
+                let message = format!("{day:?} is not a day: mon, tue, wed, thu, fri, sat or sun");
+                return Some(Problem::whole("hours_day", message).with("day", day.as_str()));
             }
             if let Some(bad) = intervals.iter().find(|i| interval(i).is_none()) {
-                return Some(format!("{bad:?} is not an interval like 09:00-18:00"));
+                let message = format!("{bad:?} is not an interval like 09:00-18:00");
+                return Some(Problem::whole("hours_interval", message).with("interval", bad.as_str()));
             }
         }
         if let Some(bad) = self.closed_dates.iter().find(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()) {
-            return Some(format!("{bad:?} is not a date like 2026-12-25"));
+            let message = format!("{bad:?} is not a date like 2026-12-25");
+            return Some(Problem::whole("closed_date", message).with("date", bad.as_str()));
         }
         None
     }
@@ -95,11 +104,18 @@ pub fn next_time_of_day(time: &str, tz: &str, now: Timestamp) -> Option<Timestam
 }
 
 /// Reads a cron schedule (five fields: minute hour day-of-month month day-of-week).
-pub fn cron(pattern: &str) -> Result<croner::Cron, String> {
+pub fn cron(pattern: &str) -> Result<croner::Cron, Box<Problem>> {
     if pattern.split_whitespace().count() != 5 {
-        return Err(format!("{pattern:?} is not a schedule of five fields (minute hour day month weekday)"));
+        let message = format!("{pattern:?} is not a schedule of five fields (minute hour day month weekday)");
+        return Err(Box::new(Problem::whole("schedule_fields", message).with("schedule", pattern)));
     }
-    pattern.parse::<croner::Cron>().map_err(|e| format!("{pattern:?} is not a schedule: {e}"))
+    pattern.parse::<croner::Cron>().map_err(|e| {
+        Box::new(
+            Problem::whole("schedule_syntax", format!("{pattern:?} is not a schedule: {e}"))
+                .with("schedule", pattern)
+                .with("detail", e.to_string()),
+        )
+    })
 }
 
 /// The latest time the schedule fired in `(after, now]`, if any.
@@ -152,20 +168,28 @@ mod tests {
             f(&mut h);
             h.problem()
         };
-        assert!(bad(|h| h.timezone = "Mars/Olympus".into()).is_some());
-        assert!(
-            bad(|h| {
+        let code = |p: Option<Problem>| p.map(|p| (p.code, p.params.into_iter().next()));
+        let param = |k: &str, v: &str| Some((k.to_owned(), serde_json::json!(v)));
+        assert_eq!(
+            code(bad(|h| h.timezone = "Mars/Olympus".into())),
+            Some(("timezone", param("timezone", "Mars/Olympus")))
+        );
+        assert_eq!(
+            code(bad(|h| {
                 h.days.insert("funday".into(), vec![]);
-            })
-            .is_some()
+            })),
+            Some(("hours_day", param("day", "funday")))
         );
-        assert!(
-            bad(|h| {
+        assert_eq!(
+            code(bad(|h| {
                 h.days.insert("tue".into(), vec!["18:00-09:00".into()]);
-            })
-            .is_some()
+            })),
+            Some(("hours_interval", param("interval", "18:00-09:00")))
         );
-        assert!(bad(|h| h.closed_dates.push("Christmas".into())).is_some());
+        assert_eq!(
+            code(bad(|h| h.closed_dates.push("Christmas".into()))),
+            Some(("closed_date", param("date", "Christmas")))
+        );
     }
 
     #[test]
@@ -182,8 +206,8 @@ mod tests {
     #[test]
     fn schedules_fire_in_their_timezone() {
         assert!(cron("0 9 * * 1").is_ok());
-        assert!(cron("0 9 * *").is_err());
-        assert!(cron("61 9 * * 1").is_err());
+        assert_eq!(cron("0 9 * *").map(|_| ()).map_err(|p| p.code), Err("schedule_fields"));
+        assert_eq!(cron("61 9 * * 1").map(|_| ()).map_err(|p| p.code), Err("schedule_syntax"));
         // Mondays 09:00 in Paris: 2026-12-07 08:00 UTC.
         let monday = at("2026-12-07T08:00:00Z");
         assert_eq!(latest_fire("0 9 * * 1", "Europe/Paris", monday.plus_secs(-86_400), monday), Some(monday));

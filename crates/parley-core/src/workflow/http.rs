@@ -71,43 +71,51 @@ impl HttpCall {
     pub(super) fn check(&self, id: &str, problems: &mut Vec<Problem>) {
         let fixed = self.url.split("{{").next().unwrap_or_default();
         if !(fixed.starts_with("https://") || fixed.starts_with("http://")) || self.url.len() > 2048 {
-            problems.push(Problem::at(id, "the URL starts with https:// (at most 2,048 characters)"));
+            let message = "the URL starts with https:// (at most 2,048 characters)";
+            problems.push(Problem::at(id, "url", message).with("max", 2048));
         } else if self.url.contains("{{") && !fixed.split_once("://").is_some_and(|(_, rest)| rest.contains('/')) {
             // Variables fill the path and query only: the host is written out.
-            problems.push(Problem::at(id, "variables may fill the URL's path and query, not its host"));
+            let message = "variables may fill the URL's path and query, not its host";
+            problems.push(Problem::at(id, "url_host_variable", message));
         }
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                problems.push(Problem::at(id, format!("{name:?} is not a header name")));
+                let message = format!("{name:?} is not a header name");
+                problems.push(Problem::at(id, "header_name", message).with("header", name.as_str()));
             } else if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
-                problems.push(Problem::at(id, format!("the header {name} is set by Parley")));
+                let message = format!("the header {name} is set by Parley");
+                problems.push(Problem::at(id, "header_reserved", message).with("header", name.as_str()));
             }
             if value.contains(['\r', '\n']) || value.len() > 4096 {
-                problems
-                    .push(Problem::at(id, format!("the header {name} has a value of one line, at most 4,096 bytes")));
+                let message = format!("the header {name} has a value of one line, at most 4,096 bytes");
+                problems.push(Problem::at(id, "header_value", message).with("header", name.as_str()).with("max", 4096));
             }
         }
         if self.body.as_ref().is_some_and(|b| b.to_string().len() > 16 * 1024) {
-            problems.push(Problem::at(id, "the body is at most 16 KiB"));
+            problems.push(Problem::at(id, "body_size", "the body is at most 16 KiB").with("max_kib", 16));
         }
         if self.body.is_some() && matches!(self.method, Method::Get | Method::Delete) {
-            problems.push(Problem::at(id, "GET and DELETE send no body"));
+            let method = self.method.as_str();
+            problems.push(Problem::at(id, "body_not_sent", "GET and DELETE send no body").with("method", method));
         }
         if self.save.len() > MAX_SAVED {
-            problems.push(Problem::at(id, format!("at most {MAX_SAVED} values are kept")));
+            let message = format!("at most {MAX_SAVED} values are kept");
+            problems.push(Problem::at(id, "saved_count", message).with("max", MAX_SAVED));
         }
         for (name, pointer) in &self.save {
             if !valid_name(name) {
-                problems
-                    .push(Problem::at(id, format!("{name:?}: a variable is 1 to 40 lower-case letters, digits or _")));
+                let message = format!("{name:?}: a variable is 1 to 40 lower-case letters, digits or _");
+                problems.push(Problem::at(id, "variable_name", message).with("name", name.as_str()).with("max", 40));
             }
             if !(pointer.is_empty() || pointer.starts_with('/')) {
-                problems.push(Problem::at(id, format!("{pointer:?} is not a JSON pointer like /customer/tier")));
+                let message = format!("{pointer:?} is not a JSON pointer like /customer/tier");
+                problems.push(Problem::at(id, "json_pointer", message).with("pointer", pointer.as_str()));
             }
         }
         if self.retries > MAX_RETRIES {
-            problems.push(Problem::at(id, format!("a call is tried again at most {MAX_RETRIES} times")));
+            let message = format!("a call is tried again at most {MAX_RETRIES} times");
+            problems.push(Problem::at(id, "call_retries", message).with("max", MAX_RETRIES));
         }
     }
 
@@ -176,25 +184,42 @@ mod tests {
 
     #[test]
     fn checks_settings() {
-        let count = |c: &HttpCall| {
+        let codes = |c: &HttpCall| {
             let mut p = Vec::new();
             c.check("h", &mut p);
-            p.len()
+            assert!(p.iter().all(|p| p.step.as_deref() == Some("h")), "{p:?}");
+            p.iter().map(|p| p.code).collect::<Vec<_>>()
         };
-        assert_eq!(count(&call()), 0);
+        assert_eq!(codes(&call()), Vec::<&str>::new());
         let mut bad = call();
         bad.url = "ftp://x".into();
         bad.headers.insert("Host".into(), "x".into());
         bad.headers.insert("X-Evil".into(), "a\r\nb".into());
+        bad.headers.insert("Bad Header".into(), "x".into());
         bad.save.insert("Bad Name".into(), "customer".into());
         bad.retries = 9;
-        assert_eq!(count(&bad), 6);
+        assert_eq!(
+            codes(&bad),
+            ["url", "header_name", "header_reserved", "header_value", "variable_name", "json_pointer", "call_retries"]
+        );
         let mut host = call();
         host.url = "https://{{contact.fields.shop}}/api".into();
-        assert_eq!(count(&host), 1, "a variable in the host");
+        assert_eq!(codes(&host), ["url_host_variable"], "a variable in the host");
         let mut get = call();
         get.method = Method::Get;
-        assert_eq!(count(&get), 1, "GET with a body");
+        assert_eq!(codes(&get), ["body_not_sent"], "GET with a body");
+        let mut big = call();
+        big.body = Some(json!({"x": "x".repeat(17 * 1024)}));
+        big.save = (0..=MAX_SAVED).map(|i| (format!("v{i}"), "/x".to_owned())).collect();
+        assert_eq!(codes(&big), ["body_size", "saved_count"]);
+
+        let mut p = Vec::new();
+        bad.check("h", &mut p);
+        let params: Vec<_> = p.iter().map(|p| &p.params).collect();
+        assert_eq!(params[1]["header"], "Bad Header");
+        assert_eq!(params[2]["header"], "Host");
+        assert_eq!((&params[4]["name"], &params[5]["pointer"]), (&json!("Bad Name"), &json!("customer")));
+        assert_eq!(params[6]["max"], MAX_RETRIES);
     }
 
     #[test]

@@ -315,23 +315,126 @@ pub enum Op {
     NotExists,
 }
 
-/// What went wrong with a definition, and where.
+/// What went wrong with a definition, and where: a stable `code` with the values it names
+/// (`params`) for the builder to say it in the user's language, and `message`, in English, for
+/// API users. Every code is in [`PROBLEM_CODES`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// The step at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// Stable snake_case code: `unknown_target`, `question_length`, `loop_without_jump`, …
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "unknown_target"))]
+    pub code: &'static str,
+    /// The values the message names (`max`, `target`, `field`, …), by name; left out when none.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub params: Map<String, Value>,
     pub message: String,
 }
 
+/// Every code a [`Problem`] may carry (the builder translates each as `wf.problem.<code>`).
+pub const PROBLEM_CODES: &[&str] = &[
+    // Reading the definition.
+    "unreadable",
+    "trigger_unknown_field",
+    "step_unknown_field",
+    "assign_user_or_team",
+    // The whole workflow and its steps' ids.
+    "steps_count",
+    "step_id",
+    "duplicate_step_id",
+    "needs_conversation",
+    "unknown_target",
+    "loop_without_jump",
+    // Conditions and variables.
+    "condition_subject",
+    "condition_value",
+    "variable_path",
+    // Steps.
+    "text_length",
+    "message_content",
+    "template_name_language",
+    "tags",
+    "note_length",
+    "field_name",
+    "field_value_length",
+    "closing_note_length",
+    "wait_duration",
+    "time_of_day",
+    "branch_rules",
+    "jump_times",
+    // Questions (`ask.rs`).
+    "question_length",
+    "options_count",
+    "options_without_choice",
+    "option_length",
+    "option_twice",
+    "answer_timeout",
+    "answer_retries",
+    "retry_text_length",
+    // HTTP requests (`http.rs`).
+    "url",
+    "url_host_variable",
+    "header_name",
+    "header_reserved",
+    "header_value",
+    "body_size",
+    "body_not_sent",
+    "saved_count",
+    "variable_name",
+    "json_pointer",
+    "call_retries",
+    // Time (`hours.rs`).
+    "timezone",
+    "hours_day",
+    "hours_interval",
+    "closed_date",
+    "schedule_fields",
+    "schedule_syntax",
+    // Triggers (`triggers.rs`).
+    "trigger_tag",
+    "trigger_keywords",
+    "pattern_length",
+    "pattern_syntax",
+    "ad_source_id",
+    "inactivity_hours",
+    "webhook_pointers",
+    "webhook_fields_count",
+    "segment_tags",
+];
+
 impl Problem {
-    fn at(step: &str, message: impl Into<String>) -> Problem {
-        Problem { step: Some(step.to_owned()), message: message.into() }
+    /// A problem of the whole definition (not of one step).
+    fn whole(code: &'static str, message: impl Into<String>) -> Problem {
+        debug_assert!(PROBLEM_CODES.contains(&code), "{code} is not in PROBLEM_CODES");
+        Problem { step: None, code, params: Map::new(), message: message.into() }
     }
 
-    fn whole(message: impl Into<String>) -> Problem {
-        Problem { step: None, message: message.into() }
+    /// A problem of the step `step`.
+    fn at(step: &str, code: &'static str, message: impl Into<String>) -> Problem {
+        Problem::whole(code, message).in_step(step)
     }
+
+    /// The same problem, of the step `step`.
+    fn in_step(mut self, step: &str) -> Problem {
+        self.step = Some(step.to_owned());
+        self
+    }
+
+    /// With the value `name` named by the message.
+    fn with(mut self, name: &str, value: impl Into<Value>) -> Problem {
+        self.params.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+/// Custom field keys as [`crate::contact::check_field_key`] allows them.
+fn field_name_problem(key: &str) -> Option<Problem> {
+    crate::contact::check_field_key(key).err().map(|e| {
+        Problem::whole("field_name", e.message).with("field", key).with("max", crate::contact::MAX_FIELD_KEY_CHARS)
+    })
 }
 
 /// The fields of `raw` that `read` (what it was read as, written back) does not have: fields
@@ -352,23 +455,30 @@ fn unknown_fields(raw: &Value, read: &Value) -> Vec<String> {
 
 /// Reads a definition strictly: a field no step kind has (a typo) is refused, not ignored.
 pub fn parse(json: &Value) -> Result<Definition, Vec<Problem>> {
-    let definition: Definition =
-        serde_json::from_value(json.clone()).map_err(|e| vec![Problem::whole(e.to_string())])?;
+    let definition: Definition = serde_json::from_value(json.clone())
+        .map_err(|e| vec![Problem::whole("unreadable", e.to_string()).with("detail", e.to_string())])?;
     let mut problems = Vec::new();
     let trigger = serde_json::to_value(&definition.trigger).unwrap_or(Value::Null);
     for name in unknown_fields(&json["trigger"], &trigger) {
-        problems.push(Problem::whole(format!("the trigger has no field {name:?}")));
+        problems.push(
+            Problem::whole("trigger_unknown_field", format!("the trigger has no field {name:?}")).with("field", name),
+        );
     }
     let given = json.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
     for (step, raw) in definition.steps.iter().zip(&given) {
         let read = serde_json::to_value(step).unwrap_or(Value::Null);
         for name in unknown_fields(raw, &read) {
-            problems.push(Problem::at(&step.id, format!("a {} step has no field {name:?}", step.action.kind())));
+            let kind = step.action.kind();
+            problems.push(
+                Problem::at(&step.id, "step_unknown_field", format!("a {kind} step has no field {name:?}"))
+                    .with("kind", kind)
+                    .with("field", name),
+            );
         }
         if let Action::Assign { .. } = step.action
             && !unknown_fields(&raw["to"], &read["to"]).is_empty()
         {
-            problems.push(Problem::at(&step.id, "assign to a user_id or a team_id, not both"));
+            problems.push(Problem::at(&step.id, "assign_user_or_team", "assign to a user_id or a team_id, not both"));
         }
     }
     if problems.is_empty() { Ok(definition) } else { Err(problems) }
@@ -390,13 +500,18 @@ fn check_condition(step: Option<&str>, c: &Condition, problems: &mut Vec<Problem
             .iter()
             .chain(MEMORY_SUBJECTS)
             .any(|p| c.subject.strip_prefix(p).is_some_and(|f| !f.is_empty()));
-    let at = |m: String| Problem { step: step.map(str::to_owned), message: m };
+    let at = |p: Problem| match step {
+        Some(id) => p.in_step(id),
+        None => p,
+    };
     if !known {
-        problems.push(at(format!("{:?} is not something a condition can test", c.subject)));
+        let message = format!("{:?} is not something a condition can test", c.subject);
+        problems.push(at(Problem::whole("condition_subject", message).with("subject", c.subject.as_str())));
     }
     let needs_value = !matches!(c.op, Op::Exists | Op::NotExists);
     if needs_value && c.value.as_deref().is_none_or(str::is_empty) {
-        problems.push(at(format!("the condition on {} needs a value", c.subject)));
+        let message = format!("the condition on {} needs a value", c.subject);
+        problems.push(at(Problem::whole("condition_value", message).with("subject", c.subject.as_str())));
     }
 }
 
@@ -425,16 +540,21 @@ pub fn edges(step: &Step) -> Vec<(&str, bool)> {
 pub fn validate(d: &Definition) -> Vec<Problem> {
     let mut problems = Vec::new();
     if d.steps.is_empty() || d.steps.len() > MAX_STEPS {
-        problems.push(Problem::whole(format!("a workflow has 1 to {MAX_STEPS} steps")));
+        problems.push(
+            Problem::whole("steps_count", format!("a workflow has 1 to {MAX_STEPS} steps")).with("max", MAX_STEPS),
+        );
         return problems;
     }
     let mut seen = HashSet::new();
     for step in &d.steps {
         if !valid_id(&step.id) {
-            problems.push(Problem::at(&step.id, "a step id is 1 to 40 lower-case letters, digits, - or _"));
+            problems.push(
+                Problem::at(&step.id, "step_id", "a step id is 1 to 40 lower-case letters, digits, - or _")
+                    .with("max", 40),
+            );
         }
         if !seen.insert(step.id.as_str()) {
-            problems.push(Problem::at(&step.id, "two steps have this id"));
+            problems.push(Problem::at(&step.id, "duplicate_step_id", "two steps have this id"));
         }
     }
     d.trigger.check(&mut problems);
@@ -454,16 +574,24 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
                 | Action::SetField { .. }
         );
         if !d.trigger.has_conversation() && !flow_only {
-            problems.push(Problem::at(id, "this trigger starts runs without a conversation to act on"));
+            problems.push(Problem::at(
+                id,
+                "needs_conversation",
+                "this trigger starts runs without a conversation to act on",
+            ));
         }
         for (target, _) in edges(step) {
             if !seen.contains(target) {
-                problems.push(Problem::at(id, format!("leads to {target:?}, which is not a step")));
+                problems.push(
+                    Problem::at(id, "unknown_target", format!("leads to {target:?}, which is not a step"))
+                        .with("target", target),
+                );
             }
         }
         for text in texts(&step.action) {
-            if let Some(problem) = vars::check(text) {
-                problems.push(Problem::at(id, problem));
+            if let Some(path) = vars::unnamed(text) {
+                let variable = format!("{{{{{path}}}}}");
+                problems.push(Problem::at(id, "variable_path", vars::unnamed_message(path)).with("variable", variable));
             }
         }
         match &step.action {
@@ -472,61 +600,75 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
             Action::HttpRequest(call) => call.check(id, &mut problems),
             Action::BusinessHours { hours, .. } => {
                 if let Some(problem) = hours.problem() {
-                    problems.push(Problem::at(id, problem));
+                    problems.push(problem.in_step(id));
                 }
             }
             Action::WaitUntil { time, timezone } => {
-                if let Err(e) = hours::timezone(timezone) {
-                    problems.push(Problem::at(id, e));
+                if let Err(problem) = hours::timezone(timezone) {
+                    problems.push(problem.in_step(id));
                 }
                 if chrono::NaiveTime::parse_from_str(time, "%H:%M").is_err() {
-                    problems.push(Problem::at(id, format!("{time:?} is not a time of day like 09:00")));
+                    let message = format!("{time:?} is not a time of day like 09:00");
+                    problems.push(Problem::at(id, "time_of_day", message).with("time", time.as_str()));
                 }
             }
             Action::SendMessage { text, template, media, buttons } => {
                 if text.trim().is_empty() || text.chars().count() > 4096 {
-                    problems.push(Problem::at(id, "the text is 1 to 4,096 characters"));
+                    problems
+                        .push(Problem::at(id, "text_length", "the text is 1 to 4,096 characters").with("max", 4096));
                 } else if let Err(e) = message_content(text, media.as_ref(), buttons) {
-                    problems.push(Problem::at(id, format!("{}: {}", e.field.unwrap_or_default(), e.message)));
+                    let field = e.field.unwrap_or_default();
+                    problems.push(
+                        Problem::at(id, "message_content", format!("{field}: {}", e.message))
+                            .with("field", field)
+                            .with("detail", e.message),
+                    );
                 }
                 if let Some(t) = template
                     && (t.name.trim().is_empty() || t.language.trim().is_empty())
                 {
-                    problems.push(Problem::at(id, "the template needs its name and language"));
+                    problems.push(Problem::at(
+                        id,
+                        "template_name_language",
+                        "the template needs its name and language",
+                    ));
                 }
             }
             Action::AddTags { tags } | Action::RemoveTags { tags }
                 if tags.is_empty() || tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 64) =>
             {
-                problems.push(Problem::at(id, "tags are 1 to 64 characters, at least one"));
+                problems.push(Problem::at(id, "tags", "tags are 1 to 64 characters, at least one").with("max", 64));
             }
             Action::AddNote { text } if text.trim().is_empty() || text.chars().count() > 4096 => {
-                problems.push(Problem::at(id, "the note is 1 to 4,096 characters"));
+                problems.push(Problem::at(id, "note_length", "the note is 1 to 4,096 characters").with("max", 4096));
             }
             Action::SetField { field, value } => {
-                if let Err(e) = crate::contact::check_field_key(field) {
-                    problems.push(Problem::at(id, e.message));
+                if let Some(problem) = field_name_problem(field) {
+                    problems.push(problem.in_step(id));
                 }
                 if value.chars().count() > 1024 {
-                    problems.push(Problem::at(id, "a field's value is at most 1,024 characters"));
+                    let message = "a field's value is at most 1,024 characters";
+                    problems.push(Problem::at(id, "field_value_length", message).with("max", 1024));
                 }
             }
             Action::Close { note: Some(note) } if note.chars().count() > 4096 => {
-                problems.push(Problem::at(id, "the closing note is at most 4,096 characters"));
+                let message = "the closing note is at most 4,096 characters";
+                problems.push(Problem::at(id, "closing_note_length", message).with("max", 4096));
             }
             Action::Wait { seconds } if !(1..=MAX_WAIT_SECS).contains(seconds) => {
-                problems.push(Problem::at(id, "a wait is 1 second to 90 days"));
+                problems.push(Problem::at(id, "wait_duration", "a wait is 1 second to 90 days"));
             }
             Action::Branch { rules, .. } => {
                 if rules.is_empty() {
-                    problems.push(Problem::at(id, "a branch has at least one rule"));
+                    problems.push(Problem::at(id, "branch_rules", "a branch has at least one rule"));
                 }
                 for c in rules.iter().flat_map(|r| &r.when) {
                     check_condition(Some(id), c, &mut problems);
                 }
             }
             Action::Jump { max_times, .. } if !(1..=MAX_JUMPS).contains(max_times) => {
-                problems.push(Problem::at(id, format!("a jump is taken 1 to {MAX_JUMPS} times")));
+                let message = format!("a jump is taken 1 to {MAX_JUMPS} times");
+                problems.push(Problem::at(id, "jump_times", message).with("max", MAX_JUMPS));
             }
             _ => {}
         }
@@ -534,7 +676,8 @@ pub fn validate(d: &Definition) -> Vec<Problem> {
     if problems.is_empty()
         && let Some(step) = loop_without_jump(d)
     {
-        problems.push(Problem::at(&step, "this step is on a loop without a jump step (which limits the passes)"));
+        let message = "this step is on a loop without a jump step (which limits the passes)";
+        problems.push(Problem::at(&step, "loop_without_jump", message));
     }
     problems
 }

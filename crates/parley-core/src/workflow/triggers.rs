@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Problem;
+use super::{Problem, field_name_problem};
 use crate::bots::asks_for_person;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,15 +144,15 @@ pub enum Happening {
 
 /// A trigger's pattern, any case, of bounded size (a pattern from a user never costs more than
 /// that to build or run).
-pub fn regex_of(pattern: &str) -> Result<regex::Regex, String> {
+pub fn regex_of(pattern: &str) -> Result<regex::Regex, Box<Problem>> {
     if pattern.is_empty() || pattern.len() > 500 {
-        return Err("a pattern is 1 to 500 characters".to_owned());
+        return Err(Box::new(Problem::whole("pattern_length", "a pattern is 1 to 500 characters").with("max", 500)));
     }
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| format!("the pattern does not read: {e}"))
+    regex::RegexBuilder::new(pattern).case_insensitive(true).size_limit(1 << 20).build().map_err(|e| {
+        Box::new(
+            Problem::whole("pattern_syntax", format!("the pattern does not read: {e}")).with("detail", e.to_string()),
+        )
+    })
 }
 
 impl Trigger {
@@ -172,52 +172,52 @@ impl Trigger {
         let bad = |tag: &str| tag.trim().is_empty() || tag.chars().count() > 64;
         match self {
             Trigger::TagAdded { tag } | Trigger::TagRemoved { tag } if bad(tag) => {
-                problems.push(Problem::whole("the trigger's tag is 1 to 64 characters"));
+                problems.push(Problem::whole("trigger_tag", "the trigger's tag is 1 to 64 characters").with("max", 64));
             }
             Trigger::MessageReceived { keywords, pattern, .. } => {
                 if keywords.len() > 100 || keywords.iter().any(|k| k.trim().is_empty() || k.chars().count() > 64) {
-                    problems.push(Problem::whole("up to 100 trigger keywords of 1 to 64 characters"));
+                    let message = "up to 100 trigger keywords of 1 to 64 characters";
+                    problems.push(Problem::whole("trigger_keywords", message).with("count", 100).with("max", 64));
                 }
                 if let Some(p) = pattern
-                    && let Err(e) = regex_of(p)
+                    && let Err(problem) = regex_of(p)
                 {
-                    problems.push(Problem::whole(e));
+                    problems.push(*problem);
                 }
             }
             Trigger::ContactFieldUpdated { field: Some(field) } => {
-                if let Err(e) = crate::contact::check_field_key(field) {
-                    problems.push(Problem::whole(e.message));
-                }
+                problems.extend(field_name_problem(field));
             }
             Trigger::AdReferral { source_id: Some(id) } if id.trim().is_empty() || id.len() > 128 => {
-                problems.push(Problem::whole("the ad's source id is 1 to 128 characters"));
+                let message = "the ad's source id is 1 to 128 characters";
+                problems.push(Problem::whole("ad_source_id", message).with("max", 128));
             }
             Trigger::Inactivity { hours, .. } if !(1..=MAX_INACTIVITY_HOURS).contains(hours) => {
-                problems.push(Problem::whole("inactivity is 1 hour to 30 days"));
+                problems.push(Problem::whole("inactivity_hours", "inactivity is 1 hour to 30 days"));
             }
             Trigger::IncomingWebhook { phone, name, fields, .. } => {
                 let pointers = std::iter::once(phone).chain(name).chain(fields.values());
                 if pointers.clone().any(|p| !p.starts_with('/')) {
-                    problems.push(Problem::whole("the webhook's values are JSON pointers like /customer/phone"));
+                    let message = "the webhook's values are JSON pointers like /customer/phone";
+                    problems.push(Problem::whole("webhook_pointers", message));
                 }
                 if fields.len() > 50 {
-                    problems.push(Problem::whole("a webhook fills at most 50 fields"));
+                    problems.push(
+                        Problem::whole("webhook_fields_count", "a webhook fills at most 50 fields").with("max", 50),
+                    );
                 }
-                for key in fields.keys() {
-                    if let Err(e) = crate::contact::check_field_key(key) {
-                        problems.push(Problem::whole(e.message));
-                    }
-                }
+                problems.extend(fields.keys().filter_map(|key| field_name_problem(key)));
             }
             Trigger::Schedule { cron, timezone, tags } => {
-                if let Err(e) = super::hours::cron(cron) {
-                    problems.push(Problem::whole(e));
+                if let Err(problem) = super::hours::cron(cron) {
+                    problems.push(*problem);
                 }
-                if let Err(e) = super::hours::timezone(timezone) {
-                    problems.push(Problem::whole(e));
+                if let Err(problem) = super::hours::timezone(timezone) {
+                    problems.push(*problem);
                 }
                 if tags.len() > 20 || tags.iter().any(|t| bad(t)) {
-                    problems.push(Problem::whole("up to 20 segment tags of 1 to 64 characters"));
+                    let message = "up to 20 segment tags of 1 to 64 characters";
+                    problems.push(Problem::whole("segment_tags", message).with("count", 20).with("max", 64));
                 }
             }
             _ => {}

@@ -53,11 +53,20 @@ pub fn variables(text: &str) -> Vec<Variable<'_>> {
 /// What is wrong with the variables of a text, if anything: a path that is only a root, or has
 /// an empty part.
 pub fn check(text: &str) -> Option<String> {
-    variables(text).into_iter().find_map(|v| {
-        let parts: Vec<&str> = v.path.split('.').collect();
-        (parts.len() < 2 || parts.iter().any(|p| p.is_empty()))
-            .then(|| format!("{{{{{}}}}} names no value: write it as root.name, e.g. contact.first_name", v.path))
+    unnamed(text).map(unnamed_message)
+}
+
+/// The first variable path of a text that names no value (only a root, or an empty part).
+pub fn unnamed(text: &str) -> Option<&str> {
+    variables(text).into_iter().map(|v| v.path).find(|path| {
+        let parts: Vec<&str> = path.split('.').collect();
+        parts.len() < 2 || parts.iter().any(|p| p.is_empty())
     })
+}
+
+/// Why the variable `path` ([`unnamed`]) is refused.
+pub fn unnamed_message(path: &str) -> String {
+    format!("{{{{{path}}}}} names no value: write it as root.name, e.g. contact.first_name")
 }
 
 /// The value at `path` in `context`, as text; `None` when absent or empty.
@@ -164,6 +173,8 @@ mod tests {
         assert!(check("Hi {{contact}}").is_some());
         assert!(check("Hi {{contact..name}}").is_some());
         assert!(check("Hi {{2}}").is_none());
+        assert_eq!(unnamed("{{contact.name}} {{vars.}}"), Some("vars."));
+        assert_eq!(check("{{vars.}}").as_deref(), Some(unnamed_message("vars.").as_str()));
         assert_eq!(variables("{{a.b}} {{vars.x|y}}"), vec![Variable { path: "vars.x", fallback: Some("y") }]);
     }
 

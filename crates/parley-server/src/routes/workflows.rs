@@ -49,8 +49,8 @@ pub struct WorkflowView {
     version: i64,
     #[schema(value_type = Object)]
     draft: Value,
-    /// What must be fixed before the draft can be published.
-    #[schema(value_type = Vec<Object>)]
+    /// What must be fixed before the draft can be published: each with its step (when one is at
+    /// fault), a stable `code`, the values it names (`params`) and an English `message`.
     problems: Vec<Problem>,
     /// Paths of the draft that reply automatically without a way to a person (step ids).
     paths_without_a_person: Vec<Vec<String>>,

@@ -105,6 +105,40 @@ mod tests {
         }
     }
 
+    /// The `{name}` placeholders of a string (`{{…}}`, a variable shown as written, is not one).
+    fn placeholders(text: &str) -> std::collections::BTreeSet<&str> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            rest = &rest[open + 1..];
+            let Some(close) = rest.find('}') else { break };
+            let name = &rest[..close];
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                found.insert(name);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_workflow_problem_code_is_translated() {
+        use parley_core::workflow::PROBLEM_CODES;
+        for locale in LOCALES {
+            let map = &STRINGS[&locale];
+            for code in PROBLEM_CODES {
+                let key = format!("wf.problem.{code}");
+                assert!(map.contains_key(&key), "{} lacks {key}", locale.as_str());
+                // The same values are named in each language.
+                let en = placeholders(&STRINGS[&Locale::En][&key]);
+                assert_eq!(placeholders(&map[&key]), en, "{} {key}", locale.as_str());
+            }
+            for key in map.keys().filter(|k| k.starts_with("wf.problem.")) {
+                let code = &key["wf.problem.".len()..];
+                assert!(PROBLEM_CODES.contains(&code), "{} has {key}, which no problem carries", locale.as_str());
+            }
+        }
+    }
+
     #[test]
     fn french_and_vietnamese_are_translations_not_copies() {
         let en = &STRINGS[&Locale::En];

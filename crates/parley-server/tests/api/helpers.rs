@@ -293,6 +293,11 @@ impl TestApp {
 }
 
 impl Wired {
+    /// What the sandbox's customer `to` received, in order.
+    pub fn received(&self, to: &str) -> Vec<parley_sandbox::Sent> {
+        self.sandbox.sent().into_iter().filter(|s| s.to == to).collect()
+    }
+
     /// The customer writing from `phone` sends `text`; answers once the webhook was taken.
     pub async fn writes(&self, phone: &str, text: &str) {
         let customer = parley_sandbox::Customer::new(phone, "C");

@@ -7,12 +7,8 @@ use parley_sandbox::{Batching, Customer, SandboxTemplate, Say};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, Wired, eventually};
+use crate::helpers::{TestApp, eventually};
 use crate::workflows::active_workflow;
-
-fn received(wired: &Wired, to: &str) -> Vec<parley_sandbox::Sent> {
-    wired.sandbox.sent().into_iter().filter(|s| s.to == to).collect()
-}
 
 async fn close(app: &TestApp, conversation: i64) {
     let r = app.post(&format!("/api/v1/conversations/{conversation}/status"), json!({"status": "closed"})).await;
@@ -50,8 +46,8 @@ async fn csat_after_close_asks_inside_and_outside_the_window() {
         wired.writes(ana, "thanks, that's all").await;
         let id = app.conversation_of(ana).await;
         close(&app, id).await;
-        assert!(eventually(15, || async { received(&wired, ana).len() == 1 }).await, "{e}: no survey");
-        let survey = received(&wired, ana).remove(0);
+        assert!(eventually(15, || async { wired.received(ana).len() == 1 }).await, "{e}: no survey");
+        let survey = wired.received(ana).remove(0);
         assert_eq!(survey.body["interactive"]["type"], "button", "{e}: {}", survey.body);
         let tap = Say::button_reply("option-3", "Poor", &survey.message_id);
         wired
@@ -77,8 +73,8 @@ async fn csat_after_close_asks_inside_and_outside_the_window() {
         assert!(wired.sandbox.wait_idle(std::time::Duration::from_secs(20)).await);
         let bao_id = app.conversation_of(bao).await;
         close(&app, bao_id).await;
-        assert!(eventually(15, || async { received(&wired, bao).len() == 1 }).await, "{e}: no template");
-        let survey = received(&wired, bao).remove(0);
+        assert!(eventually(15, || async { wired.received(bao).len() == 1 }).await, "{e}: no template");
+        let survey = wired.received(bao).remove(0);
         assert_eq!(survey.body["type"], "template", "{e}: {}", survey.body);
         assert_eq!(survey.body["template"]["name"], "csat_survey", "{e}");
         let tap = Say::template_button("Great", "great", &survey.message_id);

@@ -68,8 +68,7 @@ async fn a_shop_order_makes_the_contact_and_sends_the_template_once() {
         assert!(done, "{e}: {run}");
         assert_eq!(run["history"][0]["detail"]["sent"], "template", "{e}: no window with a new contact");
         assert_eq!(run["memory"]["trigger"]["body"]["order"]["id"], "A-17", "{e}: the history shows what started it");
-        let sent: Vec<Value> =
-            wired.sandbox.sent().into_iter().filter(|s| s.to == "84912000111").map(|s| s.body).collect();
+        let sent: Vec<Value> = wired.received("84912000111").into_iter().map(|s| s.body).collect();
         assert_eq!(sent.len(), 1, "{e}: {sent:?}");
         let params = &sent[0]["template"]["components"][0]["parameters"];
         assert_eq!((params[0]["text"].as_str(), params[1]["text"].as_str()), (Some("Lan"), Some("A-17")), "{e}");

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, Wired, eventually};
 use crate::workflows::active_workflow;
 
-/// What the sandbox's customer `to` received, in order.
+/// The bodies of what the sandbox's customer `to` received, in order.
 fn received(wired: &Wired, to: &str) -> Vec<Value> {
-    wired.sandbox.sent().into_iter().filter(|s| s.to == to).map(|s| s.body).collect()
+    wired.received(to).into_iter().map(|s| s.body).collect()
 }
 
 async fn received_count(wired: &Wired, to: &str, n: usize) -> bool {

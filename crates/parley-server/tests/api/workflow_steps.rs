@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, eventually};
+use crate::workflows::active_workflow;
 
 /// A CRM on loopback: `POST /crm` answers the customer's tier and echoes the name it was sent;
 /// `GET /down` answers 503. Answers its base URL and what it was asked.
@@ -45,15 +46,6 @@ async fn crm() -> (String, Arc<Mutex<Vec<String>>>) {
     (base, asked)
 }
 
-async fn publish(app: &TestApp, name: &str, definition: Value) -> i64 {
-    let made = app.post("/api/v1/workflows", json!({"name": name, "definition": definition})).await;
-    assert_eq!(made.body["problems"], json!([]), "{:?}", made.body);
-    let id = made.body["id"].as_i64().unwrap();
-    let published = app.post(&format!("/api/v1/workflows/{id}/publish"), json!({})).await;
-    assert_eq!(published.status, StatusCode::OK, "{:?}", published.body);
-    id
-}
-
 async fn run_until_settled(app: &TestApp, run: &Value, status: &str) -> Value {
     let path = format!("/api/v1/workflow-runs/{}", run["id"]);
     eventually(20, || async { app.get(&path).await.body["status"] == status }).await;
@@ -79,7 +71,7 @@ async fn opening_hours_a_crm_call_a_wait_until_nine_and_a_crm_that_is_down() {
             {"id": "down", "kind": "add_tags", "tags": ["crm-down"]},
             {"id": "closed", "kind": "add_tags", "tags": ["closed"]}
         ]});
-        let workflow = publish(&app, "CRM", definition).await;
+        let workflow = active_workflow(&app, "CRM", definition).await;
         wired.writes("33610000031", "hello").await;
         let id = app.conversation_of("33610000031").await;
         let run = app.post(&format!("/api/v1/workflows/{workflow}/runs"), json!({"conversation_id": id})).await;
@@ -115,7 +107,7 @@ async fn opening_hours_a_crm_call_a_wait_until_nine_and_a_crm_that_is_down() {
              "hours": {"timezone": "Asia/Ho_Chi_Minh", "days": {"mon": ["08:00-17:00"]}, "closed_dates": ["2025-06-16"]}},
             {"id": "call", "kind": "http_request", "method": "POST", "url": "http://10.0.0.1/steal"},
             {"id": "x", "kind": "add_tags", "tags": ["open"]}]});
-        let closed_id = publish(&app, "Closed", closed).await;
+        let closed_id = active_workflow(&app, "Closed", closed).await;
         let run = app.post(&format!("/api/v1/workflows/{closed_id}/runs"), json!({"conversation_id": id})).await;
         let failed = run_until_settled(&app, &run.body, "failed").await;
         assert_eq!(failed["status"], "failed", "{e}: {failed}");
@@ -138,11 +130,7 @@ async fn a_daily_schedule_runs_once_per_fire_for_its_segment() {
         assert_eq!(tagged.status, StatusCode::OK, "{e}: {:?}", tagged.body);
         let daily = json!({"trigger": {"kind": "schedule", "cron": "0 9 * * *", "timezone": "UTC", "tags": ["vip"]},
             "steps": [{"id": "n", "kind": "add_note", "text": "Daily check for {{contact.name}}"}]});
-        let workflow = publish(&app, "Daily", daily).await;
-        assert_eq!(
-            app.patch(&format!("/api/v1/workflows/{workflow}"), json!({"active": true})).await.status,
-            StatusCode::OK
-        );
+        let workflow = active_workflow(&app, "Daily", daily).await;
         let runs = format!("/api/v1/workflows/{workflow}/runs");
         let count = || async { app.get(&runs).await.body.as_array().map_or(0, Vec::len) };
         app.timer_passes(2).await;
@@ -234,11 +222,10 @@ async fn a_send_step_sends_a_file_with_its_caption_or_buttons_under_a_header() {
              "media": {"kind": "document", "link": "https://files.example/menu.pdf", "filename": "menu.pdf"}, "next": "ask"},
             {"id": "ask", "kind": "send_message", "text": "Book a table?", "buttons": ["Yes", "No"],
              "media": {"kind": "image", "link": "https://files.example/room.jpg"}}]});
-        let workflow = publish(&app, "Menu", definition).await;
+        let workflow = active_workflow(&app, "Menu", definition).await;
         let run = app.post(&format!("/api/v1/workflows/{workflow}/runs"), json!({"conversation_id": id})).await;
         assert_eq!(run.status, StatusCode::CREATED, "{e}: {:?}", run.body);
-        let sent =
-            || wired.sandbox.sent().into_iter().filter(|s| s.to == "33610000035").map(|s| s.body).collect::<Vec<_>>();
+        let sent = || wired.received("33610000035").into_iter().map(|s| s.body).collect::<Vec<_>>();
         assert!(eventually(15, || async { sent().len() == 2 }).await, "{e}: {:?}", sent());
         let (doc, buttons) = (&sent()[0], &sent()[1]);
         assert_eq!(
@@ -283,11 +270,11 @@ async fn a_slow_call_holds_its_run_and_no_other() {
     tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
     let calls = json!({"trigger": {"kind": "manual"}, "steps": [
         {"id": "call", "kind": "http_request", "method": "GET", "url": format!("{base}/slow"), "retries": 0}]});
-    let calls = publish(&app, "Slow CRM", calls).await;
+    let calls = active_workflow(&app, "Slow CRM", calls).await;
     let quick = json!({"trigger": {"kind": "manual"}, "steps": [
         {"id": "tag", "kind": "add_tags", "tags": ["seen"], "next": "note"},
         {"id": "note", "kind": "add_note", "text": "tagged"}]});
-    let quick = publish(&app, "Quick", quick).await;
+    let quick = active_workflow(&app, "Quick", quick).await;
     wired.writes("33610000041", "hello").await;
     wired.writes("33610000042", "hello").await;
     let (first, second) = (app.conversation_of("33610000041").await, app.conversation_of("33610000042").await);

@@ -102,6 +102,13 @@ async fn an_owner_builds_publishes_and_watches_the_unassign_flow() {
         browser.driver.goto(app.url("/inbox#workflows")).await.unwrap();
         browser.click_in_page(&format!("[data-workflow='{id}'] .wf-open")).await;
         browser.wait_for("#wf-step-branch-1", "the flow", async |_: &WebElement| true).await;
+        // The step's problems in the page's language, by their codes.
+        let nowhere = match lang {
+            "fr" => "qui n'est pas une étape",
+            "vi" => "không phải là một bước",
+            _ => "which is not a step",
+        };
+        browser.wait_text("#wf-step-branch-1 .wf-problem", nowhere).await;
         browser.screenshot(&format!("workflow-editor-{lang}-{width}")).await;
     }
     browser.quit().await;

@@ -73,7 +73,21 @@ impl Drop for Server {
     }
 }
 
-pub async fn create_channel(base: &str, token: &str, sandbox: &Sandbox) -> String {
+/// Connects the sandbox's number `PN-CRASH` to the server at `base`: the channel made through
+/// the API, the number added to the sandbox with the channel's webhook URL.
+pub async fn connect_number(base: &str, token: &str, sandbox: &Sandbox) {
+    let path = create_channel(base, token, sandbox).await;
+    sandbox.add_number(parley_sandbox::Number {
+        phone_number_id: "PN-CRASH".into(),
+        waba_id: "W".into(),
+        display_phone_number: "15550001111".into(),
+        access_token: "tok".into(),
+        app_secret: "crash-secret".into(),
+        webhook_url: format!("{base}{path}"),
+    });
+}
+
+async fn create_channel(base: &str, token: &str, sandbox: &Sandbox) -> String {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -94,6 +108,17 @@ pub async fn create_channel(base: &str, token: &str, sandbox: &Sandbox) -> Strin
             other => panic!("cannot create the channel: {other:?}"),
         }
     }
+}
+
+/// `parley serve` over `db_args` (plus `extra`) on a free loopback port, after a bootstrap: the
+/// server, its base URL and the owner's API token.
+pub fn serve(db_args: &[String], extra: &[&str]) -> (Server, String, String) {
+    let port = free_port();
+    let token = bootstrap(db_args);
+    let mut args = db_args.to_vec();
+    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    (Server::start(args), format!("http://127.0.0.1:{port}"), token)
 }
 
 /// `parley admin bootstrap` with `args`; the API token.
