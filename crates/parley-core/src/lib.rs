@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod dedupe;
 pub mod dialogflow;
 pub mod email;
+pub mod fees;
 pub mod health;
 pub mod idempotency;
 pub mod ids;

@@ -10,6 +10,7 @@ mod csv_lines;
 pub mod error;
 pub mod event_log;
 pub mod extract;
+pub mod fees;
 pub mod ingest;
 pub mod media_response;
 pub mod password;
@@ -61,6 +62,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "search", description = "Finding contacts, messages and notes"),
         (name = "events", description = "The event log"),
         (name = "workflows", description = "Automations: drafts, versions, runs and their history"),
+        (name = "fees", description = "WhatsApp fees: rate cards"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -106,6 +108,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::events::router())
         .merge(routes::subscriptions::router())
         .merge(routes::workflows::router())
+        .merge(routes::fees::router())
         .merge(routes::workflow_shortcuts::router())
         .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

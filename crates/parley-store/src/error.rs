@@ -59,7 +59,17 @@ impl From<sqlx::Error> for StoreError {
 }
 
 fn conflict_field(text: &str) -> &'static str {
-    for field in ["phone_number_id", "webhook_key", "phone", "email", "token_hash", "wa_id", "shortcut", "name"] {
+    for field in [
+        "phone_number_id",
+        "webhook_key",
+        "phone",
+        "email",
+        "token_hash",
+        "wa_id",
+        "shortcut",
+        "effective_from",
+        "name",
+    ] {
         if text.contains(field) {
             return field;
         }

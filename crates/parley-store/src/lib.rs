@@ -16,6 +16,7 @@
 mod bots_model;
 mod contacts_model;
 mod error;
+mod fees_model;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod model;
@@ -45,6 +46,7 @@ use parley_core::{Email, Timestamp};
 pub use bots_model::*;
 pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
+pub use fees_model::*;
 pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
 pub use subscriptions_model::*;
@@ -817,6 +819,7 @@ pub trait Store:
     + CloudApi
     + Bots
     + Workflows
+    + Fees
     + Send
     + Sync
 {

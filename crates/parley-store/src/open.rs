@@ -116,7 +116,8 @@ where
         + crate::Subscriptions
         + crate::CloudApi
         + crate::Bots
-        + crate::Workflows,
+        + crate::Workflows
+        + crate::Fees,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: ContactsCommand,
     },
+    /// WhatsApp fees: rate cards.
+    Fees {
+        #[command(subcommand)]
+        command: FeesCommand,
+    },
     /// Phone number tools.
     Phone {
         #[command(subcommand)]
@@ -163,6 +168,38 @@ enum CliEncoding {
 }
 
 #[derive(Subcommand)]
+enum FeesCommand {
+    /// Rate cards: what each delivered message costs, by market and category.
+    Rates {
+        #[command(subcommand)]
+        command: RatesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RatesCommand {
+    /// Import a rate card from a CSV file: Meta's rate card or volume-tier layout, or Parley's
+    /// own (market,category,tier_from,tier_to,rate). The whole file or nothing.
+    Import {
+        file: PathBuf,
+        /// The card's billing currency (USD, EUR, INR, …).
+        #[arg(long)]
+        currency: String,
+        /// The day it takes effect (midnight UTC), e.g. 2026-10-01.
+        #[arg(long)]
+        effective: String,
+        /// pmp (per message, since 2025-07-01) or cbp (per conversation, before).
+        #[arg(long, default_value = "pmp")]
+        model: String,
+        /// Mark it as a sample (figures for trying Parley out, not Meta's prices).
+        #[arg(long)]
+        sample: bool,
+    },
+    /// List the cards kept, newest first.
+    List,
+}
+
+#[derive(Subcommand)]
 enum PhoneCommand {
     /// Read one number per line on stdin; write its E.164 form or INVALID<TAB>reason per line.
     Normalize {
@@ -216,6 +253,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         commands::admin::bootstrap(&config, &workspace, &email).await
                     }
                     Command::Contacts { command } => run_contacts(&config, command).await,
+                    Command::Fees { command: FeesCommand::Rates { command } } => match command {
+                        RatesCommand::Import { file, currency, effective, model, sample } => {
+                            let import = commands::fees::Import { file, currency, effective, model, sample };
+                            commands::fees::import(&config, import).await
+                        }
+                        RatesCommand::List => commands::fees::list(&config).await,
+                    },
                     Command::Version | Command::Phone { .. } | Command::Sandbox => unreachable!("handled above"),
                     #[cfg(feature = "bench")]
                     Command::Bench { .. } => unreachable!("handled above"),

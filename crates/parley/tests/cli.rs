@@ -264,3 +264,43 @@ fn contact_files_go_in_and_out_through_the_cli() {
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("workspace 9"));
 }
+
+#[test]
+fn rate_cards_go_in_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let meta = dir.path().join("meta-2026-10.csv");
+    std::fs::write(
+        &meta,
+        "WhatsApp Business Platform rate card\nMarket,Currency,Marketing,Utility,Authentication,Service\n\
+         Brazil,USD,$0.0625,$0.0068,$0.0068,$0.0068\nOther,USD,$0.0604,$0.0077,$0.0077,$0.0077\n",
+    )
+    .unwrap();
+    let import = |file: &std::path::Path, effective: &str| {
+        let file = file.to_str().unwrap();
+        parley(&["--data-dir", data, "fees", "rates", "import", file, "--currency", "USD", "--effective", effective])
+            .output()
+            .unwrap()
+    };
+    let out = import(&meta, "2026-10-01");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("USD PMP from 2026-10-01T00:00:00.000000Z, 8 lines"), "{said}");
+
+    // The same start again: refused; a bad file: every problem, nothing kept.
+    let out = import(&meta, "2026-10-01");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already takes effect"));
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "market,category,rate\nBrazil,promo,0.1\nBrazil,utility,abc\n").unwrap();
+    let out = import(&bad, "2027-01-01");
+    assert!(!out.status.success());
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("row 2") && errors.contains("row 3") && errors.contains("2 problems"), "{errors}");
+
+    let out = parley(&["--data-dir", data, "fees", "rates", "list"]).output().unwrap();
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("meta-2026-10.csv") && !listed.contains("SAMPLE"), "{listed}");
+}

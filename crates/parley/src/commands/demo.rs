@@ -60,6 +60,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let own_sandbox = AllowList::parse(&[sandbox.graph_base_url()]).map_err(anyhow::Error::msg)?;
     state.allow_provider_hosts(config.allow_provider_hosts.extended(&own_sandbox));
     let token = demo_token(&*store, &config.data_dir).await?;
+    // The sample rate card (marked as such everywhere it shows): fees have prices to show.
+    parley_server::fees::install_sample_card(&*store, SystemClock.now()).await?;
     let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
     let (sign_in, sign_in_secret) = DemoSignIn::new(owner.workspace_id, owner.id);
     state.demo_sign_in = Some(Arc::new(sign_in));

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bench;
 pub mod contacts;
 pub mod demo;
+pub mod fees;
 pub mod phone;
 pub mod sandbox;
 pub mod serve;
