@@ -62,7 +62,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
         (name = "search", description = "Finding contacts, messages and notes"),
         (name = "events", description = "The event log"),
         (name = "workflows", description = "Automations: drafts, versions, runs and their history"),
-        (name = "fees", description = "WhatsApp fees: rate cards"),
+        (name = "fees", description = "WhatsApp fees: rate cards, accounts per WABA and their ledger"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]
@@ -109,6 +109,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::subscriptions::router())
         .merge(routes::workflows::router())
         .merge(routes::fees::router())
+        .merge(routes::fee_accounts::router())
         .merge(routes::workflow_shortcuts::router())
         .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

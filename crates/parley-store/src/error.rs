@@ -68,6 +68,8 @@ fn conflict_field(text: &str) -> &'static str {
         "wa_id",
         "shortcut",
         "effective_from",
+        "waba_id",
+        "reference",
         "name",
     ] {
         if text.contains(field) {

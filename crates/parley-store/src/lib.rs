@@ -19,6 +19,7 @@ mod error;
 mod fees_model;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+mod ledger_model;
 mod model;
 mod open;
 mod postgres;
@@ -47,6 +48,7 @@ pub use bots_model::*;
 pub use contacts_model::*;
 pub use error::{StoreError, StoreResult};
 pub use fees_model::*;
+pub use ledger_model::*;
 pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
 pub use subscriptions_model::*;
@@ -820,6 +822,7 @@ pub trait Store:
     + Bots
     + Workflows
     + Fees
+    + Ledger
     + Send
     + Sync
 {

@@ -117,7 +117,8 @@ where
         + crate::CloudApi
         + crate::Bots
         + crate::Workflows
-        + crate::Fees,
+        + crate::Fees
+        + crate::Ledger,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod card;
 pub mod card_csv;
+pub mod ledger;
 pub mod markets;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod conversation_tags;
 pub mod conversations;
 pub mod events;
+pub mod fee_accounts;
 pub mod fees;
 pub mod graph;
 pub mod health;

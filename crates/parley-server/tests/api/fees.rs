@@ -3,6 +3,7 @@
 
 use parley_core::Clock;
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::helpers::TestApp;
 
@@ -49,6 +50,74 @@ async fn owners_and_managers_read_the_card_in_force() {
         let manager = app.token_for("manager", "m@acme.example").await;
         let read = app.call_as(Some(&manager), Method::GET, "/api/v1/fees/rates", None).await;
         assert_eq!(read.status, StatusCode::OK, "{e}");
+        let agent = app.token_for("agent", "a@acme.example").await;
+        let refused = app.call_as(Some(&agent), Method::GET, "/api/v1/fees/rates", None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn owners_open_an_account_per_waba_and_record_money_by_hand() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let waba = wired.channel["waba_id"].as_str().unwrap().to_owned();
+        let unknown = app.post("/api/v1/fees/accounts", json!({"waba_id": "NOT-OURS"})).await;
+        assert_eq!((unknown.status, unknown.code()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_waba"), "{e}");
+        let opened = app.post("/api/v1/fees/accounts", json!({"waba_id": waba})).await;
+        assert_eq!(opened.status, StatusCode::CREATED, "{e}: {:?}", opened.body);
+        assert_eq!(
+            (opened.body["balance"].as_str(), opened.body["postpaid"].as_bool()),
+            (Some("0.000000"), Some(false))
+        );
+        let twice = app.post("/api/v1/fees/accounts", json!({"waba_id": waba})).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{e}");
+        let id = opened.body["id"].as_i64().unwrap();
+        let entries = format!("/api/v1/fees/accounts/{id}/entries");
+
+        let transfer = json!({"kind": "top_up", "amount": "25.00", "reference": "TR-1"});
+        let paid = app.post(&entries, transfer.clone()).await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{e}: {:?}", paid.body);
+        assert_eq!(paid.body["balance_after"], "25.000000");
+        assert_eq!(app.post(&entries, transfer).await.status, StatusCode::CONFLICT, "{e}: the same transfer once");
+        let no_reason = app.post(&entries, json!({"kind": "adjustment", "amount": "-2.5"})).await;
+        assert_eq!((no_reason.status, no_reason.code()), (StatusCode::UNPROCESSABLE_ENTITY, "reason_required"));
+        let fixed = app.post(&entries, json!({"kind": "adjustment", "amount": "-2.5", "reason": "bank fee"})).await;
+        assert_eq!(fixed.body["balance_after"], "22.500000", "{e}: {:?}", fixed.body);
+        for (bad, code) in [
+            (json!({"kind": "charge", "amount": "1"}), "invalid_kind"),
+            (json!({"kind": "top_up", "amount": "-1"}), "invalid_amount"),
+            (json!({"kind": "top_up", "amount": "1.0000001"}), "invalid_amount"),
+        ] {
+            let r = app.post(&entries, bad).await;
+            assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{e}: {:?}", r.body);
+        }
+        let number = app.post(&entries, json!({"kind": "top_up", "amount": 12.5})).await;
+        assert!(number.status.is_client_error(), "{e}: money is never a JSON number");
+        let listed = app.get(&entries).await.body;
+        assert_eq!(listed.as_array().unwrap().len(), 2, "{e}: refused entries wrote nothing");
+        assert_eq!(listed[0]["reason"], "bank fee");
+        let accounts = app.get("/api/v1/fees/accounts").await.body;
+        assert_eq!(
+            (accounts[0]["balance"].as_str(), accounts[0]["available"].as_str()),
+            (Some("22.500000"), Some("22.500000"))
+        );
+        let patched =
+            app.patch(&format!("/api/v1/fees/accounts/{id}"), json!({"postpaid": true, "credit_limit": "100"})).await;
+        assert_eq!(patched.body["available"], "122.500000", "{e}: {:?}", patched.body);
+
+        // The markup, in percent with two decimals at most.
+        let set = app.call(Method::PUT, "/api/v1/fees/settings", Some(json!({"markup_percent": "7.5"}))).await;
+        assert_eq!(set.body["markup_percent"], "7.5", "{e}: {:?}", set.body);
+        let bad = app.call(Method::PUT, "/api/v1/fees/settings", Some(json!({"markup_percent": "7.555"}))).await;
+        assert_eq!(bad.code(), "invalid_markup", "{e}");
+
+        // Managers read, only owners write; agents see nothing.
+        let manager = app.token_for("manager", "m@acme.example").await;
+        let read = app.call_as(Some(&manager), Method::GET, &entries, None).await;
+        assert_eq!(read.status, StatusCode::OK, "{e}");
+        let write = app.call_as(Some(&manager), Method::POST, &entries, Some(json!({"kind": "top_up", "amount": "1"})));
+        assert_eq!(write.await.status, StatusCode::FORBIDDEN, "{e}");
         let agent = app.token_for("agent", "a@acme.example").await;
         let refused = app.call_as(Some(&agent), Method::GET, "/api/v1/fees/rates", None).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{e}");

@@ -116,6 +116,7 @@ mod health;
 mod imports;
 mod inbound;
 mod inbox_views;
+mod ledger;
 pub(crate) mod locks;
 mod merge;
 pub(crate) mod notifications;

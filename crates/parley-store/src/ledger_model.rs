@@ -1,0 +1,106 @@
+//! WhatsApp fees: accounts per WABA and their ledger (`parley_core::fees::ledger`).
+
+use async_trait::async_trait;
+use parley_core::Timestamp;
+use parley_core::fees::ledger::{Balance, EntryKind};
+use parley_core::fees::{Currency, Micros};
+use parley_core::ids::{UserId, WorkspaceId};
+
+use crate::error::StoreResult;
+
+/// An account: one WhatsApp Business Account of a workspace, in one currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeeAccount {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub waba_id: String,
+    pub currency: Currency,
+    pub money: Balance,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An account to open.
+#[derive(Clone, Debug)]
+pub struct NewFeeAccount {
+    pub waba_id: String,
+    pub currency: Currency,
+    pub postpaid: bool,
+    pub credit_limit: Micros,
+}
+
+/// A change to an account's terms (`None`: unchanged).
+#[derive(Clone, Debug, Default)]
+pub struct FeeAccountPatch {
+    pub postpaid: Option<bool>,
+    pub credit_limit: Option<Micros>,
+}
+
+/// An entry to write.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    pub kind: EntryKind,
+    /// Positive, except an adjustment's (its sign says which way).
+    pub amount: Micros,
+    /// Makes the entry once per account: the same reference again writes nothing
+    /// (`Conflict { field: "reference" }`).
+    pub reference: Option<String>,
+    pub message_id: Option<i64>,
+    pub pricing: Option<serde_json::Value>,
+    pub by: Option<UserId>,
+    pub reason: Option<String>,
+}
+
+/// An entry as kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub account_id: i64,
+    pub kind: EntryKind,
+    pub amount: Micros,
+    pub held_change: Micros,
+    pub balance_after: Micros,
+    pub held_after: Micros,
+    pub reference: Option<String>,
+    pub message_id: Option<i64>,
+    pub pricing: Option<serde_json::Value>,
+    pub by: Option<UserId>,
+    pub reason: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[async_trait]
+pub trait Ledger {
+    /// Opens an account for a WABA the workspace has a number of (`Invalid unknown_waba`
+    /// otherwise; `Conflict { field: "waba_id" }` when one is open).
+    async fn open_fee_account(&self, ws: WorkspaceId, new: NewFeeAccount, now: Timestamp) -> StoreResult<FeeAccount>;
+    async fn fee_accounts(&self, ws: WorkspaceId) -> StoreResult<Vec<FeeAccount>>;
+    async fn fee_account(&self, ws: WorkspaceId, id: i64) -> StoreResult<FeeAccount>;
+    async fn update_fee_account(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        patch: FeeAccountPatch,
+        now: Timestamp,
+    ) -> StoreResult<FeeAccount>;
+    /// Writes an entry and moves the account's balance and holds with it, in one transaction
+    /// (the account's row locked first). `Invalid` when the amount does not suit the kind.
+    async fn record_entry(
+        &self,
+        ws: WorkspaceId,
+        account: i64,
+        entry: NewEntry,
+        now: Timestamp,
+    ) -> StoreResult<LedgerEntry>;
+    /// An account's entries, newest first, before the entry id `before`.
+    async fn ledger_entries(
+        &self,
+        ws: WorkspaceId,
+        account: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LedgerEntry>>;
+    /// The workspace's markup on Meta's prices, in basis points.
+    async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32>;
+    async fn set_fee_markup(&self, ws: WorkspaceId, basis_points: u32) -> StoreResult<()>;
+}

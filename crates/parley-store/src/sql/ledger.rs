@@ -1,0 +1,295 @@
+//! WhatsApp fees: accounts and their ledger. Every entry is written with the account's move in
+//! one transaction that locks the account's row first (a no-op update: a row lock on
+//! PostgreSQL, the one writer on SQLite), so entries of one account take turns, each sees the
+//! balance the previous one left, and a reference seen twice writes nothing the second time.
+//! Lock order: the account row is the last lock any transaction takes (`locks.rs`).
+
+use async_trait::async_trait;
+use macro_rules_attribute::apply;
+use parley_core::Timestamp;
+use parley_core::fees::ledger::{Balance, EntryKind, effect};
+use parley_core::fees::{Currency, Micros};
+use parley_core::ids::{UserId, WorkspaceId};
+
+use super::{Engine, SqlStore, clamp_limit};
+use crate::error::{StoreError, StoreResult};
+use crate::{FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount};
+
+macro_rules! account_columns {
+    () => {
+        "id, workspace_id, waba_id, currency, postpaid, credit_limit, balance, held, created_at, updated_at"
+    };
+}
+
+macro_rules! entry_columns {
+    () => {
+        "id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, pricing,
+         by_user, reason, created_at"
+    };
+}
+
+type AccountRow = (i64, i64, String, String, i64, i64, i64, i64, i64, i64);
+type EntryRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+);
+
+fn account(row: AccountRow) -> StoreResult<FeeAccount> {
+    let (id, ws, waba_id, currency, postpaid, credit_limit, balance, held, created_at, updated_at) = row;
+    Ok(FeeAccount {
+        id,
+        workspace_id: WorkspaceId(ws),
+        waba_id,
+        currency: Currency::parse(&currency).map_err(StoreError::Corrupt)?,
+        money: Balance {
+            balance: Micros(balance),
+            held: Micros(held),
+            credit_limit: Micros(credit_limit),
+            postpaid: postpaid == 1,
+        },
+        created_at: Timestamp::from_micros(created_at),
+        updated_at: Timestamp::from_micros(updated_at),
+    })
+}
+
+fn entry(row: EntryRow) -> StoreResult<LedgerEntry> {
+    let (
+        id,
+        account_id,
+        kind,
+        amount,
+        held_change,
+        balance_after,
+        held_after,
+        reference,
+        message_id,
+        pricing,
+        by,
+        reason,
+        at,
+    ) = row;
+    Ok(LedgerEntry {
+        id,
+        account_id,
+        kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind:?}")))?,
+        amount: Micros(amount),
+        held_change: Micros(held_change),
+        balance_after: Micros(balance_after),
+        held_after: Micros(held_after),
+        reference,
+        message_id,
+        pricing: pricing.map(|p| serde_json::from_str(&p)).transpose()?,
+        by: by.map(UserId),
+        reason,
+        created_at: Timestamp::from_micros(at),
+    })
+}
+
+fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Invalid(parley_core::Invalid::new(code, Some(field.to_owned()), message))
+}
+
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
+    /// Locks the account's row (of this workspace) and answers it as it stands.
+    pub(crate) async fn lock_fee_account(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: i64,
+    ) -> StoreResult<FeeAccount> {
+        let sql = concat!(
+            "UPDATE fee_accounts SET updated_at = updated_at WHERE id = $1 AND workspace_id = $2 RETURNING ",
+            account_columns!()
+        );
+        let row: AccountRow = sqlx::query_as(sql).bind(id).bind(ws.get()).fetch_one(&mut *conn).await?;
+        account(row)
+    }
+
+    /// Writes `new` on the locked `account`, moving its balance and holds; `released`: the hold
+    /// a charge lets go.
+    pub(crate) async fn write_entry(
+        conn: &mut DB::Connection,
+        account: &FeeAccount,
+        new: &NewEntry,
+        released: Micros,
+        now: Timestamp,
+    ) -> StoreResult<LedgerEntry> {
+        let moved = effect(new.kind, new.amount, released).map_err(|why| invalid("invalid_amount", "amount", why))?;
+        let balance = account.money.balance.0 + moved.balance.0;
+        let held = account.money.held.0 + moved.held.0;
+        let sql = concat!(
+            "INSERT INTO ledger_entries (account_id, kind, amount, held_change, balance_after, held_after, reference,
+                message_id, pricing, by_user, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
+            entry_columns!()
+        );
+        let row: EntryRow = sqlx::query_as(sql)
+            .bind(account.id)
+            .bind(new.kind.as_str().to_owned())
+            .bind(moved.balance.0)
+            .bind(moved.held.0)
+            .bind(balance)
+            .bind(held)
+            .bind(new.reference.clone())
+            .bind(new.message_id)
+            .bind(new.pricing.as_ref().map(|p| p.to_string()))
+            .bind(new.by.map(|u| u.get()))
+            .bind(new.reason.clone())
+            .bind(now.as_micros())
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE fee_accounts SET balance = $1, held = $2, updated_at = $3 WHERE id = $4")
+            .bind(balance)
+            .bind(held)
+            .bind(now.as_micros())
+            .bind(account.id)
+            .execute(&mut *conn)
+            .await?;
+        entry(row)
+    }
+}
+
+#[apply(engine_bounds!)]
+#[async_trait]
+impl<DB> Ledger for SqlStore<DB> {
+    async fn open_fee_account(&self, ws: WorkspaceId, new: NewFeeAccount, now: Timestamp) -> StoreResult<FeeAccount> {
+        if new.credit_limit < Micros::ZERO {
+            return Err(invalid("invalid_amount", "credit_limit", "a credit limit is never negative"));
+        }
+        let mut tx = self.begin_write().await?;
+        let numbers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM channels WHERE workspace_id = $1 AND waba_id = $2")
+            .bind(ws.get())
+            .bind(new.waba_id.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+        if numbers == 0 {
+            return Err(invalid(
+                "unknown_waba",
+                "waba_id",
+                "no number of this workspace is in this WhatsApp Business Account",
+            ));
+        }
+        let sql = concat!(
+            "INSERT INTO fee_accounts (workspace_id, waba_id, currency, postpaid, credit_limit, balance, held,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $6) RETURNING ",
+            account_columns!()
+        );
+        let row: AccountRow = sqlx::query_as(sql)
+            .bind(ws.get())
+            .bind(new.waba_id)
+            .bind(new.currency.as_str().to_owned())
+            .bind(i64::from(new.postpaid))
+            .bind(new.credit_limit.0)
+            .bind(now.as_micros())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        account(row)
+    }
+
+    async fn fee_accounts(&self, ws: WorkspaceId) -> StoreResult<Vec<FeeAccount>> {
+        let sql = concat!("SELECT ", account_columns!(), " FROM fee_accounts WHERE workspace_id = $1 ORDER BY id");
+        let rows: Vec<AccountRow> = sqlx::query_as(sql).bind(ws.get()).fetch_all(&self.read).await?;
+        rows.into_iter().map(account).collect()
+    }
+
+    async fn fee_account(&self, ws: WorkspaceId, id: i64) -> StoreResult<FeeAccount> {
+        let sql = concat!("SELECT ", account_columns!(), " FROM fee_accounts WHERE id = $1 AND workspace_id = $2");
+        let row: AccountRow = sqlx::query_as(sql).bind(id).bind(ws.get()).fetch_one(&self.read).await?;
+        account(row)
+    }
+
+    async fn update_fee_account(
+        &self,
+        ws: WorkspaceId,
+        id: i64,
+        patch: FeeAccountPatch,
+        now: Timestamp,
+    ) -> StoreResult<FeeAccount> {
+        if patch.credit_limit.is_some_and(|c| c < Micros::ZERO) {
+            return Err(invalid("invalid_amount", "credit_limit", "a credit limit is never negative"));
+        }
+        let mut tx = self.begin_write().await?;
+        let current = Self::lock_fee_account(&mut tx, ws, id).await?;
+        let sql = concat!(
+            "UPDATE fee_accounts SET postpaid = $1, credit_limit = $2, updated_at = $3 WHERE id = $4 RETURNING ",
+            account_columns!()
+        );
+        let row: AccountRow = sqlx::query_as(sql)
+            .bind(i64::from(patch.postpaid.unwrap_or(current.money.postpaid)))
+            .bind(patch.credit_limit.unwrap_or(current.money.credit_limit).0)
+            .bind(now.as_micros())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        account(row)
+    }
+
+    async fn record_entry(
+        &self,
+        ws: WorkspaceId,
+        account_id: i64,
+        new: NewEntry,
+        now: Timestamp,
+    ) -> StoreResult<LedgerEntry> {
+        let mut tx = self.begin_write().await?;
+        let account = Self::lock_fee_account(&mut tx, ws, account_id).await?;
+        let written = Self::write_entry(&mut tx, &account, &new, Micros::ZERO, now).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn ledger_entries(
+        &self,
+        ws: WorkspaceId,
+        account_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.fee_account(ws, account_id).await?;
+        let sql = concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM ledger_entries WHERE account_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<EntryRow> = sqlx::query_as(sql)
+            .bind(account_id)
+            .bind(before)
+            .bind(clamp_limit(limit, 500))
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(entry).collect()
+    }
+
+    async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32> {
+        let bp: i64 = sqlx::query_scalar("SELECT fee_markup_bp FROM workspaces WHERE id = $1")
+            .bind(ws.get())
+            .fetch_one(&self.read)
+            .await?;
+        Ok(u32::try_from(bp).unwrap_or(0))
+    }
+
+    async fn set_fee_markup(&self, ws: WorkspaceId, basis_points: u32) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE workspaces SET fee_markup_bp = $1 WHERE id = $2")
+            .bind(i64::from(basis_points))
+            .bind(ws.get())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
