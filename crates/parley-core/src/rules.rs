@@ -71,14 +71,9 @@ pub struct SendCheck {
     pub recipient_counted: bool,
 }
 
-/// How Meta will price the message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PricingType {
-    Regular,
-    FreeCustomerService,
-    FreeEntryPoint,
-}
+/// How Meta will price the message (the fees module's type: one enum for the estimate and the
+/// report).
+pub use crate::fees::PricingType;
 
 /// A send the rules allow.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -92,6 +87,10 @@ pub struct Allowed {
     pub opens_free_entry_point: bool,
     /// When the service window closes (`None`: closed).
     pub window_closes_at: Option<Timestamp>,
+    /// What it is estimated to cost, where fees are accounted for (filled by the store from the
+    /// rate card in force; `None` elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<crate::fees::Price>,
 }
 
 /// Why a send is refused. `code()` is the stable API code.
@@ -101,14 +100,31 @@ pub enum Refusal {
     BlockedContact,
     IdentityChanged,
     NoPhone,
-    WindowClosed { closed_at: Option<Timestamp> },
-    TemplateNotApproved { name: String, status: Option<TemplateStatus> },
-    TemplatePaused { name: String },
-    TemplateParamsMismatch { detail: String },
+    WindowClosed {
+        closed_at: Option<Timestamp>,
+    },
+    TemplateNotApproved {
+        name: String,
+        status: Option<TemplateStatus>,
+    },
+    TemplatePaused {
+        name: String,
+    },
+    TemplateParamsMismatch {
+        detail: String,
+    },
     NoOptIn,
     MarketingOptOut,
     UsMarketingBlocked,
-    LimitReached { limit: u64 },
+    LimitReached {
+        limit: u64,
+    },
+    /// A prepaid account (or a postpaid one at its credit limit) cannot cover the send's
+    /// estimated price.
+    InsufficientBalance {
+        needed: crate::fees::Price,
+        available: crate::fees::Price,
+    },
 }
 
 impl Refusal {
@@ -126,6 +142,7 @@ impl Refusal {
             Refusal::MarketingOptOut => "marketing_opt_out",
             Refusal::UsMarketingBlocked => "us_marketing_blocked",
             Refusal::LimitReached { .. } => "limit_reached",
+            Refusal::InsufficientBalance { .. } => "insufficient_balance",
         }
     }
 
@@ -159,6 +176,12 @@ impl Refusal {
             Refusal::LimitReached { limit } => {
                 format!("the messaging limit of {limit} business-initiated recipients per 24 hours is reached")
             }
+            Refusal::InsufficientBalance { needed, available } => format!(
+                "this send costs {} {} and the account has {} available: top it up first",
+                needed.amount.to_decimal(),
+                needed.currency.as_str(),
+                available.amount.to_decimal()
+            ),
         }
     }
 }
@@ -252,6 +275,7 @@ pub fn check_send(c: &SendCheck) -> Result<Allowed, Refusal> {
         business_initiated,
         opens_free_entry_point,
         window_closes_at: open.then(|| c.last_inbound_at.map(|t| t.plus_secs(SERVICE_WINDOW_SECS))).flatten(),
+        price: None,
     })
 }
 

@@ -239,8 +239,12 @@ impl Inner {
         } else {
             None
         };
-        let pricing = json!({"billable": true, "pricing_model": "PMP", "category": category,
-            "type": if category == "service" { "free_customer_service" } else { "regular" }});
+        // Per-message pricing (spec §9.2): service replies and utility templates inside the
+        // window were free until 2026-10-01; from then on only an entry point is free.
+        let service_free = clock_now < parley_core::rules::SERVICE_CHARGED_FROM.as_secs();
+        let free = service_free && window_open && matches!(category, "service" | "utility");
+        let pricing = json!({"billable": !free, "pricing_model": "PMP", "category": category,
+            "type": if free { "free_customer_service" } else { "regular" }});
         match failure {
             Some(code) => self.report(phone_number_id, &id, &to, "failed", Some(code)),
             None if policy.auto_status => {

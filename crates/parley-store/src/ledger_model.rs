@@ -46,6 +46,9 @@ pub struct NewEntry {
     /// (`Conflict { field: "reference" }`).
     pub reference: Option<String>,
     pub message_id: Option<i64>,
+    /// A hold's or charge's market line and category.
+    pub market: Option<String>,
+    pub category: Option<String>,
     pub pricing: Option<serde_json::Value>,
     pub by: Option<UserId>,
     pub reason: Option<String>,
@@ -63,6 +66,8 @@ pub struct LedgerEntry {
     pub held_after: Micros,
     pub reference: Option<String>,
     pub message_id: Option<i64>,
+    pub market: Option<String>,
+    pub category: Option<String>,
     pub pricing: Option<serde_json::Value>,
     pub by: Option<UserId>,
     pub reason: Option<String>,
@@ -100,6 +105,9 @@ pub trait Ledger {
         before: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<LedgerEntry>>;
+    /// Settles up to `limit` sends queued on an account whose status is final: a charge when
+    /// delivered or read, a release when failed (`sql/fee_charges.rs`); answers how many.
+    async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
     /// The workspace's markup on Meta's prices, in basis points.
     async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32>;
     async fn set_fee_markup(&self, ws: WorkspaceId, basis_points: u32) -> StoreResult<()>;

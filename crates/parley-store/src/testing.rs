@@ -163,6 +163,80 @@ pub async fn workspace_with_channel(
     (boot.workspace.id, boot.owner.id, channel)
 }
 
+/// An approved template `promo` of `category` (`UTILITY`, `MARKETING`, …) on the WABA of
+/// `workspace_with_channel`, and `n` opted-in contacts `+<prefix><i, 5 digits>` nobody has
+/// written to; their refs (`phone:+…`).
+pub async fn template_audience(
+    store: &dyn Store,
+    ws: parley_core::ids::WorkspaceId,
+    category: &str,
+    prefix: &str,
+    n: usize,
+    now: parley_core::Timestamp,
+) -> Vec<String> {
+    use parley_core::contact::{ContactInput, ContactRef, NewContact};
+    let promo = crate::ListedTemplate {
+        name: "promo".into(),
+        language: "en".into(),
+        category: category.into(),
+        status: "APPROVED".into(),
+        components: serde_json::json!([]),
+        provider_template_id: None,
+        quality: None,
+        rejected_reason: None,
+        parameter_format: None,
+    };
+    store.sync_templates(ws, "WABA", &[promo], now).await.expect("templates");
+    let mut refs = Vec::with_capacity(n);
+    for i in 0..n {
+        let phone = format!("+{prefix}{i:05}");
+        let input: ContactInput = serde_json::from_value(serde_json::json!({"phone": phone})).expect("input");
+        store.create_contact(ws, NewContact::from_input(input, None).expect("contact"), now).await.expect("contact");
+        let to = format!("phone:{phone}");
+        let opt_in = crate::NewOptIn {
+            channel_id: None,
+            source: "web form".into(),
+            evidence: None,
+            opted_in_at: now,
+            recorded_by: None,
+        };
+        store.record_opt_in(ws, &ContactRef::parse(&to, None).expect("ref"), opt_in, now).await.expect("opt-in");
+        refs.push(to);
+    }
+    refs
+}
+
+/// Queues (or, `dry_run`, judges) the template `promo` to `to` on `channel`, by Parley's rules
+/// at `now`.
+pub async fn send_promo(
+    store: &dyn Store,
+    ws: parley_core::ids::WorkspaceId,
+    channel: &parley_core::channel::Channel,
+    to: &str,
+    dry_run: bool,
+    now: parley_core::Timestamp,
+) -> crate::SendOutcome {
+    use parley_core::message::Content;
+    use parley_core::outbound::OutboundMessage;
+    let to = parley_core::contact::ContactRef::parse(to, None).expect("ref");
+    let messages = [OutboundMessage {
+        content: Content::Template { name: "promo".into(), language: "en".into(), components: vec![] },
+        reply_to: None,
+    }];
+    let req = crate::SendRequest {
+        ws,
+        viewer: crate::Viewer::All,
+        channel: channel.id,
+        to: &to,
+        messages: &messages,
+        idempotency_key: None,
+        author: None,
+        dry_run,
+        personalize: None,
+    };
+    store.queue_send(req, &|facts, m| parley_core::rules::judge(facts, m, now), now).await.expect("a send")
+}
+
 #[cfg(test)]
 mod ci_tests {
     #[test]

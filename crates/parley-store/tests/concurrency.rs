@@ -8,16 +8,15 @@ use parley_core::Email;
 use parley_core::Timestamp;
 use parley_core::account::Role;
 use parley_core::channel::Channel;
-use parley_core::contact::{ContactInput, ContactRef, NewContact};
+use parley_core::contact::ContactRef;
 use parley_core::ids::{UserId, WorkspaceId};
 use parley_core::message::{Content, InboundEvent, InboundMessage, Sender};
-use parley_core::outbound::OutboundMessage;
-use parley_core::rules::{Refusal, judge};
+use parley_core::rules::Refusal;
 use parley_core::whatsapp::WaId;
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ChannelPatch, ConversationQuery, ListedTemplate, MergeRequest, MessageQuery, NewOptIn, NewUser, RoutedEvent,
-    SendOutcome, SendRequest, Store, StoreError, UserPatch, Viewer,
+    ChannelPatch, ConversationQuery, MergeRequest, MessageQuery, NewUser, RoutedEvent, SendOutcome, Store, StoreError,
+    UserPatch, Viewer,
 };
 use serde_json::json;
 
@@ -26,59 +25,6 @@ const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
 async fn setup(store: &dyn Store) -> (WorkspaceId, Channel) {
     let (ws, _, channel) = parley_store::testing::workspace_with_channel(store, "acme", NOW).await;
     (ws, channel)
-}
-
-/// An approved template `promo` and `n` opted-in contacts nobody has written to; their refs.
-async fn audience(store: &dyn Store, ws: WorkspaceId, n: usize) -> Vec<String> {
-    let promo = ListedTemplate {
-        name: "promo".into(),
-        language: "en".into(),
-        category: "UTILITY".into(),
-        status: "APPROVED".into(),
-        components: json!([]),
-        provider_template_id: None,
-        quality: None,
-        rejected_reason: None,
-        parameter_format: None,
-    };
-    store.sync_templates(ws, "WABA", &[promo], NOW).await.unwrap();
-    let mut refs = Vec::with_capacity(n);
-    for i in 0..n {
-        let phone = format!("+336123{i:05}");
-        let input: ContactInput = serde_json::from_value(json!({"phone": phone})).unwrap();
-        store.create_contact(ws, NewContact::from_input(input, None).unwrap(), NOW).await.unwrap();
-        let to = format!("phone:{phone}");
-        let opt_in = NewOptIn {
-            channel_id: None,
-            source: "web form".into(),
-            evidence: None,
-            opted_in_at: NOW,
-            recorded_by: None,
-        };
-        store.record_opt_in(ws, &ContactRef::parse(&to, None).unwrap(), opt_in, NOW).await.unwrap();
-        refs.push(to);
-    }
-    refs
-}
-
-async fn send_promo(store: &dyn Store, ws: WorkspaceId, channel: &Channel, to: &str) -> SendOutcome {
-    let to = ContactRef::parse(to, None).unwrap();
-    let messages = [OutboundMessage {
-        content: Content::Template { name: "promo".into(), language: "en".into(), components: vec![] },
-        reply_to: None,
-    }];
-    let req = SendRequest {
-        ws,
-        viewer: Viewer::All,
-        channel: channel.id,
-        to: &to,
-        messages: &messages,
-        idempotency_key: None,
-        author: None,
-        dry_run: false,
-        personalize: None,
-    };
-    store.queue_send(req, &|facts, m| judge(facts, m, NOW), NOW).await.unwrap()
 }
 
 /// 50 first messages at once to 50 new recipients, 10 slots left: exactly 10 are queued. On
@@ -91,10 +37,13 @@ async fn concurrent_first_messages_take_exactly_the_slots_left() {
         let (ws, channel) = setup(store).await;
         let patch = ChannelPatch { messaging_limit: Some(Some(15)), ..Default::default() };
         let channel = store.update_channel(ws, channel.id, patch, NOW).await.unwrap();
-        let refs = audience(store, ws, 55).await;
+        let refs = parley_store::testing::template_audience(store, ws, "UTILITY", "336123", 55, NOW).await;
         // Five recipients reached already today: ten slots left.
         for to in &refs[..5] {
-            assert!(matches!(send_promo(store, ws, &channel, to).await, SendOutcome::Queued(_)));
+            assert!(matches!(
+                parley_store::testing::send_promo(store, ws, &channel, to, false, NOW).await,
+                SendOutcome::Queued(_)
+            ));
         }
         let channel = Arc::new(channel);
         let tasks: Vec<_> = refs[5..]
@@ -102,7 +51,9 @@ async fn concurrent_first_messages_take_exactly_the_slots_left() {
             .cloned()
             .map(|to| {
                 let (store, channel) = (Arc::clone(&db.store), Arc::clone(&channel));
-                tokio::spawn(async move { send_promo(&*store, ws, &channel, &to).await })
+                tokio::spawn(
+                    async move { parley_store::testing::send_promo(&*store, ws, &channel, &to, false, NOW).await },
+                )
             })
             .collect();
         let (mut queued, mut refused) = (0, 0);

@@ -81,6 +81,8 @@ fn entry(kind: parley_core::fees::ledger::EntryKind, amount: i64, reference: Opt
         amount: Micros(amount),
         reference: reference.map(str::to_owned),
         message_id: None,
+        market: None,
+        category: None,
         pricing: None,
         by: None,
         reason: None,

@@ -146,6 +146,15 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
         if suggestions["items"].as_array().is_none_or(Vec::is_empty) {
             missing.push("a merge suggestion".into());
         }
+        // Fees: the sample card (marked so) and an account whose sends are charged.
+        let card = get_json(&api, &format!("{base}/api/v1/fees/rates"), &token).await;
+        if card["sample"] != true {
+            missing.push(format!("the sample rate card: {card}"));
+        }
+        let accounts = get_json(&api, &format!("{base}/api/v1/fees/accounts"), &token).await;
+        if accounts[0]["balance"].as_str().is_none() {
+            missing.push(format!("a fee account: {accounts}"));
+        }
         if missing.is_empty() {
             return;
         }

@@ -69,7 +69,8 @@ pub fn effect(kind: EntryKind, amount: Micros, released: Micros) -> Result<Effec
     let positive = amount > Micros::ZERO;
     let (balance, held) = match kind {
         EntryKind::TopUp | EntryKind::Refund if positive => (amount, Micros::ZERO),
-        EntryKind::Hold if positive => (Micros::ZERO, amount),
+        // A hold of nothing marks a send to settle at delivery (estimated free, or unpriced).
+        EntryKind::Hold if amount >= Micros::ZERO => (Micros::ZERO, amount),
         EntryKind::Release if positive => (Micros::ZERO, Micros(-amount.0)),
         EntryKind::Charge if amount >= Micros::ZERO => (Micros(-amount.0), Micros(-released.0)),
         EntryKind::Adjustment if amount != Micros::ZERO => (amount, Micros::ZERO),
@@ -117,7 +118,8 @@ mod tests {
         assert_eq!(e(EntryKind::Adjustment, -30, 0), Ok(Effect { balance: Micros(-30), held: Micros(0) }));
         assert!(e(EntryKind::Adjustment, 0, 0).is_err());
         assert!(e(EntryKind::TopUp, -5, 0).is_err());
-        assert!(e(EntryKind::Hold, 0, 0).is_err());
+        assert_eq!(e(EntryKind::Hold, 0, 0), Ok(Effect { balance: Micros(0), held: Micros(0) }), "a marker");
+        assert!(e(EntryKind::Hold, -1, 0).is_err());
         assert!(EntryKind::Adjustment.by_hand() && !EntryKind::Charge.by_hand());
         assert_eq!(EntryKind::parse("top_up"), Some(EntryKind::TopUp));
     }

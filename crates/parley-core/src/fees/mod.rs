@@ -64,6 +64,23 @@ impl Micros {
     }
 }
 
+/// An amount in a currency, as the API shows it: `{"amount": "0.062500", "currency": "USD"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Price {
+    pub amount: Micros,
+    pub currency: Currency,
+}
+
+impl Serialize for Price {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Price", 2)?;
+        out.serialize_field("amount", &self.amount.to_decimal())?;
+        out.serialize_field("currency", self.currency.as_str())?;
+        out.end()
+    }
+}
+
 /// A billing currency: three upper-case letters (ISO 4217), such as `USD`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

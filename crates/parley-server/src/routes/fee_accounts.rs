@@ -258,6 +258,8 @@ async fn record(
         // Kept apart from the references Parley writes itself (`hold:…`, `stripe:…`).
         reference: reference.map(|r| format!("manual:{r}")),
         message_id: None,
+        market: None,
+        category: None,
         pricing: None,
         by: Some(auth.user_id),
         reason,

@@ -2,6 +2,7 @@
 
 pub mod bot_answers;
 pub mod dispatch;
+pub mod fees;
 pub mod handover;
 pub mod imports;
 pub mod media;
@@ -24,6 +25,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(workflows::run(state.clone(), shutdown.clone())),
         tokio::spawn(workflows::run_steps(state.clone(), shutdown.clone())),
         tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
+        tokio::spawn(fees::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]
 }

@@ -123,3 +123,43 @@ async fn owners_open_an_account_per_waba_and_record_money_by_hand() {
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{e}");
     }
 }
+
+/// From 2026-10-01 a service reply is charged: on a prepaid account with the price of one
+/// reply, the first is held and, once delivered, charged by the card (the sandbox reports its
+/// pricing); the second is refused before anything is queued, and a dry run says its price.
+#[tokio::test]
+async fn a_reply_is_held_charged_at_delivery_and_the_next_refused_without_balance() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        app.clock.set(parley_core::Timestamp::parse_rfc3339("2026-10-15T09:00:00Z").unwrap());
+        let wired = app.wired().await;
+        parley_server::fees::install_sample_card(&*app.db.store, app.clock.now()).await.unwrap();
+        let waba = wired.channel["waba_id"].as_str().unwrap();
+        let account = app.post("/api/v1/fees/accounts", json!({"waba_id": waba})).await.body["id"].as_i64().unwrap();
+        let top_up = json!({"kind": "top_up", "amount": "0.01", "reference": "TR-9"});
+        app.post(&format!("/api/v1/fees/accounts/{account}/entries"), top_up).await;
+        wired.writes("5511987650000", "oi").await;
+        let channel = wired.channel["id"].as_i64().unwrap();
+        let reply = |text: &str| json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "text", "text": {"body": text}});
+
+        let first = app.post("/api/v1/messages", reply("Olá!")).await;
+        assert_eq!(first.status, StatusCode::ACCEPTED, "{e}: {:?}", first.body);
+        let dry = app.post("/api/v1/messages?dry_run=true", reply("Tudo bem?")).await;
+        assert_eq!(dry.body["allowed"], false, "{e}: {:?}", dry.body);
+        assert_eq!(dry.body["refusal"]["code"], "insufficient_balance", "{e}");
+        let second = app.post("/api/v1/messages", reply("Tudo bem?")).await;
+        assert_eq!((second.status, second.code()), (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_balance"), "{e}");
+        assert!(second.body["error"]["message"].as_str().unwrap().contains("0.006800 USD"), "{e}: {:?}", second.body);
+
+        // Delivered: the hold becomes the card's charge for a service message to Brazil.
+        let path = format!("/api/v1/fees/accounts/{account}/entries");
+        let charged = || async { app.get(&path).await.body[0]["kind"] == "charge" };
+        assert!(crate::helpers::eventually(20, charged).await, "{e}: {:?}", app.get(&path).await.body);
+        let charge = app.get(&path).await.body[0].clone();
+        assert_eq!((charge["amount"].as_str(), charge["held_after"].as_str()), (Some("-0.006800"), Some("0.000000")));
+        assert_eq!(charge["pricing"]["type"], "regular", "{e}: as the sandbox reported it");
+        let accounts = app.get("/api/v1/fees/accounts").await.body;
+        assert_eq!(accounts[0]["balance"], "0.003200", "{e}");
+        assert_eq!(wired.received("5511987650000").len(), 1, "{e}: the refused reply never left");
+    }
+}

@@ -29,7 +29,10 @@ CREATE TABLE ledger_entries (
     held_after    BIGINT NOT NULL,
     reference     TEXT,
     message_id    BIGINT,
-    -- How a charge was priced: JSON (market, category, pricing type, card).
+    -- A hold's or charge's market and category (volume tiers count a month's charges by them),
+    -- and how it was priced: JSON (pricing type, model, card, rate, markup).
+    market        TEXT,
+    category      TEXT,
     pricing       TEXT,
     by_user       BIGINT,
     reason        TEXT,
@@ -37,6 +40,20 @@ CREATE TABLE ledger_entries (
 );
 CREATE UNIQUE INDEX ledger_entries_reference ON ledger_entries (account_id, reference);
 CREATE INDEX ledger_entries_account ON ledger_entries (account_id, id);
+CREATE INDEX ledger_entries_tier ON ledger_entries (account_id, kind, category, market, created_at);
+CREATE INDEX ledger_entries_message ON ledger_entries (message_id);
 
 -- A reseller's markup on Meta's prices, in hundredths of a percent (1500 = 15 %).
 ALTER TABLE workspaces ADD COLUMN fee_markup_bp BIGINT NOT NULL DEFAULT 0;
+
+-- Sends queued on an account and not settled yet: the fees worker turns each into a charge at
+-- delivery or a release at failure, deleting its row in the same transaction (exactly once).
+CREATE TABLE fee_pending (
+    message_id BIGINT PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES fee_accounts (id) ON DELETE CASCADE,
+    held       BIGINT NOT NULL,
+    -- The estimate: category and pricing type, the recipient's market chain (JSON).
+    category   TEXT NOT NULL,
+    pricing_type TEXT NOT NULL,
+    recipient  TEXT NOT NULL
+);

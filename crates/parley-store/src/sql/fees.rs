@@ -19,6 +19,8 @@ macro_rules! card_columns {
 }
 
 type CardRow = (i64, String, String, i64, i64, String, i64, i64);
+/// A card line as read: market, category, tier from, tier to, rate.
+pub(crate) type LineRow = (String, String, Option<i64>, Option<i64>, i64);
 
 fn card_info(row: CardRow) -> StoreResult<RateCardInfo> {
     let (id, currency, model, effective_from, sample, source, imported_at, lines) = row;
@@ -96,7 +98,7 @@ impl<DB> Fees for SqlStore<DB> {
             .fetch_optional(&self.read)
             .await?;
         let Some(info) = row.map(card_info).transpose()? else { return Ok(None) };
-        let lines: Vec<(String, String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+        let lines: Vec<LineRow> = sqlx::query_as(
             "SELECT market, category, tier_from, tier_to, rate FROM rate_card_lines WHERE card_id = $1
              ORDER BY market, category, tier_from",
         )

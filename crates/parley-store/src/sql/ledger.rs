@@ -23,8 +23,8 @@ macro_rules! account_columns {
 
 macro_rules! entry_columns {
     () => {
-        "id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, pricing,
-         by_user, reason, created_at"
+        "id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, market,
+         category, pricing, by_user, reason, created_at"
     };
 }
 
@@ -39,6 +39,8 @@ type EntryRow = (
     i64,
     Option<String>,
     Option<i64>,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<i64>,
     Option<String>,
@@ -64,21 +66,9 @@ fn account(row: AccountRow) -> StoreResult<FeeAccount> {
 }
 
 fn entry(row: EntryRow) -> StoreResult<LedgerEntry> {
-    let (
-        id,
-        account_id,
-        kind,
-        amount,
-        held_change,
-        balance_after,
-        held_after,
-        reference,
-        message_id,
-        pricing,
-        by,
-        reason,
-        at,
-    ) = row;
+    let (id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, market, category) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10);
+    let (pricing, by, reason, at) = (row.11, row.12, row.13, row.14);
     Ok(LedgerEntry {
         id,
         account_id,
@@ -89,6 +79,8 @@ fn entry(row: EntryRow) -> StoreResult<LedgerEntry> {
         held_after: Micros(held_after),
         reference,
         message_id,
+        market,
+        category,
         pricing: pricing.map(|p| serde_json::from_str(&p)).transpose()?,
         by: by.map(UserId),
         reason,
@@ -116,6 +108,13 @@ impl<DB> SqlStore<DB> {
         account(row)
     }
 
+    /// The account `id` of the workspace, read in the caller's transaction (not locked).
+    pub(crate) async fn fee_account_in(conn: &mut DB::Connection, ws: WorkspaceId, id: i64) -> StoreResult<FeeAccount> {
+        let sql = concat!("SELECT ", account_columns!(), " FROM fee_accounts WHERE id = $1 AND workspace_id = $2");
+        let row: AccountRow = sqlx::query_as(sql).bind(id).bind(ws.get()).fetch_one(&mut *conn).await?;
+        account(row)
+    }
+
     /// Writes `new` on the locked `account`, moving its balance and holds; `released`: the hold
     /// a charge lets go.
     pub(crate) async fn write_entry(
@@ -130,8 +129,8 @@ impl<DB> SqlStore<DB> {
         let held = account.money.held.0 + moved.held.0;
         let sql = concat!(
             "INSERT INTO ledger_entries (account_id, kind, amount, held_change, balance_after, held_after, reference,
-                message_id, pricing, by_user, reason, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
+                message_id, market, category, pricing, by_user, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
             entry_columns!()
         );
         let row: EntryRow = sqlx::query_as(sql)
@@ -143,6 +142,8 @@ impl<DB> SqlStore<DB> {
             .bind(held)
             .bind(new.reference.clone())
             .bind(new.message_id)
+            .bind(new.market.clone())
+            .bind(new.category.clone())
             .bind(new.pricing.as_ref().map(|p| p.to_string()))
             .bind(new.by.map(|u| u.get()))
             .bind(new.reason.clone())
@@ -280,6 +281,10 @@ impl<DB> Ledger for SqlStore<DB> {
             .fetch_one(&self.read)
             .await?;
         Ok(u32::try_from(bp).unwrap_or(0))
+    }
+
+    async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.settle_pending(now, limit).await
     }
 
     async fn set_fee_markup(&self, ws: WorkspaceId, basis_points: u32) -> StoreResult<()> {

@@ -111,6 +111,7 @@ mod conversations;
 mod dispatch;
 mod duplicates;
 pub(crate) mod events;
+mod fee_charges;
 mod fees;
 mod health;
 mod imports;

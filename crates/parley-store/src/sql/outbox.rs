@@ -466,14 +466,30 @@ impl<DB> Outbox for SqlStore<DB> {
             }
             None => req,
         };
-        let judged = match Self::judge_holding_a_slot(&mut tx, &req, decide, now).await? {
+        let mut judged = match Self::judge_holding_a_slot(&mut tx, &req, decide, now).await? {
             Ok(judged) => judged,
             Err((index, refusal)) => return Ok(SendOutcome::Refused { index, refusal }),
         };
+        // Priced where its WABA has a fee account (`fee_charges.rs`).
+        let recipient = judged.facts.recipient.clone().unwrap_or_default();
+        let waba = judged.facts.channel.waba_id.clone();
+        let fees = Self::estimate_send(&mut tx, req.ws, &waba, &recipient, &mut judged.decisions, now).await?;
         if req.dry_run {
+            if let Some(fees) = &fees
+                && let Err(refusal) = fees.covered()
+            {
+                return Ok(SendOutcome::Refused { index: 0, refusal });
+            }
             return Ok(SendOutcome::Allowed(judged.decisions));
         }
         let messages = Self::write_queued(&mut tx, &req, judged, idempotency.as_ref(), now).await?;
+        if let Some(fees) = &fees {
+            let ids: Vec<i64> = messages.iter().map(|m| m.id.get()).collect();
+            if let Err(refusal) = Self::hold_send(&mut tx, fees, &ids, now).await? {
+                // Dropped without a commit: nothing of the send is kept.
+                return Ok(SendOutcome::Refused { index: 0, refusal });
+            }
+        }
         tx.commit().await?;
         Ok(SendOutcome::Queued(messages))
     }

@@ -66,6 +66,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let (sign_in, sign_in_secret) = DemoSignIn::new(owner.workspace_id, owner.id);
     state.demo_sign_in = Some(Arc::new(sign_in));
     let webhook_path = demo_channel(&state, &sandbox).await?;
+    demo_fees(&*store, owner.workspace_id).await?;
     sandbox.add_number(Number {
         phone_number_id: DEMO_NUMBER_ID.into(),
         waba_id: DEMO_WABA_ID.into(),
@@ -223,6 +224,37 @@ async fn demo_token(store: &dyn Store, data_dir: &std::path::Path) -> anyhow::Re
     }
     import_a_duplicate(store, ws, data_dir).await?;
     Ok(boot.token)
+}
+
+/// A fee account on the demo's WABA (postpaid, so the demo's chatter never stops) with a first
+/// top-up, charged by the sample card.
+async fn demo_fees(store: &dyn Store, ws: WorkspaceId) -> anyhow::Result<()> {
+    use parley_core::fees::ledger::EntryKind;
+    use parley_core::fees::{Currency, Micros};
+    if !store.fee_accounts(ws).await?.is_empty() {
+        return Ok(());
+    }
+    let now = SystemClock.now();
+    let new = parley_store::NewFeeAccount {
+        waba_id: DEMO_WABA_ID.into(),
+        currency: Currency::parse("USD").map_err(anyhow::Error::msg)?,
+        postpaid: true,
+        credit_limit: Micros(1_000_000_000),
+    };
+    let account = store.open_fee_account(ws, new, now).await?;
+    let top_up = parley_store::NewEntry {
+        kind: EntryKind::TopUp,
+        amount: Micros(25_000_000),
+        reference: Some("demo:first".into()),
+        message_id: None,
+        market: None,
+        category: None,
+        pricing: None,
+        by: None,
+        reason: Some("demo credit".into()),
+    };
+    store.record_entry(ws, account.id, top_up, now).await?;
+    Ok(())
 }
 
 /// The demo channel, created on first run and pointed at this run's sandbox; its webhook path.
