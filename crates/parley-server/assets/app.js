@@ -11,6 +11,7 @@ import { setupStatusActions, showStatusActions } from './status.js';
 import { teamPage } from './team.js';
 import { templatesPage } from './templates.js';
 import { workflowsPage } from './workflows.js';
+import { feesPage } from './fees.js';
 import { setupShortcuts, showShortcuts } from './keys.js';
 import { connectLive } from './live.js';
 import { fillTemplate, followEnd, renderThread } from './thread.js';
@@ -526,7 +527,7 @@ async function loadTeams() {
 }
 
 function route() {
-  const pages = { team: teamPage, templates: templatesPage, workflows: workflowsPage };
+  const pages = { team: teamPage, templates: templatesPage, workflows: workflowsPage, fees: feesPage };
   const page = isAdmin && location.hash.slice(1) in pages ? location.hash.slice(1) : null;
   for (const name of Object.keys(pages)) $(name).hidden = page !== name;
   $('inbox').hidden = page !== null;
@@ -545,6 +546,7 @@ async function start() {
   $('team-link').hidden = !isAdmin;
   $('templates-link').hidden = !isAdmin;
   $('workflows-link').hidden = !isAdmin;
+  $('fees-link').hidden = !isAdmin;
   $('lang').value = boot.locale;
   $('lang').addEventListener('change', async () => {
     await api('PATCH', '/me', { locale: $('lang').value });

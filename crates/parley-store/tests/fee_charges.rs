@@ -157,6 +157,21 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
         assert_eq!(Micros(sum), after.money.balance, "{e}: the balance is the sum of its entries");
         let held_sum: i64 = entries.iter().map(|x| x.held_change.0).sum();
         assert_eq!(Micros(held_sum), after.money.held, "{e}: and the holds too");
+
+        // The failed one, sent again and delivered: charged once (the month's third: tier 2).
+        store.requeue_message(ws, jobs[2].message_id, NOW.plus_secs(30)).await.unwrap();
+        let again = store.claim_outbox(channel.id, NOW.plus_secs(30), NOW.plus_secs(90), 10).await.unwrap();
+        assert_eq!(again.len(), 1, "{e}");
+        store.outbox_sent(again[0].id, "wamid.F2b", NOW.plus_secs(31)).await.unwrap();
+        let delivered = status("wamid.F2b", DeliveryStatus::Delivered, Some(billed.clone()));
+        for _ in 0..2 {
+            store.apply_inbound(&[RoutedEvent { channel: &channel, event: &delivered }], NOW).await.unwrap();
+        }
+        assert_eq!(store.settle_fees(NOW.plus_secs(40), 100).await.unwrap(), 1, "{e}");
+        assert_eq!(store.settle_fees(NOW.plus_secs(41), 100).await.unwrap(), 0, "{e}");
+        let retried = store.fee_account(ws, account.id).await.unwrap();
+        assert_eq!(retried.money.balance, Micros(after.money.balance.0 - 6_000), "{e}: its delivery is charged");
+        assert_eq!(retried.money.held, after.money.held, "{e}: no second hold");
     }
 }
 

@@ -153,6 +153,9 @@ pub struct EntryView {
     held_after: String,
     reference: Option<String>,
     message_id: Option<i64>,
+    /// A hold's or charge's market line and category.
+    market: Option<String>,
+    category: Option<String>,
     #[schema(value_type = Object)]
     pricing: Option<serde_json::Value>,
     by: Option<i64>,
@@ -171,6 +174,8 @@ impl From<LedgerEntry> for EntryView {
             held_after: e.held_after.to_decimal(),
             reference: e.reference,
             message_id: e.message_id,
+            market: e.market,
+            category: e.category,
             pricing: e.pricing,
             by: e.by.map(|u| u.get()),
             reason: e.reason,

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use parley_core::Clock;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
@@ -100,6 +101,12 @@ async fn the_main_screens_have_no_serious_accessibility_violation() {
     browser.click_in_page("#wf-step-hello .wf-edit").await;
     browser.wait_for("#wf-step-hello .wf-form", "a step's form", async |_: &WebElement| true).await;
     found.push(("workflow builder".into(), serious_violations(&browser, &axe).await));
+    parley_server::fees::install_sample_card(&*app.db.store, app.clock.now()).await.unwrap();
+    app.post("/api/v1/fees/accounts", json!({"waba_id": wired.channel["waba_id"]})).await;
+    browser.driver.goto(app.url("/inbox")).await.unwrap();
+    browser.driver.goto(app.url("/inbox#fees")).await.unwrap();
+    browser.wait_for(".fee-account .figures", "the fees page", async |_: &WebElement| true).await;
+    found.push(("fees".into(), serious_violations(&browser, &axe).await));
 
     let failures: Vec<Value> = found
         .into_iter()

@@ -6,6 +6,7 @@
 mod a11y;
 mod bot_screens;
 mod driver;
+mod fee_screens;
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;

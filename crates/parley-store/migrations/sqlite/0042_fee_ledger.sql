@@ -52,7 +52,7 @@ CREATE TABLE fee_pending (
     message_id BIGINT PRIMARY KEY,
     account_id BIGINT NOT NULL REFERENCES fee_accounts (id) ON DELETE CASCADE,
     held       BIGINT NOT NULL,
-    -- The estimate: category and pricing type, the recipient's market chain (JSON).
+    -- The estimate (category, pricing type) and the recipient (its market).
     category   TEXT NOT NULL,
     pricing_type TEXT NOT NULL,
     recipient  TEXT NOT NULL

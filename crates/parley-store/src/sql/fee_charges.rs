@@ -252,6 +252,22 @@ impl<DB> SqlStore<DB> {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(held) = taken.map(Micros) else { return Ok(false) };
+        // A retried message settles again: never a second charge, nor a second release.
+        let settled_before = |kind: &str| format!("{kind}:{}", due.message);
+        let seen: Option<String> = sqlx::query_scalar(
+            "SELECT reference FROM ledger_entries WHERE account_id = $1 AND reference IN ($2, $3) LIMIT 1",
+        )
+        .bind(account.id)
+        .bind(settled_before("charge"))
+        .bind(settled_before("release"))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let charged_before = seen.as_deref() == Some(settled_before("charge").as_str());
+        let released_before = seen.as_deref() == Some(settled_before("release").as_str());
+        if charged_before || (due.status == "failed" && released_before) {
+            tx.commit().await?;
+            return Ok(true);
+        }
         if due.status == "failed" {
             if held > Micros::ZERO {
                 let release = NewEntry {
@@ -323,6 +339,25 @@ impl<DB> SqlStore<DB> {
         }
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
+    /// A failed message sent again (`requeue_message`) is pending again, without a new hold: its
+    /// delivery is charged (once: `charge:<message>` is unique), a new failure releases nothing.
+    pub(crate) async fn pend_again(conn: &mut DB::Connection, message: i64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO fee_pending (message_id, account_id, held, category, pricing_type, recipient)
+             SELECT h.message_id, h.account_id, 0, COALESCE(h.category, 'service'), 'regular', o.recipient
+             FROM ledger_entries h JOIN outbox o ON o.message_id = h.message_id
+             WHERE h.message_id = $1 AND h.kind = 'hold'
+               AND NOT EXISTS (SELECT 1 FROM fee_pending p WHERE p.message_id = h.message_id)",
+        )
+        .bind(message)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 }
 

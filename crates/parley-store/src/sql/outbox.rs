@@ -556,6 +556,7 @@ impl<DB> Outbox for SqlStore<DB> {
             });
         }
         Self::set_message_status(&mut tx, message.get(), DeliveryStatus::Queued, None, now, false).await?;
+        Self::pend_again(&mut tx, message.get()).await?;
         let m = Self::message_by_id(&mut tx, message.get()).await?;
         let mut events = EventBuffer::default();
         let payload = json!({"message_id": message, "status": "queued", "retry": true});
