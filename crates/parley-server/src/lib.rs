@@ -110,6 +110,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::workflows::router())
         .merge(routes::fees::router())
         .merge(routes::fee_accounts::router())
+        .merge(routes::fee_usage::router())
         .merge(routes::workflow_shortcuts::router())
         .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

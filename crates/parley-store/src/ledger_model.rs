@@ -46,9 +46,10 @@ pub struct NewEntry {
     /// (`Conflict { field: "reference" }`).
     pub reference: Option<String>,
     pub message_id: Option<i64>,
-    /// A hold's or charge's market line and category.
+    /// A hold's or charge's market line, category and pricing type.
     pub market: Option<String>,
     pub category: Option<String>,
+    pub pricing_type: Option<String>,
     pub pricing: Option<serde_json::Value>,
     pub by: Option<UserId>,
     pub reason: Option<String>,
@@ -68,10 +69,30 @@ pub struct LedgerEntry {
     pub message_id: Option<i64>,
     pub market: Option<String>,
     pub category: Option<String>,
+    pub pricing_type: Option<String>,
     pub pricing: Option<serde_json::Value>,
     pub by: Option<UserId>,
     pub reason: Option<String>,
     pub created_at: Timestamp,
+}
+
+/// What usage is grouped by, beside the day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageKey {
+    Category,
+    Market,
+    PricingType,
+    Channel,
+}
+
+/// One day's charges of one key (`None`: not known, e.g. unpriced).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub key: Option<String>,
+    pub messages: i64,
+    pub amount: Micros,
 }
 
 #[async_trait]
@@ -108,6 +129,16 @@ pub trait Ledger {
     /// Settles up to `limit` sends queued on an account whose status is final: a charge when
     /// delivered or read, a release when failed (`sql/fee_charges.rs`); answers how many.
     async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// An account's charges from `from` (inclusive) to `to` (exclusive), per UTC day and `key`,
+    /// oldest first.
+    async fn fee_usage(
+        &self,
+        ws: WorkspaceId,
+        account: i64,
+        from: Timestamp,
+        to: Timestamp,
+        key: UsageKey,
+    ) -> StoreResult<Vec<UsageRow>>;
     /// The workspace's markup on Meta's prices, in basis points.
     async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32>;
     async fn set_fee_markup(&self, ws: WorkspaceId, basis_points: u32) -> StoreResult<()>;

@@ -12,7 +12,7 @@ use parley_core::fees::{Category, Currency, Micros, PricingModel};
 use parley_core::message::{DeliveryStatus, InboundEvent, StatusUpdate};
 use parley_core::rules::Refusal;
 use parley_store::testing::{TestDatabase, send_promo, template_audience, workspace_with_channel};
-use parley_store::{NewEntry, NewFeeAccount, RoutedEvent, SendOutcome};
+use parley_store::{NewEntry, NewFeeAccount, RoutedEvent, SendOutcome, UsageKey, UsageRow};
 use serde_json::json;
 
 const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
@@ -41,6 +41,7 @@ fn top_up(amount: i64) -> NewEntry {
         message_id: None,
         market: None,
         category: None,
+        pricing_type: None,
         pricing: None,
         by: None,
         reason: None,
@@ -172,6 +173,21 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
         let retried = store.fee_account(ws, account.id).await.unwrap();
         assert_eq!(retried.money.balance, Micros(after.money.balance.0 - 6_000), "{e}: its delivery is charged");
         assert_eq!(retried.money.held, after.money.held, "{e}: no second hold");
+
+        // Usage: the three charges of the day, by market, category, type and number.
+        let day = NOW.as_secs() / 86_400;
+        let (from, to) = (NOW.plus_secs(-86_400), NOW.plus_secs(86_400));
+        for (key, expected) in [
+            (UsageKey::Market, Some("Brazil".to_owned())),
+            (UsageKey::Category, Some("utility".to_owned())),
+            (UsageKey::PricingType, Some("regular".to_owned())),
+            (UsageKey::Channel, Some(channel.id.get().to_string())),
+        ] {
+            let usage = store.fee_usage(ws, account.id, from, to, key).await.unwrap();
+            let row = UsageRow { day, key: expected, messages: 3, amount: Micros(6_800 + 6_000 + 6_000) };
+            assert_eq!(usage, [row], "{e}: {key:?}");
+        }
+        assert!(store.fee_usage(ws, account.id, to, to.plus_secs(1), UsageKey::Market).await.unwrap().is_empty());
     }
 }
 

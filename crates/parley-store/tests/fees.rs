@@ -83,6 +83,7 @@ fn entry(kind: parley_core::fees::ledger::EntryKind, amount: i64, reference: Opt
         message_id: None,
         market: None,
         category: None,
+        pricing_type: None,
         pricing: None,
         by: None,
         reason: None,

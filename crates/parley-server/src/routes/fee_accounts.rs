@@ -265,6 +265,7 @@ async fn record(
         message_id: None,
         market: None,
         category: None,
+        pricing_type: None,
         pricing: None,
         by: Some(auth.user_id),
         reason,

@@ -161,5 +161,28 @@ async fn a_reply_is_held_charged_at_delivery_and_the_next_refused_without_balanc
         let accounts = app.get("/api/v1/fees/accounts").await.body;
         assert_eq!(accounts[0]["balance"], "0.003200", "{e}");
         assert_eq!(wired.received("5511987650000").len(), 1, "{e}: the refused reply never left");
+
+        // Usage history: by month and market, as JSON and as a CSV file.
+        let usage =
+            format!("/api/v1/fees/accounts/{account}/usage?from=2026-10-01&to=2026-10-31&by=month&group=market");
+        let month = app.get(&usage).await.body;
+        let line = json!({"period": "2026-10", "key": "Brazil", "messages": 1, "amount": "0.006800"});
+        assert_eq!(
+            (month["lines"].clone(), month["amount"].clone()),
+            (json!([line]), json!("0.006800")),
+            "{e}: {month}"
+        );
+        let file =
+            app.client.get(app.url(&format!("{usage}&format=csv"))).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(file.headers()["content-type"], "text/csv; charset=utf-8");
+        assert!(file.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        let text = file.text().await.unwrap();
+        assert_eq!(text, "period,key,messages,amount,currency\n2026-10,Brazil,1,0.006800,USD\n", "{e}");
+        for bad in
+            ["by=year", "group=color", "from=2026-10-31&to=2026-10-01", "from=2025-01-01&to=2026-10-01", "format=pdf"]
+        {
+            let r = app.get(&format!("/api/v1/fees/accounts/{account}/usage?{bad}")).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{e}: {bad}");
+        }
     }
 }

@@ -33,6 +33,7 @@ CREATE TABLE ledger_entries (
     -- and how it was priced: JSON (pricing type, model, card, rate, markup).
     market        TEXT,
     category      TEXT,
+    pricing_type  TEXT,
     pricing       TEXT,
     by_user       BIGINT,
     reason        TEXT,

@@ -13,7 +13,7 @@ use parley_core::ids::{UserId, WorkspaceId};
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
-use crate::{FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount};
+use crate::{FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount, UsageKey, UsageRow};
 
 macro_rules! account_columns {
     () => {
@@ -24,7 +24,7 @@ macro_rules! account_columns {
 macro_rules! entry_columns {
     () => {
         "id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, market,
-         category, pricing, by_user, reason, created_at"
+         category, pricing_type, pricing, by_user, reason, created_at"
     };
 }
 
@@ -39,6 +39,7 @@ type EntryRow = (
     i64,
     Option<String>,
     Option<i64>,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -68,7 +69,7 @@ fn account(row: AccountRow) -> StoreResult<FeeAccount> {
 fn entry(row: EntryRow) -> StoreResult<LedgerEntry> {
     let (id, account_id, kind, amount, held_change, balance_after, held_after, reference, message_id, market, category) =
         (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10);
-    let (pricing, by, reason, at) = (row.11, row.12, row.13, row.14);
+    let (pricing_type, pricing, by, reason, at) = (row.11, row.12, row.13, row.14, row.15);
     Ok(LedgerEntry {
         id,
         account_id,
@@ -81,6 +82,7 @@ fn entry(row: EntryRow) -> StoreResult<LedgerEntry> {
         message_id,
         market,
         category,
+        pricing_type,
         pricing: pricing.map(|p| serde_json::from_str(&p)).transpose()?,
         by: by.map(UserId),
         reason,
@@ -129,8 +131,8 @@ impl<DB> SqlStore<DB> {
         let held = account.money.held.0 + moved.held.0;
         let sql = concat!(
             "INSERT INTO ledger_entries (account_id, kind, amount, held_change, balance_after, held_after, reference,
-                message_id, market, category, pricing, by_user, reason, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
+                message_id, market, category, pricing_type, pricing, by_user, reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
             entry_columns!()
         );
         let row: EntryRow = sqlx::query_as(sql)
@@ -144,6 +146,7 @@ impl<DB> SqlStore<DB> {
             .bind(new.message_id)
             .bind(new.market.clone())
             .bind(new.category.clone())
+            .bind(new.pricing_type.clone())
             .bind(new.pricing.as_ref().map(|p| p.to_string()))
             .bind(new.by.map(|u| u.get()))
             .bind(new.reason.clone())
@@ -281,6 +284,40 @@ impl<DB> Ledger for SqlStore<DB> {
             .fetch_one(&self.read)
             .await?;
         Ok(u32::try_from(bp).unwrap_or(0))
+    }
+
+    async fn fee_usage(
+        &self,
+        ws: WorkspaceId,
+        account_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        key: UsageKey,
+    ) -> StoreResult<Vec<UsageRow>> {
+        self.fee_account(ws, account_id).await?;
+        // The key's column, from a closed list (never from input).
+        let column = match key {
+            UsageKey::Category => "e.category",
+            UsageKey::Market => "e.market",
+            UsageKey::PricingType => "e.pricing_type",
+            UsageKey::Channel => "CAST(m.channel_id AS TEXT)",
+        };
+        let sql = format!(
+            "SELECT e.created_at / 86400000000 AS day, {column} AS k, COUNT(*), CAST(SUM(e.amount) AS BIGINT)
+             FROM ledger_entries e LEFT JOIN messages m ON m.id = e.message_id
+             WHERE e.account_id = $1 AND e.kind = 'charge' AND e.created_at >= $2 AND e.created_at < $3
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        let rows: Vec<(i64, Option<String>, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(from.as_micros())
+            .bind(to.as_micros())
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, key, messages, amount)| UsageRow { day, key, messages, amount: Micros(-amount) })
+            .collect())
     }
 
     async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {

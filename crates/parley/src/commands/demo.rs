@@ -249,6 +249,7 @@ async fn demo_fees(store: &dyn Store, ws: WorkspaceId) -> anyhow::Result<()> {
         message_id: None,
         market: None,
         category: None,
+        pricing_type: None,
         pricing: None,
         by: None,
         reason: Some("demo credit".into()),
