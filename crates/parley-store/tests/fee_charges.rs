@@ -72,10 +72,10 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
             line("Other", Category::Utility, (None, None), 7_700),
         ]);
         store.import_rate_card(&card, NOW).await.unwrap();
-        let refs = template_audience(store, ws, "UTILITY", "55119870", 12, NOW).await;
+        let refs = template_audience(store, ws, "UTILITY", "55119870", 50, NOW).await;
 
         // Without an account, sends are not accounted for.
-        assert!(matches!(send_promo(store, ws, &channel, &refs[11], true, NOW).await, SendOutcome::Allowed(_)));
+        assert!(matches!(send_promo(store, ws, &channel, &refs[49], true, NOW).await, SendOutcome::Allowed(_)));
         let new = NewFeeAccount {
             waba_id: "WABA".into(),
             currency: Currency::parse("USD").unwrap(),
@@ -92,7 +92,7 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
         let price = serde_json::to_value(allowed[0].price.as_ref().unwrap()).unwrap();
         assert_eq!(price, json!({"amount": "0.006800", "currency": "USD"}), "{e}");
 
-        // Twelve sends at once, a balance for ten: ten queued, two refused, nothing else kept.
+        // Fifty sends at once, a balance for ten: ten queued, forty refused, nothing else kept.
         let channel = Arc::new(channel);
         let tasks: Vec<_> = refs
             .iter()
@@ -113,7 +113,7 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
                 other => panic!("{e}: {other:?}"),
             }
         }
-        assert_eq!((queued.len(), refused), (10, 2), "{e}");
+        assert_eq!((queued.len(), refused), (10, 40), "{e}");
         let held = store.fee_account(ws, account.id).await.unwrap();
         assert_eq!((held.money.balance, held.money.held), (Micros(68_000), Micros(68_000)), "{e}");
         let jobs = store.claim_outbox(channel.id, NOW, NOW.plus_secs(60), 20).await.unwrap();

@@ -35,6 +35,11 @@ pub struct DispatchBench {
     pub rate: i64,
     /// How long the sandbox takes to answer each send.
     pub latency: Duration,
+    /// The sandbox reports sent and delivered statuses (webhooks the server applies meanwhile).
+    pub statuses: bool,
+    /// Fees on: the sample rate card and a postpaid fee account on the number's WABA, so every
+    /// reply is priced and held when queued and charged by the fees worker at delivery.
+    pub fees: bool,
 }
 
 const PNID: &str = "PN-DISPATCH";
@@ -122,7 +127,8 @@ async fn bench(
         NumberPolicy {
             throughput: 1_000_000,
             pair_burst: 1_000_000,
-            auto_status: false,
+            auto_status: opts.statuses,
+            read_receipts: false,
             send_latency: opts.latency,
             ..NumberPolicy::default()
         },
@@ -142,6 +148,7 @@ async fn bench(
     let store = parley_store::open_url(url, schema).await?;
     let ws = parley_core::ids::WorkspaceId(workspace_id);
     let channel = parley_core::ids::ChannelId(channel_id);
+    let fee_account = if opts.fees { Some(open_fees(&*store, ws).await?) } else { None };
     let queue_started = Instant::now();
     // Eight writers: the send path is one transaction per send, and PostgreSQL runs them side by
     // side (SQLite takes them in turn).
@@ -214,6 +221,30 @@ async fn bench(
         ensure!(started.elapsed() < Duration::from_secs(3600), "the outbox did not drain within an hour: {counts}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    // With fees on, the run ends when every delivery is charged (the fees worker's share).
+    let mut charged = 0;
+    if let Some(account) = fee_account {
+        let store = parley_store::open_url(url, schema).await?;
+        loop {
+            charged = store
+                .fee_usage(
+                    ws,
+                    account,
+                    parley_core::Timestamp::from_secs(0),
+                    SystemClock.now().plus_secs(86_400),
+                    parley_store::UsageKey::Category,
+                )
+                .await?
+                .iter()
+                .map(|r| r.messages)
+                .sum::<i64>();
+            if charged as usize >= opts.messages {
+                break;
+            }
+            ensure!(started.elapsed() < Duration::from_secs(3600), "not every delivery was charged: {charged}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
     let drained = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(server.pid())? - cpu_before;
     drop(server);
@@ -233,6 +264,7 @@ async fn bench(
     let (busiest_profile, gap_before) = profile(&arrivals, busiest_from);
     let report = json!({
         "engine": engine, "messages": opts.messages, "configured_rate": opts.rate,
+        "statuses": opts.statuses, "fees": opts.fees, "charged": charged,
         "provider_latency_ms": opts.latency.as_millis() as u64,
         "queue_seconds": round(queue_seconds, 1),
         "first_to_last_send_seconds": round(span, 2),
@@ -248,6 +280,19 @@ async fn bench(
     println!("{report}");
     ensure!(max_window as i64 <= opts.rate, "the configured rate was exceeded: {max_window} sends in one second");
     Ok(())
+}
+
+/// The sample card and a postpaid account (a credit no run exhausts) on the bench's WABA.
+async fn open_fees(store: &dyn parley_store::Store, ws: parley_core::ids::WorkspaceId) -> anyhow::Result<i64> {
+    let now = SystemClock.now();
+    parley_server::fees::install_sample_card(store, now).await?;
+    let new = parley_store::NewFeeAccount {
+        waba_id: "W".into(),
+        currency: parley_core::fees::Currency::parse("USD").map_err(anyhow::Error::msg)?,
+        postpaid: true,
+        credit_limit: parley_core::fees::Micros(1_000_000_000_000),
+    };
+    Ok(store.open_fee_account(ws, new, now).await?.id)
 }
 
 fn round(x: f64, digits: i32) -> f64 {

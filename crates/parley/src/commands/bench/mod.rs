@@ -89,6 +89,12 @@ pub enum BenchCommand {
         /// SQLite in a temporary directory otherwise.
         #[arg(long)]
         postgres: Option<String>,
+        /// The sandbox reports sent and delivered statuses while sends go out.
+        #[arg(long)]
+        statuses: bool,
+        /// Fees on: every reply priced, held and charged at delivery (the sample card).
+        #[arg(long)]
+        fees: bool,
     },
     /// Open conversations that each start a five-step workflow with a wait (trigger → first step,
     /// runs/s); then ingest with and without a million pending waits in the database.
@@ -198,13 +204,15 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(workflows::run(opts))
         }
-        BenchCommand::Dispatch { messages, rate, latency_ms, postgres } => {
+        BenchCommand::Dispatch { messages, rate, latency_ms, postgres, statuses, fees } => {
             crate::init_logging(log.unwrap_or("warn"));
             let opts = dispatch::DispatchBench {
                 database_url: postgres,
                 messages,
                 rate,
                 latency: std::time::Duration::from_millis(latency_ms),
+                statuses,
+                fees,
             };
             tokio::runtime::Runtime::new()?.block_on(dispatch::run(opts))
         }
