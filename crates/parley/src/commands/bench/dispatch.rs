@@ -221,23 +221,15 @@ async fn bench(
         ensure!(started.elapsed() < Duration::from_secs(3600), "the outbox did not drain within an hour: {counts}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    // With fees on, the run ends when every delivery is charged (the fees worker's share).
+    // With fees on, the run ends when every delivery is charged (the fees worker's share); asked
+    // through the API (the server holds the SQLite database).
     let mut charged = 0;
     if let Some(account) = fee_account {
-        let store = parley_store::open_url(url, schema).await?;
+        let usage_url = format!("{base}/api/v1/fees/accounts/{account}/usage");
         loop {
-            charged = store
-                .fee_usage(
-                    ws,
-                    account,
-                    parley_core::Timestamp::from_secs(0),
-                    SystemClock.now().plus_secs(86_400),
-                    parley_store::UsageKey::Category,
-                )
-                .await?
-                .iter()
-                .map(|r| r.messages)
-                .sum::<i64>();
+            let usage: Value =
+                client.get(&usage_url).bearer_auth(&token).send().await?.error_for_status()?.json().await?;
+            charged = usage["messages"].as_i64().unwrap_or(0);
             if charged as usize >= opts.messages {
                 break;
             }
