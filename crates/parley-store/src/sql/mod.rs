@@ -112,6 +112,7 @@ mod dispatch;
 mod duplicates;
 pub(crate) mod events;
 mod fee_charges;
+mod fee_pricing;
 mod fees;
 mod health;
 mod imports;

@@ -1,0 +1,162 @@
+//! Pricing inside a transaction (`fee_charges.rs`): a [`Pricer`] reads what one account's
+//! prices depend on once — the workspace's markup, the headers of the cards of the account's
+//! currency — and each card's lines the first time a message needs that card, then prices any
+//! number of messages in memory (`parley_core::fees::card::RateCard::rate`). Volume tiers count
+//! the month's billable charges of a market and category once per key and carry the count on.
+
+use std::collections::HashMap;
+
+use chrono::Datelike;
+use macro_rules_attribute::apply;
+use parley_core::Timestamp;
+use parley_core::fees::card::{Rate, RateCard};
+use parley_core::fees::markets::markets_of;
+use parley_core::fees::{Category, Micros, PricingModel, PricingType};
+use serde_json::{Value, json};
+
+use super::{Engine, SqlStore};
+use crate::FeeAccount;
+use crate::error::StoreResult;
+
+/// One message's price, and how it was found.
+pub(crate) struct Estimate {
+    pub amount: Micros,
+    pub category: Category,
+    pub pricing_type: PricingType,
+    pub market: Option<String>,
+    pub detail: Value,
+}
+
+/// What one account's prices depend on, read once per transaction.
+pub(crate) struct Pricer {
+    account: FeeAccount,
+    markup: u32,
+    /// The per-message cards of the account's currency: id and start, newest first.
+    cards: Vec<(i64, Timestamp)>,
+    lines: HashMap<i64, RateCard>,
+    /// Billable charges this month per (category, market), once counted.
+    tiers: HashMap<(Category, String), u64>,
+}
+
+fn month_start(at: Timestamp) -> Timestamp {
+    let d = at.to_datetime();
+    let first = d.date_naive().with_day(1).unwrap_or(d.date_naive());
+    Timestamp::from_datetime(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+}
+
+#[apply(engine_bounds!)]
+impl<DB> SqlStore<DB> {
+    /// A pricer for `account` (its markup and cards read now).
+    pub(crate) async fn pricer(conn: &mut DB::Connection, account: &FeeAccount) -> StoreResult<Pricer> {
+        let markup: i64 = sqlx::query_scalar("SELECT fee_markup_bp FROM workspaces WHERE id = $1")
+            .bind(account.workspace_id.get())
+            .fetch_one(&mut *conn)
+            .await?;
+        let cards: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, effective_from FROM rate_cards WHERE currency = $1 AND model = 'PMP' ORDER BY effective_from DESC",
+        )
+        .bind(account.currency.as_str().to_owned())
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(Pricer {
+            account: account.clone(),
+            markup: u32::try_from(markup).unwrap_or(0),
+            cards: cards.into_iter().map(|(id, from)| (id, Timestamp::from_micros(from))).collect(),
+            lines: HashMap::new(),
+            tiers: HashMap::new(),
+        })
+    }
+
+    /// The price of a message to `recipient` delivered (or sent) at `at`. `tiered`: count the
+    /// month's charges for its volume tier (a charge); otherwise the first tier, the dearest (a
+    /// hold's estimate).
+    pub(crate) async fn price(
+        conn: &mut DB::Connection,
+        pricer: &mut Pricer,
+        recipient: &str,
+        (category, pricing_type): (Category, PricingType),
+        at: Timestamp,
+        tiered: bool,
+    ) -> StoreResult<Estimate> {
+        let base = json!({"category": category.as_str(), "type": pricing_type.as_str()});
+        let estimate = |amount, market, detail| Estimate { amount, category, pricing_type, market, detail };
+        if pricing_type.is_free() || category == Category::ReferralConversion {
+            return Ok(estimate(Micros::ZERO, None, base));
+        }
+        let Some(&(card, _)) = pricer.cards.iter().find(|(_, from)| *from <= at) else {
+            let detail = json!({"category": category.as_str(), "type": pricing_type.as_str(), "unpriced": "no rate card in force"});
+            return Ok(estimate(Micros::ZERO, None, detail));
+        };
+        if !pricer.lines.contains_key(&card) {
+            let rows: Vec<super::fees::LineRow> = sqlx::query_as(
+                "SELECT market, category, tier_from, tier_to, rate FROM rate_card_lines WHERE card_id = $1",
+            )
+            .bind(card)
+            .fetch_all(&mut *conn)
+            .await?;
+            let rates = rows
+                .into_iter()
+                .filter_map(|(market, cat, from, to, rate)| {
+                    Some(Rate {
+                        market,
+                        category: Category::parse(&cat)?,
+                        tier_from: from.map(|t| t as u64),
+                        tier_to: to.map(|t| t as u64),
+                        rate: Micros(rate),
+                    })
+                })
+                .collect();
+            let view = RateCard {
+                currency: pricer.account.currency.clone(),
+                model: PricingModel::PerMessage,
+                effective_from: at,
+                sample: false,
+                source: String::new(),
+                rates,
+            };
+            pricer.lines.insert(card, view);
+        }
+        let markets = markets_of(recipient);
+        let rated = pricer.lines[&card].rate(&markets, category, pricing_type, 1);
+        let mut priced = match rated {
+            Ok(p) => p,
+            Err(why) => {
+                let detail = json!({"category": category.as_str(), "type": pricing_type.as_str(), "card": card,
+                    "unpriced": why.to_string()});
+                return Ok(estimate(Micros::ZERO, None, detail));
+            }
+        };
+        let mut nth = 1;
+        if tiered
+            && priced.amount > Micros::ZERO
+            && let Some(market) = priced.market.clone()
+        {
+            let key = (category, market.clone());
+            if !pricer.tiers.contains_key(&key) {
+                let so_far: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM ledger_entries WHERE account_id = $1 AND kind = 'charge' AND category = $2
+                       AND market = $3 AND created_at >= $4 AND amount < 0",
+                )
+                .bind(pricer.account.id)
+                .bind(category.as_str().to_owned())
+                .bind(market)
+                .bind(month_start(at).as_micros())
+                .fetch_one(&mut *conn)
+                .await?;
+                pricer.tiers.insert(key.clone(), so_far as u64);
+            }
+            let counted = pricer.tiers.get_mut(&key).expect("counted above");
+            *counted += 1;
+            nth = *counted;
+            if nth > 1
+                && let Ok(p) = pricer.lines[&card].rate(&markets, category, pricing_type, nth)
+            {
+                priced = p;
+            }
+        }
+        let detail = json!({"category": category.as_str(), "type": pricing_type.as_str(), "card": card,
+            "rated_as": priced.rated_as.map(Category::as_str), "rate": priced.amount.to_decimal(),
+            "markup_bp": pricer.markup, "nth": nth});
+        Ok(estimate(priced.amount.marked_up(pricer.markup), priced.market, detail))
+    }
+}
