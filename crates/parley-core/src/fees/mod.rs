@@ -24,10 +24,15 @@ pub struct Micros(pub i64);
 impl Micros {
     pub const ZERO: Micros = Micros(0);
 
-    /// Reads a decimal amount (`0.0625`, `12`, `-1.5`, `$0.0250`, `1,250.00`): at most six
-    /// decimals (more only when they are zeros), no exponent, no float on the way.
+    /// Reads a decimal amount (`0.0625`, `12`, `-1.5`, `$0.0250`): a point before the decimals,
+    /// at most six of them (more only when they are zeros), no exponent, no float on the way. A
+    /// comma is refused rather than guessed at: `12,50` is twelve and a half in French and one
+    /// thousand two hundred and fifty with a thousands separator.
     pub fn parse(text: &str) -> Result<Micros, String> {
-        let t: String = text.trim().chars().filter(|c| !matches!(c, '$' | '€' | '£' | ',' | ' ' | '\u{a0}')).collect();
+        if text.contains(',') {
+            return Err(format!("{text:?}: write the amount with a point and no separators, like 1250.50"));
+        }
+        let t: String = text.trim().chars().filter(|c| !matches!(c, '$' | '€' | '£')).collect();
         let (negative, t) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, t.as_str()),

@@ -29,7 +29,11 @@ fn card(from: Timestamp, rates: Vec<Rate>) -> RateCard {
 fn amounts_are_read_exactly_and_marked_up_half_up() {
     assert_eq!(Micros::parse("0.0625"), Ok(Micros(62_500)));
     assert_eq!(Micros::parse("$0.0250"), Ok(Micros(25_000)));
-    assert_eq!(Micros::parse("1,250.5"), Ok(Micros(1_250_500_000)));
+    assert_eq!(Micros::parse("1250.5"), Ok(Micros(1_250_500_000)));
+    // A comma is never guessed at: a decimal comma and a thousands separator read alike.
+    for ambiguous in ["12,50", "1,250.5", "1 250.5"] {
+        assert!(Micros::parse(ambiguous).is_err(), "{ambiguous:?}");
+    }
     assert_eq!(Micros::parse("-1.5"), Ok(Micros(-1_500_000)));
     assert_eq!(Micros::parse("0.1000000"), Ok(Micros(100_000)), "trailing zeros past six decimals");
     assert_eq!(Micros::parse("12"), Ok(Micros(12_000_000)));

@@ -88,6 +88,7 @@ async fn owners_open_an_account_per_waba_and_record_money_by_hand() {
             (json!({"kind": "charge", "amount": "1"}), "invalid_kind"),
             (json!({"kind": "top_up", "amount": "-1"}), "invalid_amount"),
             (json!({"kind": "top_up", "amount": "1.0000001"}), "invalid_amount"),
+            (json!({"kind": "top_up", "amount": "12,50"}), "invalid_amount"),
         ] {
             let r = app.post(&entries, bad).await;
             assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, code), "{e}: {:?}", r.body);

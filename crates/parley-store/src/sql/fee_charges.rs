@@ -15,8 +15,8 @@
 //!   status webhooks. A message without a price (no card in force, no rate for its market) is
 //!   held and charged at zero with the reason in its pricing, for the reconciliation to show.
 //!
-//! Volume tiers are counted by UTC month (Meta counts in the WABA's timezone: at most a few
-//! hours apart at a month's turn).
+//! Volume tiers are counted by UTC month (`fee_pricing.rs`; Meta counts in the WABA's
+//! timezone: at most a few hours apart at a month's turn).
 
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;

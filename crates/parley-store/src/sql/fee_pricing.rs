@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::Datelike;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
-use parley_core::fees::card::{Rate, RateCard};
+use parley_core::fees::card::RateCard;
 use parley_core::fees::markets::markets_of;
 use parley_core::fees::{Category, Micros, PricingModel, PricingType};
 use serde_json::{Value, json};
@@ -94,18 +94,7 @@ impl<DB> SqlStore<DB> {
             .bind(card)
             .fetch_all(&mut *conn)
             .await?;
-            let rates = rows
-                .into_iter()
-                .filter_map(|(market, cat, from, to, rate)| {
-                    Some(Rate {
-                        market,
-                        category: Category::parse(&cat)?,
-                        tier_from: from.map(|t| t as u64),
-                        tier_to: to.map(|t| t as u64),
-                        rate: Micros(rate),
-                    })
-                })
-                .collect();
+            let rates = super::fees::rates_of(rows)?;
             let view = RateCard {
                 currency: pricer.account.currency.clone(),
                 model: PricingModel::PerMessage,

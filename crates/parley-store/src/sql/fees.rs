@@ -22,6 +22,22 @@ type CardRow = (i64, String, String, i64, i64, String, i64, i64);
 /// A card line as read: market, category, tier from, tier to, rate.
 pub(crate) type LineRow = (String, String, Option<i64>, Option<i64>, i64);
 
+/// A card's lines as rates (a category the core does not know is a corrupt card).
+pub(crate) fn rates_of(rows: Vec<LineRow>) -> StoreResult<Vec<Rate>> {
+    rows.into_iter()
+        .map(|(market, category, tier_from, tier_to, rate)| {
+            Ok(Rate {
+                market,
+                category: Category::parse(&category)
+                    .ok_or_else(|| StoreError::Corrupt(format!("rate category {category:?}")))?,
+                tier_from: tier_from.map(|t| t as u64),
+                tier_to: tier_to.map(|t| t as u64),
+                rate: Micros(rate),
+            })
+        })
+        .collect()
+}
+
 fn card_info(row: CardRow) -> StoreResult<RateCardInfo> {
     let (id, currency, model, effective_from, sample, source, imported_at, lines) = row;
     Ok(RateCardInfo {
@@ -105,19 +121,7 @@ impl<DB> Fees for SqlStore<DB> {
         .bind(info.id)
         .fetch_all(&self.read)
         .await?;
-        let rates = lines
-            .into_iter()
-            .map(|(market, category, tier_from, tier_to, rate)| {
-                Ok(Rate {
-                    market,
-                    category: Category::parse(&category)
-                        .ok_or_else(|| StoreError::Corrupt(format!("rate category {category:?}")))?,
-                    tier_from: tier_from.map(|t| t as u64),
-                    tier_to: tier_to.map(|t| t as u64),
-                    rate: Micros(rate),
-                })
-            })
-            .collect::<StoreResult<Vec<Rate>>>()?;
+        let rates = rates_of(lines)?;
         let card = RateCard {
             currency: info.currency.clone(),
             model: info.model,
