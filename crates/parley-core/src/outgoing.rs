@@ -41,6 +41,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("template.quality", "a template's quality rating changed or it was flagged"),
     ("template.category", "a template's category changed"),
     ("channel.health", "a number's quality, status or messaging limit changed"),
+    ("balance.low", "a WhatsApp fees account's available balance fell below its alert threshold"),
 ];
 
 /// The test ping's kind: sent on demand, never from the log.
@@ -80,6 +81,7 @@ pub fn public_kind(internal: &str, payload: &Value) -> Option<&'static str> {
         "template.submitted" => "template.status",
         "template.updated" => template_kind(payload)?,
         "channel.health_changed" => "channel.health",
+        "fees.balance_low" => "balance.low",
         _ => return None,
     })
 }

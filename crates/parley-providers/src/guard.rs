@@ -28,6 +28,9 @@ pub const MEDIA_HOSTS: &[&str] = &["graph.facebook.com", "lookaside.fbsbx.com", 
 /// the OAuth token endpoint `oauth2.googleapis.com`).
 pub const GOOGLE_HOSTS: &[&str] = &[".googleapis.com"];
 
+/// Stripe's API (fees top-ups).
+pub const STRIPE_HOSTS: &[&str] = &["api.stripe.com"];
+
 /// Which hosts a URL may name, besides the allow-list.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets {

@@ -1,9 +1,10 @@
 //! `parley-providers` — one module per WhatsApp provider. A provider module verifies a webhook
 //! on its raw bytes, parses it into `parley_core::message::InboundEvent`s, and calls the
 //! provider's API (media today; sending comes with the outbound dispatcher). Providers never
-//! touch the store. `dialogflow` is not a WhatsApp provider but a bot's brain, called the
-//! same guarded way.
+//! touch the store. `dialogflow` (a bot's brain) and `stripe` (fees top-ups)
+//! are not WhatsApp providers but are called the same guarded way.
 
 pub mod dialogflow;
 pub mod guard;
 pub mod meta;
+pub mod stripe;

@@ -20,6 +20,7 @@
 //! - `resumable.rs` — the Resumable Upload API (handles for template samples and photos).
 //! - `graph.rs`, `control.rs` — the Graph API router and the HTTP control API.
 //! - `dialogflow/` — Google's token endpoint and Dialogflow's `detectIntent`, for bots.
+//! - `stripe.rs` — Stripe's few endpoints fees top-ups use, its payment page and signed events.
 
 mod business;
 mod control;
@@ -31,6 +32,7 @@ mod numbers;
 mod profile;
 mod resumable;
 pub mod samples;
+mod stripe;
 mod template_api;
 mod templates;
 
@@ -52,6 +54,7 @@ pub use dialogflow::DialogflowQuery;
 pub use emitter::{Delivery, EmitterConfig, EmitterStats};
 pub use numbers::LimitRules;
 pub use resumable::UploadedSample;
+pub use stripe::{StripeDelivery, StripeHook};
 pub use templates::{Decision, ReviewMode, ReviewPolicy};
 
 use crate::emitter::Emitter;
@@ -177,6 +180,7 @@ pub(crate) struct Inner {
     accounts: Mutex<numbers::Accounts>,
     uploads: Mutex<resumable::Uploads>,
     dialogflow: Mutex<dialogflow::Fake>,
+    stripe: Mutex<stripe::FakeStripe>,
 }
 
 /// A running sandbox.
@@ -225,6 +229,7 @@ impl Sandbox {
             accounts: Mutex::default(),
             uploads: Mutex::default(),
             dialogflow: Mutex::default(),
+            stripe: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -247,6 +252,26 @@ impl Sandbox {
             }
         });
         Ok(Sandbox { inner, addr })
+    }
+
+    /// Stripe's API base for Parley's `[stripe] api_base` (the key and where events go are set
+    /// with [`Sandbox::configure_stripe`]).
+    pub fn stripe_api_base(&self) -> String {
+        format!("{}/stripe", self.inner.base_url)
+    }
+
+    pub fn configure_stripe(&self, hook: StripeHook) {
+        self.inner.configure_stripe(hook);
+    }
+
+    /// The next `times` off-session charges are declined (insufficient funds).
+    pub fn decline_stripe(&self, times: u32) {
+        self.inner.decline_stripe(times);
+    }
+
+    /// Every webhook the sandbox's Stripe posted, oldest first.
+    pub fn stripe_deliveries(&self) -> Vec<StripeDelivery> {
+        self.inner.stripe.lock().expect("stripe").deliveries.clone()
     }
 
     /// What a channel's `graph_base_url` should be to talk to this sandbox.

@@ -12,8 +12,10 @@ pub mod event_log;
 pub mod extract;
 pub mod fees;
 pub mod ingest;
+pub mod mail;
 pub mod media_response;
 pub mod password;
+pub mod payments;
 mod routes;
 pub mod secrets;
 pub mod security_headers;
@@ -111,11 +113,13 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::fees::router())
         .merge(routes::fee_accounts::router())
         .merge(routes::fee_usage::router())
+        .merge(routes::fee_payments::router())
         .merge(routes::workflow_shortcuts::router())
         .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())
+        .merge(routes::fee_payments::webhook_router())
         .merge(routes::workflow_hooks::hooks_router())
         .merge(routes::health::router())
         .split_for_parts()

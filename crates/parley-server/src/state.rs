@@ -82,6 +82,10 @@ pub struct AppState {
     pub dialogflow_tokens: Arc<parley_providers::dialogflow::TokenCache>,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
+    /// Card payments for WhatsApp fees (`[stripe]`), when set up.
+    pub payments: Option<Arc<crate::payments::Payments>>,
+    /// Outgoing mail (`[mail]`), when set up: fee alerts.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 /// A short-lived cache of webhook channels. Changes through this server's API clear it; other
@@ -150,6 +154,8 @@ impl AppState {
             trusted_proxies: Default::default(),
             streams: Default::default(),
             demo_sign_in: None,
+            payments: None,
+            mailer: None,
         }
     }
 

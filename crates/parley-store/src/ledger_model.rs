@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use parley_core::Timestamp;
 use parley_core::fees::ledger::{Balance, EntryKind};
+use parley_core::fees::watch::AutoRecharge;
 use parley_core::fees::{Currency, Micros};
 use parley_core::ids::{UserId, WorkspaceId};
 
@@ -16,8 +17,25 @@ pub struct FeeAccount {
     pub waba_id: String,
     pub currency: Currency,
     pub money: Balance,
+    pub alerts: AlertSettings,
+    pub auto_recharge: Option<AutoRecharge>,
+    /// Stripe's customer for this account, once a card top-up was begun.
+    pub stripe_customer: Option<String>,
+    /// The card saved at a Checkout (Stripe's PaymentMethod id), for auto-recharge.
+    pub payment_method: Option<String>,
+    /// Whether each watch may fire (`parley_core::fees::watch`): once per crossing.
+    pub alert_armed: bool,
+    pub recharge_armed: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// When to alert about a low balance, and whom to mail besides the in-app notification and the
+/// `balance.low` webhook event.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertSettings {
+    pub threshold: Option<Micros>,
+    pub emails: Vec<String>,
 }
 
 /// An account to open.
@@ -34,6 +52,11 @@ pub struct NewFeeAccount {
 pub struct FeeAccountPatch {
     pub postpaid: Option<bool>,
     pub credit_limit: Option<Micros>,
+    /// `Some(None)`: no alert.
+    pub alert_threshold: Option<Option<Micros>>,
+    pub alert_emails: Option<Vec<String>>,
+    /// `Some(None)`: auto-recharge off.
+    pub auto_recharge: Option<Option<AutoRecharge>>,
 }
 
 /// An entry to write.

@@ -22,6 +22,7 @@ pub mod fixtures;
 mod ledger_model;
 mod model;
 mod open;
+mod payments_model;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -51,6 +52,7 @@ pub use fees_model::*;
 pub use ledger_model::*;
 pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
+pub use payments_model::*;
 pub use subscriptions_model::*;
 pub use templates_model::*;
 pub use workflows_model::*;
@@ -823,6 +825,7 @@ pub trait Store:
     + Workflows
     + Fees
     + Ledger
+    + FeePayments
     + Send
     + Sync
 {

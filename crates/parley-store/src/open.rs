@@ -118,7 +118,8 @@ where
         + crate::Bots
         + crate::Workflows
         + crate::Fees
-        + crate::Ledger,
+        + crate::Ledger
+        + crate::FeePayments,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -237,6 +237,31 @@ pub async fn send_promo(
     store.queue_send(req, &|facts, m| parley_core::rules::judge(facts, m, now), now).await.expect("a send")
 }
 
+/// Sends `promo` to each of `recipients` at once, each in its own task; the outcomes in the
+/// recipients' order.
+pub async fn send_promos_at_once(
+    store: std::sync::Arc<dyn Store>,
+    ws: parley_core::ids::WorkspaceId,
+    channel: parley_core::channel::Channel,
+    recipients: &[String],
+    now: parley_core::Timestamp,
+) -> Vec<crate::SendOutcome> {
+    let channel = std::sync::Arc::new(channel);
+    let tasks: Vec<_> = recipients
+        .iter()
+        .cloned()
+        .map(|to| {
+            let (store, channel) = (store.clone(), channel.clone());
+            tokio::spawn(async move { send_promo(&*store, ws, &channel, &to, false, now).await })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.expect("a send task"));
+    }
+    outcomes
+}
+
 #[cfg(test)]
 mod ci_tests {
     #[test]

@@ -3,15 +3,13 @@
 //! concurrency; a delivery charges once whatever the webhooks' order and number; a failure
 //! releases its hold; a dry run shows the price.
 
-use std::sync::Arc;
-
 use parley_core::Timestamp;
 use parley_core::fees::card::{Rate, RateCard};
 use parley_core::fees::ledger::EntryKind;
 use parley_core::fees::{Category, Currency, Micros, PricingModel};
 use parley_core::message::{DeliveryStatus, InboundEvent, StatusUpdate};
 use parley_core::rules::Refusal;
-use parley_store::testing::{TestDatabase, send_promo, template_audience, workspace_with_channel};
+use parley_store::testing::{TestDatabase, send_promo, send_promos_at_once, template_audience, workspace_with_channel};
 use parley_store::{NewEntry, NewFeeAccount, RoutedEvent, SendOutcome, UsageKey, UsageRow};
 use serde_json::json;
 
@@ -93,18 +91,10 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
         assert_eq!(price, json!({"amount": "0.006800", "currency": "USD"}), "{e}");
 
         // Fifty sends at once, a balance for ten: ten queued, forty refused, nothing else kept.
-        let channel = Arc::new(channel);
-        let tasks: Vec<_> = refs
-            .iter()
-            .cloned()
-            .map(|to| {
-                let (store, channel) = (db.store.clone(), channel.clone());
-                tokio::spawn(async move { send_promo(&*store, ws, &channel, &to, false, NOW).await })
-            })
-            .collect();
+        let outcomes = send_promos_at_once(db.store.clone(), ws, channel.clone(), &refs, NOW).await;
         let (mut queued, mut refused) = (Vec::new(), 0);
-        for task in tasks {
-            match task.await.unwrap() {
+        for outcome in outcomes {
+            match outcome {
                 SendOutcome::Queued(m) => queued.push(m[0].id),
                 SendOutcome::Refused { refusal: Refusal::InsufficientBalance { needed, available }, .. } => {
                     assert_eq!((needed.amount, available.amount), (Micros(6_800), Micros(0)), "{e}");

@@ -159,7 +159,11 @@ async fn a_ledger_keeps_its_balance_with_each_entry_once() {
         assert_eq!(page[0].id, listed[10].id);
 
         // Terms change; another workspace sees nothing.
-        let patch = FeeAccountPatch { postpaid: Some(true), credit_limit: Some(Micros(50_000_000)) };
+        let patch = FeeAccountPatch {
+            postpaid: Some(true),
+            credit_limit: Some(Micros(50_000_000)),
+            ..FeeAccountPatch::default()
+        };
         let postpaid = store.update_fee_account(ws, account.id, patch, NOW).await.unwrap();
         assert_eq!(postpaid.money.available(), Micros(107_500_000), "{e}");
         assert!(matches!(store.fee_account(other, account.id).await, Err(StoreError::NotFound)));

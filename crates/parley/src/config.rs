@@ -26,13 +26,32 @@
 //!
 //! The config file is `--config FILE` (or `PARLEY_CONFIG`); without it, `./parley.toml` is read
 //! when it exists.
+//!
+//! Two optional tables, in the file only (their secrets may also come from the environment):
+//!
+//! ```toml
+//! [stripe]                      # card top-ups of WhatsApp fees (docs/fees.md)
+//! secret_key = "sk_live_…"      # or PARLEY_STRIPE_SECRET_KEY
+//! webhook_secret = "whsec_…"    # or PARLEY_STRIPE_WEBHOOK_SECRET; endpoint: <public_url>/webhooks/stripe
+//! public_url = "https://parley.example.com"   # where payers come back to
+//! api_base = "https://api.stripe.com"         # default
+//! top_up_min = "10"             # default 10, in the account's currency
+//! top_up_max = "2000"           # default 2000
+//!
+//! [mail]                        # fee alerts by mail
+//! smtp_url = "smtp://relay.example.com:587?tls=required"   # or PARLEY_SMTP_URL; smtps://, user:pass@ allowed
+//! from = "Parley <parley@example.com>"
+//! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use parley_core::fees::Micros;
 use parley_providers::guard::AllowList;
+use parley_server::mail::MailSettings;
+use parley_server::payments::StripeSettings;
 use parley_server::uploads::UploadQuota;
 use parley_server::web::client_ip::TrustedProxies;
 use parley_store::DatabaseUrl;
@@ -93,6 +112,68 @@ struct FileConfig {
     allow_provider_hosts: Option<Vec<String>>,
     upload_files_per_minute: Option<u32>,
     upload_mb_per_hour: Option<u32>,
+    stripe: Option<StripeFile>,
+    mail: Option<MailFile>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct StripeFile {
+    secret_key: Option<String>,
+    webhook_secret: Option<String>,
+    public_url: Option<String>,
+    api_base: Option<String>,
+    top_up_min: Option<String>,
+    top_up_max: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct MailFile {
+    smtp_url: Option<String>,
+    from: Option<String>,
+}
+
+/// The `[stripe]` table resolved (secrets from the environment win), or `None` when absent.
+fn stripe_settings(file: Option<StripeFile>, listen: SocketAddr) -> anyhow::Result<Option<StripeSettings>> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(file) = file else { return Ok(None) };
+    let defaults = StripeSettings::default();
+    let money = |text: Option<String>, default: Micros, name: &str| -> anyhow::Result<Micros> {
+        match text {
+            None => Ok(default),
+            Some(t) => Micros::parse(&t).map_err(|e| anyhow::anyhow!("stripe {name}: {e}")),
+        }
+    };
+    let settings = StripeSettings {
+        secret_key: env("PARLEY_STRIPE_SECRET_KEY").or(file.secret_key).unwrap_or_default(),
+        webhook_secret: env("PARLEY_STRIPE_WEBHOOK_SECRET").or(file.webhook_secret).unwrap_or_default(),
+        api_base: file.api_base.unwrap_or(defaults.api_base),
+        public_url: file.public_url.unwrap_or_else(|| format!("http://{listen}")),
+        top_up_min: money(file.top_up_min, defaults.top_up_min, "top_up_min")?,
+        top_up_max: money(file.top_up_max, defaults.top_up_max, "top_up_max")?,
+    };
+    if settings.secret_key.is_empty() || settings.webhook_secret.is_empty() {
+        bail!(
+            "[stripe] needs secret_key and webhook_secret (or PARLEY_STRIPE_SECRET_KEY, PARLEY_STRIPE_WEBHOOK_SECRET)"
+        );
+    }
+    if settings.top_up_min <= Micros::ZERO || settings.top_up_max < settings.top_up_min {
+        bail!("[stripe] top_up_min is more than zero and at most top_up_max");
+    }
+    Ok(Some(settings))
+}
+
+/// The `[mail]` table resolved, or `None` when absent.
+fn mail_settings(file: Option<MailFile>) -> anyhow::Result<Option<MailSettings>> {
+    let url = std::env::var("PARLEY_SMTP_URL").ok().filter(|v| !v.is_empty());
+    let Some(file) = file else { return Ok(None) };
+    let (Some(smtp_url), Some(from)) = (url.or(file.smtp_url), file.from) else {
+        bail!("[mail] needs smtp_url (or PARLEY_SMTP_URL) and from");
+    };
+    let settings = MailSettings { smtp_url, from };
+    parley_server::mail::Mailer::new(&settings).map_err(anyhow::Error::msg)?;
+    Ok(Some(settings))
 }
 
 /// The resolved configuration.
@@ -107,6 +188,8 @@ pub struct Config {
     /// Hosts provider calls may reach besides Meta's official ones.
     pub allow_provider_hosts: AllowList,
     pub upload_quota: UploadQuota,
+    pub stripe: Option<StripeSettings>,
+    pub mail: Option<MailSettings>,
 }
 
 impl ConfigArgs {
@@ -153,7 +236,11 @@ impl ConfigArgs {
         if upload_quota.files_per_minute == 0 || upload_quota.mb_per_hour == 0 {
             bail!("upload quotas are at least 1 (files per minute, megabytes per hour)");
         }
+        let stripe = stripe_settings(file.stripe, listen)?;
+        let mail = mail_settings(file.mail)?;
         Ok(Config {
+            stripe,
+            mail,
             listen,
             data_dir,
             database,
@@ -248,6 +335,36 @@ mod tests {
         assert!(format!("{:#}", bad.unwrap_err()).contains("allowed provider hosts"));
         let zero = ConfigArgs { upload_files_per_minute: Some(0), ..args() }.resolve_with_default_file(&file);
         assert!(zero.is_err());
+    }
+
+    #[test]
+    fn stripe_and_mail_come_from_their_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        let resolved = args().resolve_with_default_file(&file).unwrap();
+        assert!(resolved.stripe.is_none() && resolved.mail.is_none(), "off unless configured");
+        std::fs::write(
+            &file,
+            "[stripe]\nsecret_key = \"sk_test_1\"\nwebhook_secret = \"whsec_1\"\ntop_up_min = \"5\"\n\n\
+             [mail]\nsmtp_url = \"smtp://127.0.0.1:2525\"\nfrom = \"Parley <parley@example.com>\"\n",
+        )
+        .unwrap();
+        let resolved = args().resolve_with_default_file(&file).unwrap();
+        let stripe = resolved.stripe.unwrap();
+        assert_eq!((stripe.secret_key.as_str(), stripe.webhook_secret.as_str()), ("sk_test_1", "whsec_1"));
+        assert_eq!(stripe.top_up_min, Micros(5_000_000));
+        assert_eq!(stripe.top_up_max, Micros(2_000_000_000), "the default");
+        assert_eq!(stripe.api_base, "https://api.stripe.com");
+        assert_eq!(stripe.public_url, format!("http://{DEFAULT_LISTEN}"));
+        assert_eq!(resolved.mail.unwrap().smtp_url, "smtp://127.0.0.1:2525");
+        std::fs::write(&file, "[stripe]\nsecret_key = \"sk_test_1\"\n").unwrap();
+        let err = format!("{:#}", args().resolve_with_default_file(&file).unwrap_err());
+        assert!(err.contains("webhook_secret"), "{err}");
+        std::fs::write(&file, "[mail]\nsmtp_url = \"nonsense\"\nfrom = \"x@example.com\"\n").unwrap();
+        let err = format!("{:#}", args().resolve_with_default_file(&file).unwrap_err());
+        assert!(err.contains("smtp_url"), "{err}");
+        std::fs::write(&file, "[mail]\nsmtp_url = \"smtp://127.0.0.1\"\nform = \"x@example.com\"\n").unwrap();
+        assert!(args().resolve_with_default_file(&file).is_err(), "a typo is an error");
     }
 
     #[test]

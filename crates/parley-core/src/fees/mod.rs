@@ -12,6 +12,7 @@ pub mod card;
 pub mod card_csv;
 pub mod ledger;
 pub mod markets;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::account::Role;
 use parley_core::fees::ledger::EntryKind;
+use parley_core::fees::watch::AutoRecharge;
 use parley_core::fees::{Currency, Micros};
 use parley_store::{FeeAccount, FeeAccountPatch, LedgerEntry, NewEntry, NewFeeAccount};
 use serde::{Deserialize, Serialize};
@@ -51,7 +52,25 @@ pub struct AccountView {
     held: String,
     /// What new sends may still take: balance − holds (+ the credit limit when postpaid).
     available: String,
+    /// Below this available balance, once per crossing: an in-app alert, a mail and the
+    /// `balance.low` webhook event.
+    alert_threshold: Option<String>,
+    /// Who the alert mails go to (none: the workspace's owners).
+    alert_emails: Vec<String>,
+    auto_recharge: Option<AutoRechargeTerms>,
+    /// Whether a card is saved (by a card top-up) for auto-recharge.
+    card_saved: bool,
     updated_at: String,
+}
+
+/// Auto-recharge: below `threshold`, charge the saved card `amount`, at most `monthly_cap` a
+/// month (decimal text).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRechargeTerms {
+    threshold: String,
+    amount: String,
+    monthly_cap: String,
 }
 
 impl From<FeeAccount> for AccountView {
@@ -65,6 +84,14 @@ impl From<FeeAccount> for AccountView {
             balance: a.money.balance.to_decimal(),
             held: a.money.held.to_decimal(),
             available: a.money.available().to_decimal(),
+            alert_threshold: a.alerts.threshold.map(Micros::to_decimal),
+            alert_emails: a.alerts.emails,
+            auto_recharge: a.auto_recharge.map(|r| AutoRechargeTerms {
+                threshold: r.threshold.to_decimal(),
+                amount: r.amount.to_decimal(),
+                monthly_cap: r.monthly_cap.to_decimal(),
+            }),
+            card_saved: a.payment_method.is_some(),
             updated_at: a.updated_at.to_rfc3339(),
         }
     }
@@ -121,9 +148,37 @@ async fn open(
 pub struct AccountPatch {
     postpaid: Option<bool>,
     credit_limit: Option<String>,
+    /// `null`: no low-balance alert.
+    #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
+    #[schema(value_type = Option<String>)]
+    alert_threshold: Option<Option<String>>,
+    /// At most 10 addresses; empty: the workspace's owners.
+    alert_emails: Option<Vec<String>>,
+    /// `null`: auto-recharge off.
+    #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
+    #[schema(value_type = Option<AutoRechargeTerms>)]
+    auto_recharge: Option<Option<AutoRechargeTerms>>,
 }
 
-/// Change an account's terms (owners).
+fn alert_emails(given: Vec<String>) -> ApiResult<Vec<String>> {
+    if given.len() > 10 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_emails", "at most 10 addresses")
+            .with_field("alert_emails"));
+    }
+    given
+        .iter()
+        .map(|e| {
+            parley_core::email::Email::parse(e).map(|e| e.as_str().to_owned()).map_err(|why| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", format!("{e:?}: {why}"))
+                    .with_field("alert_emails")
+            })
+        })
+        .collect()
+}
+
+/// Change an account's terms (owners): postpaid and its credit limit, the low-balance alert,
+/// auto-recharge (`invalid_auto_recharge` when its amount is not positive or its monthly cap is
+/// less than one recharge). New thresholds are watched at once: already below is a crossing.
 #[utoipa::path(patch, path = "/fees/accounts/{id}", tag = "fees", params(("id" = i64, Path)), request_body = AccountPatch,
     responses((status = 200, body = AccountView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)),
@@ -136,8 +191,28 @@ async fn update(
 ) -> ApiResult<Json<AccountView>> {
     require_owner(&auth)?;
     let credit_limit = input.credit_limit.as_deref().map(|c| amount(c, "credit_limit")).transpose()?;
-    let patch = FeeAccountPatch { postpaid: input.postpaid, credit_limit };
-    Ok(Json(state.store.update_fee_account(auth.workspace_id, id, patch, state.clock.now()).await?.into()))
+    let alert_threshold = match input.alert_threshold {
+        Some(Some(t)) => Some(Some(amount(&t, "alert_threshold")?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let auto_recharge = match input.auto_recharge {
+        Some(Some(t)) => Some(Some(AutoRecharge {
+            threshold: amount(&t.threshold, "auto_recharge.threshold")?,
+            amount: amount(&t.amount, "auto_recharge.amount")?,
+            monthly_cap: amount(&t.monthly_cap, "auto_recharge.monthly_cap")?,
+        })),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let alert_emails = input.alert_emails.map(alert_emails).transpose()?;
+    let patch =
+        FeeAccountPatch { postpaid: input.postpaid, credit_limit, alert_threshold, alert_emails, auto_recharge };
+    let updated = state.store.update_fee_account(auth.workspace_id, id, patch, state.clock.now()).await?;
+    // New terms may have raised an alert or asked a recharge: the fees worker and the webhook
+    // followers look now.
+    state.events_appended.send_modify(|n| *n = n.wrapping_add(1));
+    Ok(Json(updated.into()))
 }
 
 /// An entry with its amounts as decimal text.
@@ -271,6 +346,7 @@ async fn record(
         reason,
     };
     let written = state.store.record_entry(auth.workspace_id, id, new, state.clock.now()).await?;
+    state.events_appended.send_modify(|n| *n = n.wrapping_add(1));
     Ok((StatusCode::CREATED, Json(written.into())))
 }
 

@@ -12,6 +12,7 @@ pub mod conversation_tags;
 pub mod conversations;
 pub mod events;
 pub mod fee_accounts;
+pub mod fee_payments;
 pub mod fee_usage;
 pub mod fees;
 pub mod graph;

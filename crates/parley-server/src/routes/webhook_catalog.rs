@@ -62,6 +62,14 @@ fn data_fields(kind: &str) -> &'static [(&'static str, &'static str)] {
             ("after", "object"),
         ],
         "channel.health" => &[("channel_id", "integer"), ("changes", "array"), ("source", "string")],
+        "balance.low" => &[
+            ("alert_id", "integer"),
+            ("account_id", "integer"),
+            ("waba_id", "string"),
+            ("currency", "string"),
+            ("available", "string"),
+            ("threshold", "string"),
+        ],
         _ => &[],
     }
 }

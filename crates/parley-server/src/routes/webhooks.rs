@@ -89,13 +89,7 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the webhook body is too large")
-        } else {
-            ApiError::bad_request(e.body_text())
-        }
-    })?;
+    let body = webhook_body(body)?;
     let (channel, secrets) = live_channel(&state, &key).await?;
     let signature_header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
     if !signature::verify(&secrets.app_secret, &body, signature_header) {
@@ -130,6 +124,17 @@ async fn receive(
     let outcome = state.ingest.apply(Batch { events }).await?;
     tracing::debug!(channel = channel.id.get(), events = count, "webhook stored");
     Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
+}
+
+/// A webhook's raw body, or the JSON error for one too large or unreadable.
+pub(crate) fn webhook_body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the webhook body is too large")
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })
 }
 
 /// For changes about a whole business account (no phone number id): the account's channels by

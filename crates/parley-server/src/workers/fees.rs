@@ -1,7 +1,9 @@
 //! The fees worker: settles the sends held on fee accounts once their status is final — a
-//! charge at delivery, a release at failure (`parley-store`, `sql/fee_charges.rs`). It wakes
-//! when webhooks are applied (statuses come with them) and every few seconds; settling is
-//! exactly once whichever server does it.
+//! charge at delivery, a release at failure (`parley-store`, `sql/fee_charges.rs`); asks Stripe
+//! for the auto-recharges the ledger requested (`payments.rs`); mails the alerts raised
+//! (`[mail]`). It wakes when webhooks are applied (statuses come with them) and every few
+//! seconds; settling is exactly once whichever server does it, and so is each recharge
+//! (claimed with a lease, asked with an idempotency key).
 
 use std::time::Duration;
 
@@ -15,16 +17,28 @@ const AT_ONCE: u32 = 500;
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut appended = state.events_appended.subscribe();
     loop {
+        let mut settled = 0;
         loop {
             match state.store.settle_fees(state.clock.now(), AT_ONCE).await {
-                Ok(n) if n == u64::from(AT_ONCE) => continue,
-                Ok(_) => break,
+                Ok(n) if n == u64::from(AT_ONCE) => settled += n,
+                Ok(n) => {
+                    settled += n;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot settle fees");
                     break;
                 }
             }
         }
+        if settled > 0 {
+            // Settling may have raised alerts (events for the webhooks' followers).
+            state.events_appended.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        if let Err(e) = crate::payments::ask_recharges(&state).await {
+            tracing::warn!(error = %e, "cannot ask for auto-recharges");
+        }
+        mail_alerts(&state).await;
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = appended.changed() => {}
@@ -34,4 +48,69 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             return;
         }
     }
+}
+
+/// Tries each alert's mail this many times.
+const MAIL_ATTEMPTS: u32 = 5;
+
+/// Mails the alerts not mailed yet: to the account's alert addresses, or else to the
+/// workspace's owners.
+async fn mail_alerts(state: &AppState) {
+    let Some(mailer) = state.mailer.clone() else { return };
+    let alerts = match state.store.alerts_to_mail(MAIL_ATTEMPTS, 20).await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read fee alerts to mail");
+            return;
+        }
+    };
+    for alert in alerts {
+        let mut to = alert.account.alerts.emails.clone();
+        if to.is_empty() {
+            match state.store.users(alert.account.workspace_id).await {
+                Ok(users) => to.extend(
+                    users
+                        .into_iter()
+                        .filter(|u| u.role == parley_core::account::Role::Owner && u.deactivated_at.is_none() && !u.bot)
+                        .map(|u| u.email.as_str().to_owned()),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the owners to mail an alert to");
+                    continue;
+                }
+            }
+        }
+        let (subject, body) = alert_mail(&alert);
+        let sent = mailer.send(&to, &subject, &body).await;
+        if let Err(e) = &sent {
+            tracing::warn!(alert = alert.id, error = %e, "cannot mail a fee alert");
+        }
+        if let Err(e) = state.store.alert_mailed(alert.id, sent, state.clock.now()).await {
+            tracing::warn!(error = %e, "cannot record a mailed fee alert");
+        }
+    }
+}
+
+/// The alert's subject and text (English: the mail goes to the business's addresses, whose
+/// readers' languages Parley does not know).
+fn alert_mail(alert: &parley_store::FeeAlert) -> (String, String) {
+    let account = &alert.account;
+    let money = |m: parley_core::fees::Micros| format!("{} {}", m.to_decimal(), account.currency.as_str());
+    let subject = match alert.kind.as_str() {
+        "balance_low" => format!("WhatsApp fees: low balance on account {}", account.waba_id),
+        "recharge_cap_reached" => format!("WhatsApp fees: auto-recharge cap reached on account {}", account.waba_id),
+        _ => format!("WhatsApp fees: auto-recharge failed on account {}", account.waba_id),
+    };
+    let mut body = format!("WhatsApp Business Account {}\nAvailable: {}\n", account.waba_id, money(alert.available));
+    if let Some(threshold) = alert.threshold {
+        body.push_str(&format!("Threshold: {}\n", money(threshold)));
+    }
+    if let Some(detail) = &alert.detail {
+        body.push_str(&format!("\n{detail}\n"));
+    }
+    body.push_str(&format!(
+        "\nAt {} (UTC). Top up on the WhatsApp fees page of Parley.\n",
+        alert.created_at.to_rfc3339()
+    ));
+    (subject, body)
 }

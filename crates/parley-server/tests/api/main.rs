@@ -10,6 +10,7 @@ mod channels;
 mod contacts;
 mod customer_content;
 mod event_visibility;
+mod fee_payments;
 mod fees;
 mod graph_compat;
 mod helpers;

@@ -113,6 +113,8 @@ impl<DB> Events for SqlStore<DB> {
     /// - **neither**: what is about the whole workspace — contacts (the product decided every
     ///   member sees the workspace's contacts: `contact.*`, opt-ins, merges, duplicates,
     ///   imports), users, teams and workspace settings. Readers: everyone in the workspace.
+    /// - **fees** (`fees.*`, e.g. `fees.balance_low`): money is for owners and managers only,
+    ///   whatever the event names.
     ///
     /// An event naming both must pass both. A new event kind about a number or an account must
     /// name it (`EventBuffer::push_on_channel` / `push_on_account`, `NewEvent::on_channel`).
@@ -131,7 +133,7 @@ impl<DB> Events for SqlStore<DB> {
             visible_channel!("channel_id", "$5"),
             ") AND (waba_id IS NULL OR ",
             visible_account!("waba_id", "$1", "$5"),
-            ") ORDER BY id LIMIT $3"
+            ") AND ($5 IS NULL OR kind NOT LIKE 'fees.%') ORDER BY id LIMIT $3"
         ))
         .bind(ws.get())
         .bind(after.get())

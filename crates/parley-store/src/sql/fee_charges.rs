@@ -125,8 +125,7 @@ impl<DB> SqlStore<DB> {
                 by: None,
                 reason: None,
             };
-            Self::write_entry(conn, &account, &hold, Micros::ZERO, now).await?;
-            account.money.held = Micros(account.money.held.0 + estimate.amount.0);
+            Self::write_entry(conn, &mut account, &hold, Micros::ZERO, now).await?;
             sqlx::query(
                 "INSERT INTO fee_pending (message_id, account_id, held, category, pricing_type, recipient)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -224,9 +223,7 @@ impl<DB> SqlStore<DB> {
                 }
             };
             let released = if entry.kind == EntryKind::Charge { held } else { Micros::ZERO };
-            let written = Self::write_entry(&mut tx, &account, &entry, released, now).await?;
-            account.money.balance = written.balance_after;
-            account.money.held = written.held_after;
+            Self::write_entry(&mut tx, &mut account, &entry, released, now).await?;
         }
         tx.commit().await?;
         Ok(settled)

@@ -38,7 +38,7 @@ pub(crate) struct Pricer {
     tiers: HashMap<(Category, String), u64>,
 }
 
-fn month_start(at: Timestamp) -> Timestamp {
+pub(crate) fn month_start(at: Timestamp) -> Timestamp {
     let d = at.to_datetime();
     let first = d.date_naive().with_day(1).unwrap_or(d.date_naive());
     Timestamp::from_datetime(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc())

@@ -8,16 +8,21 @@ use async_trait::async_trait;
 use macro_rules_attribute::apply;
 use parley_core::Timestamp;
 use parley_core::fees::ledger::{Balance, EntryKind, effect};
+use parley_core::fees::watch::AutoRecharge;
 use parley_core::fees::{Currency, Micros};
 use parley_core::ids::{UserId, WorkspaceId};
 
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
-use crate::{FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount, UsageKey, UsageRow};
+use crate::{
+    AlertSettings, FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount, UsageKey, UsageRow,
+};
 
 macro_rules! account_columns {
     () => {
-        "id, workspace_id, waba_id, currency, postpaid, credit_limit, balance, held, created_at, updated_at"
+        "id, workspace_id, waba_id, currency, postpaid, credit_limit, balance, held, alert_threshold, alert_emails,
+         alert_armed, recharge_threshold, recharge_amount, recharge_monthly_cap, recharge_armed, stripe_customer,
+         payment_method, created_at, updated_at"
     };
 }
 
@@ -28,7 +33,28 @@ macro_rules! entry_columns {
     };
 }
 
-type AccountRow = (i64, i64, String, String, i64, i64, i64, i64, i64, i64);
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    workspace_id: i64,
+    waba_id: String,
+    currency: String,
+    postpaid: i64,
+    credit_limit: i64,
+    balance: i64,
+    held: i64,
+    alert_threshold: Option<i64>,
+    alert_emails: String,
+    alert_armed: i64,
+    recharge_threshold: Option<i64>,
+    recharge_amount: Option<i64>,
+    recharge_monthly_cap: Option<i64>,
+    recharge_armed: i64,
+    stripe_customer: Option<String>,
+    payment_method: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
 type EntryRow = (
     i64,
     i64,
@@ -49,20 +75,34 @@ type EntryRow = (
 );
 
 fn account(row: AccountRow) -> StoreResult<FeeAccount> {
-    let (id, ws, waba_id, currency, postpaid, credit_limit, balance, held, created_at, updated_at) = row;
+    let auto_recharge = match (row.recharge_threshold, row.recharge_amount, row.recharge_monthly_cap) {
+        (Some(threshold), Some(amount), Some(cap)) => {
+            Some(AutoRecharge { threshold: Micros(threshold), amount: Micros(amount), monthly_cap: Micros(cap) })
+        }
+        _ => None,
+    };
     Ok(FeeAccount {
-        id,
-        workspace_id: WorkspaceId(ws),
-        waba_id,
-        currency: Currency::parse(&currency).map_err(StoreError::Corrupt)?,
+        id: row.id,
+        workspace_id: WorkspaceId(row.workspace_id),
+        waba_id: row.waba_id,
+        currency: Currency::parse(&row.currency).map_err(StoreError::Corrupt)?,
         money: Balance {
-            balance: Micros(balance),
-            held: Micros(held),
-            credit_limit: Micros(credit_limit),
-            postpaid: postpaid == 1,
+            balance: Micros(row.balance),
+            held: Micros(row.held),
+            credit_limit: Micros(row.credit_limit),
+            postpaid: row.postpaid == 1,
         },
-        created_at: Timestamp::from_micros(created_at),
-        updated_at: Timestamp::from_micros(updated_at),
+        alerts: AlertSettings {
+            threshold: row.alert_threshold.map(Micros),
+            emails: serde_json::from_str(&row.alert_emails)?,
+        },
+        auto_recharge,
+        stripe_customer: row.stripe_customer,
+        payment_method: row.payment_method,
+        alert_armed: row.alert_armed == 1,
+        recharge_armed: row.recharge_armed == 1,
+        created_at: Timestamp::from_micros(row.created_at),
+        updated_at: Timestamp::from_micros(row.updated_at),
     })
 }
 
@@ -117,11 +157,12 @@ impl<DB> SqlStore<DB> {
         account(row)
     }
 
-    /// Writes `new` on the locked `account`, moving its balance and holds; `released`: the hold
-    /// a charge lets go.
+    /// Writes `new` on the locked `account`, moving its balance and holds (and `account` with
+    /// them); `released`: the hold a charge lets go. The account's watches look at the new
+    /// available balance in the same transaction (`fee_watch.rs`).
     pub(crate) async fn write_entry(
         conn: &mut DB::Connection,
-        account: &FeeAccount,
+        account: &mut FeeAccount,
         new: &NewEntry,
         released: Micros,
         now: Timestamp,
@@ -160,6 +201,9 @@ impl<DB> SqlStore<DB> {
             .bind(account.id)
             .execute(&mut *conn)
             .await?;
+        account.money.balance = Micros(balance);
+        account.money.held = Micros(held);
+        Self::watch_balance(conn, account, now).await?;
         entry(row)
     }
 }
@@ -225,21 +269,46 @@ impl<DB> Ledger for SqlStore<DB> {
         if patch.credit_limit.is_some_and(|c| c < Micros::ZERO) {
             return Err(invalid("invalid_amount", "credit_limit", "a credit limit is never negative"));
         }
+        if patch.alert_threshold.flatten().is_some_and(|t| t < Micros::ZERO) {
+            return Err(invalid("invalid_amount", "alert_threshold", "a threshold is never negative"));
+        }
+        if let Some(Some(rule)) = patch.auto_recharge
+            && let Some(why) = rule.problem()
+        {
+            return Err(invalid("invalid_auto_recharge", "auto_recharge", why));
+        }
         let mut tx = self.begin_write().await?;
         let current = Self::lock_fee_account(&mut tx, ws, id).await?;
+        let alert_threshold = patch.alert_threshold.unwrap_or(current.alerts.threshold);
+        let emails = patch.alert_emails.unwrap_or_else(|| current.alerts.emails.clone());
+        let recharge = patch.auto_recharge.unwrap_or(current.auto_recharge);
         let sql = concat!(
-            "UPDATE fee_accounts SET postpaid = $1, credit_limit = $2, updated_at = $3 WHERE id = $4 RETURNING ",
+            "UPDATE fee_accounts SET postpaid = $1, credit_limit = $2, alert_threshold = $3, alert_emails = $4,
+                recharge_threshold = $5, recharge_amount = $6, recharge_monthly_cap = $7, alert_armed = $8,
+                recharge_armed = $9, updated_at = $10
+             WHERE id = $11 RETURNING ",
             account_columns!()
         );
         let row: AccountRow = sqlx::query_as(sql)
             .bind(i64::from(patch.postpaid.unwrap_or(current.money.postpaid)))
             .bind(patch.credit_limit.unwrap_or(current.money.credit_limit).0)
+            .bind(alert_threshold.map(|t| t.0))
+            .bind(serde_json::to_string(&emails)?)
+            .bind(recharge.map(|r| r.threshold.0))
+            .bind(recharge.map(|r| r.amount.0))
+            .bind(recharge.map(|r| r.monthly_cap.0))
+            // New terms re-arm their watch: below a new threshold is a crossing.
+            .bind(i64::from(current.alert_armed || alert_threshold != current.alerts.threshold))
+            .bind(i64::from(current.recharge_armed || recharge != current.auto_recharge))
             .bind(now.as_micros())
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        // The terms are watched at once.
+        let mut updated = account(row)?;
+        Self::watch_balance(&mut tx, &mut updated, now).await?;
         tx.commit().await?;
-        account(row)
+        Ok(updated)
     }
 
     async fn record_entry(
@@ -250,8 +319,8 @@ impl<DB> Ledger for SqlStore<DB> {
         now: Timestamp,
     ) -> StoreResult<LedgerEntry> {
         let mut tx = self.begin_write().await?;
-        let account = Self::lock_fee_account(&mut tx, ws, account_id).await?;
-        let written = Self::write_entry(&mut tx, &account, &new, Micros::ZERO, now).await?;
+        let mut account = Self::lock_fee_account(&mut tx, ws, account_id).await?;
+        let written = Self::write_entry(&mut tx, &mut account, &new, Micros::ZERO, now).await?;
         tx.commit().await?;
         Ok(written)
     }

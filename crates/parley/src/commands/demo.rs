@@ -26,6 +26,7 @@ use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTem
 use parley_server::AppState;
 use parley_server::actions::Actor;
 use parley_server::auth::issue_token;
+use parley_server::payments::{Payments, StripeSettings};
 use parley_server::web::demo::DemoSignIn;
 use parley_store::{
     BotDialogflow, ChannelPatch, ConversationQuery, DatabaseUrl, NewChannel, NewImport, NewUser, SendOutcome,
@@ -35,7 +36,9 @@ use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::commands::serve::{configure_outbound_and_uploads, secret_box, shutdown_signal};
+use crate::commands::serve::{
+    configure_outbound_and_uploads, configure_payments_and_mail, secret_box, shutdown_signal,
+};
 use crate::config::Config;
 
 pub const DEMO_EMAIL: &str = "demo@parley.local";
@@ -59,6 +62,11 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     // besides what the configuration allows).
     let own_sandbox = AllowList::parse(&[sandbox.graph_base_url()]).map_err(anyhow::Error::msg)?;
     state.allow_provider_hosts(config.allow_provider_hosts.extended(&own_sandbox));
+    configure_payments_and_mail(&mut state, config)?;
+    if state.payments.is_none() {
+        // Card top-ups through the sandbox's Stripe: its payment page takes a test card.
+        state.payments = Some(Arc::new(sandbox_stripe(&state, &sandbox, addr)?));
+    }
     let token = demo_token(&*store, &config.data_dir).await?;
     // The sample rate card (marked as such everywhere it shows): fees have prices to show.
     parley_server::fees::install_sample_card(&*store, SystemClock.now()).await?;
@@ -224,6 +232,24 @@ async fn demo_token(store: &dyn Store, data_dir: &std::path::Path) -> anyhow::Re
     }
     import_a_duplicate(store, ws, data_dir).await?;
     Ok(boot.token)
+}
+
+/// Stripe played by the sandbox, its events sent to this server with a secret made now.
+fn sandbox_stripe(state: &AppState, sandbox: &Sandbox, addr: std::net::SocketAddr) -> anyhow::Result<Payments> {
+    let hook = parley_sandbox::StripeHook {
+        secret_key: "sk_test_parley_sandbox".into(),
+        webhook_url: format!("http://{addr}/webhooks/stripe"),
+        webhook_secret: format!("whsec_{:032x}", rand::random::<u128>()),
+    };
+    sandbox.configure_stripe(hook.clone());
+    let settings = StripeSettings {
+        secret_key: hook.secret_key,
+        webhook_secret: hook.webhook_secret,
+        api_base: sandbox.stripe_api_base(),
+        public_url: format!("http://{addr}"),
+        ..StripeSettings::default()
+    };
+    Payments::new(&settings, &state.outbound.allow).map_err(anyhow::Error::msg)
 }
 
 /// A fee account on the demo's WABA (postpaid, so the demo's chatter never stops) with a first

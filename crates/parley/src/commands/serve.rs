@@ -43,6 +43,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     state.server_id = server_id(&config.data_dir)?;
     state.trusted_proxies = config.trusted_proxies.clone();
     configure_outbound_and_uploads(&mut state, config);
+    configure_payments_and_mail(&mut state, config)?;
     parley_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
@@ -70,6 +71,20 @@ pub fn configure_outbound_and_uploads(state: &mut AppState, config: &Config) {
     }
     state.allow_provider_hosts(config.allow_provider_hosts.clone());
     state.upload_limiter = parley_server::uploads::UploadLimiter::new(config.upload_quota);
+}
+
+/// Card payments and mail from the configuration (after the allow-list is set: Stripe's base
+/// URL passes the outbound guard).
+pub fn configure_payments_and_mail(state: &mut AppState, config: &Config) -> anyhow::Result<()> {
+    if let Some(stripe) = &config.stripe {
+        let payments =
+            parley_server::payments::Payments::new(stripe, &state.outbound.allow).map_err(anyhow::Error::msg)?;
+        state.payments = Some(Arc::new(payments));
+    }
+    if let Some(mail) = &config.mail {
+        state.mailer = Some(Arc::new(parley_server::mail::Mailer::new(mail).map_err(anyhow::Error::msg)?));
+    }
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
