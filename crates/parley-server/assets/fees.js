@@ -1,23 +1,16 @@
 // The WhatsApp fees page (`#fees`, owners and managers; managers read only): each WhatsApp
 // Business Account's fee account — balance, holds, what is available — with its ledger newest
-// first; owners record a bank transfer or a correction, open an account for a WABA and set the
-// workspace's markup. The rate card in force shows below, marked when it is the sample.
+// first; owners pay by card or record a bank transfer or a correction, set alerts and
+// auto-recharge (`fee_money.js`, with the usage chart and statements), open an account for a
+// WABA and set the workspace's markup. The rate card in force shows below, marked when it is the sample.
 // Amounts come as decimal text and are only formatted here (per locale, in the account's
 // currency); nothing is computed from them.
 
-import { api, boot, el, formatDateTime, formatNumber, locale, t, toast } from './api.js';
+import { api, boot, el, formatDateTime, formatNumber, t, toast } from './api.js';
+import { cardTopUp, money, paymentReturn, statements, termsForm, topUpsList, usageChart } from './fee_money.js';
 import { attempt } from './settings.js';
 
 const isOwner = boot.user.role === 'owner';
-
-/** "12,50 $US" / "$12.50" as the locale writes an amount of `currency`. */
-function money(text, currency) {
-  const value = Number(text);
-  if (!Number.isFinite(value)) return text;
-  const digits = Math.abs(value) > 0 && Math.abs(value) < 0.01 ? 4 : 2;
-  return new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: 6 })
-    .format(value);
-}
 
 function entryRow(e, currency) {
   // Parley's own references (`hold:12`) say nothing to a reader; an owner's transfer reference does.
@@ -57,7 +50,7 @@ function moneyForm(account, kind, redraw) {
   return form;
 }
 
-async function accountCard(account, redraw) {
+async function accountCard(account, settings, redraw) {
   const entries = await api('GET', `/fees/accounts/${account.id}/entries?limit=50`);
   const c = account.currency;
   const figure = (name, value) => el('div', { class: 'figure', id: `fees-${account.id}-${name}` },
@@ -66,7 +59,11 @@ async function accountCard(account, redraw) {
     el('h3', {}, t('fees.account', { waba: account.waba_id })),
     el('p', { class: 'muted' }, account.postpaid ? t('fees.postpaid', { limit: money(account.credit_limit, c) }) : t('fees.prepaid')),
     el('div', { class: 'figures' }, figure('balance', account.balance), figure('held', account.held), figure('available', account.available)),
-    isOwner ? el('div', { class: 'fee-forms' }, moneyForm(account, 'top_up', redraw), moneyForm(account, 'adjustment', redraw)) : null,
+    isOwner ? el('div', { class: 'fee-forms' }, settings.card_payments ? cardTopUp(account) : null,
+      moneyForm(account, 'top_up', redraw), moneyForm(account, 'adjustment', redraw)) : null,
+    el('div', { class: 'fee-forms' }, termsForm(account, redraw), statements(account)),
+    await usageChart(account),
+    await topUpsList(account),
     el('h4', {}, t('fees.ledger')),
     entries.length
       ? el('div', { class: 'table-scroll' }, el('table', { class: 'ledger', id: `fees-${account.id}-ledger` },
@@ -95,8 +92,7 @@ async function openForm(accounts, redraw) {
   return form;
 }
 
-async function markupForm() {
-  const settings = await api('GET', '/fees/settings');
+function markupForm(settings) {
   const error = el('p', { class: 'error', id: 'fees-markup-error', role: 'alert', hidden: true });
   const percent = el('input', { id: 'fees-markup', inputmode: 'decimal', value: settings.markup_percent, size: 6, disabled: !isOwner });
   const form = el('form', { class: 'settings-form', id: 'fees-settings' }, el('h3', {}, t('fees.markup_title')),
@@ -127,11 +123,12 @@ async function rateCard() {
 /** Draws the page into `box`. */
 export async function feesPage(box) {
   const redraw = () => feesPage(box);
-  const accounts = await api('GET', '/fees/accounts');
+  const [accounts, settings] = await Promise.all([api('GET', '/fees/accounts'), api('GET', '/fees/settings')]);
+  const returned = paymentReturn(accounts, redraw);
   const cards = [];
-  for (const account of accounts) cards.push(await accountCard(account, redraw));
-  const parts = [el('h2', { id: 'fees-title' }, t('fees.title')), el('p', { class: 'muted' }, t('fees.hint')),
+  for (const account of accounts) cards.push(await accountCard(account, settings, redraw));
+  const parts = [el('h2', { id: 'fees-title' }, t('fees.title')), returned, el('p', { class: 'muted' }, t('fees.hint')),
     accounts.length ? null : el('p', { class: 'muted', id: 'fees-none' }, t('fees.none')),
-    ...cards, isOwner ? await openForm(accounts, redraw) : null, await markupForm(), ...(await rateCard())];
+    ...cards, isOwner ? await openForm(accounts, redraw) : null, markupForm(settings), ...(await rateCard())];
   box.replaceChildren(...parts.filter(Boolean));
 }

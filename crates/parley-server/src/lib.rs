@@ -114,6 +114,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::fee_accounts::router())
         .merge(routes::fee_usage::router())
         .merge(routes::fee_payments::router())
+        .merge(routes::fee_statements::router())
         .merge(routes::workflow_shortcuts::router())
         .merge(routes::workflow_hooks::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())

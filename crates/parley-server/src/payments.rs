@@ -118,7 +118,8 @@ pub async fn begin_checkout(
     let customer = account.stripe_customer.clone().unwrap_or_default();
     let now = state.clock.now();
     let top_up = state.store.begin_top_up(ws, account.id, amount, by, now).await?;
-    let back = format!("{}/#fees?account={}&top_up={}", payments.public_url, account.id, top_up.id);
+    // Back to the fees page, which says what became of the payment.
+    let back = |outcome: &str| format!("{}/inbox?{outcome}={}#fees", payments.public_url, top_up.id);
     let product = format!("WhatsApp fees, account {}", account.waba_id);
     let metadata = [("top_up", top_up.id.to_string()), ("account", account.id.to_string())];
     let opened = payments
@@ -128,8 +129,8 @@ pub async fn begin_checkout(
             amount: units,
             currency: account.currency.as_str(),
             product: &product,
-            success_url: &format!("{back}&paid=1"),
-            cancel_url: &back,
+            success_url: &back("top_up_paid"),
+            cancel_url: &back("top_up_cancelled"),
             metadata: &metadata,
             idempotency_key: &format!("parley-top-up-{}", top_up.id),
         })

@@ -118,8 +118,25 @@ pub struct UsageRow {
     pub amount: Micros,
 }
 
+/// An account's ledger over a period: the balance before and after it, and its entries per
+/// kind (count and total change to the balance).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerTotals {
+    pub opening: Micros,
+    pub closing: Micros,
+    pub kinds: Vec<(EntryKind, i64, Micros)>,
+}
+
 #[async_trait]
 pub trait Ledger {
+    /// The account's balance before `from` and before `to`, and its entries in between per kind.
+    async fn ledger_totals(
+        &self,
+        ws: WorkspaceId,
+        account: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<LedgerTotals>;
     /// Opens an account for a WABA the workspace has a number of (`Invalid unknown_waba`
     /// otherwise; `Conflict { field: "waba_id" }` when one is open).
     async fn open_fee_account(&self, ws: WorkspaceId, new: NewFeeAccount, now: Timestamp) -> StoreResult<FeeAccount>;

@@ -351,7 +351,7 @@ async fn record(
 }
 
 /// The workspace's fee settings.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeeSettings {
     /// A reseller's markup on Meta's prices, in percent as decimal text (`"15"`, `"7.5"`; at
@@ -359,26 +359,34 @@ pub struct FeeSettings {
     markup_percent: String,
 }
 
+/// The workspace's fee settings, and what the server offers.
+#[derive(Serialize, ToSchema)]
+pub struct FeeSettingsView {
+    markup_percent: String,
+    /// Whether card top-ups (Stripe) are set up on this server.
+    card_payments: bool,
+}
+
 /// The workspace's fee settings (owners and managers).
 #[utoipa::path(get, path = "/fees/settings", tag = "fees",
-    responses((status = 200, body = FeeSettings), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<FeeSettings>> {
+    responses((status = 200, body = FeeSettingsView), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<FeeSettingsView>> {
     auth.require_admin()?;
     let bp = state.store.fee_markup(auth.workspace_id).await?;
     let percent = Micros(i64::from(bp) * 10_000).to_decimal();
     let percent = percent.trim_end_matches('0').trim_end_matches('.').to_owned();
-    Ok(Json(FeeSettings { markup_percent: percent }))
+    Ok(Json(FeeSettingsView { markup_percent: percent, card_payments: state.payments.is_some() }))
 }
 
 /// Change the fee settings (owners).
 #[utoipa::path(put, path = "/fees/settings", tag = "fees", request_body = FeeSettings,
-    responses((status = 200, body = FeeSettings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = FeeSettingsView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn set_settings(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<FeeSettings>,
-) -> ApiResult<Json<FeeSettings>> {
+) -> ApiResult<Json<FeeSettingsView>> {
     require_owner(&auth)?;
     let invalid = || {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_markup", "a percentage from 0 to 1000, two decimals")

@@ -57,6 +57,9 @@ pub struct UsageLine {
 
 #[derive(Serialize, ToSchema)]
 pub struct Usage {
+    /// The first and the last day (included).
+    from: String,
+    to: String,
     currency: String,
     lines: Vec<UsageLine>,
     messages: i64,
@@ -159,7 +162,8 @@ async fn usage(
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)];
         return Ok((StatusCode::OK, headers, body).into_response());
     }
-    Ok(axum::Json(Usage { currency, lines, messages, amount: Micros(amount).to_decimal() }).into_response())
+    let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+    Ok(axum::Json(Usage { from, to, currency, lines, messages, amount: Micros(amount).to_decimal() }).into_response())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod events;
 pub mod fee_accounts;
 pub mod fee_payments;
+pub mod fee_statements;
 pub mod fee_usage;
 pub mod fees;
 pub mod graph;

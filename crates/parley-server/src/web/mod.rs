@@ -350,6 +350,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "workflows.js" => (include_str!("../../assets/workflows.js"), "text/javascript; charset=utf-8"),
         "workflow_builder.js" => (include_str!("../../assets/workflow_builder.js"), "text/javascript; charset=utf-8"),
         "fees.js" => (include_str!("../../assets/fees.js"), "text/javascript; charset=utf-8"),
+        "fee_money.js" => (include_str!("../../assets/fee_money.js"), "text/javascript; charset=utf-8"),
         "favicon.svg" => (include_str!("../../assets/favicon.svg"), "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
     };

@@ -185,5 +185,40 @@ async fn a_reply_is_held_charged_at_delivery_and_the_next_refused_without_balanc
             let r = app.get(&format!("/api/v1/fees/accounts/{account}/usage?{bad}")).await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{e}: {bad}");
         }
+
+        // The month's statement: opening and closing balance, entries per kind, charges per
+        // category and market; a month in progress says so. Before: nothing yet.
+        let statement = app.get(&format!("/api/v1/fees/accounts/{account}/statements/2026-10")).await;
+        assert_eq!(statement.status, StatusCode::OK, "{e}: {:?}", statement.body);
+        let s = &statement.body;
+        assert_eq!(
+            (s["opening_balance"].as_str(), s["closing_balance"].as_str()),
+            (Some("0.000000"), Some("0.003200"))
+        );
+        assert_eq!((s["top_ups"]["count"].as_i64(), s["top_ups"]["amount"].as_str()), (Some(1), Some("0.010000")));
+        assert_eq!((s["charges"]["count"].as_i64(), s["charges"]["amount"].as_str()), (Some(1), Some("-0.006800")));
+        assert_eq!(s["by_category"], json!([{"key": "service", "messages": 1, "amount": "0.006800"}]), "{e}");
+        assert_eq!(s["by_market"][0]["key"], "Brazil", "{e}");
+        assert_eq!(s["complete"], false, "{e}: October is not over");
+        let before = app.get(&format!("/api/v1/fees/accounts/{account}/statements/2026-09")).await.body;
+        assert_eq!((before["closing_balance"].as_str(), before["complete"].as_bool()), (Some("0.000000"), Some(true)));
+        let file = app
+            .client
+            .get(app.url(&format!("/api/v1/fees/accounts/{account}/statements/2026-10?format=csv")))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(file.headers()["content-disposition"].to_str().unwrap().contains("fees-statement"), "{e}");
+        let text = file.text().await.unwrap();
+        assert!(text.starts_with("section,key,count,amount\nopening_balance,USD,,0.000000\n"), "{e}: {text}");
+        assert!(text.contains("category,service,1,0.006800\n") && text.ends_with("closing_balance,USD,,0.003200\n"));
+        for bad in ["statements/October", "statements/2026-13", "statements/2026-10?format=pdf"] {
+            let r = app.get(&format!("/api/v1/fees/accounts/{account}/{bad}")).await;
+            assert_eq!((r.status, r.body["error"]["code"].is_string()), (StatusCode::BAD_REQUEST, true), "{e}: {bad}");
+        }
+        let agent = app.token_for("agent", "a@acme.example").await;
+        let path = format!("/api/v1/fees/accounts/{account}/statements/2026-10");
+        assert_eq!(app.call_as(Some(&agent), Method::GET, &path, None).await.status, StatusCode::FORBIDDEN, "{e}");
     }
 }

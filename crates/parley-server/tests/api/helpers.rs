@@ -53,6 +53,15 @@ impl TestApp {
 
     /// Like `spawn_named`, with the state adjusted by `configure` before the server starts.
     pub async fn spawn_with(db: TestDatabase, workspace: &str, configure: impl FnOnce(&mut AppState)) -> TestApp {
+        TestApp::spawn_knowing_addr(db, workspace, |state, _| configure(state)).await
+    }
+
+    /// Like `spawn_with`, where the adjustment needs the address the server will listen on.
+    pub async fn spawn_knowing_addr(
+        db: TestDatabase,
+        workspace: &str,
+        configure: impl FnOnce(&mut AppState, SocketAddr),
+    ) -> TestApp {
         init_test_log();
         let clock = Arc::new(ManualClock::new(START));
         let boot =
@@ -65,9 +74,9 @@ impl TestApp {
         state.dispatch.send_timeout = std::time::Duration::from_secs(2);
         // Sandboxes play Meta on 127.0.0.1 (any port): the outbound guard must let calls reach them.
         state.allow_provider_hosts(parley_providers::guard::AllowList::parse(&["127.0.0.1"]).unwrap());
-        configure(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        configure(&mut state, addr);
         tokio::spawn(parley_server::serve(listener, state.clone(), std::future::pending()));
         TestApp { addr, client: reqwest::Client::new(), clock, token: boot.token, state, db, _data_dir: data_dir }
     }

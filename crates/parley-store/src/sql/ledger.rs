@@ -13,6 +13,7 @@ use parley_core::fees::{Currency, Micros};
 use parley_core::ids::{UserId, WorkspaceId};
 
 use super::{Engine, SqlStore, clamp_limit};
+use crate::LedgerTotals;
 use crate::error::{StoreError, StoreResult};
 use crate::{
     AlertSettings, FeeAccount, FeeAccountPatch, Ledger, LedgerEntry, NewEntry, NewFeeAccount, UsageKey, UsageRow,
@@ -345,6 +346,44 @@ impl<DB> Ledger for SqlStore<DB> {
             .fetch_all(&self.read)
             .await?;
         rows.into_iter().map(entry).collect()
+    }
+
+    async fn ledger_totals(
+        &self,
+        ws: WorkspaceId,
+        account_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<LedgerTotals> {
+        self.fee_account(ws, account_id).await?;
+        let balance_before = |at: Timestamp| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT balance_after FROM ledger_entries WHERE account_id = $1 AND created_at < $2
+                 ORDER BY created_at DESC, id DESC LIMIT 1",
+            )
+            .bind(account_id)
+            .bind(at.as_micros())
+        };
+        let opening = balance_before(from).fetch_optional(&self.read).await?.unwrap_or(0);
+        let closing = balance_before(to).fetch_optional(&self.read).await?.unwrap_or(0);
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM ledger_entries
+             WHERE account_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY kind ORDER BY kind",
+        )
+        .bind(account_id)
+        .bind(from.as_micros())
+        .bind(to.as_micros())
+        .fetch_all(&self.read)
+        .await?;
+        let kinds = rows
+            .into_iter()
+            .map(|(kind, count, sum)| {
+                let kind =
+                    EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("entry kind {kind:?}")))?;
+                Ok((kind, count, Micros(sum)))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(LedgerTotals { opening: Micros(opening), closing: Micros(closing), kinds })
     }
 
     async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32> {
