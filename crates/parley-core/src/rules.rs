@@ -17,6 +17,9 @@ use crate::time::Timestamp;
 pub const ENTRY_POINT_REPLY_SECS: i64 = 24 * 3600;
 /// How long a free entry point stays open.
 pub const ENTRY_POINT_SECS: i64 = 72 * 3600;
+/// Meta priced per 24-hour conversation (`CBP`) until this instant and per delivered message
+/// (`PMP`) from it: 2025-07-01T00:00:00Z.
+pub const PER_MESSAGE_FROM: Timestamp = Timestamp::from_secs(1_751_328_000);
 /// From this instant (1 Oct 2026, UTC) service messages and utility templates inside the
 /// window are charged (spec §9.6); before it they were free.
 pub const SERVICE_CHARGED_FROM: Timestamp = Timestamp::from_secs(1_790_812_800);

@@ -102,6 +102,8 @@ pub(crate) struct BusinessState {
     pub inbound_ids: std::collections::HashSet<String>,
     /// Read receipts asked for: (message id, with the typing indicator).
     pub reads: Vec<(String, bool)>,
+    /// Under the per-conversation model: (number, customer, category) → (conversation id, expiry).
+    pub conversations: HashMap<(String, String, String), (String, i64)>,
 }
 
 fn graph_error(code: i64, title: &str, details: &str) -> Value {
@@ -240,11 +242,20 @@ impl Inner {
             None
         };
         // Per-message pricing (spec §9.2): service replies and utility templates inside the
-        // window were free until 2026-10-01; from then on only an entry point is free.
-        let service_free = clock_now < parley_core::rules::SERVICE_CHARGED_FROM.as_secs();
-        let free = service_free && window_open && matches!(category, "service" | "utility");
-        let pricing = json!({"billable": !free, "pricing_model": "PMP", "category": category,
-            "type": if free { "free_customer_service" } else { "regular" }});
+        // window were free until 2026-10-01; from then on only an entry point is free. Before
+        // 2025-07-01, per conversation: the first message of a category to a customer opens a
+        // 24-hour conversation, charged once; the status names it.
+        let extra = if clock_now < parley_core::rules::PER_MESSAGE_FROM.as_secs() {
+            let (conversation, expires) = self.conversation(phone_number_id, &to, category, clock_now);
+            json!({"pricing": {"billable": true, "pricing_model": "CBP", "category": category},
+                "conversation": {"id": conversation, "expiration_timestamp": expires.to_string(),
+                    "origin": {"type": category}}})
+        } else {
+            let service_free = clock_now < parley_core::rules::SERVICE_CHARGED_FROM.as_secs();
+            let free = service_free && window_open && matches!(category, "service" | "utility");
+            json!({"pricing": {"billable": !free, "pricing_model": "PMP", "category": category,
+                "type": if free { "free_customer_service" } else { "regular" }}})
+        };
         match failure {
             Some(code) => self.report(phone_number_id, &id, &to, "failed", Some(code)),
             None if policy.auto_status => {
@@ -258,13 +269,31 @@ impl Inner {
                 tokio::spawn(async move {
                     for stage in stages {
                         tokio::time::sleep(policy.status_delay).await;
-                        me.report_with(&pnid, &mid, &to, stage, None, (stage != "read").then(|| pricing.clone()));
+                        me.report_with(&pnid, &mid, &to, stage, None, (stage != "read").then(|| extra.clone()));
                     }
                 });
             }
             None => {}
         }
         Answer::Reply(200, accepted(&to, &id), None)
+    }
+
+    /// The open 24-hour conversation of this category with this customer (opened now if none
+    /// is): its id and when it expires (clock seconds).
+    fn conversation(&self, phone_number_id: &str, to: &str, category: &str, now: i64) -> (String, i64) {
+        let mut state = self.business.lock().expect("business");
+        let key = (phone_number_id.to_owned(), to.to_owned(), category.to_owned());
+        match state.conversations.get(&key) {
+            Some((id, expires)) if *expires > now => (id.clone(), *expires),
+            _ => {
+                let opened = (
+                    format!("CONV-sbx{}", self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+                    now + 24 * 3600,
+                );
+                state.conversations.insert(key, opened.clone());
+                opened
+            }
+        }
     }
 
     /// The template's category, or the error Meta would give.
@@ -306,14 +335,17 @@ impl Inner {
         to: &str,
         status: &str,
         error: Option<i64>,
-        pricing: Option<Value>,
+        extra: Option<Value>,
     ) {
         let mut s = json!({"id": message_id, "status": status, "timestamp": self.clock.now().as_secs().to_string(), "recipient_id": to});
         if let Some(code) = error {
             s["errors"] = json!([graph_error(code, "Message failed", "reported by the sandbox")["error"].clone()]);
         }
-        if let Some(p) = pricing {
-            s["pricing"] = p;
+        // `pricing`, and `conversation` under the per-conversation model.
+        if let Some(Value::Object(fields)) = extra {
+            for (name, value) in fields {
+                s[name.as_str()] = value;
+            }
         }
         let item = Item::Status { phone_number_id: phone_number_id.to_owned(), status: s };
         let deliveries = self.build(&[item], 1, false);

@@ -215,3 +215,80 @@ async fn free_deliveries_are_recorded_at_zero_and_postpaid_goes_to_its_limit() {
         assert_eq!(charge.pricing.unwrap()["type"], "free_entry_point", "{e}");
     }
 }
+
+/// Per-conversation pricing (the 2023 rules): WhatsApp names the conversation each message was
+/// charged in; one message of a conversation carries the card's conversation rate, the
+/// conversation's others cost nothing, a conversation WhatsApp says is free costs nothing.
+#[tokio::test]
+async fn per_conversation_pricing_charges_each_conversation_once() {
+    let t = Timestamp::parse_rfc3339("2023-09-01T10:00:00Z").unwrap();
+    for db in TestDatabase::all().await {
+        let store = db.store.as_ref();
+        let e = db.engine();
+        let (ws, _, channel) = workspace_with_channel(store, "acme", t).await;
+        let cbp = RateCard {
+            model: PricingModel::PerConversation,
+            effective_from: Timestamp::parse_rfc3339("2023-06-01T00:00:00Z").unwrap(),
+            ..card(vec![line("Brazil", Category::Marketing, (None, None), 62_500)])
+        };
+        store.import_rate_card(&cbp, t).await.unwrap();
+        // A per-message card of later days prices nothing here.
+        store.import_rate_card(&card(vec![line("Brazil", Category::Marketing, (None, None), 1)]), t).await.unwrap();
+        let refs = template_audience(store, ws, "MARKETING", "55119872", 2, t).await;
+        let new = NewFeeAccount {
+            waba_id: "WABA".into(),
+            currency: Currency::parse("USD").unwrap(),
+            postpaid: false,
+            credit_limit: Micros::ZERO,
+        };
+        let account = store.open_fee_account(ws, new, t).await.unwrap();
+        store.record_entry(ws, account.id, top_up(1_000_000), t).await.unwrap();
+        for to in [&refs[0], &refs[0], &refs[1], &refs[1]] {
+            let queued = send_promo(store, ws, &channel, to, false, t).await;
+            assert!(matches!(queued, SendOutcome::Queued(_)), "{e}: {queued:?}");
+        }
+        // One message per recipient at a time: claimed, sent, then the next.
+        let mut jobs = Vec::new();
+        while jobs.len() < 4 {
+            let claimed = store.claim_outbox(channel.id, t, t.plus_secs(60), 20).await.unwrap();
+            assert!(!claimed.is_empty(), "{e}: {} claimed", jobs.len());
+            for job in claimed {
+                store.outbox_sent(job.id, &format!("wamid.C{}", jobs.len()), t).await.unwrap();
+                jobs.push(job);
+            }
+        }
+        let cbp = |conversation: &str, billable: bool| {
+            json!({"billable": billable, "pricing_model": "CBP", "category": "marketing",
+                "conversation": {"id": conversation, "origin": "marketing"}})
+        };
+        let reports = [
+            status("wamid.C1", DeliveryStatus::Delivered, Some(cbp("CONV-A", true))),
+            status("wamid.C0", DeliveryStatus::Delivered, Some(cbp("CONV-A", true))),
+            status("wamid.C0", DeliveryStatus::Delivered, Some(cbp("CONV-A", true))),
+            status("wamid.C2", DeliveryStatus::Delivered, Some(cbp("CONV-B", false))),
+            status("wamid.C3", DeliveryStatus::Delivered, Some(cbp("CONV-C", true))),
+        ];
+        for report in &reports {
+            store.apply_inbound(&[RoutedEvent { channel: &channel, event: report }], t).await.unwrap();
+        }
+        assert_eq!(store.settle_fees(t.plus_secs(10), 100).await.unwrap(), 4, "{e}");
+        assert_eq!(store.settle_fees(t.plus_secs(20), 100).await.unwrap(), 0, "{e}");
+        let entries = store.ledger_entries(ws, account.id, None, 100).await.unwrap();
+        let charges: Vec<_> = entries.iter().filter(|x| x.kind == EntryKind::Charge).collect();
+        assert_eq!(charges.len(), 4, "{e}: each message settled once");
+        let mut per_conversation = std::collections::BTreeMap::<String, (i64, i64)>::new();
+        for c in &charges {
+            let conversation = c.pricing.as_ref().unwrap()["conversation"].as_str().unwrap_or("-").to_owned();
+            let slot = per_conversation.entry(conversation).or_default();
+            slot.0 += 1;
+            slot.1 -= c.amount.0;
+        }
+        let expected = [("CONV-A", (2, 62_500)), ("CONV-B", (1, 0)), ("CONV-C", (1, 62_500))]
+            .map(|(k, v)| (k.to_owned(), v))
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>();
+        assert_eq!(per_conversation, expected, "{e}: CONV-A is paid once for its two messages; CONV-B is free");
+        let after = store.fee_account(ws, account.id).await.unwrap();
+        assert_eq!(after.money.balance, Micros(1_000_000 - 2 * 62_500), "{e}");
+    }
+}

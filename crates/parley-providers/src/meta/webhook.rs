@@ -339,9 +339,23 @@ fn parse_status(s: &Value) -> Option<StatusUpdate> {
         at: timestamp(s)?,
         recipient: str_field(s, "recipient_id").or_else(|| str_field(s, "recipient_user_id")),
         errors: parse_errors(s),
-        pricing: s.get("pricing").cloned(),
+        pricing: pricing_of(s),
         raw: s.clone(),
     })
+}
+
+/// The status's `pricing`, with the conversation it was charged in when Meta names one (the
+/// per-conversation model's `conversation.id` and `origin.type`) as `pricing.conversation`.
+fn pricing_of(s: &Value) -> Option<Value> {
+    let mut pricing = s.get("pricing").cloned()?;
+    if let (Some(fields), Some(conversation)) = (pricing.as_object_mut(), s.get("conversation")) {
+        let id = conversation.get("id").and_then(Value::as_str);
+        let origin = conversation.get("origin").and_then(|o| o.get("type")).and_then(Value::as_str);
+        if let Some(id) = id {
+            fields.insert("conversation".into(), serde_json::json!({"id": id, "origin": origin}));
+        }
+    }
+    Some(pricing)
 }
 
 fn parse_user_preferences(value: &Map<String, Value>) -> Vec<InboundEvent> {

@@ -222,3 +222,58 @@ async fn a_reply_is_held_charged_at_delivery_and_the_next_refused_without_balanc
         assert_eq!(app.call_as(Some(&agent), Method::GET, &path, None).await.status, StatusCode::FORBIDDEN, "{e}");
     }
 }
+
+/// Before 2025-07-01 WhatsApp priced per 24-hour conversation, and the sandbox reports it so
+/// (`pricing_model: CBP`, the conversation's id): two replies in one conversation are charged
+/// once, by the per-conversation card in force.
+#[tokio::test]
+async fn replies_in_one_conversation_are_charged_once_under_the_2023_rules() {
+    use parley_core::fees::card::{Rate, RateCard};
+    use parley_core::fees::{Category, Currency, Micros, PricingModel};
+    for app in TestApp::all().await {
+        let e = app.engine();
+        assert!(app.clock.now() < parley_core::rules::PER_MESSAGE_FROM, "the test clock starts in June 2025");
+        let card = RateCard {
+            currency: Currency::parse("USD").unwrap(),
+            model: PricingModel::PerConversation,
+            effective_from: parley_core::Timestamp::parse_rfc3339("2023-06-01T00:00:00Z").unwrap(),
+            sample: false,
+            source: "test".into(),
+            rates: vec![Rate {
+                market: "Brazil".into(),
+                category: Category::Service,
+                tier_from: None,
+                tier_to: None,
+                rate: Micros(30_000),
+            }],
+        };
+        app.db.store.import_rate_card(&card, app.clock.now()).await.unwrap();
+        let wired = app.wired().await;
+        let waba = wired.channel["waba_id"].as_str().unwrap();
+        let account = app.post("/api/v1/fees/accounts", json!({"waba_id": waba})).await.body["id"].as_i64().unwrap();
+        let entries = format!("/api/v1/fees/accounts/{account}/entries");
+        app.post(&entries, json!({"kind": "top_up", "amount": "1.00", "reference": "TR-2023"})).await;
+        wired.writes("5511987650000", "oi").await;
+        let channel = wired.channel["id"].as_i64().unwrap();
+        for text in ["Olá!", "Tudo bem?"] {
+            let reply =
+                json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "text", "text": {"body": text}});
+            assert_eq!(app.post("/api/v1/messages", reply).await.status, StatusCode::ACCEPTED, "{e}");
+        }
+        let charges = || async {
+            let listed = app.get(&entries).await.body;
+            listed.as_array().unwrap().iter().filter(|x| x["kind"] == "charge").cloned().collect::<Vec<_>>()
+        };
+        assert!(crate::helpers::eventually(20, || async { charges().await.len() == 2 }).await, "{e}");
+        let charged = charges().await;
+        let amounts: Vec<&str> = charged.iter().map(|c| c["amount"].as_str().unwrap()).collect();
+        assert!(amounts.contains(&"-0.030000") && amounts.contains(&"0.000000"), "{e}: {charged:?}");
+        assert!(charged.iter().all(|c| c["pricing"]["model"] == "CBP"), "{e}: {charged:?}");
+        let conversation = &charged[0]["pricing"]["conversation"];
+        assert!(
+            conversation.is_string() && *conversation == charged[1]["pricing"]["conversation"],
+            "{e}: one conversation"
+        );
+        assert_eq!(app.get("/api/v1/fees/accounts").await.body[0]["balance"], "0.970000", "{e}");
+    }
+}

@@ -26,7 +26,7 @@ use parley_core::ids::WorkspaceId;
 use parley_core::rules::{Allowed, Refusal};
 use serde_json::{Value, json};
 
-use super::fee_pricing::Estimate;
+use super::fee_pricing::{Estimate, Pricer};
 use super::{Engine, SqlStore};
 use crate::error::StoreResult;
 use crate::{FeeAccount, NewEntry};
@@ -202,9 +202,12 @@ impl<DB> SqlStore<DB> {
                     .and_then(PricingType::parse)
                     .or_else(|| PricingType::parse(&due.pricing_type))
                     .unwrap_or(PricingType::Regular);
-                let priced =
+                let priced = if reported["pricing_model"] == "CBP" {
+                    Self::charge_conversation(&mut tx, &mut pricer, due, &reported, category, now).await?
+                } else {
                     Self::price(&mut tx, &mut pricer, &due.recipient, (category, pricing_type), due.status_at, true)
-                        .await?;
+                        .await?
+                };
                 let mut detail = priced.detail;
                 if let Some(model) = reported["pricing_model"].as_str() {
                     detail["model"] = json!(model);
@@ -232,6 +235,49 @@ impl<DB> SqlStore<DB> {
 
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
+    /// Under the per-conversation model (`CBP`): the first of a conversation's messages settled
+    /// pays for it (the card in force at its delivery, about when the conversation opened);
+    /// the conversation's other messages, and a conversation WhatsApp says is not billable,
+    /// cost nothing. A status without a conversation id is priced as a conversation of its own.
+    async fn charge_conversation(
+        conn: &mut DB::Connection,
+        pricer: &mut Pricer,
+        due: &Due,
+        reported: &Value,
+        category: Category,
+        now: Timestamp,
+    ) -> StoreResult<Estimate> {
+        let conversation = reported["conversation"]["id"].as_str();
+        let free = |why: &str| Estimate {
+            amount: Micros::ZERO,
+            category,
+            pricing_type: PricingType::Regular,
+            market: None,
+            detail: json!({"category": category.as_str(), "model": "CBP", "conversation": conversation, "free": why}),
+        };
+        if reported["billable"] == false {
+            return Ok(free("not billable"));
+        }
+        if let Some(id) = conversation {
+            let first = sqlx::query(
+                "INSERT INTO fee_conversations (account_id, conversation_id, message_id, created_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, conversation_id) DO NOTHING",
+            )
+            .bind(pricer.account_id())
+            .bind(id.to_owned())
+            .bind(due.message)
+            .bind(now.as_micros())
+            .execute(&mut *conn)
+            .await?;
+            if DB::rows_affected(&first) == 0 {
+                return Ok(free("conversation already charged"));
+            }
+        }
+        let mut priced = Self::price_conversation(conn, pricer, &due.recipient, category, due.status_at).await?;
+        priced.detail["conversation"] = json!(conversation);
+        Ok(priced)
+    }
+
     /// A failed message sent again (`requeue_message`) is pending again, without a new hold: its
     /// delivery is charged (once: `charge:<message>` is unique), a new failure releases nothing.
     pub(crate) async fn pend_again(conn: &mut DB::Connection, message: i64) -> StoreResult<()> {

@@ -31,8 +31,8 @@ pub(crate) struct Estimate {
 pub(crate) struct Pricer {
     account: FeeAccount,
     markup: u32,
-    /// The per-message cards of the account's currency: id and start, newest first.
-    cards: Vec<(i64, Timestamp)>,
+    /// The cards of the account's currency: id, start and model, newest first.
+    cards: Vec<(i64, Timestamp, PricingModel)>,
     lines: HashMap<i64, RateCard>,
     /// Billable charges this month per (category, market), once counted.
     tiers: HashMap<(Category, String), u64>,
@@ -44,6 +44,12 @@ pub(crate) fn month_start(at: Timestamp) -> Timestamp {
     Timestamp::from_datetime(first.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
 }
 
+impl Pricer {
+    pub(crate) fn account_id(&self) -> i64 {
+        self.account.id
+    }
+}
+
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
     /// A pricer for `account` (its markup and cards read now).
@@ -52,8 +58,8 @@ impl<DB> SqlStore<DB> {
             .bind(account.workspace_id.get())
             .fetch_one(&mut *conn)
             .await?;
-        let cards: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, effective_from FROM rate_cards WHERE currency = $1 AND model = 'PMP' ORDER BY effective_from DESC",
+        let cards: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT id, effective_from, model FROM rate_cards WHERE currency = $1 ORDER BY effective_from DESC",
         )
         .bind(account.currency.as_str().to_owned())
         .fetch_all(&mut *conn)
@@ -61,15 +67,18 @@ impl<DB> SqlStore<DB> {
         Ok(Pricer {
             account: account.clone(),
             markup: u32::try_from(markup).unwrap_or(0),
-            cards: cards.into_iter().map(|(id, from)| (id, Timestamp::from_micros(from))).collect(),
+            cards: cards
+                .into_iter()
+                .filter_map(|(id, from, model)| Some((id, Timestamp::from_micros(from), PricingModel::parse(&model)?)))
+                .collect(),
             lines: HashMap::new(),
             tiers: HashMap::new(),
         })
     }
 
-    /// The price of a message to `recipient` delivered (or sent) at `at`. `tiered`: count the
-    /// month's charges for its volume tier (a charge); otherwise the first tier, the dearest (a
-    /// hold's estimate).
+    /// The price of a message to `recipient` delivered (or sent) at `at`, per message. `tiered`:
+    /// count the month's charges for its volume tier (a charge); otherwise the first tier, the
+    /// dearest (a hold's estimate).
     pub(crate) async fn price(
         conn: &mut DB::Connection,
         pricer: &mut Pricer,
@@ -78,12 +87,36 @@ impl<DB> SqlStore<DB> {
         at: Timestamp,
         tiered: bool,
     ) -> StoreResult<Estimate> {
+        Self::price_by(conn, pricer, recipient, (category, pricing_type), at, (PricingModel::PerMessage, tiered)).await
+    }
+
+    /// The price of a conversation opened at `at` with `recipient` (the per-conversation model:
+    /// one rate per market and category, no tiers).
+    pub(crate) async fn price_conversation(
+        conn: &mut DB::Connection,
+        pricer: &mut Pricer,
+        recipient: &str,
+        category: Category,
+        at: Timestamp,
+    ) -> StoreResult<Estimate> {
+        let regular = (category, PricingType::Regular);
+        Self::price_by(conn, pricer, recipient, regular, at, (PricingModel::PerConversation, false)).await
+    }
+
+    async fn price_by(
+        conn: &mut DB::Connection,
+        pricer: &mut Pricer,
+        recipient: &str,
+        (category, pricing_type): (Category, PricingType),
+        at: Timestamp,
+        (model, tiered): (PricingModel, bool),
+    ) -> StoreResult<Estimate> {
         let base = json!({"category": category.as_str(), "type": pricing_type.as_str()});
         let estimate = |amount, market, detail| Estimate { amount, category, pricing_type, market, detail };
         if pricing_type.is_free() || category == Category::ReferralConversion {
             return Ok(estimate(Micros::ZERO, None, base));
         }
-        let Some(&(card, _)) = pricer.cards.iter().find(|(_, from)| *from <= at) else {
+        let Some(&(card, _, _)) = pricer.cards.iter().find(|(_, from, m)| *m == model && *from <= at) else {
             let detail = json!({"category": category.as_str(), "type": pricing_type.as_str(), "unpriced": "no rate card in force"});
             return Ok(estimate(Micros::ZERO, None, detail));
         };
@@ -97,7 +130,7 @@ impl<DB> SqlStore<DB> {
             let rates = super::fees::rates_of(rows)?;
             let view = RateCard {
                 currency: pricer.account.currency.clone(),
-                model: PricingModel::PerMessage,
+                model,
                 effective_from: at,
                 sample: false,
                 source: String::new(),

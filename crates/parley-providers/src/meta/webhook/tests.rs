@@ -395,3 +395,31 @@ fn template_and_health_changes_become_typed_events() {
         if change.messaging_limit == Some(None)));
     assert!(matches!(events[4], InboundEvent::Other { field, .. } if field == "account_alerts"));
 }
+
+#[test]
+fn a_per_conversation_status_keeps_its_conversation_in_its_pricing() {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages",
+    "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": "P"},
+    "statuses": [
+        {"id": "wamid.C1", "status": "delivered", "timestamp": "1686000000", "recipient_id": "5511",
+         "conversation": {"id": "CONV-1", "origin": {"type": "marketing"}},
+         "pricing": {"billable": true, "pricing_model": "CBP", "category": "marketing"}},
+        {"id": "wamid.C2", "status": "delivered", "timestamp": "1686000000", "recipient_id": "5511",
+         "conversation": {"id": 7}, "pricing": "odd"}
+    ]}}]}]});
+    let parsed = parse(body.to_string().as_bytes()).unwrap();
+    let statuses: Vec<_> = parsed.changes[0]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            InboundEvent::Status(s) => Some(s.pricing.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        statuses[0].as_ref().unwrap()["conversation"],
+        json!({"id": "CONV-1", "origin": "marketing"}),
+        "kept with the pricing"
+    );
+    assert_eq!(statuses[1], Some(json!("odd")), "an odd pricing is kept as it came, and nothing panics");
+}
