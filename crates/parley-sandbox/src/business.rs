@@ -245,16 +245,23 @@ impl Inner {
         // window were free until 2026-10-01; from then on only an entry point is free. Before
         // 2025-07-01, per conversation: the first message of a category to a customer opens a
         // 24-hour conversation, charged once; the status names it.
-        let extra = if clock_now < parley_core::rules::PER_MESSAGE_FROM.as_secs() {
-            let (conversation, expires) = self.conversation(phone_number_id, &to, category, clock_now);
+        let per_conversation = clock_now < parley_core::rules::PER_MESSAGE_FROM.as_secs();
+        let extra = if per_conversation {
+            let (conversation, expires, opened) = self.conversation(phone_number_id, &to, category, clock_now);
+            if failure.is_none() {
+                self.count_priced(phone_number_id, &to, category, "regular", opened);
+            }
             json!({"pricing": {"billable": true, "pricing_model": "CBP", "category": category},
                 "conversation": {"id": conversation, "expiration_timestamp": expires.to_string(),
                     "origin": {"type": category}}})
         } else {
             let service_free = clock_now < parley_core::rules::SERVICE_CHARGED_FROM.as_secs();
             let free = service_free && window_open && matches!(category, "service" | "utility");
-            json!({"pricing": {"billable": !free, "pricing_model": "PMP", "category": category,
-                "type": if free { "free_customer_service" } else { "regular" }}})
+            let pricing_type = if free { "free_customer_service" } else { "regular" };
+            if failure.is_none() {
+                self.count_priced(phone_number_id, &to, category, pricing_type, !free);
+            }
+            json!({"pricing": {"billable": !free, "pricing_model": "PMP", "category": category, "type": pricing_type}})
         };
         match failure {
             Some(code) => self.report(phone_number_id, &id, &to, "failed", Some(code)),
@@ -279,19 +286,16 @@ impl Inner {
     }
 
     /// The open 24-hour conversation of this category with this customer (opened now if none
-    /// is): its id and when it expires (clock seconds).
-    fn conversation(&self, phone_number_id: &str, to: &str, category: &str, now: i64) -> (String, i64) {
+    /// is): its id, when it expires (clock seconds), and whether it opened now.
+    fn conversation(&self, phone_number_id: &str, to: &str, category: &str, now: i64) -> (String, i64, bool) {
         let mut state = self.business.lock().expect("business");
         let key = (phone_number_id.to_owned(), to.to_owned(), category.to_owned());
         match state.conversations.get(&key) {
-            Some((id, expires)) if *expires > now => (id.clone(), *expires),
+            Some((id, expires)) if *expires > now => (id.clone(), *expires, false),
             _ => {
-                let opened = (
-                    format!("CONV-sbx{}", self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
-                    now + 24 * 3600,
-                );
-                state.conversations.insert(key, opened.clone());
-                opened
+                let id = format!("CONV-sbx{}", self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                state.conversations.insert(key, (id.clone(), now + 24 * 3600));
+                (id, now + 24 * 3600, true)
             }
         }
     }

@@ -40,6 +40,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
             get(crate::template_api::list).post(crate::template_api::create).delete(crate::template_api::delete),
         )
         .route("/{version}/{id}/unpause", post(crate::template_api::unpause))
+        .route("/{version}/{id}/pricing_analytics", get(crate::analytics::pricing_analytics))
         .route(
             "/{version}/{id}/whatsapp_business_profile",
             get(crate::profile::get_profile).post(crate::profile::set_profile),
@@ -178,7 +179,7 @@ async fn upload_media(
     graph_error(StatusCode::BAD_REQUEST, 131008, "Required parameter is missing: file")
 }
 
-fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+pub(crate) fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     let Some(token) = bearer(headers) else { return false };
     inner.numbers.lock().expect("numbers").values().any(|n| n.access_token == token)
 }

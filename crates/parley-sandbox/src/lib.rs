@@ -21,7 +21,9 @@
 //! - `graph.rs`, `control.rs` — the Graph API router and the HTTP control API.
 //! - `dialogflow/` — Google's token endpoint and Dialogflow's `detectIntent`, for bots.
 //! - `stripe.rs` — Stripe's few endpoints fees top-ups use, its payment page and signed events.
+//! - `analytics.rs` — `pricing_analytics`: what the sandbox charged, per day, for reconciliation.
 
+mod analytics;
 mod business;
 mod control;
 pub mod customer;
@@ -181,6 +183,7 @@ pub(crate) struct Inner {
     uploads: Mutex<resumable::Uploads>,
     dialogflow: Mutex<dialogflow::Fake>,
     stripe: Mutex<stripe::FakeStripe>,
+    analytics: Mutex<analytics::Analytics>,
 }
 
 /// A running sandbox.
@@ -230,6 +233,7 @@ impl Sandbox {
             uploads: Mutex::default(),
             dialogflow: Mutex::default(),
             stripe: Mutex::default(),
+            analytics: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -267,6 +271,25 @@ impl Sandbox {
     /// The next `times` off-session charges are declined (insufficient funds).
     pub fn decline_stripe(&self, times: u32) {
         self.inner.decline_stripe(times);
+    }
+
+    /// The rate card the sandbox charges by in `pricing_analytics` (none: everything at zero).
+    pub fn set_rate_card(&self, card: parley_core::fees::card::RateCard) {
+        self.inner.analytics.lock().expect("analytics").card = Some(card);
+    }
+
+    /// Makes `pricing_analytics` disagree: one more message of `category` charged `cost` on
+    /// `waba_id` now (a planted difference for reconciliation tests).
+    pub fn plant_priced_message(&self, waba_id: &str, category: &str, cost: parley_core::fees::Micros) {
+        let at = self.inner.clock.now().as_secs();
+        self.inner.analytics.lock().expect("analytics").priced.push(analytics::Priced {
+            at,
+            waba_id: waba_id.to_owned(),
+            country: "BR".into(),
+            category: category.to_owned(),
+            pricing_type: "regular".into(),
+            cost,
+        });
     }
 
     /// Every webhook the sandbox's Stripe posted, oldest first.

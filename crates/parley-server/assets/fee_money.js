@@ -1,7 +1,8 @@
 // The fees page's money in and out of one account: a card top-up (sent to Stripe's Checkout;
 // the balance moves when Stripe's signed webhook confirms it), the alert and auto-recharge
 // terms, the recent card payments, a chart of the last 30 days' charges per category (an SVG
-// drawn here from the usage API: no charting library) and monthly statements to download.
+// drawn here from the usage API: no charting library), monthly statements to download and the
+// last nightly reconciliations with the provider.
 // Amounts stay decimal text; only the chart's bar heights are computed, never stored.
 
 import { api, boot, el, formatDateTime, locale, t, toast } from './api.js';
@@ -182,4 +183,16 @@ export function statements(account) {
   point();
   return el('div', { class: 'statements' }, el('h4', {}, t('fees.statements')),
     el('label', { class: 'field' }, t('fees.statement_month'), month), link);
+}
+
+/** The last week's reconciliations with the provider, with the lines that differ. */
+export async function reconciliationsList(account) {
+  const days = (await api('GET', `/fees/accounts/${account.id}/reconciliations`)).slice(0, 7);
+  if (!days.length) return null;
+  const side = (x) => t('fees.reconcile_side', { messages: x.messages, cost: money(x.cost, account.currency) });
+  const line = (d) => el('li', {}, `${t(`fees.category_${d.category}`)} · ${t('fees.reconcile_ledger')} ${side(d.ledger)} · ${t('fees.reconcile_provider')} ${side(d.provider)}`);
+  return [el('h4', {}, t('fees.reconciliations')),
+    el('ul', { class: 'reconciliations', id: `fees-${account.id}-reconciliations` }, days.map((r) => el('li', { class: `outcome ${r.outcome}` },
+      `${r.day}: ${t(`fees.outcome_${r.outcome}`)}`, r.error ? ` (${r.error})` : '',
+      r.differences.length ? el('ul', {}, r.differences.map(line)) : null)))];
 }

@@ -7,7 +7,7 @@
 // currency); nothing is computed from them.
 
 import { api, boot, el, formatDateTime, formatNumber, t, toast } from './api.js';
-import { cardTopUp, money, paymentReturn, statements, termsForm, topUpsList, usageChart } from './fee_money.js';
+import { cardTopUp, money, paymentReturn, reconciliationsList, statements, termsForm, topUpsList, usageChart } from './fee_money.js';
 import { attempt } from './settings.js';
 
 const isOwner = boot.user.role === 'owner';
@@ -64,6 +64,7 @@ async function accountCard(account, settings, redraw) {
     el('div', { class: 'fee-forms' }, termsForm(account, redraw), statements(account)),
     await usageChart(account),
     await topUpsList(account),
+    await reconciliationsList(account),
     el('h4', {}, t('fees.ledger')),
     entries.length
       ? el('div', { class: 'table-scroll' }, el('table', { class: 'ledger', id: `fees-${account.id}-ledger` },

@@ -58,9 +58,8 @@ pub fn read_card(bytes: &[u8], header: CardHeader) -> Result<RateCard, Vec<Strin
 /// When the sample card takes effect: the start of per-message pricing.
 pub const SAMPLE_FROM: &str = "2025-07-01";
 
-/// Installs the sample card (USD, per message) unless one is there: for `parley demo`. Never
-/// for a real deployment, whose owner imports Meta's card.
-pub async fn install_sample_card(store: &dyn Fees, now: Timestamp) -> Result<Option<RateCardInfo>, StoreError> {
+/// The sample card (USD, per message, from 2025-07-01): illustrative figures, not Meta's.
+pub fn sample_card() -> RateCard {
     let header = CardHeader {
         currency: Currency::parse("USD").expect("USD"),
         model: PricingModel::PerMessage,
@@ -68,7 +67,14 @@ pub async fn install_sample_card(store: &dyn Fees, now: Timestamp) -> Result<Opt
         sample: true,
         source: "sample".to_owned(),
     };
-    let card = read_card(SAMPLE_CARD_CSV.as_bytes(), header).map_err(|p| StoreError::Corrupt(p.join("; ")))?;
+    // The file ships with the code and its own test reads it: it cannot be unreadable.
+    read_card(SAMPLE_CARD_CSV.as_bytes(), header).expect("the sample card is sound")
+}
+
+/// Installs the sample card unless one is there: for `parley demo`. Never for a real
+/// deployment, whose owner imports Meta's card.
+pub async fn install_sample_card(store: &dyn Fees, now: Timestamp) -> Result<Option<RateCardInfo>, StoreError> {
+    let card = sample_card();
     match store.import_rate_card(&card, now).await {
         Ok(info) => Ok(Some(info)),
         Err(StoreError::Conflict { .. }) => Ok(None),

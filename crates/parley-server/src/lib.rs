@@ -16,6 +16,7 @@ pub mod mail;
 pub mod media_response;
 pub mod password;
 pub mod payments;
+pub mod reconcile;
 mod routes;
 pub mod secrets;
 pub mod security_headers;

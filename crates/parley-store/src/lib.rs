@@ -24,6 +24,7 @@ mod model;
 mod open;
 mod payments_model;
 mod postgres;
+mod reconcile_model;
 mod sql;
 mod sqlite;
 mod subscriptions_model;
@@ -53,6 +54,7 @@ pub use ledger_model::*;
 pub use model::*;
 pub use open::{DatabaseUrl, create_private_dir, open, open_url};
 pub use payments_model::*;
+pub use reconcile_model::*;
 pub use subscriptions_model::*;
 pub use templates_model::*;
 pub use workflows_model::*;
@@ -826,6 +828,7 @@ pub trait Store:
     + Fees
     + Ledger
     + FeePayments
+    + FeeReconciliations
     + Send
     + Sync
 {

@@ -119,7 +119,8 @@ where
         + crate::Workflows
         + crate::Fees
         + crate::Ledger
-        + crate::FeePayments,
+        + crate::FeePayments
+        + crate::FeeReconciliations,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     fn engine(&self) -> &'static str {

@@ -2,6 +2,7 @@
 //! (create, edit, delete, unpause), the business profile, and the phone number's fields. Their
 //! refusals keep Meta's code and message, so a user sees why.
 
+use parley_core::fees::Micros;
 use parley_core::template_review::ListedTemplate;
 use serde_json::{Value, json};
 
@@ -25,7 +26,59 @@ pub enum ManageError {
     Unavailable(String),
 }
 
+/// One data point of `pricing_analytics`: a day's messages of one country, category and
+/// pricing type, and what Meta charged for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PricingPoint {
+    /// The day's start (unix seconds, UTC).
+    pub start: i64,
+    pub country: Option<String>,
+    /// In the webhooks' spelling (`marketing`, `authentication_international`).
+    pub category: String,
+    /// In the webhooks' spelling (`regular`, `free_customer_service`).
+    pub pricing_type: String,
+    pub volume: i64,
+    pub cost: Micros,
+}
+
 impl GraphClient {
+    /// `GET /<WABA id>/pricing_analytics` by day, country, category and pricing type, from
+    /// `start` to `end` (unix seconds). Points Parley cannot read are left out and counted in
+    /// the second value.
+    pub async fn pricing_analytics(
+        &self,
+        waba_id: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<(Vec<PricingPoint>, usize), ManageError> {
+        let path = format!(
+            "{waba_id}/pricing_analytics?start={start}&end={end}&granularity=DAILY\
+             &dimensions=PRICING_CATEGORY,PRICING_TYPE,COUNTRY"
+        );
+        let answer = self.call(reqwest::Method::GET, &path, None).await?;
+        let points =
+            answer["data"].as_array().into_iter().flatten().flat_map(|d| d["data_points"].as_array()).flatten();
+        let (mut read, mut unread) = (Vec::new(), 0);
+        for p in points {
+            let cost = p["cost"].as_f64().and_then(|c| Micros::parse(&format!("{c:.6}")).ok());
+            let text = |field: &str| p[field].as_str().map(str::to_ascii_lowercase);
+            match (p["start"].as_i64(), text("pricing_category"), text("pricing_type"), p["volume"].as_i64(), cost) {
+                (Some(start), Some(category), Some(pricing_type), Some(volume), Some(cost)) => {
+                    read.push(PricingPoint {
+                        start,
+                        country: p["country"].as_str().map(str::to_owned),
+                        category,
+                        pricing_type,
+                        volume,
+                        cost,
+                    })
+                }
+                _ => unread += 1,
+            }
+        }
+        Ok((read, unread))
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

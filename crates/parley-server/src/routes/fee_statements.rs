@@ -1,6 +1,7 @@
 //! WhatsApp fees (issue 19): an account's monthly statement — the balance at the start and the
 //! end of a UTC month, what came in and went out per kind of entry, and the month's charges per
-//! category and market — as JSON or as a CSV file. A month not over yet says so (`complete`).
+//! category and market — as JSON or as a CSV file (a month not over yet says so: `complete`);
+//! and its daily reconciliations with the provider (`reconcile.rs`), listed or run now.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -22,7 +23,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(statement))
+    OpenApiRouter::new().routes(routes!(statement)).routes(routes!(reconciliations, reconcile_now))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -163,4 +164,78 @@ async fn statement(
     let name = format!("attachment; filename=\"fees-statement-{}-{month}.csv\"", account.id);
     let headers = [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)];
     Ok((StatusCode::OK, headers, body).into_response())
+}
+
+/// One day's comparison of the ledger with the provider.
+#[derive(Serialize, ToSchema)]
+pub struct ReconciliationView {
+    /// `2026-10-15` (UTC).
+    day: String,
+    /// `matched`, `differences` or `failed`.
+    outcome: String,
+    /// Per category and pricing type: `ledger` and `provider` messages and cost (before markup).
+    #[schema(value_type = Vec<Object>)]
+    differences: serde_json::Value,
+    error: Option<String>,
+    ran_at: String,
+}
+
+impl From<parley_store::Reconciliation> for ReconciliationView {
+    fn from(r: parley_store::Reconciliation) -> Self {
+        let date = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Days::new(r.day.max(0) as u64);
+        ReconciliationView {
+            day: date.format("%Y-%m-%d").to_string(),
+            outcome: r.outcome,
+            differences: r.differences,
+            error: r.error,
+            ran_at: r.ran_at.to_rfc3339(),
+        }
+    }
+}
+
+/// An account's daily reconciliations with the provider, newest first (owners and managers).
+#[utoipa::path(get, path = "/fees/accounts/{id}/reconciliations", tag = "fees", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<ReconciliationView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn reconciliations(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(crate::extract::PathId(id)): ApiPath<crate::extract::PathId>,
+) -> ApiResult<axum::Json<Vec<ReconciliationView>>> {
+    auth.require_admin()?;
+    let listed = state.store.reconciliations(auth.workspace_id, id, 60).await?;
+    Ok(axum::Json(listed.into_iter().map(ReconciliationView::from).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileInput {
+    /// A past UTC day, `2026-10-15`.
+    day: String,
+}
+
+/// Reconcile a past day now (owners): the comparison replaces that day's.
+#[utoipa::path(post, path = "/fees/accounts/{id}/reconciliations", tag = "fees", params(("id" = i64, Path)),
+    request_body = ReconcileInput,
+    responses((status = 200, body = ReconciliationView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn reconcile_now(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(crate::extract::PathId(id)): ApiPath<crate::extract::PathId>,
+    crate::extract::ApiJson(input): crate::extract::ApiJson<ReconcileInput>,
+) -> ApiResult<axum::Json<ReconciliationView>> {
+    if auth.role != parley_core::account::Role::Owner {
+        return Err(ApiError::forbidden("only owners handle money"));
+    }
+    let date = NaiveDate::parse_from_str(input.day.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_request("a day like 2026-10-15").with_field("day"))?;
+    let day = (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days();
+    if day >= state.clock.now().as_secs().div_euclid(86_400) {
+        return Err(ApiError::bad_request("a day that is over").with_field("day"));
+    }
+    let account = state.store.fee_account(auth.workspace_id, id).await?;
+    let done = crate::reconcile::reconcile(&state, &account, day).await?;
+    Ok(axum::Json(done.into()))
 }

@@ -1,7 +1,7 @@
 //! The fees worker: settles the sends held on fee accounts once their status is final — a
 //! charge at delivery, a release at failure (`parley-store`, `sql/fee_charges.rs`); asks Stripe
 //! for the auto-recharges the ledger requested (`payments.rs`); mails the alerts raised
-//! (`[mail]`). It wakes when webhooks are applied (statuses come with them) and every few
+//! (`[mail]`); reconciles each account's past day with the provider (`reconcile.rs`). It wakes when webhooks are applied (statuses come with them) and every few
 //! seconds; settling is exactly once whichever server does it, and so is each recharge
 //! (claimed with a lease, asked with an idempotency key).
 
@@ -39,6 +39,9 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             tracing::warn!(error = %e, "cannot ask for auto-recharges");
         }
         mail_alerts(&state).await;
+        if let Err(e) = crate::reconcile::reconcile_due(&state).await {
+            tracing::warn!(error = %e, "cannot reconcile fees");
+        }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = appended.changed() => {}

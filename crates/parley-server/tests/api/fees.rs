@@ -277,3 +277,64 @@ async fn replies_in_one_conversation_are_charged_once_under_the_2023_rules() {
         assert_eq!(app.get("/api/v1/fees/accounts").await.body[0]["balance"], "0.970000", "{e}");
     }
 }
+
+/// The nightly reconciliation: once a day is over, the fees worker compares the ledger's
+/// charges of the day with what the provider (the sandbox, charging by the same card) reports in
+/// `pricing_analytics`; a day that agrees is `matched`, a planted extra charge shows as a
+/// difference and is notified.
+#[tokio::test]
+async fn the_nightly_reconciliation_finds_a_planted_difference() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        app.clock.set(parley_core::Timestamp::parse_rfc3339("2026-10-15T09:00:00Z").unwrap());
+        let wired = app.wired().await;
+        parley_server::fees::install_sample_card(&*app.db.store, app.clock.now()).await.unwrap();
+        wired.sandbox.set_rate_card(parley_server::fees::sample_card());
+        let waba = wired.channel["waba_id"].as_str().unwrap().to_owned();
+        let account = app.post("/api/v1/fees/accounts", json!({"waba_id": waba})).await.body["id"].as_i64().unwrap();
+        let entries = format!("/api/v1/fees/accounts/{account}/entries");
+        app.post(&entries, json!({"kind": "top_up", "amount": "1.00", "reference": "TR-R"})).await;
+        wired.writes("5511987650000", "oi").await;
+        let channel = wired.channel["id"].as_i64().unwrap();
+        let reply =
+            json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "text", "text": {"body": "Olá!"}});
+        assert_eq!(app.post("/api/v1/messages", reply).await.status, StatusCode::ACCEPTED, "{e}");
+        let charged = || async { app.get(&entries).await.body[0]["kind"] == "charge" };
+        assert!(crate::helpers::eventually(20, charged).await, "{e}");
+
+        // The next day at 03:00: the 15th is reconciled, and agrees.
+        let path = format!("/api/v1/fees/accounts/{account}/reconciliations");
+        app.clock.set(parley_core::Timestamp::parse_rfc3339("2026-10-16T03:30:00Z").unwrap());
+        let reconciled = |day: &'static str| {
+            let path = path.clone();
+            let app = &app;
+            async move {
+                let listed = app.get(&path).await.body;
+                listed.as_array().unwrap().iter().find(|r| r["day"] == day).cloned()
+            }
+        };
+        assert!(crate::helpers::eventually(20, || async { reconciled("2026-10-15").await.is_some() }).await, "{e}");
+        let day = reconciled("2026-10-15").await.unwrap();
+        assert_eq!((day["outcome"].as_str(), day["differences"].clone()), (Some("matched"), json!([])), "{e}: {day}");
+
+        // On the 16th the provider charges one marketing message Parley never sent.
+        wired.sandbox.plant_priced_message(&waba, "marketing", parley_core::fees::Micros(62_500));
+        app.clock.set(parley_core::Timestamp::parse_rfc3339("2026-10-17T03:30:00Z").unwrap());
+        assert!(crate::helpers::eventually(20, || async { reconciled("2026-10-16").await.is_some() }).await, "{e}");
+        let day = reconciled("2026-10-16").await.unwrap();
+        assert_eq!(day["outcome"], "differences", "{e}: {day}");
+        let line = json!({"category": "marketing", "pricing_type": "regular",
+            "ledger": {"messages": 0, "cost": "0.000000"}, "provider": {"messages": 1, "cost": "0.062500"}});
+        assert_eq!(day["differences"], json!([line]), "{e}");
+        let notes = app.get("/api/v1/notifications").await.body;
+        assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "fees.reconciliation"), "{e}: {notes:?}");
+
+        // Run again by hand (owners): the same; a day not over is refused; agents cannot.
+        let again = app.post(&path, json!({"day": "2026-10-16"})).await;
+        assert_eq!((again.status, again.body["outcome"].as_str()), (StatusCode::OK, Some("differences")), "{e}");
+        let today = app.post(&path, json!({"day": "2026-10-17"})).await;
+        assert_eq!(today.status, StatusCode::BAD_REQUEST, "{e}");
+        let agent = app.token_for("agent", "a@acme.example").await;
+        assert_eq!(app.call_as(Some(&agent), Method::GET, &path, None).await.status, StatusCode::FORBIDDEN, "{e}");
+    }
+}

@@ -114,6 +114,7 @@ pub(crate) mod events;
 mod fee_charges;
 mod fee_payments;
 mod fee_pricing;
+mod fee_reconcile;
 pub(crate) mod fee_watch;
 mod fees;
 mod health;

@@ -85,6 +85,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     });
 
     demo_templates(&sandbox);
+    // The sandbox charges by the same sample card, so the nightly reconciliation agrees.
+    sandbox.set_rate_card(parley_server::fees::sample_card());
     // Templates and the number's health, as a real number would show them.
     let round = parley_server::workers::provider_sync::sync_once(&state, true, true).await;
     if round.failures > 0 {
