@@ -81,12 +81,6 @@ fn lines(rows: Vec<UsageRow>) -> Vec<ChargeLine> {
         .collect()
 }
 
-#[derive(Deserialize)]
-pub struct StatementPath {
-    id: i64,
-    month: String,
-}
-
 /// An account's statement for a month (owners and managers), as JSON or CSV.
 #[utoipa::path(get, path = "/fees/accounts/{id}/statements/{month}", tag = "fees",
     params(("id" = i64, Path), ("month" = String, Path, description = "`2026-10`"), StatementParams),
@@ -96,11 +90,11 @@ pub struct StatementPath {
 async fn statement(
     State(state): State<AppState>,
     auth: Auth,
-    ApiPath(path): ApiPath<StatementPath>,
+    ApiPath((path_id, month)): ApiPath<(crate::extract::PathId, String)>,
     ApiQuery(params): ApiQuery<StatementParams>,
 ) -> ApiResult<Response> {
     auth.require_admin()?;
-    let first = NaiveDate::parse_from_str(&format!("{}-01", path.month.trim()), "%Y-%m-%d")
+    let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
         .map_err(|_| ApiError::bad_request("a month like 2026-10").with_field("month"))?;
     let csv = match params.format.as_deref().unwrap_or("json") {
         "json" => false,
@@ -111,7 +105,7 @@ async fn statement(
     let at = |d: NaiveDate| Timestamp::from_datetime(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
     let (from, to) = (at(first), at(next));
     let ws = auth.workspace_id;
-    let account = state.store.fee_account(ws, path.id).await?;
+    let account = state.store.fee_account(ws, path_id.0).await?;
     let totals = state.store.ledger_totals(ws, account.id, from, to).await?;
     let total = |kind: EntryKind| {
         totals
