@@ -355,6 +355,15 @@ impl DeliveryStatus {
         }
     }
 
+    /// Whether the message's fate is known: it reached the phone (delivered, read, played) or
+    /// the provider gave up (failed). A held fee is settled then.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::Failed | DeliveryStatus::Delivered | DeliveryStatus::Read | DeliveryStatus::Played
+        )
+    }
+
     /// The status after `incoming` is reported on a message at `self`: `Some(incoming)` when it
     /// moves the message forward, `None` when it is old news (a late `sent` after `read`, a
     /// duplicate).

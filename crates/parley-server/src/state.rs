@@ -82,6 +82,8 @@ pub struct AppState {
     pub dialogflow_tokens: Arc<parley_providers::dialogflow::TokenCache>,
     /// `parley demo` only: the link that logs its owner in (see `web/demo.rs`).
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
+    /// Where people reach this server (`public_url`), for links in mail; empty: relative links.
+    pub public_url: String,
     /// Card payments for WhatsApp fees (`[stripe]`), when set up.
     pub payments: Option<Arc<crate::payments::Payments>>,
     /// Outgoing mail (`[mail]`), when set up: fee alerts.
@@ -154,6 +156,7 @@ impl AppState {
             trusted_proxies: Default::default(),
             streams: Default::default(),
             demo_sign_in: None,
+            public_url: String::new(),
             payments: None,
             mailer: None,
         }

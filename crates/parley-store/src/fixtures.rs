@@ -34,6 +34,8 @@ pub struct InboxSpec {
     pub sealed_secrets: String,
     /// Store the contacts' phones as an old import left them (`00336…`), for re-cleaning to fix.
     pub phones_to_clean: bool,
+    /// A WhatsApp fees account on the channels' WABA with this many ledger entries (0: none).
+    pub ledger_entries: i64,
 }
 
 /// What was made, for the queries that measure it.
@@ -45,6 +47,8 @@ pub struct InboxFixture {
     /// The shared channel, then the private one (half of the agents are members).
     pub channels: [ChannelId; 2],
     pub teams: [TeamId; 2],
+    /// The fees account, when `ledger_entries` asked for one.
+    pub fee_account: Option<i64>,
 }
 
 pub const FIRST_NAMES: &[&str] = &[
@@ -215,6 +219,7 @@ where
         agents: agents.clone(),
         channels: [channels[0], channels[1]],
         teams: [teams[0], teams[1]],
+        fee_account: None,
     };
 
     let mut conn = store.write.acquire().await?;
@@ -290,6 +295,10 @@ where
         sentences = SENTENCES.len(),
     );
     chunked::<DB>(&mut conn, "messages", spec.conversations * per, &messages, ws, progress).await?;
+    let mut fixture = fixture;
+    if spec.ledger_entries > 0 {
+        fixture.fee_account = Some(ledger::<DB>(store, &mut conn, ws, spec.ledger_entries, progress).await?);
+    }
     for table in ["bench_numbers", "bench_first", "bench_last", "bench_sentences", "bench_agents"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}"))).execute(&mut *conn).await?;
     }
@@ -302,6 +311,52 @@ where
         sqlx::query("ANALYZE").execute(&mut *conn).await?;
     }
     Ok(fixture)
+}
+
+/// A postpaid fees account on the fixture's WABA and `entries` ledger entries, three seconds
+/// apart from `T0`: a bank transfer of 0.10 every tenth entry, charges of 0.0068 between them,
+/// each with the balance after it, and the account's balance as the last one left it.
+async fn ledger<DB>(
+    store: &SqlStore<DB>,
+    conn: &mut DB::Connection,
+    ws: WorkspaceId,
+    entries: i64,
+    progress: &(dyn Fn(&str, i64, i64) + Sync),
+) -> StoreResult<i64>
+where
+    DB: Engine,
+    SqlStore<DB>: Store,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    let new = crate::NewFeeAccount {
+        waba_id: "WABA-BENCH".into(),
+        currency: parley_core::fees::Currency::parse("USD").map_err(StoreError::Config)?,
+        postpaid: true,
+        credit_limit: parley_core::fees::Micros(i64::MAX / 4),
+    };
+    let account = crate::Ledger::open_fee_account(store, ws, new, Timestamp::from_micros(T0)).await?;
+    // Entry j (from 1): a top-up when j % 10 = 1; the balance after it from the counts so far.
+    let (top_up, charge) = (100_000, 6_800);
+    let balance = |j: &str| format!("(({j} + 9) / 10) * {top_up} - ({j} - ({j} + 9) / 10) * {charge}");
+    let sql = format!(
+        "INSERT INTO ledger_entries (account_id, kind, amount, held_change, balance_after, held_after, market,
+            category, pricing_type, pricing, created_at)
+         SELECT {id}, CASE WHEN j % 10 = 1 THEN 'top_up' ELSE 'charge' END,
+                CASE WHEN j % 10 = 1 THEN {top_up} ELSE -{charge} END, 0, {after}, 0,
+                CASE WHEN j % 10 = 1 THEN NULL ELSE 'Brazil' END, CASE WHEN j % 10 = 1 THEN NULL ELSE 'utility' END,
+                CASE WHEN j % 10 = 1 THEN NULL ELSE 'regular' END,
+                CASE WHEN j % 10 = 1 THEN NULL ELSE '{{\"rate\":\"0.006800\"}}' END,
+                {T0} + j * 3000000
+         FROM (SELECT n.i + $1 AS j FROM bench_numbers n WHERE n.i <= $3 AND $2 = $2) s",
+        id = account.id,
+        after = balance("j"),
+    );
+    chunked::<DB>(conn, "ledger entries", entries, &sql, ws, progress).await?;
+    let last = balance(&entries.to_string());
+    let sql = format!("UPDATE fee_accounts SET balance = {last} WHERE id = {}", account.id);
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    Ok(account.id)
 }
 
 /// The numbers 1..=CHUNK and the word lists with their folded forms.

@@ -12,6 +12,7 @@
 //! | allowed provider hosts | `--allow-provider-host` (repeatable) | `PARLEY_ALLOW_PROVIDER_HOSTS` (comma-separated) | `allow_provider_hosts` (list) | none: only Meta's official hosts |
 //! | upload files per minute (per user) | `--upload-files-per-minute` | `PARLEY_UPLOAD_FILES_PER_MINUTE` | `upload_files_per_minute` | `30` |
 //! | upload megabytes per hour (per user) | `--upload-mb-per-hour` | `PARLEY_UPLOAD_MB_PER_HOUR` | `upload_mb_per_hour` | `2048` |
+//! | public URL (links in mail, Stripe's way back) | `--public-url` | `PARLEY_PUBLIC_URL` | `public_url` | `http://<listen address>` |
 //!
 //! Trusted proxies are addresses or networks (`10.0.0.0/8`): only a request whose TCP peer is
 //! one of them has its `X-Forwarded-For` read (see `parley_server::web::client_ip`). Comma-
@@ -33,7 +34,7 @@
 //! [stripe]                      # card top-ups of WhatsApp fees (docs/fees.md)
 //! secret_key = "sk_live_…"      # or PARLEY_STRIPE_SECRET_KEY
 //! webhook_secret = "whsec_…"    # or PARLEY_STRIPE_WEBHOOK_SECRET; endpoint: <public_url>/webhooks/stripe
-//! public_url = "https://parley.example.com"   # where payers come back to
+//! public_url = "https://parley.example.com"   # where payers come back to (default: the top-level public_url)
 //! api_base = "https://api.stripe.com"         # default
 //! top_up_min = "10"             # default 10, in the account's currency
 //! top_up_max = "2000"           # default 2000
@@ -97,6 +98,10 @@ pub struct ConfigArgs {
     /// Megabytes one user may upload per hour [default: 2048].
     #[arg(long, env = "PARLEY_UPLOAD_MB_PER_HOUR", global = true)]
     pub upload_mb_per_hour: Option<u32>,
+    /// Where people reach this server, for links in mail and Stripe's way back
+    /// [default: http://<listen address>].
+    #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 /// What `parley.toml` may contain. Unknown keys are an error, so typos do not go unnoticed.
@@ -112,6 +117,7 @@ struct FileConfig {
     allow_provider_hosts: Option<Vec<String>>,
     upload_files_per_minute: Option<u32>,
     upload_mb_per_hour: Option<u32>,
+    public_url: Option<String>,
     stripe: Option<StripeFile>,
     mail: Option<MailFile>,
 }
@@ -135,7 +141,7 @@ struct MailFile {
 }
 
 /// The `[stripe]` table resolved (secrets from the environment win), or `None` when absent.
-fn stripe_settings(file: Option<StripeFile>, listen: SocketAddr) -> anyhow::Result<Option<StripeSettings>> {
+fn stripe_settings(file: Option<StripeFile>, public_url: &str) -> anyhow::Result<Option<StripeSettings>> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let Some(file) = file else { return Ok(None) };
     let defaults = StripeSettings::default();
@@ -149,7 +155,7 @@ fn stripe_settings(file: Option<StripeFile>, listen: SocketAddr) -> anyhow::Resu
         secret_key: env("PARLEY_STRIPE_SECRET_KEY").or(file.secret_key).unwrap_or_default(),
         webhook_secret: env("PARLEY_STRIPE_WEBHOOK_SECRET").or(file.webhook_secret).unwrap_or_default(),
         api_base: file.api_base.unwrap_or(defaults.api_base),
-        public_url: file.public_url.unwrap_or_else(|| format!("http://{listen}")),
+        public_url: file.public_url.unwrap_or_else(|| public_url.to_owned()),
         top_up_min: money(file.top_up_min, defaults.top_up_min, "top_up_min")?,
         top_up_max: money(file.top_up_max, defaults.top_up_max, "top_up_max")?,
     };
@@ -188,6 +194,8 @@ pub struct Config {
     /// Hosts provider calls may reach besides Meta's official ones.
     pub allow_provider_hosts: AllowList,
     pub upload_quota: UploadQuota,
+    /// Where people reach this server (links in mail, Stripe's way back).
+    pub public_url: String,
     pub stripe: Option<StripeSettings>,
     pub mail: Option<MailSettings>,
 }
@@ -236,9 +244,14 @@ impl ConfigArgs {
         if upload_quota.files_per_minute == 0 || upload_quota.mb_per_hour == 0 {
             bail!("upload quotas are at least 1 (files per minute, megabytes per hour)");
         }
-        let stripe = stripe_settings(file.stripe, listen)?;
+        let public_url = self.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("public_url {public_url:?} is an http:// or https:// address");
+        }
+        let stripe = stripe_settings(file.stripe, &public_url)?;
         let mail = mail_settings(file.mail)?;
         Ok(Config {
+            public_url,
             stripe,
             mail,
             listen,

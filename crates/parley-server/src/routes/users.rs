@@ -12,14 +12,14 @@ use parley_core::contact::check_email;
 use parley_core::ids::UserId;
 use parley_store::{NewUser, UserPatch};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::accounts::UserView;
 use crate::auth::{Auth, hash_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, PathId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId};
 use crate::password::hash_password;
 use crate::state::AppState;
 
@@ -121,19 +121,41 @@ pub struct Invitation {
     /// address). Shown once: only its hash is kept. A new invitation ends the previous one.
     url: String,
     expires_at: String,
+    /// Whether it was mailed to the user (`?mail=true`).
+    mailed: bool,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InviteParams {
+    /// Also mail the link to the user's address, through the server's `[mail]` relay (the link
+    /// made absolute with the server's `public_url`).
+    mail: Option<bool>,
 }
 
 /// Make an invitation link for a user (owners and managers; a manager not for an owner).
-#[utoipa::path(post, path = "/users/{id}/invite", tag = "accounts", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/users/{id}/invite", tag = "accounts", params(("id" = i64, Path), InviteParams),
     responses((status = 201, body = Invitation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "`user_deactivated`")),
+        (status = 409, body = ErrorBody, description = "`mail_not_configured`"),
+        (status = 422, body = ErrorBody, description = "`user_deactivated`"),
+        (status = 502, body = ErrorBody, description = "`mail_failed`: the relay refused; invite again")),
     security(("bearer" = [])))]
 async fn invite_user(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
+    ApiQuery(params): ApiQuery<InviteParams>,
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     auth.require_admin()?;
+    let mail = params.mail.unwrap_or(false);
+    let mailer = state.mailer.clone().filter(|_| mail);
+    if mail && mailer.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mail_not_configured",
+            "mail is not set up on this server ([mail])",
+        ));
+    }
     let id = UserId(id);
     let target = state.store.user(auth.workspace_id, id).await?;
     if !auth.role.can_grant(target.role) {
@@ -151,8 +173,18 @@ async fn invite_user(
     let now = state.clock.now();
     let expires_at = now.plus_secs(INVITE_SECS);
     state.store.create_invite(auth.workspace_id, id, &hash_token(&secret), expires_at, Some(auth.user_id), now).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Invitation { url: format!("/invite/{secret}"), expires_at: expires_at.to_rfc3339() }),
-    ))
+    let url = format!("/invite/{secret}");
+    if let Some(mailer) = mailer {
+        let link = format!("{}{url}", state.public_url.trim_end_matches('/'));
+        let body = format!(
+            "Hello {},\n\nYou are invited to Parley. Choose your password here (the link works once, until {}):\n\n{link}\n",
+            target.name,
+            expires_at.to_rfc3339()
+        );
+        mailer.send(&[target.email.as_str().to_owned()], "Your Parley invitation", &body).await.map_err(|e| {
+            tracing::warn!(user = id.get(), error = %e, "cannot mail an invitation");
+            ApiError::new(StatusCode::BAD_GATEWAY, "mail_failed", "the mail relay refused the invitation; invite again")
+        })?;
+    }
+    Ok((StatusCode::CREATED, Json(Invitation { url, expires_at: expires_at.to_rfc3339(), mailed: mail })))
 }

@@ -12,28 +12,24 @@ use tokio::sync::watch;
 use crate::AppState;
 
 const POLL: Duration = Duration::from_secs(5);
-const AT_ONCE: u32 = 500;
+const LINGER: Duration = Duration::from_millis(200);
+/// Sends settled per transaction: short enough not to hold the writer (SQLite) for long.
+const AT_ONCE: u32 = 100;
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut appended = state.events_appended.subscribe();
     loop {
-        let mut settled = 0;
+        // Alerts settling raises are events; the webhooks' followers poll for them (a wake-up
+        // per pass would wake every worker for every status).
         loop {
             match state.store.settle_fees(state.clock.now(), AT_ONCE).await {
-                Ok(n) if n == u64::from(AT_ONCE) => settled += n,
-                Ok(n) => {
-                    settled += n;
-                    break;
-                }
+                Ok(n) if n == u64::from(AT_ONCE) => continue,
+                Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot settle fees");
                     break;
                 }
             }
-        }
-        if settled > 0 {
-            // Settling may have raised alerts (events for the webhooks' followers).
-            state.events_appended.send_modify(|n| *n = n.wrapping_add(1));
         }
         if let Err(e) = crate::payments::ask_recharges(&state).await {
             tracing::warn!(error = %e, "cannot ask for auto-recharges");
@@ -44,7 +40,10 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = appended.changed() => {}
+            _ = appended.changed() => {
+                // Statuses come in bursts: a moment's wait settles a burst in one pass.
+                tokio::time::sleep(LINGER).await;
+            }
             _ = shutdown.changed() => {}
         }
         if *shutdown.borrow() {

@@ -4,7 +4,6 @@
 //! a recharge fires below its threshold and a declined one alerts; each crossing below the
 //! alert threshold mails once.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use parley_core::ManualClock;
@@ -16,61 +15,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{START, TestApp, eventually};
+use crate::smtp::SmtpServer;
 
 const WEBHOOK_SECRET: &str = "whsec_test_secret";
 const SECRET_KEY: &str = "sk_test_parley";
-
-/// `aiosmtpd` writing what it receives into a Maildir.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: tempfile::TempDir,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpServer {
-    /// Started from the tests' Python (`PARLEY_PYWA_PYTHON`, made by `.ci/run`); `None` outside
-    /// CI without it.
-    async fn start() -> Option<SmtpServer> {
-        let python = match std::env::var("PARLEY_PYWA_PYTHON") {
-            Ok(p) if !p.is_empty() => p,
-            _ if parley_store::testing::running_in_ci() => panic!("CI=true but PARLEY_PYWA_PYTHON is not set"),
-            _ => {
-                eprintln!("skipping the SMTP part: PARLEY_PYWA_PYTHON is not set");
-                return None;
-            }
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let maildir = tempfile::tempdir().unwrap();
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("box"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let server = SmtpServer { child, port, maildir };
-        let up = eventually(20, || async { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
-        assert!(up, "aiosmtpd listens on {port}");
-        Some(server)
-    }
-
-    /// The subjects of the mails received, in no particular order.
-    fn subjects(&self) -> Vec<String> {
-        let new = self.maildir.path().join("box").join("new");
-        let Ok(files) = std::fs::read_dir(new) else { return Vec::new() };
-        files
-            .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
-            .filter_map(|mail| mail.lines().find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned)))
-            .collect()
-    }
-}
 
 /// The payer's browser, stopped at the way back (to the app's public URL, not served here).
 fn no_redirects() -> reqwest::Client {

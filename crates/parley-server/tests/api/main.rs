@@ -29,6 +29,7 @@ mod phone_spellings;
 mod realtime;
 mod samples;
 mod search;
+mod smtp;
 mod store_failures;
 mod stream_rights;
 mod teams;

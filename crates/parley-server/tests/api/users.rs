@@ -209,3 +209,43 @@ async fn an_invitation_link_lets_a_new_user_choose_a_password_once() {
         assert_eq!((r.status, r.code()), (StatusCode::UNPROCESSABLE_ENTITY, "user_deactivated"), "{e}");
     }
 }
+
+/// An invitation goes by mail when the server has a relay (`?mail=true`): one mail at the
+/// user's address with the whole link; without a relay it is refused, and nothing is mailed.
+#[tokio::test]
+async fn an_invitation_can_go_by_mail() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    for db in parley_store::testing::TestDatabase::all().await {
+        let port = smtp.as_ref().map(|s| s.port);
+        let app = TestApp::spawn_knowing_addr(db, "acme", move |state, addr| {
+            state.public_url = format!("http://{addr}");
+            if let Some(port) = port {
+                let settings = parley_server::mail::MailSettings {
+                    smtp_url: format!("smtp://127.0.0.1:{port}"),
+                    from: "Parley <parley@acme.example>".into(),
+                };
+                state.mailer = Some(std::sync::Arc::new(parley_server::mail::Mailer::new(&settings).unwrap()));
+            }
+        })
+        .await;
+        let e = app.engine();
+        let created =
+            app.post("/api/v1/users", json!({"email": "lan@acme.example", "name": "Lan", "role": "agent"})).await;
+        let id = created.body["id"].as_i64().unwrap();
+        let Some(smtp) = &smtp else {
+            let r = app.post(&format!("/api/v1/users/{id}/invite?mail=true"), json!({})).await;
+            assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "mail_not_configured"), "{e}");
+            continue;
+        };
+        let before = smtp.mails().len();
+        let invite = app.post(&format!("/api/v1/users/{id}/invite?mail=true"), json!({})).await;
+        assert_eq!((invite.status, invite.body["mailed"].as_bool()), (StatusCode::CREATED, Some(true)), "{e}");
+        let link = app.url(invite.body["url"].as_str().unwrap());
+        let arrived = crate::helpers::eventually(20, || async { smtp.mails().len() == before + 1 }).await;
+        assert!(arrived, "{e}: {} mails", smtp.mails().len());
+        let mail = smtp.mails().into_iter().find(|m| m.contains(&link)).expect("the mail carries the whole link");
+        assert!(mail.contains("To: lan@acme.example") && mail.contains("Subject: Your Parley invitation"), "{mail}");
+        let plain = app.post(&format!("/api/v1/users/{id}/invite"), json!({})).await;
+        assert_eq!(plain.body["mailed"], false, "{e}: not asked, not mailed");
+    }
+}

@@ -26,7 +26,7 @@ use parley_core::ids::WorkspaceId;
 use parley_core::rules::{Allowed, Refusal};
 use serde_json::{Value, json};
 
-use super::fee_pricing::{Estimate, Pricer};
+use super::fee_pricing::{CardCache, Estimate, Pricer};
 use super::{Engine, SqlStore};
 use crate::error::StoreResult;
 use crate::{FeeAccount, NewEntry};
@@ -79,6 +79,7 @@ impl<DB> SqlStore<DB> {
     /// each price on its decision (what a dry run shows).
     pub(crate) async fn estimate_send(
         conn: &mut DB::Connection,
+        cards: &CardCache,
         ws: WorkspaceId,
         waba: &str,
         recipient: &str,
@@ -87,7 +88,7 @@ impl<DB> SqlStore<DB> {
     ) -> StoreResult<Option<SendFees>> {
         let Some(id) = Self::account_of_waba(conn, ws, waba).await? else { return Ok(None) };
         let account = Self::fee_account_in(conn, ws, id).await?;
-        let mut pricer = Self::pricer(conn, &account).await?;
+        let mut pricer = Self::pricer(conn, &account, cards).await?;
         let mut estimates = Vec::with_capacity(decisions.len());
         for d in decisions.iter_mut() {
             let category = Category::parse(d.category).unwrap_or(Category::Service);
@@ -148,7 +149,7 @@ impl<DB> SqlStore<DB> {
     async fn settle_group(&self, ws: WorkspaceId, account_id: i64, dues: &[Due], now: Timestamp) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let mut account = Self::lock_fee_account(&mut tx, ws, account_id).await?;
-        let mut pricer = Self::pricer(&mut tx, &account).await?;
+        let mut pricer = Self::pricer(&mut tx, &account, &self.rate_cards).await?;
         let mut settled = 0;
         for due in dues {
             let taken: Option<i64> = sqlx::query_scalar("DELETE FROM fee_pending WHERE message_id = $1 RETURNING held")
@@ -228,6 +229,7 @@ impl<DB> SqlStore<DB> {
             let released = if entry.kind == EntryKind::Charge { held } else { Micros::ZERO };
             Self::write_entry(&mut tx, &mut account, &entry, released, now).await?;
         }
+        Self::save_tier_counts(&mut tx, &pricer).await?;
         tx.commit().await?;
         Ok(settled)
     }
@@ -278,6 +280,16 @@ impl<DB> SqlStore<DB> {
         Ok(priced)
     }
 
+    /// A send held on a fee account whose status became final can be settled now (in the
+    /// transaction that moved the status): the fees worker reads only such rows.
+    pub(crate) async fn fee_ready(conn: &mut DB::Connection, message: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE fee_pending SET ready = 1 WHERE message_id = $1 AND ready = 0")
+            .bind(message)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// A failed message sent again (`requeue_message`) is pending again, without a new hold: its
     /// delivery is charged (once: `charge:<message>` is unique), a new failure releases nothing.
     pub(crate) async fn pend_again(conn: &mut DB::Connection, message: i64) -> StoreResult<()> {
@@ -315,7 +327,8 @@ impl<DB> SqlStore<DB> {
             "SELECT p.message_id, p.account_id, p.category, p.pricing_type, p.recipient, m.status, m.pricing,
                     m.status_at, m.workspace_id
              FROM fee_pending p JOIN messages m ON m.id = p.message_id
-             WHERE m.status IN ('delivered', 'read', 'failed') ORDER BY p.account_id, p.message_id LIMIT $1",
+             WHERE p.ready = 1 AND m.status IN ('delivered', 'read', 'played', 'failed')
+             ORDER BY p.account_id, p.message_id LIMIT $1",
         )
         .bind(super::clamp_limit(limit, 1000))
         .fetch_all(&self.read)

@@ -1,10 +1,12 @@
 //! Pricing inside a transaction (`fee_charges.rs`): a [`Pricer`] reads what one account's
 //! prices depend on once — the workspace's markup, the headers of the cards of the account's
 //! currency — and each card's lines the first time a message needs that card, then prices any
-//! number of messages in memory (`parley_core::fees::card::RateCard::rate`). Volume tiers count
-//! the month's billable charges of a market and category once per key and carry the count on.
+//! number of messages in memory (`parley_core::fees::card::RateCard::rate`). Volume tiers read
+//! the month's billable charges of a market and category from their counter row once per key
+//! (`fee_tier_counts`), carry the count on in memory, and add to the row before commit.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::Datelike;
 use macro_rules_attribute::apply;
@@ -27,15 +29,34 @@ pub(crate) struct Estimate {
     pub detail: Value,
 }
 
+type TierKey = (i64, Category, String);
+
+/// Cards' lines by card id, shared by every pricer of a store: cards are never changed once
+/// imported, so what was read once stays true (a new card has a new id).
+#[derive(Clone, Default)]
+pub(crate) struct CardCache(Arc<Mutex<HashMap<i64, Arc<RateCard>>>>);
+
+impl CardCache {
+    fn get(&self, card: i64) -> Option<Arc<RateCard>> {
+        self.0.lock().expect("card cache").get(&card).cloned()
+    }
+
+    fn keep(&self, card: i64, lines: Arc<RateCard>) {
+        self.0.lock().expect("card cache").insert(card, lines);
+    }
+}
+
 /// What one account's prices depend on, read once per transaction.
 pub(crate) struct Pricer {
     account: FeeAccount,
     markup: u32,
     /// The cards of the account's currency: id, start and model, newest first.
     cards: Vec<(i64, Timestamp, PricingModel)>,
-    lines: HashMap<i64, RateCard>,
-    /// Billable charges this month per (category, market), once counted.
-    tiers: HashMap<(Category, String), u64>,
+    cache: CardCache,
+    lines: HashMap<i64, Arc<RateCard>>,
+    /// Billable charges per (month, category, market), once read, and how many this pass added
+    /// (written back by [`SqlStore::save_tier_counts`] before the pass commits).
+    tiers: HashMap<TierKey, (u64, u64)>,
 }
 
 pub(crate) fn month_start(at: Timestamp) -> Timestamp {
@@ -53,7 +74,11 @@ impl Pricer {
 #[apply(engine_bounds!)]
 impl<DB> SqlStore<DB> {
     /// A pricer for `account` (its markup and cards read now).
-    pub(crate) async fn pricer(conn: &mut DB::Connection, account: &FeeAccount) -> StoreResult<Pricer> {
+    pub(crate) async fn pricer(
+        conn: &mut DB::Connection,
+        account: &FeeAccount,
+        cache: &CardCache,
+    ) -> StoreResult<Pricer> {
         let markup: i64 = sqlx::query_scalar("SELECT fee_markup_bp FROM workspaces WHERE id = $1")
             .bind(account.workspace_id.get())
             .fetch_one(&mut *conn)
@@ -71,6 +96,7 @@ impl<DB> SqlStore<DB> {
                 .into_iter()
                 .filter_map(|(id, from, model)| Some((id, Timestamp::from_micros(from), PricingModel::parse(&model)?)))
                 .collect(),
+            cache: cache.clone(),
             lines: HashMap::new(),
             tiers: HashMap::new(),
         })
@@ -88,6 +114,67 @@ impl<DB> SqlStore<DB> {
         tiered: bool,
     ) -> StoreResult<Estimate> {
         Self::price_by(conn, pricer, recipient, (category, pricing_type), at, (PricingModel::PerMessage, tiered)).await
+    }
+
+    /// An account's billable charges of a month, category and market before this pass: its
+    /// counter row, or (none yet) the ledger's count, kept as the row.
+    async fn tier_count(conn: &mut DB::Connection, account: i64, key: &TierKey) -> StoreResult<u64> {
+        let (month, category, market) = key;
+        let kept: Option<i64> = sqlx::query_scalar(
+            "SELECT charges FROM fee_tier_counts WHERE account_id = $1 AND month = $2 AND category = $3 AND market = $4",
+        )
+        .bind(account)
+        .bind(*month)
+        .bind(category.as_str().to_owned())
+        .bind(market.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(n) = kept {
+            return Ok(n.max(0) as u64);
+        }
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM ledger_entries WHERE account_id = $1 AND kind = 'charge' AND category = $2
+               AND market = $3 AND created_at >= $4 AND amount < 0",
+        )
+        .bind(account)
+        .bind(category.as_str().to_owned())
+        .bind(market.clone())
+        .bind(*month)
+        .fetch_one(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO fee_tier_counts (account_id, month, category, market, charges) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (account_id, month, category, market) DO NOTHING",
+        )
+        .bind(account)
+        .bind(*month)
+        .bind(category.as_str().to_owned())
+        .bind(market.clone())
+        .bind(counted)
+        .execute(&mut *conn)
+        .await?;
+        Ok(counted.max(0) as u64)
+    }
+
+    /// Adds this pass's billable charges to their counters (in the pass's transaction).
+    pub(crate) async fn save_tier_counts(conn: &mut DB::Connection, pricer: &Pricer) -> StoreResult<()> {
+        for ((month, category, market), (_, added)) in &pricer.tiers {
+            if *added == 0 {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE fee_tier_counts SET charges = charges + $1
+                 WHERE account_id = $2 AND month = $3 AND category = $4 AND market = $5",
+            )
+            .bind(*added as i64)
+            .bind(pricer.account.id)
+            .bind(*month)
+            .bind(category.as_str().to_owned())
+            .bind(market.clone())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
     }
 
     /// The price of a conversation opened at `at` with `recipient` (the per-conversation model:
@@ -120,6 +207,11 @@ impl<DB> SqlStore<DB> {
             let detail = json!({"category": category.as_str(), "type": pricing_type.as_str(), "unpriced": "no rate card in force"});
             return Ok(estimate(Micros::ZERO, None, detail));
         };
+        if !pricer.lines.contains_key(&card)
+            && let Some(cached) = pricer.cache.get(card)
+        {
+            pricer.lines.insert(card, cached);
+        }
         if !pricer.lines.contains_key(&card) {
             let rows: Vec<super::fees::LineRow> = sqlx::query_as(
                 "SELECT market, category, tier_from, tier_to, rate FROM rate_card_lines WHERE card_id = $1",
@@ -136,6 +228,8 @@ impl<DB> SqlStore<DB> {
                 source: String::new(),
                 rates,
             };
+            let view = Arc::new(view);
+            pricer.cache.keep(card, view.clone());
             pricer.lines.insert(card, view);
         }
         let markets = markets_of(recipient);
@@ -153,23 +247,14 @@ impl<DB> SqlStore<DB> {
             && priced.amount > Micros::ZERO
             && let Some(market) = priced.market.clone()
         {
-            let key = (category, market.clone());
+            let key: TierKey = (month_start(at).as_micros(), category, market);
             if !pricer.tiers.contains_key(&key) {
-                let so_far: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM ledger_entries WHERE account_id = $1 AND kind = 'charge' AND category = $2
-                       AND market = $3 AND created_at >= $4 AND amount < 0",
-                )
-                .bind(pricer.account.id)
-                .bind(category.as_str().to_owned())
-                .bind(market)
-                .bind(month_start(at).as_micros())
-                .fetch_one(&mut *conn)
-                .await?;
-                pricer.tiers.insert(key.clone(), so_far as u64);
+                let so_far = Self::tier_count(conn, pricer.account.id, &key).await?;
+                pricer.tiers.insert(key.clone(), (so_far, 0));
             }
             let counted = pricer.tiers.get_mut(&key).expect("counted above");
-            *counted += 1;
-            nth = *counted;
+            counted.1 += 1;
+            nth = counted.0 + counted.1;
             if nth > 1
                 && let Ok(p) = pricer.lines[&card].rate(&markets, category, pricing_type, nth)
             {

@@ -113,7 +113,7 @@ mod duplicates;
 pub(crate) mod events;
 mod fee_charges;
 mod fee_payments;
-mod fee_pricing;
+pub(crate) mod fee_pricing;
 mod fee_reconcile;
 pub(crate) mod fee_watch;
 mod fees;
@@ -806,6 +806,9 @@ pub struct SqlStore<DB: Database> {
     /// Messages this process stored since it started, and the count at which the planner's
     /// statistics are refreshed next (see [`SqlStore::inbound_grew`]).
     pub(crate) inbound_rows: Arc<(AtomicU64, AtomicU64)>,
+    /// Rate cards' lines by card id, read once: a card never changes once imported
+    /// (`fee_pricing.rs`).
+    pub(crate) rate_cards: fee_pricing::CardCache,
 }
 
 /// The first refresh of inbound statistics comes after this many stored messages; each next one
@@ -825,6 +828,7 @@ impl<DB: Engine> SqlStore<DB> {
             migrator,
             _sqlite: sqlite,
             inbound_rows: Arc::new((AtomicU64::new(0), AtomicU64::new(FIRST_INBOUND_ANALYZE))),
+            rate_cards: fee_pricing::CardCache::default(),
         }
     }
 

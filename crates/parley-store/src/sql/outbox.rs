@@ -284,7 +284,11 @@ impl<DB> SqlStore<DB> {
             .bind(message)
             .execute(&mut *conn)
             .await?;
-        Ok(DB::rows_affected(&done) > 0)
+        let moved = DB::rows_affected(&done) > 0;
+        if moved && status.is_final() {
+            Self::fee_ready(conn, message).await?;
+        }
+        Ok(moved)
     }
 
     /// Judges a send; one that takes a slot of the messaging limit is judged again holding the
@@ -473,7 +477,9 @@ impl<DB> Outbox for SqlStore<DB> {
         // Priced where its WABA has a fee account (`fee_charges.rs`).
         let recipient = judged.facts.recipient.clone().unwrap_or_default();
         let waba = judged.facts.channel.waba_id.clone();
-        let fees = Self::estimate_send(&mut tx, req.ws, &waba, &recipient, &mut judged.decisions, now).await?;
+        let fees =
+            Self::estimate_send(&mut tx, &self.rate_cards, req.ws, &waba, &recipient, &mut judged.decisions, now)
+                .await?;
         if req.dry_run {
             if let Some(fees) = &fees
                 && let Err(refusal) = fees.covered()

@@ -76,6 +76,7 @@ pub fn configure_outbound_and_uploads(state: &mut AppState, config: &Config) {
 /// Card payments and mail from the configuration (after the allow-list is set: Stripe's base
 /// URL passes the outbound guard).
 pub fn configure_payments_and_mail(state: &mut AppState, config: &Config) -> anyhow::Result<()> {
+    state.public_url = config.public_url.clone();
     if let Some(stripe) = &config.stripe {
         let payments =
             parley_server::payments::Payments::new(stripe, &state.outbound.allow).map_err(anyhow::Error::msg)?;

@@ -326,6 +326,9 @@ impl<DB> SqlStore<DB> {
         .await?;
         match advanced {
             Some(id) => {
+                if s.status.is_final() {
+                    Self::fee_ready(conn, id).await?;
+                }
                 let payload = json!({"message_id": id, "status": s.status.as_str(), "at": s.at, "error": error});
                 events.push(channel.workspace_id, "message.status", Some(id), Some(channel), &payload);
             }

@@ -221,6 +221,18 @@ async fn bench(
         ensure!(started.elapsed() < Duration::from_secs(3600), "the outbox did not drain within an hour: {counts}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
+    // With statuses on, the run ends when the server has taken every status webhook (the
+    // sandbox saw each acknowledged): fees on or off, the runs then did the same work besides
+    // fees, and their CPU compares like for like.
+    let all_sent = started.elapsed().as_secs_f64();
+    if opts.statuses {
+        let expected = 2 * opts.messages;
+        while sandbox.stats().acked_items.len() < expected {
+            ensure!(started.elapsed() < Duration::from_secs(3600), "statuses were not all taken within an hour");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let statuses_taken = started.elapsed().as_secs_f64();
     // With fees on, the run ends when every delivery is charged (the fees worker's share); asked
     // through the API (the server holds the SQLite database).
     let mut charged = 0;
@@ -262,6 +274,8 @@ async fn bench(
         "first_to_last_send_seconds": round(span, 2),
         "achieved_rate": round(achieved, 1),
         "start_to_drained_seconds": round(drained, 2),
+        "start_to_all_sent_seconds": round(all_sent, 2),
+        "start_to_statuses_taken_seconds": round(statuses_taken, 2),
         "max_sends_in_any_1s_window": max_window,
         "busiest_second_per_100ms": busiest_profile,
         "longest_gap_before_it_ms": round(gap_before, 1),

@@ -26,6 +26,8 @@ pub struct InboxBench {
     pub samples: usize,
     /// Leave the generated database (printed) instead of removing it, to look at query plans.
     pub keep: bool,
+    /// Ledger entries of a fees account on the fixture's WABA (0: no fees scenarios).
+    pub ledger: i64,
 }
 
 const AGENTS: i64 = 20;
@@ -54,6 +56,7 @@ pub async fn run(opts: InboxBench) -> anyhow::Result<()> {
         agent_tokens: agents.iter().map(|t| t.record.clone()).collect(),
         sealed_secrets: "unused".into(),
         phones_to_clean: false,
+        ledger_entries: opts.ledger,
     };
     let started = Instant::now();
     let last_report = std::sync::Mutex::new(Instant::now());
@@ -188,6 +191,23 @@ pub async fn run(opts: InboxBench) -> anyhow::Result<()> {
             }),
         ),
     ];
+    let mut scenarios = scenarios;
+    if let Some(account) = f.fee_account {
+        // The ledger spans ~347 days from the fixture's start (3 s apart per 10 M entries); its
+        // last month is the usage asked for.
+        let last = parley_core::Timestamp::from_micros(1_700_000_000_000_000 + opts.ledger * 3_000_000);
+        let day = |t: parley_core::Timestamp| t.to_rfc3339()[..10].to_owned();
+        let (from, to) = (day(last.plus_secs(-29 * 86_400)), day(last));
+        scenarios.push(("fees: balances (accounts)", Box::new(|_| (OWNER, vec!["/fees/accounts".into()]))));
+        scenarios.push((
+            "fees: ledger, newest 50",
+            Box::new(move |_| (OWNER, vec![format!("/fees/accounts/{account}/entries?limit=50")])),
+        ));
+        scenarios.push((
+            "fees: usage of the last 30 days by day",
+            Box::new(move |_| (OWNER, vec![format!("/fees/accounts/{account}/usage?from={from}&to={to}")])),
+        ));
+    }
     for (name, sample) in &scenarios {
         // Warm-up requests are not counted.
         for _ in 0..5 {

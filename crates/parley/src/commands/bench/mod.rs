@@ -131,6 +131,10 @@ pub enum BenchCommand {
         /// Keep the generated database (its path or schema is printed) to look at query plans.
         #[arg(long)]
         keep: bool,
+        /// Ledger entries of a WhatsApp fees account on the fixture's WABA: adds the fees
+        /// scenarios (balances, the ledger's newest page, a month's usage).
+        #[arg(long, default_value_t = 0)]
+        ledger: i64,
         /// Benchmark PostgreSQL at this URL (a schema of its own is created and dropped);
         /// SQLite in a temporary directory otherwise.
         #[arg(long)]
@@ -183,8 +187,9 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(webhooks::run(opts))
         }
-        BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep } => {
-            let opts = inbox::InboxBench { database_url: postgres, contacts, conversations, messages, samples, keep };
+        BenchCommand::Inbox { contacts, conversations, messages, samples, postgres, keep, ledger } => {
+            let opts =
+                inbox::InboxBench { database_url: postgres, contacts, conversations, messages, samples, keep, ledger };
             tokio::runtime::Runtime::new()?.block_on(inbox::run(opts))
         }
         BenchCommand::Outgoing { events, events_ten, rate, batch, postgres } => {

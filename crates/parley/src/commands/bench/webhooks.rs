@@ -240,6 +240,7 @@ async fn at_scale(
             .collect(),
         sealed_secrets,
         phones_to_clean,
+        ledger_entries: 0,
     };
     let started = Instant::now();
     let progress = |what: &str, done: i64, total: i64| {
