@@ -297,7 +297,7 @@ where
     chunked::<DB>(&mut conn, "messages", spec.conversations * per, &messages, ws, progress).await?;
     let mut fixture = fixture;
     if spec.ledger_entries > 0 {
-        fixture.fee_account = Some(ledger::<DB>(store, &mut conn, ws, spec.ledger_entries, progress).await?);
+        fixture.fee_account = Some(ledger::<DB>(&mut conn, ws, spec.ledger_entries, progress).await?);
     }
     for table in ["bench_numbers", "bench_first", "bench_last", "bench_sentences", "bench_agents"] {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}"))).execute(&mut *conn).await?;
@@ -317,7 +317,6 @@ where
 /// apart from `T0`: a bank transfer of 0.10 every tenth entry, charges of 0.0068 between them,
 /// each with the balance after it, and the account's balance as the last one left it.
 async fn ledger<DB>(
-    store: &SqlStore<DB>,
     conn: &mut DB::Connection,
     ws: WorkspaceId,
     entries: i64,
@@ -325,17 +324,20 @@ async fn ledger<DB>(
 ) -> StoreResult<i64>
 where
     DB: Engine,
-    SqlStore<DB>: Store,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
 {
-    let new = crate::NewFeeAccount {
-        waba_id: "WABA-BENCH".into(),
-        currency: parley_core::fees::Currency::parse("USD").map_err(StoreError::Config)?,
-        postpaid: true,
-        credit_limit: parley_core::fees::Micros(i64::MAX / 4),
-    };
-    let account = crate::Ledger::open_fee_account(store, ws, new, Timestamp::from_micros(T0)).await?;
+    // On the fixture's own connection (SQLite has one writer: the store's API would wait for it).
+    let account: i64 = sqlx::query_scalar(
+        "INSERT INTO fee_accounts (workspace_id, waba_id, currency, postpaid, credit_limit, balance, held, created_at,
+            updated_at)
+         VALUES ($1, 'WABA-BENCH', 'USD', 1, 1000000000000, 0, 0, $2, $2) RETURNING id",
+    )
+    .bind(ws.get())
+    .bind(T0)
+    .fetch_one(&mut *conn)
+    .await?;
     // Entry j (from 1): a top-up when j % 10 = 1; the balance after it from the counts so far.
     let (top_up, charge) = (100_000, 6_800);
     let balance = |j: &str| format!("(({j} + 9) / 10) * {top_up} - ({j} - ({j} + 9) / 10) * {charge}");
@@ -349,14 +351,14 @@ where
                 CASE WHEN j % 10 = 1 THEN NULL ELSE '{{\"rate\":\"0.006800\"}}' END,
                 {T0} + j * 3000000
          FROM (SELECT n.i + $1 AS j FROM bench_numbers n WHERE n.i <= $3 AND $2 = $2) s",
-        id = account.id,
+        id = account,
         after = balance("j"),
     );
     chunked::<DB>(conn, "ledger entries", entries, &sql, ws, progress).await?;
     let last = balance(&entries.to_string());
-    let sql = format!("UPDATE fee_accounts SET balance = {last} WHERE id = {}", account.id);
+    let sql = format!("UPDATE fee_accounts SET balance = {last} WHERE id = {account}");
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
-    Ok(account.id)
+    Ok(account)
 }
 
 /// The numbers 1..=CHUNK and the word lists with their folded forms.
