@@ -8,10 +8,17 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Where and as whom mail goes.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct MailSettings {
     pub smtp_url: String,
     pub from: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    // The relay's URL may hold a password: never in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings").field("from", &self.from).finish_non_exhaustive()
+    }
 }
 
 /// Sends mail through the configured relay.

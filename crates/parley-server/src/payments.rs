@@ -20,8 +20,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::http::StatusCode;
 
-/// The `[stripe]` settings.
-#[derive(Clone, Debug)]
+/// The `[stripe]` settings (their `Debug` never shows the keys).
+#[derive(Clone)]
 pub struct StripeSettings {
     pub secret_key: String,
     pub webhook_secret: String,
@@ -31,6 +31,15 @@ pub struct StripeSettings {
     pub public_url: String,
     pub top_up_min: Micros,
     pub top_up_max: Micros,
+}
+
+impl std::fmt::Debug for StripeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeSettings")
+            .field("api_base", &self.api_base)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for StripeSettings {

@@ -193,11 +193,6 @@ impl<DB> SqlStore<DB> {
             qb.push(", status_at = ").push_bind(now.as_micros()).push(" WHERE id IN ");
             push_list(&mut qb, &moving);
             qb.build().execute(&mut *conn).await?;
-            if status.is_final() {
-                let mut qb = QueryBuilder::<DB>::new("UPDATE fee_pending SET ready = 1 WHERE message_id IN ");
-                push_list(&mut qb, &moving);
-                qb.build().execute(&mut *conn).await?;
-            }
         }
         Ok(moving.into_iter().collect())
     }
