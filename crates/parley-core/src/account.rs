@@ -95,6 +95,8 @@ pub struct User {
     pub deactivated_at: Option<Timestamp>,
     /// A bot: assignable, acts through its API token, never logs in.
     pub bot: bool,
+    /// Mail this user when a teammate mentions them in a note (when the server has `[mail]`).
+    pub mail_mentions: bool,
 }
 
 /// Why a change to a user is refused.

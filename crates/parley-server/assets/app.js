@@ -459,13 +459,29 @@ function notificationText(n) {
   return text ?? n.message;
 }
 
+/** Atop the bell's list when the server can mail: mail me my mentions (`PATCH /me`). */
+function mailSetting() {
+  if (!boot.mail) return [];
+  const box = el('input', { type: 'checkbox', id: 'mail-mentions' });
+  box.checked = boot.mail_mentions;
+  box.addEventListener('change', async () => {
+    try {
+      boot.mail_mentions = (await api('PATCH', '/me', { mail_mentions: box.checked })).mail_mentions;
+    } catch (error) {
+      box.checked = boot.mail_mentions;
+      toast(errorText(error), 'error');
+    }
+  });
+  return [el('li', { class: 'mail-setting' }, el('label', {}, box, ` ${t('notifications.mail_mentions')}`))];
+}
+
 /** The bell: notifications for me (mentions) and, for owners and managers, the team's notices. */
 async function loadNotifications() {
   try {
     const list = await api('GET', '/notifications?limit=30');
     const unread = list.filter((n) => !n.read);
     $('bell-count').textContent = unread.length ? formatNumber(unread.length) : '';
-    $('notifications').replaceChildren(...(list.length ? list : [null]).map((n) => (n
+    $('notifications').replaceChildren(...mailSetting(), ...(list.length ? list : [null]).map((n) => (n
       ? el('li', { class: n.read ? 'read' : 'unread', dataset: { kind: n.kind } },
         el('a', { href: n.payload?.conversation_id ? `#c${n.payload.conversation_id}` : '#', onclick: async (e) => {
           e.preventDefault();

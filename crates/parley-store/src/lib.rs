@@ -151,6 +151,8 @@ pub trait Sessions {
     async fn end_session(&self, token_hash: &str) -> StoreResult<()>;
     /// `None`: the browser's language.
     async fn set_locale(&self, ws: WorkspaceId, user: UserId, locale: Option<&str>) -> StoreResult<User>;
+    /// Whether the user is mailed when mentioned in a note.
+    async fn set_mail_mentions(&self, ws: WorkspaceId, user: UserId, on: bool) -> StoreResult<User>;
 }
 
 /// Contacts, their tags and notes. Every method is scoped to one workspace.
@@ -655,6 +657,23 @@ pub trait ConversationNotes {
         conversation: ConversationId,
         viewer: Viewer,
     ) -> StoreResult<Vec<ConversationNote>>;
+    /// Claims up to `limit` mention mails owed, each until `lease_until` (one server mails it).
+    /// Mails no longer owed — the user deactivated, turned mail off or no longer sees the
+    /// conversation — are closed as skipped on the way.
+    async fn mention_mails_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<MentionMail>>;
+    /// Records a mail's outcome: sent, or failed and tried again at `retry_at` (`None`: given up).
+    async fn mention_mailed(
+        &self,
+        id: i64,
+        outcome: Result<(), String>,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
 }
 
 /// Tags on conversations (lowercase, already checked), for those who see the conversation.

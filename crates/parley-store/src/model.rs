@@ -57,6 +57,23 @@ pub struct NewConversationNote<'a> {
     pub mentions: &'a [UserId],
 }
 
+/// A mention owed a mail, claimed for a while by the mail worker that read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MentionMail {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    /// The mentioned user's address, name and language (`None`: English).
+    pub to: String,
+    pub user_name: String,
+    pub locale: Option<String>,
+    pub author_name: String,
+    pub conversation_id: ConversationId,
+    pub note: String,
+    pub created_at: Timestamp,
+    /// Tries before this one.
+    pub attempts: u32,
+}
+
 /// An internal note on a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ConversationNote {

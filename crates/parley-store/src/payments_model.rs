@@ -175,8 +175,10 @@ pub trait FeePayments {
         retry_at: Option<Timestamp>,
         now: Timestamp,
     ) -> StoreResult<()>;
-    /// Alerts not mailed yet, oldest first, tried fewer than `max_attempts` times.
-    async fn alerts_to_mail(&self, max_attempts: u32, limit: u32) -> StoreResult<Vec<FeeAlert>>;
+    /// Alerts raised at `since` or later not mailed yet, oldest first, tried fewer than
+    /// `max_attempts` times (older ones are news no more: a relay set up later does not mail
+    /// last month's alerts).
+    async fn alerts_to_mail(&self, since: Timestamp, max_attempts: u32, limit: u32) -> StoreResult<Vec<FeeAlert>>;
     /// Records a mailing: sent (`Ok`) or failed with its error (tried again later).
     async fn alert_mailed(&self, alert: i64, outcome: Result<(), String>, now: Timestamp) -> StoreResult<()>;
 }

@@ -59,8 +59,11 @@ fn adjustment(amount: i64) -> NewEntry {
     }
 }
 
+/// A day before the alerts: all of them are still news.
+const DAY_BEFORE: Timestamp = NOW.plus_secs(-86_400);
+
 async fn alert_kinds(store: &dyn Store) -> Vec<String> {
-    store.alerts_to_mail(5, 100).await.unwrap().into_iter().map(|a| a.kind).collect()
+    store.alerts_to_mail(DAY_BEFORE, 5, 100).await.unwrap().into_iter().map(|a| a.kind).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -118,6 +121,8 @@ async fn payments_credit_once_and_thresholds_fire_once_per_crossing() {
         let queued = outcomes.iter().filter(|o| matches!(o, SendOutcome::Queued(_))).count();
         assert_eq!(queued, 10, "{e}");
         assert_eq!(alert_kinds(store).await, ["balance_low"], "{e}: one alert for the crossing");
+        let later = store.alerts_to_mail(NOW.plus_secs(1), 5, 100).await.unwrap();
+        assert!(later.is_empty(), "{e}: past alerts are not mailed by a relay set up later");
         let asked = store.claim_recharges(NOW, NOW.plus_secs(60), 10).await.unwrap();
         assert_eq!(asked.len(), 1, "{e}: one recharge for the crossing");
         assert!(store.claim_recharges(NOW, NOW.plus_secs(60), 10).await.unwrap().is_empty(), "{e}: leased");
@@ -129,7 +134,7 @@ async fn payments_credit_once_and_thresholds_fire_once_per_crossing() {
         store.recharge_asked(recharge.id, "pi_2", NOW).await.unwrap();
         let credited = store.credit_payment(payment("evt_3", recharge.id, "pi_2", None, 100_000), NOW).await.unwrap();
         assert!(matches!(credited, Credited::Now(_)), "{e}: {credited:?}");
-        for alert in store.alerts_to_mail(5, 100).await.unwrap() {
+        for alert in store.alerts_to_mail(DAY_BEFORE, 5, 100).await.unwrap() {
             store.alert_mailed(alert.id, Ok(()), NOW).await.unwrap();
         }
         assert!(alert_kinds(store).await.is_empty(), "{e}: mailed alerts are not mailed again");

@@ -41,6 +41,8 @@ pub struct UserView {
     deactivated_at: Option<String>,
     /// A bot: assignable, acts through its API token, never logs in (`POST /bots`).
     bot: bool,
+    /// Mailed when a teammate mentions them in a note (needs the server's `[mail]`).
+    mail_mentions: bool,
 }
 
 impl From<User> for UserView {
@@ -55,6 +57,7 @@ impl From<User> for UserView {
             active: u.deactivated_at.is_none(),
             deactivated_at: u.deactivated_at.map(|t| t.to_rfc3339()),
             bot: u.bot,
+            mail_mentions: u.mail_mentions,
         }
     }
 }
@@ -104,18 +107,32 @@ pub struct MePatch {
     #[serde(default, deserialize_with = "parley_core::serde_util::double_option")]
     #[schema(value_type = Option<String>)]
     locale: Option<Option<String>>,
+    /// Mail me when a teammate mentions me in a note; `409 mail_not_configured` when the
+    /// server has no mail relay.
+    mail_mentions: Option<bool>,
 }
 
-/// Change your own settings: the web inbox's language.
+/// Change your own settings: the web inbox's language, mentions by mail.
 #[utoipa::path(patch, path = "/me", tag = "accounts", request_body = MePatch,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_me(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<MePatch>,
 ) -> ApiResult<Json<UserView>> {
+    if input.mail_mentions == Some(true) && state.mailer.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "mail_not_configured",
+            "mail is not set up on this server ([mail])",
+        )
+        .with_field("mail_mentions"));
+    }
     let mut user = state.store.user(auth.workspace_id, auth.user_id).await?;
+    if let Some(on) = input.mail_mentions {
+        user = state.store.set_mail_mentions(auth.workspace_id, auth.user_id, on).await?;
+    }
     if let Some(locale) = input.locale {
         let locale = match locale.as_deref() {
             None => None,

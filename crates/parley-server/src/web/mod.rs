@@ -317,6 +317,9 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap, user: Web
         "user": {"id": user.user.id, "name": user.user.name, "email": user.user.email.as_str(), "role": user.user.role.as_str()},
         "workspace": {"id": workspace.id, "name": workspace.name},
         "locale": locale.as_str(),
+        // Whether the server can mail (the mentions-by-mail setting shows only then).
+        "mail": state.mailer.is_some(),
+        "mail_mentions": user.user.mail_mentions,
         "strings": serde_json::from_str::<serde_json::Value>(locale.json()).unwrap_or_default(),
     })
     .to_string();

@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod fees;
 pub mod handover;
 pub mod imports;
+pub mod mail;
 pub mod media;
 pub mod outgoing;
 pub mod pacing;
@@ -26,6 +27,7 @@ pub fn spawn_all(state: crate::AppState, shutdown: watch::Receiver<bool>) -> Vec
         tokio::spawn(workflows::run_steps(state.clone(), shutdown.clone())),
         tokio::spawn(outgoing::run(state.clone(), shutdown.clone())),
         tokio::spawn(fees::run(state.clone(), shutdown.clone())),
+        tokio::spawn(mail::run(state.clone(), shutdown.clone())),
         tokio::spawn(dispatch::run(state, shutdown)),
     ]
 }

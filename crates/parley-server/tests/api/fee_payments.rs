@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use parley_core::ManualClock;
 use parley_sandbox::{Sandbox, SandboxConfig, StripeHook};
-use parley_server::mail::{MailSettings, Mailer};
 use parley_server::payments::{Payments, StripeSettings};
 use parley_store::testing::TestDatabase;
 use reqwest::{Method, StatusCode};
@@ -38,10 +37,7 @@ async fn setup(db: TestDatabase, smtp: Option<&SmtpServer>) -> Setup {
     let sandbox =
         Sandbox::start(SandboxConfig { clock: sandbox_clock, auto_tick: false, ..Default::default() }).await.unwrap();
     let api_base = sandbox.stripe_api_base();
-    let mail = smtp.map(|s| MailSettings {
-        smtp_url: format!("smtp://127.0.0.1:{}", s.port),
-        from: "Parley <parley@acme.example>".into(),
-    });
+    let port = smtp.map(|s| s.port);
     let app = TestApp::spawn_with(db, "acme", move |state| {
         let settings = StripeSettings {
             secret_key: SECRET_KEY.into(),
@@ -51,7 +47,7 @@ async fn setup(db: TestDatabase, smtp: Option<&SmtpServer>) -> Setup {
             ..StripeSettings::default()
         };
         state.payments = Some(Arc::new(Payments::new(&settings, &state.outbound.allow).unwrap()));
-        state.mailer = mail.map(|m| Arc::new(Mailer::new(&m).unwrap()));
+        state.mailer = port.map(crate::smtp::mailer);
     })
     .await;
     sandbox.configure_stripe(StripeHook {

@@ -18,6 +18,7 @@ mod http;
 mod idempotency;
 mod imports;
 mod login_limits;
+mod mention_mail;
 mod no_blocking_io;
 mod notes;
 mod numbers;

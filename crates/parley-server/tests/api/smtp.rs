@@ -70,3 +70,24 @@ impl SmtpServer {
             .collect()
     }
 }
+
+/// A mailer sending to the test relay on `port`.
+pub fn mailer(port: u16) -> std::sync::Arc<parley_server::mail::Mailer> {
+    let settings = parley_server::mail::MailSettings {
+        smtp_url: format!("smtp://127.0.0.1:{port}"),
+        from: "Parley <parley@acme.example>".into(),
+    };
+    std::sync::Arc::new(parley_server::mail::Mailer::new(&settings).expect("a mailer for the test relay"))
+}
+
+/// Configures a test server to mail through the relay (when there is one), with links
+/// pointing at the server itself: for `TestApp::spawn_knowing_addr`.
+pub fn mail_through(
+    smtp: &Option<SmtpServer>,
+) -> impl FnOnce(&mut parley_server::AppState, std::net::SocketAddr) + use<> {
+    let port = smtp.as_ref().map(|s| s.port);
+    move |state, addr| {
+        state.public_url = format!("http://{addr}");
+        state.mailer = port.map(mailer);
+    }
+}

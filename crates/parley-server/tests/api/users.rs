@@ -216,18 +216,7 @@ async fn an_invitation_link_lets_a_new_user_choose_a_password_once() {
 async fn an_invitation_can_go_by_mail() {
     let smtp = crate::smtp::SmtpServer::start().await;
     for db in parley_store::testing::TestDatabase::all().await {
-        let port = smtp.as_ref().map(|s| s.port);
-        let app = TestApp::spawn_knowing_addr(db, "acme", move |state, addr| {
-            state.public_url = format!("http://{addr}");
-            if let Some(port) = port {
-                let settings = parley_server::mail::MailSettings {
-                    smtp_url: format!("smtp://127.0.0.1:{port}"),
-                    from: "Parley <parley@acme.example>".into(),
-                };
-                state.mailer = Some(std::sync::Arc::new(parley_server::mail::Mailer::new(&settings).unwrap()));
-            }
-        })
-        .await;
+        let app = TestApp::spawn_knowing_addr(db, "acme", crate::smtp::mail_through(&smtp)).await;
         let e = app.engine();
         let created =
             app.post("/api/v1/users", json!({"email": "lan@acme.example", "name": "Lan", "role": "agent"})).await;

@@ -143,3 +143,44 @@ async fn owners_make_a_number_private_and_connect_another() {
     browser.screenshot("numbers-en").await;
     browser.quit().await;
 }
+
+/// Mentions by mail (issue 19, point 6): with a mail relay, the box atop the bell's list turns
+/// the user's setting on and off; screenshots in the three languages at both widths.
+#[tokio::test]
+async fn a_user_asks_for_mentions_by_mail_from_the_bell() {
+    let Some(browser) = Browser::start().await else { return };
+    let db = parley_store::testing::TestDatabase::sqlite().await;
+    let app = super::helpers::TestApp::spawn_with(db, "acme", |state| {
+        // A relay nobody listens on: the setting needs one configured; nothing is mailed here.
+        let settings = parley_server::mail::MailSettings {
+            smtp_url: "smtp://127.0.0.1:9".into(),
+            from: "Parley <parley@acme.example>".into(),
+        };
+        state.mailer = Some(std::sync::Arc::new(parley_server::mail::Mailer::new(&settings).unwrap()));
+    })
+    .await;
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    let mut on = false;
+    for lang in ["en", "fr", "vi"] {
+        app.patch("/api/v1/me", json!({"locale": lang})).await;
+        for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+            browser.driver.goto(app.url("/inbox")).await.unwrap();
+            browser.wait_text("#me-name", "").await;
+            browser.click_in_page("#bell").await;
+            let checkbox = browser
+                .wait_for("#mail-mentions", "the mail setting", async |e| e.is_displayed().await.unwrap_or(false))
+                .await;
+            assert_eq!(checkbox.is_selected().await.unwrap(), on, "{lang} {size}: the box shows the setting");
+            checkbox.click().await.unwrap();
+            on = !on;
+            let saved = super::helpers::eventually(10, || async {
+                app.get("/api/v1/me").await.body["user"]["mail_mentions"] == json!(on)
+            })
+            .await;
+            assert!(saved, "{lang} {size}: the click is saved");
+            browser.screenshot(&format!("mail-mentions-{lang}-{size}")).await;
+        }
+    }
+    browser.quit().await;
+}

@@ -43,6 +43,7 @@ struct UserRow {
     created_at: i64,
     deactivated_at: Option<i64>,
     bot: i64,
+    mail_mentions: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -58,6 +59,7 @@ impl TryFrom<UserRow> for User {
             created_at: Timestamp::from_micros(r.created_at),
             deactivated_at: r.deactivated_at.map(Timestamp::from_micros),
             bot: r.bot != 0,
+            mail_mentions: r.mail_mentions != 0,
         })
     }
 }
@@ -91,7 +93,7 @@ impl From<TokenRow> for ApiToken {
 
 macro_rules! user_columns {
     () => {
-        "id, workspace_id, email, name, role, locale, created_at, deactivated_at, bot"
+        "id, workspace_id, email, name, role, locale, created_at, deactivated_at, bot, mail_mentions"
     };
 }
 macro_rules! token_columns {

@@ -373,14 +373,15 @@ impl<DB> FeePayments for SqlStore<DB> {
         Ok(())
     }
 
-    async fn alerts_to_mail(&self, max_attempts: u32, limit: u32) -> StoreResult<Vec<FeeAlert>> {
+    async fn alerts_to_mail(&self, since: Timestamp, max_attempts: u32, limit: u32) -> StoreResult<Vec<FeeAlert>> {
         type Row = (i64, i64, String, i64, Option<i64>, Option<String>, i64);
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, account_id, kind, available, threshold, detail, created_at FROM fee_alerts
-             WHERE mailed_at IS NULL AND mail_attempts < $1 ORDER BY id LIMIT $2",
+             WHERE mailed_at IS NULL AND mail_attempts < $1 AND created_at >= $3 ORDER BY id LIMIT $2",
         )
         .bind(i64::from(max_attempts))
         .bind(clamp_limit(limit, 100))
+        .bind(since.as_micros())
         .fetch_all(&self.read)
         .await?;
         let mut alerts = Vec::with_capacity(rows.len());

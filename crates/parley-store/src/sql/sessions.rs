@@ -81,4 +81,18 @@ impl<DB> Sessions for SqlStore<DB> {
         tx.commit().await?;
         self.user(ws, user).await
     }
+    async fn set_mail_mentions(&self, ws: WorkspaceId, user: UserId, on: bool) -> StoreResult<User> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE users SET mail_mentions = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(i64::from(on))
+            .bind(ws.get())
+            .bind(user.get())
+            .execute(&mut *tx)
+            .await?;
+        if DB::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        self.user(ws, user).await
+    }
 }
