@@ -169,8 +169,9 @@ pub trait Ledger {
     /// Settles up to `limit` sends queued on an account whose status is final: a charge when
     /// delivered or read, a release when failed (`sql/fee_charges.rs`); answers how many.
     async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
-    /// An account's charges from `from` (inclusive) to `to` (exclusive), per UTC day and `key`,
-    /// oldest first.
+    /// An account's charges on the UTC days from `from`'s (inclusive) to `to`'s (exclusive),
+    /// per day and `key`, oldest first (within a day, unknown keys first). Days over by `now`
+    /// are kept summed (`sql/fee_usage.rs`), so this does not grow with the ledger.
     async fn fee_usage(
         &self,
         ws: WorkspaceId,
@@ -178,6 +179,7 @@ pub trait Ledger {
         from: Timestamp,
         to: Timestamp,
         key: UsageKey,
+        now: Timestamp,
     ) -> StoreResult<Vec<UsageRow>>;
     /// The workspace's markup on Meta's prices, in basis points.
     async fn fee_markup(&self, ws: WorkspaceId) -> StoreResult<u32>;

@@ -173,11 +173,18 @@ async fn sends_are_held_refused_past_the_balance_charged_once_and_released_on_fa
             (UsageKey::PricingType, Some("regular".to_owned())),
             (UsageKey::Channel, Some(channel.id.get().to_string())),
         ] {
-            let usage = store.fee_usage(ws, account.id, from, to, key).await.unwrap();
             let row = UsageRow { day, key: expected, messages: 3, amount: Micros(6_800 + 6_000 + 6_000) };
-            assert_eq!(usage, [row], "{e}: {key:?}");
+            let usage = store.fee_usage(ws, account.id, from, to, key, NOW).await.unwrap();
+            assert_eq!(usage, vec![row.clone()], "{e}: {key:?}, summed live while the day is not over");
+            // Once the day is over, it is summed once and kept: the same answer, twice.
+            let later = NOW.plus_secs(3 * 86_400);
+            for _ in 0..2 {
+                let kept = store.fee_usage(ws, account.id, from, later, key, later).await.unwrap();
+                assert_eq!(kept, vec![row.clone()], "{e}: {key:?}, kept");
+            }
         }
-        assert!(store.fee_usage(ws, account.id, to, to.plus_secs(1), UsageKey::Market).await.unwrap().is_empty());
+        let next_day = to.plus_secs(1);
+        assert!(store.fee_usage(ws, account.id, to, next_day, UsageKey::Market, NOW).await.unwrap().is_empty());
     }
 }
 

@@ -104,7 +104,7 @@ async fn statement(
     let next = first + chrono::Months::new(1);
     let at = |d: NaiveDate| Timestamp::from_datetime(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
     let (from, to) = (at(first), at(next));
-    let ws = auth.workspace_id;
+    let (ws, now) = (auth.workspace_id, state.clock.now());
     let account = state.store.fee_account(ws, path_id.0).await?;
     let totals = state.store.ledger_totals(ws, account.id, from, to).await?;
     let total = |kind: EntryKind| {
@@ -115,8 +115,8 @@ async fn statement(
             .map(|(_, count, sum)| KindTotal { count: *count, amount: sum.to_decimal() })
             .unwrap_or_else(|| KindTotal { count: 0, amount: Micros::ZERO.to_decimal() })
     };
-    let by_category = lines(state.store.fee_usage(ws, account.id, from, to, UsageKey::Category).await?);
-    let by_market = lines(state.store.fee_usage(ws, account.id, from, to, UsageKey::Market).await?);
+    let by_category = lines(state.store.fee_usage(ws, account.id, from, to, UsageKey::Category, now).await?);
+    let by_market = lines(state.store.fee_usage(ws, account.id, from, to, UsageKey::Market, now).await?);
     let month = format!("{}-{:02}", first.year(), first.month());
     let statement = Statement {
         account_id: account.id,

@@ -142,7 +142,10 @@ async fn usage(
     };
     let account = state.store.fee_account(auth.workspace_id, id).await?;
     let start = |d: NaiveDate| Timestamp::from_datetime(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    let rows = state.store.fee_usage(auth.workspace_id, id, start(from), start(to + chrono::Days::new(1)), key).await?;
+    let rows = state
+        .store
+        .fee_usage(auth.workspace_id, id, start(from), start(to + chrono::Days::new(1)), key, state.clock.now())
+        .await?;
     let (messages, amount) = (rows.iter().map(|r| r.messages).sum(), rows.iter().map(|r| r.amount.0).sum::<i64>());
     let lines = fold(rows, by);
     let currency = account.currency.as_str().to_owned();

@@ -401,31 +401,11 @@ impl<DB> Ledger for SqlStore<DB> {
         from: Timestamp,
         to: Timestamp,
         key: UsageKey,
+        now: Timestamp,
     ) -> StoreResult<Vec<UsageRow>> {
         self.fee_account(ws, account_id).await?;
-        // The key's column, from a closed list (never from input).
-        let column = match key {
-            UsageKey::Category => "e.category",
-            UsageKey::Market => "e.market",
-            UsageKey::PricingType => "e.pricing_type",
-            UsageKey::Channel => "CAST(m.channel_id AS TEXT)",
-        };
-        let sql = format!(
-            "SELECT e.created_at / 86400000000 AS day, {column} AS k, COUNT(*), CAST(SUM(e.amount) AS BIGINT)
-             FROM ledger_entries e LEFT JOIN messages m ON m.id = e.message_id
-             WHERE e.account_id = $1 AND e.kind = 'charge' AND e.created_at >= $2 AND e.created_at < $3
-             GROUP BY 1, 2 ORDER BY 1, 2"
-        );
-        let rows: Vec<(i64, Option<String>, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(account_id)
-            .bind(from.as_micros())
-            .bind(to.as_micros())
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(day, key, messages, amount)| UsageRow { day, key, messages, amount: Micros(-amount) })
-            .collect())
+        let day = |t: Timestamp| t.as_micros().div_euclid(86_400_000_000);
+        self.usage_by_day(account_id, day(from), day(to), key, now).await
     }
 
     async fn settle_fees(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {

@@ -115,6 +115,7 @@ mod fee_charges;
 mod fee_payments;
 pub(crate) mod fee_pricing;
 mod fee_reconcile;
+mod fee_usage;
 pub(crate) mod fee_watch;
 mod fees;
 mod health;
