@@ -8,3 +8,4 @@ pub mod dialogflow;
 pub mod guard;
 pub mod meta;
 pub mod stripe;
+pub mod twilio;

@@ -27,6 +27,7 @@ mod outbound_guard;
 mod outgoing_webhooks;
 mod path_params;
 mod phone_spellings;
+mod provider_signatures;
 mod realtime;
 mod samples;
 mod search;
