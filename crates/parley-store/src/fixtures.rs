@@ -355,7 +355,9 @@ where
         after = balance("j"),
     );
     chunked::<DB>(conn, "ledger entries", entries, &sql, ws, progress).await?;
-    let last = balance(&entries.to_string());
+    // Computed here: on PostgreSQL the same expression over literals overflows 32-bit integers.
+    let top_ups = (entries + 9) / 10;
+    let last = top_ups * top_up - (entries - top_ups) * charge;
     let sql = format!("UPDATE fee_accounts SET balance = {last} WHERE id = {account}");
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
     Ok(account)
