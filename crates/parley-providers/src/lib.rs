@@ -6,6 +6,7 @@
 
 pub mod dialogflow;
 pub mod guard;
+pub mod messagebird;
 pub mod meta;
 pub mod stripe;
 pub mod twilio;

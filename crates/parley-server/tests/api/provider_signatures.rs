@@ -1,9 +1,11 @@
-//! Providers' webhook signatures cross-checked with the providers' own code (issue 20): a
-//! request signed by Twilio's `RequestValidator` (twilio-python, pinned in
-//! `tests/pywa/requirements.txt`) passes Parley's check, one Parley signs passes Twilio's, and a
-//! changed byte fails both — for form posts (repeated names, non-ASCII values, the default
-//! port or not) and JSON bodies signed through `bodySHA256`. Needs `PARLEY_PYWA_PYTHON` (made
-//! by `.ci/run`); skipped without it on a developer's machine, failed in CI.
+//! Providers' webhook signatures cross-checked with the providers' own code (issue 20), pinned
+//! in `tests/pywa/requirements.txt`: a request signed by Twilio's `RequestValidator` or a token
+//! made MessageBird's way passes Parley's check, one Parley signs passes theirs, and a changed
+//! byte fails both. Twilio: form posts (repeated names, non-ASCII values, the default port or
+//! not, both algorithms) and JSON bodies signed through `bodySHA256`. MessageBird:
+//! `MessageBird-Signature-JWT` in its three algorithms, with and without a body. Needs
+//! `PARLEY_PYWA_PYTHON` (made by `.ci/run`); skipped without it on a developer's machine,
+//! failed in CI.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -21,9 +23,14 @@ fn python() -> Option<String> {
 
 /// Twilio's validator's answers to `cases`.
 fn twilio(python: &str, cases: &Value) -> Vec<Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pywa/twilio_validator.py");
+    run_script(python, "twilio_validator.py", cases)
+}
+
+/// Runs `tests/pywa/<script>` with `cases` as JSON on its input; answers its JSON output.
+fn run_script(python: &str, script: &str, cases: &Value) -> Vec<Value> {
+    let script = format!("{}/tests/pywa/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new(python)
-        .arg(script)
+        .arg(&script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -31,7 +38,7 @@ fn twilio(python: &str, cases: &Value) -> Vec<Value> {
         .expect("python starts");
     child.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "twilio_validator.py: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("answers as JSON")
 }
 
@@ -128,4 +135,63 @@ fn twilio_signatures_agree_with_twilios_own_validator() {
     expected.push(false);
     let answers: Vec<bool> = twilio(&python, &Value::Array(cases)).iter().map(|a| a.as_bool().unwrap()).collect();
     assert_eq!(answers, expected, "Twilio's validator on Parley's signatures");
+}
+
+/// MessageBird's validator's answers to `cases`.
+fn messagebird(python: &str, cases: &Value) -> Vec<Value> {
+    run_script(python, "messagebird_validator.py", cases)
+}
+
+#[test]
+fn messagebird_tokens_agree_with_messagebirds_own_validator() {
+    use parley_providers::messagebird::signature as mb;
+    let Some(python) = python() else {
+        eprintln!("skipping: PARLEY_PYWA_PYTHON is not set");
+        return;
+    };
+    let key = "PlLrKaqvZNRR5zAjm42ZT6q1SQxgbbGd";
+    let url = "https://parley.example.com/webhooks/messagebird/4f2a9c?channel=7&x=%20y";
+    let body = r#"{"type":"message.created","contact":{"displayName":"Bảo Trần"},"message":{"content":{"text":"Xin chào 👋"}}}"#;
+    // Python's validator reads the system clock: Parley's tokens are made on it too.
+    let now = parley_core::Timestamp::from_datetime(chrono::Utc::now());
+
+    // MessageBird's way signs (each algorithm, with and without a body); Parley checks.
+    let mut cases = Vec::new();
+    for algorithm in ["HS256", "HS384", "HS512"] {
+        for b in [body, ""] {
+            cases.push(json!({"op": "sign", "key": key, "url": url, "body": b, "algorithm": algorithm, "jti": "j-1"}));
+        }
+    }
+    let tokens = messagebird(&python, &Value::Array(cases));
+    for (i, token) in tokens.iter().enumerate() {
+        let token = token.as_str().unwrap();
+        let b = if i % 2 == 0 { body } else { "" };
+        let claims = mb::verify(key, url, b.as_bytes(), Some(token), now).unwrap_or_else(|e| panic!("token {i}: {e}"));
+        assert_eq!(claims.jti.as_deref(), Some("j-1"));
+        let changed = format!("{b} ");
+        assert_eq!(
+            mb::verify(key, url, changed.as_bytes(), Some(token), now),
+            Err(mb::Refused::PayloadHash),
+            "token {i}"
+        );
+        let other_url = url.replace("channel=7", "channel=8");
+        assert_eq!(mb::verify(key, &other_url, b.as_bytes(), Some(token), now), Err(mb::Refused::UrlHash), "token {i}");
+    }
+
+    // Parley signs; MessageBird's validator checks, and refuses a changed byte or URL.
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for b in [body, ""] {
+        let token = mb::sign(key, url, b.as_bytes(), now, 60, Some("j-2".into()));
+        cases.push(json!({"op": "validate", "key": key, "url": url, "body": b, "token": token}));
+        expected.push(true);
+        cases.push(json!({"op": "validate", "key": key, "url": url, "body": format!("{b}x"), "token": token}));
+        expected.push(false);
+        cases.push(json!({"op": "validate", "key": key, "url": format!("{url}&more=1"), "body": b, "token": token}));
+        expected.push(false);
+        cases.push(json!({"op": "validate", "key": "another-signing-key", "url": url, "body": b, "token": token}));
+        expected.push(false);
+    }
+    let answers: Vec<bool> = messagebird(&python, &Value::Array(cases)).iter().map(|a| a.as_bool().unwrap()).collect();
+    assert_eq!(answers, expected, "MessageBird's validator on Parley's tokens");
 }
