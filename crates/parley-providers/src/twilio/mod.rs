@@ -3,5 +3,6 @@
 //! signature (`signature.rs`) and the posts read into core events (`webhook.rs`); sends and
 //! templates come next (see the note).
 
+pub mod send;
 pub mod signature;
 pub mod webhook;
