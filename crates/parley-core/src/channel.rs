@@ -17,20 +17,32 @@ pub const MAX_THROUGHPUT: i64 = 1000;
 pub enum Provider {
     /// Meta's WhatsApp Cloud API, directly.
     Meta,
+    /// Twilio's WhatsApp channel (Messages API, form webhooks signed with `X-Twilio-Signature`).
+    Twilio,
 }
 
 impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Meta => "meta",
+            Provider::Twilio => "twilio",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "meta" => Some(Provider::Meta),
+            "twilio" => Some(Provider::Twilio),
             _ => None,
         }
+    }
+
+    /// Whether Meta's Graph API serves this provider's sends, media, templates, number health
+    /// and profile. Twilio's channels receive through their own webhook; their sends, media and
+    /// templates go through Twilio's APIs, which are being connected (issue 20): until then
+    /// those calls are refused (`not_supported_by_provider`), never sent to the wrong API.
+    pub fn graph_api(self) -> bool {
+        matches!(self, Provider::Meta)
     }
 }
 
@@ -171,6 +183,8 @@ mod tests {
         assert!(check_throughput(0).is_err());
         assert!(check_throughput(1001).is_err());
         assert_eq!(Visibility::parse("private"), Some(Visibility::Private));
-        assert_eq!(Provider::parse("twilio"), None);
+        assert_eq!(Provider::parse("twilio"), Some(Provider::Twilio));
+        assert_eq!(Provider::parse("messagebird"), None);
+        assert!(Provider::Meta.graph_api() && !Provider::Twilio.graph_api());
     }
 }

@@ -31,6 +31,9 @@ pub const GOOGLE_HOSTS: &[&str] = &[".googleapis.com"];
 /// Stripe's API (fees top-ups).
 pub const STRIPE_HOSTS: &[&str] = &["api.stripe.com"];
 
+/// Twilio's REST API (Messages, Content; media links start there too).
+pub const TWILIO_HOSTS: &[&str] = &["api.twilio.com"];
+
 /// Which hosts a URL may name, besides the allow-list.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets {

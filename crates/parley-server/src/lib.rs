@@ -121,6 +121,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())
+        .merge(routes::webhooks_twilio::router())
         .merge(routes::fee_payments::webhook_router())
         .merge(routes::workflow_hooks::hooks_router())
         .merge(routes::health::router())

@@ -181,7 +181,12 @@ impl AppState {
 
     /// A Graph API client with the channel's credentials; refused (422 `url_not_allowed`) when
     /// the channel's base URL does not pass the outbound guard, before the token goes anywhere.
+    /// A channel whose provider is not served by the Graph API is refused (422
+    /// `not_supported_by_provider`): its token never goes to Meta's API.
     pub fn graph_client(&self, channel: &Channel) -> Result<GraphClient, ApiError> {
+        if !channel.provider.graph_api() {
+            return Err(not_supported_by_provider(channel));
+        }
         let secrets = self.channel_secrets(channel)?;
         GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token, &self.outbound)
             .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))
@@ -215,4 +220,18 @@ impl AppState {
         // Serializing three strings cannot fail.
         self.secrets.seal(&serde_json::to_vec(secrets).expect("secrets serialize"))
     }
+}
+
+/// What a channel's provider cannot do yet in Parley (issue 20): a 422 naming the provider.
+pub fn not_supported_by_provider(channel: &Channel) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "not_supported_by_provider",
+        format!(
+            "{} numbers receive messages in Parley; sending, media, templates and number health through {} are not \
+             connected yet",
+            channel.provider.as_str(),
+            channel.provider.as_str()
+        ),
+    )
 }

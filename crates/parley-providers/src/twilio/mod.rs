@@ -6,3 +6,14 @@
 pub mod send;
 pub mod signature;
 pub mod webhook;
+
+use crate::guard::{AllowList, Refused, TWILIO_HOSTS, Targets, check_url};
+
+/// Twilio's REST API, the default base URL of a Twilio channel.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.twilio.com";
+
+/// Whether a Twilio channel's API base URL passes the outbound guard (Twilio's own host, or a
+/// host the server allows, such as the sandbox).
+pub fn check_api_base_url(base_url: &str, allow: &AllowList) -> Result<(), Refused> {
+    check_url(base_url, Targets::Official(TWILIO_HOSTS), allow).map(|_| ())
+}

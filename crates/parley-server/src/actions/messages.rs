@@ -31,6 +31,13 @@ pub struct Send<'a> {
 /// an error: the caller decides how to show it.
 pub async fn send(state: &AppState, actor: &Actor, send: Send<'_>) -> ApiResult<SendOutcome> {
     let now = state.clock.now();
+    // Before anything is judged or queued: a number whose provider Parley cannot send through
+    // yet (an unknown or hidden channel is the store's to answer, as before).
+    if let Ok(channel) = state.store.channel(actor.workspace_id, send.channel, actor.viewer()).await
+        && !channel.provider.graph_api()
+    {
+        return Err(crate::state::not_supported_by_provider(&channel));
+    }
     let uses_contact = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
     let request = SendRequest {
         ws: actor.workspace_id,

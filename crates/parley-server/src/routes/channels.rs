@@ -39,19 +39,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
-    /// `meta` (WhatsApp Cloud API).
+    /// `meta` (WhatsApp Cloud API) or `twilio` (receiving only, for now: see docs/providers.md).
     provider: String,
     name: String,
+    /// Meta: the phone number id. Twilio: the WhatsApp sender's number, digits only
+    /// (`14155238886`).
     phone_number_id: String,
+    /// Meta: the WhatsApp Business Account id. Twilio: the Account SID (`AC…`).
     waba_id: String,
     /// The number as WhatsApp shows it, e.g. `15550001111`.
     display_phone_number: String,
+    /// Meta: the access token. Twilio: the Auth Token.
     access_token: String,
-    /// Verifies `X-Hub-Signature-256` on every webhook.
-    app_secret: String,
-    /// Answers the `hub.challenge` handshake.
-    verify_token: String,
-    /// Default: Meta's Graph API (`https://graph.facebook.com/v24.0`).
+    /// Meta: verifies `X-Hub-Signature-256` on every webhook (required). Twilio: the key
+    /// `X-Twilio-Signature` is made with, when not the Auth Token (a SharedKey secret).
+    app_secret: Option<String>,
+    /// Meta: answers the `hub.challenge` handshake (required). Twilio has none.
+    verify_token: Option<String>,
+    /// Default: Meta's Graph API (`https://graph.facebook.com/v24.0`) or Twilio's REST API
+    /// (`https://api.twilio.com`).
     graph_base_url: Option<String>,
     /// `shared` (default) or `private`.
     visibility: Option<String>,
@@ -142,12 +148,59 @@ fn new_webhook_key() -> String {
     hex::encode(bytes)
 }
 
-/// A base URL in the API's form that the outbound guard passes (Meta's Graph API, or a host the
-/// server's `allow_provider_hosts` names).
-fn allowed_base_url(state: &AppState, raw: &str) -> ApiResult<String> {
+/// A base URL in the API's form that the outbound guard passes (the provider's own API, or a
+/// host the server's `allow_provider_hosts` names).
+fn allowed_base_url(state: &AppState, provider: Provider, raw: &str) -> ApiResult<String> {
     let url = check_base_url(raw)?;
-    check_graph_base_url(&url, &state.outbound.allow).map_err(|r| ApiError::url_not_allowed(&r, "graph_base_url"))?;
+    let checked = match provider {
+        Provider::Meta => check_graph_base_url(&url, &state.outbound.allow),
+        Provider::Twilio => parley_providers::twilio::check_api_base_url(&url, &state.outbound.allow),
+    };
+    checked.map_err(|r| ApiError::url_not_allowed(&r, "graph_base_url"))?;
     Ok(url)
+}
+
+/// The channel's credentials from what the owner typed, as each provider needs them.
+fn secrets_of(provider: Provider, input: &ChannelInput) -> ApiResult<ChannelSecrets> {
+    let access_token = check_secret("access_token", &input.access_token)?;
+    let required = |field: &'static str, value: &Option<String>| match value {
+        Some(v) => Ok(check_secret(field, v)?),
+        None => Err(ApiError::from(Invalid::request(field, "is required for this provider"))),
+    };
+    Ok(match provider {
+        Provider::Meta => ChannelSecrets {
+            access_token,
+            app_secret: required("app_secret", &input.app_secret)?,
+            verify_token: required("verify_token", &input.verify_token)?,
+        },
+        Provider::Twilio => {
+            if input.verify_token.is_some() {
+                return Err(Invalid::request("verify_token", "Twilio has no webhook handshake: leave it out").into());
+            }
+            // Twilio signs webhooks with the Auth Token unless a SharedKey is set up.
+            let app_secret = input.app_secret.as_deref().map(|t| check_secret("app_secret", t)).transpose()?;
+            ChannelSecrets {
+                app_secret: app_secret.unwrap_or_else(|| access_token.clone()),
+                access_token,
+                verify_token: String::new(),
+            }
+        }
+    })
+}
+
+/// The provider's ids, checked as that provider writes them.
+fn provider_ids(provider: Provider, input: &ChannelInput) -> ApiResult<(String, String)> {
+    let number = check_provider_id("phone_number_id", &input.phone_number_id)?;
+    let account = check_provider_id("waba_id", &input.waba_id)?;
+    if provider == Provider::Twilio {
+        if !(6..=15).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid::request("phone_number_id", "Twilio: the sender's number, 6 to 15 digits").into());
+        }
+        if !(account.len() == 34 && account.starts_with("AC") && account[2..].bytes().all(|b| b.is_ascii_hexdigit())) {
+            return Err(Invalid::request("waba_id", "Twilio: the Account SID (AC and 32 hex digits)").into());
+        }
+    }
+    Ok((number, account))
 }
 
 /// Moving a channel's endpoint sends its token to the new host: only an owner may, and only
@@ -181,20 +234,21 @@ async fn create_channel(
     ApiJson(input): ApiJson<ChannelInput>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     auth.require_admin()?;
-    let provider =
-        Provider::parse(&input.provider).ok_or_else(|| Invalid::request("provider", "supported providers: meta"))?;
-    let secrets = ChannelSecrets {
-        access_token: check_secret("access_token", &input.access_token)?,
-        app_secret: check_secret("app_secret", &input.app_secret)?,
-        verify_token: check_secret("verify_token", &input.verify_token)?,
+    let provider = Provider::parse(&input.provider)
+        .ok_or_else(|| Invalid::request("provider", "supported providers: meta, twilio"))?;
+    let secrets = secrets_of(provider, &input)?;
+    let (phone_number_id, waba_id) = provider_ids(provider, &input)?;
+    let default_base = match provider {
+        Provider::Meta => DEFAULT_GRAPH_BASE_URL,
+        Provider::Twilio => parley_providers::twilio::DEFAULT_API_BASE_URL,
     };
     let channel = NewChannel {
         provider,
         name: check_name("name", &input.name)?,
-        phone_number_id: check_provider_id("phone_number_id", &input.phone_number_id)?,
-        waba_id: check_provider_id("waba_id", &input.waba_id)?,
+        phone_number_id,
+        waba_id,
         display_phone_number: check_display_number(&input.display_phone_number)?,
-        graph_base_url: allowed_base_url(&state, input.graph_base_url.as_deref().unwrap_or(DEFAULT_GRAPH_BASE_URL))?,
+        graph_base_url: allowed_base_url(&state, provider, input.graph_base_url.as_deref().unwrap_or(default_base))?,
         sealed_secrets: state.seal_secrets(&secrets),
         webhook_key: new_webhook_key(),
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?.unwrap_or_default(),
@@ -286,7 +340,7 @@ async fn update_channel(
     let graph_base_url = match input.graph_base_url.as_deref().map(check_base_url).transpose()? {
         Some(url) if url != current.graph_base_url => {
             check_endpoint_change(auth.role, input.access_token.is_some(), input.app_secret.is_some())?;
-            Some(allowed_base_url(&state, &url)?)
+            Some(allowed_base_url(&state, current.provider, &url)?)
         }
         // The same URL again moves nothing.
         _ => None,

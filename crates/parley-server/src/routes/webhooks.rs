@@ -50,7 +50,7 @@ pub struct Handshake {
 }
 
 /// The live channel of a webhook key and its opened secrets (cached for a few seconds).
-async fn live_channel(state: &AppState, key: &str) -> ApiResult<(Arc<Channel>, Arc<ChannelSecrets>)> {
+pub(crate) async fn live_channel(state: &AppState, key: &str) -> ApiResult<(Arc<Channel>, Arc<ChannelSecrets>)> {
     if let Some(hit) = state.webhook_channels.get(key) {
         return Ok(hit);
     }
@@ -69,7 +69,10 @@ async fn verify(
     ApiPath(key): ApiPath<String>,
     Query(hub): Query<Handshake>,
 ) -> ApiResult<Response> {
-    let (_, secrets) = live_channel(&state, &key).await?;
+    let (channel, secrets) = live_channel(&state, &key).await?;
+    if channel.provider != Provider::Meta {
+        return Err(ApiError::not_found());
+    }
     let token_ok =
         hub.verify_token.as_deref().is_some_and(|t| bool::from(t.as_bytes().ct_eq(secrets.verify_token.as_bytes())));
     match (hub.mode.as_deref(), token_ok, hub.challenge) {
@@ -91,6 +94,10 @@ async fn receive(
 ) -> ApiResult<Json<serde_json::Value>> {
     let body = webhook_body(body)?;
     let (channel, secrets) = live_channel(&state, &key).await?;
+    if channel.provider != Provider::Meta {
+        // Another provider's key on Meta's path: as unknown as a wrong key.
+        return Err(ApiError::not_found());
+    }
     let signature_header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
     if !signature::verify(&secrets.app_secret, &body, signature_header) {
         return Err(ApiError::unauthorized("missing or invalid X-Hub-Signature-256"));

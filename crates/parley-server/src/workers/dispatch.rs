@@ -274,6 +274,12 @@ async fn deliver(
     secrets: &ChannelSecrets,
     job: &OutboxJob,
 ) -> JobOutcome {
+    if !channel.provider.graph_api() {
+        // Sends are refused before queueing on such channels; a job that got here anyway (queued
+        // by a version that allowed it) fails visibly rather than going to the wrong API.
+        let title = format!("sending through {} is not connected yet", channel.provider.as_str());
+        return JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
+    }
     let client =
         match GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound) {
             Ok(client) => client,

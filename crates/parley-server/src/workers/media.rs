@@ -98,6 +98,11 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;
+    if !channel.provider.graph_api() {
+        // Kept as a failed download (the message says what it was); fetching through the
+        // provider's own API comes with it (issue 20).
+        return Err(Failure::Permanent(format!("media from {} is not fetched yet", channel.provider.as_str())));
+    }
     let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound)
         .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
     let classify = |e: GraphError| match e {

@@ -45,7 +45,8 @@ pub async fn sync_once(state: &AppState, health: bool, templates: bool) -> Round
         }
     };
     let mut accounts = HashSet::new();
-    for channel in &channels {
+    // Health and templates of other providers' numbers come through their own APIs (issue 20).
+    for channel in channels.iter().filter(|c| c.provider.graph_api()) {
         let parley = Actor::system(channel.workspace_id);
         if health {
             match actions::channels::refresh_health(state, &parley, channel).await {

@@ -28,6 +28,7 @@ mod outgoing_webhooks;
 mod path_params;
 mod phone_spellings;
 mod provider_signatures;
+mod providers_twilio;
 mod realtime;
 mod samples;
 mod search;

@@ -1,0 +1,172 @@
+//! A Twilio number in Parley (issue 20, the receiving half), on both engines: connected with
+//! Twilio's ids and Auth Token; Twilio's signed form posts become contacts, conversations and
+//! messages (stored once however often Twilio retries); forged, unsigned or altered posts are
+//! refused and store nothing; another provider's path does not take its key; and what goes out
+//! through Twilio is refused with `not_supported_by_provider` before anything is queued. The
+//! test plays Twilio, signing with the code cross-checked against Twilio's own validator
+//! (`provider_signatures.rs`).
+
+use parley_providers::twilio::signature::{Algorithm, sign};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-1";
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn inbound(sid: &str, body: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("MessageSid", sid),
+        ("AccountSid", ACCOUNT),
+        ("From", "whatsapp:+5511987650000"),
+        ("To", "whatsapp:+14155238886"),
+        ("WaId", "5511987650000"),
+        ("ProfileName", "Ana Lima"),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("SmsStatus", "received"),
+    ])
+}
+
+/// Posts a form as Twilio would; `signature` overrides the right one (`Some("")`: none).
+async fn post(app: &TestApp, path: &str, form: &[(String, String)], signature: Option<&str>) -> (StatusCode, String) {
+    let url = app.url(path);
+    let right = sign(TOKEN, Algorithm::Sha1, &url, form);
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut request =
+        reqwest::Client::new().post(&url).header("content-type", "application/x-www-form-urlencoded").body(body);
+    match signature.unwrap_or(&right) {
+        "" => {}
+        s => request = request.header("X-Twilio-Signature", s),
+    }
+    let reply = request.send().await.unwrap();
+    (reply.status(), reply.text().await.unwrap())
+}
+
+async fn messages(app: &TestApp) -> Vec<Value> {
+    app.all_messages().await
+}
+
+#[tokio::test]
+async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
+    for db in parley_store::testing::TestDatabase::all().await {
+        let app =
+            TestApp::spawn_knowing_addr(db, "acme", |state, addr| state.public_url = format!("http://{addr}")).await;
+        let e = app.engine();
+        let number = json!({"provider": "twilio", "name": "Twilio number", "phone_number_id": "14155238886",
+            "waba_id": ACCOUNT, "display_phone_number": "+1 415 523 8886", "access_token": TOKEN});
+        // Twilio's ids as Twilio writes them; no handshake token; only Twilio's API.
+        for (field, bad) in [
+            ("verify_token", json!({"verify_token": "x"})),
+            ("waba_id", json!({"waba_id": "WABA-1"})),
+            ("phone_number_id", json!({"phone_number_id": "whatsapp:+14155238886"})),
+            ("provider", json!({"provider": "messagebird"})),
+        ] {
+            let mut input = number.clone();
+            input.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
+            let r = app.post("/api/v1/channels", input).await;
+            assert_eq!(
+                (r.status, r.body["error"]["field"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(field)),
+                "{e}: {:?}",
+                r.body
+            );
+        }
+        let mut elsewhere = number.clone();
+        elsewhere["graph_base_url"] = json!("https://graph.facebook.com/v24.0");
+        let r = app.post("/api/v1/channels", elsewhere).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "url_not_allowed"),
+            "{e}: Twilio's token goes to Twilio only"
+        );
+        assert!(app.get("/api/v1/channels").await.body.as_array().unwrap().is_empty(), "{e}: nothing was connected");
+
+        let created = app.post("/api/v1/channels", number).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{e}: {:?}", created.body);
+        assert_eq!(
+            (created.body["provider"].as_str(), created.body["graph_base_url"].as_str()),
+            (Some("twilio"), Some("https://api.twilio.com"))
+        );
+        assert!(
+            created.body.get("access_token").is_none() && !created.body.to_string().contains(TOKEN),
+            "{e}: no secret shown"
+        );
+        let path = created.body["webhook_path"].as_str().unwrap().to_owned();
+        assert!(path.starts_with("/webhooks/twilio/"), "{e}: {path}");
+
+        // A customer writes: one contact, one conversation, one message, with Twilio's id.
+        let (status, answer) =
+            post(&app, &path, &inbound("SM00000000000000000000000000000001", "Olá, meu pedido?"), None).await;
+        assert_eq!(status, StatusCode::OK, "{e}: {answer}");
+        assert!(answer.contains("<Response>"), "{e}: Twilio reads the answer as TwiML: {answer}");
+        let conversation = app.conversation_of("5511987650000").await;
+        let thread = messages(&app).await;
+        assert_eq!(thread.len(), 1, "{e}: {thread:?}");
+        assert_eq!(thread[0]["content"]["body"], "Olá, meu pedido?", "{e}");
+        assert_eq!(thread[0]["provider_message_id"], "SM00000000000000000000000000000001", "{e}");
+        let opened = app.get(&format!("/api/v1/conversations/{conversation}")).await.body;
+        assert_eq!(opened["window"]["open"], true, "{e}: the customer wrote, the window is open");
+        let contact = app.get(&format!("/api/v1/contacts/{}", opened["contact_id"])).await.body;
+        assert_eq!((contact["name"].as_str(), contact["phone"].as_str()), (Some("Ana Lima"), Some("+5511987650000")), "{e}: {contact}");
+
+        // Twilio retries: the same message again changes nothing; a status for it is taken.
+        assert_eq!(
+            post(&app, &path, &inbound("SM00000000000000000000000000000001", "Olá, meu pedido?"), None).await.0,
+            StatusCode::OK
+        );
+        let callback = pairs(&[
+            ("MessageSid", "SM0000000000000000000000000000000f"),
+            ("MessageStatus", "delivered"),
+            ("To", "whatsapp:+5511987650000"),
+        ]);
+        assert_eq!(
+            post(&app, &path, &callback, None).await.0,
+            StatusCode::OK,
+            "{e}: a status for a message we do not know"
+        );
+        assert_eq!(messages(&app).await.len(), 1, "{e}: stored once");
+
+        // Forged, unsigned, altered, or on another provider's path: refused, nothing stored.
+        let next = inbound("SM00000000000000000000000000000002", "second");
+        let forged = sign("not-the-token", Algorithm::Sha1, &app.url(&path), &next);
+        for (what, signature) in [("forged", Some(forged.as_str())), ("unsigned", Some(""))] {
+            let (status, answer) = post(&app, &path, &next, signature).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{e}: {what}: {answer}");
+        }
+        let right = sign(TOKEN, Algorithm::Sha1, &app.url(&path), &next);
+        let altered = inbound("SM00000000000000000000000000000002", "secondo");
+        assert_eq!(post(&app, &path, &altered, Some(&right)).await.0, StatusCode::UNAUTHORIZED, "{e}: altered");
+        let meta_path = path.replacen("/twilio/", "/meta/", 1);
+        assert_eq!(post(&app, &meta_path, &next, None).await.0, StatusCode::NOT_FOUND, "{e}: Meta's path");
+        assert_eq!(post(&app, "/webhooks/twilio/nokey", &next, None).await.0, StatusCode::NOT_FOUND, "{e}");
+        assert_eq!(messages(&app).await.len(), 1, "{e}: nothing stored from refused posts");
+
+        // Sending through Twilio is not connected yet: refused before anything is queued.
+        let channel = created.body["id"].as_i64().unwrap();
+        let reply =
+            json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "text", "text": {"body": "Oi!"}});
+        for path in ["/api/v1/messages", "/api/v1/messages?dry_run=true"] {
+            let r = app.post(path, reply.clone()).await;
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "not_supported_by_provider"),
+                "{e}: {path}"
+            );
+        }
+        assert_eq!(messages(&app).await.len(), 1, "{e}: nothing queued");
+        let health = app.post(&format!("/api/v1/channels/{channel}/health/refresh"), json!({})).await;
+        assert_eq!(
+            (health.status, health.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "not_supported_by_provider"),
+            "{e}"
+        );
+        let outbox = app.get(&format!("/api/v1/channels/{channel}/outbox")).await.body;
+        assert_eq!(outbox.to_string().matches("\"id\"").count(), 0, "{e}: {outbox}");
+    }
+}
