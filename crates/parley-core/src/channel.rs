@@ -44,6 +44,20 @@ impl Provider {
     pub fn graph_api(self) -> bool {
         matches!(self, Provider::Meta)
     }
+
+    /// Whether Parley can send `content` through this provider. Twilio takes text and media
+    /// by link (Twilio fetches it); its templates (Content SIDs) are being connected.
+    pub fn can_send(self, content: &crate::message::Content) -> bool {
+        use crate::message::Content;
+        match self {
+            Provider::Meta => true,
+            Provider::Twilio => match content {
+                Content::Text { .. } => true,
+                Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
+                _ => false,
+            },
+        }
+    }
 }
 
 /// Who sees a channel's conversations: every agent (`shared`) or its members (`private`).
@@ -186,5 +200,13 @@ mod tests {
         assert_eq!(Provider::parse("twilio"), Some(Provider::Twilio));
         assert_eq!(Provider::parse("messagebird"), None);
         assert!(Provider::Meta.graph_api() && !Provider::Twilio.graph_api());
+        use crate::message::{Content, Media};
+        let text = Content::Text { body: "hi".into(), preview_url: None };
+        let linked = Content::Image(Media { link: Some("https://x.example/a.jpg".into()), ..Media::default() });
+        let uploaded = Content::Image(Media { id: Some("123".into()), ..Media::default() });
+        let template = Content::Template { name: "t".into(), language: "en".into(), components: vec![] };
+        assert!([&text, &linked, &uploaded, &template].iter().all(|c| Provider::Meta.can_send(c)));
+        assert!(Provider::Twilio.can_send(&text) && Provider::Twilio.can_send(&linked));
+        assert!(!Provider::Twilio.can_send(&uploaded) && !Provider::Twilio.can_send(&template));
     }
 }

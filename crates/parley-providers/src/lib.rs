@@ -4,6 +4,7 @@
 //! touch the store. `dialogflow` (a bot's brain) and `stripe` (fees top-ups)
 //! are not WhatsApp providers but are called the same guarded way.
 
+mod answer;
 pub mod dialogflow;
 pub mod guard;
 pub mod messagebird;

@@ -31,6 +31,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .merge(crate::control::routes())
         .merge(crate::dialogflow::routes())
         .merge(crate::stripe::routes())
+        .merge(crate::twilio::routes())
         .route("/{version}/{id}", get(get_object).post(crate::template_api::edit))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}/media", post(upload_media))

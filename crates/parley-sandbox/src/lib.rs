@@ -22,6 +22,7 @@
 //! - `dialogflow/` — Google's token endpoint and Dialogflow's `detectIntent`, for bots.
 //! - `stripe.rs` — Stripe's few endpoints fees top-ups use, its payment page and signed events.
 //! - `analytics.rs` — `pricing_analytics`: what the sandbox charged, per day, for reconciliation.
+//! - `twilio.rs` — Twilio's Messages API, status callbacks and customers writing through Twilio.
 
 mod analytics;
 mod business;
@@ -37,6 +38,7 @@ pub mod samples;
 mod stripe;
 mod template_api;
 mod templates;
+mod twilio;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -58,6 +60,7 @@ pub use numbers::LimitRules;
 pub use resumable::UploadedSample;
 pub use stripe::{StripeDelivery, StripeHook};
 pub use templates::{Decision, ReviewMode, ReviewPolicy};
+pub use twilio::{TwilioNumber, TwilioSent};
 
 use crate::emitter::Emitter;
 
@@ -184,6 +187,7 @@ pub(crate) struct Inner {
     dialogflow: Mutex<dialogflow::Fake>,
     stripe: Mutex<stripe::FakeStripe>,
     analytics: Mutex<analytics::Analytics>,
+    twilio: Mutex<twilio::FakeTwilio>,
 }
 
 /// A running sandbox.
@@ -234,6 +238,7 @@ impl Sandbox {
             dialogflow: Mutex::default(),
             stripe: Mutex::default(),
             analytics: Mutex::default(),
+            twilio: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -571,6 +576,7 @@ impl Inner {
                     body: self.webhook_body(chunk).to_string().into_bytes(),
                     item_ids: chunk.iter().filter_map(Item::id).collect(),
                     forge,
+                    twilio_token: None,
                 })
             })
             .collect()

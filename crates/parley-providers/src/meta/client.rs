@@ -170,25 +170,10 @@ impl GraphClient {
 
     async fn post_json(&self, phone_number_id: &str, body: &Value) -> Result<Value, SendError> {
         let url = format!("{}/{}/messages", self.base_url, phone_number_id);
-        let resp = match self.http.post(&url).bearer_auth(&self.token).json(body).send().await {
-            Ok(r) => r,
-            // Never reached the provider: safe to try again.
-            Err(e) if e.is_connect() => {
-                return Err(SendError::Retry { code: None, title: format!("connection failed: {e}"), after: None });
-            }
-            // The request may have left: the outcome is unknown.
-            Err(e) => return Err(SendError::Ambiguous(e.to_string())),
-        };
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = resp.text().await.map_err(|e| SendError::Ambiguous(format!("reading the answer: {e}")))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.chars().take(300).collect()));
-        if status.is_success() { Ok(json) } else { Err(classify(status.as_u16(), &json, retry_after)) }
+        let resp =
+            self.http.post(&url).bearer_auth(&self.token).json(body).send().await.map_err(crate::answer::not_sent)?;
+        let (status, json, retry_after) = crate::answer::read(resp).await?;
+        if (200..300).contains(&status) { Ok(json) } else { Err(classify(status, &json, retry_after)) }
     }
 
     /// `GET /<WABA id>/message_templates`, every page. The `after` cursor is followed on our own

@@ -14,11 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parley_core::Timestamp;
-use parley_core::channel::{Channel, ChannelSecrets};
+use parley_core::channel::{Channel, ChannelSecrets, Provider};
 use parley_core::ids::ChannelId;
 use parley_core::message::ProviderError;
 use parley_providers::meta::client::GraphClient;
 use parley_providers::meta::send::{SendError, message_body};
+use parley_providers::twilio::client::TwilioClient;
+use parley_providers::twilio::send as twilio_send;
 use parley_store::{JobOutcome, OutboxJob, Viewer};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -274,29 +276,59 @@ async fn deliver(
     secrets: &ChannelSecrets,
     job: &OutboxJob,
 ) -> JobOutcome {
-    if !channel.provider.graph_api() {
-        // Sends are refused before queueing on such channels; a job that got here anyway (queued
-        // by a version that allowed it) fails visibly rather than going to the wrong API.
-        let title = format!("sending through {} is not connected yet", channel.provider.as_str());
-        return JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
-    }
-    let client =
-        match GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound) {
-            Ok(client) => client,
-            // Nothing was sent: the channel's URL is no longer allowed (the setting changed).
-            Err(refused) => {
-                let title = format!("the channel's provider URL is not allowed: {refused}");
-                return JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
-            }
-        };
-    let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
-    // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.
-    body["biz_opaque_callback_data"] = serde_json::json!(format!("parley:{}", job.message_id));
-    let result =
-        match tokio::time::timeout(config.send_timeout, client.send_message(&channel.phone_number_id, &body)).await {
-            Ok(r) => r,
-            Err(_) => Err(SendError::Ambiguous(format!("no answer within {:?}", config.send_timeout))),
-        };
+    let failed =
+        |title: String| JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
+    let sending = match channel.provider {
+        Provider::Meta => {
+            let client = match GraphClient::new(
+                state.http.clone(),
+                &channel.graph_base_url,
+                &secrets.access_token,
+                &state.outbound,
+            ) {
+                Ok(client) => client,
+                // Nothing was sent: the channel's URL is no longer allowed (the setting changed).
+                Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
+            };
+            let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
+            // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.
+            body["biz_opaque_callback_data"] = serde_json::json!(format!("parley:{}", job.message_id));
+            tokio::time::timeout(config.send_timeout, async move {
+                client.send_message(&channel.phone_number_id, &body).await
+            })
+            .await
+        }
+        Provider::Twilio => {
+            let client = match TwilioClient::new(
+                state.http.clone(),
+                &channel.graph_base_url,
+                &channel.waba_id,
+                &secrets.access_token,
+                &state.outbound,
+            ) {
+                Ok(client) => client,
+                Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
+            };
+            // Statuses come back to the channel's webhook, at the URL Twilio will sign.
+            let callback = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
+            let at = twilio_send::Addressing {
+                from: &channel.phone_number_id,
+                to: &job.recipient,
+                content_sid: None,
+                status_callback: Some(&callback),
+            };
+            let form = match twilio_send::message_form(at, &job.content) {
+                Ok(form) => form,
+                // Refused before queueing; a job that got here anyway fails visibly, unsent.
+                Err(unsupported) => return failed(unsupported.to_string()),
+            };
+            tokio::time::timeout(config.send_timeout, async move { client.send_message(&form).await }).await
+        }
+    };
+    let result = match sending {
+        Ok(r) => r,
+        Err(_) => Err(SendError::Ambiguous(format!("no answer within {:?}", config.send_timeout))),
+    };
     match result {
         Ok(provider_message_id) => JobOutcome::Sent { job: job.id, provider_message_id },
         Err(SendError::Permanent { code, title, details }) => {

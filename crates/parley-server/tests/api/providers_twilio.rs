@@ -1,10 +1,10 @@
-//! A Twilio number in Parley (issue 20, the receiving half), on both engines: connected with
-//! Twilio's ids and Auth Token; Twilio's signed form posts become contacts, conversations and
-//! messages (stored once however often Twilio retries); forged, unsigned or altered posts are
-//! refused and store nothing; another provider's path does not take its key; and what goes out
-//! through Twilio is refused with `not_supported_by_provider` before anything is queued. The
-//! test plays Twilio, signing with the code cross-checked against Twilio's own validator
-//! (`provider_signatures.rs`).
+//! A Twilio number in Parley (issue 20), on both engines: connected with Twilio's ids and Auth
+//! Token; Twilio's signed form posts become contacts, conversations and messages (stored once
+//! however often Twilio retries); forged, unsigned or altered posts are refused and store
+//! nothing; another provider's path does not take its key; what Twilio cannot carry yet is
+//! refused with `not_supported_by_provider` before anything is queued. The first test plays
+//! Twilio itself (signing with the code cross-checked against Twilio's own validator,
+//! `provider_signatures.rs`); the second goes through the sandbox's Twilio both ways.
 
 use parley_providers::twilio::signature::{Algorithm, sign};
 use reqwest::StatusCode;
@@ -113,7 +113,11 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
         let opened = app.get(&format!("/api/v1/conversations/{conversation}")).await.body;
         assert_eq!(opened["window"]["open"], true, "{e}: the customer wrote, the window is open");
         let contact = app.get(&format!("/api/v1/contacts/{}", opened["contact_id"])).await.body;
-        assert_eq!((contact["name"].as_str(), contact["phone"].as_str()), (Some("Ana Lima"), Some("+5511987650000")), "{e}: {contact}");
+        assert_eq!(
+            (contact["name"].as_str(), contact["phone"].as_str()),
+            (Some("Ana Lima"), Some("+5511987650000")),
+            "{e}: {contact}"
+        );
 
         // Twilio retries: the same message again changes nothing; a status for it is taken.
         assert_eq!(
@@ -147,10 +151,10 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
         assert_eq!(post(&app, "/webhooks/twilio/nokey", &next, None).await.0, StatusCode::NOT_FOUND, "{e}");
         assert_eq!(messages(&app).await.len(), 1, "{e}: nothing stored from refused posts");
 
-        // Sending through Twilio is not connected yet: refused before anything is queued.
+        // What Twilio cannot carry yet (an uploaded file, by its media id) is refused before
+        // anything is queued.
         let channel = created.body["id"].as_i64().unwrap();
-        let reply =
-            json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "text", "text": {"body": "Oi!"}});
+        let reply = json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "document", "document": {"id": "1234"}});
         for path in ["/api/v1/messages", "/api/v1/messages?dry_run=true"] {
             let r = app.post(path, reply.clone()).await;
             assert_eq!(
@@ -168,5 +172,108 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
         );
         let outbox = app.get(&format!("/api/v1/channels/{channel}/outbox")).await.body;
         assert_eq!(outbox.to_string().matches("\"id\"").count(), 0, "{e}: {outbox}");
+    }
+}
+
+/// A conversation through the sandbox playing Twilio: a customer writes through the Twilio
+/// number; the agent's text reply and a photo by link go out through Twilio's Messages API from
+/// the number, with the channel's webhook as status callback, and Twilio's callbacks move them
+/// to delivered; a "later" answer (63018) is tried again and sent once; outside the window
+/// (63016) the message fails with Twilio's code. Both engines.
+#[tokio::test]
+async fn a_conversation_through_the_sandboxs_twilio() {
+    for db in parley_store::testing::TestDatabase::all().await {
+        let app =
+            TestApp::spawn_knowing_addr(db, "acme", |state, addr| state.public_url = format!("http://{addr}")).await;
+        let e = app.engine();
+        let sandbox = app.sandbox().await;
+        let created = app
+            .post(
+                "/api/v1/channels",
+                json!({"provider": "twilio", "name": "Twilio number", "phone_number_id": "14155238886", "waba_id": ACCOUNT,
+                    "display_phone_number": "+1 415 523 8886", "access_token": TOKEN, "graph_base_url": sandbox.twilio_api_base()}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{e}: {:?}", created.body);
+        let path = created.body["webhook_path"].as_str().unwrap().to_owned();
+        let channel = created.body["id"].as_i64().unwrap();
+        sandbox.add_twilio_number(parley_sandbox::TwilioNumber {
+            account_sid: ACCOUNT.into(),
+            auth_token: TOKEN.into(),
+            number: "14155238886".into(),
+            webhook_url: app.url(&path),
+        });
+
+        sandbox.twilio_say(
+            "14155238886",
+            &parley_sandbox::Customer::new("5511987650000", "Ana Lima"),
+            "Olá! Cadê meu pedido?",
+        );
+        assert!(
+            crate::helpers::eventually(20, || async { messages(&app).await.len() == 1 }).await,
+            "{e}: the customer's message"
+        );
+
+        let send = |body: Value| {
+            let app = &app;
+            async move {
+                let mut message = json!({"channel_id": channel, "to": "phone:+5511987650000"});
+                message.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+                let r = app.post("/api/v1/messages", message).await;
+                assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+                r.body["messages"][0]["id"].as_i64().unwrap()
+            }
+        };
+        let text = send(json!({"type": "text", "text": {"body": "Oi, Ana! Já vou ver."}})).await;
+        let photo = send(
+            json!({"type": "image", "image": {"link": "https://cdn.example.com/parcel.jpg", "caption": "Seu pacote"}}),
+        )
+        .await;
+        for id in [text, photo] {
+            assert!(
+                app.drive_until(20, || async { app.message_status(id).await == "delivered" }).await,
+                "{e}: {id} delivered"
+            );
+        }
+        let sent = sandbox.twilio_sent();
+        assert_eq!(sent.len(), 2, "{e}: each sent once");
+        let callback = app.url(&path);
+        for s in &sent {
+            assert_eq!(
+                (s.get("From"), s.get("To")),
+                (Some("whatsapp:+14155238886"), Some("whatsapp:+5511987650000")),
+                "{e}"
+            );
+            assert_eq!(s.get("StatusCallback"), Some(callback.as_str()), "{e}");
+        }
+        assert_eq!(sent[0].get("Body"), Some("Oi, Ana! Já vou ver."), "{e}");
+        assert_eq!(
+            (sent[1].get("MediaUrl"), sent[1].get("Body")),
+            (Some("https://cdn.example.com/parcel.jpg"), Some("Seu pacote"))
+        );
+        let stored = app.get(&format!("/api/v1/messages/{text}")).await.body;
+        assert_eq!(stored["provider_message_id"].as_str(), Some(sent[0].sid.as_str()), "{e}: Twilio's SID kept");
+
+        // "Later" is tried again and sent once; "outside the window" fails with Twilio's code.
+        sandbox.twilio_fail_next(&[63018]);
+        let later = send(json!({"type": "text", "text": {"body": "one more thing"}})).await;
+        assert!(app.drive_until(30, || async { app.message_status(later).await == "delivered" }).await, "{e}: retried");
+        sandbox.twilio_fail_next(&[63016]);
+        let refused = send(json!({"type": "text", "text": {"body": "too late"}})).await;
+        assert!(app.drive_until(20, || async { app.message_status(refused).await == "failed" }).await, "{e}");
+        let failed = app.get(&format!("/api/v1/messages/{refused}")).await.body;
+        assert_eq!(failed["error"]["code"], 63016, "{e}: {failed}");
+        assert_eq!(sandbox.twilio_sent().len(), 3, "{e}: the refused ones were not sent, the retried one once");
+
+        // What Twilio cannot carry yet is refused before anything is queued.
+        let template = json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "template",
+            "template": {"name": "order_update", "language": {"code": "en"}}});
+        let r = app.post("/api/v1/messages", template).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "not_supported_by_provider"),
+            "{e}: {:?}",
+            r.body
+        );
     }
 }

@@ -1,0 +1,61 @@
+//! Calls to Twilio's REST API for one channel: Basic auth with the Account SID and Auth Token,
+//! to the channel's base URL only after the outbound guard passed it (Twilio's host, or one the
+//! server allows such as the sandbox).
+
+
+use super::check_api_base_url;
+use super::send::{classify, sent_sid};
+use crate::guard::Refused;
+use crate::meta::client::OutboundPolicy;
+use crate::meta::send::SendError;
+
+/// A Twilio client for one account.
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base_url: String,
+    account_sid: String,
+    auth_token: String,
+}
+
+impl std::fmt::Debug for TwilioClient {
+    // The Auth Token never goes to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioClient {
+    /// Refused when the base URL does not pass the guard (the setting may have changed since the
+    /// channel was saved). `http` should come from `guard::guarded_client` with the same list.
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &str,
+        account_sid: &str,
+        auth_token: &str,
+        policy: &OutboundPolicy,
+    ) -> Result<Self, Refused> {
+        check_api_base_url(base_url, &policy.allow)?;
+        Ok(TwilioClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+        })
+    }
+
+    /// `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: the message's SID (`SM…`).
+    pub async fn send_message(&self, form: &[(String, String)]) -> Result<String, SendError> {
+        let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base_url, self.account_sid);
+        let request = self.http.post(&url).basic_auth(&self.account_sid, Some(&self.auth_token)).form(form);
+        let resp = request.send().await.map_err(crate::answer::not_sent)?;
+        let (status, json, retry_after) = crate::answer::read(resp).await?;
+        if !(200..300).contains(&status) {
+            return Err(classify(status, &json, retry_after));
+        }
+        sent_sid(&json).ok_or_else(|| SendError::Ambiguous("Twilio accepted the request but returned no SID".into()))
+    }
+}
