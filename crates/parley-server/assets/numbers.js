@@ -1,9 +1,10 @@
 // The workspace's WhatsApp numbers, on the team page (owners and managers): each number's name,
 // visibility (shared with everyone, or private to its members) and members; a new credential
 // replaces the old one (credentials are never shown back); its business profile (`profile.js`);
-// and a form to connect a number of Meta's Cloud API. A refusal shows in words under its form and changes nothing.
+// and a form to connect a number of Meta's Cloud API or of Twilio (its fields named as each provider
+// names them). A refusal shows in words under its form and changes nothing.
 
-import { api, el, t, toast } from './api.js';
+import { api, COLON, el, t, toast } from './api.js';
 import { profileSection } from './profile.js';
 import { attempt } from './settings.js';
 
@@ -25,9 +26,13 @@ function numberCard(channel, members, users, redraw) {
   visibility.addEventListener('change', () => { memberList.hidden = visibility.value !== 'private'; });
   const save = el('button', { type: 'submit', class: 'primary', id: `number-${id}-save` }, t('settings.save'));
   const form = el('form', { class: 'settings-form number', dataset: { channel: id } },
-    el('h3', {}, channel.name, ' ', el('span', { class: 'muted' }, `+${channel.display_phone_number}`)),
+    el('h3', {}, channel.name, ' ', el('span', { class: 'muted' }, `+${channel.display_phone_number.replace(/^\+/, '')}`),
+      ' ', el('span', { class: 'badge', id: `number-${id}-provider` }, t(`numbers.provider_${channel.provider}`))),
+    // Where the provider must post (the browser's address is normally the public one).
+    el('p', { class: 'muted webhook-address' }, `${t('numbers.webhook')}${COLON}`,
+      el('code', { id: `number-${id}-webhook` }, `${location.origin}${channel.webhook_path}`)),
     field(t('numbers.name'), name), field(t('numbers.visibility'), visibility), memberList,
-    field(t('numbers.new_token'), token), save, error);
+    field(t(channel.provider === 'twilio' ? 'numbers.new_twilio_token' : 'numbers.new_token'), token), save, error);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const patch = { name: name.value.trim(), visibility: visibility.value };
@@ -44,22 +49,52 @@ function numberCard(channel, members, users, redraw) {
   return form;
 }
 
+/** What each provider's fields are called, and which it has (Twilio: no app secret to type,
+ * no handshake token). */
+const PROVIDER_FIELDS = {
+  meta: { hint: 'numbers.connect_hint', phone_number_id: 'numbers.phone_number_id', waba_id: 'numbers.waba_id',
+    access_token: 'numbers.access_token', app_secret: 'numbers.app_secret', verify_token: 'numbers.verify_token' },
+  twilio: { hint: 'numbers.twilio_hint', phone_number_id: 'numbers.twilio_number', waba_id: 'numbers.twilio_account',
+    access_token: 'numbers.twilio_token' },
+};
+
 function connectForm(redraw) {
   const error = el('p', { class: 'error', id: 'connect-number-error', role: 'alert', hidden: true });
   const input = (name, type = 'text') => el('input', { name, id: `connect-${name}`, type, required: true, autocomplete: 'off' });
+  const provider = el('select', { name: 'provider', id: 'connect-provider' },
+    Object.keys(PROVIDER_FIELDS).map((p) => el('option', { value: p }, t(`numbers.provider_${p}`))));
+  const hint = el('p', { class: 'muted', id: 'connect-hint' });
+  const labelled = {};
+  const providerField = (name, type) => {
+    const box = input(name, type);
+    const label = el('span', {});
+    labelled[name] = { wrapper: field(label, box), label, box };
+    return labelled[name].wrapper;
+  };
   const form = el('form', { class: 'settings-form', id: 'connect-number' }, el('h3', {}, t('numbers.connect')),
-    el('p', { class: 'muted' }, t('numbers.connect_hint')),
+    field(t('numbers.provider'), provider), hint,
     field(t('numbers.name'), input('name')),
     field(t('numbers.display_phone_number'), input('display_phone_number')),
-    field(t('numbers.phone_number_id'), input('phone_number_id')),
-    field(t('numbers.waba_id'), input('waba_id')),
-    field(t('numbers.access_token'), input('access_token', 'password')),
-    field(t('numbers.app_secret'), input('app_secret', 'password')),
-    field(t('numbers.verify_token'), input('verify_token', 'password')),
+    providerField('phone_number_id'), providerField('waba_id'),
+    providerField('access_token', 'password'), providerField('app_secret', 'password'),
+    providerField('verify_token', 'password'),
     el('button', { type: 'submit', class: 'primary', id: 'connect-number-save' }, t('numbers.connect_button')), error);
+  const show = () => {
+    const names = PROVIDER_FIELDS[provider.value];
+    hint.textContent = t(names.hint);
+    for (const [name, parts] of Object.entries(labelled)) {
+      const present = Boolean(names[name]);
+      parts.wrapper.hidden = !present;
+      parts.box.disabled = !present;
+      if (present) parts.label.textContent = t(names[name]);
+    }
+  };
+  provider.addEventListener('change', show);
+  show();
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const body = { provider: 'meta', ...Object.fromEntries(new FormData(form)) };
+    // Disabled fields (another provider's) are left out of the form's data.
+    const body = Object.fromEntries(new FormData(form));
     body.display_phone_number = body.display_phone_number.replace(/[^0-9]/g, '');
     if (await attempt(error, () => api('POST', '/channels', body))) { toast(t('settings.saved')); redraw(); }
   });
@@ -71,5 +106,7 @@ export async function numbersSection(users, redraw) {
   const channels = await api('GET', '/channels');
   const members = await Promise.all(channels.map((c) => api('GET', `/channels/${c.id}/members`).then((m) => m.user_ids).catch(() => [])));
   return [el('h2', { id: 'numbers-title' }, t('numbers.title')),
-    el('div', { class: 'settings', id: 'numbers' }, channels.map((c, i) => [numberCard(c, members[i], users, redraw), profileSection(c)]), connectForm(redraw))];
+    el('div', { class: 'settings', id: 'numbers' }, channels.map((c, i) => [numberCard(c, members[i], users, redraw),
+      // The business profile lives at Meta; Twilio's numbers have none to edit here.
+      c.provider === 'meta' ? profileSection(c) : null]), connectForm(redraw))];
 }

@@ -95,8 +95,15 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
         missing.clear();
         let list = get_json(&api, &format!("{base}/api/v1/conversations?limit=100"), &token).await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        if items.len() < 6 {
-            missing.push(format!("six customers (have {})", items.len()));
+        if items.len() < 7 {
+            missing.push(format!("seven customers (have {})", items.len()));
+        }
+        // One of them wrote through the Twilio number, beside the Meta one.
+        let channels = get_json(&api, &format!("{base}/api/v1/channels"), &token).await;
+        let twilio =
+            channels.as_array().and_then(|cs| cs.iter().find(|c| c["provider"] == "twilio")).map(|c| c["id"].clone());
+        if twilio.is_none_or(|id| !items.iter().any(|c| c["channel_id"] == id)) {
+            missing.push(format!("a conversation on the Twilio number: {channels}"));
         }
         let day_ago =
             (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 24 * 3600) as i64;

@@ -2,7 +2,6 @@
 //! to the channel's base URL only after the outbound guard passed it (Twilio's host, or one the
 //! server allows such as the sandbox).
 
-
 use super::check_api_base_url;
 use super::send::{classify, sent_sid};
 use crate::guard::Refused;

@@ -184,3 +184,57 @@ async fn a_user_asks_for_mentions_by_mail_from_the_bell() {
     }
     browser.quit().await;
 }
+
+/// Connecting a Twilio number (issue 20): the form names Twilio's fields and leaves out Meta's
+/// app secret and handshake token; the number's card shows its provider and the webhook address
+/// to give Twilio. Screenshots of the team page with the form on Twilio, in the three languages
+/// at both widths.
+#[tokio::test]
+async fn owners_connect_a_twilio_number() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = sqlite_app().await;
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+    browser.wait_for("#connect-number", "the connect form", async |_: &WebElement| true).await;
+    browser.choose("connect-provider", "twilio").await;
+    for meta_only in ["connect-app_secret", "connect-verify_token"] {
+        let shown = browser.driver.find(By::Id(meta_only)).await.unwrap().is_displayed().await.unwrap();
+        assert!(!shown, "{meta_only} is Meta's");
+    }
+    let values = json!({"name": "UK line", "display_phone_number": "+44 7700 900000", "phone_number_id": "447700900000",
+        "waba_id": "AC0123456789abcdef0123456789abcdef", "access_token": "twilio-token"});
+    let script = "for (const [name, value] of Object.entries(arguments[0])) {
+            document.getElementById(`connect-${name}`).value = value;
+        }
+        document.getElementById('connect-number-save').click();";
+    browser.driver.execute(script, vec![values]).await.unwrap();
+    let mut id = None;
+    for _ in 0..100 {
+        let channels = app.get("/api/v1/channels").await.body;
+        if let Some(c) = channels.as_array().unwrap().iter().find(|c| c["provider"] == "twilio") {
+            id = c["id"].as_i64();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let id = id.expect("the Twilio number is connected");
+    browser.wait_text(&format!("#number-{id}-provider"), "Twilio").await;
+    browser.wait_text(&format!("#number-{id}-webhook"), "/webhooks/twilio/").await;
+    for lang in ["en", "fr", "vi"] {
+        app.patch("/api/v1/me", json!({"locale": lang})).await;
+        for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+            browser.driver.goto(app.url("/inbox")).await.unwrap();
+            browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+            browser.wait_for("#connect-provider", "the connect form", async |_: &WebElement| true).await;
+            browser.choose("connect-provider", "twilio").await;
+            let card = browser.driver.find(By::Id(format!("number-{id}-webhook"))).await.unwrap();
+            card.scroll_into_view().await.unwrap();
+            browser.screenshot(&format!("numbers-twilio-{lang}-{size}")).await;
+            let hint = browser.driver.find(By::Id("connect-hint")).await.unwrap();
+            hint.scroll_into_view().await.unwrap();
+            browser.screenshot(&format!("numbers-twilio-form-{lang}-{size}")).await;
+        }
+    }
+    browser.quit().await;
+}
