@@ -34,6 +34,21 @@ pub const STRIPE_HOSTS: &[&str] = &["api.stripe.com"];
 /// Twilio's REST API (Messages, Content; media links start there too).
 pub const TWILIO_HOSTS: &[&str] = &["api.twilio.com"];
 
+/// Where Twilio's media links redirect: its CDN when media needs authentication, S3 when not
+/// (Twilio's support article on media and HTTP Basic Auth).
+pub const TWILIO_MEDIA_HOSTS: &[&str] = &["api.twilio.com", "mms.twiliocdn.com", "s3-external-1.amazonaws.com"];
+
+/// Where provider downloads may be redirected: Meta's media hosts and Twilio's.
+const REDIRECT_HOSTS: &[&str] = &[
+    "graph.facebook.com",
+    "lookaside.fbsbx.com",
+    ".fbsbx.com",
+    ".fbcdn.net",
+    "api.twilio.com",
+    "mms.twiliocdn.com",
+    "s3-external-1.amazonaws.com",
+];
+
 /// Which hosts a URL may name, besides the allow-list.
 #[derive(Clone, Copy, Debug)]
 pub enum Targets {
@@ -253,14 +268,15 @@ pub fn public_addresses(found: Vec<SocketAddr>, host_allowed: bool) -> Vec<Socke
 }
 
 /// An HTTP client for provider calls: the guarded resolver, redirects followed (at most 5) only
-/// to URLs the guard passes for `MEDIA_HOSTS` (a superset of the Graph hosts), timeouts.
+/// to URLs the guard passes for the providers' media hosts (`REDIRECT_HOSTS`: Meta's and
+/// Twilio's, a superset of the API hosts), timeouts.
 /// reqwest drops the `Authorization` header when a redirect changes host, port or scheme.
 pub fn guarded_client(allow: &AllowList) -> reqwest::Client {
     let for_redirects = allow.clone();
     let policy = redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= 5 {
             attempt.error("too many redirects")
-        } else if let Err(e) = check_url(attempt.url().as_str(), Targets::Official(MEDIA_HOSTS), &for_redirects) {
+        } else if let Err(e) = check_url(attempt.url().as_str(), Targets::Official(REDIRECT_HOSTS), &for_redirects) {
             attempt.error(format!("redirect refused: {e}"))
         } else {
             attempt.follow()
@@ -301,6 +317,21 @@ mod tests {
 
     fn refused(url: &str) -> Refused {
         check_url(url, GRAPH, &none()).expect_err(url)
+    }
+
+    #[test]
+    fn twilio_calls_go_to_twilio_and_downloads_follow_only_to_its_media_hosts() {
+        let twilio = Targets::Official(TWILIO_HOSTS);
+        assert!(check_url("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json", twilio, &none()).is_ok());
+        assert!(check_url("https://graph.facebook.com/v24.0/1/messages", twilio, &none()).is_err());
+        assert!(check_url("https://mms.twiliocdn.com/AC1/x", twilio, &none()).is_err(), "credentials go to the API only");
+        let redirects = Targets::Official(REDIRECT_HOSTS);
+        for url in ["https://mms.twiliocdn.com/AC1/x", "https://s3-external-1.amazonaws.com/b/x", "https://lookaside.fbsbx.com/x"] {
+            assert!(check_url(url, redirects, &none()).is_ok(), "{url}");
+        }
+        for url in ["https://s3.amazonaws.com/other", "https://evil.example/x", "http://169.254.169.254/latest"] {
+            assert!(check_url(url, redirects, &none()).is_err(), "{url}");
+        }
     }
 
     #[test]

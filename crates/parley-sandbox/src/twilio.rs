@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::json;
 
@@ -62,7 +62,9 @@ pub(crate) struct FakeTwilio {
 }
 
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
-    axum::Router::new().route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", post(send))
+    axum::Router::new()
+        .route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", post(send))
+        .route("/twilio/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", get(media))
 }
 
 fn error(status: StatusCode, code: i64, message: &str) -> Response {
@@ -151,6 +153,33 @@ async fn send(State(inner): State<Arc<Inner>>, Path(sid): Path<String>, headers:
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
+/// A received file, behind the account's credentials (Twilio's `MediaUrl`; the real one
+/// redirects to its CDN, the sandbox answers the bytes itself).
+async fn media(
+    State(inner): State<Arc<Inner>>,
+    Path((sid, _message, media)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let known = basic_auth(&headers).is_some_and(|(user, password)| {
+        user == sid
+            && inner
+                .twilio
+                .lock()
+                .expect("twilio")
+                .numbers
+                .iter()
+                .any(|n| n.account_sid == user && n.auth_token == password)
+    });
+    if !known {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let id = media.strip_prefix("ME").unwrap_or(&media);
+    match inner.media.lock().expect("media").get(id).cloned() {
+        Some(file) => ([(header::CONTENT_TYPE, file.mime_type)], file.bytes).into_response(),
+        None => error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"),
+    }
+}
+
 impl crate::Sandbox {
     /// A Twilio WhatsApp sender: sends from it are accepted with its account's credentials;
     /// its customers' messages go to `webhook_url`.
@@ -168,6 +197,30 @@ impl crate::Sandbox {
     /// `customer` writes `text` to the Twilio sender `number`: a signed form post to the
     /// number's webhook, retried until answered 2xx. Answers the message's SID.
     pub fn twilio_say(&self, number: &str, customer: &Customer, text: &str) -> String {
+        self.twilio_post_inbound(number, customer, text, None)
+    }
+
+    /// `customer` sends a file (with `caption`) to the Twilio sender `number`; Twilio's
+    /// `MediaUrl0` points at the sandbox, behind the account's credentials.
+    pub fn twilio_say_media(
+        &self,
+        number: &str,
+        customer: &Customer,
+        bytes: Vec<u8>,
+        mime: &str,
+        caption: &str,
+    ) -> String {
+        let media = self.inner.add_media(bytes, mime);
+        self.twilio_post_inbound(number, customer, caption, Some((media, mime.to_owned())))
+    }
+
+    fn twilio_post_inbound(
+        &self,
+        number: &str,
+        customer: &Customer,
+        text: &str,
+        media: Option<(String, String)>,
+    ) -> String {
         let twilio = self.inner.twilio.lock().expect("twilio");
         let found = twilio.numbers.iter().find(|n| n.number == number).cloned().expect("a Twilio number added first");
         drop(twilio);
@@ -184,12 +237,22 @@ impl crate::Sandbox {
             ("From".into(), from),
             ("To".into(), format!("whatsapp:+{number}")),
             ("Body".into(), text.to_owned()),
-            ("NumMedia".into(), "0".into()),
+            ("NumMedia".into(), if media.is_some() { "1" } else { "0" }.into()),
             ("NumSegments".into(), "1".into()),
             ("MessageType".into(), "text".into()),
             ("SmsStatus".into(), "received".into()),
             ("ApiVersion".into(), "2010-04-01".into()),
         ];
+        if let Some((media_id, mime)) = media {
+            let url = format!(
+                "{}/twilio/2010-04-01/Accounts/{}/Messages/{sid}/Media/ME{media_id}",
+                self.inner.base_url, found.account_sid
+            );
+            form.push(("MediaUrl0".into(), url));
+            form.push(("MediaContentType0".into(), mime));
+            form.retain(|(k, _)| k != "MessageType");
+            form.push(("MessageType".into(), "media".into()));
+        }
         if let Some(wa_id) = &customer.wa_id {
             form.push(("WaId".into(), wa_id.clone()));
         }

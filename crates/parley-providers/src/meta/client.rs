@@ -109,40 +109,42 @@ impl GraphClient {
     /// read chunk by chunk and the download stops past `media_max_bytes` or `media_timeout`.
     pub async fn download(&self, url: &str) -> Result<(Vec<u8>, Option<String>), GraphError> {
         let url = check_url(url, Targets::Official(MEDIA_HOSTS), &self.policy.allow).map_err(GraphError::NotAllowed)?;
-        let max = self.policy.media_max_bytes;
-        let read = async {
-            let resp = self
-                .http
-                .get(url)
-                .bearer_auth(&self.token)
-                // Replaces the client's shorter timeout: a large file may take minutes.
-                .timeout(self.policy.media_timeout)
-                .send()
-                .await
-                .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
-            let mut resp = check(resp).await?;
-            if resp.content_length().is_some_and(|n| n > max) {
+        let request = self.http.get(url).bearer_auth(&self.token);
+        download_bounded(request, &self.policy).await
+    }
+}
+
+/// Sends a media download and reads its body chunk by chunk, stopping past the policy's
+/// `media_max_bytes` or `media_timeout` (for every provider's downloads).
+pub(crate) async fn download_bounded(
+    request: reqwest::RequestBuilder,
+    policy: &OutboundPolicy,
+) -> Result<(Vec<u8>, Option<String>), GraphError> {
+    let max = policy.media_max_bytes;
+    let read = async {
+        let resp = request
+            // Replaces the client's shorter timeout: a large file may take minutes.
+            .timeout(policy.media_timeout)
+            .send()
+            .await
+            .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
+        let mut resp = check(resp).await?;
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(GraphError::TooLarge(max));
+        }
+        let mime = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))? {
+            if (bytes.len() + chunk.len()) as u64 > max {
                 return Err(GraphError::TooLarge(max));
             }
-            let mime =
-                resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let mut bytes = Vec::new();
-            while let Some(chunk) =
-                resp.chunk().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))?
-            {
-                if (bytes.len() + chunk.len()) as u64 > max {
-                    return Err(GraphError::TooLarge(max));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            Ok((bytes, mime))
-        };
-        match tokio::time::timeout(self.policy.media_timeout, read).await {
-            Ok(result) => result,
-            Err(_) => {
-                Err(GraphError::Transient(format!("the download took longer than {:?}", self.policy.media_timeout)))
-            }
+            bytes.extend_from_slice(&chunk);
         }
+        Ok((bytes, mime))
+    };
+    match tokio::time::timeout(policy.media_timeout, read).await {
+        Ok(result) => result,
+        Err(_) => Err(GraphError::Transient(format!("the download took longer than {:?}", policy.media_timeout))),
     }
 }
 

@@ -4,8 +4,8 @@
 
 use super::check_api_base_url;
 use super::send::{classify, sent_sid};
-use crate::guard::Refused;
-use crate::meta::client::OutboundPolicy;
+use crate::guard::{Refused, TWILIO_HOSTS, Targets, check_url};
+use crate::meta::client::{GraphError, OutboundPolicy, download_bounded};
 use crate::meta::send::SendError;
 
 /// A Twilio client for one account.
@@ -15,6 +15,7 @@ pub struct TwilioClient {
     base_url: String,
     account_sid: String,
     auth_token: String,
+    policy: OutboundPolicy,
 }
 
 impl std::fmt::Debug for TwilioClient {
@@ -43,6 +44,7 @@ impl TwilioClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
+            policy: policy.clone(),
         })
     }
 
@@ -56,5 +58,15 @@ impl TwilioClient {
             return Err(classify(status, &json, retry_after));
         }
         sent_sid(&json).ok_or_else(|| SendError::Ambiguous("Twilio accepted the request but returned no SID".into()))
+    }
+
+    /// Downloads a received file from its `MediaUrl`: Twilio's API host (or one the server
+    /// allows) with the account's credentials, which Twilio redirects to its CDN (the
+    /// credentials are not sent there); bounded in size and time like every download.
+    pub async fn download(&self, media_url: &str) -> Result<(Vec<u8>, Option<String>), GraphError> {
+        let url = check_url(media_url, Targets::Official(TWILIO_HOSTS), &self.policy.allow)
+            .map_err(GraphError::NotAllowed)?;
+        let request = self.http.get(url).basic_auth(&self.account_sid, Some(&self.auth_token));
+        download_bounded(request, &self.policy).await
     }
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
+use parley_core::channel::Provider;
 use parley_providers::meta::client::{GraphClient, GraphError};
+use parley_providers::twilio::client::TwilioClient;
 use parley_store::{MediaJob, Viewer};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -98,21 +100,24 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;
-    if !channel.provider.graph_api() {
-        // Kept as a failed download (the message says what it was); fetching through the
-        // provider's own API comes with it (issue 20).
-        return Err(Failure::Permanent(format!("media from {} is not fetched yet", channel.provider.as_str())));
+    if channel.provider == Provider::Twilio {
+        // Twilio's `MediaUrl` is the reference itself: fetched with the account's credentials;
+        // Twilio gives no checksum.
+        let client = TwilioClient::new(
+            state.http.clone(),
+            &channel.graph_base_url,
+            &channel.waba_id,
+            &secrets.access_token,
+            &state.outbound,
+        )
+        .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
+        let (bytes, content_type) = client.download(&job.provider_media_id).await.map_err(classify_download)?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        return keep(state, job, &bytes, sha, content_type).await;
     }
     let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound)
         .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
-    let classify = |e: GraphError| match e {
-        GraphError::Transient(m) => Failure::Retry(m),
-        GraphError::NotFound => Failure::Permanent("the provider no longer has this media".into()),
-        GraphError::Refused(m) => Failure::Retry(m),
-        // Neither changes on a retry: a URL outside the provider's hosts, a file past the cap.
-        GraphError::NotAllowed(refused) => Failure::Permanent(format!("the media URL is not allowed: {refused}")),
-        GraphError::TooLarge(max) => Failure::Permanent(format!("the file is larger than the {max}-byte limit")),
-    };
+    let classify = classify_download;
     let mut info = client.media_info(&job.provider_media_id).await.map_err(classify)?;
     let (bytes, content_type) = match client.download(&info.url).await {
         Ok(ok) => ok,
@@ -130,10 +135,32 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
             return Err(Failure::Retry("downloaded file does not match the provider's checksum".into()));
         }
     }
-    let sha = hex::encode(digest);
-    store_file(&state.media_dir, &sha, &bytes).await.map_err(|e| Failure::Retry(format!("writing the file: {e}")))?;
-    let mime = info.mime_type.or(content_type).or_else(|| job.mime_type.clone());
-    Ok((sha, bytes.len() as i64, mime))
+    keep(state, job, &bytes, hex::encode(digest), info.mime_type.or(content_type)).await
+}
+
+/// What a download's failure means for the job.
+fn classify_download(e: GraphError) -> Failure {
+    match e {
+        GraphError::Transient(m) => Failure::Retry(m),
+        GraphError::NotFound => Failure::Permanent("the provider no longer has this media".into()),
+        GraphError::Refused(m) => Failure::Retry(m),
+        // Neither changes on a retry: a URL outside the provider's hosts, a file past the cap.
+        GraphError::NotAllowed(refused) => Failure::Permanent(format!("the media URL is not allowed: {refused}")),
+        GraphError::TooLarge(max) => Failure::Permanent(format!("the file is larger than the {max}-byte limit")),
+    }
+}
+
+/// Keeps a downloaded file under its SHA-256 (`sha`, hex): its hash, size and type (the
+/// provider's, else the one the message announced).
+async fn keep(
+    state: &AppState,
+    job: &MediaJob,
+    bytes: &[u8],
+    sha: String,
+    mime: Option<String>,
+) -> Result<(String, i64, Option<String>), Failure> {
+    store_file(&state.media_dir, &sha, bytes).await.map_err(|e| Failure::Retry(format!("writing the file: {e}")))?;
+    Ok((sha, bytes.len() as i64, mime.or_else(|| job.mime_type.clone())))
 }
 
 /// Writes the file atomically (temp file, then rename); an existing file with the same hash is

@@ -204,15 +204,25 @@ async fn a_conversation_through_the_sandboxs_twilio() {
             webhook_url: app.url(&path),
         });
 
-        sandbox.twilio_say(
-            "14155238886",
-            &parley_sandbox::Customer::new("5511987650000", "Ana Lima"),
-            "Olá! Cadê meu pedido?",
-        );
-        assert!(
-            crate::helpers::eventually(20, || async { messages(&app).await.len() == 1 }).await,
-            "{e}: the customer's message"
-        );
+        let ana = parley_sandbox::Customer::new("5511987650000", "Ana Lima");
+        sandbox.twilio_say("14155238886", &ana, "Olá! Cadê meu pedido?");
+        // A photo through Twilio: fetched from its MediaUrl with the account's credentials.
+        let photo_bytes = parley_sandbox::samples::photo_png();
+        sandbox.twilio_say_media("14155238886", &ana, photo_bytes.clone(), "image/png", "o pacote");
+        let both = crate::helpers::eventually(20, || async { messages(&app).await.len() == 2 }).await;
+        assert!(both, "{e}: the customer's messages");
+        let available = || async { messages(&app).await.into_iter().find(|m| m["media"]["state"] == "available") };
+        assert!(app.drive_until(20, || async { available().await.is_some() }).await, "{e}: {:?}", messages(&app).await);
+        let received = available().await.unwrap();
+        assert_eq!((received["type"].as_str(), received["text"].as_str()), (Some("image"), Some("o pacote")), "{e}");
+        let file = app
+            .client
+            .get(app.url(&format!("/api/v1/messages/{}/media", received["id"])))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(file.bytes().await.unwrap().to_vec(), photo_bytes, "{e}: the same file");
 
         let send = |body: Value| {
             let app = &app;
