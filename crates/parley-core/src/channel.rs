@@ -45,14 +45,15 @@ impl Provider {
         matches!(self, Provider::Meta)
     }
 
-    /// Whether Parley can send `content` through this provider. Twilio takes text and media
-    /// by link (Twilio fetches it); its templates (Content SIDs) are being connected.
+    /// Whether Parley can send `content` through this provider. Twilio takes text, media by
+    /// link (Twilio fetches it) and templates (by their Content SID); not uploaded media ids,
+    /// locations, reactions, contact cards or free-form interactive messages.
     pub fn can_send(self, content: &crate::message::Content) -> bool {
         use crate::message::Content;
         match self {
             Provider::Meta => true,
             Provider::Twilio => match content {
-                Content::Text { .. } => true,
+                Content::Text { .. } | Content::Template { .. } => true,
                 Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
                 _ => false,
             },
@@ -207,6 +208,8 @@ mod tests {
         let template = Content::Template { name: "t".into(), language: "en".into(), components: vec![] };
         assert!([&text, &linked, &uploaded, &template].iter().all(|c| Provider::Meta.can_send(c)));
         assert!(Provider::Twilio.can_send(&text) && Provider::Twilio.can_send(&linked));
-        assert!(!Provider::Twilio.can_send(&uploaded) && !Provider::Twilio.can_send(&template));
+        assert!(Provider::Twilio.can_send(&template));
+        let location = Content::Location { latitude: 1.0, longitude: 2.0, name: None, address: None, url: None };
+        assert!(!Provider::Twilio.can_send(&uploaded) && !Provider::Twilio.can_send(&location));
     }
 }

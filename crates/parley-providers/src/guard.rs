@@ -31,8 +31,8 @@ pub const GOOGLE_HOSTS: &[&str] = &[".googleapis.com"];
 /// Stripe's API (fees top-ups).
 pub const STRIPE_HOSTS: &[&str] = &["api.stripe.com"];
 
-/// Twilio's REST API (Messages, Content; media links start there too).
-pub const TWILIO_HOSTS: &[&str] = &["api.twilio.com"];
+/// Twilio's REST API (Messages; media links start there too) and its Content API (templates).
+pub const TWILIO_HOSTS: &[&str] = &["api.twilio.com", "content.twilio.com"];
 
 /// Where Twilio's media links redirect: its CDN when media needs authentication, S3 when not
 /// (Twilio's support article on media and HTTP Basic Auth).
@@ -324,9 +324,16 @@ mod tests {
         let twilio = Targets::Official(TWILIO_HOSTS);
         assert!(check_url("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json", twilio, &none()).is_ok());
         assert!(check_url("https://graph.facebook.com/v24.0/1/messages", twilio, &none()).is_err());
-        assert!(check_url("https://mms.twiliocdn.com/AC1/x", twilio, &none()).is_err(), "credentials go to the API only");
+        assert!(
+            check_url("https://mms.twiliocdn.com/AC1/x", twilio, &none()).is_err(),
+            "credentials go to the API only"
+        );
         let redirects = Targets::Official(REDIRECT_HOSTS);
-        for url in ["https://mms.twiliocdn.com/AC1/x", "https://s3-external-1.amazonaws.com/b/x", "https://lookaside.fbsbx.com/x"] {
+        for url in [
+            "https://mms.twiliocdn.com/AC1/x",
+            "https://s3-external-1.amazonaws.com/b/x",
+            "https://lookaside.fbsbx.com/x",
+        ] {
             assert!(check_url(url, redirects, &none()).is_ok(), "{url}");
         }
         for url in ["https://s3.amazonaws.com/other", "https://evil.example/x", "http://169.254.169.254/latest"] {

@@ -4,7 +4,10 @@
 //! each message's `StatusCallback`, and customers who write through a Twilio number — form posts
 //! signed like Twilio signs them (`X-Twilio-Signature`), retried until answered 2xx.
 //!
-//! - `POST /twilio/2010-04-01/Accounts/{sid}/Messages.json`: send
+//! - `POST /twilio/2010-04-01/Accounts/{sid}/Messages.json`: send (a `ContentSid` must be one
+//!   of the account's Content templates)
+//! - `GET /twilio/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}`: a received file
+//! - `GET /twilio/content/v1/ContentAndApprovals`: Content templates with their approval
 //! - [`Sandbox::add_twilio_number`](crate::Sandbox::add_twilio_number),
 //!   [`Sandbox::twilio_say`](crate::Sandbox::twilio_say),
 //!   [`Sandbox::twilio_fail_next`](crate::Sandbox::twilio_fail_next),
@@ -59,12 +62,15 @@ pub(crate) struct FakeTwilio {
     sent: Vec<TwilioSent>,
     /// Error codes the next sends answer with, in order.
     faults: VecDeque<i64>,
+    /// Content templates with their WhatsApp approval, per account (`ContentAndApprovals` items).
+    contents: Vec<(String, serde_json::Value)>,
 }
 
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
     axum::Router::new()
         .route("/twilio/2010-04-01/Accounts/{sid}/Messages.json", post(send))
         .route("/twilio/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", get(media))
+        .route("/twilio/content/v1/ContentAndApprovals", get(contents))
 }
 
 fn error(status: StatusCode, code: i64, message: &str) -> Response {
@@ -124,6 +130,12 @@ async fn send(State(inner): State<Arc<Inner>>, Path(sid): Path<String>, headers:
     if get("Body").is_none() && get("MediaUrl").is_none() && get("ContentSid").is_none() {
         return error(StatusCode::BAD_REQUEST, 21619, "A text message body or media urls must be specified");
     }
+    if let Some(content) = get("ContentSid") {
+        let known = twilio.contents.iter().any(|(account, c)| account == &sid && c["sid"] == content.as_str());
+        if !known {
+            return error(StatusCode::BAD_REQUEST, 21656, "The ContentSid is Invalid");
+        }
+    }
     if let Some(code) = twilio.faults.pop_front() {
         let status = if code == 63018 { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::BAD_REQUEST };
         return error(status, code, "The sandbox's Twilio refused this message, as asked");
@@ -178,6 +190,19 @@ async fn media(
         Some(file) => ([(header::CONTENT_TYPE, file.mime_type)], file.bytes).into_response(),
         None => error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"),
     }
+}
+
+/// The account's Content templates with their approval, on one page.
+async fn contents(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let twilio = inner.twilio.lock().expect("twilio");
+    let account = basic_auth(&headers).and_then(|(user, password)| {
+        twilio.numbers.iter().any(|n| n.account_sid == user && n.auth_token == password).then_some(user)
+    });
+    let Some(account) = account else { return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate") };
+    let contents: Vec<serde_json::Value> =
+        twilio.contents.iter().filter(|(a, _)| *a == account).map(|(_, c)| c.clone()).collect();
+    let meta = json!({"page": 0, "page_size": 100, "next_page_url": null, "key": "contents"});
+    Json(json!({"contents": contents, "meta": meta})).into_response()
 }
 
 impl crate::Sandbox {
@@ -269,6 +294,27 @@ impl crate::Sandbox {
     /// The next sends are refused with these Twilio error codes, in order (63018 answers 429).
     pub fn twilio_fail_next(&self, codes: &[i64]) {
         self.inner.twilio.lock().expect("twilio").faults.extend(codes.iter().copied());
+    }
+
+    /// A Content template on the account, with WhatsApp's verdict (`approved`, `pending`,
+    /// `rejected`, …) and category; answers its Content SID.
+    pub fn add_twilio_content(
+        &self,
+        account_sid: &str,
+        name: &str,
+        language: &str,
+        body: &str,
+        category: &str,
+        status: &str,
+    ) -> String {
+        let sid = self.inner.twilio_sid("HX");
+        let content = json!({
+            "sid": sid, "account_sid": account_sid, "friendly_name": name, "language": language,
+            "types": {"twilio/text": {"body": body}},
+            "approval_requests": {"name": name, "category": category, "status": status, "rejection_reason": ""},
+        });
+        self.inner.twilio.lock().expect("twilio").contents.push((account_sid.to_owned(), content));
+        sid
     }
 
     /// What was sent through the sandbox's Twilio, oldest first.

@@ -228,8 +228,8 @@ pub fn not_supported_by_provider(channel: &Channel) -> ApiError {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         "not_supported_by_provider",
         format!(
-            "{} numbers receive messages and send text and media by link in Parley; templates, uploaded media and \
-             number health through {} are not connected yet",
+            "{} numbers in Parley send text, media by link and synced templates; this (uploaded files, other \
+             message types, template editing, number health) does not go through {}",
             channel.provider.as_str(),
             channel.provider.as_str()
         ),

@@ -2,6 +2,8 @@
 //! to the channel's base URL only after the outbound guard passed it (Twilio's host, or one the
 //! server allows such as the sandbox).
 
+use serde_json::Value;
+
 use super::check_api_base_url;
 use super::send::{classify, sent_sid};
 use crate::guard::{Refused, TWILIO_HOSTS, Targets, check_url};
@@ -68,5 +70,45 @@ impl TwilioClient {
             .map_err(GraphError::NotAllowed)?;
         let request = self.http.get(url).basic_auth(&self.account_sid, Some(&self.auth_token));
         download_bounded(request, &self.policy).await
+    }
+
+    /// Every Content template with its WhatsApp approval (`GET /v1/ContentAndApprovals`, every
+    /// page). Next pages are followed only on the channel's own Content base, never a host the
+    /// answer names.
+    pub async fn list_content(&self) -> Result<Vec<Value>, GraphError> {
+        let base = super::content::content_base(&self.base_url);
+        let first = format!("{base}/v1/ContentAndApprovals?PageSize=100");
+        let mut url = first;
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            let checked =
+                check_url(&url, Targets::Official(TWILIO_HOSTS), &self.policy.allow).map_err(GraphError::NotAllowed)?;
+            let resp = self
+                .http
+                .get(checked)
+                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .send()
+                .await
+                .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
+            if !resp.status().is_success() {
+                let status = resp.status();
+                let body = resp.text().await.unwrap_or_default();
+                return Err(if status.is_server_error() || status.as_u16() == 429 {
+                    GraphError::Transient(format!("Twilio answered {status}"))
+                } else {
+                    GraphError::Refused(format!(
+                        "Twilio answered {status}: {}",
+                        body.chars().take(200).collect::<String>()
+                    ))
+                });
+            }
+            let page: Value = resp.json().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
+            out.extend(page.get("contents").and_then(Value::as_array).cloned().unwrap_or_default());
+            match page.pointer("/meta/next_page_url").and_then(Value::as_str) {
+                Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_owned(),
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
     }
 }

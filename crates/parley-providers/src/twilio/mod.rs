@@ -4,6 +4,7 @@
 //! templates come next (see the note).
 
 pub mod client;
+pub mod content;
 pub mod send;
 pub mod signature;
 pub mod webhook;

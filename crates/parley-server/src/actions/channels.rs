@@ -4,9 +4,11 @@
 //! webhook's would.
 
 use axum::http::StatusCode;
-use parley_core::channel::Channel;
+use parley_core::channel::{Channel, Provider};
 use parley_core::health::health_from_number_node;
 use parley_providers::meta::manage::listed_template;
+use parley_providers::twilio::client::TwilioClient;
+use parley_providers::twilio::content::listed_content;
 use parley_store::{HealthFieldChange, ListedTemplate, SyncReport};
 
 use super::Actor;
@@ -24,6 +26,26 @@ pub async fn refresh_health(state: &AppState, actor: &Actor, channel: &Channel) 
 /// Fetches the account's templates from the provider and brings the stored ones in line.
 pub async fn sync_templates(state: &AppState, actor: &Actor, channel: &Channel) -> ApiResult<SyncReport> {
     actor.require_admin()?;
+    if channel.provider == Provider::Twilio {
+        // Twilio's Content templates of the account (its Account SID stands for the WABA).
+        let secrets = state.channel_secrets(channel)?;
+        let client = TwilioClient::new(
+            state.http.clone(),
+            &channel.graph_base_url,
+            &channel.waba_id,
+            &secrets.access_token,
+            &state.outbound,
+        )
+        .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
+        let all = client.list_content().await.map_err(|e| {
+            ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
+        })?;
+        let records: Vec<ListedTemplate> = all.iter().filter_map(listed_content).collect();
+        return Ok(state
+            .store
+            .sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now())
+            .await?);
+    }
     let client = state.graph_client(channel)?;
     let all = client.list_templates(&channel.waba_id).await.map_err(|e| {
         ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))

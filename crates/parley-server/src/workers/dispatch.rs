@@ -311,10 +311,27 @@ async fn deliver(
             };
             // Statuses come back to the channel's webhook, at the URL Twilio will sign.
             let callback = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
+            // A template goes by its Content SID, from the last sync of the account's templates.
+            let content_sid = match &job.content {
+                parley_core::message::Content::Template { name, language, .. } => {
+                    match state.store.template(job.workspace_id, &channel.waba_id, name, language).await {
+                        Ok(t) => t.provider_template_id,
+                        Err(parley_store::StoreError::NotFound) => {
+                            return failed(format!("the template {name} ({language}) is not known"));
+                        }
+                        // The database, not the template: try again like a busy provider.
+                        Err(e) => {
+                            let at = retry_at(state.clock.now(), job.attempts, None, None);
+                            return JobOutcome::Retry { job: job.id, error: format!("reading the template: {e}"), at };
+                        }
+                    }
+                }
+                _ => None,
+            };
             let at = twilio_send::Addressing {
                 from: &channel.phone_number_id,
                 to: &job.recipient,
-                content_sid: None,
+                content_sid: content_sid.as_deref(),
                 status_callback: Some(&callback),
             };
             let form = match twilio_send::message_form(at, &job.content) {

@@ -45,10 +45,10 @@ pub async fn sync_once(state: &AppState, health: bool, templates: bool) -> Round
         }
     };
     let mut accounts = HashSet::new();
-    // Health and templates of other providers' numbers come through their own APIs (issue 20).
-    for channel in channels.iter().filter(|c| c.provider.graph_api()) {
+    for channel in &channels {
         let parley = Actor::system(channel.workspace_id);
-        if health {
+        // Number health is read from Meta's Graph API; Twilio reports none to poll.
+        if health && channel.provider.graph_api() {
             match actions::channels::refresh_health(state, &parley, channel).await {
                 Ok(_) => report.numbers_checked += 1,
                 Err(e) => {

@@ -275,15 +275,68 @@ async fn a_conversation_through_the_sandboxs_twilio() {
         assert_eq!(failed["error"]["code"], 63016, "{e}: {failed}");
         assert_eq!(sandbox.twilio_sent().len(), 3, "{e}: the refused ones were not sent, the retried one once");
 
-        // What Twilio cannot carry yet is refused before anything is queued.
-        let template = json!({"channel_id": channel, "to": "phone:+5511987650000", "type": "template",
-            "template": {"name": "order_update", "language": {"code": "en"}}});
-        let r = app.post("/api/v1/messages", template).await;
+        // Twilio's Content templates: synced with WhatsApp's verdict, sent by Content SID with
+        // numbered variables; one not approved yet is refused before anything is queued.
+        let approved = sandbox.add_twilio_content(
+            ACCOUNT,
+            "order_update",
+            "en",
+            "Hello {{1}}, your order {{2}} has shipped.",
+            "UTILITY",
+            "approved",
+        );
+        sandbox.add_twilio_content(
+            ACCOUNT,
+            "spring_sale",
+            "en",
+            "Hi {{1}}, 20% off this week.",
+            "MARKETING",
+            "pending",
+        );
+        let synced = app.post(&format!("/api/v1/channels/{channel}/templates/sync"), json!({})).await;
+        assert_eq!(synced.status, StatusCode::OK, "{e}: {:?}", synced.body);
+        let listed = app.get(&format!("/api/v1/channels/{channel}/templates")).await.body;
+        let status_of = |name: &str| {
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == name)
+                .map(|t| t["status"].as_str().unwrap_or("").to_owned())
+        };
+        assert_eq!(
+            (status_of("order_update").as_deref(), status_of("spring_sale").as_deref()),
+            (Some("approved"), Some("pending")),
+            "{e}: {listed}"
+        );
+        let template = |name: &str| {
+            json!({"type": "template", "template": {"name": name, "language": {"code": "en"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "A-42"}]}]}})
+        };
+        let shipped = send(template("order_update")).await;
+        assert!(
+            app.drive_until(20, || async { app.message_status(shipped).await == "delivered" }).await,
+            "{e}: the template"
+        );
+        let sent = sandbox.twilio_sent();
+        let last = sent.last().unwrap();
+        assert_eq!(
+            (last.get("ContentSid"), last.get("Body")),
+            (Some(approved.as_str()), None),
+            "{e}: by its Content SID"
+        );
+        let variables: Value = serde_json::from_str(last.get("ContentVariables").unwrap()).unwrap();
+        assert_eq!(variables, json!({"1": "Ana", "2": "A-42"}), "{e}");
+        let mut pending = template("spring_sale");
+        pending["channel_id"] = json!(channel);
+        pending["to"] = json!("phone:+5511987650000");
+        let r = app.post("/api/v1/messages", pending).await;
         assert_eq!(
             (r.status, r.code()),
-            (StatusCode::UNPROCESSABLE_ENTITY, "not_supported_by_provider"),
+            (StatusCode::UNPROCESSABLE_ENTITY, "template_not_approved"),
             "{e}: {:?}",
             r.body
         );
+        assert_eq!(sandbox.twilio_sent().len(), 4, "{e}: nothing more sent");
     }
 }
