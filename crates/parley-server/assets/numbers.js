@@ -4,7 +4,7 @@
 // and a form to connect a number of Meta's Cloud API or of Twilio (its fields named as each provider
 // names them). A refusal shows in words under its form and changes nothing.
 
-import { api, COLON, el, t, toast } from './api.js';
+import { api, boot, COLON, el, t, toast } from './api.js';
 import { profileSection } from './profile.js';
 import { attempt } from './settings.js';
 
@@ -28,9 +28,9 @@ function numberCard(channel, members, users, redraw) {
   const form = el('form', { class: 'settings-form number', dataset: { channel: id } },
     el('h3', {}, channel.name, ' ', el('span', { class: 'muted' }, `+${channel.display_phone_number.replace(/^\+/, '')}`),
       ' ', el('span', { class: 'badge', id: `number-${id}-provider` }, t(`numbers.provider_${channel.provider}`))),
-    // Where the provider must post (the browser's address is normally the public one).
+    // Where the provider must post: the server's public URL (what signatures are checked on).
     el('p', { class: 'muted webhook-address' }, `${t('numbers.webhook')}${COLON}`,
-      el('code', { id: `number-${id}-webhook` }, `${location.origin}${channel.webhook_path}`)),
+      el('code', { id: `number-${id}-webhook` }, `${boot.public_url}${channel.webhook_path}`)),
     field(t('numbers.name'), name), field(t('numbers.visibility'), visibility), memberList,
     field(t(channel.provider === 'twilio' ? 'numbers.new_twilio_token' : 'numbers.new_token'), token), save, error);
   form.addEventListener('submit', async (e) => {

@@ -72,7 +72,9 @@ async fn provider_totals(
     day: i64,
 ) -> Result<BTreeMap<(String, String), (i64, Micros)>, String> {
     let channels = state.store.channels(account.workspace_id, Viewer::All).await.map_err(|e| e.to_string())?;
-    let Some(channel) = channels.iter().find(|c| c.waba_id == account.waba_id && c.deleted_at.is_none()) else {
+    let Some(channel) =
+        channels.iter().find(|c| c.waba_id == account.waba_id && c.deleted_at.is_none() && c.provider.graph_api())
+    else {
         return Err("no number of this WhatsApp Business Account is connected".into());
     };
     let client = state.graph_client(channel).map_err(|e| format!("{e:?}"))?;
@@ -98,6 +100,15 @@ pub async fn reconcile_due(state: &AppState) -> Result<usize, StoreError> {
     // A failed comparison (the provider unreachable) is tried again an hour later.
     let accounts = state.store.accounts_to_reconcile(day, now.plus_secs(-3600), 20).await?;
     for account in &accounts {
+        // Only Meta reports what it charged (`pricing_analytics`); an account whose numbers are
+        // all another provider's (Twilio's) has nothing to compare with.
+        let channels = state.store.channels(account.workspace_id, Viewer::All).await?;
+        let reported =
+            channels.iter().any(|c| c.waba_id == account.waba_id && c.deleted_at.is_none() && c.provider.graph_api());
+        let elsewhere = channels.iter().any(|c| c.waba_id == account.waba_id && c.deleted_at.is_none());
+        if elsewhere && !reported {
+            continue;
+        }
         reconcile(state, account, day).await?;
     }
     Ok(accounts.len())

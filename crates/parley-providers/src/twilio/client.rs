@@ -66,6 +66,11 @@ impl TwilioClient {
     /// allows) with the account's credentials, which Twilio redirects to its CDN (the
     /// credentials are not sent there); bounded in size and time like every download.
     pub async fn download(&self, media_url: &str) -> Result<(Vec<u8>, Option<String>), GraphError> {
+        // The credentials go only where the channel's own API is: a media link elsewhere (a
+        // forged post's) is refused before anything is sent.
+        if !media_url.starts_with(&format!("{}/", self.base_url)) {
+            return Err(GraphError::NotAllowed(Refused::NotAllowed(media_url.chars().take(100).collect())));
+        }
         let url = check_url(media_url, Targets::Official(TWILIO_HOSTS), &self.policy.allow)
             .map_err(GraphError::NotAllowed)?;
         let request = self.http.get(url).basic_auth(&self.account_sid, Some(&self.auth_token));
@@ -104,9 +109,12 @@ impl TwilioClient {
             }
             let page: Value = resp.json().await.map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
             out.extend(page.get("contents").and_then(Value::as_array).cloned().unwrap_or_default());
-            match page.pointer("/meta/next_page_url").and_then(Value::as_str) {
+            match page.pointer("/meta/next_page_url").and_then(Value::as_str).filter(|n| !n.is_empty()) {
                 Some(next) if next.starts_with(&format!("{base}/")) => url = next.to_owned(),
-                _ => return Ok(out),
+                // A next page we will not follow: the list is incomplete, and an incomplete list
+                // would mark the templates of the pages not read as deleted.
+                Some(_) => return Err(GraphError::Refused("Twilio named a next page outside its Content API".into())),
+                None => return Ok(out),
             }
         }
         Ok(out)

@@ -92,7 +92,8 @@ fn content_variables(components: &[Value]) -> Map<String, Value> {
 /// limit (spec §3.6).
 const RETRYABLE: &[i64] = &[63012, 63017, 63018, 63023, 63038];
 
-/// What a non-2xx answer of the Messages API means (`{"code", "message", "status"}`).
+/// What a non-2xx answer of the Messages API means (`{"code", "message", "status"}`). A 502 or
+/// 504 is a gateway's: the request may have reached Twilio, so its outcome is unknown.
 pub fn classify(http_status: u16, body: &Value, retry_after: Option<Duration>) -> SendError {
     let code = body.get("code").and_then(Value::as_i64);
     let title =
@@ -100,6 +101,10 @@ pub fn classify(http_status: u16, body: &Value, retry_after: Option<Duration>) -
     let details = body.get("more_info").and_then(Value::as_str).map(str::to_owned);
     match code {
         Some(c) if RETRYABLE.contains(&c) => SendError::Retry { code: Some(c), title, after: retry_after },
+        // A gateway that timed out or broke may have passed the request on: it may be sent.
+        _ if http_status == 502 || http_status == 504 => {
+            SendError::Ambiguous(format!("Twilio's gateway answered {http_status}: the message may have been sent"))
+        }
         _ if http_status == 429 || http_status >= 500 => SendError::Retry { code, title, after: retry_after },
         Some(c) => SendError::Permanent { code: c, title, details },
         None => SendError::Permanent { code: i64::from(http_status), title, details },
@@ -177,6 +182,8 @@ mod tests {
         let busy = classify(429, &json!({"code": 20429, "message": "Too Many Requests"}), Some(Duration::from_secs(2)));
         assert!(matches!(busy, SendError::Retry { after: Some(_), .. }), "{busy:?}");
         assert!(matches!(classify(503, &json!({}), None), SendError::Retry { code: None, .. }));
+        assert!(matches!(classify(504, &json!({}), None), SendError::Ambiguous(_)), "never resent by itself");
+        assert!(matches!(classify(502, &json!({}), None), SendError::Ambiguous(_)));
         let window = classify(
             400,
             &json!({"code": 63016, "message": "Outside the window", "more_info": "https://www.twilio.com/docs/errors/63016"}),

@@ -53,6 +53,29 @@ impl Form {
     }
 }
 
+/// Whom a post is for: the account and the business's own number (`To` of an inbound message,
+/// `From` of a status), digits. A webhook URL may be set on several senders (a Messaging
+/// Service): a post for another number is not this channel's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressee {
+    pub account_sid: Option<String>,
+    pub number: Option<String>,
+}
+
+/// Reads whom a post is for (before parsing it whole).
+pub fn addressee(body: &[u8]) -> Addressee {
+    let form = Form { pairs: form_urlencoded::parse(body).into_owned().collect() };
+    let is_status = form
+        .get("MessageStatus")
+        .or_else(|| form.get("SmsStatus"))
+        .is_some_and(|s| !matches!(s, "received" | "receiving"));
+    let ours = if is_status { form.get("From") } else { form.get("To") };
+    Addressee {
+        account_sid: form.get("AccountSid").map(str::to_owned),
+        number: ours.map(|n| address(n).trim_start_matches('+').to_owned()),
+    }
+}
+
 /// The events of one form post received at `received_at`.
 pub fn parse(body: &[u8], received_at: Timestamp) -> Result<Vec<InboundEvent>, Malformed> {
     let form = Form { pairs: form_urlencoded::parse(body).into_owned().collect() };

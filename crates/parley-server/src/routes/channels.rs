@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
-    /// `meta` (WhatsApp Cloud API) or `twilio` (receiving only, for now: see docs/providers.md).
+    /// `meta` (WhatsApp Cloud API) or `twilio` (what it carries: docs/providers.md).
     provider: String,
     name: String,
     /// Meta: the phone number id. Twilio: the WhatsApp sender's number, digits only
@@ -348,10 +348,27 @@ async fn update_channel(
     let rotating = input.access_token.is_some() || input.app_secret.is_some() || input.verify_token.is_some();
     let sealed_secrets = if rotating {
         let mut secrets = state.channel_secrets(&current)?;
+        if current.provider == Provider::Twilio && input.verify_token.is_some() {
+            return Err(Invalid::request("verify_token", "Twilio has no webhook handshake: leave it out").into());
+        }
         if let Some(t) = &input.access_token {
-            secrets.access_token = check_secret("access_token", t)?;
+            let token = check_secret("access_token", t)?;
+            // Twilio signs webhooks with the Auth Token unless a SharedKey was given: a new
+            // Auth Token is the new signing key too (else every webhook would be refused).
+            if current.provider == Provider::Twilio
+                && input.app_secret.is_none()
+                && secrets.app_secret == secrets.access_token
+            {
+                secrets.app_secret = token.clone();
+            }
+            secrets.access_token = token;
         }
         if let Some(t) = &input.app_secret {
+            if current.provider == Provider::Twilio && auth.role != Role::Owner {
+                // Twilio's signing key decides which posts are believed, media links included:
+                // an owner's to change, like the channel's endpoint.
+                return Err(ApiError::forbidden("only owners may change a Twilio number's signing key"));
+            }
             secrets.app_secret = check_secret("app_secret", t)?;
         }
         if let Some(t) = &input.verify_token {

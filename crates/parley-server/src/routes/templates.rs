@@ -25,6 +25,17 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
+/// A live channel whose provider lets Parley manage its templates (Meta's: created, edited,
+/// deleted, unpaused through the Graph API). Twilio's are made in Twilio's console and synced:
+/// refused here before anything is stored (422 `not_supported_by_provider`).
+async fn managed_channel(state: &AppState, actor: &actions::Actor, id: ChannelId) -> ApiResult<Channel> {
+    let channel = live_channel(state, actor, id).await?;
+    if !channel.provider.graph_api() {
+        return Err(crate::state::not_supported_by_provider(&channel));
+    }
+    Ok(channel)
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_templates, create_template))
@@ -135,7 +146,7 @@ async fn create_template(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id)).await?;
     let valid = draft.validate()?;
     // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
     if valid.name == "sync" {
@@ -207,7 +218,7 @@ async fn new_version(
     ApiJson(edit): ApiJson<TemplateEdit>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
     let now = state.clock.now();
@@ -275,7 +286,7 @@ async fn delete_template(
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     check_template_name(&name)?;
-    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let known = state.store.templates(auth.workspace_id, &channel.waba_id).await?;
     if !known.iter().any(|t| t.name == name) {
         return Err(ApiError::not_found());
@@ -299,7 +310,7 @@ async fn unpause_template(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     check_language(&language)?;
-    let channel = live_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
     let t = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let (true, Some(pid)) = (t.status == "paused", t.provider_template_id.as_deref()) else {
         return Err(ApiError::new(

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use parley_core::channel::Provider;
+use parley_core::message::InboundEvent;
 use parley_providers::twilio::{signature, webhook};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -58,7 +59,18 @@ async fn receive(
     if is_json {
         return Err(ApiError::bad_request("Twilio's WhatsApp webhooks are form posts"));
     }
-    let events = webhook::parse(&body, state.clock.now()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let to = webhook::addressee(&body);
+    let events = if to.account_sid.as_ref().is_some_and(|a| *a != channel.waba_id)
+        || to.number.as_ref().is_some_and(|n| *n != channel.phone_number_id)
+    {
+        // Signed by the account but for another sender (a URL shared by several numbers):
+        // acknowledged (Twilio does not retry) and recorded on this channel, never written into
+        // its conversations, as Meta's unroutable changes are.
+        let value = serde_json::json!({"account_sid": to.account_sid, "number": to.number, "provider": "twilio"});
+        vec![InboundEvent::Other { field: "webhook.unroutable".into(), value }]
+    } else {
+        webhook::parse(&body, state.clock.now()).map_err(|e| ApiError::bad_request(e.to_string()))?
+    };
     let count = events.len();
     state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await?;
     tracing::debug!(channel = channel.id.get(), events = count, "twilio webhook stored");

@@ -320,6 +320,8 @@ async fn inbox_page(State(state): State<AppState>, headers: HeaderMap, user: Web
         // Whether the server can mail (the mentions-by-mail setting shows only then).
         "mail": state.mailer.is_some(),
         "mail_mentions": user.user.mail_mentions,
+        // Where providers must post: the webhook addresses shown on the team page.
+        "public_url": state.public_url.trim_end_matches('/'),
         "strings": serde_json::from_str::<serde_json::Value>(locale.json()).unwrap_or_default(),
     })
     .to_string();

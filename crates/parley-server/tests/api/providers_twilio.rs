@@ -148,6 +148,11 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
         assert_eq!(post(&app, &path, &altered, Some(&right)).await.0, StatusCode::UNAUTHORIZED, "{e}: altered");
         let meta_path = path.replacen("/twilio/", "/meta/", 1);
         assert_eq!(post(&app, &meta_path, &next, None).await.0, StatusCode::NOT_FOUND, "{e}: Meta's path");
+        // And a Meta number's key on Twilio's path.
+        let sandbox = app.sandbox().await;
+        let (meta, _) = app.connect(&sandbox, "300000000000001", "app-secret-1").await;
+        let meta_key_on_twilio = meta["webhook_path"].as_str().unwrap().replacen("/meta/", "/twilio/", 1);
+        assert_eq!(post(&app, &meta_key_on_twilio, &next, None).await.0, StatusCode::NOT_FOUND, "{e}: Twilio's path");
         assert_eq!(post(&app, "/webhooks/twilio/nokey", &next, None).await.0, StatusCode::NOT_FOUND, "{e}");
         assert_eq!(messages(&app).await.len(), 1, "{e}: nothing stored from refused posts");
 
@@ -171,7 +176,40 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
             "{e}"
         );
         let outbox = app.get(&format!("/api/v1/channels/{channel}/outbox")).await.body;
-        assert_eq!(outbox.to_string().matches("\"id\"").count(), 0, "{e}: {outbox}");
+        assert_eq!(outbox, json!({"queued": 0, "in_flight": 0, "failed": 0, "unknown": 0}), "{e}: nothing queued");
+
+        // The token rotated: the new one signs from then on (Twilio's signing key is the Auth
+        // Token unless a SharedKey was set), the old one no longer does.
+        let rotated =
+            app.patch(&format!("/api/v1/channels/{channel}"), json!({"access_token": "twilio-auth-token-2"})).await;
+        assert_eq!(rotated.status, StatusCode::OK, "{e}: {:?}", rotated.body);
+        let third = inbound("SM00000000000000000000000000000003", "third");
+        let old = sign(TOKEN, Algorithm::Sha1, &app.url(&path), &third);
+        assert_eq!(post(&app, &path, &third, Some(&old)).await.0, StatusCode::UNAUTHORIZED, "{e}: the old token");
+        let new = sign("twilio-auth-token-2", Algorithm::Sha1, &app.url(&path), &third);
+        assert_eq!(post(&app, &path, &third, Some(&new)).await.0, StatusCode::OK, "{e}: the new token");
+        assert_eq!(messages(&app).await.len(), 2, "{e}");
+
+        // A post for another sender of the account (a URL shared by several numbers) is
+        // acknowledged but goes into no conversation of this number.
+        let mut elsewhere = inbound("SM00000000000000000000000000000004", "for the other number");
+        elsewhere.iter_mut().find(|(k, _)| k == "To").unwrap().1 = "whatsapp:+14155230000".into();
+        let signed = sign("twilio-auth-token-2", Algorithm::Sha1, &app.url(&path), &elsewhere);
+        assert_eq!(post(&app, &path, &elsewhere, Some(&signed)).await.0, StatusCode::OK, "{e}");
+        assert_eq!(messages(&app).await.len(), 2, "{e}: not this number's");
+
+        // Templates are made in Twilio's console: creating one here is refused, nothing stored.
+        let create = json!({"name": "order_update", "language": "en", "category": "utility",
+            "components": [{"type": "body", "text": "Hello {{1}}", "example": {"body_text": [["Ana"]]}}]});
+        let r = app.post(&format!("/api/v1/channels/{channel}/templates"), create).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "not_supported_by_provider"),
+            "{e}: {:?}",
+            r.body
+        );
+        let templates = app.get(&format!("/api/v1/channels/{channel}/templates")).await.body;
+        assert_eq!(templates, json!([]), "{e}: nothing stored");
     }
 }
 

@@ -166,3 +166,22 @@ fn what_is_not_a_twilio_whatsapp_post_is_malformed() {
     assert!(parse(b"MessageSid=SM1&Body=hi&From=whatsapp%3Anobody", AT).is_err(), "a sender that is no one");
     assert!(parse(&[0xff, 0xfe, b'=', 0x00], AT).is_err(), "bytes that are not a form");
 }
+
+#[test]
+fn the_addressee_is_the_business_side_of_either_kind_of_post() {
+    let inbound = post(&[
+        ("MessageSid", "SM1"),
+        ("AccountSid", "AC1"),
+        ("From", "whatsapp:+5511987650000"),
+        ("To", "whatsapp:+14155238886"),
+        ("SmsStatus", "received"),
+    ]);
+    assert_eq!(addressee(&inbound), Addressee { account_sid: Some("AC1".into()), number: Some("14155238886".into()) });
+    let status = post(&[
+        ("MessageSid", "SM2"),
+        ("MessageStatus", "delivered"),
+        ("From", "whatsapp:+14155238886"),
+        ("To", "whatsapp:+5511987650000"),
+    ]);
+    assert_eq!(addressee(&status), Addressee { account_sid: None, number: Some("14155238886".into()) });
+}
