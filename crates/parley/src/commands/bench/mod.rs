@@ -9,6 +9,7 @@ pub mod inputs;
 pub mod outgoing;
 mod phone_mix;
 pub mod webhooks;
+mod webhooks_twilio;
 pub mod workflows;
 
 use std::path::PathBuf;
@@ -52,6 +53,10 @@ pub enum BenchCommand {
         /// Distinct customers writing in.
         #[arg(long, default_value_t = 1000)]
         customers: usize,
+        /// Also post the same messages as Twilio's signed form posts to a Twilio number of the
+        /// same server, in the same run (Twilio sends one event per post: needs --batch 1).
+        #[arg(long)]
+        twilio: bool,
     },
     /// Deliver outgoing webhooks to receivers on loopback while inbound webhooks arrive at a
     /// steady rate; report delivery lag (one, ten, nine plus one dead receiver) and how fast a
@@ -173,7 +178,7 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             inputs::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
         }
         BenchCommand::Phone { input, count, seed } => inputs::phone(input.as_deref(), count, seed),
-        BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts, normalize, customers } => {
+        BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts, normalize, customers, twilio } => {
             // sqlx's slow-statement warnings would fill the screen while the data is generated.
             crate::init_logging(log.unwrap_or("warn,sqlx=error"));
             let opts = webhooks::WebhookBench {
@@ -184,6 +189,7 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
                 contacts,
                 normalize,
                 customers,
+                twilio,
             };
             tokio::runtime::Runtime::new()?.block_on(webhooks::run(opts))
         }

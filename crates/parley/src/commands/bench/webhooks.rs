@@ -4,7 +4,9 @@
 //! Reports events/s, requests/s and p50/p99 latency for each. With `--contacts N`, the database
 //! starts with the inbox benchmark's data at that size, and the customers are among its contacts.
 //! With `--normalize` as well, the contacts' phones are stored unclean and the webhooks are
-//! measured before and while re-cleaning all of them (`normalize_contacts`) runs beside.
+//! measured before and while re-cleaning all of them (`normalize_contacts`) runs beside. With
+//! `--twilio` (and `--batch 1`), the same messages are posted as Twilio's signed form posts to a
+//! Twilio number of the same server right after, for the providers' comparison (issue 20).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +36,15 @@ pub struct WebhookBench {
     pub normalize: bool,
     /// How many distinct customers write in (1,000 in the figures before issue 21).
     pub customers: usize,
+    /// Also post the messages as Twilio's form posts, one per request (`webhooks_twilio.rs`).
+    pub twilio: bool,
+}
+
+/// How a benchmark post is signed: Meta's JSON batches or Twilio's form posts.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Signing {
+    Meta,
+    Twilio,
 }
 
 pub(super) const APP_SECRET: &str = "bench-app-secret";
@@ -41,7 +52,7 @@ pub(super) const APP_SECRET: &str = "bench-app-secret";
 /// Where the webhooks go, and who writes them.
 pub(super) struct Target {
     /// How many distinct customers write.
-    count: usize,
+    pub(super) count: usize,
     /// The time the messages say they were sent at.
     base_ts: i64,
     salt: u32,
@@ -49,7 +60,7 @@ pub(super) struct Target {
     pub(super) webhook_path: String,
     phone_number_id: String,
     /// The WhatsApp id of customer `k` (of `count`).
-    customers: Box<dyn Fn(usize) -> String + Send + Sync>,
+    pub(super) customers: Box<dyn Fn(usize) -> String + Send + Sync>,
 }
 
 pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
@@ -59,20 +70,31 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let secrets = ChannelSecrets { access_token: "t".into(), app_secret: APP_SECRET.into(), verify_token: "v".into() };
     let sealed = secret_box.seal(&serde_json::to_vec(&secrets)?);
     anyhow::ensure!(!opts.normalize || opts.contacts > 0, "--normalize needs --contacts");
+    anyhow::ensure!(
+        !opts.twilio || (opts.batch == 1 && !opts.normalize),
+        "--twilio compares one event per post: --batch 1, no --normalize"
+    );
     let (store, target) = if opts.contacts > 0 {
         at_scale(&url, schema.as_deref(), opts.contacts, opts.normalize, sealed, opts.customers).await?
     } else {
         empty(&url, schema.as_deref(), sealed, opts.customers).await?
     };
     let target = Arc::new(target);
-    let state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
+    let twilio_path = if opts.twilio {
+        Some(super::webhooks_twilio::twilio_number(&*store, target.workspace, &secret_box).await?)
+    } else {
+        None
+    };
+    let mut state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
     let ws = target.workspace;
     let durable = durable_ceiling(&url, schema.as_deref(), opts.batch).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    // Twilio signs the URL it calls: the server checks against its public URL.
+    state.public_url = format!("http://{addr}");
     let app = parley_server::app(state)
         .route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }))
         .route("/bench/durable", durable);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let now = SystemClock.now();
@@ -83,7 +105,7 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     // Warm up connections and caches with bodies that are not counted.
     let warm_up: Vec<_> =
         (0..opts.concurrency * 4).map(|r| make_body(&target, r + 1_000_000_000, opts.batch)).collect();
-    fire(&client, &noop_url, Box::new(warm_up.into_iter()), opts.concurrency).await?;
+    fire(&client, &noop_url, Box::new(warm_up.into_iter()), opts.concurrency, Signing::Meta).await?;
 
     let bodies: Vec<_> = (0..opts.requests).map(|r| make_body(&target, r, opts.batch)).collect();
     let line = |name: &str, r: &Run| {
@@ -95,14 +117,16 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
             "p50_ms": r.percentile(0.50), "p99_ms": r.percentile(0.99), "max_ms": r.percentile(1.0)})
     };
     if opts.normalize {
-        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency).await?;
+        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency, Signing::Meta).await?;
         println!("{}", line("webhook", &ingest));
         during_normalization(&store, ws, &target, &client, &webhook_url, &opts, &line).await?;
     } else {
-        let noop = fire(&client, &noop_url, Box::new(bodies.clone().into_iter()), opts.concurrency).await?;
+        let noop =
+            fire(&client, &noop_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
         let durable_url = format!("http://{addr}/bench/durable");
-        let durable = fire(&client, &durable_url, Box::new(bodies.clone().into_iter()), opts.concurrency).await?;
-        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency).await?;
+        let durable =
+            fire(&client, &durable_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
+        let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency, Signing::Meta).await?;
         println!("{}", line("noop", &noop));
         println!("{}", line("durable", &durable));
         println!("{}", line("webhook", &ingest));
@@ -111,6 +135,15 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
             "{}",
             json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop), "webhook_vs_durable": share(&durable)})
         );
+        if let Some(path) = &twilio_path {
+            // The same customers and as many messages, as Twilio posts them, right after.
+            let url = format!("http://{addr}{path}");
+            let posts = super::webhooks_twilio::bodies(&target, &url, opts.requests);
+            let twilio = fire(&client, &url, Box::new(posts.into_iter()), opts.concurrency, Signing::Twilio).await?;
+            println!("{}", line("twilio", &twilio));
+            let ratio = (ingest.elapsed.as_secs_f64() / twilio.elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
+            println!("{}", json!({"engine": engine, "batch": 1, "twilio_vs_meta": ratio}));
+        }
     }
     let newest = store.conversations(ws, &parley_store::ConversationQuery { limit: 1, ..Default::default() }).await?;
     anyhow::ensure!(newest.items.first().is_some_and(|c| c.last_message_at >= now), "nothing was stored");
@@ -352,7 +385,7 @@ async fn during_normalization(
     let bodies = (first..)
         .take_while(move |_| !done.load(std::sync::atomic::Ordering::SeqCst))
         .map(move |r| make_body(&target, r, batch));
-    let during = fire(client, webhook_url, Box::new(bodies), opts.concurrency).await?;
+    let during = fire(client, webhook_url, Box::new(bodies), opts.concurrency, Signing::Meta).await?;
     let (report, took) = normalizing.await??;
     anyhow::ensure!(report.cleaned == opts.contacts as u64, "re-cleaned {} of {}", report.cleaned, opts.contacts);
     println!("{}", line("webhook_while_normalizing", &during));
@@ -378,13 +411,19 @@ impl Run {
     }
 }
 
-/// Posts every body with `concurrency` requests in flight; fails on any non-200.
+/// Posts every body (with its signature) with `concurrency` requests in flight; fails on any
+/// non-200.
 async fn fire(
     client: &reqwest::Client,
     url: &str,
     bodies: Box<dyn Iterator<Item = (Vec<u8>, String)> + Send>,
     concurrency: usize,
+    signing: Signing,
 ) -> anyhow::Result<Run> {
+    let (content_type, header) = match signing {
+        Signing::Meta => ("application/json", signature::HEADER),
+        Signing::Twilio => ("application/x-www-form-urlencoded", parley_providers::twilio::signature::HEADER),
+    };
     let queue = Arc::new(Mutex::new(bodies));
     let start = Instant::now();
     let mut workers = Vec::new();
@@ -397,8 +436,8 @@ async fn fire(
                 let t = Instant::now();
                 let resp = client
                     .post(&url)
-                    .header("content-type", "application/json")
-                    .header(signature::HEADER, sig)
+                    .header("content-type", content_type)
+                    .header(header, sig)
                     .body(body)
                     .send()
                     .await?;
