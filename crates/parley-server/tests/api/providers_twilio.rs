@@ -197,6 +197,9 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
         let signed = sign("twilio-auth-token-2", Algorithm::Sha1, &app.url(&path), &elsewhere);
         assert_eq!(post(&app, &path, &elsewhere, Some(&signed)).await.0, StatusCode::OK, "{e}");
         assert_eq!(messages(&app).await.len(), 2, "{e}: not this number's");
+        let events = app.get("/api/v1/events?limit=1000").await.body["items"].as_array().unwrap().clone();
+        let unroutable = events.iter().find(|ev| ev["kind"] == "whatsapp.webhook.unroutable").expect("recorded");
+        assert_eq!(unroutable["payload"]["number"], "14155230000", "{e}: {unroutable}");
 
         // Templates are made in Twilio's console: creating one here is refused, nothing stored.
         let create = json!({"name": "order_update", "language": "en", "category": "utility",
