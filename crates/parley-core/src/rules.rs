@@ -50,6 +50,8 @@ pub struct SendCheck {
     pub outbound: Outbound,
     /// The channel is connected (not deleted or disabled).
     pub channel_active: bool,
+    /// The channel's provider, when it cannot carry this message (`Provider::can_send`).
+    pub not_carried_by: Option<&'static str>,
     pub recipient_phone: Option<E164>,
     pub blocked: bool,
     /// The number was re-registered and no agent acknowledged it yet.
@@ -128,6 +130,11 @@ pub enum Refusal {
         needed: crate::fees::Price,
         available: crate::fees::Price,
     },
+    /// The number's provider cannot carry this type of message (Twilio: no uploaded media ids,
+    /// locations, reactions, contact cards or free-form interactive messages).
+    NotSupportedByProvider {
+        provider: &'static str,
+    },
 }
 
 impl Refusal {
@@ -146,6 +153,7 @@ impl Refusal {
             Refusal::UsMarketingBlocked => "us_marketing_blocked",
             Refusal::LimitReached { .. } => "limit_reached",
             Refusal::InsufficientBalance { .. } => "insufficient_balance",
+            Refusal::NotSupportedByProvider { .. } => "not_supported_by_provider",
         }
     }
 
@@ -185,6 +193,9 @@ impl Refusal {
                 needed.currency.as_str(),
                 available.amount.to_decimal()
             ),
+            Refusal::NotSupportedByProvider { provider } => {
+                format!("this type of message does not go through {provider}: see docs/providers.md")
+            }
         }
     }
 }
@@ -204,6 +215,9 @@ pub fn is_us_number(phone: &E164) -> bool {
 pub fn check_send(c: &SendCheck) -> Result<Allowed, Refusal> {
     if !c.channel_active {
         return Err(Refusal::ChannelDisabled);
+    }
+    if let Some(provider) = c.not_carried_by {
+        return Err(Refusal::NotSupportedByProvider { provider });
     }
     if c.blocked {
         return Err(Refusal::BlockedContact);
@@ -330,6 +344,7 @@ pub fn judge(facts: &SendFacts, message: &OutboundMessage, now: Timestamp) -> Re
         now,
         outbound,
         channel_active: facts.channel.deleted_at.is_none(),
+        not_carried_by: (!facts.channel.provider.can_send(&message.content)).then(|| facts.channel.provider.as_str()),
         recipient_phone: facts.contact.phone.clone(),
         blocked: facts.blocked,
         identity_unacknowledged: facts.identity_unacknowledged,

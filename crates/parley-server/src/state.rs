@@ -9,6 +9,7 @@ use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets};
 use parley_providers::guard::{AllowList, guarded_client, webhook_client};
 use parley_providers::meta::client::{GraphClient, OutboundPolicy};
+use parley_providers::twilio::client::TwilioClient;
 use parley_store::Store;
 use tokio::sync::Notify;
 
@@ -190,6 +191,22 @@ impl AppState {
         let secrets = self.channel_secrets(channel)?;
         GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token, &self.outbound)
             .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))
+    }
+
+    /// A Twilio client for the channel's account (its Account SID and Auth Token); refused when
+    /// the channel's base URL does not pass the outbound guard, before the token goes anywhere.
+    pub fn twilio_client(
+        &self,
+        channel: &Channel,
+        secrets: &ChannelSecrets,
+    ) -> Result<TwilioClient, parley_providers::guard::Refused> {
+        TwilioClient::new(
+            self.http.clone(),
+            &channel.graph_base_url,
+            &channel.waba_id,
+            &secrets.access_token,
+            &self.outbound,
+        )
     }
 
     /// A Dialogflow client through the outbound guard, with the server's token cache.

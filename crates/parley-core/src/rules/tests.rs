@@ -18,6 +18,7 @@ fn base() -> SendCheck {
         now: T0,
         outbound: Outbound::Session,
         channel_active: true,
+        not_carried_by: None,
         recipient_phone: Some(E164::parse("+33612345678").unwrap()),
         blocked: false,
         identity_unacknowledged: false,
@@ -221,9 +222,20 @@ fn every_refusal_has_a_code_and_a_message() {
         Refusal::MarketingOptOut,
         Refusal::UsMarketingBlocked,
         Refusal::LimitReached { limit: 250 },
+        Refusal::NotSupportedByProvider { provider: "twilio" },
     ];
     for r in all {
         assert!(!r.code().is_empty() && !r.message().is_empty());
         assert!(r.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
     }
+}
+
+#[test]
+fn what_the_provider_cannot_carry_is_refused_first() {
+    let c = SendCheck { not_carried_by: Some("twilio"), ..base() };
+    let refused = check_send(&c).unwrap_err();
+    assert_eq!(refused, Refusal::NotSupportedByProvider { provider: "twilio" });
+    assert_eq!(refused.code(), "not_supported_by_provider");
+    assert!(refused.message().contains("twilio"));
+    assert!(check_send(&base()).is_ok(), "the same send on a provider that carries it");
 }

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use parley_core::channel::{Channel, Provider};
 use parley_core::health::health_from_number_node;
 use parley_providers::meta::manage::listed_template;
-use parley_providers::twilio::client::TwilioClient;
 use parley_providers::twilio::content::listed_content;
 use parley_store::{HealthFieldChange, ListedTemplate, SyncReport};
 
@@ -29,14 +28,9 @@ pub async fn sync_templates(state: &AppState, actor: &Actor, channel: &Channel) 
     if channel.provider == Provider::Twilio {
         // Twilio's Content templates of the account (its Account SID stands for the WABA).
         let secrets = state.channel_secrets(channel)?;
-        let client = TwilioClient::new(
-            state.http.clone(),
-            &channel.graph_base_url,
-            &channel.waba_id,
-            &secrets.access_token,
-            &state.outbound,
-        )
-        .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
+        let client = state
+            .twilio_client(channel, &secrets)
+            .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
         let all = client.list_content().await.map_err(|e| {
             ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
         })?;

@@ -31,13 +31,6 @@ pub struct Send<'a> {
 /// an error: the caller decides how to show it.
 pub async fn send(state: &AppState, actor: &Actor, send: Send<'_>) -> ApiResult<SendOutcome> {
     let now = state.clock.now();
-    // Before anything is judged or queued: what this number's provider cannot carry (an
-    // unknown or hidden channel is the store's to answer, as before).
-    if let Ok(channel) = state.store.channel(actor.workspace_id, send.channel, actor.viewer()).await
-        && let Some(index) = send.messages.iter().position(|m| !channel.provider.can_send(&m.content))
-    {
-        return Err(crate::state::not_supported_by_provider(&channel).with_field(format!("messages[{index}]")));
-    }
     let uses_contact = |m: &OutboundMessage| matches!(&m.content, Content::Template { components, .. } if uses_contact_params(components));
     let request = SendRequest {
         ws: actor.workspace_id,

@@ -19,7 +19,6 @@ use parley_core::ids::ChannelId;
 use parley_core::message::ProviderError;
 use parley_providers::meta::client::GraphClient;
 use parley_providers::meta::send::{SendError, message_body};
-use parley_providers::twilio::client::TwilioClient;
 use parley_providers::twilio::send as twilio_send;
 use parley_store::{JobOutcome, OutboxJob, Viewer};
 use rand::Rng;
@@ -299,13 +298,7 @@ async fn deliver(
             .await
         }
         Provider::Twilio => {
-            let client = match TwilioClient::new(
-                state.http.clone(),
-                &channel.graph_base_url,
-                &channel.waba_id,
-                &secrets.access_token,
-                &state.outbound,
-            ) {
+            let client = match state.twilio_client(channel, secrets) {
                 Ok(client) => client,
                 Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
             };

@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use parley_core::channel::Provider;
 use parley_providers::meta::client::{GraphClient, GraphError};
-use parley_providers::twilio::client::TwilioClient;
 use parley_store::{MediaJob, Viewer};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -103,14 +102,9 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
     if channel.provider == Provider::Twilio {
         // Twilio's `MediaUrl` is the reference itself: fetched with the account's credentials;
         // Twilio gives no checksum.
-        let client = TwilioClient::new(
-            state.http.clone(),
-            &channel.graph_base_url,
-            &channel.waba_id,
-            &secrets.access_token,
-            &state.outbound,
-        )
-        .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
+        let client = state
+            .twilio_client(&channel, &secrets)
+            .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
         let (bytes, content_type) = client.download(&job.provider_media_id).await.map_err(classify_download)?;
         let sha = hex::encode(Sha256::digest(&bytes));
         return keep(state, job, &bytes, sha, content_type).await;
