@@ -19,44 +19,68 @@ pub enum Provider {
     Meta,
     /// Twilio's WhatsApp channel (Messages API, form webhooks signed with `X-Twilio-Signature`).
     Twilio,
+    /// 360dialog's Cloud API proxy: Meta's message and webhook shapes, its own key
+    /// (`D360-API-KEY`), paths without the phone number id, and no Meta signature.
+    #[serde(rename = "360dialog")]
+    Dialog360,
+    /// MessageBird's Conversations API (and its successor Bird's signing): JSON posts signed
+    /// with `MessageBird-Signature-JWT`, sends by channel id, HSM templates with a namespace.
+    #[serde(rename = "messagebird")]
+    MessageBird,
 }
 
 impl Provider {
+    /// Every provider, in the order the docs and the team page list them.
+    pub const ALL: [Provider; 4] = [Provider::Meta, Provider::Dialog360, Provider::Twilio, Provider::MessageBird];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Meta => "meta",
             Provider::Twilio => "twilio",
+            Provider::Dialog360 => "360dialog",
+            Provider::MessageBird => "messagebird",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "meta" => Some(Provider::Meta),
-            "twilio" => Some(Provider::Twilio),
-            _ => None,
-        }
+        Provider::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
-    /// Whether Meta's Graph API serves this provider's sends, media, templates, number health
-    /// and profile. Twilio's channels receive through their own webhook; their sends, media and
-    /// templates go through Twilio's APIs, which are being connected (issue 20): until then
-    /// those calls are refused (`not_supported_by_provider`), never sent to the wrong API.
+    /// Whether Meta's Graph API itself serves this number: number health, the business
+    /// profile, template edits and unpausing, sample uploads and `pricing_analytics`. Only for
+    /// numbers connected to Meta directly; the others answer `not_supported_by_provider`.
     pub fn graph_api(self) -> bool {
         matches!(self, Provider::Meta)
     }
 
+    /// Whether sends, read receipts and media go as Cloud API requests (Meta's JSON bodies and
+    /// answers): Meta's own API and 360dialog's proxy of it.
+    pub fn cloud_api(self) -> bool {
+        matches!(self, Provider::Meta | Provider::Dialog360)
+    }
+
+    /// Whether templates can be created and deleted from Parley (Meta's API or 360dialog's
+    /// `/v1/configs/templates`). Twilio's Content templates are made in Twilio's console and
+    /// only synced.
+    pub fn manages_templates(self) -> bool {
+        matches!(self, Provider::Meta | Provider::Dialog360)
+    }
+
     /// Whether Parley can send `content` through this provider. Twilio takes text, media by
     /// link (Twilio fetches it) and templates (by their Content SID); not uploaded media ids,
-    /// locations, reactions, contact cards or free-form interactive messages.
+    /// locations, reactions, contact cards or free-form interactive messages. MessageBird takes
+    /// the same and locations. The Cloud API providers take every type.
     pub fn can_send(self, content: &crate::message::Content) -> bool {
         use crate::message::Content;
+        let by_link = |content: &Content| match content {
+            Content::Text { .. } | Content::Template { .. } => true,
+            Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
+            _ => false,
+        };
         match self {
-            Provider::Meta => true,
-            Provider::Twilio => match content {
-                Content::Text { .. } | Content::Template { .. } => true,
-                Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
-                _ => false,
-            },
+            Provider::Meta | Provider::Dialog360 => true,
+            Provider::Twilio => by_link(content),
+            Provider::MessageBird => by_link(content) || matches!(content, Content::Location { .. }),
         }
     }
 }
@@ -199,7 +223,6 @@ mod tests {
         assert!(check_throughput(1001).is_err());
         assert_eq!(Visibility::parse("private"), Some(Visibility::Private));
         assert_eq!(Provider::parse("twilio"), Some(Provider::Twilio));
-        assert_eq!(Provider::parse("messagebird"), None);
         assert!(Provider::Meta.graph_api() && !Provider::Twilio.graph_api());
         use crate::message::{Content, Media};
         let text = Content::Text { body: "hi".into(), preview_url: None };
@@ -211,5 +234,25 @@ mod tests {
         assert!(Provider::Twilio.can_send(&template));
         let location = Content::Location { latitude: 1.0, longitude: 2.0, name: None, address: None, url: None };
         assert!(!Provider::Twilio.can_send(&uploaded) && !Provider::Twilio.can_send(&location));
+        assert!(Provider::Dialog360.can_send(&uploaded) && Provider::Dialog360.can_send(&location));
+        assert!(Provider::MessageBird.can_send(&location) && Provider::MessageBird.can_send(&linked));
+        assert!(!Provider::MessageBird.can_send(&uploaded));
+    }
+
+    #[test]
+    fn every_provider_reads_back_its_name_and_says_what_it_serves() {
+        for p in Provider::ALL {
+            assert_eq!(Provider::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(p.as_str()));
+        }
+        assert_eq!(Provider::parse("360dialog"), Some(Provider::Dialog360));
+        assert_eq!(serde_json::from_str::<Provider>("\"360dialog\"").unwrap(), Provider::Dialog360);
+        // 360dialog proxies the Cloud API's messages and templates, not Meta's number health.
+        assert!(Provider::Dialog360.cloud_api() && Provider::Dialog360.manages_templates());
+        assert!(!Provider::Dialog360.graph_api());
+        assert!(!Provider::Twilio.cloud_api() && !Provider::Twilio.manages_templates());
+        assert!(!Provider::MessageBird.cloud_api() && !Provider::MessageBird.manages_templates());
+        assert_eq!(Provider::parse("messagebird"), Some(Provider::MessageBird));
+        assert!(Provider::Meta.cloud_api() && Provider::Meta.manages_templates() && Provider::Meta.graph_api());
     }
 }

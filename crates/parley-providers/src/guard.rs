@@ -34,6 +34,10 @@ pub const STRIPE_HOSTS: &[&str] = &["api.stripe.com"];
 /// Twilio's REST API (Messages; media links start there too) and its Content API (templates).
 pub const TWILIO_HOSTS: &[&str] = &["api.twilio.com", "content.twilio.com"];
 
+/// 360dialog's Cloud API proxy and its sandbox: sends, media and templates of numbers connected
+/// through 360dialog (media downloads go through the same host).
+pub const DIALOG360_HOSTS: &[&str] = &["waba-v2.360dialog.io", "waba-sandbox.360dialog.io"];
+
 /// Where Twilio's media links redirect: its CDN when media needs authentication, S3 when not
 /// (Twilio's support article on media and HTTP Basic Auth).
 pub const TWILIO_MEDIA_HOSTS: &[&str] = &["api.twilio.com", "mms.twiliocdn.com", "s3-external-1.amazonaws.com"];

@@ -38,15 +38,27 @@ impl Default for EmitterConfig {
 #[derive(Clone, Debug)]
 pub struct Delivery {
     pub url: String,
-    pub app_secret: String,
+    pub signing: Signing,
     pub body: Vec<u8>,
     /// Ids of the messages and statuses inside (for "was it acknowledged?" questions).
     pub item_ids: Vec<String>,
     /// Send with a wrong signature (to test that forgeries are refused).
     pub forge: bool,
-    /// A Twilio post: the body is a form, signed with this Auth Token in `X-Twilio-Signature`
-    /// (`app_secret` unused). `None`: Meta's JSON, signed with `app_secret`.
-    pub twilio_token: Option<String>,
+}
+
+/// How a post proves where it comes from, as each provider does it.
+#[derive(Clone, Debug)]
+pub enum Signing {
+    /// Meta's JSON, signed with the app secret in `X-Hub-Signature-256`.
+    Meta { app_secret: String },
+    /// Twilio's form, signed with the Auth Token in `X-Twilio-Signature`.
+    Twilio { auth_token: String },
+    /// 360dialog: Meta's JSON with the headers set by `/v1/configs/webhook`, and the partner's
+    /// `x-360dialog-signature` when a partner secret is set.
+    Dialog360 { headers: Vec<(String, String)>, partner_secret: Option<String> },
+    /// MessageBird's JSON, signed in `MessageBird-Signature-JWT` with the signing key: a fresh
+    /// token (its own `jti`) on every attempt, valid five minutes from `issued_at`.
+    MessageBird { signing_key: String, issued_at: i64 },
 }
 
 struct Pending {
@@ -172,13 +184,32 @@ impl Emitter {
 
     async fn post(&self, mut pending: Pending) {
         let d = &pending.delivery;
-        let request = match &d.twilio_token {
-            None => {
-                let secret = if d.forge { "not-the-app-secret" } else { d.app_secret.as_str() };
+        let request = match &d.signing {
+            Signing::Meta { app_secret } => {
+                let secret = if d.forge { "not-the-app-secret" } else { app_secret.as_str() };
                 let sig = signature::sign(secret, &d.body);
                 self.http.post(&d.url).header("content-type", "application/json").header(signature::HEADER, sig)
             }
-            Some(token) => {
+            Signing::Dialog360 { headers, partner_secret } => {
+                let mut request = self.http.post(&d.url).header("content-type", "application/json");
+                for (name, value) in headers {
+                    request = request.header(name, if d.forge { "not-the-token" } else { value.as_str() });
+                }
+                if let Some(secret) = partner_secret {
+                    let sig = parley_providers::dialog360::sign(secret, &d.body);
+                    request = request.header(parley_providers::dialog360::SIGNATURE_HEADER, sig);
+                }
+                request
+            }
+            Signing::MessageBird { signing_key, issued_at } => {
+                use parley_providers::messagebird::signature as messagebird;
+                let key = if d.forge { "not-the-signing-key" } else { signing_key.as_str() };
+                let now = parley_core::Timestamp::from_secs(*issued_at);
+                let jti = format!("{:032x}", rand::random::<u128>());
+                let token = messagebird::sign(key, &d.url, &d.body, now, 300, Some(jti));
+                self.http.post(&d.url).header("content-type", "application/json").header(messagebird::JWT_HEADER, token)
+            }
+            Signing::Twilio { auth_token: token } => {
                 use parley_providers::twilio::signature as twilio;
                 let token = if d.forge { "not-the-auth-token" } else { token.as_str() };
                 let form: Vec<(String, String)> = form_urlencoded::parse(&d.body).into_owned().collect();

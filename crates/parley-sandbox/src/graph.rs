@@ -32,6 +32,8 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .merge(crate::dialogflow::routes())
         .merge(crate::stripe::routes())
         .merge(crate::twilio::routes())
+        .merge(crate::dialog360::routes())
+        .merge(crate::messagebird::routes())
         .route("/{version}/{id}", get(get_object).post(crate::template_api::edit))
         .route("/{version}/{id}/messages", post(send))
         .route("/{version}/{id}/media", post(upload_media))
@@ -132,11 +134,17 @@ async fn send(
     if !number_token_ok(&inner, &headers, &pnid) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+    send_from(&inner, &pnid, &body).await
+}
+
+/// A send (or a read receipt) from the number, answered as Meta answers it, after the number's
+/// latency (the caller checked who asks).
+pub(crate) async fn send_from(inner: &Arc<Inner>, pnid: &str, body: &[u8]) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter: the body is not JSON");
     };
-    let answer = inner.handle_send(&pnid, &body);
-    let latency = inner.send_latency(&pnid);
+    let answer = inner.handle_send(pnid, &body);
+    let latency = inner.send_latency(pnid);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -164,11 +172,16 @@ async fn upload_media(
     State(inner): State<Arc<Inner>>,
     Path((_version, pnid)): Path<(String, String)>,
     headers: HeaderMap,
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
 ) -> Response {
     if !number_token_ok(&inner, &headers, &pnid) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
+    upload_from(&inner, form).await
+}
+
+/// A multipart upload's file, kept; answers its media id (the caller checked who asks).
+pub(crate) async fn upload_from(inner: &Inner, mut form: axum::extract::Multipart) -> Response {
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("file") {
             let mime = field.content_type().unwrap_or("application/octet-stream").to_owned();
@@ -213,6 +226,11 @@ fn media_info(inner: &Inner, id: String, headers: &HeaderMap) -> Response {
     if !authorized(inner, headers) {
         return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token");
     }
+    media_info_of(inner, id, |token| format!("{}/media-download/{token}", inner.base_url))
+}
+
+/// A media file's info with a fresh download URL, `url(token)` (the caller checked who asks).
+pub(crate) fn media_info_of(inner: &Inner, id: String, url: impl Fn(&str) -> String) -> Response {
     let Some(media) = inner.media.lock().expect("media").get(&id).cloned() else {
         return graph_error(StatusCode::NOT_FOUND, 100, "Unsupported get request. Object does not exist");
     };
@@ -221,7 +239,7 @@ fn media_info(inner: &Inner, id: String, headers: &HeaderMap) -> Response {
     inner.urls.lock().expect("urls").insert(token.clone(), (id.clone(), expires));
     Json(json!({
         "messaging_product": "whatsapp",
-        "url": format!("{}/media-download/{token}", inner.base_url),
+        "url": url(&token),
         "mime_type": media.mime_type,
         "sha256": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&media.bytes)),
         "file_size": media.bytes.len().to_string(),
@@ -235,7 +253,12 @@ async fn download(State(inner): State<Arc<Inner>>, Path(token): Path<String>, he
     if !authorized(&inner, &headers) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let Some((id, expires)) = inner.urls.lock().expect("urls").get(&token).cloned() else {
+    download_of(&inner, &token)
+}
+
+/// The bytes behind a download token, while it has not expired (the caller checked who asks).
+pub(crate) fn download_of(inner: &Inner, token: &str) -> Response {
+    let Some((id, expires)) = inner.urls.lock().expect("urls").get(token).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     if inner.clock.now().as_secs() > expires {

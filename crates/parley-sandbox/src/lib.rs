@@ -23,14 +23,18 @@
 //! - `stripe.rs` — Stripe's few endpoints fees top-ups use, its payment page and signed events.
 //! - `analytics.rs` — `pricing_analytics`: what the sandbox charged, per day, for reconciliation.
 //! - `twilio.rs` — Twilio's Messages API, status callbacks and customers writing through Twilio.
+//! - `dialog360.rs` — 360dialog's proxy of the Cloud API (its key, paths and webhook set-up).
+//! - `messagebird.rs` — MessageBird's Conversations API, its signed posts and template list.
 
 mod analytics;
 mod business;
 mod control;
 pub mod customer;
+mod dialog360;
 mod dialogflow;
 pub mod emitter;
 mod graph;
+mod messagebird;
 mod numbers;
 mod profile;
 mod resumable;
@@ -54,8 +58,10 @@ use sha2::{Digest, Sha256};
 
 pub use business::{Fault, NumberPolicy, SandboxTemplate, Sent};
 pub use customer::{Customer, Say};
+pub use dialog360::Dialog360Webhook;
 pub use dialogflow::DialogflowQuery;
-pub use emitter::{Delivery, EmitterConfig, EmitterStats};
+pub use emitter::{Delivery, EmitterConfig, EmitterStats, Signing};
+pub use messagebird::{MessageBirdChannel, MessageBirdSent};
 pub use numbers::LimitRules;
 pub use resumable::UploadedSample;
 pub use stripe::{StripeDelivery, StripeHook};
@@ -188,6 +194,8 @@ pub(crate) struct Inner {
     stripe: Mutex<stripe::FakeStripe>,
     analytics: Mutex<analytics::Analytics>,
     twilio: Mutex<twilio::FakeTwilio>,
+    dialog360: Mutex<dialog360::FakeDialog360>,
+    messagebird: Mutex<messagebird::FakeMessageBird>,
 }
 
 /// A running sandbox.
@@ -239,6 +247,8 @@ impl Sandbox {
             stripe: Mutex::default(),
             analytics: Mutex::default(),
             twilio: Mutex::default(),
+            dialog360: Mutex::default(),
+            messagebird: Mutex::default(),
         });
         let app = graph::router(inner.clone());
         tokio::spawn(async move {
@@ -570,13 +580,17 @@ impl Inner {
             .chunks(per_post)
             .filter_map(|chunk| {
                 let first = self.number_for(&chunk[0])?;
+                // A number behind 360dialog posts where 360dialog was told to, as it signs.
+                let (url, signing) = match self.dialog360_hook(&first.phone_number_id) {
+                    Some(hook) => hook?,
+                    None => (first.webhook_url.clone(), Signing::Meta { app_secret: first.app_secret.clone() }),
+                };
                 Some(Delivery {
-                    url: first.webhook_url.clone(),
-                    app_secret: first.app_secret.clone(),
+                    url,
+                    signing,
                     body: self.webhook_body(chunk).to_string().into_bytes(),
                     item_ids: chunk.iter().filter_map(Item::id).collect(),
                     forge,
-                    twilio_token: None,
                 })
             })
             .collect()

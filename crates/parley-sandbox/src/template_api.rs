@@ -73,7 +73,13 @@ pub(crate) async fn create(
     if !waba_token_ok(&inner, &headers, &waba) {
         return GraphError::unauthorized().into_response();
     }
-    let body = match json_body(&body) {
+    create_in(&inner, &waba, &body)
+}
+
+/// Creates a template of `waba` from Meta's body and schedules its review; Meta's answer
+/// (the caller checked who asks: Meta's API or 360dialog's).
+pub(crate) fn create_in(inner: &Arc<Inner>, waba: &str, body: &Bytes) -> Response {
+    let body = match json_body(body) {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -83,7 +89,7 @@ pub(crate) async fn create(
         .templates
         .lock()
         .expect("templates")
-        .create(&waba, &body, id, now)
+        .create(waba, &body, id, now)
         .map(|t| json!({"id": t.id.to_string(), "status": t.status, "category": t.category}));
     match created {
         Ok(answer) => {

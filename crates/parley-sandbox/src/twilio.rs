@@ -96,11 +96,10 @@ impl Inner {
         let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish().into_bytes();
         let delivery = Delivery {
             url: url.to_owned(),
-            app_secret: String::new(),
+            signing: crate::emitter::Signing::Twilio { auth_token: token.to_owned() },
             body,
             item_ids: vec![id.to_owned()],
             forge: false,
-            twilio_token: Some(token.to_owned()),
         };
         self.emitter.enqueue(vec![delivery], Duration::ZERO);
     }

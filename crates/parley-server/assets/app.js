@@ -159,7 +159,9 @@ function renderHeader(c) {
     $(control).disabled = false;
   }
   $('thread-contact').textContent = state.contact?.name ?? state.contact?.phone ?? `#${c.contact_id}`;
-  $('thread-channel').textContent = state.channels.get(c.channel_id)?.name ?? '';
+  // The number, and the provider it goes through (one inbox for every provider).
+  const channel = state.channels.get(c.channel_id);
+  $('thread-channel').textContent = channel ? `${channel.name} · ${t(`numbers.provider_${channel.provider}`)}` : '';
   $('thread-status').textContent = t(`status.${c.status}`);
   $('thread-status').className = `badge ${c.status}`;
   $('thread-status').dataset.status = c.status;

@@ -1,8 +1,10 @@
 // The workspace's WhatsApp numbers, on the team page (owners and managers): each number's name,
 // visibility (shared with everyone, or private to its members) and members; a new credential
 // replaces the old one (credentials are never shown back); its business profile (`profile.js`);
-// and a form to connect a number of Meta's Cloud API or of Twilio (its fields named as each provider
-// names them). A refusal shows in words under its form and changes nothing.
+// and a form to connect a number of Meta's Cloud API, 360dialog, Twilio or MessageBird (its fields
+// named as each provider names them; a 360dialog or MessageBird number's webhook is set at the
+// provider right after, and again from its card). A refusal shows in words under its form and
+// changes nothing.
 
 import { api, boot, COLON, el, t, toast } from './api.js';
 import { profileSection } from './profile.js';
@@ -32,7 +34,8 @@ function numberCard(channel, members, users, redraw) {
     el('p', { class: 'muted webhook-address' }, `${t('numbers.webhook')}${COLON}`,
       el('code', { id: `number-${id}-webhook` }, `${boot.public_url}${channel.webhook_path}`)),
     field(t('numbers.name'), name), field(t('numbers.visibility'), visibility), memberList,
-    field(t(channel.provider === 'twilio' ? 'numbers.new_twilio_token' : 'numbers.new_token'), token), save, error);
+    field(t(NEW_TOKEN[channel.provider] || 'numbers.new_token'), token), save,
+    REGISTERS_WEBHOOK.includes(channel.provider) ? registerButton(channel, error) : null, error);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const patch = { name: name.value.trim(), visibility: visibility.value };
@@ -49,13 +52,40 @@ function numberCard(channel, members, users, redraw) {
   return form;
 }
 
+/** The label of a new credential, by provider. */
+const NEW_TOKEN = { twilio: 'numbers.new_twilio_token', '360dialog': 'numbers.new_d360_key', messagebird: 'numbers.new_mb_key' };
+
+/** The providers whose webhook Parley sets itself. */
+const REGISTERS_WEBHOOK = ['360dialog', 'messagebird'];
+
+/** Sets a number's webhook at its provider (Parley's URL; for 360dialog, its secret header token). */
+function registerWebhook(channelId) {
+  return api('POST', `/channels/${channelId}/webhook/register`);
+}
+
+function registerButton(channel, error) {
+  const button = el('button', { type: 'button', id: `number-${channel.id}-register` }, t('numbers.register_webhook'));
+  button.addEventListener('click', async () => {
+    if (await attempt(error, () => registerWebhook(channel.id))) toast(t('numbers.webhook_registered'));
+  });
+  return button;
+}
+
 /** What each provider's fields are called, and which it has (Twilio: no app secret to type,
- * no handshake token). */
+ * no handshake token; 360dialog: an optional partner secret, no handshake token). */
 const PROVIDER_FIELDS = {
   meta: { hint: 'numbers.connect_hint', phone_number_id: 'numbers.phone_number_id', waba_id: 'numbers.waba_id',
-    access_token: 'numbers.access_token', app_secret: 'numbers.app_secret', verify_token: 'numbers.verify_token' },
+    access_token: 'numbers.access_token', app_secret: 'numbers.app_secret', verify_token: 'numbers.verify_token',
+    graph_base_url: 'numbers.base_url', base: 'https://graph.facebook.com/v24.0', optional: ['graph_base_url'] },
+  '360dialog': { hint: 'numbers.d360_hint', phone_number_id: 'numbers.phone_number_id', waba_id: 'numbers.waba_id',
+    access_token: 'numbers.d360_key', app_secret: 'numbers.d360_partner_secret', graph_base_url: 'numbers.base_url',
+    base: 'https://waba-v2.360dialog.io', optional: ['app_secret', 'graph_base_url'] },
   twilio: { hint: 'numbers.twilio_hint', phone_number_id: 'numbers.twilio_number', waba_id: 'numbers.twilio_account',
-    access_token: 'numbers.twilio_token' },
+    access_token: 'numbers.twilio_token', graph_base_url: 'numbers.base_url', base: 'https://api.twilio.com',
+    optional: ['graph_base_url'] },
+  messagebird: { hint: 'numbers.mb_hint', phone_number_id: 'numbers.mb_channel', waba_id: 'numbers.waba_id',
+    access_token: 'numbers.mb_key', app_secret: 'numbers.mb_signing_key', graph_base_url: 'numbers.base_url',
+    base: 'https://conversations.messagebird.com/v1', optional: ['graph_base_url'] },
 };
 
 function connectForm(redraw) {
@@ -77,7 +107,7 @@ function connectForm(redraw) {
     field(t('numbers.display_phone_number'), input('display_phone_number')),
     providerField('phone_number_id'), providerField('waba_id'),
     providerField('access_token', 'password'), providerField('app_secret', 'password'),
-    providerField('verify_token', 'password'),
+    providerField('verify_token', 'password'), providerField('graph_base_url', 'url'),
     el('button', { type: 'submit', class: 'primary', id: 'connect-number-save' }, t('numbers.connect_button')), error);
   const show = () => {
     const names = PROVIDER_FIELDS[provider.value];
@@ -86,8 +116,11 @@ function connectForm(redraw) {
       const present = Boolean(names[name]);
       parts.wrapper.hidden = !present;
       parts.box.disabled = !present;
+      parts.box.required = present && !(names.optional || []).includes(name);
       if (present) parts.label.textContent = t(names[name]);
     }
+    // The provider's own API unless another is typed (its sandbox, a pinned Graph version).
+    labelled.graph_base_url.box.placeholder = names.base;
   };
   provider.addEventListener('change', show);
   show();
@@ -96,7 +129,14 @@ function connectForm(redraw) {
     // Disabled fields (another provider's) are left out of the form's data.
     const body = Object.fromEntries(new FormData(form));
     body.display_phone_number = body.display_phone_number.replace(/[^0-9]/g, '');
-    if (await attempt(error, () => api('POST', '/channels', body))) { toast(t('settings.saved')); redraw(); }
+    for (const optional of ['app_secret', 'graph_base_url']) if (!body[optional]) delete body[optional];
+    let created = null;
+    if (!await attempt(error, async () => { created = await api('POST', '/channels', body); })) return;
+    toast(t('settings.saved'));
+    // Such a number hears nothing until its webhook is set at the provider: set it now. If that
+    // fails, the number is saved and its card has the button to try again.
+    if (REGISTERS_WEBHOOK.includes(created.provider) && !await attempt(error, () => registerWebhook(created.id))) return;
+    redraw();
   });
   return form;
 }

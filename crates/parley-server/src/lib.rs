@@ -122,6 +122,8 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .nest("/api/v1", api)
         .merge(routes::webhooks::router())
         .merge(routes::webhooks_twilio::router())
+        .merge(routes::webhooks_360dialog::router())
+        .merge(routes::webhooks_messagebird::router())
         .merge(routes::fee_payments::webhook_router())
         .merge(routes::workflow_hooks::hooks_router())
         .merge(routes::health::router())

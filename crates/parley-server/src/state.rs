@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parley_core::Clock;
-use parley_core::channel::{Channel, ChannelSecrets};
+use parley_core::channel::{Channel, ChannelSecrets, Provider};
 use parley_providers::guard::{AllowList, guarded_client, webhook_client};
 use parley_providers::meta::client::{GraphClient, OutboundPolicy};
 use parley_providers::twilio::client::TwilioClient;
@@ -85,6 +85,8 @@ pub struct AppState {
     pub demo_sign_in: Option<Arc<crate::web::demo::DemoSignIn>>,
     /// Where people reach this server (`public_url`), for links in mail; empty: relative links.
     pub public_url: String,
+    /// MessageBird signature tokens already taken (replays are refused).
+    pub seen_webhook_tokens: Arc<crate::routes::webhooks_messagebird::SeenTokens>,
     /// Card payments for WhatsApp fees (`[stripe]`), when set up.
     pub payments: Option<Arc<crate::payments::Payments>>,
     /// Outgoing mail (`[mail]`), when set up: fee alerts.
@@ -158,6 +160,7 @@ impl AppState {
             streams: Default::default(),
             demo_sign_in: None,
             public_url: String::new(),
+            seen_webhook_tokens: Arc::default(),
             payments: None,
             mailer: None,
         }
@@ -180,17 +183,41 @@ impl AppState {
         self.outbound.allow = allow;
     }
 
-    /// A Graph API client with the channel's credentials; refused (422 `url_not_allowed`) when
-    /// the channel's base URL does not pass the outbound guard, before the token goes anywhere.
-    /// A channel whose provider is not served by the Graph API is refused (422
-    /// `not_supported_by_provider`): its token never goes to Meta's API.
+    /// A Graph API client with the channel's credentials, for what only Meta's own API serves
+    /// (number health, the business profile, template edits, `pricing_analytics`); refused
+    /// (422 `url_not_allowed`) when the channel's base URL does not pass the outbound guard,
+    /// before the token goes anywhere. A number connected through another provider is refused
+    /// (422 `not_supported_by_provider`): its token never goes to Meta's API.
     pub fn graph_client(&self, channel: &Channel) -> Result<GraphClient, ApiError> {
         if !channel.provider.graph_api() {
             return Err(not_supported_by_provider(channel));
         }
+        self.cloud_client(channel)
+    }
+
+    /// A Cloud API client for sends, media and templates: Meta's, or 360dialog's proxy of it.
+    /// Refused like [`AppState::graph_client`] for a provider that does not speak the Cloud API.
+    pub fn cloud_client(&self, channel: &Channel) -> Result<GraphClient, ApiError> {
+        if !channel.provider.cloud_api() {
+            return Err(not_supported_by_provider(channel));
+        }
         let secrets = self.channel_secrets(channel)?;
-        GraphClient::new(self.http.clone(), &channel.graph_base_url, &secrets.access_token, &self.outbound)
+        self.cloud_api_client(channel, &secrets)
             .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))
+    }
+
+    /// The Cloud API client of a channel whose secrets are open already (the workers'), for
+    /// the gateway its provider names.
+    pub fn cloud_api_client(
+        &self,
+        channel: &Channel,
+        secrets: &ChannelSecrets,
+    ) -> Result<GraphClient, parley_providers::guard::Refused> {
+        let (http, base, token) = (self.http.clone(), channel.graph_base_url.as_str(), secrets.access_token.as_str());
+        match channel.provider {
+            Provider::Dialog360 => GraphClient::dialog360(http, base, token, &self.outbound),
+            _ => GraphClient::new(http, base, token, &self.outbound),
+        }
     }
 
     /// A Twilio client for the channel's account (its Account SID and Auth Token); refused when
@@ -204,6 +231,21 @@ impl AppState {
             self.http.clone(),
             &channel.graph_base_url,
             &channel.waba_id,
+            &secrets.access_token,
+            &self.outbound,
+        )
+    }
+
+    /// A MessageBird client with the channel's access key; refused when the channel's base URL
+    /// does not pass the outbound guard, before the key goes anywhere.
+    pub fn messagebird_client(
+        &self,
+        channel: &Channel,
+        secrets: &ChannelSecrets,
+    ) -> Result<parley_providers::messagebird::client::MessageBirdClient, parley_providers::guard::Refused> {
+        parley_providers::messagebird::client::MessageBirdClient::new(
+            self.http.clone(),
+            &channel.graph_base_url,
             &secrets.access_token,
             &self.outbound,
         )
@@ -239,16 +281,21 @@ impl AppState {
     }
 }
 
-/// What a channel's provider cannot do yet in Parley (issue 20): a 422 naming the provider.
+/// What a channel's provider does not do in Parley: a 422 naming the provider and what it does.
 pub fn not_supported_by_provider(channel: &Channel) -> ApiError {
+    let provider = channel.provider.as_str();
+    let does = match channel.provider {
+        Provider::Twilio => "send text, media by link and synced Content templates",
+        Provider::Dialog360 => "send every message type and create, delete and sync templates",
+        Provider::MessageBird => "send text, media by link, locations and synced HSM templates",
+        Provider::Meta => "do everything Parley offers",
+    };
     ApiError::new(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
         "not_supported_by_provider",
         format!(
-            "{} numbers in Parley send text, media by link and synced templates; this (uploaded files, other \
-             message types, template editing, number health) does not go through {}",
-            channel.provider.as_str(),
-            channel.provider.as_str()
+            "{provider} numbers in Parley {does}; this request asks for something {provider} does not offer \
+             (docs/providers.md says what each provider serves)"
         ),
     )
 }

@@ -1,8 +1,8 @@
 //! `parley demo` as a newcomer runs it: the real binary on a fresh data directory. Its sign-in link
 //! lands in the inbox logged in (and nothing else signs in), and the inbox fills with what the
-//! team-inbox issue promises: several customers, a conversation outside the 24-hour window, a
-//! failed reply with WhatsApp's reason, a merge suggestion, and a bot answering through the
-//! sandbox's Dialogflow agent.
+//! team-inbox issue promises: several customers (through Meta's, Twilio's and MessageBird's
+//! numbers), a conversation outside the 24-hour window, a failed reply with WhatsApp's reason, a
+//! merge suggestion, and a bot answering through the sandbox's Dialogflow agent.
 
 mod common;
 
@@ -95,15 +95,19 @@ async fn the_demo_opens_a_lively_inbox_through_its_sign_in_link() {
         missing.clear();
         let list = get_json(&api, &format!("{base}/api/v1/conversations?limit=100"), &token).await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        if items.len() < 7 {
-            missing.push(format!("seven customers (have {})", items.len()));
+        if items.len() < 8 {
+            missing.push(format!("eight customers (have {})", items.len()));
         }
-        // One of them wrote through the Twilio number, beside the Meta one.
+        // Some wrote through the Twilio and MessageBird numbers, beside the Meta one.
         let channels = get_json(&api, &format!("{base}/api/v1/channels"), &token).await;
-        let twilio =
-            channels.as_array().and_then(|cs| cs.iter().find(|c| c["provider"] == "twilio")).map(|c| c["id"].clone());
-        if twilio.is_none_or(|id| !items.iter().any(|c| c["channel_id"] == id)) {
-            missing.push(format!("a conversation on the Twilio number: {channels}"));
+        for provider in ["twilio", "messagebird"] {
+            let id = channels
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["provider"] == provider))
+                .map(|c| c["id"].clone());
+            if id.is_none_or(|id| !items.iter().any(|c| c["channel_id"] == id)) {
+                missing.push(format!("a conversation on the {provider} number: {channels}"));
+            }
         }
         let day_ago =
             (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 24 * 3600) as i64;

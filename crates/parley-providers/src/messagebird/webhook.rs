@@ -141,5 +141,81 @@ fn content(message: &Value) -> Result<Content, Malformed> {
     })
 }
 
+/// The message's channel (`message.channelId`), to check a post is for the receiving channel.
+pub fn channel_id(body: &[u8]) -> Option<String> {
+    let hook: Value = serde_json::from_slice(body).ok()?;
+    hook.pointer("/message/channelId").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// What MessageBird's channel knows of a customer who wrote (respond.io's seed: display name,
+/// phone number, the contact's id on the channel, and the channel's contact attributes), as
+/// Parley's contact fields: `messagebird_contact_id`, `first_name`, `last_name`, `avatar_url`,
+/// and each of `customDetails` and `attributes` under its name in snake_case. The display name
+/// is the contact's name already (the message's sender). Values that are not a string, a number
+/// or a boolean, and names that cannot be made a field name, are left out.
+pub fn contact_fields(body: &[u8]) -> Vec<(String, Value)> {
+    let Ok(hook) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    if hook.pointer("/message/direction").and_then(Value::as_str) != Some("received") {
+        return Vec::new();
+    }
+    let Some(contact) = hook.get("contact").filter(|c| c.is_object()) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut put = |name: &str, value: &Value| {
+        let key = field_name(name);
+        let kept = match value {
+            Value::String(s) if !s.trim().is_empty() => Some(Value::String(s.trim().chars().take(500).collect())),
+            Value::Number(_) | Value::Bool(_) => Some(value.clone()),
+            _ => None,
+        };
+        if let (Some(key), Some(value)) = (key, kept)
+            && !out.iter().any(|(k, _): &(String, Value)| *k == key)
+        {
+            out.push((key, value));
+        }
+    };
+    for (theirs, ours) in [
+        ("id", "messagebird_contact_id"),
+        ("firstName", "first_name"),
+        ("lastName", "last_name"),
+        ("avatar", "avatar_url"),
+        ("avatarUrl", "avatar_url"),
+    ] {
+        if let Some(v) = contact.get(theirs) {
+            put(ours, v);
+        }
+    }
+    for group in ["customDetails", "attributes"] {
+        for (name, value) in contact.get(group).and_then(Value::as_object).into_iter().flatten() {
+            put(name, value);
+        }
+    }
+    // A contact holds at most 100 fields: the channel's metadata takes a fifth of them at most.
+    out.truncate(MAX_CONTACT_FIELDS);
+    out
+}
+
+/// The most fields one post's contact metadata may fill.
+const MAX_CONTACT_FIELDS: usize = 20;
+
+/// `firstName`, `Loyalty Tier`, `custom1` → `first_name`, `loyalty_tier`, `custom1`; `None`
+/// when nothing usable is left or it does not start with a letter.
+fn field_name(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_uppercase() {
+            if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_owned();
+    (out.starts_with(|c: char| c.is_ascii_lowercase()) && out.len() <= 64).then_some(out)
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,11 @@
 //! inbound media (`GET /<media id>` for a short-lived URL, then `GET <url>` with the same token).
 //! Every URL goes through the outbound guard (`crate::guard`): the channel's base URL when the
 //! client is made, the media URL the provider answers before the token is sent to it.
+//!
+//! The same client speaks to 360dialog's proxy of the Cloud API ([`Gateway::Dialog360`]): the
+//! bodies and answers are Meta's; the key goes in `D360-API-KEY`, paths leave out the phone
+//! number id (360dialog fills it in), media is fetched through 360dialog's host, and templates
+//! live under `/v1/configs/templates` (`crate::dialog360`).
 
 use std::time::Duration;
 
@@ -9,15 +14,35 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::send::{SendError, classify};
-use crate::guard::{AllowList, GRAPH_HOSTS, MEDIA_HOSTS, Refused, Targets, check_url};
+use crate::guard::{AllowList, DIALOG360_HOSTS, GRAPH_HOSTS, MEDIA_HOSTS, Refused, Targets, check_url};
 
-/// A Graph API client for one channel.
+/// Who answers a channel's Cloud API requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gateway {
+    /// Meta's Graph API: `Authorization: Bearer`, message paths under the phone number id.
+    Meta,
+    /// 360dialog's proxy: `D360-API-KEY`, one key per number, paths without its id.
+    Dialog360,
+}
+
+/// A Cloud API client for one channel (Meta's Graph API, or 360dialog's proxy of it).
 #[derive(Clone)]
 pub struct GraphClient {
-    pub(super) http: reqwest::Client,
-    pub(super) base_url: String,
-    pub(super) token: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: String,
+    pub(crate) token: String,
+    pub(crate) gateway: Gateway,
     policy: OutboundPolicy,
+}
+
+impl std::fmt::Debug for GraphClient {
+    // The token never goes to a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("base_url", &self.base_url)
+            .field("gateway", &self.gateway)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the server lets provider calls reach, and how much a media download may bring back.
@@ -87,19 +112,50 @@ impl GraphClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
+            gateway: Gateway::Meta,
             policy: policy.clone(),
         })
     }
 
+    /// A client for a number connected through 360dialog, with its `D360-API-KEY`; refused when
+    /// the base URL is not 360dialog's (or one the allow-list names).
+    pub fn dialog360(
+        http: reqwest::Client,
+        base_url: &str,
+        api_key: &str,
+        policy: &OutboundPolicy,
+    ) -> Result<Self, Refused> {
+        crate::dialog360::check_api_base_url(base_url, &policy.allow)?;
+        Ok(GraphClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token: api_key.to_owned(),
+            gateway: Gateway::Dialog360,
+            policy: policy.clone(),
+        })
+    }
+
+    /// The request with the channel's credential in the gateway's header.
+    pub(crate) fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.gateway {
+            Gateway::Meta => request.bearer_auth(&self.token),
+            Gateway::Dialog360 => request.header(crate::dialog360::API_KEY_HEADER, &self.token),
+        }
+    }
+
+    /// `<base>/<phone number id>/<what>` on Meta; `<base>/<what>` on 360dialog, which knows the
+    /// number from the key (a number id in the path breaks the request there).
+    fn number_url(&self, phone_number_id: &str, what: &str) -> String {
+        match self.gateway {
+            Gateway::Meta => format!("{}/{phone_number_id}/{what}", self.base_url),
+            Gateway::Dialog360 => format!("{}/{what}", self.base_url),
+        }
+    }
+
     pub async fn media_info(&self, media_id: &str) -> Result<MediaInfo, GraphError> {
         let url = format!("{}/{}", self.base_url, media_id);
-        let resp = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| GraphError::Transient(e.to_string()))?;
+        let resp =
+            self.authorized(self.http.get(&url)).send().await.map_err(|e| GraphError::Transient(e.to_string()))?;
         let resp = check(resp).await?;
         resp.json::<MediaInfo>().await.map_err(|e| GraphError::Transient(format!("bad media info: {e}")))
     }
@@ -107,9 +163,19 @@ impl GraphClient {
     /// Downloads the file behind a media URL (valid for a few minutes). The URL must pass the
     /// guard for Meta's media hosts (or the allow-list) before the token goes to it; the body is
     /// read chunk by chunk and the download stops past `media_max_bytes` or `media_timeout`.
+    ///
+    /// On 360dialog the URL Meta answered is fetched through 360dialog's host instead: the same
+    /// path and query on the channel's base URL, with the key (360dialog's media docs).
     pub async fn download(&self, url: &str) -> Result<(Vec<u8>, Option<String>), GraphError> {
-        let url = check_url(url, Targets::Official(MEDIA_HOSTS), &self.policy.allow).map_err(GraphError::NotAllowed)?;
-        let request = self.http.get(url).bearer_auth(&self.token);
+        let url = match self.gateway {
+            Gateway::Meta => check_url(url, Targets::Official(MEDIA_HOSTS), &self.policy.allow),
+            Gateway::Dialog360 => {
+                let through = crate::dialog360::media_url(&self.base_url, url).map_err(GraphError::NotAllowed)?;
+                check_url(&through, Targets::Official(DIALOG360_HOSTS), &self.policy.allow)
+            }
+        }
+        .map_err(GraphError::NotAllowed)?;
+        let request = self.authorized(self.http.get(url));
         download_bounded(request, &self.policy).await
     }
 }
@@ -171,25 +237,25 @@ impl GraphClient {
     }
 
     async fn post_json(&self, phone_number_id: &str, body: &Value) -> Result<Value, SendError> {
-        let url = format!("{}/{}/messages", self.base_url, phone_number_id);
-        let resp =
-            self.http.post(&url).bearer_auth(&self.token).json(body).send().await.map_err(crate::answer::not_sent)?;
+        let url = self.number_url(phone_number_id, "messages");
+        let resp = self.authorized(self.http.post(&url)).json(body).send().await.map_err(crate::answer::not_sent)?;
         let (status, json, retry_after) = crate::answer::read(resp).await?;
         if (200..300).contains(&status) { Ok(json) } else { Err(classify(status, &json, retry_after)) }
     }
 
     /// `GET /<WABA id>/message_templates`, every page. The `after` cursor is followed on our own
     /// base URL, never a host the answer names; errors carry no URL (Meta's `next` links hold the
-    /// access token).
+    /// access token). On 360dialog: its template list (`crate::dialog360`).
     pub async fn list_templates(&self, waba_id: &str) -> Result<Vec<Value>, GraphError> {
+        if self.gateway == Gateway::Dialog360 {
+            return self.list_360dialog_templates().await;
+        }
         let mut out = Vec::new();
         let first = format!("{}/{}/message_templates?limit=100", self.base_url, waba_id);
         let mut url = first.clone();
         for _ in 0..100 {
             let resp = self
-                .http
-                .get(&url)
-                .bearer_auth(&self.token)
+                .authorized(self.http.get(&url))
                 .send()
                 .await
                 .map_err(|e| GraphError::Transient(e.without_url().to_string()))?;
@@ -214,7 +280,7 @@ impl GraphClient {
         mime_type: &str,
         filename: &str,
     ) -> Result<String, GraphError> {
-        let url = format!("{}/{}/media", self.base_url, phone_number_id);
+        let url = self.number_url(phone_number_id, "media");
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name(filename.to_owned())
             .mime_str(mime_type)
@@ -224,9 +290,7 @@ impl GraphClient {
             .text("type", mime_type.to_owned())
             .part("file", part);
         let resp = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.token)
+            .authorized(self.http.post(&url))
             .multipart(form)
             .send()
             .await
@@ -240,7 +304,7 @@ impl GraphClient {
     }
 }
 
-async fn check(resp: reqwest::Response) -> Result<reqwest::Response, GraphError> {
+pub(crate) async fn check(resp: reqwest::Response) -> Result<reqwest::Response, GraphError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);

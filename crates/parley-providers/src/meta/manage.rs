@@ -6,7 +6,7 @@ use parley_core::fees::Micros;
 use parley_core::template_review::ListedTemplate;
 use serde_json::{Value, json};
 
-use super::client::GraphClient;
+use super::client::{Gateway, GraphClient};
 
 /// The fields of the phone number node Parley reads for its health.
 pub const NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,status,name_status,\
@@ -79,13 +79,13 @@ impl GraphClient {
         Ok((read, unread))
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Value, ManageError> {
-        let mut request = self.http.request(method, self.url(path_and_query)).bearer_auth(&self.token);
+        let mut request = self.authorized(self.http.request(method, self.url(path_and_query)));
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -126,9 +126,14 @@ impl GraphClient {
             .ok_or_else(|| ManageError::Unavailable("the upload answered no handle".into()))
     }
 
-    /// `POST /<WABA id>/message_templates` → `{"id", "status", "category"}`.
+    /// `POST /<WABA id>/message_templates` → `{"id", "status", "category"}` (on 360dialog:
+    /// `POST /v1/configs/templates`, the same body and answer).
     pub async fn create_template(&self, waba_id: &str, body: &Value) -> Result<Value, ManageError> {
-        self.call(reqwest::Method::POST, &format!("{waba_id}/message_templates"), Some(body)).await
+        let path = match self.gateway {
+            Gateway::Meta => format!("{waba_id}/message_templates"),
+            Gateway::Dialog360 => crate::dialog360::TEMPLATES_PATH.to_owned(),
+        };
+        self.call(reqwest::Method::POST, &path, Some(body)).await
     }
 
     /// `POST /<template id>`: replaces the components (and category) and sends it to review.
@@ -136,10 +141,15 @@ impl GraphClient {
         self.call(reqwest::Method::POST, template_id, Some(body)).await.map(|_| ())
     }
 
-    /// `DELETE /<WABA id>/message_templates?name=…`: every language of the name.
+    /// `DELETE /<WABA id>/message_templates?name=…`: every language of the name (on 360dialog:
+    /// `DELETE /v1/configs/templates/<name>`).
     pub async fn delete_template(&self, waba_id: &str, name: &str) -> Result<(), ManageError> {
         let name: String = url_encode(name);
-        self.call(reqwest::Method::DELETE, &format!("{waba_id}/message_templates?name={name}"), None).await.map(|_| ())
+        let path = match self.gateway {
+            Gateway::Meta => format!("{waba_id}/message_templates?name={name}"),
+            Gateway::Dialog360 => format!("{}/{name}", crate::dialog360::TEMPLATES_PATH),
+        };
+        self.call(reqwest::Method::DELETE, &path, None).await.map(|_| ())
     }
 
     /// `POST /<template id>/unpause`.

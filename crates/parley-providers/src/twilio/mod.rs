@@ -1,7 +1,6 @@
-//! Twilio's WhatsApp channel (issue 20): the Messages API for sends, status callbacks and
-//! inbound messages as form posts, templates through the Content API. Built so far: the webhook
-//! signature (`signature.rs`) and the posts read into core events (`webhook.rs`); sends and
-//! templates come next (see the issue's note).
+//! Twilio's WhatsApp channel: the Messages API for sends (`client.rs`, `send.rs`), status
+//! callbacks and inbound messages as form posts signed with `X-Twilio-Signature`
+//! (`signature.rs`, `webhook.rs`), templates through the Content API (`content.rs`).
 
 pub mod client;
 pub mod content;

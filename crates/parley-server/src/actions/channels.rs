@@ -22,28 +22,28 @@ pub async fn refresh_health(state: &AppState, actor: &Actor, channel: &Channel) 
     Ok(state.store.apply_health(channel.workspace_id, channel.id, &change, true, state.clock.now()).await?)
 }
 
-/// Fetches the account's templates from the provider and brings the stored ones in line.
+/// Fetches the account's templates from the provider and brings the stored ones in line:
+/// the Cloud API's list (Meta, 360dialog), Twilio's Content templates (its Account SID stands
+/// for the WABA), or MessageBird's, each with its account's namespace.
 pub async fn sync_templates(state: &AppState, actor: &Actor, channel: &Channel) -> ApiResult<SyncReport> {
     actor.require_admin()?;
-    if channel.provider == Provider::Twilio {
-        // Twilio's Content templates of the account (its Account SID stands for the WABA).
-        let secrets = state.channel_secrets(channel)?;
-        let client = state
-            .twilio_client(channel, &secrets)
-            .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
-        let all = client.list_content().await.map_err(|e| {
-            ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
-        })?;
-        let records: Vec<ListedTemplate> = all.iter().filter_map(listed_content).collect();
-        return Ok(state
-            .store
-            .sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now())
-            .await?);
-    }
-    let client = state.graph_client(channel)?;
-    let all = client.list_templates(&channel.waba_id).await.map_err(|e| {
-        ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"))
-    })?;
-    let records: Vec<ListedTemplate> = all.iter().filter_map(listed_template).collect();
+    let unavailable =
+        |e| ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", format!("listing templates failed: {e}"));
+    let not_allowed = |refused| ApiError::url_not_allowed(&refused, "graph_base_url");
+    let records: Vec<ListedTemplate> = match channel.provider {
+        Provider::Twilio => {
+            let client = state.twilio_client(channel, &state.channel_secrets(channel)?).map_err(not_allowed)?;
+            client.list_content().await.map_err(unavailable)?.iter().filter_map(listed_content).collect()
+        }
+        Provider::MessageBird => {
+            let client = state.messagebird_client(channel, &state.channel_secrets(channel)?).map_err(not_allowed)?;
+            let all = client.list_templates().await.map_err(unavailable)?;
+            all.iter().filter_map(parley_providers::messagebird::templates::listed_template).collect()
+        }
+        Provider::Meta | Provider::Dialog360 => {
+            let all = state.cloud_client(channel)?.list_templates(&channel.waba_id).await.map_err(unavailable)?;
+            all.iter().filter_map(listed_template).collect()
+        }
+    };
     Ok(state.store.sync_templates(channel.workspace_id, &channel.waba_id, &records, state.clock.now()).await?)
 }

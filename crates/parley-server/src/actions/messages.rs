@@ -111,7 +111,7 @@ pub async fn mark_read(state: &AppState, actor: &Actor, id: MessageId, typing: b
         ));
     };
     let channel = state.store.channel(actor.workspace_id, message.channel_id, actor.viewer()).await?;
-    let client = state.graph_client(&channel)?;
+    let client = state.cloud_client(&channel)?;
     client
         .mark_read(&channel.phone_number_id, &provider_id, typing)
         .await
@@ -165,7 +165,7 @@ pub async fn upload_media(state: &AppState, actor: &Actor, media: NewMedia<'_>) 
         return Err(ApiError::bad_request("the file is empty"));
     }
     let channel = state.store.channel(actor.workspace_id, media.channel, actor.viewer()).await?;
-    let client = state.graph_client(&channel)?;
+    let client = state.cloud_client(&channel)?;
     if let Some(user) = actor.user_id() {
         state.upload_limiter.start_file(user)?;
         state.upload_limiter.take_bytes(user, media.body.len() as u64)?;

@@ -39,25 +39,31 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
-    /// `meta` (WhatsApp Cloud API) or `twilio` (what it carries: docs/providers.md).
+    /// `meta` (WhatsApp Cloud API), `360dialog`, `twilio` or `messagebird` (what each carries:
+    /// docs/providers.md).
     provider: String,
     name: String,
-    /// Meta: the phone number id. Twilio: the WhatsApp sender's number, digits only
-    /// (`14155238886`).
+    /// Meta and 360dialog: the phone number id. Twilio: the WhatsApp sender's number, digits
+    /// only (`14155238886`). MessageBird: the WhatsApp channel's id (32 hex digits).
     phone_number_id: String,
-    /// Meta: the WhatsApp Business Account id. Twilio: the Account SID (`AC…`).
+    /// Meta, 360dialog and MessageBird: the WhatsApp Business Account id. Twilio: the Account
+    /// SID (`AC…`).
     waba_id: String,
     /// The number as WhatsApp shows it, e.g. `15550001111`.
     display_phone_number: String,
-    /// Meta: the access token. Twilio: the Auth Token.
+    /// Meta: the access token. 360dialog: the number's API key (`D360-API-KEY`). Twilio: the
+    /// Auth Token. MessageBird: the access key.
     access_token: String,
-    /// Meta: verifies `X-Hub-Signature-256` on every webhook (required). Twilio: the key
-    /// `X-Twilio-Signature` is made with, when not the Auth Token (a SharedKey secret).
+    /// Meta: verifies `X-Hub-Signature-256` on every webhook (required). 360dialog: the partner
+    /// secret of `x-360dialog-signature`, when the partner signs webhooks (optional). Twilio:
+    /// the key `X-Twilio-Signature` is made with, when not the Auth Token (a SharedKey secret).
+    /// MessageBird: the signing key its webhooks are signed with (required).
     app_secret: Option<String>,
-    /// Meta: answers the `hub.challenge` handshake (required). Twilio has none.
+    /// Meta: answers the `hub.challenge` handshake (required). Twilio, 360dialog and MessageBird have none
+    /// (for 360dialog Parley makes its own webhook token: `POST /channels/{id}/webhook/register`).
     verify_token: Option<String>,
-    /// Default: Meta's Graph API (`https://graph.facebook.com/v24.0`) or Twilio's REST API
-    /// (`https://api.twilio.com`).
+    /// Default: Meta's Graph API (`https://graph.facebook.com/v24.0`), 360dialog's
+    /// (`https://waba-v2.360dialog.io`) or Twilio's REST API (`https://api.twilio.com`).
     graph_base_url: Option<String>,
     /// `shared` (default) or `private`.
     visibility: Option<String>,
@@ -155,6 +161,8 @@ fn allowed_base_url(state: &AppState, provider: Provider, raw: &str) -> ApiResul
     let checked = match provider {
         Provider::Meta => check_graph_base_url(&url, &state.outbound.allow),
         Provider::Twilio => parley_providers::twilio::check_api_base_url(&url, &state.outbound.allow),
+        Provider::Dialog360 => parley_providers::dialog360::check_api_base_url(&url, &state.outbound.allow),
+        Provider::MessageBird => parley_providers::messagebird::check_api_base_url(&url, &state.outbound.allow),
     };
     checked.map_err(|r| ApiError::url_not_allowed(&r, "graph_base_url"))?;
     Ok(url)
@@ -185,6 +193,33 @@ fn secrets_of(provider: Provider, input: &ChannelInput) -> ApiResult<ChannelSecr
                 verify_token: String::new(),
             }
         }
+        Provider::Dialog360 => {
+            if input.verify_token.is_some() {
+                return Err(Invalid::request(
+                    "verify_token",
+                    "360dialog has no webhook handshake: Parley makes its own webhook token",
+                )
+                .into());
+            }
+            // 360dialog does not sign webhooks like Meta: Parley registers its webhook with this
+            // token in a header (`/channels/{id}/webhook/register`); the partner's own signature
+            // is checked too when its secret is given.
+            let app_secret = input.app_secret.as_deref().map(|t| check_secret("app_secret", t)).transpose()?;
+            ChannelSecrets { access_token, app_secret: app_secret.unwrap_or_default(), verify_token: new_webhook_key() }
+        }
+        Provider::MessageBird => {
+            if input.verify_token.is_some() {
+                return Err(
+                    Invalid::request("verify_token", "MessageBird has no webhook handshake: leave it out").into()
+                );
+            }
+            // MessageBird signs webhooks with the account's signing key, not the access key.
+            ChannelSecrets {
+                access_token,
+                app_secret: required("app_secret", &input.app_secret)?,
+                verify_token: String::new(),
+            }
+        }
     })
 }
 
@@ -199,6 +234,11 @@ fn provider_ids(provider: Provider, input: &ChannelInput) -> ApiResult<(String, 
         if !(account.len() == 34 && account.starts_with("AC") && account[2..].bytes().all(|b| b.is_ascii_hexdigit())) {
             return Err(Invalid::request("waba_id", "Twilio: the Account SID (AC and 32 hex digits)").into());
         }
+    }
+    if provider == Provider::MessageBird && !(number.len() == 32 && number.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(
+            Invalid::request("phone_number_id", "MessageBird: the WhatsApp channel's id (32 hex digits)").into()
+        );
     }
     Ok((number, account))
 }
@@ -235,12 +275,14 @@ async fn create_channel(
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     auth.require_admin()?;
     let provider = Provider::parse(&input.provider)
-        .ok_or_else(|| Invalid::request("provider", "supported providers: meta, twilio"))?;
+        .ok_or_else(|| Invalid::request("provider", "supported providers: meta, 360dialog, twilio, messagebird"))?;
     let secrets = secrets_of(provider, &input)?;
     let (phone_number_id, waba_id) = provider_ids(provider, &input)?;
     let default_base = match provider {
         Provider::Meta => DEFAULT_GRAPH_BASE_URL,
         Provider::Twilio => parley_providers::twilio::DEFAULT_API_BASE_URL,
+        Provider::Dialog360 => parley_providers::dialog360::DEFAULT_API_BASE_URL,
+        Provider::MessageBird => parley_providers::messagebird::DEFAULT_API_BASE_URL,
     };
     let channel = NewChannel {
         provider,
@@ -339,7 +381,9 @@ async fn update_channel(
     let current = state.store.channel(auth.workspace_id, id, Viewer::All).await?;
     let graph_base_url = match input.graph_base_url.as_deref().map(check_base_url).transpose()? {
         Some(url) if url != current.graph_base_url => {
-            check_endpoint_change(auth.role, input.access_token.is_some(), input.app_secret.is_some())?;
+            // 360dialog's partner secret is optional (and never sent anywhere): the key is enough.
+            let app_secret_given = input.app_secret.is_some() || current.provider == Provider::Dialog360;
+            check_endpoint_change(auth.role, input.access_token.is_some(), app_secret_given)?;
             Some(allowed_base_url(&state, current.provider, &url)?)
         }
         // The same URL again moves nothing.
@@ -348,8 +392,8 @@ async fn update_channel(
     let rotating = input.access_token.is_some() || input.app_secret.is_some() || input.verify_token.is_some();
     let sealed_secrets = if rotating {
         let mut secrets = state.channel_secrets(&current)?;
-        if current.provider == Provider::Twilio && input.verify_token.is_some() {
-            return Err(Invalid::request("verify_token", "Twilio has no webhook handshake: leave it out").into());
+        if current.provider != Provider::Meta && input.verify_token.is_some() {
+            return Err(Invalid::request("verify_token", "only Meta has a webhook handshake: leave it out").into());
         }
         if let Some(t) = &input.access_token {
             let token = check_secret("access_token", t)?;
@@ -364,10 +408,10 @@ async fn update_channel(
             secrets.access_token = token;
         }
         if let Some(t) = &input.app_secret {
-            if current.provider == Provider::Twilio && auth.role != Role::Owner {
-                // Twilio's signing key decides which posts are believed, media links included:
-                // an owner's to change, like the channel's endpoint.
-                return Err(ApiError::forbidden("only owners may change a Twilio number's signing key"));
+            if current.provider != Provider::Meta && auth.role != Role::Owner {
+                // Twilio's and 360dialog's signing keys decide which posts are believed, media
+                // links included: an owner's to change, like the channel's endpoint.
+                return Err(ApiError::forbidden("only owners may change this number's signing key"));
             }
             secrets.app_secret = check_secret("app_secret", t)?;
         }

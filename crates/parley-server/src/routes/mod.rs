@@ -33,6 +33,8 @@ pub mod templates;
 pub mod users;
 pub mod webhook_catalog;
 pub mod webhooks;
+pub mod webhooks_360dialog;
+pub mod webhooks_messagebird;
 pub mod webhooks_twilio;
 pub mod workflow_hooks;
 pub mod workflow_shortcuts;

@@ -1,11 +1,12 @@
 //! A number's health (`/channels/{id}/health`: quality, status, limit tier and today's use of
 //! it, throughput, display name) and its WhatsApp business profile (`/channels/{id}/profile`,
-//! read and changed through the provider, Meta's limits checked first).
+//! read and changed through the provider, Meta's limits checked first), and the webhook
+//! registration of providers that take it by API (`/channels/{id}/webhook/register`: 360dialog).
 
 use axum::Json;
 use axum::extract::State;
 use parley_core::Timestamp;
-use parley_core::channel::Channel;
+use parley_core::channel::{Channel, Provider};
 use parley_core::health::MessagingTier;
 use parley_core::ids::ChannelId;
 use parley_core::profile::ProfilePatch;
@@ -18,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::actions::{self, live_channel};
 use crate::auth::Auth;
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_health))
         .routes(routes!(refresh_health))
         .routes(routes!(get_profile, update_profile))
+        .routes(routes!(register_webhook))
 }
 
 /// The messaging limit and how much of it the rolling 24 hours used.
@@ -165,4 +167,52 @@ async fn update_profile(
     let client = state.graph_client(&channel)?;
     client.update_business_profile(&channel.phone_number_id, &body).await?;
     Ok(Json(client.business_profile(&channel.phone_number_id).await?))
+}
+
+/// Where the provider will post: the channel's webhook URL.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookRegistration {
+    url: String,
+}
+
+/// Set the number's webhook at the provider (owners and managers): for 360dialog, Parley's
+/// webhook URL with the channel's secret header token, so its posts are believed; for
+/// MessageBird, the URL for the channel's messages and statuses (signed with the account's
+/// signing key). Meta's webhook is set in the app's dashboard and Twilio's in its console
+/// (`not_supported_by_provider`).
+#[utoipa::path(post, path = "/channels/{id}/webhook/register", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = WebhookRegistration), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`not_supported_by_provider`, or `public_url_required`: the server \
+            does not know its public address"),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn register_webhook(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<WebhookRegistration>> {
+    let actor = auth.actor();
+    actor.require_admin()?;
+    let channel = live_channel(&state, &actor, ChannelId(id)).await?;
+    if !matches!(channel.provider, Provider::Dialog360 | Provider::MessageBird) {
+        return Err(crate::state::not_supported_by_provider(&channel));
+    }
+    if state.public_url.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "public_url_required",
+            "set the server's public_url (the address the provider can reach) first",
+        ));
+    }
+    let url = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
+    let secrets = state.channel_secrets(&channel)?;
+    if channel.provider == Provider::MessageBird {
+        let client = state
+            .messagebird_client(&channel, &secrets)
+            .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
+        client.register_webhook(&channel.phone_number_id, &url).await?;
+    } else {
+        state.cloud_client(&channel)?.register_webhook(&url, &secrets.verify_token).await?;
+    }
+    Ok(Json(WebhookRegistration { url }))
 }

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use parley_core::channel::Channel;
+use parley_core::channel::{Channel, Provider};
 use parley_core::ids::ChannelId;
 use parley_core::template::{TemplateDraft, TemplateStatus, ValidTemplate, check_language, check_template_name};
 use parley_core::template_review::edit_allowed;
@@ -25,12 +25,18 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
 use crate::state::AppState;
 
-/// A live channel whose provider lets Parley manage its templates (Meta's: created, edited,
-/// deleted, unpaused through the Graph API). Twilio's are made in Twilio's console and synced:
-/// refused here before anything is stored (422 `not_supported_by_provider`).
-async fn managed_channel(state: &AppState, actor: &actions::Actor, id: ChannelId) -> ApiResult<Channel> {
+/// A live channel whose provider lets Parley do this to its templates: `can` is
+/// `Provider::manages_templates` (create, delete: Meta and 360dialog) or `Provider::graph_api`
+/// (edit, unpause: Meta's API only). Twilio's are made in Twilio's console and synced. Refused
+/// here before anything is stored (422 `not_supported_by_provider`).
+async fn managed_channel(
+    state: &AppState,
+    actor: &actions::Actor,
+    id: ChannelId,
+    can: fn(Provider) -> bool,
+) -> ApiResult<Channel> {
     let channel = live_channel(state, actor, id).await?;
-    if !channel.provider.graph_api() {
+    if !can(channel.provider) {
         return Err(crate::state::not_supported_by_provider(&channel));
     }
     Ok(channel)
@@ -69,7 +75,7 @@ async fn submit(
     edit: bool,
 ) -> ApiResult<StoredTemplate> {
     let ws = channel.workspace_id;
-    let client = state.graph_client(channel)?;
+    let client = if edit { state.graph_client(channel)? } else { state.cloud_client(channel)? };
     let answer = match (edit, &template.provider_template_id) {
         (true, Some(pid)) => {
             let mut body = valid.edit_body();
@@ -146,7 +152,7 @@ async fn create_template(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = managed_channel(&state, &auth.actor(), ChannelId(id)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id), Provider::manages_templates).await?;
     let valid = draft.validate()?;
     // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
     if valid.name == "sync" {
@@ -218,7 +224,7 @@ async fn new_version(
     ApiJson(edit): ApiJson<TemplateEdit>,
 ) -> ApiResult<(StatusCode, Json<StoredTemplate>)> {
     auth.require_admin()?;
-    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0), Provider::graph_api).await?;
     let current = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let status = TemplateStatus::parse(&current.status).unwrap_or(TemplateStatus::Pending);
     let now = state.clock.now();
@@ -286,12 +292,12 @@ async fn delete_template(
 ) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     check_template_name(&name)?;
-    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0), Provider::manages_templates).await?;
     let known = state.store.templates(auth.workspace_id, &channel.waba_id).await?;
     if !known.iter().any(|t| t.name == name) {
         return Err(ApiError::not_found());
     }
-    state.graph_client(&channel)?.delete_template(&channel.waba_id, &name).await?;
+    state.cloud_client(&channel)?.delete_template(&channel.waba_id, &name).await?;
     let deleted = state.store.delete_templates(auth.workspace_id, &channel.waba_id, &name, state.clock.now()).await?;
     Ok(Json(json!({"deleted": deleted})))
 }
@@ -310,7 +316,7 @@ async fn unpause_template(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     auth.require_admin()?;
     check_language(&language)?;
-    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0)).await?;
+    let channel = managed_channel(&state, &auth.actor(), ChannelId(id.0), Provider::graph_api).await?;
     let t = state.store.template(auth.workspace_id, &channel.waba_id, &name, &language).await?;
     let (true, Some(pid)) = (t.status == "paused", t.provider_template_id.as_deref()) else {
         return Err(ApiError::new(

@@ -17,7 +17,7 @@ use parley_core::Timestamp;
 use parley_core::channel::{Channel, ChannelSecrets, Provider};
 use parley_core::ids::ChannelId;
 use parley_core::message::ProviderError;
-use parley_providers::meta::client::GraphClient;
+use parley_providers::messagebird::send as messagebird_send;
 use parley_providers::meta::send::{SendError, message_body};
 use parley_providers::twilio::send as twilio_send;
 use parley_store::{JobOutcome, OutboxJob, Viewer};
@@ -267,6 +267,33 @@ async fn usable_channel(state: &AppState, job: &OutboxJob) -> Option<(Channel, C
     Some((channel, secrets))
 }
 
+/// A template's provider id from the last sync (Twilio's Content SID, MessageBird's namespace);
+/// `None` for a message that is not a template. An unknown template fails the job; a database
+/// error retries it.
+async fn template_provider_id(
+    state: &AppState,
+    channel: &Channel,
+    job: &OutboxJob,
+) -> Result<Option<String>, Box<JobOutcome>> {
+    let parley_core::message::Content::Template { name, language, .. } = &job.content else { return Ok(None) };
+    match state.store.template(job.workspace_id, &channel.waba_id, name, language).await {
+        Ok(t) => Ok(t.provider_template_id),
+        Err(parley_store::StoreError::NotFound) => Err(Box::new(JobOutcome::Failed {
+            job: job.id,
+            error: ProviderError {
+                code: 0,
+                title: format!("the template {name} ({language}) is not known"),
+                details: None,
+            },
+        })),
+        // The database, not the template: try again like a busy provider.
+        Err(e) => {
+            let at = retry_at(state.clock.now(), job.attempts, None, None);
+            Err(Box::new(JobOutcome::Retry { job: job.id, error: format!("reading the template: {e}"), at }))
+        }
+    }
+}
+
 /// Sends one job; what became of it.
 async fn deliver(
     state: &AppState,
@@ -278,13 +305,8 @@ async fn deliver(
     let failed =
         |title: String| JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
     let sending = match channel.provider {
-        Provider::Meta => {
-            let client = match GraphClient::new(
-                state.http.clone(),
-                &channel.graph_base_url,
-                &secrets.access_token,
-                &state.outbound,
-            ) {
+        Provider::Meta | Provider::Dialog360 => {
+            let client = match state.cloud_api_client(channel, secrets) {
                 Ok(client) => client,
                 // Nothing was sent: the channel's URL is no longer allowed (the setting changed).
                 Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
@@ -305,21 +327,9 @@ async fn deliver(
             // Statuses come back to the channel's webhook, at the URL Twilio will sign.
             let callback = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
             // A template goes by its Content SID, from the last sync of the account's templates.
-            let content_sid = match &job.content {
-                parley_core::message::Content::Template { name, language, .. } => {
-                    match state.store.template(job.workspace_id, &channel.waba_id, name, language).await {
-                        Ok(t) => t.provider_template_id,
-                        Err(parley_store::StoreError::NotFound) => {
-                            return failed(format!("the template {name} ({language}) is not known"));
-                        }
-                        // The database, not the template: try again like a busy provider.
-                        Err(e) => {
-                            let at = retry_at(state.clock.now(), job.attempts, None, None);
-                            return JobOutcome::Retry { job: job.id, error: format!("reading the template: {e}"), at };
-                        }
-                    }
-                }
-                _ => None,
+            let content_sid = match template_provider_id(state, channel, job).await {
+                Ok(id) => id,
+                Err(outcome) => return *outcome,
             };
             let at = twilio_send::Addressing {
                 from: &channel.phone_number_id,
@@ -333,6 +343,29 @@ async fn deliver(
                 Err(unsupported) => return failed(unsupported.to_string()),
             };
             tokio::time::timeout(config.send_timeout, async move { client.send_message(&form).await }).await
+        }
+        Provider::MessageBird => {
+            let client = match state.messagebird_client(channel, secrets) {
+                Ok(client) => client,
+                Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
+            };
+            let report_url = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
+            // An HSM names its account's namespace, kept from the last sync of the templates.
+            let namespace = match template_provider_id(state, channel, job).await {
+                Ok(id) => id,
+                Err(outcome) => return *outcome,
+            };
+            let at = messagebird_send::Addressing {
+                channel_id: &channel.phone_number_id,
+                to: &job.recipient,
+                namespace: namespace.as_deref(),
+                report_url: Some(&report_url),
+            };
+            let body = match messagebird_send::message_body(at, &job.content) {
+                Ok(body) => body,
+                Err(unsupported) => return failed(unsupported.to_string()),
+            };
+            tokio::time::timeout(config.send_timeout, async move { client.send_message(&body).await }).await
         }
     };
     let result = match sending {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use parley_core::channel::Provider;
-use parley_providers::meta::client::{GraphClient, GraphError};
+use parley_providers::meta::client::GraphError;
 use parley_store::{MediaJob, Viewer};
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -99,19 +99,34 @@ async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;
-    if channel.provider == Provider::Twilio {
-        // Twilio's `MediaUrl` is the reference itself: fetched with the account's credentials;
-        // Twilio gives no checksum.
-        let client = state
-            .twilio_client(&channel, &secrets)
-            .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
-        let (bytes, content_type) = client.download(&job.provider_media_id).await.map_err(classify_download)?;
+    let not_allowed = |refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}"));
+    // Twilio's `MediaUrl` and MessageBird's `url` are the reference itself: fetched with the
+    // channel's credentials; neither gives a checksum.
+    let by_link = match channel.provider {
+        Provider::Twilio => {
+            let client = state.twilio_client(&channel, &secrets).map_err(not_allowed)?;
+            Some(client.download(&job.provider_media_id).await)
+        }
+        Provider::MessageBird => {
+            let client = state.messagebird_client(&channel, &secrets).map_err(not_allowed)?;
+            Some(client.download(&job.provider_media_id).await)
+        }
+        Provider::Meta | Provider::Dialog360 => None,
+    };
+    if let Some(downloaded) = by_link {
+        let (bytes, content_type) = downloaded.map_err(classify_download)?;
         let sha = hex::encode(Sha256::digest(&bytes));
         return keep(state, job, &bytes, sha, content_type).await;
     }
-    let client = GraphClient::new(state.http.clone(), &channel.graph_base_url, &secrets.access_token, &state.outbound)
-        .map_err(|refused| Failure::Permanent(format!("the channel's provider URL is not allowed: {refused}")))?;
-    let classify = classify_download;
+    let client = state.cloud_api_client(&channel, &secrets).map_err(not_allowed)?;
+    let classify = |e: GraphError| match e {
+        // 360dialog blocks a number's media downloads for 30 minutes after 20 errors in an
+        // hour: a refused download is not tried again (its 429s and 5xx are).
+        GraphError::Refused(m) if channel.provider == Provider::Dialog360 => {
+            Failure::Permanent(format!("360dialog refused the download: {m}"))
+        }
+        other => classify_download(other),
+    };
     let mut info = client.media_info(&job.provider_media_id).await.map_err(classify)?;
     let (bytes, content_type) = match client.download(&info.url).await {
         Ok(ok) => ok,

@@ -281,6 +281,23 @@ impl TestApp {
         Wired { sandbox, number, channel }
     }
 
+    /// Sends a message from `channel` to `to` (`phone:+…`): `body` holds its `type` and content.
+    /// Answers the message's id; the send must be accepted.
+    pub async fn send_message(&self, channel: i64, to: &str, body: Value) -> i64 {
+        let mut message = serde_json::json!({"channel_id": channel, "to": to});
+        message.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        let r = self.post("/api/v1/messages", message).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        r.body["messages"][0]["id"].as_i64().unwrap()
+    }
+
+    /// The file kept for a message (`message["id"]`), as the API serves it.
+    pub async fn media_bytes(&self, message: &Value) -> Vec<u8> {
+        let url = self.url(&format!("/api/v1/messages/{}/media", message["id"]));
+        let file = self.client.get(url).bearer_auth(&self.token).send().await.unwrap();
+        file.bytes().await.unwrap().to_vec()
+    }
+
     /// All messages of all conversations, in thread order per conversation.
     pub async fn all_messages(&self) -> Vec<Value> {
         let mut out = Vec::new();

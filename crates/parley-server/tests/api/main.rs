@@ -28,6 +28,8 @@ mod outgoing_webhooks;
 mod path_params;
 mod phone_spellings;
 mod provider_signatures;
+mod providers_360dialog;
+mod providers_messagebird;
 mod providers_twilio;
 mod realtime;
 mod samples;

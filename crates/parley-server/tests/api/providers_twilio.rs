@@ -65,7 +65,7 @@ async fn a_twilio_number_receives_signed_posts_and_refuses_the_rest() {
             ("verify_token", json!({"verify_token": "x"})),
             ("waba_id", json!({"waba_id": "WABA-1"})),
             ("phone_number_id", json!({"phone_number_id": "whatsapp:+14155238886"})),
-            ("provider", json!({"provider": "messagebird"})),
+            ("provider", json!({"provider": "bird"})),
         ] {
             let mut input = number.clone();
             input.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
@@ -258,25 +258,9 @@ async fn a_conversation_through_the_sandboxs_twilio() {
         assert!(app.drive_until(20, || async { available().await.is_some() }).await, "{e}: {:?}", messages(&app).await);
         let received = available().await.unwrap();
         assert_eq!((received["type"].as_str(), received["text"].as_str()), (Some("image"), Some("o pacote")), "{e}");
-        let file = app
-            .client
-            .get(app.url(&format!("/api/v1/messages/{}/media", received["id"])))
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(file.bytes().await.unwrap().to_vec(), photo_bytes, "{e}: the same file");
+        assert_eq!(app.media_bytes(&received).await, photo_bytes, "{e}: the same file");
 
-        let send = |body: Value| {
-            let app = &app;
-            async move {
-                let mut message = json!({"channel_id": channel, "to": "phone:+5511987650000"});
-                message.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
-                let r = app.post("/api/v1/messages", message).await;
-                assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-                r.body["messages"][0]["id"].as_i64().unwrap()
-            }
-        };
+        let send = |body: Value| app.send_message(channel, "phone:+5511987650000", body);
         let text = send(json!({"type": "text", "text": {"body": "Oi, Ana! Já vou ver."}})).await;
         let photo = send(
             json!({"type": "image", "image": {"link": "https://cdn.example.com/parcel.jpg", "caption": "Seu pacote"}}),

@@ -11,6 +11,7 @@ mod fee_screens;
 #[allow(dead_code)]
 mod helpers;
 mod keys;
+mod providers;
 mod settings;
 mod tags;
 mod template_screens;

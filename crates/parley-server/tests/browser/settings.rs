@@ -238,3 +238,75 @@ async fn owners_connect_a_twilio_number() {
     }
     browser.quit().await;
 }
+
+/// A 360dialog number connected from the team page: its own fields (the key, an optional
+/// partner secret, no handshake token), and its webhook set at 360dialog (the sandbox's) right
+/// after, with Parley's secret header token; the card can set it again.
+#[tokio::test]
+async fn owners_connect_a_360dialog_number_and_its_webhook_is_set() {
+    let Some(browser) = Browser::start().await else { return };
+    let db = parley_store::testing::TestDatabase::sqlite().await;
+    let app = super::helpers::TestApp::spawn_knowing_addr(db, "acme", |state, addr| {
+        state.public_url = format!("http://{addr}");
+    })
+    .await;
+    let sandbox = app.sandbox().await;
+    let number = parley_sandbox::Number {
+        phone_number_id: "360000000000002".into(),
+        waba_id: "WABA-360".into(),
+        display_phone_number: "4930000002".into(),
+        access_token: "unused".into(),
+        app_secret: "unused".into(),
+        webhook_url: String::new(),
+    };
+    sandbox.add_360dialog_number(number, "d360-key-browser");
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+    browser.wait_for("#connect-number", "the connect form", async |_: &WebElement| true).await;
+    browser.choose("connect-provider", "360dialog").await;
+    let shown = browser.driver.find(By::Id("connect-verify_token")).await.unwrap().is_displayed().await.unwrap();
+    assert!(!shown, "360dialog has no handshake token");
+    let values = json!({"name": "Berlin line", "display_phone_number": "+49 30 000002", "phone_number_id": "360000000000002",
+        "waba_id": "WABA-360", "access_token": "d360-key-browser", "graph_base_url": sandbox.dialog360_api_base()});
+    let script = "for (const [name, value] of Object.entries(arguments[0])) {
+            document.getElementById(`connect-${name}`).value = value;
+        }
+        document.getElementById('connect-number-save').click();";
+    browser.driver.execute(script, vec![values]).await.unwrap();
+    let mut hook = None;
+    for _ in 0..100 {
+        hook = sandbox.dialog360_webhook("360000000000002");
+        if hook.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let hook = hook.expect("the webhook is set at 360dialog right after connecting");
+    let channels = app.get("/api/v1/channels").await.body;
+    let channel =
+        channels.as_array().unwrap().iter().find(|c| c["provider"] == "360dialog").expect("connected").clone();
+    let id = channel["id"].as_i64().unwrap();
+    assert_eq!(hook.url, app.url(channel["webhook_path"].as_str().unwrap()));
+    assert!(hook.headers.iter().any(|(k, v)| k == "x-parley-webhook-token" && v.len() >= 32), "{hook:?}");
+    browser.wait_text(&format!("#number-{id}-provider"), "360dialog").await;
+    browser.wait_text(&format!("#number-{id}-webhook"), "/webhooks/360dialog/").await;
+    browser.click_in_page(&format!("#number-{id}-register")).await;
+    browser.wait_text(".toast", "Webhook set at the provider").await;
+    for lang in ["en", "fr", "vi"] {
+        app.patch("/api/v1/me", json!({"locale": lang})).await;
+        for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+            browser.driver.goto(app.url("/inbox")).await.unwrap();
+            browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+            browser.wait_for("#connect-provider", "the connect form", async |_: &WebElement| true).await;
+            browser.choose("connect-provider", "360dialog").await;
+            let card = browser.driver.find(By::Id(format!("number-{id}-register"))).await.unwrap();
+            card.scroll_into_view().await.unwrap();
+            browser.screenshot(&format!("numbers-360dialog-{lang}-{size}")).await;
+            let hint = browser.driver.find(By::Id("connect-hint")).await.unwrap();
+            hint.scroll_into_view().await.unwrap();
+            browser.screenshot(&format!("numbers-360dialog-form-{lang}-{size}")).await;
+        }
+    }
+    browser.quit().await;
+}

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use parley_core::account::Role;
 use parley_core::bots::{DEFAULT_HANDOVER_KEYWORDS, HandoverSettings};
-use parley_core::channel::{ChannelSecrets, Provider, Visibility};
 use parley_core::contact::ContactRef;
 use parley_core::contact::{ContactInput, NewContact};
 use parley_core::contacts_csv::{ImportMode, ImportOptions};
@@ -22,20 +21,20 @@ use parley_core::rules::judge;
 use parley_core::{Clock, Email, SystemClock};
 use parley_providers::dialogflow::ServiceAccountKey;
 use parley_providers::guard::AllowList;
-use parley_sandbox::{Customer, Fault, Number, Sandbox, SandboxConfig, SandboxTemplate, Say, TwilioNumber, samples};
+use parley_sandbox::{Customer, Fault, Sandbox, SandboxConfig, SandboxTemplate, Say, samples};
 use parley_server::AppState;
 use parley_server::actions::Actor;
 use parley_server::auth::issue_token;
 use parley_server::payments::{Payments, StripeSettings};
 use parley_server::web::demo::DemoSignIn;
 use parley_store::{
-    BotDialogflow, ChannelPatch, ConversationQuery, DatabaseUrl, NewChannel, NewImport, NewUser, SendOutcome,
-    SendRequest, Store, Viewer,
+    BotDialogflow, ConversationQuery, DatabaseUrl, NewImport, NewUser, SendOutcome, SendRequest, Store, Viewer,
 };
 use rand::Rng;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::demo_numbers::{self, DEMO_NUMBER_ID, DEMO_WABA_ID};
 use crate::commands::serve::{
     configure_outbound_and_uploads, configure_payments_and_mail, secret_box, shutdown_signal,
 };
@@ -43,11 +42,6 @@ use crate::config::Config;
 
 pub const DEMO_EMAIL: &str = "demo@parley.local";
 pub const DEMO_PASSWORD: &str = "parley-demo-password";
-const DEMO_NUMBER_ID: &str = "100000000000001";
-const DEMO_WABA_ID: &str = "200000000000001";
-const DEMO_SECRETS: (&str, &str, &str) = ("demo-access-token", "demo-app-secret", "demo-verify-token");
-/// The demo's Twilio number: Account SID, Auth Token, the sender's number.
-const DEMO_TWILIO: (&str, &str, &str) = ("AC00000000000000000000000000d3e0", "demo-twilio-auth-token", "14155238886");
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = parley_store::open(&config.database).await.context("opening the demo database")?;
@@ -80,23 +74,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
     let (sign_in, sign_in_secret) = DemoSignIn::new(owner.workspace_id, owner.id);
     state.demo_sign_in = Some(Arc::new(sign_in));
-    let webhook_path = demo_channel(&state, &sandbox).await?;
-    let twilio_path = demo_twilio_channel(&state, &sandbox).await?;
-    sandbox.add_twilio_number(TwilioNumber {
-        account_sid: DEMO_TWILIO.0.into(),
-        auth_token: DEMO_TWILIO.1.into(),
-        number: DEMO_TWILIO.2.into(),
-        webhook_url: format!("{}{twilio_path}", state.public_url.trim_end_matches('/')),
-    });
+    demo_numbers::connect(&state, &sandbox, addr).await?;
     demo_fees(&*store, owner.workspace_id).await?;
-    sandbox.add_number(Number {
-        phone_number_id: DEMO_NUMBER_ID.into(),
-        waba_id: DEMO_WABA_ID.into(),
-        display_phone_number: "15550001111".into(),
-        access_token: DEMO_SECRETS.0.into(),
-        app_secret: DEMO_SECRETS.1.into(),
-        webhook_url: format!("http://{addr}{webhook_path}"),
-    });
 
     demo_templates(&sandbox);
     // The sandbox charges by the same sample card, so the nightly reconciliation agrees.
@@ -119,7 +98,10 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     println!("  API token: {token}");
     println!("  try:       curl -H 'Authorization: Bearer {token}' http://{addr}/api/v1/conversations");
     println!("  API docs:  http://{addr}/api/openapi.json");
-    println!("  sandbox:   {} (plays Meta and Twilio; customers write in every few seconds)", sandbox.graph_base_url());
+    println!(
+        "  sandbox:   {} (plays Meta, Twilio and MessageBird; customers write in every few seconds)",
+        sandbox.graph_base_url()
+    );
     println!("  bot:       {DEMO_BOT} answers through the sandbox's Dialogflow agent (in Vietnamese)");
     println!("Press Ctrl-C to stop.");
 
@@ -300,79 +282,6 @@ async fn demo_fees(store: &dyn Store, ws: WorkspaceId) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo channel, created on first run and pointed at this run's sandbox; its webhook path.
-async fn demo_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<String> {
-    let store = &state.store;
-    let now = SystemClock.now();
-    let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
-    let ws = owner.workspace_id;
-    let existing = store.channels(ws, Viewer::All).await?.into_iter().find(|c| c.phone_number_id == DEMO_NUMBER_ID);
-    let channel = match existing {
-        Some(c) => {
-            let patch = ChannelPatch { graph_base_url: Some(sandbox.graph_base_url()), ..ChannelPatch::default() };
-            store.update_channel(ws, c.id, patch, now).await?
-        }
-        None => {
-            let secrets = ChannelSecrets {
-                access_token: DEMO_SECRETS.0.into(),
-                app_secret: DEMO_SECRETS.1.into(),
-                verify_token: DEMO_SECRETS.2.into(),
-            };
-            let new = NewChannel {
-                provider: Provider::Meta,
-                name: "Demo WhatsApp".into(),
-                phone_number_id: DEMO_NUMBER_ID.into(),
-                waba_id: DEMO_WABA_ID.into(),
-                display_phone_number: "15550001111".into(),
-                graph_base_url: sandbox.graph_base_url(),
-                sealed_secrets: state.seal_secrets(&secrets),
-                webhook_key: format!("demo{:040x}", rand::rng().random::<u128>()),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            };
-            store.create_channel(ws, new, now).await?
-        }
-    };
-    Ok(channel.webhook_path())
-}
-
-/// The demo's Twilio number (the sandbox plays Twilio), created on first run and pointed at this
-/// run's sandbox; its webhook path.
-async fn demo_twilio_channel(state: &AppState, sandbox: &Sandbox) -> anyhow::Result<String> {
-    let store = &state.store;
-    let now = SystemClock.now();
-    let (owner, _) = store.user_for_login(&Email::parse(DEMO_EMAIL)?).await?.context("the demo owner is missing")?;
-    let ws = owner.workspace_id;
-    let existing = store.channels(ws, Viewer::All).await?.into_iter().find(|c| c.provider == Provider::Twilio);
-    let channel = match existing {
-        Some(c) => {
-            let patch = ChannelPatch { graph_base_url: Some(sandbox.twilio_api_base()), ..ChannelPatch::default() };
-            store.update_channel(ws, c.id, patch, now).await?
-        }
-        None => {
-            let secrets = ChannelSecrets {
-                access_token: DEMO_TWILIO.1.into(),
-                app_secret: DEMO_TWILIO.1.into(),
-                verify_token: String::new(),
-            };
-            let new = NewChannel {
-                provider: Provider::Twilio,
-                name: "Demo Twilio".into(),
-                phone_number_id: DEMO_TWILIO.2.into(),
-                waba_id: DEMO_TWILIO.0.into(),
-                display_phone_number: "+1 415 523 8886".into(),
-                graph_base_url: sandbox.twilio_api_base(),
-                sealed_secrets: state.seal_secrets(&secrets),
-                webhook_key: format!("demo{:040x}", rand::rng().random::<u128>()),
-                visibility: Visibility::Shared,
-                throughput: 80,
-            };
-            store.create_channel(ws, new, now).await?
-        }
-    };
-    Ok(channel.webhook_path())
-}
-
 /// Templates the demo business already has at "Meta": one to reach customers outside the 24 h
 /// window, one marketing template. More can be created from the API; the sandbox approves them
 /// (names containing `reject` are rejected, to see that too).
@@ -428,13 +337,7 @@ async fn customers_write(sandbox: Sandbox) {
     sandbox.say(DEMO_NUMBER_ID, &customers[3], Say::text("Bonjour, ma commande n'est pas arrivée."));
     sandbox.say(DEMO_NUMBER_ID, &customers[4], Say::text("Do you ship to the US?"));
     sandbox.say(DEMO_NUMBER_ID, &customers[0], Say::reaction(&first, Some("👍")));
-    // Through the Twilio number: the same inbox, another provider.
-    let twilio_customer = Customer::new("447700900123", "Oliver Bennett");
-    sandbox.twilio_say(
-        DEMO_TWILIO.2,
-        &twilio_customer,
-        "Hello! I found you through your UK number, is the shop open on Sunday?",
-    );
+    demo_numbers::other_providers_write(&sandbox);
     let lines = ["Any news?", "Thanks!", "Can I pay by card?", "Is delivery free?", "Merci beaucoup", "Cảm ơn bạn"];
     loop {
         let pause = rand::rng().random_range(8..20);

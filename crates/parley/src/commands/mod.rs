@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bench;
 pub mod contacts;
 pub mod demo;
+mod demo_numbers;
 pub mod fees;
 pub mod phone;
 pub mod sandbox;

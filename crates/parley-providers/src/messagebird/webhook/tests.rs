@@ -116,3 +116,33 @@ fn conversation_bookkeeping_is_no_event_and_garbage_is_malformed() {
     assert!(parse(no_contact.as_bytes(), AT).is_err(), "a sender that is no number");
     assert!(parse(&hook("message.created", json!({"id": "m", "direction": "sideways"})), AT).is_err());
 }
+
+#[test]
+fn the_channels_contact_metadata_becomes_contact_fields() {
+    let body = json!({"type": "message.created",
+        "contact": {"id": "c0ffee", "msisdn": 84912345678_i64, "displayName": "Bảo Trần", "firstName": "Bảo", "lastName": "Trần",
+            "avatar": "https://media.example/avatar.png", "customDetails": {"custom1": "VIP", "custom2": null},
+            "attributes": {"Loyalty Tier": "gold", "orders": 12, "opted in": true, "nested": {"no": 1}, "": "x", "42": "y"}},
+        "message": received("text", json!({"text": "Xin chào"}))})
+    .to_string()
+    .into_bytes();
+    let fields = contact_fields(&body);
+    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    assert_eq!(get("messagebird_contact_id"), Some(json!("c0ffee")));
+    assert_eq!((get("first_name"), get("last_name")), (Some(json!("Bảo")), Some(json!("Trần"))));
+    assert_eq!(get("avatar_url"), Some(json!("https://media.example/avatar.png")));
+    assert_eq!(get("custom1"), Some(json!("VIP")));
+    assert_eq!(
+        (get("loyalty_tier"), get("orders"), get("opted_in")),
+        (Some(json!("gold")), Some(json!(12)), Some(json!(true)))
+    );
+    assert_eq!((get("custom2"), get("nested")), (None, None), "no value, or not a plain one");
+    assert!(fields.iter().all(|(k, _)| k.starts_with(|c: char| c.is_ascii_lowercase())), "{fields:?}");
+    assert_eq!(channel_id(&body).as_deref(), Some("ch1"));
+    // A status (a sent message) says nothing of the customer.
+    let sent = json!({"type": "message.updated", "contact": {"id": "c0ffee"},
+        "message": {"id": "m9", "direction": "sent", "status": "delivered"}})
+    .to_string()
+    .into_bytes();
+    assert!(contact_fields(&sent).is_empty());
+}
