@@ -7,10 +7,11 @@
 // changes nothing.
 
 import { api, boot, COLON, el, t, toast } from './api.js';
+import { moveSection } from './number_move.js';
 import { profileSection } from './profile.js';
 import { attempt } from './settings.js';
 
-function field(label, input) {
+export function field(label, input) {
   return el('label', { class: 'field' }, label, input);
 }
 
@@ -73,7 +74,7 @@ function registerButton(channel, error) {
 
 /** What each provider's fields are called, and which it has (Twilio: no app secret to type,
  * no handshake token; 360dialog: an optional partner secret, no handshake token). */
-const PROVIDER_FIELDS = {
+export const PROVIDER_FIELDS = {
   meta: { hint: 'numbers.connect_hint', phone_number_id: 'numbers.phone_number_id', waba_id: 'numbers.waba_id',
     access_token: 'numbers.access_token', app_secret: 'numbers.app_secret', verify_token: 'numbers.verify_token',
     graph_base_url: 'numbers.base_url', base: 'https://graph.facebook.com/v24.0', optional: ['graph_base_url'] },
@@ -88,12 +89,16 @@ const PROVIDER_FIELDS = {
     base: 'https://conversations.messagebird.com/v1', optional: ['graph_base_url'] },
 };
 
-function connectForm(redraw) {
-  const error = el('p', { class: 'error', id: 'connect-number-error', role: 'alert', hidden: true });
-  const input = (name, type = 'text') => el('input', { name, id: `connect-${name}`, type, required: true, autocomplete: 'off' });
-  const provider = el('select', { name: 'provider', id: 'connect-provider' },
+/**
+ * A provider choice and the fields of a connection (ids, credentials, API address), named as
+ * the chosen provider names them; `prefix` makes the inputs' ids. `read()` answers the values
+ * to send (another provider's fields and empty optional ones left out).
+ */
+export function providerInputs(prefix) {
+  const input = (name, type = 'text') => el('input', { name, id: `${prefix}-${name}`, type, required: true, autocomplete: 'off' });
+  const provider = el('select', { name: 'provider', id: `${prefix}-provider` },
     Object.keys(PROVIDER_FIELDS).map((p) => el('option', { value: p }, t(`numbers.provider_${p}`))));
-  const hint = el('p', { class: 'muted', id: 'connect-hint' });
+  const hint = el('p', { class: 'muted', id: `${prefix}-hint` });
   const labelled = {};
   const providerField = (name, type) => {
     const box = input(name, type);
@@ -101,14 +106,9 @@ function connectForm(redraw) {
     labelled[name] = { wrapper: field(label, box), label, box };
     return labelled[name].wrapper;
   };
-  const form = el('form', { class: 'settings-form', id: 'connect-number' }, el('h3', {}, t('numbers.connect')),
-    field(t('numbers.provider'), provider), hint,
-    field(t('numbers.name'), input('name')),
-    field(t('numbers.display_phone_number'), input('display_phone_number')),
-    providerField('phone_number_id'), providerField('waba_id'),
+  const fields = [providerField('phone_number_id'), providerField('waba_id'),
     providerField('access_token', 'password'), providerField('app_secret', 'password'),
-    providerField('verify_token', 'password'), providerField('graph_base_url', 'url'),
-    el('button', { type: 'submit', class: 'primary', id: 'connect-number-save' }, t('numbers.connect_button')), error);
+    providerField('verify_token', 'password'), providerField('graph_base_url', 'url')];
   const show = () => {
     const names = PROVIDER_FIELDS[provider.value];
     hint.textContent = t(names.hint);
@@ -124,12 +124,31 @@ function connectForm(redraw) {
   };
   provider.addEventListener('change', show);
   show();
+  const read = () => {
+    const body = { provider: provider.value };
+    for (const [name, parts] of Object.entries(labelled)) {
+      if (!parts.box.disabled && parts.box.value) body[name] = parts.box.value;
+    }
+    return body;
+  };
+  return { choice: field(t('numbers.provider'), provider), hint, fields, read };
+}
+
+function connectForm(redraw) {
+  const error = el('p', { class: 'error', id: 'connect-number-error', role: 'alert', hidden: true });
+  const input = (name) => el('input', { name, id: `connect-${name}`, required: true, autocomplete: 'off' });
+  const name = input('name');
+  const display = input('display_phone_number');
+  const connection = providerInputs('connect');
+  const form = el('form', { class: 'settings-form', id: 'connect-number' }, el('h3', {}, t('numbers.connect')),
+    connection.choice, connection.hint,
+    field(t('numbers.name'), name),
+    field(t('numbers.display_phone_number'), display),
+    connection.fields,
+    el('button', { type: 'submit', class: 'primary', id: 'connect-number-save' }, t('numbers.connect_button')), error);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    // Disabled fields (another provider's) are left out of the form's data.
-    const body = Object.fromEntries(new FormData(form));
-    body.display_phone_number = body.display_phone_number.replace(/[^0-9]/g, '');
-    for (const optional of ['app_secret', 'graph_base_url']) if (!body[optional]) delete body[optional];
+    const body = { ...connection.read(), name: name.value, display_phone_number: display.value.replace(/[^0-9]/g, '') };
     let created = null;
     if (!await attempt(error, async () => { created = await api('POST', '/channels', body); })) return;
     toast(t('settings.saved'));
@@ -145,8 +164,10 @@ function connectForm(redraw) {
 export async function numbersSection(users, redraw) {
   const channels = await api('GET', '/channels');
   const members = await Promise.all(channels.map((c) => api('GET', `/channels/${c.id}/members`).then((m) => m.user_ids).catch(() => [])));
+  const timelines = await Promise.all(channels.map((c) => api('GET', `/channels/${c.id}/connections`).catch(() => [])));
   return [el('h2', { id: 'numbers-title' }, t('numbers.title')),
     el('div', { class: 'settings', id: 'numbers' }, channels.map((c, i) => [numberCard(c, members[i], users, redraw),
-      // The business profile lives at Meta; Twilio's numbers have none to edit here.
+      moveSection(c, timelines[i], redraw),
+      // The business profile lives at Meta; the other providers' numbers have none to edit here.
       c.provider === 'meta' ? profileSection(c) : null]), connectForm(redraw))];
 }

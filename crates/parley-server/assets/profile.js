@@ -79,7 +79,7 @@ function profileForm(channel, profile, reload) {
 export function profileSection(channel) {
   const box = el('div', { class: 'profile-box' });
   const details = el('details', { class: 'settings-form profile', id: `profile-${channel.id}-section` },
-    el('summary', {}, t('profile.title'), ' ', el('span', { class: 'muted' }, `${channel.name} +${channel.display_phone_number}`)), box);
+    el('summary', {}, t('profile.title'), ' ', el('span', { class: 'muted' }, `${channel.name} +${channel.display_phone_number.replace(/^\+/, '')}`)), box);
   const load = async () => {
     box.replaceChildren(el('p', { class: 'muted' }, t('profile.loading')));
     const error = el('p', { class: 'error', role: 'alert', hidden: true });

@@ -95,6 +95,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::bot_dialogflow::router())
         .merge(routes::password::router())
         .merge(routes::channels::router())
+        .merge(routes::channel_moves::router())
         .merge(routes::conversations::router())
         .merge(routes::notes::router())
         .merge(routes::conversation_tags::router())

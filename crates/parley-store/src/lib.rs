@@ -294,6 +294,31 @@ pub trait Channels {
     async fn channels_by_waba_id(&self, provider: Provider, waba_id: &str) -> StoreResult<Vec<Channel>>;
 }
 
+/// Moving a number to another provider (issue 20): the channel keeps its id, so its
+/// conversations, contacts, templates of the same account and health history stay; its old
+/// connection is kept and still routes late webhooks.
+#[async_trait]
+pub trait ChannelMoves {
+    /// Moves the live channel to `to` at `now` (the cut-over), in one transaction: its current
+    /// connection becomes a past one (its webhook key still routes here) and the channel takes
+    /// the new one. `Conflict` when the new provider's number is connected as another channel.
+    async fn move_channel(
+        &self,
+        ws: WorkspaceId,
+        id: ChannelId,
+        to: ChannelMove,
+        now: Timestamp,
+    ) -> StoreResult<(Channel, PastConnection)>;
+    /// The channel's past connections, oldest first, each with its traffic.
+    async fn past_connections(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Vec<PastConnection>>;
+    /// Messages in and out created since `since` (the current connection's traffic).
+    async fn channel_traffic_since(&self, ws: WorkspaceId, id: ChannelId, since: Timestamp) -> StoreResult<(i64, i64)>;
+    /// The live channel a past connection's webhook key belongs to, as that connection had it
+    /// (its provider, ids, credentials and key), while its late webhooks are still taken
+    /// (`LATE_WEBHOOKS_SECS` after its cut-over).
+    async fn channel_by_past_webhook_key(&self, key: &str, now: Timestamp) -> StoreResult<Option<Channel>>;
+}
+
 /// Inbound WhatsApp traffic: applying webhooks, reading conversations and messages, media.
 #[async_trait]
 pub trait Inbox {
@@ -825,6 +850,7 @@ pub trait Store:
     + ContactImports
     + ContactMerges
     + Channels
+    + ChannelMoves
     + Inbox
     + InboxViews
     + Outbox

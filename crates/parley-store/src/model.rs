@@ -170,6 +170,38 @@ pub struct NewChannel {
     pub throughput: i64,
 }
 
+/// The connection a number moves to (another provider, or other ids at the same one); secrets
+/// already sealed by the caller.
+#[derive(Clone, Debug)]
+pub struct ChannelMove {
+    pub provider: Provider,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub graph_base_url: String,
+    pub sealed_secrets: String,
+    pub webhook_key: String,
+}
+
+/// A connection a number had before a move, and the traffic of its time (messages created while
+/// it was the channel's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastConnection {
+    pub id: i64,
+    pub provider: Provider,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub webhook_key: String,
+    pub active_from: Timestamp,
+    /// The cut-over to the next connection.
+    pub active_until: Timestamp,
+    pub messages_in: i64,
+    pub messages_out: i64,
+}
+
+/// How long after a cut-over the old provider's webhooks are still taken: the longest a
+/// provider retries a delivery (a week for Meta and 360dialog) with room to spare.
+pub const LATE_WEBHOOKS_SECS: i64 = 30 * 24 * 3600;
+
 /// Who is reading, for channel visibility: owners, managers and the server's own workers see
 /// every channel of the workspace; an agent sees shared channels and the private ones they are a
 /// member of. Every query that returns conversations, messages or channel events takes one, so

@@ -98,6 +98,7 @@ where
         + crate::ContactImports
         + crate::ContactMerges
         + crate::Channels
+        + crate::ChannelMoves
         + crate::Inbox
         + crate::InboxViews
         + crate::Outbox

@@ -10,19 +10,16 @@ use axum::http::StatusCode;
 use parley_core::Invalid;
 use parley_core::account::{Role, check_name};
 use parley_core::channel::{
-    Channel, ChannelId, ChannelSecrets, DEFAULT_THROUGHPUT, Provider, Visibility, check_base_url, check_provider_id,
-    check_secret, check_throughput,
+    Channel, ChannelId, DEFAULT_THROUGHPUT, Provider, Visibility, check_base_url, check_secret, check_throughput,
 };
 use parley_core::ids::UserId;
-use parley_providers::meta::DEFAULT_GRAPH_BASE_URL;
-use parley_providers::meta::client::check_graph_base_url;
 use parley_store::{ChannelPatch, NewChannel, Viewer};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::connections::{ConnectionInput, allowed_base_url, new_webhook_key};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, PathId};
@@ -148,101 +145,6 @@ fn check_visibility(value: &str) -> Result<Visibility, Invalid> {
     Visibility::parse(value).ok_or_else(|| Invalid::request("visibility", "must be shared or private"))
 }
 
-fn new_webhook_key() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-/// A base URL in the API's form that the outbound guard passes (the provider's own API, or a
-/// host the server's `allow_provider_hosts` names).
-fn allowed_base_url(state: &AppState, provider: Provider, raw: &str) -> ApiResult<String> {
-    let url = check_base_url(raw)?;
-    let checked = match provider {
-        Provider::Meta => check_graph_base_url(&url, &state.outbound.allow),
-        Provider::Twilio => parley_providers::twilio::check_api_base_url(&url, &state.outbound.allow),
-        Provider::Dialog360 => parley_providers::dialog360::check_api_base_url(&url, &state.outbound.allow),
-        Provider::MessageBird => parley_providers::messagebird::check_api_base_url(&url, &state.outbound.allow),
-    };
-    checked.map_err(|r| ApiError::url_not_allowed(&r, "graph_base_url"))?;
-    Ok(url)
-}
-
-/// The channel's credentials from what the owner typed, as each provider needs them.
-fn secrets_of(provider: Provider, input: &ChannelInput) -> ApiResult<ChannelSecrets> {
-    let access_token = check_secret("access_token", &input.access_token)?;
-    let required = |field: &'static str, value: &Option<String>| match value {
-        Some(v) => Ok(check_secret(field, v)?),
-        None => Err(ApiError::from(Invalid::request(field, "is required for this provider"))),
-    };
-    Ok(match provider {
-        Provider::Meta => ChannelSecrets {
-            access_token,
-            app_secret: required("app_secret", &input.app_secret)?,
-            verify_token: required("verify_token", &input.verify_token)?,
-        },
-        Provider::Twilio => {
-            if input.verify_token.is_some() {
-                return Err(Invalid::request("verify_token", "Twilio has no webhook handshake: leave it out").into());
-            }
-            // Twilio signs webhooks with the Auth Token unless a SharedKey is set up.
-            let app_secret = input.app_secret.as_deref().map(|t| check_secret("app_secret", t)).transpose()?;
-            ChannelSecrets {
-                app_secret: app_secret.unwrap_or_else(|| access_token.clone()),
-                access_token,
-                verify_token: String::new(),
-            }
-        }
-        Provider::Dialog360 => {
-            if input.verify_token.is_some() {
-                return Err(Invalid::request(
-                    "verify_token",
-                    "360dialog has no webhook handshake: Parley makes its own webhook token",
-                )
-                .into());
-            }
-            // 360dialog does not sign webhooks like Meta: Parley registers its webhook with this
-            // token in a header (`/channels/{id}/webhook/register`); the partner's own signature
-            // is checked too when its secret is given.
-            let app_secret = input.app_secret.as_deref().map(|t| check_secret("app_secret", t)).transpose()?;
-            ChannelSecrets { access_token, app_secret: app_secret.unwrap_or_default(), verify_token: new_webhook_key() }
-        }
-        Provider::MessageBird => {
-            if input.verify_token.is_some() {
-                return Err(
-                    Invalid::request("verify_token", "MessageBird has no webhook handshake: leave it out").into()
-                );
-            }
-            // MessageBird signs webhooks with the account's signing key, not the access key.
-            ChannelSecrets {
-                access_token,
-                app_secret: required("app_secret", &input.app_secret)?,
-                verify_token: String::new(),
-            }
-        }
-    })
-}
-
-/// The provider's ids, checked as that provider writes them.
-fn provider_ids(provider: Provider, input: &ChannelInput) -> ApiResult<(String, String)> {
-    let number = check_provider_id("phone_number_id", &input.phone_number_id)?;
-    let account = check_provider_id("waba_id", &input.waba_id)?;
-    if provider == Provider::Twilio {
-        if !(6..=15).contains(&number.len()) || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Invalid::request("phone_number_id", "Twilio: the sender's number, 6 to 15 digits").into());
-        }
-        if !(account.len() == 34 && account.starts_with("AC") && account[2..].bytes().all(|b| b.is_ascii_hexdigit())) {
-            return Err(Invalid::request("waba_id", "Twilio: the Account SID (AC and 32 hex digits)").into());
-        }
-    }
-    if provider == Provider::MessageBird && !(number.len() == 32 && number.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(
-            Invalid::request("phone_number_id", "MessageBird: the WhatsApp channel's id (32 hex digits)").into()
-        );
-    }
-    Ok((number, account))
-}
-
 /// Moving a channel's endpoint sends its token to the new host: only an owner may, and only
 /// with the access token and app secret entered again in the same request (so the stored ones
 /// never follow the move).
@@ -274,24 +176,24 @@ async fn create_channel(
     ApiJson(input): ApiJson<ChannelInput>,
 ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
     auth.require_admin()?;
-    let provider = Provider::parse(&input.provider)
-        .ok_or_else(|| Invalid::request("provider", "supported providers: meta, 360dialog, twilio, messagebird"))?;
-    let secrets = secrets_of(provider, &input)?;
-    let (phone_number_id, waba_id) = provider_ids(provider, &input)?;
-    let default_base = match provider {
-        Provider::Meta => DEFAULT_GRAPH_BASE_URL,
-        Provider::Twilio => parley_providers::twilio::DEFAULT_API_BASE_URL,
-        Provider::Dialog360 => parley_providers::dialog360::DEFAULT_API_BASE_URL,
-        Provider::MessageBird => parley_providers::messagebird::DEFAULT_API_BASE_URL,
-    };
+    let connection = ConnectionInput {
+        provider: input.provider.clone(),
+        phone_number_id: input.phone_number_id.clone(),
+        waba_id: input.waba_id.clone(),
+        access_token: input.access_token.clone(),
+        app_secret: input.app_secret.clone(),
+        verify_token: input.verify_token.clone(),
+        graph_base_url: input.graph_base_url.clone(),
+    }
+    .check(&state)?;
     let channel = NewChannel {
-        provider,
+        provider: connection.provider,
         name: check_name("name", &input.name)?,
-        phone_number_id,
-        waba_id,
+        phone_number_id: connection.phone_number_id,
+        waba_id: connection.waba_id,
         display_phone_number: check_display_number(&input.display_phone_number)?,
-        graph_base_url: allowed_base_url(&state, provider, input.graph_base_url.as_deref().unwrap_or(default_base))?,
-        sealed_secrets: state.seal_secrets(&secrets),
+        graph_base_url: connection.graph_base_url,
+        sealed_secrets: state.seal_secrets(&connection.secrets),
         webhook_key: new_webhook_key(),
         visibility: input.visibility.as_deref().map(check_visibility).transpose()?.unwrap_or_default(),
         throughput: check_throughput(input.throughput.unwrap_or(DEFAULT_THROUGHPUT))?,

@@ -194,8 +194,13 @@ async fn register_webhook(
     let actor = auth.actor();
     actor.require_admin()?;
     let channel = live_channel(&state, &actor, ChannelId(id)).await?;
+    Ok(Json(WebhookRegistration { url: register_at_provider(&state, &channel).await? }))
+}
+
+/// Sets the channel's webhook at its provider (360dialog, MessageBird); the URL it was given.
+pub(crate) async fn register_at_provider(state: &AppState, channel: &Channel) -> ApiResult<String> {
     if !matches!(channel.provider, Provider::Dialog360 | Provider::MessageBird) {
-        return Err(crate::state::not_supported_by_provider(&channel));
+        return Err(crate::state::not_supported_by_provider(channel));
     }
     if state.public_url.is_empty() {
         return Err(ApiError::new(
@@ -205,14 +210,14 @@ async fn register_webhook(
         ));
     }
     let url = format!("{}{}", state.public_url.trim_end_matches('/'), channel.webhook_path());
-    let secrets = state.channel_secrets(&channel)?;
+    let secrets = state.channel_secrets(channel)?;
     if channel.provider == Provider::MessageBird {
         let client = state
-            .messagebird_client(&channel, &secrets)
+            .messagebird_client(channel, &secrets)
             .map_err(|refused| ApiError::url_not_allowed(&refused, "graph_base_url"))?;
         client.register_webhook(&channel.phone_number_id, &url).await?;
     } else {
-        state.cloud_client(&channel)?.register_webhook(&url, &secrets.verify_token).await?;
+        state.cloud_client(channel)?.register_webhook(&url, &secrets.verify_token).await?;
     }
-    Ok(Json(WebhookRegistration { url }))
+    Ok(url)
 }

@@ -345,6 +345,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         "suggest.js" => (include_str!("../../assets/suggest.js"), "text/javascript; charset=utf-8"),
         "attachments.js" => (include_str!("../../assets/attachments.js"), "text/javascript; charset=utf-8"),
         "numbers.js" => (include_str!("../../assets/numbers.js"), "text/javascript; charset=utf-8"),
+        "number_move.js" => (include_str!("../../assets/number_move.js"), "text/javascript; charset=utf-8"),
         "settings.js" => (include_str!("../../assets/settings.js"), "text/javascript; charset=utf-8"),
         "keys.js" => (include_str!("../../assets/keys.js"), "text/javascript; charset=utf-8"),
         "team.js" => (include_str!("../../assets/team.js"), "text/javascript; charset=utf-8"),

@@ -30,6 +30,7 @@ mod phone_spellings;
 mod provider_signatures;
 mod providers_360dialog;
 mod providers_messagebird;
+mod providers_move;
 mod providers_twilio;
 mod realtime;
 mod samples;

@@ -213,6 +213,10 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         p if p.ends_with("/templates") => json!({"name": "walk", "language": "en", "category": "utility",
             "components": [{"type": "body", "text": "Hello there friend"}]}),
         p if p.ends_with("/profile") => json!({"about": "walk"}),
+        p if p.ends_with("/move") => {
+            json!({"provider": "meta", "phone_number_id": "399999999999999", "waba_id": "WALK",
+            "access_token": "walk", "app_secret": "walk", "verify_token": "walk"})
+        }
         p if p.starts_with("/api/v1/channels/") => json!({"name": "walk"}),
         _ => json!({}),
     })

@@ -84,16 +84,14 @@ async fn three_providers_in_one_inbox() {
         ("Sanne de Vries", "Dutch line · MessageBird", "Natuurlijk, Sanne"),
     ];
     for (customer, header, reply) in cases {
-        let items = browser.driver.find_all(By::Css("#conversations li")).await.unwrap();
-        let mut clicked = false;
-        for item in items {
-            if item.text().await.unwrap_or_default().contains(customer) {
-                item.click().await.unwrap();
-                clicked = true;
-                break;
-            }
-        }
-        assert!(clicked, "{customer} is listed");
+        // The list redraws live (statuses, new messages): the item is found and clicked in the
+        // page at once.
+        let click = "const li = [...document.querySelectorAll('#conversations li')]
+                .find((li) => li.textContent.includes(arguments[0]));
+            if (li) li.click();
+            return Boolean(li);";
+        let clicked = browser.driver.execute(click, vec![json!(customer)]).await.unwrap();
+        assert_eq!(clicked.json(), &json!(true), "{customer} is listed");
         browser.wait_text("#thread-channel", header).await;
         browser.wait_text("#messages li.message.in", "via").await;
         browser.driver.find(By::Id("composer-text")).await.unwrap().send_keys(reply).await.unwrap();
@@ -129,5 +127,55 @@ async fn three_providers_in_one_inbox() {
     browser.driver.goto(app.url("/inbox")).await.unwrap();
     browser.wait_text("#conversations", "Oliver Bennett").await;
     browser.screenshot("providers-inbox-vi-phone").await;
+    browser.quit().await;
+}
+
+/// An owner moves a Twilio number to Meta from the team page: the report says what is left to
+/// do (the webhook to set in Meta's dashboard), and the number's card shows both providers on
+/// its timeline.
+#[tokio::test]
+async fn an_owner_moves_a_number_to_another_provider() {
+    let Some(browser) = Browser::start().await else { return };
+    let db = parley_store::testing::TestDatabase::sqlite().await;
+    let app = TestApp::spawn_knowing_addr(db, "acme", |state, addr| state.public_url = format!("http://{addr}")).await;
+    let sandbox = app.sandbox().await;
+    let twilio = app
+        .post(
+            "/api/v1/channels",
+            json!({"provider": "twilio", "name": "UK line", "phone_number_id": "447700900000", "waba_id": TWILIO_ACCOUNT,
+                "display_phone_number": "+44 7700 900000", "access_token": "twilio-token", "graph_base_url": sandbox.twilio_api_base()}),
+        )
+        .await;
+    let id = twilio.body["id"].as_i64().unwrap();
+    log_in(&browser, &app, "owner@acme.example", OWNER_PASSWORD).await;
+    browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+    browser.wait_for(&format!("#move-{id}"), "the move form", async |_: &WebElement| true).await;
+    let script = "document.getElementById(arguments[0]).open = true;";
+    browser.driver.execute(script, vec![json!(format!("move-{id}"))]).await.unwrap();
+    browser.choose(&format!("move-{id}-provider"), "meta").await;
+    let values = json!({"phone_number_id": "300000000000009", "waba_id": "WABA-9", "access_token": "meta-token",
+        "app_secret": "meta-secret", "verify_token": "meta-verify", "graph_base_url": sandbox.graph_base_url()});
+    let fill = "for (const [name, value] of Object.entries(arguments[1])) {
+            document.getElementById(`${arguments[0]}-${name}`).value = value;
+        }
+        document.getElementById(`${arguments[0]}-save`).click();";
+    browser.driver.execute(fill, vec![json!(format!("move-{id}")), values]).await.unwrap();
+    browser.wait_text(&format!("#move-{id}-report"), "dashboard").await;
+    browser.wait_text(&format!("#number-{id}-connections"), "Twilio").await;
+    browser.wait_text(&format!("#number-{id}-connections"), "Meta (Cloud API)").await;
+    let channel = app.get(&format!("/api/v1/channels/{id}")).await.body;
+    assert_eq!(channel["provider"], "meta", "{channel}");
+    for lang in ["en", "fr", "vi"] {
+        app.patch("/api/v1/me", json!({"locale": lang})).await;
+        for (size, width, height) in [("desktop", 1280, 800), ("phone", 390, 844)] {
+            browser.driver.set_window_rect(0, 0, width, height).await.unwrap();
+            browser.driver.goto(app.url("/inbox")).await.unwrap();
+            browser.driver.goto(app.url("/inbox#team")).await.unwrap();
+            let timeline = browser.wait_text(&format!("#number-{id}-connections"), "Twilio").await;
+            browser.driver.execute(script, vec![json!(format!("move-{id}"))]).await.unwrap();
+            timeline.scroll_into_view().await.unwrap();
+            browser.screenshot(&format!("number-move-{lang}-{size}")).await;
+        }
+    }
     browser.quit().await;
 }

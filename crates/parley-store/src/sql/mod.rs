@@ -102,6 +102,7 @@ mod assignment;
 mod auto_close;
 mod bots;
 mod canned;
+mod channel_moves;
 mod channels;
 mod consents;
 pub(crate) mod contacts;

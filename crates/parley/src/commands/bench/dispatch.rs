@@ -40,6 +40,9 @@ pub struct DispatchBench {
     /// Fees on: the sample rate card and a postpaid fee account on the number's WABA, so every
     /// reply is priced and held when queued and charged by the fees worker at delivery.
     pub fees: bool,
+    /// `meta`, or `360dialog`: the same sandbox number reached through its 360dialog proxy (its
+    /// key, paths without the number id, webhooks with Parley's token header).
+    pub provider: String,
 }
 
 const PNID: &str = "PN-DISPATCH";
@@ -85,18 +88,30 @@ async fn bench(
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server_args = db_args.to_vec();
-    server_args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    server_args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}"), "--public-url".to_owned(), base.clone()]);
     let client = reqwest::Client::new();
 
     // 1. A server receives one message per customer.
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     let mut server = ServerProcess::start(exe, &server_args)?;
+    let dialog360 = match opts.provider.as_str() {
+        "meta" => false,
+        "360dialog" => true,
+        other => bail!("--provider: meta or 360dialog, not {other}"),
+    };
+    let connection = if dialog360 {
+        json!({"provider": "360dialog", "access_token": "tok", "graph_base_url": sandbox.dialog360_api_base()})
+    } else {
+        json!({"provider": "meta", "access_token": "tok", "app_secret": APP_SECRET, "verify_token": "v",
+            "graph_base_url": sandbox.graph_base_url()})
+    };
+    let mut input = json!({"name": "Bench", "phone_number_id": PNID, "waba_id": "W", "display_phone_number": "15550001111",
+        "throughput": opts.rate});
+    input.as_object_mut().context("an object")?.extend(connection.as_object().context("an object")?.clone());
     let channel: Value = client
         .post(format!("{base}/api/v1/channels"))
         .bearer_auth(&token)
-        .json(&json!({"provider": "meta", "name": "Bench", "phone_number_id": PNID, "waba_id": "W",
-            "display_phone_number": "15550001111", "access_token": "tok", "app_secret": APP_SECRET, "verify_token": "v",
-            "graph_base_url": sandbox.graph_base_url(), "throughput": opts.rate}))
+        .json(&input)
         .send()
         .await?
         .error_for_status()?
@@ -112,14 +127,26 @@ async fn bench(
         .json()
         .await?;
     let workspace_id = workspace["id"].as_i64().context("workspace id")?;
-    sandbox.add_number(Number {
+    let number = Number {
         phone_number_id: PNID.into(),
         waba_id: "W".into(),
         display_phone_number: "15550001111".into(),
         access_token: "tok".into(),
         app_secret: APP_SECRET.into(),
         webhook_url: format!("{base}{}", channel["webhook_path"].as_str().context("webhook path")?),
-    });
+    };
+    if dialog360 {
+        sandbox.add_360dialog_number(number, "tok");
+        // Parley sets the number's webhook at 360dialog, with its token header.
+        client
+            .post(format!("{base}/api/v1/channels/{channel_id}/webhook/register"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?;
+    } else {
+        sandbox.add_number(number);
+    }
     // The sandbox accepts everything and records when each send arrived: the rate is checked on
     // those records, not by the sandbox refusing. No status webhooks: only dispatch is measured.
     sandbox.set_policy(
@@ -267,7 +294,7 @@ async fn bench(
     let (max_window, busiest_from) = busiest_window(&arrivals, Duration::from_secs(1));
     let (busiest_profile, gap_before) = profile(&arrivals, busiest_from);
     let report = json!({
-        "engine": engine, "messages": opts.messages, "configured_rate": opts.rate,
+        "engine": engine, "provider": opts.provider, "messages": opts.messages, "configured_rate": opts.rate,
         "statuses": opts.statuses, "fees": opts.fees, "charged": charged,
         "provider_latency_ms": opts.latency.as_millis() as u64,
         "queue_seconds": round(queue_seconds, 1),

@@ -9,7 +9,7 @@ pub mod inputs;
 pub mod outgoing;
 mod phone_mix;
 pub mod webhooks;
-mod webhooks_twilio;
+mod webhooks_providers;
 pub mod workflows;
 
 use std::path::PathBuf;
@@ -53,10 +53,10 @@ pub enum BenchCommand {
         /// Distinct customers writing in.
         #[arg(long, default_value_t = 1000)]
         customers: usize,
-        /// Also post the same messages as Twilio's signed form posts to a Twilio number of the
-        /// same server, in the same run (Twilio sends one event per post: needs --batch 1).
+        /// Also post as many messages as Twilio, 360dialog and MessageBird post them, to a number
+        /// of each on the same server, in the same run (one event per post: needs --batch 1).
         #[arg(long)]
-        twilio: bool,
+        providers: bool,
     },
     /// Deliver outgoing webhooks to receivers on loopback while inbound webhooks arrive at a
     /// steady rate; report delivery lag (one, ten, nine plus one dead receiver) and how fast a
@@ -100,6 +100,10 @@ pub enum BenchCommand {
         /// Fees on: every reply priced, held and charged at delivery (the sample card).
         #[arg(long)]
         fees: bool,
+        /// The number's provider: `meta` or `360dialog` (the sandbox plays both; run each for
+        /// the comparison, `bench/providers.sh`).
+        #[arg(long, default_value = "meta")]
+        provider: String,
     },
     /// Open conversations that each start a five-step workflow with a wait (trigger → first step,
     /// runs/s); then ingest with and without a million pending waits in the database.
@@ -178,7 +182,16 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             inputs::contacts_csv(rows, seed, tags, std::io::stdout().lock()).or_else(crate::ignore_broken_pipe)
         }
         BenchCommand::Phone { input, count, seed } => inputs::phone(input.as_deref(), count, seed),
-        BenchCommand::Webhooks { batch, requests, concurrency, postgres, contacts, normalize, customers, twilio } => {
+        BenchCommand::Webhooks {
+            batch,
+            requests,
+            concurrency,
+            postgres,
+            contacts,
+            normalize,
+            customers,
+            providers,
+        } => {
             // sqlx's slow-statement warnings would fill the screen while the data is generated.
             crate::init_logging(log.unwrap_or("warn,sqlx=error"));
             let opts = webhooks::WebhookBench {
@@ -189,7 +202,7 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
                 contacts,
                 normalize,
                 customers,
-                twilio,
+                providers,
             };
             tokio::runtime::Runtime::new()?.block_on(webhooks::run(opts))
         }
@@ -215,7 +228,7 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
             };
             tokio::runtime::Runtime::new()?.block_on(workflows::run(opts))
         }
-        BenchCommand::Dispatch { messages, rate, latency_ms, postgres, statuses, fees } => {
+        BenchCommand::Dispatch { messages, rate, latency_ms, postgres, statuses, fees, provider } => {
             crate::init_logging(log.unwrap_or("warn"));
             let opts = dispatch::DispatchBench {
                 database_url: postgres,
@@ -224,6 +237,7 @@ pub fn run(command: BenchCommand, log: Option<&str>) -> anyhow::Result<()> {
                 latency: std::time::Duration::from_millis(latency_ms),
                 statuses,
                 fees,
+                provider,
             };
             tokio::runtime::Runtime::new()?.block_on(dispatch::run(opts))
         }

@@ -5,8 +5,9 @@
 //! starts with the inbox benchmark's data at that size, and the customers are among its contacts.
 //! With `--normalize` as well, the contacts' phones are stored unclean and the webhooks are
 //! measured before and while re-cleaning all of them (`normalize_contacts`) runs beside. With
-//! `--twilio` (and `--batch 1`), the same messages are posted as Twilio's signed form posts to a
-//! Twilio number of the same server right after, for the providers' comparison (issue 20).
+//! `--providers` (and `--batch 1`), the same number of messages is posted right after as
+//! Twilio's, 360dialog's and MessageBird's posts (each signed or authenticated as that provider
+//! does) to a number of each on the same server, for the providers' comparison (issue 20).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +37,9 @@ pub struct WebhookBench {
     pub normalize: bool,
     /// How many distinct customers write in (1,000 in the figures before issue 21).
     pub customers: usize,
-    /// Also post the messages as Twilio's form posts, one per request (`webhooks_twilio.rs`).
-    pub twilio: bool,
+    /// Also post the messages as the other providers post them, one per request
+    /// (`webhooks_providers.rs`).
+    pub providers: bool,
 }
 
 /// How a benchmark post is signed: Meta's JSON batches or Twilio's form posts.
@@ -45,6 +47,8 @@ pub struct WebhookBench {
 pub(super) enum Signing {
     Meta,
     Twilio,
+    Dialog360,
+    MessageBird,
 }
 
 pub(super) const APP_SECRET: &str = "bench-app-secret";
@@ -71,8 +75,8 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let sealed = secret_box.seal(&serde_json::to_vec(&secrets)?);
     anyhow::ensure!(!opts.normalize || opts.contacts > 0, "--normalize needs --contacts");
     anyhow::ensure!(
-        !opts.twilio || (opts.batch == 1 && !opts.normalize),
-        "--twilio compares one event per post: --batch 1, no --normalize"
+        !opts.providers || (opts.batch == 1 && !opts.normalize),
+        "--providers compares one event per post: --batch 1, no --normalize"
     );
     let (store, target) = if opts.contacts > 0 {
         at_scale(&url, schema.as_deref(), opts.contacts, opts.normalize, sealed, opts.customers).await?
@@ -80,17 +84,17 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
         empty(&url, schema.as_deref(), sealed, opts.customers).await?
     };
     let target = Arc::new(target);
-    let twilio_path = if opts.twilio {
-        Some(super::webhooks_twilio::twilio_number(&*store, target.workspace, &secret_box).await?)
+    let providers = if opts.providers {
+        super::webhooks_providers::numbers(&*store, target.workspace, &secret_box).await?
     } else {
-        None
+        Vec::new()
     };
     let mut state = AppState::new(store.clone(), Arc::new(SystemClock), secret_box, dir.path());
     let ws = target.workspace;
     let durable = durable_ceiling(&url, schema.as_deref(), opts.batch).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    // Twilio signs the URL it calls: the server checks against its public URL.
+    // Twilio and MessageBird sign the URL they call: the server checks against its public URL.
     state.public_url = format!("http://{addr}");
     let app = parley_server::app(state)
         .route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }))
@@ -135,14 +139,14 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
             "{}",
             json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop), "webhook_vs_durable": share(&durable)})
         );
-        if let Some(path) = &twilio_path {
-            // The same customers and as many messages, as Twilio posts them, right after.
-            let url = format!("http://{addr}{path}");
-            let posts = super::webhooks_twilio::bodies(&target, &url, opts.requests);
-            let twilio = fire(&client, &url, Box::new(posts.into_iter()), opts.concurrency, Signing::Twilio).await?;
-            println!("{}", line("twilio", &twilio));
-            let ratio = (ingest.elapsed.as_secs_f64() / twilio.elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
-            println!("{}", json!({"engine": engine, "batch": 1, "twilio_vs_meta": ratio}));
+        for number in &providers {
+            // As many messages, as this provider posts them, right after.
+            let url = format!("http://{addr}{}", number.path);
+            let posts = super::webhooks_providers::bodies(number, &target, &url, opts.requests);
+            let run = fire(&client, &url, Box::new(posts.into_iter()), opts.concurrency, number.signing).await?;
+            println!("{}", line(number.name, &run));
+            let ratio = (ingest.elapsed.as_secs_f64() / run.elapsed.as_secs_f64() * 1000.0).round() / 1000.0;
+            println!("{}", json!({"engine": engine, "batch": 1, "provider": number.name, "provider_vs_meta": ratio}));
         }
     }
     let newest = store.conversations(ws, &parley_store::ConversationQuery { limit: 1, ..Default::default() }).await?;
@@ -423,6 +427,8 @@ async fn fire(
     let (content_type, header) = match signing {
         Signing::Meta => ("application/json", signature::HEADER),
         Signing::Twilio => ("application/x-www-form-urlencoded", parley_providers::twilio::signature::HEADER),
+        Signing::Dialog360 => ("application/json", parley_providers::dialog360::WEBHOOK_TOKEN_HEADER),
+        Signing::MessageBird => ("application/json", parley_providers::messagebird::signature::JWT_HEADER),
     };
     let queue = Arc::new(Mutex::new(bodies));
     let start = Instant::now();
