@@ -47,6 +47,8 @@ pub struct MessageBirdChannel {
 /// A message sent through the sandbox's MessageBird: its id and the body it came with.
 #[derive(Clone, Debug)]
 pub struct MessageBirdSent {
+    /// When the send arrived.
+    pub at: std::time::Instant,
     pub id: String,
     pub body: Value,
 }
@@ -151,7 +153,7 @@ async fn send(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
         return error(status, code, "The sandbox's MessageBird refused this message, as asked", None);
     }
     let id = inner.messagebird_id();
-    fake.sent.push(MessageBirdSent { id: id.clone(), body: body.clone() });
+    fake.sent.push(MessageBirdSent { at: std::time::Instant::now(), id: id.clone(), body: body.clone() });
     let report_url = body
         .get("reportUrl")
         .and_then(Value::as_str)

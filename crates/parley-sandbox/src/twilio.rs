@@ -44,6 +44,8 @@ pub struct TwilioNumber {
 /// A message sent through the sandbox's Twilio: its SID and the form it came with.
 #[derive(Clone, Debug)]
 pub struct TwilioSent {
+    /// When the send arrived.
+    pub at: std::time::Instant,
     pub sid: String,
     pub account_sid: String,
     pub form: Vec<(String, String)>,
@@ -140,7 +142,8 @@ async fn send(State(inner): State<Arc<Inner>>, Path(sid): Path<String>, headers:
         return error(status, code, "The sandbox's Twilio refused this message, as asked");
     }
     let message_sid = inner.twilio_sid("SM");
-    twilio.sent.push(TwilioSent { sid: message_sid.clone(), account_sid: sid.clone(), form: form.clone() });
+    let at = std::time::Instant::now();
+    twilio.sent.push(TwilioSent { at, sid: message_sid.clone(), account_sid: sid.clone(), form: form.clone() });
     drop(twilio);
     if let Some(callback) = get("StatusCallback") {
         for status in ["sent", "delivered"] {

@@ -87,6 +87,8 @@ pub struct AppState {
     pub public_url: String,
     /// MessageBird signature tokens already taken (replays are refused).
     pub seen_webhook_tokens: Arc<crate::routes::webhooks_messagebird::SeenTokens>,
+    /// MessageBird contact metadata already applied (repeats skip the contact's read).
+    pub messagebird_metadata: Arc<crate::routes::webhooks_messagebird::MetadataSeen>,
     /// Card payments for WhatsApp fees (`[stripe]`), when set up.
     pub payments: Option<Arc<crate::payments::Payments>>,
     /// Outgoing mail (`[mail]`), when set up: fee alerts.
@@ -161,6 +163,7 @@ impl AppState {
             demo_sign_in: None,
             public_url: String::new(),
             seen_webhook_tokens: Arc::default(),
+            messagebird_metadata: Arc::default(),
             payments: None,
             mailer: None,
         }

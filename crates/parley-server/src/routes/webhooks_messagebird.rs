@@ -59,6 +59,29 @@ impl SeenTokens {
     }
 }
 
+/// The contact metadata already applied per (channel, customer): a post whose metadata is the
+/// same as the last one applied skips the contact's read (most posts of a conversation carry
+/// the same). Forgotten all at once past `METADATA_SEEN_MAX` entries; a miss only costs a read.
+#[derive(Default)]
+pub struct MetadataSeen(Mutex<HashMap<(i64, String), u64>>);
+
+const METADATA_SEEN_MAX: usize = 100_000;
+
+impl MetadataSeen {
+    /// True when these fields were applied last for this customer (nothing to do).
+    fn same(&self, key: &(i64, String), hash: u64) -> bool {
+        self.0.lock().expect("metadata seen").get(key) == Some(&hash)
+    }
+
+    fn applied(&self, key: (i64, String), hash: u64) {
+        let mut seen = self.0.lock().expect("metadata seen");
+        if seen.len() >= METADATA_SEEN_MAX {
+            seen.clear();
+        }
+        seen.insert(key, hash);
+    }
+}
+
 /// Receive a MessageBird webhook (JSON, signed with the account's signing key).
 #[utoipa::path(post, path = "/webhooks/messagebird/{key}", tag = "webhooks", params(("key" = String, Path)),
     request_body(content = String, description = "MessageBird's webhook JSON, signed in MessageBird-Signature-JWT",
@@ -144,6 +167,18 @@ async fn fill_contact_fields(state: &AppState, channel: &Channel, wa_id: &str, f
     if fields.is_empty() {
         return;
     }
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for (k, v) in &fields {
+            (k, v.to_string()).hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    let key = (channel.id.get(), wa_id.to_owned());
+    if state.messagebird_metadata.same(&key, hash) {
+        return;
+    }
     let Ok(phone) = parley_core::phone::E164::parse(&format!("+{wa_id}")) else { return };
     let by = ContactRef::Phone(phone);
     let ws = channel.workspace_id;
@@ -153,11 +188,11 @@ async fn fill_contact_fields(state: &AppState, channel: &Channel, wa_id: &str, f
     };
     let missing: Vec<(String, Option<Value>)> =
         fields.into_iter().filter(|(k, _)| !contact.fields.contains_key(k)).map(|(k, v)| (k, Some(v))).collect();
-    if missing.is_empty() {
-        return;
+    if !missing.is_empty() {
+        let patch = ContactPatch { fields: missing, ..ContactPatch::default() };
+        if let Err(e) = state.store.update_contact(ws, &ContactRef::Id(contact.id), &patch, state.clock.now()).await {
+            return tracing::warn!(channel = channel.id.get(), error = %e, "MessageBird contact metadata not kept");
+        }
     }
-    let patch = ContactPatch { fields: missing, ..ContactPatch::default() };
-    if let Err(e) = state.store.update_contact(ws, &ContactRef::Id(contact.id), &patch, state.clock.now()).await {
-        tracing::warn!(channel = channel.id.get(), error = %e, "MessageBird contact metadata not kept");
-    }
+    state.messagebird_metadata.applied(key, hash);
 }

@@ -19,12 +19,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use parley_core::channel::Provider;
 use parley_core::contact::ContactRef;
 use parley_core::message::Content;
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::judge;
 use parley_core::{Clock, SystemClock};
-use parley_sandbox::{Batching, Customer, Number, NumberPolicy, Sandbox, SandboxConfig, Say};
+use parley_sandbox::{
+    Batching, Customer, MessageBirdChannel, Number, NumberPolicy, Sandbox, SandboxConfig, Say, TwilioNumber,
+};
 use parley_store::{DatabaseUrl, SendOutcome, SendRequest};
 use serde_json::{Value, json};
 
@@ -40,12 +43,16 @@ pub struct DispatchBench {
     /// Fees on: the sample rate card and a postpaid fee account on the number's WABA, so every
     /// reply is priced and held when queued and charged by the fees worker at delivery.
     pub fees: bool,
-    /// `meta`, or `360dialog`: the same sandbox number reached through its 360dialog proxy (its
-    /// key, paths without the number id, webhooks with Parley's token header).
+    /// `meta`; `360dialog` (the same sandbox number reached through its 360dialog proxy: its
+    /// key, paths without the number id, webhooks with Parley's token header); `twilio` or
+    /// `messagebird` (the sandbox's Twilio and MessageBird, which always report statuses).
     pub provider: String,
 }
 
 const PNID: &str = "PN-DISPATCH";
+const TWILIO_NUMBER: &str = "15550001111";
+const TWILIO_ACCOUNT: &str = "AC0000000000000000000000000000d15c";
+const MB_CHANNEL: &str = "0000000000000000000000000000d15c";
 const APP_SECRET: &str = "dispatch-bench-secret";
 const QUEUE_WRITERS: usize = 8;
 
@@ -94,19 +101,45 @@ async fn bench(
     // 1. A server receives one message per customer.
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     let mut server = ServerProcess::start(exe, &server_args)?;
-    let dialog360 = match opts.provider.as_str() {
-        "meta" => false,
-        "360dialog" => true,
-        other => bail!("--provider: meta or 360dialog, not {other}"),
+    let provider = match opts.provider.as_str() {
+        "meta" => Provider::Meta,
+        "360dialog" => Provider::Dialog360,
+        "twilio" => Provider::Twilio,
+        "messagebird" => Provider::MessageBird,
+        other => bail!("--provider: meta, 360dialog, twilio or messagebird, not {other}"),
     };
-    let connection = if dialog360 {
-        json!({"provider": "360dialog", "access_token": "tok", "graph_base_url": sandbox.dialog360_api_base()})
-    } else {
-        json!({"provider": "meta", "access_token": "tok", "app_secret": APP_SECRET, "verify_token": "v",
-            "graph_base_url": sandbox.graph_base_url()})
+    ensure!(
+        opts.statuses || matches!(provider, Provider::Meta | Provider::Dialog360),
+        "the sandbox's Twilio and MessageBird always report statuses: compare with --statuses"
+    );
+    let (number_id, account, connection) = match provider {
+        Provider::Meta => (
+            PNID,
+            "W",
+            json!({"provider": "meta", "access_token": "tok", "app_secret": APP_SECRET,
+            "verify_token": "v", "graph_base_url": sandbox.graph_base_url()}),
+        ),
+        Provider::Dialog360 => (
+            PNID,
+            "W",
+            json!({"provider": "360dialog", "access_token": "tok",
+            "graph_base_url": sandbox.dialog360_api_base()}),
+        ),
+        Provider::Twilio => (
+            TWILIO_NUMBER,
+            TWILIO_ACCOUNT,
+            json!({"provider": "twilio", "access_token": APP_SECRET,
+            "graph_base_url": sandbox.twilio_api_base()}),
+        ),
+        Provider::MessageBird => (
+            MB_CHANNEL,
+            "W",
+            json!({"provider": "messagebird", "access_token": "tok",
+            "app_secret": APP_SECRET, "graph_base_url": sandbox.messagebird_api_base()}),
+        ),
     };
-    let mut input = json!({"name": "Bench", "phone_number_id": PNID, "waba_id": "W", "display_phone_number": "15550001111",
-        "throughput": opts.rate});
+    let mut input = json!({"name": "Bench", "phone_number_id": number_id, "waba_id": account,
+        "display_phone_number": "15550001111", "throughput": opts.rate});
     input.as_object_mut().context("an object")?.extend(connection.as_object().context("an object")?.clone());
     let channel: Value = client
         .post(format!("{base}/api/v1/channels"))
@@ -127,25 +160,41 @@ async fn bench(
         .json()
         .await?;
     let workspace_id = workspace["id"].as_i64().context("workspace id")?;
+    let webhook_url = format!("{base}{}", channel["webhook_path"].as_str().context("webhook path")?);
     let number = Number {
         phone_number_id: PNID.into(),
         waba_id: "W".into(),
         display_phone_number: "15550001111".into(),
         access_token: "tok".into(),
         app_secret: APP_SECRET.into(),
-        webhook_url: format!("{base}{}", channel["webhook_path"].as_str().context("webhook path")?),
+        webhook_url: webhook_url.clone(),
     };
-    if dialog360 {
-        sandbox.add_360dialog_number(number, "tok");
-        // Parley sets the number's webhook at 360dialog, with its token header.
+    match provider {
+        Provider::Meta => sandbox.add_number(number),
+        Provider::Dialog360 => sandbox.add_360dialog_number(number, "tok"),
+        Provider::Twilio => sandbox.add_twilio_number(TwilioNumber {
+            account_sid: TWILIO_ACCOUNT.into(),
+            auth_token: APP_SECRET.into(),
+            number: TWILIO_NUMBER.into(),
+            webhook_url,
+        }),
+        Provider::MessageBird => sandbox.add_messagebird_channel(MessageBirdChannel {
+            channel_id: MB_CHANNEL.into(),
+            access_key: "tok".into(),
+            signing_key: APP_SECRET.into(),
+            number: "15550001111".into(),
+            waba_id: "W".into(),
+            namespace: "ns".into(),
+        }),
+    }
+    if matches!(provider, Provider::Dialog360 | Provider::MessageBird) {
+        // Parley sets the number's webhook at the provider, as an owner's click does.
         client
             .post(format!("{base}/api/v1/channels/{channel_id}/webhook/register"))
             .bearer_auth(&token)
             .send()
             .await?
             .error_for_status()?;
-    } else {
-        sandbox.add_number(number);
     }
     // The sandbox accepts everything and records when each send arrived: the rate is checked on
     // those records, not by the sandbox refusing. No status webhooks: only dispatch is measured.
@@ -163,8 +212,17 @@ async fn bench(
     let customers: Vec<Customer> =
         (0..opts.messages).map(|i| Customer::new(&format!("336{:08}", i * 10 + 5), "Customer")).collect();
     eprintln!("{} customers write…", customers.len());
-    let items = customers.iter().map(|c| sandbox.message(PNID, c, &Say::text("hello"))).collect();
-    sandbox.deliver(items, Batching { per_post: 100, ..Batching::default() });
+    match provider {
+        Provider::Meta | Provider::Dialog360 => {
+            let items = customers.iter().map(|c| sandbox.message(PNID, c, &Say::text("hello"))).collect();
+            sandbox.deliver(items, Batching { per_post: 100, ..Batching::default() });
+        }
+        // One post per message, as these providers send them.
+        Provider::Twilio => customers.iter().for_each(|c| drop(sandbox.twilio_say(TWILIO_NUMBER, c, "hello"))),
+        Provider::MessageBird => {
+            customers.iter().for_each(|c| drop(sandbox.messagebird_say(MB_CHANNEL, c, "hello", json!({}))))
+        }
+    }
     ensure!(sandbox.wait_idle(Duration::from_secs(600)).await, "the inbound messages were not all delivered");
     let stats = sandbox.stats();
     ensure!(stats.refused == 0 && stats.given_up == 0, "some inbound webhooks failed: {stats:?}");
@@ -231,11 +289,16 @@ async fn bench(
     // four times a second cost it a tenth of a core on a 100,000-row outbox, which is the
     // observer's cost, not dispatch's. The server is asked once everything has arrived.
     let mut last_report = Instant::now();
-    while sandbox.sent_count() < opts.messages {
+    let sent_count = || match provider {
+        Provider::Meta | Provider::Dialog360 => sandbox.sent_count(),
+        Provider::Twilio => sandbox.twilio_sent().len(),
+        Provider::MessageBird => sandbox.messagebird_sent().len(),
+    };
+    while sent_count() < opts.messages {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
-            eprintln!("  {} sent", sandbox.sent_count());
+            eprintln!("  {} sent", sent_count());
         }
         ensure!(started.elapsed() < Duration::from_secs(3600), "the outbox did not drain within an hour");
     }
@@ -280,7 +343,11 @@ async fn bench(
     let cpu = cpu_seconds(server.pid())? - cpu_before;
     drop(server);
 
-    let mut arrivals: Vec<Instant> = sandbox.sent().iter().map(|s| s.at).collect();
+    let mut arrivals: Vec<Instant> = match provider {
+        Provider::Meta | Provider::Dialog360 => sandbox.sent().iter().map(|s| s.at).collect(),
+        Provider::Twilio => sandbox.twilio_sent().iter().map(|s| s.at).collect(),
+        Provider::MessageBird => sandbox.messagebird_sent().iter().map(|s| s.at).collect(),
+    };
     arrivals.sort();
     ensure!(arrivals.len() == opts.messages, "the sandbox got {} sends for {} messages", arrivals.len(), opts.messages);
     ensure!(counts["failed"] == 0 && counts["unknown"] == 0, "not everything was sent: {counts}");

@@ -100,8 +100,8 @@ pub enum BenchCommand {
         /// Fees on: every reply priced, held and charged at delivery (the sample card).
         #[arg(long)]
         fees: bool,
-        /// The number's provider: `meta` or `360dialog` (the sandbox plays both; run each for
-        /// the comparison, `bench/providers.sh`).
+        /// The number's provider: `meta`, `360dialog`, `twilio` or `messagebird` (the sandbox
+        /// plays each; `bench/providers.sh` runs them one after the other).
         #[arg(long, default_value = "meta")]
         provider: String,
     },
