@@ -72,8 +72,17 @@ impl Provider {
     /// the same and locations. The Cloud API providers take every type.
     pub fn can_send(self, content: &crate::message::Content) -> bool {
         use crate::message::Content;
+        // Their templates take text values only (Twilio's numbered variables, MessageBird's
+        // `params`): a media header or a currency would go out empty.
+        let text_parameters = |components: &[serde_json::Value]| {
+            components
+                .iter()
+                .flat_map(|c| c.get("parameters").and_then(|p| p.as_array()).into_iter().flatten())
+                .all(|p| p.get("text").or_else(|| p.get("payload")).is_some_and(serde_json::Value::is_string))
+        };
         let by_link = |content: &Content| match content {
-            Content::Text { .. } | Content::Template { .. } => true,
+            Content::Text { .. } => true,
+            Content::Template { components, .. } => text_parameters(components),
             Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
             _ => false,
         };
@@ -237,6 +246,15 @@ mod tests {
         assert!(Provider::Dialog360.can_send(&uploaded) && Provider::Dialog360.can_send(&location));
         assert!(Provider::MessageBird.can_send(&location) && Provider::MessageBird.can_send(&linked));
         assert!(!Provider::MessageBird.can_send(&uploaded));
+        let media_header = Content::Template {
+            name: "t".into(),
+            language: "en".into(),
+            components: vec![
+                serde_json::json!({"type": "header", "parameters": [{"type": "image", "image": {"link": "https://x.example/a.jpg"}}]}),
+            ],
+        };
+        assert!(!Provider::Twilio.can_send(&media_header) && !Provider::MessageBird.can_send(&media_header));
+        assert!(Provider::Meta.can_send(&media_header));
     }
 
     #[test]

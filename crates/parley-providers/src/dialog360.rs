@@ -153,6 +153,36 @@ mod tests {
         assert!(elsewhere.starts_with("https://waba-v2.360dialog.io/x"));
     }
 
+    /// reqwest strips `Authorization` when a redirect leaves the host, not `D360-API-KEY`: the
+    /// 360dialog client must follow no redirect, so the key never reaches another host.
+    #[tokio::test]
+    async fn the_key_never_follows_a_redirect_to_another_host() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere_addr = elsewhere.local_addr().unwrap();
+        let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_addr = api.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = api.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_addr}/messages\r\nContent-Length: 0\r\n\r\n"
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let allow = AllowList::parse(&["127.0.0.1"]).unwrap();
+        let policy = crate::meta::client::OutboundPolicy { allow: allow.clone(), ..Default::default() };
+        let http = crate::guard::guarded_client_without_redirects(&allow);
+        let client = GraphClient::dialog360(http, &format!("http://{api_addr}"), "the-key", &policy).unwrap();
+        let sent = client.send_message("ignored", &json!({"messaging_product": "whatsapp"})).await;
+        assert!(sent.is_err(), "a redirect is not a sent message: {sent:?}");
+        // A followed redirect would have connected before the send returned: its connection
+        // would be waiting in the listener's queue now.
+        let pending = tokio::time::timeout(std::time::Duration::from_millis(1), elsewhere.accept()).await;
+        assert!(pending.is_err(), "the key went to another host");
+    }
+
     #[test]
     fn only_360dialogs_hosts_are_base_urls_without_the_allow_list() {
         let none = AllowList::default();

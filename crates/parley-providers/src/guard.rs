@@ -295,6 +295,19 @@ pub fn guarded_client(allow: &AllowList) -> reqwest::Client {
         .unwrap_or_default()
 }
 
+/// A client like [`guarded_client`] that follows no redirect at all: for providers whose
+/// credential travels in a header of their own (360dialog's `D360-API-KEY`), which reqwest does
+/// not strip when a redirect leaves the host as it does `Authorization`.
+pub fn guarded_client_without_redirects(allow: &AllowList) -> reqwest::Client {
+    reqwest::Client::builder()
+        .dns_resolver(GuardedResolver::new(allow.clone()))
+        .redirect(redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
+}
+
 /// An HTTP client for outgoing webhooks: the guarded resolver, no redirects (a receiver that
 /// answers 3xx has not taken the event), a short timeout so a slow receiver holds back only its
 /// own subscription.

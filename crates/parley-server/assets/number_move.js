@@ -18,10 +18,21 @@ function timeline(channel, connections) {
       ' · ', t('numbers.connection_traffic', { in: formatNumber(c.messages_in), out: formatNumber(c.messages_out) }))));
 }
 
+/** What is left to do after a move, in the reader's language (from the report's fields). */
 function reportOf(report) {
-  const items = [...report.to_do];
-  for (const tpl of report.templates_to_resubmit) items.push(`${tpl.name} (${tpl.language})`);
-  return el('div', { class: 'move-report', role: 'status' }, el('p', {}, t('numbers.moved')),
+  const items = [];
+  if (report.webhook_to_set) {
+    items.push([t('numbers.move_set_webhook'), ' ', el('code', {}, report.webhook_to_set)]);
+  }
+  if (report.templates_to_resubmit.length) {
+    const names = report.templates_to_resubmit.map((tpl) => `${tpl.name} (${tpl.language})`).join(', ');
+    items.push(t('numbers.move_resubmit', { templates: names }));
+  }
+  if (report.templates_unchecked) items.push(t('numbers.move_templates_unchecked'));
+  if (report.health_not_reported) items.push(t('numbers.move_no_health'));
+  if (report.unknown_outcomes) items.push(t('numbers.move_unknown', { count: formatNumber(report.unknown_outcomes) }));
+  return el('div', { class: 'move-report', role: 'status' },
+    el('p', {}, items.length ? t('numbers.moved') : t('numbers.moved_all')),
     items.length ? el('ul', {}, items.map((i) => el('li', {}, i))) : null);
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use parley_core::Clock;
 use parley_core::channel::{Channel, ChannelSecrets, Provider};
-use parley_providers::guard::{AllowList, guarded_client, webhook_client};
+use parley_providers::guard::{AllowList, guarded_client, guarded_client_without_redirects, webhook_client};
 use parley_providers::meta::client::{GraphClient, OutboundPolicy};
 use parley_providers::twilio::client::TwilioClient;
 use parley_store::Store;
@@ -26,6 +26,8 @@ pub struct AppState {
     /// For calls to providers (media downloads, sends): resolves names through the outbound
     /// guard. Built from `outbound.allow`: change both with `allow_provider_hosts`.
     pub http: reqwest::Client,
+    /// The same, following no redirect: for 360dialog, whose key is a header of its own.
+    pub http_without_redirects: reqwest::Client,
     /// For outgoing webhooks: the same guard and allow-list, no redirects, a short timeout.
     pub webhook_http: reqwest::Client,
     /// How outgoing webhooks are delivered (timeouts, polling); tests shorten them.
@@ -135,6 +137,7 @@ impl AppState {
             clock,
             secrets: Arc::new(secrets),
             http: guarded_client(&AllowList::default()),
+            http_without_redirects: guarded_client_without_redirects(&AllowList::default()),
             webhook_http: webhook_client(
                 &AllowList::default(),
                 crate::workers::outgoing::OutgoingConfig::default().timeout,
@@ -182,6 +185,7 @@ impl AppState {
     /// sandbox, tests): the setting `allow_provider_hosts`.
     pub fn allow_provider_hosts(&mut self, allow: AllowList) {
         self.http = guarded_client(&allow);
+        self.http_without_redirects = guarded_client_without_redirects(&allow);
         self.webhook_http = webhook_client(&allow, self.outgoing.timeout);
         self.outbound.allow = allow;
     }
@@ -216,10 +220,13 @@ impl AppState {
         channel: &Channel,
         secrets: &ChannelSecrets,
     ) -> Result<GraphClient, parley_providers::guard::Refused> {
-        let (http, base, token) = (self.http.clone(), channel.graph_base_url.as_str(), secrets.access_token.as_str());
+        let (base, token) = (channel.graph_base_url.as_str(), secrets.access_token.as_str());
         match channel.provider {
-            Provider::Dialog360 => GraphClient::dialog360(http, base, token, &self.outbound),
-            _ => GraphClient::new(http, base, token, &self.outbound),
+            // Its key is a header of its own, which a redirect would carry to the next host.
+            Provider::Dialog360 => {
+                GraphClient::dialog360(self.http_without_redirects.clone(), base, token, &self.outbound)
+            }
+            _ => GraphClient::new(self.http.clone(), base, token, &self.outbound),
         }
     }
 

@@ -38,7 +38,14 @@ pub async fn sync_templates(state: &AppState, actor: &Actor, channel: &Channel) 
         Provider::MessageBird => {
             let client = state.messagebird_client(channel, &state.channel_secrets(channel)?).map_err(not_allowed)?;
             let all = client.list_templates().await.map_err(unavailable)?;
-            all.iter().filter_map(parley_providers::messagebird::templates::listed_template).collect()
+            // The access key's account may hold several WhatsApp accounts: this number's only.
+            let of_this_account = |t: &&serde_json::Value| {
+                t.get("wabaId").and_then(serde_json::Value::as_str).is_none_or(|w| w == channel.waba_id)
+            };
+            all.iter()
+                .filter(of_this_account)
+                .filter_map(parley_providers::messagebird::templates::listed_template)
+                .collect()
         }
         Provider::Meta | Provider::Dialog360 => {
             let all = state.cloud_client(channel)?.list_templates(&channel.waba_id).await.map_err(unavailable)?;

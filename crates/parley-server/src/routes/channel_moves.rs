@@ -99,7 +99,13 @@ pub struct MoveReport {
     templates_unchecked: Option<String>,
     /// Whether Parley set the webhook at the new provider itself (360dialog, MessageBird).
     webhook_registered: bool,
-    /// What is left to do by hand, in words.
+    /// The URL to set as the number's webhook at the new provider, when Parley did not.
+    webhook_to_set: Option<String>,
+    /// The new provider does not report the number's health (the old one did).
+    health_not_reported: bool,
+    /// Messages whose outcome at the old provider is unknown (not sent again).
+    unknown_outcomes: i64,
+    /// What is left to do by hand, in English words (the fields above say the same for a UI).
     to_do: Vec<String>,
 }
 
@@ -149,7 +155,9 @@ async fn move_channel(
 
     // Templates: the new account's, read now; the old account's approved ones it lacks.
     let mut templates_unchecked = None;
-    let new_templates = if moved.waba_id == past.waba_id {
+    // Templates are kept per account: the same account at another provider is read again, so
+    // the stored ones carry the new provider's ids (a Content SID, a namespace).
+    let new_templates = if moved.waba_id == past.waba_id && moved.provider == past.provider {
         old_templates.clone()
     } else {
         match actions::channels::sync_templates(&state, &actor, &moved).await {
@@ -174,6 +182,7 @@ async fn move_channel(
         .collect();
 
     let mut to_do = Vec::new();
+    let webhook_url = format!("{}{}", state.public_url.trim_end_matches('/'), moved.webhook_path());
     let webhook_registered = match moved.provider {
         Provider::Dialog360 | Provider::MessageBird => match super::numbers::register_at_provider(&state, &moved).await
         {
@@ -191,11 +200,7 @@ async fn move_channel(
         _ => {
             let where_ =
                 if moved.provider == Provider::Meta { "your Meta app's dashboard" } else { "Twilio's console" };
-            to_do.push(format!(
-                "in {where_}, set the number's webhook to {}{}",
-                state.public_url.trim_end_matches('/'),
-                moved.webhook_path()
-            ));
+            to_do.push(format!("in {where_}, set the number's webhook to {webhook_url}"));
             false
         }
     };
@@ -210,7 +215,8 @@ async fn move_channel(
             templates_to_resubmit.len()
         ));
     }
-    if !moved.provider.graph_api() && past.provider.graph_api() {
+    let health_not_reported = !moved.provider.graph_api() && past.provider.graph_api();
+    if health_not_reported {
         to_do.push(format!(
             "{} does not report the number's health to Parley: the health history stays, new changes will not come",
             moved.provider.as_str()
@@ -230,7 +236,10 @@ async fn move_channel(
         to: ConnectionView::current(&moved, now, (0, 0)),
         templates_to_resubmit,
         templates_unchecked,
+        webhook_to_set: (!webhook_registered).then_some(webhook_url),
         webhook_registered,
+        health_not_reported,
+        unknown_outcomes: counts.unknown,
         to_do,
     }))
 }

@@ -99,6 +99,12 @@ async fn a_twilio_number_moves_to_meta_in_the_middle_of_a_conversation() {
             report["templates_to_resubmit"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
         assert_eq!(resubmit, ["order_update"], "{e}: the Twilio template is not at the Meta account: {report}");
         assert_eq!(report["webhook_registered"], false, "{e}");
+        let webhook_to_set = report["webhook_to_set"].as_str().unwrap_or_default();
+        assert!(webhook_to_set.starts_with(&app.url("/webhooks/meta/")), "{e}: {report}");
+        assert_eq!(
+            (report["health_not_reported"].as_bool(), report["unknown_outcomes"].as_i64()),
+            (Some(false), Some(0))
+        );
         let to_do = report["to_do"].to_string();
         assert!(to_do.contains("Meta app's dashboard") && to_do.contains("template"), "{e}: {to_do}");
         assert!(!report.to_string().contains(TOKEN), "{e}: no secret in the report");

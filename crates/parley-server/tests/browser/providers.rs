@@ -160,7 +160,11 @@ async fn an_owner_moves_a_number_to_another_provider() {
         }
         document.getElementById(`${arguments[0]}-save`).click();";
     browser.driver.execute(fill, vec![json!(format!("move-{id}")), values]).await.unwrap();
-    browser.wait_text(&format!("#move-{id}-report"), "dashboard").await;
+    // What is left, in the reader's language: the webhook to set in Meta's dashboard.
+    browser.wait_text(&format!("#move-{id}-report"), "Set the number's webhook at the new provider").await;
+    let report = browser.wait_text(&format!("#move-{id}-report"), "/webhooks/meta/").await;
+    browser.screenshot("number-move-report-en-desktop").await;
+    drop(report);
     browser.wait_text(&format!("#number-{id}-connections"), "Twilio").await;
     browser.wait_text(&format!("#number-{id}-connections"), "Meta (Cloud API)").await;
     let channel = app.get(&format!("/api/v1/channels/{id}")).await.body;

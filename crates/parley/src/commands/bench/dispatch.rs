@@ -101,12 +101,8 @@ async fn bench(
     // 1. A server receives one message per customer.
     let sandbox = Sandbox::start(SandboxConfig::default()).await?;
     let mut server = ServerProcess::start(exe, &server_args)?;
-    let provider = match opts.provider.as_str() {
-        "meta" => Provider::Meta,
-        "360dialog" => Provider::Dialog360,
-        "twilio" => Provider::Twilio,
-        "messagebird" => Provider::MessageBird,
-        other => bail!("--provider: meta, 360dialog, twilio or messagebird, not {other}"),
+    let Some(provider) = Provider::parse(&opts.provider) else {
+        bail!("--provider: meta, 360dialog, twilio or messagebird, not {}", opts.provider)
     };
     ensure!(
         opts.statuses || matches!(provider, Provider::Meta | Provider::Dialog360),
