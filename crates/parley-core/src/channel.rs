@@ -83,7 +83,10 @@ impl Provider {
         let by_link = |content: &Content| match content {
             Content::Text { .. } => true,
             Content::Template { components, .. } => text_parameters(components),
-            Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => m.link.is_some(),
+            // A file uploaded to Parley for this number goes out by a link Parley signs.
+            Content::Image(m) | Content::Audio(m) | Content::Video(m) | Content::Document(m) => {
+                m.link.is_some() || m.parley_upload().is_some()
+            }
             _ => false,
         };
         match self {
@@ -246,6 +249,9 @@ mod tests {
         assert!(Provider::Dialog360.can_send(&uploaded) && Provider::Dialog360.can_send(&location));
         assert!(Provider::MessageBird.can_send(&location) && Provider::MessageBird.can_send(&linked));
         assert!(!Provider::MessageBird.can_send(&uploaded));
+        // A file uploaded to Parley goes out by Parley's signed link.
+        let parley_upload = Content::Document(Media { id: Some("parley-upload-0a1b".into()), ..Media::default() });
+        assert!(Provider::ALL.iter().all(|p| p.can_send(&parley_upload)));
         let media_header = Content::Template {
             name: "t".into(),
             language: "en".into(),

@@ -109,6 +109,11 @@ pub enum Content {
     },
 }
 
+/// The media id Parley gives a file uploaded for a provider that takes files by link only
+/// (Twilio, MessageBird): Parley itself serves it, under a signed link made when the message
+/// goes out.
+pub const PARLEY_UPLOAD_PREFIX: &str = "parley-upload-";
+
 /// A media attachment as the provider describes it; the file itself is fetched later.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
@@ -131,6 +136,13 @@ pub struct Media {
     pub voice: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub animated: bool,
+}
+
+impl Media {
+    /// The id of a file Parley keeps and serves by link (see [`PARLEY_UPLOAD_PREFIX`]).
+    pub fn parley_upload(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| id.starts_with(PARLEY_UPLOAD_PREFIX))
+    }
 }
 
 impl Content {

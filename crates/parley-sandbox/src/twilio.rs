@@ -310,8 +310,14 @@ impl crate::Sandbox {
         status: &str,
     ) -> String {
         let sid = self.inner.twilio_sid("HX");
+        // Twilio asks for a sample of each `{{n}}` before WhatsApp's approval.
+        let variables: serde_json::Map<String, serde_json::Value> = (1..=20)
+            .filter(|n| body.contains(&format!("{{{{{n}}}}}")))
+            .map(|n| (n.to_string(), json!(format!("sample {n}"))))
+            .collect();
         let content = json!({
             "sid": sid, "account_sid": account_sid, "friendly_name": name, "language": language,
+            "variables": variables,
             "types": {"twilio/text": {"body": body}},
             "approval_requests": {"name": name, "category": category, "status": status, "rejection_reason": ""},
         });

@@ -125,6 +125,7 @@ pub fn router_and_openapi() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::webhooks_twilio::router())
         .merge(routes::webhooks_360dialog::router())
         .merge(routes::webhooks_messagebird::router())
+        .merge(routes::public_media::router())
         .merge(routes::fee_payments::webhook_router())
         .merge(routes::workflow_hooks::hooks_router())
         .merge(routes::health::router())

@@ -18,6 +18,9 @@ pub const KEY_FILE: &str = "secret.key";
 
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// Signs links Parley hands out (`routes/public_media.rs`): derived from the same key, so a
+    /// new key also voids every link, and never the sealing key itself.
+    link_key: [u8; 32],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +35,16 @@ pub enum SecretError {
 
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> Self {
-        SecretBox { cipher: ChaCha20Poly1305::new(&Key::from(key)) }
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key length");
+        mac.update(b"parley link signing v1");
+        let link_key = mac.finalize().into_bytes().into();
+        SecretBox { cipher: ChaCha20Poly1305::new(&Key::from(key)), link_key }
+    }
+
+    /// The key that signs the links Parley hands out.
+    pub fn link_key(&self) -> &[u8; 32] {
+        &self.link_key
     }
 
     /// A box with a random key (tests, throwaway demos).

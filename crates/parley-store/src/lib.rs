@@ -302,13 +302,18 @@ pub trait ChannelMoves {
     /// Moves the live channel to `to` at `now` (the cut-over), in one transaction: its current
     /// connection becomes a past one (its webhook key still routes here) and the channel takes
     /// the new one. `Conflict` when the new provider's number is connected as another channel.
+    /// `plan`: the planned move this makes (taken in the same transaction: `NotFound` when
+    /// another server made or someone cancelled it); a move without one drops any plan.
     async fn move_channel(
         &self,
         ws: WorkspaceId,
         id: ChannelId,
         to: ChannelMove,
+        plan: Option<i64>,
         now: Timestamp,
     ) -> StoreResult<(Channel, PastConnection)>;
+    /// Keeps a move's report on the connection it ended.
+    async fn set_move_report(&self, ws: WorkspaceId, connection: i64, report: &serde_json::Value) -> StoreResult<()>;
     /// The channel's past connections, oldest first, each with its traffic.
     async fn past_connections(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Vec<PastConnection>>;
     /// Messages in and out created since `since` (the current connection's traffic).
@@ -317,6 +322,34 @@ pub trait ChannelMoves {
     /// (its provider, ids, credentials and key), while its late webhooks are still taken
     /// (`LATE_WEBHOOKS_SECS` after its cut-over).
     async fn channel_by_past_webhook_key(&self, key: &str, now: Timestamp) -> StoreResult<Option<Channel>>;
+}
+
+/// Moves planned for a later cut-over (`sql/planned_moves.rs`).
+#[async_trait]
+pub trait PlannedMoves {
+    /// Plans the live channel's move to `to` at `cutover_at`, replacing any plan it had.
+    /// `Conflict` when the new connection's number is connected as another channel.
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_move(
+        &self,
+        ws: WorkspaceId,
+        id: ChannelId,
+        to: ChannelMove,
+        cutover_at: Timestamp,
+        resubmit_templates: bool,
+        by: Option<UserId>,
+        now: Timestamp,
+    ) -> StoreResult<PlannedMove>;
+    async fn planned_move(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Option<PlannedMove>>;
+    /// `NotFound` when the channel has no plan.
+    async fn cancel_planned_move(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<()>;
+    /// Plans whose cut-over has come and that did not fail, oldest first, of every workspace.
+    async fn due_planned_moves(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<PlannedMove>>;
+    /// Records why a plan could not be made at its time (it is not tried again).
+    async fn planned_move_failed(&self, plan: i64, error: &str) -> StoreResult<()>;
+    /// The live channel a planned connection's webhook key belongs to, as the new provider
+    /// will have it (its provider, ids, credentials and key).
+    async fn channel_by_planned_webhook_key(&self, key: &str) -> StoreResult<Option<Channel>>;
 }
 
 /// Inbound WhatsApp traffic: applying webhooks, reading conversations and messages, media.
@@ -851,6 +884,7 @@ pub trait Store:
     + ContactMerges
     + Channels
     + ChannelMoves
+    + PlannedMoves
     + Inbox
     + InboxViews
     + Outbox

@@ -196,6 +196,25 @@ pub struct PastConnection {
     pub active_until: Timestamp,
     pub messages_in: i64,
     pub messages_out: i64,
+    /// What the move that ended this connection did and could not do, as answered then.
+    pub report: Option<serde_json::Value>,
+}
+
+/// A move planned for a later cut-over: the new connection, waiting for its time.
+#[derive(Clone, Debug)]
+pub struct PlannedMove {
+    pub id: i64,
+    pub workspace_id: WorkspaceId,
+    pub channel_id: ChannelId,
+    pub to: ChannelMove,
+    pub cutover_at: Timestamp,
+    /// Re-create the old account's approved templates at the new one, at the cut-over.
+    pub resubmit_templates: bool,
+    pub planned_by: Option<UserId>,
+    /// Why the move could not be made at its time: it is not tried again (plan it again, or
+    /// cancel it).
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
 }
 
 /// How long after a cut-over the old provider's webhooks are still taken: the longest a
@@ -392,6 +411,10 @@ pub struct MediaJob {
     pub mime_type: Option<String>,
     /// Including the current one.
     pub attempts: i64,
+    /// The webhook key of the connection that delivered the message: the channel's current
+    /// one, or a past one after the number moved to another provider (`None` on files from
+    /// before this was recorded: the channel's current connection).
+    pub connection_key: Option<String>,
 }
 
 /// A downloaded attachment's description; the bytes live under the data dir by `sha256`.

@@ -99,6 +99,7 @@ where
         + crate::ContactMerges
         + crate::Channels
         + crate::ChannelMoves
+        + crate::PlannedMoves
         + crate::Inbox
         + crate::InboxViews
         + crate::Outbox

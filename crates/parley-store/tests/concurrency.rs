@@ -286,3 +286,47 @@ async fn concurrent_choices_of_an_available_agent_never_pass_the_cap() {
         }
     }
 }
+
+/// Two servers' timers making the same planned move at once: exactly one moves the number,
+/// the other finds the plan taken (`NotFound`); the channel has one past connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_planned_move_is_made_once_by_concurrent_timers() {
+    use parley_core::channel::Provider;
+    use parley_store::ChannelMove;
+    for db in TestDatabase::all().await {
+        let e = db.engine();
+        let store = &*db.store;
+        let (ws, channel) = setup(store).await;
+        let to = ChannelMove {
+            provider: Provider::Twilio,
+            phone_number_id: "14155238886".into(),
+            waba_id: "AC0123456789abcdef0123456789abcdef".into(),
+            graph_base_url: "https://api.twilio.com".into(),
+            sealed_secrets: "sealed".into(),
+            webhook_key: "planned-key".into(),
+        };
+        let cutover = NOW.plus_secs(3600);
+        let plan = store.plan_move(ws, channel.id, to, cutover, true, None, NOW).await.unwrap();
+        assert!(store.due_planned_moves(NOW, 10).await.unwrap().is_empty(), "{e}: not due yet");
+        let planned = store.channel_by_planned_webhook_key("planned-key").await.unwrap().expect("routed");
+        assert_eq!((planned.id, planned.provider), (channel.id, Provider::Twilio), "{e}");
+        let due = store.due_planned_moves(cutover, 10).await.unwrap();
+        assert_eq!(due.iter().map(|p| p.id).collect::<Vec<_>>(), [plan.id], "{e}");
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, target) = (Arc::clone(&db.store), due[0].to.clone());
+                tokio::spawn(async move { store.move_channel(ws, channel.id, target, Some(plan.id), cutover).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap().map(|(moved, _)| moved.provider));
+        }
+        let moved = outcomes.iter().filter(|o| matches!(o, Ok(Provider::Twilio))).count();
+        let taken = outcomes.iter().filter(|o| matches!(o, Err(StoreError::NotFound))).count();
+        assert_eq!((moved, taken), (1, 1), "{e}: {outcomes:?}");
+        assert_eq!(store.past_connections(ws, channel.id).await.unwrap().len(), 1, "{e}");
+        assert!(store.planned_move(ws, channel.id).await.unwrap().is_none(), "{e}: the plan is gone");
+        assert_eq!(store.channel_by_webhook_key("planned-key").await.unwrap().map(|c| c.id), Some(channel.id), "{e}");
+    }
+}

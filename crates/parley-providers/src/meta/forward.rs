@@ -3,6 +3,7 @@
 //! it (Parley keeps the provider's JSON of each message), a status as Meta writes one, both in
 //! Meta's envelope and signed with the app's secret (`X-Hub-Signature-256`).
 
+use parley_core::message::Content;
 use serde_json::{Value, json};
 
 use super::signature;
@@ -43,6 +44,109 @@ pub fn inbound(number: &NumberMeta<'_>, raw: &Value) -> Option<Value> {
         value["contacts"] = json!([contact]);
     }
     Some(envelope(number, value))
+}
+
+/// Whether a stored provider JSON (`{"message": …}`) is a Cloud API message (Meta's,
+/// 360dialog's): its content sits under the key its `type` names. MessageBird's also has a
+/// `message`, with its content under `content`; Twilio's is a form.
+pub fn is_meta_message(raw: &Value) -> bool {
+    let Some(message) = raw.get("message") else { return false };
+    match message.get("type").and_then(Value::as_str) {
+        // Types that carry nothing under their name.
+        Some("unsupported" | "request_welcome" | "unknown") => message.get("from").is_some(),
+        Some(kind) => message.get(kind).is_some(),
+        None => false,
+    }
+}
+
+/// The compatible endpoint's media id for the file of message `message_id`, for files that came
+/// through a provider without Meta's media ids (Twilio, MessageBird hand out URLs):
+/// `GET /graph/{version}/parley-media-<id>` answers it as Meta answers a media id.
+pub fn compat_media_id(message_id: i64) -> String {
+    format!("parley-media-{message_id}")
+}
+
+/// The Parley message id in a compatible media id, if it is one.
+pub fn parse_compat_media_id(id: &str) -> Option<i64> {
+    id.strip_prefix("parley-media-")?.parse().ok().filter(|id: &i64| *id > 0)
+}
+
+/// What a message received through another provider is, for [`inbound_from_content`].
+pub struct Received<'a> {
+    /// Parley's id of the message (its file's compatible media id is made from it).
+    pub message_id: i64,
+    pub provider_message_id: &'a str,
+    pub from: Option<&'a str>,
+    /// The sender's BSUID (2026), when known.
+    pub from_user_id: Option<&'a str>,
+    pub profile_name: Option<&'a str>,
+    /// Unix seconds.
+    pub timestamp: i64,
+    pub content: &'a Content,
+}
+
+/// A message another provider delivered (Twilio, MessageBird: their JSON is not Meta's), in
+/// Meta's webhook shape, written from Parley's typed content. Its file, if any, is named by
+/// its compatible media id. `None` for content Meta's messages do not carry (Parley's own
+/// outbound kinds).
+pub fn inbound_from_content(number: &NumberMeta<'_>, m: &Received<'_>) -> Option<Value> {
+    let (kind, body) = match m.content {
+        Content::Text { body, .. } => ("text", json!({"body": body})),
+        Content::Image(media)
+        | Content::Audio(media)
+        | Content::Video(media)
+        | Content::Document(media)
+        | Content::Sticker(media) => {
+            let mut file = json!({"id": compat_media_id(m.message_id)});
+            for (key, value) in [
+                ("mime_type", &media.mime_type),
+                ("sha256", &media.sha256),
+                ("caption", &media.caption),
+                ("filename", &media.filename),
+            ] {
+                if let Some(v) = value {
+                    file[key] = json!(v);
+                }
+            }
+            if media.voice {
+                file["voice"] = json!(true);
+            }
+            (m.content.type_name(), file)
+        }
+        Content::Location { latitude, longitude, name, address, url } => (
+            "location",
+            json!({"latitude": latitude, "longitude": longitude, "name": name, "address": address, "url": url}),
+        ),
+        Content::Contacts { contacts } => ("contacts", json!(contacts)),
+        Content::Button { text, payload } => ("button", json!({"text": text, "payload": payload})),
+        Content::Reaction { message_id, emoji } => ("reaction", json!({"message_id": message_id, "emoji": emoji})),
+        Content::Interactive { kind, id, title, description, .. } => {
+            let reply = json!({"id": id, "title": title, "description": description});
+            ("interactive", json!({"type": kind, kind.as_str(): reply}))
+        }
+        _ => return None,
+    };
+    let strip_nulls = |mut v: Value| {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
+        v
+    };
+    let mut message = json!({"id": m.provider_message_id, "timestamp": m.timestamp.to_string(), "type": kind});
+    message[kind] = if kind == "contacts" { body } else { strip_nulls(body) };
+    let mut contact = json!({});
+    if let Some(from) = m.from {
+        message["from"] = json!(from);
+        contact["wa_id"] = json!(from);
+    }
+    if let Some(user_id) = m.from_user_id {
+        message["from_user_id"] = json!(user_id);
+        contact["user_id"] = json!(user_id);
+    }
+    if let Some(name) = m.profile_name {
+        contact["profile"] = json!({"name": name});
+    }
+    Some(envelope(number, json!({"messages": [message], "contacts": [contact]})))
 }
 
 /// Whether Meta's status webhooks carry this status (Parley's own steps, such as `queued` or
@@ -131,6 +235,69 @@ mod tests {
     }
 
     #[test]
+    fn another_providers_message_reads_back_in_metas_shape() {
+        assert_eq!(parse_compat_media_id(&compat_media_id(7)), Some(7));
+        assert_eq!(parse_compat_media_id("parley-media-x"), None);
+        assert_eq!(parse_compat_media_id("1234"), None);
+        let photo = Content::Image(parley_core::message::Media {
+            id: Some("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1".into()),
+            mime_type: Some("image/jpeg".into()),
+            caption: Some("a caixa".into()),
+            ..Default::default()
+        });
+        let text = Content::Text { body: "olá".into(), preview_url: None };
+        let place = Content::Location {
+            latitude: -23.5,
+            longitude: -46.6,
+            name: Some("Loja".into()),
+            address: None,
+            url: None,
+        };
+        for (content, expected) in [
+            (&text, text.clone()),
+            (
+                &photo,
+                Content::Image(parley_core::message::Media {
+                    id: Some("parley-media-9".into()),
+                    mime_type: Some("image/jpeg".into()),
+                    caption: Some("a caixa".into()),
+                    ..Default::default()
+                }),
+            ),
+            (&place, place.clone()),
+        ] {
+            let received = Received {
+                message_id: 9,
+                provider_message_id: "SM123",
+                from: Some("5511987650000"),
+                from_user_id: None,
+                profile_name: Some("Ana"),
+                timestamp: 1_750_000_000,
+                content,
+            };
+            let body = inbound_from_content(&NUMBER, &received).unwrap();
+            let parsed = parse(body.to_string().as_bytes()).unwrap();
+            let events = &parsed.changes[0].events;
+            let Some(InboundEvent::Message(m)) = events.first() else { panic!("a message: {events:?}") };
+            assert_eq!(m.content, expected, "{body}");
+            assert_eq!(m.provider_message_id, "SM123");
+            assert_eq!(m.from.wa_id.as_ref().map(|w| w.as_str()), Some("5511987650000"));
+            assert_eq!(m.from.profile_name.as_deref(), Some("Ana"));
+        }
+        let template = Content::Template { name: "t".into(), language: "en".into(), components: vec![] };
+        let received = Received {
+            message_id: 1,
+            provider_message_id: "x",
+            from: None,
+            from_user_id: None,
+            profile_name: None,
+            timestamp: 0,
+            content: &template,
+        };
+        assert!(inbound_from_content(&NUMBER, &received).is_none(), "not a customer's message");
+    }
+
+    #[test]
     fn a_forwarded_message_reads_back_as_what_arrived() {
         let raw = json!({"message": {"from": "33612345678", "id": "wamid.A", "timestamp": "1750000000", "type": "text",
             "text": {"body": "hello"}}, "contact": {"profile": {"name": "Ana"}, "wa_id": "33612345678"}});
@@ -143,6 +310,9 @@ mod tests {
         assert_eq!(m.content, Content::Text { body: "hello".into(), preview_url: None });
         assert_eq!(m.from.profile_name.as_deref(), Some("Ana"));
         assert!(inbound(&NUMBER, &json!({})).is_none());
+        assert!(is_meta_message(&raw));
+        let messagebird = json!({"message": {"id": "mb1", "type": "text", "content": {"text": "hello"}}});
+        assert!(!is_meta_message(&messagebird) && !is_meta_message(&json!({"MessageSid": "SM1", "Body": "hi"})));
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub fn listed_content(item: &Value) -> Option<ListedTemplate> {
         language: item.get("language").and_then(Value::as_str).unwrap_or("en").to_owned(),
         category,
         status: status(approval),
-        components: json!([{"type": "BODY", "text": body}]),
+        components: json!([body_component(body, item.get("variables"))]),
         provider_template_id: Some(sid),
         quality: None,
         rejected_reason: approval
@@ -55,6 +55,27 @@ pub fn listed_content(item: &Value) -> Option<ListedTemplate> {
             .map(str::to_owned),
         parameter_format: Some("positional".into()),
     })
+}
+
+/// The body as Meta writes it, with the content's sample `variables` (`{"1": "Ana", …}`, which
+/// Twilio asks for before approval) as its `example`, so the template can be created again at
+/// a provider that reviews examples (a number moved away from Twilio).
+fn body_component(body: &str, variables: Option<&Value>) -> Value {
+    let mut samples: Vec<(u32, String)> = variables
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let value = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            Some((k.parse().ok()?, value))
+        })
+        .collect();
+    samples.sort();
+    if samples.is_empty() {
+        return json!({"type": "BODY", "text": body});
+    }
+    let values: Vec<String> = samples.into_iter().map(|(_, v)| v).collect();
+    json!({"type": "BODY", "text": body, "example": {"body_text": [values]}})
 }
 
 /// The Content API's base for a channel's API base: `content.twilio.com` for Twilio's own API,
@@ -86,7 +107,15 @@ mod tests {
             ("order_update", "pt_BR", "UTILITY", "APPROVED")
         );
         assert_eq!(t.provider_template_id.as_deref(), Some("HX0123456789abcdef0123456789abcdef"));
-        assert_eq!(t.components, json!([{"type": "BODY", "text": "Olá {{1}}, seu pedido {{2}} saiu para entrega."}]));
+        let body = "Olá {{1}}, seu pedido {{2}} saiu para entrega.";
+        assert_eq!(t.components, json!([{"type": "BODY", "text": body, "example": {"body_text": [["Ana", "A-42"]]}}]));
+        let mut without_samples = item.clone();
+        without_samples.as_object_mut().unwrap().remove("variables");
+        assert_eq!(listed_content(&without_samples).unwrap().components, json!([{"type": "BODY", "text": body}]));
+        let mut unordered = item.clone();
+        unordered["variables"] = json!({"10": "j", "2": "b", "1": "a", "x": "not a position"});
+        let components = listed_content(&unordered).unwrap().components;
+        assert_eq!(components[0]["example"]["body_text"], json!([["a", "b", "j"]]), "by position, not as text");
         assert_eq!(t.rejected_reason, None);
 
         let mut rejected = item.clone();

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use parley_core::contact::{Contact, ContactRef};
 use parley_core::conversation::{Direction, Message};
 use parley_core::ids::{ChannelId, MessageId};
-use parley_core::message::Content;
+use parley_core::message::{Content, PARLEY_UPLOAD_PREFIX};
 use parley_core::outbound::OutboundMessage;
 use parley_core::rules::{Refusal, judge};
 use parley_core::template::{fill_contact_params, uses_contact_params};
@@ -165,7 +165,19 @@ pub async fn upload_media(state: &AppState, actor: &Actor, media: NewMedia<'_>) 
         return Err(ApiError::bad_request("the file is empty"));
     }
     let channel = state.store.channel(actor.workspace_id, media.channel, actor.viewer()).await?;
-    let client = state.cloud_client(&channel)?;
+    // Twilio and MessageBird take files by link: Parley keeps the file and signs a link to it
+    // when the message goes out (`routes/public_media.rs`), which needs its public address.
+    let client = if channel.provider.cloud_api() {
+        Some(state.cloud_client(&channel)?)
+    } else if state.public_url.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "public_url_required",
+            "this number's provider fetches files from Parley: set the server's public_url first",
+        ));
+    } else {
+        None
+    };
     if let Some(user) = actor.user_id() {
         state.upload_limiter.start_file(user)?;
         state.upload_limiter.take_bytes(user, media.body.len() as u64)?;
@@ -173,10 +185,13 @@ pub async fn upload_media(state: &AppState, actor: &Actor, media: NewMedia<'_>) 
     let sha = hex::encode(Sha256::digest(media.body));
     let filename = media.filename.clone().unwrap_or_else(|| "file".into());
     // The provider first: a file it refuses is never written to the data dir.
-    let provider_media_id = client
-        .upload_media(&channel.phone_number_id, media.body.to_vec(), mime, &filename)
-        .await
-        .map_err(|e| provider_error(&e.to_string()))?;
+    let provider_media_id = match client {
+        Some(client) => client
+            .upload_media(&channel.phone_number_id, media.body.to_vec(), mime, &filename)
+            .await
+            .map_err(|e| provider_error(&e.to_string()))?,
+        None => format!("{PARLEY_UPLOAD_PREFIX}{}", hex::encode(rand::random::<[u8; 16]>())),
+    };
     crate::workers::media::store_file(&state.media_dir, &sha, media.body).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store an upload");
         ApiError::internal()

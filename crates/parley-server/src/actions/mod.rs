@@ -8,6 +8,7 @@
 //! - [`conversations`]: status (close with notes, snooze, reopen), assignment, tags, notes.
 //! - [`channels`]: a number's health and its account's templates read from the provider.
 
+pub mod channel_moves;
 pub mod channels;
 pub mod conversations;
 pub mod messages;

@@ -1,147 +1,108 @@
 //! Moving a number to another provider (issue 20; the Pipedrive seed's "migrate my number", a
-//! BSP change): `POST /channels/{id}/move` (owners) and the number's connections on one
-//! timeline, `GET /channels/{id}/connections`.
+//! BSP change): `POST /channels/{id}/move` (owners), now or at a planned cut-over; the plan
+//! read and cancelled at `GET`/`DELETE /channels/{id}/move`; the number's connections on one
+//! timeline, `GET /channels/{id}/connections`. What a move does is `actions::channel_moves`.
 //!
-//! Decisions, also in docs/providers.md: the cut-over is the moment of the call (a move planned
-//! for later is made then). The channel keeps its id, so its contacts, conversations, history,
-//! health history and the templates of an unchanged account stay with it; sends from then on
-//! (queued ones included) go through the new provider; the old connection keeps routing its
-//! provider's late statuses and messages into the same threads for 30 days; what could not
-//! move is reported (templates to resubmit at the new account, a webhook to set by hand, what
-//! the new provider does not report).
+//! Decisions, also in docs/providers.md: without `cutover_at` the cut-over is the moment of
+//! the call; with a later one the move waits in `planned_moves` and the timer makes it then,
+//! while the new connection's webhook already takes the new provider's posts. The channel
+//! keeps its id, so its contacts, conversations, history, health history and the templates of
+//! an unchanged account stay with it; sends from the cut-over on (queued ones included) go
+//! through the new provider; the old connection keeps routing its provider's late statuses
+//! and messages into the same threads for 30 days; what could not move is reported.
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use parley_core::Timestamp;
 use parley_core::account::Role;
-use parley_core::channel::{Channel, ChannelId, Provider};
-use parley_store::{ChannelMove, PastConnection, Viewer};
-use serde::Serialize;
-use utoipa::ToSchema;
+use parley_core::channel::ChannelId;
+use parley_store::{ChannelMove, PlannedMove, Viewer};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::connections::{ConnectionInput, new_webhook_key};
-use crate::actions::{self, live_channel};
+use crate::actions::channel_moves::{ConnectionView, MoveReport, make_move};
+use crate::actions::live_channel;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, PathId};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PathId};
 use crate::state::AppState;
 
+/// The furthest ahead a move can be planned.
+const MAX_PLAN_AHEAD_SECS: i64 = 366 * 24 * 3600;
+
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(move_channel)).routes(routes!(connections))
+    OpenApiRouter::new().routes(routes!(move_channel, planned_move, cancel_move)).routes(routes!(connections))
 }
 
-/// One connection of a number: the provider and its ids, when it carried the number's
-/// traffic, and how many messages came and went in that time.
-#[derive(Serialize, ToSchema)]
-pub struct ConnectionView {
-    provider: String,
-    phone_number_id: String,
-    waba_id: String,
-    active_from: String,
-    /// The cut-over to the next connection; `null` for the current one.
-    active_until: Option<String>,
-    current: bool,
-    messages_in: i64,
-    messages_out: i64,
-    /// Where this connection's provider posts (a past one's still takes late webhooks).
-    webhook_path: String,
+/// `POST /channels/{id}/move?cutover_at=…&resubmit_templates=false`.
+#[derive(Deserialize, IntoParams)]
+pub struct MoveOptions {
+    /// Re-create the old account's approved templates the new one lacks, where the new
+    /// provider manages templates (Meta, 360dialog). Default true.
+    resubmit_templates: Option<bool>,
+    /// When sends switch to the new provider (RFC 3339). Default, or a time already past: now.
+    cutover_at: Option<String>,
 }
 
-impl ConnectionView {
-    fn past(p: &PastConnection) -> Self {
-        ConnectionView {
-            provider: p.provider.as_str().to_owned(),
-            phone_number_id: p.phone_number_id.clone(),
-            waba_id: p.waba_id.clone(),
-            active_from: p.active_from.to_rfc3339(),
-            active_until: Some(p.active_until.to_rfc3339()),
-            current: false,
-            messages_in: p.messages_in,
-            messages_out: p.messages_out,
-            webhook_path: format!("/webhooks/{}/{}", p.provider.as_str(), p.webhook_key),
-        }
+fn only_owners(auth: &Auth) -> ApiResult<()> {
+    if auth.role != Role::Owner {
+        return Err(ApiError::forbidden("only owners may move a number to another provider"));
     }
-
-    fn current(c: &Channel, since: parley_core::Timestamp, traffic: (i64, i64)) -> Self {
-        ConnectionView {
-            provider: c.provider.as_str().to_owned(),
-            phone_number_id: c.phone_number_id.clone(),
-            waba_id: c.waba_id.clone(),
-            active_from: since.to_rfc3339(),
-            active_until: None,
-            current: true,
-            messages_in: traffic.0,
-            messages_out: traffic.1,
-            webhook_path: c.webhook_path(),
-        }
-    }
+    Ok(())
 }
 
-/// A template approved at the old account and not at the new one.
-#[derive(Serialize, ToSchema)]
-pub struct TemplateToResubmit {
-    name: String,
-    language: String,
-    category: String,
-}
-
-/// What a move did and what it could not do.
-#[derive(Serialize, ToSchema)]
-pub struct MoveReport {
-    cutover_at: String,
-    from: ConnectionView,
-    to: ConnectionView,
-    /// Approved at the old account, not (yet) at the new one: submit them there.
-    templates_to_resubmit: Vec<TemplateToResubmit>,
-    /// Why the new account's templates could not be read (the list above is then every
-    /// approved template of the old account).
-    templates_unchecked: Option<String>,
-    /// Whether Parley set the webhook at the new provider itself (360dialog, MessageBird).
-    webhook_registered: bool,
-    /// The URL to set as the number's webhook at the new provider, when Parley did not.
-    webhook_to_set: Option<String>,
-    /// The new provider does not report the number's health (the old one did).
-    health_not_reported: bool,
-    /// Messages whose outcome at the old provider is unknown (not sent again).
-    unknown_outcomes: i64,
-    /// What is left to do by hand, in English words (the fields above say the same for a UI).
-    to_do: Vec<String>,
-}
-
-/// Move the number to another provider (owners): from now on it sends through the new
-/// connection; its conversations, contacts and history stay; the old provider's late webhooks
-/// are still taken for 30 days. Answers what could not move.
-#[utoipa::path(post, path = "/channels/{id}/move", tag = "channels", params(("id" = i64, Path)),
+/// Move the number to another provider (owners), now (200, what could not move) or at
+/// `cutover_at` (202, the plan; planning again replaces it). Its conversations, contacts and
+/// history stay; the old provider's late webhooks are still taken for 30 days after the
+/// cut-over; a planned connection's webhook takes the new provider's posts from the plan on.
+#[utoipa::path(post, path = "/channels/{id}/move", tag = "channels", params(("id" = i64, Path), MoveOptions),
     request_body = ConnectionInput,
-    responses((status = 200, body = MoveReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`identifier_taken`: the new \
-            number is connected already"),
-        (status = 422, body = ErrorBody, description = "`url_not_allowed`, or `nothing_to_move`: the same provider and ids")),
+    responses((status = 200, body = MoveReport), (status = 202, body = ConnectionView, description = "planned"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`identifier_taken`: the new number is connected already"),
+        (status = 422, body = ErrorBody, description = "`url_not_allowed`, `nothing_to_move` (the same provider and \
+            ids), or `invalid_cutover`")),
     security(("bearer" = [])))]
 async fn move_channel(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(PathId(id)): ApiPath<PathId>,
+    ApiQuery(options): ApiQuery<MoveOptions>,
     ApiJson(input): ApiJson<ConnectionInput>,
-) -> ApiResult<Json<MoveReport>> {
-    if auth.role != Role::Owner {
-        return Err(ApiError::forbidden("only owners may move a number to another provider"));
-    }
-    let actor = auth.actor();
-    let current = live_channel(&state, &actor, ChannelId(id)).await?;
+) -> ApiResult<Response> {
+    only_owners(&auth)?;
+    let current = live_channel(&state, &auth.actor(), ChannelId(id)).await?;
+    let now = state.clock.now();
+    let cutover_at = match options.cutover_at.as_deref() {
+        None => None,
+        Some(text) => {
+            let at = Timestamp::parse_rfc3339(text).ok_or_else(|| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cutover", "cutover_at is an RFC 3339 time")
+            })?;
+            if at.as_secs() - now.as_secs() > MAX_PLAN_AHEAD_SECS {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_cutover",
+                    "a move is planned at most a year ahead",
+                ));
+            }
+            (at > now).then_some(at)
+        }
+    };
     let to = input.check(&state)?;
     if to.provider == current.provider && to.phone_number_id == current.phone_number_id && to.waba_id == current.waba_id
     {
         return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "nothing_to_move",
             "the number is connected through this provider with these ids already: change its credentials with PATCH",
         ));
     }
-    let ws = auth.workspace_id;
-    let old_templates = state.store.templates(ws, &current.waba_id).await?;
-    let now = state.clock.now();
     let target = ChannelMove {
         provider: to.provider,
         phone_number_id: to.phone_number_id,
@@ -150,102 +111,54 @@ async fn move_channel(
         sealed_secrets: state.seal_secrets(&to.secrets),
         webhook_key: new_webhook_key(),
     };
-    let (moved, past) = state.store.move_channel(ws, current.id, target, now).await?;
+    let resubmit = options.resubmit_templates.unwrap_or(true);
+    let Some(cutover_at) = cutover_at else {
+        let report = make_move(&state, &current, target, None, resubmit, Some(auth.user_id)).await?;
+        return Ok(Json(report).into_response());
+    };
+    let plan = state
+        .store
+        .plan_move(auth.workspace_id, current.id, target, cutover_at, resubmit, Some(auth.user_id), now)
+        .await?;
     state.webhook_channels.clear();
+    Ok((StatusCode::ACCEPTED, Json(ConnectionView::planned(&plan))).into_response())
+}
 
-    // Templates: the new account's, read now; the old account's approved ones it lacks.
-    let mut templates_unchecked = None;
-    // Templates are kept per account: the same account at another provider is read again, so
-    // the stored ones carry the new provider's ids (a Content SID, a namespace).
-    let new_templates = if moved.waba_id == past.waba_id && moved.provider == past.provider {
-        old_templates.clone()
-    } else {
-        match actions::channels::sync_templates(&state, &actor, &moved).await {
-            Ok(_) => state.store.templates(ws, &moved.waba_id).await?,
-            Err(e) => {
-                templates_unchecked = Some(e.message);
-                Vec::new()
-            }
-        }
-    };
-    let templates_to_resubmit: Vec<TemplateToResubmit> = old_templates
-        .iter()
-        .filter(|t| t.status == "approved")
-        .filter(|t| {
-            !new_templates.iter().any(|n| n.name == t.name && n.language == t.language && n.status == "approved")
-        })
-        .map(|t| TemplateToResubmit {
-            name: t.name.clone(),
-            language: t.language.clone(),
-            category: t.category.clone(),
-        })
-        .collect();
+/// The number's planned move (owners), if it has one: the new connection, its cut-over, its
+/// webhook path (taking the new provider's posts already), and why it failed if it did.
+#[utoipa::path(get, path = "/channels/{id}/move", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 200, body = ConnectionView), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "no move planned")),
+    security(("bearer" = [])))]
+async fn planned_move(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<Json<ConnectionView>> {
+    only_owners(&auth)?;
+    let plan: Option<PlannedMove> = state.store.planned_move(auth.workspace_id, ChannelId(id)).await?;
+    Ok(Json(ConnectionView::planned(&plan.ok_or_else(ApiError::not_found)?)))
+}
 
-    let mut to_do = Vec::new();
-    let webhook_url = format!("{}{}", state.public_url.trim_end_matches('/'), moved.webhook_path());
-    let webhook_registered = match moved.provider {
-        Provider::Dialog360 | Provider::MessageBird => match super::numbers::register_at_provider(&state, &moved).await
-        {
-            Ok(_) => true,
-            Err(e) => {
-                to_do.push(format!(
-                    "set the webhook at {}: {} (POST /api/v1/channels/{}/webhook/register tries again)",
-                    moved.provider.as_str(),
-                    e.message,
-                    moved.id
-                ));
-                false
-            }
-        },
-        _ => {
-            let where_ =
-                if moved.provider == Provider::Meta { "your Meta app's dashboard" } else { "Twilio's console" };
-            to_do.push(format!("in {where_}, set the number's webhook to {webhook_url}"));
-            false
-        }
-    };
-    if !templates_to_resubmit.is_empty() {
-        let how = if moved.provider.manages_templates() {
-            "create them again from the templates page or the API: they go to review at the new account"
-        } else {
-            "submit them in the provider's console, then sync"
-        };
-        to_do.push(format!(
-            "{} approved templates are not approved at the new account: {how}",
-            templates_to_resubmit.len()
-        ));
-    }
-    let health_not_reported = !moved.provider.graph_api() && past.provider.graph_api();
-    if health_not_reported {
-        to_do.push(format!(
-            "{} does not report the number's health to Parley: the health history stays, new changes will not come",
-            moved.provider.as_str()
-        ));
-    }
-    let counts = state.store.outbox_counts(ws, moved.id).await?;
-    if counts.unknown > 0 {
-        to_do.push(format!(
-            "{} messages have an unknown outcome at {}: they are not sent again",
-            counts.unknown,
-            past.provider.as_str()
-        ));
-    }
-    Ok(Json(MoveReport {
-        cutover_at: now.to_rfc3339(),
-        from: ConnectionView::past(&past),
-        to: ConnectionView::current(&moved, now, (0, 0)),
-        templates_to_resubmit,
-        templates_unchecked,
-        webhook_to_set: (!webhook_registered).then_some(webhook_url),
-        webhook_registered,
-        health_not_reported,
-        unknown_outcomes: counts.unknown,
-        to_do,
-    }))
+/// Cancel the number's planned move (owners): it stays where it is; the planned webhook stops
+/// taking posts.
+#[utoipa::path(delete, path = "/channels/{id}/move", tag = "channels", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn cancel_move(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(PathId(id)): ApiPath<PathId>,
+) -> ApiResult<StatusCode> {
+    only_owners(&auth)?;
+    state.store.cancel_planned_move(auth.workspace_id, ChannelId(id)).await?;
+    state.webhook_channels.clear();
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The number's connections, oldest first (owners and managers): each provider's time and
-/// traffic, on one timeline.
+/// traffic, on one timeline, each past one with the report of the move that ended it; a
+/// planned move last.
 #[utoipa::path(get, path = "/channels/{id}/connections", tag = "channels", params(("id" = i64, Path)),
     responses((status = 200, body = Vec<ConnectionView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -261,5 +174,8 @@ async fn connections(
     let traffic = state.store.channel_traffic_since(auth.workspace_id, channel.id, since).await?;
     let mut out: Vec<ConnectionView> = past.iter().map(ConnectionView::past).collect();
     out.push(ConnectionView::current(&channel, since, traffic));
+    if let Some(plan) = state.store.planned_move(auth.workspace_id, channel.id).await? {
+        out.push(ConnectionView::planned(&plan));
+    }
     Ok(Json(out))
 }

@@ -23,10 +23,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parley_core::channel::Channel;
 use parley_core::contact::{ContactInput, ContactRef, NewContact};
+use parley_core::conversation::MediaState;
 use parley_core::ids::MessageId;
 use parley_core::outbound::SendInput;
-use parley_providers::meta::forward::{compat_message_id, parse_compat_message_id};
-use parley_store::{SendOutcome, StoreError};
+use parley_providers::meta::forward::{compat_message_id, parse_compat_media_id, parse_compat_message_id};
+use parley_store::{SendOutcome, StoreError, Upload};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -294,6 +295,48 @@ async fn upload(
     Ok(Json(json!({"id": stored.provider_media_id})))
 }
 
+/// A file the compatible endpoint serves; `id` names it in the attachment's fallback name.
+struct GraphFile {
+    id: i64,
+    provider_media_id: String,
+    sha256: String,
+    mime_type: String,
+    size: i64,
+    filename: Option<String>,
+}
+
+/// A file by the media id a Cloud API client holds: an upload's, a customer's file fetched
+/// from Meta (its Meta id), or the compatible id of a file another provider delivered
+/// (`parley-media-<message id>`, in forwarded Twilio and MessageBird messages).
+async fn file_by_media_id(state: &AppState, auth: &Auth, media_id: &str) -> Result<GraphFile, ApiError> {
+    let Some(message) = parse_compat_media_id(media_id) else {
+        let upload: Upload = state.store.upload_by_provider_id(auth.workspace_id, auth.viewer(), media_id).await?;
+        return Ok(GraphFile {
+            id: upload.id,
+            provider_media_id: upload.provider_media_id,
+            sha256: upload.sha256,
+            mime_type: upload.mime_type,
+            size: upload.size,
+            filename: upload.filename,
+        });
+    };
+    let message = MessageId(message);
+    let file = state.store.media_file(auth.workspace_id, message, auth.viewer()).await?;
+    let sha256 = file.sha256.filter(|_| file.state == MediaState::Available).ok_or(StoreError::NotFound)?;
+    let filename = match state.store.message(auth.workspace_id, message, auth.viewer()).await?.content.media() {
+        Some(media) => media.filename.clone(),
+        None => None,
+    };
+    Ok(GraphFile {
+        id: message.get(),
+        provider_media_id: media_id.to_owned(),
+        sha256,
+        mime_type: file.mime_type.unwrap_or_else(|| "application/octet-stream".into()),
+        size: file.size.unwrap_or(0),
+        filename,
+    })
+}
+
 async fn media_info(
     State(state): State<AppState>,
     auth: Result<Auth, ApiError>,
@@ -302,7 +345,7 @@ async fn media_info(
 ) -> GraphResult<Json<Value>> {
     let auth = auth?;
     check_version(&version)?;
-    let upload = state.store.upload_by_provider_id(auth.workspace_id, auth.viewer(), &node).await?;
+    let upload = file_by_media_id(&state, &auth, &node).await?;
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     let sha = hex::decode(&upload.sha256).ok().map(|b| {
@@ -320,7 +363,7 @@ async fn download(
     Path(media_id): Path<String>,
 ) -> GraphResult<Response> {
     let auth = auth?;
-    let upload = state.store.upload_by_provider_id(auth.workspace_id, auth.viewer(), &media_id).await?;
+    let upload = file_by_media_id(&state, &auth, &media_id).await?;
     let served =
         ServeFile::new(media_path(&state.media_dir, &upload.sha256)).oneshot(Request::new(Body::empty())).await;
     let mut response = match served {

@@ -27,6 +27,7 @@ pub mod notes;
 pub mod notifications;
 pub mod numbers;
 pub mod password;
+pub mod public_media;
 pub mod samples;
 pub mod search;
 pub mod subscriptions;

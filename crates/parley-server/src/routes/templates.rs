@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use parley_core::channel::{Channel, Provider};
-use parley_core::ids::ChannelId;
+use parley_core::ids::{ChannelId, UserId};
 use parley_core::template::{TemplateDraft, TemplateStatus, ValidTemplate, check_language, check_template_name};
 use parley_core::template_review::edit_allowed;
 use parley_providers::meta::manage::ManageError;
@@ -126,7 +126,7 @@ async fn submit(
     }
 }
 
-fn submission(channel: &Channel, valid: &ValidTemplate, auth: &Auth) -> TemplateSubmission {
+fn submission(channel: &Channel, valid: &ValidTemplate, submitted_by: Option<UserId>) -> TemplateSubmission {
     TemplateSubmission {
         waba_id: channel.waba_id.clone(),
         name: valid.name.clone(),
@@ -134,7 +134,7 @@ fn submission(channel: &Channel, valid: &ValidTemplate, auth: &Auth) -> Template
         category: valid.category.as_str().to_owned(),
         parameter_format: valid.parameter_format.as_str().to_owned(),
         components: Value::Array(valid.components.clone()),
-        submitted_by: Some(auth.user_id),
+        submitted_by,
     }
 }
 
@@ -154,6 +154,19 @@ async fn create_template(
     auth.require_admin()?;
     let channel = managed_channel(&state, &auth.actor(), ChannelId(id), Provider::manages_templates).await?;
     let valid = draft.validate()?;
+    let stored = create_and_submit(&state, &channel, &valid, Some(auth.user_id)).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// Stores a new template at the channel's account and submits it for review (the channel's
+/// provider manages templates; `valid` passed every rule). Also how a move re-creates the old
+/// account's templates at the new one.
+pub(crate) async fn create_and_submit(
+    state: &AppState,
+    channel: &Channel,
+    valid: &ValidTemplate,
+    submitted_by: Option<UserId>,
+) -> ApiResult<StoredTemplate> {
     // `…/templates/sync` is a route of its own: a template of that name could not be deleted.
     if valid.name == "sync" {
         return Err(ApiError::new(
@@ -165,7 +178,7 @@ async fn create_template(
     }
     let stored = state
         .store
-        .create_template(auth.workspace_id, submission(&channel, &valid, &auth), state.clock.now())
+        .create_template(channel.workspace_id, submission(channel, valid, submitted_by), state.clock.now())
         .await
         .map_err(|e| match e {
             parley_store::StoreError::Conflict { .. } => ApiError::new(
@@ -179,8 +192,7 @@ async fn create_template(
             .with_field("name"),
             other => other.into(),
         })?;
-    let stored = submit(&state, &channel, &stored, &valid, false).await?;
-    Ok((StatusCode::CREATED, Json(stored)))
+    submit(state, channel, &stored, valid, false).await
 }
 
 /// One template in one language, with every version (newest first).
@@ -273,7 +285,7 @@ async fn new_version(
     let valid = draft.validate()?;
     let pending = state
         .store
-        .add_template_version(auth.workspace_id, current.id, submission(&channel, &valid, &auth), now)
+        .add_template_version(auth.workspace_id, current.id, submission(&channel, &valid, Some(auth.user_id)), now)
         .await?;
     let stored = submit(&state, &channel, &pending, &valid, true).await?;
     Ok((StatusCode::CREATED, Json(stored)))

@@ -304,6 +304,12 @@ async fn deliver(
 ) -> JobOutcome {
     let failed =
         |title: String| JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
+    // A file Parley keeps goes out as a signed link to it (any provider takes a link).
+    let linked = match crate::routes::public_media::with_links(state, channel.workspace_id, &job.content) {
+        Ok(linked) => linked,
+        Err(why) => return failed(why),
+    };
+    let content = linked.as_ref().unwrap_or(&job.content);
     let sending = match channel.provider {
         Provider::Meta | Provider::Dialog360 => {
             let client = match state.cloud_api_client(channel, secrets) {
@@ -311,7 +317,7 @@ async fn deliver(
                 // Nothing was sent: the channel's URL is no longer allowed (the setting changed).
                 Err(refused) => return failed(format!("the channel's provider URL is not allowed: {refused}")),
             };
-            let mut body = message_body(&job.recipient, &job.content, job.reply_to.as_deref());
+            let mut body = message_body(&job.recipient, content, job.reply_to.as_deref());
             // Echoed in status webhooks; also lets a provider (or the sandbox) spot a duplicate send.
             body["biz_opaque_callback_data"] = serde_json::json!(format!("parley:{}", job.message_id));
             tokio::time::timeout(config.send_timeout, async move {
@@ -337,7 +343,7 @@ async fn deliver(
                 content_sid: content_sid.as_deref(),
                 status_callback: Some(&callback),
             };
-            let form = match twilio_send::message_form(at, &job.content) {
+            let form = match twilio_send::message_form(at, content) {
                 Ok(form) => form,
                 // Refused before queueing; a job that got here anyway fails visibly, unsent.
                 Err(unsupported) => return failed(unsupported.to_string()),
@@ -361,7 +367,7 @@ async fn deliver(
                 namespace: namespace.as_deref(),
                 report_url: Some(&report_url),
             };
-            let body = match messagebird_send::message_body(at, &job.content) {
+            let body = match messagebird_send::message_body(at, content) {
                 Ok(body) => body,
                 Err(unsupported) => return failed(unsupported.to_string()),
             };

@@ -2,13 +2,14 @@
 //! for a fresh URL (they expire after 5 minutes), downloads with the channel's token, checks the
 //! provider's checksum, and stores the file content-addressed under `<data>/media/ab/abcdef…`.
 //! Failures retry with exponential backoff and jitter; after `MAX_ATTEMPTS` the attachment is
-//! marked failed (the message itself is never lost).
+//! marked failed (the message itself is never lost). A file is fetched through the connection
+//! that delivered it, which after a move to another provider is the old one.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use parley_core::channel::Provider;
+use parley_core::channel::{Channel, Provider};
 use parley_providers::meta::client::GraphError;
 use parley_store::{MediaJob, Viewer};
 use rand::Rng;
@@ -90,12 +91,34 @@ enum Failure {
     Permanent(String),
 }
 
-async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<String>), Failure> {
+/// The connection that delivered the file: the channel as it is, or, after the number moved to
+/// another provider, as the old provider knew it (its ids, base URL and credentials) — only it
+/// can hand out the files of its late messages — or, before a planned move, as the new one
+/// will.
+async fn connection_of(state: &AppState, job: &MediaJob) -> Result<Channel, Failure> {
     let channel = state
         .store
         .channel(job.workspace_id, job.channel_id, Viewer::All)
         .await
         .map_err(|e| Failure::Retry(e.to_string()))?;
+    let Some(key) = job.connection_key.as_deref().filter(|k| *k != channel.webhook_key) else {
+        return Ok(channel);
+    };
+    let past = state.store.channel_by_past_webhook_key(key, state.clock.now()).await;
+    // A move planned for later: the new provider's early message.
+    let found = match past {
+        Ok(None) => state.store.channel_by_planned_webhook_key(key).await,
+        other => other,
+    };
+    match found {
+        Ok(Some(other)) if other.id == channel.id && other.workspace_id == channel.workspace_id => Ok(other),
+        Ok(_) => Err(Failure::Permanent("the connection that delivered this file is no longer kept".into())),
+        Err(e) => Err(Failure::Retry(e.to_string())),
+    }
+}
+
+async fn fetch(state: &AppState, job: &MediaJob) -> Result<(String, i64, Option<String>), Failure> {
+    let channel = connection_of(state, job).await?;
     let secrets = state
         .channel_secrets(&channel)
         .map_err(|_| Failure::Permanent("channel credentials cannot be opened".into()))?;

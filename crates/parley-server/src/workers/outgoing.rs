@@ -423,8 +423,25 @@ async fn meta_body(
         display_phone_number: &facts.display_phone_number,
     };
     if kind == "message.received" {
+        // Meta's and 360dialog's messages go out as they arrived; Twilio's and MessageBird's
+        // JSON is not Meta's: theirs are written in Meta's shape from Parley's content.
         let raw = facts.raw.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
-        return Ok(raw.and_then(|raw| forward::inbound(&number, &raw)));
+        if let Some(as_arrived) = raw.filter(forward::is_meta_message).and_then(|raw| forward::inbound(&number, &raw)) {
+            return Ok(Some(as_arrived));
+        }
+        let Ok(content) = serde_json::from_str::<parley_core::message::Content>(&facts.content) else {
+            return Ok(None);
+        };
+        let received = forward::Received {
+            message_id,
+            provider_message_id: facts.provider_message_id.as_deref().unwrap_or_default(),
+            from: facts.wa_id.as_deref(),
+            from_user_id: facts.bsuid.as_deref(),
+            profile_name: facts.contact_name.as_deref(),
+            timestamp: facts.sent_at.as_secs(),
+            content: &content,
+        };
+        return Ok(forward::inbound_from_content(&number, &received));
     }
     let status = event.payload.get("status").and_then(serde_json::Value::as_str).unwrap_or("sent");
     if facts.direction != "out" || !forward::is_meta_status(status) {

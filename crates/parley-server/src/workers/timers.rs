@@ -2,7 +2,8 @@
 //! conversations wake when their time comes (checked every second), and conversations an agent
 //! answered without a reply close after the workspace's auto-close hours (checked once the clock
 //! moved a minute since the last check), and bots hand conversations over to the team
-//! (`handover.rs`, every pass).
+//! (`handover.rs`, every pass), and numbers make the moves planned for now
+//! (`actions::channel_moves::run_due`).
 
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             last_auto_close = Some(now);
         }
+        // Moves between providers planned for now or earlier.
+        crate::actions::channel_moves::run_due(&state).await;
         if let Err(e) = crate::workers::handover::check(&state, now, &mut typing_shown).await {
             tracing::warn!(error = %e.message, "cannot check the bots' hand-overs");
         }

@@ -431,7 +431,7 @@ impl Hit {
 }
 
 /// A webhook receiver on 127.0.0.1: records every post and answers the scripted statuses in
-/// turn (200 once the script is empty), after `delay`.
+/// turn (200 once the script is empty), after `delay`; answers Meta's `hub.challenge`.
 #[derive(Clone)]
 pub struct Receiver {
     pub url: String,
@@ -446,9 +446,13 @@ impl Receiver {
         let script: Arc<Mutex<VecDeque<u16>>> = Arc::default();
         let delay: Arc<Mutex<Duration>> = Arc::default();
         let (h, s, d) = (hits.clone(), script.clone(), delay.clone());
+        // Meta's handshake, for subscriptions in Meta's format: the challenge echoed.
+        let handshake = |query: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            query.get("hub.challenge").cloned().unwrap_or_default()
+        };
         let app = axum::Router::new().route(
             "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            axum::routing::get(handshake).post(move |headers: HeaderMap, body: Bytes| {
                 let (h, s, d) = (h.clone(), s.clone(), d.clone());
                 async move {
                     let wait = *d.lock().unwrap();

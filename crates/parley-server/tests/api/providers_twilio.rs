@@ -2,7 +2,8 @@
 //! Token; Twilio's signed form posts become contacts, conversations and messages (stored once
 //! however often Twilio retries); forged, unsigned or altered posts are refused and store
 //! nothing; another provider's path does not take its key; what Twilio cannot carry yet is
-//! refused with `not_supported_by_provider` before anything is queued. The first test plays
+//! refused with `not_supported_by_provider` before anything is queued; a Cloud API app
+//! subscribed in Meta's format gets Twilio's messages in Meta's shape, files included. The first test plays
 //! Twilio itself (signing with the code cross-checked against Twilio's own validator,
 //! `provider_signatures.rs`); the second goes through the sandbox's Twilio both ways.
 
@@ -247,6 +248,14 @@ async fn a_conversation_through_the_sandboxs_twilio() {
             webhook_url: app.url(&path),
         });
 
+        // An app written for the Cloud API, subscribed in Meta's format, gets Twilio's messages
+        // in Meta's shape (below).
+        let receiver = crate::helpers::Receiver::start().await;
+        let hook =
+            json!({"url": receiver.url, "format": "meta", "verify_token": "v", "app_secret": "cloud-app-secret"});
+        let r = app.post("/api/v1/webhook-subscriptions", hook).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{e}: {:?}", r.body);
+
         let ana = parley_sandbox::Customer::new("5511987650000", "Ana Lima");
         sandbox.twilio_say("14155238886", &ana, "Olá! Cadê meu pedido?");
         // A photo through Twilio: fetched from its MediaUrl with the account's credentials.
@@ -259,6 +268,33 @@ async fn a_conversation_through_the_sandboxs_twilio() {
         let received = available().await.unwrap();
         assert_eq!((received["type"].as_str(), received["text"].as_str()), (Some("image"), Some("o pacote")), "{e}");
         assert_eq!(app.media_bytes(&received).await, photo_bytes, "{e}: the same file");
+        let forwarded = || -> Vec<Value> {
+            receiver
+                .hits()
+                .iter()
+                .map(crate::helpers::Hit::json)
+                .filter(|b| b["entry"][0]["changes"][0]["value"]["messages"][0].is_object())
+                .collect()
+        };
+        assert!(crate::helpers::eventually(20, || async { forwarded().len() == 2 }).await, "{e}: {:?}", forwarded());
+        let hits = receiver.hits();
+        assert!(hits.iter().all(|h| h.headers.contains_key("x-hub-signature-256")), "{e}: signed as Meta signs");
+        let values: Vec<Value> = forwarded().iter().map(|b| b["entry"][0]["changes"][0]["value"].clone()).collect();
+        let text_in = values.iter().find(|v| v["messages"][0]["type"] == "text").expect("the text, in Meta's shape");
+        assert_eq!(text_in["messages"][0]["text"]["body"], "Olá! Cadê meu pedido?", "{e}: {text_in}");
+        assert_eq!(text_in["messages"][0]["from"], "5511987650000", "{e}");
+        assert_eq!(text_in["contacts"][0]["profile"]["name"], "Ana Lima", "{e}");
+        assert_eq!(text_in["metadata"]["phone_number_id"], "14155238886", "{e}");
+        let photo_in = values.iter().find(|v| v["messages"][0]["type"] == "image").expect("the photo");
+        assert_eq!(photo_in["messages"][0]["image"]["caption"], "o pacote", "{e}: {photo_in}");
+        // Its file, by the id Parley gave it, through the Cloud-API-compatible endpoint.
+        let media_id = photo_in["messages"][0]["image"]["id"].as_str().unwrap().to_owned();
+        assert!(media_id.starts_with("parley-media-"), "{e}: not Twilio's URL: {media_id}");
+        let info = app.client.get(app.url(&format!("/graph/v21.0/{media_id}"))).bearer_auth(&app.token).send().await;
+        let info: Value = info.unwrap().json().await.unwrap();
+        assert_eq!(info["mime_type"], "image/png", "{e}: {info}");
+        let file = app.client.get(info["url"].as_str().unwrap()).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(file.bytes().await.unwrap().to_vec(), photo_bytes, "{e}: the same file");
 
         let send = |body: Value| app.send_message(channel, "phone:+5511987650000", body);
         let text = send(json!({"type": "text", "text": {"body": "Oi, Ana! Já vou ver."}})).await;
@@ -365,5 +401,38 @@ async fn a_conversation_through_the_sandboxs_twilio() {
             r.body
         );
         assert_eq!(sandbox.twilio_sent().len(), 4, "{e}: nothing more sent");
+
+        // A file uploaded from the inbox: Twilio takes files by link, so Parley keeps it and
+        // hands Twilio a signed link to it, which opens the file for a day and nothing else.
+        let pdf = b"%PDF-1.4 nota fiscal".to_vec();
+        let uploaded = app
+            .client
+            .post(app.url(&format!("/api/v1/media?channel_id={channel}&filename=nota.pdf")))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/pdf")
+            .body(pdf.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), StatusCode::CREATED, "{e}");
+        let uploaded_id = uploaded.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        assert!(uploaded_id.starts_with("parley-upload-"), "{e}: kept by Parley: {uploaded_id}");
+        let document = send(json!({"type": "document", "document": {"id": uploaded_id, "filename": "nota.pdf"}})).await;
+        assert!(app.drive_until(20, || async { app.message_status(document).await == "delivered" }).await, "{e}");
+        let sent = sandbox.twilio_sent();
+        assert_eq!(sent.len(), 5, "{e}");
+        let link = sent[4].get("MediaUrl").expect("the file by link").to_owned();
+        assert!(link.starts_with(&app.url("/media/public/")), "{e}: {link}");
+        assert!(!link.contains(&app.token), "{e}: no API token in the link");
+        let fetched = reqwest::get(&link).await.unwrap();
+        assert_eq!(fetched.status(), StatusCode::OK, "{e}: anyone with the link, as Twilio");
+        let disposition = fetched.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(disposition.starts_with("attachment"), "{e}: {disposition}");
+        assert_eq!(fetched.bytes().await.unwrap().to_vec(), pdf, "{e}: the same file");
+        let altered = format!("{}0{}", &link[..link.len() - 1], &link[link.len() - 1..]);
+        let wrong = reqwest::get(&altered).await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::NOT_FOUND, "{e}: an altered link opens nothing");
+        app.clock.advance_secs(25 * 3600);
+        assert_eq!(reqwest::get(&link).await.unwrap().status(), StatusCode::NOT_FOUND, "{e}: expired after a day");
     }
 }

@@ -130,9 +130,9 @@ async fn three_providers_in_one_inbox() {
     browser.quit().await;
 }
 
-/// An owner moves a Twilio number to Meta from the team page: the report says what is left to
-/// do (the webhook to set in Meta's dashboard), and the number's card shows both providers on
-/// its timeline.
+/// An owner moves a Twilio number to Meta from the team page: first planned for the next day
+/// and cancelled, then now; the report says what is left to do (the webhook to set in Meta's
+/// dashboard), and the number's card shows both providers on its timeline.
 #[tokio::test]
 async fn an_owner_moves_a_number_to_another_provider() {
     let Some(browser) = Browser::start().await else { return };
@@ -159,6 +159,23 @@ async fn an_owner_moves_a_number_to_another_provider() {
             document.getElementById(`${arguments[0]}-${name}`).value = value;
         }
         document.getElementById(`${arguments[0]}-save`).click();";
+    // First planned for the next day: the plan and its webhook are shown, then cancelled.
+    let mut planned = values.clone();
+    planned["cutover"] = json!("2025-06-16T10:00");
+    browser.driver.execute(fill, vec![json!(format!("move-{id}")), planned]).await.unwrap();
+    browser.wait_text(&format!("#move-{id}-report"), "The number moves at").await;
+    let timeline = browser.wait_text(&format!("#number-{id}-connections"), "planned for").await;
+    timeline.scroll_into_view().await.unwrap();
+    browser.screenshot("number-move-planned-en-desktop").await;
+    assert_eq!(app.get(&format!("/api/v1/channels/{id}")).await.body["provider"], "twilio", "not moved yet");
+    browser.click_in_page(&format!("#number-{id}-cancel-move")).await;
+    let cancelled = super::helpers::eventually(10, || async {
+        app.get(&format!("/api/v1/channels/{id}/move")).await.status == reqwest::StatusCode::NOT_FOUND
+    })
+    .await;
+    assert!(cancelled, "the plan was cancelled");
+    browser.driver.execute(script, vec![json!(format!("move-{id}"))]).await.unwrap();
+    browser.choose(&format!("move-{id}-provider"), "meta").await;
     browser.driver.execute(fill, vec![json!(format!("move-{id}")), values]).await.unwrap();
     // What is left, in the reader's language: the webhook to set in Meta's dashboard.
     browser.wait_text(&format!("#move-{id}-report"), "Set the number's webhook at the new provider").await;

@@ -28,6 +28,7 @@ struct ConnectionRow {
     webhook_key: String,
     active_from: i64,
     active_until: i64,
+    move_report: Option<String>,
 }
 
 fn provider(name: &str) -> StoreResult<Provider> {
@@ -66,11 +67,29 @@ impl<DB> ChannelMoves for SqlStore<DB> {
         ws: WorkspaceId,
         id: ChannelId,
         to: ChannelMove,
+        plan: Option<i64>,
         now: Timestamp,
     ) -> StoreResult<(Channel, PastConnection)> {
         let mut tx = self.begin_write().await?;
         let current = Self::channel_in(&mut tx, ws, id).await?;
         if current.deleted_at.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        // The plan is taken here, once: a second server making the same plan finds it gone.
+        let dropped = match plan {
+            Some(plan) => sqlx::query("DELETE FROM planned_moves WHERE id = $1 AND channel_id = $2")
+                .bind(plan)
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await
+                .map(|done| DB::rows_affected(&done))?,
+            None => sqlx::query("DELETE FROM planned_moves WHERE channel_id = $1")
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await
+                .map(|_| 1)?,
+        };
+        if dropped == 0 {
             return Err(StoreError::NotFound);
         }
         // The old connection began at the previous cut-over, or when the channel was made.
@@ -113,6 +132,14 @@ impl<DB> ChannelMoves for SqlStore<DB> {
         .bind(id.get())
         .execute(&mut *tx)
         .await?;
+        // Files still waiting from before this was recorded are the old connection's.
+        sqlx::query(
+            "UPDATE media SET connection_key = $1 WHERE channel_id = $2 AND state = 'pending' AND connection_key IS NULL",
+        )
+        .bind(current.webhook_key.clone())
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
         let moved = Self::channel_in(&mut tx, ws, id).await?;
         let (messages_in, messages_out) = Self::traffic_in(&mut tx, id, active_from, now).await?;
         let past = PastConnection {
@@ -125,6 +152,7 @@ impl<DB> ChannelMoves for SqlStore<DB> {
             active_until: now,
             messages_in,
             messages_out,
+            report: None,
         };
         let payload = json!({"id": id, "cutover_at": now.to_rfc3339(),
             "from": {"provider": past.provider.as_str(), "phone_number_id": past.phone_number_id, "waba_id": past.waba_id},
@@ -134,12 +162,24 @@ impl<DB> ChannelMoves for SqlStore<DB> {
         Ok((moved, past))
     }
 
+    async fn set_move_report(&self, ws: WorkspaceId, connection: i64, report: &serde_json::Value) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE channel_connections SET move_report = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(report.to_string())
+            .bind(ws.get())
+            .bind(connection)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn past_connections(&self, ws: WorkspaceId, id: ChannelId) -> StoreResult<Vec<PastConnection>> {
         let mut conn = self.read.acquire().await?;
         Self::channel_in(&mut conn, ws, id).await?;
         let rows: Vec<ConnectionRow> = sqlx::query_as(
             "SELECT id, channel_id, workspace_id, provider, phone_number_id, waba_id, graph_base_url, secrets, webhook_key,
-                active_from, active_until
+                active_from, active_until, move_report
              FROM channel_connections WHERE workspace_id = $1 AND channel_id = $2 ORDER BY active_until, id",
         )
         .bind(ws.get())
@@ -160,6 +200,7 @@ impl<DB> ChannelMoves for SqlStore<DB> {
                 active_until: until,
                 messages_in,
                 messages_out,
+                report: r.move_report.as_deref().and_then(|r| serde_json::from_str(r).ok()),
             });
         }
         Ok(out)
@@ -175,7 +216,7 @@ impl<DB> ChannelMoves for SqlStore<DB> {
         let mut conn = self.read.acquire().await?;
         let row: Option<ConnectionRow> = sqlx::query_as(
             "SELECT id, channel_id, workspace_id, provider, phone_number_id, waba_id, graph_base_url, secrets, webhook_key,
-                active_from, active_until
+                active_from, active_until, move_report
              FROM channel_connections WHERE webhook_key = $1 AND active_until >= $2",
         )
         .bind(key.to_owned())

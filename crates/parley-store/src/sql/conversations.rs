@@ -345,12 +345,12 @@ impl<DB> Inbox for SqlStore<DB> {
         let mut tx = self.begin_write().await?;
         // The re-check of the lease in the outer WHERE makes a concurrent claimer on PostgreSQL
         // skip rows another process just leased.
-        let rows: Vec<(i64, i64, i64, i64, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, i64, i64, i64, String, Option<String>, i64, Option<String>)> = sqlx::query_as(
             "UPDATE media SET lease_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM media WHERE state = 'pending' AND next_attempt_at <= $2
                             AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3)
                AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2)
-             RETURNING id, workspace_id, channel_id, message_id, provider_media_id, mime_type, attempts",
+             RETURNING id, workspace_id, channel_id, message_id, provider_media_id, mime_type, attempts, connection_key",
         )
         .bind(lease_until.as_micros())
         .bind(now.as_micros())
@@ -360,7 +360,7 @@ impl<DB> Inbox for SqlStore<DB> {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, ws, channel, message, provider_media_id, mime_type, attempts)| MediaJob {
+            .map(|(id, ws, channel, message, provider_media_id, mime_type, attempts, connection_key)| MediaJob {
                 id: MediaId(id),
                 workspace_id: WorkspaceId(ws),
                 channel_id: ChannelId(channel),
@@ -368,6 +368,7 @@ impl<DB> Inbox for SqlStore<DB> {
                 provider_media_id,
                 mime_type,
                 attempts,
+                connection_key,
             })
             .collect())
     }

@@ -128,6 +128,7 @@ pub(crate) mod locks;
 mod merge;
 pub(crate) mod notifications;
 mod outbox;
+mod planned_moves;
 mod search;
 mod sessions;
 mod subscriptions;

@@ -612,7 +612,7 @@ impl<DB> SqlStore<DB> {
         for chunk in statement_chunks(media) {
             let mut qb = QueryBuilder::<DB>::new(
                 "INSERT INTO media (workspace_id, channel_id, message_id, provider_media_id, mime_type, state, next_attempt_at,
-                    created_at, updated_at) ",
+                    created_at, updated_at, connection_key) ",
             );
             qb.push_values(chunk, |mut row, (channel, message, media_id, mime)| {
                 row.push_bind(channel.workspace_id.get())
@@ -623,7 +623,9 @@ impl<DB> SqlStore<DB> {
                     .push_bind("pending".to_owned())
                     .push_bind(now.as_micros())
                     .push_bind(now.as_micros())
-                    .push_bind(now.as_micros());
+                    .push_bind(now.as_micros())
+                    // The connection the message came through (a past one after a move).
+                    .push_bind(channel.webhook_key.clone());
             });
             qb.build().execute(&mut *conn).await?;
         }
