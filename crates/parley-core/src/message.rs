@@ -219,6 +219,18 @@ pub struct Sender {
     pub bsuid: Option<Bsuid>,
     pub profile_name: Option<String>,
     pub username: Option<String>,
+    /// What the provider's channel keeps on the sender besides the profile name (MessageBird's
+    /// contact metadata: its contact id, names, avatar, custom attributes), as custom field
+    /// values: they fill the contact's empty fields, never one the team set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contact_fields: Vec<(String, Value)>,
+}
+
+impl Sender {
+    /// A sender known by their WhatsApp id only.
+    pub fn of(wa_id: WaId) -> Sender {
+        Sender { wa_id: Some(wa_id), bsuid: None, profile_name: None, username: None, contact_fields: Vec::new() }
+    }
 }
 
 /// Reply/forward context of an inbound message.

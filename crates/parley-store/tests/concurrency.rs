@@ -159,7 +159,7 @@ async fn two_owners_demoting_each_other_leave_an_owner() {
 fn message_from(wa: &str, id: &str) -> InboundEvent {
     InboundEvent::Message(Box::new(InboundMessage {
         provider_message_id: id.into(),
-        from: Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: None, username: None },
+        from: Sender::of(WaId::parse(wa).unwrap()),
         sent_at: NOW.plus_secs(-60),
         content: Content::Text { body: "hi".into(), preview_url: None },
         context: None,

@@ -57,7 +57,7 @@ async fn channel(store: &dyn Store, ws: WorkspaceId) -> Channel {
 async fn inbound(store: &dyn Store, channel: &Channel, wa: &str, id: &str) {
     let event = InboundEvent::Message(Box::new(InboundMessage {
         provider_message_id: id.into(),
-        from: Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: None, username: None },
+        from: Sender::of(WaId::parse(wa).unwrap()),
         sent_at: NOW.plus_secs(-60),
         content: Content::Text { body: "hi".into(), preview_url: None },
         context: None,

@@ -25,7 +25,13 @@ async fn setup(store: &dyn Store, name: &str) -> (WorkspaceId, Channel) {
 }
 
 fn from(wa: &str) -> Sender {
-    Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: Some("Ana".into()), username: None }
+    Sender {
+        wa_id: Some(WaId::parse(wa).unwrap()),
+        bsuid: None,
+        profile_name: Some("Ana".into()),
+        username: None,
+        contact_fields: Vec::new(),
+    }
 }
 
 fn message(id: &str, sender: Sender, secs: i64, content: Content) -> InboundEvent {
@@ -246,6 +252,7 @@ async fn bsuid_only_users_and_later_reveal() {
             bsuid: Some(Bsuid::parse("US.1349").unwrap()),
             profile_name: None,
             username: Some("zed.k".into()),
+            contact_fields: Vec::new(),
         };
         apply(store, &channel, &[message("w1", hidden, 100, Content::Text { body: "hi".into(), preview_url: None })])
             .await;
@@ -263,6 +270,7 @@ async fn bsuid_only_users_and_later_reveal() {
             bsuid: Some(Bsuid::parse("US.1349").unwrap()),
             profile_name: None,
             username: None,
+            contact_fields: Vec::new(),
         };
         apply(store, &channel, &[message("w2", both, 200, Content::Text { body: "again".into(), preview_url: None })])
             .await;

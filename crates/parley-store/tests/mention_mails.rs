@@ -37,6 +37,7 @@ async fn conversation(store: &dyn Store, ws: WorkspaceId, channel: &parley_core:
             bsuid: None,
             profile_name: None,
             username: None,
+            contact_fields: Vec::new(),
         },
         sent_at: NOW,
         content: Content::Text { body: "hello".into(), preview_url: None },

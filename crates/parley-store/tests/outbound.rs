@@ -31,7 +31,7 @@ async fn setup(store: &dyn Store) -> (parley_core::ids::WorkspaceId, Channel) {
 async fn customer(store: &dyn Store, channel: &Channel, wa: &str, ago: i64) {
     let event = InboundEvent::Message(Box::new(InboundMessage {
         provider_message_id: format!("in.{wa}"),
-        from: Sender { wa_id: Some(WaId::parse(wa).unwrap()), bsuid: None, profile_name: None, username: None },
+        from: Sender::of(WaId::parse(wa).unwrap()),
         sent_at: NOW.plus_secs(-ago),
         content: Content::Text { body: "hi".into(), preview_url: None },
         context: None,

@@ -92,7 +92,7 @@ fn inbound(hook: &Value, message: &Value, id: &str, sent_at: Timestamp) -> Resul
         contact.and_then(|c| c.get("displayName")).and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_owned);
     Ok(InboundMessage {
         provider_message_id: id.to_owned(),
-        from: Sender { wa_id: Some(wa_id), bsuid: None, profile_name, username: None },
+        from: Sender { wa_id: Some(wa_id), bsuid: None, profile_name, username: None, contact_fields: fields_of(hook) },
         sent_at,
         content: content(message)?,
         context: None,
@@ -154,7 +154,11 @@ pub fn channel_id(body: &[u8]) -> Option<String> {
 /// is the contact's name already (the message's sender). Values that are not a string, a number
 /// or a boolean, and names that cannot be made a field name, are left out.
 pub fn contact_fields(body: &[u8]) -> Vec<(String, Value)> {
-    let Ok(hook) = serde_json::from_slice::<Value>(body) else { return Vec::new() };
+    serde_json::from_slice::<Value>(body).map(|hook| fields_of(&hook)).unwrap_or_default()
+}
+
+/// [`contact_fields`] of a parsed post (each received message's sender carries them).
+fn fields_of(hook: &Value) -> Vec<(String, Value)> {
     if hook.pointer("/message/direction").and_then(Value::as_str) != Some("received") {
         return Vec::new();
     }

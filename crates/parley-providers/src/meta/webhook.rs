@@ -191,6 +191,7 @@ fn parse_message(m: &Value, contacts: &[Value]) -> Option<InboundMessage> {
         bsuid,
         profile_name: profile.and_then(|p| p.pointer("/profile/name")).and_then(Value::as_str).map(str::to_owned),
         username: profile.and_then(|p| p.pointer("/profile/username")).and_then(Value::as_str).map(str::to_owned),
+        contact_fields: Vec::new(),
     };
     let context = m.get("context").map(|c| Context {
         reply_to: str_field(c, "id"),

@@ -142,6 +142,7 @@ fn sender(form: &Form) -> Result<Sender, Malformed> {
         bsuid,
         profile_name: form.get("ProfileName").map(str::to_owned),
         username: form.get("ProfileUsername").map(str::to_owned),
+        contact_fields: Vec::new(),
     })
 }
 

@@ -4,8 +4,9 @@
 //! raw body before anything is parsed, against the URL MessageBird signed (the server's
 //! `public_url` followed by the path and query as received): `MessageBird-Signature-JWT` with
 //! the account's signing key, its `jti` never taken twice; or, from Bird and older accounts,
-//! `MessageBird-Signature` with its timestamp. The events are applied like Meta's; then the
-//! channel's contact metadata fills the contact's empty fields.
+//! `MessageBird-Signature` with its timestamp. The events are applied like Meta's; the
+//! channel's contact metadata, carried by each message's sender, fills the contact's empty
+//! fields in the same transaction (`sql/inbound/messages.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,8 +17,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, OriginalUri, State};
 use axum::http::HeaderMap;
 use parley_core::Timestamp;
-use parley_core::channel::{Channel, ChannelSecrets, Provider};
-use parley_core::contact::{ContactPatch, ContactRef};
+use parley_core::channel::{ChannelSecrets, Provider};
 use parley_core::message::InboundEvent;
 use parley_providers::messagebird::signature::{self, HmacScheme};
 use parley_providers::messagebird::webhook;
@@ -114,15 +114,29 @@ async fn receive(
         }
         _ => webhook::parse(&body, now).map_err(|e| ApiError::bad_request(e.to_string()))?,
     };
-    let sender = events.iter().find_map(|e| match e {
-        InboundEvent::Message(m) => m.from.wa_id.clone(),
-        _ => None,
-    });
+    // The contact metadata fills the contact's empty fields in ingest's own transaction; a
+    // post repeating what was applied last for this customer carries none (no contact read).
+    let mut events = events;
+    let mut applied = Vec::new();
+    for event in &mut events {
+        if let InboundEvent::Message(m) = event
+            && let Some(wa_id) = &m.from.wa_id
+            && !m.from.contact_fields.is_empty()
+        {
+            let key = (channel.id.get(), wa_id.to_string());
+            let hash = fields_hash(&m.from.contact_fields);
+            if state.messagebird_metadata.same(&key, hash) {
+                m.from.contact_fields.clear();
+            } else {
+                applied.push((key, hash));
+            }
+        }
+    }
     let count = events.len();
     let outcome =
         state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await?;
-    if let Some(wa_id) = sender {
-        fill_contact_fields(&state, &channel, &wa_id.to_string(), webhook::contact_fields(&body)).await;
+    for (key, hash) in applied {
+        state.messagebird_metadata.applied(key, hash);
     }
     tracing::debug!(channel = channel.id.get(), events = count, "messagebird webhook stored");
     Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
@@ -142,9 +156,12 @@ fn check_signature(
     let refused = |why: signature::Refused| ApiError::unauthorized(&format!("MessageBird signature: {why}"));
     if let Some(token) = header(signature::JWT_HEADER) {
         let claims = signature::verify(&secrets.app_secret, url, body, Some(token), now).map_err(refused)?;
-        if let Some(jti) = claims.jti.as_deref()
-            && !state.seen_webhook_tokens.first_time(jti, claims.exp, now)
-        {
+        // MessageBird names every request with a `jti`: a token without one could be replayed
+        // within its life unnoticed, so it is refused.
+        let Some(jti) = claims.jti.as_deref() else {
+            return Err(ApiError::unauthorized("MessageBird signature: the token has no jti"));
+        };
+        if !state.seen_webhook_tokens.first_time(jti, claims.exp, now) {
             return Err(ApiError::unauthorized("MessageBird signature: this token was used already (a replay)"));
         }
         return Ok(());
@@ -161,38 +178,12 @@ fn check_signature(
     }
 }
 
-/// Fills the contact's empty fields with what MessageBird's channel knows of the customer;
-/// fields the team has set are kept. A failure is logged: the message is stored already.
-async fn fill_contact_fields(state: &AppState, channel: &Channel, wa_id: &str, fields: Vec<(String, Value)>) {
-    if fields.is_empty() {
-        return;
+/// A fingerprint of a customer's metadata, to know a post repeats the last one applied.
+fn fields_hash(fields: &[(String, Value)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for (k, v) in fields {
+        (k, v.to_string()).hash(&mut hasher);
     }
-    let hash = {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for (k, v) in &fields {
-            (k, v.to_string()).hash(&mut hasher);
-        }
-        hasher.finish()
-    };
-    let key = (channel.id.get(), wa_id.to_owned());
-    if state.messagebird_metadata.same(&key, hash) {
-        return;
-    }
-    let Ok(phone) = parley_core::phone::E164::parse(&format!("+{wa_id}")) else { return };
-    let by = ContactRef::Phone(phone);
-    let ws = channel.workspace_id;
-    let contact = match state.store.contact(ws, &by).await {
-        Ok(contact) => contact,
-        Err(e) => return tracing::warn!(channel = channel.id.get(), error = %e, "no contact for MessageBird metadata"),
-    };
-    let missing: Vec<(String, Option<Value>)> =
-        fields.into_iter().filter(|(k, _)| !contact.fields.contains_key(k)).map(|(k, v)| (k, Some(v))).collect();
-    if !missing.is_empty() {
-        let patch = ContactPatch { fields: missing, ..ContactPatch::default() };
-        if let Err(e) = state.store.update_contact(ws, &ContactRef::Id(contact.id), &patch, state.clock.now()).await {
-            return tracing::warn!(channel = channel.id.get(), error = %e, "MessageBird contact metadata not kept");
-        }
-    }
-    state.messagebird_metadata.applied(key, hash);
+    hasher.finish()
 }

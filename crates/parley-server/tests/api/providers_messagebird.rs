@@ -241,6 +241,12 @@ async fn a_conversation_through_the_sandboxs_messagebird() {
             StatusCode::UNAUTHORIZED,
             "{e}: expired"
         );
+        let without_id = vec![(signature::JWT_HEADER, signature::sign(SIGNING, &url, &body, now, 60, None))];
+        assert_eq!(
+            post(&app, &path, &body, &without_id).await,
+            StatusCode::UNAUTHORIZED,
+            "{e}: no jti, no replay check"
+        );
         let meta_path = path.replacen("/messagebird/", "/meta/", 1);
         assert_eq!(post(&app, &meta_path, &body, &jwt(SIGNING, &body, now, "j3")).await, StatusCode::NOT_FOUND, "{e}");
         assert_eq!(app.all_messages().await.len(), before, "{e}: nothing stored from refused posts");

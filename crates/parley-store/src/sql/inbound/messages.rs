@@ -239,6 +239,9 @@ impl<DB> SqlStore<DB> {
                     known
                 }
             };
+            if !from.contact_fields.is_empty() {
+                Self::fill_empty_fields(conn, ws, known.id, &from.contact_fields, now, events).await?;
+            }
             for (kind, value) in identities(from) {
                 let key = (ws, kind, value.to_owned());
                 if !by_identity.contains_key(&key) {
@@ -424,6 +427,42 @@ impl<DB> SqlStore<DB> {
             .await?;
         let mut payload = json!(contact);
         payload["changed"] = json!(["name"]);
+        events.push(ws, "contact.updated", Some(id), None, &payload);
+        Ok(())
+    }
+
+    /// What the provider's channel keeps on the sender (MessageBird's contact metadata) fills
+    /// the contact's empty custom fields; a value the team set wins.
+    async fn fill_empty_fields(
+        conn: &mut DB::Connection,
+        ws: WorkspaceId,
+        id: i64,
+        fields: &[(String, Value)],
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
+        let before = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(ContactId(id))).await?;
+        let mut contact = before.clone();
+        // Never past a contact's cap on custom fields: the metadata is a courtesy.
+        for (key, value) in fields {
+            if contact.fields.len() >= parley_core::contact::MAX_FIELDS {
+                break;
+            }
+            contact.fields.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        if contact.fields == before.fields {
+            return Ok(());
+        }
+        contact.updated_at = now;
+        sqlx::query("UPDATE contacts SET fields = $1, search = $2, updated_at = $3 WHERE id = $4")
+            .bind(serde_json::to_string(&contact.fields)?)
+            .bind(crate::sql::contacts::search_text(&contact))
+            .bind(now.as_micros())
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        let mut payload = json!(contact);
+        payload["changed"] = json!(crate::sql::contacts::changed(&before, &contact));
         events.push(ws, "contact.updated", Some(id), None, &payload);
         Ok(())
     }
