@@ -131,11 +131,10 @@ pub struct ForwardFacts {
     pub phone_number_id: String,
     pub display_phone_number: String,
     pub waba_id: String,
-    /// Parley's typed content (JSON), the provider's time and the contact's name: what a
-    /// message of a provider whose JSON is not Meta's is written again from.
+    /// Parley's typed content (JSON) and the provider's time: what a message of a provider
+    /// whose JSON is not Meta's is written again from.
     pub content: String,
     pub sent_at: parley_core::Timestamp,
-    pub contact_name: Option<String>,
 }
 
 /// A replay asked for: the events `next_event_id..=to_event_id` sent again.

@@ -59,6 +59,15 @@ pub fn is_meta_message(raw: &Value) -> bool {
     }
 }
 
+/// The sender's WhatsApp profile name in another provider's stored JSON: Twilio's
+/// `ProfileName`, MessageBird's `contact.displayName`.
+pub fn profile_name_in(raw: &Value) -> Option<&str> {
+    raw.get("ProfileName")
+        .or_else(|| raw.pointer("/contact/displayName"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+}
+
 /// The compatible endpoint's media id for the file of message `message_id`, for files that came
 /// through a provider without Meta's media ids (Twilio, MessageBird hand out URLs):
 /// `GET /graph/{version}/parley-media-<id>` answers it as Meta answers a media id.
@@ -313,6 +322,9 @@ mod tests {
         assert!(is_meta_message(&raw));
         let messagebird = json!({"message": {"id": "mb1", "type": "text", "content": {"text": "hello"}}});
         assert!(!is_meta_message(&messagebird) && !is_meta_message(&json!({"MessageSid": "SM1", "Body": "hi"})));
+        assert_eq!(profile_name_in(&json!({"MessageSid": "SM1", "ProfileName": "Ana"})), Some("Ana"));
+        assert_eq!(profile_name_in(&json!({"contact": {"displayName": "Bia"}})), Some("Bia"));
+        assert_eq!(profile_name_in(&json!({"contact": {"displayName": ""}})), None);
     }
 
     #[test]

@@ -160,7 +160,13 @@ pub async fn make_move(
         old_templates.clone()
     } else {
         match super::channels::sync_templates(state, &actor, &moved).await {
-            Ok(_) => state.store.templates(ws, &moved.waba_id).await?,
+            Ok(_) => match state.store.templates(ws, &moved.waba_id).await {
+                Ok(templates) => templates,
+                Err(e) => {
+                    templates_unchecked = Some(e.to_string());
+                    Vec::new()
+                }
+            },
             Err(e) => {
                 templates_unchecked = Some(e.message);
                 Vec::new()
@@ -240,7 +246,12 @@ pub async fn make_move(
             moved.provider.as_str()
         ));
     }
-    let counts = state.store.outbox_counts(ws, moved.id).await?;
+    // The move is made: a failure to read or keep what follows is logged, never answered as
+    // the move's failure.
+    let counts = state.store.outbox_counts(ws, moved.id).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot count the moved number's unknown outcomes");
+        Default::default()
+    });
     if counts.unknown > 0 {
         to_do.push(format!(
             "{} messages have an unknown outcome at {}: they are not sent again",
@@ -262,7 +273,11 @@ pub async fn make_move(
     };
     // Kept on the connection the move ended: a planned move's owner reads it there.
     match serde_json::to_value(&report) {
-        Ok(kept) => state.store.set_move_report(ws, past.id, &kept).await?,
+        Ok(kept) => {
+            if let Err(e) = state.store.set_move_report(ws, past.id, &kept).await {
+                tracing::warn!(error = %e, "a move report could not be kept");
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "a move report could not be kept"),
     }
     Ok(report)
@@ -290,27 +305,44 @@ async fn resubmit_template(
 }
 
 /// Makes the planned moves whose cut-over came (the timer's pass). A move that fails is kept
-/// with its reason and not tried again; one another server made is skipped.
+/// with its reason and not tried again; one another server made meanwhile is skipped; the plan
+/// of a number deleted meanwhile is dropped.
 pub async fn run_due(state: &AppState) {
     let due = match state.store.due_planned_moves(state.clock.now(), 10).await {
         Ok(due) => due,
         Err(e) => return tracing::warn!(error = %e, "cannot read the planned moves"),
     };
     for plan in due {
-        let current = match state.store.channel(plan.workspace_id, plan.channel_id, Viewer::All).await {
-            Ok(channel) if channel.deleted_at.is_none() => channel,
-            _ => continue,
-        };
-        let (id, channel) = (plan.id, plan.channel_id.get());
-        match make_move(state, &current, plan.to, Some(id), plan.resubmit_templates, plan.planned_by).await {
-            Ok(report) => tracing::info!(channel, to = report.to.provider, "planned move made"),
-            Err(e) if e.code == "not_found" => {}
-            Err(e) => {
-                tracing::warn!(channel, error = %e.message, "a planned move failed");
-                if let Err(e) = state.store.planned_move_failed(id, &e.message).await {
-                    tracing::warn!(error = %e, "cannot record a planned move's failure");
+        let (ws, channel) = (plan.workspace_id, plan.channel_id);
+        let current = match state.store.channel(ws, channel, Viewer::All).await {
+            Ok(current) if current.deleted_at.is_none() => current,
+            Ok(_) | Err(parley_store::StoreError::NotFound) => {
+                tracing::info!(channel = channel.get(), "a planned move of a deleted number is dropped");
+                if let Err(e) = state.store.cancel_planned_move(ws, channel).await {
+                    tracing::warn!(error = %e, "cannot drop a planned move");
                 }
+                continue;
             }
+            Err(e) => return tracing::warn!(error = %e, "cannot read a planned move's number"),
+        };
+        let id = plan.id;
+        let made = make_move(state, &current, plan.to, Some(id), plan.resubmit_templates, plan.planned_by).await;
+        let error = match made {
+            Ok(report) => {
+                tracing::info!(channel = channel.get(), to = report.to.provider, "planned move made");
+                continue;
+            }
+            Err(e) => e,
+        };
+        // Not found: another server made this plan, or it was cancelled, or it failed for
+        // another reason while still there (then it is recorded like any failure).
+        let still_planned = state.store.planned_move(ws, channel).await.ok().flatten().is_some_and(|p| p.id == id);
+        if error.code == "not_found" && !still_planned {
+            continue;
+        }
+        tracing::warn!(channel = channel.get(), error = %error.message, "a planned move failed");
+        if let Err(e) = state.store.planned_move_failed(id, &error.message).await {
+            tracing::warn!(error = %e, "cannot record a planned move's failure");
         }
     }
 }

@@ -57,6 +57,11 @@ impl SeenTokens {
         seen.insert(jti.to_owned(), exp);
         true
     }
+
+    /// Forgets `jti`: its post was not stored, so MessageBird's retry of it is welcome.
+    fn forget(&self, jti: &str) {
+        self.0.lock().expect("seen tokens").remove(jti);
+    }
 }
 
 /// The contact metadata already applied per (channel, customer): a post whose metadata is the
@@ -103,7 +108,7 @@ async fn receive(
     }
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let url = format!("{}{path}", state.public_url.trim_end_matches('/'));
-    check_signature(&state, &secrets, &url, &body, &headers)?;
+    let taken_jti = check_signature(&state, &secrets, &url, &body, &headers)?;
     let now = state.clock.now();
     let events = match webhook::channel_id(&body) {
         // Signed by the account but for another of its channels (a URL shared by several):
@@ -134,7 +139,15 @@ async fn receive(
     }
     let count = events.len();
     let outcome =
-        state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await?;
+        match state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if let Some(jti) = taken_jti {
+                    state.seen_webhook_tokens.forget(&jti);
+                }
+                return Err(e.into());
+            }
+        };
     for (key, hash) in applied {
         state.messagebird_metadata.applied(key, hash);
     }
@@ -142,15 +155,15 @@ async fn receive(
     Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
 }
 
-/// The JWT when MessageBird sent one (its `jti` taken once), else the HMAC signature of Bird's
-/// or the older scheme.
+/// The JWT when MessageBird sent one (its `jti` taken once, and answered so that a post not
+/// stored can give it back), else the HMAC signature of Bird's or the older scheme.
 fn check_signature(
     state: &AppState,
     secrets: &ChannelSecrets,
     url: &str,
     body: &[u8],
     headers: &HeaderMap,
-) -> ApiResult<()> {
+) -> ApiResult<Option<String>> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let now = state.clock.now();
     let refused = |why: signature::Refused| ApiError::unauthorized(&format!("MessageBird signature: {why}"));
@@ -164,14 +177,15 @@ fn check_signature(
         if !state.seen_webhook_tokens.first_time(jti, claims.exp, now) {
             return Err(ApiError::unauthorized("MessageBird signature: this token was used already (a replay)"));
         }
-        return Ok(());
+        return Ok(Some(jti.to_owned()));
     }
     let (signed, timestamp) = (header(signature::HMAC_HEADER), header(signature::TIMESTAMP_HEADER));
     let bird = signature::verify_hmac(&secrets.app_secret, HmacScheme::Bird, url, body, signed, timestamp, now);
     match bird {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(None),
         Err(signature::Refused::Mismatch) => {
             signature::verify_hmac(&secrets.app_secret, HmacScheme::Legacy, url, body, signed, timestamp, now)
+                .map(|()| None)
                 .map_err(refused)
         }
         Err(why) => Err(refused(why)),

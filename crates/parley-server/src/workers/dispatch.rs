@@ -305,7 +305,8 @@ async fn deliver(
     let failed =
         |title: String| JobOutcome::Failed { job: job.id, error: ProviderError { code: 0, title, details: None } };
     // A file Parley keeps goes out as a signed link to it (any provider takes a link).
-    let linked = match crate::routes::public_media::with_links(state, channel.workspace_id, &job.content) {
+    let linked = match crate::routes::public_media::with_links(state, (channel.workspace_id, channel.id), &job.content)
+    {
         Ok(linked) => linked,
         Err(why) => return failed(why),
     };

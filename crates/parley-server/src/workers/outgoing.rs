@@ -426,7 +426,9 @@ async fn meta_body(
         // Meta's and 360dialog's messages go out as they arrived; Twilio's and MessageBird's
         // JSON is not Meta's: theirs are written in Meta's shape from Parley's content.
         let raw = facts.raw.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
-        if let Some(as_arrived) = raw.filter(forward::is_meta_message).and_then(|raw| forward::inbound(&number, &raw)) {
+        if let Some(as_arrived) =
+            raw.as_ref().filter(|raw| forward::is_meta_message(raw)).and_then(|raw| forward::inbound(&number, raw))
+        {
             return Ok(Some(as_arrived));
         }
         let Ok(content) = serde_json::from_str::<parley_core::message::Content>(&facts.content) else {
@@ -437,7 +439,9 @@ async fn meta_body(
             provider_message_id: facts.provider_message_id.as_deref().unwrap_or_default(),
             from: facts.wa_id.as_deref(),
             from_user_id: facts.bsuid.as_deref(),
-            profile_name: facts.contact_name.as_deref(),
+            // The name the customer gave WhatsApp, as the provider passed it on (never the
+            // team's name for the contact).
+            profile_name: raw.as_ref().and_then(forward::profile_name_in),
             timestamp: facts.sent_at.as_secs(),
             content: &content,
         };

@@ -18,6 +18,7 @@ const AUTO_CLOSE_EVERY_SECS: i64 = 60;
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut last_auto_close: Option<Timestamp> = None;
     let mut typing_shown = std::collections::HashSet::new();
+    let mut moves: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let now = state.clock.now();
         if let Err(e) = state.store.wake_snoozed(now).await {
@@ -31,8 +32,12 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             last_auto_close = Some(now);
         }
-        // Moves between providers planned for now or earlier.
-        crate::actions::channel_moves::run_due(&state).await;
+        // Moves between providers planned for now or earlier: on their own task (a move calls
+        // the providers), one pass at a time, so the timers above never wait for one.
+        if moves.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+            let state = state.clone();
+            moves = Some(tokio::spawn(async move { crate::actions::channel_moves::run_due(&state).await }));
+        }
         if let Err(e) = crate::workers::handover::check(&state, now, &mut typing_shown).await {
             tracing::warn!(error = %e.message, "cannot check the bots' hand-overs");
         }

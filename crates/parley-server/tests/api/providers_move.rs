@@ -341,5 +341,15 @@ async fn a_move_planned_for_later_cuts_over_at_its_time() {
         app.clock.advance_secs(2 * 3600);
         app.timer_passes(2).await;
         assert_eq!(app.get(&format!("/api/v1/channels/{channel}")).await.body["provider"], "meta", "{e}: stayed");
+
+        // Deleting the number drops its plan (it would never be made).
+        let later = app.clock.now().plus_secs(3600).to_rfc3339();
+        let again = json!({"provider": "twilio", "phone_number_id": "14155238886", "waba_id": ACCOUNT,
+            "access_token": TOKEN, "graph_base_url": sandbox.twilio_api_base()});
+        assert_eq!(app.post(&format!("{path}?cutover_at={later}"), again).await.status, StatusCode::ACCEPTED, "{e}");
+        assert_eq!(app.delete(&format!("/api/v1/channels/{channel}")).await.status, StatusCode::NO_CONTENT, "{e}");
+        let far = app.clock.now().plus_secs(30 * 24 * 3600);
+        let due = app.state.store.due_planned_moves(far, 100).await.unwrap();
+        assert!(due.is_empty(), "{e}: the plan went with the number, it never comes due");
     }
 }

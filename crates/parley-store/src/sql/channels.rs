@@ -298,6 +298,8 @@ impl<DB> Channels for SqlStore<DB> {
         if DB::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
+        // A move planned for a deleted number would never be made.
+        sqlx::query("DELETE FROM planned_moves WHERE channel_id = $1").bind(id.get()).execute(&mut *tx).await?;
         let payload = json!({"id": id});
         Self::append_event(&mut tx, ws, NewEvent::new("channel.deleted", id.get(), &payload).on_channel(id), now)
             .await?;

@@ -544,7 +544,6 @@ impl<DB> CloudApi for SqlStore<DB> {
             Option<String>,
             String,
             i64,
-            Option<String>,
         );
         let row: Option<Row> = sqlx::query_as(
             "SELECT m.direction, m.raw, m.provider_message_id, m.pricing, m.error_code, m.error_title,
@@ -553,7 +552,7 @@ impl<DB> CloudApi for SqlStore<DB> {
                      ORDER BY i.id LIMIT 1),
                     (SELECT i.value FROM contact_identities i WHERE i.contact_id = c.contact_id AND i.kind = 'bsuid'
                      ORDER BY i.id LIMIT 1),
-                    m.content, m.sent_at, (SELECT k.name FROM contacts k WHERE k.id = c.contact_id)
+                    m.content, m.sent_at
              FROM messages m JOIN channels ch ON ch.id = m.channel_id JOIN conversations c ON c.id = m.conversation_id
              WHERE m.workspace_id = $1 AND m.id = $2",
         )
@@ -575,7 +574,6 @@ impl<DB> CloudApi for SqlStore<DB> {
             bsuid: r.10,
             content: r.11,
             sent_at: parley_core::Timestamp::from_micros(r.12),
-            contact_name: r.13,
         }))
     }
 

@@ -53,6 +53,9 @@ fn identities(from: &Sender) -> Vec<(&'static str, &str)> {
     out
 }
 
+/// A provider's metadata on a sender, as custom field values (`Sender::contact_fields`).
+type ContactFields = Vec<(String, Value)>;
+
 fn profile_name(from: &Sender) -> Option<String> {
     from.profile_name
         .clone()
@@ -210,6 +213,8 @@ impl<DB> SqlStore<DB> {
 
         let mut contacts = Vec::with_capacity(fresh.len());
         let mut new_identities: Vec<(WorkspaceId, i64, &str, String)> = Vec::new();
+        // Contacts whose empty fields the provider's metadata fills: (workspace, contact, fields).
+        let mut to_fill: Vec<(WorkspaceId, i64, &ContactFields)> = Vec::new();
         for a in fresh {
             let ws = a.channel.workspace_id;
             let from = &a.m.from;
@@ -240,7 +245,7 @@ impl<DB> SqlStore<DB> {
                 }
             };
             if !from.contact_fields.is_empty() {
-                Self::fill_empty_fields(conn, ws, known.id, &from.contact_fields, now, events).await?;
+                to_fill.push((ws, known.id, &from.contact_fields));
             }
             for (kind, value) in identities(from) {
                 let key = (ws, kind, value.to_owned());
@@ -250,6 +255,11 @@ impl<DB> SqlStore<DB> {
                 by_identity.insert(key, known);
             }
             contacts.push(known.id);
+        }
+        // In contact id order, as every transaction locks rows (no deadlock between two).
+        to_fill.sort_by_key(|(_, id, _)| *id);
+        for (ws, id, fields) in to_fill {
+            Self::fill_empty_fields(conn, ws, id, fields, now, events).await?;
         }
         for chunk in statement_chunks(&new_identities) {
             let mut qb = QueryBuilder::<DB>::new(
@@ -441,6 +451,9 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
         events: &mut EventBuffer,
     ) -> StoreResult<()> {
+        // The row locked before it is read (a write that changes nothing, on both engines): a
+        // team member's edit committed meanwhile is read, never overwritten.
+        sqlx::query("UPDATE contacts SET updated_at = updated_at WHERE id = $1").bind(id).execute(&mut *conn).await?;
         let before = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(ContactId(id))).await?;
         let mut contact = before.clone();
         // Never past a contact's cap on custom fields: the metadata is a courtesy.
