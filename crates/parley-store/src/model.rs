@@ -182,6 +182,22 @@ pub struct ChannelMove {
     pub webhook_key: String,
 }
 
+impl ChannelMove {
+    /// The same channel (its id, workspace, conversations) as this connection has it: its
+    /// provider, ids, base URL, credentials and webhook key.
+    pub fn onto(self, channel: Channel) -> Channel {
+        Channel {
+            provider: self.provider,
+            phone_number_id: self.phone_number_id,
+            waba_id: self.waba_id,
+            graph_base_url: self.graph_base_url,
+            sealed_secrets: self.sealed_secrets,
+            webhook_key: self.webhook_key,
+            ..channel
+        }
+    }
+}
+
 /// A connection a number had before a move, and the traffic of its time (messages created while
 /// it was the channel's).
 #[derive(Clone, Debug, PartialEq, Eq)]

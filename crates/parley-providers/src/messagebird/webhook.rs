@@ -153,11 +153,7 @@ pub fn channel_id(body: &[u8]) -> Option<String> {
 /// and each of `customDetails` and `attributes` under its name in snake_case. The display name
 /// is the contact's name already (the message's sender). Values that are not a string, a number
 /// or a boolean, and names that cannot be made a field name, are left out.
-pub fn contact_fields(body: &[u8]) -> Vec<(String, Value)> {
-    serde_json::from_slice::<Value>(body).map(|hook| fields_of(&hook)).unwrap_or_default()
-}
-
-/// [`contact_fields`] of a parsed post (each received message's sender carries them).
+/// Each received message's sender carries them (`Sender::contact_fields`).
 fn fields_of(hook: &Value) -> Vec<(String, Value)> {
     if hook.pointer("/message/direction").and_then(Value::as_str) != Some("received") {
         return Vec::new();

@@ -7,7 +7,7 @@
 use parley_core::channel::{Channel, Provider};
 use parley_core::ids::UserId;
 use parley_core::template::TemplateDraft;
-use parley_store::{ChannelMove, PastConnection, PlannedMove, StoredTemplate, Viewer};
+use parley_store::{ChannelMove, PastConnection, PlannedMove, StoreError, StoredTemplate, Viewer};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -302,6 +302,19 @@ async fn resubmit_template(
     };
     let valid = draft.validate()?;
     crate::routes::templates::create_and_submit(state, moved, &valid, by).await
+}
+
+/// The channel as the connection with this webhook key has it: the channel's own, a past one
+/// (for `LATE_WEBHOOKS_SECS` after its cut-over) or a planned one. Webhooks are routed, and
+/// their files fetched, through it.
+pub async fn channel_by_connection_key(state: &AppState, key: &str) -> Result<Option<Channel>, StoreError> {
+    if let Some(current) = state.store.channel_by_webhook_key(key).await? {
+        return Ok(Some(current));
+    }
+    if let Some(past) = state.store.channel_by_past_webhook_key(key, state.clock.now()).await? {
+        return Ok(Some(past));
+    }
+    state.store.channel_by_planned_webhook_key(key).await
 }
 
 /// Makes the planned moves whose cut-over came (the timer's pass). A move that fails is kept

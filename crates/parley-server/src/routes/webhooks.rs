@@ -54,16 +54,11 @@ pub(crate) async fn live_channel(state: &AppState, key: &str) -> ApiResult<(Arc<
     if let Some(hit) = state.webhook_channels.get(key) {
         return Ok(hit);
     }
-    let channel = match state.store.channel_by_webhook_key(key).await? {
-        Some(channel) => channel,
-        // A number moved to another provider: its old provider's late webhooks still come in,
-        // checked with the old connection's credentials, into the same channel; a move planned
-        // for later takes the new provider's early ones the same way.
-        None => match state.store.channel_by_past_webhook_key(key, state.clock.now()).await? {
-            Some(past) => past,
-            None => state.store.channel_by_planned_webhook_key(key).await?.ok_or_else(ApiError::not_found)?,
-        },
-    };
+    // A number moved to another provider: its old provider's late webhooks still come in,
+    // checked with the old connection's credentials, into the same channel; a move planned
+    // for later takes the new provider's early ones the same way.
+    let channel =
+        crate::actions::channel_moves::channel_by_connection_key(state, key).await?.ok_or_else(ApiError::not_found)?;
     let secrets = Arc::new(state.channel_secrets(&channel)?);
     let channel = Arc::new(channel);
     state.webhook_channels.put(key, channel.clone(), secrets.clone());

@@ -104,13 +104,7 @@ async fn connection_of(state: &AppState, job: &MediaJob) -> Result<Channel, Fail
     let Some(key) = job.connection_key.as_deref().filter(|k| *k != channel.webhook_key) else {
         return Ok(channel);
     };
-    let past = state.store.channel_by_past_webhook_key(key, state.clock.now()).await;
-    // A move planned for later: the new provider's early message.
-    let found = match past {
-        Ok(None) => state.store.channel_by_planned_webhook_key(key).await,
-        other => other,
-    };
-    match found {
+    match crate::actions::channel_moves::channel_by_connection_key(state, key).await {
         Ok(Some(other)) if other.id == channel.id && other.workspace_id == channel.workspace_id => Ok(other),
         Ok(_) => Err(Failure::Permanent("the connection that delivered this file is no longer kept".into())),
         Err(e) => Err(Failure::Retry(e.to_string())),

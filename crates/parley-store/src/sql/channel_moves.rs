@@ -228,15 +228,14 @@ impl<DB> ChannelMoves for SqlStore<DB> {
         if channel.deleted_at.is_some() {
             return Ok(None);
         }
-        // The same channel (its conversations, its workspace), as the old provider knew it.
-        Ok(Some(Channel {
+        let past = ChannelMove {
             provider: provider(&r.provider)?,
             phone_number_id: r.phone_number_id,
             waba_id: r.waba_id,
             graph_base_url: r.graph_base_url,
             sealed_secrets: r.secrets,
             webhook_key: r.webhook_key,
-            ..channel
-        }))
+        };
+        Ok(Some(past.onto(channel)))
     }
 }

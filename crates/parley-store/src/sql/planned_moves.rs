@@ -185,15 +185,6 @@ impl<DB> PlannedMoves for SqlStore<DB> {
         if channel.deleted_at.is_some() {
             return Ok(None);
         }
-        // The same channel (its conversations, its workspace), as the new provider knows it.
-        Ok(Some(Channel {
-            provider: plan.to.provider,
-            phone_number_id: plan.to.phone_number_id,
-            waba_id: plan.to.waba_id,
-            graph_base_url: plan.to.graph_base_url,
-            sealed_secrets: plan.to.sealed_secrets,
-            webhook_key: plan.to.webhook_key,
-            ..channel
-        }))
+        Ok(Some(plan.to.onto(channel)))
     }
 }
