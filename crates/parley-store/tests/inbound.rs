@@ -670,3 +670,100 @@ async fn concurrent_batches_share_new_conversations_fairly_among_agents() {
         assert_eq!((load(agents[0]), load(agents[1])), (10, 10), "{}", db.engine());
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_first_messages_from_hundreds_of_new_customers() {
+    // New senders are created together (one statement per chunk): each still gets one contact
+    // and one conversation, whatever the batch repeats, and every message lands in its sender's.
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let known = store
+            .create_contact(
+                ws,
+                NewContact {
+                    name: Some("Known".into()),
+                    phone: Some(E164::parse("+33600000999").unwrap()),
+                    ..Default::default()
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        let wa = |k: usize| format!("336{k:08}");
+        let mut events: Vec<InboundEvent> = Vec::new();
+        for k in 0..150 {
+            events.push(text(&format!("a{k}"), &wa(k), 100, "first"));
+        }
+        // Each again later in the batch, and the known customer.
+        for k in 0..150 {
+            events.push(text(&format!("b{k}"), &wa(k), 200, "second"));
+        }
+        events.push(text("known", "33600000999", 150, "hello"));
+        // A user known by a BSUID only, then with their number: one contact.
+        let hidden = |wa_id: Option<&str>| Sender {
+            wa_id: wa_id.map(|w| WaId::parse(w).unwrap()),
+            bsuid: Some(Bsuid::parse("US.77").unwrap()),
+            profile_name: None,
+            username: Some("hid".into()),
+            contact_fields: Vec::new(),
+        };
+        events.push(message("h1", hidden(None), 120, Content::Text { body: "hi".into(), preview_url: None }));
+        events.push(message(
+            "h2",
+            hidden(Some("14155550777")),
+            130,
+            Content::Text { body: "me".into(), preview_url: None },
+        ));
+        let out = apply(store, &channel, &events).await;
+        assert_eq!((out.messages, out.duplicates), (303, 0), "{}", db.engine());
+
+        let all =
+            store.contacts(ws, &parley_store::ContactQuery { limit: 200, ..Default::default() }).await.unwrap().items;
+        assert_eq!(all.len(), 152, "{}: 150 new, the BSUID user, the known one", db.engine());
+        let convs =
+            store.conversations(ws, &ConversationQuery { limit: 200, ..Default::default() }).await.unwrap().items;
+        assert_eq!(convs.len(), 152, "{}: a conversation each", db.engine());
+        for k in [0, 1, 77, 149] {
+            let phone = E164::parse(&format!("+{}", wa(k))).unwrap();
+            let contact = store.contact(ws, &ContactRef::Phone(phone)).await.unwrap();
+            assert_eq!(contact.name.as_deref(), Some("Ana"));
+            let mine = store
+                .conversations(ws, &ConversationQuery { contact: Some(contact.id), limit: 10, ..Default::default() })
+                .await
+                .unwrap()
+                .items;
+            assert_eq!(mine.len(), 1, "{}", db.engine());
+            let texts: Vec<String> = store
+                .messages(ws, mine[0].id, &MessageQuery { limit: 10, cursor: None, viewer: Viewer::All })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter_map(|m| m.text)
+                .collect();
+            assert_eq!(texts, ["first", "second"], "{}: customer {k}'s thread", db.engine());
+        }
+        let hid = all.iter().find(|c| c.name.as_deref() == Some("hid")).expect("the BSUID user");
+        assert_eq!(hid.phone, None, "{}: created before the number was known", db.engine());
+        let known_convs = store
+            .conversations(ws, &ConversationQuery { contact: Some(known.id), limit: 10, ..Default::default() })
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(known_convs.len(), 1, "{}: the known customer found, not made again", db.engine());
+        // One `contact.created` per contact (the known one's from its creation), naming it.
+        let (mut created, mut after) = (Vec::new(), EventId(0));
+        loop {
+            let page = store.events(ws, Viewer::All, after, None, 100).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            created.extend(page.iter().filter(|e| e.kind == "contact.created").filter_map(|e| e.subject_id));
+        }
+        let mut ids: Vec<i64> = all.iter().map(|c| c.id.get()).collect();
+        let mut got = created.clone();
+        ids.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, ids, "{}", db.engine());
+    }
+}

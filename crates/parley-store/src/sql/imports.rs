@@ -283,7 +283,9 @@ impl<DB> SqlStore<DB> {
         Ok(out)
     }
 
-    async fn insert_new_contacts(
+    /// Creates `creates` (ids reserved, then multi-row inserts with their tags); sets their ids.
+    /// Also how ingest creates the senders it does not know (`inbound/senders.rs`).
+    pub(crate) async fn insert_new_contacts(
         conn: &mut DB::Connection,
         ws: WorkspaceId,
         creates: &mut [Contact],

@@ -7,10 +7,12 @@
 //! statement on its own thread, so the number of statements, not their cost, bounds ingest.
 //!
 //! - `messages.rs` — the message pipeline (dedup, senders, conversations, inserts).
+//! - `senders.rs` — senders to contacts (found, or created together).
 //! - `changes.rs` — edits, revokes and system notices that change other rows.
 
 mod changes;
 mod messages;
+mod senders;
 
 use crate::sql::locks::LockClass;
 use macro_rules_attribute::apply;
