@@ -32,8 +32,12 @@ pub struct Batch {
 
 struct Job {
     batch: Batch,
-    reply: oneshot::Sender<Result<InboundOutcome, StoreError>>,
+    reply: oneshot::Sender<Answer>,
 }
+
+/// The outcome, and the batch handed back: the handler frees its events, not the ingest task,
+/// whose time bounds the ingest (freeing a commit's events took 2 % of it).
+type Answer = (Result<InboundOutcome, StoreError>, Batch);
 
 #[derive(Clone)]
 pub struct Ingest {
@@ -62,7 +66,8 @@ impl Ingest {
     pub async fn apply(&self, batch: Batch) -> Result<InboundOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { batch, reply }).await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?;
-        answer.await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?
+        let (result, _events) = answer.await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?;
+        result
     }
 }
 
@@ -121,7 +126,7 @@ async fn run(
                     "committed"
                 );
                 for job in jobs {
-                    let _ = job.reply.send(Ok(outcome));
+                    let _ = job.reply.send((Ok(outcome), job.batch));
                 }
             }
             Err(shared) if jobs.len() > 1 => {
@@ -134,13 +139,13 @@ async fn run(
                         media_wakeup.notify_one();
                     }
                     appended.send_modify(|n| *n = n.wrapping_add(1));
-                    let _ = job.reply.send(result);
+                    let _ = job.reply.send((result, job.batch));
                 }
             }
             Err(e) => {
                 // A single webhook: its own error.
                 if let Some(job) = jobs.pop() {
-                    let _ = job.reply.send(Err(e));
+                    let _ = job.reply.send((Err(e), job.batch));
                 }
             }
         }

@@ -278,13 +278,18 @@ impl<DB> SqlStore<DB> {
             let known_identity = identities(from).into_iter().any(|(k, v)| {
                 seen_identities.contains(&(ws, k, v)) || by_identity.contains_key(&(ws, k, v.to_owned()))
             });
+            seen_identities.extend(identities(from).into_iter().map(|(k, v)| (ws, k, v)));
+            if known_identity {
+                continue;
+            }
+            // Phone candidates only for senders no identity found (reading them is most of the
+            // Rust side's time per sender).
             let candidates = from.wa_id.as_ref().map(phone_candidates).unwrap_or_default();
             let known_phone = candidates.iter().any(|p| {
                 let key = (ws, p.as_str().to_owned());
                 by_phone.contains_key(&key) || new_phones.contains(&key)
             });
-            seen_identities.extend(identities(from).into_iter().map(|(k, v)| (ws, k, v)));
-            if known_identity || known_phone {
+            if known_phone {
                 continue;
             }
             let contact = Contact {
