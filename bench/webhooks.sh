@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The webhook ingest benchmark of BENCHMARKS.md: signed Cloud API batches posted over loopback to
 # the real server (signature check, parsing, one transaction per group of waiting webhooks) next
-# to a do-nothing endpoint of the same server, in the same run, on SQLite and (when
+# to a do-nothing endpoint, the durable ceiling and the check-and-parse-only endpoint of the same
+# server, in the same run, on SQLite and (when
 # PARLEY_TEST_DATABASE_URL is set) PostgreSQL, for batches of 1, 10 and 100 events per POST.
 #
 #   bash bench/webhooks.sh

@@ -1,8 +1,10 @@
 //! `parley bench webhooks`: signed webhook batches posted over loopback to the real server
 //! (router, signature check, parsing, one transaction per batch), next to a do-nothing endpoint
-//! of the same server (same HTTP stack, reads the body, answers 200) measured in the same run.
-//! Reports events/s, requests/s and p50/p99 latency for each. With `--contacts N`, the database
-//! starts with the inbox benchmark's data at that size, and the customers are among its contacts.
+//! of the same server (same HTTP stack, reads the body, answers 200), the durable ceiling
+//! (`/bench/durable`) and what a webhook costs before the store (`/bench/parsed`), all measured
+//! in the same run. Reports events/s, requests/s and p50/p99 latency for each. With
+//! `--contacts N`, the database starts with the inbox benchmark's data at that size, and the
+//! customers are among its contacts.
 //! With `--normalize` as well, the contacts' phones are stored unclean and the webhooks are
 //! measured before and while re-cleaning all of them (`normalize_contacts`) runs beside. With
 //! `--providers` (and `--batch 1`), the same number of messages is posted right after as
@@ -98,6 +100,7 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     state.public_url = format!("http://{addr}");
     let app = parley_server::app(state)
         .route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }))
+        .route("/bench/parsed", post(parsed_only))
         .route("/bench/durable", durable);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -130,14 +133,20 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
         let durable_url = format!("http://{addr}/bench/durable");
         let durable =
             fire(&client, &durable_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
+        let parsed_url = format!("http://{addr}/bench/parsed");
+        let parsed =
+            fire(&client, &parsed_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
         let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency, Signing::Meta).await?;
         println!("{}", line("noop", &noop));
         println!("{}", line("durable", &durable));
+        println!("{}", line("parsed", &parsed));
         println!("{}", line("webhook", &ingest));
-        let share = |of: &Run| ((of.elapsed.as_secs_f64() / ingest.elapsed.as_secs_f64()) * 1000.0).round() / 1000.0;
+        let share =
+            |of: &Run, to: &Run| ((of.elapsed.as_secs_f64() / to.elapsed.as_secs_f64()) * 1000.0).round() / 1000.0;
         println!(
             "{}",
-            json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop), "webhook_vs_durable": share(&durable)})
+            json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop, &ingest),
+                "webhook_vs_durable": share(&durable, &ingest), "parsed_vs_durable": share(&durable, &parsed)})
         );
         for number in &providers {
             // As many messages, as this provider posts them, right after.
@@ -211,6 +220,24 @@ async fn durable_ceiling(
             }
         }
     }))
+}
+
+/// `/bench/parsed`: what a webhook costs before the store — the signature checked, the body
+/// parsed into events, each paired with its number — answered without storing anything. Its
+/// rate against the durable ceiling bounds what any ingest answering after a durable write
+/// could reach on this machine (`parsed_vs_durable`).
+async fn parsed_only(headers: axum::http::HeaderMap, body: axum::body::Bytes) -> axum::http::StatusCode {
+    let header = headers.get(signature::HEADER).and_then(|v| v.to_str().ok());
+    if !signature::verify(APP_SECRET, &body, header) {
+        return axum::http::StatusCode::UNAUTHORIZED;
+    }
+    let Ok(parsed) = parley_providers::meta::webhook::parse(&body) else {
+        return axum::http::StatusCode::BAD_REQUEST;
+    };
+    let number = Arc::new(parsed.changes.first().and_then(|c| c.phone_number_id.clone()));
+    let events: Vec<_> =
+        parsed.changes.iter().flat_map(|c| c.events.iter().cloned().map(|e| (number.clone(), e))).collect();
+    if events.is_empty() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK }
 }
 
 /// An empty database with one workspace and one number; the customers are new at first.
