@@ -671,6 +671,18 @@ async fn concurrent_batches_share_new_conversations_fairly_among_agents() {
     }
 }
 
+/// The texts of a contact's one conversation (asserting it has exactly one).
+async fn only_thread_of(store: &dyn Store, ws: WorkspaceId, contact: ContactId) -> Vec<String> {
+    let convs = store
+        .conversations(ws, &ConversationQuery { contact: Some(contact), limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(convs.len(), 1, "one conversation for contact {contact:?}");
+    let page = MessageQuery { limit: 10, cursor: None, viewer: Viewer::All };
+    store.messages(ws, convs[0].id, &page).await.unwrap().items.into_iter().filter_map(|m| m.text).collect()
+}
+
 #[tokio::test]
 async fn a_batch_of_first_messages_from_hundreds_of_new_customers() {
     // New senders are created together (one statement per chunk): each still gets one contact
@@ -728,20 +740,7 @@ async fn a_batch_of_first_messages_from_hundreds_of_new_customers() {
             let phone = E164::parse(&format!("+{}", wa(k))).unwrap();
             let contact = store.contact(ws, &ContactRef::Phone(phone)).await.unwrap();
             assert_eq!(contact.name.as_deref(), Some("Ana"));
-            let mine = store
-                .conversations(ws, &ConversationQuery { contact: Some(contact.id), limit: 10, ..Default::default() })
-                .await
-                .unwrap()
-                .items;
-            assert_eq!(mine.len(), 1, "{}", db.engine());
-            let texts: Vec<String> = store
-                .messages(ws, mine[0].id, &MessageQuery { limit: 10, cursor: None, viewer: Viewer::All })
-                .await
-                .unwrap()
-                .items
-                .into_iter()
-                .filter_map(|m| m.text)
-                .collect();
+            let texts = only_thread_of(store, ws, contact.id).await;
             assert_eq!(texts, ["first", "second"], "{}: customer {k}'s thread", db.engine());
         }
         let hid = all.iter().find(|c| c.name.as_deref() == Some("hid")).expect("the BSUID user");
@@ -765,5 +764,40 @@ async fn a_batch_of_first_messages_from_hundreds_of_new_customers() {
         ids.sort_unstable();
         got.sort_unstable();
         assert_eq!(got, ids, "{}", db.engine());
+    }
+}
+
+#[tokio::test]
+async fn a_new_contact_is_found_only_by_arrivals_after_the_one_that_made_it() {
+    // X's second reading is a known contact's number; Y, later in the batch, is new and its
+    // number is X's first reading. X must go to the known contact (as it would alone), not to
+    // the contact made for Y after it.
+    for db in TestDatabase::all().await {
+        let store = &*db.store;
+        let (ws, channel) = setup(store, "acme").await;
+        let x = WaId::parse("5491123456789").unwrap();
+        let candidates = parley_core::whatsapp::phone_candidates(&x);
+        assert_eq!(candidates.len(), 2, "Argentina's two readings: {candidates:?}");
+        let known = store
+            .create_contact(
+                ws,
+                NewContact { name: Some("Known".into()), phone: Some(candidates[1].clone()), ..Default::default() },
+                NOW,
+            )
+            .await
+            .unwrap();
+        // Another spelling of X's first reading (Argentina's `15` mobile prefix after the area
+        // code), which no quirk maps to the known number.
+        let y = WaId::parse("54111523456789").unwrap();
+        assert_eq!(
+            parley_core::whatsapp::phone_candidates(&y),
+            [candidates[0].clone()],
+            "Y reads as X's first form only"
+        );
+        let y = y.as_str();
+        let out = apply(store, &channel, &[text("x1", x.as_str(), 100, "from x"), text("y1", y, 110, "from y")]).await;
+        assert_eq!(out.messages, 2, "{}", db.engine());
+        let texts = only_thread_of(store, ws, known.id).await;
+        assert_eq!(texts, ["from x"], "{}: X went to the known contact", db.engine());
     }
 }

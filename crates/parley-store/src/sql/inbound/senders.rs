@@ -5,7 +5,7 @@
 //! metadata filling what the contact lacks.
 
 use macro_rules_attribute::apply;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use parley_core::Timestamp;
 use parley_core::contact::Contact;
@@ -42,6 +42,20 @@ fn identities(from: &Sender) -> Vec<(&'static str, &str)> {
 
 /// A provider's metadata on a sender, as custom field values (`Sender::contact_fields`).
 type ContactFields = Vec<(String, Value)>;
+
+/// What one batch fills in on one contact: the first profile name that came with it (when the
+/// contact had none), and the provider's metadata of each of its messages.
+struct Fill<'a> {
+    ws: WorkspaceId,
+    name: Option<String>,
+    fields: Vec<&'a ContactFields>,
+}
+
+impl Fill<'_> {
+    fn on(ws: WorkspaceId) -> Self {
+        Fill { ws, name: None, fields: Vec::new() }
+    }
+}
 
 fn profile_name(from: &Sender) -> Option<String> {
     from.profile_name
@@ -82,31 +96,38 @@ impl<DB> SqlStore<DB> {
             }
         };
 
-        // The senders known to nobody become contacts first, all together; the loop below then
-        // finds them like any other (by phone, or by identity for senders without one).
-        let created = Self::create_unknown_senders(conn, fresh, &by_identity, &mut by_phone, now, events).await?;
+        // The senders known to nobody become contacts first, all together; the loop below takes
+        // each at the arrival that made it.
+        let mut created = Self::create_unknown_senders(conn, fresh, &by_identity, &by_phone, now, events).await?;
 
         let mut contacts = Vec::with_capacity(fresh.len());
         let mut new_identities: Vec<(WorkspaceId, i64, &str, String)> = Vec::new();
-        // Contacts whose empty fields the provider's metadata fills: (workspace, contact, fields).
-        let mut to_fill: Vec<(WorkspaceId, i64, &ContactFields)> = Vec::new();
-        for a in fresh {
+        // What the batch fills in on contacts (a profile name, the provider's metadata), by
+        // contact id: written after the loop in id order, as every transaction locks rows.
+        let mut fills: BTreeMap<i64, Fill<'_>> = BTreeMap::new();
+        for (i, a) in fresh.iter().enumerate() {
             let ws = a.channel.workspace_id;
             let from = &a.m.from;
-            let found = identities(from)
-                .into_iter()
-                .find_map(|(k, v)| by_identity.get(&(ws, k, v.to_owned())).copied())
-                .or_else(|| {
-                    let candidates = from.wa_id.as_ref().map(phone_candidates).unwrap_or_default();
-                    candidates.iter().find_map(|p| by_phone.get(&(ws, p.as_str().to_owned())).copied())
-                })
-                .or_else(|| {
-                    identities(from).into_iter().find_map(|(k, v)| created.get(&(ws, k, v.to_owned())).copied())
-                });
+            let found = match created.remove(&i) {
+                Some((new, phone)) => {
+                    // Another id of the same number later in this batch finds this contact.
+                    if let Some(phone) = phone {
+                        by_phone.insert((ws, phone), new);
+                    }
+                    Some(new)
+                }
+                None => identities(from)
+                    .into_iter()
+                    .find_map(|(k, v)| by_identity.get(&(ws, k, v.to_owned())).copied())
+                    .or_else(|| {
+                        let candidates = from.wa_id.as_ref().map(phone_candidates).unwrap_or_default();
+                        candidates.iter().find_map(|p| by_phone.get(&(ws, p.as_str().to_owned())).copied())
+                    }),
+            };
             let known = match found {
                 Some(k) if k.nameless => match profile_name(from) {
                     Some(name) => {
-                        Self::fill_empty_name(conn, ws, k.id, &name, now, events).await?;
+                        fills.entry(k.id).or_insert_with(|| Fill::on(ws)).name.get_or_insert(name);
                         Known { id: k.id, nameless: false }
                     }
                     None => k,
@@ -115,7 +136,7 @@ impl<DB> SqlStore<DB> {
                 None => return Err(StoreError::Corrupt("a sender was neither found nor created".into())),
             };
             if !from.contact_fields.is_empty() {
-                to_fill.push((ws, known.id, &from.contact_fields));
+                fills.entry(known.id).or_insert_with(|| Fill::on(ws)).fields.push(&from.contact_fields);
             }
             for (kind, value) in identities(from) {
                 let key = (ws, kind, value.to_owned());
@@ -126,10 +147,14 @@ impl<DB> SqlStore<DB> {
             }
             contacts.push(known.id);
         }
-        // In contact id order, as every transaction locks rows (no deadlock between two).
-        to_fill.sort_by_key(|(_, id, _)| *id);
-        for (ws, id, fields) in to_fill {
-            Self::fill_empty_fields(conn, ws, id, fields, now, events).await?;
+        // In contact id order, one sweep, as every transaction locks rows (no deadlock between two).
+        for (id, fill) in fills {
+            if let Some(name) = &fill.name {
+                Self::fill_empty_name(conn, fill.ws, id, name, now, events).await?;
+            }
+            for fields in fill.fields {
+                Self::fill_empty_fields(conn, fill.ws, id, fields, now, events).await?;
+            }
         }
         for chunk in statement_chunks(&new_identities) {
             let mut qb = QueryBuilder::<DB>::new(
@@ -257,22 +282,24 @@ impl<DB> SqlStore<DB> {
         Ok(out)
     }
 
-    /// Creates a contact for each sender that neither an identity nor a phone number finds,
-    /// following the batch in order as [`Self::resolve_senders`] does (a sender found by an
-    /// earlier arrival's identity, or by the phone of a contact created for an earlier one, is not
-    /// new). Adds the new contacts' phones to `by_phone`; returns them by their identities.
+    /// Creates a contact for each arrival whose sender neither an identity nor a phone number
+    /// finds, following the batch in order as [`Self::resolve_senders`] does: a sender found by
+    /// an earlier arrival's identity, or by the phone of a contact created for an earlier
+    /// arrival, is not new. Returns, by the index of the arrival that made it, each new contact
+    /// and its phone; the resolving loop adds that phone to what it finds by when it reaches
+    /// that arrival, as it did when it created contacts itself.
     async fn create_unknown_senders(
         conn: &mut DB::Connection,
         fresh: &[Arrival<'_>],
         by_identity: &HashMap<(WorkspaceId, &'static str, String), Known>,
-        by_phone: &mut HashMap<(WorkspaceId, String), Known>,
+        by_phone: &HashMap<(WorkspaceId, String), Known>,
         now: Timestamp,
         events: &mut EventBuffer,
-    ) -> StoreResult<HashMap<(WorkspaceId, &'static str, String), Known>> {
+    ) -> StoreResult<HashMap<usize, (Known, Option<String>)>> {
         let mut seen_identities: HashSet<(WorkspaceId, &str, &str)> = HashSet::new();
         let mut new_phones: HashSet<(WorkspaceId, String)> = HashSet::new();
-        let mut new: Vec<(&Sender, Contact)> = Vec::new();
-        for a in fresh {
+        let mut new: Vec<(usize, Contact)> = Vec::new();
+        for (i, a) in fresh.iter().enumerate() {
             let ws = a.channel.workspace_id;
             let from = &a.m.from;
             let known_identity = identities(from).into_iter().any(|(k, v)| {
@@ -309,7 +336,7 @@ impl<DB> SqlStore<DB> {
                 // Another id of the same number later in this batch finds this contact.
                 new_phones.insert((ws, phone.as_str().to_owned()));
             }
-            new.push((from, contact));
+            new.push((i, contact));
         }
         // Per workspace, as imports create them: ids reserved, then multi-row inserts.
         new.sort_by_key(|(_, c)| c.workspace_id.get());
@@ -321,17 +348,11 @@ impl<DB> SqlStore<DB> {
                 c.id = inserted.id;
             }
         }
-        let mut created = HashMap::new();
-        for (from, contact) in new {
+        let mut created = HashMap::with_capacity(new.len());
+        for (i, contact) in new {
             let known = Known { id: contact.id.get(), nameless: contact.name.is_none() };
-            let ws = contact.workspace_id;
-            if let Some(phone) = &contact.phone {
-                by_phone.insert((ws, phone.as_str().to_owned()), known);
-            }
-            for (kind, value) in identities(from) {
-                created.insert((ws, kind, value.to_owned()), known);
-            }
-            events.push(ws, "contact.created", Some(known.id), None, &json!(contact));
+            events.push(contact.workspace_id, "contact.created", Some(known.id), None, &json!(contact));
+            created.insert(i, (known, contact.phone.map(|p| p.into_string())));
         }
         Ok(created)
     }
