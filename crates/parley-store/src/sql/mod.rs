@@ -218,7 +218,7 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>>;
     /// The senders known by one of `values` (WhatsApp ids or BSUIDs) in workspace `ws`:
-    /// `(kind, value, contact id, contact name)`. SQLite: `IN` lists; PostgreSQL: one `= ANY($3)`
+    /// `(kind, value, contact id, contact name)`. SQLite: `IN` lists; PostgreSQL: one `= ANY($2)`
     /// with an array, one prepared statement whatever the batch's size.
     fn identities_with(
         conn: &mut Self::Connection,
@@ -474,44 +474,16 @@ impl Engine for sqlx::Sqlite {
         by_email: bool,
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<contacts::ContactRow>>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for chunk in pow2_chunks(&values, 512) {
-                let mut qb = sqlx::QueryBuilder::<Self>::new(concat!(
-                    "SELECT ",
-                    contacts::contact_columns!(),
-                    " FROM contacts WHERE workspace_id = "
-                ));
-                qb.push_bind(ws).push(if by_email { " AND email IN (" } else { " AND phone IN (" });
-                let mut list = qb.separated(", ");
-                for v in chunk {
-                    list.push_bind(v.clone());
-                }
-                qb.push(")");
-                out.extend(qb.build_query_as::<contacts::ContactRow>().fetch_all(&mut *conn).await?);
-            }
-            Ok(out)
-        })
+        let head = concat!("SELECT ", contacts::contact_columns!(), " FROM contacts WHERE workspace_id = ");
+        let column = if by_email { "email" } else { "phone" };
+        Box::pin(sqlite_in_lists(conn, head, ws, column, values, 512))
     }
     fn identities_with(
         conn: &mut Self::Connection,
         ws: i64,
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<IdentityRow>>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for chunk in inbound::statement_chunks(&values) {
-                let mut qb = sqlx::QueryBuilder::<Self>::new(IDENTITIES_OF_WORKSPACE);
-                qb.push_bind(ws).push(" AND ci.value IN (");
-                let mut list = qb.separated(", ");
-                for v in chunk {
-                    list.push_bind(v.clone());
-                }
-                qb.push(")");
-                out.extend(qb.build_query_as().fetch_all(&mut *conn).await?);
-            }
-            Ok(out)
-        })
+        Box::pin(sqlite_in_lists(conn, IDENTITIES_OF_WORKSPACE, ws, "ci.value", values, inbound::MAX_ROWS))
     }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {
@@ -886,9 +858,6 @@ pub(crate) fn clamp_limit(limit: u32, max: u32) -> i64 {
     i64::from(limit.clamp(1, max))
 }
 
-/// Cuts `items` into slices whose lengths are powers of two, at most `max_rows`: multi-row
-/// statements then come in a handful of shapes, so their prepared statements are reused instead
-/// of parsed and planned anew for every batch size (a large cost on PostgreSQL).
 /// A sender found by identity: kind, value, contact id, contact name.
 pub(crate) type IdentityRow = (String, String, i64, Option<String>);
 
@@ -898,6 +867,36 @@ pub(crate) type IdentityRow = (String, String, i64, Option<String>);
 const IDENTITIES_OF_WORKSPACE: &str = "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci
      JOIN contacts c ON c.id = ci.contact_id WHERE ci.kind IN ('wa_id', 'bsuid') AND ci.workspace_id = ";
 
+/// SQLite's lookups by a list of values: `head` (ending in `workspace_id = `) for workspace `ws`
+/// and `column IN (…)`, one statement per power-of-two chunk of at most `max_rows` values.
+async fn sqlite_in_lists<R>(
+    conn: &mut sqlx::SqliteConnection,
+    head: &'static str,
+    ws: i64,
+    column: &'static str,
+    values: Vec<String>,
+    max_rows: usize,
+) -> StoreResult<Vec<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in pow2_chunks(&values, max_rows) {
+        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(head);
+        qb.push_bind(ws).push(" AND ").push(column).push(" IN (");
+        let mut list = qb.separated(", ");
+        for v in chunk {
+            list.push_bind(v.clone());
+        }
+        qb.push(")");
+        out.extend(qb.build_query_as::<R>().fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// Cuts `items` into slices whose lengths are powers of two, at most `max_rows`: multi-row
+/// statements then come in a handful of shapes, so their prepared statements are reused instead
+/// of parsed and planned anew for every batch size (a large cost on PostgreSQL).
 pub(crate) fn pow2_chunks<T>(items: &[T], max_rows: usize) -> impl Iterator<Item = &[T]> {
     let mut rest = items;
     std::iter::from_fn(move || {

@@ -36,7 +36,7 @@ pub(crate) const BSUID: &str = "bsuid";
 /// SQLite's and PostgreSQL's parameter limits (32,766 and 65,535). Fewer, longer statements
 /// ingest faster on PostgreSQL (+10 % at 128 → 1,024 on `parley bench webhooks`, measured while
 /// it still planned every statement anew); SQLite is the same either way.
-const MAX_ROWS: usize = 1024;
+pub(crate) const MAX_ROWS: usize = 1024;
 
 /// The table size the statistics give (`estimate`; -1 or none when never analysed) when it is far
 /// larger than the `added` messages this process counted: a server started on a big database,

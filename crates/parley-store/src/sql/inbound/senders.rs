@@ -345,23 +345,13 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
         events: &mut EventBuffer,
     ) -> StoreResult<()> {
-        let mut contact = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(ContactId(id))).await?;
-        if contact.name.is_some() {
+        let before = Self::find_contact(conn, ws, &parley_core::contact::ContactRef::Id(ContactId(id))).await?;
+        if before.name.is_some() {
             return Ok(());
         }
+        let mut contact = before.clone();
         contact.name = Some(name.to_owned());
-        contact.updated_at = now;
-        sqlx::query("UPDATE contacts SET name = $1, search = $2, updated_at = $3 WHERE id = $4")
-            .bind(contact.name.clone())
-            .bind(crate::sql::contacts::search_text(&contact))
-            .bind(now.as_micros())
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-        let mut payload = json!(contact);
-        payload["changed"] = json!(["name"]);
-        events.push(ws, "contact.updated", Some(id), None, &payload);
-        Ok(())
+        Self::save_filled(conn, &before, contact, Filled::Name, now, events).await
     }
 
     /// What the provider's channel keeps on the sender (MessageBird's contact metadata) fills
@@ -389,17 +379,45 @@ impl<DB> SqlStore<DB> {
         if contact.fields == before.fields {
             return Ok(());
         }
+        Self::save_filled(conn, &before, contact, Filled::Fields, now, events).await
+    }
+
+    /// Writes what the batch filled in on a contact (the column, its search text, its time) and
+    /// logs `contact.updated` with what changed.
+    async fn save_filled(
+        conn: &mut DB::Connection,
+        before: &Contact,
+        mut contact: Contact,
+        filled: Filled,
+        now: Timestamp,
+        events: &mut EventBuffer,
+    ) -> StoreResult<()> {
         contact.updated_at = now;
-        sqlx::query("UPDATE contacts SET fields = $1, search = $2, updated_at = $3 WHERE id = $4")
-            .bind(serde_json::to_string(&contact.fields)?)
+        let (sql, value) = match filled {
+            Filled::Name => {
+                ("UPDATE contacts SET name = $1, search = $2, updated_at = $3 WHERE id = $4", contact.name.clone())
+            }
+            Filled::Fields => (
+                "UPDATE contacts SET fields = $1, search = $2, updated_at = $3 WHERE id = $4",
+                Some(serde_json::to_string(&contact.fields)?),
+            ),
+        };
+        sqlx::query(sql)
+            .bind(value)
             .bind(crate::sql::contacts::search_text(&contact))
             .bind(now.as_micros())
-            .bind(id)
+            .bind(contact.id.get())
             .execute(&mut *conn)
             .await?;
         let mut payload = json!(contact);
-        payload["changed"] = json!(crate::sql::contacts::changed(&before, &contact));
-        events.push(ws, "contact.updated", Some(id), None, &payload);
+        payload["changed"] = json!(crate::sql::contacts::changed(before, &contact));
+        events.push(contact.workspace_id, "contact.updated", Some(contact.id.get()), None, &payload);
         Ok(())
     }
+}
+
+/// The column a batch fills in on a contact that lacked it.
+enum Filled {
+    Name,
+    Fields,
 }
