@@ -3,15 +3,18 @@
 //! one store transaction and answers each handler after the commit. Under load, many small
 //! webhooks share one transaction (and the store's batched statements); alone, a webhook is
 //! applied at once. If a shared transaction fails, each webhook is retried on its own so one bad
-//! batch cannot fail the others.
+//! batch cannot fail the others. A journaled webhook (`journal.rs`) carries its journal id: the
+//! transaction that applies it takes its row.
 
 use std::sync::Arc;
 
 use parley_core::Clock;
 use parley_core::channel::Channel;
 use parley_core::message::InboundEvent;
-use parley_store::{InboundOutcome, RoutedEvent, Store, StoreError};
+use parley_store::{InboundOutcome, InboundWebhook, RoutedEvent, Store, StoreError};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot, watch};
+
+use crate::journal::Backlog;
 
 /// How many events one transaction takes at most.
 const MAX_EVENTS_PER_COMMIT: usize = 2_000;
@@ -25,9 +28,16 @@ const QUEUE: usize = 1_024;
 /// events/s with two against 10,600–13,800 with four, in alternating runs (eight: 9,600–12,800).
 const POSTGRES_WORKERS: usize = 4;
 
-/// One webhook's events, each with the channel it goes to.
+/// One webhook's events, each with the channel it goes to, and its journal row if it has one.
 pub struct Batch {
     pub events: Vec<(Arc<Channel>, InboundEvent)>,
+    pub journal_id: Option<i64>,
+}
+
+impl Batch {
+    fn routed(&self) -> Vec<RoutedEvent<'_>> {
+        self.events.iter().map(|(channel, event)| RoutedEvent { channel, event }).collect()
+    }
 }
 
 struct Job {
@@ -53,11 +63,19 @@ impl Ingest {
         clock: Arc<dyn Clock>,
         media_wakeup: Arc<Notify>,
         appended: Arc<watch::Sender<u64>>,
+        backlog: Arc<Backlog>,
     ) -> Ingest {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..workers_for(store.engine()) {
-            tokio::spawn(run(queue.clone(), store.clone(), clock.clone(), media_wakeup.clone(), appended.clone()));
+            let worker = Worker {
+                store: store.clone(),
+                clock: clock.clone(),
+                media_wakeup: media_wakeup.clone(),
+                appended: appended.clone(),
+                backlog: backlog.clone(),
+            };
+            tokio::spawn(worker.run(queue.clone()));
         }
         Ingest { jobs }
     }
@@ -99,55 +117,72 @@ pub async fn take_waiting<J>(
     Some((jobs, events))
 }
 
-async fn run(
-    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+/// What an ingest task needs.
+struct Worker {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     media_wakeup: Arc<Notify>,
     appended: Arc<watch::Sender<u64>>,
-) {
-    loop {
-        let Some((mut jobs, events)) = take_waiting(&queue, |job: &Job| job.batch.events.len()).await else { return };
-        let all: Vec<RoutedEvent> = jobs
-            .iter()
-            .flat_map(|j| j.batch.events.iter().map(|(channel, event)| RoutedEvent { channel, event }))
-            .collect();
-        match store.apply_inbound(&all, clock.now()).await {
-            Ok(outcome) => {
-                if outcome.messages > 0 {
-                    media_wakeup.notify_one();
-                }
-                appended.send_modify(|n| *n = n.wrapping_add(1));
-                tracing::debug!(
-                    webhooks = jobs.len(),
-                    events,
-                    messages = outcome.messages,
-                    duplicates = outcome.duplicates,
-                    "committed"
-                );
-                for job in jobs {
-                    let _ = job.reply.send((Ok(outcome), job.batch));
-                }
-            }
-            Err(shared) if jobs.len() > 1 => {
-                tracing::warn!(error = %shared, webhooks = jobs.len(), "shared commit failed; applying webhooks one by one");
-                for job in jobs {
-                    let routed: Vec<RoutedEvent> =
-                        job.batch.events.iter().map(|(channel, event)| RoutedEvent { channel, event }).collect();
-                    let result = store.apply_inbound(&routed, clock.now()).await;
-                    if matches!(&result, Ok(o) if o.messages > 0) {
-                        media_wakeup.notify_one();
+    backlog: Arc<Backlog>,
+}
+
+impl Worker {
+    async fn run(self, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+        loop {
+            // Acknowledging webhooks comes first (`journal.rs`).
+            self.backlog.gap_for_application().await;
+            let Some((mut jobs, events)) = take_waiting(&queue, |job: &Job| job.batch.events.len()).await else {
+                return;
+            };
+            let result = {
+                let routed: Vec<Vec<RoutedEvent>> = jobs.iter().map(|j| j.batch.routed()).collect();
+                let webhooks: Vec<InboundWebhook> = jobs
+                    .iter()
+                    .zip(&routed)
+                    .map(|(j, events)| InboundWebhook { journal_id: j.batch.journal_id, events })
+                    .collect();
+                self.apply(&webhooks).await
+            };
+            match result {
+                Ok(outcome) => {
+                    tracing::debug!(
+                        webhooks = jobs.len(),
+                        events,
+                        messages = outcome.messages,
+                        duplicates = outcome.duplicates,
+                        "committed"
+                    );
+                    for job in jobs {
+                        let _ = job.reply.send((Ok(outcome), job.batch));
                     }
-                    appended.send_modify(|n| *n = n.wrapping_add(1));
-                    let _ = job.reply.send((result, job.batch));
                 }
-            }
-            Err(e) => {
-                // A single webhook: its own error.
-                if let Some(job) = jobs.pop() {
-                    let _ = job.reply.send((Err(e), job.batch));
+                Err(shared) if jobs.len() > 1 => {
+                    tracing::warn!(error = %shared, webhooks = jobs.len(), "shared commit failed; applying webhooks one by one");
+                    for job in jobs {
+                        let events = job.batch.routed();
+                        let result =
+                            self.apply(&[InboundWebhook { journal_id: job.batch.journal_id, events: &events }]).await;
+                        drop(events);
+                        let _ = job.reply.send((result, job.batch));
+                    }
+                }
+                Err(e) => {
+                    // A single webhook: its own error.
+                    if let Some(job) = jobs.pop() {
+                        let _ = job.reply.send((Err(e), job.batch));
+                    }
                 }
             }
         }
+    }
+
+    /// One transaction; wakes the media worker and the event log's followers after it.
+    async fn apply(&self, webhooks: &[InboundWebhook<'_>]) -> Result<InboundOutcome, StoreError> {
+        let outcome = self.store.apply_webhooks(webhooks, self.clock.now()).await?;
+        if outcome.messages > 0 {
+            self.media_wakeup.notify_one();
+        }
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(outcome)
     }
 }

@@ -12,6 +12,7 @@ pub mod event_log;
 pub mod extract;
 pub mod fees;
 pub mod ingest;
+pub mod journal;
 pub mod mail;
 pub mod media_response;
 pub mod password;
@@ -166,6 +167,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Webhooks acknowledged before a crash or a stop are applied before anything is served.
+    if let Err(e) = journal::recover(&state).await {
+        tracing::error!(error = %e, "reading the inbound journal failed; its webhooks wait for the next start");
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = workers::spawn_all(state.clone(), stopped);
     let closing = state.closing.clone();

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::ingest::Ingest;
+use crate::journal::Journal;
 use crate::secrets::SecretBox;
 
 #[derive(Clone)]
@@ -61,6 +62,8 @@ pub struct AppState {
     pub dispatch: crate::workers::dispatch::DispatchConfig,
     /// Applies webhooks, many per transaction under load.
     pub ingest: Ingest,
+    /// Cloud API webhooks acknowledged before they are applied (`journal.rs`).
+    pub journal: Journal,
     /// How often numbers and templates are checked with the provider (webhooks come first).
     pub provider_sync: crate::workers::provider_sync::ProviderSyncConfig,
     /// Turns true when the server begins to shut down: long-lived responses (event streams) end,
@@ -130,8 +133,16 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, secrets: SecretBox, data_dir: &Path) -> Self {
         let media_wakeup = Arc::new(Notify::new());
         let events_appended = Arc::new(tokio::sync::watch::channel(0).0);
+        let journal = Journal::start(store.clone(), clock.clone());
         AppState {
-            ingest: Ingest::start(store.clone(), clock.clone(), media_wakeup.clone(), events_appended.clone()),
+            ingest: Ingest::start(
+                store.clone(),
+                clock.clone(),
+                media_wakeup.clone(),
+                events_appended.clone(),
+                journal.backlog.clone(),
+            ),
+            journal,
             events_appended,
             store,
             clock,

@@ -359,6 +359,17 @@ pub trait Inbox {
     /// opened or reopened, messages inserted once (duplicates are no-ops), statuses moved forward
     /// only, events appended. Nothing is written unless everything is.
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome>;
+    /// Applies several webhooks in one transaction, as `apply_inbound` does. A webhook with a
+    /// journal row is applied at most once: the transaction takes its row (PostgreSQL deletes
+    /// it; SQLite notes its id as applied and removes the row from the journal's file after the
+    /// commit), and skips it if another transaction already did.
+    async fn apply_webhooks(&self, webhooks: &[InboundWebhook<'_>], now: Timestamp) -> StoreResult<InboundOutcome>;
+    /// Appends webhooks as received to the inbound journal in one transaction (on SQLite in a
+    /// file of its own, so it never waits behind a transaction applying webhooks); their ids,
+    /// in order.
+    async fn journal_append(&self, entries: &[NewJournalEntry<'_>], now: Timestamp) -> StoreResult<Vec<i64>>;
+    /// Journaled webhooks not applied yet, with ids above `after`, oldest first.
+    async fn journal_pending(&self, after: i64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
     /// Newest activity first.
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>>;
     /// How many open conversations the inbox's tabs hold for `me` (assigned to me, unassigned,

@@ -284,6 +284,33 @@ pub struct RoutedEvent<'a> {
     pub event: &'a InboundEvent,
 }
 
+/// One webhook's routed events, with its row in the inbound journal when it was acknowledged
+/// before being applied (`Inbox::apply_webhooks` applies such a row once).
+#[derive(Clone, Copy, Debug)]
+pub struct InboundWebhook<'a> {
+    pub journal_id: Option<i64>,
+    pub events: &'a [RoutedEvent<'a>],
+}
+
+/// A webhook to keep in the inbound journal as it was received: the key of the webhook path that
+/// took it, the raw body and the signature header, checked before it was acknowledged.
+#[derive(Clone, Copy, Debug)]
+pub struct NewJournalEntry<'a> {
+    pub webhook_key: &'a str,
+    pub body: &'a str,
+    pub signature: Option<&'a str>,
+}
+
+/// A journaled webhook not applied yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub id: i64,
+    pub webhook_key: String,
+    pub body: String,
+    pub signature: Option<String>,
+    pub received_at: Timestamp,
+}
+
 /// What applying a webhook did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InboundOutcome {
@@ -295,6 +322,8 @@ pub struct InboundOutcome {
     pub statuses: u32,
     /// Other events recorded (preferences, template and account updates, …).
     pub others: u32,
+    /// Journaled webhooks skipped: another transaction had applied them.
+    pub already_applied: u32,
 }
 
 /// A conversation list query; `cursor` is the last item of the previous page.

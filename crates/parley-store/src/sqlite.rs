@@ -49,7 +49,35 @@ pub(crate) async fn open(path: &Path) -> StoreResult<SqlStore<sqlx::Sqlite>> {
     let read = SqlitePoolOptions::new().max_connections(READERS).connect_with(read_options).await?;
     let checkpoints = tokio::spawn(checkpoint_in_background(checkpointer)).abort_handle();
     let guard = FileGuard { _lock: lock, checkpoints };
-    Ok(SqlStore::new(write, read, sqlx::migrate!("./migrations/sqlite"), Some(guard)))
+    let journal = open_journal(path).await?;
+    let mut store = SqlStore::new(write, read, sqlx::migrate!("./migrations/sqlite"), Some(guard));
+    store.journal = Some(journal);
+    Ok(store)
+}
+
+/// The inbound journal's file beside the database (`<database>.inbound.db`): webhooks
+/// acknowledged and not applied yet. A file of its own has a write lock of its own, so an
+/// acknowledgement never waits behind the transaction applying earlier webhooks. Its ids are
+/// never reused (`AUTOINCREMENT`): the database notes applied ones (migration 0054).
+async fn open_journal(db: &Path) -> StoreResult<sqlx::SqlitePool> {
+    let path = db.with_extension("inbound.db");
+    open_private_file(&path)
+        .map_err(|e| StoreError::Config(format!("cannot create the journal file {}: {e}", path.display())))?;
+    let options = SqliteConnectOptions::from_str("sqlite://")
+        .map_err(|e| StoreError::Config(e.to_string()))?
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS inbound_journal (id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_key TEXT NOT NULL,
+         body TEXT NOT NULL, signature TEXT, received_at INTEGER NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    Ok(pool)
 }
 
 /// What an open SQLite store holds: the lock file, and the checkpointer, stopped on drop.

@@ -13,6 +13,9 @@ use parley_core::template_review::template_update;
 use parley_core::whatsapp::{Bsuid, WaId};
 use serde_json::{Map, Value};
 
+mod check;
+pub use check::check;
+
 /// A parsed webhook: one item per `changes[]` element, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {

@@ -1,11 +1,14 @@
 //! `/webhooks/meta/{key}`: where Meta delivers a channel's webhooks. The key in the path picks
 //! the channel; the signature (`X-Hub-Signature-256`, HMAC of the raw body with the channel's app
-//! secret) is checked before anything is parsed; every change of the batch is routed to its
-//! channel by `metadata.phone_number_id` and applied in one transaction; the answer is 200 only
-//! after the commit, so a crash before it makes Meta retry and the retry is a no-op.
+//! secret) is checked before anything is read, then the shape (`webhook::check`); the webhook is
+//! appended to the inbound journal (`journal.rs`), and the answer is 200 only after that commit,
+//! so a crash before it makes Meta retry. Then every change of the batch is parsed, routed to its
+//! channel by `metadata.phone_number_id` and applied in one transaction that takes the journal's
+//! row: applied once, whatever crashes. The handler answers after that too unless many wait.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,9 +19,11 @@ use axum::response::{IntoResponse, Response};
 use parley_core::channel::{Channel, ChannelId, ChannelSecrets, Provider};
 use parley_core::message::InboundEvent;
 use parley_providers::meta::{signature, webhook};
+use parley_store::{InboundOutcome, JournalEntry};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,6 +31,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiPath;
 use crate::ingest::Batch;
+use crate::journal::Pending;
 use crate::state::AppState;
 
 /// Meta sends up to 3 MB per POST; a little headroom, then 413.
@@ -96,6 +102,7 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let acknowledging = state.journal.acknowledging();
     let body = webhook_body(body)?;
     let (channel, secrets) = live_channel(&state, &key).await?;
     if channel.provider != Provider::Meta {
@@ -106,10 +113,116 @@ async fn receive(
     if !signature::verify(&secrets.app_secret, &body, signature_header) {
         return Err(ApiError::unauthorized("missing or invalid X-Hub-Signature-256"));
     }
-    let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let channels = route(&state, &channel, &parsed, &body, signature_header).await?;
-    let accounts = route_accounts(&state, &channel, &parsed, &body, signature_header).await?;
+    // Refuses exactly what the parser would: a malformed webhook is stored nowhere.
+    webhook::check(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let signature_header = signature_header.map(str::to_owned);
+    let id = state.journal.append(Arc::from(key.as_str()), body.clone(), signature_header.clone()).await?;
+    drop(acknowledging);
+    // Durable from here on: the answer is 200 whatever happens next (a retry would only repeat it).
+    let pending = Pending::new(&state.journal.backlog, body.len());
+    let answer_early = state.journal.backlog.answer_early();
+    let (first, first_attempt) = oneshot::channel();
+    let journaled = Journaled { id, channel: channel.clone(), body, signature: signature_header };
+    tokio::spawn(apply_until_applied(state.clone(), journaled, pending, first));
+    if answer_early {
+        return Ok(Json(json!({"journaled": true, "applied": false})));
+    }
+    let _waiting = state.journal.backlog.waiting();
+    match first_attempt.await {
+        Ok(Ok(outcome)) => {
+            Ok(Json(json!({"journaled": true, "applied": true, "messages_in_commit": outcome.messages})))
+        }
+        // Applied later, by the task's retries or the next start's recovery.
+        _ => Ok(Json(json!({"journaled": true, "applied": false}))),
+    }
+}
 
+/// A webhook in the inbound journal, to apply.
+struct Journaled {
+    id: i64,
+    channel: Arc<Channel>,
+    body: Bytes,
+    signature: Option<String>,
+}
+
+/// Applies a journaled webhook, retrying (from 100 ms to 30 s apart) until it is applied or the
+/// server stops (its row then waits for the next start). The first attempt's outcome goes to
+/// the handler, which may be waiting for it.
+async fn apply_until_applied(
+    state: AppState,
+    webhook: Journaled,
+    pending: Pending,
+    first: oneshot::Sender<ApiResult<InboundOutcome>>,
+) {
+    let backlog = state.journal.backlog.clone();
+    let _turn = backlog.turn_to_apply(webhook.body.len()).await;
+    let mut first = Some(first);
+    let mut delay = Duration::from_millis(100);
+    let mut closing = state.closing.subscribe();
+    loop {
+        let result = apply_journaled(&state, &webhook).await;
+        let failed = result.as_ref().err().map(|e| e.message.clone());
+        if let Some(first) = first.take() {
+            let _ = first.send(result);
+        }
+        let Some(error) = failed else { break };
+        tracing::error!(journal_id = webhook.id, error, "applying a journaled webhook failed; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = closing.wait_for(|c| *c) => break,
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+    drop(pending);
+}
+
+/// Applies a webhook the journal holds (at a start, after a crash): through the live channel of
+/// its key; one whose key no longer names a channel is taken from the journal with nothing
+/// applied (logged).
+pub(crate) async fn apply_journal_entry(state: &AppState, entry: JournalEntry) -> ApiResult<()> {
+    let channel = match live_channel(state, &entry.webhook_key).await {
+        Ok((channel, _)) => channel,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            tracing::warn!(journal_id = entry.id, "a journaled webhook's channel is gone; dropping it");
+            state.ingest.apply(Batch { events: Vec::new(), journal_id: Some(entry.id) }).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let webhook = Journaled { id: entry.id, channel, body: Bytes::from(entry.body), signature: entry.signature };
+    apply_journaled(state, &webhook).await.map(|_| ())
+}
+
+/// Parses and routes a journaled webhook, then applies it through the ingest, whose transaction
+/// takes its journal row.
+async fn apply_journaled(state: &AppState, webhook: &Journaled) -> ApiResult<InboundOutcome> {
+    let channel = &webhook.channel;
+    let events = match webhook::parse(&webhook.body) {
+        Ok(parsed) => routed_events(state, channel, parsed, &webhook.body, webhook.signature.as_deref()).await?,
+        // `webhook::check` refused what `parse` refuses before the webhook was journaled: this
+        // is a change of either since. Noted on the channel rather than lost or retried forever.
+        Err(e) => {
+            tracing::error!(journal_id = webhook.id, error = %e, "a journaled webhook does not parse");
+            let value = json!({"error": e.to_string(), "bytes": webhook.body.len()});
+            vec![(channel.clone(), InboundEvent::Other { field: "webhook.unreadable".into(), value })]
+        }
+    };
+    let count = events.len();
+    let outcome = state.ingest.apply(Batch { events, journal_id: Some(webhook.id) }).await?;
+    tracing::debug!(channel = channel.id.get(), events = count, "webhook applied");
+    Ok(outcome)
+}
+
+/// Every event of a webhook, each with the channel it goes to.
+async fn routed_events(
+    state: &AppState,
+    channel: &Arc<Channel>,
+    parsed: webhook::Webhook,
+    body: &[u8],
+    signature_header: Option<&str>,
+) -> ApiResult<Vec<(Arc<Channel>, InboundEvent)>> {
+    let channels = route(state, channel, &parsed, body, signature_header).await?;
+    let accounts = route_accounts(state, channel, &parsed, body, signature_header).await?;
     let mut events = Vec::with_capacity(parsed.event_count());
     for change in parsed.changes {
         // Number changes go to their number; account changes (templates, limits, bans) to one
@@ -131,10 +244,7 @@ async fn receive(
             events.extend(change.events.iter().cloned().map(|event| (target.clone(), event)));
         }
     }
-    let count = events.len();
-    let outcome = state.ingest.apply(Batch { events }).await?;
-    tracing::debug!(channel = channel.id.get(), events = count, "webhook stored");
-    Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
+    Ok(events)
 }
 
 /// A webhook's raw body, or the JSON error for one too large or unreadable.

@@ -73,7 +73,7 @@ async fn receive(
         }
     }
     let count = events.len();
-    let outcome = state.ingest.apply(Batch { events }).await?;
+    let outcome = state.ingest.apply(Batch { events, journal_id: None }).await?;
     tracing::debug!(channel = channel.id.get(), events = count, "360dialog webhook stored");
     Ok(Json(json!({"stored": count, "messages_in_commit": outcome.messages})))
 }

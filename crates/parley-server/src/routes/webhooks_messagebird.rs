@@ -138,16 +138,19 @@ async fn receive(
         }
     }
     let count = events.len();
-    let outcome =
-        match state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                if let Some(jti) = taken_jti {
-                    state.seen_webhook_tokens.forget(&jti);
-                }
-                return Err(e.into());
+    let outcome = match state
+        .ingest
+        .apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect(), journal_id: None })
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if let Some(jti) = taken_jti {
+                state.seen_webhook_tokens.forget(&jti);
             }
-        };
+            return Err(e.into());
+        }
+    };
     for (key, hash) in applied {
         state.messagebird_metadata.applied(key, hash);
     }

@@ -72,7 +72,10 @@ async fn receive(
         webhook::parse(&body, state.clock.now()).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
     let count = events.len();
-    state.ingest.apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect() }).await?;
+    state
+        .ingest
+        .apply(Batch { events: events.into_iter().map(|e| (channel.clone(), e)).collect(), journal_id: None })
+        .await?;
     tracing::debug!(channel = channel.id.get(), events = count, "twilio webhook stored");
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], EMPTY_TWIML).into_response())
 }

@@ -17,6 +17,7 @@ mod helpers;
 mod http;
 mod idempotency;
 mod imports;
+mod journal;
 mod login_limits;
 mod mention_mail;
 mod no_blocking_io;

@@ -250,6 +250,13 @@ async fn forged_unsigned_oversized_and_malformed_webhooks_are_refused_and_store_
             post(wrong.clone(), Some(signature::sign(secret, &wrong))).await.unwrap().status(),
             StatusCode::BAD_REQUEST
         );
+        let bad_field = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"Bad Field"}]}]}"#;
+        let r = post(bad_field.to_vec(), Some(signature::sign(secret, bad_field))).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "signed, a field that is not a field name");
+        assert!(
+            app.state.store.journal_pending(0, 10).await.unwrap().is_empty(),
+            "{e}: a refused webhook was journaled"
+        );
         let huge =
             format!(r#"{{"object":"whatsapp_business_account","entry":[],"pad":"{}"}}"#, "x".repeat(5 * 1024 * 1024))
                 .into_bytes();

@@ -14,8 +14,8 @@ use super::events::NewEvent;
 use super::{Engine, SqlStore, clamp_limit};
 use crate::error::{StoreError, StoreResult};
 use crate::{
-    AssigneeFilter, ConversationQuery, InboundOutcome, Inbox, MediaFile, MediaJob, MessageQuery, OPEN_COUNT_CAP,
-    OpenCounts, Page, RoutedEvent, SortKey, TeamFilter, Viewer,
+    AssigneeFilter, ConversationQuery, InboundOutcome, InboundWebhook, Inbox, JournalEntry, MediaFile, MediaJob,
+    MessageQuery, NewJournalEntry, OPEN_COUNT_CAP, OpenCounts, Page, RoutedEvent, SortKey, TeamFilter, Viewer,
 };
 
 const MAX_PAGE: u32 = 200;
@@ -149,13 +149,17 @@ impl TryFrom<MessageRow> for Message {
 #[async_trait]
 impl<DB> Inbox for SqlStore<DB> {
     async fn apply_inbound(&self, events: &[RoutedEvent<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
+        self.apply_webhooks(&[InboundWebhook { journal_id: None, events }], now).await
+    }
+
+    async fn apply_webhooks(&self, webhooks: &[InboundWebhook<'_>], now: Timestamp) -> StoreResult<InboundOutcome> {
         // Two deliveries of the same new customer can race on PostgreSQL (both create the
         // contact or the conversation; one hits the unique constraint), or two batches can
         // deadlock on conversation rows. Running the loser again sees the winner's rows and
         // turns its work into duplicates.
         let mut attempt = 0;
         loop {
-            match self.apply_inbound_events(events, now).await {
+            match self.apply_inbound_events(webhooks, now).await {
                 Err(StoreError::Conflict { .. } | StoreError::Contention(_)) if attempt < 5 => {
                     attempt += 1;
                     tracing::debug!(attempt, "inbound batch raced another transaction; retrying");
@@ -163,6 +167,14 @@ impl<DB> Inbox for SqlStore<DB> {
                 other => return other,
             }
         }
+    }
+
+    async fn journal_append(&self, entries: &[NewJournalEntry<'_>], now: Timestamp) -> StoreResult<Vec<i64>> {
+        self.append_to_journal(entries, now).await
+    }
+
+    async fn journal_pending(&self, after: i64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+        self.pending_in_journal(after, limit).await
     }
 
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>> {

@@ -825,6 +825,9 @@ pub struct SqlStore<DB: Database> {
     /// Rate cards' lines by card id, read once: a card never changes once imported
     /// (`fee_pricing.rs`).
     pub(crate) rate_cards: fee_pricing::CardCache,
+    /// SQLite: the inbound journal's own file (`inbound/journal.rs`); PostgreSQL keeps it in a
+    /// table of the database (`None`).
+    pub(crate) journal: Option<Pool<DB>>,
 }
 
 /// The first refresh of inbound statistics comes after this many stored messages; each next one
@@ -845,6 +848,7 @@ impl<DB: Engine> SqlStore<DB> {
             _sqlite: sqlite,
             inbound_rows: Arc::new((AtomicU64::new(0), AtomicU64::new(FIRST_INBOUND_ANALYZE))),
             rate_cards: fee_pricing::CardCache::default(),
+            journal: None,
         }
     }
 

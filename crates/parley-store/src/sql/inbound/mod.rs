@@ -9,8 +9,10 @@
 //! - `messages.rs` — the message pipeline (dedup, senders, conversations, inserts).
 //! - `senders.rs` — senders to contacts (found, or created together).
 //! - `changes.rs` — edits, revokes and system notices that change other rows.
+//! - `journal.rs` — webhooks acknowledged before they are applied, each applied once.
 
 mod changes;
+mod journal;
 mod messages;
 mod senders;
 
@@ -27,7 +29,7 @@ use sqlx::QueryBuilder;
 
 use super::{Engine, EventRow, SqlStore};
 use crate::error::StoreResult;
-use crate::{InboundOutcome, RoutedEvent};
+use crate::{InboundOutcome, InboundWebhook};
 use std::sync::atomic::Ordering;
 
 pub(crate) const WA_ID: &str = "wa_id";
@@ -164,7 +166,7 @@ impl<DB> SqlStore<DB> {
 
     pub(crate) async fn apply_inbound_events(
         &self,
-        events: &[RoutedEvent<'_>],
+        webhooks: &[InboundWebhook<'_>],
         now: Timestamp,
     ) -> StoreResult<InboundOutcome> {
         let mut tx = self.begin_write().await?;
@@ -175,6 +177,11 @@ impl<DB> SqlStore<DB> {
             sqlx::query(setup).execute(&mut *tx).await?;
         }
         let mut out = InboundOutcome::default();
+        let journaled: Vec<i64> = webhooks.iter().filter_map(|w| w.journal_id).collect();
+        let taken: HashSet<i64> = self.take_journal_rows(&mut tx, &journaled).await?.into_iter().collect();
+        out.already_applied = u32::try_from(journaled.len() - taken.len()).unwrap_or(u32::MAX);
+        let events =
+            webhooks.iter().filter(|w| w.journal_id.is_none_or(|id| taken.contains(&id))).flat_map(|w| w.events.iter());
         let mut buffer = EventBuffer::default();
         let mut arrivals = Vec::new();
         let mut statuses = Vec::new();
@@ -237,6 +244,7 @@ impl<DB> SqlStore<DB> {
         // Last: the locks every delivery from the same customers waits for (see `ClockMoves`).
         Self::move_conversation_clocks(&mut tx, clocks, now).await?;
         tx.commit().await?;
+        self.forget_journal_rows(&journaled).await;
         self.inbound_grew(u64::from(out.messages));
         Ok(out)
     }

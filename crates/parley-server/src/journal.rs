@@ -1,0 +1,349 @@
+//! Ack fast (spec/meta-cloud-api.md §1.3: "persist raw body + headers to a durable queue,
+//! return 200, process async"). A Cloud API webhook whose signature and shape are right
+//! (`webhook::check`, which refuses exactly what the parser refuses) is appended to the inbound
+//! journal through a group commit like the ingest's, then parsed, routed and applied by a task
+//! of its own through the ingest (`ingest.rs`), whose transaction takes its journal row: applied
+//! once, whatever crashes. A server applies what its journal holds before it serves
+//! ([`recover`]).
+//!
+//! When the handler answers:
+//! - after the webhook is applied while the ingest keeps up (fewer than [`EARLY_ANSWER_FROM`]
+//!   journaled webhooks wait): what was acknowledged is in the inbox, as before the journal;
+//! - after the journal's commit when more wait: a burst is acknowledged at the rate of durable
+//!   appends, and applied as fast as the ingest goes;
+//! - after the webhook is applied again once the backlog holds [`MAX_BACKLOG_BYTES`]: back
+//!   pressure, so the lag and the memory the waiting bodies take stay bounded.
+//!
+//! While webhooks are being acknowledged, journaled webhooks wait for a gap before they are
+//! parsed and applied (at most [`MAX_YIELD`]; at once for a handler waiting for its own):
+//! acknowledging is what the provider waits for; applying can come a moment later.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use parley_core::Clock;
+use parley_store::{NewJournalEntry, Store, StoreError};
+use tokio::sync::{Mutex, Notify, Semaphore, SemaphorePermit, mpsc, oneshot, watch};
+
+/// From this many journaled webhooks waiting to be applied, a new one is answered once it is
+/// journaled. Below it, handlers wait for their application: a server that keeps up answers as
+/// it did without the journal (the sandbox and the tests post up to four at a time).
+pub const EARLY_ANSWER_FROM: usize = 8;
+/// Bodies journaled and not applied yet past which handlers wait for their application again:
+/// 64 MiB, about half a million events of Meta's, a few tens of seconds of ingest.
+pub const MAX_BACKLOG_BYTES: usize = 64 << 20;
+/// How long application waits for a gap in acknowledgements at most, before it goes on for one
+/// transaction: what a burst of webhooks may delay the inbox by, while it is acknowledged at the
+/// rate of durable appends.
+pub const MAX_YIELD: Duration = Duration::from_secs(1);
+/// Webhooks waiting for the journal's group commit before handlers wait to enqueue.
+const QUEUE: usize = 1_024;
+/// Bodies being parsed and applied at once, in bytes: the rest of the backlog waits as received,
+/// in order, instead of as events (ten times larger, and parsed while acknowledgements go on).
+const APPLYING_BYTES: usize = 1 << 20;
+
+/// The inbound journal's writer and what it holds that is not applied yet.
+#[derive(Clone)]
+pub struct Journal {
+    appends: mpsc::Sender<Append>,
+    pub backlog: Arc<Backlog>,
+}
+
+struct Append {
+    key: Arc<str>,
+    body: Bytes,
+    signature: Option<String>,
+    reply: oneshot::Sender<Result<i64, StoreError>>,
+}
+
+/// Journaled webhooks not applied yet, acknowledgements under way, and the gate that lets
+/// application go on between them.
+pub struct Backlog {
+    webhooks: watch::Sender<usize>,
+    bytes: AtomicUsize,
+    acknowledging: AtomicUsize,
+    /// Handlers waiting for their webhook's application.
+    waiting: AtomicUsize,
+    /// The most webhooks the backlog held at once (the benchmark reports it).
+    peak: AtomicUsize,
+    /// When a webhook last passed the gate, in milliseconds since `started`.
+    last_turn: AtomicU64,
+    started: Instant,
+    /// Notified when the gate may have opened.
+    gap: Notify,
+    /// Bytes of bodies being parsed and applied ([`APPLYING_BYTES`]); taken in arrival order.
+    applying: Semaphore,
+}
+
+impl Backlog {
+    fn new() -> Backlog {
+        Backlog {
+            webhooks: watch::channel(0).0,
+            bytes: AtomicUsize::new(0),
+            acknowledging: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            last_turn: AtomicU64::new(0),
+            started: Instant::now(),
+            gap: Notify::new(),
+            applying: Semaphore::new(APPLYING_BYTES),
+        }
+    }
+
+    /// Journaled webhooks not applied yet.
+    pub fn webhooks(&self) -> usize {
+        *self.webhooks.borrow()
+    }
+
+    /// The most webhooks the backlog held at once since the server started.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Acquire)
+    }
+
+    fn full(&self) -> bool {
+        self.bytes.load(Ordering::Acquire) >= MAX_BACKLOG_BYTES
+    }
+
+    /// Whether a webhook just journaled is answered now (else after its application): when
+    /// many are being received at once or wait to be applied, unless the backlog is full.
+    pub fn answer_early(&self) -> bool {
+        let busy =
+            self.acknowledging.load(Ordering::Acquire) >= EARLY_ANSWER_FROM || self.webhooks() > EARLY_ANSWER_FROM;
+        busy && !self.full()
+    }
+
+    /// Returns once nothing journaled waits to be applied (tests, the benchmark).
+    pub async fn settled(&self) {
+        let mut rx = self.webhooks.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether application may go on now: no acknowledgement under way, a handler waiting for
+    /// its application, or a full backlog.
+    fn open(&self) -> bool {
+        self.acknowledging.load(Ordering::Acquire) == 0 || self.waiting.load(Ordering::Acquire) > 0 || self.full()
+    }
+
+    /// Waits for the turn of a journaled webhook of `bytes` to be parsed and applied: in arrival
+    /// order, a megabyte at a time, when the gate lets it ([`Backlog::gap_for_application`]).
+    pub async fn turn_to_apply(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
+        let bytes = u32::try_from(bytes.clamp(1, APPLYING_BYTES)).unwrap_or(u32::MAX);
+        let permit = self.applying.acquire_many(bytes).await.ok();
+        self.gap_for_application().await;
+        permit
+    }
+
+    /// Returns when application may go on: at once if the gate is open, else when it opens or
+    /// has been shut for [`MAX_YIELD`] since application last went on (so it never stops for
+    /// longer under a steady stream). The ingest calls it before each transaction too.
+    pub async fn gap_for_application(&self) {
+        let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap_or(u64::MAX);
+        loop {
+            let gap = self.gap.notified();
+            let shut_for = self.millis().saturating_sub(self.last_turn.load(Ordering::Acquire));
+            if self.open() || shut_for >= max_yield {
+                break;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(max_yield - shut_for), gap).await;
+        }
+        self.last_turn.fetch_max(self.millis(), Ordering::AcqRel);
+    }
+
+    /// Counts a handler as waiting for its webhook's application until the guard is dropped:
+    /// the gate opens for it.
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        self.gap.notify_waiters();
+        Waiting(self)
+    }
+}
+
+/// A handler waiting for its webhook's application.
+pub struct Waiting<'a>(&'a Backlog);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A webhook being acknowledged: counted until dropped.
+pub struct Acknowledging<'a>(&'a Backlog);
+
+impl Drop for Acknowledging<'_> {
+    fn drop(&mut self) {
+        if self.0.acknowledging.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.gap.notify_waiters();
+        }
+    }
+}
+
+/// A journaled webhook not applied yet: in the backlog until dropped.
+pub struct Pending {
+    backlog: Arc<Backlog>,
+    bytes: usize,
+}
+
+impl Pending {
+    pub fn new(backlog: &Arc<Backlog>, bytes: usize) -> Pending {
+        backlog.webhooks.send_modify(|n| {
+            *n += 1;
+            backlog.peak.fetch_max(*n, Ordering::AcqRel);
+        });
+        if backlog.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes >= MAX_BACKLOG_BYTES {
+            backlog.gap.notify_waiters();
+        }
+        Pending { backlog: backlog.clone(), bytes }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.backlog.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.backlog.webhooks.send_modify(|n| *n -= 1);
+    }
+}
+
+impl Journal {
+    /// Starts the journal's writers (as many as the ingest has tasks); they end when every
+    /// `Journal` handle is dropped.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Journal {
+        let (appends, queue) = mpsc::channel(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..crate::ingest::workers_for(store.engine()) {
+            tokio::spawn(write(queue.clone(), store.clone(), clock.clone()));
+        }
+        Journal { appends, backlog: Arc::new(Backlog::new()) }
+    }
+
+    /// Counts a webhook as being acknowledged until the guard is dropped.
+    pub fn acknowledging(&self) -> Acknowledging<'_> {
+        self.backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
+        Acknowledging(&self.backlog)
+    }
+
+    /// Appends the webhook as received; returns its journal id after the commit.
+    pub async fn append(&self, key: Arc<str>, body: Bytes, signature: Option<String>) -> Result<i64, StoreError> {
+        let stopped = || StoreError::Config("the journal's writer stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.appends.send(Append { key, body, signature, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// One writer: appends what is waiting in one transaction, answers each after the commit.
+async fn write(queue: Arc<Mutex<mpsc::Receiver<Append>>>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    while let Some((waiting, _)) = crate::ingest::take_waiting(&queue, |_: &Append| 1).await {
+        // A body passed `webhook::check`, which reads it as JSON: it is UTF-8.
+        let entries: Vec<NewJournalEntry> = waiting
+            .iter()
+            .map(|a| NewJournalEntry {
+                webhook_key: &a.key,
+                body: std::str::from_utf8(&a.body).unwrap_or_default(),
+                signature: a.signature.as_deref(),
+            })
+            .collect();
+        match store.journal_append(&entries, clock.now()).await {
+            Ok(ids) => {
+                for (append, id) in waiting.into_iter().zip(ids) {
+                    let _ = append.reply.send(Ok(id));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, webhooks = waiting.len(), "journaling webhooks failed");
+                let text = e.to_string();
+                for append in waiting {
+                    let _ = append.reply.send(Err(StoreError::Config(text.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Applies what the journal holds (webhooks acknowledged before a crash or a stop), before the
+/// server serves; several at a time, so they share the ingest's transactions. A webhook that
+/// cannot be applied stays for the next start (logged).
+pub async fn recover(state: &crate::AppState) -> Result<u64, StoreError> {
+    use futures_util::StreamExt;
+    let mut after = 0;
+    let mut applied = 0;
+    loop {
+        let page = state.store.journal_pending(after, 512).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let results: Vec<bool> = futures_util::stream::iter(page)
+            .map(|entry| async move {
+                let id = entry.id;
+                match crate::routes::webhooks::apply_journal_entry(state, entry).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(journal_id = id, error = ?e, "a journaled webhook could not be applied; kept for the next start");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        applied += results.iter().filter(|ok| **ok).count() as u64;
+    }
+    if applied > 0 {
+        tracing::info!(webhooks = applied, "applied the webhooks journaled before this start");
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_is_answered_early_only_when_many_wait_and_the_backlog_has_room() {
+        let backlog = Arc::new(Backlog::new());
+        let mut pending: Vec<Pending> = (0..EARLY_ANSWER_FROM).map(|_| Pending::new(&backlog, 100)).collect();
+        assert!(!backlog.answer_early(), "a few waiting: answered once applied");
+        pending.push(Pending::new(&backlog, 100));
+        assert!(backlog.answer_early(), "more than {EARLY_ANSWER_FROM} waiting");
+        let big = Pending::new(&backlog, MAX_BACKLOG_BYTES);
+        assert!(!backlog.answer_early(), "a full backlog: back pressure");
+        drop(big);
+        assert!(backlog.answer_early());
+        pending.clear();
+        assert_eq!((backlog.webhooks(), backlog.bytes.load(Ordering::Acquire)), (0, 0));
+        assert_eq!(backlog.peak(), EARLY_ANSWER_FROM + 2);
+        // Many received at once count as busy too.
+        let acknowledging: Vec<_> = (0..EARLY_ANSWER_FROM)
+            .map(|_| {
+                backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
+                Acknowledging(&backlog)
+            })
+            .collect();
+        assert!(backlog.answer_early());
+        drop(acknowledging);
+        assert!(!backlog.answer_early());
+    }
+
+    #[test]
+    fn the_gate_opens_with_no_acknowledgement_under_way_a_waiting_handler_or_a_full_backlog() {
+        let backlog = Arc::new(Backlog::new());
+        assert!(backlog.open());
+        backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
+        let acknowledging = Acknowledging(&backlog);
+        assert!(!backlog.open(), "acknowledging comes first");
+        let waiting = backlog.waiting();
+        assert!(backlog.open(), "a handler waits for its application");
+        drop(waiting);
+        let full = Pending::new(&backlog, MAX_BACKLOG_BYTES);
+        assert!(backlog.open(), "a full backlog");
+        drop(full);
+        assert!(!backlog.open());
+        drop(acknowledging);
+        assert!(backlog.open());
+    }
+}
