@@ -130,7 +130,7 @@ impl Worker {
     async fn run(self, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
         loop {
             // Acknowledging webhooks comes first (`journal.rs`).
-            self.backlog.gap_for_application().await;
+            self.backlog.gap_for_transaction().await;
             let Some((mut jobs, events)) = take_waiting(&queue, |job: &Job| job.batch.events.len()).await else {
                 return;
             };

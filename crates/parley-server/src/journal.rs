@@ -124,30 +124,41 @@ impl Backlog {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether application may go on now: no acknowledgement under way, a handler waiting for
-    /// its application, or a full backlog.
-    fn open(&self) -> bool {
-        self.acknowledging.load(Ordering::Acquire) == 0 || self.waiting.load(Ordering::Acquire) > 0 || self.full()
+    /// Whether application may go on now: no acknowledgement under way, or a full backlog; for
+    /// a transaction (`for_transaction`), also when a handler waits for its webhook's.
+    fn open(&self, for_transaction: bool) -> bool {
+        self.acknowledging.load(Ordering::Acquire) == 0
+            || (for_transaction && self.waiting.load(Ordering::Acquire) > 0)
+            || self.full()
     }
 
     /// Waits for the turn of a journaled webhook of `bytes` to be parsed and applied: in arrival
-    /// order, a megabyte at a time, when the gate lets it ([`Backlog::gap_for_application`]).
-    pub async fn turn_to_apply(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
+    /// order, a megabyte at a time, when the gate lets it. One whose handler waits for it
+    /// (`waited_for`) goes at once, and the ingest's next transaction with it.
+    pub async fn turn_to_apply(&self, bytes: usize, waited_for: bool) -> Option<SemaphorePermit<'_>> {
+        if waited_for {
+            return None;
+        }
         let bytes = u32::try_from(bytes.clamp(1, APPLYING_BYTES)).unwrap_or(u32::MAX);
         let permit = self.applying.acquire_many(bytes).await.ok();
-        self.gap_for_application().await;
+        self.gap(false).await;
         permit
+    }
+
+    /// Before an ingest transaction: returns when the gate lets it (see [`Backlog::gap`]).
+    pub async fn gap_for_transaction(&self) {
+        self.gap(true).await;
     }
 
     /// Returns when application may go on: at once if the gate is open, else when it opens or
     /// has been shut for [`MAX_YIELD`] since application last went on (so it never stops for
-    /// longer under a steady stream). The ingest calls it before each transaction too.
-    pub async fn gap_for_application(&self) {
+    /// longer under a steady stream).
+    async fn gap(&self, for_transaction: bool) {
         let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap_or(u64::MAX);
         loop {
             let gap = self.gap.notified();
             let shut_for = self.millis().saturating_sub(self.last_turn.load(Ordering::Acquire));
-            if self.open() || shut_for >= max_yield {
+            if self.open(for_transaction) || shut_for >= max_yield {
                 break;
             }
             let _ = tokio::time::timeout(Duration::from_millis(max_yield - shut_for), gap).await;
@@ -332,18 +343,19 @@ mod tests {
     #[test]
     fn the_gate_opens_with_no_acknowledgement_under_way_a_waiting_handler_or_a_full_backlog() {
         let backlog = Arc::new(Backlog::new());
-        assert!(backlog.open());
+        assert!(backlog.open(false) && backlog.open(true));
         backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
         let acknowledging = Acknowledging(&backlog);
-        assert!(!backlog.open(), "acknowledging comes first");
+        assert!(!backlog.open(false) && !backlog.open(true), "acknowledging comes first");
         let waiting = backlog.waiting();
-        assert!(backlog.open(), "a handler waits for its application");
+        assert!(backlog.open(true), "a handler waits for its application: the next transaction goes");
+        assert!(!backlog.open(false), "other webhooks still wait to be parsed");
         drop(waiting);
         let full = Pending::new(&backlog, MAX_BACKLOG_BYTES);
-        assert!(backlog.open(), "a full backlog");
+        assert!(backlog.open(false) && backlog.open(true), "a full backlog");
         drop(full);
-        assert!(!backlog.open());
+        assert!(!backlog.open(true));
         drop(acknowledging);
-        assert!(backlog.open());
+        assert!(backlog.open(false) && backlog.open(true));
     }
 }

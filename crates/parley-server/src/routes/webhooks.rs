@@ -123,7 +123,7 @@ async fn receive(
     let answer_early = state.journal.backlog.answer_early();
     let (first, first_attempt) = oneshot::channel();
     let journaled = Journaled { id, channel: channel.clone(), body, signature: signature_header };
-    tokio::spawn(apply_until_applied(state.clone(), journaled, pending, first));
+    tokio::spawn(apply_until_applied(state.clone(), journaled, pending, first, !answer_early));
     if answer_early {
         return Ok(Json(json!({"journaled": true, "applied": false})));
     }
@@ -147,15 +147,16 @@ struct Journaled {
 
 /// Applies a journaled webhook, retrying (from 100 ms to 30 s apart) until it is applied or the
 /// server stops (its row then waits for the next start). The first attempt's outcome goes to
-/// the handler, which may be waiting for it.
+/// the handler, which may be waiting for it (`waited_for`: then it goes first).
 async fn apply_until_applied(
     state: AppState,
     webhook: Journaled,
     pending: Pending,
     first: oneshot::Sender<ApiResult<InboundOutcome>>,
+    waited_for: bool,
 ) {
     let backlog = state.journal.backlog.clone();
-    let _turn = backlog.turn_to_apply(webhook.body.len()).await;
+    let _turn = backlog.turn_to_apply(webhook.body.len(), waited_for).await;
     let mut first = Some(first);
     let mut delay = Duration::from_millis(100);
     let mut closing = state.closing.subscribe();
