@@ -38,6 +38,9 @@ pub const MAX_BACKLOG_BYTES: usize = 64 << 20;
 /// transaction: what a burst of webhooks may delay the inbox by, while it is acknowledged at the
 /// rate of durable appends.
 pub const MAX_YIELD: Duration = Duration::from_secs(1);
+/// How long no acknowledgement must be under way for application to go on (see
+/// `Backlog::quiet_for`).
+const QUIET_MS: u64 = 10;
 /// Webhooks waiting for the journal's group commit before handlers wait to enqueue.
 const QUEUE: usize = 1_024;
 /// Bodies being parsed and applied at once, in bytes: the rest of the backlog waits as received,
@@ -68,6 +71,8 @@ pub struct Backlog {
     waiting: AtomicUsize,
     /// The most webhooks the backlog held at once (the benchmark reports it).
     peak: AtomicUsize,
+    /// When the last acknowledgement ended, in milliseconds since `started`.
+    last_acknowledged: AtomicU64,
     /// When a webhook last passed the gate, in milliseconds since `started`.
     last_turn: AtomicU64,
     started: Instant,
@@ -86,6 +91,7 @@ impl Backlog {
             waiting: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             last_turn: AtomicU64::new(0),
+            last_acknowledged: AtomicU64::new(0),
             started: Instant::now(),
             gap: Notify::new(),
             applying: Semaphore::new(APPLYING_BYTES),
@@ -127,9 +133,17 @@ impl Backlog {
     /// Whether application may go on now: no acknowledgement under way, or a full backlog; for
     /// a transaction (`for_transaction`), also when a handler waits for its webhook's.
     fn open(&self, for_transaction: bool) -> bool {
-        self.acknowledging.load(Ordering::Acquire) == 0
-            || (for_transaction && self.waiting.load(Ordering::Acquire) > 0)
-            || self.full()
+        self.quiet_for() >= QUIET_MS || (for_transaction && self.waiting.load(Ordering::Acquire) > 0) || self.full()
+    }
+
+    /// How long no acknowledgement has been under way, in milliseconds (0 while one is). The
+    /// group commit answers its handlers together, so a stream of webhooks has instants with
+    /// none under way: only a pause of [`QUIET_MS`] counts as a gap.
+    fn quiet_for(&self) -> u64 {
+        if self.acknowledging.load(Ordering::Acquire) > 0 {
+            return 0;
+        }
+        self.millis().saturating_sub(self.last_acknowledged.load(Ordering::Acquire))
     }
 
     /// Waits for the turn of a journaled webhook of `bytes` to be parsed and applied: in arrival
@@ -161,7 +175,10 @@ impl Backlog {
             if self.open(for_transaction) || shut_for >= max_yield {
                 break;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(max_yield - shut_for), gap).await;
+            // Woken when the last acknowledgement ends; then the quiet period is waited out.
+            let quiet = self.quiet_for();
+            let wait = if quiet > 0 { QUIET_MS - quiet } else { max_yield - shut_for };
+            let _ = tokio::time::timeout(Duration::from_millis(wait.min(max_yield - shut_for)), gap).await;
         }
         self.last_turn.fetch_max(self.millis(), Ordering::AcqRel);
     }
@@ -189,6 +206,7 @@ pub struct Acknowledging<'a>(&'a Backlog);
 
 impl Drop for Acknowledging<'_> {
     fn drop(&mut self) {
+        self.0.last_acknowledged.fetch_max(self.0.millis(), Ordering::AcqRel);
         if self.0.acknowledging.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.gap.notify_waiters();
         }
@@ -342,7 +360,9 @@ mod tests {
 
     #[test]
     fn the_gate_opens_with_no_acknowledgement_under_way_a_waiting_handler_or_a_full_backlog() {
-        let backlog = Arc::new(Backlog::new());
+        let mut backlog = Backlog::new();
+        backlog.started -= Duration::from_secs(1);
+        let backlog = Arc::new(backlog);
         assert!(backlog.open(false) && backlog.open(true));
         backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
         let acknowledging = Acknowledging(&backlog);
@@ -356,6 +376,9 @@ mod tests {
         drop(full);
         assert!(!backlog.open(true));
         drop(acknowledging);
-        assert!(backlog.open(false) && backlog.open(true));
+        assert!(!backlog.open(false), "an instant between acknowledgements is not a gap");
+        let quiet_since = backlog.millis() - QUIET_MS;
+        backlog.last_acknowledged.store(quiet_since, Ordering::Release);
+        assert!(backlog.open(false) && backlog.open(true), "quiet for {QUIET_MS} ms");
     }
 }
