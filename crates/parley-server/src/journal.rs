@@ -41,6 +41,8 @@ pub const MAX_YIELD: Duration = Duration::from_secs(1);
 /// How long no acknowledgement must be under way for application to go on (see
 /// `Backlog::quiet_for`).
 const QUIET_MS: u64 = 10;
+/// How long application goes on once it has waited [`MAX_YIELD`] for a gap.
+const TURN_MS: u64 = 100;
 /// Webhooks waiting for the journal's group commit before handlers wait to enqueue.
 const QUEUE: usize = 1_024;
 /// Bodies being parsed and applied at once, in bytes: the rest of the backlog waits as received,
@@ -165,22 +167,27 @@ impl Backlog {
     }
 
     /// Returns when application may go on: at once if the gate is open, else when it opens or
-    /// has been shut for [`MAX_YIELD`] since application last went on (so it never stops for
-    /// longer under a steady stream).
+    /// has been shut for [`MAX_YIELD`] since application last went on; then everything waiting
+    /// goes for a turn of [`TURN_MS`] (so application never stops for longer under a steady
+    /// stream of webhooks).
     async fn gap(&self, for_transaction: bool) {
         let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap_or(u64::MAX);
         loop {
             let gap = self.gap.notified();
-            let shut_for = self.millis().saturating_sub(self.last_turn.load(Ordering::Acquire));
-            if self.open(for_transaction) || shut_for >= max_yield {
-                break;
+            let now = self.millis();
+            let since = now.saturating_sub(self.last_turn.load(Ordering::Acquire));
+            if self.open(for_transaction) || since >= max_yield {
+                self.last_turn.fetch_max(now, Ordering::AcqRel);
+                return;
+            }
+            if since < TURN_MS {
+                return;
             }
             // Woken when the last acknowledgement ends; then the quiet period is waited out.
             let quiet = self.quiet_for();
-            let wait = if quiet > 0 { QUIET_MS - quiet } else { max_yield - shut_for };
-            let _ = tokio::time::timeout(Duration::from_millis(wait.min(max_yield - shut_for)), gap).await;
+            let wait = if quiet > 0 { QUIET_MS.saturating_sub(quiet) } else { max_yield - since };
+            let _ = tokio::time::timeout(Duration::from_millis(wait.clamp(1, max_yield - since)), gap).await;
         }
-        self.last_turn.fetch_max(self.millis(), Ordering::AcqRel);
     }
 
     /// Counts a handler as waiting for its webhook's application until the guard is dropped:
