@@ -1,37 +1,40 @@
 //! Ack fast (spec/meta-cloud-api.md §1.3: "persist raw body + headers to a durable queue,
-//! return 200, process async"). A Cloud API webhook whose signature and shape are right
-//! (`webhook::check`, which refuses exactly what the parser refuses) is appended to the inbound
-//! journal through a group commit like the ingest's, then parsed, routed and applied by a task
+//! return 200, process async"), for bursts. A Cloud API webhook whose signature and shape are
+//! right (`webhook::check`, which refuses exactly what the parser refuses) is appended to the
+//! inbound journal through a group commit like the ingest's, then parsed, routed and applied by a task
 //! of its own through the ingest (`ingest.rs`), whose transaction takes its journal row: applied
 //! once, whatever crashes. A server applies what its journal holds before it serves
 //! ([`recover`]).
 //!
-//! When the handler answers:
-//! - after the webhook is applied while the ingest keeps up (fewer than [`EARLY_ANSWER_FROM`]
-//!   journaled webhooks wait): what was acknowledged is in the inbox, as before the journal;
-//! - after the journal's commit when more wait: a burst is acknowledged at the rate of durable
-//!   appends, and applied as fast as the ingest goes;
-//! - after the webhook is applied again once the backlog holds [`MAX_BACKLOG_BYTES`]: back
-//!   pressure, so the lag and the memory the waiting bodies take stay bounded.
+//! Which webhooks are journaled ([`Backlog::answer_early`]):
+//! - none while the ingest keeps up (fewer than [`EARLY_ANSWER_FROM`] other webhooks being
+//!   received or applied, and as few journaled and waiting): the handler applies its webhook and
+//!   answers after that commit, which is as durable as a journal row; what was acknowledged is in
+//!   the inbox, and the journal's write is saved;
+//! - under a burst (more arriving or waiting), each is answered after the journal's commit: a
+//!   burst is acknowledged at the rate of durable appends, and applied as fast as the ingest goes;
+//! - none again once the backlog holds [`MAX_BACKLOG_BYTES`]: back pressure, so the lag and the
+//!   memory the waiting bodies take stay bounded.
 //!
 //! While webhooks are being acknowledged, journaled webhooks wait for a gap before they are
-//! parsed and applied (at most [`MAX_YIELD`]; at once for a handler waiting for its own):
-//! acknowledging is what the provider waits for; applying can come a moment later.
+//! parsed and applied (at most [`MAX_YIELD`]; the ingest's transactions go at once for a handler
+//! applying its own): acknowledging is what the provider waits for; applying can come a moment
+//! later.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use parley_core::Clock;
 use parley_store::{NewJournalEntry, Store, StoreError};
 use tokio::sync::{Mutex, Notify, Semaphore, SemaphorePermit, mpsc, oneshot, watch};
 
-/// From this many journaled webhooks waiting to be applied, a new one is answered once it is
-/// journaled. Below it, handlers wait for their application: a server that keeps up answers as
-/// it did without the journal (the sandbox and the tests post up to four at a time).
+/// From this many other webhooks being received or applied by their handlers, or more journaled
+/// ones waiting to be applied, a new one is journaled and answered then. Below it, handlers apply
+/// their webhook and answer after that: a server that keeps up answers as it did without the
+/// journal (the sandbox and the tests post up to four at a time).
 pub const EARLY_ANSWER_FROM: usize = 8;
-/// Bodies journaled and not applied yet past which handlers wait for their application again:
+/// Bodies journaled and not applied yet past which handlers apply their webhook again:
 /// 64 MiB, about half a million events of Meta's, a few tens of seconds of ingest.
 pub const MAX_BACKLOG_BYTES: usize = 64 << 20;
 /// How long application waits for a gap in acknowledgements at most, before it goes on for one
@@ -58,7 +61,7 @@ pub struct Journal {
 
 struct Append {
     key: Arc<str>,
-    body: Bytes,
+    body: Arc<str>,
     signature: Option<String>,
     reply: oneshot::Sender<Result<i64, StoreError>>,
 }
@@ -69,7 +72,7 @@ pub struct Backlog {
     webhooks: watch::Sender<usize>,
     bytes: AtomicUsize,
     acknowledging: AtomicUsize,
-    /// Handlers waiting for their webhook's application.
+    /// Handlers applying their webhook (not journaled) and waiting for it.
     waiting: AtomicUsize,
     /// The most webhooks the backlog held at once (the benchmark reports it).
     peak: AtomicUsize,
@@ -114,11 +117,13 @@ impl Backlog {
         self.bytes.load(Ordering::Acquire) >= MAX_BACKLOG_BYTES
     }
 
-    /// Whether a webhook just journaled is answered now (else after its application): when
-    /// many are being received at once or wait to be applied, unless the backlog is full.
+    /// Whether a webhook being received (itself counted as acknowledging) is journaled and
+    /// answered then, rather than applied first: when many others are being received or applied
+    /// by their handlers at once, or wait to be applied, unless the backlog is full.
     pub fn answer_early(&self) -> bool {
-        let busy =
-            self.acknowledging.load(Ordering::Acquire) >= EARLY_ANSWER_FROM || self.webhooks() > EARLY_ANSWER_FROM;
+        let others =
+            self.acknowledging.load(Ordering::Acquire).saturating_sub(1) + self.waiting.load(Ordering::Acquire);
+        let busy = others >= EARLY_ANSWER_FROM || self.webhooks() > EARLY_ANSWER_FROM;
         busy && !self.full()
     }
 
@@ -149,12 +154,8 @@ impl Backlog {
     }
 
     /// Waits for the turn of a journaled webhook of `bytes` to be parsed and applied: in arrival
-    /// order, a megabyte at a time, when the gate lets it. One whose handler waits for it
-    /// (`waited_for`) goes at once, and the ingest's next transaction with it.
-    pub async fn turn_to_apply(&self, bytes: usize, waited_for: bool) -> Option<SemaphorePermit<'_>> {
-        if waited_for {
-            return None;
-        }
+    /// order, a megabyte at a time, when the gate lets it.
+    pub async fn turn_to_apply(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
         let bytes = u32::try_from(bytes.clamp(1, APPLYING_BYTES)).unwrap_or(u32::MAX);
         let permit = self.applying.acquire_many(bytes).await.ok();
         self.gap(false).await;
@@ -190,8 +191,8 @@ impl Backlog {
         }
     }
 
-    /// Counts a handler as waiting for its webhook's application until the guard is dropped:
-    /// the gate opens for it.
+    /// Counts a handler as applying its webhook until the guard is dropped: the gate opens for
+    /// the ingest's transactions.
     pub fn waiting(&self) -> Waiting<'_> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         self.gap.notify_waiters();
@@ -199,7 +200,7 @@ impl Backlog {
     }
 }
 
-/// A handler waiting for its webhook's application.
+/// A handler applying its webhook.
 pub struct Waiting<'a>(&'a Backlog);
 
 impl Drop for Waiting<'_> {
@@ -265,7 +266,8 @@ impl Journal {
     }
 
     /// Appends the webhook as received; returns its journal id after the commit.
-    pub async fn append(&self, key: Arc<str>, body: Bytes, signature: Option<String>) -> Result<i64, StoreError> {
+    /// The journal holds text: a handler refuses a body that is not UTF-8 before it gets here.
+    pub async fn append(&self, key: Arc<str>, body: Arc<str>, signature: Option<String>) -> Result<i64, StoreError> {
         let stopped = || StoreError::Config("the journal's writer stopped".into());
         let (reply, answer) = oneshot::channel();
         self.appends.send(Append { key, body, signature, reply }).await.map_err(|_| stopped())?;
@@ -276,14 +278,9 @@ impl Journal {
 /// One writer: appends what is waiting in one transaction, answers each after the commit.
 async fn write(queue: Arc<Mutex<mpsc::Receiver<Append>>>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
     while let Some((waiting, _)) = crate::ingest::take_waiting(&queue, |_: &Append| 1).await {
-        // A body passed `webhook::check`, which reads it as JSON: it is UTF-8.
         let entries: Vec<NewJournalEntry> = waiting
             .iter()
-            .map(|a| NewJournalEntry {
-                webhook_key: &a.key,
-                body: std::str::from_utf8(&a.body).unwrap_or_default(),
-                signature: a.signature.as_deref(),
-            })
+            .map(|a| NewJournalEntry { webhook_key: &a.key, body: &a.body, signature: a.signature.as_deref() })
             .collect();
         match store.journal_append(&entries, clock.now()).await {
             Ok(ids) => {
@@ -353,15 +350,19 @@ mod tests {
         pending.clear();
         assert_eq!((backlog.webhooks(), backlog.bytes.load(Ordering::Acquire)), (0, 0));
         assert_eq!(backlog.peak(), EARLY_ANSWER_FROM + 2);
-        // Many received at once count as busy too.
-        let acknowledging: Vec<_> = (0..EARLY_ANSWER_FROM)
-            .map(|_| {
-                backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
-                Acknowledging(&backlog)
-            })
-            .collect();
-        assert!(backlog.answer_early());
-        drop(acknowledging);
+        // Many others received at once count as busy too (the asking handler is one of them).
+        let acknowledge = || {
+            backlog.acknowledging.fetch_add(1, Ordering::AcqRel);
+            Acknowledging(&backlog)
+        };
+        let mut acknowledging: Vec<_> = (0..EARLY_ANSWER_FROM).map(|_| acknowledge()).collect();
+        assert!(!backlog.answer_early(), "itself and {} others", EARLY_ANSWER_FROM - 1);
+        acknowledging.push(acknowledge());
+        assert!(backlog.answer_early(), "itself and {EARLY_ANSWER_FROM} others");
+        acknowledging.pop();
+        let applying = backlog.waiting();
+        assert!(backlog.answer_early(), "a handler applying its own webhook is one of the others");
+        drop((applying, acknowledging));
         assert!(!backlog.answer_early());
     }
 

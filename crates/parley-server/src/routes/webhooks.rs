@@ -1,10 +1,11 @@
 //! `/webhooks/meta/{key}`: where Meta delivers a channel's webhooks. The key in the path picks
 //! the channel; the signature (`X-Hub-Signature-256`, HMAC of the raw body with the channel's app
-//! secret) is checked before anything is read, then the shape (`webhook::check`); the webhook is
-//! appended to the inbound journal (`journal.rs`), and the answer is 200 only after that commit,
-//! so a crash before it makes Meta retry. Then every change of the batch is parsed, routed to its
-//! channel by `metadata.phone_number_id` and applied in one transaction that takes the journal's
-//! row: applied once, whatever crashes. The handler answers after that too unless many wait.
+//! secret) is checked before anything is read. Every change of the batch is then parsed, routed
+//! to its channel by `metadata.phone_number_id` and applied in one transaction, and the answer is
+//! 200 only after that commit, so a crash before it makes Meta retry. Under a burst (see
+//! `journal.rs`) the webhook is instead checked (`webhook::check`), appended to the inbound
+//! journal and answered after that commit; it is applied a moment later in a transaction that
+//! takes the journal's row: applied once, whatever crashes.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -19,11 +20,10 @@ use axum::response::{IntoResponse, Response};
 use parley_core::channel::{Channel, ChannelId, ChannelSecrets, Provider};
 use parley_core::message::InboundEvent;
 use parley_providers::meta::{signature, webhook};
-use parley_store::{InboundOutcome, JournalEntry};
+use parley_store::JournalEntry;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use tokio::sync::oneshot;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -113,28 +113,27 @@ async fn receive(
     if !signature::verify(&secrets.app_secret, &body, signature_header) {
         return Err(ApiError::unauthorized("missing or invalid X-Hub-Signature-256"));
     }
+    if !state.journal.backlog.answer_early() {
+        // The ingest keeps up (or the backlog is full): applied now, answered after its commit,
+        // which is as durable as a journal row and costs one write less.
+        drop(acknowledging);
+        let _waiting = state.journal.backlog.waiting();
+        let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let events = routed_events(&state, &channel, parsed, &body, signature_header).await?;
+        let outcome = state.ingest.apply(Batch { events, journal_id: None }).await?;
+        return Ok(Json(json!({"journaled": false, "applied": true, "messages_in_commit": outcome.messages})));
+    }
     // Refuses exactly what the parser would: a malformed webhook is stored nowhere.
     webhook::check(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the webhook body is not UTF-8"))?;
     let signature_header = signature_header.map(str::to_owned);
-    let id = state.journal.append(Arc::from(key.as_str()), body.clone(), signature_header.clone()).await?;
+    let id = state.journal.append(Arc::from(key.as_str()), Arc::from(text), signature_header.clone()).await?;
     drop(acknowledging);
-    // Durable from here on: the answer is 200 whatever happens next (a retry would only repeat it).
+    // Durable from here on: answered now, applied as soon as acknowledgements leave room.
     let pending = Pending::new(&state.journal.backlog, body.len());
-    let answer_early = state.journal.backlog.answer_early();
-    let (first, first_attempt) = oneshot::channel();
     let journaled = Journaled { id, channel: channel.clone(), body, signature: signature_header };
-    tokio::spawn(apply_until_applied(state.clone(), journaled, pending, first, !answer_early));
-    if answer_early {
-        return Ok(Json(json!({"journaled": true, "applied": false})));
-    }
-    let _waiting = state.journal.backlog.waiting();
-    match first_attempt.await {
-        Ok(Ok(outcome)) => {
-            Ok(Json(json!({"journaled": true, "applied": true, "messages_in_commit": outcome.messages})))
-        }
-        // Applied later, by the task's retries or the next start's recovery.
-        _ => Ok(Json(json!({"journaled": true, "applied": false}))),
-    }
+    tokio::spawn(apply_until_applied(state.clone(), journaled, pending));
+    Ok(Json(json!({"journaled": true, "applied": false})))
 }
 
 /// A webhook in the inbound journal, to apply.
@@ -146,27 +145,15 @@ struct Journaled {
 }
 
 /// Applies a journaled webhook, retrying (from 100 ms to 30 s apart) until it is applied or the
-/// server stops (its row then waits for the next start). The first attempt's outcome goes to
-/// the handler, which may be waiting for it (`waited_for`: then it goes first).
-async fn apply_until_applied(
-    state: AppState,
-    webhook: Journaled,
-    pending: Pending,
-    first: oneshot::Sender<ApiResult<InboundOutcome>>,
-    waited_for: bool,
-) {
+/// server stops (its row then waits for the next start).
+async fn apply_until_applied(state: AppState, webhook: Journaled, pending: Pending) {
     let backlog = state.journal.backlog.clone();
-    let _turn = backlog.turn_to_apply(webhook.body.len(), waited_for).await;
-    let mut first = Some(first);
+    let _turn = backlog.turn_to_apply(webhook.body.len()).await;
     let mut delay = Duration::from_millis(100);
     let mut closing = state.closing.subscribe();
     loop {
-        let result = apply_journaled(&state, &webhook).await;
-        let failed = result.as_ref().err().map(|e| e.message.clone());
-        if let Some(first) = first.take() {
-            let _ = first.send(result);
-        }
-        let Some(error) = failed else { break };
+        let Err(error) = apply_journaled(&state, &webhook).await else { break };
+        let error = error.message;
         tracing::error!(journal_id = webhook.id, error, "applying a journaled webhook failed; retrying");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -191,12 +178,12 @@ pub(crate) async fn apply_journal_entry(state: &AppState, entry: JournalEntry) -
         Err(e) => return Err(e),
     };
     let webhook = Journaled { id: entry.id, channel, body: Bytes::from(entry.body), signature: entry.signature };
-    apply_journaled(state, &webhook).await.map(|_| ())
+    apply_journaled(state, &webhook).await
 }
 
 /// Parses and routes a journaled webhook, then applies it through the ingest, whose transaction
 /// takes its journal row.
-async fn apply_journaled(state: &AppState, webhook: &Journaled) -> ApiResult<InboundOutcome> {
+async fn apply_journaled(state: &AppState, webhook: &Journaled) -> ApiResult<()> {
     let channel = &webhook.channel;
     let events = match webhook::parse(&webhook.body) {
         Ok(parsed) => routed_events(state, channel, parsed, &webhook.body, webhook.signature.as_deref()).await?,
@@ -209,9 +196,9 @@ async fn apply_journaled(state: &AppState, webhook: &Journaled) -> ApiResult<Inb
         }
     };
     let count = events.len();
-    let outcome = state.ingest.apply(Batch { events, journal_id: Some(webhook.id) }).await?;
+    state.ingest.apply(Batch { events, journal_id: Some(webhook.id) }).await?;
     tracing::debug!(channel = channel.id.get(), events = count, "webhook applied");
-    Ok(outcome)
+    Ok(())
 }
 
 /// Every event of a webhook, each with the channel it goes to.
