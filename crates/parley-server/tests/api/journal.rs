@@ -1,6 +1,8 @@
 //! Cloud API webhooks acknowledged before they are applied (`journal.rs`): a burst posted at
 //! once, each post twice, is acknowledged and then applied, each message once, and the journal
-//! ends empty; what a stopped server left in its journal is applied by the next start.
+//! ends empty; while journaled webhooks wait, a new one joins them, and once none waits a
+//! webhook is applied before it is answered; what a stopped server left in its journal is applied
+//! by the next start.
 
 use parley_core::Clock;
 use parley_providers::meta::signature;
@@ -20,28 +22,32 @@ fn body(pnid: &str, i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Message `i`'s webhook, signed, posted to the wired channel's webhook path.
+fn signed_post(app: &TestApp, wired: &crate::helpers::Wired, i: usize) -> reqwest::RequestBuilder {
+    let url = app.url(wired.channel["webhook_path"].as_str().unwrap());
+    let body = body(&wired.number.phone_number_id, i);
+    let sig = signature::sign(&wired.number.app_secret, &body);
+    app.client.post(url).header("content-type", "application/json").header(signature::HEADER, sig).body(body)
+}
+
 #[tokio::test]
 async fn a_burst_of_webhooks_is_acknowledged_then_each_applied_once() {
     for app in TestApp::all().await {
         let e = app.engine();
         let wired = app.wired().await;
-        let url = app.url(wired.channel["webhook_path"].as_str().unwrap());
-        let (secret, pnid) = (&wired.number.app_secret, &wired.number.phone_number_id);
         // 40 messages, each posted twice, all at once: more than answer after their application.
-        let posts = (0..80).map(|k| {
-            let body = body(pnid, k % 40);
-            let sig = signature::sign(secret, &body);
-            app.client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header(signature::HEADER, sig)
-                .body(body)
-                .send()
-        });
+        let posts = (0..80).map(|k| signed_post(&app, &wired, k % 40).send());
         let answers = futures_util::future::join_all(posts).await;
+        let mut journaled = 0;
         for answer in answers {
-            assert_eq!(answer.unwrap().status(), StatusCode::OK, "{e}");
+            let answer = answer.unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "{e}");
+            let answer: serde_json::Value = answer.json().await.unwrap();
+            // Journaled and answered, or applied and answered: never both, never neither.
+            assert_eq!(answer["applied"].as_bool(), answer["journaled"].as_bool().map(|j| !j), "{e}: {answer}");
+            journaled += usize::from(answer["journaled"] == true);
         }
+        eprintln!("{e}: {journaled} of 80 answered once journaled");
         app.state.journal.backlog.settled().await;
         let mut texts: Vec<String> =
             app.all_messages().await.iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect();
@@ -49,6 +55,34 @@ async fn a_burst_of_webhooks_is_acknowledged_then_each_applied_once() {
         let mut expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
         expected.sort();
         assert_eq!(texts, expected, "{e}: every message once");
+        assert!(app.state.store.journal_pending(0, 10).await.unwrap().is_empty(), "{e}: the journal is empty");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_joins_the_journaled_ones_waiting_and_is_applied_first_when_none_waits() {
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let post = |k: usize| {
+            let request = signed_post(&app, &wired, k);
+            async move {
+                let answer = request.send().await.unwrap();
+                assert_eq!(answer.status(), StatusCode::OK);
+                answer.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        // Something journaled waits (held here): the next webhook is journaled too, answered
+        // before it is applied, and applied once nothing holds the backlog.
+        let held = parley_server::journal::Pending::new(&app.state.journal.backlog, 1);
+        assert_eq!(post(0).await, json!({"journaled": true, "applied": false}), "{e}");
+        drop(held);
+        app.state.journal.backlog.settled().await;
+        assert_eq!(app.all_messages().await.len(), 1, "{e}: applied after the answer");
+        // Nothing waits: applied, then answered, with nothing journaled.
+        let answer = post(1).await;
+        assert_eq!((answer["journaled"].as_bool(), answer["applied"].as_bool()), (Some(false), Some(true)), "{e}");
+        assert_eq!(app.all_messages().await.len(), 2, "{e}: in the inbox when answered");
         assert!(app.state.store.journal_pending(0, 10).await.unwrap().is_empty(), "{e}: the journal is empty");
     }
 }
