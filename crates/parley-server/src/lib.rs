@@ -142,9 +142,16 @@ pub fn openapi_with_webhooks(doc: &OpenApiDoc) -> serde_json::Value {
 
 /// The whole application with its middleware.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The whole application with `extra` routes served under the same middleware (the webhook
+/// benchmark's yardsticks, which must cost what any route of this server costs).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let (router, openapi) = router_and_openapi();
     let openapi = openapi_with_webhooks(&openapi);
     router
+        .merge(extra)
         .route("/api/openapi.json", get(move || async move { Json(openapi) }))
         .merge(web::router())
         .merge(routes::graph::router())

@@ -1,8 +1,9 @@
 //! `parley bench webhooks`: signed webhook batches posted over loopback to the real server
 //! (router, signature check, parsing, one transaction per batch), next to a do-nothing endpoint
-//! of the same server (same HTTP stack, reads the body, answers 200), the durable ceiling
-//! (`/bench/durable`) and what a webhook costs before the store (`/bench/parsed`), all measured
-//! in the same run. Reports events/s, requests/s and p50/p99 latency for each. With
+//! of the same server (reads the body, answers 200), the durable ceiling (`/bench/durable`) and
+//! what a webhook costs before the store (`/bench/parsed`), each served through the same
+//! middleware as the webhook route, and the durable ceiling without it (`durable_bare`), all
+//! measured in the same run. Reports events/s, requests/s and p50/p99 latency for each. With
 //! `--contacts N`, the database starts with the inbox benchmark's data at that size, and the
 //! customers are among its contacts.
 //! With `--normalize` as well, the contacts' phones are stored unclean and the webhooks are
@@ -99,10 +100,19 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Twilio and MessageBird sign the URL they call: the server checks against its public URL.
     state.public_url = format!("http://{addr}");
-    let app = parley_server::app(state)
+    // The yardsticks go through the server's middleware like the webhook route ("the same
+    // server"); the durable ceiling also without it (`durable_bare`, the earlier yardstick).
+    let yardsticks = axum::Router::new()
         .route("/bench/noop", post(|_body: axum::body::Bytes| async { "ok" }))
         .route("/bench/parsed", post(parsed_only))
-        .route("/bench/durable", durable);
+        .route(
+            "/bench/durable",
+            post({
+                let durable = durable.clone();
+                move |body| durable(body)
+            }),
+        );
+    let app = parley_server::app_with(state, yardsticks).route("/bench/bare/durable", post(move |body| durable(body)));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let now = SystemClock.now();
@@ -134,6 +144,9 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
         let durable_url = format!("http://{addr}/bench/durable");
         let durable =
             fire(&client, &durable_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
+        let bare_url = format!("http://{addr}/bench/bare/durable");
+        let bare =
+            fire(&client, &bare_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
         let parsed_url = format!("http://{addr}/bench/parsed");
         let parsed =
             fire(&client, &parsed_url, Box::new(bodies.clone().into_iter()), opts.concurrency, Signing::Meta).await?;
@@ -141,6 +154,7 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
         let ingest = fire(&client, &webhook_url, Box::new(bodies.into_iter()), opts.concurrency, Signing::Meta).await?;
         println!("{}", line("noop", &noop));
         println!("{}", line("durable", &durable));
+        println!("{}", line("durable_bare", &bare));
         println!("{}", line("parsed", &parsed));
         println!("{}", line("webhook", &ingest));
         // Acknowledged is not applied yet (`journal.rs`): the end-to-end rate counts until the
@@ -156,7 +170,8 @@ pub async fn run(opts: WebhookBench) -> anyhow::Result<()> {
             "{}",
             json!({"engine": engine, "batch": opts.batch, "webhook_vs_noop": share(&noop, &ingest),
                 "webhook_vs_durable": share(&durable, &ingest), "applied_vs_durable": share(&durable, &applied),
-                "parsed_vs_durable": share(&durable, &parsed)})
+                "parsed_vs_durable": share(&durable, &parsed), "webhook_vs_durable_bare": share(&bare, &ingest),
+                "applied_vs_durable_bare": share(&bare, &applied)})
         );
         for number in &providers {
             // As many messages, as this provider posts them, right after.
@@ -198,11 +213,7 @@ pub(super) async fn bench_database(
 /// the same database (`fixtures::RawSink`) through the same group commit as webhooks
 /// (`ingest::take_waiting`, as many tasks), answering after the commit; no verifying, parsing
 /// or routing. Ingest as a share of it says what those cost.
-async fn durable_ceiling(
-    url: &DatabaseUrl,
-    schema: Option<&str>,
-    batch: usize,
-) -> anyhow::Result<axum::routing::MethodRouter> {
+async fn durable_ceiling(url: &DatabaseUrl, schema: Option<&str>, batch: usize) -> anyhow::Result<DurableHandler> {
     type Waiting = (String, tokio::sync::oneshot::Sender<bool>);
     let sink = Arc::new(fixtures::RawSink::open(url, schema).await?);
     let (jobs, queue) = tokio::sync::mpsc::channel::<Waiting>(1024);
@@ -220,18 +231,23 @@ async fn durable_ceiling(
             }
         });
     }
-    Ok(post(move |body: axum::body::Bytes| {
+    Ok(Arc::new(move |body: axum::body::Bytes| {
         let jobs = jobs.clone();
-        async move {
+        Box::pin(async move {
             let (reply, answer) = tokio::sync::oneshot::channel();
             let queued = jobs.send((String::from_utf8_lossy(&body).into_owned(), reply)).await.is_ok();
             match (queued, answer.await) {
                 (true, Ok(true)) => axum::http::StatusCode::OK,
                 _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             }
-        }
+        })
     }))
 }
+
+/// The durable ceiling's handler, mounted twice (under the middleware and without it).
+type DurableHandler = Arc<
+    dyn Fn(axum::body::Bytes) -> std::pin::Pin<Box<dyn Future<Output = axum::http::StatusCode> + Send>> + Send + Sync,
+>;
 
 /// `/bench/parsed`: what a webhook costs before the store — the signature checked, the body
 /// parsed into events, each paired with its number — answered without storing anything. Its
