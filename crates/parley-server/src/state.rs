@@ -18,8 +18,29 @@ use crate::ingest::Ingest;
 use crate::journal::Journal;
 use crate::secrets::SecretBox;
 
+/// Every handler and worker holds one; a clone is one reference count, whatever the state holds
+/// (axum clones it for each request). Fields are reached through it; setting one (at start-up)
+/// changes this handle's copy only, as it did when the state was cloned field by field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateFields>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateFields;
+
+    fn deref(&self) -> &AppStateFields {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut AppStateFields {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct AppStateFields {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     /// Seals and opens channel credentials.
@@ -134,7 +155,7 @@ impl AppState {
         let media_wakeup = Arc::new(Notify::new());
         let events_appended = Arc::new(tokio::sync::watch::channel(0).0);
         let journal = Journal::start(store.clone(), clock.clone());
-        AppState {
+        AppState(Arc::new(AppStateFields {
             ingest: Ingest::start(
                 store.clone(),
                 clock.clone(),
@@ -180,7 +201,7 @@ impl AppState {
             messagebird_metadata: Arc::default(),
             payments: None,
             mailer: None,
-        }
+        }))
     }
 
     /// The channel's credentials in clear; an error if they cannot be opened (wrong key).
