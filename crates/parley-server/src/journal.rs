@@ -86,6 +86,9 @@ pub struct Backlog {
     gap: Notify,
     /// Bytes of bodies being parsed and applied ([`APPLYING_BYTES`]); taken in arrival order.
     applying: Semaphore,
+    /// Webhooks past the semaphore wait for the gate one at a time, in order: one task watches
+    /// the gate instead of every waiting one waking at each pause.
+    gate: Mutex<()>,
 }
 
 impl Backlog {
@@ -101,6 +104,7 @@ impl Backlog {
             started: Instant::now(),
             gap: Notify::new(),
             applying: Semaphore::new(APPLYING_BYTES),
+            gate: Mutex::new(()),
         }
     }
 
@@ -160,6 +164,7 @@ impl Backlog {
     pub async fn turn_to_apply(&self, bytes: usize) -> Option<SemaphorePermit<'_>> {
         let bytes = u32::try_from(bytes.clamp(1, APPLYING_BYTES)).unwrap_or(u32::MAX);
         let permit = self.applying.acquire_many(bytes).await.ok();
+        let _watching = self.gate.lock().await;
         self.gap(false).await;
         permit
     }
