@@ -174,27 +174,26 @@ impl Backlog {
         self.gap(true).await;
     }
 
-    /// Returns when application may go on: at once if the gate is open, else when it opens or
-    /// has been shut for [`MAX_YIELD`] since application last went on; then everything waiting
-    /// goes for a turn of [`TURN_MS`] (so application never stops for longer under a steady
-    /// stream of webhooks).
+    /// Returns when application may go on (see [`gate`]), woken when the last acknowledgement
+    /// ends and then after the quiet period.
     async fn gap(&self, for_transaction: bool) {
-        let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap_or(u64::MAX);
+        let entered = self.millis();
         loop {
             let gap = self.gap.notified();
             let now = self.millis();
-            let since = now.saturating_sub(self.last_turn.load(Ordering::Acquire));
-            if self.open(for_transaction) || since >= max_yield {
-                self.last_turn.fetch_max(now, Ordering::AcqRel);
-                return;
-            }
-            if since < TURN_MS {
-                return;
-            }
-            // Woken when the last acknowledgement ends; then the quiet period is waited out.
-            let quiet = self.quiet_for();
-            let wait = if quiet > 0 { QUIET_MS.saturating_sub(quiet) } else { max_yield - since };
-            let _ = tokio::time::timeout(Duration::from_millis(wait.clamp(1, max_yield - since)), gap).await;
+            let last_turn = self.last_turn.load(Ordering::Acquire);
+            let wait = match gate(now, last_turn, entered, self.open(for_transaction)) {
+                Gate::Pass => return,
+                Gate::StartTurn => {
+                    self.last_turn.fetch_max(now, Ordering::AcqRel);
+                    return;
+                }
+                Gate::Wait(at_most) => match self.quiet_for() {
+                    0 => at_most,
+                    quiet => QUIET_MS.saturating_sub(quiet).min(at_most),
+                },
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(wait.max(1)), gap).await;
         }
     }
 
@@ -204,6 +203,35 @@ impl Backlog {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         self.gap.notify_waiters();
         Waiting(self)
+    }
+}
+
+/// What the gate says, at `now`, to a webhook (or transaction) that began waiting at `entered`
+/// (milliseconds since the server started).
+#[derive(Debug, PartialEq)]
+enum Gate {
+    /// Go on: a turn is under way.
+    Pass,
+    /// Go on, and everything waiting goes with it for [`TURN_MS`].
+    StartTurn,
+    /// Wait, at most this many milliseconds before asking again.
+    Wait(u64),
+}
+
+/// The gate: open (no acknowledgement for a while, see [`Backlog::open`]) or shut for
+/// [`MAX_YIELD`] since this waiter began waiting, or since the last turn, whichever is later,
+/// starts a turn of [`TURN_MS`] during which everything passes. So application never stops for
+/// longer than that under a steady stream of webhooks, and the first webhook of a burst after a
+/// quiet spell waits like the others.
+fn gate(now: u64, last_turn: u64, entered: u64, open: bool) -> Gate {
+    let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap_or(u64::MAX);
+    let waited = now.saturating_sub(last_turn.max(entered));
+    if open || waited >= max_yield {
+        Gate::StartTurn
+    } else if now.saturating_sub(last_turn) < TURN_MS {
+        Gate::Pass
+    } else {
+        Gate::Wait(max_yield - waited)
     }
 }
 
@@ -370,6 +398,26 @@ mod tests {
         assert!(backlog.answer_early(), "a handler applying its own webhook is one of the others");
         drop((applying, acknowledging));
         assert!(!backlog.answer_early());
+    }
+
+    #[test]
+    fn a_shut_gate_passes_during_a_turn_and_starts_one_after_a_yield_of_its_own_waiter() {
+        let max_yield = u64::try_from(MAX_YIELD.as_millis()).unwrap();
+        let start = 100_000;
+        // Idle for long, then a burst: its first webhook waits; the last turn is long past.
+        assert_eq!(gate(start, 0, start, false), Gate::Wait(max_yield));
+        assert_eq!(gate(start + 400, 0, start, false), Gate::Wait(max_yield - 400));
+        assert_eq!(gate(start + max_yield, 0, start, false), Gate::StartTurn, "it waited a whole yield");
+        // The turn under way lets everything through, whenever it began waiting.
+        let turn = start + max_yield;
+        assert_eq!(gate(turn + TURN_MS - 1, turn, start + 1, false), Gate::Pass);
+        assert_eq!(gate(turn + TURN_MS - 1, turn, turn + 50, false), Gate::Pass);
+        // After the turn, waiting starts again, counted from the turn.
+        assert_eq!(gate(turn + TURN_MS, turn, start + 1, false), Gate::Wait(max_yield - TURN_MS));
+        assert_eq!(gate(turn + max_yield, turn, start + 1, false), Gate::StartTurn);
+        // An open gate always starts a turn.
+        assert_eq!(gate(start, 0, start, true), Gate::StartTurn);
+        assert_eq!(gate(turn + TURN_MS, turn, turn + TURN_MS, true), Gate::StartTurn);
     }
 
     #[test]
