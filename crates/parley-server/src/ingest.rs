@@ -52,6 +52,7 @@ type Answer = (Result<InboundOutcome, StoreError>, Batch);
 #[derive(Clone)]
 pub struct Ingest {
     jobs: mpsc::Sender<Job>,
+    backlog: Arc<Backlog>,
 }
 
 impl Ingest {
@@ -77,11 +78,14 @@ impl Ingest {
             };
             tokio::spawn(worker.run(queue.clone()));
         }
-        Ingest { jobs }
+        Ingest { jobs, backlog }
     }
 
-    /// Stores `batch`; returns after the commit (or with the store's error).
+    /// Stores `batch`; returns after the commit (or with the store's error). A batch without a
+    /// journal row is one a webhook's handler waits for (any provider's): it counts as waiting,
+    /// so the journal's gate lets the ingest's transactions go at once.
     pub async fn apply(&self, batch: Batch) -> Result<InboundOutcome, StoreError> {
+        let _waiting = batch.journal_id.is_none().then(|| self.backlog.waiting());
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { batch, reply }).await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?;
         let (result, _events) = answer.await.map_err(|_| StoreError::Config("the ingest task stopped".into()))?;
@@ -184,5 +188,33 @@ impl Worker {
         }
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
         Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ingest with no task: the test takes its jobs.
+    fn detached() -> (Ingest, mpsc::Receiver<Job>, Arc<Backlog>) {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let backlog = Arc::new(Backlog::new());
+        (Ingest { jobs, backlog: backlog.clone() }, queue, backlog)
+    }
+
+    #[tokio::test]
+    async fn a_handler_waiting_for_its_batch_opens_the_gate_and_a_journaled_batch_does_not() {
+        let (ingest, mut queue, backlog) = detached();
+        for (journal_id, waiting) in [(None, 1), (Some(7), 0)] {
+            let applying = tokio::spawn({
+                let ingest = ingest.clone();
+                async move { ingest.apply(Batch { events: Vec::new(), journal_id }).await }
+            });
+            let job = queue.recv().await.expect("a job");
+            assert_eq!(backlog.handlers_waiting(), waiting, "journal id {journal_id:?}, while applied");
+            let _ = job.reply.send((Ok(InboundOutcome::default()), job.batch));
+            applying.await.unwrap().unwrap();
+            assert_eq!(backlog.handlers_waiting(), 0, "journal id {journal_id:?}, once answered");
+        }
     }
 }

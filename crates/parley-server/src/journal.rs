@@ -73,7 +73,7 @@ pub struct Backlog {
     webhooks: watch::Sender<usize>,
     bytes: AtomicUsize,
     acknowledging: AtomicUsize,
-    /// Handlers applying their webhook (not journaled) and waiting for it.
+    /// Handlers waiting for their webhook's application (not journaled), any provider's.
     waiting: AtomicUsize,
     /// The most webhooks the backlog held at once (the benchmark reports it).
     peak: AtomicUsize,
@@ -92,7 +92,7 @@ pub struct Backlog {
 }
 
 impl Backlog {
-    fn new() -> Backlog {
+    pub(crate) fn new() -> Backlog {
         Backlog {
             webhooks: watch::channel(0).0,
             bytes: AtomicUsize::new(0),
@@ -197,8 +197,13 @@ impl Backlog {
         }
     }
 
-    /// Counts a handler as applying its webhook until the guard is dropped: the gate opens for
-    /// the ingest's transactions.
+    /// Handlers waiting for their webhook's application (`Ingest::apply`).
+    pub fn handlers_waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Counts a handler as waiting for its webhook's application until the guard is dropped:
+    /// the gate opens for the ingest's transactions.
     pub fn waiting(&self) -> Waiting<'_> {
         self.waiting.fetch_add(1, Ordering::AcqRel);
         self.gap.notify_waiters();

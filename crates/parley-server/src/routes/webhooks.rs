@@ -117,7 +117,6 @@ async fn receive(
         // The ingest keeps up (or the backlog is full): applied now, answered after its commit,
         // which is as durable as a journal row and costs one write less.
         drop(acknowledging);
-        let _waiting = state.journal.backlog.waiting();
         let parsed = webhook::parse(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let events = routed_events(&state, &channel, parsed, &body, signature_header).await?;
         let outcome = state.ingest.apply(Batch { events, journal_id: None }).await?;

@@ -30,6 +30,14 @@ fn signed_post(app: &TestApp, wired: &crate::helpers::Wired, i: usize) -> reqwes
     app.client.post(url).header("content-type", "application/json").header(signature::HEADER, sig).body(body)
 }
 
+/// The texts of every message in the app's inbox, sorted.
+async fn sorted_texts(app: &TestApp) -> Vec<String> {
+    let mut texts: Vec<String> =
+        app.all_messages().await.iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect();
+    texts.sort();
+    texts
+}
+
 #[tokio::test]
 async fn a_burst_of_webhooks_is_acknowledged_then_each_applied_once() {
     for app in TestApp::all().await {
@@ -49,9 +57,7 @@ async fn a_burst_of_webhooks_is_acknowledged_then_each_applied_once() {
         }
         eprintln!("{e}: {journaled} of 80 answered once journaled");
         app.state.journal.backlog.settled().await;
-        let mut texts: Vec<String> =
-            app.all_messages().await.iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect();
-        texts.sort();
+        let texts = sorted_texts(&app).await;
         let mut expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
         expected.sort();
         assert_eq!(texts, expected, "{e}: every message once");
@@ -110,9 +116,7 @@ async fn webhooks_journaled_before_a_stop_are_applied_by_the_next_start() {
 
         let applied = parley_server::journal::recover(&app.state).await.unwrap();
         assert_eq!(applied, 3, "{e}");
-        let mut texts: Vec<String> =
-            app.all_messages().await.iter().map(|m| m["text"].as_str().unwrap_or_default().to_owned()).collect();
-        texts.sort();
+        let texts = sorted_texts(&app).await;
         assert_eq!(texts, ["m1", "m2"], "{e}");
         assert!(store.journal_pending(0, 10).await.unwrap().is_empty(), "{e}: the journal is empty");
         // Nothing is applied twice by a second start.
