@@ -579,6 +579,40 @@ async fn one_batch_with_repeats_and_two_ids_of_one_new_customer() {
     }
 }
 
+/// Eight webhooks applied at once, batch `b` with a text (ids `{prefix}.{b}.{wa}`, sent at
+/// 100 + b s) from every customer, in an order of its own: on PostgreSQL they run in parallel
+/// transactions that all want the same rows.
+async fn eight_batches_at_once(
+    store: &std::sync::Arc<dyn Store>,
+    channel: &Channel,
+    customers: &[String],
+    prefix: &str,
+) -> Vec<Result<parley_store::InboundOutcome, StoreError>> {
+    let mut tasks = Vec::new();
+    for batch in 0..8_usize {
+        let (store, channel, prefix) = (store.clone(), channel.clone(), prefix.to_owned());
+        let mut order = customers.to_vec();
+        order.rotate_left(batch * 3 % customers.len());
+        if batch % 2 == 1 {
+            order.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let events: Vec<InboundEvent> = order
+                .iter()
+                .map(|wa| text(&format!("{prefix}.{batch}.{wa}"), wa, 100 + batch as i64, "hello"))
+                .collect();
+            let routed: Vec<RoutedEvent> =
+                events.iter().map(|event| RoutedEvent { channel: &channel, event }).collect();
+            store.apply_inbound(&routed, NOW).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes
+}
+
 #[tokio::test]
 async fn concurrent_batches_from_the_same_new_customers_make_each_contact_and_conversation_once() {
     for db in TestDatabase::all().await {
@@ -588,25 +622,9 @@ async fn concurrent_batches_from_the_same_new_customers_make_each_contact_and_co
         // in an order of its own: on PostgreSQL they run in parallel transactions that all want
         // to create the same contacts and conversations and move the same clocks.
         let customers: Vec<String> = (0..20).map(|i| format!("336123400{i:02}")).collect();
-        let mut tasks = Vec::new();
-        for batch in 0..8_usize {
-            let (store, channel) = (store.clone(), channel.clone());
-            let mut order = customers.clone();
-            order.rotate_left(batch * 3 % 20);
-            if batch % 2 == 1 {
-                order.reverse();
-            }
-            tasks.push(tokio::spawn(async move {
-                let events: Vec<InboundEvent> =
-                    order.iter().map(|wa| text(&format!("m.{batch}.{wa}"), wa, 100 + batch as i64, "hello")).collect();
-                let routed: Vec<RoutedEvent> =
-                    events.iter().map(|event| RoutedEvent { channel: &channel, event }).collect();
-                store.apply_inbound(&routed, NOW).await
-            }));
-        }
         let mut stored = 0;
-        for t in tasks {
-            let out = t.await.unwrap().unwrap();
+        for out in eight_batches_at_once(&store, &channel, &customers, "m").await {
+            let out = out.unwrap();
             assert_eq!(out.duplicates, 0, "{}", db.engine());
             stored += out.messages;
         }
@@ -617,6 +635,13 @@ async fn concurrent_batches_from_the_same_new_customers_make_each_contact_and_co
         let conversations =
             store.conversations(ws, &ConversationQuery { limit: 100, ..Default::default() }).await.unwrap().items;
         assert_eq!(conversations.len(), 20, "{}: one conversation per customer", db.engine());
+        // A batch that lost the race to make a sender undid what it wrote, its events with it.
+        let kinds: Vec<String> =
+            store.events(ws, Viewer::All, EventId(0), None, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+        assert_eq!(count("contact.created"), 20, "{}", db.engine());
+        assert_eq!(count("conversation.opened"), 20, "{}", db.engine());
+        assert_eq!(count("message.received"), 160, "{}", db.engine());
         for c in &conversations {
             // Every batch's message is there, and the clock went to the newest whatever the order.
             assert_eq!(c.last_message_at, Timestamp::from_secs(107), "{}", db.engine());
@@ -627,6 +652,47 @@ async fn concurrent_batches_from_the_same_new_customers_make_each_contact_and_co
                 .items;
             assert_eq!(messages.len(), 8, "{}", db.engine());
         }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_batches_from_known_customers_on_a_new_number_open_each_conversation_once() {
+    for db in TestDatabase::all().await {
+        let store = db.store.clone();
+        let (ws, first) = setup(&*store, "acme").await;
+        let second = parley_store::NewChannel {
+            provider: parley_core::channel::Provider::Meta,
+            name: "Second".into(),
+            phone_number_id: "PN-acme-2".into(),
+            waba_id: "WABA".into(),
+            display_phone_number: "15550002222".into(),
+            graph_base_url: "http://127.0.0.1:1".into(),
+            sealed_secrets: "sealed".into(),
+            webhook_key: "key-acme-2".into(),
+            visibility: parley_core::channel::Visibility::Shared,
+            throughput: 80,
+        };
+        let second = store.create_channel(ws, second, NOW).await.unwrap();
+        // Twenty customers known by their WhatsApp ids (they wrote to the first number), then
+        // eight webhooks at once to the second number, each from all of them in an order of its
+        // own: no sender is new, every conversation is, and each must be opened once.
+        let customers: Vec<String> = (0..20).map(|i| format!("336123500{i:02}")).collect();
+        let known: Vec<InboundEvent> = customers.iter().map(|wa| text(&format!("k.{wa}"), wa, 50, "hi")).collect();
+        let routed: Vec<RoutedEvent> = known.iter().map(|event| RoutedEvent { channel: &first, event }).collect();
+        store.apply_inbound(&routed, NOW).await.unwrap();
+        for out in eight_batches_at_once(&store, &second, &customers, "n").await {
+            assert_eq!(out.unwrap().messages, 20, "{}", db.engine());
+        }
+        let on_second = ConversationQuery { channel: Some(second.id), limit: 100, ..Default::default() };
+        let conversations = store.conversations(ws, &on_second).await.unwrap().items;
+        assert_eq!(conversations.len(), 20, "{}: one conversation per customer on the new number", db.engine());
+        for c in &conversations {
+            assert_eq!(c.last_message_at, Timestamp::from_secs(107), "{}", db.engine());
+        }
+        let kinds: Vec<String> =
+            store.events(ws, Viewer::All, EventId(0), None, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
+        let opened = kinds.iter().filter(|k| *k == "conversation.opened").count();
+        assert_eq!(opened, 40, "{}: 20 on each number", db.engine());
     }
 }
 

@@ -4,12 +4,17 @@
 //!
 //! A webhook transaction takes its locks in phases, each phase in one sorted sweep, so that two
 //! transactions can wait for each other but never in a circle:
-//! 1. the identities of senders not known yet ([`LockClass::NewSender`]), then looks them up
-//!    again: a transaction that created the contact meanwhile has committed, and its contact is
-//!    found instead of made twice;
-//! 2. the (channel, contact) pairs without a conversation ([`LockClass::NewConversation`]), the
-//!    same way; then, when they are assigned automatically, the workspace's
-//!    [`LockClass::Assignment`] before the agents' loads are read;
+//! 1. the identities of senders not known yet. A batch first records them as if no one else
+//!    were making the same senders, in key order: the identities' unique key makes a concurrent
+//!    insert of the same identity wait for the other's commit. Should another transaction have
+//!    recorded one, the batch undoes its senders (a savepoint), takes the identities' locks
+//!    ([`LockClass::NewSender`]) and looks them up again: a transaction that created the
+//!    contact meanwhile has committed, and its contact is found instead of made twice
+//!    (`inbound/senders.rs`);
+//! 2. the (channel, contact) pairs without a conversation, inserted in key order: a pair a
+//!    concurrent transaction opened first is skipped once it commits (the unique key waits for
+//!    it) and its conversation found; then, when new ones are assigned automatically, the
+//!    workspace's [`LockClass::Assignment`] before the agents' loads are read;
 //! 3. message rows for statuses, by channel and provider id (`inbound/mod.rs`);
 //! 4. the conversation rows whose clocks move, in id order, last before the commit
 //!    (`inbound/messages.rs`, `ClockMoves`).
@@ -45,8 +50,8 @@
 //! that) can still wait for each other on the messages' unique key, in batch order; should they
 //! deadlock, PostgreSQL aborts one and the webhook is applied again.
 //!
-//! Phases 1 and 2, contacts, the messaging limit and user changes use transaction-scoped advisory locks on a hash of the key, folded into
-//! [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
+//! Phase 1, contacts, the messaging limit and user changes use transaction-scoped advisory
+//! locks on a hash of the key, folded into [`BUCKETS`] per class: a transaction creating thousands of contacts holds at most that many
 //! locks (PostgreSQL's lock table is shared and small), and two keys in one bucket merely wait
 //! for each other. The schema is part of the hash, so that tests, each in a schema of its own in
 //! one database, do not wait for each other's keys.
@@ -58,10 +63,9 @@ use crate::error::StoreResult;
 /// What a key names; each class has its own lock space.
 #[derive(Clone, Copy)]
 pub enum LockClass {
-    /// `workspace:identity value` of a sender not known yet.
+    /// `workspace:identity value` of a sender not known yet. (2 named `channel:contact` pairs
+    /// without a conversation; their unique key serves now.)
     NewSender = 1,
-    /// `channel:contact` without a conversation yet.
-    NewConversation = 2,
     /// `workspace` whose new conversations are being assigned to agents.
     Assignment = 3,
     /// `workspace:waba` whose count of business-initiated recipients a send is about to grow.

@@ -73,6 +73,15 @@ pub(crate) fn json_text<T: serde::Serialize>(v: &T) -> StoreResult<String> {
 pub(crate) struct EventBuffer(Vec<EventRow>);
 
 impl EventBuffer {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Forgets the events pushed since the buffer held `len` (their writes were undone).
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
     pub fn push(
         &mut self,
         ws: WorkspaceId,
@@ -170,10 +179,7 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
     ) -> StoreResult<InboundOutcome> {
         let mut tx = self.begin_write().await?;
-        // PostgreSQL: the webhook's statements are key lookups and inserts, whose plans never
-        // change with the values; reusing them, instead of planning each anew, halved a
-        // transaction's time at one event per webhook (planning was half of it).
-        if let Some(setup) = DB::BULK_WRITE_SETUP {
+        if let Some(setup) = DB::INBOUND_WRITE_SETUP {
             sqlx::query(setup).execute(&mut *tx).await?;
         }
         let mut out = InboundOutcome::default();

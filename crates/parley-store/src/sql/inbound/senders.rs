@@ -21,6 +21,18 @@ use crate::error::{StoreError, StoreResult};
 use crate::sql::locks::LockClass;
 use crate::sql::{Engine, SqlStore};
 
+/// How a batch meets a concurrent transaction making the same new senders (PostgreSQL).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arbiter {
+    /// No lock: the identities' unique key tells, when the batch records them, whether another
+    /// transaction made one of these senders first. Batches of first messages from different
+    /// customers, the common case, never wait for each other: under the bucketed locks, two
+    /// batches of 100 new senders almost always shared a bucket and ran one after the other.
+    UniqueKey,
+    /// The senders' identities locked before they are looked up again (`sql/locks.rs`).
+    Locks,
+}
+
 /// A known contact: its id and whether it still has no name.
 #[derive(Clone, Copy)]
 struct Known {
@@ -69,12 +81,38 @@ fn profile_name(from: &Sender) -> Option<String> {
 impl<DB> SqlStore<DB> {
     /// Contact id per arrival: by WhatsApp identity, then by phone number (with the Brazil,
     /// Mexico and Argentina quirks), else a new contact. Records identities not known yet.
+    ///
+    /// On PostgreSQL a concurrent transaction may be making the same new senders. The batch
+    /// first goes as if none were ([`Arbiter::UniqueKey`]); should another transaction have
+    /// recorded one of its new identities meanwhile, the batch goes again under the senders'
+    /// locks ([`Arbiter::Locks`]) and finds what the other made.
     pub(super) async fn resolve_senders(
         conn: &mut DB::Connection,
         fresh: &[Arrival<'_>],
         now: Timestamp,
         events: &mut EventBuffer,
     ) -> StoreResult<Vec<i64>> {
+        if DB::CONCURRENT_WRITERS {
+            let mark = events.len();
+            if let Some(contacts) = Self::resolve_senders_as(conn, fresh, now, events, Arbiter::UniqueKey).await? {
+                return Ok(contacts);
+            }
+            events.truncate(mark);
+        }
+        Self::resolve_senders_as(conn, fresh, now, events, Arbiter::Locks)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("senders resolved under their locks met a concurrent writer".into()))
+    }
+
+    /// [`Self::resolve_senders`] with one way of meeting concurrent writers; `None` when the
+    /// unique key found one (everything this call wrote undone).
+    async fn resolve_senders_as(
+        conn: &mut DB::Connection,
+        fresh: &[Arrival<'_>],
+        now: Timestamp,
+        events: &mut EventBuffer,
+        arbiter: Arbiter,
+    ) -> StoreResult<Option<Vec<i64>>> {
         let mut values: HashMap<WorkspaceId, HashSet<&str>> = HashMap::new();
         for a in fresh {
             values.entry(a.channel.workspace_id).or_default().extend(identities(&a.m.from).into_iter().map(|(_, v)| v));
@@ -84,7 +122,7 @@ impl<DB> SqlStore<DB> {
         // see `sql/locks.rs`). Each round needs a merge committed during the previous one.
         let mut rounds = 0;
         let (mut by_identity, mut by_phone) = loop {
-            let by_identity = Self::find_senders(conn, fresh, &values).await?;
+            let by_identity = Self::find_senders(conn, fresh, &values, arbiter).await?;
             let by_phone = Self::contacts_by_phone(conn, fresh, &by_identity).await?;
             let found: Vec<i64> = by_identity.values().chain(by_phone.values()).map(|k| k.id).collect();
             if Self::hold_contacts(conn, &found).await? {
@@ -95,6 +133,19 @@ impl<DB> SqlStore<DB> {
                 return Err(StoreError::Contention("the senders' contacts kept being merged".into()));
             }
         };
+
+        // Without locks, what is written from here on is undone should a concurrent writer have
+        // recorded one of the identities this batch records (only a batch with an identity not
+        // found above records any).
+        let trial = DB::CONCURRENT_WRITERS
+            && arbiter == Arbiter::UniqueKey
+            && fresh.iter().any(|a| {
+                let ws = a.channel.workspace_id;
+                identities(&a.m.from).into_iter().any(|(k, v)| !by_identity.contains_key(&(ws, k, v.to_owned())))
+            });
+        if trial {
+            sqlx::query("SAVEPOINT new_senders").execute(&mut *conn).await?;
+        }
 
         // The senders known to nobody become contacts first, all together; the loop below takes
         // each at the arrival that made it.
@@ -156,6 +207,10 @@ impl<DB> SqlStore<DB> {
                 Self::fill_empty_fields(conn, fill.ws, id, fields, now, events).await?;
             }
         }
+        // In key order, as every writer inserts them: two transactions recording the same
+        // identities wait for each other's commit in one direction only.
+        new_identities.sort_by(|a, b| (a.0.get(), a.2, &a.3).cmp(&(b.0.get(), b.2, &b.3)));
+        let mut recorded = 0;
         for chunk in statement_chunks(&new_identities) {
             let mut qb = QueryBuilder::<DB>::new(
                 "INSERT INTO contact_identities (workspace_id, contact_id, kind, value, created_at) ",
@@ -169,21 +224,32 @@ impl<DB> SqlStore<DB> {
             });
             // An identity already known (for this or another contact) is left as is.
             qb.push(" ON CONFLICT (workspace_id, kind, value) DO NOTHING");
-            qb.build().execute(&mut *conn).await?;
+            recorded += DB::rows_affected(&qb.build().execute(&mut *conn).await?);
         }
-        Ok(contacts)
+        if trial {
+            if recorded < new_identities.len() as u64 {
+                // A concurrent transaction recorded one first (and has committed: the insert
+                // waited for it).
+                sqlx::query("ROLLBACK TO SAVEPOINT new_senders").execute(&mut *conn).await?;
+                sqlx::query("RELEASE SAVEPOINT new_senders").execute(&mut *conn).await?;
+                return Ok(None);
+            }
+            sqlx::query("RELEASE SAVEPOINT new_senders").execute(&mut *conn).await?;
+        }
+        Ok(Some(contacts))
     }
 
-    /// The contacts known by the senders' identities. On PostgreSQL, senders known by none are
-    /// locked and looked up again (phase 1 of `sql/locks.rs`).
+    /// The contacts known by the senders' identities. On PostgreSQL under [`Arbiter::Locks`],
+    /// senders known by none are locked and looked up again (phase 1 of `sql/locks.rs`).
     async fn find_senders(
         conn: &mut DB::Connection,
         fresh: &[Arrival<'_>],
         values: &HashMap<WorkspaceId, HashSet<&str>>,
+        arbiter: Arbiter,
     ) -> StoreResult<HashMap<(WorkspaceId, &'static str, String), Known>> {
         let mut by_identity = HashMap::new();
         Self::find_identities(conn, values, &mut by_identity).await?;
-        if DB::CONCURRENT_WRITERS {
+        if DB::CONCURRENT_WRITERS && arbiter == Arbiter::Locks {
             // Senders known by no identity may be created by a concurrent transaction too: wait
             // for it (their identities' locks), then look again (see `sql/locks.rs`).
             let known = |ws: WorkspaceId, from: &Sender| {
