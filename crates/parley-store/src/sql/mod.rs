@@ -174,14 +174,6 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
     /// a bulk load lets the server cache those plans (its statistics are kept fresh by
     /// `ANALYZE_CONTACTS`).
     const BULK_WRITE_SETUP: Option<&'static str>;
-    /// Run first in a webhook's transaction. PostgreSQL: its statements are key lookups and
-    /// inserts whose plans never change with the values, and `ANALYZE_INBOUND` keeps the
-    /// statistics of the tables it grows fresh (a refresh invalidates the cached plans).
-    /// Reusing plans instead of planning each statement anew halved a transaction's time at one
-    /// event per webhook; generic plans from the first execution on, instead of after five
-    /// custom ones (`auto`, which also keeps planning a statement whose custom plans look
-    /// cheaper), gave 5–10 % more events/s at 100 events per webhook from 5,000 customers.
-    const INBOUND_WRITE_SETUP: Option<&'static str>;
     /// Message search: the messages (`m`) matching the terms bound as `$2`, newest first, keyset
     /// on `$3`, the viewer's channels only (`$4`), `$5` rows. SQLite reads its FTS5 index in
     /// descending rowid order, lazily, so one query serves rare and common words alike.
@@ -370,7 +362,6 @@ impl Engine for sqlx::Sqlite {
     const ANALYZE_INBOUND: Option<&'static str> = None;
     const ESTIMATED_MESSAGES: Option<&'static str> = None;
     const BULK_WRITE_SETUP: Option<&'static str> = None;
-    const INBOUND_WRITE_SETUP: Option<&'static str> = None;
     const CONCURRENT_WRITERS: bool = false;
     fn lock_keys(_: &mut Self::Connection, _: locks::LockClass, _: Vec<String>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async { Ok(()) })
@@ -556,7 +547,6 @@ impl Engine for sqlx::Postgres {
     const ESTIMATED_MESSAGES: Option<&'static str> =
         Some("SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = to_regclass('messages')");
     const BULK_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = auto");
-    const INBOUND_WRITE_SETUP: Option<&'static str> = Some("SET LOCAL plan_cache_mode = force_generic_plan");
     const CONCURRENT_WRITERS: bool = true;
     fn lock_keys(
         conn: &mut Self::Connection,

@@ -179,7 +179,14 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
     ) -> StoreResult<InboundOutcome> {
         let mut tx = self.begin_write().await?;
-        if let Some(setup) = DB::INBOUND_WRITE_SETUP {
+        // PostgreSQL: the webhook's statements are key lookups and inserts, whose plans never
+        // change with the values; reusing them, instead of planning each anew, halved a
+        // transaction's time at one event per webhook (planning was half of it). Generic plans
+        // from the first execution on (`force_generic_plan`) gave 5 % more events/s at 8
+        // connections and 5,000 customers, and 7 % fewer at 32 connections and 1,000 customers,
+        // whose transactions carry over a thousand events (`auto` plans a custom one whenever
+        // its plans look cheaper).
+        if let Some(setup) = DB::BULK_WRITE_SETUP {
             sqlx::query(setup).execute(&mut *tx).await?;
         }
         let mut out = InboundOutcome::default();
