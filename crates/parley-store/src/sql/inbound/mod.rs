@@ -185,8 +185,8 @@ impl<DB> SqlStore<DB> {
         // from the first execution on (`force_generic_plan`) gave 5 % more events/s at 8
         // connections and 5,000 customers, and 7 % fewer at 32 connections and 1,000 customers,
         // whose transactions carry over a thousand events (`auto` plans a custom one whenever
-        // its plans look cheaper).
-        if let Some(setup) = DB::BULK_WRITE_SETUP {
+        // its plans look cheaper). Joins go by key (see `Engine::INBOUND_WRITE_SETUP`).
+        if let Some(setup) = DB::INBOUND_WRITE_SETUP {
             sqlx::query(setup).execute(&mut *tx).await?;
         }
         let mut out = InboundOutcome::default();
