@@ -240,6 +240,25 @@ pub trait Engine: Database<Arguments: IntoArguments<Self>> {
         conn: &mut Self::Connection,
         rows: Vec<InboundMessageRow>,
     ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>>;
+    /// The provider ids among `ids` already stored on `channel` (`inbound/keyed.rs`).
+    fn stored_message_ids(
+        conn: &mut Self::Connection,
+        channel: i64,
+        ids: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>>;
+    /// The conversations of `contacts` on `channel`: `(id, contact id, status)`.
+    fn conversations_of(
+        conn: &mut Self::Connection,
+        channel: i64,
+        contacts: Vec<i64>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>>;
+    /// Reopens conversations and moves their clocks forward: `(id, newest message time, newest
+    /// referral time)`; answers how many were updated.
+    fn move_clocks(
+        conn: &mut Self::Connection,
+        moves: Vec<(i64, i64, Option<i64>)>,
+        now: i64,
+    ) -> BoxFuture<'_, StoreResult<u64>>;
     /// Appends events in order, all created at `created_at`: multi-row `VALUES` on SQLite, one
     /// `UNNEST` on PostgreSQL (a webhook group commit appends thousands).
     fn insert_event_rows(
@@ -492,6 +511,27 @@ impl Engine for sqlx::Sqlite {
         values: Vec<String>,
     ) -> BoxFuture<'_, StoreResult<Vec<IdentityRow>>> {
         Box::pin(sqlite_in_lists(conn, IDENTITIES_OF_WORKSPACE, ws, "ci.value", values, inbound::MAX_ROWS))
+    }
+    fn stored_message_ids(
+        conn: &mut Self::Connection,
+        channel: i64,
+        ids: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        Box::pin(inbound::keyed::sqlite_stored_ids(conn, channel, ids))
+    }
+    fn conversations_of(
+        conn: &mut Self::Connection,
+        channel: i64,
+        contacts: Vec<i64>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>> {
+        Box::pin(inbound::keyed::sqlite_conversations_of(conn, channel, contacts))
+    }
+    fn move_clocks(
+        conn: &mut Self::Connection,
+        moves: Vec<(i64, i64, Option<i64>)>,
+        now: i64,
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(inbound::keyed::sqlite_move_clocks(conn, moves, now))
     }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {
@@ -797,6 +837,27 @@ impl Engine for sqlx::Postgres {
             let sql = format!("{IDENTITIES_OF_WORKSPACE}$1 AND ci.value = ANY($2)");
             Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws).bind(values).fetch_all(&mut *conn).await?)
         })
+    }
+    fn stored_message_ids(
+        conn: &mut Self::Connection,
+        channel: i64,
+        ids: Vec<String>,
+    ) -> BoxFuture<'_, StoreResult<Vec<String>>> {
+        Box::pin(inbound::keyed::pg_stored_ids(conn, channel, ids))
+    }
+    fn conversations_of(
+        conn: &mut Self::Connection,
+        channel: i64,
+        contacts: Vec<i64>,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, i64, String)>>> {
+        Box::pin(inbound::keyed::pg_conversations_of(conn, channel, contacts))
+    }
+    fn move_clocks(
+        conn: &mut Self::Connection,
+        moves: Vec<(i64, i64, Option<i64>)>,
+        now: i64,
+    ) -> BoxFuture<'_, StoreResult<u64>> {
+        Box::pin(inbound::keyed::pg_move_clocks(conn, moves, now))
     }
     fn insert_tag_rows(conn: &mut Self::Connection, rows: Vec<(i64, i64, String)>) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {

@@ -124,17 +124,9 @@ impl<DB> SqlStore<DB> {
         }
         let mut known: HashSet<(i64, String)> = HashSet::new();
         for (channel, ids) in by_channel {
-            for chunk in statement_chunks(&ids) {
-                let mut qb = QueryBuilder::<DB>::new("SELECT provider_message_id FROM messages WHERE channel_id = ");
-                qb.push_bind(channel).push(" AND provider_message_id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind((*id).to_owned());
-                }
-                qb.push(")");
-                let found: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-                known.extend(found.into_iter().map(|id| (channel, id)));
-            }
+            let ids = ids.into_iter().map(str::to_owned).collect();
+            let found = DB::stored_message_ids(conn, channel, ids).await?;
+            known.extend(found.into_iter().map(|id| (channel, id)));
         }
         let mut fresh = Vec::with_capacity(arrivals.len());
         for a in arrivals {
@@ -281,18 +273,8 @@ impl<DB> SqlStore<DB> {
         }
         let mut existing = HashMap::new();
         for (channel, list) in by_channel {
-            for chunk in statement_chunks(&list) {
-                let mut qb =
-                    QueryBuilder::<DB>::new("SELECT id, contact_id, status FROM conversations WHERE channel_id = ");
-                qb.push_bind(channel).push(" AND contact_id IN (");
-                let mut sep = qb.separated(", ");
-                for c in chunk {
-                    sep.push_bind(*c);
-                }
-                qb.push(")");
-                let rows: Vec<(i64, i64, String)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-                existing.extend(rows.into_iter().map(|(id, contact, status)| ((channel, contact), (id, status))));
-            }
+            let rows = DB::conversations_of(conn, channel, list).await?;
+            existing.extend(rows.into_iter().map(|(id, contact, status)| ((channel, contact), (id, status))));
         }
         Ok(existing)
     }
@@ -304,36 +286,17 @@ impl<DB> SqlStore<DB> {
         now: Timestamp,
     ) -> StoreResult<()> {
         let mut touched = clocks.0;
-        // Reopen and move the clocks of every existing conversation in one statement per chunk.
-        // Provider times, not arrival order: a late delivery of an older message moves nothing
-        // back. The maxima are taken in SQL so that concurrent deliveries cannot undo each other.
         // The rows are locked first, in id order (an UPDATE joined to a list locks them in
         // whatever order its plan reads them), so that concurrent writers cannot deadlock.
         touched.sort_unstable();
         DB::lock_conversations(conn, touched.iter().map(|t| t.0).collect()).await?;
-        for chunk in statement_chunks(&touched) {
-            let mut qb = QueryBuilder::<DB>::new("WITH v (id, at, referral) AS (");
-            qb.push_values(chunk, |mut row, (id, at, referral)| {
-                row.push_bind(*id).push_bind(*at).push_bind(*referral);
-            });
-            qb.push(
-                ") UPDATE conversations SET status = 'open', snoozed_until = NULL,
-                    last_message_at = CASE WHEN conversations.last_message_at < v.at THEN v.at ELSE conversations.last_message_at END,
-                    last_inbound_at = CASE WHEN conversations.last_inbound_at IS NULL OR conversations.last_inbound_at < v.at
-                                           THEN v.at ELSE conversations.last_inbound_at END,
-                    last_referral_at = CASE WHEN v.referral IS NOT NULL
-                                             AND (conversations.last_referral_at IS NULL OR conversations.last_referral_at < v.referral)
-                                            THEN v.referral ELSE conversations.last_referral_at END,
-                    updated_at = ",
-            );
-            qb.push_bind(now.as_micros()).push(" FROM v WHERE conversations.id = v.id");
-            let done = DB::rows_affected(&qb.build().execute(&mut *conn).await?);
-            // A conversation deleted since it was read must not receive messages (PostgreSQL
-            // keeps no foreign key on them, migration 0022): the webhook goes again, and then
-            // opens a new one.
-            if done != chunk.len() as u64 {
-                return Err(StoreError::Contention("a conversation was deleted meanwhile".into()));
-            }
+        let wanted = touched.len() as u64;
+        let done = DB::move_clocks(conn, touched, now.as_micros()).await?;
+        // A conversation deleted since it was read must not receive messages (PostgreSQL keeps
+        // no foreign key on them, migration 0022): the webhook goes again, and then opens a new
+        // one.
+        if done != wanted {
+            return Err(StoreError::Contention("a conversation was deleted meanwhile".into()));
         }
         Ok(())
     }

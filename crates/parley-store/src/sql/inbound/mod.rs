@@ -10,9 +10,11 @@
 //! - `senders.rs` — senders to contacts (found, or created together).
 //! - `changes.rs` — edits, revokes and system notices that change other rows.
 //! - `journal.rs` — webhooks acknowledged before they are applied, each applied once.
+//! - `keyed.rs` — the statements over lists of keys, per engine.
 
 mod changes;
 mod journal;
+pub(crate) mod keyed;
 mod messages;
 mod senders;
 
