@@ -4,7 +4,8 @@
 //! inbound journal through a group commit like the ingest's, then parsed, routed and applied by a task
 //! of its own through the ingest (`ingest.rs`), whose transaction takes its journal row: applied
 //! once, whatever crashes. A server applies what its journal holds before it serves
-//! ([`recover`]).
+//! ([`recover`]), and every minute applies what another server sharing the database left there
+//! ([`sweep`], for webhooks [`ORPHANED_AFTER_SECS`] old).
 //!
 //! Which webhooks are journaled ([`Backlog::answer_early`]):
 //! - none while the ingest keeps up (fewer than [`EARLY_ANSWER_FROM`] other webhooks being
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use parley_core::Clock;
+use parley_core::{Clock, Timestamp};
 use parley_store::{NewJournalEntry, Store, StoreError};
 use tokio::sync::{Mutex, Notify, Semaphore, SemaphorePermit, mpsc, oneshot, watch};
 
@@ -339,15 +340,47 @@ async fn write(queue: Arc<Mutex<mpsc::Receiver<Append>>>, store: Arc<dyn Store>,
     }
 }
 
+/// Journaled webhooks received this long ago are applied by any server's sweep ([`sweep`]).
+/// Their own server applies them within seconds, or within tens of seconds under a burst that
+/// fills the backlog; one this old was left by a server that stopped before applying it. On
+/// PostgreSQL the servers sharing a database share the journal, and such a webhook would
+/// otherwise wait for some server's next start.
+pub const ORPHANED_AFTER_SECS: i64 = 300;
+
 /// Applies what the journal holds (webhooks acknowledged before a crash or a stop), before the
 /// server serves; several at a time, so they share the ingest's transactions. A webhook that
 /// cannot be applied stays for the next start (logged).
 pub async fn recover(state: &crate::AppState) -> Result<u64, StoreError> {
+    let applied = apply_journaled(state, None).await?;
+    if applied > 0 {
+        tracing::info!(webhooks = applied, "applied the webhooks journaled before this start");
+    }
+    Ok(applied)
+}
+
+/// Applies the journaled webhooks received [`ORPHANED_AFTER_SECS`] or more before `now` (the
+/// timers worker calls it every minute). Applying takes a webhook's row, so one its own server
+/// is applying at the same moment is applied once all the same.
+pub async fn sweep(state: &crate::AppState, now: Timestamp) -> Result<u64, StoreError> {
+    let cutoff = Timestamp::from_secs(now.as_secs() - ORPHANED_AFTER_SECS);
+    let applied = apply_journaled(state, Some(cutoff)).await?;
+    if applied > 0 {
+        tracing::warn!(webhooks = applied, "applied journaled webhooks that their server left (it stopped?)");
+    }
+    Ok(applied)
+}
+
+/// Applies the journal's webhooks (those received at `received_by` or earlier, when given);
+/// answers how many were applied.
+async fn apply_journaled(state: &crate::AppState, received_by: Option<Timestamp>) -> Result<u64, StoreError> {
     use futures_util::StreamExt;
     let mut after = 0;
     let mut applied = 0;
     loop {
-        let page = state.store.journal_pending(after, 512).await?;
+        let page = match received_by {
+            Some(by) => state.store.journal_received_by(by, after, 512).await?,
+            None => state.store.journal_pending(after, 512).await?,
+        };
         let Some(last) = page.last() else { break };
         after = last.id;
         let results: Vec<bool> = futures_util::stream::iter(page)
@@ -356,7 +389,7 @@ pub async fn recover(state: &crate::AppState) -> Result<u64, StoreError> {
                 match crate::routes::webhooks::apply_journal_entry(state, entry).await {
                     Ok(()) => true,
                     Err(e) => {
-                        tracing::error!(journal_id = id, error = ?e, "a journaled webhook could not be applied; kept for the next start");
+                        tracing::error!(journal_id = id, error = ?e, "a journaled webhook could not be applied; kept for the next sweep or start");
                         false
                     }
                 }
@@ -365,9 +398,6 @@ pub async fn recover(state: &crate::AppState) -> Result<u64, StoreError> {
             .collect()
             .await;
         applied += results.iter().filter(|ok| **ok).count() as u64;
-    }
-    if applied > 0 {
-        tracing::info!(webhooks = applied, "applied the webhooks journaled before this start");
     }
     Ok(applied)
 }

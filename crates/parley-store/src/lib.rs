@@ -370,6 +370,13 @@ pub trait Inbox {
     async fn journal_append(&self, entries: &[NewJournalEntry<'_>], now: Timestamp) -> StoreResult<Vec<i64>>;
     /// Journaled webhooks not applied yet, with ids above `after`, oldest first.
     async fn journal_pending(&self, after: i64, limit: u32) -> StoreResult<Vec<JournalEntry>>;
+    /// The same, only those received at `received_by` or earlier.
+    async fn journal_received_by(
+        &self,
+        received_by: Timestamp,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalEntry>>;
     /// Newest activity first.
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>>;
     /// How many open conversations the inbox's tabs hold for `me` (assigned to me, unassigned,

@@ -1,6 +1,6 @@
-//! The inbound journal on both engines: webhooks kept as received until applied, and each
-//! journaled webhook applied once — by one transaction, however many try (a retry after a crash,
-//! two servers recovering the same rows).
+//! The inbound journal on both engines: webhooks kept as received until applied (listed by id,
+//! and by when they were received), and each journaled webhook applied once — by one
+//! transaction, however many try (a retry after a crash, two servers recovering the same rows).
 
 use parley_core::Timestamp;
 use parley_core::ids::EventId;
@@ -31,6 +31,14 @@ async fn journaled_webhooks_are_kept_in_order_until_applied() {
         // Paged by id.
         let rest = store.journal_pending(ids[0], 1).await.unwrap();
         assert_eq!(rest.iter().map(|p| p.id).collect::<Vec<_>>(), [ids[1]], "{e}");
+        // By when they were received (the sweep of what a stopped server left).
+        let later =
+            store.journal_append(&[entry("{\"d\":4}")], Timestamp::from_secs(NOW.as_secs() + 60)).await.unwrap();
+        let by_now = store.journal_received_by(NOW, 0, 10).await.unwrap();
+        assert_eq!(by_now.iter().map(|p| p.id).collect::<Vec<_>>(), ids, "{e}");
+        let by_then = store.journal_received_by(Timestamp::from_secs(NOW.as_secs() + 60), ids[2], 10).await.unwrap();
+        assert_eq!(by_then.iter().map(|p| p.id).collect::<Vec<_>>(), later, "{e}");
+        assert!(store.journal_received_by(Timestamp::from_secs(NOW.as_secs() - 1), 0, 10).await.unwrap().is_empty());
     }
 }
 

@@ -3,7 +3,8 @@
 //! answered without a reply close after the workspace's auto-close hours (checked once the clock
 //! moved a minute since the last check), and bots hand conversations over to the team
 //! (`handover.rs`, every pass), and numbers make the moves planned for now
-//! (`actions::channel_moves::run_due`).
+//! (`actions::channel_moves::run_due`), and journaled webhooks that their server left are
+//! applied (`journal::sweep`, once the clock moved a minute since the last sweep).
 
 use std::time::Duration;
 
@@ -14,11 +15,13 @@ use crate::AppState;
 
 const POLL: Duration = Duration::from_secs(1);
 const AUTO_CLOSE_EVERY_SECS: i64 = 60;
+const JOURNAL_SWEEP_EVERY_SECS: i64 = 60;
 
 pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut last_auto_close: Option<Timestamp> = None;
     let mut typing_shown = std::collections::HashSet::new();
     let mut moves: Option<tokio::task::JoinHandle<()>> = None;
+    let mut last_sweep: Option<Timestamp> = None;
     loop {
         let now = state.clock.now();
         if let Err(e) = state.store.wake_snoozed(now).await {
@@ -37,6 +40,14 @@ pub async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         if moves.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
             let state = state.clone();
             moves = Some(tokio::spawn(async move { crate::actions::channel_moves::run_due(&state).await }));
+        }
+        // Part of the pass (one read of the journal when nothing was left), so that a pass after the
+        // clock moved has swept; applying what a stopped server left delays it once.
+        if last_sweep.is_none_or(|t| now.as_secs() - t.as_secs() >= JOURNAL_SWEEP_EVERY_SECS) {
+            if let Err(e) = crate::journal::sweep(&state, now).await {
+                tracing::warn!(error = %e, "cannot sweep the inbound journal");
+            }
+            last_sweep = Some(now);
         }
         if let Err(e) = crate::workers::handover::check(&state, now, &mut typing_shown).await {
             tracing::warn!(error = %e.message, "cannot check the bots' hand-overs");

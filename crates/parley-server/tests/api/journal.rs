@@ -2,7 +2,7 @@
 //! once, each post twice, is acknowledged and then applied, each message once, and the journal
 //! ends empty; while journaled webhooks wait, a new one joins them, and once none waits a
 //! webhook is applied before it is answered; what a stopped server left in its journal is applied
-//! by the next start.
+//! by the next start, and what a server left there is swept once old enough.
 
 use parley_core::Clock;
 use parley_providers::meta::signature;
@@ -121,5 +121,31 @@ async fn webhooks_journaled_before_a_stop_are_applied_by_the_next_start() {
         assert!(store.journal_pending(0, 10).await.unwrap().is_empty(), "{e}: the journal is empty");
         // Nothing is applied twice by a second start.
         assert_eq!(parley_server::journal::recover(&app.state).await.unwrap(), 0, "{e}");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_its_server_left_in_the_journal_is_applied_by_the_sweep_once_old_enough() {
+    use parley_server::journal::ORPHANED_AFTER_SECS;
+    for app in TestApp::all().await {
+        let e = app.engine();
+        let wired = app.wired().await;
+        let key = wired.channel["webhook_path"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        let one = body(&wired.number.phone_number_id, 1);
+        let sig = signature::sign(&wired.number.app_secret, &one);
+        let one = String::from_utf8(one).unwrap();
+        // As another server sharing the database journals a webhook and stops before applying it.
+        let entry = NewJournalEntry { webhook_key: &key, body: &one, signature: Some(&sig) };
+        app.state.store.journal_append(&[entry], app.clock.now()).await.unwrap();
+        // Not yet: its own server may still be applying it.
+        app.clock.advance_secs(ORPHANED_AFTER_SECS - 1);
+        app.timer_passes(2).await;
+        assert!(sorted_texts(&app).await.is_empty(), "{e}");
+        assert_eq!(app.state.store.journal_pending(0, 10).await.unwrap().len(), 1, "{e}");
+        // A minute later, the next sweep applies it, once.
+        app.clock.advance_secs(60);
+        app.timer_passes(2).await;
+        assert_eq!(sorted_texts(&app).await, ["m1"], "{e}");
+        assert!(app.state.store.journal_pending(0, 10).await.unwrap().is_empty(), "{e}: the journal is empty");
     }
 }

@@ -174,7 +174,16 @@ impl<DB> Inbox for SqlStore<DB> {
     }
 
     async fn journal_pending(&self, after: i64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
-        self.pending_in_journal(after, limit).await
+        self.pending_in_journal(after, Timestamp::from_micros(i64::MAX), limit).await
+    }
+
+    async fn journal_received_by(
+        &self,
+        received_by: Timestamp,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalEntry>> {
+        self.pending_in_journal(after, received_by, limit).await
     }
 
     async fn conversations(&self, ws: WorkspaceId, query: &ConversationQuery) -> StoreResult<Page<Conversation>> {

@@ -66,11 +66,19 @@ impl<DB> SqlStore<DB> {
         Ok(ids)
     }
 
-    pub(crate) async fn pending_in_journal(&self, after: i64, limit: u32) -> StoreResult<Vec<JournalEntry>> {
+    /// Journaled webhooks with ids above `after`, received at `received_by` or earlier.
+    pub(crate) async fn pending_in_journal(
+        &self,
+        after: i64,
+        received_by: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalEntry>> {
         let rows = sqlx::query(
-            "SELECT id, webhook_key, body, signature, received_at FROM inbound_journal WHERE id > $1 ORDER BY id LIMIT $2",
+            "SELECT id, webhook_key, body, signature, received_at FROM inbound_journal
+             WHERE id > $1 AND received_at <= $2 ORDER BY id LIMIT $3",
         )
         .bind(after)
+        .bind(received_by.as_micros())
         .bind(i64::from(limit))
         .fetch_all(self.journal_pool())
         .await?;
