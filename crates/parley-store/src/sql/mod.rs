@@ -944,18 +944,20 @@ pub(crate) type IdentityRow = (String, String, i64, Option<String>);
 const IDENTITIES_OF_WORKSPACE: &str = "SELECT ci.kind, ci.value, ci.contact_id, c.name FROM contact_identities ci
      JOIN contacts c ON c.id = ci.contact_id WHERE ci.kind IN ('wa_id', 'bsuid') AND ci.workspace_id = ";
 
-/// SQLite's lookups by a list of values: `head` (ending in `workspace_id = `) for workspace `ws`
-/// and `column IN (…)`, one statement per power-of-two chunk of at most `max_rows` values.
-async fn sqlite_in_lists<R>(
+/// SQLite's lookups by a list of values: `head` (ending in `workspace_id = `, or another key's
+/// column) for `ws` and `column IN (…)`, one statement per power-of-two chunk of at most
+/// `max_rows` values.
+pub(crate) async fn sqlite_in_lists<R, V>(
     conn: &mut sqlx::SqliteConnection,
     head: &'static str,
     ws: i64,
     column: &'static str,
-    values: Vec<String>,
+    values: Vec<V>,
     max_rows: usize,
 ) -> StoreResult<Vec<R>>
 where
     R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    V: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Clone + Send + 'static,
 {
     let mut out = Vec::new();
     for chunk in pow2_chunks(&values, max_rows) {

@@ -6,8 +6,9 @@
 
 use sqlx::{PgConnection, QueryBuilder, Sqlite, SqliteConnection};
 
-use super::statement_chunks;
+use super::{MAX_ROWS, statement_chunks};
 use crate::error::StoreResult;
+use crate::sql::sqlite_in_lists;
 
 /// Reopens a conversation and moves its clocks to `v.at` / `v.referral` when they are newer
 /// (`v` names the list of moves). Provider times, not arrival order: a late delivery of an
@@ -32,18 +33,9 @@ pub(crate) async fn sqlite_stored_ids(
     channel: i64,
     ids: Vec<String>,
 ) -> StoreResult<Vec<String>> {
-    let mut out = Vec::new();
-    for chunk in statement_chunks(&ids) {
-        let mut qb = QueryBuilder::<Sqlite>::new("SELECT provider_message_id FROM messages WHERE channel_id = ");
-        qb.push_bind(channel).push(" AND provider_message_id IN (");
-        let mut list = qb.separated(", ");
-        for id in chunk {
-            list.push_bind(id.clone());
-        }
-        qb.push(")");
-        out.extend(qb.build_query_scalar::<String>().fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
+    let head = "SELECT provider_message_id FROM messages WHERE channel_id = ";
+    let found: Vec<(String,)> = sqlite_in_lists(conn, head, channel, "provider_message_id", ids, MAX_ROWS).await?;
+    Ok(found.into_iter().map(|(id,)| id).collect())
 }
 
 pub(crate) async fn pg_stored_ids(conn: &mut PgConnection, channel: i64, ids: Vec<String>) -> StoreResult<Vec<String>> {
@@ -62,19 +54,8 @@ pub(crate) async fn sqlite_conversations_of(
     channel: i64,
     contacts: Vec<i64>,
 ) -> StoreResult<Vec<(i64, i64, String)>> {
-    let mut out = Vec::new();
-    for chunk in statement_chunks(&contacts) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("SELECT id, contact_id, status FROM conversations WHERE channel_id = ");
-        qb.push_bind(channel).push(" AND contact_id IN (");
-        let mut list = qb.separated(", ");
-        for c in chunk {
-            list.push_bind(*c);
-        }
-        qb.push(")");
-        out.extend(qb.build_query_as().fetch_all(&mut *conn).await?);
-    }
-    Ok(out)
+    let head = "SELECT id, contact_id, status FROM conversations WHERE channel_id = ";
+    sqlite_in_lists(conn, head, channel, "contact_id", contacts, MAX_ROWS).await
 }
 
 pub(crate) async fn pg_conversations_of(

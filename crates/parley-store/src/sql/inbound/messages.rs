@@ -158,79 +158,68 @@ impl<DB> SqlStore<DB> {
             entry.1 = entry.1.max(at);
             entry.2 = entry.2.max(referral);
         }
-        let existing = Self::find_conversations(conn, pairs.keys().copied()).await?;
-        let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
-        let mut touched: Vec<(i64, i64, Option<i64>)> = Vec::new();
-        // (channel, contact, newest message time, newest referral time) of pairs without one.
-        let mut to_open: Vec<(&Channel, i64, i64, Option<i64>)> = Vec::new();
-        for ((channel_id, contact), (channel, at, referral)) in &pairs {
-            match existing.get(&(*channel_id, *contact)) {
-                None => to_open.push((channel, *contact, *at, *referral)),
-                Some(&(id, ref status)) => {
-                    Self::found_open(channel, *contact, id, status, (*at, *referral), &mut ids, &mut touched, events)
-                }
-            }
-        }
-        // In key order, as every writer inserts them: two transactions opening the same
+        let mut existing = Self::find_conversations(conn, pairs.keys().copied()).await?;
+        // (channel, contact, newest message time, newest referral time) of pairs without one, in
+        // key order, as every writer inserts them: two transactions opening the same
         // conversations wait for each other's commit in one direction only.
+        let mut to_open: Vec<(&Channel, i64, i64, Option<i64>)> = pairs
+            .iter()
+            .filter(|(pair, _)| !existing.contains_key(pair))
+            .map(|(&(_, contact), &(channel, at, referral))| (channel, contact, at, referral))
+            .collect();
         to_open.sort_unstable_by_key(|(channel, contact, _, _)| (channel.id.get(), *contact));
-        let opened = Self::open_conversations(conn, &to_open, now, &mut ids, events).await?;
+        let opened = Self::open_conversations(conn, &to_open, now, events).await?;
         // A pair a concurrent transaction opened first (PostgreSQL): its insert was skipped once
-        // that transaction committed, and its conversation is found now.
+        // that transaction committed, and its conversation is found now, as an existing one.
         let taken: Vec<(i64, i64)> = to_open
             .iter()
             .map(|(channel, contact, _, _)| (channel.id.get(), *contact))
-            .filter(|pair| !ids.contains_key(pair))
+            .filter(|pair| !opened.contains_key(pair))
             .collect();
         if !taken.is_empty() {
-            let found = Self::find_conversations(conn, taken.iter().copied()).await?;
-            for pair in taken {
-                let (Some((id, status)), Some((channel, at, referral))) = (found.get(&pair), pairs.get(&pair)) else {
+            existing.extend(Self::find_conversations(conn, taken.into_iter()).await?);
+        }
+        let mut ids: HashMap<(i64, i64), i64> = HashMap::new();
+        let mut touched: Vec<(i64, i64, Option<i64>)> = Vec::new();
+        for (&(channel_id, contact), &(channel, at, referral)) in &pairs {
+            let id = match (opened.get(&(channel_id, contact)), existing.get(&(channel_id, contact))) {
+                (Some(&id), _) => id,
+                (None, Some((id, status))) => {
+                    touched.push((*id, at, referral));
+                    if status != "open" {
+                        let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel_id, "previous_status": status});
+                        events.push(channel.workspace_id, "conversation.reopened", Some(*id), Some(channel), &payload);
+                    }
+                    *id
+                }
+                (None, None) => {
                     return Err(StoreError::Contention("a conversation opened meanwhile was deleted".into()));
-                };
-                Self::found_open(channel, pair.1, *id, status, (*at, *referral), &mut ids, &mut touched, events);
-            }
+                }
+            };
+            ids.insert((channel_id, contact), id);
         }
         if !opened.is_empty() {
+            let opened: Vec<(&Channel, i64)> = to_open
+                .iter()
+                .filter_map(|(channel, contact, _, _)| Some((*channel, *opened.get(&(channel.id.get(), *contact))?)))
+                .collect();
             Self::auto_assign(conn, &opened, now, events).await?;
         }
         let ids = fresh.iter().zip(contacts).map(|(a, c)| ids[&(a.channel.id.get(), *c)]).collect();
         Ok((ids, ClockMoves(touched)))
     }
 
-    /// An existing conversation the batch writes to: its id, the clock move it owes, and a
-    /// `conversation.reopened` event when it was not open.
-    #[allow(clippy::too_many_arguments)]
-    fn found_open(
-        channel: &Channel,
-        contact: i64,
-        id: i64,
-        status: &str,
-        (at, referral): (i64, Option<i64>),
-        ids: &mut HashMap<(i64, i64), i64>,
-        touched: &mut Vec<(i64, i64, Option<i64>)>,
-        events: &mut EventBuffer,
-    ) {
-        touched.push((id, at, referral));
-        if status != "open" {
-            let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel.id.get(), "previous_status": status});
-            events.push(channel.workspace_id, "conversation.reopened", Some(id), Some(channel), &payload);
-        }
-        ids.insert((channel.id.get(), contact), id);
-    }
-
     /// Opens conversations for the pairs `to_open`, in one statement per chunk (a batch of first
     /// messages from thousands of customers opened them one by one), each told apart by its
-    /// pair. A pair a concurrent transaction opened is skipped (the insert waits for its commit)
-    /// and left out of `ids`. Answers the conversations opened here.
-    async fn open_conversations<'c>(
+    /// pair. A pair a concurrent transaction opened is skipped (the insert waits for its commit).
+    /// Answers the id of each conversation opened here, by `(channel, contact)`.
+    async fn open_conversations(
         conn: &mut DB::Connection,
-        to_open: &[(&'c Channel, i64, i64, Option<i64>)],
+        to_open: &[(&Channel, i64, i64, Option<i64>)],
         now: Timestamp,
-        ids: &mut HashMap<(i64, i64), i64>,
         events: &mut EventBuffer,
-    ) -> StoreResult<Vec<(&'c Channel, i64)>> {
-        let mut opened: Vec<(&Channel, i64)> = Vec::new();
+    ) -> StoreResult<HashMap<(i64, i64), i64>> {
+        let mut opened = HashMap::new();
         for chunk in statement_chunks(to_open) {
             let mut qb = QueryBuilder::<DB>::new(
                 "INSERT INTO conversations (workspace_id, channel_id, contact_id, status, last_message_at, last_inbound_at,
@@ -251,13 +240,13 @@ impl<DB> SqlStore<DB> {
             let returned: Vec<(i64, i64, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
             let returned: HashMap<(i64, i64), i64> =
                 returned.into_iter().map(|(id, channel, contact)| ((channel, contact), id)).collect();
+            // Events in the batch's order, not the statement's.
             for (channel, contact, _, _) in chunk {
                 let Some(&id) = returned.get(&(channel.id.get(), *contact)) else { continue };
-                ids.insert((channel.id.get(), *contact), id);
                 let payload = json!({"conversation_id": id, "contact_id": contact, "channel_id": channel.id.get()});
                 events.push(channel.workspace_id, "conversation.opened", Some(id), Some(channel), &payload);
-                opened.push((*channel, id));
             }
+            opened.extend(returned);
         }
         Ok(opened)
     }
